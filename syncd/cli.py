@@ -1,0 +1,215 @@
+"""The ``syncd`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from syncd import __version__
+from syncd.config.loader import Config, load_config
+from syncd.errors import ConfigError, ConfigErrors, RejectedError
+from syncd.logs import setup_logging
+from syncd.settings import Settings
+from syncd.store.db import DaemonLock, Database, open_database
+from syncd.store.migrate import upgrade
+
+log = logging.getLogger("syncd")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    if args.config:
+        settings.config_dir = Path(args.config)
+    return settings
+
+
+def _config(settings: Settings) -> Config:
+    try:
+        return load_config(settings.config_dir)
+    except ConfigErrors as errs:
+        for e in errs.errors:
+            print(e, file=sys.stderr)
+        print(f"{len(errs.errors)} configuration problem(s) in {settings.config_dir}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _db(settings: Settings, *, migrate: bool = True) -> Database:
+    db = open_database(settings.db_url())
+    if migrate:
+        upgrade(db)
+    return db
+
+
+def _start(args: argparse.Namespace) -> tuple[Settings, Config, Database, DaemonLock]:
+    settings = _settings(args)
+    config = _config(settings)
+    lock = DaemonLock(settings.db_url())
+    try:
+        lock.acquire()
+    except ConfigError as err:
+        print(f"syncd: {err.message}", file=sys.stderr)
+        raise SystemExit(3) from None
+    return settings, config, _db(settings), lock
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from syncd.daemon import run_daemon
+    from syncd.runtime import build_runtime
+
+    settings, config, db, lock = _start(args)
+    rt = build_runtime(settings, config, db)
+    idle = run_daemon(rt)
+    if not idle:
+        logging.shutdown()
+        os._exit(0)  # a stage thread is stuck in a network call; the database is consistent, so leave now
+    rt.close()
+    lock.release()
+    return 0
+
+
+def cmd_once(args: argparse.Namespace) -> int:
+    from syncd.daemon import run_once
+    from syncd.runtime import build_runtime
+
+    settings, config, db, lock = _start(args)
+    rt = build_runtime(settings, config, db)
+    try:
+        reports = run_once(rt)
+    finally:
+        rt.close()
+        lock.release()
+    failed = [r for r in reports if not r.ok]
+    for r in reports:
+        status = "ok" if r.ok else "FAILED: " + "; ".join(f"{scope}: {err}" for scope, err in r.failures)
+        print(f"{r.stage:<10} {r.work:>6} done  {status}")
+    return 1 if failed else 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    config = _config(settings)
+    print(f"{settings.config_dir}: OK — {len(config.shops)} shop(s), {len(config.suppliers)} supplier(s), "
+          f"{len(config.routes)} SKU route(s)")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _db(settings)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from syncd.status import collect_status, format_status
+
+    st = collect_status(_db(_settings(args)))
+    print(json.dumps(st, ensure_ascii=False, indent=2) if args.json else format_status(st))
+    return 0
+
+
+def cmd_orders(args: argparse.Namespace) -> int:
+    from syncd import operations
+    from syncd.status import find_order, order_details
+
+    db = _db(_settings(args))
+    order = find_order(db, args.id)
+    if order is None:
+        print(f"syncd: no single order matches {args.id!r} (use SHOP/ORDER_ID or #internal-id)", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "show":
+            print(json.dumps(order_details(db, order.id), ensure_ascii=False, indent=2))
+        elif args.action == "release":
+            print(f"order {order.platform_order_id} released → {operations.release(db, order.id)}")
+        elif args.action == "hold":
+            operations.hold(db, order.id, args.reason)
+            print(f"order {order.platform_order_id} held: {args.reason}")
+    except RejectedError as err:
+        print(f"syncd: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_suppliers(args: argparse.Namespace) -> int:
+    from syncd.runtime import build_runtime
+    from syncd.stages.forward import reexport
+
+    settings = _settings(args)
+    config = _config(settings)
+    rt = build_runtime(settings, config, _db(settings))
+    try:
+        print(f"wrote {reexport(rt, args.batch)}")
+    except RejectedError as err:
+        print(f"syncd: {err}", file=sys.stderr)
+        return 2
+    finally:
+        rt.close()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    demo = importlib.import_module("syncd.demo")
+    return int(demo.main(args))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    bench = importlib.import_module("syncd.bench")
+    return int(bench.main(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="syncd", description="Order sync for dropshipping sellers.")
+    p.add_argument("--config", metavar="DIR", help="config directory (env SYNCD_CONFIG_DIR, default ./config)")
+    p.add_argument("--version", action="version", version=f"syncd {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the daemon").set_defaults(fn=cmd_run)
+    sub.add_parser("once", help="run every stage once, in pipeline order").set_defaults(fn=cmd_once)
+    sub.add_parser("check-config", help="validate every config file").set_defaults(fn=cmd_check_config)
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+    db.set_defaults(fn=cmd_db)
+    st = sub.add_parser("status", help="orders per state, holds, stage health")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(fn=cmd_status)
+    orders = sub.add_parser("orders", help="look at or act on one order")
+    osub = orders.add_subparsers(dest="action", required=True)
+    for name in ("show", "release"):
+        o = osub.add_parser(name)
+        o.add_argument("id", help="platform order id, SHOP/ORDER_ID, or #internal-id")
+    oh = osub.add_parser("hold")
+    oh.add_argument("id")
+    oh.add_argument("--reason", required=True)
+    orders.set_defaults(fn=cmd_orders)
+    sup = sub.add_parser("suppliers", help="supplier files")
+    ssub = sup.add_subparsers(dest="action", required=True)
+    re_ = ssub.add_parser("reexport", help="write an outbox batch file again")
+    re_.add_argument("batch", type=int)
+    sup.set_defaults(fn=cmd_suppliers)
+    demo = sub.add_parser("demo", help="run the daemon against the built-in sandbox, live, under a minute")
+    demo.add_argument("--orders", type=int, default=200)
+    demo.add_argument("--seconds", type=float, default=55)
+    demo.set_defaults(fn=cmd_demo)
+    bench = sub.add_parser("bench", help="end-to-end benchmark against the sandbox")
+    bench.add_argument("--orders", type=int, default=10_000)
+    bench.add_argument("--large", action="store_true", help="100,000 orders")
+    bench.add_argument("--postgres", metavar="URL", help="benchmark on this PostgreSQL database instead of SQLite")
+    bench.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    setup_logging(settings.log_level, settings.log_format)
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Operator configuration: YAML files validated by pydantic (see :mod:`syncd.config.loader`)."""

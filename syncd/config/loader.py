@@ -1,0 +1,201 @@
+"""Read and validate the config directory; report every problem at once as ``file: key.path: message``.
+
+Layout::
+
+    syncd.yaml              global settings (optional)
+    shops/<id>.yaml         one storefront shop per file (``platform:`` picks the adapter)
+    suppliers/<id>.yaml     one supplier per file (``kind:`` picks the adapter)
+    routes.yaml | routes.csv  merchant SKU code → supplier, supplier SKU, multiplier
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from syncd import registry
+from syncd.config.models import GlobalConfig, Route, ShopConfigBase, SupplierConfigBase
+from syncd.errors import ConfigError, ConfigErrors
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass
+class Config:
+    """Everything the operator configured, validated."""
+
+    directory: Path
+    global_: GlobalConfig
+    shops: dict[str, ShopConfigBase] = field(default_factory=dict)
+    suppliers: dict[str, SupplierConfigBase] = field(default_factory=dict)
+    routes: dict[str, Route] = field(default_factory=dict)
+
+
+def _substitute(value: Any, file: str, path: str, env: Mapping[str, str], errors: list[ConfigError]) -> Any:
+    """Replace ``${NAME}`` / ``${NAME:-default}`` in every string, recording unset variables."""
+    if isinstance(value, dict):
+        return {k: _substitute(v, file, f"{path}.{k}" if path else str(k), env, errors) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, file, f"{path}[{i}]", env, errors) for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+        def repl(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            errors.append(ConfigError(file, path, f"environment variable {name} is not set"))
+            return ""
+        return _ENV.sub(repl, value)
+    return value
+
+
+def _pydantic_errors(file: str, err: ValidationError) -> list[ConfigError]:
+    out = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        found = e.get("input")
+        shown = "" if e["type"] == "missing" or isinstance(found, dict | list) else f", found {found!r}"
+        msg = "unknown key (typo?)" if e["type"] == "extra_forbidden" else e["msg"] + shown
+        if any(s in loc.lower() for s in ("secret", "token", "password")):
+            msg = e["msg"]  # never echo what was typed into a secret field
+        out.append(ConfigError(file, loc, msg))
+    return out
+
+
+def _read_yaml(path: Path, rel: str, errors: list[ConfigError]) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        errors.append(ConfigError(rel, "", "file is not UTF-8 text"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or "not valid YAML"
+        errors.append(ConfigError(rel, "", f"{where}{problem}"))
+    return None
+
+
+def _validate(model: type[BaseModel], data: dict[str, Any], rel: str, errors: list[ConfigError]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        errors.extend(_pydantic_errors(rel, err))
+        return None
+
+
+def _load_plugin_files(directory: Path, sub: str, discriminator: str, plugins: Mapping[str, Any],
+                       env: Mapping[str, str], errors: list[ConfigError]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    folder = directory / sub
+    if not folder.is_dir():
+        return out
+    for path in sorted(folder.iterdir()):
+        if path.suffix not in (".yaml", ".yml") or path.name.startswith("."):
+            continue
+        rel = f"{sub}/{path.name}"
+        raw = _read_yaml(path, rel, errors)
+        if raw is None:
+            if path.stat().st_size == 0:
+                errors.append(ConfigError(rel, "", "file is empty"))
+            continue
+        if not isinstance(raw, dict):
+            errors.append(ConfigError(rel, "", f"expected a mapping of keys, found {type(raw).__name__}"))
+            continue
+        data = _substitute(raw, rel, "", env, errors)
+        data.setdefault("id", path.stem)
+        name = data.get(discriminator)
+        if name not in plugins:
+            known = ", ".join(sorted(plugins)) or "none registered"
+            errors.append(ConfigError(rel, discriminator, f"expected one of: {known}; found {name!r}"))
+            continue
+        cfg = _validate(plugins[name].config_model, data, rel, errors)
+        if cfg is not None:
+            if cfg.id in out:
+                errors.append(ConfigError(rel, "id", f"id {cfg.id!r} is used by another file too"))
+            out[cfg.id] = cfg
+    return out
+
+
+def _load_routes(directory: Path, env: Mapping[str, str], errors: list[ConfigError]) -> dict[str, Route]:
+    rows: list[tuple[str, str, Any]] = []  # (file, key path, data)
+    ypath, cpath = directory / "routes.yaml", directory / "routes.csv"
+    if ypath.exists():
+        raw = _read_yaml(ypath, "routes.yaml", errors)
+        if raw is not None:
+            items = raw.get("routes") if isinstance(raw, dict) else None
+            if isinstance(raw, dict) and set(raw) - {"routes"}:
+                for k in sorted(set(raw) - {"routes"}):
+                    errors.append(ConfigError("routes.yaml", str(k), "unknown key (typo?)"))
+            if not isinstance(items, list):
+                errors.append(ConfigError("routes.yaml", "routes", "expected a list of routes"))
+            else:
+                rows.extend(("routes.yaml", f"routes[{i}]", _substitute(r, "routes.yaml", f"routes[{i}]", env, errors))
+                            for i, r in enumerate(items))
+    if cpath.exists():
+        try:
+            text = cpath.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            errors.append(ConfigError("routes.csv", "", "file is not UTF-8 text (save it as CSV UTF-8)"))
+            text = ""
+        reader = csv.DictReader(io.StringIO(text))
+        for n, row in enumerate(reader, start=2):
+            data = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None and (v or "").strip()}
+            if None in row:
+                errors.append(ConfigError("routes.csv", f"line {n}", "more cells than header columns"))
+                continue
+            rows.append(("routes.csv", f"line {n}", data))
+    routes: dict[str, Route] = {}
+    for file, where, data in rows:
+        if not isinstance(data, dict):
+            errors.append(ConfigError(file, where, "expected a mapping with sku, supplier, supplier_sku"))
+            continue
+        try:
+            route = Route.model_validate(data)
+        except ValidationError as err:
+            for e in _pydantic_errors(file, err):
+                errors.append(ConfigError(file, f"{where}.{e.path}", e.message))
+            continue
+        if route.sku in routes:
+            errors.append(ConfigError(file, where, f"SKU {route.sku!r} is routed twice"))
+            continue
+        routes[route.sku] = route
+    return routes
+
+
+def load_config(directory: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Load and validate everything; raise ConfigErrors listing every problem."""
+    env = os.environ if env is None else env
+    registry.load_builtin()
+    errors: list[ConfigError] = []
+    if not directory.is_dir():
+        raise ConfigErrors([ConfigError(str(directory), "", "config directory does not exist")])
+    gpath = directory / "syncd.yaml"
+    global_ = GlobalConfig()
+    if gpath.exists():
+        raw = _read_yaml(gpath, "syncd.yaml", errors)
+        if raw is not None and not isinstance(raw, dict):
+            errors.append(ConfigError("syncd.yaml", "", f"expected a mapping of keys, found {type(raw).__name__}"))
+        elif raw:
+            global_ = _validate(GlobalConfig, _substitute(raw, "syncd.yaml", "", env, errors),
+                                "syncd.yaml", errors) or global_
+    shops = _load_plugin_files(directory, "shops", "platform", registry.STOREFRONTS, env, errors)
+    suppliers = _load_plugin_files(directory, "suppliers", "kind", registry.SUPPLIERS, env, errors)
+    routes = _load_routes(directory, env, errors)
+    for sku, route in routes.items():
+        if suppliers and route.supplier not in suppliers:
+            errors.append(ConfigError("routes", sku, f"supplier {route.supplier!r} has no file in suppliers/"))
+    if not shops and not errors:
+        errors.append(ConfigError("shops/", "", "no shop configured: add one file per shop"))
+    if errors:
+        raise ConfigErrors(errors)
+    return Config(directory, global_, shops, suppliers, routes)

@@ -1,0 +1,112 @@
+"""Configuration models. Unknown keys are errors; secrets are SecretStr filled from ``${ENV}``."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class StrictModel(BaseModel):
+    """Base of every config model: a typo must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PullSettings(StrictModel):
+    """How a shop's orders are listed."""
+
+    window_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 60
+    overlap_minutes: Annotated[int, Field(ge=0, le=120)] = 5
+    lag_seconds: Annotated[int, Field(ge=0, le=3600)] = 60
+    first_lookback_hours: Annotated[int, Field(ge=1, le=89 * 24)] = 72
+
+
+class ShopConfigBase(StrictModel):
+    """What every storefront shop file has; each platform adds its own keys."""
+
+    id: str
+    platform: str
+    name: str = ""
+    enabled: bool = True
+    base_url: str
+    pull: PullSettings = PullSettings()
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError(f"expected an http(s) URL, found {v!r}")
+        return v.rstrip("/")
+
+
+class SupplierConfigBase(StrictModel):
+    """What every supplier file has; each kind adds its own keys."""
+
+    id: str
+    kind: str
+    name: str = ""
+    enabled: bool = True
+    ship_within_hours: Annotated[float, Field(gt=0)] = 48
+
+
+class StageIntervals(StrictModel):
+    """Seconds between two runs of each stage."""
+
+    pull: Annotated[float, Field(gt=0)] = 120
+    route: Annotated[float, Field(gt=0)] = 30
+    forward: Annotated[float, Field(gt=0)] = 60
+    collect: Annotated[float, Field(gt=0)] = 60
+    writeback: Annotated[float, Field(gt=0)] = 60
+
+
+class RouteSettings(StrictModel):
+    cool_off_minutes: Annotated[float, Field(ge=0, le=24 * 60)] = 0
+    """Wait this long after payment before forwarding: buyers often cancel in the first minutes."""
+
+
+class HttpSettings(StrictModel):
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20
+    max_connections: Annotated[int, Field(ge=1, le=200)] = 20
+
+
+class RetrySettings(StrictModel):
+    attempts: Annotated[int, Field(ge=1, le=20)] = 4
+    max_seconds: Annotated[float, Field(gt=0, le=600)] = 30
+    initial_wait: Annotated[float, Field(ge=0, le=60)] = 0.5
+    max_wait: Annotated[float, Field(ge=0, le=300)] = 10
+
+
+class GlobalConfig(StrictModel):
+    """``syncd.yaml``."""
+
+    intervals: StageIntervals = StageIntervals()
+    route: RouteSettings = RouteSettings()
+    http: HttpSettings = HttpSettings()
+    retry: RetrySettings = RetrySettings()
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
+    """Rows a stage claims per transaction."""
+    retry_failed_after_minutes: Annotated[float, Field(gt=0)] = 10
+
+
+class Route(StrictModel):
+    """Merchant SKU code → supplier SKU (``multiplier`` units per storefront unit: a 2-pack is 2)."""
+
+    sku: Annotated[str, Field(min_length=1)]
+    supplier: Annotated[str, Field(min_length=1)]
+    supplier_sku: Annotated[str, Field(min_length=1)]
+    multiplier: Annotated[int, Field(ge=1, le=1000)] = 1
+    cost: Annotated[float, Field(ge=0)] | None = None
+
+
+class CutoffTime(StrictModel):
+    at: time
+
+
+def parse_hhmm(v: str) -> time:
+    m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", v.strip())
+    if not m:
+        raise ValueError(f"expected a time of day as HH:MM, found {v!r}")
+    return time(int(m.group(1)), int(m.group(2)))

@@ -1,0 +1,115 @@
+"""The scheduler loop: one APScheduler job per stage (max_instances=1, coalescing), and ``once``."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC
+from types import FrameType
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from syncd import clock
+from syncd.runtime import Runtime
+from syncd.stages import collect, forward, pull, route, writeback
+from syncd.stages.runner import StageFn, StageReport
+
+log = logging.getLogger("syncd.daemon")
+
+STAGES: dict[str, StageFn] = {
+    "pull": pull.run,
+    "route": route.run,
+    "forward": forward.run,
+    "collect": collect.run,
+    "writeback": writeback.run,
+}
+SHUTDOWN_BUDGET = 9.0  # seconds: SIGTERM → exit within 10 s
+
+
+class _Active:
+    """Counts stage runs in flight, so shutdown can wait for them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.cond = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self.cond:
+            self.count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self.cond:
+            self.count -= 1
+            self.cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while self.count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(left)
+        return True
+
+
+def run_stage(rt: Runtime, name: str) -> StageReport:
+    report = StageReport(name)
+    STAGES[name](rt, report)
+    return report
+
+
+def run_once(rt: Runtime) -> list[StageReport]:
+    """Every stage once, in pipeline order."""
+    return [run_stage(rt, name) for name in STAGES]
+
+
+def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[], bool] | None = None,
+               on_tick: Callable[[], None] | None = None) -> bool:
+    """Run until SIGTERM/SIGINT (or ``until()``); finish the step in flight and return within 10 s.
+
+    Returns False when a stage was still running at the deadline (the caller exits hard).
+    """
+    active = _Active()
+
+    def job(name: str) -> None:
+        if rt.stop.is_set():
+            return
+        with active:
+            run_stage(rt, name)
+
+    scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(len(STAGES))},
+                                    job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 60},
+                                    timezone=UTC)
+    intervals = rt.config.global_.intervals
+    for name in STAGES:
+        scheduler.add_job(job, "interval", seconds=getattr(intervals, name), args=[name], id=name, name=name,
+                          next_run_time=clock.now())
+    if install_signals:
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s: finishing the step in flight", signal.Signals(signum).name)
+            rt.stop.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+    scheduler.start()
+    log.info("syncd running: %d shop(s), %d supplier(s)", len(rt.storefronts), len(rt.suppliers))
+    try:
+        while not rt.stop.wait(0.2):
+            if on_tick:
+                on_tick()
+            if until and until():
+                break
+    finally:
+        rt.stop.set()
+        scheduler.shutdown(wait=False)
+        idle = active.wait_idle(SHUTDOWN_BUDGET)
+        if not idle:
+            log.warning("a stage was still running after %.0f s; exiting anyway (its work resumes at next start)",
+                        SHUTDOWN_BUDGET)
+        log.info("syncd stopped")
+    return idle

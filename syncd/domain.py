@@ -1,0 +1,245 @@
+"""Platform-neutral data that crosses the boundary between the core and the adapters.
+
+Plain dataclasses: adapters build them from platform payloads; stages persist them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class OrderStatus(enum.StrEnum):
+    """Normalised storefront status."""
+
+    UNPAID = "unpaid"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class RefundState(enum.StrEnum):
+    """Refund / after-sale state of an order or a line."""
+
+    NONE = "none"
+    REQUESTED = "requested"  # buyer asked; not settled yet
+    REFUNDED = "refunded"  # money went back: do not ship
+
+
+class PaymentMode(enum.StrEnum):
+    PREPAID = "prepaid"
+    COD = "cod"
+
+
+def mask_phone(phone: str) -> str:
+    """``13812345678`` → ``138****5678``; short or virtual numbers keep only their last 4 digits."""
+    digits = phone.strip()
+    if len(digits) >= 11:
+        return digits[:3] + "****" + digits[-4:]
+    return "****" + digits[-4:] if len(digits) > 4 else "****"
+
+
+@dataclass(slots=True)
+class ReceiverRef:
+    """The receiver as the platform lists it: ciphertext plus the masked form, never plaintext."""
+
+    name_cipher: str = ""
+    phone_cipher: str = ""
+    address_cipher: str = ""
+    name_masked: str = ""
+    phone_masked: str = ""
+    address_masked: str = ""
+    province: str = ""
+    city: str = ""
+    district: str = ""
+    street: str = ""
+
+
+@dataclass(slots=True)
+class Receiver:
+    """Decrypted receiver. Exists in memory at forward time only; ``repr`` never shows it."""
+
+    name: str
+    phone: str
+    province: str
+    city: str
+    district: str
+    street: str
+    detail: str
+    virtual_phone: bool = False
+
+    def missing(self) -> list[str]:
+        """Names of the fields a supplier cannot ship without."""
+        need = {"name": self.name, "phone": self.phone, "province": self.province,
+                "city": self.city, "detail": self.detail}
+        return [k for k, v in need.items() if not v.strip()]
+
+    def full_address(self) -> str:
+        return "".join(p for p in (self.province, self.city, self.district, self.street, self.detail) if p)
+
+    def __repr__(self) -> str:
+        return f"Receiver(name=*, phone={mask_phone(self.phone)}, province={self.province!r}, city={self.city!r})"
+
+
+@dataclass(slots=True)
+class OrderLineIn:
+    """One storefront order line (Douyin sku order, PDD item, Taobao sub-order)."""
+
+    platform_line_id: str
+    merchant_sku: str  # the seller's code (outer id); routes are keyed on it
+    quantity: int
+    title: str = ""
+    spec: str = ""
+    platform_sku_id: str = ""
+    unit_price_fen: int = 0
+    refund_state: RefundState = RefundState.NONE
+
+
+@dataclass(slots=True)
+class OrderIn:
+    """One storefront order, normalised by the adapter's mapping."""
+
+    platform_order_id: str
+    platform_status: str  # the platform's own code, kept for people and for audits
+    status: OrderStatus
+    ready_to_ship: bool  # the platform's own "may ship now" predicate
+    not_ready_reason: str | None  # why not, when paid but not ready (risk review, ship hold...)
+    refund_state: RefundState
+    payment_mode: PaymentMode
+    updated_at: datetime
+    created_at: datetime | None = None
+    paid_at: datetime | None = None
+    ship_by: datetime | None = None
+    buyer_note: str = ""
+    seller_memo: str = ""
+    receiver: ReceiverRef = field(default_factory=ReceiverRef)
+    lines: list[OrderLineIn] = field(default_factory=list)
+    shipped_tracking: list[str] = field(default_factory=list)  # tracking numbers the platform already has
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RejectedRecord:
+    """A record from the other side we could not read; kept (quarantined) with the reason, never dropped."""
+
+    key: str  # the platform's id when it could be read, else a position like "page 3 item 7"
+    reason: str
+    raw: Any
+
+
+@dataclass(slots=True)
+class WindowResult:
+    """Every order of one listing window, paged to exhaustion."""
+
+    orders: list[OrderIn]
+    total: int | None  # the platform's own count, when it gives one
+    rejects: list[RejectedRecord] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ParcelLine:
+    platform_line_id: str
+    quantity: int
+
+
+@dataclass(slots=True)
+class Parcel:
+    """One package to report to the storefront."""
+
+    carrier: str  # internal carrier code (see syncd.carriers)
+    tracking_no: str
+    lines: list[ParcelLine]  # the order lines (and quantities) inside this package
+    request_id: str  # deterministic idempotency key for this parcel
+
+
+@dataclass(slots=True)
+class ShipResult:
+    already_shipped: bool = False  # the platform had it already (e.g. Douyin 60110) with the same number
+
+
+@dataclass(slots=True)
+class Token:
+    """An access/refresh token pair of one shop, as stored by the core."""
+
+    access_token: str
+    refresh_token: str
+    expires_at: datetime
+    refresh_expires_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Token(expires_at={self.expires_at.isoformat()})"
+
+
+# ---- supplier side ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class OutboxRow:
+    """One line of one supplier order, as it goes into a supplier file."""
+
+    order_no: str  # the storefront order id the supplier will quote back
+    sub_order_no: str
+    receiver_name: str
+    receiver_phone: str
+    province: str
+    city: str
+    district: str
+    address: str  # the full one-cell address
+    supplier_sku: str
+    title: str
+    spec: str
+    quantity: int
+    remark: str
+    shop: str
+    paid_at: datetime | None
+
+    def __repr__(self) -> str:
+        return f"OutboxRow(order_no={self.order_no!r}, sku={self.supplier_sku!r}, qty={self.quantity})"
+
+
+@dataclass(slots=True)
+class OutboxBatch:
+    batch_id: int
+    supplier_id: str
+    created_at: datetime
+    file_stem: str  # e.g. "acme-20261122-170000-b000042"; the adapter adds the extension
+    rows: list[OutboxRow]
+
+
+@dataclass(slots=True)
+class InboxFile:
+    name: str
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass(slots=True)
+class TrackingRow:
+    """One accepted row of a supplier's reply file."""
+
+    row_no: int  # 1-based spreadsheet row number, header included
+    order_no: str
+    sub_order_no: str
+    carrier: str  # internal carrier code
+    carrier_text: str  # what the supplier wrote
+    tracking_nos: list[str]
+    raw: dict[str, str]
+
+
+@dataclass(slots=True)
+class RowError:
+    row_no: int
+    reason: str
+    raw: dict[str, str]
+
+
+@dataclass(slots=True)
+class ParsedInbox:
+    rows: list[TrackingRow]
+    errors: list[RowError]
+    file_error: str | None = None  # the whole file could not be read (corrupt, no header...)

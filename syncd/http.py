@@ -1,0 +1,88 @@
+"""The shared HTTP client. Only this module reads HTTP status codes and httpx exceptions."""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+from collections import Counter
+from typing import Any
+
+import httpx
+
+from syncd import __version__, clock
+from syncd.config.models import HttpSettings
+from syncd.errors import ProtocolError, RateLimitedError, TransientError
+
+
+class CallStats:
+    """Outside calls counted per (system, api) and per (system, api, outcome); thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.errors: Counter[tuple[str, str, str]] = Counter()
+
+    def record(self, system: str, api: str, error: str | None = None) -> None:
+        with self._lock:
+            self.calls[(system, api)] += 1
+            if error:
+                self.errors[(system, api, error)] += 1
+
+
+def build_client(settings: HttpSettings) -> httpx.Client:
+    """One client for the whole process: timeouts, connection limits, user agent."""
+    return httpx.Client(
+        timeout=httpx.Timeout(settings.timeout_seconds, connect=min(10.0, settings.timeout_seconds)),
+        limits=httpx.Limits(max_connections=settings.max_connections,
+                            max_keepalive_connections=settings.max_connections),
+        headers={"User-Agent": f"syncd/{__version__}"},
+        follow_redirects=False,
+    )
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (clock.ensure_utc(when) - clock.now()).total_seconds())
+
+
+def send(client: httpx.Client, stats: CallStats, request: httpx.Request, *, system: str, api: str) -> httpx.Response:
+    """Send one request; network failures, 429 and 5xx become TransientError, other 4xx ProtocolError."""
+    try:
+        resp = client.send(request)
+    except httpx.TimeoutException as err:
+        stats.record(system, api, "timeout")
+        raise TransientError(f"{system} {api}: timed out ({type(err).__name__})", code="timeout") from err
+    except httpx.TransportError as err:
+        stats.record(system, api, "network")
+        raise TransientError(f"{system} {api}: network error ({type(err).__name__})", code="network") from err
+    status = resp.status_code
+    if status == 429:
+        stats.record(system, api, "http-429")
+        raise RateLimitedError(f"{system} {api}: HTTP 429", retry_after=_retry_after(resp), code="429")
+    if status >= 500:
+        stats.record(system, api, f"http-{status}")
+        raise TransientError(f"{system} {api}: HTTP {status}", retry_after=_retry_after(resp), code=str(status))
+    if status >= 400:
+        stats.record(system, api, f"http-{status}")
+        raise ProtocolError(f"{system} {api}: HTTP {status}")
+    stats.record(system, api)
+    return resp
+
+
+def json_object(resp: httpx.Response, *, system: str, api: str) -> dict[str, Any]:
+    """The body as a JSON object, or ProtocolError naming the call."""
+    try:
+        body = resp.json()
+    except ValueError as err:
+        raise ProtocolError(f"{system} {api}: answer is not JSON ({len(resp.content)} bytes)") from err
+    if not isinstance(body, dict):
+        raise ProtocolError(f"{system} {api}: answer is JSON {type(body).__name__}, expected an object")
+    return body

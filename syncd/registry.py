@@ -1,0 +1,62 @@
+"""From a config ``platform:`` / ``kind:`` name to the adapter's config model and factory.
+
+The core never imports a concrete adapter; :func:`load_builtin` imports :mod:`adapters.builtin`,
+which registers the built-in ones (a third-party package calls :func:`register_storefront` itself).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from syncd.config.models import ShopConfigBase, SupplierConfigBase
+from syncd.http import CallStats
+from syncd.protocols import FileSupplierAdapter, StorefrontAdapter, TokenStore
+from syncd.retry import RetryPolicy
+
+
+@dataclass
+class AdapterContext:
+    """What the core hands every adapter: shared HTTP client, token store, data dir, retry policy."""
+
+    http: httpx.Client
+    tokens: TokenStore
+    data_dir: Path
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    stats: CallStats = field(default_factory=CallStats)
+
+
+@dataclass(frozen=True)
+class StorefrontPlugin:
+    platform: str
+    config_model: type[ShopConfigBase]
+    factory: Callable[[Any, AdapterContext], StorefrontAdapter]
+
+
+@dataclass(frozen=True)
+class SupplierPlugin:
+    kind: str
+    config_model: type[SupplierConfigBase]
+    factory: Callable[[Any, AdapterContext], FileSupplierAdapter]
+
+
+STOREFRONTS: dict[str, StorefrontPlugin] = {}
+SUPPLIERS: dict[str, SupplierPlugin] = {}
+
+
+def register_storefront(plugin: StorefrontPlugin) -> None:
+    STOREFRONTS[plugin.platform] = plugin
+
+
+def register_supplier(plugin: SupplierPlugin) -> None:
+    SUPPLIERS[plugin.kind] = plugin
+
+
+def load_builtin() -> None:
+    """Register the adapters shipped in ``adapters/``."""
+    importlib.import_module("adapters.builtin")

@@ -1,0 +1,142 @@
+"""Validate a pulled order and split it into supplier orders — pure logic, no database, no network."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from syncd.config.models import Route
+from syncd.domain import OrderStatus, RefundState
+from syncd.lifecycle import HoldReason
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    id: int
+    platform_line_id: str
+    merchant_sku: str
+    quantity: int
+    title: str = ""
+    spec: str = ""
+    refund_state: str = RefundState.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    shop_id: str
+    platform_order_id: str
+    status: str
+    ready_to_ship: bool
+    not_ready_reason: str | None
+    refund_state: str
+    paid_at: datetime | None
+    receiver: Mapping[str, Any]
+    lines: Sequence[LineView]
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    reason: HoldReason
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierPart:
+    supplier_id: str
+    idempotency_key: str
+    lines: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTo:
+    parts: list[SupplierPart]
+
+
+Decision = Cancel | Skip | Hold | Wait | RouteTo
+
+
+def idempotency_key(shop_id: str, platform_order_id: str, supplier_id: str, seq: int = 1) -> str:
+    """Stable key of one supplier order; never changes, whatever happens to the order later."""
+    digest = hashlib.sha256(f"{shop_id}\x1f{platform_order_id}\x1f{supplier_id}\x1f{seq}".encode()).hexdigest()
+    return f"sd{digest[:30]}"
+
+
+def address_gaps(receiver: Mapping[str, Any]) -> list[str]:
+    """What the listed (encrypted/masked) receiver lacks; the decrypted form is checked again at forward."""
+    gaps = []
+    if not (receiver.get("name_cipher") or receiver.get("name_masked")):
+        gaps.append("name")
+    if not (receiver.get("phone_cipher") or receiver.get("phone_masked")):
+        gaps.append("phone")
+    if not receiver.get("province"):
+        gaps.append("province")
+    if not receiver.get("city"):
+        gaps.append("city")
+    if not (receiver.get("address_cipher") or receiver.get("address_masked")):
+        gaps.append("street address")
+    return gaps
+
+
+def decide(order: OrderView, routes: Mapping[str, Route], suppliers: set[str], now: datetime,
+           cool_off: timedelta) -> Decision:
+    """What to do with one order now."""
+    if order.status == OrderStatus.CANCELLED or order.refund_state == RefundState.REFUNDED:
+        return Cancel("cancelled or refunded on the storefront before forwarding")
+    if order.status in (OrderStatus.SHIPPED, OrderStatus.COMPLETED):
+        return Skip(f"already {order.status} on the storefront before syncd forwarded it")
+    if order.refund_state == RefundState.REQUESTED:
+        skus = [ln.merchant_sku for ln in order.lines if ln.refund_state != RefundState.NONE]
+        return Hold(HoldReason.REFUND_REQUESTED,
+                    "buyer asked for a refund" + (f" on {', '.join(skus)}" if skus else ""))
+    if order.status == OrderStatus.UNPAID:
+        return Hold(HoldReason.NOT_READY, "not paid yet")
+    if not order.ready_to_ship:
+        return Hold(HoldReason.NOT_READY, order.not_ready_reason or "the platform does not allow shipping yet")
+    gaps = address_gaps(order.receiver)
+    if gaps:
+        return Hold(HoldReason.ADDRESS_INCOMPLETE, "receiver lacks " + ", ".join(gaps))
+    if not order.lines:
+        return Hold(HoldReason.UNMAPPED_SKU, "order has no lines")
+    unmapped = sorted({ln.merchant_sku or f"(line {ln.platform_line_id} has no SKU code)"
+                       for ln in order.lines if ln.merchant_sku not in routes})
+    if unmapped:
+        return Hold(HoldReason.UNMAPPED_SKU, "no route for SKU " + ", ".join(unmapped))
+    disabled = sorted({routes[ln.merchant_sku].supplier for ln in order.lines
+                       if routes[ln.merchant_sku].supplier not in suppliers})
+    if disabled:
+        return Hold(HoldReason.UNMAPPED_SKU, "supplier not configured or disabled: " + ", ".join(disabled))
+    if cool_off and order.paid_at and order.paid_at + cool_off > now:
+        return Wait(order.paid_at + cool_off)
+    by_supplier: dict[str, list[dict[str, Any]]] = {}
+    for ln in order.lines:
+        route = routes[ln.merchant_sku]
+        by_supplier.setdefault(route.supplier, []).append({
+            "order_line_id": ln.id,
+            "platform_line_id": ln.platform_line_id,
+            "merchant_sku": ln.merchant_sku,
+            "supplier_sku": route.supplier_sku,
+            "quantity": ln.quantity * route.multiplier,
+            "storefront_quantity": ln.quantity,
+            "title": ln.title,
+            "spec": ln.spec,
+        })
+    return RouteTo([SupplierPart(sid, idempotency_key(order.shop_id, order.platform_order_id, sid), lines)
+                    for sid, lines in sorted(by_supplier.items())])

@@ -1,0 +1,115 @@
+"""Wires settings, config, database, HTTP client and adapters together (the composition root)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from syncd import clock, registry
+from syncd.config.loader import Config
+from syncd.domain import Token
+from syncd.http import CallStats, build_client
+from syncd.protocols import FileSupplierAdapter, StorefrontAdapter
+from syncd.retry import RetryPolicy
+from syncd.settings import Settings
+from syncd.store.db import Database, lease
+from syncd.store.models import TokenRow
+
+log = logging.getLogger("syncd")
+
+
+class DbTokenStore:
+    """Token pairs in the ``tokens`` table; refreshing is serialised by a lease across replicas."""
+
+    def __init__(self, db: Database, holder: str) -> None:
+        self.db = db
+        self.holder = holder
+
+    def load(self, shop_id: str) -> Token | None:
+        with self.db.begin() as s:
+            row = s.get(TokenRow, shop_id)
+            if row is None:
+                return None
+            return Token(row.access_token, row.refresh_token, row.expires_at, row.refresh_expires_at, dict(row.extra))
+
+    def save(self, shop_id: str, token: Token) -> None:
+        values = {"shop_id": shop_id, "access_token": token.access_token, "refresh_token": token.refresh_token,
+                  "expires_at": token.expires_at, "refresh_expires_at": token.refresh_expires_at,
+                  "extra": token.extra, "updated_at": clock.now()}
+        ins = (postgresql.insert(TokenRow) if self.db.engine.dialect.name == "postgresql"
+               else sqlite.insert(TokenRow)).values(**values)
+        stmt = ins.on_conflict_do_update(index_elements=["shop_id"],
+                                         set_={k: v for k, v in values.items() if k != "shop_id"})
+        with self.db.begin() as s:
+            s.execute(stmt)
+
+    @contextmanager
+    def refresh_lock(self, shop_id: str) -> Iterator[bool]:
+        with lease(self.db, f"token:{shop_id}", self.holder, timedelta(minutes=2)) as got:
+            yield got
+
+
+def default_holder() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass
+class Runtime:
+    """Everything a stage needs."""
+
+    settings: Settings
+    config: Config
+    db: Database
+    http: httpx.Client
+    stats: CallStats
+    retry: RetryPolicy
+    holder: str
+    storefronts: dict[str, StorefrontAdapter] = field(default_factory=dict)
+    suppliers: dict[str, FileSupplierAdapter] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir
+
+    def close(self) -> None:
+        for adapter in self.storefronts.values():
+            adapter.close()
+        self.http.close()
+
+
+def build_runtime(settings: Settings, config: Config, db: Database, *, http: httpx.Client | None = None,
+                  retry: RetryPolicy | None = None, holder: str | None = None) -> Runtime:
+    """Create the shared client and one adapter per enabled shop and supplier."""
+    holder = holder or settings.instance or default_holder()
+    stats = CallStats()
+    http = http or build_client(config.global_.http)
+    retry = retry or RetryPolicy.from_settings(config.global_.retry)
+    ctx = registry.AdapterContext(http=http, tokens=DbTokenStore(db, holder), data_dir=settings.data_dir,
+                                  retry=retry, stats=stats)
+    rt = Runtime(settings, config, db, http, stats, retry, holder)
+    for shop_id, shop in config.shops.items():
+        if shop.enabled:
+            rt.storefronts[shop_id] = registry.STOREFRONTS[shop.platform].factory(shop, ctx)
+    for sup_id, sup in config.suppliers.items():
+        if sup.enabled:
+            rt.suppliers[sup_id] = registry.SUPPLIERS[sup.kind].factory(sup, ctx)
+    return rt
+
+
+def known_shop_ids(db: Database) -> list[str]:
+    from syncd.store.models import Order
+
+    with db.begin() as s:
+        return list(s.scalars(select(Order.shop_id).distinct()))

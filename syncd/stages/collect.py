@@ -1,0 +1,161 @@
+"""collect: import the reply files suppliers dropped in their inbox; each valid row records a shipment.
+
+A file is imported once (by its SHA-256, in the same transaction as its shipments); a row that names an
+unknown order, or a tracking number already used by another order, is rejected into ``.errors.csv``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from syncd import clock
+from syncd.domain import InboxFile, ParsedInbox, RowError
+from syncd.lifecycle import SupplierOrderState, WritebackState
+from syncd.protocols import FileSupplierAdapter
+from syncd.runtime import Runtime
+from syncd.stages.runner import StageReport, scope
+from syncd.store.db import lease
+from syncd.store.models import InboxFileRecord, Order, Shipment, SupplierOrder
+
+log = logging.getLogger("syncd.collect")
+
+MAX_FILES_PER_RUN = 200
+SENT = (SupplierOrderState.PLACED, SupplierOrderState.SHIPPED)
+
+
+def _match(s: Session, supplier_id: str, order_nos: set[str]) -> dict[str, Any]:
+    """Order number as the supplier quotes it (storefront order id, or our supplier-order key) → supplier order."""
+    if not order_nos:
+        return {}
+    rows = list(s.execute(
+        select(SupplierOrder.id, SupplierOrder.order_id, SupplierOrder.state, SupplierOrder.idempotency_key,
+               SupplierOrder.lines, Order.platform_order_id)
+        .join(Order, Order.id == SupplierOrder.order_id)
+        .where(SupplierOrder.supplier_id == supplier_id,
+               Order.platform_order_id.in_(order_nos) | SupplierOrder.idempotency_key.in_(order_nos))
+        .order_by(SupplierOrder.id)))
+    out: dict[str, Any] = {}
+    for r in rows:  # prefer a supplier order that was actually sent; among those the newest
+        for key in (r.platform_order_id, r.idempotency_key):
+            if key in order_nos and (key not in out or r.state in SENT or out[key].state not in SENT):
+                out[key] = r
+    return out
+
+
+def import_rows(s: Session, supplier_id: str, file: InboxFile, parsed: ParsedInbox) -> list[RowError]:
+    """Record the shipments of one parsed file in the caller's transaction; returns every rejected row."""
+    now = clock.now()
+    errors = list(parsed.errors)
+    matched = _match(s, supplier_id, {r.order_no for r in parsed.rows})
+    numbers = {tn for r in parsed.rows for tn in r.tracking_nos}
+    used: dict[str, int] = {}
+    known: set[tuple[int, str]] = set()
+    if numbers:
+        for sh in s.execute(select(Shipment.tracking_no, Shipment.order_id, Shipment.supplier_order_id)
+                            .where(Shipment.tracking_no.in_(numbers))):
+            used.setdefault(sh.tracking_no, sh.order_id)
+            known.add((sh.supplier_order_id, sh.tracking_no))
+    new_rows: list[dict[str, Any]] = []
+    shipped_sos: set[int] = set()
+    for row in parsed.rows:
+        so = matched.get(row.order_no)
+        if so is None:
+            errors.append(RowError(row.row_no, f"unknown order number {row.order_no}: no order was sent to "
+                                               f"supplier {supplier_id} under that number", row.raw))
+            continue
+        if so.state == SupplierOrderState.CANCELLED:
+            errors.append(RowError(row.row_no, f"order {row.order_no} was cancelled before it was sent; "
+                                               "a person must check this parcel", row.raw))
+            continue
+        if so.state not in SENT:
+            errors.append(RowError(row.row_no, f"order {row.order_no} has not been sent to this supplier yet",
+                                   row.raw))
+            continue
+        lines = None
+        if row.sub_order_no:
+            line = next((ln for ln in so.lines if ln["platform_line_id"] == row.sub_order_no), None)
+            if line is None:
+                errors.append(RowError(row.row_no, f"sub-order {row.sub_order_no} is not part of order "
+                                                   f"{row.order_no} at this supplier", row.raw))
+                continue
+            lines = [{"platform_line_id": line["platform_line_id"],
+                      "quantity": int(line.get("storefront_quantity", line["quantity"]))}]
+        for tn in row.tracking_nos:
+            other = used.get(tn)
+            if other is not None and other != so.order_id:
+                errors.append(RowError(row.row_no, f"tracking number {tn} is already used by another order", row.raw))
+                continue
+            if (so.id, tn) in known:
+                continue  # the same parcel listed on several lines (one per product), or a file sent again
+            known.add((so.id, tn))
+            used[tn] = so.order_id
+            new_rows.append({"order_id": so.order_id, "supplier_order_id": so.id, "carrier": row.carrier,
+                             "carrier_text": row.carrier_text[:64], "tracking_no": tn, "lines": lines,
+                             "source": file.name[:255], "writeback_state": WritebackState.PENDING,
+                             "writeback_attempts": 0, "logistics_state": "none", "created_at": now})
+            shipped_sos.add(so.id)
+    if new_rows:
+        s.execute(insert(Shipment), new_rows)
+    if shipped_sos:
+        s.execute(update(SupplierOrder).where(SupplierOrder.id.in_(shipped_sos),
+                                              SupplierOrder.state == SupplierOrderState.PLACED)
+                  .values(state=SupplierOrderState.SHIPPED, shipped_at=now, updated_at=now))
+    s.add(InboxFileRecord(supplier_id=supplier_id, file_name=file.name[:255], sha256=file.sha256,
+                          rows_ok=len(new_rows), rows_rejected=len(errors), file_error=parsed.file_error,
+                          errors=[{"row_no": e.row_no, "reason": e.reason, "raw": e.raw} for e in errors],
+                          processed_at=now))
+    return errors
+
+
+def collect_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAdapter) -> int:
+    with lease(rt.db, f"collect:{supplier_id}", rt.holder, timedelta(minutes=15)) as got:
+        if not got:
+            return 0
+        imported = 0
+        for file in adapter.list_inbox(clock.now())[:MAX_FILES_PER_RUN]:
+            if rt.stop.is_set():
+                break
+            with rt.db.begin() as s:
+                seen = s.scalar(select(InboxFileRecord).where(InboxFileRecord.supplier_id == supplier_id,
+                                                              InboxFileRecord.sha256 == file.sha256))
+                previous = None if seen is None else (seen.file_name, seen.file_error, _errors(seen.errors))
+            if previous is not None:
+                # Imported before (a crash before the move, or the same file dropped again): nothing changes.
+                log.info("supplier %s: %s was imported before (as %s); moved aside", supplier_id, file.name,
+                         previous[0])
+                adapter.finish_inbox(file, previous[2], previous[1])
+                continue
+            parsed = adapter.parse_inbox(file)
+            with rt.db.begin() as s:
+                errors = import_rows(s, supplier_id, file, parsed) if parsed.file_error is None else []
+                if parsed.file_error is not None:
+                    s.add(InboxFileRecord(supplier_id=supplier_id, file_name=file.name[:255], sha256=file.sha256,
+                                          rows_ok=0, rows_rejected=0, file_error=parsed.file_error, errors=[],
+                                          processed_at=clock.now()))
+            moved = adapter.finish_inbox(file, errors, parsed.file_error)
+            if parsed.file_error:
+                log.error("supplier %s: file %s rejected: %s (moved to %s)", supplier_id, file.name,
+                          parsed.file_error, moved)
+            elif errors:
+                log.warning("supplier %s: %s: %d rows rejected, see %s.errors.csv", supplier_id, file.name,
+                            len(errors), moved)
+            imported += 1
+        return imported
+
+
+def _errors(raw: Sequence[dict[str, Any]]) -> list[RowError]:
+    return [RowError(int(e["row_no"]), str(e["reason"]), dict(e.get("raw") or {})) for e in raw]
+
+
+def run(rt: Runtime, report: StageReport) -> None:
+    for supplier_id, adapter in rt.suppliers.items():
+        if rt.stop.is_set():
+            break
+        with scope(rt, report, supplier_id):
+            report.work += collect_file_supplier(rt, supplier_id, adapter)

@@ -1,0 +1,197 @@
+"""forward: send routed supplier orders to their supplier — for file suppliers, as outbox batches.
+
+Exactly once: the batch row and its members are recorded (the intent) before the file is written;
+a batch left in ``writing`` by a crash is written again under the same name with the same orders.
+Receivers are decrypted here, in the platform's batches, and exist in memory only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from syncd import clock
+from syncd.domain import OutboxBatch, OutboxRow, Receiver, ReceiverRef
+from syncd.errors import RejectedError
+from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState
+from syncd.protocols import FileSupplierAdapter
+from syncd.runtime import Runtime
+from syncd.stages.route import hold_order
+from syncd.stages.runner import StageReport, scope
+from syncd.store.db import lease
+from syncd.store.models import AuditEntry, ExportBatch, Order, SupplierOrder
+
+log = logging.getLogger("syncd.forward")
+
+MAX_PER_BATCH = 5000
+
+
+def _decrypt(rt: Runtime, orders: Sequence[Order]) -> dict[int, Receiver | str]:
+    """Per order id: the decrypted receiver, or why there is none."""
+    by_shop: dict[str, list[Order]] = defaultdict(list)
+    for o in orders:
+        by_shop[o.shop_id].append(o)
+    out: dict[int, Receiver | str] = {}
+    for shop_id, shop_orders in by_shop.items():
+        adapter = rt.storefronts.get(shop_id)
+        if adapter is None:
+            for o in shop_orders:
+                out[o.id] = f"shop {shop_id} is not configured or disabled"
+            continue
+        refs = [(o.platform_order_id, ReceiverRef(**o.receiver)) for o in shop_orders]
+        got = adapter.decrypt(refs)
+        for o in shop_orders:
+            out[o.id] = got.get(o.platform_order_id, "the platform returned nothing for this order")
+    return out
+
+
+def _rows(supplier_orders: Sequence[SupplierOrder], orders: dict[int, Order],
+          receivers: dict[int, Receiver | str], rt: Runtime) -> list[OutboxRow]:
+    rows = []
+    for so in supplier_orders:
+        o = orders[so.order_id]
+        r = receivers.get(o.id)
+        if not isinstance(r, Receiver):  # only on re-writing a batch whose order can no longer be decrypted
+            masked = ReceiverRef(**o.receiver)
+            r = Receiver(masked.name_masked, masked.phone_masked, masked.province, masked.city, masked.district,
+                         masked.street, masked.address_masked)
+        shop = rt.config.shops.get(o.shop_id)
+        remark = "；".join(p for p in (o.buyer_note, o.seller_memo) if p)
+        for ln in so.lines:
+            rows.append(OutboxRow(
+                order_no=o.platform_order_id, sub_order_no=ln["platform_line_id"], receiver_name=r.name,
+                receiver_phone=r.phone, province=r.province, city=r.city, district=r.district,
+                address=r.full_address(), supplier_sku=ln["supplier_sku"], title=ln.get("title", ""),
+                spec=ln.get("spec", ""), quantity=int(ln["quantity"]), remark=remark,
+                shop=(shop.name or shop.id) if shop else o.shop_id, paid_at=o.paid_at))
+    return rows
+
+
+def write_batch(rt: Runtime, supplier_id: str, batch_id: int,
+                receivers: dict[int, Receiver | str] | None = None) -> str:
+    """Write (or write again) one batch file and mark its orders placed."""
+    adapter = rt.suppliers[supplier_id]
+    with rt.db.begin() as s:
+        batch = s.get(ExportBatch, batch_id)
+        assert batch is not None
+        sos = list(s.scalars(select(SupplierOrder).where(SupplierOrder.batch_id == batch_id).order_by(SupplierOrder.id)))
+        orders = {o.id: o for o in s.scalars(select(Order).where(Order.id.in_([so.order_id for so in sos])))}
+        stem, created = batch.file_stem, batch.created_at
+    if receivers is None:
+        receivers = _decrypt(rt, list(orders.values()))
+    rows = _rows(sos, orders, receivers, rt)
+    name = adapter.write_batch(OutboxBatch(batch_id, supplier_id, created, stem, rows))
+    now = clock.now()
+    with rt.db.begin() as s:
+        s.execute(update(ExportBatch).where(ExportBatch.id == batch_id)
+                  .values(state="written", file_name=name, row_count=len(rows), written_at=now))
+        s.execute(update(SupplierOrder).where(SupplierOrder.batch_id == batch_id,
+                                              SupplierOrder.state == SupplierOrderState.PLACING)
+                  .values(state=SupplierOrderState.PLACED, placed_at=now, updated_at=now))
+        order_ids = list(orders)
+        _mark_orders_placed(s, order_ids, now)
+        s.add(AuditEntry(at=now, system=supplier_id, action="export_batch", subject=f"batch {batch_id}",
+                         idempotency_key=stem, outcome="ok", detail=f"{name}: {len(sos)} orders, {len(rows)} rows"))
+    log.info("supplier %s: wrote %s (%d orders)", supplier_id, name, len(sos))
+    return name
+
+
+def _mark_orders_placed(s: Session, order_ids: list[int], now: datetime) -> None:
+    if not order_ids:
+        return
+    open_states = [SupplierOrderState.PENDING, SupplierOrderState.PLACING]
+    still_open = set(s.scalars(select(SupplierOrder.order_id).where(
+        SupplierOrder.order_id.in_(order_ids), SupplierOrder.state.in_(open_states))))
+    done = [i for i in order_ids if i not in still_open]
+    if done:
+        s.execute(update(Order).where(Order.id.in_(done), Order.state == OrderState.ROUTED)
+                  .values(state=OrderState.PLACED, updated_at=now))
+
+
+def _file_stem(supplier_id: str, now: datetime, batch_id: int) -> str:
+    return f"{supplier_id}-{clock.shanghai_text(now).replace('-', '').replace(':', '').replace(' ', '-')}-b{batch_id:06d}"
+
+
+def forward_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAdapter) -> int:
+    """Finish interrupted batches, then export what is pending when a batch is due."""
+    with lease(rt.db, f"forward:{supplier_id}", rt.holder, timedelta(minutes=15)) as got:
+        if not got:
+            return 0
+        with rt.db.begin() as s:
+            unfinished = list(s.scalars(select(ExportBatch.id).where(
+                ExportBatch.supplier_id == supplier_id, ExportBatch.state == "writing").order_by(ExportBatch.id)))
+            last = s.scalar(select(func.max(ExportBatch.created_at)).where(ExportBatch.supplier_id == supplier_id))
+        for batch_id in unfinished:
+            log.warning("supplier %s: batch %d was interrupted; writing it again", supplier_id, batch_id)
+            write_batch(rt, supplier_id, batch_id)
+        now = clock.now()
+        if not adapter.batch_due(last, now):
+            return 0
+        with rt.db.begin() as s:
+            pending = list(s.execute(
+                select(SupplierOrder.id, Order.id.label("order_id"))
+                .join(Order, Order.id == SupplierOrder.order_id)
+                .where(SupplierOrder.supplier_id == supplier_id, SupplierOrder.state == SupplierOrderState.PENDING,
+                       Order.state == OrderState.ROUTED)
+                .order_by(SupplierOrder.id).limit(MAX_PER_BATCH)))
+            if not pending:
+                return 0
+            orders = list(s.scalars(select(Order).where(Order.id.in_({p.order_id for p in pending}))))
+        receivers = _decrypt(rt, orders)
+        now = clock.now()
+        with rt.db.begin() as s:
+            ok_orders = set()
+            for o in orders:
+                r = receivers[o.id]
+                problem = r if isinstance(r, str) else ("receiver lacks " + ", ".join(r.missing()) if r.missing()
+                                                        else None)
+                if problem:
+                    fresh = s.get(Order, o.id)
+                    if fresh is not None and fresh.state == OrderState.ROUTED:
+                        hold_order(s, fresh, HoldReason.ADDRESS_INCOMPLETE, f"after decryption: {problem}", now,
+                                   auto=True)
+                else:
+                    ok_orders.add(o.id)
+            so_ids = [p.id for p in pending if p.order_id in ok_orders]
+            if not so_ids:
+                return 0
+            batch = ExportBatch(supplier_id=supplier_id, kind="orders", state="writing", file_stem="",
+                                created_at=now)
+            s.add(batch)
+            s.flush()
+            batch.file_stem = _file_stem(supplier_id, now, batch.id)
+            # Guarded: only rows still pending join the batch (a pull may have withdrawn one meanwhile).
+            claimed = s.execute(update(SupplierOrder).where(SupplierOrder.id.in_(so_ids),
+                                                            SupplierOrder.state == SupplierOrderState.PENDING)
+                                .values(state=SupplierOrderState.PLACING, batch_id=batch.id, updated_at=now))
+            s.add(AuditEntry(at=now, system=supplier_id, action="export_batch", subject=f"batch {batch.id}",
+                             idempotency_key=batch.file_stem, outcome="intent",
+                             detail=f"{claimed.rowcount} orders"))  # type: ignore[attr-defined]
+            batch_id = batch.id
+        write_batch(rt, supplier_id, batch_id, receivers)
+        return len(so_ids)
+
+
+def run(rt: Runtime, report: StageReport) -> None:
+    for supplier_id, adapter in rt.suppliers.items():
+        if rt.stop.is_set():
+            break
+        with scope(rt, report, supplier_id):
+            report.work += forward_file_supplier(rt, supplier_id, adapter)
+
+
+def reexport(rt: Runtime, batch_id: int) -> str:
+    """``syncd suppliers reexport BATCH``: write a batch file again, same name, same orders."""
+    with rt.db.begin() as s:
+        batch = s.get(ExportBatch, batch_id)
+        if batch is None:
+            raise RejectedError(f"there is no batch {batch_id}")
+        supplier_id = batch.supplier_id
+    if supplier_id not in rt.suppliers:
+        raise RejectedError(f"batch {batch_id} belongs to supplier {supplier_id}, which is not configured")
+    return write_batch(rt, supplier_id, batch_id)

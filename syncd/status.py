@@ -1,0 +1,121 @@
+"""What ``syncd status`` and ``syncd orders show`` report, as plain data (printed as text or JSON)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from syncd import clock
+from syncd.domain import mask_phone
+from syncd.store.db import Database
+from syncd.store.models import (
+    AuditEntry,
+    ExportBatch,
+    Hold,
+    Order,
+    OrderLine,
+    Quarantine,
+    Shipment,
+    Shop,
+    StageRun,
+    SupplierOrder,
+    TokenRow,
+)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def collect_status(db: Database) -> dict[str, Any]:
+    with db.begin() as s:
+        per_state = [{"shop": shop, "state": state, "orders": n} for shop, state, n in s.execute(
+            select(Order.shop_id, Order.state, func.count()).group_by(Order.shop_id, Order.state)
+            .order_by(Order.shop_id, Order.state))]
+        holds = [{"reason": r, "orders": n} for r, n in s.execute(
+            select(Hold.reason, func.count()).where(Hold.released_at.is_(None)).group_by(Hold.reason)
+            .order_by(Hold.reason))]
+        stages = [{"stage": r.stage, "scope": r.scope, "last_success": _iso(r.last_success_at),
+                   "last_error_at": _iso(r.last_error_at), "last_error": r.last_error,
+                   "consecutive_failures": r.consecutive_failures}
+                  for r in s.scalars(select(StageRun).order_by(StageRun.stage, StageRun.scope))]
+        shops = [{"shop": sh.id, "paused": sh.paused_reason, "paused_at": _iso(sh.paused_at)}
+                 for sh in s.scalars(select(Shop).where(Shop.paused_reason.is_not(None)))]
+        tokens = [{"shop": t.shop_id, "access_expires_at": _iso(t.expires_at),
+                   "refresh_expires_at": _iso(t.refresh_expires_at)} for t in s.scalars(select(TokenRow))]
+        writeback = [{"state": st, "shipments": n} for st, n in s.execute(
+            select(Shipment.writeback_state, func.count()).group_by(Shipment.writeback_state))]
+        quarantined = s.scalar(select(func.count()).select_from(Quarantine).where(Quarantine.resolved_at.is_(None)))
+        rejected_files = s.scalar(select(func.count()).select_from(ExportBatch).where(ExportBatch.state == "writing"))
+    return {"at": clock.now().isoformat(), "orders": per_state, "holds": holds, "stages": stages,
+            "paused_shops": shops, "tokens": tokens, "writeback": writeback, "quarantined": quarantined,
+            "unfinished_batches": rejected_files}
+
+
+def format_status(st: dict[str, Any]) -> str:
+    out = [f"syncd status at {st['at']}", "", "orders:"]
+    if not st["orders"]:
+        out.append("  (none yet)")
+    for row in st["orders"]:
+        out.append(f"  {row['shop']:<24} {row['state']:<10} {row['orders']:>7}")
+    out += ["", "open holds:"]
+    out += [f"  {h['reason']:<20} {h['orders']:>7}" for h in st["holds"]] or ["  (none)"]
+    out += ["", "tracking write-back:"]
+    out += [f"  {w['state']:<20} {w['shipments']:>7}" for w in st["writeback"]] or ["  (none)"]
+    out += ["", "stages (last success / last error):"]
+    for r in st["stages"]:
+        err = f"  ERROR x{r['consecutive_failures']}: {r['last_error']}" if r["consecutive_failures"] else ""
+        out.append(f"  {r['stage']:<10} {r['scope']:<24} {r['last_success'] or '-'}{err}")
+    for sh in st["paused_shops"]:
+        out.append(f"\nPAUSED shop {sh['shop']} since {sh['paused_at']}: {sh['paused']}")
+    for t in st["tokens"]:
+        out.append(f"token {t['shop']}: access until {t['access_expires_at']}, refresh until {t['refresh_expires_at']}")
+    if st["quarantined"]:
+        out.append(f"\n{st['quarantined']} unreadable record(s) quarantined (see the log)")
+    return "\n".join(out)
+
+
+def find_order(db: Database, ref: str) -> Order | None:
+    """An order by platform order id, ``shop/platform-id``, or ``#internal-id``."""
+    with db.begin() as s:
+        if ref.startswith("#") and ref[1:].isdigit():
+            return s.get(Order, int(ref[1:]))
+        q = select(Order)
+        if "/" in ref:
+            shop, pid = ref.split("/", 1)
+            q = q.where(Order.shop_id == shop, Order.platform_order_id == pid)
+        else:
+            q = q.where(or_(Order.platform_order_id == ref))
+        found = list(s.scalars(q.limit(2)))
+        return found[0] if len(found) == 1 else None
+
+
+def order_details(db: Database, order_id: int) -> dict[str, Any]:
+    with db.begin() as s:
+        o = s.get(Order, order_id)
+        assert o is not None
+        lines = [{"line": ln.platform_line_id, "sku": ln.merchant_sku, "qty": ln.quantity, "title": ln.title,
+                  "refund": ln.refund_state} for ln in s.scalars(select(OrderLine).where(OrderLine.order_id == o.id))]
+        sos = [{"supplier": so.supplier_id, "key": so.idempotency_key, "state": so.state, "batch": so.batch_id,
+                "lines": [{"supplier_sku": ln["supplier_sku"], "qty": ln["quantity"]} for ln in so.lines]}
+               for so in s.scalars(select(SupplierOrder).where(SupplierOrder.order_id == o.id))]
+        shipments = [{"carrier": sh.carrier, "tracking_no": sh.tracking_no, "writeback": sh.writeback_state,
+                      "error": sh.writeback_error, "source": sh.source}
+                     for sh in s.scalars(select(Shipment).where(Shipment.order_id == o.id))]
+        holds = [{"reason": h.reason, "detail": h.detail, "since": _iso(h.created_at), "released": _iso(h.released_at),
+                  "by": h.released_by} for h in s.scalars(select(Hold).where(Hold.order_id == o.id).order_by(Hold.id))]
+        audit = [{"at": _iso(a.at), "system": a.system, "action": a.action, "outcome": a.outcome, "detail": a.detail}
+                 for a in s.scalars(select(AuditEntry).where(AuditEntry.subject == f"order {o.platform_order_id}")
+                                    .order_by(AuditEntry.id))]
+        return {
+            "id": o.id, "shop": o.shop_id, "order": o.platform_order_id, "state": o.state,
+            "platform_status": o.platform_status, "status": o.status, "refund": o.refund_state,
+            "hold_reason": o.hold_reason, "paid_at": _iso(o.paid_at), "ship_by": _iso(o.ship_by),
+            "receiver": {"name": o.receiver.get("name_masked", ""),
+                         "phone": mask_phone(o.receiver.get("phone_masked", "")) if o.receiver.get("phone_masked")
+                         else "", "province": o.receiver.get("province", ""), "city": o.receiver.get("city", "")},
+            "last_error": o.last_error, "lines": lines, "supplier_orders": sos, "shipments": shipments,
+            "holds": holds, "audit": audit,
+        }

@@ -1,0 +1,282 @@
+"""The data model of DESIGN.md as SQLAlchemy 2 tables. Schema changes go through Alembic only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in Python, whatever the database keeps (SQLite keeps naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use syncd.clock")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}  # noqa: RUF012
+
+
+class Shop(Base):
+    """Runtime state of one configured shop (its settings live in YAML)."""
+
+    __tablename__ = "shops"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    paused_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "platform_order_id", name="uq_orders_shop_order"),
+        Index("ix_orders_state_recheck", "state", "recheck_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_id: Mapped[str] = mapped_column(String(64))
+    platform_order_id: Mapped[str] = mapped_column(String(64))
+    platform_status: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    ready_to_ship: Mapped[bool] = mapped_column(Boolean)
+    not_ready_reason: Mapped[str | None] = mapped_column(String(200))
+    refund_state: Mapped[str] = mapped_column(String(16))
+    payment_mode: Mapped[str] = mapped_column(String(16))
+    paid_at: Mapped[datetime | None]
+    ship_by: Mapped[datetime | None]
+    platform_created_at: Mapped[datetime | None]
+    platform_updated_at: Mapped[datetime]
+    buyer_note: Mapped[str] = mapped_column(Text, default="")
+    seller_memo: Mapped[str] = mapped_column(Text, default="")
+    receiver: Mapped[dict[str, Any]]  # ciphertext and masked form only, never plaintext
+    shipped_tracking: Mapped[list[Any]]
+    raw: Mapped[dict[str, Any]]
+    # pipeline state (syncd.lifecycle): new, held, routed, placed, shipped, cancelled
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    hold_reason: Mapped[str | None] = mapped_column(String(32))
+    recheck_at: Mapped[datetime | None]  # an automatic hold is evaluated again from then on
+    last_error: Mapped[str | None] = mapped_column(Text)
+    first_seen_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    __table_args__ = (UniqueConstraint("order_id", "platform_line_id", name="uq_order_lines_order_line"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    platform_line_id: Mapped[str] = mapped_column(String(64))
+    platform_sku_id: Mapped[str] = mapped_column(String(64), default="")
+    merchant_sku: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(Text, default="")
+    spec: Mapped[str] = mapped_column(Text, default="")
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_fen: Mapped[int] = mapped_column(Integer, default=0)
+    refund_state: Mapped[str] = mapped_column(String(16), default="none")
+
+
+class ExportBatch(Base):
+    """One outbox file of a file supplier; every supplier order appears in exactly one."""
+
+    __tablename__ = "export_batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    supplier_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="orders")
+    state: Mapped[str] = mapped_column(String(16))  # writing, written
+    file_stem: Mapped[str] = mapped_column(String(200))
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    written_at: Mapped[datetime | None]
+
+
+class SupplierOrder(Base):
+    """采购单: one per (order, supplier) after splitting, with an idempotency key that never changes."""
+
+    __tablename__ = "supplier_orders"
+    __table_args__ = (Index("ix_supplier_orders_supplier_state", "supplier_id", "state"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    supplier_id: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="normal")
+    lines: Mapped[list[Any]]
+    # pending, placing, placed, shipped, cancelled, failed
+    state: Mapped[str] = mapped_column(String(16))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("export_batches.id"), index=True)
+    supplier_ref: Mapped[str | None] = mapped_column(String(100))
+    placed_at: Mapped[datetime | None]
+    shipped_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Shipment(Base):
+    """A parcel: supplier order + carrier + tracking number, with its write-back and logistics state."""
+
+    __tablename__ = "shipments"
+    __table_args__ = (
+        UniqueConstraint("supplier_order_id", "tracking_no", name="uq_shipments_so_tracking"),
+        Index("ix_shipments_writeback", "writeback_state", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    supplier_order_id: Mapped[int] = mapped_column(ForeignKey("supplier_orders.id", ondelete="CASCADE"))
+    carrier: Mapped[str] = mapped_column(String(32))
+    carrier_text: Mapped[str] = mapped_column(String(64), default="")
+    tracking_no: Mapped[str] = mapped_column(String(64), index=True)
+    lines: Mapped[list[Any] | None]  # [{platform_line_id, quantity}] or None for the whole supplier order
+    source: Mapped[str] = mapped_column(String(255), default="")
+    # pending, uploading, uploaded, rejected, skipped
+    writeback_state: Mapped[str] = mapped_column(String(16))
+    writeback_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    writeback_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claim_until: Mapped[datetime | None]
+    uploaded_at: Mapped[datetime | None]
+    logistics_state: Mapped[str] = mapped_column(String(16), default="none")
+    last_event_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class InboxFileRecord(Base):
+    """A supplier reply file already imported: the same bytes dropped again change nothing."""
+
+    __tablename__ = "inbox_files"
+    __table_args__ = (UniqueConstraint("supplier_id", "sha256", name="uq_inbox_files_supplier_sha"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    supplier_id: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows_ok: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    file_error: Mapped[str | None] = mapped_column(Text)
+    errors: Mapped[list[Any]]  # [{row_no, reason, raw}] kept so a crash before the .errors.csv loses nothing
+    processed_at: Mapped[datetime]
+
+
+class Hold(Base):
+    """An order that needs a person (or waits for a condition to clear)."""
+
+    __tablename__ = "holds"
+    __table_args__ = (Index("ix_holds_order_open", "order_id", "released_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    auto: Mapped[bool] = mapped_column(Boolean, default=True)  # clears by itself when the condition goes
+    created_at: Mapped[datetime]
+    released_at: Mapped[datetime | None]
+    released_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class Cursor(Base):
+    __tablename__ = "cursors"
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(32), primary_key=True)
+    watermark: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TokenRow(Base):
+    __tablename__ = "tokens"
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime]
+    refresh_expires_at: Mapped[datetime | None]
+    extra: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class Lease(Base):
+    """A named lease (a shop's pull, a supplier's export): one holder at a time across replicas."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Every outside call that changes state on the other side: intent first, outcome after."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    system: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(128), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(16))  # intent, ok, failed, unknown
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class StageRun(Base):
+    """Per stage and scope (shop or supplier): the last success and the last error."""
+
+    __tablename__ = "stage_runs"
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_started_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_duration_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+class Quarantine(Base):
+    """A record we could not read (an order payload, a file): kept with the reason, never dropped."""
+
+    __tablename__ = "quarantine"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(128))
+    key: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]

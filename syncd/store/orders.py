@@ -1,0 +1,146 @@
+"""Upsert pulled orders: insert new ones, apply changes to known ones, never move backwards in time."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from syncd.domain import OrderIn, RefundState
+from syncd.lifecycle import OrderState, SupplierOrderState
+from syncd.store.models import Hold, Order, OrderLine, SupplierOrder
+
+CHUNK = 500
+
+
+@dataclasses.dataclass
+class UpsertResult:
+    inserted: int = 0
+    updated: int = 0
+    stale: int = 0
+
+
+def _order_values(o: OrderIn) -> dict[str, Any]:
+    return {
+        "platform_status": o.platform_status, "status": o.status.value, "ready_to_ship": o.ready_to_ship,
+        "not_ready_reason": o.not_ready_reason, "refund_state": o.refund_state.value,
+        "payment_mode": o.payment_mode.value, "paid_at": o.paid_at, "ship_by": o.ship_by,
+        "platform_created_at": o.created_at, "platform_updated_at": o.updated_at,
+        "buyer_note": o.buyer_note, "seller_memo": o.seller_memo,
+        "receiver": dataclasses.asdict(o.receiver), "shipped_tracking": list(o.shipped_tracking), "raw": o.raw,
+    }
+
+
+def _line_values(order_id: int, ln: Any) -> dict[str, Any]:
+    return {"order_id": order_id, "platform_line_id": ln.platform_line_id, "platform_sku_id": ln.platform_sku_id,
+            "merchant_sku": ln.merchant_sku, "title": ln.title, "spec": ln.spec, "quantity": ln.quantity,
+            "unit_price_fen": ln.unit_price_fen, "refund_state": ln.refund_state.value}
+
+
+def upsert_orders(s: Session, shop_id: str, orders: Sequence[OrderIn], now: datetime) -> UpsertResult:
+    """Write one window's orders in the caller's transaction."""
+    result = UpsertResult()
+    latest: dict[str, OrderIn] = {}
+    for o in orders:  # the same order twice in one window: keep the newest version
+        if o.platform_order_id not in latest or o.updated_at >= latest[o.platform_order_id].updated_at:
+            latest[o.platform_order_id] = o
+    ids = list(latest)
+    existing: dict[str, Any] = {}
+    for i in range(0, len(ids), CHUNK):
+        rows = s.execute(select(Order.id, Order.platform_order_id, Order.platform_updated_at, Order.state,
+                                Order.refund_state, Order.status)
+                         .where(Order.shop_id == shop_id, Order.platform_order_id.in_(ids[i:i + CHUNK])))
+        existing.update({r.platform_order_id: r for r in rows})
+
+    new = [o for pid, o in latest.items() if pid not in existing]
+    if new:
+        rows = [{"shop_id": shop_id, "platform_order_id": o.platform_order_id, **_order_values(o),
+                 "state": OrderState.NEW.value, "first_seen_at": now, "updated_at": now} for o in new]
+        inserted = s.execute(insert(Order).returning(Order.id, Order.platform_order_id), rows)
+        id_of = {r.platform_order_id: r.id for r in inserted}
+        line_rows = [_line_values(id_of[o.platform_order_id], ln) for o in new for ln in o.lines]
+        if line_rows:
+            s.execute(insert(OrderLine), line_rows)
+        result.inserted = len(new)
+
+    changed = []
+    for pid, o in latest.items():
+        row = existing.get(pid)
+        if row is None:
+            continue
+        if o.updated_at < row.platform_updated_at:
+            result.stale += 1
+            continue
+        changed.append((row, o))
+    if changed:
+        _apply_changes(s, changed, now)
+        result.updated = len(changed)
+    return result
+
+
+def _apply_changes(s: Session, changed: list[tuple[Any, OrderIn]], now: datetime) -> None:
+    order_ids = [row.id for row, _ in changed]
+    updates = []
+    for row, o in changed:
+        values = {"id": row.id, **_order_values(o), "updated_at": now}
+        if row.state == OrderState.HELD:
+            values["recheck_at"] = now  # the order changed: an automatic hold is evaluated again now
+        updates.append(values)
+    s.execute(update(Order), updates)
+
+    lines = {(ln.order_id, ln.platform_line_id): ln.id for ln in s.execute(
+        select(OrderLine.id, OrderLine.order_id, OrderLine.platform_line_id).where(OrderLine.order_id.in_(order_ids)))}
+    line_updates, line_inserts = [], []
+    for row, o in changed:
+        for ln in o.lines:
+            values = _line_values(row.id, ln)
+            line_id = lines.get((row.id, ln.platform_line_id))
+            if line_id is None:
+                line_inserts.append(values)
+            else:
+                line_updates.append({"id": line_id, **values})
+    if line_updates:
+        s.execute(update(OrderLine), line_updates)
+    if line_inserts:
+        s.execute(insert(OrderLine), line_inserts)
+
+    # A routed order whose supplier orders are all still pending is re-decided by the route stage when it
+    # was cancelled or refunded meanwhile: its pending supplier orders are withdrawn before any goes out.
+    withdraw = [row.id for row, o in changed if row.state == OrderState.ROUTED
+                and (o.status.value == "cancelled" or o.refund_state != RefundState.NONE or not o.ready_to_ship)]
+    if withdraw:
+        busy = set(s.scalars(select(SupplierOrder.order_id).where(
+            SupplierOrder.order_id.in_(withdraw), SupplierOrder.state != SupplierOrderState.PENDING)))
+        ids = [i for i in withdraw if i not in busy]
+        if ids:
+            s.execute(update(SupplierOrder).where(SupplierOrder.order_id.in_(ids),
+                                                  SupplierOrder.state == SupplierOrderState.PENDING)
+                      .values(state=SupplierOrderState.CANCELLED, updated_at=now,
+                              last_error="withdrawn: order changed on the storefront before it was sent"))
+            s.execute(update(Order).where(Order.id.in_(ids), Order.state == OrderState.ROUTED)
+                      .values(state=OrderState.NEW, recheck_at=None))
+        for i in busy:
+            s.execute(update(Order).where(Order.id == i).values(
+                last_error="refund or cancellation after the order was sent to the supplier: tell the supplier"))
+
+
+def open_hold(s: Session, order_id: int, reason: str, detail: str, now: datetime, *, auto: bool) -> None:
+    """Release any other open hold of the order and open this one (one open hold per order)."""
+    s.execute(update(Hold).where(Hold.order_id == order_id, Hold.released_at.is_(None), Hold.reason != reason)
+              .values(released_at=now, released_by="superseded"))
+    current = s.scalar(select(Hold.id).where(Hold.order_id == order_id, Hold.released_at.is_(None),
+                                             Hold.reason == reason))
+    if current is None:
+        s.add(Hold(order_id=order_id, reason=reason, detail=detail, auto=auto, created_at=now))
+    else:
+        s.execute(update(Hold).where(Hold.id == current).values(detail=detail))
+
+
+def release_holds(s: Session, order_ids: Sequence[int], now: datetime, by: str) -> None:
+    if order_ids:
+        s.execute(update(Hold).where(Hold.order_id.in_(list(order_ids)), Hold.released_at.is_(None))
+                  .values(released_at=now, released_by=by))

@@ -1,0 +1,119 @@
+"""In-memory stand-ins for the core's stage tests (adapters have their own respx tests)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from syncd.domain import (
+    OrderIn,
+    OrderLineIn,
+    OrderStatus,
+    Parcel,
+    PaymentMode,
+    Receiver,
+    ReceiverRef,
+    RefundState,
+    RejectedRecord,
+    ShipResult,
+    Token,
+    WindowResult,
+)
+from syncd.errors import RejectedError, TransientError
+
+
+def make_order(pid: str, updated_at: datetime, *, skus: Sequence[str] = ("SKU-A",), status: OrderStatus = OrderStatus.PAID,
+               ready: bool = True, refund: RefundState = RefundState.NONE, qty: int = 1,
+               address: bool = True) -> OrderIn:
+    ref = ReceiverRef(name_cipher=f"#N#{pid}", phone_cipher=f"#P#{pid}", address_cipher=f"#A#{pid}" if address else "",
+                      name_masked="张*", phone_masked="138****0000", address_masked="****" if address else "",
+                      province="浙江省", city="金华市", district="义乌市", street="稠城街道")
+    lines = [OrderLineIn(f"{pid}-{i}", sku, qty, title=f"商品{sku}", spec="颜色:红", refund_state=refund)
+             for i, sku in enumerate(skus, start=1)]
+    return OrderIn(platform_order_id=pid, platform_status="2", status=status, ready_to_ship=ready,
+                   not_ready_reason=None if ready else "risk review", refund_state=refund,
+                   payment_mode=PaymentMode.PREPAID, updated_at=updated_at, created_at=updated_at,
+                   paid_at=updated_at - timedelta(minutes=30), ship_by=updated_at + timedelta(hours=48),
+                   receiver=ref, lines=lines, raw={"order_id": pid})
+
+
+@dataclass
+class FakeStorefront:
+    """A storefront kept in memory: list by update time, decrypt, ship (records every call)."""
+
+    platform: str = "fake"
+    max_window: timedelta = timedelta(hours=1)
+    orders: dict[str, OrderIn] = field(default_factory=dict)
+    incomplete: set[str] = field(default_factory=set)  # orders whose decrypted address is empty
+    ship_calls: list[tuple[str, list[Parcel], bool]] = field(default_factory=list)
+    shipped: dict[str, list[str]] = field(default_factory=dict)
+    fail_ship: list[Exception] = field(default_factory=list)  # raised by the next ship calls, in order
+    fail_list: list[Exception] = field(default_factory=list)
+    rejects: list[RejectedRecord] = field(default_factory=list)
+    list_calls: list[tuple[datetime, datetime]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def put(self, order: OrderIn) -> None:
+        self.orders[order.platform_order_id] = order
+
+    def update(self, pid: str, updated_at: datetime, **changes: object) -> None:
+        self.orders[pid] = replace(self.orders[pid], updated_at=updated_at, **changes)  # type: ignore[arg-type]
+
+    def list_orders(self, start: datetime, end: datetime) -> WindowResult:
+        self.list_calls.append((start, end))
+        if self.fail_list:
+            raise self.fail_list.pop(0)
+        found = [o for o in self.orders.values() if start <= o.updated_at <= end]
+        rejects, self.rejects = self.rejects, []
+        return WindowResult(found, len(found) + len(rejects), rejects)
+
+    def get_order(self, platform_order_id: str) -> OrderIn:
+        return self.orders[platform_order_id]
+
+    def decrypt(self, refs: Sequence[tuple[str, ReceiverRef]]) -> dict[str, Receiver | str]:
+        out: dict[str, Receiver | str] = {}
+        for pid, ref in refs:
+            detail = "" if pid in self.incomplete else f"幸福路{pid[-3:]}号"
+            out[pid] = Receiver("张三", "13800001234", ref.province, ref.city, ref.district, ref.street, detail)
+        return out
+
+    def ship(self, platform_order_id: str, parcels: Sequence[Parcel], whole_order: bool) -> ShipResult:
+        with self.lock:
+            self.ship_calls.append((platform_order_id, list(parcels), whole_order))
+            if self.fail_ship:
+                raise self.fail_ship.pop(0)
+            have = self.shipped.setdefault(platform_order_id, [])
+            if all(p.tracking_no in have for p in parcels):
+                return ShipResult(already_shipped=True)
+            if self.orders[platform_order_id].status == OrderStatus.CANCELLED:
+                raise RejectedError("order was cancelled", code="60021")
+            have.extend(p.tracking_no for p in parcels)
+            return ShipResult()
+
+    def ensure_token(self) -> Token | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def transient(msg: str = "system busy") -> TransientError:
+    return TransientError(msg, code="20000")
+
+
+class MemoryTokens:
+    def __init__(self) -> None:
+        self.tokens: dict[str, Token] = {}
+
+    def load(self, shop_id: str) -> Token | None:
+        return self.tokens.get(shop_id)
+
+    def save(self, shop_id: str, token: Token) -> None:
+        self.tokens[shop_id] = token
+
+    @contextmanager
+    def refresh_lock(self, shop_id: str) -> Iterator[bool]:
+        yield True

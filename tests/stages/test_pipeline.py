@@ -1,0 +1,325 @@
+"""The stages glued together over a real database (SQLite, and PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from syncd import clock
+from syncd.domain import OrderStatus, RefundState
+from syncd.errors import RejectedError
+from syncd.store.db import Database
+from syncd.store.models import Cursor, ExportBatch, Hold, Order, Quarantine, Shipment, SupplierOrder
+from tests.fakes import make_order, transient
+from tests.stages.harness import Harness, build
+
+
+def _states(db: Database) -> dict[str, str]:
+    with db.begin() as s:
+        return {pid: st for pid, st in s.execute(select(Order.platform_order_id, Order.state))}
+
+
+def _ago(minutes: float):
+    return clock.now() - timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def h(db: Database, tmp_path: Path) -> Harness:
+    return build(db, tmp_path)
+
+
+def test_pipeline_given_paid_orders_exports_each_once_and_uploads_each_tracking_once(h: Harness, db: Database):
+    for i in range(5):
+        h.shop.put(make_order(f"10{i}", _ago(30 - i)))
+    h.cycle()
+    rows = h.exported_rows("acme")
+    assert sorted(r["订单号"] for r in rows) == [f"10{i}" for i in range(5)]
+    assert set(_states(db).values()) == {"placed"}
+    h.reply("acme", "reply1.csv", [(f"10{i}", "中通快递", f"7730000000{i}") for i in range(5)])
+    h.cycle()
+    h.cycle()  # nothing more happens on a second pass
+    assert sorted(c[0] for c in h.shop.ship_calls) == [f"10{i}" for i in range(5)]
+    assert all(whole for _, _, whole in h.shop.ship_calls)
+    assert h.shop.ship_calls[0][1][0].carrier == "zhongtong"
+    assert set(_states(db).values()) == {"shipped"}
+    assert len(h.exported_rows("acme")) == 5
+
+
+def test_pull_given_overlapping_windows_inserts_each_order_once(h: Harness, db: Database):
+    h.shop.put(make_order("201", _ago(3)))
+    h.stage("pull")
+    h.stage("pull")  # the second run re-reads the overlap
+    h.shop.update("201", _ago(1), buyer_note="请尽快发货")
+    h.stage("pull")
+    with db.begin() as s:
+        assert s.scalar(select(func.count()).select_from(Order)) == 1
+        assert s.scalar(select(Order.buyer_note)) == "请尽快发货"
+    starts = [a for a, _ in h.shop.list_calls]
+    cursor_after_first = h.shop.list_calls[0][1]
+    assert starts[1] == cursor_after_first - timedelta(minutes=5)
+
+
+def test_pull_given_a_failing_listing_keeps_the_cursor_and_loses_nothing(h: Harness, db: Database):
+    h.shop.put(make_order("301", _ago(10)))
+    h.shop.fail_list.append(transient())
+    report = h.stage("pull")
+    assert not report.ok
+    with db.begin() as s:
+        assert s.get(Cursor, ("shop1", "orders")) is None
+    assert h.stage("pull").ok
+    assert "301" in _states(db)
+
+
+def test_pull_given_an_older_version_never_overwrites_a_newer_one(h: Harness, db: Database):
+    h.shop.put(make_order("302", _ago(2), qty=2))
+    h.stage("pull")
+    from syncd.store.orders import upsert_orders
+
+    with db.begin() as s:
+        res = upsert_orders(s, "shop1", [make_order("302", _ago(20), qty=9)], clock.now())
+    assert res.stale == 1
+    with db.begin() as s:
+        assert s.scalar(select(Order.raw)) == {"order_id": "302"}
+
+
+def test_pull_given_an_unreadable_order_quarantines_it_and_stores_the_rest(h: Harness, db: Database):
+    from syncd.domain import RejectedRecord
+
+    h.shop.put(make_order("401", _ago(5)))
+    h.shop.rejects.append(RejectedRecord("402", "order_status 'x' is not a known status", {"order_id": "402"}))
+    assert h.stage("pull").ok
+    with db.begin() as s:
+        q = s.scalars(select(Quarantine)).one()
+        assert (q.key, q.raw) == ("402", {"order_id": "402"})
+    assert _states(db) == {"401": "new"}
+
+
+def test_route_given_each_bad_case_holds_with_its_reason(h: Harness, db: Database):
+    h.shop.put(make_order("501", _ago(5), skus=("NOPE",)))
+    h.shop.put(make_order("502", _ago(5), refund=RefundState.REQUESTED))
+    h.shop.put(make_order("503", _ago(5), ready=False))
+    h.shop.put(make_order("504", _ago(5), status=OrderStatus.UNPAID, ready=False))
+    h.shop.put(make_order("505", _ago(5), address=False))
+    h.shop.put(make_order("506", _ago(5), status=OrderStatus.CANCELLED, ready=False))
+    h.stage("pull")
+    h.stage("route")
+    with db.begin() as s:
+        got = dict(s.execute(select(Order.platform_order_id, Order.hold_reason)).all())
+        states = dict(s.execute(select(Order.platform_order_id, Order.state)).all())
+        assert s.scalar(select(func.count()).select_from(SupplierOrder)) == 0
+    assert got == {"501": "unmapped_sku", "502": "refund_requested", "503": "not_ready", "504": "not_ready",
+                   "505": "address_incomplete", "506": None}
+    assert states["506"] == "cancelled"
+
+
+def test_route_given_a_hold_whose_condition_clears_releases_it_by_itself(h: Harness, db: Database):
+    h.shop.put(make_order("601", _ago(5), refund=RefundState.REQUESTED))
+    h.stage("pull")
+    h.stage("route")
+    assert _states(db)["601"] == "held"
+    h.shop.update("601", _ago(1), refund_state=RefundState.NONE,
+                  lines=[make_order("601", _ago(1)).lines[0]])
+    h.stage("pull")
+    h.stage("route")
+    assert _states(db)["601"] == "routed"
+    with db.begin() as s:
+        hold = s.scalars(select(Hold)).one()
+        assert hold.released_by == "auto"
+
+
+def test_route_given_a_split_order_makes_one_supplier_order_per_supplier_and_ships_two_parcels(h: Harness, db):
+    h.shop.put(make_order("701", _ago(5), skus=("SKU-A", "SKU-B")))
+    h.cycle()
+    assert [r["订单号"] for r in h.exported_rows("acme")] == ["701"]
+    beta = list(h.outbox("beta").glob("*.xlsx"))
+    assert len(beta) == 1
+    h.reply("acme", "a.csv", [("701", "中通", "ZT0000000701")])
+    h.cycle()
+    assert _states(db)["701"] == "placed"  # one parcel out of two uploaded so far
+    h.reply("beta", "b.csv", [("701", "YTO", "YT0000000701")])
+    h.cycle()
+    assert _states(db)["701"] == "shipped"
+    calls = [(pid, [p.tracking_no for p in parcels], whole) for pid, parcels, whole in h.shop.ship_calls]
+    assert calls == [("701", ["ZT0000000701"], False), ("701", ["YT0000000701"], False)]
+    assert [ln.platform_line_id for ln in h.shop.ship_calls[0][1][0].lines] == ["701-1"]
+
+
+def test_route_given_a_multipack_sku_orders_multiplier_units(h: Harness):
+    h.shop.put(make_order("801", _ago(5), skus=("SKU-2P",), qty=3))
+    h.cycle()
+    (row,) = h.exported_rows("acme")
+    assert (row["商品编码"], row["数量"]) == ("A-2", "6")
+
+
+def test_route_given_a_cool_off_waits_before_routing(db: Database, tmp_path: Path):
+    h = build(db, tmp_path, cool_off=60)
+    h.shop.put(make_order("901", _ago(1)))  # paid 31 minutes ago
+    h.stage("pull")
+    h.stage("route")
+    assert _states(db)["901"] == "new"
+    import time_machine
+
+    with time_machine.travel(clock.now() + timedelta(minutes=30)):
+        h.stage("route")
+    assert _states(db)["901"] == "routed"
+
+
+def test_forward_given_an_empty_address_after_decryption_holds_and_exports_nothing(h: Harness, db: Database):
+    h.shop.put(make_order("1001", _ago(5)))
+    h.shop.incomplete.add("1001")
+    h.cycle()
+    assert _states(db)["1001"] == "held"
+    with db.begin() as s:
+        assert s.scalar(select(Order.hold_reason)) == "address_incomplete"
+    assert h.exported_rows("acme") == []
+
+
+def test_forward_given_a_crash_while_writing_rewrites_the_same_batch_once(h: Harness, db: Database,
+                                                                         monkeypatch: pytest.MonkeyPatch):
+    for i in range(3):
+        h.shop.put(make_order(f"110{i}", _ago(5)))
+    h.stage("pull")
+    h.stage("route")
+    adapter = h.rt.suppliers["acme"]
+    real = adapter.write_batch
+
+    def crash(batch):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(adapter, "write_batch", crash)
+    assert not h.stage("forward").ok
+    with db.begin() as s:
+        assert s.scalar(select(ExportBatch.state)) == "writing"
+    monkeypatch.setattr(adapter, "write_batch", real)
+    h.shop.put(make_order("1109", _ago(1)))
+    h.stage("pull")
+    h.stage("route")
+    h.stage("forward")
+    rows = h.exported_rows("acme")
+    assert Counter(r["订单号"] for r in rows) == {"1100": 1, "1101": 1, "1102": 1, "1109": 1}
+    with db.begin() as s:
+        assert set(s.scalars(select(ExportBatch.state))) == {"written"}
+        assert s.scalar(select(func.count()).select_from(ExportBatch)) == 2
+
+
+def test_forward_given_a_refund_before_export_withdraws_the_supplier_order(h: Harness, db: Database):
+    h.shop.put(make_order("1201", _ago(5)))
+    h.stage("pull")
+    h.stage("route")
+    h.shop.update("1201", _ago(1), refund_state=RefundState.REQUESTED)
+    h.stage("pull")
+    h.stage("route")
+    h.stage("forward")
+    assert h.exported_rows("acme") == []
+    assert _states(db)["1201"] == "held"
+    with db.begin() as s:
+        assert s.scalar(select(SupplierOrder.state)) == "cancelled"
+
+
+def test_collect_given_bad_rows_rejects_them_with_reasons_and_keeps_the_good_ones(h: Harness, db: Database):
+    h.shop.put(make_order("1301", _ago(5)))
+    h.cycle()
+    h.reply("acme", "mixed.csv", [("1301", "中通", "ZT1301"), ("9999", "中通", "ZT9999"),
+                                  ("1301", "火星快递", "XX1"), ("1301", "中通", "7.73061E+14")])
+    h.stage("collect")
+    with db.begin() as s:
+        assert list(s.scalars(select(Shipment.tracking_no))) == ["ZT1301"]
+    processed = h.inbox("acme") / "processed"
+    errors = (processed / "mixed.csv.errors.csv").read_text(encoding="utf-8-sig")
+    assert "9999" in errors and "unknown order" in errors
+    assert "火星快递" in errors
+    assert "7.73061E+14" in errors
+    assert not (h.inbox("acme") / "mixed.csv").exists()
+
+
+def test_collect_given_the_same_file_twice_changes_nothing_the_second_time(h: Harness, db: Database):
+    h.shop.put(make_order("1401", _ago(5)))
+    h.cycle()
+    h.reply("acme", "r.csv", [("1401", "中通", "ZT1401")])
+    h.stage("collect")
+    h.reply("acme", "r-again.csv", [("1401", "中通", "ZT1401")])
+    h.stage("collect")
+    with db.begin() as s:
+        assert s.scalar(select(func.count()).select_from(Shipment)) == 1
+
+
+def test_collect_given_a_tracking_number_of_another_order_rejects_the_row(h: Harness, db: Database):
+    h.shop.put(make_order("1501", _ago(5)))
+    h.shop.put(make_order("1502", _ago(5)))
+    h.cycle()
+    h.reply("acme", "r.csv", [("1501", "中通", "ZT1500"), ("1502", "中通", "ZT1500")])
+    h.stage("collect")
+    with db.begin() as s:
+        assert list(s.execute(select(Order.platform_order_id).join(Shipment, Shipment.order_id == Order.id))) == \
+            [("1501",)]
+
+
+def test_writeback_given_a_transient_failure_retries_after_backoff_and_uploads_once(h: Harness, db: Database):
+    import time_machine
+
+    h.shop.put(make_order("1601", _ago(5)))
+    h.cycle()
+    h.reply("acme", "r.csv", [("1601", "韵达", "YD1601000")])
+    h.shop.fail_ship.append(transient())
+    h.cycle()
+    assert _states(db)["1601"] == "placed"
+    h.stage("writeback")
+    assert len(h.shop.ship_calls) == 1  # backoff not elapsed: no second call
+    with time_machine.travel(clock.now() + timedelta(minutes=2)):
+        h.stage("writeback")
+    assert len(h.shop.ship_calls) == 2
+    assert h.shop.shipped == {"1601": ["YD1601000"]}
+    assert _states(db)["1601"] == "shipped"
+
+
+def test_writeback_given_a_refusal_holds_the_order_with_the_platform_message(h: Harness, db: Database):
+    h.shop.put(make_order("1701", _ago(5)))
+    h.cycle()
+    h.reply("acme", "r.csv", [("1701", "中通", "ZT1701")])
+    h.shop.fail_ship.append(RejectedError("douyin order.logisticsAdd: 60017 运单号不符合规则", code="60017"))
+    h.cycle()
+    with db.begin() as s:
+        o = s.scalars(select(Order)).one()
+        assert (o.state, o.hold_reason) == ("held", "tracking_rejected")
+        assert "运单号不符合规则" in s.scalars(select(Hold.detail)).one()
+
+
+def test_writeback_given_a_claim_left_by_a_crash_sends_again_after_it_expires_and_uploads_once(h: Harness, db):
+    import time_machine
+
+    from syncd.stages import writeback
+
+    h.shop.put(make_order("1801", _ago(5)))
+    h.cycle()
+    h.reply("acme", "r.csv", [("1801", "中通", "ZT1801")])
+    h.stage("collect")
+    with db.begin() as s:  # a daemon claimed the shipment, uploaded it, and died before recording it
+        assert writeback._claim(h.rt, s, "shop1", clock.now())
+    h.shop.shipped["1801"] = ["ZT1801"]
+    h.stage("writeback")
+    assert h.shop.ship_calls == []  # the claim still runs
+    with time_machine.travel(clock.now() + timedelta(minutes=6)):
+        h.stage("writeback")
+    assert h.shop.shipped == {"1801": ["ZT1801"]}
+    assert _states(db)["1801"] == "shipped"
+
+
+def test_release_and_manual_hold_move_the_order_as_a_person_asked(h: Harness, db: Database):
+    from syncd import operations
+
+    h.shop.put(make_order("1901", _ago(5)))
+    h.stage("pull")
+    with db.begin() as s:
+        oid = s.scalar(select(Order.id))
+    operations.hold(db, oid, "buyer called: wait")
+    h.stage("route")
+    assert _states(db)["1901"] == "held"
+    assert operations.release(db, oid) == "new"
+    h.stage("route")
+    assert _states(db)["1901"] == "routed"
+    with pytest.raises(RejectedError):
+        operations.release(db, oid)
