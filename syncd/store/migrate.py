@@ -13,7 +13,7 @@ from syncd.store.db import Database
 
 def alembic_config(db: Database) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    cfg.set_main_option("script_location", str(Path(next(iter(migrations.__path__)))))
     # configparser interpolation: a literal % (URL escapes) must be doubled
     cfg.set_main_option("sqlalchemy.url", db.engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     return cfg

@@ -1,0 +1,36 @@
+# The README's commands. Everything installs into .venv; nothing outside the project is touched.
+PY      ?= python3
+VENV    ?= .venv
+BIN      = $(VENV)/bin
+STAMP    = $(VENV)/.installed
+
+.PHONY: install test lint demo bench bench-large clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## the test suite (SQLite always; PostgreSQL too when SYNCD_TEST_POSTGRES_URL is set)
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check syncd adapters migrations tests
+	$(BIN)/mypy
+
+## the daemon against the built-in sandbox, live, in under a minute
+demo: $(STAMP)
+	$(BIN)/syncd demo
+
+bench: $(STAMP)
+	$(BIN)/syncd bench --orders 10000
+
+bench-large: $(STAMP)
+	$(BIN)/syncd bench --large
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,80 @@
+"""Run the daemon against the built-in sandbox (shared by ``syncd demo``, ``syncd bench`` and e2e tests)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from syncd.config.loader import Config, load_config
+from syncd.store.db import Database
+from syncd.store.models import Hold, Order, Shipment
+
+# (supplier id, reply format, encoding) as configured in config/sandbox/suppliers/
+SANDBOX_SUPPLIERS = (("yiwu-goods", "xlsx", "utf-8-sig"), ("gz-apparel", "csv", "gb18030"))
+
+
+def sandbox_config_dir() -> Path:
+    """config/sandbox of the working directory, else of the source tree syncd was installed from."""
+    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        candidate = base / "config" / "sandbox"
+        if (candidate / "shops").is_dir():
+            return candidate
+    raise FileNotFoundError("config/sandbox not found: run syncd demo from the project directory")
+
+
+def copy_sandbox_config(dest: Path) -> Path:
+    shutil.copytree(sandbox_config_dir(), dest, dirs_exist_ok=True)
+    return dest
+
+
+def load_sandbox_config(config_dir: Path, sandbox_url: str) -> Config:
+    return load_config(config_dir, env={"SYNCD_SANDBOX_URL": sandbox_url})
+
+
+def supplier_dirs(data_dir: Path, supplier_id: str) -> tuple[Path, Path]:
+    base = data_dir / "suppliers" / supplier_id
+    return base / "outbox", base / "inbox"
+
+
+@dataclass
+class Progress:
+    total: int
+    new: int
+    routed: int
+    placed: int
+    shipped: int
+    held: int
+    cancelled: int
+    tracking: int
+    uploaded: int
+
+    @property
+    def settled(self) -> int:
+        """Orders that reached an end for now: shipped, held for a person, cancelled or skipped."""
+        return self.total - self.new - self.routed - self.placed
+
+    def line(self) -> str:
+        return (f"orders {self.total:>6} | new {self.new:>5} | routed {self.routed:>5} | at supplier "
+                f"{self.placed:>5} | tracking {self.tracking:>5} | uploaded {self.uploaded:>5} | shipped "
+                f"{self.shipped:>5} | held {self.held:>4} | cancelled {self.cancelled:>4}")
+
+
+def progress(db: Database) -> Progress:
+    with db.begin() as s:
+        states = {st: n for st, n in s.execute(select(Order.state, func.count()).group_by(Order.state))}
+        tracking = s.scalar(select(func.count()).select_from(Shipment)) or 0
+        uploaded = s.scalar(select(func.count()).select_from(Shipment)
+                            .where(Shipment.writeback_state == "uploaded")) or 0
+    return Progress(sum(states.values()), states.get("new", 0), states.get("routed", 0), states.get("placed", 0),
+                    states.get("shipped", 0), states.get("held", 0),
+                    states.get("cancelled", 0) + states.get("skipped", 0), tracking, uploaded)
+
+
+def hold_summary(db: Database) -> list[tuple[str, int, str]]:
+    with db.begin() as s:
+        rows = s.execute(select(Hold.reason, func.count(), func.min(Hold.detail))
+                         .where(Hold.released_at.is_(None)).group_by(Hold.reason).order_by(Hold.reason)).all()
+    return [(r, n, d) for r, n, d in rows]

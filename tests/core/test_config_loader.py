@@ -1,0 +1,89 @@
+"""Config files: every problem reported at once as ``file: key.path: message``; secrets from the environment."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from syncd.config.loader import load_config
+from syncd.errors import ConfigErrors
+
+SANDBOX = Path(__file__).resolve().parents[2] / "config" / "sandbox"
+ENV = {"SYNCD_SANDBOX_URL": "http://127.0.0.1:1"}
+
+
+@pytest.fixture
+def cfg_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "config"
+    shutil.copytree(SANDBOX, d)
+    return d
+
+
+def _errors(d: Path, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigErrors) as exc:
+        load_config(d, env=env if env is not None else ENV)
+    return [str(e) for e in exc.value.errors]
+
+
+def test_load_given_the_sandbox_config_validates_every_file():
+    cfg = load_config(SANDBOX, env=ENV)
+    assert set(cfg.shops) == {"douyin-demo"}
+    assert set(cfg.suppliers) == {"yiwu-goods", "gz-apparel"}
+    assert cfg.routes and all(r.supplier in cfg.suppliers for r in cfg.routes.values())
+    assert cfg.shops["douyin-demo"].base_url == "http://127.0.0.1:1/douyin"
+
+
+def test_load_given_several_problems_reports_each_with_file_and_key_path(cfg_dir: Path):
+    shop = cfg_dir / "shops" / "douyin-demo.yaml"
+    shop.write_text(shop.read_text(encoding="utf-8").replace("window_minutes: 60", "window_minuts: 60"),
+                    encoding="utf-8")
+    (cfg_dir / "syncd.yaml").write_text("intervals:\n  pull: -5\n", encoding="utf-8")
+    (cfg_dir / "suppliers" / "yiwu-goods.yaml").write_text("kind: fax\n", encoding="utf-8")
+    errs = _errors(cfg_dir)
+    assert "shops/douyin-demo.yaml: pull.window_minuts: unknown key (typo?)" in errs
+    assert any(e.startswith("syncd.yaml: intervals.pull: ") and "-5" in e for e in errs)
+    assert any(e.startswith("suppliers/yiwu-goods.yaml: kind: expected one of: file") for e in errs)
+
+
+def test_load_given_a_secret_from_an_unset_variable_names_the_variable_not_a_value(cfg_dir: Path):
+    shop = cfg_dir / "shops" / "douyin-demo.yaml"
+    shop.write_text(shop.read_text(encoding="utf-8").replace(
+        "${SANDBOX_DOUYIN_APP_SECRET:-sandbox-secret-not-for-production}", "${MY_DOUYIN_SECRET}"), encoding="utf-8")
+    errs = _errors(cfg_dir)
+    assert "shops/douyin-demo.yaml: app_secret: environment variable MY_DOUYIN_SECRET is not set" in errs
+    cfg = load_config(cfg_dir, env={**ENV, "MY_DOUYIN_SECRET": "s3cr3t-value"})
+    shop_cfg = cfg.shops["douyin-demo"]
+    assert "s3cr3t-value" not in repr(shop_cfg)
+
+
+def test_load_given_broken_yaml_names_the_line(cfg_dir: Path):
+    (cfg_dir / "routes.yaml").write_text("routes:\n  - {sku: A, supplier: yiwu-goods\n", encoding="utf-8")
+    errs = _errors(cfg_dir)
+    assert len(errs) == 1 and errs[0].startswith("routes.yaml: (top): line ")
+
+
+def test_load_given_routes_csv_reads_thousands_of_rows_and_reports_bad_lines(cfg_dir: Path):
+    (cfg_dir / "routes.yaml").unlink()
+    lines = ["sku,supplier,supplier_sku,multiplier,cost"] + [f"S{i},yiwu-goods,Y{i},1,2.5" for i in range(3000)]
+    (cfg_dir / "routes.csv").write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    cfg = load_config(cfg_dir, env=ENV)
+    assert len(cfg.routes) == 3000 and cfg.routes["S7"].supplier_sku == "Y7"
+    (cfg_dir / "routes.csv").write_text("sku,supplier,supplier_sku,multiplier\nA,yiwu-goods,Y,zero\n"
+                                        "B,nobody,Y,1\nA,yiwu-goods,Y,1\n", encoding="utf-8")
+    errs = _errors(cfg_dir)
+    assert any(e.startswith("routes.csv: line 2.multiplier: ") for e in errs)
+    assert "routes: B: supplier 'nobody' has no file in suppliers/" in errs
+
+
+def test_load_given_two_routes_for_one_sku_refuses_the_second(cfg_dir: Path):
+    (cfg_dir / "routes.yaml").write_text(
+        "routes:\n  - {sku: A, supplier: yiwu-goods, supplier_sku: X}\n  - {sku: A, supplier: gz-apparel, "
+        "supplier_sku: Y}\n", encoding="utf-8")
+    assert _errors(cfg_dir) == ["routes.yaml: routes[1]: SKU 'A' is routed twice"]
+
+
+def test_load_given_no_shop_says_so(cfg_dir: Path):
+    shutil.rmtree(cfg_dir / "shops")
+    assert _errors(cfg_dir) == ["shops/: (top): no shop configured: add one file per shop"]

@@ -1,0 +1,84 @@
+"""The models and the migrations agree; the SQLite lock and the leases do their job."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import insert
+
+from syncd import clock
+from syncd.errors import ConfigError
+from syncd.store.db import DaemonLock, Database, open_database, try_lease
+from syncd.store.migrate import upgrade
+from syncd.store.models import Base, Order
+
+
+def test_migrations_given_a_fresh_database_match_the_models_exactly(db: Database):
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == []
+
+
+def test_upgrade_given_an_up_to_date_database_is_a_no_op(db: Database):
+    upgrade(db)
+    upgrade(db)
+
+
+def test_orders_given_the_same_shop_and_platform_id_twice_refuse_the_second(db: Database):
+    from sqlalchemy.exc import IntegrityError
+
+    now = clock.now()
+    row = {"shop_id": "s", "platform_order_id": "1", "platform_status": "2", "status": "paid",
+           "ready_to_ship": True, "refund_state": "none", "payment_mode": "prepaid", "platform_updated_at": now,
+           "receiver": {}, "shipped_tracking": [], "raw": {}, "state": "new", "first_seen_at": now,
+           "updated_at": now}
+    with db.begin() as s:
+        s.execute(insert(Order), [row])
+    with pytest.raises(IntegrityError), db.begin() as s:
+        s.execute(insert(Order), [row])
+
+
+def test_datetimes_given_any_backend_come_back_aware_utc(db: Database):
+    from sqlalchemy import select
+
+    from syncd.store.models import Cursor
+
+    when = clock.now().replace(microsecond=0)
+    with db.begin() as s:
+        s.add(Cursor(shop_id="s", stream="orders", watermark=when, updated_at=when))
+    with db.begin() as s:
+        got = s.scalar(select(Cursor.watermark))
+    assert got == when and got.utcoffset() == timedelta(0)
+
+
+def test_daemon_lock_given_a_second_daemon_on_the_same_sqlite_file_refuses_with_a_clear_message(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'syncd.db'}"
+    first, second = DaemonLock(url), DaemonLock(url)
+    first.acquire()
+    with pytest.raises(ConfigError, match="already running"):
+        second.acquire()
+    first.release()
+    second.acquire()
+    second.release()
+
+
+def test_lease_given_a_running_holder_refuses_others_until_it_expires(db: Database):
+    assert try_lease(db, "pull:shop1", "a", timedelta(minutes=1))
+    assert not try_lease(db, "pull:shop1", "b", timedelta(minutes=1))
+    assert try_lease(db, "pull:shop1", "a", timedelta(minutes=1))  # renewal by the holder
+    with time_machine.travel(clock.now() + timedelta(minutes=2)):
+        assert try_lease(db, "pull:shop1", "b", timedelta(minutes=1))
+
+
+def test_open_database_given_a_sqlite_url_uses_wal(tmp_path: Path):
+    from sqlalchemy import text
+
+    db = open_database(f"sqlite:///{tmp_path / 'x.db'}")
+    with db.engine.connect() as c:
+        assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    db.dispose()
