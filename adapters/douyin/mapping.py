@@ -1,0 +1,221 @@
+"""Douyin Shop payloads → syncd's domain: reference/storefronts.md §1.4.
+
+Pure functions over the platform's dicts. Status and after-sale tables live here. Anything that
+cannot be read raises :class:`ProtocolError` naming the field; the caller sets that order aside.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from syncd import clock
+from syncd.carriers import normalize
+from syncd.domain import OrderIn, OrderLineIn, OrderStatus, PaymentMode, ReceiverRef, RefundState
+from syncd.errors import ProtocolError
+
+# order_status → (status, ready to ship, why not when paid but not ready)
+ORDER_STATUS: dict[int, tuple[OrderStatus, bool, str | None]] = {
+    1: (OrderStatus.UNPAID, False, None),  # 待确认 / 待支付
+    105: (OrderStatus.PAID, False, "paid, not yet released for shipping (105)"),  # 已支付, risk review
+    2: (OrderStatus.PAID, True, None),  # 备货中 = awaiting shipment
+    101: (OrderStatus.PAID, True, None),  # 部分发货: the rest still ships
+    3: (OrderStatus.SHIPPED, False, None),
+    4: (OrderStatus.CANCELLED, False, None),
+    5: (OrderStatus.COMPLETED, False, None),
+}
+
+# after_sale_status codes
+AFTER_SALE_IN_PROGRESS = frozenset({6, 7, 11})  # 申请 / 退货中 / 已发货
+AFTER_SALE_SUCCEEDED = frozenset({12, 53})  # 售后成功 / 逆向交易完成
+AFTER_SALE_NOTHING = frozenset({0, 27, 28, 29, 51})  # init / refused / failed / refused after return / cancelled
+AFTER_SALE_EXCHANGE = frozenset({13, 14})  # exchange under way / done: no money goes back
+AFTER_SALE_TYPE_EXCHANGE = 3
+REFUND_STATUS_PENDING = 1
+REFUND_STATUS_DONE = 3
+PAY_TYPE_COD = 0  # 货到付款
+_LATEST_EPOCH = 10**10  # year 2286: anything larger is milliseconds or garbage
+
+
+def map_order(raw: dict[str, Any]) -> OrderIn:
+    """One ``shop_order_list[]`` item (or ``shop_order_detail``) → :class:`OrderIn`."""
+    order_id = _id(raw, "order_id", "order")
+    where = f"order {order_id}"
+    code = _int(raw, "order_status", where)
+    if code is None:
+        raise ProtocolError(f"{where}: order_status is missing")
+    if code not in ORDER_STATUS:
+        raise ProtocolError(f"{where}: unknown order_status {code}")
+    status, ready, reason = ORDER_STATUS[code]
+    updated_at = _time(raw, "update_time", where)
+    if updated_at is None:
+        raise ProtocolError(f"{where}: update_time is missing")
+    items = raw.get("sku_order_list")
+    if not isinstance(items, list) or not items:
+        raise ProtocolError(f"{where}: sku_order_list is missing or empty")
+    lines = [map_line(item, f"{where} line {i}") for i, item in enumerate(items)]
+    return OrderIn(
+        platform_order_id=order_id,
+        platform_status=str(code),
+        status=status,
+        ready_to_ship=ready,
+        not_ready_reason=reason,
+        refund_state=order_refund_state([line.refund_state for line in lines]),
+        payment_mode=PaymentMode.COD if _int(raw, "pay_type", where) == PAY_TYPE_COD else PaymentMode.PREPAID,
+        updated_at=updated_at,
+        created_at=_time(raw, "create_time", where),
+        paid_at=_time(raw, "pay_time", where),
+        ship_by=_time(raw, "exp_ship_time", where),
+        buyer_note=_str(raw, "buyer_words", where),
+        seller_memo=_str(raw, "seller_words", where),
+        receiver=map_receiver(raw, where),
+        lines=lines,
+        shipped_tracking=_tracking_numbers(raw, where),
+        raw=raw,
+    )
+
+
+def map_line(raw: Any, where: str) -> OrderLineIn:
+    """One ``sku_order_list[]`` item (sub-order) → :class:`OrderLineIn`."""
+    if not isinstance(raw, dict):
+        raise ProtocolError(f"{where}: expected an object, found {type(raw).__name__}")
+    line_id = _id(raw, "order_id", where)
+    quantity = _int(raw, "item_num", where)
+    if quantity is None or quantity <= 0:
+        raise ProtocolError(f"{where}: item_num is missing or not positive")
+    specs = raw.get("spec") or []
+    if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+        raise ProtocolError(f"{where}: spec is not a list of objects")
+    return OrderLineIn(
+        platform_line_id=line_id,
+        merchant_sku=_str(raw, "code", where) or _str(raw, "out_sku_id", where),
+        quantity=quantity,
+        title=_str(raw, "product_name", where),
+        spec=";".join(f"{_str(s, 'name', where)}:{_str(s, 'value', where)}" for s in specs),
+        platform_sku_id=_str(raw, "sku_id", where),
+        unit_price_fen=_int(raw, "origin_amount", where) or 0,
+        refund_state=line_refund_state(raw.get("after_sale_info"), where),
+    )
+
+
+def line_refund_state(info: Any, where: str = "line") -> RefundState:
+    """``after_sale_info {after_sale_status, after_sale_type, refund_status}`` → refund state."""
+    if info is None:
+        return RefundState.NONE
+    if not isinstance(info, dict):
+        raise ProtocolError(f"{where}: after_sale_info is not an object")
+    status = _int(info, "after_sale_status", where)
+    kind = _int(info, "after_sale_type", where)
+    refund = _int(info, "refund_status", where)
+    if refund == REFUND_STATUS_DONE:
+        return RefundState.REFUNDED
+    if status in AFTER_SALE_SUCCEEDED:
+        return RefundState.NONE if kind == AFTER_SALE_TYPE_EXCHANGE else RefundState.REFUNDED
+    if status in AFTER_SALE_IN_PROGRESS or refund == REFUND_STATUS_PENDING:
+        return RefundState.REQUESTED
+    if status is None or status in AFTER_SALE_NOTHING or status in AFTER_SALE_EXCHANGE:
+        return RefundState.NONE
+    # A code this table does not know: a person looks rather than the goods ship.
+    return RefundState.REQUESTED
+
+
+def order_refund_state(lines: list[RefundState]) -> RefundState:
+    """REFUNDED when every line is, REQUESTED when any line has an after-sale, else NONE."""
+    if lines and all(s is RefundState.REFUNDED for s in lines):
+        return RefundState.REFUNDED
+    if any(s is not RefundState.NONE for s in lines):
+        return RefundState.REQUESTED
+    return RefundState.NONE
+
+
+def map_receiver(raw: dict[str, Any], where: str) -> ReceiverRef:
+    """Ciphertexts and masked forms of the receiver; never plaintext."""
+    addr = _obj(raw, "post_addr", where)
+    masked_addr = _obj(raw, "mask_post_addr", where)
+    return ReceiverRef(
+        name_cipher=_str(raw, "encrypt_post_receiver", where) or _str(raw, "post_receiver", where),
+        phone_cipher=_str(raw, "encrypt_post_tel", where) or _str(raw, "post_tel", where),
+        address_cipher=_str(addr, "encrypt_detail", where) or _str(addr, "detail", where),
+        name_masked=_str(raw, "mask_post_receiver", where),
+        phone_masked=_str(raw, "mask_post_tel", where),
+        address_masked=_str(masked_addr, "detail", where),
+        province=_str(_obj(addr, "province", where), "name", where),
+        city=_str(_obj(addr, "city", where), "name", where),
+        district=_str(_obj(addr, "town", where), "name", where),
+        street=_str(_obj(addr, "street", where), "name", where),
+    )
+
+
+def _tracking_numbers(raw: dict[str, Any], where: str) -> list[str]:
+    infos = raw.get("logistics_info") or []
+    if not isinstance(infos, list) or not all(isinstance(i, dict) for i in infos):
+        raise ProtocolError(f"{where}: logistics_info is not a list of objects")
+    numbers = [_str(i, "tracking_no", where) for i in infos]
+    return [n for n in numbers if n]
+
+
+def _id(raw: dict[str, Any], key: str, where: str) -> str:
+    value = raw.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ProtocolError(f"{where}: {key} is missing or not a string")
+    return value.strip()
+
+
+def _str(raw: dict[str, Any], key: str, where: str) -> str:
+    value = raw.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ProtocolError(f"{where}: {key} is {type(value).__name__}, expected text")
+    return str(value)
+
+
+def _int(raw: dict[str, Any], key: str, where: str) -> int | None:
+    value = raw.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProtocolError(f"{where}: {key} is {type(value).__name__}, expected an integer")
+    return value
+
+
+def _time(raw: dict[str, Any], key: str, where: str) -> datetime | None:
+    seconds = _int(raw, key, where)
+    if not seconds:
+        return None  # 0 means "not yet"
+    if not 0 < seconds < _LATEST_EPOCH:
+        raise ProtocolError(f"{where}: {key} {seconds} is not a Unix time in seconds")
+    return clock.from_epoch(seconds)
+
+
+def _obj(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{where}: {key} is {type(value).__name__}, expected an object")
+    return value
+
+
+def carrier_table(data: Any) -> dict[str, str]:
+    """``order.logisticsCompanyList`` data ``[{id, name, code}]`` → internal carrier → Douyin ``code``.
+
+    Entries whose name and code mean no known carrier are left out: an unknown carrier is never guessed.
+    """
+    if not isinstance(data, list):
+        raise ProtocolError(f"order.logisticsCompanyList: data is {type(data).__name__}, expected a list")
+    table: dict[str, str] = {}
+    for entry in data:
+        if not isinstance(entry, dict):
+            continue
+        code, name = entry.get("code"), entry.get("name")
+        if not isinstance(code, str) or not code.strip():
+            continue
+        internal = (normalize(name) if isinstance(name, str) else None) or normalize(code)
+        if internal is not None:
+            table.setdefault(internal, code.strip())
+    return table

@@ -1,0 +1,155 @@
+"""Shared pieces of the Douyin adapter tests: a fake token store, a frozen clock, respx, fixtures."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+import time_machine
+
+from adapters.douyin.adapter import DouyinAdapter
+from adapters.douyin.client import DouyinClient
+from adapters.douyin.config import DouyinShopConfig
+from syncd.domain import Token
+from syncd.registry import AdapterContext
+from syncd.retry import RetryPolicy
+
+BASE = "https://openapi-fxg.jinritemai.com"
+APP_KEY = "7012345678901234567"
+SECRET = "app-secret-never-shown-42"
+SHOP = "dy-main"
+NOW = datetime(2025, 11, 22, 9, 0, tzinfo=UTC)
+ACCESS = "stored-access-token-aaaa1111"
+REFRESH = "stored-refresh-token-bbbb2222"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "douyin"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    """A JSON fixture from tests/fixtures/douyin (a fresh copy every time)."""
+    data: dict[str, Any] = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    return data
+
+
+def ok(data: Any) -> httpx.Response:
+    """A success envelope around ``data``."""
+    return httpx.Response(200, json={"code": 10000, "msg": "success", "sub_code": "", "sub_msg": "",
+                                     "log_id": "20251122170000010208", "data": data})
+
+
+def fail(code: int, sub_code: str = "", sub_msg: str = "", msg: str = "", data: Any = None) -> httpx.Response:
+    """A failure envelope (HTTP 200, like the platform sends them)."""
+    return httpx.Response(200, json={"code": code, "msg": msg or "error", "sub_code": sub_code,
+                                     "sub_msg": sub_msg, "log_id": "20251122170000010209", "data": data})
+
+
+def sample_order() -> dict[str, Any]:
+    """The first shop order of the search-list fixture: paid, awaiting shipment, two lines."""
+    order: dict[str, Any] = fixture("order_search_list.json")["data"]["shop_order_list"][0]
+    return order
+
+
+def order_like(order_id: str, update_time: int, **changes: Any) -> dict[str, Any]:
+    """A copy of the sample order under another id and update time."""
+    order = copy.deepcopy(sample_order())
+    order["order_id"] = order_id
+    order["update_time"] = update_time
+    for line in order["sku_order_list"]:
+        line["parent_order_id"] = order_id
+    order.update(changes)
+    return order
+
+
+def token(access: str = ACCESS, refresh: str = REFRESH, *, expires_in: timedelta = timedelta(days=3)) -> Token:
+    return Token(access_token=access, refresh_token=refresh, expires_at=NOW + expires_in,
+                 refresh_expires_at=NOW + timedelta(days=10))
+
+
+@dataclass
+class FakeTokenStore:
+    """In-memory TokenStore; ``lock_free=False`` plays another process holding the refresh lock."""
+
+    tokens: dict[str, Token] = field(default_factory=dict)
+    saved: list[Token] = field(default_factory=list)
+    lock_free: bool = True
+    locks: int = 0
+
+    def load(self, shop_id: str) -> Token | None:
+        return self.tokens.get(shop_id)
+
+    def save(self, shop_id: str, token: Token) -> None:
+        self.tokens[shop_id] = token
+        self.saved.append(token)
+
+    @contextmanager
+    def refresh_lock(self, shop_id: str) -> Iterator[bool]:
+        self.locks += 1
+        yield self.lock_free
+
+
+def make_config(**changes: Any) -> DouyinShopConfig:
+    raw: dict[str, Any] = {"id": SHOP, "platform": "douyin", "app_key": APP_KEY, "app_secret": SECRET,
+                           "shop_id": "4463798"}
+    raw.update(changes)
+    return DouyinShopConfig.model_validate(raw)
+
+
+@pytest.fixture
+def clock_at() -> Iterator[time_machine.Traveller]:
+    """Time frozen at NOW; ``clock_at.move_to(...)`` / ``.shift(...)`` moves it."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def waits() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def store() -> FakeTokenStore:
+    """A store holding a token valid for three more days."""
+    return FakeTokenStore(tokens={SHOP: token()})
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client() as client:
+        yield client
+
+
+@pytest.fixture
+def ctx(http: httpx.Client, store: FakeTokenStore, waits: list[float], tmp_path: Path) -> AdapterContext:
+    # initial_wait=1 only because syncd.retry passes it to tenacity's deprecated ``initial`` argument, which
+    # warns for any other value (and warnings are errors here); max_wait=0 makes every wait zero anyway.
+    policy = RetryPolicy(attempts=3, max_seconds=60, initial_wait=1, max_wait=0, sleep=waits.append)
+    return AdapterContext(http=http, tokens=store, data_dir=tmp_path, retry=policy)
+
+
+@pytest.fixture
+def config() -> DouyinShopConfig:
+    return make_config()
+
+
+@pytest.fixture
+def client(config: DouyinShopConfig, ctx: AdapterContext, clock_at: time_machine.Traveller) -> DouyinClient:
+    return DouyinClient(config, ctx)
+
+
+@pytest.fixture
+def adapter(config: DouyinShopConfig, ctx: AdapterContext, clock_at: time_machine.Traveller) -> DouyinAdapter:
+    return DouyinAdapter(config, ctx)
+
+
+@pytest.fixture
+def api() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=BASE, assert_all_called=True, assert_all_mocked=True) as router:
+        yield router

@@ -1,0 +1,200 @@
+"""Listing a window with order.searchList, and reading one order back."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from adapters.douyin.adapter import DouyinAdapter
+from syncd.domain import OrderStatus
+from syncd.errors import ProtocolError
+from tests.adapters.douyin.conftest import NOW, fixture, ok, order_like
+
+START, END = NOW - timedelta(hours=1), NOW
+T0 = int(START.timestamp())
+
+
+def _orders(count: int, prefix: str = "69300000000000") -> list[dict[str, Any]]:
+    return [order_like(f"{prefix}{i:05d}", T0 + i) for i in range(count)]
+
+
+class Platform:
+    """order.searchList over a list kept sorted by update_time, like the platform pages it."""
+
+    def __init__(self, orders: list[dict[str, Any]]) -> None:
+        self.orders = orders
+        self.pages: list[dict[str, Any]] = []
+        self.before_page: dict[int, Any] = {}  # call number → hook changing the data before answering
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        params = json.loads(request.content)
+        self.pages.append(params)
+        hook = self.before_page.get(len(self.pages))
+        if hook:
+            hook(self)
+        inside = sorted((o for o in self.orders
+                         if params["update_time_start"] <= o["update_time"] <= params["update_time_end"]),
+                        key=lambda o: o["update_time"])
+        at = params["page"] * params["size"]
+        return ok({"page": params["page"], "size": params["size"], "total": len(inside),
+                   "shop_order_list": inside[at:at + params["size"]]})
+
+
+def test_list_orders_given_250_orders_pages_from_zero_until_total(
+        adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+    platform = Platform(_orders(250))
+    route = api.post("/order/searchList").mock(side_effect=platform)
+
+    result = adapter.list_orders(START, END)
+
+    assert route.call_count == 3
+    assert [p["page"] for p in platform.pages] == [0, 1, 2]
+    assert platform.pages[0] == {"update_time_start": T0, "update_time_end": int(END.timestamp()),
+                                 "order_by": "update_time", "order_asc": True, "size": 100, "page": 0}
+    assert len(result.orders) == 250
+    assert len({o.platform_order_id for o in result.orders}) == 250
+    assert result.total == 250
+    assert result.rejects == []
+
+
+def test_list_orders_given_exactly_one_full_page_asks_once(adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+    route = api.post("/order/searchList").mock(side_effect=Platform(_orders(100)))
+
+    assert len(adapter.list_orders(START, END).orders) == 100
+    assert route.call_count == 1
+
+
+def test_list_orders_given_empty_window_returns_nothing_after_one_call(
+        adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+    route = api.post("/order/searchList").mock(return_value=ok({"page": 0, "size": 100, "total": 0,
+                                                               "shop_order_list": []}))
+
+    result = adapter.list_orders(START, END)
+
+    assert (result.orders, result.total, result.rejects) == ([], 0, [])
+    assert route.call_count == 1
+
+
+def test_list_orders_given_order_moving_to_a_later_page_keeps_one_newest_copy_and_loses_none(
+        adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+    platform = Platform(_orders(150))
+    moved_id = platform.orders[5]["order_id"]
+
+    def update_order_5(p: Platform) -> None:  # the buyer edits order 5 while we are between pages
+        p.orders[5] = {**p.orders[5], "update_time": T0 + 3000, "seller_words": "改地址"}
+
+    platform.before_page[2] = update_order_5
+    api.post("/order/searchList").mock(side_effect=platform)
+
+    result = adapter.list_orders(START, END)
+
+    ids = [o.platform_order_id for o in result.orders]
+    assert len(ids) == len(set(ids)) == 150  # order 100 slid onto page 0 after it was read: read again
+    moved = next(o for o in result.orders if o.platform_order_id == moved_id)
+    assert moved.seller_memo == "改地址"
+    assert int(moved.updated_at.timestamp()) == T0 + 3000
+
+
+def test_list_orders_given_order_leaving_the_window_while_paging_reads_the_window_again(
+        adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+    platform = Platform(_orders(150))
+
+    def push_order_0_out(p: Platform) -> None:
+        p.orders[0] = {**p.orders[0], "update_time": int(END.timestamp()) + 60}
+
+    platform.before_page[2] = push_order_0_out
+    route = api.post("/order/searchList").mock(side_effect=platform)
+
+    result = adapter.list_orders(START, END)
+
+    assert len({o.platform_order_id for o in result.orders}) == 150
+    assert route.call_count == 4
+
+
+def test_list_orders_given_unmappable_orders_rejects_them_and_returns_the_others(
+        adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+    good_a, bad_status, no_id, good_b = _orders(4)
+    bad_status["order_status"] = 77
+    del no_id["order_id"]
+    api.post("/order/searchList").mock(return_value=ok({"page": 0, "size": 100, "total": 5, "shop_order_list": [
+        good_a, bad_status, no_id, "not an order", good_b]}))
+
+    result = adapter.list_orders(START, END)
+
+    assert [o.platform_order_id for o in result.orders] == [good_a["order_id"], good_b["order_id"]]
+    assert {r.key for r in result.rejects} == {bad_status["order_id"], "page 0 item 2", "page 0 item 3"}
+    by_key = {r.key: r for r in result.rejects}
+    assert "order_status" in by_key[bad_status["order_id"]].reason
+    assert by_key[bad_status["order_id"]].raw is not None and by_key["page 0 item 3"].raw == "not an order"
+    assert result.total == 5
+
+
+def test_list_orders_given_more_than_the_paging_depth_splits_the_window_in_halves(
+        adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+    whole = (T0, int(END.timestamp()))
+    mid = (whole[0] + whole[1]) // 2
+    spans: list[tuple[int, int]] = []
+
+    def search(request: httpx.Request) -> httpx.Response:
+        params = json.loads(request.content)
+        span = (params["update_time_start"], params["update_time_end"])
+        spans.append(span)
+        if span == whole:
+            return ok({"page": 0, "size": 100, "total": 60_000, "shop_order_list": _orders(100)})
+        order = order_like(f"69399{span[0]}", span[0] + 1)
+        return ok({"page": 0, "size": 100, "total": 1, "shop_order_list": [order]})
+
+    api.post("/order/searchList").mock(side_effect=search)
+
+    result = adapter.list_orders(START, END)
+
+    assert spans == [whole, (whole[0], mid), (mid, whole[1])]
+    assert len(result.orders) == 2
+    assert result.total == 2
+
+
+def test_list_orders_given_total_that_never_ends_stops_at_the_page_guard(
+        adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+    pages = _orders(1)
+
+    def search(request: httpx.Request) -> httpx.Response:
+        page = json.loads(request.content)["page"]
+        return ok({"page": page, "size": 100, "total": 200 if page == 0 else 10_000_000, "shop_order_list": pages})
+
+    route = api.post("/order/searchList").mock(side_effect=search)
+
+    with pytest.raises(ProtocolError, match="paging did not end"):
+        adapter.list_orders(START, END)
+    assert route.call_count == 500
+
+
+def test_list_orders_given_page_without_total_raises_protocol_error(
+        adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+    api.post("/order/searchList").mock(return_value=ok({"shop_order_list": []}))
+
+    with pytest.raises(ProtocolError, match="total"):
+        adapter.list_orders(START, END)
+
+
+def test_get_order_given_order_id_reads_shop_order_detail(adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+    route = api.post("/order/orderDetail").mock(
+        return_value=httpx.Response(200, json=fixture("order_detail_shipped.json")))
+
+    order = adapter.get_order("6921234567890123456")
+
+    assert json.loads(route.calls.last.request.content) == {"shop_order_id": "6921234567890123456"}
+    assert order.status is OrderStatus.SHIPPED
+    assert order.shipped_tracking == ["SF1409876543210"]
+
+
+def test_get_order_given_answer_without_detail_raises_protocol_error(
+        adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+    api.post("/order/orderDetail").mock(return_value=ok({}))
+
+    with pytest.raises(ProtocolError, match="shop_order_detail"):
+        adapter.get_order("6921234567890123456")
