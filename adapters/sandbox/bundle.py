@@ -1,0 +1,105 @@
+"""The whole sandbox in one object: HTTP server, Douyin simulator, one supplier bot per supplier."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from adapters.sandbox.douyin_sim import DouyinSimulator
+from adapters.sandbox.httpserver import SandboxServer
+from adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, generate_orders
+from adapters.sandbox.supplier_bot import SupplierBot
+
+
+@dataclass(frozen=True)
+class SupplierSpec:
+    """A simulated drop-folder supplier: where the daemon writes orders, where replies go."""
+
+    id: str
+    outbox_dir: str | Path
+    inbox_dir: str | Path
+    reply_format: str = "xlsx"
+    encoding: str = "utf-8-sig"
+
+    @classmethod
+    def parse(cls, text: str) -> SupplierSpec:
+        """``ID:OUTBOX:INBOX[:FORMAT[:ENCODING]]`` (the CLI's ``--supplier``)."""
+        parts = text.split(":")
+        if not 3 <= len(parts) <= 5 or not all(parts[:3]):
+            raise ValueError(f"expected ID:OUTBOX:INBOX[:FORMAT[:ENCODING]], found {text!r}")
+        return cls(*parts)
+
+
+class Sandbox:
+    """Start/stop everything the daemon talks to; usable as a context manager."""
+
+    def __init__(self, orders: int = 200, seed: int = 1, suppliers: Sequence[SupplierSpec] = (), port: int = 0,
+                 fault_rate: float = 0.02, token_ttl: float = 7 * 86400, refresh_ttl: float = 14 * 86400,
+                 reply_delay: float = 2.0, bad_row_rate: float = 0.02, qps: float | None = None, *,
+                 clock: Callable[[], float] = time.time, span_hours: float = 24, bot_interval: float | None = 1.0,
+                 release_after: float | None = 30.0, refund_after: float | None = None,
+                 refund_fraction: float = 0.0, lost_reply_rate: float = 0.0) -> None:
+        self.clock = clock
+        self.orders = generate_orders(orders, seed, clock(), span_hours)
+        self.douyin = DouyinSimulator(SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, self.orders,
+                                      token_ttl=token_ttl, refresh_ttl=refresh_ttl, fault_rate=fault_rate,
+                                      qps=qps, seed=seed, clock=clock, release_after=release_after,
+                                      refund_after=refund_after, refund_fraction=refund_fraction,
+                                      lost_reply_rate=lost_reply_rate)
+        self.server = SandboxServer(port=port)
+        self.server.mount(self.douyin.prefix, self.douyin)
+        self.bots = {s.id: SupplierBot(s.outbox_dir, s.inbox_dir, reply_delay=reply_delay,
+                                       reply_format=s.reply_format, encoding=s.encoding,
+                                       bad_row_rate=bad_row_rate, seed=seed, clock=clock, name=s.id)
+                     for s in suppliers}
+        self.bot_interval = bot_interval
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> Sandbox:
+        """Serve HTTP and start one polling thread per supplier bot (none when ``bot_interval`` is None)."""
+        self.server.start()
+        self._stop.clear()
+        for sid, bot in self.bots.items():
+            if self.bot_interval is None:
+                break  # the caller polls the bots itself
+            t = threading.Thread(target=bot.run, args=(self._stop, self.bot_interval),
+                                 name=f"sandbox-supplier-{sid}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def stop(self) -> None:
+        """Stop the bots and the server (idempotent)."""
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=10)
+        self._threads.clear()
+        self.server.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return self.server.url
+
+    @property
+    def douyin_url(self) -> str:
+        """The Douyin shop's ``base_url``."""
+        return self.server.url + self.douyin.prefix
+
+    def state(self) -> dict[str, Any]:
+        """The simulator's admin state plus what each supplier bot did."""
+        return {"douyin": self.douyin.snapshot(), "suppliers": {
+            sid: {"answered_files": sum(1 for v in list(bot.answered.values()) if v), "answers": len(bot.answers),
+                  "bad_rows": len(bot.bad_rows), "cancelled": len(bot.cancelled)}
+            for sid, bot in self.bots.items()}}
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
