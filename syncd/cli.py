@@ -55,7 +55,11 @@ def _start(args: argparse.Namespace) -> tuple[Settings, Config, Database, Daemon
     except ConfigError as err:
         print(f"syncd: {err.message}", file=sys.stderr)
         raise SystemExit(3) from None
-    return settings, config, _db(settings), lock
+    db = _db(settings)
+    from syncd.runtime import release_stale_claims
+
+    release_stale_claims(db)
+    return settings, config, db, lock
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace, root: Path, data_dir: Path, sandbox: Any) -> 
     print(f"syncd demo: sandbox Douyin Shop at {sandbox.douyin_url} with {args.orders} orders, "
           f"2 drop-folder suppliers in {data_dir / 'suppliers'}\n")
     started = time.monotonic()
-    seen = {"line": "", "changed": started}
+    seen: dict[str, Any] = {"line": "", "changed": started}
 
     def tick() -> None:
         line = progress(db).line()
@@ -66,10 +66,10 @@ def _run(args: argparse.Namespace, root: Path, data_dir: Path, sandbox: Any) -> 
     def done() -> bool:
         p = progress(db)
         elapsed = time.monotonic() - started
-        quiet = time.monotonic() - seen["changed"]
+        quiet = time.monotonic() - float(seen["changed"])
         # Held orders wait for a person; an order whose reply row was rejected waits for the supplier.
-        return (p.total >= args.orders and p.new == p.routed == 0 and elapsed > 15 and quiet > 6) \
-            or elapsed > args.seconds
+        settled = p.total >= int(args.orders) and p.new == p.routed == 0 and elapsed > 15 and quiet > 6
+        return settled or elapsed > float(args.seconds)
 
     run_daemon(rt, install_signals=True, until=done, on_tick=tick)
     p = progress(db)

@@ -58,8 +58,8 @@ class HoldReason(enum.StrEnum):
 
 ORDER_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     OrderState.NEW: frozenset({OrderState.ROUTED, OrderState.HELD, OrderState.CANCELLED, OrderState.SKIPPED}),
-    OrderState.HELD: frozenset({OrderState.NEW, OrderState.ROUTED, OrderState.PLACED, OrderState.CANCELLED, OrderState.HELD,
-                                OrderState.SKIPPED}),
+    OrderState.HELD: frozenset({OrderState.NEW, OrderState.ROUTED, OrderState.PLACED, OrderState.CANCELLED,
+                                OrderState.HELD, OrderState.SKIPPED}),
     OrderState.ROUTED: frozenset({OrderState.PLACED, OrderState.HELD, OrderState.CANCELLED}),
     OrderState.PLACED: frozenset({OrderState.SHIPPED, OrderState.HELD}),
     OrderState.SHIPPED: frozenset({OrderState.HELD}),
@@ -69,7 +69,9 @@ ORDER_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
 
 SUPPLIER_ORDER_TRANSITIONS: dict[SupplierOrderState, frozenset[SupplierOrderState]] = {
     SupplierOrderState.PENDING: frozenset({SupplierOrderState.PLACING, SupplierOrderState.CANCELLED}),
-    SupplierOrderState.PLACING: frozenset({SupplierOrderState.PLACED, SupplierOrderState.PENDING}),
+    # PLACING → SHIPPED: the supplier answered a file the daemon wrote but had not recorded yet (crash).
+    SupplierOrderState.PLACING: frozenset({SupplierOrderState.PLACED, SupplierOrderState.PENDING,
+                                           SupplierOrderState.SHIPPED}),
     SupplierOrderState.PLACED: frozenset({SupplierOrderState.SHIPPED, SupplierOrderState.CANCELLED}),
     SupplierOrderState.SHIPPED: frozenset({SupplierOrderState.SHIPPED}),
     SupplierOrderState.CANCELLED: frozenset(),

@@ -113,3 +113,22 @@ def known_shop_ids(db: Database) -> list[str]:
 
     with db.begin() as s:
         return list(s.scalars(select(Order.shop_id).distinct()))
+
+
+def release_stale_claims(db: Database) -> int:
+    """SQLite only, under the daemon lock: no other daemon lives, so every claim is a dead one's."""
+    from sqlalchemy import update
+
+    from syncd.lifecycle import WritebackState
+    from syncd.store.models import Shipment
+
+    if not db.is_sqlite:
+        return 0
+    with db.begin() as s:
+        res = s.execute(update(Shipment).where(Shipment.writeback_state == WritebackState.UPLOADING)
+                        .values(writeback_state=WritebackState.PENDING, claimed_by=None, claim_until=None))
+        n = int(res.rowcount)  # type: ignore[attr-defined]
+    if n:
+        log.warning("released %d tracking upload(s) claimed by a daemon that stopped abruptly; they are sent "
+                    "again (the storefront's idempotency makes that safe)", n)
+    return n

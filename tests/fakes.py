@@ -25,19 +25,49 @@ from syncd.domain import (
 from syncd.errors import RejectedError, TransientError
 
 
-def make_order(pid: str, updated_at: datetime, *, skus: Sequence[str] = ("SKU-A",), status: OrderStatus = OrderStatus.PAID,
-               ready: bool = True, refund: RefundState = RefundState.NONE, qty: int = 1,
-               address: bool = True) -> OrderIn:
-    ref = ReceiverRef(name_cipher=f"#N#{pid}", phone_cipher=f"#P#{pid}", address_cipher=f"#A#{pid}" if address else "",
-                      name_masked="张*", phone_masked="138****0000", address_masked="****" if address else "",
-                      province="浙江省", city="金华市", district="义乌市", street="稠城街道")
-    lines = [OrderLineIn(f"{pid}-{i}", sku, qty, title=f"商品{sku}", spec="颜色:红", refund_state=refund)
-             for i, sku in enumerate(skus, start=1)]
-    return OrderIn(platform_order_id=pid, platform_status="2", status=status, ready_to_ship=ready,
-                   not_ready_reason=None if ready else "risk review", refund_state=refund,
-                   payment_mode=PaymentMode.PREPAID, updated_at=updated_at, created_at=updated_at,
-                   paid_at=updated_at - timedelta(minutes=30), ship_by=updated_at + timedelta(hours=48),
-                   receiver=ref, lines=lines, raw={"order_id": pid})
+def make_order(
+    pid: str,
+    updated_at: datetime,
+    *,
+    skus: Sequence[str] = ("SKU-A",),
+    status: OrderStatus = OrderStatus.PAID,
+    ready: bool = True,
+    refund: RefundState = RefundState.NONE,
+    qty: int = 1,
+    address: bool = True,
+) -> OrderIn:
+    ref = ReceiverRef(
+        name_cipher=f"#N#{pid}",
+        phone_cipher=f"#P#{pid}",
+        address_cipher=f"#A#{pid}" if address else "",
+        name_masked="张*",
+        phone_masked="138****0000",
+        address_masked="****" if address else "",
+        province="浙江省",
+        city="金华市",
+        district="义乌市",
+        street="稠城街道",
+    )
+    lines = [
+        OrderLineIn(f"{pid}-{i}", sku, qty, title=f"商品{sku}", spec="颜色:红", refund_state=refund)
+        for i, sku in enumerate(skus, start=1)
+    ]
+    return OrderIn(
+        platform_order_id=pid,
+        platform_status="2",
+        status=status,
+        ready_to_ship=ready,
+        not_ready_reason=None if ready else "risk review",
+        refund_state=refund,
+        payment_mode=PaymentMode.PREPAID,
+        updated_at=updated_at,
+        created_at=updated_at,
+        paid_at=updated_at - timedelta(minutes=30),
+        ship_by=updated_at + timedelta(hours=48),
+        receiver=ref,
+        lines=lines,
+        raw={"order_id": pid},
+    )
 
 
 @dataclass

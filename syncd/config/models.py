@@ -88,7 +88,9 @@ class GlobalConfig(StrictModel):
     retry: RetrySettings = RetrySettings()
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
     """Rows a stage claims per transaction."""
-    retry_failed_after_minutes: Annotated[float, Field(gt=0)] = 10
+    claim_seconds: Annotated[float, Field(ge=30, le=3600)] = 300
+    """How long a replica keeps rows it claimed; a crashed replica's claims are taken over after this.
+    Keep it above the HTTP timeout plus the retry budget."""
 
 
 class Route(StrictModel):

@@ -26,7 +26,9 @@ from syncd.store.models import InboxFileRecord, Order, Shipment, SupplierOrder
 log = logging.getLogger("syncd.collect")
 
 MAX_FILES_PER_RUN = 200
-SENT = (SupplierOrderState.PLACED, SupplierOrderState.SHIPPED)
+# A supplier can only quote an order it received: PLACING means its file was (being) written, and a crash may
+# have stopped the daemon before it recorded that.
+SENT = (SupplierOrderState.PLACING, SupplierOrderState.PLACED, SupplierOrderState.SHIPPED)
 
 
 def _match(s: Session, supplier_id: str, order_nos: set[str]) -> dict[str, Any]:
@@ -104,7 +106,8 @@ def import_rows(s: Session, supplier_id: str, file: InboxFile, parsed: ParsedInb
         s.execute(insert(Shipment), new_rows)
     if shipped_sos:
         s.execute(update(SupplierOrder).where(SupplierOrder.id.in_(shipped_sos),
-                                              SupplierOrder.state == SupplierOrderState.PLACED)
+                                              SupplierOrder.state.in_([SupplierOrderState.PLACING,
+                                                                       SupplierOrderState.PLACED]))
                   .values(state=SupplierOrderState.SHIPPED, shipped_at=now, updated_at=now))
     s.add(InboxFileRecord(supplier_id=supplier_id, file_name=file.name[:255], sha256=file.sha256,
                           rows_ok=len(new_rows), rows_rejected=len(errors), file_error=parsed.file_error,

@@ -22,9 +22,9 @@ from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState
 from syncd.protocols import FileSupplierAdapter
 from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
-from syncd.stages.runner import StageReport, scope
+from syncd.stages.runner import StageReport, audit, scope
 from syncd.store.db import lease
-from syncd.store.models import AuditEntry, ExportBatch, Order, SupplierOrder
+from syncd.store.models import ExportBatch, Order, SupplierOrder
 
 log = logging.getLogger("syncd.forward")
 
@@ -79,7 +79,8 @@ def write_batch(rt: Runtime, supplier_id: str, batch_id: int,
     with rt.db.begin() as s:
         batch = s.get(ExportBatch, batch_id)
         assert batch is not None
-        sos = list(s.scalars(select(SupplierOrder).where(SupplierOrder.batch_id == batch_id).order_by(SupplierOrder.id)))
+        sos = list(s.scalars(select(SupplierOrder).where(SupplierOrder.batch_id == batch_id)
+                             .order_by(SupplierOrder.id)))
         orders = {o.id: o for o in s.scalars(select(Order).where(Order.id.in_([so.order_id for so in sos])))}
         stem, created = batch.file_stem, batch.created_at
     if receivers is None:
@@ -93,10 +94,12 @@ def write_batch(rt: Runtime, supplier_id: str, batch_id: int,
         s.execute(update(SupplierOrder).where(SupplierOrder.batch_id == batch_id,
                                               SupplierOrder.state == SupplierOrderState.PLACING)
                   .values(state=SupplierOrderState.PLACED, placed_at=now, updated_at=now))
+        s.execute(update(SupplierOrder).where(SupplierOrder.batch_id == batch_id, SupplierOrder.placed_at.is_(None))
+                  .values(placed_at=now))  # answered before the batch was recorded (see collect.SENT)
         order_ids = list(orders)
         _mark_orders_placed(s, order_ids, now)
-        s.add(AuditEntry(at=now, system=supplier_id, action="export_batch", subject=f"batch {batch_id}",
-                         idempotency_key=stem, outcome="ok", detail=f"{name}: {len(sos)} orders, {len(rows)} rows"))
+        audit(s, rt, supplier_id, "export_batch", f"batch {batch_id}", key=stem, outcome="ok",
+              detail=f"{name}: {len(sos)} orders, {len(rows)} rows")
     log.info("supplier %s: wrote %s (%d orders)", supplier_id, name, len(sos))
     return name
 
@@ -114,7 +117,8 @@ def _mark_orders_placed(s: Session, order_ids: list[int], now: datetime) -> None
 
 
 def _file_stem(supplier_id: str, now: datetime, batch_id: int) -> str:
-    return f"{supplier_id}-{clock.shanghai_text(now).replace('-', '').replace(':', '').replace(' ', '-')}-b{batch_id:06d}"
+    local = clock.ensure_utc(now).astimezone(clock.SHANGHAI).strftime("%Y%m%d-%H%M%S")
+    return f"{supplier_id}-{local}-b{batch_id:06d}"
 
 
 def forward_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAdapter) -> int:
@@ -169,9 +173,8 @@ def forward_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAd
             claimed = s.execute(update(SupplierOrder).where(SupplierOrder.id.in_(so_ids),
                                                             SupplierOrder.state == SupplierOrderState.PENDING)
                                 .values(state=SupplierOrderState.PLACING, batch_id=batch.id, updated_at=now))
-            s.add(AuditEntry(at=now, system=supplier_id, action="export_batch", subject=f"batch {batch.id}",
-                             idempotency_key=batch.file_stem, outcome="intent",
-                             detail=f"{claimed.rowcount} orders"))  # type: ignore[attr-defined]
+            audit(s, rt, supplier_id, "export_batch", f"batch {batch.id}", key=batch.file_stem, outcome="intent",
+                  detail=f"{claimed.rowcount} orders")  # type: ignore[attr-defined]
             batch_id = batch.id
         write_batch(rt, supplier_id, batch_id, receivers)
         return len(so_ids)

@@ -13,11 +13,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from syncd import clock
 from syncd.errors import ReauthorizationRequired, SyncdError
 from syncd.runtime import Runtime
-from syncd.store.models import Shop, StageRun
+from syncd.store.models import AuditEntry, Shop, StageRun
 
 log = logging.getLogger("syncd.stage")
 
@@ -103,3 +104,10 @@ def scope(rt: Runtime, report: StageReport, name: str, *, shop: str | None = Non
 
 
 StageFn = Callable[[Runtime, StageReport], None]
+
+
+def audit(s: Session, rt: Runtime, system: str, action: str, subject: str, *, key: str | None, outcome: str,
+          detail: str = "") -> None:
+    """One line of the audit log of outside calls: ``intent`` before the call, the outcome after."""
+    s.add(AuditEntry(actor=rt.holder, at=clock.now(), system=system, action=action, subject=subject,
+                     idempotency_key=key, outcome=outcome, detail=detail[:2000]))

@@ -22,13 +22,13 @@ from syncd.errors import AuthError, RejectedError, TransientError
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState
 from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
-from syncd.stages.runner import StageReport, scope, shop_paused
-from syncd.store.models import AuditEntry, Order, OrderLine, Shipment, SupplierOrder
+from syncd.stages.runner import StageReport, audit, scope, shop_paused
+from syncd.store.models import Order, OrderLine, Shipment, SupplierOrder
 
 log = logging.getLogger("syncd.writeback")
 
-CLAIM_FOR = timedelta(minutes=5)
-MAX_BATCHES_PER_RUN = 100
+MAX_BATCHES_PER_RUN = 200
+CLAIM_BATCH = 100  # small claims: a crashed replica leaves little behind
 
 
 def request_id(shop_id: str, platform_order_id: str, tracking_no: str) -> str:
@@ -47,11 +47,12 @@ def _claim(rt: Runtime, s: Session, shop_id: str, now: datetime) -> list[int]:
     ids = list(s.scalars(
         select(Shipment.id).join(Order, Order.id == Shipment.order_id)
         .where(Order.shop_id == shop_id, or_(ready, abandoned), Order.state != OrderState.HELD)
-        .order_by(Shipment.order_id, Shipment.id).limit(rt.config.global_.batch_size)
+        .order_by(Shipment.order_id, Shipment.id).limit(min(CLAIM_BATCH, rt.config.global_.batch_size))
         .with_for_update(skip_locked=True, of=Shipment)))
     if ids:
         s.execute(update(Shipment).where(Shipment.id.in_(ids)).values(
-            writeback_state=WritebackState.UPLOADING, claimed_by=rt.holder, claim_until=now + CLAIM_FOR))
+            writeback_state=WritebackState.UPLOADING, claimed_by=rt.holder,
+            claim_until=now + timedelta(seconds=rt.config.global_.claim_seconds)))
     return ids
 
 
@@ -114,9 +115,8 @@ def _ship_order(rt: Runtime, shop_id: str, order_id: int, shipment_ids: list[int
         platform_order_id = order.platform_order_id
         sent = [sh for sh in claimed if sh.id not in skipped]
         for sh in sent:
-            s.add(AuditEntry(at=now, system=shop_id, action="upload_tracking", subject=f"order {platform_order_id}",
-                             idempotency_key=request_id(shop_id, platform_order_id, sh.tracking_no),
-                             outcome="intent", detail=f"{sh.carrier} {sh.tracking_no}"))
+            audit(s, rt, shop_id, "upload_tracking", f"order {platform_order_id}", outcome="intent",
+                  key=request_id(shop_id, platform_order_id, sh.tracking_no), detail=f"{sh.carrier} {sh.tracking_no}")
     if not parcels:
         return
     ids = [sh.id for sh in sent]
@@ -136,28 +136,25 @@ def _ship_order(rt: Runtime, shop_id: str, order_id: int, shipment_ids: list[int
                 writeback_state=WritebackState.UPLOADED, uploaded_at=now, claimed_by=None, writeback_error=None))
             result_text = "ok"
         elif outcome["state"] == WritebackState.PENDING:
-            for sh_id in ids:
-                sh = s.get(Shipment, sh_id)
-                assert sh is not None
-                sh.writeback_attempts += 1
-                sh.writeback_state = WritebackState.PENDING
-                sh.next_attempt_at = now + backoff(sh.writeback_attempts)
-                sh.writeback_error = outcome["error"][:2000]
-                sh.claimed_by = None
+            for failed in s.scalars(select(Shipment).where(Shipment.id.in_(ids))):
+                failed.writeback_attempts += 1
+                failed.writeback_state = WritebackState.PENDING
+                failed.next_attempt_at = now + backoff(failed.writeback_attempts)
+                failed.writeback_error = outcome["error"][:2000]
+                failed.claimed_by = None
             result_text = "failed"
         else:
             s.execute(update(Shipment).where(Shipment.id.in_(ids)).values(
                 writeback_state=WritebackState.REJECTED, claimed_by=None, writeback_error=outcome["error"][:2000]))
-            order = s.get(Order, order_id)
-            assert order is not None
-            hold_order(s, order, HoldReason.TRACKING_REJECTED, outcome["error"], now, auto=False)
+            held = s.get(Order, order_id)
+            assert held is not None
+            hold_order(s, held, HoldReason.TRACKING_REJECTED, outcome["error"], now, auto=False)
             log.error("order %s/%s: storefront refused the tracking number: %s", shop_id, platform_order_id,
                       outcome["error"])
             result_text = "failed"
         for p in parcels:
-            s.add(AuditEntry(at=now, system=shop_id, action="upload_tracking", subject=f"order {platform_order_id}",
-                             idempotency_key=p.request_id, outcome=result_text,
-                             detail=outcome.get("note") or outcome.get("error", "")[:500]))
+            audit(s, rt, shop_id, "upload_tracking", f"order {platform_order_id}", key=p.request_id,
+                  outcome=result_text, detail=outcome.get("note") or outcome.get("error", ""))
         if outcome["state"] == WritebackState.UPLOADED:
             _finish_order(s, order_id, now)
     if "raise" in outcome:

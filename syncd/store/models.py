@@ -253,6 +253,7 @@ class AuditEntry(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     outcome: Mapped[str] = mapped_column(String(16))  # intent, ok, failed, unknown
     detail: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(100), default="")  # which replica made the call
 
 
 class StageRun(Base):

@@ -51,10 +51,9 @@ def upsert_orders(s: Session, shop_id: str, orders: Sequence[OrderIn], now: date
     ids = list(latest)
     existing: dict[str, Any] = {}
     for i in range(0, len(ids), CHUNK):
-        rows = s.execute(select(Order.id, Order.platform_order_id, Order.platform_updated_at, Order.state,
-                                Order.refund_state, Order.status)
-                         .where(Order.shop_id == shop_id, Order.platform_order_id.in_(ids[i:i + CHUNK])))
-        existing.update({r.platform_order_id: r for r in rows})
+        found = s.execute(select(Order.id, Order.platform_order_id, Order.platform_updated_at, Order.state)
+                          .where(Order.shop_id == shop_id, Order.platform_order_id.in_(ids[i:i + CHUNK])))
+        existing.update({r.platform_order_id: r for r in found})
 
     new = [o for pid, o in latest.items() if pid not in existing]
     if new:

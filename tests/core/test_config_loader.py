@@ -37,8 +37,9 @@ def test_load_given_the_sandbox_config_validates_every_file():
 
 def test_load_given_several_problems_reports_each_with_file_and_key_path(cfg_dir: Path):
     shop = cfg_dir / "shops" / "douyin-demo.yaml"
-    shop.write_text(shop.read_text(encoding="utf-8").replace("window_minutes: 60", "window_minuts: 60"),
-                    encoding="utf-8")
+    shop.write_text(
+        shop.read_text(encoding="utf-8").replace("window_minutes: 60", "window_minuts: 60"), encoding="utf-8"
+    )
     (cfg_dir / "syncd.yaml").write_text("intervals:\n  pull: -5\n", encoding="utf-8")
     (cfg_dir / "suppliers" / "yiwu-goods.yaml").write_text("kind: fax\n", encoding="utf-8")
     errs = _errors(cfg_dir)
@@ -49,8 +50,12 @@ def test_load_given_several_problems_reports_each_with_file_and_key_path(cfg_dir
 
 def test_load_given_a_secret_from_an_unset_variable_names_the_variable_not_a_value(cfg_dir: Path):
     shop = cfg_dir / "shops" / "douyin-demo.yaml"
-    shop.write_text(shop.read_text(encoding="utf-8").replace(
-        "${SANDBOX_DOUYIN_APP_SECRET:-sandbox-secret-not-for-production}", "${MY_DOUYIN_SECRET}"), encoding="utf-8")
+    shop.write_text(
+        shop.read_text(encoding="utf-8").replace(
+            "${SANDBOX_DOUYIN_APP_SECRET:-sandbox-secret-not-for-production}", "${MY_DOUYIN_SECRET}"
+        ),
+        encoding="utf-8",
+    )
     errs = _errors(cfg_dir)
     assert "shops/douyin-demo.yaml: app_secret: environment variable MY_DOUYIN_SECRET is not set" in errs
     cfg = load_config(cfg_dir, env={**ENV, "MY_DOUYIN_SECRET": "s3cr3t-value"})
@@ -70,8 +75,9 @@ def test_load_given_routes_csv_reads_thousands_of_rows_and_reports_bad_lines(cfg
     (cfg_dir / "routes.csv").write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
     cfg = load_config(cfg_dir, env=ENV)
     assert len(cfg.routes) == 3000 and cfg.routes["S7"].supplier_sku == "Y7"
-    (cfg_dir / "routes.csv").write_text("sku,supplier,supplier_sku,multiplier\nA,yiwu-goods,Y,zero\n"
-                                        "B,nobody,Y,1\nA,yiwu-goods,Y,1\n", encoding="utf-8")
+    (cfg_dir / "routes.csv").write_text(
+        "sku,supplier,supplier_sku,multiplier\nA,yiwu-goods,Y,zero\nB,nobody,Y,1\nA,yiwu-goods,Y,1\n", encoding="utf-8"
+    )
     errs = _errors(cfg_dir)
     assert any(e.startswith("routes.csv: line 2.multiplier: ") for e in errs)
     assert "routes: B: supplier 'nobody' has no file in suppliers/" in errs
@@ -80,7 +86,9 @@ def test_load_given_routes_csv_reads_thousands_of_rows_and_reports_bad_lines(cfg
 def test_load_given_two_routes_for_one_sku_refuses_the_second(cfg_dir: Path):
     (cfg_dir / "routes.yaml").write_text(
         "routes:\n  - {sku: A, supplier: yiwu-goods, supplier_sku: X}\n  - {sku: A, supplier: gz-apparel, "
-        "supplier_sku: Y}\n", encoding="utf-8")
+        "supplier_sku: Y}\n",
+        encoding="utf-8",
+    )
     assert _errors(cfg_dir) == ["routes.yaml: routes[1]: SKU 'A' is routed twice"]
 
 

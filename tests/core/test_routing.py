@@ -11,37 +11,63 @@ from syncd.lifecycle import TransitionError, check_order, check_writeback
 from syncd.routing import Cancel, Hold, LineView, OrderView, RouteTo, Skip, Wait, decide, idempotency_key
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-ROUTES = {"A": Route(sku="A", supplier="s1", supplier_sku="S1-A"),
-          "B": Route(sku="B", supplier="s2", supplier_sku="S2-B", multiplier=3)}
-RECEIVER = {"name_cipher": "#x#", "phone_cipher": "#y#", "address_cipher": "#z#", "province": "浙江省", "city": "杭州市"}
+ROUTES = {
+    "A": Route(sku="A", supplier="s1", supplier_sku="S1-A"),
+    "B": Route(sku="B", supplier="s2", supplier_sku="S2-B", multiplier=3),
+}
+RECEIVER = {
+    "name_cipher": "#x#",
+    "phone_cipher": "#y#",
+    "address_cipher": "#z#",
+    "province": "浙江省",
+    "city": "杭州市",
+}
 
 
 def view(**kw) -> OrderView:
-    base = {"shop_id": "shop", "platform_order_id": "100", "status": "paid", "ready_to_ship": True,
-            "not_ready_reason": None, "refund_state": "none", "paid_at": NOW - timedelta(hours=1),
-            "receiver": RECEIVER, "lines": [LineView(1, "100-1", "A", 2)]}
+    base = {
+        "shop_id": "shop",
+        "platform_order_id": "100",
+        "status": "paid",
+        "ready_to_ship": True,
+        "not_ready_reason": None,
+        "refund_state": "none",
+        "paid_at": NOW - timedelta(hours=1),
+        "receiver": RECEIVER,
+        "lines": [LineView(1, "100-1", "A", 2)],
+    }
     base.update(kw)
     return OrderView(**base)
 
 
 def test_decide_given_a_clean_order_routes_every_line_to_its_supplier():
-    d = decide(view(lines=[LineView(1, "100-1", "A", 2), LineView(2, "100-2", "B", 1)]), ROUTES, {"s1", "s2"},
-               NOW, timedelta(0))
+    d = decide(
+        view(lines=[LineView(1, "100-1", "A", 2), LineView(2, "100-2", "B", 1)]),
+        ROUTES,
+        {"s1", "s2"},
+        NOW,
+        timedelta(0),
+    )
     assert isinstance(d, RouteTo)
     assert [(p.supplier_id, [(ln["supplier_sku"], ln["quantity"]) for ln in p.lines]) for p in d.parts] == [
-        ("s1", [("S1-A", 2)]), ("s2", [("S2-B", 3)])]
+        ("s1", [("S1-A", 2)]),
+        ("s2", [("S2-B", 3)]),
+    ]
     assert d.parts[0].idempotency_key == idempotency_key("shop", "100", "s1")
 
 
-@pytest.mark.parametrize(("kw", "reason"), [
-    ({"lines": [LineView(1, "1", "ZZ", 1)]}, "unmapped_sku"),
-    ({"refund_state": "requested"}, "refund_requested"),
-    ({"status": "unpaid", "ready_to_ship": False}, "not_ready"),
-    ({"ready_to_ship": False, "not_ready_reason": "risk review"}, "not_ready"),
-    ({"receiver": {**RECEIVER, "address_cipher": ""}}, "address_incomplete"),
-    ({"receiver": {**RECEIVER, "province": ""}}, "address_incomplete"),
-    ({"lines": []}, "unmapped_sku"),
-])
+@pytest.mark.parametrize(
+    ("kw", "reason"),
+    [
+        ({"lines": [LineView(1, "1", "ZZ", 1)]}, "unmapped_sku"),
+        ({"refund_state": "requested"}, "refund_requested"),
+        ({"status": "unpaid", "ready_to_ship": False}, "not_ready"),
+        ({"ready_to_ship": False, "not_ready_reason": "risk review"}, "not_ready"),
+        ({"receiver": {**RECEIVER, "address_cipher": ""}}, "address_incomplete"),
+        ({"receiver": {**RECEIVER, "province": ""}}, "address_incomplete"),
+        ({"lines": []}, "unmapped_sku"),
+    ],
+)
 def test_decide_given_a_bad_order_holds_with_the_reason(kw, reason):
     d = decide(view(**kw), ROUTES, {"s1", "s2"}, NOW, timedelta(0))
     assert isinstance(d, Hold) and d.reason == reason

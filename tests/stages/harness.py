@@ -53,8 +53,13 @@ class Harness:
             try:
                 it = wb.worksheets[0].iter_rows(values_only=True)
                 header = [str(h) for h in next(it)]
-                rows += [{**dict(zip(header, (str(v) if v is not None else "" for v in r), strict=False)),
-                          "_file": path.name} for r in it]
+                rows += [
+                    {
+                        **dict(zip(header, (str(v) if v is not None else "" for v in r), strict=False)),
+                        "_file": path.name,
+                    }
+                    for r in it
+                ]
             finally:
                 wb.close()
         return rows
@@ -72,25 +77,57 @@ class Harness:
         return path
 
 
-def build(db: Database, tmp_path: Path, *, routes: dict[str, tuple[str, str, int]] | None = None,
-          cool_off: float = 0, suppliers: tuple[str, ...] = ("acme", "beta")) -> Harness:
-    routes = routes if routes is not None else {"SKU-A": ("acme", "A-1", 1), "SKU-B": ("beta", "B-1", 1),
-                                                "SKU-2P": ("acme", "A-2", 2)}
+def build(
+    db: Database,
+    tmp_path: Path,
+    *,
+    routes: dict[str, tuple[str, str, int]] | None = None,
+    cool_off: float = 0,
+    suppliers: tuple[str, ...] = ("acme", "beta"),
+) -> Harness:
+    routes = (
+        routes
+        if routes is not None
+        else {"SKU-A": ("acme", "A-1", 1), "SKU-B": ("beta", "B-1", 1), "SKU-2P": ("acme", "A-2", 2)}
+    )
     data_dir = tmp_path / "data"
     settings = Settings(config_dir=tmp_path / "config", data_dir=data_dir)
-    shop_cfg = ShopConfigBase(id=SHOP, platform="fake", base_url="http://127.0.0.1:9",
-                              pull={"lag_seconds": 0, "overlap_minutes": 5, "window_minutes": 60,
-                                    "first_lookback_hours": 24})
-    sup_cfgs = {sid: DropFolderConfig(id=sid, kind="file", outbox_dir=f"suppliers/{sid}/outbox",
-                                      inbox_dir=f"suppliers/{sid}/inbox", schedule={"interval_minutes": 0.0001},
-                                      settle_seconds=0)
-                for sid in suppliers}
-    config = Config(tmp_path / "config", GlobalConfig(route={"cool_off_minutes": cool_off}), {SHOP: shop_cfg},
-                    dict(sup_cfgs),
-                    {sku: Route(sku=sku, supplier=s, supplier_sku=ss, multiplier=m) for sku, (s, ss, m) in routes.items()})
+    shop_cfg = ShopConfigBase(
+        id=SHOP,
+        platform="fake",
+        base_url="http://127.0.0.1:9",
+        pull={"lag_seconds": 0, "overlap_minutes": 5, "window_minutes": 60, "first_lookback_hours": 24},
+    )
+    sup_cfgs = {
+        sid: DropFolderConfig(
+            id=sid,
+            kind="file",
+            outbox_dir=f"suppliers/{sid}/outbox",
+            inbox_dir=f"suppliers/{sid}/inbox",
+            schedule={"interval_minutes": 0.0001},
+            settle_seconds=0,
+        )
+        for sid in suppliers
+    }
+    config = Config(
+        tmp_path / "config",
+        GlobalConfig(route={"cool_off_minutes": cool_off}),
+        {SHOP: shop_cfg},
+        dict(sup_cfgs),
+        {sku: Route(sku=sku, supplier=s, supplier_sku=ss, multiplier=m) for sku, (s, ss, m) in routes.items()},
+    )
     http = httpx.Client()
     ctx = AdapterContext(http=http, tokens=MemoryTokens(), data_dir=data_dir, retry=RetryPolicy(sleep=lambda _: None))
     fake = FakeStorefront()
-    rt = Runtime(settings, config, db, http, CallStats(), RetryPolicy(sleep=lambda _: None), "test-holder",
-                 storefronts={SHOP: fake}, suppliers={sid: DROPFOLDER.factory(c, ctx) for sid, c in sup_cfgs.items()})
+    rt = Runtime(
+        settings,
+        config,
+        db,
+        http,
+        CallStats(),
+        RetryPolicy(sleep=lambda _: None),
+        "test-holder",
+        storefronts={SHOP: fake},
+        suppliers={sid: DROPFOLDER.factory(c, ctx) for sid, c in sup_cfgs.items()},
+    )
     return Harness(rt, fake, data_dir)

@@ -111,8 +111,14 @@ def test_route_given_each_bad_case_holds_with_its_reason(h: Harness, db: Databas
         got = dict(s.execute(select(Order.platform_order_id, Order.hold_reason)).all())
         states = dict(s.execute(select(Order.platform_order_id, Order.state)).all())
         assert s.scalar(select(func.count()).select_from(SupplierOrder)) == 0
-    assert got == {"501": "unmapped_sku", "502": "refund_requested", "503": "not_ready", "504": "not_ready",
-                   "505": "address_incomplete", "506": None}
+    assert got == {
+        "501": "unmapped_sku",
+        "502": "refund_requested",
+        "503": "not_ready",
+        "504": "not_ready",
+        "505": "address_incomplete",
+        "506": None,
+    }
     assert states["506"] == "cancelled"
 
 
@@ -121,8 +127,7 @@ def test_route_given_a_hold_whose_condition_clears_releases_it_by_itself(h: Harn
     h.stage("pull")
     h.stage("route")
     assert _states(db)["601"] == "held"
-    h.shop.update("601", _ago(1), refund_state=RefundState.NONE,
-                  lines=[make_order("601", _ago(1)).lines[0]])
+    h.shop.update("601", _ago(1), refund_state=RefundState.NONE, lines=[make_order("601", _ago(1)).lines[0]])
     h.stage("pull")
     h.stage("route")
     assert _states(db)["601"] == "routed"
@@ -178,8 +183,9 @@ def test_forward_given_an_empty_address_after_decryption_holds_and_exports_nothi
     assert h.exported_rows("acme") == []
 
 
-def test_forward_given_a_crash_while_writing_rewrites_the_same_batch_once(h: Harness, db: Database,
-                                                                         monkeypatch: pytest.MonkeyPatch):
+def test_forward_given_a_crash_while_writing_rewrites_the_same_batch_once(
+    h: Harness, db: Database, monkeypatch: pytest.MonkeyPatch
+):
     for i in range(3):
         h.shop.put(make_order(f"110{i}", _ago(5)))
     h.stage("pull")
@@ -223,8 +229,16 @@ def test_forward_given_a_refund_before_export_withdraws_the_supplier_order(h: Ha
 def test_collect_given_bad_rows_rejects_them_with_reasons_and_keeps_the_good_ones(h: Harness, db: Database):
     h.shop.put(make_order("1301", _ago(5)))
     h.cycle()
-    h.reply("acme", "mixed.csv", [("1301", "中通", "ZT1301"), ("9999", "中通", "ZT9999"),
-                                  ("1301", "火星快递", "XX1"), ("1301", "中通", "7.73061E+14")])
+    h.reply(
+        "acme",
+        "mixed.csv",
+        [
+            ("1301", "中通", "ZT1301"),
+            ("9999", "中通", "ZT9999"),
+            ("1301", "火星快递", "XX1"),
+            ("1301", "中通", "7.73061E+14"),
+        ],
+    )
     h.stage("collect")
     with db.begin() as s:
         assert list(s.scalars(select(Shipment.tracking_no))) == ["ZT1301"]
@@ -254,8 +268,9 @@ def test_collect_given_a_tracking_number_of_another_order_rejects_the_row(h: Har
     h.reply("acme", "r.csv", [("1501", "中通", "ZT1500"), ("1502", "中通", "ZT1500")])
     h.stage("collect")
     with db.begin() as s:
-        assert list(s.execute(select(Order.platform_order_id).join(Shipment, Shipment.order_id == Order.id))) == \
-            [("1501",)]
+        assert list(s.execute(select(Order.platform_order_id).join(Shipment, Shipment.order_id == Order.id))) == [
+            ("1501",)
+        ]
 
 
 def test_writeback_given_a_transient_failure_retries_after_backoff_and_uploads_once(h: Harness, db: Database):

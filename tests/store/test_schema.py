@@ -33,10 +33,22 @@ def test_orders_given_the_same_shop_and_platform_id_twice_refuse_the_second(db: 
     from sqlalchemy.exc import IntegrityError
 
     now = clock.now()
-    row = {"shop_id": "s", "platform_order_id": "1", "platform_status": "2", "status": "paid",
-           "ready_to_ship": True, "refund_state": "none", "payment_mode": "prepaid", "platform_updated_at": now,
-           "receiver": {}, "shipped_tracking": [], "raw": {}, "state": "new", "first_seen_at": now,
-           "updated_at": now}
+    row = {
+        "shop_id": "s",
+        "platform_order_id": "1",
+        "platform_status": "2",
+        "status": "paid",
+        "ready_to_ship": True,
+        "refund_state": "none",
+        "payment_mode": "prepaid",
+        "platform_updated_at": now,
+        "receiver": {},
+        "shipped_tracking": [],
+        "raw": {},
+        "state": "new",
+        "first_seen_at": now,
+        "updated_at": now,
+    }
     with db.begin() as s:
         s.execute(insert(Order), [row])
     with pytest.raises(IntegrityError), db.begin() as s:

@@ -1,0 +1,55 @@
+"""The one retry policy: bounded, transient-only, honouring retry-after; no real sleeping."""
+
+from __future__ import annotations
+
+import pytest
+
+from syncd.errors import RateLimitedError, RejectedError, TransientError
+from syncd.retry import RetryPolicy, call
+
+
+def _flaky(errors: list[Exception]):
+    calls = []
+
+    def fn() -> str:
+        calls.append(1)
+        if errors:
+            raise errors.pop(0)
+        return "ok"
+
+    return fn, calls
+
+
+def test_call_given_transient_errors_retries_until_success():
+    waits: list[float] = []
+    fn, calls = _flaky([TransientError("busy"), TransientError("busy")])
+    assert call(RetryPolicy(sleep=waits.append, initial_wait=0.5, max_wait=10), fn, what="t") == "ok"
+    assert len(calls) == 3 and len(waits) == 2 and all(w > 0 for w in waits)
+
+
+def test_call_given_more_failures_than_attempts_raises_the_last_error():
+    fn, calls = _flaky([TransientError(f"busy {i}") for i in range(9)])
+    with pytest.raises(TransientError, match="busy 3"):
+        call(RetryPolicy(attempts=4, sleep=lambda _: None), fn, what="t")
+    assert len(calls) == 4
+
+
+def test_call_given_a_business_refusal_never_retries():
+    fn, calls = _flaky([RejectedError("bad address")])
+    with pytest.raises(RejectedError):
+        call(RetryPolicy(sleep=lambda _: None), fn, what="t")
+    assert len(calls) == 1
+
+
+def test_call_given_retry_after_waits_at_least_that_long():
+    waits: list[float] = []
+    fn, _ = _flaky([RateLimitedError("slow down", retry_after=7.0)])
+    call(RetryPolicy(sleep=waits.append, initial_wait=0.1, max_wait=10), fn, what="t")
+    assert waits == [pytest.approx(7.0, abs=0.2)] or waits[0] >= 7.0
+
+
+def test_call_given_a_ban_longer_than_the_budget_gives_up_at_once():
+    fn, calls = _flaky([RateLimitedError("banned", retry_after=3600)])
+    with pytest.raises(RateLimitedError):
+        call(RetryPolicy(sleep=lambda _: None, max_seconds=30, max_wait=10), fn, what="t")
+    assert len(calls) == 1

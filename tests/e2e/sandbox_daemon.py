@@ -1,0 +1,181 @@
+"""Drive the real ``syncd run`` process against the sandbox simulators, and check the invariants."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
+
+from adapters.sandbox.bundle import Sandbox, SupplierSpec
+from syncd.sandboxrun import SANDBOX_SUPPLIERS, copy_sandbox_config, supplier_dirs
+from syncd.store.db import Database, open_database
+from syncd.store.models import AuditEntry, Order, Shipment
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class World:
+    tmp: Path
+    db_url: str
+    orders: int = 120
+    fault_rate: float = 0.03
+    sandbox: Sandbox = field(init=False)
+    config_dir: Path = field(init=False)
+    data_dir: Path = field(init=False)
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.data_dir = self.tmp / "data"
+        self.config_dir = copy_sandbox_config(self.tmp / "config")
+        specs = [SupplierSpec(sid, *supplier_dirs(self.data_dir, sid), fmt, enc) for sid, fmt, enc in SANDBOX_SUPPLIERS]
+        self.sandbox = Sandbox(
+            orders=self.orders,
+            seed=11,
+            suppliers=specs,
+            reply_delay=0.3,
+            fault_rate=self.fault_rate,
+            bad_row_rate=0.0,
+            release_after=None,
+            bot_interval=0.2,
+        )
+        self.sandbox.start()
+
+    def env(self, instance: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+        env.update(
+            SYNCD_CONFIG_DIR=str(self.config_dir),
+            SYNCD_DATA_DIR=str(self.data_dir),
+            SYNCD_DATABASE_URL=self.db_url,
+            SYNCD_SANDBOX_URL=self.sandbox.url,
+            SYNCD_LOG_LEVEL="WARNING",
+            SYNCD_INSTANCE=instance,
+            PYTHONPATH=str(ROOT),
+        )
+        return env
+
+    def start(self, instance: str = "d1") -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "syncd.cli", "run"],
+            cwd=self.tmp,
+            env=self.env(instance),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def db(self) -> Database:
+        return open_database(self.db_url)
+
+    def wait_settled(self, procs: list[subprocess.Popen[bytes]], timeout: float = 90) -> dict[str, int]:
+        """Poll until every order is shipped, held or cancelled (bounded); the daemons must stay alive."""
+        deadline = time.monotonic() + timeout
+        states: dict[str, int] = {}
+        db = self.db()
+        try:
+            while time.monotonic() < deadline:
+                for p in procs:
+                    assert p.poll() is None, f"daemon died: {p.stderr.read().decode()[-3000:] if p.stderr else ''}"
+                try:
+                    with db.begin() as s:
+                        states = dict(s.execute(select(Order.state, func.count()).group_by(Order.state)).all())
+                except DBAPIError:
+                    states = {}  # the daemon has not created its tables yet
+                total = sum(states.values())
+                if total >= self.orders and not any(states.get(k) for k in ("new", "routed", "placed")):
+                    return states
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    procs[0].wait(timeout=0.5)  # paces the polling; the daemon is expected to keep running
+        finally:
+            db.dispose()
+        raise AssertionError(f"not settled after {timeout}s: {states}")
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> float:
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+        return time.monotonic() - started
+
+    def close(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+            for stream in (p.stdout, p.stderr):
+                if stream:
+                    stream.close()
+        self.sandbox.stop()
+
+    # ---- invariants --------------------------------------------------------------------------------------
+
+    def exported(self) -> dict[tuple[str, str], list[str]]:
+        """(supplier, order number) → the outbox files it appears in."""
+        seen: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for sid, fmt, _ in SANDBOX_SUPPLIERS:
+            outbox, _inbox = supplier_dirs(self.data_dir, sid)
+            for path in sorted(outbox.glob(f"*.{fmt}")):
+                for order_no in _order_numbers(path):
+                    seen[(sid, order_no)].add(path.name)
+        return {k: sorted(v) for k, v in seen.items()}
+
+    def check_invariants(self) -> dict[str, Any]:
+        exported = self.exported()
+        twice = {k: v for k, v in exported.items() if len(v) != 1}
+        assert not twice, f"orders exported in more than one batch: {twice}"
+        state = self.sandbox.state()["douyin"]
+        dup_uploads = {
+            oid: c
+            for oid, ships in state["shipments"].items()
+            if (c := Counter(s["tracking_no"] for s in ships)) and max(c.values()) > 1
+        }
+        assert not dup_uploads, f"tracking numbers uploaded twice: {dup_uploads}"
+        db = self.db()
+        try:
+            with db.begin() as s:
+                stored = s.scalar(select(func.count()).select_from(Order))
+                ours = {
+                    (pid, tn)
+                    for pid, tn in s.execute(
+                        select(Order.platform_order_id, Shipment.tracking_no)
+                        .join(Shipment, Shipment.order_id == Order.id)
+                        .where(Shipment.writeback_state == "uploaded")
+                    ).all()
+                }
+                actors = Counter(a for (a,) in s.execute(select(AuditEntry.actor).where(AuditEntry.outcome == "ok")))
+                shipped = s.scalar(select(func.count()).select_from(Order).where(Order.state == "shipped"))
+        finally:
+            db.dispose()
+        on_platform = {(oid, sh["tracking_no"]) for oid, ships in state["shipments"].items() for sh in ships}
+        assert stored == state["orders_total"], "an order visible on the storefront is missing from the database"
+        assert ours == on_platform, "uploaded shipments differ from what the storefront recorded"
+        sent = {order_no for (_sid, order_no) in exported}
+        assert {oid for oid, _ in on_platform} <= sent, "a parcel was uploaded for an order never sent to a supplier"
+        return {"exported": len(exported), "uploads": len(on_platform), "shipped": shipped, "actors": actors}
+
+
+def _order_numbers(path: Path) -> list[str]:
+    if path.suffix == ".xlsx":
+        wb = load_workbook(path, read_only=True)
+        try:
+            rows = [[str(c) if c is not None else "" for c in r] for r in wb.worksheets[0].iter_rows(values_only=True)]
+        finally:
+            wb.close()
+    else:
+        with path.open(encoding="gb18030", newline="") as fh:
+            rows = list(csv.reader(fh))
+    header, body = rows[0], rows[1:]
+    col = header.index("订单号")
+    return sorted({r[col] for r in body})

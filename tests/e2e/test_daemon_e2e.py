@@ -1,0 +1,94 @@
+"""The real daemon process against the sandbox simulators: end to end, crashes, replicas."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import NO_PG, PG_URL, drop_pg_schema, make_pg_schema, pg_schema_url
+from tests.e2e.sandbox_daemon import World
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    schema = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'syncd.db'}"
+    else:
+        if not PG_URL:
+            pytest.skip(NO_PG)
+        schema = make_pg_schema()
+        url = pg_schema_url(schema)
+    w = World(tmp_path, url)
+    try:
+        yield w
+    finally:
+        w.close()
+        if schema:
+            drop_pg_schema(schema)
+
+
+def test_daemon_given_the_sandbox_ships_every_good_order_and_stops_within_10s_on_sigterm(world: World):
+    proc = world.start()
+    states = world.wait_settled([proc])
+    took = world.stop(proc)
+    assert proc.returncode == 0, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+    assert took < 10
+    result = world.check_invariants()
+    assert states["shipped"] == result["shipped"] > world.orders * 0.6
+    assert result["uploads"] >= result["shipped"]
+
+
+def test_crash_given_sigkill_at_random_moments_exports_and_uploads_every_order_exactly_once(world: World):
+    rng = random.Random(20261122)
+    for _ in range(6):
+        proc = world.start()
+        try:
+            proc.wait(timeout=rng.uniform(0.4, 2.5))  # let it run for a random while
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        assert proc.returncode in (-9, None) or proc.returncode == -9, proc.stderr.read().decode()[-2000:]
+    proc = world.start()
+    world.wait_settled([proc])
+    world.stop(proc)
+    result = world.check_invariants()
+    assert result["shipped"] > world.orders * 0.6
+
+
+@pytest.mark.postgres
+def test_two_daemons_on_one_postgres_split_the_work_and_handle_no_order_twice(tmp_path: Path):
+    if not PG_URL:
+        pytest.skip(NO_PG)
+    schema = make_pg_schema()
+    w = World(tmp_path, pg_schema_url(schema), orders=300)
+    try:
+        a, b = w.start("replica-a"), w.start("replica-b")
+        w.wait_settled([a, b])
+        assert w.stop(a) < 10 and w.stop(b) < 10
+        result = w.check_invariants()
+        assert set(result["actors"]) == {"replica-a", "replica-b"}, result["actors"]
+    finally:
+        w.close()
+        drop_pg_schema(schema)
+
+
+def test_second_daemon_on_the_same_sqlite_file_refuses_to_start(tmp_path: Path):
+    w = World(tmp_path, f"sqlite:///{tmp_path / 'syncd.db'}", orders=5)
+    try:
+        first = w.start()
+        w.wait_settled([first], timeout=60)
+        second = w.start("other")
+        second.wait(timeout=30)
+        assert second.returncode == 3
+        assert b"already running on this SQLite database" in (second.stderr.read() if second.stderr else b"")
+        assert first.poll() is None
+        w.stop(first)
+    finally:
+        w.close()
