@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
@@ -81,25 +82,28 @@ def file_name(batch: OutboxBatch, fmt: Literal["xlsx", "csv"], file_prefix: str 
 
 
 def _write_xlsx(table: list[list[str]], out: BinaryIO) -> None:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "订单"
+    # Write-only mode streams rows to the file: memory stays flat however large the batch.
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("订单")
     bold = Font(bold=True)
     widths = [0] * (len(table[0]) if table else 0)
-    for r, values in enumerate(table, start=1):
-        for c, value in enumerate(values, start=1):
-            cell = ws.cell(row=r, column=c)
-            if value:
-                cell.value = value
-                cell.data_type = "s"  # never a number, never a formula (a value may start with "=")
-            cell.number_format = "@"
-            if r == 1:
-                cell.font = bold
-            # CJK characters are about two columns wide
-            widths[c - 1] = max(widths[c - 1], sum(2 if ord(ch) > 0x2E7F else 1 for ch in value))
+    for values in table:  # CJK characters are about two columns wide
+        for c, value in enumerate(values):
+            widths[c] = max(widths[c], sum(2 if ord(ch) > 0x2E7F else 1 for ch in value))
     for c, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(c)].width = min(max(width + 2, 8), 60)
     ws.freeze_panes = "A2"
+    for r, values in enumerate(table):
+        cells = []
+        for value in values:
+            cell = WriteOnlyCell(ws, value=value or None)
+            if value:
+                cell.data_type = "s"  # never a number, never a formula (a value may start with "=")
+            cell.number_format = "@"
+            if r == 0:
+                cell.font = bold
+            cells.append(cell)
+        ws.append(cells)
     wb.save(out)
 
 

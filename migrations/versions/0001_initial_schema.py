@@ -99,6 +99,7 @@ def upgrade() -> None:
         sa.Column("receiver", sa.JSON(), nullable=False),
         sa.Column("shipped_tracking", sa.JSON(), nullable=False),
         sa.Column("raw", sa.JSON(), nullable=False),
+        sa.Column("payload_hash", sa.String(length=40), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("hold_reason", sa.String(length=32), nullable=True),
         sa.Column("recheck_at", sa.DateTime(timezone=True), nullable=True),

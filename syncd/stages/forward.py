@@ -28,7 +28,7 @@ from syncd.store.models import ExportBatch, Order, SupplierOrder
 
 log = logging.getLogger("syncd.forward")
 
-MAX_PER_BATCH = 5000
+MAX_PER_BATCH = 2000  # orders per outbox file: bounded memory, and a file a person can still open
 
 
 def _decrypt(rt: Runtime, orders: Sequence[Order]) -> dict[int, Receiver | str]:

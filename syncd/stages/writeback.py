@@ -3,6 +3,8 @@
 Shipments are claimed (``uploading`` with a claim deadline; SKIP LOCKED on PostgreSQL) and the intent is
 audited before the call. A claim left by a crash expires and the parcel is sent again: the adapters make
 that safe (Douyin's deterministic ``request_id``; "already shipped" verified against the tracking number).
+Work is batched: a claimed batch is planned in a few queries, the calls are made, and every outcome is
+recorded in one transaction.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from syncd import clock
@@ -22,13 +25,15 @@ from syncd.errors import AuthError, RejectedError, TransientError
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState
 from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
-from syncd.stages.runner import StageReport, audit, scope, shop_paused
-from syncd.store.models import Order, OrderLine, Shipment, SupplierOrder
+from syncd.stages.runner import StageReport, scope, shop_paused
+from syncd.store.models import AuditEntry, Order, OrderLine, Shipment, SupplierOrder
 
 log = logging.getLogger("syncd.writeback")
 
 MAX_BATCHES_PER_RUN = 200
 CLAIM_BATCH = 100  # small claims: a crashed replica leaves little behind
+SKIPPED_EXTRA = ("extra parcel without line detail: recorded, not uploaded (the storefront needs the goods of "
+                 "each parcel; add 子订单号 to the supplier's file to upload it)")
 
 
 def request_id(shop_id: str, platform_order_id: str, tracking_no: str) -> str:
@@ -38,6 +43,46 @@ def request_id(shop_id: str, platform_order_id: str, tracking_no: str) -> str:
 
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, 30 * 2 ** min(attempts, 7)))
+
+
+@dataclass
+class OrderPlan:
+    """What to report for one order: its parcels, whether they are the whole order, what to skip."""
+
+    order_id: int
+    platform_order_id: str
+    parcels: list[Parcel] = field(default_factory=list)
+    shipment_ids: list[int] = field(default_factory=list)  # the claimed shipments the parcels stand for
+    whole_order: bool = False
+    skipped: list[int] = field(default_factory=list)
+
+
+def plan_order(shop_id: str, order_id: int, platform_order_id: str, claimed: list[Any], so_lines: dict[int, list[Any]],
+               live_sos: int, others: list[Any], order_lines: set[str]) -> OrderPlan:
+    """Pure: ``claimed`` and ``others`` are shipment rows (id, supplier_order_id, carrier, tracking_no, lines,
+    writeback_state); ``so_lines`` the lines of each supplier order of the order."""
+    plan = OrderPlan(order_id, platform_order_id)
+    first_of_so: dict[int, int] = {}
+    for sh in sorted([*claimed, *others], key=lambda r: r.id):
+        if sh.lines is None:
+            first_of_so.setdefault(sh.supplier_order_id, sh.id)
+    for sh in claimed:
+        if sh.lines is not None:
+            lines = [ParcelLine(ln["platform_line_id"], int(ln["quantity"])) for ln in sh.lines]
+        elif first_of_so.get(sh.supplier_order_id) == sh.id:
+            lines = [ParcelLine(ln["platform_line_id"], int(ln.get("storefront_quantity", ln["quantity"])))
+                     for ln in so_lines.get(sh.supplier_order_id, [])]
+        else:
+            plan.skipped.append(sh.id)  # a second parcel with no line detail: the storefront needs goods per parcel
+            continue
+        plan.parcels.append(Parcel(sh.carrier, sh.tracking_no, lines,
+                                   request_id(shop_id, platform_order_id, sh.tracking_no)))
+        plan.shipment_ids.append(sh.id)
+    uploaded_before = any(sh.writeback_state == WritebackState.UPLOADED for sh in others)
+    covered = {ln.platform_line_id for p in plan.parcels for ln in p.lines}
+    plan.whole_order = (len(plan.parcels) == 1 and live_sos == 1 and not uploaded_before
+                        and covered == order_lines and claimed[0].lines is None)
+    return plan
 
 
 def _claim(rt: Runtime, s: Session, shop_id: str, now: datetime) -> list[int]:
@@ -56,109 +101,111 @@ def _claim(rt: Runtime, s: Session, shop_id: str, now: datetime) -> list[int]:
     return ids
 
 
-def _plan(s: Session, shop_id: str, order: Order, claimed: list[Shipment]) -> tuple[list[Parcel], bool, list[int]]:
-    """The parcels to report for one order, whether it is a whole-order shipment, and shipments to skip."""
-    sos = {so.id: so for so in s.scalars(select(SupplierOrder).where(SupplierOrder.order_id == order.id))}
-    all_shipments = list(s.scalars(select(Shipment).where(Shipment.order_id == order.id).order_by(Shipment.id)))
-    order_lines = list(s.scalars(select(OrderLine.platform_line_id).where(OrderLine.order_id == order.id)))
-    first_of_so: dict[int, int] = {}
-    for sh in all_shipments:
-        if sh.lines is None:
-            first_of_so.setdefault(sh.supplier_order_id, sh.id)
-    parcels, skipped = [], []
+_SH_COLS = (Shipment.id, Shipment.order_id, Shipment.supplier_order_id, Shipment.carrier, Shipment.tracking_no,
+            Shipment.lines, Shipment.writeback_state)
+
+
+def _plan_batch(rt: Runtime, s: Session, shop_id: str, ids: list[int], now: datetime) -> list[OrderPlan]:
+    """Plan every order of a claimed batch in a handful of queries, and audit the intents."""
+    claimed = list(s.execute(select(*_SH_COLS).where(Shipment.id.in_(ids)).order_by(Shipment.id)))
+    order_ids = sorted({sh.order_id for sh in claimed})
+    pids = dict(s.execute(select(Order.id, Order.platform_order_id).where(Order.id.in_(order_ids))).all())
+    so_lines: dict[int, list[Any]] = {}
+    live: dict[int, int] = defaultdict(int)
+    for so in s.execute(select(SupplierOrder.id, SupplierOrder.order_id, SupplierOrder.lines, SupplierOrder.state)
+                        .where(SupplierOrder.order_id.in_(order_ids))):
+        so_lines[so.id] = so.lines
+        if so.state != SupplierOrderState.CANCELLED:
+            live[so.order_id] += 1
+    claimed_set = set(ids)
+    others: dict[int, list[Any]] = defaultdict(list)
+    for sh in s.execute(select(*_SH_COLS).where(Shipment.order_id.in_(order_ids))):
+        if sh.id not in claimed_set:
+            others[sh.order_id].append(sh)
+    lines: dict[int, set[str]] = defaultdict(set)
+    for oid, lid in s.execute(select(OrderLine.order_id, OrderLine.platform_line_id)
+                              .where(OrderLine.order_id.in_(order_ids))):
+        lines[oid].add(lid)
+    by_order: dict[int, list[Any]] = defaultdict(list)
     for sh in claimed:
-        if sh.lines is not None:
-            lines = [ParcelLine(ln["platform_line_id"], int(ln["quantity"])) for ln in sh.lines]
-        elif first_of_so.get(sh.supplier_order_id) == sh.id:
-            lines = [ParcelLine(ln["platform_line_id"], int(ln.get("storefront_quantity", ln["quantity"])))
-                     for ln in sos[sh.supplier_order_id].lines]
-        else:
-            skipped.append(sh.id)  # a second parcel with no line detail: the storefront needs goods per parcel
-            continue
-        parcels.append(Parcel(sh.carrier, sh.tracking_no, lines,
-                              request_id(shop_id, order.platform_order_id, sh.tracking_no)))
-    live_sos = [so for so in sos.values() if so.state != SupplierOrderState.CANCELLED]
-    uploaded_before = any(sh.writeback_state == WritebackState.UPLOADED for sh in all_shipments)
-    covered = {ln.platform_line_id for p in parcels for ln in p.lines}
-    whole = (len(parcels) == 1 and len(live_sos) == 1 and not uploaded_before
-             and covered == set(order_lines) and claimed[0].lines is None)
-    return parcels, whole, skipped
+        by_order[sh.order_id].append(sh)
+    plans = [plan_order(shop_id, oid, pids[oid], by_order[oid], so_lines, live[oid], others[oid], lines[oid])
+             for oid in order_ids]
+    skipped = [i for p in plans for i in p.skipped]
+    if skipped:
+        s.execute(update(Shipment).where(Shipment.id.in_(skipped)).values(
+            writeback_state=WritebackState.SKIPPED, claimed_by=None, writeback_error=SKIPPED_EXTRA))
+    intents = [{"actor": rt.holder, "at": now, "system": shop_id, "action": "upload_tracking",
+                "subject": f"order {p.platform_order_id}", "idempotency_key": parcel.request_id,
+                "outcome": "intent", "detail": f"{parcel.carrier} {parcel.tracking_no}"}
+               for p in plans for parcel in p.parcels]
+    if intents:
+        s.execute(insert(AuditEntry), intents)
+    return plans
 
 
-def _finish_order(s: Session, order_id: int, now: datetime) -> None:
-    open_so = s.scalar(select(SupplierOrder.id).where(
-        SupplierOrder.order_id == order_id,
-        SupplierOrder.state.in_([SupplierOrderState.PENDING, SupplierOrderState.PLACING, SupplierOrderState.PLACED])
-    ).limit(1))
-    open_sh = s.scalar(select(Shipment.id).where(
-        Shipment.order_id == order_id,
-        Shipment.writeback_state.in_([WritebackState.PENDING, WritebackState.UPLOADING, WritebackState.REJECTED])
-    ).limit(1))
-    if open_so is None and open_sh is None:
-        s.execute(update(Order).where(Order.id == order_id, Order.state == OrderState.PLACED)
-                  .values(state=OrderState.SHIPPED, updated_at=now))
+@dataclass
+class Outcome:
+    plan: OrderPlan
+    state: WritebackState
+    note: str = ""
+    error: Exception | None = None
 
 
-def _ship_order(rt: Runtime, shop_id: str, order_id: int, shipment_ids: list[int]) -> None:
-    adapter = rt.storefronts[shop_id]
-    with rt.db.begin() as s:
-        order = s.get(Order, order_id)
-        assert order is not None
-        claimed = list(s.scalars(select(Shipment).where(Shipment.id.in_(shipment_ids)).order_by(Shipment.id)))
-        parcels, whole, skipped = _plan(s, shop_id, order, claimed)
-        now = clock.now()
-        if skipped:
-            s.execute(update(Shipment).where(Shipment.id.in_(skipped)).values(
-                writeback_state=WritebackState.SKIPPED, claimed_by=None,
-                writeback_error="extra parcel without line detail: recorded, not uploaded (the storefront needs "
-                                "the goods of each parcel; add 子订单号 to the supplier's file to upload it)"))
-        platform_order_id = order.platform_order_id
-        sent = [sh for sh in claimed if sh.id not in skipped]
-        for sh in sent:
-            audit(s, rt, shop_id, "upload_tracking", f"order {platform_order_id}", outcome="intent",
-                  key=request_id(shop_id, platform_order_id, sh.tracking_no), detail=f"{sh.carrier} {sh.tracking_no}")
-    if not parcels:
-        return
-    ids = [sh.id for sh in sent]
-    outcome: dict[str, Any]
+def _call(rt: Runtime, shop_id: str, plan: OrderPlan) -> Outcome:
     try:
-        result = adapter.ship(platform_order_id, parcels, whole)
-        outcome = {"state": WritebackState.UPLOADED, "note": "already on the storefront" if result.already_shipped
-                   else ("whole order" if whole else f"{len(parcels)} parcel(s)")}
+        result = rt.storefronts[shop_id].ship(plan.platform_order_id, plan.parcels, plan.whole_order)
     except (TransientError, AuthError) as err:
-        outcome = {"state": WritebackState.PENDING, "error": str(err), "raise": err}
+        return Outcome(plan, WritebackState.PENDING, str(err), err)
     except RejectedError as err:
-        outcome = {"state": WritebackState.REJECTED, "error": str(err)}
-    now = clock.now()
-    with rt.db.begin() as s:
-        if outcome["state"] == WritebackState.UPLOADED:
-            s.execute(update(Shipment).where(Shipment.id.in_(ids)).values(
-                writeback_state=WritebackState.UPLOADED, uploaded_at=now, claimed_by=None, writeback_error=None))
-            result_text = "ok"
-        elif outcome["state"] == WritebackState.PENDING:
-            for failed in s.scalars(select(Shipment).where(Shipment.id.in_(ids))):
-                failed.writeback_attempts += 1
-                failed.writeback_state = WritebackState.PENDING
-                failed.next_attempt_at = now + backoff(failed.writeback_attempts)
-                failed.writeback_error = outcome["error"][:2000]
-                failed.claimed_by = None
-            result_text = "failed"
-        else:
-            s.execute(update(Shipment).where(Shipment.id.in_(ids)).values(
-                writeback_state=WritebackState.REJECTED, claimed_by=None, writeback_error=outcome["error"][:2000]))
-            held = s.get(Order, order_id)
-            assert held is not None
-            hold_order(s, held, HoldReason.TRACKING_REJECTED, outcome["error"], now, auto=False)
-            log.error("order %s/%s: storefront refused the tracking number: %s", shop_id, platform_order_id,
-                      outcome["error"])
-            result_text = "failed"
-        for p in parcels:
-            audit(s, rt, shop_id, "upload_tracking", f"order {platform_order_id}", key=p.request_id,
-                  outcome=result_text, detail=outcome.get("note") or outcome.get("error", ""))
-        if outcome["state"] == WritebackState.UPLOADED:
-            _finish_order(s, order_id, now)
-    if "raise" in outcome:
-        raise outcome["raise"]
+        return Outcome(plan, WritebackState.REJECTED, str(err), err)
+    note = ("already on the storefront" if result.already_shipped
+            else "whole order" if plan.whole_order else f"{len(plan.parcels)} parcel(s)")
+    return Outcome(plan, WritebackState.UPLOADED, note)
+
+
+def _record(rt: Runtime, s: Session, shop_id: str, outcomes: list[Outcome], now: datetime) -> None:
+    """Every outcome of a batch in one transaction."""
+    uploaded = [i for o in outcomes if o.state == WritebackState.UPLOADED for i in o.plan.shipment_ids]
+    if uploaded:
+        s.execute(update(Shipment).where(Shipment.id.in_(uploaded)).values(
+            writeback_state=WritebackState.UPLOADED, uploaded_at=now, claimed_by=None, writeback_error=None))
+    failed = {i: o for o in outcomes if o.state == WritebackState.PENDING for i in o.plan.shipment_ids}
+    if failed:
+        rows = s.execute(select(Shipment.id, Shipment.writeback_attempts).where(Shipment.id.in_(failed)))
+        s.execute(update(Shipment), [
+            {"id": r.id, "writeback_state": WritebackState.PENDING, "writeback_attempts": r.writeback_attempts + 1,
+             "next_attempt_at": now + backoff(r.writeback_attempts + 1), "claimed_by": None,
+             "writeback_error": failed[r.id].note[:2000]} for r in rows])
+    for o in outcomes:
+        if o.state != WritebackState.REJECTED:
+            continue
+        s.execute(update(Shipment).where(Shipment.id.in_(o.plan.shipment_ids)).values(
+            writeback_state=WritebackState.REJECTED, claimed_by=None, writeback_error=o.note[:2000]))
+        order = s.get(Order, o.plan.order_id)
+        assert order is not None
+        hold_order(s, order, HoldReason.TRACKING_REJECTED, o.note, now, auto=False)
+        log.error("order %s/%s: storefront refused the tracking number: %s", shop_id, o.plan.platform_order_id,
+                  o.note)
+    audits = [{"actor": rt.holder, "at": now, "system": shop_id, "action": "upload_tracking",
+               "subject": f"order {o.plan.platform_order_id}", "idempotency_key": p.request_id,
+               "outcome": "ok" if o.state == WritebackState.UPLOADED else "failed", "detail": o.note[:500]}
+              for o in outcomes for p in o.plan.parcels]
+    if audits:
+        s.execute(insert(AuditEntry), audits)
+    finish_orders(s, [o.plan.order_id for o in outcomes if o.state == WritebackState.UPLOADED], now)
+
+
+def finish_orders(s: Session, order_ids: list[int], now: datetime) -> None:
+    """Orders whose every supplier order shipped and every parcel is on the storefront become shipped."""
+    if not order_ids:
+        return
+    open_so = exists().where(SupplierOrder.order_id == Order.id, SupplierOrder.state.in_(
+        [SupplierOrderState.PENDING, SupplierOrderState.PLACING, SupplierOrderState.PLACED]))
+    open_sh = exists().where(Shipment.order_id == Order.id, Shipment.writeback_state.in_(
+        [WritebackState.PENDING, WritebackState.UPLOADING, WritebackState.REJECTED]))
+    s.execute(update(Order).where(Order.id.in_(order_ids), Order.state == OrderState.PLACED, ~open_so, ~open_sh)
+              .values(state=OrderState.SHIPPED, updated_at=now))
 
 
 def writeback_shop(rt: Runtime, shop_id: str) -> int:
@@ -167,22 +214,28 @@ def writeback_shop(rt: Runtime, shop_id: str) -> int:
     for _ in range(MAX_BATCHES_PER_RUN):
         if rt.stop.is_set():
             break
-        now = clock.now()
         with rt.db.begin() as s:
+            now = clock.now()
             ids = _claim(rt, s, shop_id, now)
-            by_order: dict[int, list[int]] = defaultdict(list)
-            for sh_id, order_id in s.execute(select(Shipment.id, Shipment.order_id).where(Shipment.id.in_(ids))):
-                by_order[order_id].append(sh_id)
+            plans = _plan_batch(rt, s, shop_id, ids, now) if ids else []
         if not ids:
             break
-        for order_id, sh_ids in by_order.items():
-            try:
-                _ship_order(rt, shop_id, order_id, sh_ids)
-                done += len(sh_ids)
-            except AuthError:
-                raise  # the whole shop is affected: the runner pauses it or reports it
-            except TransientError as err:
-                last_error = err  # this order waits for its backoff; the others go on
+        outcomes = []
+        for plan in plans:
+            if not plan.parcels:
+                continue
+            outcome = _call(rt, shop_id, plan)
+            outcomes.append(outcome)
+            if isinstance(outcome.error, AuthError):
+                break  # the whole shop is affected; what is left of the batch waits for its claim to expire
+        with rt.db.begin() as s:
+            _record(rt, s, shop_id, outcomes, clock.now())
+        done += sum(len(o.plan.shipment_ids) for o in outcomes if o.state == WritebackState.UPLOADED)
+        for o in outcomes:
+            if isinstance(o.error, AuthError):
+                raise o.error  # the runner pauses the shop (re-authorise) or reports it
+            if isinstance(o.error, TransientError):
+                last_error = o.error  # this order waits for its backoff; the others went on
     if last_error is not None:
         raise last_error
     return done

@@ -90,7 +90,8 @@ class Order(Base):
     seller_memo: Mapped[str] = mapped_column(Text, default="")
     receiver: Mapped[dict[str, Any]]  # ciphertext and masked form only, never plaintext
     shipped_tracking: Mapped[list[Any]]
-    raw: Mapped[dict[str, Any]]
+    raw: Mapped[dict[str, Any]] = mapped_column(deferred=True)  # the platform's payload: loaded only when asked
+    payload_hash: Mapped[str] = mapped_column(String(40), default="")  # of raw: an unchanged re-read is skipped
     # pipeline state (syncd.lifecycle): new, held, routed, placed, shipped, cancelled
     state: Mapped[str] = mapped_column(String(16), index=True)
     hold_reason: Mapped[str | None] = mapped_column(String(32))

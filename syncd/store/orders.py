@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -22,10 +24,16 @@ class UpsertResult:
     inserted: int = 0
     updated: int = 0
     stale: int = 0
+    unchanged: int = 0
+
+
+def payload_hash(raw: Any) -> str:
+    return hashlib.sha1(json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str).encode(),
+                        usedforsecurity=False).hexdigest()
 
 
 def _order_values(o: OrderIn) -> dict[str, Any]:
-    return {
+    return {"payload_hash": payload_hash(o.raw),
         "platform_status": o.platform_status, "status": o.status.value, "ready_to_ship": o.ready_to_ship,
         "not_ready_reason": o.not_ready_reason, "refund_state": o.refund_state.value,
         "payment_mode": o.payment_mode.value, "paid_at": o.paid_at, "ship_by": o.ship_by,
@@ -51,7 +59,8 @@ def upsert_orders(s: Session, shop_id: str, orders: Sequence[OrderIn], now: date
     ids = list(latest)
     existing: dict[str, Any] = {}
     for i in range(0, len(ids), CHUNK):
-        found = s.execute(select(Order.id, Order.platform_order_id, Order.platform_updated_at, Order.state)
+        found = s.execute(select(Order.id, Order.platform_order_id, Order.platform_updated_at, Order.state,
+                                 Order.payload_hash)
                           .where(Order.shop_id == shop_id, Order.platform_order_id.in_(ids[i:i + CHUNK])))
         existing.update({r.platform_order_id: r for r in found})
 
@@ -71,8 +80,11 @@ def upsert_orders(s: Session, shop_id: str, orders: Sequence[OrderIn], now: date
         row = existing.get(pid)
         if row is None:
             continue
-        if o.updated_at < row.platform_updated_at:
+        if o.updated_at < row.platform_updated_at:  # an older version: never move backwards
             result.stale += 1
+            continue
+        if o.updated_at == row.platform_updated_at and payload_hash(o.raw) == row.payload_hash:
+            result.unchanged += 1  # the same version read again (window overlap): nothing to do
             continue
         changed.append((row, o))
     if changed:
