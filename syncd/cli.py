@@ -118,6 +118,36 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    """Exit 0 while the daemon's stages keep running; 1 when the database is unreachable or they stalled."""
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from syncd import clock
+    from syncd.store.models import StageRun
+
+    settings = _settings(args)
+    config = _config(settings)
+    longest = max(config.global_.intervals.model_dump().values())
+    allowed = max(5 * longest, 300.0)
+    try:
+        db = open_database(settings.db_url())
+        with db.begin() as s:
+            last = s.scalar(select(func.max(StageRun.last_started_at)))
+    except SQLAlchemyError as err:
+        print(f"unhealthy: database unreachable ({type(err).__name__})", file=sys.stderr)
+        return 1
+    if last is None:
+        print("unhealthy: no stage has run yet", file=sys.stderr)
+        return 1
+    age = (clock.now() - last).total_seconds()
+    if age > allowed:
+        print(f"unhealthy: no stage ran for {age:.0f} s (allowed {allowed:.0f} s)", file=sys.stderr)
+        return 1
+    print(f"healthy: a stage ran {age:.0f} s ago")
+    return 0
+
+
 def cmd_orders(args: argparse.Namespace) -> int:
     from syncd import operations
     from syncd.status import find_order, order_details
@@ -176,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the daemon").set_defaults(fn=cmd_run)
     sub.add_parser("once", help="run every stage once, in pipeline order").set_defaults(fn=cmd_once)
     sub.add_parser("check-config", help="validate every config file").set_defaults(fn=cmd_check_config)
+    sub.add_parser("health", help="exit 0 while the daemon's stages keep running").set_defaults(fn=cmd_health)
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])
     db.set_defaults(fn=cmd_db)

@@ -97,6 +97,7 @@ class DaemonLock:
     def acquire(self) -> None:
         if self.path is None:
             return
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # a fresh machine has no data directory yet
         fh = self.path.open("a+")
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -1,0 +1,115 @@
+"""The command line as an operator uses it (in-process, against a SQLite database)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from syncd.cli import main
+from syncd.store.db import open_database
+from syncd.store.models import ExportBatch, Order
+from tests.core.test_config_loader import SANDBOX
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cfg = tmp_path / "config"
+    shutil.copytree(SANDBOX, cfg)
+    monkeypatch.setenv("SYNCD_CONFIG_DIR", str(cfg))
+    monkeypatch.setenv("SYNCD_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SYNCD_SANDBOX_URL", "http://127.0.0.1:9")
+    return cfg
+
+
+def test_check_config_given_a_valid_directory_says_ok(env: Path, capsys: pytest.CaptureFixture[str]):
+    assert main(["check-config"]) == 0
+    assert "OK — 1 shop(s), 2 supplier(s)" in capsys.readouterr().out
+
+
+def test_check_config_given_errors_prints_each_as_file_key_message_and_exits_1(env: Path, capsys):
+    (env / "syncd.yaml").write_text("intervals:\n  pul: 5\nbatch_size: 0\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["check-config"])
+    assert exc.value.code == 1
+    err = capsys.readouterr().err.splitlines()
+    assert "syncd.yaml: intervals.pul: unknown key (typo?)" in err
+    assert any(line.startswith("syncd.yaml: batch_size: ") for line in err)
+    assert err[-1].startswith("2 configuration problem(s)")
+
+
+def test_check_config_given_another_directory_by_flag_reads_that_one(env: Path, tmp_path: Path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--config", str(tmp_path / "nowhere"), "check-config"])
+    assert "config directory does not exist" in capsys.readouterr().err
+
+
+def test_health_given_no_stage_ran_yet_is_unhealthy(env: Path, capsys):
+    assert main(["db", "upgrade"]) == 0
+    assert main(["health"]) == 1
+    assert "no stage has run yet" in capsys.readouterr().err
+
+
+def _seed(tmp_path: Path) -> int:
+    from tests.fakes import make_order
+
+    from syncd import clock
+    from syncd.store.orders import upsert_orders
+
+    db = open_database(f"sqlite:///{(tmp_path / 'data' / 'syncd.db').resolve()}")
+    with db.begin() as s:
+        upsert_orders(s, "douyin-demo", [make_order("6917000000000000001", clock.now())], clock.now())
+    with db.begin() as s:
+        oid = s.scalar(select(Order.id))
+    db.dispose()
+    return int(oid)
+
+
+def test_orders_hold_show_release_move_the_order_and_report_it(env: Path, tmp_path: Path, capsys):
+    main(["db", "upgrade"])
+    _seed(tmp_path)
+    assert main(["orders", "hold", "6917000000000000001", "--reason", "buyer called"]) == 0
+    capsys.readouterr()
+    assert main(["orders", "show", "douyin-demo/6917000000000000001"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["state"], shown["hold_reason"]) == ("held", "manual")
+    assert shown["receiver"]["phone"] == "138****0000"
+    assert main(["orders", "release", "#1"]) == 0
+    assert "released → new" in capsys.readouterr().out
+    assert main(["orders", "release", "#1"]) == 2
+    assert main(["orders", "show", "404"]) == 2
+
+
+def test_status_json_counts_orders_and_holds(env: Path, tmp_path: Path, capsys):
+    main(["db", "upgrade"])
+    _seed(tmp_path)
+    main(["orders", "hold", "6917000000000000001", "--reason", "x"])
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert st["orders"] == [{"shop": "douyin-demo", "state": "held", "orders": 1}]
+    assert st["holds"] == [{"reason": "manual", "orders": 1}]
+    assert main(["status"]) == 0
+    assert "manual" in capsys.readouterr().out
+
+
+def test_suppliers_reexport_given_an_unknown_batch_says_so(env: Path, capsys):
+    main(["db", "upgrade"])
+    assert main(["suppliers", "reexport", "99"]) == 2
+    assert "there is no batch 99" in capsys.readouterr().err
+
+
+def test_once_given_an_unreachable_shop_runs_every_stage_and_exits_1(env: Path, tmp_path: Path, capsys):
+    (env / "syncd.yaml").write_text("retry: {attempts: 1, max_seconds: 1, initial_wait: 0, max_wait: 0}\n"
+                                    "http: {timeout_seconds: 2}\n", encoding="utf-8")
+    assert main(["once"]) == 1
+    out = capsys.readouterr().out
+    assert "pull" in out and "FAILED" in out and "writeback" in out
+    assert main(["health"]) == 0  # the stages ran (and failed): the process is alive
+    db = open_database(f"sqlite:///{(tmp_path / 'data' / 'syncd.db').resolve()}")
+    with db.begin() as s:
+        assert s.scalar(select(ExportBatch.id)) is None
+    db.dispose()
