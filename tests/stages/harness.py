@@ -64,13 +64,14 @@ class Harness:
                 wb.close()
         return rows
 
-    def reply(self, supplier: str, name: str, rows: list[tuple[str, str, str]], *, age: float = 60) -> Path:
-        """Drop a supplier reply CSV (订单号, 快递公司, 快递单号) that finished writing ``age`` seconds ago."""
+    def reply(self, supplier: str, name: str, rows: list[tuple[str, ...]], *, age: float = 60,
+              header: tuple[str, ...] = ("订单号", "快递公司", "快递单号")) -> Path:
+        """Drop a supplier reply CSV that finished writing ``age`` seconds ago."""
         path = self.inbox(supplier) / name
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", encoding="utf-8-sig", newline="") as fh:
             w = csv.writer(fh)
-            w.writerow(["订单号", "快递公司", "快递单号"])
+            w.writerow(header)
             w.writerows(rows)
         st = path.stat()
         os.utime(path, (st.st_atime - age, st.st_mtime - age))

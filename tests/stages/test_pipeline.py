@@ -338,3 +338,75 @@ def test_release_and_manual_hold_move_the_order_as_a_person_asked(h: Harness, db
     assert _states(db)["1901"] == "routed"
     with pytest.raises(RejectedError):
         operations.release(db, oid)
+
+
+def test_collect_given_a_reply_to_a_batch_whose_recording_was_interrupted_keeps_the_tracking(
+    h: Harness, db: Database, monkeypatch: pytest.MonkeyPatch
+):
+    from syncd.stages import forward
+
+    h.shop.put(make_order("2001", _ago(5)))
+    h.stage("pull")
+    h.stage("route")
+    real = forward.write_batch
+
+    def file_written_then_crash(rt, supplier_id, batch_id, receivers=None):
+        adapter = rt.suppliers[supplier_id]
+        original = adapter.write_batch
+        adapter.write_batch = lambda batch: (original(batch), (_ for _ in ()).throw(SystemExit("killed")))[0]
+        try:
+            return real(rt, supplier_id, batch_id, receivers)
+        finally:
+            adapter.write_batch = original
+
+    monkeypatch.setattr(forward, "write_batch", file_written_then_crash)
+    with pytest.raises(SystemExit):
+        h.stage("forward")
+    monkeypatch.setattr(forward, "write_batch", real)
+    assert [r["订单号"] for r in h.exported_rows("acme")] == ["2001"]  # the supplier has the file...
+    with db.begin() as s:
+        assert s.scalar(select(SupplierOrder.state)) == "placing"  # ...the daemon never recorded it
+    h.reply("acme", "r.csv", [("2001", "中通", "ZT2001")])
+    h.stage("collect")
+    h.cycle()
+    assert _states(db)["2001"] == "shipped"
+    assert h.shop.shipped == {"2001": ["ZT2001"]}
+    assert len(h.exported_rows("acme")) == 1
+
+
+def test_reexport_given_a_written_batch_writes_the_same_file_with_the_same_orders(h: Harness, db: Database):
+    from syncd.stages.forward import reexport
+
+    for i in range(3):
+        h.shop.put(make_order(f"210{i}", _ago(5)))
+    h.cycle()
+    (path,) = h.outbox("acme").glob("*.xlsx")
+    before = sorted(r["订单号"] for r in h.exported_rows("acme"))
+    path.unlink()
+    with db.begin() as s:
+        batch_id = s.scalar(select(ExportBatch.id).where(ExportBatch.supplier_id == "acme"))
+    assert reexport(h.rt, batch_id) == path.name
+    assert sorted(r["订单号"] for r in h.exported_rows("acme")) == before
+    with pytest.raises(RejectedError, match="no batch 999"):
+        reexport(h.rt, 999)
+
+
+def test_collect_given_one_parcel_listed_on_every_product_line_records_it_once(h: Harness, db: Database):
+    h.shop.put(make_order("2201", _ago(5), skus=("SKU-A", "SKU-2P")))
+    h.cycle()
+    h.reply("acme", "r.csv", [("2201", "中通", "ZT2201"), ("2201", "中通", "ZT2201")])
+    assert h.stage("collect").ok
+    h.reply("acme", "corrected.csv", [("2201", "中通", "ZT2201"), ("2201", "中通", "ZT2202")])
+    assert h.stage("collect").ok
+    with db.begin() as s:
+        assert sorted(s.scalars(select(Shipment.tracking_no))) == ["ZT2201", "ZT2202"]
+
+
+def test_writeback_given_a_parcel_for_some_lines_only_reports_a_partial_shipment(h: Harness, db: Database):
+    h.shop.put(make_order("2301", _ago(5), skus=("SKU-A", "SKU-2P")))
+    h.cycle()
+    h.reply("acme", "r.csv", [("2301", "2301-1", "中通", "ZT2301")], header=("订单号", "子订单号", "快递公司", "快递单号"))
+    h.cycle()
+    ((pid, parcels, whole),) = h.shop.ship_calls
+    assert (pid, whole) == ("2301", False)
+    assert [(ln.platform_line_id, ln.quantity) for ln in parcels[0].lines] == [("2301-1", 1)]
