@@ -140,6 +140,24 @@ class WindowResult:
 
 
 @dataclass(slots=True)
+class RefundEvent:
+    """One entry of a storefront's refund / after-sale stream (Douyin afterSale.List, PDD, Taobao)."""
+
+    platform_order_id: str
+    platform_line_id: str | None  # the order line it concerns, when the platform says
+    state: RefundState  # REQUESTED while in progress, REFUNDED once money went back, NONE when closed/refused
+    updated_at: datetime
+    kind: str = ""  # the platform's after-sale type, for people (仅退款, 退货退款, 换货...)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RefundWindow:
+    events: list[RefundEvent]
+    rejects: list[RejectedRecord] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class ParcelLine:
     platform_line_id: str
     quantity: int
@@ -153,6 +171,7 @@ class Parcel:
     tracking_no: str
     lines: list[ParcelLine]  # the order lines (and quantities) inside this package
     request_id: str  # deterministic idempotency key for this parcel
+    attempted: bool = False  # sent before with an unknown outcome: read the order back before sending again
 
 
 @dataclass(slots=True)

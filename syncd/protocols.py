@@ -15,6 +15,7 @@ from syncd.domain import (
     ParsedInbox,
     Receiver,
     ReceiverRef,
+    RefundWindow,
     RowError,
     ShipResult,
     Token,
@@ -47,6 +48,12 @@ class StorefrontAdapter(Protocol):
 
     def get_order(self, platform_order_id: str) -> OrderIn:
         """One order read back from the platform."""
+
+    def list_refunds(self, start: datetime, end: datetime) -> RefundWindow:
+        """The refund / after-sale stream: every entry updated in ``[start, end)``, paged to exhaustion."""
+
+    def count_orders(self, start: datetime, end: datetime) -> int | None:
+        """The platform's own count of orders updated in the window (reconciliation); None if it cannot say."""
 
     def decrypt(self, refs: Sequence[tuple[str, ReceiverRef]]) -> dict[str, Receiver | str]:
         """Decrypt receivers (batched within the platform's limit); per order a Receiver or a reason."""

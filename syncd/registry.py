@@ -17,6 +17,7 @@ import httpx
 from syncd.config.models import ShopConfigBase, SupplierConfigBase
 from syncd.http import CallStats
 from syncd.protocols import FileSupplierAdapter, StorefrontAdapter, TokenStore
+from syncd.ratelimit import RateLimiter
 from syncd.retry import RetryPolicy
 
 
@@ -29,6 +30,7 @@ class AdapterContext:
     data_dir: Path
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     stats: CallStats = field(default_factory=CallStats)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
 
 
 @dataclass(frozen=True)

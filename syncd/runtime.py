@@ -21,6 +21,7 @@ from syncd.config.loader import Config
 from syncd.domain import Token
 from syncd.http import CallStats, build_client
 from syncd.protocols import FileSupplierAdapter, StorefrontAdapter
+from syncd.ratelimit import RateLimiter
 from syncd.retry import RetryPolicy
 from syncd.settings import Settings
 from syncd.store.db import Database, lease
@@ -97,7 +98,7 @@ def build_runtime(settings: Settings, config: Config, db: Database, *, http: htt
     http = http or build_client(config.global_.http)
     retry = retry or RetryPolicy.from_settings(config.global_.retry)
     ctx = registry.AdapterContext(http=http, tokens=DbTokenStore(db, holder), data_dir=settings.data_dir,
-                                  retry=retry, stats=stats)
+                                  retry=retry, stats=stats, limiter=RateLimiter())
     rt = Runtime(settings, config, db, http, stats, retry, holder)
     for shop_id, shop in config.shops.items():
         if shop.enabled:

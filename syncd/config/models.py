@@ -33,6 +33,9 @@ class ShopConfigBase(StrictModel):
     enabled: bool = True
     base_url: str
     pull: PullSettings = PullSettings()
+    rate_limits: dict[str, Annotated[float, Field(gt=0, le=10_000)]] = {}
+    """Calls per second per API for this shop (e.g. ``order.searchList: 5``); the adapter's published
+    defaults apply to the others. syncd waits instead of letting the platform refuse."""
 
     @field_validator("base_url")
     @classmethod

@@ -1,0 +1,60 @@
+"""Rate budgets per (platform, API, shop): token buckets that make the caller wait, bounded.
+
+Adapters call :meth:`RateLimiter.acquire` before every request with the budget of that API for that
+shop (the platform's published limit, or the shop's ``rate_limits`` override), so the platform never has
+to refuse with a flow-control error.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from syncd.errors import RateLimitedError
+
+
+@dataclass
+class _Bucket:
+    rate: float
+    capacity: float
+    tokens: float
+    stamp: float
+
+
+class RateLimiter:
+    """Thread-safe token buckets keyed by ``platform:shop:api``."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 max_wait: float = 60.0) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._buckets: dict[str, _Bucket] = {}
+        self.max_wait = max_wait
+        self.waited = 0.0  # seconds spent waiting, for metrics and the benchmark
+
+    def _reserve(self, key: str, rate: float, burst: float | None) -> float:
+        """Take one token (possibly going into debt); return how long the caller must wait for it."""
+        now = self._clock()
+        capacity = max(1.0, burst if burst is not None else rate)
+        with self._lock:
+            b = self._buckets.get(key)
+            if b is None or b.rate != rate or b.capacity != capacity:
+                b = self._buckets[key] = _Bucket(rate, capacity, capacity, now)
+            b.tokens = min(b.capacity, b.tokens + (now - b.stamp) * b.rate)
+            b.stamp = now
+            b.tokens -= 1.0
+            return 0.0 if b.tokens >= 0 else -b.tokens / b.rate
+
+    def acquire(self, key: str, per_second: float, burst: float | None = None) -> None:
+        """Wait until a call under ``key`` fits its budget; RateLimitedError if that is longer than max_wait."""
+        wait = self._reserve(key, per_second, burst)
+        if wait > self.max_wait:
+            with self._lock:
+                self._buckets[key].tokens += 1.0  # give the token back: this call is not made
+            raise RateLimitedError(f"rate budget {key}: next call in {wait:.0f} s", retry_after=wait)
+        if wait > 0:
+            self.waited += wait
+            self._sleep(wait)

@@ -1,0 +1,55 @@
+"""Rate budgets: callers wait for their token instead of being refused; waits are bounded."""
+
+from __future__ import annotations
+
+import pytest
+
+from syncd.errors import RateLimitedError
+from syncd.ratelimit import RateLimiter
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, s: float) -> None:
+        self.slept.append(s)
+        self.now += s
+
+
+def test_acquire_given_a_budget_lets_a_burst_through_then_spaces_calls():
+    t = FakeTime()
+    rl = RateLimiter(clock=t.clock, sleep=t.sleep)
+    for _ in range(5):
+        rl.acquire("pdd:s1:pdd.order.number.list.increment.get", 5)
+    assert t.slept == []
+    for _ in range(10):
+        rl.acquire("pdd:s1:pdd.order.number.list.increment.get", 5)
+    assert t.now == pytest.approx(2.0)  # 10 more calls at 5/s
+    assert rl.waited == pytest.approx(2.0)
+
+
+def test_acquire_keeps_separate_budgets_per_key():
+    t = FakeTime()
+    rl = RateLimiter(clock=t.clock, sleep=t.sleep)
+    rl.acquire("a", 1)
+    rl.acquire("b", 1)
+    assert t.slept == []
+    rl.acquire("a", 1)
+    assert t.slept == [pytest.approx(1.0)]
+
+
+def test_acquire_given_a_wait_longer_than_allowed_refuses_without_spending_the_token():
+    t = FakeTime()
+    rl = RateLimiter(clock=t.clock, sleep=t.sleep, max_wait=5)
+    rl.acquire("slow", 0.1)  # one call every 10 s
+    with pytest.raises(RateLimitedError) as exc:
+        rl.acquire("slow", 0.1)
+    assert exc.value.retry_after == pytest.approx(10.0)
+    t.now += 10
+    rl.acquire("slow", 0.1)
+    assert t.slept == []
