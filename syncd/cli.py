@@ -9,11 +9,12 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
-from syncd import __version__
+from syncd import __version__, clock
 from syncd.config.loader import Config, load_config
-from syncd.errors import ConfigError, ConfigErrors, RejectedError
+from syncd.errors import ConfigError, ConfigErrors, RejectedError, SyncdError
 from syncd.logs import setup_logging
 from syncd.settings import Settings
 from syncd.store.db import DaemonLock, Database, open_database
@@ -118,6 +119,36 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resync_order(args: argparse.Namespace, db: Database) -> int:
+    from syncd.runtime import build_runtime
+    from syncd.stages.pull import resync_order
+    from syncd.status import find_order
+
+    settings = _settings(args)
+    config = _config(settings)
+    known = find_order(db, args.id)
+    shop, pid = (known.shop_id, known.platform_order_id) if known else (
+        args.id.split("/", 1) if "/" in args.id else (None, args.id))
+    if shop is None:
+        if len(config.shops) != 1:
+            print("syncd: unknown order; name its shop as SHOP/ORDER_ID", file=sys.stderr)
+            return 2
+        shop = next(iter(config.shops))
+    rt = build_runtime(settings, config, db)
+    try:
+        if shop not in rt.storefronts:
+            print(f"syncd: no enabled shop {shop!r}", file=sys.stderr)
+            return 2
+        n = resync_order(rt, shop, pid)
+        print(f"order {shop}/{pid}: read again ({'changed' if n else 'no change'})")
+    except SyncdError as err:
+        print(f"syncd: {err}", file=sys.stderr)
+        return 1
+    finally:
+        rt.close()
+    return 0
+
+
 def cmd_health(args: argparse.Namespace) -> int:
     """Exit 0 while the daemon's stages keep running; 1 when the database is unreachable or they stalled."""
     from sqlalchemy import func, select
@@ -153,6 +184,8 @@ def cmd_orders(args: argparse.Namespace) -> int:
     from syncd.status import find_order, order_details
 
     db = _db(_settings(args))
+    if args.action == "resync":
+        return _resync_order(args, db)
     order = find_order(db, args.id)
     if order is None:
         print(f"syncd: no single order matches {args.id!r} (use SHOP/ORDER_ID or #internal-id)", file=sys.stderr)
@@ -168,6 +201,42 @@ def cmd_orders(args: argparse.Namespace) -> int:
     except RejectedError as err:
         print(f"syncd: {err}", file=sys.stderr)
         return 2
+    return 0
+
+
+def parse_local_time(text: str) -> datetime:
+    """``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM[:SS]`` as a seller means it (Asia/Shanghai) → aware UTC."""
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            local = datetime.strptime(text.strip(), fmt)  # noqa: DTZ007 - made aware on the next line
+        except ValueError:
+            continue
+        return local.replace(tzinfo=clock.SHANGHAI).astimezone(UTC)
+    raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD or 'YYYY-MM-DD HH:MM' (Asia/Shanghai), found {text!r}")
+
+
+def cmd_shops(args: argparse.Namespace) -> int:
+    from syncd.runtime import build_runtime
+    from syncd.stages.pull import resync_shop
+
+    settings = _settings(args)
+    config = _config(settings)
+    rt = build_runtime(settings, config, _db(settings))
+    try:
+        if args.shop not in rt.storefronts:
+            print(f"syncd: no enabled shop {args.shop!r} (shops: {', '.join(rt.storefronts)})", file=sys.stderr)
+            return 2
+        end = args.to or clock.now()
+        if end <= args.start:
+            print("syncd: --to must be after --from", file=sys.stderr)
+            return 2
+        n = resync_shop(rt, args.shop, args.start, end)
+        print(f"shop {args.shop}: read {args.start.isoformat()} .. {end.isoformat()} again; {n} order(s) new or changed")
+    except SyncdError as err:
+        print(f"syncd: {err}", file=sys.stderr)
+        return 1
+    finally:
+        rt.close()
     return 0
 
 
@@ -215,13 +284,20 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(fn=cmd_status)
     orders = sub.add_parser("orders", help="look at or act on one order")
     osub = orders.add_subparsers(dest="action", required=True)
-    for name in ("show", "release"):
+    for name in ("show", "release", "resync"):
         o = osub.add_parser(name)
         o.add_argument("id", help="platform order id, SHOP/ORDER_ID, or #internal-id")
     oh = osub.add_parser("hold")
     oh.add_argument("id")
     oh.add_argument("--reason", required=True)
     orders.set_defaults(fn=cmd_orders)
+    shops = sub.add_parser("shops", help="storefront shops")
+    shsub = shops.add_subparsers(dest="action", required=True)
+    rs = shsub.add_parser("resync", help="read a date range of a shop again (Asia/Shanghai dates)")
+    rs.add_argument("shop")
+    rs.add_argument("--from", dest="start", required=True, type=parse_local_time, metavar="DATE")
+    rs.add_argument("--to", type=parse_local_time, metavar="DATE")
+    shops.set_defaults(fn=cmd_shops)
     sup = sub.add_parser("suppliers", help="supplier files")
     ssub = sup.add_subparsers(dest="action", required=True)
     re_ = ssub.add_parser("reexport", help="write an outbox batch file again")

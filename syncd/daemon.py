@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, timedelta
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -15,7 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from syncd import clock
 from syncd.runtime import Runtime
-from syncd.stages import collect, forward, pull, route, writeback
+from syncd.stages import collect, forward, pull, reconcile, route, writeback
 from syncd.stages.runner import StageFn, StageReport
 
 log = logging.getLogger("syncd.daemon")
@@ -26,7 +26,9 @@ STAGES: dict[str, StageFn] = {
     "forward": forward.run,
     "collect": collect.run,
     "writeback": writeback.run,
+    "reconcile": reconcile.run,
 }
+FIRST_RUN_DELAY = {"reconcile": 600.0}  # let the first pull finish before comparing counts
 SHUTDOWN_BUDGET = 9.0  # seconds: SIGTERM → exit within 10 s
 
 
@@ -87,8 +89,9 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
                                     timezone=UTC)
     intervals = rt.config.global_.intervals
     for name in STAGES:
+        first = clock.now() + timedelta(seconds=min(FIRST_RUN_DELAY.get(name, 0.0), getattr(intervals, name)))
         scheduler.add_job(job, "interval", seconds=getattr(intervals, name), args=[name], id=name, name=name,
-                          next_run_time=clock.now())
+                          next_run_time=first)
     if install_signals:
         def stop(signum: int, _frame: FrameType | None) -> None:
             log.info("received %s: finishing the step in flight", signal.Signals(signum).name)

@@ -23,6 +23,7 @@ from syncd.store.models import (
     SupplierOrder,
     TokenRow,
 )
+from syncd.store.orders import AFTER_FORWARD
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -47,10 +48,12 @@ def collect_status(db: Database) -> dict[str, Any]:
                    "refresh_expires_at": _iso(t.refresh_expires_at)} for t in s.scalars(select(TokenRow))]
         writeback = [{"state": st, "shipments": n} for st, n in s.execute(
             select(Shipment.writeback_state, func.count()).group_by(Shipment.writeback_state))]
+        after_forward = s.scalar(select(func.count()).select_from(Order).where(Order.last_error == AFTER_FORWARD))
         quarantined = s.scalar(select(func.count()).select_from(Quarantine).where(Quarantine.resolved_at.is_(None)))
         rejected_files = s.scalar(select(func.count()).select_from(ExportBatch).where(ExportBatch.state == "writing"))
     return {"at": clock.now().isoformat(), "orders": per_state, "holds": holds, "stages": stages,
             "paused_shops": shops, "tokens": tokens, "writeback": writeback, "quarantined": quarantined,
+            "refund_after_forwarding": after_forward,
             "unfinished_batches": rejected_files}
 
 
@@ -72,6 +75,9 @@ def format_status(st: dict[str, Any]) -> str:
         out.append(f"\nPAUSED shop {sh['shop']} since {sh['paused_at']}: {sh['paused']}")
     for t in st["tokens"]:
         out.append(f"token {t['shop']}: access until {t['access_expires_at']}, refresh until {t['refresh_expires_at']}")
+    if st["refund_after_forwarding"]:
+        out.append(f"\n{st['refund_after_forwarding']} order(s) refunded or cancelled after they went to the supplier:"
+                   " tell the supplier not to ship (syncd orders show ID)")
     if st["quarantined"]:
         out.append(f"\n{st['quarantined']} unreadable record(s) quarantined (see the log)")
     return "\n".join(out)

@@ -16,7 +16,9 @@ from syncd.domain import (
     PaymentMode,
     Receiver,
     ReceiverRef,
+    RefundEvent,
     RefundState,
+    RefundWindow,
     RejectedRecord,
     ShipResult,
     Token,
@@ -84,6 +86,8 @@ class FakeStorefront:
     fail_list: list[Exception] = field(default_factory=list)
     rejects: list[RejectedRecord] = field(default_factory=list)
     list_calls: list[tuple[datetime, datetime]] = field(default_factory=list)
+    refunds: list[RefundEvent] = field(default_factory=list)
+    refund_calls: list[tuple[datetime, datetime]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def put(self, order: OrderIn) -> None:
@@ -102,6 +106,13 @@ class FakeStorefront:
 
     def get_order(self, platform_order_id: str) -> OrderIn:
         return self.orders[platform_order_id]
+
+    def list_refunds(self, start: datetime, end: datetime) -> RefundWindow:
+        self.refund_calls.append((start, end))
+        return RefundWindow([e for e in self.refunds if start <= e.updated_at <= end])
+
+    def count_orders(self, start: datetime, end: datetime) -> int | None:
+        return sum(1 for o in self.orders.values() if start <= o.updated_at <= end)
 
     def decrypt(self, refs: Sequence[tuple[str, ReceiverRef]]) -> dict[str, Receiver | str]:
         out: dict[str, Receiver | str] = {}

@@ -63,6 +63,7 @@ class StageIntervals(StrictModel):
     forward: Annotated[float, Field(gt=0)] = 60
     collect: Annotated[float, Field(gt=0)] = 60
     writeback: Annotated[float, Field(gt=0)] = 60
+    reconcile: Annotated[float, Field(gt=0)] = 86400
 
 
 class RouteSettings(StrictModel):
@@ -91,6 +92,8 @@ class GlobalConfig(StrictModel):
     retry: RetrySettings = RetrySettings()
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
     """Rows a stage claims per transaction."""
+    reconcile_days: Annotated[float, Field(gt=0, le=89)] = 3
+    """The reconciliation sweep compares the last this-many days with the platform."""
     claim_seconds: Annotated[float, Field(ge=30, le=3600)] = 300
     """How long a replica keeps rows it claimed; a crashed replica's claims are taken over after this.
     Keep it above the HTTP timeout plus the retry budget."""

@@ -1,37 +1,102 @@
-"""pull: list each shop's orders changed since its cursor, window by window, and upsert them.
+"""pull: list each shop's orders and refund events changed since their cursors, window by window.
 
-The cursor moves only in the transaction that committed the window's orders, never past now − lag,
-and every run starts ``overlap`` before the cursor (late-stamped updates land behind it).
+A cursor moves only in the transaction that committed its window, never past now − lag, and every run
+starts ``overlap`` before the cursor (late-stamped updates land behind it). After downtime the same loop
+catches up window by window from the last cursor; a very long gap continues in the next run.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from syncd import clock
+from syncd.domain import RejectedRecord
 from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, scope, shop_paused
 from syncd.store.db import lease
-from syncd.store.models import Cursor, Quarantine
-from syncd.store.orders import upsert_orders
+from syncd.store.models import Cursor, Quarantine, Shop
+from syncd.store.orders import apply_refund_events, upsert_orders
 
 log = logging.getLogger("syncd.pull")
 
-MAX_WINDOWS_PER_RUN = 500  # a long catch-up goes on in the next run
-ORDERS = "orders"
+MAX_WINDOWS_PER_RUN = 500  # a longer catch-up goes on in the next run
+ORDERS, REFUNDS = "orders", "refunds"
+T = TypeVar("T")
 
 
-def read_cursor(rt: Runtime, shop_id: str) -> datetime | None:
+def read_cursor(rt: Runtime, shop_id: str, stream: str = ORDERS) -> datetime | None:
     with rt.db.begin() as s:
-        row = s.get(Cursor, (shop_id, ORDERS))
+        row = s.get(Cursor, (shop_id, stream))
         return row.watermark if row else None
 
 
+def _quarantine(s: Session, shop_id: str, rejects: list[RejectedRecord]) -> None:
+    for rej in rejects:
+        s.add(Quarantine(source=f"shop {shop_id}", key=rej.key[:128], reason=rej.reason,
+                         raw=rej.raw if isinstance(rej.raw, dict) else {"value": repr(rej.raw)[:2000]},
+                         created_at=clock.now()))
+        log.error("pull %s: record %s could not be read and was quarantined: %s", shop_id, rej.key, rej.reason)
+
+
+def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch: Callable[[datetime, datetime], T],
+         store: Callable[[Session, T], int], *, cursor: str | None) -> int:
+    """Fetch and store consecutive overlapping windows from ``start`` to ``end_limit``.
+
+    With ``cursor`` the stream's watermark moves to each window's end in the window's own transaction.
+    """
+    adapter = rt.storefronts[shop_id]
+    shop = rt.config.shops[shop_id]
+    window = timedelta(minutes=min(shop.pull.window_minutes, adapter.max_window.total_seconds() / 60))
+    overlap = min(timedelta(minutes=shop.pull.overlap_minutes), window / 2)
+    written = 0
+    for _ in range(MAX_WINDOWS_PER_RUN):
+        if start >= end_limit or rt.stop.is_set():
+            break
+        end = min(start + window, end_limit)
+        result = fetch(start, end)
+        with rt.db.begin() as s:
+            written += store(s, result)
+            if cursor is not None:
+                row = s.get(Cursor, (shop_id, cursor))
+                if row is None:
+                    s.add(Cursor(shop_id=shop_id, stream=cursor, watermark=end, updated_at=clock.now()))
+                elif end > row.watermark:
+                    row.watermark, row.updated_at = end, clock.now()
+        if end >= end_limit:
+            break
+        start = end - overlap
+    return written
+
+
+def store_orders(shop_id: str) -> Callable[[Session, Any], int]:
+    def store(s: Session, result: Any) -> int:
+        got = len({o.platform_order_id for o in result.orders}) + len(result.rejects)
+        if result.total is not None and got < result.total:
+            log.warning("pull %s: platform counted %d orders in a window, %d read (orders moved while paging; "
+                        "the overlap of the next window picks them up)", shop_id, result.total, got)
+        res = upsert_orders(s, shop_id, result.orders, clock.now())
+        _quarantine(s, shop_id, result.rejects)
+        return res.inserted + res.updated
+
+    return store
+
+
+def store_refunds(shop_id: str) -> Callable[[Session, Any], int]:
+    def store(s: Session, result: Any) -> int:
+        _quarantine(s, shop_id, result.rejects)
+        return apply_refund_events(s, shop_id, result.events, clock.now())
+
+    return store
+
+
 def pull_shop(rt: Runtime, shop_id: str) -> int:
-    """Pull one shop up to now − lag; returns the number of orders written."""
+    """Pull one shop's orders, then its refund stream, up to now − lag; returns the orders written."""
     shop = rt.config.shops[shop_id]
     adapter = rt.storefronts[shop_id]
     with lease(rt.db, f"pull:{shop_id}", rt.holder, timedelta(minutes=15)) as got:
@@ -41,40 +106,33 @@ def pull_shop(rt: Runtime, shop_id: str) -> int:
         adapter.ensure_token()
         now = clock.now()
         end_limit = now - timedelta(seconds=shop.pull.lag_seconds)
-        window = timedelta(minutes=min(shop.pull.window_minutes, adapter.max_window.total_seconds() / 60))
-        overlap = min(timedelta(minutes=shop.pull.overlap_minutes), window / 2)
-        cursor = read_cursor(rt, shop_id) or now - timedelta(hours=shop.pull.first_lookback_hours)
-        start = cursor - overlap
+        first = now - timedelta(hours=shop.pull.first_lookback_hours)
+        overlap = timedelta(minutes=shop.pull.overlap_minutes)
         written = 0
-        for _ in range(MAX_WINDOWS_PER_RUN):
-            if start >= end_limit or rt.stop.is_set():
-                break
-            end = min(start + window, end_limit)
-            result = adapter.list_orders(start, end)
-            got_count = len({o.platform_order_id for o in result.orders}) + len(result.rejects)
-            if result.total is not None and got_count < result.total:
-                log.warning("pull %s: platform counted %d orders in %s..%s, %d read (orders moved while paging;"
-                            " the overlap of the next window picks them up)", shop_id, result.total,
-                            start.isoformat(), end.isoformat(), got_count)
-            with rt.db.begin() as s:
-                res = upsert_orders(s, shop_id, result.orders, clock.now())
-                for rej in result.rejects:
-                    s.add(Quarantine(source=f"shop {shop_id}", key=rej.key[:128], reason=rej.reason,
-                                     raw=rej.raw if isinstance(rej.raw, dict) else {"value": repr(rej.raw)[:2000]},
-                                     created_at=clock.now()))
-                    log.error("pull %s: order %s could not be read and was quarantined: %s",
-                              shop_id, rej.key, rej.reason)
-                row = s.get(Cursor, (shop_id, ORDERS))
-                if row is None:
-                    s.add(Cursor(shop_id=shop_id, stream=ORDERS, watermark=end, updated_at=clock.now()))
-                elif end > row.watermark:
-                    row.watermark = end
-                    row.updated_at = clock.now()
-            written += res.inserted + res.updated
-            if end >= end_limit:
-                break
-            start = end - overlap
+        for stream, fetch, store in ((ORDERS, adapter.list_orders, store_orders(shop_id)),
+                                     (REFUNDS, adapter.list_refunds, store_refunds(shop_id))):
+            cursor = read_cursor(rt, shop_id, stream) or first
+            n = walk(rt, shop_id, cursor - overlap, end_limit, fetch, store, cursor=stream)
+            written += n if stream == ORDERS else 0
         return written
+
+
+def resync_shop(rt: Runtime, shop_id: str, start: datetime, end: datetime) -> int:
+    """``syncd shops resync``: read a date range again (orders and refunds); cursors do not move."""
+    adapter = rt.storefronts[shop_id]
+    adapter.ensure_token()
+    end = min(end, clock.now())
+    n = walk(rt, shop_id, start, end, adapter.list_orders, store_orders(shop_id), cursor=None)
+    walk(rt, shop_id, start, end, adapter.list_refunds, store_refunds(shop_id), cursor=None)
+    return n
+
+
+def resync_order(rt: Runtime, shop_id: str, platform_order_id: str) -> int:
+    """``syncd orders resync``: read one order again from the storefront."""
+    order = rt.storefronts[shop_id].get_order(platform_order_id)
+    with rt.db.begin() as s:
+        res = upsert_orders(s, shop_id, [order], clock.now())
+    return res.inserted + res.updated
 
 
 def run(rt: Runtime, report: StageReport) -> None:
@@ -88,8 +146,6 @@ def run(rt: Runtime, report: StageReport) -> None:
 
 def _maybe_unpause(rt: Runtime, shop_id: str) -> None:
     """A paused shop is tried again every 30 minutes: a person may have re-authorised it meanwhile."""
-    from syncd.store.models import Shop
-
     with rt.db.begin() as s:
         shop = s.scalar(select(Shop).where(Shop.id == shop_id))
         if shop is None or shop.paused_at is None or clock.now() - shop.paused_at < timedelta(minutes=30):

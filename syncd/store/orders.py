@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from syncd.domain import OrderIn, RefundState
+from syncd.domain import OrderIn, RefundEvent, RefundState
 from syncd.lifecycle import OrderState, SupplierOrderState
 from syncd.store.models import Hold, Order, OrderLine, SupplierOrder
 
@@ -119,14 +119,26 @@ def _apply_changes(s: Session, changed: list[tuple[Any, OrderIn]], now: datetime
     if line_inserts:
         s.execute(insert(OrderLine), line_inserts)
 
-    # A routed order whose supplier orders are all still pending is re-decided by the route stage when it
-    # was cancelled or refunded meanwhile: its pending supplier orders are withdrawn before any goes out.
-    withdraw = [row.id for row, o in changed if row.state == OrderState.ROUTED
-                and (o.status.value == "cancelled" or o.refund_state != RefundState.NONE or not o.ready_to_ship)]
-    if withdraw:
-        busy = set(s.scalars(select(SupplierOrder.order_id).where(
-            SupplierOrder.order_id.in_(withdraw), SupplierOrder.state != SupplierOrderState.PENDING)))
-        ids = [i for i in withdraw if i not in busy]
+    react_to_stops(s, [(row.id, row.state) for row, o in changed
+                       if o.status.value == "cancelled" or o.refund_state != RefundState.NONE or not o.ready_to_ship],
+                   now)
+
+
+AFTER_FORWARD = "refund or cancellation after the order was sent to the supplier: tell the supplier not to ship"
+
+
+def react_to_stops(s: Session, stopped: list[tuple[int, str]], now: datetime) -> None:
+    """Orders the storefront says must not ship (cancelled, refund asked, no longer ready).
+
+    Routed orders whose supplier orders all wait still are withdrawn and go back to the route stage, which
+    holds or cancels them; orders already (partly) at a supplier get a notice a person can act on.
+    """
+    routed = [oid for oid, state in stopped if state == OrderState.ROUTED]
+    sent = {oid for oid, state in stopped if state in (OrderState.PLACED, OrderState.SHIPPED)}
+    if routed:
+        sent |= set(s.scalars(select(SupplierOrder.order_id).where(
+            SupplierOrder.order_id.in_(routed), SupplierOrder.state != SupplierOrderState.PENDING)))
+        ids = [i for i in routed if i not in sent]
         if ids:
             s.execute(update(SupplierOrder).where(SupplierOrder.order_id.in_(ids),
                                                   SupplierOrder.state == SupplierOrderState.PENDING)
@@ -134,9 +146,52 @@ def _apply_changes(s: Session, changed: list[tuple[Any, OrderIn]], now: datetime
                               last_error="withdrawn: order changed on the storefront before it was sent"))
             s.execute(update(Order).where(Order.id.in_(ids), Order.state == OrderState.ROUTED)
                       .values(state=OrderState.NEW, recheck_at=None))
-        for i in busy:
-            s.execute(update(Order).where(Order.id == i).values(
-                last_error="refund or cancellation after the order was sent to the supplier: tell the supplier"))
+    if sent:
+        s.execute(update(Order).where(Order.id.in_(sent)).values(last_error=AFTER_FORWARD, updated_at=now))
+
+
+def apply_refund_events(s: Session, shop_id: str, events: Sequence[RefundEvent], now: datetime) -> int:
+    """Record the refund stream on known orders (orders not pulled yet get it with their own pull)."""
+    ids = sorted({e.platform_order_id for e in events})
+    orders = {r.platform_order_id: r for r in s.execute(
+        select(Order.id, Order.platform_order_id, Order.state, Order.status, Order.ready_to_ship)
+        .where(Order.shop_id == shop_id, Order.platform_order_id.in_(ids)))}
+    if not orders:
+        return 0
+    order_ids = [r.id for r in orders.values()]
+    lines: dict[int, dict[str, str]] = {}
+    for ln in s.execute(select(OrderLine.id, OrderLine.order_id, OrderLine.platform_line_id, OrderLine.refund_state)
+                        .where(OrderLine.order_id.in_(order_ids))):
+        lines.setdefault(ln.order_id, {})[ln.platform_line_id] = ln.refund_state
+    touched: set[int] = set()
+    for e in sorted(events, key=lambda e: e.updated_at):  # the latest word on a line wins
+        row = orders.get(e.platform_order_id)
+        if row is None:
+            continue
+        own = lines.setdefault(row.id, {})
+        targets = [e.platform_line_id] if e.platform_line_id in own else list(own)
+        for lid in targets:
+            own[lid] = e.state.value
+        touched.add(row.id)
+    for oid in touched:
+        for lid, state in lines[oid].items():
+            s.execute(update(OrderLine).where(OrderLine.order_id == oid, OrderLine.platform_line_id == lid)
+                      .values(refund_state=state))
+    stopped = []
+    for row in orders.values():
+        if row.id not in touched:
+            continue
+        states = set(lines[row.id].values())
+        refund = (RefundState.REFUNDED if states == {RefundState.REFUNDED.value}
+                  else RefundState.NONE if states <= {RefundState.NONE.value} else RefundState.REQUESTED)
+        values: dict[str, Any] = {"refund_state": refund.value, "updated_at": now}
+        if row.state == OrderState.HELD:
+            values["recheck_at"] = now
+        s.execute(update(Order).where(Order.id == row.id).values(**values))
+        if refund != RefundState.NONE:
+            stopped.append((row.id, row.state))
+    react_to_stops(s, stopped, now)
+    return len(touched)
 
 
 def open_hold(s: Session, order_id: int, reason: str, detail: str, now: datetime, *, auto: bool) -> None:

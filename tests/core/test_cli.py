@@ -54,10 +54,9 @@ def test_health_given_no_stage_ran_yet_is_unhealthy(env: Path, capsys):
 
 
 def _seed(tmp_path: Path) -> int:
-    from tests.fakes import make_order
-
     from syncd import clock
     from syncd.store.orders import upsert_orders
+    from tests.fakes import make_order
 
     db = open_database(f"sqlite:///{(tmp_path / 'data' / 'syncd.db').resolve()}")
     with db.begin() as s:
@@ -103,8 +102,10 @@ def test_suppliers_reexport_given_an_unknown_batch_says_so(env: Path, capsys):
 
 
 def test_once_given_an_unreachable_shop_runs_every_stage_and_exits_1(env: Path, tmp_path: Path, capsys):
-    (env / "syncd.yaml").write_text("retry: {attempts: 1, max_seconds: 1, initial_wait: 0, max_wait: 0}\n"
-                                    "http: {timeout_seconds: 2}\n", encoding="utf-8")
+    (env / "syncd.yaml").write_text(
+        "retry: {attempts: 1, max_seconds: 1, initial_wait: 0, max_wait: 0}\nhttp: {timeout_seconds: 2}\n",
+        encoding="utf-8",
+    )
     assert main(["once"]) == 1
     out = capsys.readouterr().out
     assert "pull" in out and "FAILED" in out and "writeback" in out
@@ -113,3 +114,24 @@ def test_once_given_an_unreachable_shop_runs_every_stage_and_exits_1(env: Path, 
     with db.begin() as s:
         assert s.scalar(select(ExportBatch.id)) is None
     db.dispose()
+
+
+def test_parse_local_time_reads_a_sellers_date_as_asia_shanghai():
+    from datetime import UTC, datetime
+
+    from syncd.cli import parse_local_time
+
+    assert parse_local_time("2026-11-22") == datetime(2026, 11, 21, 16, 0, tzinfo=UTC)
+    assert parse_local_time("2026-11-22 08:30") == datetime(2026, 11, 22, 0, 30, tzinfo=UTC)
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_local_time("22/11/2026")
+
+
+def test_shops_resync_given_an_unknown_shop_or_backwards_range_says_so(env: Path, capsys):
+    main(["db", "upgrade"])
+    assert main(["shops", "resync", "nope", "--from", "2026-11-01"]) == 2
+    assert "no enabled shop 'nope'" in capsys.readouterr().err
+    assert main(["shops", "resync", "douyin-demo", "--from", "2026-11-20", "--to", "2026-11-19"]) == 2
+    assert "--to must be after --from" in capsys.readouterr().err
