@@ -231,7 +231,8 @@ def cmd_shops(args: argparse.Namespace) -> int:
             print("syncd: --to must be after --from", file=sys.stderr)
             return 2
         n = resync_shop(rt, args.shop, args.start, end)
-        print(f"shop {args.shop}: read {args.start.isoformat()} .. {end.isoformat()} again; {n} order(s) new or changed")
+        print(f"shop {args.shop}: read {args.start.isoformat()} .. {end.isoformat()} again; "
+              f"{n} order(s) new or changed")
     except SyncdError as err:
         print(f"syncd: {err}", file=sys.stderr)
         return 1

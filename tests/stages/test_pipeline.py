@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -458,7 +459,7 @@ def test_pull_given_days_of_downtime_catches_up_window_by_window_without_gaps(h:
     h.stage("pull")
     calls = h.shop.list_calls
     assert all(b - a <= timedelta(hours=1) for a, b in calls)
-    assert all(nxt[0] <= prev[1] for prev, nxt in zip(calls, calls[1:], strict=False))  # overlapping, no gap
+    assert all(nxt[0] <= prev[1] for prev, nxt in itertools.pairwise(calls))  # overlapping, no gap
     assert {"260", "261", "262", "263"} <= set(_states(db))
 
 
