@@ -8,9 +8,11 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from syncd import __version__, clock
 from syncd.config.loader import Config, load_config
@@ -19,6 +21,9 @@ from syncd.logs import setup_logging
 from syncd.settings import Settings
 from syncd.store.db import DaemonLock, Database, open_database
 from syncd.store.migrate import upgrade
+
+if TYPE_CHECKING:
+    from syncd.runtime import Runtime
 
 log = logging.getLogger("syncd")
 
@@ -61,6 +66,26 @@ def _start(args: argparse.Namespace) -> tuple[Settings, Config, Database, Daemon
 
     release_stale_claims(db)
     return settings, config, db, lock
+
+
+@contextmanager
+def _runtime(args: argparse.Namespace, db: Database | None = None) -> Iterator[Runtime]:
+    """A runtime for a one-off operator command; closed afterwards."""
+    from syncd.runtime import build_runtime
+
+    settings = _settings(args)
+    config = _config(settings)
+    rt = build_runtime(settings, config, db or _db(settings))
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+def _refused(err: SyncdError) -> int:
+    """Print an operator-facing error; 2 for a refusal of what was asked, 1 for a failure."""
+    print(f"syncd: {err}", file=sys.stderr)
+    return 2 if isinstance(err, RejectedError) else 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -120,32 +145,22 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _resync_order(args: argparse.Namespace, db: Database) -> int:
-    from syncd.runtime import build_runtime
     from syncd.stages.pull import resync_order
     from syncd.status import find_order
 
-    settings = _settings(args)
-    config = _config(settings)
     known = find_order(db, args.id)
     shop, pid = (known.shop_id, known.platform_order_id) if known else (
         args.id.split("/", 1) if "/" in args.id else (None, args.id))
-    if shop is None:
-        if len(config.shops) != 1:
-            print("syncd: unknown order; name its shop as SHOP/ORDER_ID", file=sys.stderr)
-            return 2
-        shop = next(iter(config.shops))
-    rt = build_runtime(settings, config, db)
     try:
-        if shop not in rt.storefronts:
-            print(f"syncd: no enabled shop {shop!r}", file=sys.stderr)
-            return 2
-        n = resync_order(rt, shop, pid)
-        print(f"order {shop}/{pid}: read again ({'changed' if n else 'no change'})")
+        with _runtime(args, db) as rt:
+            if shop is None and len(rt.storefronts) == 1:
+                shop = next(iter(rt.storefronts))
+            if shop not in rt.storefronts:
+                raise RejectedError(f"no enabled shop {shop!r}; name the order as SHOP/ORDER_ID")
+            n = resync_order(rt, shop, pid)
     except SyncdError as err:
-        print(f"syncd: {err}", file=sys.stderr)
-        return 1
-    finally:
-        rt.close()
+        return _refused(err)
+    print(f"order {shop}/{pid}: read again ({'changed' if n else 'no change'})")
     return 0
 
 
@@ -159,7 +174,8 @@ def cmd_health(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     config = _config(settings)
-    longest = max(config.global_.intervals.model_dump().values())
+    # the pipeline stages run every few minutes; the daily reconcile sweep says nothing about liveness
+    longest = max(v for k, v in config.global_.intervals.model_dump().items() if k != "reconcile")
     allowed = max(5 * longest, 300.0)
     try:
         db = open_database(settings.db_url())
@@ -216,45 +232,32 @@ def parse_local_time(text: str) -> datetime:
 
 
 def cmd_shops(args: argparse.Namespace) -> int:
-    from syncd.runtime import build_runtime
     from syncd.stages.pull import resync_shop
 
-    settings = _settings(args)
-    config = _config(settings)
-    rt = build_runtime(settings, config, _db(settings))
+    end = args.to or clock.now()
+    if end <= args.start:
+        print("syncd: --to must be after --from", file=sys.stderr)
+        return 2
     try:
-        if args.shop not in rt.storefronts:
-            print(f"syncd: no enabled shop {args.shop!r} (shops: {', '.join(rt.storefronts)})", file=sys.stderr)
-            return 2
-        end = args.to or clock.now()
-        if end <= args.start:
-            print("syncd: --to must be after --from", file=sys.stderr)
-            return 2
-        n = resync_shop(rt, args.shop, args.start, end)
-        print(f"shop {args.shop}: read {args.start.isoformat()} .. {end.isoformat()} again; "
-              f"{n} order(s) new or changed")
+        with _runtime(args) as rt:
+            if args.shop not in rt.storefronts:
+                raise RejectedError(f"no enabled shop {args.shop!r} (shops: {', '.join(rt.storefronts)})")
+            n = resync_shop(rt, args.shop, args.start, end)
     except SyncdError as err:
-        print(f"syncd: {err}", file=sys.stderr)
-        return 1
-    finally:
-        rt.close()
+        return _refused(err)
+    print(f"shop {args.shop}: read {args.start.isoformat()} .. {end.isoformat()} again; {n} order(s) new or changed")
     return 0
 
 
 def cmd_suppliers(args: argparse.Namespace) -> int:
-    from syncd.runtime import build_runtime
     from syncd.stages.forward import reexport
 
-    settings = _settings(args)
-    config = _config(settings)
-    rt = build_runtime(settings, config, _db(settings))
     try:
-        print(f"wrote {reexport(rt, args.batch)}")
-    except RejectedError as err:
-        print(f"syncd: {err}", file=sys.stderr)
-        return 2
-    finally:
-        rt.close()
+        with _runtime(args) as rt:
+            name = reexport(rt, args.batch)
+    except SyncdError as err:
+        return _refused(err)
+    print(f"wrote {name}")
     return 0
 
 

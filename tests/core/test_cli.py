@@ -135,3 +135,19 @@ def test_shops_resync_given_an_unknown_shop_or_backwards_range_says_so(env: Path
     assert "no enabled shop 'nope'" in capsys.readouterr().err
     assert main(["shops", "resync", "douyin-demo", "--from", "2026-11-20", "--to", "2026-11-19"]) == 2
     assert "--to must be after --from" in capsys.readouterr().err
+
+
+def test_health_given_stages_quiet_for_20_minutes_is_unhealthy_whatever_the_daily_sweep(env: Path, capsys):
+    from datetime import timedelta
+
+    import time_machine
+
+    from syncd import clock
+
+    (env / "syncd.yaml").write_text("retry: {attempts: 1, max_seconds: 1, initial_wait: 0, max_wait: 0}\n"
+                                    "http: {timeout_seconds: 2}\n", encoding="utf-8")
+    main(["once"])
+    assert main(["health"]) == 0
+    with time_machine.travel(clock.now() + timedelta(minutes=20)):
+        assert main(["health"]) == 1
+    assert "no stage ran for" in capsys.readouterr().err
