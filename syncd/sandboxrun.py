@@ -73,6 +73,18 @@ def progress(db: Database) -> Progress:
                     states.get("cancelled", 0) + states.get("skipped", 0), tracking, uploaded)
 
 
+def unsettled(db: Database) -> int:
+    """Orders still on their way (new, routed, at a supplier): an index range, cheap at any size."""
+    with db.begin() as s:
+        return int(s.scalar(select(func.count()).select_from(Order)
+                            .where(Order.state.in_(["new", "routed", "placed"]))) or 0)
+
+
+def total_orders(db: Database) -> int:
+    with db.begin() as s:
+        return int(s.scalar(select(func.max(Order.id))) or 0)
+
+
 def hold_summary(db: Database) -> list[tuple[str, int, str]]:
     with db.begin() as s:
         rows = s.execute(select(Hold.reason, func.count(), func.min(Hold.detail))

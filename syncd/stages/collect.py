@@ -35,13 +35,13 @@ def _match(s: Session, supplier_id: str, order_nos: set[str]) -> dict[str, Any]:
     """Order number as the supplier quotes it (storefront order id, or our supplier-order key) → supplier order."""
     if not order_nos:
         return {}
-    rows = list(s.execute(
-        select(SupplierOrder.id, SupplierOrder.order_id, SupplierOrder.state, SupplierOrder.idempotency_key,
-               SupplierOrder.lines, Order.platform_order_id)
-        .join(Order, Order.id == SupplierOrder.order_id)
-        .where(SupplierOrder.supplier_id == supplier_id,
-               Order.platform_order_id.in_(order_nos) | SupplierOrder.idempotency_key.in_(order_nos))
-        .order_by(SupplierOrder.id)))
+    cols = (SupplierOrder.id, SupplierOrder.order_id, SupplierOrder.state, SupplierOrder.idempotency_key,
+            SupplierOrder.lines, Order.platform_order_id)
+    base = select(*cols).join(Order, Order.id == SupplierOrder.order_id).where(SupplierOrder.supplier_id == supplier_id)
+    # Two lookups, each on its own index (an OR across the two tables would scan them whole).
+    found = {r.id: r for cond in (Order.platform_order_id.in_(order_nos), SupplierOrder.idempotency_key.in_(order_nos))
+             for r in s.execute(base.where(cond))}
+    rows = [found[k] for k in sorted(found)]
     out: dict[str, Any] = {}
     for r in rows:  # prefer a supplier order that was actually sent; among those the newest
         for key in (r.platform_order_id, r.idempotency_key):

@@ -89,11 +89,16 @@ def _claim(rt: Runtime, s: Session, shop_id: str, now: datetime) -> list[int]:
     ready = and_(Shipment.writeback_state == WritebackState.PENDING,
                  or_(Shipment.next_attempt_at.is_(None), Shipment.next_attempt_at <= now))
     abandoned = and_(Shipment.writeback_state == WritebackState.UPLOADING, Shipment.claim_until < now)
-    ids = list(s.scalars(
-        select(Shipment.id).join(Order, Order.id == Shipment.order_id)
-        .where(Order.shop_id == shop_id, or_(ready, abandoned), Order.state != OrderState.HELD)
-        .order_by(Shipment.order_id, Shipment.id).limit(min(CLAIM_BATCH, rt.config.global_.batch_size))
-        .with_for_update(skip_locked=True, of=Shipment)))
+    limit = min(CLAIM_BATCH, rt.config.global_.batch_size)
+    ids: list[int] = []
+    for cond in (abandoned, ready):  # each on the write-back index; an OR of the two would scan every parcel
+        ids += s.scalars(
+            select(Shipment.id).join(Order, Order.id == Shipment.order_id)
+            .where(Order.shop_id == shop_id, cond, Order.state != OrderState.HELD)
+            .order_by(Shipment.order_id, Shipment.id).limit(limit - len(ids))
+            .with_for_update(skip_locked=True, of=Shipment))
+        if len(ids) >= limit:
+            break
     if ids:
         s.execute(update(Shipment).where(Shipment.id.in_(ids)).values(
             writeback_state=WritebackState.UPLOADING, claimed_by=rt.holder,

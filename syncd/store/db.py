@@ -56,7 +56,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=15000")
+    cur.execute("PRAGMA busy_timeout=60000")  # a writer waits its turn; stage transactions are short
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 
@@ -75,7 +75,7 @@ def open_database(url: str, *, echo: bool = False) -> Database:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 15})
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 60})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     else:
