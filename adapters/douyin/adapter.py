@@ -1,4 +1,4 @@
-"""Douyin Shop (抖店) storefront: list, read, decrypt and ship orders (reference/storefronts.md §1)."""
+"""Douyin Shop (抖店) storefront: list, count, read, decrypt and ship orders; the refund stream (reference §1)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,26 @@ from typing import Any
 
 from adapters.douyin.client import DouyinClient
 from adapters.douyin.config import DouyinShopConfig
-from adapters.douyin.mapping import carrier_table, map_order
+from adapters.douyin.listing import PAGE_SIZE, PAGING_DEPTH, Page, Read, WindowReader, page_of
+from adapters.douyin.mapping import aftersale_id, carrier_table, map_aftersale, map_order
 from syncd import clock
-from syncd.domain import OrderIn, Parcel, Receiver, ReceiverRef, RejectedRecord, ShipResult, Token, WindowResult
+from syncd.domain import (
+    OrderIn,
+    Parcel,
+    Receiver,
+    ReceiverRef,
+    RefundEvent,
+    RefundWindow,
+    RejectedRecord,
+    ShipResult,
+    Token,
+    WindowResult,
+)
 from syncd.errors import ProtocolError, RejectedError
 from syncd.registry import AdapterContext
 
 log = logging.getLogger("adapters.douyin")
 
-PAGE_SIZE = 100  # the most order.searchList gives (20008)
-PAGING_DEPTH = 50_000  # results one window can page through (20013); split the window beyond it
-MAX_PAGES = PAGING_DEPTH // PAGE_SIZE
 ALREADY_SHIPPED = "isv.business-failed:60110"
 _FIELDS = ("name", "phone", "address")
 
@@ -42,12 +51,19 @@ class DouyinAdapter:
         self._client = client or DouyinClient(config, ctx)
         self._carriers: dict[str, str] | None = None
         self._carriers_at: datetime | None = None
+        self._orders = WindowReader("order.searchList", config.id, self._order_page, _read_order)
+        self._refunds = WindowReader("afterSale.List", config.id, self._refund_page, _read_aftersale)
 
     # ---- orders -------------------------------------------------------------------------------
 
     def list_orders(self, start: datetime, end: datetime) -> WindowResult:
         """Every order updated in the window, paged from 0 to the platform's total."""
-        return self._window(clock.to_epoch(start), clock.to_epoch(end))
+        got = self._orders.read_window(clock.to_epoch(start), clock.to_epoch(end))
+        return WindowResult(orders=got.values, total=got.total, rejects=got.rejects)
+
+    def count_orders(self, start: datetime, end: datetime) -> int:
+        """The platform's ``total`` for the window: one ``order.searchList`` call of size 1."""
+        return self._count(clock.to_epoch(start), clock.to_epoch(end))
 
     def get_order(self, platform_order_id: str) -> OrderIn:
         """One order through ``order.orderDetail``."""
@@ -57,64 +73,36 @@ class DouyinAdapter:
             raise ProtocolError(f"douyin order.orderDetail: no shop_order_detail for order {platform_order_id}")
         return map_order(detail)
 
-    def _window(self, start: int, end: int) -> WindowResult:
-        kept: dict[str, tuple[float, OrderIn | RejectedRecord]] = {}
-        unkeyed: list[RejectedRecord] = []
-        total, moved = self._page_through(start, end, kept, unkeyed)
-        if total > PAGING_DEPTH:
-            return self._split(start, end, total)
-        if moved:
-            # An order updated while we paged moves to the end (or out of the window) and shifts the
-            # rest one place forward, onto pages already read: read the window once more.
-            log.info("douyin shop %s: orders moved while paging; reading the window again", self._config.id)
-            unkeyed.clear()
-            self._page_through(start, end, kept, unkeyed)
-        orders = [v for _, v in kept.values() if isinstance(v, OrderIn)]
-        rejects = [v for _, v in kept.values() if isinstance(v, RejectedRecord)] + unkeyed
-        return WindowResult(orders=orders, total=total, rejects=rejects)
+    def _search(self, start: int, end: int, page: int, size: int) -> Page:
+        params = {"update_time_start": start, "update_time_end": end, "order_by": "update_time",
+                  "order_asc": True, "size": size, "page": page}
+        data = self._client.call_object("order.searchList", params)
+        return page_of(data, "order.searchList", page, "shop_order_list")
 
-    def _page_through(self, start: int, end: int, kept: dict[str, tuple[float, OrderIn | RejectedRecord]],
-                      unkeyed: list[RejectedRecord]) -> tuple[int, bool]:
-        """Page 0 until ``total``; returns the first page's total and whether orders moved meanwhile."""
-        total: int | None = None
-        moved = False
-        page = 0
-        while True:
-            params = {"update_time_start": start, "update_time_end": end, "order_by": "update_time",
-                      "order_asc": True, "size": PAGE_SIZE, "page": page}
-            data = self._client.call_object("order.searchList", params)
-            page_total = data.get("total")
-            if not isinstance(page_total, int) or isinstance(page_total, bool) or page_total < 0:
-                raise ProtocolError(f"douyin order.searchList: page {page} has no usable total")
-            if total is None:
-                total = page_total
-                if total > PAGING_DEPTH:
-                    return total, False
-            moved = moved or page_total != total
-            items = data.get("shop_order_list") or []
-            if not isinstance(items, list):
-                raise ProtocolError(f"douyin order.searchList: page {page} shop_order_list is not a list")
-            for i, item in enumerate(items):
-                moved = _take(kept, unkeyed, item, f"page {page} item {i}") or moved
-            page += 1
-            if page * PAGE_SIZE >= page_total or not items:
-                return total, moved
-            if page >= MAX_PAGES:
-                raise ProtocolError(f"douyin order.searchList: paging did not end after {MAX_PAGES} pages")
+    def _order_page(self, start: int, end: int, page: int) -> Page:
+        return self._search(start, end, page, PAGE_SIZE)
 
-    def _split(self, start: int, end: int, total: int) -> WindowResult:
-        if end - start <= 1:
-            raise ProtocolError(f"douyin order.searchList: {total} orders in one second exceed the paging depth")
+    def _count(self, start: int, end: int) -> int:
+        total = self._search(start, end, 0, 1).total
+        if total < PAGING_DEPTH or end - start <= 1:
+            return total
+        # Whether ``total`` stops at the paging depth is unconfirmed: count the halves instead. Both
+        # ends of a window are inclusive on the platform, so the shared second is counted once.
         mid = (start + end) // 2
-        log.info("douyin shop %s: %d orders in one window; splitting it", self._config.id, total)
-        halves = [self._window(start, mid), self._window(mid, end)]
-        newest: dict[str, OrderIn] = {}
-        for order in (o for h in halves for o in h.orders):
-            old = newest.get(order.platform_order_id)
-            if old is None or order.updated_at >= old.updated_at:
-                newest[order.platform_order_id] = order
-        return WindowResult(orders=list(newest.values()), total=sum(h.total or 0 for h in halves),
-                            rejects=[r for h in halves for r in h.rejects])
+        return self._count(start, mid) + self._count(mid, end) - self._search(mid, mid, 0, 1).total
+
+    # ---- refunds ------------------------------------------------------------------------------
+
+    def list_refunds(self, start: datetime, end: datetime) -> RefundWindow:
+        """Every after-sale updated in the window (``afterSale.List``), as refund events."""
+        got = self._refunds.read_window(clock.to_epoch(start), clock.to_epoch(end))
+        return RefundWindow(events=[e for events in got.values for e in events], rejects=got.rejects)
+
+    def _refund_page(self, start: int, end: int, page: int) -> Page:
+        params = {"update_start_time": start, "update_end_time": end, "order_by": ["update_time asc"],
+                  "size": PAGE_SIZE, "page": page}
+        data = self._client.call_object("afterSale.List", params)
+        return page_of(data, "afterSale.List", page, "items", has_more=True)
 
     # ---- receivers ----------------------------------------------------------------------------
 
@@ -181,12 +169,22 @@ class DouyinAdapter:
     # ---- shipping -----------------------------------------------------------------------------
 
     def ship(self, platform_order_id: str, parcels: Sequence[Parcel], whole_order: bool) -> ShipResult:
-        """``order.logisticsAdd`` for one parcel of a whole order, else ``order.logisticsAddMultiPack``."""
+        """``order.logisticsAdd`` for one parcel of a whole order, else ``order.logisticsAddMultiPack``.
+
+        A parcel marked ``attempted`` (sent before, outcome unknown) on the logisticsAdd path is first
+        checked on the order: already there → ``already_shipped`` without sending. MultiPack needs no
+        such check: the same parcels carry the same ``request_id``, which the platform answers once.
+        """
         if not parcels:
             raise ValueError(f"ship: no parcels for order {platform_order_id}")
+        single = whole_order and len(parcels) == 1
+        if single and any(p.attempted for p in parcels) and self._already_there(platform_order_id, parcels):
+            # logisticsAdd has no idempotency key: a send with an unknown outcome is checked, never repeated.
+            log.info("douyin order %s: earlier upload had arrived; not sending again", platform_order_id)
+            return ShipResult(already_shipped=True)
         codes = [self._carrier_code(p.carrier) for p in parcels]
         try:
-            if whole_order and len(parcels) == 1:
+            if single:
                 self._client.call("order.logisticsAdd", {
                     "order_id": platform_order_id, "company_code": codes[0],
                     "logistics_code": parcels[0].tracking_no})
@@ -201,10 +199,13 @@ class DouyinAdapter:
             return self._check_already_shipped(platform_order_id, parcels, err)
         return ShipResult()
 
+    def _already_there(self, order_id: str, parcels: Sequence[Parcel]) -> bool:
+        """Whether the platform already holds every tracking number of ``parcels`` (read back now)."""
+        return not _missing_tracking(self.get_order(order_id), parcels)
+
     def _check_already_shipped(self, order_id: str, parcels: Sequence[Parcel], err: RejectedError) -> ShipResult:
         order = self.get_order(order_id)
-        have = {_tracking_key(n) for n in order.shipped_tracking}
-        ours = [p.tracking_no for p in parcels if _tracking_key(p.tracking_no) not in have]
+        ours = _missing_tracking(order, parcels)
         if not ours:
             log.info("douyin order %s: already shipped with the same tracking number(s)", order_id)
             return ShipResult(already_shipped=True)
@@ -253,28 +254,34 @@ def _tracking_key(number: str) -> str:
     return number.strip().upper()
 
 
-def _take(kept: dict[str, tuple[float, OrderIn | RejectedRecord]], unkeyed: list[RejectedRecord],
-          item: Any, where: str) -> bool:
-    """Keep the newest version of each order; True when the order was already there (it moved)."""
+def _missing_tracking(order: OrderIn, parcels: Sequence[Parcel]) -> list[str]:
+    """Our tracking numbers the platform does not show on the order."""
+    have = {_tracking_key(n) for n in order.shipped_tracking}
+    return [p.tracking_no for p in parcels if _tracking_key(p.tracking_no) not in have]
+
+
+def _read_order(item: Any, where: str) -> Read[OrderIn]:
+    """One ``shop_order_list`` entry, or a reject keyed by its order id when it can be read."""
     key = _raw_order_id(item)
-    entry: OrderIn | RejectedRecord
     try:
         if not isinstance(item, dict):
             raise ProtocolError(f"{where}: expected an object, found {type(item).__name__}")
-        entry = map_order(item)
-        stamp = entry.updated_at.timestamp()
+        order = map_order(item)
     except ProtocolError as err:
-        entry = RejectedRecord(key=key or where, reason=str(err), raw=item)
-        if key is None:
-            unkeyed.append(entry)
-            return False
         raw_stamp = item.get("update_time") if isinstance(item, dict) else None
         stamp = float(raw_stamp) if isinstance(raw_stamp, int) and not isinstance(raw_stamp, bool) else -1.0
-    assert key is not None  # map_order succeeded, so order_id was readable
-    old = kept.get(key)
-    if old is None or stamp >= old[0]:
-        kept[key] = (stamp, entry)
-    return old is not None
+        return Read(key, stamp, RejectedRecord(key=key or where, reason=str(err), raw=item))
+    return Read(key, order.updated_at.timestamp(), order)
+
+
+def _read_aftersale(item: Any, where: str) -> Read[list[RefundEvent]]:
+    """One ``afterSale.List`` entry → its events, or a reject keyed by its after-sale id when readable."""
+    key = aftersale_id(item)
+    try:
+        events = map_aftersale(item)
+    except ProtocolError as err:
+        return Read(key, -1.0, RejectedRecord(key=key or where, reason=f"{where}: {err}", raw=item))
+    return Read(key, events[0].updated_at.timestamp(), events)
 
 
 def _raw_order_id(item: Any) -> str | None:

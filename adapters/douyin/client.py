@@ -4,6 +4,24 @@ reference/storefronts.md §1.1 (request), §1.2 (signature), §1.3 (tokens), §1
 One :meth:`DouyinClient.call` is one API call: signed, sent through :mod:`syncd.http`, its envelope
 checked (success is ``code == 10000``), failures classified once in :data:`ERROR_TABLE`, transient
 ones retried under the shared policy, and an expired token refreshed once.
+
+Rate budget: every HTTP request (retries and token calls included) first takes a token from the
+shared :class:`syncd.ratelimit.RateLimiter` under ``douyin:<syncd shop id>:<method>``. Douyin does not
+publish its per-API limits (reference §1.4, §1.7: **unconfirmed**), so these defaults are our own
+conservative assumptions; a shop file overrides any of them with ``rate_limits: {<method>: <calls/s>}``.
+
+==============================  ==========  ====================================================
+API                             calls/s     why this value (assumption, not a published limit)
+==============================  ==========  ====================================================
+order.searchList                10          the listing loop; a window is a few pages
+order.orderDetail               10          read-backs before / after shipping
+order.batchDecrypt              5           permission-gated and audited: keep it slow
+order.logisticsAdd              20          tracking upload bursts after a supplier reply file
+order.logisticsAddMultiPack     20          same
+afterSale.List                  10          the refund stream, paged like searchList
+token.create / token.refresh    1           rare; concurrent refreshes fail anyway (31012)
+anything else                   10          e.g. order.logisticsCompanyList (once a day)
+==============================  ==========  ====================================================
 """
 
 from __future__ import annotations
@@ -45,6 +63,23 @@ CONCURRENT_REFRESH = "isv.business-failed:31012"
 REFRESH_TOKEN_LIFETIME = timedelta(days=14)
 _EPOCH_THRESHOLD = 10**9  # an expires_in above this is an absolute Unix time, not a duration
 _MAX_MESSAGE = 300
+
+DEFAULT_RATE = 10.0  # calls per second for an API the table below does not name
+DEFAULT_RATES: dict[str, float] = {  # see the module docstring: assumptions, Douyin publishes none
+    "order.searchList": 10.0,
+    "order.orderDetail": 10.0,
+    "order.batchDecrypt": 5.0,
+    "order.logisticsAdd": 20.0,
+    "order.logisticsAddMultiPack": 20.0,
+    "afterSale.List": 10.0,
+    "token.create": 1.0,
+    "token.refresh": 1.0,
+}
+
+
+def rate_for(config: DouyinShopConfig, method: str) -> float:
+    """Calls per second allowed for ``method``: the shop's ``rate_limits`` entry, else our default."""
+    return config.rate_limits.get(method, DEFAULT_RATES.get(method, DEFAULT_RATE))
 
 
 class Action(enum.Enum):
@@ -195,6 +230,8 @@ class DouyinClient:
         )
 
     def _once(self, method: str, params: dict[str, Any], access_token: str | None, partial: bool) -> Any:
+        # Wait for the budget before signing: the timestamp must be fresh when the request leaves.
+        self._ctx.limiter.acquire(f"{SYSTEM}:{self._config.id}:{method}", rate_for(self._config, method))
         request = self._request(method, params, access_token)
         resp = send(self._ctx.http, self._ctx.stats, request, system=SYSTEM, api=method)
         body = json_object(resp, system=SYSTEM, api=method)

@@ -1,7 +1,8 @@
 """Douyin Shop payloads → syncd's domain: reference/storefronts.md §1.4.
 
 Pure functions over the platform's dicts. Status and after-sale tables live here. Anything that
-cannot be read raises :class:`ProtocolError` naming the field; the caller sets that order aside.
+cannot be read raises :class:`ProtocolError` naming the field; the caller sets that order (or that
+after-sale entry) aside.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from syncd import clock
 from syncd.carriers import normalize
-from syncd.domain import OrderIn, OrderLineIn, OrderStatus, PaymentMode, ReceiverRef, RefundState
+from syncd.domain import OrderIn, OrderLineIn, OrderStatus, PaymentMode, ReceiverRef, RefundEvent, RefundState
 from syncd.errors import ProtocolError
 
 # order_status → (status, ready to ship, why not when paid but not ready)
@@ -126,6 +127,88 @@ def order_refund_state(lines: list[RefundState]) -> RefundState:
     if any(s is not RefundState.NONE for s in lines):
         return RefundState.REQUESTED
     return RefundState.NONE
+
+
+# ---- afterSale.List ----------------------------------------------------------------------------
+
+# aftersale_type (§1.4): the types where money goes back, and the ones where it does not.
+AFTERSALE_REFUND_TYPES: dict[int, str] = {0: "退货退款", 1: "已发货仅退款", 2: "未发货仅退款"}
+AFTERSALE_OTHER_TYPES: dict[int, str] = {3: "换货", 6: "价保", 7: "补寄", 8: "维修"}
+# standard aftersale_status (§1.4)
+AFTERSALE_OPEN = frozenset({6, 7, 8, 11})  # 待商家同意 / 待买家退货 / 待商家发货 / 待商家二次同意
+AFTERSALE_SUCCESS = frozenset({12, 53})  # 售后成功 (53 逆向交易完成 appears on older line records)
+AFTERSALE_CLOSED = frozenset({27, 28, 29, 51})  # 商家一次拒绝 / 售后失败(关闭) / 商家二次拒绝 / 取消成功
+AFTERSALE_GOODS_FLOW = frozenset({3, 13, 14})  # 换货/补寄/维修 待买家收货 / 成功: goods, not money
+AFTERSALE_ORDER_LEVEL = 2  # aftersale_order_type 2 = 店铺单: the whole order, no one line
+AFTERSALE_REFUND_DONE = 3  # refund_status 3 = 退款成功
+
+
+def aftersale_refund_state(kind: int, status: int, refund_status: int | None) -> RefundState:
+    """Refund state of one after-sale: money back → REFUNDED, under way → REQUESTED, else NONE.
+
+    Exchange, 补寄, 维修 and 价保 never stop goods from shipping (no money goes back for the goods), so
+    they are NONE whatever their status. A type or status this table does not know is REQUESTED: a
+    person looks rather than the goods ship.
+    """
+    if kind in AFTERSALE_OTHER_TYPES:
+        return RefundState.NONE
+    if kind not in AFTERSALE_REFUND_TYPES:
+        return RefundState.REQUESTED
+    if status in AFTERSALE_SUCCESS or refund_status == AFTERSALE_REFUND_DONE:
+        return RefundState.REFUNDED
+    if status in AFTERSALE_CLOSED or status in AFTERSALE_GOODS_FLOW:
+        return RefundState.NONE
+    return RefundState.REQUESTED  # AFTERSALE_OPEN, and any status not known yet
+
+
+def aftersale_id(raw: Any) -> str | None:
+    """The entry's ``aftersale_info.aftersale_id`` when it can be read."""
+    info = raw.get("aftersale_info") if isinstance(raw, dict) else None
+    if not isinstance(info, dict):
+        return None
+    value = info.get("aftersale_id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def map_aftersale(raw: Any) -> list[RefundEvent]:
+    """One ``afterSale.List`` item → its refund events: one per sku order it names, or one for the order."""
+    if not isinstance(raw, dict):
+        raise ProtocolError(f"after-sale entry is {type(raw).__name__}, expected an object")
+    info = _obj(raw, "aftersale_info", "after-sale entry")
+    order_info = _obj(raw, "order_info", "after-sale entry")
+    where = f"after-sale {aftersale_id(raw) or '?'}"
+    if aftersale_id(raw) is None:
+        raise ProtocolError(f"{where}: aftersale_info.aftersale_id is missing")
+    order_id = _id(order_info, "shop_order_id", where)
+    kind = _int(info, "aftersale_type", where)
+    status = _int(info, "aftersale_status", where)
+    if kind is None or status is None:
+        raise ProtocolError(f"{where}: aftersale_type or aftersale_status is missing")
+    updated_at = _time(info, "update_time", where) or _time(info, "apply_time", where)
+    if updated_at is None:
+        raise ProtocolError(f"{where}: update_time is missing")
+    state = aftersale_refund_state(kind, status, _int(info, "refund_status", where))
+    label = AFTERSALE_REFUND_TYPES.get(kind) or AFTERSALE_OTHER_TYPES.get(kind) or f"type {kind}"
+    lines: list[str | None] = [None]
+    if _int(info, "aftersale_order_type", where) != AFTERSALE_ORDER_LEVEL:
+        lines = list(dict.fromkeys(_related_lines(order_info, info, order_id, where))) or [None]
+    return [RefundEvent(platform_order_id=order_id, platform_line_id=line, state=state, updated_at=updated_at,
+                        kind=f"{label} ({status})", raw=raw) for line in lines]
+
+
+def _related_lines(order_info: dict[str, Any], info: dict[str, Any], order_id: str, where: str) -> list[str]:
+    related = order_info.get("related_order_info") or []
+    if not isinstance(related, list) or not all(isinstance(r, dict) for r in related):
+        raise ProtocolError(f"{where}: related_order_info is not a list of objects")
+    lines = [_str(r, "sku_order_id", where).strip() for r in related]
+    lines = [line for line in lines if line]
+    if not lines:
+        related_id = _str(info, "related_id", where).strip()
+        if related_id and related_id != order_id:
+            lines = [related_id]
+    return lines
 
 
 def map_receiver(raw: dict[str, Any], where: str) -> ReceiverRef:

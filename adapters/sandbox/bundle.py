@@ -9,10 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adapters.douyin.client import DEFAULT_RATES as DOUYIN_DEFAULT_RATES
+from adapters.sandbox import pdd_seed as pseed
+from adapters.sandbox import taobao_seed as tseed
 from adapters.sandbox.douyin_sim import DouyinSimulator
 from adapters.sandbox.httpserver import SandboxServer
+from adapters.sandbox.pdd_sim import PddSimulator
 from adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, generate_orders
 from adapters.sandbox.supplier_bot import SupplierBot
+from adapters.sandbox.taobao_sim import TaobaoSimulator
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,10 @@ class SupplierSpec:
         return cls(*parts)
 
 
+# The Douyin limits the adapter assumes (Douyin publishes none), enforced by the simulator when asked.
+DOUYIN_API_QPS: dict[str, float] = dict(DOUYIN_DEFAULT_RATES)
+
+
 class Sandbox:
     """Start/stop everything the daemon talks to; usable as a context manager."""
 
@@ -42,16 +51,33 @@ class Sandbox:
                  reply_delay: float = 2.0, bad_row_rate: float = 0.02, qps: float | None = None, *,
                  clock: Callable[[], float] = time.time, span_hours: float = 24, bot_interval: float | None = 1.0,
                  release_after: float | None = 30.0, refund_after: float | None = None,
-                 refund_fraction: float = 0.0, lost_reply_rate: float = 0.0) -> None:
+                 refund_fraction: float = 0.0, lost_reply_rate: float = 0.0,
+                 platforms: Sequence[str] = ("douyin", "pdd", "taobao"), api_qps: bool = False) -> None:
         self.clock = clock
         self.orders = generate_orders(orders, seed, clock(), span_hours)
         self.douyin = DouyinSimulator(SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, self.orders,
                                       token_ttl=token_ttl, refresh_ttl=refresh_ttl, fault_rate=fault_rate,
                                       qps=qps, seed=seed, clock=clock, release_after=release_after,
                                       refund_after=refund_after, refund_fraction=refund_fraction,
-                                      lost_reply_rate=lost_reply_rate)
+                                      lost_reply_rate=lost_reply_rate,
+                                      api_qps=DOUYIN_API_QPS if api_qps else None)
         self.server = SandboxServer(port=port)
-        self.server.mount(self.douyin.prefix, self.douyin)
+        # Every storefront simulator gets ``orders`` orders of its own; ``api_qps`` switches on each one's
+        # published (or assumed) per-API limits, answered with the platform's own flow-control error.
+        self.storefronts: dict[str, Any] = {"douyin": self.douyin}
+        if "pdd" in platforms:
+            self.storefronts["pdd"] = PddSimulator(
+                pseed.SANDBOX_PDD_CLIENT_ID, pseed.SANDBOX_PDD_CLIENT_SECRET, pseed.SANDBOX_PDD_MALL_ID,
+                pseed.generate_pdd_orders(orders, seed, clock(), span_hours), fault_rate=fault_rate,
+                qps=True if api_qps else qps, seed=seed, clock=clock, lost_reply_rate=lost_reply_rate)
+        if "taobao" in platforms:
+            self.storefronts["taobao"] = TaobaoSimulator(
+                tseed.SANDBOX_TAOBAO_APP_KEY, tseed.SANDBOX_TAOBAO_APP_SECRET, tseed.SANDBOX_TAOBAO_SESSIONS,
+                tseed.generate_taobao_orders(orders, seed, clock(), span_hours), fault_rate=fault_rate,
+                qps=True if api_qps else qps, seed=seed, clock=clock, lost_reply_rate=lost_reply_rate,
+                release_after=release_after)
+        for sim in self.storefronts.values():
+            self.server.mount(sim.prefix, sim)
         self.bots = {s.id: SupplierBot(s.outbox_dir, s.inbox_dir, reply_delay=reply_delay,
                                        reply_format=s.reply_format, encoding=s.encoding,
                                        bad_row_rate=bad_row_rate, seed=seed, clock=clock, name=s.id)
@@ -92,8 +118,8 @@ class Sandbox:
         return self.server.url + self.douyin.prefix
 
     def state(self) -> dict[str, Any]:
-        """The simulator's admin state plus what each supplier bot did."""
-        return {"douyin": self.douyin.snapshot(), "suppliers": {
+        """Each storefront simulator's admin state (by platform) plus what each supplier bot did."""
+        return {**{name: sim.snapshot() for name, sim in self.storefronts.items()}, "suppliers": {
             sid: {"answered_files": sum(1 for v in list(bot.answered.values()) if v), "answers": len(bot.answers),
                   "bad_rows": len(bot.bad_rows), "cancelled": len(bot.cancelled)}
             for sid, bot in self.bots.items()}}

@@ -9,7 +9,7 @@ POST    order/<order_id>       ``{"action": ..., "sku_order_id": ..., "fields": 
                                cancel, pay, release, refund, refund_success, refund_reject,
                                complete, touch, set (``fields`` merged into the order)
 POST    expire_token           ``{"access_token"?, "expires_in"?: 0, "refresh_token"?}``
-POST    faults                 ``{"fault_rate"?, "qps"?, "lost_reply_rate"?}``
+POST    faults                 ``{"fault_rate"?, "qps"?, "api_qps"?: {method: qps}, "lost_reply_rate"?}``
 ======  =====================  ==================================================================
 
 Every change bumps the order's ``update_time`` to the simulator's clock, as the platform would.
@@ -51,6 +51,8 @@ class AdminMixin:
     lost_reply_rate: float
     qps: float | None
     _bucket: tuple[float, float]
+    api_qps: dict[str, float]
+    _api_buckets: dict[str, tuple[float, float]]
 
     def admin(self, method: str, route: str, query: dict[str, str], body: bytes) -> Response:
         """Dispatch one admin request (``route`` is the path below ``_sandbox/``)."""
@@ -135,7 +137,8 @@ class AdminMixin:
                 raise AdminError(409, f"order {order_id} is already shipped (status {status})")
             if order.get("pay_time"):
                 for each in order["sku_order_list"]:
-                    each["after_sale_info"] = {"after_sale_status": 12, "after_sale_type": 2, "refund_status": 3}
+                    self.book.aftersales.change(order, each, now, after_sale_status=12, after_sale_type=2,
+                                                refund_status=3)
             set_status(order, 4)
             order["cancel_reason"] = payload.get("reason", "买家申请取消")
         elif action == "pay":
@@ -149,13 +152,9 @@ class AdminMixin:
             self._expect(order, status, (2, 105, 101, 3))
             self.book.request_refund(order, str(line["order_id"]), now)
         elif action == "refund_success":
-            line["after_sale_info"] = {**line["after_sale_info"], "after_sale_status": 12, "refund_status": 3}
-            if status in (2, 105) and all(
-                    e["after_sale_info"]["after_sale_status"] == 12 for e in order["sku_order_list"]):
-                set_status(order, 4)
-                order["cancel_reason"] = "退款成功"
+            self.book.refund_succeeded(order, line, now)
         elif action == "refund_reject":
-            line["after_sale_info"] = {**line["after_sale_info"], "after_sale_status": 27, "refund_status": 4}
+            self.book.aftersales.change(order, line, now, after_sale_status=27, refund_status=4)
         elif action == "complete":
             self._expect(order, status, (3,))
             set_status(order, 5)
@@ -195,4 +194,12 @@ class AdminMixin:
         if "qps" in payload:
             self.qps = None if payload["qps"] is None else float(payload["qps"])
             self._bucket = (float(self.qps or 0), self.clock())
-        return {"fault_rate": self.fault_rate, "qps": self.qps, "lost_reply_rate": self.lost_reply_rate}
+        if "api_qps" in payload:
+            limits = payload["api_qps"] or {}
+            if not isinstance(limits, dict) or not all(
+                    isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in limits.values()):
+                raise AdminError(400, '"api_qps" must map API names to positive numbers')
+            self.api_qps = {str(k): float(v) for k, v in limits.items()}
+            self._api_buckets.clear()
+        return {"fault_rate": self.fault_rate, "qps": self.qps, "api_qps": self.api_qps,
+                "lost_reply_rate": self.lost_reply_rate}

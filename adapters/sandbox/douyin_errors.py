@@ -1,6 +1,10 @@
-"""The error a Douyin simulator call answers with (reference/storefronts.md §1.7)."""
+"""The error a Douyin simulator call answers with (reference/storefronts.md §1.7), and parameter checks."""
 
 from __future__ import annotations
+
+from typing import Any
+
+MAX_DEPTH = 50_000  # results one query can page through (20013)
 
 
 class ApiError(Exception):
@@ -24,3 +28,11 @@ def invalid(what: str, sub: str = "") -> ApiError:
 def business(sub: str, msg: str) -> ApiError:
     """50002: the business rule refused (``isv.business-failed:<sub>``)."""
     return ApiError(50002, f"isv.business-failed:{sub}", msg)
+
+
+def int_param(params: dict[str, Any], name: str, default: int, sub: str = "") -> int:
+    """An integer business parameter (a digit string is accepted), else 40004."""
+    v = params.get(name, default)
+    if isinstance(v, bool) or not isinstance(v, int | str) or (isinstance(v, str) and not v.isdigit()):
+        raise invalid(name, sub)
+    return int(v)

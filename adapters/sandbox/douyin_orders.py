@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from adapters.sandbox import seed as seedmod
-from adapters.sandbox.douyin_errors import ApiError, business, invalid, missing
+from adapters.sandbox.douyin_aftersale import AfterSaleBook
+from adapters.sandbox.douyin_errors import MAX_DEPTH, ApiError, business, int_param, invalid, missing
 from syncd.carriers import CARRIERS
 
 TRACKING_RE = re.compile(r"^[A-Z0-9]{8,20}$")
@@ -21,15 +22,9 @@ COMPANIES: list[dict[str, Any]] = [{"id": i + 1, "name": c.name, "code": c.code}
 _COMPANY_BY_CODE = {c["code"]: c for c in COMPANIES}
 _SF_CODES = {"shunfeng", "shunfengkuaiyun"}
 REFUND_PENDING = {6, 7, 8, 11}  # after-sale applied / in progress: shipping needs a decision first
-MAX_DEPTH = 50_000
 _LOOKBACK = 90 * 86400
 
-
-def int_param(params: dict[str, Any], name: str, default: int, sub: str = "") -> int:
-    v = params.get(name, default)
-    if isinstance(v, bool) or not isinstance(v, int | str) or (isinstance(v, str) and not v.isdigit()):
-        raise invalid(name, sub)
-    return int(v)
+__all__ = ["COMPANIES", "MAX_DEPTH", "OrderBook", "int_param", "set_status"]
 
 
 def _id_param(params: dict[str, Any], name: str, sub: str = "") -> str:
@@ -60,7 +55,7 @@ class OrderBook:
         self._requests: dict[str, tuple[str, dict[str, Any]]] = {}  # request_id → (order_id, first answer)
         self._tracking_owner: dict[str, str] = {}
         self._shipped_units: Counter[str] = Counter()  # sub-order id → units shipped
-        self.applied_at: dict[str, int] = {}  # sub-order id → after-sale apply time
+        self.aftersales = AfterSaleBook()
         self._events: list[tuple[float, int, str, str]] = []
         self._event_seq = 0
         self._pack_serial = 0
@@ -81,9 +76,7 @@ class OrderBook:
                 order["update_time"] = int(now)
             self.orders[oid] = order
             self.decrypt_table.update(seedmod.decrypt_table([order]))
-            for line in order["sku_order_list"]:
-                if line["after_sale_info"].get("after_sale_status"):
-                    self.applied_at[str(line["order_id"])] = int(order["update_time"])
+            self.aftersales.seeded(order)
             added.append(oid)
         return added, skipped
 
@@ -109,11 +102,17 @@ class OrderBook:
         """The buyer asks for a refund on one line (the first when not given)."""
         line = self.line(order, sku_order_id)
         shipped = order["order_status"] in (3, 101, 5)
-        line["after_sale_info"] = {"after_sale_status": 6, "after_sale_type": 1 if shipped else 2,
-                                   "refund_status": 1}
-        self.applied_at[str(line["order_id"])] = now
-        order["update_time"] = now
+        self.aftersales.change(order, line, now, after_sale_status=6, after_sale_type=1 if shipped else 2,
+                               refund_status=1)
         return line
+
+    def refund_succeeded(self, order: dict[str, Any], line: dict[str, Any], now: int) -> None:
+        """The money of one line went back; an unshipped order with every line refunded is cancelled."""
+        self.aftersales.change(order, line, now, after_sale_status=12, refund_status=3)
+        if order["order_status"] in (2, 105) and all(
+                e["after_sale_info"].get("after_sale_status") == 12 for e in order["sku_order_list"]):
+            set_status(order, 4)
+            order["cancel_reason"] = "退款成功"
 
     @staticmethod
     def line(order: dict[str, Any], sku_order_id: str | None) -> dict[str, Any]:
@@ -305,7 +304,7 @@ class OrderBook:
             raise business("60068", "订单已全部退款成功，不能发货")
         t = int(now)
         for line in pending:
-            line["after_sale_info"] = {**line["after_sale_info"], "after_sale_status": 27, "refund_status": 4}
+            self.aftersales.change(order, line, t, after_sale_status=27, refund_status=4)
         units = [(str(line["order_id"]), int(line["item_num"]) - self._shipped_units[str(line["order_id"])])
                  for line in lines]
         for sid, n in units:

@@ -11,7 +11,13 @@ Where the reference leaves a code unconfirmed the simulator picks one and says s
 unknown app_key → 40003 ``isv.app-key-invalid``; unknown method → 40003 ``isv.method-not-exist``;
 unknown order → 40004 ``isv.parameter-invalid:order_id``.
 
-Unsigned admin endpoints under ``/douyin/_sandbox/`` are in :mod:`adapters.sandbox.douyin_admin`.
+Flow control: ``qps`` limits every call together and ``api_qps`` (``{method: calls/s}``) each API on its
+own, as token buckets (burst = one second's worth); a call over either answers 60000
+``isv.traffic-limited`` before any effect. Douyin publishes no numbers: the limits are the test's choice.
+
+Unsigned admin endpoints under ``/douyin/_sandbox/`` are in :mod:`adapters.sandbox.douyin_admin`; the
+contract suite's hooks (:class:`adapters.sandbox.control.StorefrontSim`) in
+:mod:`adapters.sandbox.douyin_control`.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any
 from adapters.douyin.signing import sign as douyin_sign
 from adapters.sandbox.douyin_admin import AdminMixin
 from adapters.sandbox.douyin_aftersale import aftersale_list
+from adapters.sandbox.douyin_control import ControlMixin
 from adapters.sandbox.douyin_errors import ApiError, invalid, missing
 from adapters.sandbox.douyin_orders import COMPANIES, OrderBook
 from adapters.sandbox.douyin_tokens import TokenStore
@@ -45,9 +52,13 @@ _SHIP_METHODS = {"order.logisticsAdd", "order.logisticsAddMultiPack"}
 _JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
-class DouyinSimulator(AdminMixin):
-    """One Douyin shop behind one app; thread-safe (every call runs under one lock)."""
+class DouyinSimulator(AdminMixin, ControlMixin):
+    """One Douyin shop behind one app; thread-safe (every call runs under one lock).
 
+    Implements :class:`adapters.sandbox.control.StorefrontSim` (``platform`` "douyin", ``prefix`` "/douyin").
+    """
+
+    platform = "douyin"
     prefix = PREFIX
 
     def __init__(self, app_key: str, app_secret: str, shop_id: str, orders: Iterable[dict[str, Any]], *,
@@ -56,7 +67,7 @@ class DouyinSimulator(AdminMixin):
                  release_after: float | None = 300.0, release_fraction: float = 0.5,
                  refund_after: float | None = None, refund_fraction: float = 0.0,
                  lost_reply_rate: float = 0.0, decrypt_partial_code: int = 10001,
-                 shop_name: str = SANDBOX_SHOP_NAME) -> None:
+                 shop_name: str = SANDBOX_SHOP_NAME, api_qps: Mapping[str, float] | None = None) -> None:
         self.app_key, self.shop_id, self.shop_name = app_key, str(shop_id), shop_name
         self._secret = app_secret
         self.clock = clock
@@ -65,6 +76,8 @@ class DouyinSimulator(AdminMixin):
         self.decrypt_partial_code = decrypt_partial_code
         self.qps = qps
         self._bucket = (float(qps or 0), clock())
+        self.api_qps: dict[str, float] = dict(api_qps or {})
+        self._api_buckets: dict[str, tuple[float, float]] = {}
         self._rng = random.Random(f"douyin-faults|{seed}")  # noqa: S311 - reproducible faults
         self._lock = threading.RLock()
         self._log_serial = 0
@@ -74,6 +87,7 @@ class DouyinSimulator(AdminMixin):
         self.errors: Counter[str] = Counter()
         self.sub_errors: Counter[str] = Counter()
         self.started_at = clock()
+        self._init_control()
         self._plan_evolution(seed, release_after, release_fraction, refund_after, refund_fraction)
         self._methods: dict[str, Callable[[dict[str, Any], float], Any]] = {
             "token.create": self._token_create,
@@ -84,7 +98,7 @@ class DouyinSimulator(AdminMixin):
             "order.logisticsCompanyList": lambda p, now: COMPANIES,
             "order.logisticsAdd": self.book.ship,
             "order.logisticsAddMultiPack": self.book.ship_multi,
-            "afterSale.List": lambda p, now: aftersale_list(self.book, p, now),
+            "afterSale.List": lambda p, now: aftersale_list(self.book.aftersales, self.book.orders.values(), p),
         }
 
     def _plan_evolution(self, seed: int, release_after: float | None, release_fraction: float,
@@ -150,7 +164,7 @@ class DouyinSimulator(AdminMixin):
             if self._rng.random() < 0.5:
                 raise ApiError(20000, "isp.service-error:20004", "服务繁忙，请稍后重试")
             raise ApiError(60000, "isv.traffic-limited", "触发限流，请稍后重试")
-        self._throttle(now)
+        self._throttle(now, api)
         app_key = q.get("app_key")
         if not app_key:
             raise ApiError(40001, "isv.app-id-missing", "缺少app_key")
@@ -190,11 +204,16 @@ class DouyinSimulator(AdminMixin):
             params = None
         if not isinstance(params, dict):
             raise ApiError(40003, "isv.parameter-format-invalid", "param_json不是合法的JSON对象")
+        injected = self._injected_failure()
+        if injected is not None:
+            raise injected
         if api not in _TOKENLESS:
             token = q.get("access_token")
             if not token:
                 raise ApiError(40001, "isv.access-token-missing", "缺少access_token")
             self.tokens.check(token, now)
+        if api == "order.searchList":
+            self._before_list(params, now)
         result = self._methods[api](params, now)
         if api in _SHIP_METHODS and self.lost_reply_rate > 0 and self._rng.random() < self.lost_reply_rate:
             raise ApiError(20001, "isp.service-error:20001", "服务超时")  # done, but the answer is lost
@@ -203,15 +222,21 @@ class DouyinSimulator(AdminMixin):
             return (10000 if ok else self.decrypt_partial_code), data
         return 10000, result
 
-    def _throttle(self, now: float) -> None:
-        if not self.qps:
-            return
-        tokens, last = self._bucket
-        tokens = min(float(self.qps), tokens + max(0.0, now - last) * self.qps)
+    def _throttle(self, now: float, api: str) -> None:
+        if self.qps:
+            self._bucket = self._take(self._bucket, float(self.qps), now)
+        rate = self.api_qps.get(api)
+        if rate:
+            self._api_buckets[api] = self._take(self._api_buckets.get(api, (rate, now)), rate, now)
+
+    @staticmethod
+    def _take(bucket: tuple[float, float], rate: float, now: float) -> tuple[float, float]:
+        """One call out of a token bucket (capacity = ``rate``), or 60000 when it is empty."""
+        tokens, last = bucket
+        tokens = min(rate, tokens + max(0.0, now - last) * rate)
         if tokens < 1:
-            self._bucket = (tokens, now)
             raise ApiError(60000, "isv.traffic-limited", "接口调用频率超过限制")
-        self._bucket = (tokens - 1, now)
+        return tokens - 1, now
 
     @staticmethod
     def _parse_timestamp(text: str) -> float:

@@ -20,6 +20,7 @@ from adapters.douyin.adapter import DouyinAdapter
 from adapters.douyin.client import DouyinClient
 from adapters.douyin.config import DouyinShopConfig
 from syncd.domain import Token
+from syncd.ratelimit import RateLimiter
 from syncd.registry import AdapterContext
 from syncd.retry import RetryPolicy
 
@@ -120,6 +121,27 @@ def store() -> FakeTokenStore:
     return FakeTokenStore(tokens={SHOP: token()})
 
 
+class RecordingLimiter(RateLimiter):
+    """A real RateLimiter on a fake clock (waiting moves the clock, never sleeps) that records each acquire."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.acquired: list[tuple[str, float]] = []
+        super().__init__(clock=lambda: self.now, sleep=self._sleep)
+
+    def _sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def acquire(self, key: str, per_second: float, burst: float | None = None) -> None:
+        self.acquired.append((key, per_second))
+        super().acquire(key, per_second, burst)
+
+
+@pytest.fixture
+def limiter() -> RecordingLimiter:
+    return RecordingLimiter()
+
+
 @pytest.fixture
 def http() -> Iterator[httpx.Client]:
     with httpx.Client() as client:
@@ -127,11 +149,11 @@ def http() -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def ctx(http: httpx.Client, store: FakeTokenStore, waits: list[float], tmp_path: Path) -> AdapterContext:
-    # initial_wait=1 only because syncd.retry passes it to tenacity's deprecated ``initial`` argument, which
-    # warns for any other value (and warnings are errors here); max_wait=0 makes every wait zero anyway.
+def ctx(http: httpx.Client, store: FakeTokenStore, waits: list[float], tmp_path: Path,
+        limiter: RecordingLimiter) -> AdapterContext:
+    # max_wait=0 makes every retry wait zero; the waits are still recorded.
     policy = RetryPolicy(attempts=3, max_seconds=60, initial_wait=1, max_wait=0, sleep=waits.append)
-    return AdapterContext(http=http, tokens=store, data_dir=tmp_path, retry=policy)
+    return AdapterContext(http=http, tokens=store, data_dir=tmp_path, retry=policy, limiter=limiter)
 
 
 @pytest.fixture

@@ -166,3 +166,70 @@ def test_ship_given_the_carrier_cache_has_aged_fetches_the_list_again(
     clock_at.shift(timedelta(hours=1))
     adapter.ship(ORDER, [_parcel()], whole_order=True)
     assert carriers.call_count == 2
+
+
+# ---- a parcel sent before with an unknown outcome (Parcel.attempted) ------------------------------
+
+
+def test_ship_given_attempted_parcel_already_on_the_order_returns_already_shipped_without_sending(
+        adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+    # No logisticsAdd or carrier-list route: respx refuses any call that is not mocked.
+    detail = api.post("/order/orderDetail").mock(
+        return_value=httpx.Response(200, json=fixture("order_detail_shipped.json")))
+    parcel = _parcel("shunfeng", "SF1409876543210")
+    parcel.attempted = True
+
+    result = adapter.ship(ORDER, [parcel], whole_order=True)
+
+    assert result == ShipResult(already_shipped=True)
+    assert json.loads(detail.calls.last.request.content) == {"shop_order_id": ORDER}
+
+
+def test_ship_given_attempted_parcel_not_on_the_order_sends_it_once(
+        adapter: DouyinAdapter, api: respx.MockRouter, carriers: respx.Route) -> None:
+    unshipped = fixture("order_detail_shipped.json")
+    unshipped["data"]["shop_order_detail"].update(order_status=2, logistics_info=[])
+    detail = api.post("/order/orderDetail").mock(return_value=httpx.Response(200, json=unshipped))
+    add = api.post("/order/logisticsAdd").mock(return_value=ok(None))
+    parcel = _parcel()
+    parcel.attempted = True
+
+    result = adapter.ship(ORDER, [parcel], whole_order=True)
+
+    assert result == ShipResult(already_shipped=False)
+    assert detail.call_count == 1
+    assert add.call_count == 1
+    assert json.loads(add.calls.last.request.content)["logistics_code"] == "78812345678901"
+
+
+def test_ship_given_attempted_parcel_and_another_tracking_on_the_order_lets_the_platform_refuse(
+        adapter: DouyinAdapter, api: respx.MockRouter, carriers: respx.Route) -> None:
+    api.post("/order/orderDetail").mock(return_value=httpx.Response(200, json=fixture("order_detail_shipped.json")))
+    api.post("/order/logisticsAdd").mock(
+        return_value=fail(50002, "isv.business-failed:60110", "订单已发货，不允许再次执行发货"))
+    parcel = _parcel("zhongtong", "78800000000001")
+    parcel.attempted = True
+
+    with pytest.raises(RejectedError, match="already shipped with a different tracking number"):
+        adapter.ship(ORDER, [parcel], whole_order=True)
+
+
+def test_ship_given_attempted_parcels_on_multipack_relies_on_the_request_id_and_reads_nothing(
+        adapter: DouyinAdapter, api: respx.MockRouter, carriers: respx.Route) -> None:
+    route = api.post("/order/logisticsAddMultiPack").mock(return_value=ok({"pack_list": []}))
+    parcels = [_parcel("zhongtong", "788001", "so-1-p1", ((LINE_A, 2),)),
+               _parcel("shunfeng", "SF0002", "so-2-p1", ((LINE_B, 1),))]
+    for p in parcels:
+        p.attempted = True
+
+    assert adapter.ship(ORDER, parcels, whole_order=False) == ShipResult(already_shipped=False)
+    assert json.loads(route.calls.last.request.content)["request_id"] == multipack_request_id(ORDER, parcels)
+
+
+def test_ship_given_fresh_parcel_never_reads_the_order_first(
+        adapter: DouyinAdapter, api: respx.MockRouter, carriers: respx.Route) -> None:
+    add = api.post("/order/logisticsAdd").mock(return_value=ok(None))
+
+    adapter.ship(ORDER, [_parcel()], whole_order=True)
+
+    assert add.call_count == 1  # an orderDetail call would have failed: it is not mocked

@@ -1,0 +1,152 @@
+"""Reading one time window to exhaustion: ``order.searchList`` and ``afterSale.List`` (reference §1.4).
+
+Both APIs page from 0 with at most 100 entries a page and at most 50,000 entries a window
+(20013); beyond that the window is split in two. Entries updated while we page move to the end of
+the ``update_time`` ordering (or out of the window) and shift the others one place forward, onto
+pages already read: when that is seen (the total changed, or an entry showed up twice) the window is
+read once more. Each entry is kept once, in its newest version.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from syncd.domain import RejectedRecord
+from syncd.errors import ProtocolError
+
+log = logging.getLogger("adapters.douyin")
+
+T = TypeVar("T")
+
+PAGE_SIZE = 100  # the most either API gives a page (20008)
+PAGING_DEPTH = 50_000  # entries one window can page through (20013); split the window beyond it
+MAX_PAGES = PAGING_DEPTH // PAGE_SIZE
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One answer page: the platform's total, its entries, and ``has_more`` when the API gives it."""
+
+    total: int
+    items: list[Any]
+    has_more: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Read(Generic[T]):
+    """One entry read: its key (None when unreadable), its update time (-1 unknown), the value or a reject."""
+
+    key: str | None
+    stamp: float
+    value: T | RejectedRecord
+
+
+@dataclass(slots=True)
+class Harvest(Generic[T]):
+    """Everything one window gave."""
+
+    values: list[T]
+    rejects: list[RejectedRecord]
+    total: int
+
+
+@dataclass(slots=True)
+class _Kept(Generic[T]):
+    entries: dict[str, tuple[float, T | RejectedRecord]] = field(default_factory=dict)
+
+
+Fetch = Callable[[int, int, int], Page]  # (window start, window end, page) → one page
+Reader = Callable[[Any, str], "Read[T]"]  # (raw entry, "page 3 item 7") → Read
+
+
+class WindowReader(Generic[T]):
+    """Pages one API's windows: ``fetch`` asks for one page, ``read`` maps one raw entry."""
+
+    def __init__(self, api: str, shop: str, fetch: Fetch, read: Reader[T]) -> None:
+        self._api = api
+        self._shop = shop
+        self._fetch = fetch
+        self._read = read
+
+    def read_window(self, start: int, end: int) -> Harvest[T]:
+        """Every entry updated in ``[start, end]`` (Unix seconds), each once, the newest version."""
+        kept: _Kept[T] = _Kept()
+        total, unkeyed = self._window(start, end, kept)
+        values = [v for _, v in kept.entries.values() if not isinstance(v, RejectedRecord)]
+        rejects = [v for _, v in kept.entries.values() if isinstance(v, RejectedRecord)] + unkeyed
+        return Harvest(values=values, rejects=rejects, total=total)
+
+    def _window(self, start: int, end: int, kept: _Kept[T]) -> tuple[int, list[RejectedRecord]]:
+        unkeyed: list[RejectedRecord] = []
+        total, moved = self._page_through(start, end, kept, unkeyed)
+        if total > PAGING_DEPTH:
+            return self._split(start, end, total, kept)
+        if moved:
+            log.info("douyin shop %s: %s entries moved while paging; reading the window again",
+                     self._shop, self._api)
+            unkeyed = []
+            self._page_through(start, end, kept, unkeyed)
+        return total, unkeyed
+
+    def _split(self, start: int, end: int, total: int, kept: _Kept[T]) -> tuple[int, list[RejectedRecord]]:
+        if end - start <= 1:
+            raise ProtocolError(f"douyin {self._api}: {total} entries in one second exceed the paging depth")
+        mid = (start + end) // 2
+        log.info("douyin shop %s: %d %s entries in one window; splitting it", self._shop, total, self._api)
+        # The halves share the second ``mid``; the kept map holds each entry once anyway.
+        first_total, first_unkeyed = self._window(start, mid, kept)
+        second_total, second_unkeyed = self._window(mid, end, kept)
+        return first_total + second_total, first_unkeyed + second_unkeyed
+
+    def _page_through(self, start: int, end: int, kept: _Kept[T], unkeyed: list[RejectedRecord]) -> tuple[int, bool]:
+        """Page 0 until the end; returns the first page's total and whether entries moved meanwhile."""
+        total: int | None = None
+        moved = False
+        page = 0
+        while True:
+            answer = self._fetch(start, end, page)
+            if total is None:
+                total = answer.total
+                if total > PAGING_DEPTH:
+                    return total, False
+            moved = moved or answer.total != total
+            for i, item in enumerate(answer.items):
+                moved = self._take(kept, unkeyed, item, f"page {page} item {i}") or moved
+            page += 1
+            more = answer.has_more if answer.has_more is not None else page * PAGE_SIZE < answer.total
+            if not more or not answer.items:
+                return total, moved
+            if page >= MAX_PAGES:
+                raise ProtocolError(f"douyin {self._api}: paging did not end after {MAX_PAGES} pages")
+
+    def _take(self, kept: _Kept[T], unkeyed: list[RejectedRecord], item: Any, where: str) -> bool:
+        """Keep the newest version of each entry; True when it was already there (it moved)."""
+        got = self._read(item, where)
+        if got.key is None:
+            if isinstance(got.value, RejectedRecord):
+                unkeyed.append(got.value)
+            return False
+        old = kept.entries.get(got.key)
+        if old is None or got.stamp >= old[0]:
+            kept.entries[got.key] = (got.stamp, got.value)
+        return old is not None
+
+
+def page_of(data: dict[str, Any], api: str, page: int, items_key: str, *, has_more: bool = False) -> Page:
+    """Check one answer's ``total`` and entry list (and ``has_more`` when the API has it)."""
+    total = data.get("total")
+    if isinstance(total, str) and total.isdigit():
+        total = int(total)
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        raise ProtocolError(f"douyin {api}: page {page} has no usable total")
+    items = data.get(items_key) or []
+    if not isinstance(items, list):
+        raise ProtocolError(f"douyin {api}: page {page} {items_key} is not a list")
+    more: bool | None = None
+    if has_more:
+        raw = data.get("has_more")
+        more = raw if isinstance(raw, bool) else None  # absent or odd: fall back on total
+    return Page(total=total, items=items, has_more=more)
