@@ -89,7 +89,7 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600) -
                 if time.monotonic() - checked[0] < 2.0:
                     return False
                 checked[0] = time.monotonic()
-                return unsettled(db) == 0 and total_orders(db) >= orders or time.monotonic() - t0 > time_limit
+                return (unsettled(db) == 0 and total_orders(db) >= orders) or time.monotonic() - t0 > time_limit
 
             run_daemon(rt, install_signals=False, until=done)
             wall, cpu = time.monotonic() - t0, _cpu() - cpu0

@@ -308,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     re_.add_argument("batch", type=int)
     sup.set_defaults(fn=cmd_suppliers)
     demo = sub.add_parser("demo", help="run the daemon against the built-in sandbox, live, under a minute")
-    demo.add_argument("--orders", type=int, default=200)
+    demo.add_argument("--orders", type=int, default=100, help="orders per sandbox shop (3 shops)")
     demo.add_argument("--seconds", type=float, default=55)
     demo.set_defaults(fn=cmd_demo)
     bench = sub.add_parser("bench", help="end-to-end benchmark against the sandbox")

@@ -20,6 +20,7 @@ from syncd.sandboxrun import (
     hold_summary,
     load_sandbox_config,
     progress,
+    progress_by_shop,
     supplier_dirs,
 )
 from syncd.settings import Settings
@@ -52,8 +53,8 @@ def _run(args: argparse.Namespace, root: Path, data_dir: Path, sandbox: Any) -> 
     db = open_database(settings.db_url())
     upgrade(db)
     rt = build_runtime(settings, config, db)
-    print(f"syncd demo: sandbox Douyin Shop at {sandbox.douyin_url} with {args.orders} orders, "
-          f"2 drop-folder suppliers in {data_dir / 'suppliers'}\n")
+    print(f"syncd demo: sandbox shops {', '.join(sandbox.storefronts)} at {sandbox.url} with {args.orders} orders "
+          f"each, 2 drop-folder suppliers in {data_dir / 'suppliers'}\n")
     started = time.monotonic()
     seen: dict[str, Any] = {"line": "", "changed": started}
 
@@ -68,7 +69,7 @@ def _run(args: argparse.Namespace, root: Path, data_dir: Path, sandbox: Any) -> 
         elapsed = time.monotonic() - started
         quiet = time.monotonic() - float(seen["changed"])
         # Held orders wait for a person; an order whose reply row was rejected waits for the supplier.
-        settled = p.total >= int(args.orders) and p.new == p.routed == 0 and elapsed > 15 and quiet > 6
+        settled = p.total >= int(args.orders) * len(sandbox.storefronts) and p.new == p.routed == 0 and elapsed > 15 and quiet > 6
         return settled or elapsed > float(args.seconds)
 
     run_daemon(rt, install_signals=True, until=done, on_tick=tick)
@@ -78,7 +79,7 @@ def _run(args: argparse.Namespace, root: Path, data_dir: Path, sandbox: Any) -> 
     _summary(rt, db, data_dir, sandbox, p, elapsed)
     rt.close()
     db.dispose()
-    return 0 if p.total >= args.orders and p.new == p.routed == 0 else 1
+    return 0 if p.total >= args.orders * len(sandbox.storefronts) and p.new == p.routed == 0 else 1
 
 
 def _summary(rt: Any, db: Any, data_dir: Path, sandbox: Any, p: Any, elapsed: float) -> None:
@@ -96,9 +97,13 @@ def _summary(rt: Any, db: Any, data_dir: Path, sandbox: Any, p: Any, elapsed: fl
         files = sorted(f.name for f in outbox.iterdir() if not f.name.startswith(".")) if outbox.exists() else []
         errors = list((inbox / "processed").glob("*.errors.csv")) if inbox.exists() else []
         out.write(f"  supplier {sid}: {len(files)} outbox file(s), {len(errors)} reply file(s) with rejected rows\n")
-    state = sandbox.state()["douyin"]
-    out.write(f"  Douyin simulator: {sum(len(v) for v in state.get('shipments', {}).values())} parcels recorded, "
-              f"errors injected: {state.get('errors', {})}\n")
+    for platform, state in sandbox.state().items():
+        if platform == "suppliers":
+            continue
+        out.write(f"  {platform} simulator: {sum(len(v) for v in state.get('shipments', {}).values())} parcels "
+                  f"recorded, errors answered: {state.get('errors', {})}\n")
     calls = sorted(rt.stats.calls.items())
     out.write("  outside calls: " + ", ".join(f"{api} {n}" for (_, api), n in calls) + "\n")
+    per_shop = {shop: n for shop, n in progress_by_shop(db).items()}
+    out.write("  orders per shop: " + ", ".join(f"{shop} {n}" for shop, n in per_shop.items()) + "\n")
     out.write("\nThe same daemon runs against real shops with `syncd run` and your own config/ (see README).\n")

@@ -73,6 +73,11 @@ def progress(db: Database) -> Progress:
                     states.get("cancelled", 0) + states.get("skipped", 0), tracking, uploaded)
 
 
+def progress_by_shop(db: Database) -> dict[str, int]:
+    with db.begin() as s:
+        return dict(s.execute(select(Order.shop_id, func.count()).group_by(Order.shop_id).order_by(Order.shop_id)).all())
+
+
 def unsettled(db: Database) -> int:
     """Orders still on their way (new, routed, at a supplier): an index range, cheap at any size."""
     with db.begin() as s:

@@ -27,7 +27,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_check_config_given_a_valid_directory_says_ok(env: Path, capsys: pytest.CaptureFixture[str]):
     assert main(["check-config"]) == 0
-    assert "OK — 1 shop(s), 2 supplier(s)" in capsys.readouterr().out
+    assert "OK — 3 shop(s), 2 supplier(s)" in capsys.readouterr().out
 
 
 def test_check_config_given_errors_prints_each_as_file_key_message_and_exits_1(env: Path, capsys):

@@ -53,6 +53,11 @@ class World:
         )
         self.sandbox.start()
 
+    @property
+    def total(self) -> int:
+        """Orders across every sandbox shop."""
+        return self.orders * len(self.sandbox.storefronts)
+
     def env(self, instance: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
         env.update(
@@ -95,7 +100,7 @@ class World:
                 except DBAPIError:
                     states = {}  # the daemon has not created its tables yet
                 total = sum(states.values())
-                if total >= self.orders and not any(states.get(k) for k in ("new", "routed", "placed")):
+                if total >= self.total and not any(states.get(k) for k in ("new", "routed", "placed")):
                     return states
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     procs[0].wait(timeout=0.5)  # paces the polling; the daemon is expected to keep running
@@ -135,10 +140,11 @@ class World:
         exported = self.exported()
         twice = {k: v for k, v in exported.items() if len(v) != 1}
         assert not twice, f"orders exported in more than one batch: {twice}"
-        state = self.sandbox.state()["douyin"]
+        states = {f"{p}-demo": st for p, st in self.sandbox.state().items() if p != "suppliers"}
         dup_uploads = {
-            oid: c
-            for oid, ships in state["shipments"].items()
+            (shop, oid): c
+            for shop, st in states.items()
+            for oid, ships in st["shipments"].items()
             if (c := Counter(s["tracking_no"] for s in ships)) and max(c.values()) > 1
         }
         assert not dup_uploads, f"tracking numbers uploaded twice: {dup_uploads}"
@@ -146,23 +152,27 @@ class World:
         try:
             with db.begin() as s:
                 stored = s.scalar(select(func.count()).select_from(Order))
-                ours = {
-                    (pid, tn)
-                    for pid, tn in s.execute(
-                        select(Order.platform_order_id, Shipment.tracking_no)
+                ours = set(
+                    s.execute(
+                        select(Order.shop_id, Order.platform_order_id, Shipment.tracking_no)
                         .join(Shipment, Shipment.order_id == Order.id)
                         .where(Shipment.writeback_state == "uploaded")
                     ).all()
-                }
+                )
                 actors = Counter(a for (a,) in s.execute(select(AuditEntry.actor).where(AuditEntry.outcome == "ok")))
                 shipped = s.scalar(select(func.count()).select_from(Order).where(Order.state == "shipped"))
         finally:
             db.dispose()
-        on_platform = {(oid, sh["tracking_no"]) for oid, ships in state["shipments"].items() for sh in ships}
-        assert stored == state["orders_total"], "an order visible on the storefront is missing from the database"
-        assert ours == on_platform, "uploaded shipments differ from what the storefront recorded"
+        on_platform = {
+            (shop, oid, sh["tracking_no"])
+            for shop, st in states.items()
+            for oid, ships in st["shipments"].items()
+            for sh in ships
+        }
+        assert stored == sum(st["orders_total"] for st in states.values()), "a storefront order is missing"
+        assert {tuple(r) for r in ours} == on_platform, "uploaded shipments differ from what the storefronts recorded"
         sent = {order_no for (_sid, order_no) in exported}
-        assert {oid for oid, _ in on_platform} <= sent, "a parcel was uploaded for an order never sent to a supplier"
+        assert {oid for _, oid, _ in on_platform} <= sent, "a parcel was uploaded for an order never sent out"
         return {"exported": len(exported), "uploads": len(on_platform), "shipped": shipped, "actors": actors}
 
 

@@ -1,0 +1,144 @@
+"""Reading one TOP time-window listing to its end without losing what moves: reference §3.4 and §4.1.
+
+Used for ``taobao.trades.sold.increment.get`` and ``taobao.refunds.receive.get``; both take
+``start_modified`` / ``end_modified`` (Asia/Shanghai text), ``page_no`` from 1, ``page_size`` ≤ 100.
+
+How a window is read, and why:
+
+1. The first page is asked with ``use_has_next=true`` (no total, about 80 % cheaper for the platform).
+   Windows are short (30 minutes), so most fit in that one page, which is read in one go: nothing can
+   move between two pages of it.
+2. When ``has_next`` says there is more, paging forward would lose trades: results are sorted by
+   ``modified`` descending, and a trade modified while we page leaves the window (its new ``modified``
+   is past the end) and shifts every later trade one place forward, onto a page already read. TOP's
+   advice is to page backwards. So the total is asked (``use_has_next=false``, ``page_size=1``) and the
+   pages are read from the last to the first: a shift then only moves trades onto pages not read yet.
+   A trade that left the window shows up in a later window; the caller keeps the newest copy of each.
+3. Paging backwards is safe against trades leaving the window, not against trades moving inside it
+   (a window reaching into the present) or arriving late: those shift trades onto pages already read.
+   Either shows: the moved trade is met twice in one pass, or a page counts more than the total did.
+   Then the window is read again, at most :data:`MAX_PASSES` times.
+4. A window deeper than :data:`MAX_PAGES` pages is split in halves (bounded: one second is the floor).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from adapters.taobao.mapping import items
+from syncd import clock
+from syncd.errors import ProtocolError
+
+log = logging.getLogger("adapters.taobao")
+
+PAGE_SIZE = 100  # the most TOP gives per page
+MAX_PAGES = 500  # pages one window may take before it is split
+MAX_PASSES = 3  # backward passes over one window while its trades keep moving
+DAY = timedelta(days=1)  # the longest window TOP accepts
+
+Caller = Callable[[str, Mapping[str, Any]], dict[str, Any]]
+KeyOf = Callable[[Any], str | None]
+Item = tuple[str, Any]  # (where it was found, the raw item)
+
+
+def spans(start: datetime, end: datetime, longest: timedelta) -> Iterator[tuple[datetime, datetime]]:
+    """``[start, end)`` cut into consecutive windows of at most ``longest``."""
+    at = start
+    while at < end:
+        nxt = min(at + longest, end)
+        yield at, nxt
+        at = nxt
+
+
+class WindowReader:
+    """Every item of one listing API over a time window, paged as described in the module doc."""
+
+    def __init__(self, call: Caller, method: str, list_key: str, item_key: str, fields: str,
+                 count_field: str, key_of: KeyOf) -> None:
+        self._call = call
+        self._key_of = key_of
+        self.method = method
+        self._list_key = list_key
+        self._item_key = item_key
+        self._fields = fields
+        self._count_field = count_field
+
+    def read(self, start: datetime, end: datetime) -> tuple[list[Item], int]:
+        """Items of ``[start, end]`` (some possibly twice) and the platform's count of them."""
+        base = self._base(start, end)
+        first = self._call(self.method, {**base, "page_no": 1, "page_size": PAGE_SIZE, "use_has_next": True})
+        found = self._items(first, start, 1)
+        if not _flag(first.get("has_next")):
+            return found, len(found)
+        for _ in range(MAX_PASSES):
+            total = self._total(start, end)
+            pages = math.ceil(total / PAGE_SIZE)
+            if pages > MAX_PAGES:
+                return self._split(start, end, total)
+            log.debug("taobao %s %s..%s: %d items over %d pages; paging backwards", self.method,
+                      base["start_modified"], base["end_modified"], total, pages)
+            moved = self._backwards(base, start, pages, total, found)
+            if not moved:
+                return found, total
+            log.info("taobao %s %s..%s: items moved while paging; reading the window again", self.method,
+                     base["start_modified"], base["end_modified"])
+        log.warning("taobao %s %s..%s: items kept moving over %d passes; the next run's overlap reads them again",
+                    self.method, base["start_modified"], base["end_modified"], MAX_PASSES)
+        return found, total
+
+    def _backwards(self, base: dict[str, Any], start: datetime, pages: int, total: int, found: list[Item]) -> bool:
+        """Pages ``pages``..1 into ``found``; True when something moved meanwhile (see the module doc)."""
+        seen: set[str] = set()
+        moved = False
+        for page in range(pages, 0, -1):
+            data = self._call(self.method, {**base, "page_no": page, "page_size": PAGE_SIZE, "use_has_next": False})
+            counted = data.get("total_results")
+            if isinstance(counted, int) and not isinstance(counted, bool) and counted > total:
+                moved = True
+            for where, item in self._items(data, start, page):
+                key = self._key_of(item)
+                if key is not None:
+                    moved = moved or key in seen
+                    seen.add(key)
+                found.append((where, item))
+        return moved
+
+    def count(self, start: datetime, end: datetime) -> int:
+        """The platform's count of items in ``[start, end]`` (one call, one item returned)."""
+        return self._total(start, end)
+
+    def _total(self, start: datetime, end: datetime) -> int:
+        data = self._call(self.method, {**self._base(start, end), "fields": self._count_field, "page_no": 1,
+                                        "page_size": 1, "use_has_next": False})
+        total = data.get("total_results", 0 if not data.get(self._list_key) else None)
+        if isinstance(total, str) and total.isdigit():
+            total = int(total)
+        if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+            raise ProtocolError(f"taobao {self.method}: answer has no usable total_results")
+        return total
+
+    def _split(self, start: datetime, end: datetime, total: int) -> tuple[list[Item], int]:
+        if end - start <= timedelta(seconds=1):
+            raise ProtocolError(f"taobao {self.method}: {total} items in one second exceed {MAX_PAGES} pages")
+        mid = start + (end - start) / 2
+        log.info("taobao %s: %d items in one window; splitting it", self.method, total)
+        left, left_total = self.read(start, mid)
+        right, right_total = self.read(mid, end)
+        return left + right, left_total + right_total
+
+    def _base(self, start: datetime, end: datetime) -> dict[str, Any]:
+        return {"start_modified": clock.shanghai_text(start), "end_modified": clock.shanghai_text(end),
+                "fields": self._fields}
+
+    def _items(self, data: dict[str, Any], start: datetime, page: int) -> list[Item]:
+        where = f"{self.method} window {clock.shanghai_text(start)} page {page}"
+        return [(f"{where} item {i}", item)
+                for i, item in enumerate(items(data.get(self._list_key), self._item_key, where))]
+
+
+def _flag(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
