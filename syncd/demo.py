@@ -69,7 +69,8 @@ def _run(args: argparse.Namespace, root: Path, data_dir: Path, sandbox: Any) -> 
         elapsed = time.monotonic() - started
         quiet = time.monotonic() - float(seen["changed"])
         # Held orders wait for a person; an order whose reply row was rejected waits for the supplier.
-        settled = p.total >= int(args.orders) * len(sandbox.storefronts) and p.new == p.routed == 0 and elapsed > 15 and quiet > 6
+        expected = int(args.orders) * len(sandbox.storefronts)
+        settled = p.total >= expected and p.new == p.routed == 0 and elapsed > 15 and quiet > 6
         return settled or elapsed > float(args.seconds)
 
     run_daemon(rt, install_signals=True, until=done, on_tick=tick)

@@ -75,7 +75,8 @@ def progress(db: Database) -> Progress:
 
 def progress_by_shop(db: Database) -> dict[str, int]:
     with db.begin() as s:
-        return dict(s.execute(select(Order.shop_id, func.count()).group_by(Order.shop_id).order_by(Order.shop_id)).all())
+        q = select(Order.shop_id, func.count()).group_by(Order.shop_id).order_by(Order.shop_id)
+        return dict(s.execute(q).all())
 
 
 def unsettled(db: Database) -> int:
