@@ -1,13 +1,16 @@
-"""``syncd bench``: the daemon's stages against the sandbox (in its own process) with N orders.
+"""``syncd bench``: the daemon against the sandbox (its simulators in their own process), three shops.
 
-Prints end-to-end orders per second, CPU milliseconds per order (this process only; the simulators run in
-another), peak RSS, HTTP calls per order by API, and database statements per order.
+Prints end-to-end orders per second, CPU milliseconds per order (this process only), peak RSS, HTTP calls
+per order by platform and API, and database statements per order. ``--rate-limited`` switches on each
+simulator's per-API flow control and runs the daemon on its default budgets: it reports the throughput
+reached against each budget and how many flow-control refusals the daemon triggered (the aim is none).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import subprocess
@@ -25,6 +28,7 @@ from syncd.sandboxrun import (
     copy_sandbox_config,
     load_sandbox_config,
     progress,
+    progress_by_shop,
     supplier_dirs,
     total_orders,
     unsettled,
@@ -33,16 +37,21 @@ from syncd.settings import Settings
 from syncd.store.db import open_database
 from syncd.store.migrate import upgrade
 
+PLATFORMS = ("douyin", "pdd", "taobao")
+FLOW_CONTROL_CODES = {"douyin": "60000", "pdd": "70031", "taobao": "7"}  # what each simulator answers
+
 
 def _cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 
 
-def _start_sandbox(orders: int, data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "adapters.sandbox", "serve", "--port", "0", "--orders", str(orders),
-           "--seed", "3", "--fault-rate", "0.002", "--reply-delay", "0.2", "--bad-row-rate", "0",
-           "--release-after", "0", "--span-hours", "24"]
+def _start_sandbox(per_shop: int, data_dir: Path, rate_limited: bool) -> tuple[subprocess.Popen[str], str]:
+    cmd = [sys.executable, "-m", "adapters.sandbox", "serve", "--port", "0", "--orders", str(per_shop),
+           "--seed", "3", "--fault-rate", "0" if rate_limited else "0.002", "--reply-delay", "0.2",
+           "--bad-row-rate", "0", "--release-after", "0", "--span-hours", "24"]
+    if rate_limited:
+        cmd.append("--api-qps")
     for sid, fmt, enc in SANDBOX_SUPPLIERS:
         outbox, inbox = supplier_dirs(data_dir, sid)
         cmd += ["--supplier", f"{sid}:{outbox}:{inbox}:{fmt}:{enc}"]
@@ -57,31 +66,45 @@ def _start_sandbox(orders: int, data_dir: Path) -> tuple[subprocess.Popen[str], 
     return proc, line.rsplit(" ", 1)[-1]
 
 
-def _bench_config(config: Config) -> Config:
+def _bench_config(config: Config, rate_limited: bool) -> Config:
     """The sandbox setup with an operator's pull cadence: pull every 20 s, re-reading 2 minutes of overlap
-    (the sandbox's 3 s / 5 min would re-read every order a hundred times)."""
+    (the sandbox's 3 s / 5 min would re-read every order a hundred times). Rate-limited: the adapters' own
+    default budgets, not the sandbox's generous overrides."""
     g = config.global_
     config.global_ = g.model_copy(update={"intervals": g.intervals.model_copy(update={"pull": 20.0})})
-    config.shops = {sid: shop.model_copy(update={"pull": shop.pull.model_copy(update={"overlap_minutes": 2})})
-                    for sid, shop in config.shops.items()}
+    config.shops = {sid: shop.model_copy(update={
+        "pull": shop.pull.model_copy(update={"overlap_minutes": 2}),
+        **({"rate_limits": {}} if rate_limited else {})}) for sid, shop in config.shops.items()}
     return config
 
 
-def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600) -> dict[str, Any]:
+def _sandbox_state(url: str) -> dict[str, Any]:
+    import httpx
+
+    out = {}
+    for p in PLATFORMS:
+        r = httpx.get(f"{url}/{p}/_sandbox/state", timeout=10)
+        out[p] = r.json() if r.status_code == 200 else {}
+    return out
+
+
+def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
+              rate_limited: bool = False) -> dict[str, Any]:
+    per_shop = math.ceil(orders / len(PLATFORMS))
+    expected = per_shop * len(PLATFORMS)
     with tempfile.TemporaryDirectory(prefix="syncd-bench-") as tmp:
         root = Path(tmp)
         data_dir = root / "data"
-        sandbox, url = _start_sandbox(orders, data_dir)
+        sandbox, url = _start_sandbox(per_shop, data_dir, rate_limited)
         try:
             config_dir = copy_sandbox_config(root / "config")
-            config = _bench_config(load_sandbox_config(config_dir, url))
+            config = _bench_config(load_sandbox_config(config_dir, url), rate_limited)
             settings = Settings(config_dir=config_dir, data_dir=data_dir, database_url=db_url)
             db = open_database(settings.db_url())
             upgrade(db)
             rt = build_runtime(settings, config, db)
             db.statements.count = 0
             cpu0, t0 = _cpu(), time.monotonic()
-
             checked = [0.0]
 
             def done() -> bool:
@@ -89,13 +112,17 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600) -
                 if time.monotonic() - checked[0] < 2.0:
                     return False
                 checked[0] = time.monotonic()
-                return (unsettled(db) == 0 and total_orders(db) >= orders) or time.monotonic() - t0 > time_limit
+                finished = unsettled(db) == 0 and total_orders(db) >= expected
+                return finished or time.monotonic() - t0 > time_limit
 
             run_daemon(rt, install_signals=False, until=done)
             wall, cpu = time.monotonic() - t0, _cpu() - cpu0
             p = progress(db)
-            calls = {api: n for (_system, api), n in sorted(rt.stats.calls.items())}
-            errors = {f"{api} {kind}": n for (_s, api, kind), n in sorted(rt.stats.errors.items())}
+            by_shop = progress_by_shop(db)
+            state = _sandbox_state(url)
+            rates = rt.limiter.rates()
+            span = dict(rt.stats.span)
+            calls = dict(rt.stats.calls)
             statements = db.statements.count
             rt.close()
             db.dispose()
@@ -103,24 +130,44 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600) -
             sandbox.terminate()
             sandbox.wait(timeout=15)
     handled = p.total
-    return {
-        "orders": orders, "pulled": p.total, "shipped": p.shipped, "held": p.held, "cancelled": p.cancelled,
-        "left_unsettled": p.new + p.routed + p.placed, "wall_seconds": round(wall, 2),
+    per_platform: dict[str, dict[str, float]] = {}
+    for (system, api), n in sorted(calls.items()):
+        shop_orders = by_shop.get(f"{system}-demo") or 1
+        per_platform.setdefault(system, {})[api] = round(n / shop_orders, 4)
+    result: dict[str, Any] = {
+        "orders": expected, "shops": len(PLATFORMS), "pulled": p.total, "shipped": p.shipped, "held": p.held,
+        "cancelled": p.cancelled, "left_unsettled": p.new + p.routed + p.placed, "wall_seconds": round(wall, 2),
         "orders_per_second": round(handled / wall, 1),
         "cpu_ms_per_order": round(cpu * 1000 / max(handled, 1), 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "http_calls": calls, "http_calls_per_order": {k: round(v / max(handled, 1), 4) for k, v in calls.items()},
-        "http_errors": errors, "db_statements": statements,
+        "http_calls_per_order": per_platform,
         "db_statements_per_order": round(statements / max(handled, 1), 2),
         "database": "postgresql" if db_url and db_url.startswith("postgres") else "sqlite",
     }
+    if rate_limited:
+        result["flow_control_refusals"] = {p: state.get(p, {}).get("errors", {}).get(FLOW_CONTROL_CODES[p], 0)
+                                           for p in PLATFORMS}
+        budgets = {}
+        for key, rate in sorted(rates.items()):
+            platform, _shop, api = key.split(":", 2)
+            n = calls.get((platform, api), 0)
+            first, last = span.get((platform, api), (0.0, 0.0))
+            if n >= 50 and last > first:  # enough calls to measure a sustained rate
+                reached = (n - 1) / (last - first)
+                budgets[f"{platform} {api}"] = {"calls": n, "budget_per_s": rate, "reached_per_s": round(reached, 2),
+                                                "share_of_budget": round(reached / rate, 3)}
+        result["budgets"] = budgets
+    return result
 
 
 def main(args: argparse.Namespace) -> int:
     orders = 100_000 if args.large else int(args.orders)
-    print(f"syncd bench: {orders} orders, 1 Douyin shop, 2 drop-folder suppliers "
-          f"({'PostgreSQL' if args.postgres else 'SQLite'})", flush=True)
-    r = run_bench(orders, args.postgres, time_limit=3600 if args.large else 600)
+    rate_limited = bool(getattr(args, "rate_limited", False))
+    print(f"syncd bench: {orders} orders over 3 shops (Douyin, Pinduoduo, Taobao), 2 drop-folder suppliers "
+          f"({'PostgreSQL' if args.postgres else 'SQLite'}{', platform rate limits on' if rate_limited else ''})",
+          flush=True)
+    r = run_bench(orders, args.postgres, time_limit=3600 if args.large or rate_limited else 900,
+                  rate_limited=rate_limited)
     print(json.dumps(r, ensure_ascii=False, indent=2))
     print(f"\n{r['orders_per_second']} orders/s end to end ({r['wall_seconds']} s), {r['cpu_ms_per_order']} ms CPU "
           f"per order, peak RSS {r['peak_rss_mb']} MB, {r['db_statements_per_order']} DB statements per order")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -21,10 +22,14 @@ class CallStats:
         self._lock = threading.Lock()
         self.calls: Counter[tuple[str, str]] = Counter()
         self.errors: Counter[tuple[str, str, str]] = Counter()
+        self.span: dict[tuple[str, str], tuple[float, float]] = {}  # first and last call (monotonic seconds)
 
     def record(self, system: str, api: str, error: str | None = None) -> None:
+        now = time.monotonic()
         with self._lock:
             self.calls[(system, api)] += 1
+            first, _ = self.span.get((system, api), (now, now))
+            self.span[(system, api)] = (first, now)
             if error:
                 self.errors[(system, api, error)] += 1
 

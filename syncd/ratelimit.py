@@ -48,6 +48,11 @@ class RateLimiter:
             b.tokens -= 1.0
             return 0.0 if b.tokens >= 0 else -b.tokens / b.rate
 
+    def rates(self) -> dict[str, float]:
+        """The budget (calls per second) of every key used so far."""
+        with self._lock:
+            return {k: b.rate for k, b in self._buckets.items()}
+
     def acquire(self, key: str, per_second: float, burst: float | None = None) -> None:
         """Wait until a call under ``key`` fits its budget; RateLimitedError if that is longer than max_wait."""
         wait = self._reserve(key, per_second, burst)

@@ -79,6 +79,7 @@ class Runtime:
     storefronts: dict[str, StorefrontAdapter] = field(default_factory=dict)
     suppliers: dict[str, FileSupplierAdapter] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
 
     @property
     def data_dir(self) -> Path:
@@ -97,9 +98,10 @@ def build_runtime(settings: Settings, config: Config, db: Database, *, http: htt
     stats = CallStats()
     http = http or build_client(config.global_.http)
     retry = retry or RetryPolicy.from_settings(config.global_.retry)
+    limiter = RateLimiter()
     ctx = registry.AdapterContext(http=http, tokens=DbTokenStore(db, holder), data_dir=settings.data_dir,
-                                  retry=retry, stats=stats, limiter=RateLimiter())
-    rt = Runtime(settings, config, db, http, stats, retry, holder)
+                                  retry=retry, stats=stats, limiter=limiter)
+    rt = Runtime(settings, config, db, http, stats, retry, holder, limiter=limiter)
     for shop_id, shop in config.shops.items():
         if shop.enabled:
             rt.storefronts[shop_id] = registry.STOREFRONTS[shop.platform].factory(shop, ctx)

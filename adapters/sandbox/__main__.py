@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--supplier", action="append", default=[], type=SupplierSpec.parse,
                    metavar="ID:OUTBOX:INBOX[:FORMAT[:ENCODING]]")
     s.add_argument("--log-level", default="WARNING")
+    s.add_argument("--platforms", default="douyin,pdd,taobao", help="storefront simulators to serve")
+    s.add_argument("--api-qps", action="store_true",
+                   help="enforce each platform's per-API rate limits with its own flow-control error")
     return p
 
 
@@ -49,7 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                       reply_delay=args.reply_delay, bad_row_rate=args.bad_row_rate, qps=args.qps,
                       span_hours=args.span_hours, release_after=args.release_after,
                       refund_after=args.refund_after, refund_fraction=args.refund_fraction,
-                      lost_reply_rate=args.lost_reply_rate)
+                      lost_reply_rate=args.lost_reply_rate, api_qps=args.api_qps,
+                      platforms=tuple(p for p in args.platforms.split(",") if p))
     sandbox.start()
     try:
         print(f"sandbox listening on {sandbox.url}", flush=True)

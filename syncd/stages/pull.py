@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from syncd import clock
 from syncd.domain import RejectedRecord
 from syncd.runtime import Runtime
-from syncd.stages.runner import StageReport, scope, shop_paused
+from syncd.stages.runner import StageReport, for_each_shop, shop_paused
 from syncd.store.db import lease
 from syncd.store.models import Cursor, Quarantine, Shop
 from syncd.store.orders import apply_refund_events, upsert_orders
@@ -136,12 +136,13 @@ def resync_order(rt: Runtime, shop_id: str, platform_order_id: str) -> int:
 
 
 def run(rt: Runtime, report: StageReport) -> None:
-    for shop_id in rt.storefronts:
-        with scope(rt, report, shop_id, shop=shop_id):
-            if shop_paused(rt, shop_id):
-                _maybe_unpause(rt, shop_id)
-                continue
-            report.work += pull_shop(rt, shop_id)
+    def one(shop_id: str) -> int:
+        if shop_paused(rt, shop_id):
+            _maybe_unpause(rt, shop_id)
+            return 0
+        return pull_shop(rt, shop_id)
+
+    for_each_shop(rt, report, one)
 
 
 def _maybe_unpause(rt: Runtime, shop_id: str) -> None:

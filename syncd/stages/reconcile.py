@@ -12,7 +12,7 @@ from syncd import clock
 from syncd.errors import SyncdError
 from syncd.runtime import Runtime
 from syncd.stages.pull import store_orders, walk
-from syncd.stages.runner import StageReport, scope, shop_paused
+from syncd.stages.runner import StageReport, for_each_shop, shop_paused
 from syncd.store.db import lease
 from syncd.store.models import Order
 
@@ -65,10 +65,5 @@ def reconcile_shop(rt: Runtime, shop_id: str) -> int:
 
 
 def run(rt: Runtime, report: StageReport) -> None:
-    for shop_id in rt.storefronts:
-        if rt.stop.is_set():
-            break
-        with scope(rt, report, f"reconcile:{shop_id}", shop=shop_id):
-            if shop_paused(rt, shop_id):
-                continue
-            report.work += reconcile_shop(rt, shop_id)
+    for_each_shop(rt, report, lambda shop_id: 0 if shop_paused(rt, shop_id) else reconcile_shop(rt, shop_id),
+                  scope_name=lambda shop_id: f"reconcile:{shop_id}")

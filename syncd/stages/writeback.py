@@ -25,7 +25,7 @@ from syncd.errors import AuthError, RejectedError, TransientError
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState
 from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
-from syncd.stages.runner import StageReport, scope, shop_paused
+from syncd.stages.runner import StageReport, for_each_shop, shop_paused
 from syncd.store.models import AuditEntry, Order, OrderLine, Shipment, SupplierOrder
 
 log = logging.getLogger("syncd.writeback")
@@ -247,10 +247,4 @@ def writeback_shop(rt: Runtime, shop_id: str) -> int:
 
 
 def run(rt: Runtime, report: StageReport) -> None:
-    for shop_id in rt.storefronts:
-        if rt.stop.is_set():
-            break
-        with scope(rt, report, shop_id, shop=shop_id):
-            if shop_paused(rt, shop_id):
-                continue
-            report.work += writeback_shop(rt, shop_id)
+    for_each_shop(rt, report, lambda shop_id: 0 if shop_paused(rt, shop_id) else writeback_shop(rt, shop_id))

@@ -494,3 +494,24 @@ def test_resync_given_a_range_or_an_order_reads_them_again_without_moving_the_cu
     with db.begin() as s:
         memo = dict(s.execute(select(Order.platform_order_id, Order.seller_memo)).all())
     assert memo == {"2801": "改地址", "2802": ""}
+
+
+def test_shop_stages_given_one_shop_stuck_in_a_slow_call_still_serve_the_other_shops(h: Harness):
+    import threading
+
+    from syncd.stages.runner import StageReport, for_each_shop
+    from tests.fakes import FakeStorefront
+
+    h.rt.storefronts["shop2"] = FakeStorefront()
+    other_done = threading.Event()
+
+    def work(shop: str) -> int:
+        if shop == "shop1":  # stuck (a rate budget, a slow platform) until the other shop got its turn
+            assert other_done.wait(timeout=5), "shop2 waited for shop1: shops run one after another"
+            return 1
+        other_done.set()
+        return 1
+
+    report = StageReport("writeback")
+    for_each_shop(h.rt, report, work)
+    assert report.ok and report.work == 2
