@@ -129,7 +129,8 @@ def release_stale_claims(db: Database) -> int:
         return 0
     with db.begin() as s:
         res = s.execute(update(Shipment).where(Shipment.writeback_state == WritebackState.UPLOADING)
-                        .values(writeback_state=WritebackState.PENDING, claimed_by=None, claim_until=None))
+                        .values(writeback_state=WritebackState.PENDING, claimed_by=None, claim_until=None,
+                                writeback_attempts=Shipment.writeback_attempts + 1))
         n = int(res.rowcount)  # type: ignore[attr-defined]
     if n:
         log.warning("released %d tracking upload(s) claimed by a daemon that stopped abruptly; they are sent "

@@ -75,8 +75,11 @@ def plan_order(shop_id: str, order_id: int, platform_order_id: str, claimed: lis
         else:
             plan.skipped.append(sh.id)  # a second parcel with no line detail: the storefront needs goods per parcel
             continue
+        # Sent before without a known outcome (a failed try, or a dead replica's claim): the adapter reads the
+        # order back before sending again, where the platform has no idempotency key.
         plan.parcels.append(Parcel(sh.carrier, sh.tracking_no, lines,
-                                   request_id(shop_id, platform_order_id, sh.tracking_no)))
+                                   request_id(shop_id, platform_order_id, sh.tracking_no),
+                                   attempted=sh.writeback_attempts > 0))
         plan.shipment_ids.append(sh.id)
     uploaded_before = any(sh.writeback_state == WritebackState.UPLOADED for sh in others)
     covered = {ln.platform_line_id for p in plan.parcels for ln in p.lines}
@@ -100,6 +103,9 @@ def _claim(rt: Runtime, s: Session, shop_id: str, now: datetime) -> list[int]:
         if len(ids) >= limit:
             break
     if ids:
+        # A claim taken over from a replica that died mid-call: the call may have gone through.
+        s.execute(update(Shipment).where(Shipment.id.in_(ids), Shipment.writeback_state == WritebackState.UPLOADING)
+                  .values(writeback_attempts=Shipment.writeback_attempts + 1))
         s.execute(update(Shipment).where(Shipment.id.in_(ids)).values(
             writeback_state=WritebackState.UPLOADING, claimed_by=rt.holder,
             claim_until=now + timedelta(seconds=rt.config.global_.claim_seconds)))
@@ -107,7 +113,7 @@ def _claim(rt: Runtime, s: Session, shop_id: str, now: datetime) -> list[int]:
 
 
 _SH_COLS = (Shipment.id, Shipment.order_id, Shipment.supplier_order_id, Shipment.carrier, Shipment.tracking_no,
-            Shipment.lines, Shipment.writeback_state)
+            Shipment.lines, Shipment.writeback_state, Shipment.writeback_attempts)
 
 
 def _plan_batch(rt: Runtime, s: Session, shop_id: str, ids: list[int], now: datetime) -> list[OrderPlan]:

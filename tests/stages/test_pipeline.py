@@ -288,6 +288,7 @@ def test_writeback_given_a_transient_failure_retries_after_backoff_and_uploads_o
     with time_machine.travel(clock.now() + timedelta(minutes=2)):
         h.stage("writeback")
     assert len(h.shop.ship_calls) == 2
+    assert [p.attempted for _, parcels, _ in h.shop.ship_calls for p in parcels] == [False, True]
     assert h.shop.shipped == {"1601": ["YD1601000"]}
     assert _states(db)["1601"] == "shipped"
 
@@ -321,6 +322,8 @@ def test_writeback_given_a_claim_left_by_a_crash_sends_again_after_it_expires_an
     with time_machine.travel(clock.now() + timedelta(minutes=6)):
         h.stage("writeback")
     assert h.shop.shipped == {"1801": ["ZT1801"]}
+    ((_, parcels, _),) = h.shop.ship_calls
+    assert parcels[0].attempted  # the dead replica's call may have gone through: read back first
     assert _states(db)["1801"] == "shipped"
 
 
