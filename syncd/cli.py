@@ -179,7 +179,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     allowed = max(5 * longest, 300.0)
     try:
         db = open_database(settings.db_url())
-        with db.begin() as s:
+        with db.read() as s:
             last = s.scalar(select(func.max(StageRun.last_started_at)))
     except SQLAlchemyError as err:
         print(f"unhealthy: database unreachable ({type(err).__name__})", file=sys.stderr)

@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,16 +34,27 @@ log = logging.getLogger("syncd")
 class DbTokenStore:
     """Token pairs in the ``tokens`` table; refreshing is serialised by a lease across replicas."""
 
+    CACHE_SECONDS = 30.0  # another replica's refresh is seen within this; old tokens stay valid far longer
+
     def __init__(self, db: Database, holder: str) -> None:
         self.db = db
         self.holder = holder
+        self._cache: dict[str, tuple[float, Token | None]] = {}
+        self._lock = threading.Lock()
 
     def load(self, shop_id: str) -> Token | None:
-        with self.db.begin() as s:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(shop_id)
+        if hit is not None and now - hit[0] < self.CACHE_SECONDS:
+            return hit[1]
+        with self.db.read() as s:
             row = s.get(TokenRow, shop_id)
-            if row is None:
-                return None
-            return Token(row.access_token, row.refresh_token, row.expires_at, row.refresh_expires_at, dict(row.extra))
+            token = None if row is None else Token(row.access_token, row.refresh_token, row.expires_at,
+                                                   row.refresh_expires_at, dict(row.extra))
+        with self._lock:
+            self._cache[shop_id] = (now, token)
+        return token
 
     def save(self, shop_id: str, token: Token) -> None:
         values = {"shop_id": shop_id, "access_token": token.access_token, "refresh_token": token.refresh_token,
@@ -54,6 +66,8 @@ class DbTokenStore:
                                          set_={k: v for k, v in values.items() if k != "shop_id"})
         with self.db.begin() as s:
             s.execute(stmt)
+        with self._lock:
+            self._cache[shop_id] = (time.monotonic(), token)
 
     @contextmanager
     def refresh_lock(self, shop_id: str) -> Iterator[bool]:

@@ -63,7 +63,7 @@ class Progress:
 
 
 def progress(db: Database) -> Progress:
-    with db.begin() as s:
+    with db.read() as s:
         states = {st: n for st, n in s.execute(select(Order.state, func.count()).group_by(Order.state))}
         tracking = s.scalar(select(func.count()).select_from(Shipment)) or 0
         uploaded = s.scalar(select(func.count()).select_from(Shipment)
@@ -74,25 +74,25 @@ def progress(db: Database) -> Progress:
 
 
 def progress_by_shop(db: Database) -> dict[str, int]:
-    with db.begin() as s:
+    with db.read() as s:
         q = select(Order.shop_id, func.count()).group_by(Order.shop_id).order_by(Order.shop_id)
         return dict(s.execute(q).all())
 
 
 def unsettled(db: Database) -> int:
     """Orders still on their way (new, routed, at a supplier): an index range, cheap at any size."""
-    with db.begin() as s:
+    with db.read() as s:
         return int(s.scalar(select(func.count()).select_from(Order)
                             .where(Order.state.in_(["new", "routed", "placed"]))) or 0)
 
 
 def total_orders(db: Database) -> int:
-    with db.begin() as s:
+    with db.read() as s:
         return int(s.scalar(select(func.max(Order.id))) or 0)
 
 
 def hold_summary(db: Database) -> list[tuple[str, int, str]]:
-    with db.begin() as s:
+    with db.read() as s:
         rows = s.execute(select(Hold.reason, func.count(), func.min(Hold.detail))
                          .where(Hold.released_at.is_(None)).group_by(Hold.reason).order_by(Hold.reason)).all()
     return [(r, n, d) for r, n, d in rows]

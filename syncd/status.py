@@ -31,7 +31,7 @@ def _iso(dt: datetime | None) -> str | None:
 
 
 def collect_status(db: Database) -> dict[str, Any]:
-    with db.begin() as s:
+    with db.read() as s:
         per_state = [{"shop": shop, "state": state, "orders": n} for shop, state, n in s.execute(
             select(Order.shop_id, Order.state, func.count()).group_by(Order.shop_id, Order.state)
             .order_by(Order.shop_id, Order.state))]
@@ -85,7 +85,7 @@ def format_status(st: dict[str, Any]) -> str:
 
 def find_order(db: Database, ref: str) -> Order | None:
     """An order by platform order id, ``shop/platform-id``, or ``#internal-id``."""
-    with db.begin() as s:
+    with db.read() as s:
         if ref.startswith("#") and ref[1:].isdigit():
             return s.get(Order, int(ref[1:]))
         q = select(Order)
@@ -99,7 +99,7 @@ def find_order(db: Database, ref: str) -> Order | None:
 
 
 def order_details(db: Database, order_id: int) -> dict[str, Any]:
-    with db.begin() as s:
+    with db.read() as s:
         o = s.get(Order, order_id)
         assert o is not None
         lines = [{"line": ln.platform_line_id, "sku": ln.merchant_sku, "qty": ln.quantity, "title": ln.title,

@@ -124,7 +124,7 @@ def collect_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAd
         for file in adapter.list_inbox(clock.now())[:MAX_FILES_PER_RUN]:
             if rt.stop.is_set():
                 break
-            with rt.db.begin() as s:
+            with rt.db.read() as s:
                 seen = s.scalar(select(InboxFileRecord).where(InboxFileRecord.supplier_id == supplier_id,
                                                               InboxFileRecord.sha256 == file.sha256))
                 previous = None if seen is None else (seen.file_name, seen.file_error, _errors(seen.errors))

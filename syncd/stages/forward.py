@@ -76,7 +76,7 @@ def write_batch(rt: Runtime, supplier_id: str, batch_id: int,
                 receivers: dict[int, Receiver | str] | None = None) -> str:
     """Write (or write again) one batch file and mark its orders placed."""
     adapter = rt.suppliers[supplier_id]
-    with rt.db.begin() as s:
+    with rt.db.read() as s:
         batch = s.get(ExportBatch, batch_id)
         assert batch is not None
         sos = list(s.scalars(select(SupplierOrder).where(SupplierOrder.batch_id == batch_id)
@@ -126,7 +126,7 @@ def forward_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAd
     with lease(rt.db, f"forward:{supplier_id}", rt.holder, timedelta(minutes=15)) as got:
         if not got:
             return 0
-        with rt.db.begin() as s:
+        with rt.db.read() as s:
             unfinished = list(s.scalars(select(ExportBatch.id).where(
                 ExportBatch.supplier_id == supplier_id, ExportBatch.state == "writing").order_by(ExportBatch.id)))
             last = s.scalar(select(func.max(ExportBatch.created_at)).where(ExportBatch.supplier_id == supplier_id))

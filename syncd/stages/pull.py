@@ -31,7 +31,7 @@ T = TypeVar("T")
 
 
 def read_cursor(rt: Runtime, shop_id: str, stream: str = ORDERS) -> datetime | None:
-    with rt.db.begin() as s:
+    with rt.db.read() as s:
         row = s.get(Cursor, (shop_id, stream))
         return row.watermark if row else None
 
@@ -147,7 +147,7 @@ def run(rt: Runtime, report: StageReport) -> None:
 
 def _maybe_unpause(rt: Runtime, shop_id: str) -> None:
     """A paused shop is tried again every 30 minutes: a person may have re-authorised it meanwhile."""
-    with rt.db.begin() as s:
+    with rt.db.read() as s:
         shop = s.scalar(select(Shop).where(Shop.id == shop_id))
         if shop is None or shop.paused_at is None or clock.now() - shop.paused_at < timedelta(minutes=30):
             return

@@ -24,7 +24,7 @@ class ReconcileMismatch(SyncdError):
 
 
 def _ours(rt: Runtime, shop_id: str, start: datetime, end: datetime) -> int:
-    with rt.db.begin() as s:
+    with rt.db.read() as s:
         return int(s.scalar(select(func.count()).select_from(Order).where(
             Order.shop_id == shop_id, Order.platform_updated_at >= start, Order.platform_updated_at <= end)) or 0)
 

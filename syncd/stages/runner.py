@@ -84,7 +84,7 @@ def pause_shop(rt: Runtime, shop_id: str, reason: str) -> None:
 
 
 def shop_paused(rt: Runtime, shop_id: str) -> str | None:
-    with rt.db.begin() as s:
+    with rt.db.read() as s:
         return s.scalar(select(Shop.paused_reason).where(Shop.id == shop_id))
 
 

@@ -35,6 +35,7 @@ class Database:
     engine: Engine
     sessions: sessionmaker[Session]
     statements: StatementCounter = field(default_factory=StatementCounter)
+    readers: sessionmaker[Session] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -44,6 +45,12 @@ class Database:
     def begin(self) -> Iterator[Session]:
         """One short transaction; never keep it open across a network call."""
         with self.sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A transaction that only reads: on SQLite it does not take the write lock."""
+        with (self.readers or self.sessions).begin() as session:
             yield session
 
     def dispose(self) -> None:
@@ -64,7 +71,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def _sqlite_begin(conn: Any) -> None:
     # A deferred transaction that later writes can fail with SQLITE_BUSY at once, whatever busy_timeout
     # says; taking the write lock up front makes concurrent stage threads wait their turn instead.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only transactions (Database.read) need no lock: WAL readers never block nor wait for writers.
+    read_only = conn.get_execution_options().get("syncd_read_only", False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def open_database(url: str, *, echo: bool = False) -> Database:
@@ -80,7 +89,8 @@ def open_database(url: str, *, echo: bool = False) -> Database:
         event.listen(engine, "begin", _sqlite_begin)
     else:
         engine = create_engine(url, echo=echo, pool_size=5, max_overflow=5, pool_pre_ping=True)
-    db = Database(engine, sessionmaker(engine, expire_on_commit=False))
+    db = Database(engine, sessionmaker(engine, expire_on_commit=False),
+                  readers=sessionmaker(engine.execution_options(syncd_read_only=True), expire_on_commit=False))
     event.listen(engine, "before_cursor_execute", db.statements)
     return db
 

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert
+from sqlalchemy import func, insert
 
 from syncd import clock
 from syncd.errors import ConfigError
@@ -94,3 +94,34 @@ def test_open_database_given_a_sqlite_url_uses_wal(tmp_path: Path):
     with db.engine.connect() as c:
         assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     db.dispose()
+
+
+def test_read_transaction_given_a_writer_holding_the_sqlite_lock_does_not_wait(tmp_path: Path):
+    from sqlalchemy import select, text
+
+    from syncd.store.models import Order
+
+    db = open_database(f"sqlite:///{tmp_path / 'x.db'}")
+    upgrade(db)
+    with db.begin() as s:  # a transaction holding the write lock
+        s.execute(text("UPDATE leases SET holder = holder"))
+        with db.read() as r:
+            assert r.scalar(select(func.count()).select_from(Order)) == 0
+    db.dispose()
+
+
+def test_token_store_given_a_save_serves_it_from_memory_and_sees_other_replicas_after_the_cache_ages(db: Database):
+    from syncd.domain import Token
+    from syncd.runtime import DbTokenStore
+
+    one, other = DbTokenStore(db, "a"), DbTokenStore(db, "b")
+    t1 = Token("at-1", "rt-1", clock.now() + timedelta(days=7))
+    one.save("shop", t1)
+    assert other.load("shop") == t1
+    before = db.statements.count
+    assert one.load("shop") == t1 and other.load("shop") == t1
+    assert db.statements.count == before  # both answered from memory
+    t2 = Token("at-2", "rt-2", clock.now() + timedelta(days=7))
+    one.save("shop", t2)  # a refresh by replica "a"
+    other.CACHE_SECONDS = 0
+    assert other.load("shop") == t2
