@@ -46,10 +46,11 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _start_sandbox(per_shop: int, data_dir: Path, rate_limited: bool) -> tuple[subprocess.Popen[str], str]:
+def _start_sandbox(per_shop: int, data_dir: Path, rate_limited: bool,
+                   platforms: tuple[str, ...]) -> tuple[subprocess.Popen[str], str]:
     cmd = [sys.executable, "-m", "adapters.sandbox", "serve", "--port", "0", "--orders", str(per_shop),
            "--seed", "3", "--fault-rate", "0" if rate_limited else "0.002", "--reply-delay", "0.2",
-           "--bad-row-rate", "0", "--release-after", "0", "--span-hours", "24"]
+           "--bad-row-rate", "0", "--release-after", "0", "--span-hours", "24", "--platforms", ",".join(platforms)]
     if rate_limited:
         cmd.append("--api-qps")
     for sid, fmt, enc in SANDBOX_SUPPLIERS:
@@ -66,7 +67,7 @@ def _start_sandbox(per_shop: int, data_dir: Path, rate_limited: bool) -> tuple[s
     return proc, line.rsplit(" ", 1)[-1]
 
 
-def _bench_config(config: Config, rate_limited: bool) -> Config:
+def _bench_config(config: Config, rate_limited: bool, platforms: tuple[str, ...]) -> Config:
     """The sandbox setup with an operator's pull cadence: pull every 20 s, re-reading 2 minutes of overlap
     (the sandbox's 3 s / 5 min would re-read every order a hundred times). Rate-limited: the adapters' own
     default budgets, not the sandbox's generous overrides."""
@@ -74,31 +75,32 @@ def _bench_config(config: Config, rate_limited: bool) -> Config:
     config.global_ = g.model_copy(update={"intervals": g.intervals.model_copy(update={"pull": 20.0})})
     config.shops = {sid: shop.model_copy(update={
         "pull": shop.pull.model_copy(update={"overlap_minutes": 2}),
-        **({"rate_limits": {}} if rate_limited else {})}) for sid, shop in config.shops.items()}
+        **({"rate_limits": {}} if rate_limited else {})}) for sid, shop in config.shops.items()
+        if shop.platform in platforms}
     return config
 
 
-def _sandbox_state(url: str) -> dict[str, Any]:
+def _sandbox_state(url: str, platforms: tuple[str, ...]) -> dict[str, Any]:
     import httpx
 
     out = {}
-    for p in PLATFORMS:
+    for p in platforms:
         r = httpx.get(f"{url}/{p}/_sandbox/state", timeout=10)
         out[p] = r.json() if r.status_code == 200 else {}
     return out
 
 
 def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
-              rate_limited: bool = False) -> dict[str, Any]:
-    per_shop = math.ceil(orders / len(PLATFORMS))
-    expected = per_shop * len(PLATFORMS)
+              rate_limited: bool = False, platforms: tuple[str, ...] = PLATFORMS) -> dict[str, Any]:
+    per_shop = math.ceil(orders / len(platforms))
+    expected = per_shop * len(platforms)
     with tempfile.TemporaryDirectory(prefix="syncd-bench-") as tmp:
         root = Path(tmp)
         data_dir = root / "data"
-        sandbox, url = _start_sandbox(per_shop, data_dir, rate_limited)
+        sandbox, url = _start_sandbox(per_shop, data_dir, rate_limited, platforms)
         try:
             config_dir = copy_sandbox_config(root / "config")
-            config = _bench_config(load_sandbox_config(config_dir, url), rate_limited)
+            config = _bench_config(load_sandbox_config(config_dir, url), rate_limited, platforms)
             settings = Settings(config_dir=config_dir, data_dir=data_dir, database_url=db_url)
             db = open_database(settings.db_url())
             upgrade(db)
@@ -119,7 +121,7 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
             wall, cpu = time.monotonic() - t0, _cpu() - cpu0
             p = progress(db)
             by_shop = progress_by_shop(db)
-            state = _sandbox_state(url)
+            state = _sandbox_state(url, platforms)
             rates = rt.limiter.rates()
             span = dict(rt.stats.span)
             calls = dict(rt.stats.calls)
@@ -135,7 +137,7 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
         shop_orders = by_shop.get(f"{system}-demo") or 1
         per_platform.setdefault(system, {})[api] = round(n / shop_orders, 4)
     result: dict[str, Any] = {
-        "orders": expected, "shops": len(PLATFORMS), "pulled": p.total, "shipped": p.shipped, "held": p.held,
+        "orders": expected, "shops": len(platforms), "pulled": p.total, "shipped": p.shipped, "held": p.held,
         "cancelled": p.cancelled, "left_unsettled": p.new + p.routed + p.placed, "wall_seconds": round(wall, 2),
         "orders_per_second": round(handled / wall, 1),
         "cpu_ms_per_order": round(cpu * 1000 / max(handled, 1), 3),
@@ -146,7 +148,7 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
     }
     if rate_limited:
         result["flow_control_refusals"] = {p: state.get(p, {}).get("errors", {}).get(FLOW_CONTROL_CODES[p], 0)
-                                           for p in PLATFORMS}
+                                           for p in platforms}
         budgets = {}
         for key, rate in sorted(rates.items()):
             platform, _shop, api = key.split(":", 2)
@@ -163,11 +165,15 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
 def main(args: argparse.Namespace) -> int:
     orders = 100_000 if args.large else int(args.orders)
     rate_limited = bool(getattr(args, "rate_limited", False))
-    print(f"syncd bench: {orders} orders over 3 shops (Douyin, Pinduoduo, Taobao), 2 drop-folder suppliers "
+    platforms = tuple(p for p in str(getattr(args, "shops", ",".join(PLATFORMS))).split(",") if p)
+    unknown = set(platforms) - set(PLATFORMS)
+    if unknown:
+        raise SystemExit(f"syncd bench: --shops takes {', '.join(PLATFORMS)}; found {', '.join(sorted(unknown))}")
+    print(f"syncd bench: {orders} orders over {len(platforms)} shop(s) ({', '.join(platforms)}), 2 file suppliers "
           f"({'PostgreSQL' if args.postgres else 'SQLite'}{', platform rate limits on' if rate_limited else ''})",
           flush=True)
     r = run_bench(orders, args.postgres, time_limit=3600 if args.large or rate_limited else 900,
-                  rate_limited=rate_limited)
+                  rate_limited=rate_limited, platforms=platforms)
     print(json.dumps(r, ensure_ascii=False, indent=2))
     print(f"\n{r['orders_per_second']} orders/s end to end ({r['wall_seconds']} s), {r['cpu_ms_per_order']} ms CPU "
           f"per order, peak RSS {r['peak_rss_mb']} MB, {r['db_statements_per_order']} DB statements per order")
