@@ -6,9 +6,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 
 import migrations
 from syncd.store.db import Database
+
+
+MIGRATION_LOCK_KEY = 0x5E7CD0  # any constant; names syncd's migrations among the database's advisory locks
 
 
 def alembic_config(db: Database) -> Config:
@@ -23,6 +27,10 @@ def upgrade(db: Database, revision: str = "head") -> None:
     """Bring the schema to ``revision``; safe to run again."""
     cfg = alembic_config(db)
     with db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # Replicas starting together would race to create the same tables: one migrates, the others wait
+            # here and then find the schema up to date. The lock ends with the transaction.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         conn.commit()

@@ -125,3 +125,36 @@ def test_token_store_given_a_save_serves_it_from_memory_and_sees_other_replicas_
     one.save("shop", t2)  # a refresh by replica "a"
     other.CACHE_SECONDS = 0
     assert other.load("shop") == t2
+
+
+@pytest.mark.postgres
+def test_upgrade_given_replicas_starting_together_on_postgres_migrates_once_without_errors():
+    import threading
+
+    from tests.conftest import NO_PG, PG_URL, drop_pg_schema, make_pg_schema, pg_schema_url
+
+    if not PG_URL:
+        pytest.skip(NO_PG)
+    schema = make_pg_schema()
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def replica() -> None:
+        db = open_database(pg_schema_url(schema))
+        try:
+            start.wait(timeout=10)
+            upgrade(db)
+        except BaseException as err:  # noqa: BLE001 - collected and asserted below
+            errors.append(err)
+        finally:
+            db.dispose()
+
+    threads = [threading.Thread(target=replica) for _ in range(3)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert errors == []
+    finally:
+        drop_pg_schema(schema)
