@@ -11,7 +11,6 @@ from sqlalchemy import text
 import migrations
 from syncd.store.db import Database
 
-
 MIGRATION_LOCK_KEY = 0x5E7CD0  # any constant; names syncd's migrations among the database's advisory locks
 
 
