@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 
 import httpx
@@ -23,6 +23,19 @@ class CallStats:
         self.calls: Counter[tuple[str, str]] = Counter()
         self.errors: Counter[tuple[str, str, str]] = Counter()
         self.span: dict[tuple[str, str], tuple[float, float]] = {}  # first and last call (monotonic seconds)
+        # recent call times per API, for the peak sustained rate (bounded: the last 20,000 calls of each)
+        self.times: dict[tuple[str, str], deque[float]] = {}
+
+    def peak_rate(self, system: str, api: str, window: float = 10.0) -> float:
+        """The most calls per second over any ``window`` seconds: what the API reached while saturated."""
+        with self._lock:
+            times = list(self.times.get((system, api), ()))
+        best, lo = 0, 0
+        for hi, t in enumerate(times):
+            while t - times[lo] > window:
+                lo += 1
+            best = max(best, hi - lo + 1)
+        return best / window
 
     def record(self, system: str, api: str, error: str | None = None) -> None:
         now = time.monotonic()
@@ -30,6 +43,7 @@ class CallStats:
             self.calls[(system, api)] += 1
             first, _ = self.span.get((system, api), (now, now))
             self.span[(system, api)] = (first, now)
+            self.times.setdefault((system, api), deque(maxlen=20_000)).append(now)
             if error:
                 self.errors[(system, api, error)] += 1
 

@@ -38,7 +38,8 @@ class RateLimiter:
     def _reserve(self, key: str, rate: float, burst: float | None) -> float:
         """Take one token (possibly going into debt); return how long the caller must wait for it."""
         now = self._clock()
-        capacity = max(1.0, burst if burst is not None else rate)
+        # No burst unless asked: a platform counting per second refuses a full bucket spent at once.
+        capacity = max(1.0, burst if burst is not None else 1.0)
         with self._lock:
             b = self._buckets.get(key)
             if b is None or b.rate != rate or b.capacity != capacity:

@@ -25,10 +25,10 @@ def test_acquire_given_a_budget_lets_a_burst_through_then_spaces_calls():
     t = FakeTime()
     rl = RateLimiter(clock=t.clock, sleep=t.sleep)
     for _ in range(5):
-        rl.acquire("pdd:s1:pdd.order.number.list.increment.get", 5)
+        rl.acquire("pdd:s1:pdd.order.number.list.increment.get", 5, burst=5)
     assert t.slept == []
     for _ in range(10):
-        rl.acquire("pdd:s1:pdd.order.number.list.increment.get", 5)
+        rl.acquire("pdd:s1:pdd.order.number.list.increment.get", 5, burst=5)
     assert t.now == pytest.approx(2.0)  # 10 more calls at 5/s
     assert rl.waited == pytest.approx(2.0)
 
@@ -53,3 +53,11 @@ def test_acquire_given_a_wait_longer_than_allowed_refuses_without_spending_the_t
     t.now += 10
     rl.acquire("slow", 0.1)
     assert t.slept == []
+
+
+def test_acquire_without_a_burst_spaces_every_call_evenly():
+    t = FakeTime()
+    rl = RateLimiter(clock=t.clock, sleep=t.sleep)
+    for _ in range(5):
+        rl.acquire("douyin:s:order.logisticsAdd", 20)
+    assert t.now == pytest.approx(4 / 20)  # the first goes at once, then one every 50 ms
