@@ -6,6 +6,7 @@ Plain dataclasses: adapters build them from platform payloads; stages persist th
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,17 @@ class RefundState(enum.StrEnum):
     NONE = "none"
     REQUESTED = "requested"  # buyer asked; not settled yet
     REFUNDED = "refunded"  # money went back: do not ship
+
+
+def order_refund_state(lines: Iterable[RefundState | str]) -> RefundState:
+    """The order's refund state from its lines': REFUNDED when every line is, REQUESTED when any line has
+    a refund or after-sale going on (or done), else NONE."""
+    states = [RefundState(s) for s in lines]
+    if states and all(s is RefundState.REFUNDED for s in states):
+        return RefundState.REFUNDED
+    if any(s is not RefundState.NONE for s in states):
+        return RefundState.REQUESTED
+    return RefundState.NONE
 
 
 class PaymentMode(enum.StrEnum):

@@ -12,7 +12,16 @@ from typing import Any
 
 from syncd import clock
 from syncd.carriers import normalize
-from syncd.domain import OrderIn, OrderLineIn, OrderStatus, PaymentMode, ReceiverRef, RefundEvent, RefundState
+from syncd.domain import (
+    OrderIn,
+    OrderLineIn,
+    OrderStatus,
+    PaymentMode,
+    ReceiverRef,
+    RefundEvent,
+    RefundState,
+    order_refund_state,
+)
 from syncd.errors import ProtocolError
 
 # order_status → (status, ready to ship, why not when paid but not ready)
@@ -118,15 +127,6 @@ def line_refund_state(info: Any, where: str = "line") -> RefundState:
         return RefundState.NONE
     # A code this table does not know: a person looks rather than the goods ship.
     return RefundState.REQUESTED
-
-
-def order_refund_state(lines: list[RefundState]) -> RefundState:
-    """REFUNDED when every line is, REQUESTED when any line has an after-sale, else NONE."""
-    if lines and all(s is RefundState.REFUNDED for s in lines):
-        return RefundState.REFUNDED
-    if any(s is not RefundState.NONE for s in lines):
-        return RefundState.REQUESTED
-    return RefundState.NONE
 
 
 # ---- afterSale.List ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from syncd.domain import (
     ReceiverRef,
     RefundEvent,
     RefundState,
+    order_refund_state,
 )
 from syncd.errors import ProtocolError
 
@@ -154,15 +155,6 @@ def refund_state(value: Any, where: str = "refund") -> RefundState:
         return RefundState.REFUNDED
     # In progress, or a status this table does not know: a person looks rather than the goods ship.
     return RefundState.REQUESTED
-
-
-def order_refund_state(lines: list[RefundState]) -> RefundState:
-    """REFUNDED when every line is, REQUESTED when any line has a refund going on, else NONE."""
-    if lines and all(s is RefundState.REFUNDED for s in lines):
-        return RefundState.REFUNDED
-    if any(s is not RefundState.NONE for s in lines):
-        return RefundState.REQUESTED
-    return RefundState.NONE
 
 
 def map_receiver(raw: dict[str, Any], where: str) -> ReceiverRef:

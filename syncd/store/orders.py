@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from syncd.domain import OrderIn, RefundEvent, RefundState
+from syncd.domain import OrderIn, RefundEvent, RefundState, order_refund_state
 from syncd.lifecycle import OrderState, SupplierOrderState
 from syncd.store.models import Hold, Order, OrderLine, SupplierOrder
 
@@ -181,9 +181,7 @@ def apply_refund_events(s: Session, shop_id: str, events: Sequence[RefundEvent],
     for row in orders.values():
         if row.id not in touched:
             continue
-        states = set(lines[row.id].values())
-        refund = (RefundState.REFUNDED if states == {RefundState.REFUNDED.value}
-                  else RefundState.NONE if states <= {RefundState.NONE.value} else RefundState.REQUESTED)
+        refund = order_refund_state(lines[row.id].values())
         values: dict[str, Any] = {"refund_state": refund.value, "updated_at": now}
         if row.state == OrderState.HELD:
             values["recheck_at"] = now
