@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from syncd import clock, registry
@@ -123,13 +122,6 @@ def build_runtime(settings: Settings, config: Config, db: Database, *, http: htt
         if sup.enabled:
             rt.suppliers[sup_id] = registry.SUPPLIERS[sup.kind].factory(sup, ctx)
     return rt
-
-
-def known_shop_ids(db: Database) -> list[str]:
-    from syncd.store.models import Order
-
-    with db.begin() as s:
-        return list(s.scalars(select(Order.shop_id).distinct()))
 
 
 def release_stale_claims(db: Database) -> int:

@@ -109,10 +109,6 @@ class Route(StrictModel):
     cost: Annotated[float, Field(ge=0)] | None = None
 
 
-class CutoffTime(StrictModel):
-    at: time
-
-
 def parse_hhmm(v: str) -> time:
     m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", v.strip())
     if not m:
