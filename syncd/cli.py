@@ -94,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings, config, db, lock = _start(args)
     rt = build_runtime(settings, config, db)
-    idle = run_daemon(rt)
+    idle = run_daemon(rt, listen=True)
     if not idle:
         logging.shutdown()
         os._exit(0)  # a stage thread is stuck in a network call; the database is consistent, so leave now
@@ -139,7 +139,12 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from syncd.status import collect_status, format_status
 
-    st = collect_status(_db(_settings(args)))
+    settings = _settings(args)
+    try:
+        hours = {k: v.ship_within_hours for k, v in _config(settings).suppliers.items()}
+    except SyncdError:
+        hours = {}  # status still answers with a broken config
+    st = collect_status(_db(settings), hours)
     print(json.dumps(st, ensure_ascii=False, indent=2) if args.json else format_status(st))
     return 0
 
@@ -166,32 +171,26 @@ def _resync_order(args: argparse.Namespace, db: Database) -> int:
 
 def cmd_health(args: argparse.Namespace) -> int:
     """Exit 0 while the daemon's stages keep running; 1 when the database is unreachable or they stalled."""
-    from sqlalchemy import func, select
     from sqlalchemy.exc import SQLAlchemyError
 
-    from syncd import clock
-    from syncd.store.models import StageRun
+    from syncd.httpd import check_readiness
 
     settings = _settings(args)
     config = _config(settings)
-    # the pipeline stages run every few minutes; the daily reconcile sweep says nothing about liveness
-    longest = max(v for k, v in config.global_.intervals.model_dump().items() if k != "reconcile")
-    allowed = max(5 * longest, 300.0)
     try:
         db = open_database(settings.db_url())
-        with db.read() as s:
-            last = s.scalar(select(func.max(StageRun.last_started_at)))
     except SQLAlchemyError as err:
         print(f"unhealthy: database unreachable ({type(err).__name__})", file=sys.stderr)
         return 1
-    if last is None:
-        print("unhealthy: no stage has run yet", file=sys.stderr)
+    try:
+        ready = check_readiness(db, config.global_.intervals.model_dump())
+    finally:
+        db.dispose()
+    for check in ready.failed:
+        print(f"unhealthy: {check.detail}", file=sys.stderr)
+    if not ready.ok:
         return 1
-    age = (clock.now() - last).total_seconds()
-    if age > allowed:
-        print(f"unhealthy: no stage ran for {age:.0f} s (allowed {allowed:.0f} s)", file=sys.stderr)
-        return 1
-    print(f"healthy: a stage ran {age:.0f} s ago")
+    print(f"healthy: {ready.checks[-1].detail}")
     return 0
 
 
@@ -214,6 +213,14 @@ def cmd_orders(args: argparse.Namespace) -> int:
         elif args.action == "hold":
             operations.hold(db, order.id, args.reason)
             print(f"order {order.platform_order_id} held: {args.reason}")
+        elif args.action == "reship":
+            if args.qty is not None and args.line is None:
+                print("syncd: --qty needs --line SKU", file=sys.stderr)
+                return 2
+            with _runtime(args, db) as rt:
+                new_id = operations.reship(rt, order.id, sku=args.line, qty=args.qty, who="cli")
+            print(f"order {order.platform_order_id}: reship recorded as supplier order #{new_id}; "
+                  "the next forward run places it")
     except RejectedError as err:
         print(f"syncd: {err}", file=sys.stderr)
         return 2
@@ -251,6 +258,18 @@ def cmd_shops(args: argparse.Namespace) -> int:
 
 def cmd_suppliers(args: argparse.Namespace) -> int:
     from syncd.stages.forward import reexport
+    from syncd.status import unpaid_supplier_orders
+
+    if args.action == "unpaid":
+        rows = unpaid_supplier_orders(_db(_settings(args)))
+        if args.json:
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+        elif not rows:
+            print("no supplier order awaits payment")
+        for r in rows if not args.json else []:
+            print(f"{r['supplier']:<16} {r['supplier_order']:<22} {r['shop']}/{r['order']}  placed {r['placed_at']}"
+                  f"  {r['note']}")
+        return 0
 
     try:
         with _runtime(args) as rt:
@@ -294,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     oh = osub.add_parser("hold")
     oh.add_argument("id")
     oh.add_argument("--reason", required=True)
+    orp = osub.add_parser("reship", help="order again from the supplier (exchange, lost parcel), linked to the first")
+    orp.add_argument("id")
+    orp.add_argument("--line", metavar="SKU", help="only this merchant SKU (default: every line)")
+    orp.add_argument("--qty", type=int, help="storefront units of --line (default: as ordered)")
     orders.set_defaults(fn=cmd_orders)
     shops = sub.add_parser("shops", help="storefront shops")
     shsub = shops.add_subparsers(dest="action", required=True)
@@ -306,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     ssub = sup.add_subparsers(dest="action", required=True)
     re_ = ssub.add_parser("reexport", help="write an outbox batch file again")
     re_.add_argument("batch", type=int)
+    up = ssub.add_parser("unpaid", help="supplier orders (1688) created but not paid: pay them at the supplier")
+    up.add_argument("--json", action="store_true")
     sup.set_defaults(fn=cmd_suppliers)
     demo = sub.add_parser("demo", help="run the daemon against the built-in sandbox, live, under a minute")
     demo.add_argument("--orders", type=int, default=100, help="orders per sandbox shop (3 shops)")

@@ -14,8 +14,10 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from syncd import clock
+from syncd.callbacks import kuaidi100_handler, supplier_handler
+from syncd.httpd import start_listener
 from syncd.runtime import Runtime
-from syncd.stages import collect, forward, pull, reconcile, route, writeback
+from syncd.stages import collect, forward, pull, reconcile, route, track, writeback
 from syncd.stages.runner import StageFn, StageReport
 
 log = logging.getLogger("syncd.daemon")
@@ -26,6 +28,7 @@ STAGES: dict[str, StageFn] = {
     "forward": forward.run,
     "collect": collect.run,
     "writeback": writeback.run,
+    "track": track.run,
     "reconcile": reconcile.run,
 }
 FIRST_RUN_DELAY = {"reconcile": 600.0}  # let the first pull finish before comparing counts
@@ -61,7 +64,9 @@ class _Active:
 
 def run_stage(rt: Runtime, name: str) -> StageReport:
     report = StageReport(name)
-    STAGES[name](rt, report)
+    with rt.metrics.stage_run(name) as run:
+        STAGES[name](rt, report)
+        run.ok = report.ok
     return report
 
 
@@ -71,9 +76,10 @@ def run_once(rt: Runtime) -> list[StageReport]:
 
 
 def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[], bool] | None = None,
-               on_tick: Callable[[], None] | None = None) -> bool:
+               on_tick: Callable[[], None] | None = None, listen: bool = False) -> bool:
     """Run until SIGTERM/SIGINT (or ``until()``); finish the step in flight and return within 10 s.
 
+    ``listen``: serve the HTTP listener (health, metrics, callbacks) on ``SYNCD_HTTP_PORT``.
     Returns False when a stage was still running at the deadline (the caller exits hard).
     """
     active = _Active()
@@ -99,8 +105,17 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+    listener = None
+    if listen:  # a busy port fails here, before any stage ran
+        listener = start_listener(rt.settings, rt.db, rt.metrics, rt.stats,
+                                  lambda: scheduler.running and not rt.stop.is_set(),
+                                  rt.config.global_.intervals, extra_collectors=list(rt.collectors))
+        listener.register("POST", "/callbacks/kuaidi100", kuaidi100_handler(rt))
+        listener.register("POST", "/callbacks/suppliers", supplier_handler(rt))
+        log.info("listening on port %d (/healthz /readyz /metrics /callbacks)", listener.port)
     scheduler.start()
-    log.info("syncd running: %d shop(s), %d supplier(s)", len(rt.storefronts), len(rt.suppliers))
+    log.info("syncd running: %d shop(s), %d supplier(s)", len(rt.storefronts),
+             len(rt.suppliers) + len(rt.api_suppliers))
     try:
         while not rt.stop.wait(0.2):
             if on_tick:
@@ -110,6 +125,8 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
     finally:
         rt.stop.set()
         scheduler.shutdown(wait=False)
+        if listener is not None:
+            listener.stop()
         idle = active.wait_idle(SHUTDOWN_BUDGET)
         if not idle:
             log.warning("a stage was still running after %.0f s; exiting anyway (its work resumes at next start)",

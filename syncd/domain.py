@@ -274,3 +274,180 @@ class ParsedInbox:
     rows: list[TrackingRow]
     errors: list[RowError]
     file_error: str | None = None  # the whole file could not be read (corrupt, no header...)
+
+
+# ---- supplier APIs (1688, webhook suppliers) ----------------------------------------------------
+
+
+@dataclass(slots=True)
+class SupplierLine:
+    """One line of a supplier order as an API supplier receives it."""
+
+    line_ref: str  # our reference of the line (the storefront's platform_line_id); parcels quote it back
+    supplier_sku: str  # the route's supplier SKU (1688: "offerId" or "offerId:specId")
+    quantity: int  # supplier units (storefront quantity × the route's multiplier)
+    title: str = ""
+    spec: str = ""
+
+
+@dataclass(slots=True)
+class SupplierOrderRequest:
+    """Everything an API supplier needs to place one supplier order. Holds the decrypted receiver:
+    in memory only, never logged (``repr`` masks it)."""
+
+    idempotency_key: str  # never changes for this supplier order: 1688 outOrderId, webhook Idempotency-Key
+    shop_id: str
+    platform: str  # storefront platform (douyin, pdd, taobao): 1688's fenxiaoChannel
+    platform_order_id: str
+    receiver: Receiver
+    lines: list[SupplierLine]
+    remark: str = ""
+    kind: str = "normal"  # "normal" or "reship"
+    original_key: str | None = None  # a reship: the idempotency key of the supplier order it replaces
+
+    def __repr__(self) -> str:
+        return f"SupplierOrderRequest(key={self.idempotency_key!r}, lines={len(self.lines)}, kind={self.kind!r})"
+
+
+@dataclass(slots=True)
+class StockLine:
+    supplier_sku: str
+    wanted: int
+    available: int | None  # None: the supplier cannot say for this SKU
+
+
+@dataclass(slots=True)
+class StockAnswer:
+    """What the supplier says about stock for one supplier order (1688 preview, webhook stock call)."""
+
+    lines: list[StockLine]
+    detail: str = ""  # the supplier's own words when it refused (e.g. 1688 preview resultCode/message)
+
+    def short(self) -> list[StockLine]:
+        return [ln for ln in self.lines if ln.available is not None and ln.available < ln.wanted]
+
+
+@dataclass(slots=True)
+class PlacedOrder:
+    """The supplier's answer to a placed order (or the order found again by our idempotency key)."""
+
+    supplier_ref: str  # the supplier's order id
+    paid: bool = True  # 1688 creates orders unpaid: False until paid (protocolPay or a person)
+    amount_fen: int | None = None  # what the supplier charges, when it says
+
+
+@dataclass(slots=True)
+class SupplierParcel:
+    """One parcel the supplier reports for a supplier order."""
+
+    carrier: str | None  # internal carrier code (syncd.carriers.normalize), None when unknown
+    carrier_text: str  # what the supplier wrote (name or its own code)
+    tracking_no: str
+    line_refs: list[str] | None  # the SupplierLine.line_ref values inside; None = the whole supplier order
+    sent_at: datetime | None = None  # the supplier's own send time (1688 gmtSystemSend / deliveredTime)
+
+
+class SupplierOrderPhase(enum.StrEnum):
+    UNPAID = "unpaid"  # created at the supplier, waiting for payment (1688)
+    ACCEPTED = "accepted"  # paid / accepted, not shipped yet
+    PARTIAL = "partial"  # some lines shipped
+    SHIPPED = "shipped"  # every line shipped
+    CANCELLED = "cancelled"  # cancelled or closed at the supplier
+    REJECTED = "rejected"  # the supplier refused it
+
+
+@dataclass(slots=True)
+class SupplierOrderStatus:
+    supplier_ref: str
+    phase: SupplierOrderPhase
+    parcels: list[SupplierParcel] = field(default_factory=list)
+    detail: str = ""  # the supplier's own status words, for people
+
+
+class CancelOutcome(enum.StrEnum):
+    CANCELLED = "cancelled"  # the supplier will not ship it
+    TOO_LATE = "too_late"  # the supplier can no longer stop it (paid, shipped): a person must act
+    RETRY = "retry"  # try again later (1688 CLOSE_ORDER_TOO_FAST within 10 s of creation)
+
+
+@dataclass(slots=True)
+class CancelResult:
+    outcome: CancelOutcome
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class SupplierCallback:
+    """A verified push from a supplier (webhook callback): tracking or a status change."""
+
+    idempotency_key: str
+    status: SupplierOrderStatus
+    event_id: str = ""  # the sender's unique id of this push: a replay of it changes nothing
+
+
+# ---- tracking --------------------------------------------------------------------------------------
+
+
+class LogisticsState(enum.StrEnum):
+    """Normalised parcel state (Shipment.logistics_state)."""
+
+    NONE = "none"  # no scan yet
+    PICKED_UP = "picked_up"
+    IN_TRANSIT = "in_transit"
+    DELIVERING = "delivering"  # out for delivery / in a locker or station
+    DELIVERED = "delivered"
+    PROBLEM = "problem"  # 疑难, customs trouble, damaged, lost
+    RETURNING = "returning"
+    RETURNED = "returned"
+    REFUSED = "refused"
+
+    @property
+    def final(self) -> bool:
+        return self in (LogisticsState.DELIVERED, LogisticsState.RETURNED)
+
+
+@dataclass(slots=True)
+class TrackEvent:
+    at: datetime  # aware UTC
+    state: LogisticsState
+    text: str
+    location: str = ""
+
+
+@dataclass(slots=True)
+class TrackResult:
+    """A parcel's history as a tracking provider knows it."""
+
+    state: LogisticsState  # current normalised state (NONE when there is no record yet)
+    events: list[TrackEvent]  # oldest first
+    provider_state: str = ""  # the provider's own code (Kuaidi100 state / statusCode), for people
+    verdict: str | None = None  # the provider's own alarm: "no_records", "stalled" (K100 202), "abort: 3天查询无记录"
+    final: bool = False  # the provider stopped following it (signed, shutdown)
+
+
+@dataclass(slots=True)
+class TrackPush:
+    """A verified tracking push (Kuaidi100 subscription callback)."""
+
+    carrier: str  # internal code
+    tracking_no: str
+    result: TrackResult
+
+
+# ---- alerts ----------------------------------------------------------------------------------------
+
+
+class Severity(enum.StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(slots=True)
+class Message:
+    """One message to a channel: a single alert or a digest of several. Plain text a person can act on;
+    ``lines`` are rendered as a list. Never carries secrets or full phone numbers / addresses."""
+
+    title: str
+    lines: list[str]
+    severity: Severity = Severity.WARNING

@@ -72,8 +72,12 @@ def _retry_after(resp: httpx.Response) -> float | None:
     return max(0.0, (clock.ensure_utc(when) - clock.now()).total_seconds())
 
 
-def send(client: httpx.Client, stats: CallStats, request: httpx.Request, *, system: str, api: str) -> httpx.Response:
-    """Send one request; network failures, 429 and 5xx become TransientError, other 4xx ProtocolError."""
+def send(client: httpx.Client, stats: CallStats, request: httpx.Request, *, system: str, api: str,
+         error_bodies: bool = False) -> httpx.Response:
+    """Send one request; network failures, 429 and 5xx become TransientError, other 4xx ProtocolError.
+
+    ``error_bodies``: return 4xx answers (429 aside) to the caller, for APIs that explain an error in the
+    body of a 4xx (the 1688 gateway: 401 with ``error_code``); the caller classifies them by that body."""
     try:
         resp = client.send(request)
     except httpx.TimeoutException as err:
@@ -91,6 +95,8 @@ def send(client: httpx.Client, stats: CallStats, request: httpx.Request, *, syst
         raise TransientError(f"{system} {api}: HTTP {status}", retry_after=_retry_after(resp), code=str(status))
     if status >= 400:
         stats.record(system, api, f"http-{status}")
+        if error_bodies:
+            return resp
         raise ProtocolError(f"{system} {api}: HTTP {status}")
     stats.record(system, api)
     return resp

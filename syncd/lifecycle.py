@@ -61,7 +61,8 @@ ORDER_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     OrderState.HELD: frozenset({OrderState.NEW, OrderState.ROUTED, OrderState.PLACED, OrderState.CANCELLED,
                                 OrderState.HELD, OrderState.SKIPPED}),
     OrderState.ROUTED: frozenset({OrderState.PLACED, OrderState.HELD, OrderState.CANCELLED}),
-    OrderState.PLACED: frozenset({OrderState.SHIPPED, OrderState.HELD}),
+    # PLACED → CANCELLED: every supplier order was cancelled at the supplier after a refund
+    OrderState.PLACED: frozenset({OrderState.SHIPPED, OrderState.HELD, OrderState.CANCELLED}),
     OrderState.SHIPPED: frozenset({OrderState.HELD}),
     OrderState.CANCELLED: frozenset(),
     OrderState.SKIPPED: frozenset(),

@@ -14,9 +14,16 @@ from typing import Any
 
 import httpx
 
-from syncd.config.models import ShopConfigBase, SupplierConfigBase
+from syncd.config.models import ShopConfigBase, StrictModel, SupplierConfigBase
 from syncd.http import CallStats
-from syncd.protocols import FileSupplierAdapter, StorefrontAdapter, TokenStore
+from syncd.protocols import (
+    AlertSink,
+    ApiSupplierAdapter,
+    FileSupplierAdapter,
+    StorefrontAdapter,
+    TokenStore,
+    TrackingProvider,
+)
 from syncd.ratelimit import RateLimiter
 from syncd.retry import RetryPolicy
 
@@ -44,11 +51,31 @@ class StorefrontPlugin:
 class SupplierPlugin:
     kind: str
     config_model: type[SupplierConfigBase]
-    factory: Callable[[Any, AdapterContext], FileSupplierAdapter]
+    factory: Callable[[Any, AdapterContext], FileSupplierAdapter | ApiSupplierAdapter]
+
+
+@dataclass(frozen=True)
+class TrackingPlugin:
+    """A tracking provider (``tracking.yaml`` ``provider:``)."""
+
+    kind: str
+    config_model: type[StrictModel]
+    factory: Callable[[Any, AdapterContext], TrackingProvider]
+
+
+@dataclass(frozen=True)
+class SinkPlugin:
+    """An alert channel (``alerts.yaml`` ``channels: - kind:``)."""
+
+    kind: str
+    config_model: type[StrictModel]
+    factory: Callable[[Any, AdapterContext], AlertSink]
 
 
 STOREFRONTS: dict[str, StorefrontPlugin] = {}
 SUPPLIERS: dict[str, SupplierPlugin] = {}
+TRACKING: dict[str, TrackingPlugin] = {}
+SINKS: dict[str, SinkPlugin] = {}
 
 
 def register_storefront(plugin: StorefrontPlugin) -> None:
@@ -57,6 +84,14 @@ def register_storefront(plugin: StorefrontPlugin) -> None:
 
 def register_supplier(plugin: SupplierPlugin) -> None:
     SUPPLIERS[plugin.kind] = plugin
+
+
+def register_tracking(plugin: TrackingPlugin) -> None:
+    TRACKING[plugin.kind] = plugin
+
+
+def register_sink(plugin: SinkPlugin) -> None:
+    SINKS[plugin.kind] = plugin
 
 
 def load_builtin() -> None:

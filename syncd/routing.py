@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from syncd.config.models import Route
+from syncd.config.models import Component, Route
 from syncd.domain import OrderStatus, RefundState
 from syncd.lifecycle import HoldReason
 
@@ -79,6 +79,23 @@ def idempotency_key(shop_id: str, platform_order_id: str, supplier_id: str, seq:
     return f"sd{digest[:30]}"
 
 
+def supplier_lines(ln: LineView, route: Route, *, supplier_sku: str | None = None) -> list[dict[str, Any]]:
+    """The supplier-order lines of one storefront line: one per supplier SKU (a bundle has several)."""
+    parts = route.parts()
+    if supplier_sku is not None:  # the fallback supplier's SKU replaces the whole line
+        parts = [Component(supplier_sku=supplier_sku, multiplier=route.multiplier if not route.components else 1)]
+    return [{
+        "order_line_id": ln.id,
+        "platform_line_id": ln.platform_line_id,
+        "merchant_sku": ln.merchant_sku,
+        "supplier_sku": part.supplier_sku,
+        "quantity": ln.quantity * part.multiplier,
+        "storefront_quantity": ln.quantity,
+        "title": ln.title,
+        "spec": ln.spec,
+    } for part in parts]
+
+
 def address_gaps(receiver: Mapping[str, Any]) -> list[str]:
     """What the listed (encrypted/masked) receiver lacks; the decrypted form is checked again at forward."""
     gaps = []
@@ -128,15 +145,6 @@ def decide(order: OrderView, routes: Mapping[str, Route], suppliers: set[str], n
     by_supplier: dict[str, list[dict[str, Any]]] = {}
     for ln in order.lines:
         route = routes[ln.merchant_sku]
-        by_supplier.setdefault(route.supplier, []).append({
-            "order_line_id": ln.id,
-            "platform_line_id": ln.platform_line_id,
-            "merchant_sku": ln.merchant_sku,
-            "supplier_sku": route.supplier_sku,
-            "quantity": ln.quantity * route.multiplier,
-            "storefront_quantity": ln.quantity,
-            "title": ln.title,
-            "spec": ln.spec,
-        })
+        by_supplier.setdefault(route.supplier, []).extend(supplier_lines(ln, route))
     return RouteTo([SupplierPart(sid, idempotency_key(order.shop_id, order.platform_order_id, sid), lines)
                     for sid, lines in sorted(by_supplier.items())])

@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,7 +20,8 @@ from syncd import clock, registry
 from syncd.config.loader import Config
 from syncd.domain import Token
 from syncd.http import CallStats, build_client
-from syncd.protocols import FileSupplierAdapter, StorefrontAdapter
+from syncd.metrics import MetricsRegistry, Sample
+from syncd.protocols import AlertSink, ApiSupplierAdapter, FileSupplierAdapter, StorefrontAdapter, TrackingProvider
 from syncd.ratelimit import RateLimiter
 from syncd.retry import RetryPolicy
 from syncd.settings import Settings
@@ -90,7 +91,12 @@ class Runtime:
     retry: RetryPolicy
     holder: str
     storefronts: dict[str, StorefrontAdapter] = field(default_factory=dict)
-    suppliers: dict[str, FileSupplierAdapter] = field(default_factory=dict)
+    suppliers: dict[str, FileSupplierAdapter] = field(default_factory=dict)  # drop-folder suppliers
+    api_suppliers: dict[str, ApiSupplierAdapter] = field(default_factory=dict)  # 1688, webhook suppliers
+    sinks: dict[str, AlertSink] = field(default_factory=dict)  # alert channels by id
+    tracker: TrackingProvider | None = None
+    metrics: MetricsRegistry = field(default_factory=MetricsRegistry)
+    collectors: list[Callable[[], list[Sample]]] = field(default_factory=list)  # extra /metrics samples
     stop: threading.Event = field(default_factory=threading.Event)
     limiter: RateLimiter = field(default_factory=RateLimiter)
 
@@ -101,6 +107,12 @@ class Runtime:
     def close(self) -> None:
         for adapter in self.storefronts.values():
             adapter.close()
+        for api in self.api_suppliers.values():
+            api.close()
+        for sink in self.sinks.values():
+            sink.close()
+        if self.tracker is not None:
+            self.tracker.close()
         self.http.close()
 
 
@@ -120,7 +132,15 @@ def build_runtime(settings: Settings, config: Config, db: Database, *, http: htt
             rt.storefronts[shop_id] = registry.STOREFRONTS[shop.platform].factory(shop, ctx)
     for sup_id, sup in config.suppliers.items():
         if sup.enabled:
-            rt.suppliers[sup_id] = registry.SUPPLIERS[sup.kind].factory(sup, ctx)
+            adapter = registry.SUPPLIERS[sup.kind].factory(sup, ctx)
+            if isinstance(adapter, ApiSupplierAdapter):
+                rt.api_suppliers[sup_id] = adapter
+            else:
+                rt.suppliers[sup_id] = adapter
+    for channel_id, channel in config.channels.items():
+        rt.sinks[channel_id] = registry.SINKS[channel.kind].factory(channel, ctx)
+    if config.tracking is not None:
+        rt.tracker = registry.TRACKING[config.tracking.provider].factory(config.tracking, ctx)
     return rt
 
 

@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """``SYNCD_CONFIG_DIR``, ``SYNCD_DATA_DIR``, ``SYNCD_DATABASE_URL``, ``SYNCD_LOG_LEVEL``..."""
+    """``SYNCD_CONFIG_DIR``, ``SYNCD_DATA_DIR``, ``SYNCD_DATABASE_URL``, ``SYNCD_HTTP_HOST``/``_PORT``..."""
 
     model_config = SettingsConfigDict(env_prefix="SYNCD_", extra="ignore")
 
@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     http_port: int = 8080
+    # every interface: the container publishes the port, and storefront/tracking callbacks arrive on it
+    http_host: str = "0.0.0.0"  # noqa: S104
     instance: str | None = None  # name of this replica in leases and claims; default host-pid
 
     def db_url(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -30,7 +30,37 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
 
 
-def collect_status(db: Database) -> dict[str, Any]:
+def suppliers_late(db: Database, hours: dict[str, float]) -> list[dict[str, Any]]:
+    """Per supplier: supplier orders placed longer ago than its ``ship_within_hours`` and not shipped yet."""
+    now = clock.now()
+    out = []
+    with db.read() as s:
+        for supplier_id, h in sorted(hours.items()):
+            row = s.execute(select(func.count(), func.min(SupplierOrder.placed_at)).where(
+                SupplierOrder.supplier_id == supplier_id, SupplierOrder.state == "placed",
+                SupplierOrder.placed_at < now - timedelta(hours=h))).one()
+            if row[0]:
+                out.append({"supplier": supplier_id, "late": int(row[0]), "ship_within_hours": h,
+                            "oldest_placed_at": _iso(row[1])})
+    return out
+
+
+def unpaid_supplier_orders(db: Database) -> list[dict[str, Any]]:
+    """``syncd suppliers unpaid``: orders created at a supplier (1688) that wait for a person to pay."""
+    with db.read() as s:
+        rows = s.execute(select(SupplierOrder.supplier_id, SupplierOrder.supplier_ref, SupplierOrder.placed_at,
+                                SupplierOrder.last_error, Order.shop_id, Order.platform_order_id)
+                         .join(Order, Order.id == SupplierOrder.order_id)
+                         .where(SupplierOrder.paid.is_(False), SupplierOrder.state == "placed",
+                                SupplierOrder.cancel_state == "none")
+                         .order_by(SupplierOrder.supplier_id, SupplierOrder.placed_at))
+        return [{"supplier": r.supplier_id, "supplier_order": r.supplier_ref, "shop": r.shop_id,
+                 "order": r.platform_order_id, "placed_at": _iso(r.placed_at), "note": r.last_error or ""}
+                for r in rows]
+
+
+def collect_status(db: Database, ship_within_hours: dict[str, float] | None = None) -> dict[str, Any]:
+    late = suppliers_late(db, ship_within_hours or {})
     with db.read() as s:
         per_state = [{"shop": shop, "state": state, "orders": n} for shop, state, n in s.execute(
             select(Order.shop_id, Order.state, func.count()).group_by(Order.shop_id, Order.state)
@@ -51,10 +81,16 @@ def collect_status(db: Database) -> dict[str, Any]:
         after_forward = s.scalar(select(func.count()).select_from(Order).where(Order.last_error == AFTER_FORWARD))
         quarantined = s.scalar(select(func.count()).select_from(Quarantine).where(Quarantine.resolved_at.is_(None)))
         rejected_files = s.scalar(select(func.count()).select_from(ExportBatch).where(ExportBatch.state == "writing"))
+        unpaid = s.scalar(select(func.count()).select_from(SupplierOrder).where(
+            SupplierOrder.paid.is_(False), SupplierOrder.state == "placed", SupplierOrder.cancel_state == "none"))
+        cancels = [{"state": st, "supplier_orders": n} for st, n in s.execute(
+            select(SupplierOrder.cancel_state, func.count()).where(SupplierOrder.cancel_state != "none")
+            .group_by(SupplierOrder.cancel_state))]
     return {"at": clock.now().isoformat(), "orders": per_state, "holds": holds, "stages": stages,
             "paused_shops": shops, "tokens": tokens, "writeback": writeback, "quarantined": quarantined,
             "refund_after_forwarding": after_forward,
-            "unfinished_batches": rejected_files}
+            "unfinished_batches": rejected_files, "suppliers_late": late, "unpaid_supplier_orders": unpaid,
+            "supplier_cancellations": cancels}
 
 
 def format_status(st: dict[str, Any]) -> str:
@@ -78,6 +114,16 @@ def format_status(st: dict[str, Any]) -> str:
     if st["refund_after_forwarding"]:
         out.append(f"\n{st['refund_after_forwarding']} order(s) refunded or cancelled after they went to the supplier:"
                    " tell the supplier not to ship (syncd orders show ID)")
+    for row in st.get("suppliers_late", []):
+        out.append(f"\nLATE supplier {row['supplier']}: {row['late']} order(s) not shipped within "
+                   f"{row['ship_within_hours']:g} h (oldest placed {row['oldest_placed_at']})")
+    if st.get("unpaid_supplier_orders"):
+        out.append(f"\n{st['unpaid_supplier_orders']} supplier order(s) await payment: syncd suppliers unpaid")
+    for row in st.get("supplier_cancellations", []):
+        words = {"requested": "being cancelled at the supplier", "cancelled": "cancelled at the supplier",
+                 "too_late": "could NOT be stopped at the supplier: a person must act",
+                 "notified": "in a cancellation file: confirm with the supplier"}
+        out.append(f"{row['supplier_orders']} supplier order(s) {words.get(row['state'], row['state'])}")
     if st["quarantined"]:
         out.append(f"\n{st['quarantined']} unreadable record(s) quarantined (see the log)")
     return "\n".join(out)

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from syncd import registry
+from syncd.alerts.config import AlertsConfig
 from syncd.config.models import GlobalConfig, Route, ShopConfigBase, SupplierConfigBase
 from syncd.errors import ConfigError, ConfigErrors
 
@@ -38,6 +39,9 @@ class Config:
     shops: dict[str, ShopConfigBase] = field(default_factory=dict)
     suppliers: dict[str, SupplierConfigBase] = field(default_factory=dict)
     routes: dict[str, Route] = field(default_factory=dict)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    channels: dict[str, Any] = field(default_factory=dict)  # alert channel id → the kind's config model
+    tracking: Any = None  # the tracking provider's config model (tracking.yaml), None when not configured
 
 
 def _substitute(value: Any, file: str, path: str, env: Mapping[str, str], errors: list[ConfigError]) -> Any:
@@ -64,10 +68,11 @@ def _pydantic_errors(file: str, err: ValidationError) -> list[ConfigError]:
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         found = e.get("input")
-        shown = "" if e["type"] == "missing" or isinstance(found, dict | list) else f", found {found!r}"
-        msg = "unknown key (typo?)" if e["type"] == "extra_forbidden" else e["msg"] + shown
-        if any(s in loc.lower() for s in ("secret", "token", "password")):
-            msg = e["msg"]  # never echo what was typed into a secret field
+        secret = any(s in loc.lower() for s in ("secret", "token", "password", "key", "salt", "url"))
+        # never echo what was typed into a secret field
+        quiet = secret or e["type"] == "missing" or isinstance(found, dict | list)
+        msg = "unknown key (typo?)" if e["type"] == "extra_forbidden" else e["msg"] + (
+            "" if quiet else f", found {found!r}")
         out.append(ConfigError(file, loc, msg))
     return out
 
@@ -114,6 +119,8 @@ def _load_plugin_files(directory: Path, sub: str, discriminator: str, plugins: M
         data = _substitute(raw, rel, "", env, errors)
         data.setdefault("id", path.stem)
         name = data.get(discriminator)
+        if isinstance(name, int) and not isinstance(name, bool):  # ``kind: 1688`` unquoted is a YAML number
+            name = data[discriminator] = str(name)
         if name not in plugins:
             known = ", ".join(sorted(plugins)) or "none registered"
             errors.append(ConfigError(rel, discriminator, f"expected one of: {known}; found {name!r}"))
@@ -172,6 +179,61 @@ def _load_routes(directory: Path, env: Mapping[str, str], errors: list[ConfigErr
     return routes
 
 
+def _load_single(directory: Path, name: str, env: Mapping[str, str],
+                 errors: list[ConfigError]) -> dict[str, Any] | None:
+    """One optional top-level YAML file as a mapping (None when absent or unreadable)."""
+    path = directory / name
+    if not path.exists():
+        return None
+    raw = _read_yaml(path, name, errors)
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        errors.append(ConfigError(name, "", f"expected a mapping of keys, found {type(raw).__name__}"))
+        return None
+    data: dict[str, Any] = _substitute(raw, name, "", env, errors)
+    return data
+
+
+def _load_alerts(directory: Path, env: Mapping[str, str],
+                 errors: list[ConfigError]) -> tuple[AlertsConfig, dict[str, Any]]:
+    data = _load_single(directory, "alerts.yaml", env, errors)
+    if data is None:
+        return AlertsConfig(), {}
+    alerts = _validate(AlertsConfig, data, "alerts.yaml", errors) or AlertsConfig()
+    channels: dict[str, Any] = {}
+    for i, raw in enumerate(alerts.channels):
+        where = f"channels[{i}]"
+        kind = raw.get("kind") if isinstance(raw, dict) else None
+        if not isinstance(kind, str) or kind not in registry.SINKS:
+            known = ", ".join(sorted(registry.SINKS)) or "none registered"
+            errors.append(ConfigError("alerts.yaml", f"{where}.kind", f"expected one of: {known}; found {kind!r}"))
+            continue
+        before = len(errors)
+        cfg = _validate(registry.SINKS[kind].config_model, raw, "alerts.yaml", errors)
+        errors[before:] = [ConfigError(e.file, f"{where}.{e.path}" if e.path else where, e.message)
+                           for e in errors[before:]]  # name the channel's place in the list
+        if cfg is None:
+            continue
+        cid = getattr(cfg, "id", kind)
+        if cid in channels:
+            errors.append(ConfigError("alerts.yaml", f"{where}.id", f"channel id {cid!r} is used twice"))
+        channels[cid] = cfg
+    return alerts, channels
+
+
+def _load_tracking(directory: Path, env: Mapping[str, str], errors: list[ConfigError]) -> Any:
+    data = _load_single(directory, "tracking.yaml", env, errors)
+    if data is None:
+        return None
+    kind = data.get("provider")
+    if not isinstance(kind, str) or kind not in registry.TRACKING:
+        known = ", ".join(sorted(registry.TRACKING)) or "none registered"
+        errors.append(ConfigError("tracking.yaml", "provider", f"expected one of: {known}; found {kind!r}"))
+        return None
+    return _validate(registry.TRACKING[kind].config_model, data, "tracking.yaml", errors)
+
+
 def load_config(directory: Path, env: Mapping[str, str] | None = None) -> Config:
     """Load and validate everything; raise ConfigErrors listing every problem."""
     env = os.environ if env is None else env
@@ -191,11 +253,16 @@ def load_config(directory: Path, env: Mapping[str, str] | None = None) -> Config
     shops = _load_plugin_files(directory, "shops", "platform", registry.STOREFRONTS, env, errors)
     suppliers = _load_plugin_files(directory, "suppliers", "kind", registry.SUPPLIERS, env, errors)
     routes = _load_routes(directory, env, errors)
+    alerts, channels = _load_alerts(directory, env, errors)
+    tracking = _load_tracking(directory, env, errors)
     for sku, route in routes.items():
         if suppliers and route.supplier not in suppliers:
             errors.append(ConfigError("routes", sku, f"supplier {route.supplier!r} has no file in suppliers/"))
+        if suppliers and route.fallback_supplier and route.fallback_supplier not in suppliers:
+            errors.append(ConfigError("routes", f"{sku}.fallback_supplier",
+                                      f"supplier {route.fallback_supplier!r} has no file in suppliers/"))
     if not shops and not errors:
         errors.append(ConfigError("shops/", "", "no shop configured: add one file per shop"))
     if errors:
         raise ConfigErrors(errors)
-    return Config(directory, global_, shops, suppliers, routes)
+    return Config(directory, global_, shops, suppliers, routes, alerts, channels, tracking)

@@ -6,7 +6,7 @@ import re
 from datetime import time
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class StrictModel(BaseModel):
@@ -64,6 +64,8 @@ class StageIntervals(StrictModel):
     collect: Annotated[float, Field(gt=0)] = 60
     writeback: Annotated[float, Field(gt=0)] = 60
     reconcile: Annotated[float, Field(gt=0)] = 86400
+    track: Annotated[float, Field(gt=0)] = 300
+    watch: Annotated[float, Field(gt=0)] = 60
 
 
 class RouteSettings(StrictModel):
@@ -94,19 +96,49 @@ class GlobalConfig(StrictModel):
     """Rows a stage claims per transaction."""
     reconcile_days: Annotated[float, Field(gt=0, le=89)] = 3
     """The reconciliation sweep compares the last this-many days with the platform."""
+    supplier_poll_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 10
+    """How often an API supplier is asked about each open supplier order (payment, parcels)."""
     claim_seconds: Annotated[float, Field(ge=30, le=3600)] = 300
     """How long a replica keeps rows it claimed; a crashed replica's claims are taken over after this.
     Keep it above the HTTP timeout plus the retry budget."""
 
 
+class Component(StrictModel):
+    """One supplier SKU inside a bundle."""
+
+    supplier_sku: Annotated[str, Field(min_length=1)]
+    multiplier: Annotated[int, Field(ge=1, le=1000)] = 1
+
+
 class Route(StrictModel):
-    """Merchant SKU code → supplier SKU (``multiplier`` units per storefront unit: a 2-pack is 2)."""
+    """Merchant SKU code → supplier SKU (``multiplier`` units per storefront unit: a 2-pack is 2).
+
+    A bundle (one storefront SKU = several supplier SKUs) lists ``components`` instead of ``supplier_sku``.
+    ``fallback_supplier`` (with ``fallback_sku``, default the same SKU) takes the line when the supplier
+    says it lacks stock."""
 
     sku: Annotated[str, Field(min_length=1)]
     supplier: Annotated[str, Field(min_length=1)]
-    supplier_sku: Annotated[str, Field(min_length=1)]
+    supplier_sku: str = ""
     multiplier: Annotated[int, Field(ge=1, le=1000)] = 1
     cost: Annotated[float, Field(ge=0)] | None = None
+    components: list[Component] = Field(default_factory=list)
+    fallback_supplier: str | None = None
+    fallback_sku: str | None = None
+
+    @model_validator(mode="after")
+    def _parts(self) -> Route:
+        if bool(self.supplier_sku) == bool(self.components):
+            raise ValueError("give either supplier_sku or components (a bundle), not both and not neither")
+        if self.fallback_supplier == self.supplier:
+            raise ValueError("fallback_supplier must differ from supplier")
+        if self.fallback_supplier is None and self.fallback_sku:
+            raise ValueError("fallback_sku needs fallback_supplier")
+        return self
+
+    def parts(self) -> list[Component]:
+        """The supplier SKUs one storefront unit takes, with their units."""
+        return self.components or [Component(supplier_sku=self.supplier_sku, multiplier=self.multiplier)]
 
 
 def parse_hhmm(v: str) -> time:

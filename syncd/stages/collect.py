@@ -65,6 +65,8 @@ def import_rows(s: Session, supplier_id: str, file: InboxFile, parsed: ParsedInb
             known.add((sh.supplier_order_id, sh.tracking_no))
     new_rows: list[dict[str, Any]] = []
     shipped_sos: set[int] = set()
+    provinces = {oid: str((rcv or {}).get("province", ""))[:32] for oid, rcv in s.execute(
+        select(Order.id, Order.receiver).where(Order.id.in_({so.order_id for so in matched.values()})))}
     for row in parsed.rows:
         so = matched.get(row.order_no)
         if so is None:
@@ -100,7 +102,8 @@ def import_rows(s: Session, supplier_id: str, file: InboxFile, parsed: ParsedInb
             new_rows.append({"order_id": so.order_id, "supplier_order_id": so.id, "carrier": row.carrier,
                              "carrier_text": row.carrier_text[:64], "tracking_no": tn, "lines": lines,
                              "source": file.name[:255], "writeback_state": WritebackState.PENDING,
-                             "writeback_attempts": 0, "logistics_state": "none", "created_at": now})
+                             "writeback_attempts": 0, "logistics_state": "none", "created_at": now,
+                             "handed_over_at": now, "province": provinces.get(so.order_id, "")})
             shipped_sos.add(so.id)
     if new_rows:
         s.execute(insert(Shipment), new_rows)
@@ -157,8 +160,15 @@ def _errors(raw: Sequence[dict[str, Any]]) -> list[RowError]:
 
 
 def run(rt: Runtime, report: StageReport) -> None:
+    from syncd.stages import supplier_api
+
     for supplier_id, adapter in rt.suppliers.items():
         if rt.stop.is_set():
             break
         with scope(rt, report, supplier_id):
             report.work += collect_file_supplier(rt, supplier_id, adapter)
+    for supplier_id, api in rt.api_suppliers.items():
+        if rt.stop.is_set():
+            break
+        with scope(rt, report, supplier_id):
+            report.work += supplier_api.follow_orders(rt, supplier_id, api)

@@ -127,12 +127,17 @@ def forward_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAd
         if not got:
             return 0
         with rt.db.read() as s:
-            unfinished = list(s.scalars(select(ExportBatch.id).where(
+            unfinished = list(s.execute(select(ExportBatch.id, ExportBatch.kind).where(
                 ExportBatch.supplier_id == supplier_id, ExportBatch.state == "writing").order_by(ExportBatch.id)))
-            last = s.scalar(select(func.max(ExportBatch.created_at)).where(ExportBatch.supplier_id == supplier_id))
-        for batch_id in unfinished:
+            last = s.scalar(select(func.max(ExportBatch.created_at)).where(ExportBatch.supplier_id == supplier_id,
+                                                                          ExportBatch.kind == "orders"))
+        for batch_id, kind in unfinished:
             log.warning("supplier %s: batch %d was interrupted; writing it again", supplier_id, batch_id)
-            write_batch(rt, supplier_id, batch_id)
+            if kind == "cancel":
+                write_cancel_batch(rt, supplier_id, batch_id)
+            else:
+                write_batch(rt, supplier_id, batch_id)
+        cancel_file_orders(rt, supplier_id)
         now = clock.now()
         if not adapter.batch_due(last, now):
             return 0
@@ -180,12 +185,87 @@ def forward_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAd
         return len(so_ids)
 
 
+def _cancel_marker(batch_id: int) -> str:
+    return f"cancel batch {batch_id}:"
+
+
+def cancel_file_orders(rt: Runtime, supplier_id: str) -> int:
+    """Refunded orders a file supplier already received: a cancellation file in the outbox (the supplier's
+    people read it; an operator notice follows from the alert rules). Shipped ones are flagged for a person."""
+    now = clock.now()
+    with rt.db.begin() as s:
+        s.execute(update(SupplierOrder).where(
+            SupplierOrder.supplier_id == supplier_id, SupplierOrder.cancel_state == "requested",
+            SupplierOrder.state == SupplierOrderState.SHIPPED).values(
+            cancel_state="too_late", updated_at=now,
+            cancel_detail="the supplier had already sent tracking: intercept the parcel or arrange a return"))
+        s.execute(update(SupplierOrder).where(
+            SupplierOrder.supplier_id == supplier_id, SupplierOrder.cancel_state == "requested",
+            SupplierOrder.state == SupplierOrderState.PENDING).values(
+            cancel_state="cancelled", state=SupplierOrderState.CANCELLED, updated_at=now,
+            cancel_detail="never sent to the supplier"))
+        ids = list(s.scalars(select(SupplierOrder.id).where(
+            SupplierOrder.supplier_id == supplier_id, SupplierOrder.cancel_state == "requested",
+            SupplierOrder.state == SupplierOrderState.PLACED).order_by(SupplierOrder.id).limit(MAX_PER_BATCH)
+            .with_for_update(skip_locked=True)))
+        if not ids:
+            return 0
+        batch = ExportBatch(supplier_id=supplier_id, kind="cancel", state="writing", file_stem="", created_at=now)
+        s.add(batch)
+        s.flush()
+        batch.file_stem = _file_stem(supplier_id, now, batch.id) + "-cancel"
+        s.execute(update(SupplierOrder).where(SupplierOrder.id.in_(ids)).values(
+            cancel_state="notified", cancel_detail=f"{_cancel_marker(batch.id)} writing", updated_at=now))
+        audit(s, rt, supplier_id, "cancel_file", f"batch {batch.id}", key=batch.file_stem, outcome="intent",
+              detail=f"{len(ids)} orders")
+        batch_id = batch.id
+    write_cancel_batch(rt, supplier_id, batch_id)
+    return len(ids)
+
+
+def write_cancel_batch(rt: Runtime, supplier_id: str, batch_id: int) -> str:
+    """Write (or write again) one cancellation file: the orders the supplier must not ship."""
+    adapter = rt.suppliers[supplier_id]
+    marker = _cancel_marker(batch_id)
+    with rt.db.read() as s:
+        batch = s.get(ExportBatch, batch_id)
+        assert batch is not None
+        sos = list(s.scalars(select(SupplierOrder).where(SupplierOrder.supplier_id == supplier_id,
+                                                         SupplierOrder.cancel_detail.startswith(marker))
+                             .order_by(SupplierOrder.id)))
+        orders = {o.id: o for o in s.scalars(select(Order).where(Order.id.in_([so.order_id for so in sos])))}
+        stem, created = batch.file_stem, batch.created_at
+    rows = _rows(sos, orders, {}, rt)  # masked receivers: a cancellation needs the order, not the address
+    for row in rows:
+        row.remark = "取消订单，请勿发货 (cancelled: do not ship)"
+    name = adapter.write_batch(OutboxBatch(batch_id, supplier_id, created, stem, rows))
+    now = clock.now()
+    with rt.db.begin() as s:
+        s.execute(update(ExportBatch).where(ExportBatch.id == batch_id)
+                  .values(state="written", file_name=name, row_count=len(rows), written_at=now))
+        s.execute(update(SupplierOrder).where(SupplierOrder.id.in_([so.id for so in sos])).values(
+            cancel_detail=f"{marker} {name} written; confirm with the supplier that it will not ship"))
+        audit(s, rt, supplier_id, "cancel_file", f"batch {batch_id}", key=stem, outcome="ok",
+              detail=f"{name}: {len(sos)} orders")
+    log.warning("supplier %s: wrote cancellation file %s (%d orders): the supplier must not ship them",
+                supplier_id, name, len(sos))
+    return name
+
+
 def run(rt: Runtime, report: StageReport) -> None:
+    from syncd.stages import supplier_api
+
     for supplier_id, adapter in rt.suppliers.items():
         if rt.stop.is_set():
             break
         with scope(rt, report, supplier_id):
             report.work += forward_file_supplier(rt, supplier_id, adapter)
+    for supplier_id, api in rt.api_suppliers.items():
+        if rt.stop.is_set():
+            break
+        with scope(rt, report, supplier_id):
+            report.work += supplier_api.cancel_orders(rt, supplier_id, api)
+            report.work += supplier_api.place_orders(rt, supplier_id, api)
 
 
 def reexport(rt: Runtime, batch_id: int) -> str:
@@ -194,7 +274,9 @@ def reexport(rt: Runtime, batch_id: int) -> str:
         batch = s.get(ExportBatch, batch_id)
         if batch is None:
             raise RejectedError(f"there is no batch {batch_id}")
-        supplier_id = batch.supplier_id
+        supplier_id, kind = batch.supplier_id, batch.kind
     if supplier_id not in rt.suppliers:
         raise RejectedError(f"batch {batch_id} belongs to supplier {supplier_id}, which is not configured")
+    if kind == "cancel":
+        return write_cancel_batch(rt, supplier_id, batch_id)
     return write_batch(rt, supplier_id, batch_id)

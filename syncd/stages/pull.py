@@ -3,11 +3,20 @@
 A cursor moves only in the transaction that committed its window, never past now − lag, and every run
 starts ``overlap`` before the cursor (late-stamped updates land behind it). After downtime the same loop
 catches up window by window from the last cursor; a very long gap continues in the next run.
+
+A window is held in memory whole until its transaction commits, so its span adapts to how busy the
+shop is (never more than the configured window): each stream remembers the span that would have held
+about :data:`WINDOW_ENTRIES` entries last time, widening at most twofold a window, and when the platform
+can count, a window that would hold much more is narrowed before it is read. Consecutive windows of a
+run overlap by the configured overlap but at most a tenth of their span: narrow windows overlapping by
+half would read everything twice, and updates stamped late are the next run's overlap's business.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -26,8 +35,54 @@ from syncd.store.orders import apply_refund_events, upsert_orders
 log = logging.getLogger("syncd.pull")
 
 MAX_WINDOWS_PER_RUN = 500  # a longer catch-up goes on in the next run
+WINDOW_ENTRIES = 1_000  # entries a window should hold: what one transaction keeps in memory
+MIN_WINDOW = timedelta(seconds=2)
+MAX_PROBES = 8  # counts asked before a window is read: a burst at its end takes a few to find
 ORDERS, REFUNDS = "orders", "refunds"
 T = TypeVar("T")
+
+
+class _Pace:
+    """Per adapter and stream, the window span that should hold about ``WINDOW_ENTRIES`` entries."""
+
+    def __init__(self) -> None:
+        self._spans: dict[tuple[int, str], tuple[weakref.ref[Any], timedelta]] = {}
+        self._lock = threading.Lock()
+
+    def span(self, adapter: object, stream: str, ceiling: timedelta) -> timedelta:
+        with self._lock:
+            got = self._spans.get((id(adapter), stream))
+        if got is None or got[0]() is not adapter:  # never seen, or an id reused by a newer adapter
+            return ceiling
+        return min(got[1], ceiling)
+
+    def learn(self, adapter: object, stream: str, planned: timedelta, span: timedelta, entries: int,
+              ceiling: timedelta) -> None:
+        """A window planned at ``planned`` (cut to ``span`` at the run's end) held ``entries``: aim the next
+        one at ``WINDOW_ENTRIES``, widening at most twofold and narrowing at once."""
+        seconds = max(span.total_seconds(), 1.0)
+        wanted = ceiling if entries == 0 else timedelta(seconds=seconds * WINDOW_ENTRIES / entries)
+        wanted = max(MIN_WINDOW, min(wanted, ceiling, planned * 2))
+        try:
+            ref = weakref.ref(adapter)
+        except TypeError:  # an adapter that cannot be weakly referenced: always the configured window
+            return
+        with self._lock:
+            self._spans = {k: v for k, v in self._spans.items() if v[0]() is not None}
+            self._spans[(id(adapter), stream)] = (ref, wanted)
+
+
+_pace = _Pace()
+
+
+def _entries(result: object) -> int:
+    """How many entries a listing result holds (orders or refund events, with the rejects)."""
+    n = len(getattr(result, "rejects", None) or [])
+    for name in ("orders", "events"):
+        items = getattr(result, name, None)
+        if isinstance(items, list):
+            n += len(items)
+    return n
 
 
 def read_cursor(rt: Runtime, shop_id: str, stream: str = ORDERS) -> datetime | None:
@@ -45,21 +100,33 @@ def _quarantine(s: Session, shop_id: str, rejects: list[RejectedRecord]) -> None
 
 
 def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch: Callable[[datetime, datetime], T],
-         store: Callable[[Session, T], int], *, cursor: str | None) -> int:
-    """Fetch and store consecutive overlapping windows from ``start`` to ``end_limit``.
+         store: Callable[[Session, T], int], *, cursor: str | None,
+         count: Callable[[datetime, datetime], int | None] | None = None) -> int:
+    """Fetch and store consecutive overlapping windows from ``start`` to ``end_limit``; their span adapts
+    to the stream's pace, and ``count`` (the platform's count of a window, when it has one) narrows a
+    window that would hold too much before it is read (see the module docstring).
 
     With ``cursor`` the stream's watermark moves to each window's end in the window's own transaction.
     """
     adapter = rt.storefronts[shop_id]
     shop = rt.config.shops[shop_id]
-    window = timedelta(minutes=min(shop.pull.window_minutes, adapter.max_window.total_seconds() / 60))
-    overlap = min(timedelta(minutes=shop.pull.overlap_minutes), window / 2)
+    ceiling = timedelta(minutes=min(shop.pull.window_minutes, adapter.max_window.total_seconds() / 60))
+    overlap = timedelta(minutes=shop.pull.overlap_minutes)
+    stream = getattr(fetch, "__name__", "") or (cursor or "")
     written = 0
     for _ in range(MAX_WINDOWS_PER_RUN):
         if start >= end_limit or rt.stop.is_set():
             break
-        end = min(start + window, end_limit)
+        planned = _pace.span(adapter, stream, ceiling)
+        end = min(start + planned, end_limit)
+        for _probe in range(MAX_PROBES if count is not None else 0):
+            expected = count(start, end) if count is not None and end - start > 2 * MIN_WINDOW else None
+            if expected is None or expected <= 2 * WINDOW_ENTRIES:
+                break
+            planned = max(MIN_WINDOW, (end - start) * (WINDOW_ENTRIES / expected))  # at least halves it
+            end = start + planned
         result = fetch(start, end)
+        _pace.learn(adapter, stream, planned, end - start, _entries(result), ceiling)
         with rt.db.begin() as s:
             written += store(s, result)
             if cursor is not None:
@@ -70,7 +137,7 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
                     row.watermark, row.updated_at = end, clock.now()
         if end >= end_limit:
             break
-        start = end - overlap
+        start = end - min(overlap, planned / 10)
     return written
 
 
@@ -109,10 +176,11 @@ def pull_shop(rt: Runtime, shop_id: str) -> int:
         first = now - timedelta(hours=shop.pull.first_lookback_hours)
         overlap = timedelta(minutes=shop.pull.overlap_minutes)
         written = 0
-        for stream, fetch, store in ((ORDERS, adapter.list_orders, store_orders(shop_id)),
-                                     (REFUNDS, adapter.list_refunds, store_refunds(shop_id))):
+        for stream, fetch, store, count in (
+                (ORDERS, adapter.list_orders, store_orders(shop_id), adapter.count_orders),
+                (REFUNDS, adapter.list_refunds, store_refunds(shop_id), None)):
             cursor = read_cursor(rt, shop_id, stream) or first
-            n = walk(rt, shop_id, cursor - overlap, end_limit, fetch, store, cursor=stream)
+            n = walk(rt, shop_id, cursor - overlap, end_limit, fetch, store, cursor=stream, count=count)
             written += n if stream == ORDERS else 0
         return written
 

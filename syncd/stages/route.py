@@ -46,7 +46,7 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
         lines[ln.order_id].append(LineView(ln.id, ln.platform_line_id, ln.merchant_sku, ln.quantity,
                                            ln.title, ln.spec, ln.refund_state))
     existing_keys = set(s.scalars(select(SupplierOrder.idempotency_key).where(SupplierOrder.order_id.in_(ids))))
-    suppliers = set(rt.suppliers)
+    suppliers = set(rt.suppliers) | set(rt.api_suppliers)
     cool_off = timedelta(minutes=rt.config.global_.route.cool_off_minutes)
     new_supplier_orders = []
     routed, released = [], []

@@ -70,8 +70,10 @@ def plan_order(shop_id: str, order_id: int, platform_order_id: str, claimed: lis
         if sh.lines is not None:
             lines = [ParcelLine(ln["platform_line_id"], int(ln["quantity"])) for ln in sh.lines]
         elif first_of_so.get(sh.supplier_order_id) == sh.id:
-            lines = [ParcelLine(ln["platform_line_id"], int(ln.get("storefront_quantity", ln["quantity"])))
-                     for ln in so_lines.get(sh.supplier_order_id, [])]
+            # one entry per storefront line: a bundle's components share their storefront line
+            per_line = {ln["platform_line_id"]: int(ln.get("storefront_quantity", ln["quantity"]))
+                        for ln in so_lines.get(sh.supplier_order_id, [])}
+            lines = [ParcelLine(lid, q) for lid, q in per_line.items()]
         else:
             plan.skipped.append(sh.id)  # a second parcel with no line detail: the storefront needs goods per parcel
             continue

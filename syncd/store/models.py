@@ -72,6 +72,7 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "platform_order_id", name="uq_orders_shop_order"),
         Index("ix_orders_state_recheck", "state", "recheck_at"),
+        Index("ix_orders_shop_state", "shop_id", "state"),  # /metrics and status count orders per shop and state
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shop_id: Mapped[str] = mapped_column(String(64))
@@ -152,6 +153,16 @@ class SupplierOrder(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # API suppliers (revision 0002)
+    first_attempt_at: Mapped[datetime | None]  # the first send: bounds the look-up by idempotency key
+    paid: Mapped[bool | None] = mapped_column(Boolean)  # None: not an API supplier / not known yet
+    next_check_at: Mapped[datetime | None]  # when collect asks the supplier for its status again
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claim_until: Mapped[datetime | None]
+    # cancellation after a refund: none, requested, cancelled, too_late (a person must act), notified (file)
+    cancel_state: Mapped[str] = mapped_column(String(16), default="none")
+    cancel_detail: Mapped[str | None] = mapped_column(Text)
+    reship_of: Mapped[int | None] = mapped_column(ForeignKey("supplier_orders.id"))
 
 
 class Shipment(Base):
@@ -161,6 +172,7 @@ class Shipment(Base):
     __table_args__ = (
         UniqueConstraint("supplier_order_id", "tracking_no", name="uq_shipments_so_tracking"),
         Index("ix_shipments_writeback", "writeback_state", "next_attempt_at"),
+        Index("ix_shipments_track", "track_final", "next_check_at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
@@ -181,6 +193,17 @@ class Shipment(Base):
     logistics_state: Mapped[str] = mapped_column(String(16), default="none")
     last_event_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # tracking (revision 0002)
+    handed_over_at: Mapped[datetime | None]  # the supplier's own send time, else when the number arrived
+    picked_up_at: Mapped[datetime | None]  # the first carrier scan
+    delivered_at: Mapped[datetime | None]
+    track_verdict: Mapped[str | None] = mapped_column(String(64))  # the provider's own alarm (stalled, abort...)
+    provider_state: Mapped[str | None] = mapped_column(String(32))
+    track_final: Mapped[bool] = mapped_column(Boolean, default=False)  # stop following it
+    last_checked_at: Mapped[datetime | None]
+    next_check_at: Mapped[datetime | None]
+    subscribed_at: Mapped[datetime | None]
+    province: Mapped[str] = mapped_column(String(32), default="")  # of the receiver: remote-region thresholds
 
 
 class InboxFileRecord(Base):
@@ -282,3 +305,81 @@ class Quarantine(Base):
     raw: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+
+
+class TrackingEvent(Base):
+    """One scan of a parcel (time, normalised state, text, place); the same event seen twice is kept once."""
+
+    __tablename__ = "tracking_events"
+    __table_args__ = (UniqueConstraint("shipment_id", "digest", name="uq_tracking_events_shipment_digest"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, default="")
+    location: Mapped[str] = mapped_column(String(128), default="")
+    digest: Mapped[str] = mapped_column(String(40))  # of (at, text): dedupes re-read histories
+    source: Mapped[str] = mapped_column(String(32), default="")
+
+
+class Alert(Base):
+    """One alert: open while its condition holds. One OPEN alert per (rule, subject): ``open`` is True while
+    open and NULL once resolved (NULLs never collide in a unique key, on SQLite and PostgreSQL alike)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("rule", "subject", "open", name="uq_alerts_rule_subject_open"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(48))
+    subject: Mapped[str] = mapped_column(String(160))
+    open: Mapped[bool | None] = mapped_column(Boolean, index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    shop_id: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    last_notified_at: Mapped[datetime | None]
+    notify_count: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[datetime | None]
+    acked_at: Mapped[datetime | None]
+    acked_by: Mapped[str | None] = mapped_column(String(100))
+    resolved_at: Mapped[datetime | None]
+
+
+class Notification(Base):
+    """A message waiting for (or delivered to) one channel; kept until it went out."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_pending", "channel", "sent_at", "not_before"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))  # open, remind, escalate, resolve, digest, daily, test
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    not_before: Mapped[datetime]  # quiet hours delay the notification, never the alert's timers
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[int | None] = mapped_column(Integer)  # the digest message it went out in
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class CallbackSeen(Base):
+    """Pushes already accepted (by the sender's event id): a replay inside the time window changes nothing."""
+
+    __tablename__ = "callbacks_seen"
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    at: Mapped[datetime]
+
+
+class Usage(Base):
+    """Counters per day (tracking queries used against the provider's budget)."""
+
+    __tablename__ = "usage"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # Asia/Shanghai date, as providers count
+    count: Mapped[int] = mapped_column(Integer, default=0)

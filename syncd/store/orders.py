@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -148,6 +149,7 @@ def react_to_stops(s: Session, stopped: list[tuple[int, str]], now: datetime) ->
                       .values(state=OrderState.NEW, recheck_at=None))
     if sent:
         s.execute(update(Order).where(Order.id.in_(sent)).values(last_error=AFTER_FORWARD, updated_at=now))
+        request_cancellations(s, sorted(sent), now)
 
 
 def apply_refund_events(s: Session, shop_id: str, events: Sequence[RefundEvent], now: datetime) -> int:
@@ -163,6 +165,7 @@ def apply_refund_events(s: Session, shop_id: str, events: Sequence[RefundEvent],
     for ln in s.execute(select(OrderLine.id, OrderLine.order_id, OrderLine.platform_line_id, OrderLine.refund_state)
                         .where(OrderLine.order_id.in_(order_ids))):
         lines.setdefault(ln.order_id, {})[ln.platform_line_id] = ln.refund_state
+    before = {oid: dict(own) for oid, own in lines.items()}
     touched: set[int] = set()
     for e in sorted(events, key=lambda e: e.updated_at):  # the latest word on a line wins
         row = orders.get(e.platform_order_id)
@@ -174,9 +177,11 @@ def apply_refund_events(s: Session, shop_id: str, events: Sequence[RefundEvent],
             own[lid] = e.state.value
         touched.add(row.id)
     for oid in touched:
+        old = before.get(oid, {})
         for lid, state in lines[oid].items():
-            s.execute(update(OrderLine).where(OrderLine.order_id == oid, OrderLine.platform_line_id == lid)
-                      .values(refund_state=state))
+            if old.get(lid) != state:  # the overlap re-reads unchanged events: write only what changed
+                s.execute(update(OrderLine).where(OrderLine.order_id == oid, OrderLine.platform_line_id == lid)
+                          .values(refund_state=state))
     stopped = []
     for row in orders.values():
         if row.id not in touched:
@@ -208,3 +213,29 @@ def release_holds(s: Session, order_ids: Sequence[int], now: datetime, by: str) 
     if order_ids:
         s.execute(update(Hold).where(Hold.order_id.in_(list(order_ids)), Hold.released_at.is_(None))
                   .values(released_at=now, released_by=by))
+
+
+def request_cancellations(s: Session, order_ids: Sequence[int], now: datetime) -> int:
+    """Mark the supplier orders of refunded / cancelled orders for cancellation at their supplier (every
+    supplier order when the whole order stops, else those holding a refunded line)."""
+    if not order_ids:
+        return 0
+    orders = {r.id: r for r in s.execute(select(Order.id, Order.status, Order.refund_state)
+                                         .where(Order.id.in_(order_ids)))}
+    refunded: dict[int, set[str]] = defaultdict(set)
+    for r in s.execute(select(OrderLine.order_id, OrderLine.platform_line_id).where(
+            OrderLine.order_id.in_(order_ids), OrderLine.refund_state != "none")):
+        refunded[r.order_id].add(r.platform_line_id)
+    marked = []
+    for so in s.execute(select(SupplierOrder.id, SupplierOrder.order_id, SupplierOrder.lines).where(
+            SupplierOrder.order_id.in_(order_ids), SupplierOrder.cancel_state == "none",
+            SupplierOrder.state.in_([SupplierOrderState.PLACING, SupplierOrderState.PLACED,
+                                     SupplierOrderState.SHIPPED]))):
+        o = orders[so.order_id]
+        whole = o.status == "cancelled" or o.refund_state == "refunded"
+        if whole or any(ln["platform_line_id"] in refunded[so.order_id] for ln in so.lines):
+            marked.append(so.id)
+    if marked:
+        s.execute(update(SupplierOrder).where(SupplierOrder.id.in_(marked)).values(
+            cancel_state="requested", next_check_at=None, updated_at=now))
+    return len(marked)

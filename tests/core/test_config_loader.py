@@ -45,7 +45,7 @@ def test_load_given_several_problems_reports_each_with_file_and_key_path(cfg_dir
     errs = _errors(cfg_dir)
     assert "shops/douyin-demo.yaml: pull.window_minuts: unknown key (typo?)" in errs
     assert any(e.startswith("syncd.yaml: intervals.pull: ") and "-5" in e for e in errs)
-    assert any(e.startswith("suppliers/yiwu-goods.yaml: kind: expected one of: file") for e in errs)
+    assert "suppliers/yiwu-goods.yaml: kind: expected one of: 1688, file, webhook; found 'fax'" in errs
 
 
 def test_load_given_a_secret_from_an_unset_variable_names_the_variable_not_a_value(cfg_dir: Path):
@@ -95,3 +95,37 @@ def test_load_given_two_routes_for_one_sku_refuses_the_second(cfg_dir: Path):
 def test_load_given_no_shop_says_so(cfg_dir: Path):
     shutil.rmtree(cfg_dir / "shops")
     assert _errors(cfg_dir) == ["shops/: (top): no shop configured: add one file per shop"]
+
+
+def test_load_given_bundles_and_fallbacks_validates_them(cfg_dir: Path):
+    (cfg_dir / "routes.yaml").write_text(
+        "routes:\n"
+        "  - {sku: GIFT, supplier: yiwu-goods, components: [{supplier_sku: X, multiplier: 2}, {supplier_sku: Y}]}\n"
+        "  - {sku: MUG, supplier: yiwu-goods, supplier_sku: M, fallback_supplier: gz-apparel, fallback_sku: GM}\n",
+        encoding="utf-8")
+    cfg = load_config(cfg_dir, env=ENV)
+    assert [(c.supplier_sku, c.multiplier) for c in cfg.routes["GIFT"].parts()] == [("X", 2), ("Y", 1)]
+    assert (cfg.routes["MUG"].fallback_supplier, cfg.routes["MUG"].fallback_sku) == ("gz-apparel", "GM")
+
+
+def test_load_given_bad_bundles_and_fallbacks_says_what_is_wrong(cfg_dir: Path):
+    (cfg_dir / "routes.yaml").write_text(
+        "routes:\n"
+        "  - {sku: A, supplier: yiwu-goods}\n"
+        "  - {sku: B, supplier: yiwu-goods, supplier_sku: X, components: [{supplier_sku: Y}]}\n"
+        "  - {sku: C, supplier: yiwu-goods, supplier_sku: X, fallback_supplier: nobody}\n"
+        "  - {sku: D, supplier: yiwu-goods, supplier_sku: X, fallback_supplier: yiwu-goods}\n",
+        encoding="utf-8")
+    errors = _errors(cfg_dir)
+    assert any(e.startswith("routes.yaml: routes[0]") and "either supplier_sku or components" in e for e in errors)
+    assert any(e.startswith("routes.yaml: routes[1]") and "not both" in e for e in errors)
+    assert "routes: C.fallback_supplier: supplier 'nobody' has no file in suppliers/" in errors
+    assert any(e.startswith("routes.yaml: routes[3]") and "must differ" in e for e in errors)
+
+
+def test_load_given_alert_channels_and_tracking_validates_each_against_its_kind(cfg_dir: Path):
+    (cfg_dir / "alerts.yaml").write_text("channels:\n  - {kind: pager, id: x}\n", encoding="utf-8")
+    (cfg_dir / "tracking.yaml").write_text("provider: aftership\n", encoding="utf-8")
+    errors = _errors(cfg_dir)
+    assert any(e.startswith("alerts.yaml: channels[0].kind: expected one of:") and "'pager'" in e for e in errors)
+    assert any(e.startswith("tracking.yaml: provider: expected one of:") and "'aftership'" in e for e in errors)

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -36,6 +37,7 @@ class World:
     config_dir: Path = field(init=False)
     data_dir: Path = field(init=False)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    ports: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.data_dir = self.tmp / "data"
@@ -67,9 +69,19 @@ class World:
             SYNCD_SANDBOX_URL=self.sandbox.url,
             SYNCD_LOG_LEVEL="WARNING",
             SYNCD_INSTANCE=instance,
+            SYNCD_HTTP_HOST="127.0.0.1",
+            SYNCD_HTTP_PORT=str(self.port(instance)),
             PYTHONPATH=str(ROOT),
         )
         return env
+
+    def port(self, instance: str) -> int:
+        """The HTTP listener port of one daemon (a free port picked once per instance)."""
+        if instance not in self.ports:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                self.ports[instance] = sock.getsockname()[1]
+        return self.ports[instance]
 
     def start(self, instance: str = "d1") -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
@@ -131,7 +143,7 @@ class World:
         seen: dict[tuple[str, str], set[str]] = defaultdict(set)
         for sid, fmt, _ in SANDBOX_SUPPLIERS:
             outbox, _inbox = supplier_dirs(self.data_dir, sid)
-            for path in sorted(outbox.glob(f"*.{fmt}")):
+            for path in sorted(p for p in outbox.glob(f"*.{fmt}") if not p.stem.endswith("-cancel")):
                 for order_no in _order_numbers(path):
                     seen[(sid, order_no)].add(path.name)
         return {k: sorted(v) for k, v in seen.items()}

@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import NO_PG, PG_URL, drop_pg_schema, make_pg_schema, pg_schema_url
@@ -37,6 +38,13 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
 def test_daemon_given_the_sandbox_ships_every_good_order_and_stops_within_10s_on_sigterm(world: World):
     proc = world.start()
     states = world.wait_settled([proc])
+    base = f"http://127.0.0.1:{world.port('d1')}"
+    assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+    ready = httpx.get(f"{base}/readyz", timeout=5)
+    assert ready.status_code == 200, ready.text
+    metrics = httpx.get(f"{base}/metrics", timeout=5).text
+    assert 'syncd_orders{shop="douyin-demo",state="shipped"}' in metrics
+    assert "syncd_outside_calls_total" in metrics
     took = world.stop(proc)
     assert proc.returncode == 0, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
     assert took < 10

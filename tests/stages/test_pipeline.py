@@ -442,7 +442,17 @@ def test_refund_stream_given_a_refund_before_forwarding_holds_and_after_forwardi
     assert (rows["2401"].refund_state, rows["2401"].last_error) == ("none", None)
     assert rows["2402"].refund_state == "requested" and "tell the supplier" in rows["2402"].last_error
     assert (rows["2403"].state, rows["2403"].hold_reason) == ("held", "refund_requested")
-    assert sorted(r["订单号"] for r in h.exported_rows("acme")) == ["2401", "2402"]
+    rows_out = h.exported_rows("acme")
+    assert sorted(r["订单号"] for r in rows_out if not r["_file"].endswith("-cancel.xlsx")) == ["2401", "2402"]
+    # 2402 was at the supplier already: a cancellation file tells it not to ship, and a person is told
+    cancelled = [r for r in rows_out if r["_file"].endswith("-cancel.xlsx")]
+    assert [r["订单号"] for r in cancelled] == ["2402"] and "请勿发货" in cancelled[0]["备注"]
+    with db.begin() as s:
+        so = s.scalars(select(SupplierOrder).join(Order, Order.id == SupplierOrder.order_id)
+                       .where(Order.platform_order_id == "2402")).one()
+        assert so.cancel_state == "notified" and "confirm with the supplier" in (so.cancel_detail or "")
+    h.stage("forward")  # nothing is cancelled twice
+    assert len([r for r in h.exported_rows("acme") if r["_file"].endswith("-cancel.xlsx")]) == 1
     h.shop.refunds.append(RefundEvent("2403", None, RefundState.NONE, _ago(0.5), "仅退款"))  # buyer withdrew it
     h.stage("pull")
     h.stage("route")

@@ -1,0 +1,1 @@
+"""Alerting: rules (pure), the alert lifecycle, delivery to channels, the daily digest."""

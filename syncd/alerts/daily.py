@@ -1,0 +1,158 @@
+"""The daily summary: at the configured Beijing time, once per day even across restarts and replicas.
+
+The day is claimed in the ``usage`` table (name ``alerts.daily_digest``, the Beijing date) in the same
+transaction that queues the summary's notifications, so a crash either queues it and records it, or neither.
+The same table makes the daily pruning of old notifications and resolved alerts run once a day.
+The numbers come from a few aggregate queries, run once a day (they scan orders / shipments of the last 24 h).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from syncd import clock
+from syncd.alerts.config import AlertsConfig
+from syncd.alerts.lifecycle import quiet_until
+from syncd.alerts.names import PARCEL_RULES
+from syncd.domain import Message, Severity
+from syncd.store.db import Database
+from syncd.store.models import Alert, Notification, Order, Shipment, Usage
+
+USAGE_NAME = "alerts.daily_digest"
+PRUNE_NAME = "alerts.prune"
+DAY = timedelta(hours=24)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-th percentile (0–100), linear between the closest ranks (as numpy's default); None if empty."""
+    xs = sorted(values)
+    if not xs:
+        return None
+    pos = (len(xs) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+@dataclass
+class DailySummary:
+    day: str  # Beijing date
+    pulled: int = 0  # orders first seen in the last 24 h
+    shipped: int = 0  # orders whose first tracking upload was in the last 24 h
+    ship_hours: list[float] = field(default_factory=list)  # payment → first tracking upload, per shipped order
+    open_alerts: dict[str, dict[str, int]] = field(default_factory=dict)  # rule → severity → count
+
+    @property
+    def median_hours(self) -> float | None:
+        return percentile(self.ship_hours, 50)
+
+    @property
+    def p90_hours(self) -> float | None:
+        return percentile(self.ship_hours, 90)
+
+    @property
+    def stalled(self) -> int:
+        return sum(sum(by.values()) for rule, by in self.open_alerts.items() if rule in PARCEL_RULES)
+
+
+def summarize(db: Database, now: datetime) -> DailySummary:
+    """The numbers of the 24 hours before ``now``."""
+    since = now - DAY
+    out = DailySummary(clock.ensure_utc(now).astimezone(clock.SHANGHAI).date().isoformat())
+    with db.read() as s:
+        out.pulled = int(s.scalar(select(func.count()).select_from(Order).where(Order.first_seen_at > since)) or 0)
+        first = (select(Shipment.order_id, func.min(Shipment.uploaded_at).label("first"))
+                 .where(Shipment.uploaded_at > since).group_by(Shipment.order_id).subquery())
+        rows = s.execute(select(Order.paid_at, first.c.first).join(first, first.c.order_id == Order.id)).all()
+        out.shipped = len(rows)
+        out.ship_hours = [(clock.ensure_utc(up) - clock.ensure_utc(paid)).total_seconds() / 3600
+                          for paid, up in rows if paid is not None and up is not None]
+        for rule, severity, n in s.execute(select(Alert.rule, Alert.severity, func.count())
+                                           .where(Alert.open.is_(True)).group_by(Alert.rule, Alert.severity)):
+            out.open_alerts.setdefault(rule, {})[severity] = int(n)
+    return out
+
+
+def render(summary: DailySummary) -> Message:
+    lines = [f"Orders pulled in the last 24 h: {summary.pulled}; shipped (tracking uploaded): {summary.shipped}."]
+    if summary.ship_hours:
+        lines.append(f"Payment → tracking upload: median {summary.median_hours:.1f} h, "
+                     f"90th percentile {summary.p90_hours:.1f} h ({len(summary.ship_hours)} orders).")
+    else:
+        lines.append("Payment → tracking upload: no order shipped in the last 24 h.")
+    lines.append(f"Parcels stalled or in trouble: {summary.stalled}.")
+    total = sum(sum(by.values()) for by in summary.open_alerts.values())
+    lines.append(f"Open alerts: {total}" + (":" if total else "."))
+    for rule in sorted(summary.open_alerts):
+        by = summary.open_alerts[rule]
+        parts = ", ".join(f"{by[s]} {s}" for s in ("critical", "warning", "info") if by.get(s))
+        lines.append(f"  {rule}: {sum(by.values())} ({parts})")
+    return Message(f"syncd daily summary {summary.day}", lines, Severity.INFO)
+
+
+def due_day(cfg: AlertsConfig, now: datetime) -> str | None:
+    """The Beijing date whose summary is due at ``now`` (its time has come), or None."""
+    at = cfg.daily_time
+    if at is None:
+        return None
+    here = clock.ensure_utc(now).astimezone(clock.SHANGHAI)
+    return here.date().isoformat() if here.time().replace(tzinfo=None) >= at else None
+
+
+def _done_today(db: Database, now: datetime) -> set[str]:
+    day = clock.ensure_utc(now).astimezone(clock.SHANGHAI).date().isoformat()
+    with db.read() as s:
+        return set(s.scalars(select(Usage.name).where(Usage.day == day, Usage.name.in_([USAGE_NAME, PRUNE_NAME]))))
+
+
+def queue_daily(db: Database, cfg: AlertsConfig, channels: Sequence[str], now: datetime, *,
+                checked: bool = False) -> bool:
+    """Queue today's summary once it is due, unless it was queued already. True when queued now.
+    ``checked``: the caller already knows today's summary was not queued yet."""
+    day = due_day(cfg, now)
+    targets = [c for c in (cfg.daily_digest_channels if cfg.daily_digest_channels is not None else channels)
+               if c in channels]
+    if day is None or not targets or (not checked and USAGE_NAME in _done_today(db, now)):
+        return False
+    message = render(summarize(db, now))
+    body = "\n".join(message.lines)
+    rows = [{"channel": c, "alert_id": None, "kind": "daily", "severity": str(Severity.INFO),
+             "title": message.title, "body": body, "created_at": now, "attempts": 0,
+             "not_before": quiet_until(cfg, c, Severity.INFO, now)} for c in targets]
+    try:
+        with db.begin() as s:
+            s.execute(insert(Usage).values(name=USAGE_NAME, day=day, count=1))
+            s.execute(insert(Notification), rows)
+    except IntegrityError:
+        return False  # another replica queued it a moment ago
+    return True
+
+
+def prune(db: Database, cfg: AlertsConfig, now: datetime) -> int:
+    """Once a day: forget delivered notifications and resolved alerts older than ``keep_history_days``, so
+    the tables the watch pass reads stay small. Returns how many rows went (0 when already done today)."""
+    day = clock.ensure_utc(now).astimezone(clock.SHANGHAI).date().isoformat()
+    cut = now - timedelta(days=cfg.keep_history_days)
+    try:
+        with db.begin() as s:
+            s.execute(insert(Usage).values(name=PRUNE_NAME, day=day, count=1))
+            notes = s.execute(delete(Notification).where(Notification.sent_at < cut))
+            alerts = s.execute(delete(Alert).where(Alert.open.is_(None), Alert.resolved_at < cut))
+            return int(notes.rowcount) + int(alerts.rowcount)  # type: ignore[attr-defined]
+    except IntegrityError:
+        return 0
+
+
+def daily_chores(db: Database, cfg: AlertsConfig, channels: Sequence[str], now: datetime) -> bool:
+    """The summary when due, and the history pruning: one cheap look-up per pass once both are done.
+    True when the summary was queued now."""
+    done = _done_today(db, now)
+    queued = USAGE_NAME not in done and queue_daily(db, cfg, channels, now, checked=True)
+    if PRUNE_NAME not in done:
+        prune(db, cfg, now)
+    return queued

@@ -1,0 +1,41 @@
+"""The alert rules by name: the vocabulary shared by the config, the rules and the lifecycle."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Rule(enum.StrEnum):
+    """Every rule the watch stage evaluates (``disabled_rules`` in alerts.yaml takes these names)."""
+
+    SHIP_DEADLINE_NEAR = "ship_deadline_near"
+    SHIP_DEADLINE_BREACHED = "ship_deadline_breached"
+    SUPPLIER_LATE = "supplier_late"
+    SUPPLIER_UNPAID = "supplier_unpaid"
+    CANCEL_TOO_LATE = "cancel_too_late"
+    ORDER_HELD = "order_held"
+    NO_PICKUP = "no_pickup"
+    STALLED_AFTER_PICKUP = "stalled_after_pickup"
+    STALLED_IN_TRANSIT = "stalled_in_transit"
+    PARCEL_PROBLEM = "parcel_problem"
+    DUPLICATE_TRACKING = "duplicate_tracking"
+    TOKEN_EXPIRING = "token_expiring"  # noqa: S105 - a rule name, not a secret
+    SHOP_PAUSED = "shop_paused"
+    STAGE_FAILING = "stage_failing"
+    SUPPLIER_FILE_REJECTED = "supplier_file_rejected"
+    RECONCILE_MISMATCH = "reconcile_mismatch"
+    CHANNEL_FAILING = "channel_failing"
+
+
+# Parcel rules: counted as "stalled parcels" in the daily digest.
+PARCEL_RULES = frozenset({Rule.NO_PICKUP, Rule.STALLED_AFTER_PICKUP, Rule.STALLED_IN_TRANSIT, Rule.PARCEL_PROBLEM})
+
+# When the first rule fires for a subject, an open alert of the second closes without a "resolved" message:
+# the deadline did not go away, it passed.
+SUPERSEDES: dict[str, str] = {Rule.SHIP_DEADLINE_BREACHED: Rule.SHIP_DEADLINE_NEAR}
+
+# Rules whose alert closes quietly when its condition goes (a file's 24-hour window ends: nothing was fixed).
+QUIET_RESOLVE = frozenset({Rule.SUPPLIER_FILE_REJECTED})
+
+# Rules an ack closes for good: the subject never alerts again (one alert per rejected file).
+ACK_CLOSES = frozenset({Rule.SUPPLIER_FILE_REJECTED})

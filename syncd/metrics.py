@@ -1,0 +1,340 @@
+"""What ``GET /metrics`` shows, in the Prometheus text exposition format 0.0.4 (written by hand).
+
+Three sources: a few GROUP BY queries over the database (orders, the oldest order not shipped, stage
+runs, open holds), the in-process :class:`MetricsRegistry` the daemon updates around each stage run,
+and :class:`syncd.http.CallStats`. Anything else (alerts, tracking budget) plugs in as a collector:
+a callable returning a list of :class:`Sample`. Each collector is isolated: one that fails is left
+out of that scrape, shows ``syncd_metrics_collector_up{collector=...} 0`` and is logged once when it
+starts failing and once when it recovers.
+
+Cost with a million orders: the order counts are one aggregate scan (or an index-only scan when an
+index on ``orders (shop_id, state)`` exists); the oldest-pending query reads only the unshipped orders
+through ``ix_orders_state``; ``stage_runs`` is tiny; holds is one scan of a small table. The database
+part is computed at most once per ``db_max_age`` seconds, however many scrapers there are.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import func, select
+
+from syncd import clock
+from syncd.http import CallStats
+from syncd.lifecycle import HoldReason, OrderState
+from syncd.store.db import Database
+from syncd.store.models import Hold, Order, StageRun
+
+log = logging.getLogger("syncd.metrics")
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PENDING_STATES = (OrderState.NEW, OrderState.HELD, OrderState.ROUTED, OrderState.PLACED)
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One time series value; ``help`` and ``kind`` describe its family (the first sample's win)."""
+
+    name: str
+    value: float
+    labels: Mapping[str, str] = field(default_factory=dict)
+    help: str = ""
+    kind: Literal["gauge", "counter"] = "gauge"
+
+    def check(self) -> None:
+        """Raise ValueError when the name or a label name cannot be exposed."""
+        if not _METRIC_NAME.fullmatch(self.name):
+            raise ValueError(f"invalid metric name {self.name!r}")
+        for label, value in self.labels.items():
+            if not _LABEL_NAME.fullmatch(label) or label.startswith("__"):
+                raise ValueError(f"invalid label name {label!r} on {self.name}")
+            if not isinstance(value, str):
+                raise ValueError(f"label {label} of {self.name} is {type(value).__name__}, expected str")
+        if not isinstance(self.value, int | float):
+            raise ValueError(f"value of {self.name} is {type(self.value).__name__}, expected a number")
+
+
+Collector = Callable[[], list[Sample]]
+
+
+def escape_label_value(value: str) -> str:
+    """Backslash, double quote and line feed escaped, as the exposition format requires."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def format_value(value: float) -> str:
+    """A sample value: integers without a fraction, ``NaN``, ``+Inf``, ``-Inf``."""
+    v = float(value)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    if v.is_integer() and abs(v) < 2**53:
+        return str(int(v))
+    return repr(v)
+
+
+def render(samples: Sequence[Sample]) -> str:
+    """The exposition text: each family once, with its HELP and TYPE lines, its samples together.
+
+    A series (name and labels) given twice is exposed once, the first value winning."""
+    families: dict[str, list[Sample]] = {}
+    for sample in samples:
+        sample.check()
+        families.setdefault(sample.name, []).append(sample)
+    out: list[str] = []
+    for name, members in families.items():
+        first = members[0]
+        if first.help:
+            out.append(f"# HELP {name} {_escape_help(first.help)}")
+        out.append(f"# TYPE {name} {first.kind}")
+        seen: set[tuple[tuple[str, str], ...]] = set()
+        for s in members:
+            key = tuple(sorted(s.labels.items()))
+            if key in seen:
+                continue
+            seen.add(key)
+            labels = ",".join(f'{k}="{escape_label_value(v)}"' for k, v in s.labels.items())
+            out.append(f"{name}{{{labels}}} {format_value(s.value)}" if labels else f"{name} {format_value(s.value)}")
+    return "\n".join(out) + "\n" if out else ""
+
+
+@dataclass
+class StageOutcome:
+    """Set ``ok = False`` inside :meth:`MetricsRegistry.stage_run` when the run failed without raising."""
+
+    ok: bool = True
+
+
+class MetricsRegistry:
+    """Stage runs counted in this process (thread-safe), and the runs in flight for ``/readyz``."""
+
+    def __init__(self, now: Callable[[], datetime] = clock.now) -> None:
+        self._now = now
+        self._lock = threading.Lock()
+        self.started_at = now()
+        self._runs: Counter[tuple[str, str]] = Counter()
+        self._failures: Counter[tuple[str, str]] = Counter()
+        self._seconds: dict[tuple[str, str], float] = {}
+        self._in_flight: dict[str, tuple[str, datetime]] = {}  # token → (stage, start)
+
+    def observe_stage(self, stage: str, scope: str, seconds: float, ok: bool) -> None:
+        """Count one finished run of ``stage`` over ``scope`` (``"all"`` for the whole stage)."""
+        with self._lock:
+            self._runs[(stage, scope)] += 1
+            self._seconds[(stage, scope)] = self._seconds.get((stage, scope), 0.0) + max(0.0, seconds)
+            if not ok:
+                self._failures[(stage, scope)] += 1
+
+    def begin(self, stage: str) -> str:
+        """Mark a run of ``stage`` in flight; hand the token to :meth:`end`."""
+        token = uuid.uuid4().hex
+        with self._lock:
+            self._in_flight[token] = (stage, self._now())
+        return token
+
+    def end(self, token: str) -> None:
+        """The run of :meth:`begin`'s token is over (whatever its outcome)."""
+        with self._lock:
+            self._in_flight.pop(token, None)
+
+    @contextmanager
+    def stage_run(self, stage: str, scope: str = "all") -> Iterator[StageOutcome]:
+        """In flight while inside; counted as one run at exit (failed if it raised or ``ok`` was cleared)."""
+        token = self.begin(stage)
+        started = time.monotonic()
+        outcome = StageOutcome()
+        try:
+            yield outcome
+        except BaseException:
+            outcome.ok = False
+            raise
+        finally:
+            self.end(token)
+            self.observe_stage(stage, scope, time.monotonic() - started, outcome.ok)
+
+    def in_flight(self) -> dict[str, datetime]:
+        """Each stage running now → when its oldest run in flight started."""
+        with self._lock:
+            runs = list(self._in_flight.values())
+        oldest: dict[str, datetime] = {}
+        for stage, start in runs:
+            if stage not in oldest or start < oldest[stage]:
+                oldest[stage] = start
+        return oldest
+
+    def samples(self) -> list[Sample]:
+        """Counters of runs, failures and seconds, runs in flight, and the process start time."""
+        with self._lock:
+            runs, failures, seconds = dict(self._runs), dict(self._failures), dict(self._seconds)
+        now = self._now()
+        out = [Sample("syncd_process_start_time_seconds", clock.to_epoch(self.started_at),
+                      help="When this syncd process started (Unix seconds).")]
+        for (stage, scope), n in sorted(runs.items()):
+            out.append(Sample("syncd_stage_runs_total", n, {"stage": stage, "scope": scope},
+                              "Stage runs finished by this process.", "counter"))
+        for stage, scope in sorted(runs):
+            out.append(Sample("syncd_stage_failures_total", failures.get((stage, scope), 0),
+                              {"stage": stage, "scope": scope}, "Stage runs that failed, in this process.",
+                              "counter"))
+        for (stage, scope), secs in sorted(seconds.items()):
+            out.append(Sample("syncd_stage_run_seconds_total", round(secs, 3), {"stage": stage, "scope": scope},
+                              "Seconds spent in stage runs, in this process.", "counter"))
+        for stage, start in sorted(self.in_flight().items()):
+            out.append(Sample("syncd_stage_in_flight_seconds", round(max(0.0, (now - start).total_seconds()), 3),
+                              {"stage": stage}, "How long the stage's run in flight has been running."))
+        return out
+
+
+def call_samples(stats: CallStats) -> list[Sample]:
+    """Outside calls and their errors per (system, api[, outcome])."""
+    # dict(counter) copies in one C call under the GIL: no "changed size during iteration" against record()
+    calls, errors = dict(stats.calls), dict(stats.errors)
+    out = [Sample("syncd_outside_calls_total", n, {"system": system, "api": api},
+                  "Calls to outside systems (storefronts, suppliers, tracking, alert channels).", "counter")
+           for (system, api), n in sorted(calls.items())]
+    out += [Sample("syncd_outside_call_errors_total", n, {"system": system, "api": api, "outcome": outcome},
+                   "Failed calls to outside systems, by outcome (timeout, network, http-STATUS).", "counter")
+            for (system, api, outcome), n in sorted(errors.items())]
+    return out
+
+
+def database_samples(db: Database, now: datetime) -> list[Sample]:
+    """Orders per (shop, state), the oldest pending order per shop, stage runs, open holds: four queries."""
+    with db.read() as s:
+        per_state = s.execute(select(Order.shop_id, Order.state, func.count())
+                              .group_by(Order.shop_id, Order.state)).all()
+        oldest = s.execute(select(Order.shop_id, func.min(func.coalesce(Order.paid_at, Order.first_seen_at)))
+                           .where(Order.state.in_([st.value for st in PENDING_STATES]))
+                           .group_by(Order.shop_id)).all()
+        runs = s.execute(select(StageRun.stage, StageRun.scope, StageRun.last_duration_ms,
+                                StageRun.consecutive_failures, StageRun.last_success_at)
+                         .order_by(StageRun.stage, StageRun.scope)).all()
+        holds = s.execute(select(Hold.reason, func.count()).where(Hold.released_at.is_(None))
+                          .group_by(Hold.reason)).all()
+
+    counts: dict[str, dict[str, int]] = {}
+    for shop, state, n in per_state:
+        counts.setdefault(shop, {st.value: 0 for st in OrderState})[state] = int(n)
+    out = [Sample("syncd_orders", n, {"shop": shop, "state": state}, "Orders per shop and pipeline state.")
+           for shop in sorted(counts) for state, n in counts[shop].items()]
+    ages = {shop: 0.0 for shop in counts}
+    for shop, first in oldest:
+        if first is not None:
+            ages[shop] = max(0.0, (now - clock.ensure_utc(first)).total_seconds())
+    out += [Sample("syncd_oldest_pending_order_age_seconds", round(age, 3), {"shop": shop},
+                   "Seconds since payment (or since first seen) of the shop's oldest order not yet shipped "
+                   "(new, held, routed, placed); 0 when there is none.")
+            for shop, age in sorted(ages.items())]
+    for stage, scope, ms, failures, last_ok in runs:
+        labels = {"stage": stage, "scope": scope}
+        if ms is not None:
+            out.append(Sample("syncd_stage_last_duration_seconds", ms / 1000, labels,
+                              "Duration of the stage's last run over this scope."))
+        out.append(Sample("syncd_stage_consecutive_failures", failures or 0, labels,
+                          "Failed runs in a row of the stage over this scope (0 after a success)."))
+        if last_ok is not None:
+            out.append(Sample("syncd_stage_last_success_timestamp_seconds", clock.to_epoch(last_ok), labels,
+                              "When the stage last succeeded over this scope (Unix seconds)."))
+    open_holds = {r.value: 0 for r in HoldReason}
+    open_holds.update({reason: int(n) for reason, n in holds})
+    out += [Sample("syncd_holds_open", n, {"reason": reason}, "Open holds (orders waiting for a person or a "
+                   "condition) per reason.") for reason, n in sorted(open_holds.items())]
+    return out
+
+
+class Metrics:
+    """Every collector together, each isolated; the database part cached for ``db_max_age`` seconds."""
+
+    def __init__(self, db: Database, registry: MetricsRegistry, stats: CallStats,
+                 extra_collectors: Sequence[Collector] = (), *, db_max_age: float = 10.0,
+                 now: Callable[[], datetime] = clock.now, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.db = db
+        self.registry = registry
+        self.stats = stats
+        self.db_max_age = db_max_age
+        self._now = now
+        self._monotonic = monotonic
+        self._db_lock = threading.Lock()
+        self._db_cache: tuple[float, list[Sample]] | None = None
+        self._failing: set[str] = set()
+        self._state_lock = threading.Lock()
+        self.collectors: list[tuple[str, Collector]] = [
+            ("database", self._database), ("stages", registry.samples), ("calls", lambda: call_samples(stats))]
+        for fn in extra_collectors:
+            self.add(getattr(fn, "__name__", "extra"), fn)
+
+    def add(self, name: str, collector: Collector) -> None:
+        """Plug in one more collector (``name`` labels its ``syncd_metrics_collector_up`` series)."""
+        taken = {n for n, _ in self.collectors}
+        unique, i = name, 2
+        while unique in taken:
+            unique, i = f"{name}_{i}", i + 1
+        self.collectors.append((unique, collector))
+
+    def _database(self) -> list[Sample]:
+        with self._db_lock:  # concurrent scrapes wait for one query instead of each running it
+            cached = self._db_cache
+            if cached is not None and self._monotonic() - cached[0] < self.db_max_age:
+                return cached[1]
+            samples = database_samples(self.db, self._now())
+            self._db_cache = (self._monotonic(), samples)
+            return samples
+
+    def collect(self) -> list[Sample]:
+        """Samples of every collector that answered, plus one ``up`` series per collector."""
+        out: list[Sample] = []
+        up: list[Sample] = []
+        for name, collector in self.collectors:
+            try:
+                samples = list(collector())
+                for sample in samples:
+                    sample.check()
+            except Exception as err:  # noqa: BLE001 - one broken source must not blank the whole page
+                self._edge(name, err)
+                up.append(self._up(name, 0))
+                continue
+            self._edge(name, None)
+            out += samples
+            up.append(self._up(name, 1))
+        return out + up
+
+    def render(self) -> str:
+        """The ``/metrics`` page."""
+        return render(self.collect())
+
+    @staticmethod
+    def _up(name: str, value: int) -> Sample:
+        return Sample("syncd_metrics_collector_up", value, {"collector": name},
+                      "1 when the collector answered in the last scrape, 0 when it failed.")
+
+    def _edge(self, name: str, err: Exception | None) -> None:
+        """Log the edge, not the storm: once when a collector starts failing, once when it recovers."""
+        with self._state_lock:
+            was_failing = name in self._failing
+            if err is not None:
+                self._failing.add(name)
+            else:
+                self._failing.discard(name)
+        if err is not None and not was_failing:
+            # the type only: a database error's text can quote the statement and its parameters
+            log.error("metrics collector %s failing: %s", name, type(err).__name__)
+        elif err is None and was_failing:
+            log.info("metrics collector %s recovered", name)

@@ -1,0 +1,523 @@
+"""Suppliers reached over an API (1688, webhook suppliers): place each supplier order exactly once, follow
+its status and parcels, pay where configured, cancel after a refund.
+
+Exactly once, although ordering at 1688 is not idempotent: the intent (state ``placing`` with
+``first_attempt_at``) is committed before the call; any outcome that is not a clear answer (timeout, 5xx, a
+crash, a lost reply) leaves it ``placing``, and the next attempt first looks the order up by its idempotency key
+(``find``) and sends again only when the supplier has none. Rows are claimed (``claimed_by``/``claim_until``,
+SKIP LOCKED on PostgreSQL) so two replicas never work the same supplier order; no transaction is held across a
+call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from syncd import clock
+from syncd.domain import (
+    CancelOutcome,
+    PlacedOrder,
+    Receiver,
+    StockAnswer,
+    SupplierLine,
+    SupplierOrderPhase,
+    SupplierOrderRequest,
+    SupplierOrderStatus,
+)
+from syncd.errors import FatalError, RejectedError, SyncdError, TransientError
+from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState
+from syncd.protocols import ApiSupplierAdapter
+from syncd.routing import LineView, idempotency_key, supplier_lines
+from syncd.runtime import Runtime
+from syncd.stages.forward import _decrypt, _mark_orders_placed
+from syncd.stages.route import hold_order
+from syncd.stages.runner import audit
+from syncd.store.models import Order, OrderLine, Shipment, SupplierOrder
+
+log = logging.getLogger("syncd.suppliers")
+
+PLACE_BATCH = 50  # supplier orders one run places per supplier
+STATUS_BATCH = 200  # supplier orders one run asks the status of per supplier
+UNKNOWN_WAIT = timedelta(seconds=60)  # after an unknown outcome: let the supplier's order list catch up
+FIND_MARGIN = timedelta(minutes=10)  # look-ups start this long before the first attempt (clock skew)
+MAX_TRANSIENT_IN_A_ROW = 3  # the supplier is down: stop this run instead of timing out on every order
+CANCEL_RETRY = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    so_id: int
+    order_id: int
+    key: str
+    state: str
+    kind: str
+    lines: list[Any]
+    first_attempt_at: datetime | None
+    supplier_ref: str | None
+    cancel_state: str
+    shop_id: str
+    platform_order_id: str
+    remark: str
+    original_key: str | None
+
+
+def _poll_every(rt: Runtime) -> timedelta:
+    return timedelta(minutes=rt.config.global_.supplier_poll_minutes)
+
+
+def _claim(rt: Runtime, s: Session, supplier_id: str, now: datetime, cond: Any, limit: int) -> list[_Work]:
+    free = or_(SupplierOrder.claim_until.is_(None), SupplierOrder.claim_until < now)
+    due = or_(SupplierOrder.next_check_at.is_(None), SupplierOrder.next_check_at <= now)
+    ids = list(s.scalars(
+        select(SupplierOrder.id).join(Order, Order.id == SupplierOrder.order_id)
+        .where(SupplierOrder.supplier_id == supplier_id, free, due, cond)
+        .order_by(SupplierOrder.id).limit(limit).with_for_update(skip_locked=True, of=SupplierOrder)))
+    if not ids:
+        return []
+    s.execute(update(SupplierOrder).where(SupplierOrder.id.in_(ids)).values(
+        claimed_by=rt.holder, claim_until=now + timedelta(seconds=rt.config.global_.claim_seconds)))
+    originals: dict[int, str] = {}
+    rows = list(s.execute(
+        select(SupplierOrder.id, SupplierOrder.order_id, SupplierOrder.idempotency_key, SupplierOrder.state,
+               SupplierOrder.kind, SupplierOrder.lines, SupplierOrder.first_attempt_at, SupplierOrder.supplier_ref,
+               SupplierOrder.cancel_state, SupplierOrder.reship_of, Order.shop_id, Order.platform_order_id,
+               Order.buyer_note, Order.seller_memo)
+        .join(Order, Order.id == SupplierOrder.order_id).where(SupplierOrder.id.in_(ids)).order_by(SupplierOrder.id)))
+    reship_of = [r.reship_of for r in rows if r.reship_of]
+    if reship_of:
+        originals = dict(s.execute(select(SupplierOrder.id, SupplierOrder.idempotency_key)
+                                   .where(SupplierOrder.id.in_(reship_of))).all())
+    return [_Work(r.id, r.order_id, r.idempotency_key, r.state, r.kind, r.lines, r.first_attempt_at,
+                  r.supplier_ref, r.cancel_state, r.shop_id, r.platform_order_id,
+                  "；".join(p for p in (r.buyer_note, r.seller_memo) if p),
+                  originals.get(r.reship_of) if r.reship_of else None) for r in rows]
+
+
+def _release(s: Session, so_id: int, **values: Any) -> None:
+    s.execute(update(SupplierOrder).where(SupplierOrder.id == so_id)
+              .values(claimed_by=None, claim_until=None, updated_at=clock.now(), **values))
+
+
+def _request(rt: Runtime, w: _Work, receiver: Receiver) -> SupplierOrderRequest:
+    platform = rt.config.shops[w.shop_id].platform if w.shop_id in rt.config.shops else ""
+    lines = [SupplierLine(ln["platform_line_id"], ln["supplier_sku"], int(ln["quantity"]), ln.get("title", ""),
+                          ln.get("spec", "")) for ln in w.lines]
+    return SupplierOrderRequest(w.key, w.shop_id, platform, w.platform_order_id, receiver, lines, w.remark,
+                                kind="reship" if w.kind == "reship" else "normal", original_key=w.original_key)
+
+
+# ---- placing ------------------------------------------------------------------------------------------------
+
+
+def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> int:
+    """Place what is pending (and settle what an earlier run left with an unknown outcome)."""
+    now = clock.now()
+    pending = and_(SupplierOrder.state == SupplierOrderState.PENDING,
+                   or_(Order.state == OrderState.ROUTED, SupplierOrder.kind == "reship"))
+    with rt.db.begin() as s:
+        work = _claim(rt, s, supplier_id, now, and_(
+            SupplierOrder.cancel_state == "none",
+            or_(pending, SupplierOrder.state == SupplierOrderState.PLACING)), PLACE_BATCH)
+    if not work:
+        return 0
+    adapter.ensure_token()
+    orders = _orders(rt, {w.order_id for w in work})
+    receivers = _decrypt(rt, list(orders.values()))
+    done, transient_in_a_row = 0, 0
+    try:
+        for w in work:
+            if rt.stop.is_set():
+                break
+            try:
+                done += _place_one(rt, supplier_id, adapter, w, receivers.get(w.order_id))
+                transient_in_a_row = 0
+            except TransientError:
+                transient_in_a_row += 1
+                if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
+                    raise
+    finally:
+        with rt.db.begin() as s:  # whatever was not reached stays as it was, free for the next run
+            s.execute(update(SupplierOrder).where(SupplierOrder.id.in_([w.so_id for w in work]),
+                                                  SupplierOrder.claimed_by == rt.holder)
+                      .values(claimed_by=None, claim_until=None))
+    return done
+
+
+def _orders(rt: Runtime, ids: set[int]) -> dict[int, Order]:
+    with rt.db.read() as s:
+        return {o.id: o for o in s.scalars(select(Order).where(Order.id.in_(ids)))}
+
+
+def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Work,
+               receiver: Receiver | str | None) -> int:
+    now = clock.now()
+    subject = f"{w.shop_id}/{w.platform_order_id}"
+    if w.state == SupplierOrderState.PLACING and w.first_attempt_at is not None:
+        # Sent before with no clear answer: the supplier may hold it already. Look before sending again.
+        try:
+            found = adapter.find(w.key, w.first_attempt_at - FIND_MARGIN)
+        except TransientError as err:
+            with rt.db.begin() as s:
+                _release(s, w.so_id, next_check_at=now + UNKNOWN_WAIT, last_error=str(err)[:500])
+            raise
+        if found is not None:
+            log.warning("supplier %s: order %s was created by an earlier attempt (found by its key); not sent "
+                        "again", supplier_id, subject)
+            _record_placed(rt, supplier_id, adapter, w, found, "found by idempotency key after an unknown outcome")
+            return 1
+    if not isinstance(receiver, Receiver) or receiver.missing():
+        problem = receiver if isinstance(receiver, str) else (
+            "receiver lacks " + ", ".join(receiver.missing()) if isinstance(receiver, Receiver) else "no receiver")
+        with rt.db.begin() as s:
+            _release(s, w.so_id, state=SupplierOrderState.PENDING if w.first_attempt_at is None else w.state)
+            order = s.get(Order, w.order_id)
+            if order is not None and order.state == OrderState.ROUTED:
+                hold_order(s, order, HoldReason.ADDRESS_INCOMPLETE, f"after decryption: {problem}", now, auto=True)
+        return 0
+    request = _request(rt, w, receiver)
+    if w.first_attempt_at is None:
+        answer = adapter.check_stock(request)
+        if answer is not None and answer.short():
+            _out_of_stock(rt, supplier_id, w, answer)
+            return 0
+    with rt.db.begin() as s:  # the intent, committed before the call
+        s.execute(update(SupplierOrder).where(SupplierOrder.id == w.so_id).values(
+            state=SupplierOrderState.PLACING, first_attempt_at=w.first_attempt_at or now,
+            attempts=SupplierOrder.attempts + 1, updated_at=now))
+        audit(s, rt, supplier_id, "place_order", subject, key=w.key, outcome="intent",
+              detail=f"{len(request.lines)} lines" + (" (reship)" if w.kind == "reship" else ""))
+    try:
+        placed = adapter.place(request)
+    except RejectedError as err:  # a clear no: nothing was created
+        with rt.db.begin() as s:
+            _release(s, w.so_id, state=SupplierOrderState.PENDING, last_error=str(err)[:500])
+            audit(s, rt, supplier_id, "place_order", subject, key=w.key, outcome="failed", detail=str(err))
+            order = s.get(Order, w.order_id)
+            if order is not None and order.state == OrderState.ROUTED:
+                hold_order(s, order, HoldReason.SUPPLIER_REJECTED, f"supplier {supplier_id}: {err}", now, auto=False)
+        log.warning("supplier %s refused order %s: %s", supplier_id, subject, err)
+        return 0
+    except (TransientError, FatalError) as err:  # unknown outcome: stays PLACING; found or sent again later
+        with rt.db.begin() as s:
+            _release(s, w.so_id, next_check_at=now + UNKNOWN_WAIT, last_error=str(err)[:500])
+            audit(s, rt, supplier_id, "place_order", subject, key=w.key, outcome="unknown", detail=str(err))
+        log.warning("supplier %s: order %s: outcome unknown (%s); it is looked up before any new attempt",
+                    supplier_id, subject, err)
+        raise
+    _record_placed(rt, supplier_id, adapter, w, placed, "")
+    return 1
+
+
+def _record_placed(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Work, placed: PlacedOrder,
+                   note: str) -> None:
+    now = clock.now()
+    subject = f"{w.shop_id}/{w.platform_order_id}"
+    with rt.db.begin() as s:
+        _release(s, w.so_id, state=SupplierOrderState.PLACED, supplier_ref=placed.supplier_ref[:100],
+                 placed_at=now, paid=placed.paid, next_check_at=now + _poll_every(rt), last_error=None)
+        audit(s, rt, supplier_id, "place_order", subject, key=w.key, outcome="ok",
+              detail=f"supplier order {placed.supplier_ref}" + (f"; {note}" if note else "")
+              + ("" if placed.paid else "; awaiting payment"))
+        _mark_orders_placed(s, [w.order_id], now)
+    if not placed.paid:
+        pay(rt, supplier_id, adapter, w.so_id, placed)
+
+
+def pay(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, so_id: int, placed: PlacedOrder) -> bool:
+    """Pay an unpaid supplier order where the supplier's config allows it; False when it stays unpaid."""
+    try:
+        after = adapter.pay(placed)
+    except RejectedError as err:
+        log.info("supplier %s: order %s stays unpaid: %s", supplier_id, placed.supplier_ref, err)
+        with rt.db.begin() as s:
+            s.execute(update(SupplierOrder).where(SupplierOrder.id == so_id).values(last_error=str(err)[:500]))
+        return False
+    with rt.db.begin() as s:
+        s.execute(update(SupplierOrder).where(SupplierOrder.id == so_id).values(paid=after.paid, last_error=None))
+        audit(s, rt, supplier_id, "pay_order", placed.supplier_ref, key=None, outcome="ok" if after.paid else "unknown")
+    return after.paid
+
+
+def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) -> None:
+    """Short lines go to the route's fallback supplier where one is named; otherwise the order is held."""
+    now = clock.now()
+    short = {ln.supplier_sku for ln in answer.short()}
+    words = ", ".join(f"{ln.supplier_sku} (wanted {ln.wanted}, has {ln.available})" for ln in answer.short())
+    with rt.db.begin() as s:
+        order = s.get(Order, w.order_id)
+        so = s.get(SupplierOrder, w.so_id)
+        assert order is not None and so is not None
+        moving = [ln for ln in so.lines if ln["supplier_sku"] in short]
+        routes = rt.config.routes
+        fallbacks = {ln["merchant_sku"]: routes[ln["merchant_sku"]] for ln in moving if ln["merchant_sku"] in routes}
+        usable = all(r.fallback_supplier and (r.fallback_supplier in rt.api_suppliers
+                                              or r.fallback_supplier in rt.suppliers)
+                     for r in fallbacks.values()) and len(fallbacks) == len({ln["merchant_sku"] for ln in moving})
+        if not usable or order.state != OrderState.ROUTED:
+            _release(s, w.so_id, next_check_at=None, last_error=f"out of stock: {words}")
+            if order.state == OrderState.ROUTED:
+                hold_order(s, order, HoldReason.OUT_OF_STOCK, f"supplier {supplier_id}: {words}"
+                           + (f"; {answer.detail}" if answer.detail else ""), now, auto=True)
+            log.info("supplier %s: order %s/%s held out of stock: %s", supplier_id, w.shop_id, w.platform_order_id,
+                     words)
+            return
+        lines_by_id = {ln.platform_line_id: ln for ln in s.scalars(select(OrderLine).where(
+            OrderLine.order_id == w.order_id))}
+        by_fallback: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        moved_line_ids = {ln["platform_line_id"] for ln in moving}
+        for lid in sorted(moved_line_ids):
+            ol = lines_by_id[lid]
+            route = routes[ol.merchant_sku]
+            assert route.fallback_supplier is not None
+            view = LineView(ol.id, ol.platform_line_id, ol.merchant_sku, ol.quantity, ol.title, ol.spec)
+            by_fallback[route.fallback_supplier].extend(
+                supplier_lines(view, route, supplier_sku=route.fallback_sku or route.supplier_sku
+                               or route.parts()[0].supplier_sku))
+        kept = [ln for ln in so.lines if ln["platform_line_id"] not in moved_line_ids]
+        for fb, lines in by_fallback.items():
+            s.add(SupplierOrder(order_id=w.order_id, supplier_id=fb, kind="fallback", lines=lines,
+                                idempotency_key=idempotency_key(w.shop_id, w.platform_order_id, fb, 2),
+                                state=SupplierOrderState.PENDING, attempts=0, created_at=now, updated_at=now,
+                                cancel_state="none"))
+        if kept:
+            _release(s, w.so_id, lines=kept, last_error=f"moved out-of-stock lines to the fallback: {words}")
+        else:
+            _release(s, w.so_id, state=SupplierOrderState.CANCELLED,
+                     last_error=f"out of stock; every line moved to the fallback supplier: {words}")
+        audit(s, rt, supplier_id, "fallback", f"{w.shop_id}/{w.platform_order_id}", key=w.key, outcome="ok",
+              detail=f"out of stock ({words}) → {', '.join(sorted(by_fallback))}")
+    log.info("supplier %s: order %s/%s out of stock (%s): sent to fallback %s", supplier_id, w.shop_id,
+             w.platform_order_id, words, ", ".join(sorted(by_fallback)))
+
+
+# ---- status and parcels -----------------------------------------------------------------------------------
+
+
+def follow_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> int:
+    """Ask the supplier about placed orders that are due: payment, parcels, cancellation on its side."""
+    now = clock.now()
+    with rt.db.begin() as s:
+        work = _claim(rt, s, supplier_id, now, SupplierOrder.state == SupplierOrderState.PLACED, STATUS_BATCH)
+    if not work:
+        return 0
+    adapter.ensure_token()
+    done, transient_in_a_row = 0, 0
+    try:
+        for w in work:
+            if rt.stop.is_set():
+                break
+            assert w.supplier_ref is not None
+            try:
+                status = adapter.status(w.key, w.supplier_ref)
+            except TransientError as err:
+                transient_in_a_row += 1
+                with rt.db.begin() as s:
+                    _release(s, w.so_id, next_check_at=clock.now() + UNKNOWN_WAIT, last_error=str(err)[:500])
+                if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
+                    raise
+                continue
+            except SyncdError as err:  # one unreadable answer must not stop the others
+                log.warning("supplier %s: status of %s/%s: %s", supplier_id, w.shop_id, w.platform_order_id, err)
+                with rt.db.begin() as s:
+                    _release(s, w.so_id, next_check_at=clock.now() + _poll_every(rt), last_error=str(err)[:500])
+                continue
+            transient_in_a_row = 0
+            with rt.db.begin() as s:
+                apply_status(rt, s, supplier_id, w.so_id, status, source=f"{supplier_id} status")
+                _release(s, w.so_id, next_check_at=clock.now() + _poll_every(rt))
+            done += 1
+            if status.phase == SupplierOrderPhase.UNPAID and rt.config.suppliers[supplier_id].model_dump().get(
+                    "payment") == "protocol_pay":
+                pay(rt, supplier_id, adapter, w.so_id, PlacedOrder(status.supplier_ref, paid=False))
+    finally:
+        with rt.db.begin() as s:
+            s.execute(update(SupplierOrder).where(SupplierOrder.id.in_([w.so_id for w in work]),
+                                                  SupplierOrder.claimed_by == rt.holder)
+                      .values(claimed_by=None, claim_until=None))
+    return done
+
+
+def _parcel_lines(so_lines: Sequence[Mapping[str, Any]], refs: list[str] | None) -> list[dict[str, Any]] | None:
+    """The storefront lines (and storefront quantities) a parcel holds; refs are our line refs or supplier SKUs."""
+    if refs is None:
+        return None
+    want = set(refs)
+    out: dict[str, int] = {}
+    for ln in so_lines:
+        if ln["platform_line_id"] in want or ln["supplier_sku"] in want:
+            out[ln["platform_line_id"]] = int(ln.get("storefront_quantity", ln["quantity"]))
+    if not out:
+        return None
+    if len(out) == len({ln["platform_line_id"] for ln in so_lines}):
+        return None  # every line: the whole supplier order
+    return [{"platform_line_id": k, "quantity": v} for k, v in sorted(out.items())]
+
+
+def apply_status(rt: Runtime, s: Session, supplier_id: str, so_id: int, status: SupplierOrderStatus, *,
+                 source: str) -> int:
+    """Record what the supplier says about one supplier order (polled or pushed); returns new parcels."""
+    now = clock.now()
+    so = s.get(SupplierOrder, so_id, with_for_update=not rt.db.is_sqlite)
+    assert so is not None
+    order = s.get(Order, so.order_id)
+    assert order is not None
+    subject = f"{order.shop_id}/{order.platform_order_id}"
+    if status.phase == SupplierOrderPhase.UNPAID:
+        so.paid = False
+    elif status.phase in (SupplierOrderPhase.ACCEPTED, SupplierOrderPhase.PARTIAL, SupplierOrderPhase.SHIPPED):
+        so.paid = True
+    if status.phase in (SupplierOrderPhase.CANCELLED, SupplierOrderPhase.REJECTED):
+        if so.state in (SupplierOrderState.PLACED, SupplierOrderState.PLACING):
+            so.state = SupplierOrderState.CANCELLED
+            so.updated_at = now
+            if so.cancel_state == "requested":
+                so.cancel_state = "cancelled"
+                _maybe_cancel_order(s, order, now)
+            else:
+                so.last_error = f"the supplier {status.phase.value} it: {status.detail}"[:500]
+                if order.state in (OrderState.PLACED, OrderState.ROUTED):
+                    hold_order(s, order, HoldReason.SUPPLIER_REJECTED,
+                               f"supplier {supplier_id} {status.phase.value} the order: {status.detail}", now,
+                               auto=False)
+        return 0
+    existing = {r.tracking_no: r.order_id for r in s.execute(
+        select(Shipment.tracking_no, Shipment.order_id).where(
+            Shipment.tracking_no.in_([p.tracking_no for p in status.parcels])))} if status.parcels else {}
+    new_rows: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for p in status.parcels:
+        if not p.tracking_no:
+            continue
+        other = existing.get(p.tracking_no)
+        if other is not None:
+            if other != so.order_id:
+                problems.append(f"tracking number {p.tracking_no} is already used by another order")
+            continue
+        existing[p.tracking_no] = so.order_id
+        if p.carrier is None:
+            problems.append(f"unknown carrier {p.carrier_text!r} for tracking number {p.tracking_no}")
+        new_rows.append({
+            "order_id": so.order_id, "supplier_order_id": so.id, "carrier": p.carrier or "",
+            "carrier_text": p.carrier_text[:64], "tracking_no": p.tracking_no[:64],
+            "lines": _parcel_lines(so.lines, p.line_refs), "source": source[:255],
+            "writeback_state": (WritebackState.SKIPPED if so.kind == "reship" else WritebackState.PENDING),
+            "writeback_error": ("a reship: the storefront keeps the first parcel's number"
+                                if so.kind == "reship" else None),
+            "writeback_attempts": 0, "logistics_state": "none", "created_at": now,
+            "handed_over_at": clock.ensure_utc(p.sent_at) if p.sent_at else now,
+            "province": str((order.receiver or {}).get("province", ""))[:32],
+        })
+    if new_rows:
+        s.execute(insert(Shipment), new_rows)
+        audit(s, rt, supplier_id, "tracking", subject, key=so.idempotency_key, outcome="ok",
+              detail=", ".join(str(r["tracking_no"]) for r in new_rows))
+    if status.phase == SupplierOrderPhase.SHIPPED and so.state == SupplierOrderState.PLACED:
+        so.state, so.shipped_at, so.updated_at = SupplierOrderState.SHIPPED, now, now
+    if problems:
+        so.last_error = "; ".join(problems)[:500]
+        if order.state in (OrderState.PLACED, OrderState.ROUTED, OrderState.SHIPPED):
+            hold_order(s, order, HoldReason.TRACKING_REJECTED, "; ".join(problems), now, auto=False)
+    return len(new_rows)
+
+
+def _maybe_cancel_order(s: Session, order: Order, now: datetime) -> None:
+    """Every supplier order cancelled and nothing shipped: the order ends cancelled."""
+    live = s.scalar(select(SupplierOrder.id).where(SupplierOrder.order_id == order.id,
+                                                    SupplierOrder.state != SupplierOrderState.CANCELLED).limit(1))
+    shipped = s.scalar(select(Shipment.id).where(Shipment.order_id == order.id).limit(1))
+    if live is None and shipped is None and order.state in (OrderState.PLACED, OrderState.ROUTED, OrderState.HELD):
+        order.state, order.updated_at, order.hold_reason = OrderState.CANCELLED, now, None
+        order.last_error = "cancelled at the supplier after a refund on the storefront"
+
+
+# ---- cancellation --------------------------------------------------------------------------------------------
+
+
+def cancel_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> int:
+    """Tell the supplier not to ship supplier orders whose storefront order was refunded or cancelled."""
+    now = clock.now()
+    with rt.db.begin() as s:
+        work = _claim(rt, s, supplier_id, now, SupplierOrder.cancel_state == "requested", PLACE_BATCH)
+    done = 0
+    try:
+        for w in work:
+            if rt.stop.is_set():
+                break
+            done += _cancel_one(rt, supplier_id, adapter, w)
+    finally:
+        with rt.db.begin() as s:
+            s.execute(update(SupplierOrder).where(SupplierOrder.id.in_([w.so_id for w in work]),
+                                                  SupplierOrder.claimed_by == rt.holder)
+                      .values(claimed_by=None, claim_until=None))
+    return done
+
+
+def _cancel_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Work) -> int:
+    now = clock.now()
+    subject = f"{w.shop_id}/{w.platform_order_id}"
+    ref = w.supplier_ref
+    if w.state == SupplierOrderState.PENDING or (w.state == SupplierOrderState.PLACING and w.first_attempt_at is None):
+        with rt.db.begin() as s:
+            _release(s, w.so_id, state=SupplierOrderState.CANCELLED, cancel_state="cancelled",
+                     cancel_detail="never sent to the supplier")
+            order = s.get(Order, w.order_id)
+            assert order is not None
+            _maybe_cancel_order(s, order, now)
+        return 1
+    if w.state == SupplierOrderState.SHIPPED:
+        with rt.db.begin() as s:
+            _release(s, w.so_id, cancel_state="too_late",
+                     cancel_detail="the supplier shipped it already: intercept the parcel or arrange a return")
+        return 1
+    if w.state == SupplierOrderState.PLACING:
+        assert w.first_attempt_at is not None
+        found = adapter.find(w.key, w.first_attempt_at - FIND_MARGIN)
+        if found is None:
+            with rt.db.begin() as s:
+                _release(s, w.so_id, state=SupplierOrderState.CANCELLED, cancel_state="cancelled",
+                         cancel_detail="the supplier never received it")
+                order = s.get(Order, w.order_id)
+                assert order is not None
+                _maybe_cancel_order(s, order, now)
+            return 1
+        ref = found.supplier_ref
+        with rt.db.begin() as s:
+            s.execute(update(SupplierOrder).where(SupplierOrder.id == w.so_id).values(
+                state=SupplierOrderState.PLACED, supplier_ref=ref[:100], placed_at=now, paid=found.paid))
+    assert ref is not None
+    with rt.db.begin() as s:
+        audit(s, rt, supplier_id, "cancel_order", subject, key=w.key, outcome="intent", detail=f"supplier order {ref}")
+    try:
+        result = adapter.cancel(w.key, ref, "buyer cancelled or refunded on the storefront")
+    except TransientError as err:
+        with rt.db.begin() as s:
+            _release(s, w.so_id, next_check_at=now + CANCEL_RETRY, cancel_detail=str(err)[:500])
+            audit(s, rt, supplier_id, "cancel_order", subject, key=w.key, outcome="unknown", detail=str(err))
+        return 0
+    except RejectedError as err:
+        result_outcome, detail = CancelOutcome.TOO_LATE, str(err)
+    else:
+        result_outcome, detail = result.outcome, result.detail
+    with rt.db.begin() as s:
+        if result_outcome == CancelOutcome.CANCELLED:
+            _release(s, w.so_id, state=SupplierOrderState.CANCELLED, cancel_state="cancelled", cancel_detail=detail)
+            order = s.get(Order, w.order_id)
+            assert order is not None
+            _maybe_cancel_order(s, order, now)
+        elif result_outcome == CancelOutcome.RETRY:
+            _release(s, w.so_id, next_check_at=now + CANCEL_RETRY, cancel_detail=detail)
+        else:
+            _release(s, w.so_id, cancel_state="too_late", cancel_detail=detail or "the supplier can no longer stop it")
+        audit(s, rt, supplier_id, "cancel_order", subject, key=w.key,
+              outcome="ok" if result_outcome == CancelOutcome.CANCELLED else "failed", detail=f"{result_outcome}: "
+              f"{detail}")
+    log.info("supplier %s: cancel %s: %s %s", supplier_id, subject, result_outcome, detail)
+    return 1

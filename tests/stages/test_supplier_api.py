@@ -1,0 +1,406 @@
+"""API suppliers through the real stages over a real database: exactly-once placing, stock and fallback,
+partial parcels, cancellation and reships. The supplier is a fake that behaves like 1688 (not idempotent)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from syncd import clock
+from syncd.config.models import Route, SupplierConfigBase
+from syncd.domain import (
+    CancelOutcome,
+    CancelResult,
+    PlacedOrder,
+    RefundEvent,
+    RefundState,
+    StockAnswer,
+    StockLine,
+    SupplierCallback,
+    SupplierOrderPhase,
+    SupplierOrderRequest,
+    SupplierOrderStatus,
+    SupplierParcel,
+    TrackResult,
+)
+from syncd.errors import RejectedError, TransientError
+from syncd.operations import reship
+from syncd.stages.supplier_api import apply_status
+from syncd.store.db import Database
+from syncd.store.models import AuditEntry, Order, Shipment, SupplierOrder
+from tests.fakes import make_order
+from tests.stages.harness import Harness, build
+
+
+@dataclass
+class FakeApiSupplier:
+    """Creates a new order on every place() — like 1688 — and can lose the answer after creating it."""
+
+    kind: str = "fakeapi"
+    orders: dict[str, list[str]] = field(default_factory=dict)  # idempotency key → supplier refs created
+    requests: list[SupplierOrderRequest] = field(default_factory=list)
+    stock: dict[str, int] = field(default_factory=dict)
+    lose_next: int = 0  # create the order, then time out
+    fail_next: int = 0  # time out before creating anything
+    reject: str | None = None
+    unpaid: bool = False
+    phase: dict[str, SupplierOrderPhase] = field(default_factory=dict)
+    parcels: dict[str, list[SupplierParcel]] = field(default_factory=dict)
+    cancel_answer: CancelOutcome = CancelOutcome.CANCELLED
+    cancels: list[str] = field(default_factory=list)
+    paid: set[str] = field(default_factory=set)
+
+    def created(self) -> int:
+        return sum(len(v) for v in self.orders.values())
+
+    def check_stock(self, request: SupplierOrderRequest) -> StockAnswer | None:
+        if not self.stock:
+            return None
+        return StockAnswer([StockLine(ln.supplier_sku, ln.quantity, self.stock.get(ln.supplier_sku))
+                            for ln in request.lines])
+
+    def place(self, request: SupplierOrderRequest) -> PlacedOrder:
+        self.requests.append(request)
+        if self.fail_next:
+            self.fail_next -= 1
+            raise TransientError("fakeapi createOrder: timed out", code="timeout")
+        if self.reject:
+            raise RejectedError(self.reject)
+        ref = f"R{self.created() + 1:04d}"
+        self.orders.setdefault(request.idempotency_key, []).append(ref)
+        self.phase[ref] = SupplierOrderPhase.UNPAID if self.unpaid else SupplierOrderPhase.ACCEPTED
+        if self.lose_next:
+            self.lose_next -= 1
+            raise TransientError("fakeapi createOrder: timed out", code="timeout")
+        return PlacedOrder(ref, paid=not self.unpaid)
+
+    def find(self, idempotency_key: str, placed_after: datetime) -> PlacedOrder | None:
+        refs = self.orders.get(idempotency_key)
+        return PlacedOrder(refs[0], paid=self.phase[refs[0]] != SupplierOrderPhase.UNPAID) if refs else None
+
+    def pay(self, order: PlacedOrder) -> PlacedOrder:
+        raise RejectedError("awaiting payment by a person")
+
+    def status(self, idempotency_key: str, supplier_ref: str) -> SupplierOrderStatus:
+        return SupplierOrderStatus(supplier_ref, self.phase[supplier_ref], list(self.parcels.get(supplier_ref, [])))
+
+    def cancel(self, idempotency_key: str, supplier_ref: str, reason: str) -> CancelResult:
+        self.cancels.append(supplier_ref)
+        if self.cancel_answer == CancelOutcome.CANCELLED:
+            self.phase[supplier_ref] = SupplierOrderPhase.CANCELLED
+        return CancelResult(self.cancel_answer, "paid already" if self.cancel_answer != "cancelled" else "")
+
+    def trace(self, supplier_ref: str, tracking_no: str) -> TrackResult | None:
+        return None
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes, now: datetime) -> SupplierCallback:
+        raise RejectedError("this supplier does not push")
+
+    def ensure_token(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+API = "ali"
+
+
+def _build(db: Database, tmp_path: Path, routes: dict[str, Route] | None = None) -> tuple[Harness, FakeApiSupplier]:
+    h = build(db, tmp_path)
+    fake = FakeApiSupplier()
+    h.rt.api_suppliers[API] = fake
+    h.rt.config.suppliers[API] = SupplierConfigBase(id=API, kind="fakeapi", ship_within_hours=24)
+    h.rt.config.routes.update(routes or {
+        "SKU-X": Route(sku="SKU-X", supplier=API, supplier_sku="610001:aa"),
+        "SKU-Y": Route(sku="SKU-Y", supplier=API, supplier_sku="610002:bb", multiplier=2),
+    })
+    return h, fake
+
+
+@pytest.fixture
+def hs(db: Database, tmp_path: Path) -> tuple[Harness, FakeApiSupplier]:
+    return _build(db, tmp_path)
+
+
+def _ago(minutes: float) -> datetime:
+    return clock.now() - timedelta(minutes=minutes)
+
+
+def _sos(db: Database) -> list[SupplierOrder]:
+    with db.read() as s:
+        return list(s.scalars(select(SupplierOrder).order_by(SupplierOrder.id)))
+
+
+def _order(db: Database, pid: str) -> Order:
+    with db.read() as s:
+        return s.scalars(select(Order).where(Order.platform_order_id == pid)).one()
+
+
+def _route(h: Harness, *pids_skus: tuple[str, tuple[str, ...]]) -> None:
+    for pid, skus in pids_skus:
+        h.shop.put(make_order(pid, _ago(5), skus=skus))
+    h.stage("pull")
+    h.stage("route")
+
+
+def test_place_given_a_paid_order_places_it_once_with_its_key_and_receiver(hs, db):
+    h, fake = hs
+    _route(h, ("5001", ("SKU-X", "SKU-Y")))
+    h.stage("forward")
+    h.stage("forward")
+    (so,) = _sos(db)
+    assert (so.state, so.supplier_ref, so.paid) == ("placed", "R0001", True)
+    assert fake.created() == 1 and fake.requests[0].idempotency_key == so.idempotency_key
+    req = fake.requests[0]
+    assert req.receiver.name == "张三" and req.platform == "fake"
+    assert [(ln.supplier_sku, ln.quantity) for ln in req.lines] == [("610001:aa", 1), ("610002:bb", 2)]
+    assert _order(db, "5001").state == "placed"
+    assert "张三" not in repr(req)
+
+
+def test_place_given_a_lost_answer_finds_the_order_by_key_and_never_creates_a_second(hs, db):
+    h, fake = hs
+    _route(h, ("5002", ("SKU-X",)))
+    fake.lose_next = 1
+    h.stage("forward")
+    (so,) = _sos(db)
+    assert so.state == "placing" and so.first_attempt_at is not None and fake.created() == 1
+    with time_machine.travel(clock.now() + timedelta(minutes=2), tick=False):
+        h.stage("forward")
+    (so,) = _sos(db)
+    assert (so.state, so.supplier_ref) == ("placed", "R0001")
+    assert fake.created() == 1 and len(fake.requests) == 1
+    with db.read() as s:
+        outcomes = list(s.scalars(select(AuditEntry.outcome).where(AuditEntry.action == "place_order")
+                                  .order_by(AuditEntry.id)))
+    assert outcomes == ["intent", "unknown", "ok"]
+
+
+def test_place_given_a_timeout_before_anything_was_created_sends_again_after_looking(hs, db):
+    h, fake = hs
+    _route(h, ("5003", ("SKU-X",)))
+    fake.fail_next = 1
+    h.stage("forward")
+    assert _sos(db)[0].state == "placing" and fake.created() == 0
+    h.stage("forward")  # too soon: the supplier's list may lag; nothing is sent
+    assert len(fake.requests) == 1
+    with time_machine.travel(clock.now() + timedelta(minutes=2), tick=False):
+        h.stage("forward")
+    assert _sos(db)[0].state == "placed" and fake.created() == 1 and len(fake.requests) == 2
+
+
+def test_place_given_a_crash_after_the_intent_looks_up_before_sending(hs, db):
+    h, fake = hs
+    _route(h, ("5004", ("SKU-X",)))
+    (so,) = _sos(db)
+    # the daemon died right after the supplier created the order: intent recorded, answer never recorded
+    fake.orders[so.idempotency_key] = ["R0999"]
+    fake.phase["R0999"] = SupplierOrderPhase.ACCEPTED
+    with db.begin() as s:
+        row = s.get(SupplierOrder, so.id)
+        assert row is not None
+        row.state, row.first_attempt_at, row.claimed_by = "placing", _ago(10), "dead-replica"
+        row.claim_until = _ago(5)
+    h.stage("forward")
+    (so,) = _sos(db)
+    assert (so.state, so.supplier_ref) == ("placed", "R0999") and fake.requests == []
+
+
+def test_place_given_a_business_refusal_holds_the_order_with_the_suppliers_words(hs, db):
+    h, fake = hs
+    _route(h, ("5005", ("SKU-X",)))
+    fake.reject = "500_005 起批量不满足"
+    h.stage("forward")
+    o = _order(db, "5005")
+    assert (o.state, o.hold_reason) == ("held", "supplier_rejected")
+    assert _sos(db)[0].state == "pending" and fake.created() == 0
+
+
+def test_place_given_short_stock_without_fallback_holds_out_of_stock(hs, db):
+    h, fake = hs
+    fake.stock = {"610001:aa": 0}
+    _route(h, ("5006", ("SKU-X",)))
+    h.stage("forward")
+    o = _order(db, "5006")
+    assert (o.state, o.hold_reason) == ("held", "out_of_stock") and fake.created() == 0
+    fake.stock = {"610001:aa": 5}  # back in stock: the periodic re-check routes it again
+    with time_machine.travel(clock.now() + timedelta(minutes=11), tick=False):
+        h.stage("route")
+        h.stage("forward")
+    assert _order(db, "5006").state == "placed" and fake.created() == 1
+
+
+def test_place_given_short_stock_with_a_fallback_sends_the_line_to_the_fallback_supplier(db, tmp_path):
+    h, fake = _build(db, tmp_path, {
+        "SKU-X": Route(sku="SKU-X", supplier=API, supplier_sku="610001:aa", fallback_supplier="beta",
+                       fallback_sku="B-X"),
+        "SKU-Y": Route(sku="SKU-Y", supplier=API, supplier_sku="610002:bb")})
+    fake.stock = {"610001:aa": 0, "610002:bb": 9}
+    _route(h, ("5007", ("SKU-X", "SKU-Y")))
+    h.stage("forward")
+    h.stage("forward")
+    sos = {so.supplier_id: so for so in _sos(db)}
+    assert sos[API].state == "placed" and [ln["supplier_sku"] for ln in sos[API].lines] == ["610002:bb"]
+    assert sos["beta"].kind == "fallback" and sos["beta"].state == "placed"
+    assert [r["商品编码"] for r in h.exported_rows("beta")] == ["B-X"]
+    assert [ln.supplier_sku for ln in fake.requests[0].lines] == ["610002:bb"]
+    assert _order(db, "5007").state == "placed"
+
+
+def test_follow_given_partial_parcels_uploads_a_split_shipment(hs, db):
+    h, fake = hs
+    _route(h, ("5008", ("SKU-X", "SKU-Y")))
+    h.stage("forward")
+    fake.parcels["R0001"] = [SupplierParcel("zhongtong", "中通快递(ZTO)", "75310000000001", ["610001:aa"],
+                                            sent_at=_ago(60))]
+    fake.phase["R0001"] = SupplierOrderPhase.PARTIAL
+    with time_machine.travel(clock.now() + timedelta(minutes=11), tick=False):
+        h.stage("collect")
+        h.stage("writeback")
+    ((pid, parcels, whole),) = h.shop.ship_calls
+    assert (pid, whole) == ("5008", False)
+    assert [(ln.platform_line_id, ln.quantity) for ln in parcels[0].lines] == [("5008-1", 1)]
+    so = _sos(db)[0]
+    assert so.state == "placed"  # the rest is still to come
+    with db.read() as s:
+        sh = s.scalars(select(Shipment)).one()
+    assert sh.handed_over_at is not None and sh.handed_over_at < sh.created_at  # the supplier's own send time
+    fake.parcels["R0001"].append(SupplierParcel("yuantong", "圆通", "YT0000000000002", ["610002:bb"]))
+    fake.phase["R0001"] = SupplierOrderPhase.SHIPPED
+    with time_machine.travel(clock.now() + timedelta(minutes=22), tick=False):
+        h.stage("collect")
+        h.stage("collect")
+        h.stage("writeback")
+    assert [p[0] for p in h.shop.ship_calls] == ["5008", "5008"]
+    assert _sos(db)[0].state == "shipped" and _order(db, "5008").state == "shipped"
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Shipment)) == 2
+
+
+def test_follow_given_an_unknown_carrier_holds_the_order_and_never_guesses(hs, db):
+    h, fake = hs
+    _route(h, ("5009", ("SKU-X",)))
+    h.stage("forward")
+    fake.parcels["R0001"] = [SupplierParcel(None, "火星快递", "MX123456789", None)]
+    fake.phase["R0001"] = SupplierOrderPhase.SHIPPED
+    with time_machine.travel(clock.now() + timedelta(minutes=11), tick=False):
+        h.stage("collect")
+        h.stage("writeback")
+    o = _order(db, "5009")
+    assert (o.state, o.hold_reason) == ("held", "tracking_rejected") and "火星快递" in (o.last_error or "") + \
+        _hold_detail(db, o.id)
+    assert h.shop.ship_calls == []
+
+
+def _hold_detail(db: Database, order_id: int) -> str:
+    from syncd.store.models import Hold
+
+    with db.read() as s:
+        return " ".join(s.scalars(select(Hold.detail).where(Hold.order_id == order_id)))
+
+
+def test_cancel_given_a_refund_while_unpaid_cancels_at_the_supplier_and_the_order_ends_cancelled(hs, db):
+    h, fake = hs
+    fake.unpaid = True
+    _route(h, ("5010", ("SKU-X",)))
+    h.stage("forward")
+    so = _sos(db)[0]
+    assert (so.state, so.paid) == ("placed", False)
+    h.shop.refunds.append(RefundEvent("5010", None, RefundState.REFUNDED, _ago(1), "仅退款"))
+    h.stage("pull")
+    h.stage("forward")
+    so = _sos(db)[0]
+    assert (so.state, so.cancel_state) == ("cancelled", "cancelled") and fake.cancels == ["R0001"]
+    assert _order(db, "5010").state == "cancelled"
+
+
+def test_cancel_given_the_supplier_can_no_longer_stop_it_flags_it_for_a_person(hs, db):
+    h, fake = hs
+    fake.cancel_answer = CancelOutcome.TOO_LATE
+    _route(h, ("5011", ("SKU-X",)))
+    h.stage("forward")
+    h.shop.refunds.append(RefundEvent("5011", None, RefundState.REQUESTED, _ago(1), "仅退款"))
+    h.stage("pull")
+    h.stage("forward")
+    h.stage("forward")
+    so = _sos(db)[0]
+    assert (so.state, so.cancel_state, so.cancel_detail) == ("placed", "too_late", "paid already")
+    assert fake.cancels == ["R0001"]
+
+
+def test_cancel_given_an_order_already_shipped_by_the_supplier_flags_it_without_calling(hs, db):
+    h, fake = hs
+    _route(h, ("5012", ("SKU-X",)))
+    h.stage("forward")
+    fake.parcels["R0001"] = [SupplierParcel("zhongtong", "中通", "75310000000012", None)]
+    fake.phase["R0001"] = SupplierOrderPhase.SHIPPED
+    with time_machine.travel(clock.now() + timedelta(minutes=11), tick=False):
+        h.stage("collect")
+        h.shop.refunds.append(RefundEvent("5012", None, RefundState.REFUNDED, clock.now(), "仅退款"))
+        h.stage("pull")
+        h.stage("forward")
+    so = _sos(db)[0]
+    assert (so.state, so.cancel_state) == ("shipped", "too_late") and fake.cancels == []
+
+
+def test_reship_places_a_new_linked_supplier_order_marked_as_reship(hs, db):
+    h, fake = hs
+    _route(h, ("5013", ("SKU-X", "SKU-Y")))
+    h.stage("forward")
+    fake.parcels["R0001"] = [SupplierParcel("zhongtong", "中通", "75310000000013", None)]
+    fake.phase["R0001"] = SupplierOrderPhase.SHIPPED
+    with time_machine.travel(clock.now() + timedelta(minutes=11), tick=False):
+        h.stage("collect")
+        h.stage("writeback")
+    assert _order(db, "5013").state == "shipped"
+    new_id = reship(h.rt, _order(db, "5013").id, sku="SKU-Y", qty=1, who="test")
+    h.stage("forward")
+    sos = _sos(db)
+    assert len(sos) == 2 and sos[1].id == new_id
+    assert (sos[1].kind, sos[1].reship_of, sos[1].state) == ("reship", sos[0].id, "placed")
+    assert sos[1].idempotency_key != sos[0].idempotency_key
+    req = fake.requests[-1]
+    assert (req.kind, req.original_key) == ("reship", sos[0].idempotency_key)
+    assert [(ln.supplier_sku, ln.quantity) for ln in req.lines] == [("610002:bb", 2)]  # 1 storefront unit × 2
+    with pytest.raises(RejectedError):
+        reship(h.rt, _order(db, "5013").id, sku="NOPE", qty=1, who="test")
+
+
+def test_apply_status_given_the_same_push_twice_records_each_parcel_once(hs, db):
+    h, _ = hs
+    _route(h, ("5014", ("SKU-X",)))
+    h.stage("forward")
+    so = _sos(db)[0]
+    status = SupplierOrderStatus("R0001", SupplierOrderPhase.SHIPPED,
+                                 [SupplierParcel("shentong", "申通", "773000000014", None)])
+    for _ in range(2):
+        with db.begin() as s:
+            apply_status(h.rt, s, API, so.id, status, source="push")
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Shipment)) == 1
+    assert _sos(db)[0].state == "shipped"
+
+
+def test_route_given_a_bundle_orders_each_component_and_ships_the_storefront_line_once(db, tmp_path):
+    from syncd.config.models import Component
+
+    h, fake = _build(db, tmp_path, {"SKU-X": Route(sku="SKU-X", supplier=API, components=[
+        Component(supplier_sku="610001:aa", multiplier=1), Component(supplier_sku="610009:cc", multiplier=3)])})
+    _route(h, ("5015", ("SKU-X",)))
+    h.stage("forward")
+    assert [(ln.supplier_sku, ln.quantity) for ln in fake.requests[0].lines] == [("610001:aa", 1), ("610009:cc", 3)]
+    fake.parcels["R0001"] = [SupplierParcel("zhongtong", "中通", "75310000000015", None)]
+    fake.phase["R0001"] = SupplierOrderPhase.SHIPPED
+    with time_machine.travel(clock.now() + timedelta(minutes=11), tick=False):
+        h.stage("collect")
+        h.stage("writeback")
+    ((pid, parcels, whole),) = h.shop.ship_calls
+    assert (pid, whole) == ("5015", True)
+    assert [(ln.platform_line_id, ln.quantity) for ln in parcels[0].lines] == [("5015-1", 1)]
