@@ -1,0 +1,150 @@
+"""A supplier speaking syncd's signed JSON contract (docs/webhook-supplier.md): ApiSupplierAdapter."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+
+from adapters.webhook import mapping
+from adapters.webhook.client import WebhookClient, mask_text
+from adapters.webhook.config import Api, WebhookSupplierConfig
+from adapters.webhook.errors import NotFound
+from adapters.webhook.signing import SignatureRefused, verify
+from syncd import clock
+from syncd.domain import (
+    CancelResult,
+    PlacedOrder,
+    StockAnswer,
+    StockLine,
+    SupplierCallback,
+    SupplierOrderRequest,
+    SupplierOrderStatus,
+    TrackResult,
+)
+from syncd.errors import ProtocolError, RejectedError
+from syncd.registry import AdapterContext
+
+log = logging.getLogger("adapters.webhook")
+
+_MAX_REASON = 200
+
+
+class WebhookSupplier:
+    """:class:`syncd.protocols.ApiSupplierAdapter` for one supplier with its own HTTP API."""
+
+    kind: str = "webhook"
+
+    def __init__(self, config: WebhookSupplierConfig, ctx: AdapterContext, client: WebhookClient | None = None) -> None:
+        self._config = config
+        self._client = client or WebhookClient(config, ctx)
+
+    # ---- orders -----------------------------------------------------------------------------------
+
+    def check_stock(self, request: SupplierOrderRequest) -> StockAnswer | None:
+        """``POST stock`` for the order's SKUs; None when the supplier file says ``stock: false``.
+
+        A 422 is the supplier refusing to answer for these SKUs: a StockAnswer that cannot say per line,
+        with the supplier's words in ``detail``."""
+        if not self._config.stock:
+            return None
+        wanted = mapping.wanted_per_sku(request)
+        try:
+            reply = self._client.call("stock", "POST", payload=mapping.stock_body(wanted))
+        except RejectedError as err:
+            lines = [StockLine(supplier_sku=sku, wanted=qty, available=None) for sku, qty in wanted.items()]
+            return StockAnswer(lines=lines, detail=f"stock check refused: {err.code}: {err.platform_message or ''}"
+                               .rstrip(": "))
+        return mapping.stock_answer(reply.data, wanted, self._where("stock", "POST"))
+
+    def place(self, request: SupplierOrderRequest) -> PlacedOrder:
+        """``POST orders`` with the order's Idempotency-Key: 201 a new order, 200 the one the key already made.
+
+        Timeouts and 5xx are retried with the same key (the contract makes that safe); when they persist,
+        TransientError: the outcome is unknown and the core asks :meth:`find`."""
+        r = request.receiver
+        reply = self._client.call("create", "POST", payload=mapping.order_body(request),
+                                  idempotency_key=request.idempotency_key,
+                                  private=(r.name, r.phone, r.street, r.detail, r.full_address()))
+        placed = mapping.placed_order(reply.data, request.idempotency_key, self._where("create", "POST"))
+        if reply.status == 200:
+            log.info("webhook supplier %s already had order %s for key %s (a resend answered with the same order)",
+                     self._config.id, placed.supplier_ref, request.idempotency_key)
+        return placed
+
+    def find(self, idempotency_key: str, placed_after: datetime) -> PlacedOrder | None:
+        """``GET status`` by key: the order the key made, or None (404 ``not_found``): nothing was created."""
+        try:
+            reply = self._client.call("status", "GET", key=idempotency_key)
+        except NotFound:
+            return None
+        return mapping.placed_order(reply.data, idempotency_key, self._where("status", "GET"))
+
+    def pay(self, order: PlacedOrder) -> PlacedOrder:
+        """Webhook suppliers are paid on account: the order as it is."""
+        return order
+
+    def status(self, idempotency_key: str, supplier_ref: str) -> SupplierOrderStatus:
+        """``GET status``: phase and parcels (carrier normalised, line refs kept)."""
+        where = self._where("status", "GET")
+        reply = self._client.call("status", "GET", key=idempotency_key)
+        key, status = mapping.order_status(reply.data, where)
+        if key != idempotency_key:
+            raise ProtocolError(f"{where}idempotency_key: expected {idempotency_key!r}, found {key[:80]!r}")
+        if supplier_ref and status.supplier_ref != supplier_ref:
+            raise ProtocolError(f"{where}supplier_order_id: expected {supplier_ref!r} (as placed), "
+                                f"found {status.supplier_ref[:80]!r}")
+        status.detail = mask_text(status.detail)
+        return status
+
+    def cancel(self, idempotency_key: str, supplier_ref: str, reason: str) -> CancelResult:
+        """``POST cancel``: cancelled, or too_late once the supplier has handed parcels over."""
+        reply = self._client.call("cancel", "POST", key=idempotency_key, payload={"reason": reason[:_MAX_REASON]})
+        result = mapping.cancel_result(reply.data, idempotency_key, self._where("cancel", "POST"))
+        result.detail = mask_text(result.detail)
+        return result
+
+    def trace(self, supplier_ref: str, tracking_no: str) -> TrackResult | None:
+        """The contract has no logistics trace: the tracking provider follows the parcels."""
+        return None
+
+    # ---- callbacks --------------------------------------------------------------------------------
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes, now: datetime) -> SupplierCallback:
+        """Verify a push (signature over ``POST`` and the callback path, timestamp window) and read it."""
+        who = f"webhook supplier {self._config.id} callback"
+        if self._config.tracking != "push":
+            raise RejectedError(f"{who}: this supplier does not push (tracking: poll in its file)", code="not_push")
+        window = self._config.timestamp_window_seconds
+        try:
+            verify(self._config.secret.get_secret_value(), headers, "POST", self._config.signed_callback_path,
+                   body, now=clock.ensure_utc(now).timestamp(), window=window)
+        except SignatureRefused as err:
+            raise RejectedError(f"{who} refused: {err}", code=err.code) from None
+        try:
+            raw = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise RejectedError(f"{who} refused: body is not UTF-8 JSON ({len(body)} bytes)",
+                                code="malformed") from None
+        if not isinstance(raw, dict):
+            raise RejectedError(f"{who} refused: body is JSON {type(raw).__name__}, expected an object",
+                                code="malformed")
+        try:
+            event_id, key, status = mapping.callback(raw)
+        except ProtocolError as err:
+            raise RejectedError(f"{who} refused: {err}", code="malformed") from None
+        status.detail = mask_text(status.detail)
+        return SupplierCallback(idempotency_key=key, status=status, event_id=event_id)
+
+    # ---- lifecycle --------------------------------------------------------------------------------
+
+    def ensure_token(self) -> None:
+        """No token: every request is signed with the shared secret."""
+
+    def close(self) -> None:
+        """Nothing to release: the HTTP client belongs to the core."""
+
+    def _where(self, api: Api, method: str) -> str:
+        return f"{self._client.what(api, method)}: "
+

@@ -1,0 +1,189 @@
+"""Shared pieces of the 1688 adapter tests: fake token store and limiter, a frozen clock, respx routes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+import respx
+import time_machine
+
+from adapters.alibaba.adapter import AlibabaAdapter
+from adapters.alibaba.client import NAMESPACES, AlibabaClient
+from adapters.alibaba.config import AlibabaSupplierConfig
+from syncd.domain import Receiver, SupplierLine, SupplierOrderRequest, Token
+from syncd.ratelimit import RateLimiter
+from syncd.registry import AdapterContext
+from syncd.retry import RetryPolicy
+
+GATEWAY = "https://gw.open.1688.com"
+APP_KEY = "1234567"
+SECRET = "app-secret-never-shown-1688"
+SUPPLIER = "yiwu-1688"
+KEY = f"supplier:{SUPPLIER}"
+NOW = datetime(2025, 11, 22, 9, 0, tzinfo=UTC)  # 17:00 in Beijing
+ACCESS = "stored-access-token-0001"
+REFRESH = "stored-refresh-token-0001"
+MUG = "610000001:a1b2c3d4e5f60718293a4b5c6d7e8f90"
+HOOK = "610000004"
+ORDER = "3800000000001000123"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    """A JSON fixture (a fresh copy every time)."""
+    data: dict[str, Any] = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    return data
+
+
+def form(request: httpx.Request) -> dict[str, str]:
+    """The form parameters a request carried."""
+    return dict(parse_qsl(request.content.decode(), keep_blank_values=True))
+
+
+def api_url(api: str) -> str:
+    return f"{GATEWAY}/openapi/param2/1/{NAMESPACES[api]}/{api}/{APP_KEY}"
+
+
+TOKEN_URL = f"{GATEWAY}/openapi/http/1/system.oauth2/getToken/{APP_KEY}"
+POSTPONE_URL = f"{GATEWAY}/openapi/param2/1/system.oauth2/postponeToken/{APP_KEY}"
+
+
+def gateway_error(status: int, code: str, message: str) -> httpx.Response:
+    return httpx.Response(status, json={"error_code": code, "error_message": message, "exception": message,
+                                        "request_id": "0bb2f1a417638020001"})
+
+
+def token(access: str = ACCESS, refresh: str = REFRESH, *, expires_in: timedelta = timedelta(hours=8),
+          refresh_left: timedelta | None = timedelta(days=120)) -> Token:
+    return Token(access_token=access, refresh_token=refresh, expires_at=NOW + expires_in,
+                 refresh_expires_at=None if refresh_left is None else NOW + refresh_left)
+
+
+@dataclass
+class FakeTokenStore:
+    """In-memory TokenStore; ``lock_free=False`` plays another process holding the refresh lock."""
+
+    tokens: dict[str, Token] = field(default_factory=dict)
+    saved: list[Token] = field(default_factory=list)
+    lock_free: bool = True
+    locks: int = 0
+
+    def load(self, shop_id: str) -> Token | None:
+        return self.tokens.get(shop_id)
+
+    def save(self, shop_id: str, token: Token) -> None:
+        self.tokens[shop_id] = token
+        self.saved.append(token)
+
+    @contextmanager
+    def refresh_lock(self, shop_id: str) -> Iterator[bool]:
+        self.locks += 1
+        yield self.lock_free
+
+
+class FakeLimiter(RateLimiter):
+    """Records every ``acquire`` and never waits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.acquired: list[tuple[str, float]] = []
+
+    def acquire(self, key: str, per_second: float, burst: float | None = None) -> None:
+        self.acquired.append((key, per_second))
+
+
+def make_config(**changes: Any) -> AlibabaSupplierConfig:
+    raw: dict[str, Any] = {"id": SUPPLIER, "kind": "1688", "app_key": APP_KEY, "app_secret": SECRET,
+                           "refresh_token": "configured-refresh-1"}
+    raw.update(changes)
+    return AlibabaSupplierConfig.model_validate(raw)
+
+
+def receiver(**changes: Any) -> Receiver:
+    values: dict[str, Any] = {"name": "张小三", "phone": "13812345678", "province": "浙江省", "city": "杭州市",
+                              "district": "西湖区", "street": "文新街道", "detail": "文一西路 100 号 3 幢 501 室"}
+    values.update(changes)
+    return Receiver(**values)
+
+
+def request(key: str = "so-000042", **changes: Any) -> SupplierOrderRequest:
+    values: dict[str, Any] = {
+        "idempotency_key": key, "shop_id": "douyin-main", "platform": "douyin",
+        "platform_order_id": "6920000000000000001", "receiver": receiver(),
+        "lines": [SupplierLine("L1", MUG, 2, "陶瓷马克杯"), SupplierLine("L2", HOOK, 1, "挂钩")],
+        "remark": "请用中通"}
+    values.update(changes)
+    return SupplierOrderRequest(**values)
+
+
+@pytest.fixture
+def clock_at() -> Iterator[time_machine.Traveller]:
+    """Time frozen at NOW."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def waits() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def store() -> FakeTokenStore:
+    """A store holding a pair valid for eight more hours, refresh token for 120 days."""
+    return FakeTokenStore(tokens={KEY: token()})
+
+
+@pytest.fixture
+def limiter() -> FakeLimiter:
+    return FakeLimiter()
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client() as client:
+        yield client
+
+
+@pytest.fixture
+def ctx(http: httpx.Client, store: FakeTokenStore, waits: list[float], limiter: FakeLimiter,
+        tmp_path: Path) -> AdapterContext:
+    # max_wait=0 makes every backoff zero; retry-after waits are recorded, never slept.
+    policy = RetryPolicy(attempts=3, max_seconds=600, initial_wait=1, max_wait=0, sleep=waits.append)
+    return AdapterContext(http=http, tokens=store, data_dir=tmp_path, retry=policy, limiter=limiter)
+
+
+@pytest.fixture
+def config() -> AlibabaSupplierConfig:
+    return make_config()
+
+
+@pytest.fixture
+def client(config: AlibabaSupplierConfig, ctx: AdapterContext, clock_at: time_machine.Traveller) -> AlibabaClient:
+    return AlibabaClient(config, ctx)
+
+
+@pytest.fixture
+def adapter(config: AlibabaSupplierConfig, ctx: AdapterContext,
+            clock_at: time_machine.Traveller) -> AlibabaAdapter:
+    return AlibabaAdapter(config, ctx)
+
+
+@pytest.fixture
+def api() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=True, assert_all_mocked=True) as router:
+        yield router
+
+
+def route(router: respx.MockRouter, api_name: str) -> respx.Route:
+    """The route of one 1688 API."""
+    return router.post(api_url(api_name))
