@@ -164,6 +164,7 @@ class AdminMixin:
             if not isinstance(fields, dict):
                 raise AdminError(400, 'action "set" needs "fields": {...}')
             order.update(fields)
+            self.book.reindex_id(order_id)  # the fields may hold update_time or even order_id
             if "order_status" in fields:
                 set_status(order, int(fields["order_status"]))
             if "update_time" in fields:
@@ -171,6 +172,7 @@ class AdminMixin:
         elif action != "touch":
             raise AdminError(400, f"unknown action {action!r}")
         order["update_time"] = now
+        self.book.reindex_id(order_id)
         return order
 
     @staticmethod

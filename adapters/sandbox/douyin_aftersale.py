@@ -13,10 +13,11 @@ the real default is not documented). Answers carry ``items``, ``total``, ``has_m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from adapters.sandbox.douyin_errors import MAX_DEPTH, ApiError, int_param, invalid
+from adapters.sandbox.douyin_index import TimeIndex
 
 OPEN = frozenset({6, 7, 8, 11})  # under way
 CLOSED = frozenset({27, 28, 29, 51})  # refused / failed / closed
@@ -29,25 +30,36 @@ _SORTABLE = ("apply_time", "update_time")
 
 
 class AfterSaleBook:
-    """After-sale id, apply time and update time of every sku order that has (had) an after-sale."""
+    """After-sale id, apply time and update time of every sku order that has (had) an after-sale.
 
-    def __init__(self) -> None:
+    ``stamped`` is told of every order whose ``update_time`` :meth:`change` set (the order book's index).
+    """
+
+    def __init__(self, stamped: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.ids: dict[str, str] = {}  # sku order id → current after-sale id
         self.applied_at: dict[str, int] = {}
         self.updated_at: dict[str, int] = {}
+        self.order_of: dict[str, str] = {}  # sku order id → its order's id
+        self.by_update = TimeIndex()  # sku order ids by after-sale update time
+        self._stamped = stamped
         self._serial = 0
 
     def seeded(self, order: dict[str, Any]) -> None:
         """Register the after-sales an added order already carries (applied at its update time)."""
         for line in order["sku_order_list"]:
             if line["after_sale_info"].get("after_sale_status"):
-                self._open(str(line["order_id"]), int(order["update_time"]))
+                self._open(order, str(line["order_id"]), int(order["update_time"]))
 
-    def _open(self, sku_order_id: str, now: int) -> None:
+    def _open(self, order: dict[str, Any], sku_order_id: str, now: int) -> None:
         self._serial += 1
         self.ids[sku_order_id] = f"73{self._serial:017d}"
         self.applied_at[sku_order_id] = now
+        self._updated(order, sku_order_id, now)
+
+    def _updated(self, order: dict[str, Any], sku_order_id: str, now: int) -> None:
         self.updated_at[sku_order_id] = now
+        self.order_of[sku_order_id] = str(order["order_id"])
+        self.by_update.put(sku_order_id, now)
 
     def change(self, order: dict[str, Any], line: dict[str, Any], now: int, **info: int) -> None:
         """Set fields of the line's ``after_sale_info``; stamps the after-sale and the order with ``now``."""
@@ -56,9 +68,11 @@ class AfterSaleBook:
         line["after_sale_info"] = {**line["after_sale_info"], **info}
         after = int(line["after_sale_info"].get("after_sale_status") or 0)
         if sid not in self.ids or (after and (before == 0 or before in CLOSED) and after not in CLOSED):
-            self._open(sid, now)  # a new application
-        self.updated_at[sid] = now
+            self._open(order, sid, now)  # a new application
+        self._updated(order, sid, now)
         order["update_time"] = now
+        if self._stamped is not None:
+            self._stamped(order)
 
     def items(self, orders: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """Every after-sale as an ``afterSale.List`` item (unsorted)."""
@@ -70,6 +84,27 @@ class AfterSaleBook:
                 if not info.get("after_sale_status") or sid not in self.ids:
                     continue
                 out.append(self._item(order, line, info))
+        return out
+
+    def items_updated(self, orders: Mapping[str, dict[str, Any]], start: int | None,
+                      end: int | None) -> list[dict[str, Any]]:
+        """The after-sales updated in ``[start, end]`` (an open end when None) as items (unsorted).
+
+        Reads only the index's slice of the window, not every order: what :meth:`items` gives, filtered.
+        """
+        if self.by_update.odd:
+            return [i for i in self.items(orders.values())
+                    if (start is None or i["aftersale_info"]["update_time"] >= start)
+                    and (end is None or i["aftersale_info"]["update_time"] <= end)]
+        out = []
+        for sid in self.by_update.keys(self.by_update.span(start, end)):
+            order = orders.get(self.order_of[sid])
+            if order is None:
+                continue
+            for line in order["sku_order_list"]:
+                info = line["after_sale_info"]
+                if str(line["order_id"]) == sid and info.get("after_sale_status"):
+                    out.append(self._item(order, line, info))
         return out
 
     def _item(self, order: dict[str, Any], line: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
@@ -94,8 +129,8 @@ class AfterSaleBook:
         }
 
 
-def aftersale_list(book: AfterSaleBook, orders: Iterable[dict[str, Any]], p: dict[str, Any]) -> dict[str, Any]:
-    """``afterSale.List``: the after-sales matching the filters, one page."""
+def aftersale_list(book: AfterSaleBook, orders: Mapping[str, dict[str, Any]], p: dict[str, Any]) -> dict[str, Any]:
+    """``afterSale.List``: the after-sales matching the filters, one page (``orders`` by order id)."""
     page = int_param(p, "page", 0)
     size = int_param(p, "size", 10)
     if not 1 <= size <= 100:
@@ -115,7 +150,7 @@ def aftersale_list(book: AfterSaleBook, orders: Iterable[dict[str, Any]], p: dic
     kind = int_param(p, "aftersale_type", 0) if p.get("aftersale_type") is not None else None
     statuses = _statuses(p.get("standard_aftersale_status"))
     items = []
-    for item in book.items(orders):
+    for item in book.items_updated(orders, ranges[0][1], ranges[0][2]):
         info = item["aftersale_info"]
         if any((s is not None and info[f] < s) or (e is not None and info[f] > e) for f, s, e in ranges):
             continue

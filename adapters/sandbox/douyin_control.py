@@ -92,7 +92,7 @@ class ControlMixin:
         """Set one order's update time."""
         with self._lock:
             order = self._known_order(order_id)
-            order["update_time"] = int(ts)
+            self.book.stamp(order, int(ts))
             for line in order["sku_order_list"]:
                 line["update_time"] = int(ts)
 
@@ -168,7 +168,7 @@ class ControlMixin:
             self._touches.remove(touch)
             order = self.book.orders.get(touch[0])
             if order is not None:
-                order["update_time"] = int(now)
+                self.book.stamp(order, int(now))
 
     def _known_order(self, order_id: str) -> dict[str, Any]:
         order = self.book.orders.get(str(order_id))

@@ -15,6 +15,7 @@ from typing import Any
 from adapters.sandbox import seed as seedmod
 from adapters.sandbox.douyin_aftersale import AfterSaleBook
 from adapters.sandbox.douyin_errors import MAX_DEPTH, ApiError, business, int_param, invalid, missing
+from adapters.sandbox.douyin_index import TimeIndex
 from syncd.carriers import CARRIERS
 
 TRACKING_RE = re.compile(r"^[A-Z0-9]{8,20}$")
@@ -44,10 +45,15 @@ def set_status(order: dict[str, Any], status: int, lines: Iterable[dict[str, Any
 
 
 class OrderBook:
-    """Orders of one shop and everything that happened to them."""
+    """Orders of one shop and everything that happened to them.
+
+    Orders are indexed by ``update_time`` for ``order.searchList``: whatever changes an order's
+    ``update_time`` (or replaces its fields wholesale) goes through :meth:`stamp` or :meth:`reindex`.
+    """
 
     def __init__(self, orders: Iterable[dict[str, Any]]) -> None:
         self.orders: dict[str, dict[str, Any]] = {}
+        self.by_update = TimeIndex()
         self.decrypt_table: dict[tuple[str, str], str] = {}
         self.shipments: dict[str, list[dict[str, Any]]] = {}
         self.ship_calls: Counter[str] = Counter()
@@ -55,7 +61,7 @@ class OrderBook:
         self._requests: dict[str, tuple[str, dict[str, Any]]] = {}  # request_id → (order_id, first answer)
         self._tracking_owner: dict[str, str] = {}
         self._shipped_units: Counter[str] = Counter()  # sub-order id → units shipped
-        self.aftersales = AfterSaleBook()
+        self.aftersales = AfterSaleBook(self.reindex)
         self._events: list[tuple[float, int, str, str]] = []
         self._event_seq = 0
         self._pack_serial = 0
@@ -75,10 +81,28 @@ class OrderBook:
             if now is not None and not order.get("update_time"):
                 order["update_time"] = int(now)
             self.orders[oid] = order
+            self.reindex(order)
             self.decrypt_table.update(seedmod.decrypt_table([order]))
             self.aftersales.seeded(order)
             added.append(oid)
         return added, skipped
+
+    def reindex(self, order: dict[str, Any]) -> None:
+        """Put the order back in the update-time index after its ``update_time`` changed."""
+        self.reindex_id(str(order["order_id"]))
+
+    def reindex_id(self, order_id: str) -> None:
+        """Put the order held under ``order_id`` back in the index (after any change to its fields)."""
+        order = self.orders.get(order_id)
+        if order is None:
+            return
+        # An order whose id field no longer is its key sorts differently: the index sets it aside (a scan).
+        self.by_update.put(order_id, order.get("update_time") if order.get("order_id") == order_id else None)
+
+    def stamp(self, order: dict[str, Any], when: int) -> None:
+        """Set the order's ``update_time`` and keep the index in step."""
+        order["update_time"] = when
+        self.reindex(order)
 
     def schedule(self, at: float, order_id: str, action: str) -> None:
         """Run ``action`` (release | refund) on the order when the clock reaches ``at``."""
@@ -94,7 +118,7 @@ class OrderBook:
                 continue
             if action == "release" and order["order_status"] == 105:
                 set_status(order, 2)
-                order["update_time"] = int(at)
+                self.stamp(order, int(at))
             elif action == "refund" and order["order_status"] == 2:
                 self.request_refund(order, None, int(at))
 
@@ -156,13 +180,25 @@ class OrderBook:
         if not isinstance(asc, bool):
             raise invalid("order_asc")
         aftersale = p.get("after_sale_status_desc")
-        hits = [o for o in self.orders.values()
+        wanted = slice(page * size, (page + 1) * size)
+        by_update = next(((s, e) for f, s, e in windows if f == "update_time"), None)
+        if by_update is None or self.by_update.odd:
+            candidates: Iterable[dict[str, Any]] = self.orders.values()
+        else:
+            span = self.by_update.span(*by_update)
+            if (len(windows) == 1 and statuses is None and aftersale in (None, "", "all")
+                    and order_by == "update_time"):
+                # The daemon's query: the window's slice of the index is the answer, already in order.
+                positions = span if asc else span[::-1]
+                chunk = [self.orders[k] for k in self.by_update.keys(positions[wanted])]
+                return {"page": page, "size": size, "total": len(span), "shop_order_list": chunk}
+            candidates = [self.orders[k] for k in self.by_update.keys(span)]
+        hits = [o for o in candidates
                 if all(s <= o[f] <= e for f, s, e in windows)
                 and (statuses is None or str(o["order_status"]) in statuses)
                 and self._aftersale_match(o, aftersale)]
         hits.sort(key=lambda o: (o[order_by], o["order_id"]), reverse=not asc)
-        return {"page": page, "size": size, "total": len(hits),
-                "shop_order_list": hits[page * size:(page + 1) * size]}
+        return {"page": page, "size": size, "total": len(hits), "shop_order_list": hits[wanted]}
 
     @staticmethod
     def _status_filter(combine: Any) -> set[str] | None:
@@ -311,8 +347,8 @@ class OrderBook:
             self._shipped_units[sid] += n
         self._record(order, company, tracking, units, t)
         set_status(order, 3, lines)
-        order.update(order_status=3, order_status_desc=seedmod.STATUS_DESC[3], main_status=3, ship_time=t,
-                     update_time=t)
+        order.update(order_status=3, order_status_desc=seedmod.STATUS_DESC[3], main_status=3, ship_time=t)
+        self.stamp(order, t)
         self.ship_calls[order["order_id"]] += 1
         return {}
 
@@ -381,7 +417,8 @@ class OrderBook:
                       if line not in done and not self._refunded(line)]
         status = 101 if open_lines else 3
         order.update(order_status=status, order_status_desc=seedmod.STATUS_DESC[status], main_status=status,
-                     ship_time=order.get("ship_time") or t, update_time=t)
+                     ship_time=order.get("ship_time") or t)
+        self.stamp(order, t)
         self.ship_calls[order["order_id"]] += 1
         self._requests[str(request_id)] = (order["order_id"], answer)
         return answer

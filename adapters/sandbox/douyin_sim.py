@@ -98,7 +98,7 @@ class DouyinSimulator(AdminMixin, ControlMixin):
             "order.logisticsCompanyList": lambda p, now: COMPANIES,
             "order.logisticsAdd": self.book.ship,
             "order.logisticsAddMultiPack": self.book.ship_multi,
-            "afterSale.List": lambda p, now: aftersale_list(self.book.aftersales, self.book.orders.values(), p),
+            "afterSale.List": lambda p, now: aftersale_list(self.book.aftersales, self.book.orders, p),
         }
 
     def _plan_evolution(self, seed: int, release_after: float | None, release_fraction: float,
