@@ -280,6 +280,37 @@ def cmd_suppliers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """``syncd alerts`` lists open alerts; ``ack ID`` silences one; ``test CHANNEL`` sends a test message."""
+    from syncd.alerts import commands
+
+    action = args.action or "list"
+    try:
+        if action == "list":
+            rows = commands.list_open(_db(_settings(args)))
+            if args.json:
+                print(json.dumps(rows, ensure_ascii=False, indent=2))
+                return 0
+            if not rows:
+                print("no open alert")
+            for r in rows:
+                acked = f"  acked by {r['acked_by']}" if r["acked_at"] else ""
+                print(f"#{r['id']:<6} {r['severity']:<8} {r['rule']:<24} {r['title']}  (since {r['opened_at']}){acked}")
+                if r["detail"]:
+                    print(f"        {r['detail']}")
+            return 0
+        if action == "ack":
+            done = commands.ack(_db(_settings(args)), args.id, args.by or os.environ.get("USER", "operator"))
+            verb = "closed" if done["closed"] else "acknowledged: no more reminders"
+            print(f"alert #{done['id']} {verb} ({done['title']})")
+            return 0
+        with _runtime(args) as rt:
+            print(commands.send_test(rt, args.channel))
+        return 0
+    except SyncdError as err:
+        return _refused(err)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     demo = importlib.import_module("syncd.demo")
     return int(demo.main(args))
@@ -332,6 +363,15 @@ def build_parser() -> argparse.ArgumentParser:
     up = ssub.add_parser("unpaid", help="supplier orders (1688) created but not paid: pay them at the supplier")
     up.add_argument("--json", action="store_true")
     sup.set_defaults(fn=cmd_suppliers)
+    al = sub.add_parser("alerts", help="open alerts; ack one; send a test message to a channel")
+    al.add_argument("--json", action="store_true")
+    alsub = al.add_subparsers(dest="action")
+    aack = alsub.add_parser("ack", help="silence an open alert (no reminders, no escalation)")
+    aack.add_argument("id", type=int)
+    aack.add_argument("--by", help="who acknowledges it (default: $USER)")
+    atest = alsub.add_parser("test", help="send a test message to one channel of alerts.yaml")
+    atest.add_argument("channel")
+    al.set_defaults(fn=cmd_alerts)
     demo = sub.add_parser("demo", help="run the daemon against the built-in sandbox, live, under a minute")
     demo.add_argument("--orders", type=int, default=100, help="orders per sandbox shop (3 shops)")
     demo.add_argument("--seconds", type=float, default=55)

@@ -17,7 +17,7 @@ from syncd import clock
 from syncd.callbacks import kuaidi100_handler, supplier_handler
 from syncd.httpd import start_listener
 from syncd.runtime import Runtime
-from syncd.stages import collect, forward, pull, reconcile, route, track, writeback
+from syncd.stages import collect, forward, pull, reconcile, route, track, watch, writeback
 from syncd.stages.runner import StageFn, StageReport
 
 log = logging.getLogger("syncd.daemon")
@@ -29,6 +29,7 @@ STAGES: dict[str, StageFn] = {
     "collect": collect.run,
     "writeback": writeback.run,
     "track": track.run,
+    "watch": watch.run,
     "reconcile": reconcile.run,
 }
 FIRST_RUN_DELAY = {"reconcile": 600.0}  # let the first pull finish before comparing counts

@@ -9,13 +9,16 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from syncd.alerts.commands import list_open
 from syncd.daemon import run_daemon
 from syncd.runtime import build_runtime
 from syncd.sandboxrun import (
     SANDBOX_SUPPLIERS,
+    api_supplier_summary,
     copy_sandbox_config,
     hold_summary,
     load_sandbox_config,
@@ -98,11 +101,26 @@ def _summary(rt: Any, db: Any, data_dir: Path, sandbox: Any, p: Any, elapsed: fl
         files = sorted(f.name for f in outbox.iterdir() if not f.name.startswith(".")) if outbox.exists() else []
         errors = list((inbox / "processed").glob("*.errors.csv")) if inbox.exists() else []
         out.write(f"  supplier {sid}: {len(files)} outbox file(s), {len(errors)} reply file(s) with rejected rows\n")
-    for platform, state in sandbox.state().items():
-        if platform == "suppliers":
-            continue
-        out.write(f"  {platform} simulator: {sum(len(v) for v in state.get('shipments', {}).values())} parcels "
-                  f"recorded, errors answered: {state.get('errors', {})}\n")
+    state = sandbox.state()
+    for platform in sandbox.storefronts:
+        out.write(f"  {platform} simulator: {sum(len(v) for v in state[platform].get('shipments', {}).values())} parcels "
+                  f"recorded, errors answered: {state[platform].get('errors', {})}\n")
+    for sid, counts in api_supplier_summary(db, list(rt.api_suppliers)).items():
+        out.write(f"  supplier {sid} (API): " + ", ".join(f"{n} {what}" for what, n in counts.items()) + "\n")
+    partners = state.get("partners", {})
+    if partners:
+        dup = partners["1688"].get("duplicates", {})
+        out.write(f"  1688 simulator: {partners['1688'].get('orders_total', 0)} orders created, "
+                  f"{len(dup)} created twice, {partners['1688'].get('lost_replies', 0)} answers lost on purpose\n")
+    alerts = list_open(db)
+    by_rule = Counter(a["rule"] for a in alerts)
+    out.write(f"  open alerts: {len(alerts)}" + (" (" + ", ".join(f"{r} {n}" for r, n in sorted(by_rule.items()))
+                                                   + ")" if alerts else "") + "\n")
+    for a in alerts[:5]:
+        out.write(f"    #{a['id']} {a['severity']:<8} {a['title']}\n")
+    if partners:
+        robots = partners["robots"].get("accepted", {})
+        out.write("  messages the robots accepted: " + ", ".join(f"{k} {n}" for k, n in robots.items() if n) + "\n")
     calls = sorted(rt.stats.calls.items())
     out.write("  outside calls: " + ", ".join(f"{api} {n}" for (_, api), n in calls) + "\n")
     per_shop = {shop: n for shop, n in progress_by_shop(db).items()}

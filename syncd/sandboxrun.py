@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from syncd.config.loader import Config, load_config
 from syncd.store.db import Database
-from syncd.store.models import Hold, Order, Shipment
+from syncd.store.models import Hold, Order, Shipment, SupplierOrder
 
 # (supplier id, reply format, encoding) as configured in config/sandbox/suppliers/
 SANDBOX_SUPPLIERS = (("yiwu-goods", "xlsx", "utf-8-sig"), ("gz-apparel", "csv", "gb18030"))
@@ -96,3 +96,17 @@ def hold_summary(db: Database) -> list[tuple[str, int, str]]:
         rows = s.execute(select(Hold.reason, func.count(), func.min(Hold.detail))
                          .where(Hold.released_at.is_(None)).group_by(Hold.reason).order_by(Hold.reason)).all()
     return [(r, n, d) for r, n, d in rows]
+
+
+def api_supplier_summary(db: Database, suppliers: list[str]) -> dict[str, dict[str, int]]:
+    """Per API supplier: its supplier orders per state (placed, shipped, cancelled...), reships counted apart."""
+    out: dict[str, dict[str, int]] = {sid: {} for sid in suppliers}
+    if not suppliers:
+        return out
+    with db.read() as s:
+        rows = s.execute(select(SupplierOrder.supplier_id, SupplierOrder.state, func.count())
+                         .where(SupplierOrder.supplier_id.in_(suppliers))
+                         .group_by(SupplierOrder.supplier_id, SupplierOrder.state)).all()
+    for sid, state, n in rows:
+        out[sid][str(state)] = int(n)
+    return out

@@ -1,4 +1,5 @@
-"""The whole sandbox in one object: HTTP server, Douyin simulator, one supplier bot per supplier."""
+"""The whole sandbox in one object: HTTP server, storefront simulators, one bot per drop-folder supplier, and
+the partners (1688, a webhook supplier, Kuaidi100, alert robots)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from adapters.sandbox import pdd_seed as pseed
 from adapters.sandbox import taobao_seed as tseed
 from adapters.sandbox.douyin_sim import DouyinSimulator
 from adapters.sandbox.httpserver import SandboxServer
+from adapters.sandbox.partners import Partners
 from adapters.sandbox.pdd_sim import PddSimulator
 from adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, generate_orders
 from adapters.sandbox.supplier_bot import SupplierBot
@@ -52,7 +54,9 @@ class Sandbox:
                  clock: Callable[[], float] = time.time, span_hours: float = 24, bot_interval: float | None = 1.0,
                  release_after: float | None = 30.0, refund_after: float | None = None,
                  refund_fraction: float = 0.0, lost_reply_rate: float = 0.0,
-                 platforms: Sequence[str] = ("douyin", "pdd", "taobao"), api_qps: bool = False) -> None:
+                 platforms: Sequence[str] = ("douyin", "pdd", "taobao"), api_qps: bool = False,
+                 partners: bool = True, partner_ship_after: float | None = None,
+                 push_interval: float | None = 1.0) -> None:
         self.clock = clock
         self.orders = generate_orders(orders, seed, clock(), span_hours)
         self.douyin = DouyinSimulator(SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, self.orders,
@@ -78,6 +82,12 @@ class Sandbox:
                 release_after=release_after)
         for sim in self.storefronts.values():
             self.server.mount(sim.prefix, sim)
+        # API suppliers ship after ``partner_ship_after`` seconds (default: the drop-folder reply delay).
+        self.partners = Partners(self.server, seed=seed, clock=clock, fault_rate=fault_rate,
+                                 lost_reply_rate=lost_reply_rate, min_stock=4 * orders,
+                                 ship_after=reply_delay if partner_ship_after is None else partner_ship_after,
+                                 ) if partners else None
+        self.push_interval = push_interval
         self.bots = {s.id: SupplierBot(s.outbox_dir, s.inbox_dir, reply_delay=reply_delay,
                                        reply_format=s.reply_format, encoding=s.encoding,
                                        bad_row_rate=bad_row_rate, seed=seed, clock=clock, name=s.id)
@@ -97,11 +107,15 @@ class Sandbox:
                                  name=f"sandbox-supplier-{sid}", daemon=True)
             t.start()
             self._threads.append(t)
+        if self.partners is not None and self.push_interval is not None:
+            self.partners.start_pushes(self.push_interval)
         return self
 
     def stop(self) -> None:
         """Stop the bots and the server (idempotent)."""
         self._stop.set()
+        if self.partners is not None:
+            self.partners.stop()
         for t in self._threads:
             t.join(timeout=10)
         self._threads.clear()
@@ -118,8 +132,10 @@ class Sandbox:
         return self.server.url + self.douyin.prefix
 
     def state(self) -> dict[str, Any]:
-        """Each storefront simulator's admin state (by platform) plus what each supplier bot did."""
-        return {**{name: sim.snapshot() for name, sim in self.storefronts.items()}, "suppliers": {
+        """Each storefront simulator's admin state (by platform), what each supplier bot did, and the partners'
+        state under ``partners`` (by ``1688``, ``webhook``, ``kuaidi100``, ``robots``)."""
+        partners = {"partners": self.partners.snapshot()} if self.partners is not None else {}
+        return {**{name: sim.snapshot() for name, sim in self.storefronts.items()}, **partners, "suppliers": {
             sid: {"answered_files": sum(1 for v in list(bot.answered.values()) if v), "answers": len(bot.answers),
                   "bad_rows": len(bot.bad_rows), "cancelled": len(bot.cancelled)}
             for sid, bot in self.bots.items()}}

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from adapters.sandbox.alibaba_seed import SANDBOX_1688_APP_KEY, SANDBOX_1688_APP_SECRET
+from adapters.sandbox.alibaba_seed import DEFAULT_CATALOGUE, SANDBOX_1688_APP_KEY, SANDBOX_1688_APP_SECRET
 from adapters.sandbox.alibaba_sim import AlibabaSimulator
 from adapters.sandbox.httpserver import SandboxServer
 from adapters.sandbox.kuaidi100_sim import (
@@ -32,6 +32,8 @@ SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-supplier-secret-0001"  # noqa: S105 - 
 ROBOT_SECRETS = {"dingtalk": "SECsandbox-dingtalk-secret", "feishu": "sandbox-feishu-secret",
                  "webhook": "sandbox-alert-webhook-secret-0001"}
 # Kuaidi100 scripted histories in the sandbox: mostly fine, a few of each kind of trouble.
+# The webhook warehouse holds only a few bottles: the rest go to the route's fallback supplier (yiwu-goods).
+WEBHOOK_STOCK = {"HZ-B500-BLU": 5}
 TRACK_WEIGHTS = {"normal": 0.55, "delivered": 0.25, "never_picked_up": 0.06, "stalled": 0.06, "refused": 0.04,
                  "problem": 0.04}
 
@@ -41,13 +43,19 @@ class Partners:
 
     def __init__(self, server: SandboxServer, *, seed: int = 1, clock: Callable[[], float] = time.time,
                  ship_after: float = 3.0, fault_rate: float = 0.0, lost_reply_rate: float = 0.0,
-                 track_weights: dict[str, float] | None = None) -> None:
+                 track_weights: dict[str, float] | None = None, min_stock: int = 0) -> None:
         self.server = server
+        # ``min_stock``: every 1688 offer holds at least this much (a benchmark's 10,000 orders need more than the
+        # catalogue's few hundred mugs).
+        catalogue = {sku: (title, spec, price, max(stock, min_stock))
+                     for sku, (title, spec, price, stock) in DEFAULT_CATALOGUE.items()}
         self.alibaba = AlibabaSimulator(SANDBOX_1688_APP_KEY, SANDBOX_1688_APP_SECRET, seed=seed, clock=clock,
+                                        catalogue=catalogue,
                                         ship_delay=ship_after, split_rate=0.3, fault_rate=fault_rate,
                                         lost_reply_rate=lost_reply_rate, protocol_pay=True)
         self.webhook = WebhookSupplierSimulator(SANDBOX_WEBHOOK_SECRET, seed=seed, clock=clock, ship_after=ship_after,
-                                                split_rate=0.3, fault_rate=fault_rate,
+                                                split_rate=0.3, fault_rate=fault_rate, stock=WEBHOOK_STOCK,
+                                                default_stock=max(1000, min_stock),
                                                 lost_reply_rate=lost_reply_rate)
         self.kuaidi100 = Kuaidi100Simulator(SANDBOX_KUAIDI100_CUSTOMER, SANDBOX_KUAIDI100_KEY, SANDBOX_KUAIDI100_SALT,
                                             clock=clock, seed=seed, weights=track_weights or TRACK_WEIGHTS,

@@ -73,6 +73,12 @@ def _poll_every(rt: Runtime) -> timedelta:
     return timedelta(minutes=rt.config.global_.supplier_poll_minutes)
 
 
+def _unknown_wait(rt: Runtime) -> timedelta:
+    """After an unknown outcome, look the order up after UNKNOWN_WAIT, or sooner where suppliers are polled
+    more often than that."""
+    return min(UNKNOWN_WAIT, _poll_every(rt))
+
+
 def _claim(rt: Runtime, s: Session, supplier_id: str, now: datetime, cond: Any, limit: int) -> list[_Work]:
     free = or_(SupplierOrder.claim_until.is_(None), SupplierOrder.claim_until < now)
     due = or_(SupplierOrder.next_check_at.is_(None), SupplierOrder.next_check_at <= now)
@@ -166,7 +172,7 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
             found = adapter.find(w.key, w.first_attempt_at - FIND_MARGIN)
         except TransientError as err:
             with rt.db.begin() as s:
-                _release(s, w.so_id, next_check_at=now + UNKNOWN_WAIT, last_error=str(err)[:500])
+                _release(s, w.so_id, next_check_at=now + _unknown_wait(rt), last_error=str(err)[:500])
             raise
         if found is not None:
             log.warning("supplier %s: order %s was created by an earlier attempt (found by its key); not sent "
@@ -207,7 +213,7 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
         return 0
     except (TransientError, FatalError) as err:  # unknown outcome: stays PLACING; found or sent again later
         with rt.db.begin() as s:
-            _release(s, w.so_id, next_check_at=now + UNKNOWN_WAIT, last_error=str(err)[:500])
+            _release(s, w.so_id, next_check_at=now + _unknown_wait(rt), last_error=str(err)[:500])
             audit(s, rt, supplier_id, "place_order", subject, key=w.key, outcome="unknown", detail=str(err))
         log.warning("supplier %s: order %s: outcome unknown (%s); it is looked up before any new attempt",
                     supplier_id, subject, err)
@@ -283,6 +289,16 @@ def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) 
                                or route.parts()[0].supplier_sku))
         kept = [ln for ln in so.lines if ln["platform_line_id"] not in moved_line_ids]
         for fb, lines in by_fallback.items():
+            # The fallback supplier may already have this order's other lines waiting: one supplier order, so
+            # the supplier sees the order once. Locked: its export must not take it while lines are added.
+            waiting = s.scalars(select(SupplierOrder).where(
+                SupplierOrder.order_id == w.order_id, SupplierOrder.supplier_id == fb,
+                SupplierOrder.state == SupplierOrderState.PENDING, SupplierOrder.batch_id.is_(None),
+                SupplierOrder.first_attempt_at.is_(None)).with_for_update()).first()
+            if waiting is not None:
+                waiting.lines = [*waiting.lines, *lines]
+                waiting.updated_at = now
+                continue
             s.add(SupplierOrder(order_id=w.order_id, supplier_id=fb, kind="fallback", lines=lines,
                                 idempotency_key=idempotency_key(w.shop_id, w.platform_order_id, fb, 2),
                                 state=SupplierOrderState.PENDING, attempts=0, created_at=now, updated_at=now,
@@ -320,7 +336,7 @@ def follow_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
             except TransientError as err:
                 transient_in_a_row += 1
                 with rt.db.begin() as s:
-                    _release(s, w.so_id, next_check_at=clock.now() + UNKNOWN_WAIT, last_error=str(err)[:500])
+                    _release(s, w.so_id, next_check_at=clock.now() + _unknown_wait(rt), last_error=str(err)[:500])
                 if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
                     raise
                 continue

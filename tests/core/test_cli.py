@@ -27,7 +27,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_check_config_given_a_valid_directory_says_ok(env: Path, capsys: pytest.CaptureFixture[str]):
     assert main(["check-config"]) == 0
-    assert "OK — 3 shop(s), 2 supplier(s)" in capsys.readouterr().out
+    assert "OK — 3 shop(s), 4 supplier(s)" in capsys.readouterr().out
 
 
 def test_check_config_given_errors_prints_each_as_file_key_message_and_exits_1(env: Path, capsys):
@@ -151,3 +151,61 @@ def test_health_given_stages_quiet_for_20_minutes_is_unhealthy_whatever_the_dail
     with time_machine.travel(clock.now() + timedelta(minutes=20)):
         assert main(["health"]) == 1
     assert "no stage ran for" in capsys.readouterr().err
+
+
+def _open_alert(tmp_path: Path) -> int:
+    from sqlalchemy import insert
+
+    from syncd import clock
+    from syncd.store.models import Alert
+
+    db = open_database(f"sqlite:///{(tmp_path / 'data' / 'syncd.db').resolve()}")
+    now = clock.now()
+    with db.begin() as s:
+        alert_id = int(s.execute(insert(Alert).returning(Alert.id), [
+            {"rule": "no_pickup", "subject": "shipment:7", "open": True, "severity": "critical",
+             "title": "No pickup scan: parcel 中通 7301 of order 1 (shop douyin-demo)", "detail": "ask the supplier",
+             "shop_id": "douyin-demo", "opened_at": now, "last_seen_at": now}]).scalar_one())
+    db.dispose()
+    return alert_id
+
+
+def test_alerts_lists_open_ones_and_ack_silences_one(env: Path, tmp_path: Path, capsys):
+    assert main(["alerts"]) == 0
+    assert "no open alert" in capsys.readouterr().out
+    alert_id = _open_alert(tmp_path)
+    assert main(["alerts", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(a["id"], a["rule"], a["acked_at"]) for a in listed] == [(alert_id, "no_pickup", None)]
+    assert main(["alerts", "ack", str(alert_id), "--by", "xiaowang"]) == 0
+    assert f"alert #{alert_id} acknowledged" in capsys.readouterr().out
+    assert main(["alerts", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["acked_by"] == "xiaowang"
+    assert main(["alerts", "ack", "999"]) == 2
+    assert "no alert #999" in capsys.readouterr().err
+
+
+def test_alerts_test_sends_to_the_channel_and_names_an_unknown_one(env: Path, capsys):
+    import httpx
+    import respx
+
+    with respx.mock(assert_all_called=True, assert_all_mocked=True) as mock:
+        robot = mock.post(url__startswith="http://127.0.0.1:9/robots/dingtalk/robot/send").mock(
+            return_value=httpx.Response(200, json={"errcode": 0, "errmsg": "ok"}))
+        assert main(["alerts", "test", "sandbox-dingtalk"]) == 0
+    assert "test message delivered to sandbox-dingtalk (dingtalk)" in capsys.readouterr().out
+    assert robot.call_count == 1 and "syncd test message" in robot.calls[0].request.content.decode()
+    assert main(["alerts", "test", "nope"]) == 2
+    assert "no alert channel 'nope'" in capsys.readouterr().err
+
+
+def test_alerts_test_given_the_robots_own_error_code_fails_with_its_words(env: Path, capsys):
+    import httpx
+    import respx
+
+    with respx.mock(assert_all_called=True, assert_all_mocked=True) as mock:
+        mock.post(url__startswith="http://127.0.0.1:9/robots/dingtalk/robot/send").mock(
+            return_value=httpx.Response(200, json={"errcode": 310000, "errmsg": "sign not match"}))
+        assert main(["alerts", "test", "sandbox-dingtalk"]) == 2
+    err = capsys.readouterr().err
+    assert "310000" in err and "SECsandbox" not in err

@@ -22,7 +22,8 @@ from sqlalchemy.exc import DBAPIError
 from adapters.sandbox.bundle import Sandbox, SupplierSpec
 from syncd.sandboxrun import SANDBOX_SUPPLIERS, copy_sandbox_config, supplier_dirs
 from syncd.store.db import Database, open_database
-from syncd.store.models import AuditEntry, Order, Shipment
+from syncd.alerts.names import PARCEL_RULES
+from syncd.store.models import Alert, AuditEntry, Order, Shipment, StageRun, SupplierOrder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -138,21 +139,26 @@ class World:
 
     # ---- invariants --------------------------------------------------------------------------------------
 
-    def exported(self) -> dict[tuple[str, str], list[str]]:
-        """(supplier, order number) → the outbox files it appears in."""
-        seen: dict[tuple[str, str], set[str]] = defaultdict(set)
+    def exported(self) -> dict[tuple[str, str, str], list[str]]:
+        """(supplier, order number, supplier SKU) → the outbox files that line appears in. An order may come
+        back in a later batch only with other lines (a fallback supplier taking a line another one lacked)."""
+        seen: dict[tuple[str, str, str], set[str]] = defaultdict(set)
         for sid, fmt, _ in SANDBOX_SUPPLIERS:
             outbox, _inbox = supplier_dirs(self.data_dir, sid)
             for path in sorted(p for p in outbox.glob(f"*.{fmt}") if not p.stem.endswith("-cancel")):
-                for order_no in _order_numbers(path):
-                    seen[(sid, order_no)].add(path.name)
+                for order_no, sku in _order_lines(path):
+                    seen[(sid, order_no, sku)].add(path.name)
         return {k: sorted(v) for k, v in seen.items()}
 
     def check_invariants(self) -> dict[str, Any]:
         exported = self.exported()
         twice = {k: v for k, v in exported.items() if len(v) != 1}
         assert not twice, f"orders exported in more than one batch: {twice}"
-        states = {f"{p}-demo": st for p, st in self.sandbox.state().items() if p != "suppliers"}
+        everything = self.sandbox.state()
+        states = {f"{p}-demo": everything[p] for p in self.sandbox.storefronts}
+        partners = everything["partners"]
+        assert not partners["1688"]["duplicates"], f"orders created twice at 1688: {partners['1688']['duplicates']}"
+        assert not partners["webhook"]["creates"].get("conflict"), "one Idempotency-Key sent with two bodies" 
         dup_uploads = {
             (shop, oid): c
             for shop, st in states.items()
@@ -173,6 +179,16 @@ class World:
                 )
                 actors = Counter(a for (a,) in s.execute(select(AuditEntry.actor).where(AuditEntry.outcome == "ok")))
                 shipped = s.scalar(select(func.count()).select_from(Order).where(Order.state == "shipped"))
+                # (order, supplier) → its normal supplier orders still standing (a fallback cancels the first)
+                api_orders = Counter(s.execute(
+                    select(SupplierOrder.order_id, SupplierOrder.supplier_id)
+                    .where(SupplierOrder.kind == "normal", SupplierOrder.state != "cancelled")).all())
+                placed_at_api = {oid for (oid,) in s.execute(
+                    select(Order.platform_order_id).join(SupplierOrder, SupplierOrder.order_id == Order.id)
+                    .where(SupplierOrder.supplier_ref.is_not(None)))}
+                api_keys = {k for (k,) in s.execute(select(SupplierOrder.idempotency_key)
+                                                    .where(SupplierOrder.supplier_id == "ali-factory",
+                                                           SupplierOrder.supplier_ref.is_not(None)))}
         finally:
             db.dispose()
         on_platform = {
@@ -183,12 +199,45 @@ class World:
         }
         assert stored == sum(st["orders_total"] for st in states.values()), "a storefront order is missing"
         assert {tuple(r) for r in ours} == on_platform, "uploaded shipments differ from what the storefronts recorded"
-        sent = {order_no for (_sid, order_no) in exported}
+        twice_api = {k: n for k, n in api_orders.items() if n > 1}
+        assert not twice_api, f"more than one supplier order per (order, supplier): {twice_api}"
+        assert len(api_keys) == partners["1688"]["orders_total"], "1688 holds an order syncd does not know of"
+        sent = {order_no for (_sid, order_no, _sku) in exported} | placed_at_api
         assert {oid for _, oid, _ in on_platform} <= sent, "a parcel was uploaded for an order never sent out"
-        return {"exported": len(exported), "uploads": len(on_platform), "shipped": shipped, "actors": actors}
+        return {"exported": len(exported), "uploads": len(on_platform), "shipped": shipped, "actors": actors,
+                "api_placed": len(placed_at_api)}
+
+    def parcel_alerts(self) -> tuple[set[int], set[int], int]:
+        """(shipments with an open parcel alert, shipments whose scripted Kuaidi100 history is trouble that
+        shows at once, shipments not tracked yet). 1688 parcels follow 1688's own trace, not Kuaidi100."""
+        kuaidi100 = self.sandbox.partners.kuaidi100 if self.sandbox.partners else None
+        assert kuaidi100 is not None
+        db = self.db()
+        try:
+            with db.begin() as s:
+                rows = s.execute(select(Shipment.id, Shipment.tracking_no, Shipment.last_checked_at,
+                                        SupplierOrder.supplier_id)
+                                 .join(SupplierOrder, SupplierOrder.id == Shipment.supplier_order_id)
+                                 .where(Shipment.writeback_state == "uploaded")).all()
+                alerted = {int(subject.split(":", 1)[1]) for (subject,) in s.execute(
+                    select(Alert.subject).where(Alert.open.is_(True), Alert.rule.in_(sorted(PARCEL_RULES))))}
+        finally:
+            db.dispose()
+        troubled = {sid for sid, number, _, supplier in rows
+                    if supplier != "ali-factory" and kuaidi100.scenario(number) in ("problem", "stalled", "refused")}
+        return alerted, troubled, sum(1 for *_, checked, _ in rows if checked is None)
+
+    def last_success(self, stage: str) -> Any:
+        """When the stage last succeeded (any scope), or None."""
+        db = self.db()
+        try:
+            with db.begin() as s:
+                return s.scalar(select(func.max(StageRun.last_success_at)).where(StageRun.stage == stage))
+        finally:
+            db.dispose()
 
 
-def _order_numbers(path: Path) -> list[str]:
+def _order_lines(path: Path) -> set[tuple[str, str]]:
     if path.suffix == ".xlsx":
         wb = load_workbook(path, read_only=True)
         try:
@@ -199,5 +248,5 @@ def _order_numbers(path: Path) -> list[str]:
         with path.open(encoding="gb18030", newline="") as fh:
             rows = list(csv.reader(fh))
     header, body = rows[0], rows[1:]
-    col = header.index("订单号")
-    return sorted({r[col] for r in body})
+    order, sku = header.index("订单号"), header.index("商品编码")
+    return {(r[order], r[sku]) for r in body}

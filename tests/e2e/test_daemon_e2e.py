@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,6 +70,32 @@ def test_crash_given_sigkill_at_random_moments_exports_and_uploads_every_order_e
     world.stop(proc)
     result = world.check_invariants()
     assert result["shipped"] > world.total * 0.6
+
+
+def test_watch_given_the_sandbox_alerts_exactly_the_parcels_whose_history_shows_trouble(tmp_path: Path):
+    w = World(tmp_path, f"sqlite:///{tmp_path / 'syncd.db'}", orders=60)
+    try:
+        proc = w.start()
+        w.wait_settled([proc])
+        deadline = time.monotonic() + 60
+        while w.parcel_alerts()[2] and time.monotonic() < deadline:  # parcels not queried yet
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.5)
+        assert proc.poll() is None and not w.parcel_alerts()[2], "every uploaded parcel is tracked"
+        # two watch passes that both started after the last parcel was tracked
+        seen = [w.last_success("watch")]
+        while len(set(seen)) < 3 and time.monotonic() < deadline:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.5)
+            seen.append(w.last_success("watch"))
+        alerted, troubled, _ = w.parcel_alerts()
+        assert troubled, "the sandbox scripts some parcels into trouble"
+        assert alerted == troubled
+        robots = w.sandbox.state()["partners"]["robots"]["accepted"]
+        assert robots["dingtalk"] > 0, robots
+        w.stop(proc)
+    finally:
+        w.close()
 
 
 @pytest.mark.postgres

@@ -145,6 +145,7 @@ def test_secrets_never_show_in_a_config_repr() -> None:
 
 
 def register(monkeypatch: pytest.MonkeyPatch) -> None:
+    registry.load_builtin()  # first: what monkeypatch restores afterwards must be the full registry
     for plugin in SINK_PLUGINS:
         monkeypatch.setitem(registry.SINKS, plugin.kind, plugin)
 
