@@ -317,7 +317,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    bench = importlib.import_module("syncd.bench")
+    bench = importlib.import_module("syncd.bench" if args.tracking is None else "syncd.bench_tracking")
     return int(bench.main(args))
 
 
@@ -383,6 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--shops", default="douyin,pdd,taobao", help="which sandbox shops (comma list)")
     bench.add_argument("--rate-limited", action="store_true",
                        help="simulators enforce the platforms' rate limits; the daemon runs on its default budgets")
+    bench.add_argument("--tracking", type=int, metavar="N",
+                       help="instead: the track and watch stages over N active parcels (Kuaidi100 simulator)")
     bench.set_defaults(fn=cmd_bench)
     return p
 

@@ -103,8 +103,9 @@ def _summary(rt: Any, db: Any, data_dir: Path, sandbox: Any, p: Any, elapsed: fl
         out.write(f"  supplier {sid}: {len(files)} outbox file(s), {len(errors)} reply file(s) with rejected rows\n")
     state = sandbox.state()
     for platform in sandbox.storefronts:
-        out.write(f"  {platform} simulator: {sum(len(v) for v in state[platform].get('shipments', {}).values())} parcels "
-                  f"recorded, errors answered: {state[platform].get('errors', {})}\n")
+        parcels = sum(len(v) for v in state[platform].get("shipments", {}).values())
+        out.write(f"  {platform} simulator: {parcels} parcels recorded, errors answered: "
+                  f"{state[platform].get('errors', {})}\n")
     for sid, counts in api_supplier_summary(db, list(rt.api_suppliers)).items():
         out.write(f"  supplier {sid} (API): " + ", ".join(f"{n} {what}" for what, n in counts.items()) + "\n")
     partners = state.get("partners", {})

@@ -13,9 +13,9 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -35,6 +35,7 @@ MIN_EVERY = timedelta(hours=1)
 MAX_EVERY = timedelta(hours=12)
 SUBSCRIBED_EVERY = timedelta(hours=24)  # pushes carry the news; a slow poll only guards against lost pushes
 REFUSED_EVERY = timedelta(hours=12)
+_EVENTS = cast(Table, TrackingEvent.__table__)
 
 
 def usage_day(now: datetime) -> str:
@@ -72,11 +73,13 @@ def apply_result(s: Session, shipment_id: int, result: TrackResult, now: datetim
                  min_every: timedelta = MIN_EVERY, subscribed: bool = False) -> None:
     """Record a parcel's history and normalised state (from a query or a push)."""
     if result.events:
-        ins = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(TrackingEvent)
-        s.execute(ins.values([{"shipment_id": shipment_id, "at": clock.ensure_utc(e.at), "state": e.state.value,
-                               "text": e.text[:2000], "location": e.location[:128],
-                               "digest": _digest(e.at, e.text), "source": source[:32]} for e in result.events])
-                  .on_conflict_do_nothing(index_elements=["shipment_id", "digest"]))
+        # One cached statement, run as executemany: a multi-row VALUES is compiled anew on every call, which was
+        # most of a parcel's CPU (``syncd bench --tracking``).
+        ins = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(_EVENTS)
+        s.execute(ins.on_conflict_do_nothing(index_elements=["shipment_id", "digest"]),
+                  [{"shipment_id": shipment_id, "at": clock.ensure_utc(e.at), "state": e.state.value,
+                    "text": e.text[:2000], "location": e.location[:128], "digest": _digest(e.at, e.text),
+                    "source": source[:32]} for e in result.events])
     values: dict[str, Any] = {"logistics_state": result.state.value, "last_checked_at": now,
                               "provider_state": (result.provider_state or "")[:32] or None,
                               "track_verdict": (result.verdict or None) and result.verdict[:64]}
@@ -94,7 +97,9 @@ def apply_result(s: Session, shipment_id: int, result: TrackResult, now: datetim
         old = s.scalar(select(Shipment.picked_up_at).where(Shipment.id == shipment_id))
         if old is not None and old < values["picked_up_at"]:
             values["picked_up_at"] = old
-    s.execute(update(Shipment).where(Shipment.id == shipment_id).values(**values))
+    # no Shipment object lives in these sessions: nothing for the ORM to synchronise (it cost a third of the call)
+    s.execute(update(Shipment).where(Shipment.id == shipment_id).values(**values)
+              .execution_options(synchronize_session=False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +114,18 @@ class _Parcel:
 
 
 def _due(rt: Runtime, s: Session, now: datetime, limit: int) -> list[_Parcel]:
-    due = or_(Shipment.next_check_at.is_(None), Shipment.next_check_at <= now)
-    rows = s.execute(
-        select(Shipment.id, Shipment.carrier, Shipment.tracking_no, Shipment.subscribed_at,
-               SupplierOrder.supplier_id, SupplierOrder.supplier_ref, Order.receiver)
-        .join(SupplierOrder, SupplierOrder.id == Shipment.supplier_order_id)
-        .join(Order, Order.id == Shipment.order_id)
-        .where(Shipment.track_final.is_(False), due, Shipment.carrier != "")
-        .order_by(Shipment.next_check_at.is_not(None), Shipment.next_check_at, Shipment.id).limit(limit))
+    """Parcels never checked (by id), then the longest overdue: two reads in the order of ix_shipments_track
+    that stop at ``limit``. One ORDER BY over ``next_check_at IS NULL OR <= now`` joined and sorted every active
+    parcel on each pass (60–200 ms a pass at 100,000 parcels, a pass per 200 of them)."""
+    base = (select(Shipment.id, Shipment.carrier, Shipment.tracking_no, Shipment.subscribed_at,
+                   SupplierOrder.supplier_id, SupplierOrder.supplier_ref, Order.receiver)
+            .join(SupplierOrder, SupplierOrder.id == Shipment.supplier_order_id)
+            .join(Order, Order.id == Shipment.order_id)
+            .where(Shipment.track_final.is_(False), Shipment.carrier != ""))
+    rows = list(s.execute(base.where(Shipment.next_check_at.is_(None)).order_by(Shipment.id).limit(limit)))
+    if len(rows) < limit:
+        rows += s.execute(base.where(Shipment.next_check_at <= now)
+                          .order_by(Shipment.next_check_at, Shipment.id).limit(limit - len(rows)))
     return [_Parcel(r.id, r.carrier, r.tracking_no, r.supplier_id, r.supplier_ref,
                     str((r.receiver or {}).get("phone_masked", "")), r.subscribed_at) for r in rows]
 

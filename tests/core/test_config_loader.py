@@ -30,7 +30,8 @@ def _errors(d: Path, env: dict[str, str] | None = None) -> list[str]:
 def test_load_given_the_sandbox_config_validates_every_file():
     cfg = load_config(SANDBOX, env=ENV)
     assert set(cfg.shops) == {"douyin-demo", "pdd-demo", "taobao-demo"}
-    assert set(cfg.suppliers) == {"yiwu-goods", "gz-apparel"}
+    assert set(cfg.suppliers) == {"yiwu-goods", "gz-apparel", "ali-factory", "hz-warehouse"}
+    assert set(cfg.channels) == {"sandbox-dingtalk", "sandbox-wecom"} and cfg.tracking.provider == "kuaidi100"
     assert cfg.routes and all(r.supplier in cfg.suppliers for r in cfg.routes.values())
     assert cfg.shops["douyin-demo"].base_url == "http://127.0.0.1:1/douyin"
 

@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from adapters.sandbox.bundle import Sandbox, SupplierSpec
+from syncd.alerts.names import PARCEL_RULES
 from syncd.sandboxrun import SANDBOX_SUPPLIERS, copy_sandbox_config, supplier_dirs
 from syncd.store.db import Database, open_database
-from syncd.alerts.names import PARCEL_RULES
 from syncd.store.models import Alert, AuditEntry, Order, Shipment, StageRun, SupplierOrder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class World:
     tmp: Path
     db_url: str
-    orders: int = 120
+    orders: int = 80
     fault_rate: float = 0.03
     sandbox: Sandbox = field(init=False)
     config_dir: Path = field(init=False)
@@ -119,7 +119,20 @@ class World:
                     procs[0].wait(timeout=0.5)  # paces the polling; the daemon is expected to keep running
         finally:
             db.dispose()
-        raise AssertionError(f"not settled after {timeout}s: {states}")
+        raise AssertionError(f"not settled after {timeout}s: {states}; still open: {self.unsettled()}")
+
+    def unsettled(self) -> dict[str, int]:
+        """Supplier orders of unsettled orders, by (supplier, state): where the flow stopped."""
+        db = self.db()
+        try:
+            with db.begin() as s:
+                rows = s.execute(select(SupplierOrder.supplier_id, SupplierOrder.state, func.count())
+                                 .join(Order, Order.id == SupplierOrder.order_id)
+                                 .where(Order.state.in_(["new", "routed", "placed"]))
+                                 .group_by(SupplierOrder.supplier_id, SupplierOrder.state)).all()
+        finally:
+            db.dispose()
+        return {f"{sup}:{st}": int(n) for sup, st, n in rows}
 
     def stop(self, proc: subprocess.Popen[bytes]) -> float:
         started = time.monotonic()
@@ -158,7 +171,7 @@ class World:
         states = {f"{p}-demo": everything[p] for p in self.sandbox.storefronts}
         partners = everything["partners"]
         assert not partners["1688"]["duplicates"], f"orders created twice at 1688: {partners['1688']['duplicates']}"
-        assert not partners["webhook"]["creates"].get("conflict"), "one Idempotency-Key sent with two bodies" 
+        assert not partners["webhook"]["creates"].get("conflict"), "one Idempotency-Key sent with two bodies"
         dup_uploads = {
             (shop, oid): c
             for shop, st in states.items()

@@ -103,7 +103,7 @@ def test_two_daemons_on_one_postgres_split_the_work_and_handle_no_order_twice(tm
     if not PG_URL:
         pytest.skip(NO_PG)
     schema = make_pg_schema()
-    w = World(tmp_path, pg_schema_url(schema), orders=300)
+    w = World(tmp_path, pg_schema_url(schema), orders=150)
     try:
         a, b = w.start("replica-a"), w.start("replica-b")
         w.wait_settled([a, b])

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from adapters.sandbox import cipher
+from adapters.sandbox.alibaba_seed import DEFAULT_CATALOGUE
 from adapters.sandbox.seed import CASES, CATALOG, PRICES, UNMAPPED, classify, generate_orders, receiver_of
 from syncd.config.models import Route
 
@@ -78,6 +79,17 @@ def test_receivers_include_virtual_numbers_and_plain_mobiles():
 
 def test_routes_yaml_matches_the_catalog():
     routes = [Route(**r) for r in yaml.safe_load(ROUTES.read_text(encoding="utf-8"))["routes"]]
-    assert {r.sku: (r.supplier, r.supplier_sku, r.multiplier, r.cost) for r in routes} == {
-        code: (item.supplier, item.supplier_sku, item.multiplier, PRICES[code][1]) for code, item in CATALOG.items()}
+    assert {r.sku: (r.multiplier, r.cost) for r in routes} == {
+        code: (item.multiplier, PRICES[code][1]) for code, item in CATALOG.items()}
+    # Drop-folder SKUs as the catalogue says; the API suppliers' SKUs are ones their simulators sell
+    # (1688 "offerId:specId" of its catalogue; the webhook warehouse "HZ-", the bottle falling back to yiwu-goods).
+    for r in routes:
+        item = CATALOG[r.sku]
+        if r.supplier == "ali-factory":
+            assert r.supplier_sku in DEFAULT_CATALOGUE and DEFAULT_CATALOGUE[r.supplier_sku][0] == item.title
+        elif r.supplier == "hz-warehouse":
+            assert r.supplier_sku.startswith("HZ-") and r.supplier_sku[3:] == item.supplier_sku[3:]
+            assert r.fallback_supplier in (None, item.supplier) and r.fallback_sku in (None, item.supplier_sku)
+        else:
+            assert (r.supplier, r.supplier_sku) == (item.supplier, item.supplier_sku)
     assert not set(UNMAPPED) & {r.sku for r in routes}
