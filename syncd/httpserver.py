@@ -91,11 +91,13 @@ class _Server(socketserver.ThreadingTCPServer):
         assert self.slots is not None
         if self.slots.acquire(blocking=False):
             return True
-        self.owner._close_conns(_IDLE)
-        while not self.slots.acquire(timeout=0.05):
+        while True:
+            # each round: a connection that has just answered may not have marked itself idle yet
+            self.owner._close_conns(_IDLE)
+            if self.slots.acquire(timeout=0.05):
+                return True
             if self.owner.stopping:
                 return False
-        return True
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:

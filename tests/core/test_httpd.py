@@ -466,6 +466,36 @@ def test_a_new_connection_at_the_bound_takes_the_slot_of_an_idle_keep_alive_one(
         lst.stop()
 
 
+def test_a_connection_that_marks_itself_idle_late_still_yields_its_slot(monkeypatch: pytest.MonkeyPatch):
+    """The answer is sent before the connection calls itself idle: a new connection arriving in between
+    (a loaded machine) must not wait for the keep-alive timeout."""
+    lst = Listener(readiness=ready_stub, metrics=lambda: "", max_connections=1)
+    http_server = lst._http
+    tried = threading.Event()
+    original_state, original_close = http_server._state, http_server._close_conns
+
+    def late_state(conn: socket.socket, state: str) -> None:
+        if state == "idle" and not tried.is_set():
+            tried.wait(timeout=5)  # hold "busy" until the new connection has tried to reclaim a slot once
+        original_state(conn, state)
+
+    def close_conns(*states: str) -> None:
+        original_close(*states)
+        tried.set()
+
+    monkeypatch.setattr(http_server, "_state", late_state)
+    monkeypatch.setattr(http_server, "_close_conns", close_conns)
+    lst.start()
+    try:
+        first = http.client.HTTPConnection("127.0.0.1", lst.port, timeout=5)
+        first.request("GET", "/healthz")
+        first.getresponse().read()
+        assert request(lst, "GET", "/healthz")[0] == 200
+        first.close()
+    finally:
+        lst.stop()
+
+
 # ---- the container's HEALTHCHECK ----
 
 def healthcheck_command() -> list[str]:
