@@ -9,6 +9,7 @@ reached against each budget and how many flow-control refusals the daemon trigge
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import os
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from syncd.config.loader import Config
+from syncd.config.models import Route
 from syncd.daemon import run_daemon
 from syncd.runtime import build_runtime
 from syncd.sandboxrun import (
@@ -68,7 +70,18 @@ def _start_sandbox(per_shop: int, data_dir: Path, rate_limited: bool,
     return proc, line.rsplit(" ", 1)[-1]
 
 
-def _bench_config(config: Config, rate_limited: bool, platforms: tuple[str, ...]) -> Config:
+def _file_suppliers_only(config: Config) -> None:
+    """Every SKU to the drop-folder supplier the sandbox catalogue names: the workload the core was first
+    measured on, to tell a regression of the core from the cost of API suppliers."""
+    seed: Any = importlib.import_module("adapters.sandbox.seed")
+    config.routes = {code: Route(sku=code, supplier=item.supplier, supplier_sku=item.supplier_sku,
+                                 multiplier=item.multiplier, cost=seed.PRICES[code][1])
+                     for code, item in seed.CATALOG.items()}
+    config.suppliers = {sid: sup for sid, sup in config.suppliers.items() if sup.kind == "file"}
+
+
+def _bench_config(config: Config, rate_limited: bool, platforms: tuple[str, ...],
+                  file_only: bool = False) -> Config:
     """The sandbox setup with an operator's pull cadence: pull every 20 s, re-reading 2 minutes of overlap
     (the sandbox's 3 s / 5 min would re-read every order a hundred times). Rate-limited: the adapters' own
     default budgets, not the sandbox's generous overrides."""
@@ -79,6 +92,8 @@ def _bench_config(config: Config, rate_limited: bool, platforms: tuple[str, ...]
     config.global_ = g.model_copy(update={"intervals": g.intervals.model_copy(update={"pull": 20.0, "watch": 60.0}),
                                           "supplier_poll_minutes": 0.25})
     config.tracking = None
+    if file_only:
+        _file_suppliers_only(config)
     config.shops = {sid: shop.model_copy(update={
         "pull": shop.pull.model_copy(update={"overlap_minutes": 2}),
         **({"rate_limits": {}} if rate_limited else {})}) for sid, shop in config.shops.items()
@@ -97,7 +112,8 @@ def _sandbox_state(url: str, platforms: tuple[str, ...]) -> dict[str, Any]:
 
 
 def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
-              rate_limited: bool = False, platforms: tuple[str, ...] = PLATFORMS) -> dict[str, Any]:
+              rate_limited: bool = False, platforms: tuple[str, ...] = PLATFORMS,
+              file_only: bool = False) -> dict[str, Any]:
     per_shop = math.ceil(orders / len(platforms))
     expected = per_shop * len(platforms)
     with tempfile.TemporaryDirectory(prefix="syncd-bench-") as tmp:
@@ -106,7 +122,7 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
         sandbox, url = _start_sandbox(per_shop, data_dir, rate_limited, platforms)
         try:
             config_dir = copy_sandbox_config(root / "config")
-            config = _bench_config(load_sandbox_config(config_dir, url), rate_limited, platforms)
+            config = _bench_config(load_sandbox_config(config_dir, url), rate_limited, platforms, file_only)
             settings = Settings(config_dir=config_dir, data_dir=data_dir, database_url=db_url)
             db = open_database(settings.db_url())
             upgrade(db)
@@ -184,16 +200,17 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
 def main(args: argparse.Namespace) -> int:
     orders = 100_000 if args.large else int(args.orders)
     rate_limited = bool(getattr(args, "rate_limited", False))
+    file_only = bool(getattr(args, "file_suppliers_only", False))
     platforms = tuple(p for p in str(getattr(args, "shops", ",".join(PLATFORMS))).split(",") if p)
     unknown = set(platforms) - set(PLATFORMS)
     if unknown:
         raise SystemExit(f"syncd bench: --shops takes {', '.join(PLATFORMS)}; found {', '.join(sorted(unknown))}")
     print(f"syncd bench: {orders} orders over {len(platforms)} shop(s) ({', '.join(platforms)}), "
-          "2 file and 2 API suppliers "
+          f"{'2 file suppliers' if file_only else '2 file and 2 API suppliers'} "
           f"({'PostgreSQL' if args.postgres else 'SQLite'}{', platform rate limits on' if rate_limited else ''})",
           flush=True)
     r = run_bench(orders, args.postgres, time_limit=3600 if args.large or rate_limited else 900,
-                  rate_limited=rate_limited, platforms=platforms)
+                  rate_limited=rate_limited, platforms=platforms, file_only=file_only)
     print(json.dumps(r, ensure_ascii=False, indent=2))
     print(f"\n{r['orders_per_second']} orders/s end to end ({r['wall_seconds']} s), {r['cpu_ms_per_order']} ms CPU "
           f"per order, peak RSS {r['peak_rss_mb']} MB, {r['db_statements_per_order']} DB statements per order")

@@ -381,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--large", action="store_true", help="100,000 orders")
     bench.add_argument("--postgres", metavar="URL", help="benchmark on this PostgreSQL database instead of SQLite")
     bench.add_argument("--shops", default="douyin,pdd,taobao", help="which sandbox shops (comma list)")
+    bench.add_argument("--file-suppliers-only", action="store_true",
+                       help="route every SKU to the drop-folder suppliers (the core's first workload)")
     bench.add_argument("--rate-limited", action="store_true",
                        help="simulators enforce the platforms' rate limits; the daemon runs on its default budgets")
     bench.add_argument("--tracking", type=int, metavar="N",
