@@ -255,17 +255,19 @@ def write_cancel_batch(rt: Runtime, supplier_id: str, batch_id: int) -> str:
 def run(rt: Runtime, report: StageReport) -> None:
     from syncd.stages import supplier_api
 
-    for supplier_id, adapter in rt.suppliers.items():
-        if rt.stop.is_set():
-            break
-        with scope(rt, report, supplier_id):
-            report.work += forward_file_supplier(rt, supplier_id, adapter)
+    # API suppliers first: a line their stock check sends to a drop-folder fallback then joins that
+    # supplier's waiting order and leaves in this run's batch, instead of in a second batch later.
     for supplier_id, api in rt.api_suppliers.items():
         if rt.stop.is_set():
             break
         with scope(rt, report, supplier_id):
             report.work += supplier_api.cancel_orders(rt, supplier_id, api)
             report.work += supplier_api.place_orders(rt, supplier_id, api)
+    for supplier_id, adapter in rt.suppliers.items():
+        if rt.stop.is_set():
+            break
+        with scope(rt, report, supplier_id):
+            report.work += forward_file_supplier(rt, supplier_id, adapter)
 
 
 def reexport(rt: Runtime, batch_id: int) -> str:

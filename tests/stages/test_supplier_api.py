@@ -254,6 +254,20 @@ def test_place_given_short_stock_with_a_fallback_sends_the_line_to_the_fallback_
     assert _order(db, "5007").state == "placed"
 
 
+def test_place_given_a_fallback_to_a_supplier_already_holding_the_order_adds_the_line_to_its_order(db, tmp_path):
+    h, fake = _build(db, tmp_path, {
+        "SKU-X": Route(sku="SKU-X", supplier=API, supplier_sku="610001:aa", fallback_supplier="beta",
+                       fallback_sku="B-X")})
+    fake.stock = {"610001:aa": 0}
+    _route(h, ("5017", ("SKU-X", "SKU-B")))  # SKU-B goes to beta anyway
+    h.stage("forward")
+    sos = _sos(db)
+    assert [(so.supplier_id, so.kind, so.state) for so in sos] == [(API, "normal", "cancelled"),
+                                                                  ("beta", "normal", "placed")]
+    assert sorted(r["商品编码"] for r in h.exported_rows("beta")) == ["B-1", "B-X"]  # one order, one batch
+    assert not fake.requests and _order(db, "5017").state == "placed"
+
+
 def test_follow_given_partial_parcels_uploads_a_split_shipment(hs, db):
     h, fake = hs
     _route(h, ("5008", ("SKU-X", "SKU-Y")))
