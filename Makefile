@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN      = $(VENV)/bin
 STAMP    = $(VENV)/.installed
 
-.PHONY: install test lint demo bench bench-large clean
+.PHONY: install test lint demo bench bench-large bench-tracking clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,6 +31,10 @@ bench: $(STAMP)
 
 bench-large: $(STAMP)
 	$(BIN)/syncd bench --large
+
+## the track and watch stages over 100,000 active parcels (Kuaidi100 simulator)
+bench-tracking: $(STAMP)
+	$(BIN)/syncd bench --tracking 100000
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -60,7 +60,7 @@ SUPPLIER = "bench-supplier"
 CHANNEL = "ops"
 SEED = 5
 CHUNK = 5000  # rows per executemany during setup
-QUERIES_PER_SECOND = 100.0  # the highest budget Kuaidi100Config accepts: the pass is bound by it, not by CPU
+QUERIES_PER_SECOND = 100.0  # the highest calls_per_second Kuaidi100Config accepts (its default is 10)
 # (carrier, number prefix, weight): the mix of a Chinese dropshipper, with some SF parcels (they need a phone)
 CARRIER_MIX = (("zhongtong", "7531", 30), ("yuantong", "YT", 20), ("yunda", "4312", 15), ("shentong", "7730", 10),
                ("jtexpress", "JT", 10), ("shunfeng", "SF", 10), ("ems", "1170", 5))
@@ -251,9 +251,10 @@ class Measured:
     http: dict[str, int]
 
     def per(self, n: int) -> dict[str, float]:
+        """CPU milliseconds and statements per parcel."""
         n = max(n, 1)
         return {"cpu_ms_per_parcel": round(self.cpu * 1000 / n, 4),
-                "db_statements_per_parcel": round(self.statements / n, 3)}
+                "db_statements_per_parcel": round(self.statements / n, 6)}
 
 
 def _measure(rt: Runtime, fn: Callable[[], None]) -> Measured:
@@ -291,14 +292,16 @@ def _track_until_done(rt: Runtime, parcels: int, time_limit: float) -> tuple[int
 
 def _watch_pass(rt: Runtime, parcels: int) -> dict[str, Any]:
     """One watch stage run (lease, facts → rules → alerts, delivery), measured."""
-    alerts0 = _count(rt.db, select(func.count()).select_from(Alert))
-    queued0 = _count(rt.db, select(func.count()).select_from(Notification))
+    alerts = select(func.count()).select_from(Alert)
+    queued = select(func.count()).select_from(Notification)
+    sent = queued.where(Notification.sent_at.is_not(None))
+    before = [_count(rt.db, q) for q in (alerts, queued, sent)]
     report = StageReport("watch")
     m = _measure(rt, lambda: watch.run(rt, report))
+    after = [_count(rt.db, q) for q in (alerts, queued, sent)]
     return {"wall_seconds": round(m.wall, 3), "cpu_seconds": round(m.cpu, 3), "db_statements": m.statements,
-            **m.per(parcels),
-            "alerts_opened": _count(rt.db, select(func.count()).select_from(Alert)) - alerts0,
-            "notifications_queued": _count(rt.db, select(func.count()).select_from(Notification)) - queued0,
+            **m.per(parcels), "alerts_opened": after[0] - before[0], "notifications_queued": after[1] - before[1],
+            "notifications_sent": after[2] - before[2], "notifications_waiting": after[1] - after[2],
             "http_calls": m.http, "failures": [f"{scope}: {err}" for scope, err in report.failures]}
 
 
@@ -376,25 +379,26 @@ def _open_alerts(db: Database) -> dict[str, int]:
 def format_table(r: dict[str, Any]) -> str:
     """The figures as a table a person reads."""
     t, w1, w2 = r["track"], r["watch_first"], r["watch_steady"]
-    rows = [("track, every parcel once", f"{t['passes']} passes", t["wall_seconds"], t["cpu_ms_per_parcel"],
-             t["db_statements_per_parcel"], t["queries_per_parcel"]),
-            ("watch, first pass", f"{w1['alerts_opened']} alerts", w1["wall_seconds"], w1["cpu_ms_per_parcel"],
-             w1["db_statements_per_parcel"], "-"),
-            ("watch, steady pass", f"{w2['alerts_opened']} alerts", w2["wall_seconds"], w2["cpu_ms_per_parcel"],
-             w2["db_statements_per_parcel"], "-")]
-    head = ("stage", "work", "wall s", "CPU ms/parcel", "statements/parcel", "queries/parcel")
-    widths = [max(len(str(x[i])) for x in (head, *rows)) for i in range(len(head))]
+    rows = [(name, work, f"{x['wall_seconds']:.1f}", f"{x['cpu_seconds']:.1f}", f"{x['cpu_ms_per_parcel']:.3g}",
+             str(x["db_statements"]), f"{x['db_statements_per_parcel']:.3g}", queries)
+            for name, work, x, queries in (
+                ("track, every parcel once", f"{t['passes']} passes", t, f"{t['queries_per_parcel']:g}"),
+                ("watch, first pass", f"{w1['alerts_opened']} alerts opened", w1, "-"),
+                ("watch, steady pass", f"{w2['alerts_opened']} alerts opened", w2, "-"))]
+    head = ("stage", "work", "wall s", "CPU s", "CPU ms/parcel", "statements", "statements/parcel", "queries/parcel")
+    widths = [max(len(x[i]) for x in (head, *rows)) for i in range(len(head))]
     line = "  ".join(f"{{:{'<' if i < 2 else '>'}{w}}}" for i, w in enumerate(widths))
     out = [f"syncd bench --tracking: {r['parcels']} active parcels on {r['database']}, Kuaidi100 and robot "
            "simulators in their own process", "", line.format(*head), line.format(*("-" * w for w in widths))]
-    out += [line.format(*(str(x) for x in row)) for row in rows]
+    out += [line.format(*row) for row in rows]
     rss = r["peak_rss_mb"]
     out += ["",
             f"track: {t['queries']} queries for {r['parcels']} parcels ({t['simulator_numbers']} numbers seen by the "
-            f"simulator), {t['db_statements']} statements, {t['cpu_seconds']} s CPU; {t['rate_budget_wait_seconds']} "
-            f"of its {t['wall_seconds']} s waiting for the {t['budget_calls_per_second']:g}/s query budget",
-            f"watch: first pass {w1['db_statements']} statements, {w1['notifications_queued']} notifications queued; "
-            f"steady pass {w2['db_statements']} statements",
+            f"simulator, {t['tracking_events']} events stored); {t['rate_budget_wait_seconds']} s of the "
+            f"{t['wall_seconds']} s waiting for the {t['budget_calls_per_second']:g}/s query budget",
+            f"watch: first pass queued {w1['notifications_queued']} notifications and sent "
+            f"{w1['notifications_sent']} of them in {w1['http_calls'].get('alerts wecom', 0)} robot messages; "
+            f"{w2['notifications_waiting']} wait for the channel's per-minute limit",
             f"open alerts: {', '.join(f'{k} {v}' for k, v in r['open_alerts'].items()) or 'none'}",
             f"peak RSS: {rss['end']} MB (after setup {rss['after_setup']} MB, after track {rss['after_track']} MB)"]
     failures = [*t["failures"], *w1["failures"], *w2["failures"]]
