@@ -151,3 +151,40 @@ def test_push_given_a_verified_update_records_it_on_the_parcel(ht, db):
     sh = _shipments(db)[no]
     assert sh.logistics_state == "in_transit" and sh.next_check_at is not None
     assert sh.next_check_at - clock.now() >= timedelta(hours=23)  # pushes carry the news: slow poll only
+
+
+def test_due_given_new_overdue_future_and_final_parcels_takes_new_by_id_then_most_overdue_within_the_limit(ht, db):
+    from sqlalchemy import update
+
+    from syncd.stages.track import _due
+
+    h, _fake = ht
+    pids = ["6101", "6102", "6103", "6104", "6105", "6106"]
+    _shipped(h, pids)
+    sh = _shipments(db)
+    ids = {pid: sh[f"7531{pid:0>10}"].id for pid in pids}
+    plan = {"6101": _ago(1), "6102": None, "6103": _ago(5), "6104": clock.now() + timedelta(hours=1),
+            "6105": None, "6106": _ago(3)}
+    with db.begin() as s:
+        for pid, at in plan.items():
+            s.execute(update(Shipment).where(Shipment.id == ids[pid]).values(next_check_at=at))
+        s.execute(update(Shipment).where(Shipment.id == ids["6105"]).values(track_final=True))
+    with db.read() as s:
+        got = [p.id for p in _due(h.rt, s, clock.now(), 10)]
+        first_two = [p.id for p in _due(h.rt, s, clock.now(), 2)]
+    # never checked first (6105 is final: never again), then the longest overdue; 6104 is not due yet
+    assert got == [ids["6102"], ids["6103"], ids["6106"], ids["6101"]]
+    assert first_two == got[:2]
+
+
+def test_run_given_more_parcels_due_than_one_batch_goes_on_batch_after_batch_within_the_budget(ht, db, monkeypatch):
+    from syncd.stages import track as track_stage
+
+    h, fake = ht
+    monkeypatch.setattr(track_stage, "BATCH", 2)
+    h.rt.config.tracking = SimpleNamespace(daily_query_budget=5, mode="poll", min_poll_minutes=60)
+    _shipped(h, ["6201", "6202", "6203", "6204", "6205", "6206", "6207"])
+    with time_machine.travel(clock.now(), tick=False):
+        report = h.stage("track")
+    assert report.ok and len(fake.asked) == 5  # three batches of two, the last cut by the budget of five
+    assert sum(1 for x in _shipments(db).values() if x.last_checked_at is None) == 2
