@@ -1,4 +1,4 @@
-"""In-memory stand-ins for the core's stage tests (adapters have their own respx tests)."""
+"""In-memory stand-ins shared by the tests: a storefront and token stores for the core, fakes for the adapters."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from syncd.domain import (
     WindowResult,
 )
 from syncd.errors import RejectedError, TransientError
+from syncd.ratelimit import RateLimiter
 
 
 def make_order(
@@ -158,3 +159,36 @@ class MemoryTokens:
     @contextmanager
     def refresh_lock(self, shop_id: str) -> Iterator[bool]:
         yield True
+
+
+@dataclass
+class FakeTokenStore:
+    """In-memory TokenStore; ``lock_free=False`` plays another process holding the refresh lock."""
+
+    tokens: dict[str, Token] = field(default_factory=dict)
+    saved: list[Token] = field(default_factory=list)
+    lock_free: bool = True
+    locks: int = 0
+
+    def load(self, shop_id: str) -> Token | None:
+        return self.tokens.get(shop_id)
+
+    def save(self, shop_id: str, token: Token) -> None:
+        self.tokens[shop_id] = token
+        self.saved.append(token)
+
+    @contextmanager
+    def refresh_lock(self, shop_id: str) -> Iterator[bool]:
+        self.locks += 1
+        yield self.lock_free
+
+
+class FakeLimiter(RateLimiter):
+    """Records every ``acquire`` and never waits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.acquired: list[tuple[str, float]] = []
+
+    def acquire(self, key: str, per_second: float, burst: float | None = None) -> None:
+        self.acquired.append((key, per_second))

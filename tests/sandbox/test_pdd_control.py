@@ -20,8 +20,8 @@ from syncd.errors import ReauthorizationRequired
 from syncd.registry import AdapterContext
 from syncd.retry import RetryPolicy
 from tests.adapters.pdd import simclient
-from tests.adapters.pdd.conftest import FakeTokenStore
 from tests.adapters.pdd.simclient import MakePdd
+from tests.fakes import FakeTokenStore
 from tests.sandbox.helpers import FakeClock
 
 make_pdd = simclient.make_pdd

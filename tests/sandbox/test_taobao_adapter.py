@@ -25,7 +25,7 @@ from syncd.domain import OrderStatus, Parcel, ParcelLine, Receiver, RefundState,
 from syncd.errors import RateLimitedError, ReauthorizationRequired
 from syncd.registry import AdapterContext
 from syncd.retry import RetryPolicy
-from tests.adapters.taobao.conftest import FakeLimiter, FakeTokenStore
+from tests.fakes import FakeLimiter, FakeTokenStore
 
 NOW = datetime(2027, 1, 15, 2, 0, tzinfo=UTC)
 
@@ -178,5 +178,5 @@ def test_refunds_set_on_the_platform_reach_the_refund_stream(rig: Rig, frozen: t
 def test_every_call_took_its_rate_budget(rig: Rig) -> None:
     rig.adapter.list_orders(NOW - timedelta(minutes=30), NOW)
 
-    assert rig.limiter.asked and all(key.startswith("taobao:taobao-sim:taobao.") for key, _ in rig.limiter.asked)
-    assert len(rig.limiter.asked) == sum(rig.sim.calls.values())
+    assert rig.limiter.acquired and all(key.startswith("taobao:taobao-sim:taobao.") for key, _ in rig.limiter.acquired)
+    assert len(rig.limiter.acquired) == sum(rig.sim.calls.values())

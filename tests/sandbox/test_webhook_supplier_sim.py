@@ -35,8 +35,7 @@ from syncd.domain import (
 from syncd.errors import AuthError, FatalError, RateLimitedError, RejectedError, TransientError
 from syncd.registry import AdapterContext
 from syncd.retry import RetryPolicy
-from tests.adapters.webhook.conftest import FakeLimiter
-from tests.fakes import MemoryTokens
+from tests.fakes import FakeLimiter, MemoryTokens
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 SECRET = "sandbox-webhook-secret-0123456789"

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-import respx
 import time_machine
 
 from syncd.domain import Message, Severity, Token
@@ -83,11 +82,6 @@ def mono() -> FakeMonotonic:
     return FakeMonotonic()
 
 
-@pytest.fixture
-def waits() -> list[float]:
-    return []
-
-
 @pytest.fixture(scope="session")
 def http() -> Iterator[httpx.Client]:
     # one client for the session: building its TLS context costs ~0.1 s; respx mocks below it
@@ -104,9 +98,3 @@ def ctx(http: httpx.Client, waits: list[float], mono: FakeMonotonic, tmp_path: P
     # max_wait=0: backoff waits are zero; a retry_after over 20 s stops retrying (the core retries later)
     policy = RetryPolicy(attempts=3, max_seconds=20, initial_wait=1, max_wait=0, sleep=sleep)
     return AdapterContext(http=http, tokens=NoTokens(), data_dir=tmp_path, retry=policy)
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=True, assert_all_mocked=True) as router:
-        yield router

@@ -1,11 +1,9 @@
-"""Shared pieces of the 1688 adapter tests: fake token store and limiter, a frozen clock, respx routes."""
+"""Shared pieces of the 1688 adapter tests: a pre-loaded token store, a longer retry budget, a frozen clock, routes."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,9 +18,8 @@ from adapters.alibaba.adapter import AlibabaAdapter
 from adapters.alibaba.client import NAMESPACES, AlibabaClient
 from adapters.alibaba.config import AlibabaSupplierConfig
 from syncd.domain import Receiver, SupplierLine, SupplierOrderRequest, Token
-from syncd.ratelimit import RateLimiter
 from syncd.registry import AdapterContext
-from syncd.retry import RetryPolicy
+from tests.fakes import FakeTokenStore
 
 GATEWAY = "https://gw.open.1688.com"
 APP_KEY = "1234567"
@@ -68,39 +65,6 @@ def token(access: str = ACCESS, refresh: str = REFRESH, *, expires_in: timedelta
                  refresh_expires_at=None if refresh_left is None else NOW + refresh_left)
 
 
-@dataclass
-class FakeTokenStore:
-    """In-memory TokenStore; ``lock_free=False`` plays another process holding the refresh lock."""
-
-    tokens: dict[str, Token] = field(default_factory=dict)
-    saved: list[Token] = field(default_factory=list)
-    lock_free: bool = True
-    locks: int = 0
-
-    def load(self, shop_id: str) -> Token | None:
-        return self.tokens.get(shop_id)
-
-    def save(self, shop_id: str, token: Token) -> None:
-        self.tokens[shop_id] = token
-        self.saved.append(token)
-
-    @contextmanager
-    def refresh_lock(self, shop_id: str) -> Iterator[bool]:
-        self.locks += 1
-        yield self.lock_free
-
-
-class FakeLimiter(RateLimiter):
-    """Records every ``acquire`` and never waits."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.acquired: list[tuple[str, float]] = []
-
-    def acquire(self, key: str, per_second: float, burst: float | None = None) -> None:
-        self.acquired.append((key, per_second))
-
-
 def make_config(**changes: Any) -> AlibabaSupplierConfig:
     raw: dict[str, Any] = {"id": SUPPLIER, "kind": "1688", "app_key": APP_KEY, "app_secret": SECRET,
                            "refresh_token": "configured-refresh-1"}
@@ -133,33 +97,15 @@ def clock_at() -> Iterator[time_machine.Traveller]:
 
 
 @pytest.fixture
-def waits() -> list[float]:
-    return []
-
-
-@pytest.fixture
 def store() -> FakeTokenStore:
     """A store holding a pair valid for eight more hours, refresh token for 120 days."""
     return FakeTokenStore(tokens={KEY: token()})
 
 
 @pytest.fixture
-def limiter() -> FakeLimiter:
-    return FakeLimiter()
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
-
-
-@pytest.fixture
-def ctx(http: httpx.Client, store: FakeTokenStore, waits: list[float], limiter: FakeLimiter,
-        tmp_path: Path) -> AdapterContext:
-    # max_wait=0 makes every backoff zero; retry-after waits are recorded, never slept.
-    policy = RetryPolicy(attempts=3, max_seconds=600, initial_wait=1, max_wait=0, sleep=waits.append)
-    return AdapterContext(http=http, tokens=store, data_dir=tmp_path, retry=policy, limiter=limiter)
+def retry_max_seconds() -> float:
+    """1688's retry-after waits run long; the policy lets them through (they are recorded, never slept)."""
+    return 600
 
 
 @pytest.fixture
@@ -176,12 +122,6 @@ def client(config: AlibabaSupplierConfig, ctx: AdapterContext, clock_at: time_ma
 def adapter(config: AlibabaSupplierConfig, ctx: AdapterContext,
             clock_at: time_machine.Traveller) -> AlibabaAdapter:
     return AlibabaAdapter(config, ctx)
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=True, assert_all_mocked=True) as router:
-        yield router
 
 
 def route(router: respx.MockRouter, api_name: str) -> respx.Route:

@@ -23,14 +23,13 @@ from tests.adapters.alibaba.conftest import (
     SECRET,
     SUPPLIER,
     TOKEN_URL,
-    FakeLimiter,
-    FakeTokenStore,
     fixture,
     form,
     gateway_error,
     make_config,
     route,
 )
+from tests.fakes import FakeLimiter, FakeTokenStore
 
 DETAIL_OK = {"success": "true", "result": {"baseInfo": {"id": 1, "status": "waitbuyerpay"}}}
 

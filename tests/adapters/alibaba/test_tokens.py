@@ -24,13 +24,13 @@ from tests.adapters.alibaba.conftest import (
     SECRET,
     SUPPLIER,
     TOKEN_URL,
-    FakeTokenStore,
     fixture,
     form,
     make_config,
     route,
     token,
 )
+from tests.fakes import FakeTokenStore
 
 DETAIL_OK = {"success": "true", "result": {"baseInfo": {"id": 1, "status": "waitbuyerpay"}}}
 LAPSES = NOW.replace(year=2026, month=5, day=20)  # refresh_token_timeout of token.json

@@ -1,12 +1,10 @@
-"""Shared pieces of the Douyin adapter tests: a fake token store, a frozen clock, respx, fixtures."""
+"""Shared pieces of the Douyin adapter tests: a pre-loaded token store, a recording limiter, a frozen clock, respx."""
 
 from __future__ import annotations
 
 import copy
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from adapters.douyin.config import DouyinShopConfig
 from syncd.domain import Token
 from syncd.ratelimit import RateLimiter
 from syncd.registry import AdapterContext
-from syncd.retry import RetryPolicy
+from tests.fakes import FakeTokenStore
 
 BASE = "https://openapi-fxg.jinritemai.com"
 APP_KEY = "7012345678901234567"
@@ -74,28 +72,6 @@ def token(access: str = ACCESS, refresh: str = REFRESH, *, expires_in: timedelta
                  refresh_expires_at=NOW + timedelta(days=10))
 
 
-@dataclass
-class FakeTokenStore:
-    """In-memory TokenStore; ``lock_free=False`` plays another process holding the refresh lock."""
-
-    tokens: dict[str, Token] = field(default_factory=dict)
-    saved: list[Token] = field(default_factory=list)
-    lock_free: bool = True
-    locks: int = 0
-
-    def load(self, shop_id: str) -> Token | None:
-        return self.tokens.get(shop_id)
-
-    def save(self, shop_id: str, token: Token) -> None:
-        self.tokens[shop_id] = token
-        self.saved.append(token)
-
-    @contextmanager
-    def refresh_lock(self, shop_id: str) -> Iterator[bool]:
-        self.locks += 1
-        yield self.lock_free
-
-
 def make_config(**changes: Any) -> DouyinShopConfig:
     raw: dict[str, Any] = {"id": SHOP, "platform": "douyin", "app_key": APP_KEY, "app_secret": SECRET,
                            "shop_id": "4463798"}
@@ -108,11 +84,6 @@ def clock_at() -> Iterator[time_machine.Traveller]:
     """Time frozen at NOW; ``clock_at.move_to(...)`` / ``.shift(...)`` moves it."""
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture
-def waits() -> list[float]:
-    return []
 
 
 @pytest.fixture
@@ -140,20 +111,6 @@ class RecordingLimiter(RateLimiter):
 @pytest.fixture
 def limiter() -> RecordingLimiter:
     return RecordingLimiter()
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
-
-
-@pytest.fixture
-def ctx(http: httpx.Client, store: FakeTokenStore, waits: list[float], tmp_path: Path,
-        limiter: RecordingLimiter) -> AdapterContext:
-    # max_wait=0 makes every retry wait zero; the waits are still recorded.
-    policy = RetryPolicy(attempts=3, max_seconds=60, initial_wait=1, max_wait=0, sleep=waits.append)
-    return AdapterContext(http=http, tokens=store, data_dir=tmp_path, retry=policy, limiter=limiter)
 
 
 @pytest.fixture

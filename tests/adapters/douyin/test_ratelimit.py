@@ -10,7 +10,8 @@ import time_machine
 from adapters.douyin.adapter import DouyinAdapter
 from adapters.douyin.client import DEFAULT_RATE, DEFAULT_RATES, DouyinClient, rate_for
 from syncd.registry import AdapterContext
-from tests.adapters.douyin.conftest import NOW, FakeTokenStore, RecordingLimiter, fail, make_config, ok
+from tests.adapters.douyin.conftest import NOW, RecordingLimiter, fail, make_config, ok
+from tests.fakes import FakeTokenStore
 
 EMPTY = {"page": 0, "size": 100, "total": 0, "shop_order_list": []}
 

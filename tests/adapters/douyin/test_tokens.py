@@ -20,13 +20,13 @@ from tests.adapters.douyin.conftest import (
     REFRESH,
     SECRET,
     SHOP,
-    FakeTokenStore,
     fail,
     fixture,
     make_config,
     ok,
     token,
 )
+from tests.fakes import FakeTokenStore
 
 NEW_ACCESS = "5e1e3d2f-refreshed-access-token-0002"
 NEW_REFRESH = "8b9c0d1e-refreshed-refresh-token-0002"

@@ -1,9 +1,8 @@
-"""Shared pieces of the Kuaidi100 provider tests: config, a context with a recording limiter, respx."""
+"""Shared pieces of the Kuaidi100 provider tests: config, a token store that holds none, fixtures."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -11,14 +10,11 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-import respx
 
 from adapters.kuaidi100.adapter import Kuaidi100Provider
 from adapters.kuaidi100.config import Kuaidi100Config
 from syncd.domain import Token
-from syncd.ratelimit import RateLimiter
 from syncd.registry import AdapterContext
-from syncd.retry import RetryPolicy
 
 BASE = "https://poll.kuaidi100.com"
 QUERY_URL = f"{BASE}/poll/query.do"
@@ -58,17 +54,6 @@ class NoTokens:
         return nullcontext(True)
 
 
-class FakeLimiter(RateLimiter):
-    """Records every ``acquire`` and never waits."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.acquired: list[tuple[str, float]] = []
-
-    def acquire(self, key: str, per_second: float, burst: float | None = None) -> None:
-        self.acquired.append((key, per_second))
-
-
 def make_config(**changes: Any) -> Kuaidi100Config:
     raw: dict[str, Any] = {"provider": "kuaidi100", "customer": CUSTOMER, "key": KEY, "salt": SALT}
     raw.update(changes)
@@ -76,21 +61,8 @@ def make_config(**changes: Any) -> Kuaidi100Config:
 
 
 @pytest.fixture
-def waits() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def limiter() -> FakeLimiter:
-    return FakeLimiter()
-
-
-@pytest.fixture
-def ctx(waits: list[float], limiter: FakeLimiter, tmp_path: Path) -> Iterator[AdapterContext]:
-    # max_wait=0 makes every retry wait zero; the waits are recorded, never slept.
-    policy = RetryPolicy(attempts=3, max_seconds=60, initial_wait=1, max_wait=0, sleep=waits.append)
-    with httpx.Client() as http:
-        yield AdapterContext(http=http, tokens=NoTokens(), data_dir=tmp_path, retry=policy, limiter=limiter)
+def store() -> NoTokens:
+    return NoTokens()
 
 
 @pytest.fixture
@@ -101,9 +73,3 @@ def config() -> Kuaidi100Config:
 @pytest.fixture
 def provider(config: Kuaidi100Config, ctx: AdapterContext) -> Kuaidi100Provider:
     return Kuaidi100Provider(config, ctx)
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=True, assert_all_mocked=True) as router:
-        yield router

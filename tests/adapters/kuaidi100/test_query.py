@@ -18,12 +18,12 @@ from tests.adapters.kuaidi100.conftest import (
     CUSTOMER,
     KEY,
     QUERY_URL,
-    FakeLimiter,
     failure,
     fixture,
     form,
     make_config,
 )
+from tests.fakes import FakeLimiter
 
 
 def test_query_posts_customer_param_and_the_md5_sign_of_the_exact_param(

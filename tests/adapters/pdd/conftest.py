@@ -1,12 +1,10 @@
-"""Shared pieces of the Pinduoduo adapter tests: a fake token store and limiter, a frozen clock, respx."""
+"""Shared pieces of the Pinduoduo adapter tests: a pre-loaded token store, a frozen clock, routes, fixtures."""
 
 from __future__ import annotations
 
 import copy
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,9 +19,8 @@ from adapters.pdd.adapter import PddAdapter
 from adapters.pdd.client import PddClient
 from adapters.pdd.config import PddShopConfig
 from syncd.domain import Token
-from syncd.ratelimit import RateLimiter
 from syncd.registry import AdapterContext
-from syncd.retry import RetryPolicy
+from tests.fakes import FakeTokenStore
 
 ROUTER = "https://gw-api.pinduoduo.com/api/router"
 CLIENT_ID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -78,39 +75,6 @@ def token(access: str = ACCESS, refresh: str = REFRESH, *, expires_in: timedelta
                  refresh_expires_at=NOW + timedelta(days=20))
 
 
-@dataclass
-class FakeTokenStore:
-    """In-memory TokenStore; ``lock_free=False`` plays another process holding the refresh lock."""
-
-    tokens: dict[str, Token] = field(default_factory=dict)
-    saved: list[Token] = field(default_factory=list)
-    lock_free: bool = True
-    locks: int = 0
-
-    def load(self, shop_id: str) -> Token | None:
-        return self.tokens.get(shop_id)
-
-    def save(self, shop_id: str, token: Token) -> None:
-        self.tokens[shop_id] = token
-        self.saved.append(token)
-
-    @contextmanager
-    def refresh_lock(self, shop_id: str) -> Iterator[bool]:
-        self.locks += 1
-        yield self.lock_free
-
-
-class FakeLimiter(RateLimiter):
-    """Records every ``acquire`` and never waits."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.acquired: list[tuple[str, float]] = []
-
-    def acquire(self, key: str, per_second: float, burst: float | None = None) -> None:
-        self.acquired.append((key, per_second))
-
-
 def make_config(**changes: Any) -> PddShopConfig:
     raw: dict[str, Any] = {"id": SHOP, "platform": "pdd", "client_id": CLIENT_ID, "client_secret": SECRET,
                            "auth": {"access_token": "configured-access-1", "refresh_token": "configured-refresh-1"}}
@@ -126,33 +90,9 @@ def clock_at() -> Iterator[time_machine.Traveller]:
 
 
 @pytest.fixture
-def waits() -> list[float]:
-    return []
-
-
-@pytest.fixture
 def store() -> FakeTokenStore:
     """A store holding a token valid for three more days."""
     return FakeTokenStore(tokens={SHOP: token()})
-
-
-@pytest.fixture
-def limiter() -> FakeLimiter:
-    return FakeLimiter()
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
-
-
-@pytest.fixture
-def ctx(http: httpx.Client, store: FakeTokenStore, waits: list[float], limiter: FakeLimiter,
-        tmp_path: Path) -> AdapterContext:
-    # max_wait=0 makes every retry wait zero; the waits are recorded, never slept.
-    policy = RetryPolicy(attempts=3, max_seconds=60, initial_wait=1, max_wait=0, sleep=waits.append)
-    return AdapterContext(http=http, tokens=store, data_dir=tmp_path, retry=policy, limiter=limiter)
 
 
 @pytest.fixture
@@ -168,12 +108,6 @@ def client(config: PddShopConfig, ctx: AdapterContext, clock_at: time_machine.Tr
 @pytest.fixture
 def adapter(config: PddShopConfig, ctx: AdapterContext, clock_at: time_machine.Traveller) -> PddAdapter:
     return PddAdapter(config, ctx)
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=True, assert_all_mocked=True) as router:
-        yield router
 
 
 def route(router: respx.MockRouter, api_type: str) -> respx.Route:

@@ -27,13 +27,13 @@ from tests.adapters.pdd.conftest import (
     ROUTER,
     SECRET,
     SHOP,
-    FakeLimiter,
     fail,
     form,
     make_config,
     ok,
     route,
 )
+from tests.fakes import FakeLimiter
 
 INFO = "pdd.order.information.get"
 INFO_KEY = "order_info_get_response"

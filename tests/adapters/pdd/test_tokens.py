@@ -19,7 +19,6 @@ from tests.adapters.pdd.conftest import (
     REFRESH,
     SECRET,
     SHOP,
-    FakeTokenStore,
     fail,
     fixture,
     form,
@@ -28,6 +27,7 @@ from tests.adapters.pdd.conftest import (
     route,
     token,
 )
+from tests.fakes import FakeTokenStore
 
 LIST = "pdd.order.number.list.increment.get"
 LIST_KEY = "order_sn_increment_get_response"

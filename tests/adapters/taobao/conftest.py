@@ -1,12 +1,10 @@
-"""Shared pieces of the Taobao adapter tests: a fake token store and limiter, a frozen clock, respx, fixtures."""
+"""Shared pieces of the Taobao adapter tests: envelopes, sample trades, a frozen clock, fixtures."""
 
 from __future__ import annotations
 
 import copy
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,10 +18,7 @@ import time_machine
 from adapters.taobao.adapter import TaobaoAdapter
 from adapters.taobao.client import TaobaoClient, response_key
 from adapters.taobao.config import TaobaoShopConfig
-from syncd.domain import Token
-from syncd.ratelimit import RateLimiter
 from syncd.registry import AdapterContext
-from syncd.retry import RetryPolicy
 
 BASE = "https://eco.taobao.com/router/rest"
 APP_KEY = "21000001"
@@ -97,37 +92,6 @@ def trade_like(tid: str, modified: str, **changes: Any) -> dict[str, Any]:
     return trade
 
 
-@dataclass
-class FakeTokenStore:
-    """In-memory TokenStore; ``lock_free=False`` plays another process holding the refresh lock."""
-
-    tokens: dict[str, Token] = field(default_factory=dict)
-    saved: list[Token] = field(default_factory=list)
-    lock_free: bool = True
-
-    def load(self, shop_id: str) -> Token | None:
-        return self.tokens.get(shop_id)
-
-    def save(self, shop_id: str, token: Token) -> None:
-        self.tokens[shop_id] = token
-        self.saved.append(token)
-
-    @contextmanager
-    def refresh_lock(self, shop_id: str) -> Iterator[bool]:
-        yield self.lock_free
-
-
-class FakeLimiter(RateLimiter):
-    """Records every budget asked for; never waits."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.asked: list[tuple[str, float]] = []
-
-    def acquire(self, key: str, per_second: float, burst: float | None = None) -> None:
-        self.asked.append((key, per_second))
-
-
 def make_config(**changes: Any) -> TaobaoShopConfig:
     raw: dict[str, Any] = {"id": SHOP, "platform": "taobao", "app_key": APP_KEY, "app_secret": SECRET,
                            "session": SESSION, "session_expires_at": SESSION_EXPIRES.isoformat()}
@@ -143,35 +107,6 @@ def clock_at() -> Iterator[time_machine.Traveller]:
 
 
 @pytest.fixture
-def waits() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def store() -> FakeTokenStore:
-    return FakeTokenStore()
-
-
-@pytest.fixture
-def limiter() -> FakeLimiter:
-    return FakeLimiter()
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
-
-
-@pytest.fixture
-def ctx(http: httpx.Client, store: FakeTokenStore, waits: list[float], limiter: FakeLimiter,
-        tmp_path: Path) -> AdapterContext:
-    # max_wait=0 makes every backoff zero; waits records what the policy would have slept (retry-after).
-    policy = RetryPolicy(attempts=3, max_seconds=60, initial_wait=1, max_wait=0, sleep=waits.append)
-    return AdapterContext(http=http, tokens=store, data_dir=tmp_path, retry=policy, limiter=limiter)
-
-
-@pytest.fixture
 def config() -> TaobaoShopConfig:
     return make_config()
 
@@ -184,9 +119,3 @@ def client(config: TaobaoShopConfig, ctx: AdapterContext, clock_at: time_machine
 @pytest.fixture
 def adapter(config: TaobaoShopConfig, ctx: AdapterContext, clock_at: time_machine.Traveller) -> TaobaoAdapter:
     return TaobaoAdapter(config, ctx)
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=True, assert_all_mocked=True) as router:
-        yield router

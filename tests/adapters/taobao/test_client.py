@@ -29,7 +29,6 @@ from tests.adapters.taobao.conftest import (
     SESSION,
     SHIP,
     SHOP,
-    FakeLimiter,
     answer,
     fail,
     form,
@@ -37,6 +36,7 @@ from tests.adapters.taobao.conftest import (
     ok,
     route,
 )
+from tests.fakes import FakeLimiter
 
 TID = {"tid": "2451234567890125000", "fields": "tid,status", "include_oaid": True}
 
@@ -99,7 +99,7 @@ def test_call_takes_the_rate_budget_of_each_api_before_each_request(
     client.call(FULLINFO, TID)
     client.call(COMPANIES, {"fields": "code"})
 
-    assert limiter.asked == [(f"taobao:{SHOP}:{FULLINFO}", 20.0), (f"taobao:{SHOP}:{FULLINFO}", 20.0),
+    assert limiter.acquired == [(f"taobao:{SHOP}:{FULLINFO}", 20.0), (f"taobao:{SHOP}:{FULLINFO}", 20.0),
                              (f"taobao:{SHOP}:{COMPANIES}", 0.5)]
 
 
@@ -109,7 +109,7 @@ def test_call_given_unknown_api_uses_the_fallback_budget(
 
     client.call("taobao.item.seller.get", {"fields": "title"})
 
-    assert limiter.asked == [(f"taobao:{SHOP}:taobao.item.seller.get", 5.0)]
+    assert limiter.acquired == [(f"taobao:{SHOP}:taobao.item.seller.get", 5.0)]
 
 
 def test_call_given_flow_control_waits_the_ban_seconds_plus_one_then_succeeds(

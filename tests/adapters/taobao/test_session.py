@@ -25,7 +25,6 @@ from tests.adapters.taobao.conftest import (
     SESSION,
     SESSION_EXPIRES,
     SHOP,
-    FakeTokenStore,
     answer,
     fail,
     fixture,
@@ -34,6 +33,7 @@ from tests.adapters.taobao.conftest import (
     ok,
     route,
 )
+from tests.fakes import FakeTokenStore
 
 NEW_SESSION = "6201a10refreshed-session-token-0002"
 NEW_REFRESH = "6202a10refreshed-refresh-token-0002"

@@ -1,23 +1,18 @@
-"""Shared pieces of the webhook supplier tests: config, context, respx router, frozen clock, sample order."""
+"""Shared pieces of the webhook supplier tests: config, a memory token store, frozen clock, sample order."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import respx
 import time_machine
 
 from adapters.webhook.adapter import WebhookSupplier
 from adapters.webhook.config import WebhookSupplierConfig
 from syncd.domain import Receiver, SupplierLine, SupplierOrderRequest
-from syncd.ratelimit import RateLimiter
 from syncd.registry import AdapterContext
-from syncd.retry import RetryPolicy
 from tests.fakes import MemoryTokens
 
 BASE = "https://erp.example.com/api/syncd"
@@ -62,17 +57,6 @@ def error_json(code: str, message: str = "") -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
-class FakeLimiter(RateLimiter):
-    """Records every ``acquire`` and never waits."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.acquired: list[tuple[str, float]] = []
-
-    def acquire(self, key: str, per_second: float, burst: float | None = None) -> None:
-        self.acquired.append((key, per_second))
-
-
 @pytest.fixture
 def clock_at() -> Iterator[time_machine.Traveller]:
     with time_machine.travel(NOW, tick=False) as traveller:
@@ -80,26 +64,8 @@ def clock_at() -> Iterator[time_machine.Traveller]:
 
 
 @pytest.fixture
-def waits() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def limiter() -> FakeLimiter:
-    return FakeLimiter()
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
-
-
-@pytest.fixture
-def ctx(http: httpx.Client, waits: list[float], limiter: FakeLimiter, tmp_path: Path) -> AdapterContext:
-    # max_wait=0: every retry waits zero; the waits are recorded, never slept.
-    policy = RetryPolicy(attempts=3, max_seconds=60, initial_wait=1, max_wait=0, sleep=waits.append)
-    return AdapterContext(http=http, tokens=MemoryTokens(), data_dir=tmp_path, retry=policy, limiter=limiter)
+def store() -> MemoryTokens:
+    return MemoryTokens()
 
 
 @pytest.fixture
@@ -110,9 +76,3 @@ def config() -> WebhookSupplierConfig:
 @pytest.fixture
 def supplier(config: WebhookSupplierConfig, ctx: AdapterContext, clock_at: time_machine.Traveller) -> WebhookSupplier:
     return WebhookSupplier(config, ctx)
-
-
-@pytest.fixture
-def api() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=True, assert_all_mocked=True) as router:
-        yield router

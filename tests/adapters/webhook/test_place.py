@@ -24,12 +24,12 @@ from tests.adapters.webhook.conftest import (
     NOW,
     NOW_TS,
     SECRET,
-    FakeLimiter,
     error_json,
     make_config,
     order_json,
     sample_request,
 )
+from tests.fakes import FakeLimiter
 
 EXAMPLE_C = "v1=3d679eaa4afd046952e1a1fb1fe2af82d3c6a6276ab2b9575c4d179287ac345d"
 EXAMPLE_C_GET = "v1=0cf1077374236fc4a3a1d0a4c9f807f8dd8cc7aaec18de6ccc63bfc79f21a044"

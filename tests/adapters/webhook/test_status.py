@@ -14,7 +14,8 @@ from adapters.webhook.adapter import WebhookSupplier
 from syncd.domain import CancelOutcome, StockLine, SupplierLine, SupplierOrderPhase, SupplierParcel
 from syncd.errors import ProtocolError, RejectedError, TransientError
 from syncd.registry import AdapterContext
-from tests.adapters.webhook.conftest import BASE, KEY, FakeLimiter, error_json, make_config, order_json, sample_request
+from tests.adapters.webhook.conftest import BASE, KEY, error_json, make_config, order_json, sample_request
+from tests.fakes import FakeLimiter
 
 REF = "WS20251122000042"
 
