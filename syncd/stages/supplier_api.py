@@ -107,6 +107,17 @@ def _claim(rt: Runtime, s: Session, supplier_id: str, now: datetime, cond: Any, 
                   originals.get(r.reship_of) if r.reship_of else None) for r in rows]
 
 
+def _still_ours(rt: Runtime, s: Session, w: _Work, now: datetime, **values: Any) -> bool:
+    """Whether this run's claim on the supplier order still holds (and it is as claimed); renews the claim and
+    locks the row for the rest of the transaction. A batch can take longer than ``claim_seconds`` to work
+    through: another replica may then have taken the row, and must be the only one to act on it."""
+    return s.execute(update(SupplierOrder).where(
+        SupplierOrder.id == w.so_id, SupplierOrder.claimed_by == rt.holder, SupplierOrder.claim_until > now,
+        SupplierOrder.state == w.state).values(
+        updated_at=now, claim_until=now + timedelta(seconds=rt.config.global_.claim_seconds), **values)
+        .returning(SupplierOrder.id)).first() is not None
+
+
 def _release(s: Session, so_id: int, **values: Any) -> None:
     s.execute(update(SupplierOrder).where(SupplierOrder.id == so_id)
               .values(claimed_by=None, claim_until=None, updated_at=clock.now(), **values))
@@ -194,10 +205,13 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
         if answer is not None and answer.short():
             _out_of_stock(rt, supplier_id, w, answer)
             return 0
-    with rt.db.begin() as s:  # the intent, committed before the call
-        s.execute(update(SupplierOrder).where(SupplierOrder.id == w.so_id).values(
-            state=SupplierOrderState.PLACING, first_attempt_at=w.first_attempt_at or now,
-            attempts=SupplierOrder.attempts + 1, updated_at=now))
+    with rt.db.begin() as s:  # the intent, committed before the call, only while the claim is still ours
+        now = clock.now()
+        if not _still_ours(rt, s, w, now, state=SupplierOrderState.PLACING,
+                           first_attempt_at=w.first_attempt_at or now, attempts=SupplierOrder.attempts + 1):
+            log.info("supplier %s: order %s: claim lapsed before sending; another run takes it", supplier_id,
+                     subject)
+            return 0
         audit(s, rt, supplier_id, "place_order", subject, key=w.key, outcome="intent",
               detail=f"{len(request.lines)} lines" + (" (reship)" if w.kind == "reship" else ""))
     try:
@@ -258,6 +272,8 @@ def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) 
     short = {ln.supplier_sku for ln in answer.short()}
     words = ", ".join(f"{ln.supplier_sku} (wanted {ln.wanted}, has {ln.available})" for ln in answer.short())
     with rt.db.begin() as s:
+        if not _still_ours(rt, s, w, now):
+            return
         order = s.get(Order, w.order_id)
         so = s.get(SupplierOrder, w.so_id)
         assert order is not None and so is not None

@@ -418,3 +418,24 @@ def test_route_given_a_bundle_orders_each_component_and_ships_the_storefront_lin
     ((pid, parcels, whole),) = h.shop.ship_calls
     assert (pid, whole) == ("5015", True)
     assert [(ln.platform_line_id, ln.quantity) for ln in parcels[0].lines] == [("5015-1", 1)]
+
+
+def test_place_given_a_claim_that_lapsed_mid_batch_never_sends_what_another_replica_took(hs, db):
+    import dataclasses
+
+    from syncd.stages import supplier_api as sa
+
+    h, fake = hs
+    _route(h, ("5021", ("SKU-X",)))
+    now = clock.now()
+    with db.begin() as s:  # replica A claims, then is slow to reach this order (a long batch)
+        (work,) = sa._claim(h.rt, s, API, now, SupplierOrder.state == "pending", 10)
+    receiver = sa._decrypt(h.rt, list(sa._orders(h.rt, {work.order_id}).values()))[work.order_id]
+    replica_b = dataclasses.replace(h.rt, holder="replica-b")
+    with time_machine.travel(now + timedelta(seconds=h.rt.config.global_.claim_seconds + 1), tick=False):
+        assert sa.place_orders(replica_b, API, fake) == 1  # B takes the lapsed claim and places the order
+        assert sa._place_one(h.rt, API, fake, work, receiver) == 0  # A comes back to it: hands off
+    assert len(fake.requests) == 1
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "place_order", AuditEntry.outcome == "intent")) == 1
