@@ -25,6 +25,7 @@ from syncd.stages.route import hold_order
 from syncd.stages.runner import StageReport, audit, scope
 from syncd.store.db import lease
 from syncd.store.models import ExportBatch, Order, SupplierOrder
+from syncd.store.orders import lock_orders
 
 log = logging.getLogger("syncd.forward")
 
@@ -107,6 +108,7 @@ def write_batch(rt: Runtime, supplier_id: str, batch_id: int,
 def _mark_orders_placed(s: Session, order_ids: list[int], now: datetime) -> None:
     if not order_ids:
         return
+    lock_orders(s, order_ids)  # two replicas placing its last two supplier orders at once: see lock_orders
     open_states = [SupplierOrderState.PENDING, SupplierOrderState.PLACING]
     still_open = set(s.scalars(select(SupplierOrder.order_id).where(
         SupplierOrder.order_id.in_(order_ids), SupplierOrder.state.in_(open_states))))

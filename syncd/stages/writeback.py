@@ -27,6 +27,7 @@ from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
 from syncd.stages.runner import StageReport, for_each_shop, shop_paused
 from syncd.store.models import AuditEntry, Order, OrderLine, Shipment, SupplierOrder
+from syncd.store.orders import lock_orders
 
 log = logging.getLogger("syncd.writeback")
 
@@ -213,6 +214,7 @@ def finish_orders(s: Session, order_ids: list[int], now: datetime) -> None:
     """Orders whose every supplier order shipped and every parcel is on the storefront become shipped."""
     if not order_ids:
         return
+    lock_orders(s, order_ids)  # two replicas uploading its last two parcels at once: see lock_orders
     open_so = exists().where(SupplierOrder.order_id == Order.id, SupplierOrder.state.in_(
         [SupplierOrderState.PENDING, SupplierOrderState.PLACING, SupplierOrderState.PLACED]))
     open_sh = exists().where(Shipment.order_id == Order.id, Shipment.writeback_state.in_(

@@ -28,6 +28,16 @@ class UpsertResult:
     unchanged: int = 0
 
 
+def lock_orders(s: Session, order_ids: Sequence[int]) -> None:
+    """Lock these order rows (in id order, so two transactions cannot deadlock) before deciding from their
+    children that an order moves on. Two replicas finishing an order's last two children at once would each
+    see the other's still open (neither committed) and leave the order where it was for ever; with the lock
+    the second waits, then sees the first's commit. A no-op on SQLite, which serialises writers anyway."""
+    if order_ids:
+        s.execute(select(Order.id).where(Order.id.in_(sorted(set(order_ids)))).order_by(Order.id)
+                  .with_for_update())
+
+
 def payload_hash(raw: Any) -> str:
     return hashlib.sha1(json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str).encode(),
                         usedforsecurity=False).hexdigest()
