@@ -110,9 +110,11 @@ def _claim(rt: Runtime, s: Session, supplier_id: str, now: datetime, cond: Any, 
 def _still_ours(rt: Runtime, s: Session, w: _Work, now: datetime, **values: Any) -> bool:
     """Whether this run's claim on the supplier order still holds (and it is as claimed); renews the claim and
     locks the row for the rest of the transaction. A batch can take longer than ``claim_seconds`` to work
-    through: another replica may then have taken the row, and must be the only one to act on it."""
+    through: another replica may then have taken the row (it wrote its own name in ``claimed_by``), and must
+    be the only one to act on it. A lapsed claim nobody took is still ours: the renewal and a takeover both
+    write the row, so only one of them can win."""
     return s.execute(update(SupplierOrder).where(
-        SupplierOrder.id == w.so_id, SupplierOrder.claimed_by == rt.holder, SupplierOrder.claim_until > now,
+        SupplierOrder.id == w.so_id, SupplierOrder.claimed_by == rt.holder,
         SupplierOrder.state == w.state).values(
         updated_at=now, claim_until=now + timedelta(seconds=rt.config.global_.claim_seconds), **values)
         .returning(SupplierOrder.id)).first() is not None
