@@ -5,13 +5,13 @@ The access token lives 10 hours and is refreshed ahead of expiry with ``system.o
 ``system.oauth2/postponeToken`` once fewer than 30 days remain (1688 refuses earlier). Every pair is saved
 through the core's token store under ``"supplier:" + id`` with its ``refresh_expires_at``, so the core can
 warn a person long before the only way back is authorising again in a browser. One refresher at a time:
-a process-local lock plus the store's ``refresh_lock``.
+the single writer of :mod:`adapters.common.tokens` (a process-local lock plus the store's ``refresh_lock``);
+this module holds what is 1688's own: getToken, postponeToken and their answers.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from adapters.alibaba.config import AlibabaSupplierConfig
 from adapters.alibaba.errors import REAUTHORIZE_HINT
 from adapters.alibaba.mapping import parse_time, text
+from adapters.common.tokens import SingleWriterTokens
 from syncd import clock
 from syncd.domain import Token
 from syncd.errors import FatalError, ProtocolError, ReauthorizationRequired, TransientError
@@ -42,44 +43,31 @@ def store_key(supplier_id: str) -> str:
 
 
 class TokenKeeper:
-    """Loads the pair from the core's store; refreshes and postpones it under the store's refresh lock."""
+    """The buyer's pair in the core's store: refreshed by a single writer, its refresh token postponed when due."""
 
     def __init__(self, config: AlibabaSupplierConfig, ctx: AdapterContext, post: SystemPost) -> None:
         self._config = config
-        self._store = ctx.tokens
-        self._key = store_key(config.id)
         self._post = post
-        self._local = threading.Lock()
-        self._seen: set[str] = set()
         self._postpone_failed_at: datetime | None = None
+        self._tokens = SingleWriterTokens(
+            ctx.tokens, store_key(config.id), who=f"1688 supplier {config.id}",
+            refresh_before=timedelta(minutes=config.refresh_before_minutes), exchange=self._refresh, log=log,
+            configured=[s.get_secret_value() for s in (config.access_token, config.refresh_token) if s],
+            fallback=self._configured, before_use=self._maybe_postpone)
 
     def known_secrets(self) -> list[str]:
         """Every token string handled so far, for scrubbing messages."""
-        configured = [s.get_secret_value() for s in (self._config.access_token, self._config.refresh_token) if s]
-        return [*self._seen, *configured]
+        return self._tokens.known_secrets()
 
     # ---- the access token --------------------------------------------------------------------------
 
     def current(self) -> Token:
         """A usable pair: the stored one, refreshed when due, its refresh token postponed when due."""
-        stored = self._load()
-        if stored is not None and not self._due(stored):
-            return self._maybe_postpone(stored)
-        try:
-            token = self._renew(rejected=None)
-        except TransientError:
-            # An early refresh that failed for now must not stop calls the current token still serves.
-            fallback = stored if stored is not None and self._usable(stored, None) else self._configured(stored)
-            if fallback is None:
-                raise
-            log.warning("1688 supplier %s: token refresh failed for now; using the current access token",
-                        self._config.id)
-            return fallback
-        return self._maybe_postpone(token)
+        return self._tokens.current()
 
-    def _configured(self, stored: Token | None) -> Token | None:
+    def _configured(self) -> Token | None:
         """The supplier file's access token, while nothing is stored (its expiry unknown: not saved)."""
-        if stored is not None or self._config.access_token is None or self._config.refresh_token is None:
+        if self._config.access_token is None or self._config.refresh_token is None:
             return None
         return Token(access_token=self._config.access_token.get_secret_value(),
                      refresh_token=self._config.refresh_token.get_secret_value(),
@@ -88,24 +76,7 @@ class TokenKeeper:
     def renew_after_rejection(self, rejected: Token) -> Token:
         """1688 refused ``rejected`` (HTTP 401 / token error): another pair, from the store or a refresh."""
         log.info("1688 supplier %s: access token refused; refreshing", self._config.id)
-        return self._renew(rejected=rejected.access_token)
-
-    def _renew(self, rejected: str | None) -> Token:
-        with self._local, self._store.refresh_lock(self._key) as got:
-            if not got:
-                stored = self._load()
-                if stored is not None and self._usable(stored, rejected):
-                    return stored
-                raise TransientError(f"1688 supplier {self._config.id}: token refresh in progress elsewhere",
-                                     code="refresh-in-progress")
-            stored = self._load()  # another writer may have finished while we waited
-            if stored is not None and self._usable(stored, rejected) and not self._due(stored):
-                return stored
-            token = self._refresh(stored)
-            self._store.save(self._key, token)
-            log.info("1688 supplier %s: new access token saved, expires %s", self._config.id,
-                     token.expires_at.isoformat())
-            return token
+        return self._tokens.renew_after_rejection(rejected)
 
     def _refresh(self, stored: Token | None) -> Token:
         if stored is not None:
@@ -146,10 +117,10 @@ class TokenKeeper:
             return token
 
     def _postpone(self, token: Token) -> Token:
-        with self._local, self._store.refresh_lock(self._key) as got:
+        with self._tokens.guard() as got:
             if not got:
                 return token
-            stored = self._load() or token
+            stored = self._tokens.load() or token
             lapses = stored.refresh_expires_at
             if lapses is not None and clock.ensure_utc(lapses) - clock.now() >= POSTPONE_WITHIN:
                 return stored  # another writer extended it
@@ -160,14 +131,14 @@ class TokenKeeper:
             refresh = text(body.get("refresh_token"))
             if not refresh:
                 raise ProtocolError("1688 postponeToken: answer has no refresh_token")
-            self._seen.add(refresh)
+            self._tokens.remember(refresh)
             new_lapses = self._moment(body.get("refresh_token_timeout"), "postponeToken", "refresh_token_timeout")
             access = text(body.get("access_token")) or stored.access_token
             expires = self._expiry(body, clock.now(), "postponeToken", required=False) or stored.expires_at
-            self._seen.add(access)
+            self._tokens.remember(access)
             renewed = Token(access_token=access, refresh_token=refresh, expires_at=expires,
                             refresh_expires_at=new_lapses, extra=stored.extra)
-            self._store.save(self._key, renewed)
+            self._tokens.save(renewed)
             self._postpone_failed_at = None
             log.info("1688 supplier %s: refresh token extended to %s", self._config.id,
                      new_lapses.isoformat() if new_lapses else "an unknown date")
@@ -198,7 +169,7 @@ class TokenKeeper:
         if not access:
             raise ProtocolError("1688 getToken: answer has no access_token")
         refresh = text(body.get("refresh_token")) or sent_refresh  # a refresh grant may omit it
-        self._seen.update((access, refresh))
+        self._tokens.remember(access, refresh)
         expires_at = self._expiry(body, clock.now(), "getToken", required=True)
         assert expires_at is not None
         lapses = self._moment(body.get("refresh_token_timeout"), "getToken", "refresh_token_timeout")
@@ -226,22 +197,6 @@ class TokenKeeper:
         if at is None and required:
             raise ProtocolError(f"1688 {what}: answer has no usable expires_in or expires_time")
         return at
-
-    # ---- store -------------------------------------------------------------------------------------
-
-    def _load(self) -> Token | None:
-        token = self._store.load(self._key)
-        if token is not None:
-            self._seen.update((token.access_token, token.refresh_token))
-        return token
-
-    def _due(self, token: Token) -> bool:
-        left = clock.ensure_utc(token.expires_at) - clock.now()
-        return left <= timedelta(minutes=self._config.refresh_before_minutes)
-
-    @staticmethod
-    def _usable(token: Token, rejected: str | None) -> bool:
-        return token.access_token != rejected and clock.ensure_utc(token.expires_at) > clock.now()
 
 
 __all__ = ["POSTPONE_PATH", "POSTPONE_WITHIN", "TOKEN_PATH", "TokenKeeper", "store_key"]

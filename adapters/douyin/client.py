@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from adapters.common.tokens import RefreshedElsewhere, SingleWriterTokens
 from adapters.douyin.config import DouyinShopConfig
 from adapters.douyin.signing import canonical_param_json, sign
 from syncd import clock, retry
@@ -262,61 +262,35 @@ class TokenKeeper:
 
     def __init__(self, config: DouyinShopConfig, ctx: AdapterContext, send_once: Sender) -> None:
         self._config = config
-        self._store = ctx.tokens
         self._key = config.id
         self._send = send_once
-        self._local = threading.Lock()  # one refresher per process; the store's lock covers the others
-        self._seen: set[str] = set()
+        configured = [s.get_secret_value() for s in (config.auth.access_token, config.auth.refresh_token)
+                      if s is not None]
+        self._tokens = SingleWriterTokens(
+            ctx.tokens, config.id, who=f"douyin shop {config.id}",
+            refresh_before=timedelta(minutes=config.refresh_before_minutes), exchange=self._exchange, log=log,
+            configured=configured)
 
     def known_secrets(self) -> list[str]:
         """Every token string this keeper has handled (for scrubbing messages)."""
-        extra = [s.get_secret_value() for s in (self._config.auth.access_token, self._config.auth.refresh_token)
-                 if s is not None]
-        return [*self._seen, *extra]
+        return self._tokens.known_secrets()
 
     def current(self) -> Token:
         """The stored token when it is not due for refresh; otherwise a new one."""
-        stored = self._load()
-        if stored is not None and not self._due(stored):
-            return stored
-        try:
-            return self._renew(rejected=None)
-        except TransientError:
-            # A refresh ahead of time that failed for now must not stop calls the old token still serves.
-            if stored is not None and self._usable(stored, None):
-                log.warning("douyin shop %s: early token refresh failed; using the current token", self._key)
-                return stored
-            raise
+        return self._tokens.current()
 
     def renew_after_rejection(self, rejected: Token) -> Token:
         """The platform refused ``rejected`` as expired: get another pair (from the store or a refresh)."""
         log.info("douyin shop %s: access token refused as expired; refreshing", self._key)
-        return self._renew(rejected=rejected.access_token)
+        return self._tokens.renew_after_rejection(rejected)
 
-    def _renew(self, rejected: str | None) -> Token:
-        with self._local, self._store.refresh_lock(self._key) as got:
-            if not got:
-                return self._from_other_writer(rejected)
-            stored = self._load()  # another writer may have finished while we waited
-            if stored is not None and self._usable(stored, rejected) and not self._due(stored):
-                return stored
-            try:
-                token = self._fetch(stored)
-            except RejectedError as err:
-                if err.code == CONCURRENT_REFRESH:
-                    return self._from_other_writer(rejected)
-                raise
-            self._store.save(self._key, token)
-            log.info("douyin shop %s: new access token saved, expires %s", self._key,
-                     token.expires_at.isoformat())
-            return token
-
-    def _from_other_writer(self, rejected: str | None) -> Token:
-        stored = self._load()
-        if stored is not None and self._usable(stored, rejected):
-            return stored
-        raise TransientError(f"douyin shop {self._key}: token refresh in progress elsewhere",
-                             code="refresh-in-progress")
+    def _exchange(self, stored: Token | None) -> Token:
+        try:
+            return self._fetch(stored)
+        except RejectedError as err:
+            if err.code == CONCURRENT_REFRESH:
+                raise RefreshedElsewhere from err
+            raise
 
     def _fetch(self, stored: Token | None) -> Token:
         auth = self._config.auth
@@ -350,7 +324,7 @@ class TokenKeeper:
         if not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0:
             raise ProtocolError(f"douyin {method}: answer has no usable expires_in")
         assert isinstance(access, str) and isinstance(refresh, str)
-        self._seen.update((access, refresh))
+        self._tokens.remember(access, refresh)
         now = clock.now()
         expires_at = (clock.from_epoch(expires_in) if expires_in > _EPOCH_THRESHOLD
                       else now + timedelta(seconds=expires_in))
@@ -360,17 +334,3 @@ class TokenKeeper:
         extra = {k: str(data[k]) for k in ("shop_id", "shop_name", "scope") if data.get(k) not in (None, "")}
         return Token(access_token=access, refresh_token=refresh, expires_at=expires_at,
                      refresh_expires_at=refresh_expires_at, extra=extra)
-
-    def _load(self) -> Token | None:
-        token = self._store.load(self._key)
-        if token is not None:
-            self._seen.update((token.access_token, token.refresh_token))
-        return token
-
-    def _due(self, token: Token) -> bool:
-        left = clock.ensure_utc(token.expires_at) - clock.now()
-        return left <= timedelta(minutes=self._config.refresh_before_minutes)
-
-    @staticmethod
-    def _usable(token: Token, rejected: str | None) -> bool:
-        return token.access_token != rejected and clock.ensure_utc(token.expires_at) > clock.now()

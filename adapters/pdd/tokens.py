@@ -1,21 +1,22 @@
 """The Pinduoduo shop's token pair: reference/storefronts.md §2.3.
 
 Refreshed with ``pdd.pop.auth.token.refresh`` before its ``expires_at`` and once when a call answers
-10019; saved through the core's token store under the syncd shop id, by a single writer.
+10019; saved through the core's token store under the syncd shop id, by a single writer
+(:mod:`adapters.common.tokens`). This module holds what is Pinduoduo's own: the refresh call and its answer.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from adapters.common.tokens import SingleWriterTokens
 from adapters.pdd.config import PddShopConfig
 from syncd import clock
 from syncd.domain import Token
-from syncd.errors import AuthError, ProtocolError, ReauthorizationRequired, RejectedError, TransientError
+from syncd.errors import AuthError, ProtocolError, ReauthorizationRequired, RejectedError
 from syncd.registry import AdapterContext
 
 log = logging.getLogger("adapters.pdd")
@@ -28,58 +29,30 @@ Sender = Callable[[str, dict[str, Any], str | None], dict[str, Any]]
 
 
 class TokenKeeper:
-    """Loads the pair from the core's store; refreshes it under the store's refresh lock."""
+    """The shop's pair in the core's store, refreshed by a single writer with ``pdd.pop.auth.token.refresh``."""
 
     def __init__(self, config: PddShopConfig, ctx: AdapterContext, send_once: Sender) -> None:
         self._config = config
-        self._store = ctx.tokens
         self._key = config.id
         self._send = send_once
-        self._local = threading.Lock()  # one refresher per process; the store's lock covers the others
-        self._seen: set[str] = set()
+        auth = config.auth
+        self._tokens = SingleWriterTokens(
+            ctx.tokens, config.id, who=f"pdd shop {config.id}",
+            refresh_before=timedelta(minutes=config.refresh_before_minutes), exchange=self._refresh, log=log,
+            configured=[auth.access_token.get_secret_value(), auth.refresh_token.get_secret_value()] if auth else [])
 
     def known_secrets(self) -> list[str]:
         """Every token string this keeper has handled (for scrubbing messages)."""
-        auth = self._config.auth
-        extra = [auth.access_token.get_secret_value(), auth.refresh_token.get_secret_value()] if auth else []
-        return [*self._seen, *extra]
+        return self._tokens.known_secrets()
 
     def current(self) -> Token:
         """The stored token when it is not due for refresh; otherwise a refreshed one."""
-        stored = self._load()
-        if stored is not None and not self._due(stored):
-            return stored
-        try:
-            return self._renew(rejected=None)
-        except TransientError:
-            # An early refresh that failed for now must not stop calls the current token still serves.
-            if stored is not None and self._usable(stored, None):
-                log.warning("pdd shop %s: early token refresh failed; using the current token", self._key)
-                return stored
-            raise
+        return self._tokens.current()
 
     def renew_after_rejection(self, rejected: Token) -> Token:
         """The platform refused ``rejected`` (10019): another pair, from the store or a refresh."""
         log.info("pdd shop %s: access token refused as expired; refreshing", self._key)
-        return self._renew(rejected=rejected.access_token)
-
-    def _renew(self, rejected: str | None) -> Token:
-        with self._local, self._store.refresh_lock(self._key) as got:
-            if not got:
-                return self._from_other_writer(rejected)
-            stored = self._load()  # another writer may have finished while we waited
-            if stored is not None and self._usable(stored, rejected) and not self._due(stored):
-                return stored
-            token = self._refresh(stored)
-            self._store.save(self._key, token)
-            log.info("pdd shop %s: new access token saved, expires %s", self._key, token.expires_at.isoformat())
-            return token
-
-    def _from_other_writer(self, rejected: str | None) -> Token:
-        stored = self._load()
-        if stored is not None and self._usable(stored, rejected):
-            return stored
-        raise TransientError(f"pdd shop {self._key}: token refresh in progress elsewhere", code="refresh-in-progress")
+        return self._tokens.renew_after_rejection(rejected)
 
     def _refresh(self, stored: Token | None) -> Token:
         if stored is not None:
@@ -111,7 +84,7 @@ class TokenKeeper:
             raise ProtocolError(f"pdd {REFRESH_API}: answer has no access_token")
         if not isinstance(refresh, str) or not refresh:
             refresh = sent_refresh  # some answers omit an unchanged refresh token
-        self._seen.update((access, refresh))
+        self._tokens.remember(access, refresh)
         now = clock.now()
         expires_at = _moment(data.get("expires_at"), data.get("expires_in"), now)
         if expires_at is None:
@@ -122,20 +95,6 @@ class TokenKeeper:
         extra = {k: str(data[k]) for k in ("owner_id", "owner_name") if data.get(k) not in (None, "")}
         return Token(access_token=access, refresh_token=refresh, expires_at=expires_at,
                      refresh_expires_at=refresh_expires_at, extra=extra)
-
-    def _load(self) -> Token | None:
-        token = self._store.load(self._key)
-        if token is not None:
-            self._seen.update((token.access_token, token.refresh_token))
-        return token
-
-    def _due(self, token: Token) -> bool:
-        left = clock.ensure_utc(token.expires_at) - clock.now()
-        return left <= timedelta(minutes=self._config.refresh_before_minutes)
-
-    @staticmethod
-    def _usable(token: Token, rejected: str | None) -> bool:
-        return token.access_token != rejected and clock.ensure_utc(token.expires_at) > clock.now()
 
 
 def _number(value: Any) -> int | None:

@@ -1,0 +1,1 @@
+"""Pieces more than one adapter uses; none of them is an adapter itself."""

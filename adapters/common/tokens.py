@@ -1,0 +1,166 @@
+"""One access/refresh token pair in the core's token store, renewed by a single writer at a time.
+
+Shared by the adapters whose platform issues such a pair (Douyin Shop, Pinduoduo, 1688). The pair is read
+from the store under one key, used while more than ``refresh_before`` of it is left, and renewed ahead of
+that or at once when the platform refuses it. Renewing runs under a process-local lock (threads of one
+replica share the store's lease, which is taken per holder) plus the store's ``refresh_lock`` (the lease
+that keeps replicas apart). Whoever waited re-reads what the winner stored; whoever finds the lease held
+elsewhere uses the stored pair while it is still good, or is told to try again.
+
+An adapter brings only its own part: the *exchange* (the wire call that trades the stored pair's refresh
+token, or a configured one while nothing is stored, for a new pair, and the parsing of its expiries) and,
+where it has them, a configured pair to fall back on and a last step before a pair is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import timedelta
+
+from syncd import clock
+from syncd.domain import Token
+from syncd.errors import TransientError
+from syncd.protocols import TokenStore
+
+# The stored pair (None while nothing is stored) → a new pair from the platform. It raises what the
+# platform's answer means (ReauthorizationRequired when a person must act), or RefreshedElsewhere.
+Exchange = Callable[[Token | None], Token]
+
+
+class RefreshedElsewhere(Exception):  # a signal to the keeper, never raised past it
+    """Raised by an exchange when the platform says another writer is refreshing this pair right now."""
+
+
+def _nothing() -> Token | None:
+    return None
+
+
+def _same(token: Token) -> Token:
+    return token
+
+
+class SingleWriterTokens:
+    """The pair under ``key``: reused while fresh, renewed by one writer at a time, re-read from the winner."""
+
+    def __init__(
+        self,
+        store: TokenStore,
+        key: str,
+        *,
+        who: str,
+        refresh_before: timedelta,
+        exchange: Exchange,
+        log: logging.Logger,
+        configured: Iterable[str] = (),
+        fallback: Callable[[], Token | None] = _nothing,
+        before_use: Callable[[Token], Token] = _same,
+        lock: AbstractContextManager[object] | None = None,
+    ) -> None:
+        """``who`` starts every message ("pdd shop shop1"); ``configured``: token strings from the config.
+
+        ``fallback``: a pair to use while nothing is stored and the first refresh failed for now.
+        ``before_use``: applied to each pair :meth:`current` hands out except such a fall-back.
+        ``lock``: the process-local half of the guard; one of its own unless a test hands in one to watch.
+        """
+        self._store = store
+        self._key = key
+        self._who = who
+        self._refresh_before = refresh_before
+        self._exchange = exchange
+        self._log = log
+        self._configured = list(configured)
+        self._fallback = fallback
+        self._before_use = before_use
+        self._local = lock if lock is not None else threading.Lock()
+        self._seen: set[str] = set()
+
+    def known_secrets(self) -> list[str]:
+        """Every token string handled so far, then the configured ones, for scrubbing messages."""
+        return [*self._seen, *self._configured]
+
+    def remember(self, *secrets: str) -> None:
+        """Count token strings an exchange has seen among :meth:`known_secrets`."""
+        self._seen.update(secrets)
+
+    # ---- handing out a pair ------------------------------------------------------------------------
+
+    def current(self) -> Token:
+        """A usable pair: the stored one while it is not due, else a renewed one."""
+        stored = self.load()
+        if stored is not None and not self.due(stored):
+            return self._before_use(stored)
+        try:
+            token = self._renew(rejected=None)
+        except TransientError:
+            # An early refresh that failed for now must not stop calls the current token still serves.
+            fallback = self._fall_back_from(stored)
+            if fallback is None:
+                raise
+            self._log.warning("%s: early token refresh failed; using the current token", self._who)
+            return fallback
+        return self._before_use(token)
+
+    def _fall_back_from(self, stored: Token | None) -> Token | None:
+        """After a refresh failed for now: the stored pair while it still serves, else (nothing stored) the fallback."""
+        if stored is None:
+            return self._fallback()
+        return stored if self.usable(stored) else None
+
+    def renew_after_rejection(self, rejected: Token) -> Token:
+        """The platform refused ``rejected``: another pair, from the store if one is there, else refreshed."""
+        return self._renew(rejected=rejected.access_token)
+
+    def _renew(self, rejected: str | None) -> Token:
+        with self.guard() as got:
+            if not got:
+                return self._from_other_writer(rejected)
+            stored = self.load()  # another writer may have finished while we waited
+            if stored is not None and self.usable(stored, rejected) and not self.due(stored):
+                return stored
+            try:
+                token = self._exchange(stored)
+            except RefreshedElsewhere:
+                return self._from_other_writer(rejected)
+            self.save(token)
+            self._log.info("%s: new access token saved, expires %s", self._who, token.expires_at.isoformat())
+            return token
+
+    def _from_other_writer(self, rejected: str | None) -> Token:
+        stored = self.load()
+        if stored is not None and self.usable(stored, rejected):
+            return stored
+        raise TransientError(f"{self._who}: token refresh in progress elsewhere", code="refresh-in-progress")
+
+    # ---- the parts an adapter builds on ------------------------------------------------------------
+
+    @contextmanager
+    def guard(self) -> Iterator[bool]:
+        """The single-writer guard; yields False when another replica holds the store's lease."""
+        with self._local, self._store.refresh_lock(self._key) as got:
+            yield got
+
+    def load(self) -> Token | None:
+        """The stored pair, or None; its tokens join :meth:`known_secrets`."""
+        token = self._store.load(self._key)
+        if token is not None:
+            self._seen.update((token.access_token, token.refresh_token))
+        return token
+
+    def save(self, token: Token) -> None:
+        """Store ``token`` as the pair (call it under :meth:`guard`)."""
+        self._store.save(self._key, token)
+
+    def due(self, token: Token) -> bool:
+        """Whether ``token`` has ``refresh_before`` or less left."""
+        return clock.ensure_utc(token.expires_at) - clock.now() <= self._refresh_before
+
+    @staticmethod
+    def usable(token: Token, rejected: str | None = None) -> bool:
+        """Whether ``token`` has not expired and is not the access token the platform just refused."""
+        return token.access_token != rejected and clock.ensure_utc(token.expires_at) > clock.now()
+
+
+__all__ = ["Exchange", "RefreshedElsewhere", "SingleWriterTokens"]
