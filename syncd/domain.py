@@ -414,6 +414,11 @@ class TrackEvent:
     location: str = ""
 
 
+# TrackResult.verdict of a provider's own "no update for too long" (Kuaidi100 202 超时未更新): the parcel keeps the
+# state of its last movement and the stalled rules alert at once.
+STALLED_VERDICT = "stalled"
+
+
 @dataclass(slots=True)
 class TrackResult:
     """A parcel's history as a tracking provider knows it."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from syncd import clock
 from syncd.carriers import normalize
-from syncd.domain import LogisticsState, TrackEvent, TrackPush, TrackResult
+from syncd.domain import STALLED_VERDICT, LogisticsState, TrackEvent, TrackPush, TrackResult
 from syncd.errors import ProtocolError
 
 S = LogisticsState
@@ -31,7 +31,9 @@ STATES: dict[str, tuple[LogisticsState, str]] = {
     "301": (S.DELIVERED, "本人签收"), "302": (S.DELIVERED, "派件异常后签收"), "303": (S.DELIVERED, "代签"),
     "304": (S.DELIVERED, "投柜或站签收"),
     "401": (S.RETURNED, "已销单"),
-    "201": (S.PROBLEM, "超时未签收"), "202": (S.PROBLEM, "超时未更新"), "203": (S.REFUSED, "拒收"),
+    # 202 超时未更新 is no state of its own: a 202 node takes the state of the movement before it (at least picked
+    # up: a label nobody collected is 102), see _carry_movement
+    "201": (S.PROBLEM, "超时未签收"), "202": (S.PICKED_UP, "超时未更新"), "203": (S.REFUSED, "拒收"),
     "204": (S.PROBLEM, "派件异常"), "205": (S.PROBLEM, "柜或驿站超时未取"), "206": (S.PROBLEM, "无法联系"),
     "207": (S.PROBLEM, "超区"), "208": (S.PROBLEM, "滞留"), "209": (S.PROBLEM, "破损"), "210": (S.PROBLEM, "销单"),
 }
@@ -79,6 +81,8 @@ def _event_state(node: Mapping[str, Any]) -> tuple[LogisticsState | None, str]:
     if status_code in STATES:
         return STATES[status_code][0], status_code
     status = code_text(node.get("status"))
+    if status in (STALLED, STATES[STALLED][1]):  # 超时未更新 as a code or a name: still the stalled mark
+        return STATES[STALLED][0], STALLED
     if status in STATES:
         return STATES[status][0], status_code
     return NAMES.get(status), status_code
@@ -102,7 +106,19 @@ def _events(data: Any, where: str) -> list[tuple[TrackEvent, str, bool]]:
         out.append((TrackEvent(at=at, state=state or S.IN_TRANSIT, text=mask_phones(context.strip()),
                                location=location), status_code, state is not None))
     out.sort(key=lambda e: e[0].at)  # stable: equal times keep the scan order the caller gave
+    _carry_movement(out)
     return out
+
+
+def _carry_movement(events: list[tuple[TrackEvent, str, bool]]) -> None:
+    """A 202 node (the last scan, flagged by Kuaidi100 as not updated for too long) shows the state of the movement
+    before it: the parcel is still where it was, the stalled rules judge how long (§C.2 note, §D.3)."""
+    moving = S.PICKED_UP  # a 202 follows a scan; a printed label nobody collected is 102
+    for event, code, _ in events:
+        if code == STALLED:
+            event.state = moving
+        elif event.state is not S.NONE:
+            moving = event.state
 
 
 def map_track(body: Mapping[str, Any], where: str) -> TrackResult:
@@ -115,8 +131,11 @@ def map_track(body: Mapping[str, Any], where: str) -> TrackResult:
     if not state_code:
         raise ProtocolError(f"{where}: state is missing")
     newest_code = events[-1][1] if events else ""
+    stalled = STALLED in (state_code, newest_code)
     if not events or newest_code in NOT_PICKED_UP:
         state = S.NONE
+    elif stalled:  # not 疑难: the last real movement, which the newest node carries (see _carry_movement)
+        state = events[-1][0].state
     elif state_code in STATES:
         state = STATES[state_code][0]
     elif events[-1][2]:
@@ -128,7 +147,7 @@ def map_track(body: Mapping[str, Any], where: str) -> TrackResult:
     provider_state = _describe(state_code)
     if newest_code and newest_code != state_code:
         provider_state += f" / {_describe(newest_code)}"
-    verdict = "stalled" if STALLED in (state_code, newest_code) else None
+    verdict = STALLED_VERDICT if stalled else None
     return TrackResult(state=state, events=[e for e, _, _ in events], provider_state=provider_state,
                        verdict=verdict, final=code_text(body.get("ischeck")) == "1")
 

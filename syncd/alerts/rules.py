@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 
 from syncd import clock
 from syncd.alerts.config import AlertsConfig
-from syncd.alerts.model import Facts, Finding
+from syncd.alerts.model import Facts, Finding, ParcelFact
 from syncd.alerts.names import Rule
 from syncd.carriers import display_name
-from syncd.domain import LogisticsState, Severity
+from syncd.domain import STALLED_VERDICT, LogisticsState, Severity
 
 # ---- wording --------------------------------------------------------------------------------------------
 
@@ -149,62 +149,94 @@ _PROBLEM_WORDS = {
     LogisticsState.RETURNING: "is on its way back to the sender",
 }
 _TRANSIT = (LogisticsState.IN_TRANSIT, LogisticsState.DELIVERING)
+# Verdicts that are no trouble by themselves: a fresh number without a record; the provider's own "stalled" is
+# judged by the stalled rules (and no_pickup), not as a problem.
+_NOT_A_PROBLEM = ("", "no_records", STALLED_VERDICT)
+# The only provider that says "stalled" today is Kuaidi100 (statusCode 202).
+PROVIDER_STALLED = "The tracking provider (Kuaidi100) reports no update for too long (超时未更新)."
 
 
 def _parcels(facts: Facts, cfg: AlertsConfig, now: datetime, on: frozenset[str]) -> Iterator[Finding]:
-    extra = timedelta(hours=cfg.stalled_critical_extra_hours)
     for p in facts.parcels:
-        what = f"parcel {_parcel(p.carrier, p.tracking_no)} of {_order(p.shop_id, p.platform_order_id)}"
-        subject = f"shipment:{p.shipment_id}"
         verdict = (p.verdict or "").strip()
-        provider = f" (tracking provider: {p.provider_state})" if p.provider_state else ""
         if p.state == LogisticsState.NONE:
-            if Rule.NO_PICKUP not in on:
-                continue
-            waited = now - p.handed_over_at
-            aborted = verdict.startswith("abort")
-            if aborted or waited >= timedelta(hours=cfg.no_pickup_critical_hours):
-                severity = Severity.CRITICAL
-            elif waited >= timedelta(hours=cfg.no_pickup_warn_hours):
-                severity = Severity.WARNING
-            else:
-                continue
-            lines = [f"Handed over {local(p.handed_over_at)}; no carrier scan since."]
-            if aborted:
-                lines.append(f"The tracking provider gave up on it: {verdict}.")
-            elif verdict and verdict != "no_records":
-                lines.append(f"Tracking provider: {verdict}.")
-            lines.append("Platforms count a number without a pickup scan within 24 h as a fake shipment: "
-                         "ask the supplier whether the parcel really left.")
-            yield Finding(Rule.NO_PICKUP, subject, severity, f"No pickup scan: {what}", tuple(lines), p.shop_id)
-            continue
-        if p.state in _PROBLEM_WORDS or (verdict and verdict != "no_records"):
-            if Rule.PARCEL_PROBLEM not in on:
-                continue
-            words = _PROBLEM_WORDS.get(LogisticsState(p.state)) if p.state in _PROBLEM_WORDS else None
-            title = f"{what} {words}" if words else f"Tracking provider flags {what}: {verdict}"
-            title = title[0].upper() + title[1:]
-            lines = [f"State {p.state}{provider}" + (f", verdict {verdict}" if verdict else "") + "."]
-            if p.last_scan_at:
-                lines.append(f"Last scan {local(p.last_scan_at)}.")
-            lines.append("Contact the carrier or the supplier; tell the buyer if the parcel will be late or return.")
-            yield Finding(Rule.PARCEL_PROBLEM, subject, Severity.CRITICAL, title, tuple(lines), p.shop_id)
-            continue
-        last = p.last_scan_at or p.handed_over_at
-        if p.state == LogisticsState.PICKED_UP:
-            rule, limit = Rule.STALLED_AFTER_PICKUP, timedelta(hours=cfg.stalled_after_pickup_hours)
-            where = "picked up"
-        elif p.state in _TRANSIT:
-            rule, limit = Rule.STALLED_IN_TRANSIT, timedelta(hours=cfg.stall_hours(p.province))
-            where = "in transit" + (f" to {p.province}" if p.province else "")
+            found = _no_pickup(p, verdict, cfg, now) if Rule.NO_PICKUP in on else None
+        elif p.state in _PROBLEM_WORDS or verdict not in _NOT_A_PROBLEM:
+            found = _problem(p, verdict) if Rule.PARCEL_PROBLEM in on else None
         else:
-            continue
-        if rule not in on or now - last < limit:
-            continue
-        severity = Severity.CRITICAL if now - last >= limit + extra else Severity.WARNING
-        lines = [f"{where.capitalize()}; last scan {local(last)}, nothing for {_hours(limit)} or more{provider}.",
-                 "Ask the carrier or the supplier to chase the parcel; platforms penalise stalled tracking."]
-        yield Finding(rule, subject, severity, f"Parcel stalled since {local(last)}: {what}", tuple(lines), p.shop_id)
+            found = _stalled(p, verdict, cfg, now, on)
+        if found is not None:
+            yield found
+
+
+def _what(p: ParcelFact) -> str:
+    return f"parcel {_parcel(p.carrier, p.tracking_no)} of {_order(p.shop_id, p.platform_order_id)}"
+
+
+def _provider(p: ParcelFact) -> str:
+    return f" (tracking provider: {p.provider_state})" if p.provider_state else ""
+
+
+def _no_pickup(p: ParcelFact, verdict: str, cfg: AlertsConfig, now: datetime) -> Finding | None:
+    """No carrier scan since the supplier's send time (else since the number arrived)."""
+    waited = now - p.handed_over_at
+    aborted = verdict.startswith("abort")
+    flagged = verdict == STALLED_VERDICT
+    if aborted or flagged or waited >= timedelta(hours=cfg.no_pickup_critical_hours):
+        severity = Severity.CRITICAL
+    elif waited >= timedelta(hours=cfg.no_pickup_warn_hours):
+        severity = Severity.WARNING
+    else:
+        return None
+    lines = [f"Handed over {local(p.handed_over_at)}; no carrier scan since."]
+    if aborted:
+        lines.append(f"The tracking provider gave up on it: {verdict}.")
+    elif flagged:
+        lines.append(PROVIDER_STALLED)
+    elif verdict and verdict != "no_records":
+        lines.append(f"Tracking provider: {verdict}.")
+    lines.append("Platforms count a number without a pickup scan within 24 h as a fake shipment: "
+                 "ask the supplier whether the parcel really left.")
+    return Finding(Rule.NO_PICKUP, f"shipment:{p.shipment_id}", severity, f"No pickup scan: {_what(p)}",
+                   tuple(lines), p.shop_id)
+
+
+def _problem(p: ParcelFact, verdict: str) -> Finding:
+    """A problem state (refused, returning, 疑难), or a verdict of the provider that is trouble by itself."""
+    words = _PROBLEM_WORDS.get(LogisticsState(p.state)) if p.state in _PROBLEM_WORDS else None
+    title = f"{_what(p)} {words}" if words else f"Tracking provider flags {_what(p)}: {verdict}"
+    title = title[0].upper() + title[1:]
+    lines = [f"State {p.state}{_provider(p)}" + (f", verdict {verdict}" if verdict else "") + "."]
+    if p.last_scan_at:
+        lines.append(f"Last scan {local(p.last_scan_at)}.")
+    lines.append("Contact the carrier or the supplier; tell the buyer if the parcel will be late or return.")
+    return Finding(Rule.PARCEL_PROBLEM, f"shipment:{p.shipment_id}", Severity.CRITICAL, title, tuple(lines),
+                   p.shop_id)
+
+
+def _stalled(p: ParcelFact, verdict: str, cfg: AlertsConfig, now: datetime, on: frozenset[str]) -> Finding | None:
+    """Picked up or moving, no scan for the state's threshold; at once and critical when the provider says so."""
+    last = p.last_scan_at or p.handed_over_at
+    if p.state == LogisticsState.PICKED_UP:
+        rule, limit = Rule.STALLED_AFTER_PICKUP, timedelta(hours=cfg.stalled_after_pickup_hours)
+        where = "picked up"
+    elif p.state in _TRANSIT:
+        rule, limit = Rule.STALLED_IN_TRANSIT, timedelta(hours=cfg.stall_hours(p.province))
+        where = "in transit" + (f" to {p.province}" if p.province else "")
+    else:
+        return None
+    flagged, quiet = verdict == STALLED_VERDICT, now - last
+    if rule not in on or (quiet < limit and not flagged):
+        return None
+    extra = timedelta(hours=cfg.stalled_critical_extra_hours)
+    severity = Severity.CRITICAL if flagged or quiet >= limit + extra else Severity.WARNING
+    since = f", nothing for {_hours(limit)} or more" if quiet >= limit else ""
+    lines = [f"{where.capitalize()}; last scan {local(last)}{since}{_provider(p)}."]
+    if flagged:
+        lines.append(PROVIDER_STALLED)
+    lines.append("Ask the carrier or the supplier to chase the parcel; platforms penalise stalled tracking.")
+    return Finding(rule, f"shipment:{p.shipment_id}", severity, f"Parcel stalled since {local(last)}: {_what(p)}",
+                   tuple(lines), p.shop_id)
 
 
 def _duplicates(facts: Facts) -> Iterator[Finding]:

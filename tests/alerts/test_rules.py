@@ -184,9 +184,38 @@ def test_problem_states_are_critical_at_once(state: str) -> None:
     assert "ZT123" in f.title
 
 
-def test_provider_stalled_verdict_is_a_parcel_problem_not_also_a_stall() -> None:
-    f = only(run(parcel("in_transit", handed=80 * H, last=60 * H, verdict="stalled")))
-    assert (f.rule, f.severity) == ("parcel_problem", Severity.CRITICAL)
+@pytest.mark.parametrize(("state", "rule"), [("picked_up", "stalled_after_pickup"),
+                                            ("in_transit", "stalled_in_transit"),
+                                            ("delivering", "stalled_in_transit")])
+def test_provider_stalled_verdict_is_a_critical_stall_at_once_not_a_parcel_problem(state: str, rule: str) -> None:
+    assert run(parcel(state, handed=10 * H, last=3 * H)) == []  # without the verdict: syncd's own threshold waits
+    f = only(run(parcel(state, handed=10 * H, last=3 * H, verdict="stalled",
+                        provider_state="2 疑难 / 202 超时未更新")))
+    assert (f.rule, f.severity, f.subject) == (rule, Severity.CRITICAL, "shipment:7")
+    assert "The tracking provider (Kuaidi100) reports no update for too long" in "\n".join(f.lines)
+    assert "nothing for" not in f.lines[0]  # syncd's own threshold has not passed: it does not claim it did
+
+
+def test_provider_stalled_past_the_own_threshold_says_both_and_without_the_verdict_only_the_own() -> None:
+    f = only(run(parcel("in_transit", handed=60 * H, last=48 * H, verdict="stalled")))
+    assert (f.rule, f.severity) == ("stalled_in_transit", Severity.CRITICAL)
+    assert "nothing for 48 h or more" in f.lines[0] and "Kuaidi100" in f.lines[1]
+    own = only(run(parcel("in_transit", handed=60 * H, last=48 * H)))
+    assert (own.rule, own.severity) == ("stalled_in_transit", Severity.WARNING)
+    assert "Kuaidi100" not in "\n".join(own.lines)
+
+
+def test_provider_stalled_without_a_scan_is_a_critical_no_pickup_and_in_a_problem_state_a_problem() -> None:
+    f = only(run(parcel("none", handed=1 * H, verdict="stalled")))
+    assert (f.rule, f.severity) == ("no_pickup", Severity.CRITICAL)
+    assert "reports no update for too long" in "\n".join(f.lines)
+    problem = only(run(parcel("problem", handed=10 * H, last=3 * H, verdict="stalled")))
+    assert (problem.rule, problem.severity) == ("parcel_problem", Severity.CRITICAL)
+
+
+def test_disabled_stall_rule_finds_nothing_for_a_provider_stalled_parcel() -> None:
+    assert run(parcel("in_transit", handed=10 * H, last=3 * H, verdict="stalled"),
+               AlertsConfig(disabled_rules=["stalled_in_transit"])) == []
 
 
 def test_moving_parcels_and_final_states_do_not_alert() -> None:

@@ -170,7 +170,7 @@ def test_never_picked_up_with_a_printed_label_is_state_none_noting_102(env: Env)
 def test_stalled_shows_202_at_once_with_the_last_scan_60_hours_before_first_seen(env: Env) -> None:
     env.sim.set_scenario("YT5000000000003", "stalled")
     result = env.provider.query("yuantong", "YT5000000000003", None)
-    assert result.verdict == "stalled" and result.state is S.PROBLEM
+    assert result.verdict == "stalled" and result.state is S.IN_TRANSIT  # where its last scan left it
     assert env.sim.first_seen("YT5000000000003") == env.clock()
     assert env.clock() - result.events[-1].at.timestamp() == 60 * HOUR
 

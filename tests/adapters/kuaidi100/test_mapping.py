@@ -75,10 +75,35 @@ def test_scans_at_the_same_second_keep_their_scan_order() -> None:
     assert [e.text for e in map_track(newest_first, WHERE).events] == ["first", "second"]
 
 
-def test_status_code_202_is_the_stalled_verdict() -> None:
+def test_status_code_202_is_the_stalled_verdict_and_a_lone_flagged_scan_is_a_pickup() -> None:
     result = map_track(trace("2", node(status="超时未更新", statusCode="202")), WHERE)
-    assert result.verdict == "stalled" and result.state is S.PROBLEM
+    assert result.verdict == "stalled" and result.state is S.PICKED_UP
+    assert [e.state for e in result.events] == [S.PICKED_UP]
     assert result.provider_state == "2 疑难 / 202 超时未更新"
+
+
+@pytest.mark.parametrize(("before", "expected"), [
+    ("103", S.PICKED_UP), ("1002", S.IN_TRANSIT), ("1001", S.IN_TRANSIT), ("5", S.DELIVERING), ("501", S.DELIVERING),
+])
+def test_status_code_202_keeps_the_state_of_the_last_movement_before_it(before: str, expected: S) -> None:
+    body = trace("2", node("2025-11-22 10:00:00", "快件已到达转运中心", status="超时未更新", statusCode="202"),
+                 node("2025-11-21 08:00:00", "快件已由揽投员揽收", statusCode="103"),
+                 node("2025-11-21 09:00:00", "快件在途", statusCode=before))
+    result = map_track(body, WHERE)
+    assert (result.state, result.verdict) == (expected, "stalled")
+    assert [e.state for e in result.events] == [S.PICKED_UP, expected, expected]
+    assert result.events[-1].at == datetime(2025, 11, 22, 2, 0, tzinfo=UTC)  # the daemon's own clock starts here
+
+
+def test_status_code_202_in_the_state_field_or_as_a_bare_name_is_stalled_but_other_problem_codes_are_not() -> None:
+    moving = node("2025-11-21 09:00:00", statusCode="1002")
+    assert map_track(trace("202", node("2025-11-21 08:00:00", statusCode="103"), moving), WHERE).state \
+        is S.IN_TRANSIT
+    named = map_track(trace("2", moving, node("2025-11-22 10:00:00", status="超时未更新")), WHERE)
+    assert (named.state, named.verdict) == (S.IN_TRANSIT, "stalled")
+    for code, expected in (("201", S.PROBLEM), ("203", S.REFUSED), ("204", S.PROBLEM), ("210", S.PROBLEM)):
+        other = map_track(trace("2", moving, node("2025-11-22 10:00:00", statusCode=code)), WHERE)
+        assert (other.state, other.verdict, other.events[-1].state) == (S.PROBLEM, None, expected), code
 
 
 def test_status_code_102_only_is_not_a_pickup_and_is_noted() -> None:
