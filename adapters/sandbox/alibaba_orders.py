@@ -4,12 +4,16 @@ and the buyer-view payloads (reference/suppliers-tracking-alerts.md §A.4–A.6)
 Orders start ``waitbuyerpay``; a paid order is shipped by the supplier ``ship_delay`` seconds after
 payment — as two parcels each holding some items when the seeded draw says so, the second half a
 delay later (while only one is out the order stays ``waitsellersend``: a partial shipment). Each
-parcel's trace grows with the clock; steps are only ever in the past. Business codes other than
-``500_2``, ``404`` and ``CLOSE_ORDER_TOO_FAST`` are the simulator's choice.
+parcel's trace grows with the clock; steps are only ever in the past. About one parcel in ten
+(``never_pickup_rate``, drawn from a hash of the seed and the tracking number) is never picked up: the
+supplier reports it sent it 14–30 hours before the parcel appeared, and its trace never gets a step — the
+fake-shipment case of the no_pickup alert. Business codes other than ``500_2``, ``404`` and
+``CLOSE_ORDER_TOO_FAST`` are the simulator's choice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +30,8 @@ STEPS: tuple[tuple[float, str, str], ...] = (
     (30 * 3600, "【杭州市】快递员正在派件，请保持电话畅通", "TRANSPORT"),
     (36 * 3600, "【杭州市】快件已签收，签收人：本人", "SIGN"),
 )
+NEVER_PICKED_UP_RATE = 0.1
+NEVER_PICKED_UP_HOURS = (14.0, 30.0)  # how long before the parcel appears its supplier says it sent it
 
 
 class Business(Exception):
@@ -51,7 +57,8 @@ class Sent:
     bill_no: str
     carrier: tuple[str, str]
     entry_ids: list[int]
-    sent_at: float
+    sent_at: float  # what the supplier reports (gmtSystemSend, deliveredTime)
+    picked_up: bool = True  # False: scripted never picked up, the trace stays empty
 
 
 @dataclass
@@ -84,9 +91,11 @@ def yuan(fen_amount: int) -> float:
 class OrderBook:
     """Every order of the buyer account; not thread-safe by itself (the simulator serialises calls)."""
 
-    def __init__(self, catalogue: dict[str, Cargo], seed: int, *, ship_delay: float, split_rate: float) -> None:
+    def __init__(self, catalogue: dict[str, Cargo], seed: int, *, ship_delay: float, split_rate: float,
+                 never_pickup_rate: float = NEVER_PICKED_UP_RATE) -> None:
         self.catalogue = catalogue
-        self.ship_delay, self.split_rate = ship_delay, split_rate
+        self.ship_delay, self.split_rate, self.never_pickup_rate = ship_delay, split_rate, never_pickup_rate
+        self._seed = seed
         self._rng = random.Random(f"1688-orders|{seed}")  # noqa: S311 - reproducible, not security
         self._serial = 0
         self.orders: dict[int, Order] = {}
@@ -186,7 +195,7 @@ class OrderBook:
                 when, entries = order.plan.pop(0)
                 self.send(order, entries, when)
             if order.parcels and not order.plan and order.status == "waitbuyerreceive" \
-                    and all(now >= p.sent_at + STEPS[-1][0] for p in order.parcels):
+                    and all(p.picked_up and now >= p.sent_at + STEPS[-1][0] for p in order.parcels):
                 order.status, order.modified_at = "signinsuccess", now
 
     def ship_now(self, order: Order, now: float, split: bool | None = None) -> list[Sent]:
@@ -204,13 +213,25 @@ class OrderBook:
         self._serial += 1
         carrier = CARRIERS[self._rng.randrange(len(CARRIERS))]
         bill = f"7{self._rng.randrange(10**13, 10**14)}"
-        sent = Sent(f"BX{order.order_id % 10**9:09d}{self._serial:04d}", bill, carrier, entries, when)
+        never = self.never_picked_up(bill)
+        sent_at = when - self.claimed_hours(bill) * 3600 if never else when
+        sent = Sent(f"BX{order.order_id % 10**9:09d}{self._serial:04d}", bill, carrier, entries, sent_at,
+                    picked_up=not never)
         order.parcels.append(sent)
         shipped = {e for p in order.parcels for e in p.entry_ids}
         if all(i.entry_id in shipped for i in order.items):
             order.status = "waitbuyerreceive"
         order.modified_at = when
         return sent
+
+    def never_picked_up(self, bill_no: str) -> bool:
+        """Whether the parcel with this tracking number is (or would be) scripted never picked up."""
+        return _unit(self._seed, bill_no, "never") < self.never_pickup_rate
+
+    def claimed_hours(self, bill_no: str) -> float:
+        """How many hours before such a parcel appears its supplier says it sent it (14–30)."""
+        low, high = NEVER_PICKED_UP_HOURS
+        return low + (high - low) * _unit(self._seed, bill_no, "sent")
 
     # ---- views --------------------------------------------------------------------------------------------
 
@@ -246,7 +267,7 @@ class OrderBook:
         titles = {i.entry_id: (i.cargo.title, i.quantity) for i in order.items}
         out = []
         for p in order.parcels:
-            status = [s for offset, _, s in STEPS if p.sent_at + offset <= now][-1]
+            status = [s for offset, _, s in STEPS if p.sent_at + offset <= now][-1] if p.picked_up else "WAITACCEPT"
             out.append({
                 "logisticsId": p.logistics_id, "logisticsBillNo": p.bill_no,
                 "orderEntryIds": ",".join(str(e) for e in p.entry_ids), "status": status,
@@ -264,5 +285,11 @@ class OrderBook:
         return [{"logisticsId": p.logistics_id, "orderId": order.order_id, "logisticsBillNo": p.bill_no,
                  "logisticsSteps": [{"acceptTime": dash_time(p.sent_at + offset),
                                      "remark": remark.format(carrier=p.carrier[0])}
-                                    for offset, remark, _ in STEPS if p.sent_at + offset <= now]}
+                                    for offset, remark, _ in STEPS if p.picked_up and p.sent_at + offset <= now]}
                 for p in order.parcels]
+
+
+def _unit(seed: int, bill_no: str, purpose: str) -> float:
+    """A uniform draw in [0, 1) fixed by (seed, tracking number, purpose): the same whatever the call order."""
+    digest = hashlib.blake2b(f"1688-parcels|{seed}|{purpose}|{bill_no}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64

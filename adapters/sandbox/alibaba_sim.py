@@ -10,8 +10,9 @@ otherwise), then the access token (HTTP 401). Gateway errors are ``{error_code, 
 
 Knobs: ``qps`` (app-wide calls per second; above it ``gw.QosAppFrequencyLimit``), ``fault_rate``
 (seeded transient failures before anything happens), ``lost_reply_rate`` (fastCreateOrder creates the
-order, then answers HTTP 502: the buyer cannot know), ``ship_delay`` / ``split_rate`` (see
-:mod:`adapters.sandbox.alibaba_orders`), ``protocol_pay`` (免密支付 enabled), ``trace_field``
+order, then answers HTTP 502: the buyer cannot know), ``ship_delay`` / ``split_rate`` / ``never_pickup_rate`` (see
+:mod:`adapters.sandbox.alibaba_orders`; :meth:`AlibabaSimulator.never_picked_up` tells which tracking numbers
+are the parcels nobody collects), ``protocol_pay`` (免密支付 enabled), ``trace_field``
 (``logisticsTrace`` as the doc, or ``result`` as the old SDK). Unsigned admin endpoints under
 ``/1688/_sandbox/``: GET ``state``, GET ``order/<id>``; POST ``pay``, ``ship``, ``stock``, ``faults``,
 ``expire_token``, ``revoke``, ``age_refresh`` (JSON bodies, see :func:`_admin`).
@@ -30,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from adapters.alibaba.signing import SIGNATURE, sign, url_path
-from adapters.sandbox.alibaba_orders import Business, OrderBook
+from adapters.sandbox.alibaba_orders import NEVER_PICKED_UP_RATE, Business, OrderBook
 from adapters.sandbox.alibaba_seed import (
     SANDBOX_1688_ACCESS_TOKEN,
     SANDBOX_1688_APP_KEY,
@@ -80,7 +81,7 @@ class AlibabaSimulator:
                  qps: float | None = None, fault_rate: float = 0.0, lost_reply_rate: float = 0.0,
                  ship_delay: float = 2 * 3600, split_rate: float = 0.3, protocol_pay: bool = True,
                  trace_field: str = "logisticsTrace", denied_apis: frozenset[str] = frozenset(),
-                 refresh_ttl: float = 180 * 86_400) -> None:
+                 refresh_ttl: float = 180 * 86_400, never_pickup_rate: float = NEVER_PICKED_UP_RATE) -> None:
         self.app_key, self._secret, self.clock = app_key, app_secret, clock
         self.qps, self.fault_rate, self.lost_reply_rate = qps, fault_rate, lost_reply_rate
         self.protocol_pay, self.trace_field, self.denied_apis = protocol_pay, trace_field, set(denied_apis)
@@ -89,7 +90,8 @@ class AlibabaSimulator:
         self._serial = 0
         self._bucket: tuple[float, float] | None = None
         self._forced: list[str] = []
-        self.book = OrderBook(build_catalogue(catalogue), seed, ship_delay=ship_delay, split_rate=split_rate)
+        self.book = OrderBook(build_catalogue(catalogue), seed, ship_delay=ship_delay, split_rate=split_rate,
+                              never_pickup_rate=never_pickup_rate)
         self.tokens = AlibabaTokens(app_key, seed, refresh_ttl=refresh_ttl)
         self.tokens.issue(clock(), SANDBOX_1688_ACCESS_TOKEN, SANDBOX_1688_REFRESH_TOKEN)
         self.calls: Counter[str] = Counter()
@@ -281,6 +283,12 @@ class AlibabaSimulator:
         with self._lock:
             return [s.bill_no for s in self.book.ship_now(self.book.get(str(order_id)), self.clock(), split)]
 
+    def never_picked_up(self, tracking_no: str) -> bool:
+        """Whether the parcel with this tracking number is scripted never picked up: an old send time reported,
+        no trace step ever (so syncd's no_pickup alert fires as soon as the number arrives)."""
+        with self._lock:
+            return self.book.never_picked_up(tracking_no)
+
     def set_stock(self, sku: str, stock: int) -> None:
         with self._lock:
             if sku not in self.book.catalogue:
@@ -297,6 +305,7 @@ class AlibabaSimulator:
             "orders_total": len(self.book.orders),
             "duplicates": {k: n for k, n in sorted(self.book.creates.items()) if n > 1},
             "parcels": sum(len(o.parcels) for o in self.book.orders.values()),
+            "never_picked_up": sum(not p.picked_up for o in self.book.orders.values() for p in o.parcels),
             "lost_replies": self.lost_replies,
             "calls": dict(self.calls),
             "errors": dict(self.errors),
@@ -365,9 +374,9 @@ def _admin(sim: AlibabaSimulator, method: str, route: str, body: bytes) -> Respo
             sim.set_stock(str(payload.get("sku")), int(payload.get("stock", 0)))
             return json_response(200, {"stock": sim.book.catalogue[str(payload.get("sku"))].stock})
         if method == "POST" and route == "faults":
-            for name in ("fault_rate", "lost_reply_rate", "split_rate", "ship_delay"):
+            for name in ("fault_rate", "lost_reply_rate", "split_rate", "ship_delay", "never_pickup_rate"):
                 if name in payload:
-                    target = sim.book if name in ("split_rate", "ship_delay") else sim
+                    target = sim.book if name in ("split_rate", "ship_delay", "never_pickup_rate") else sim
                     setattr(target, name, float(payload[name]))
             if "qps" in payload:
                 sim.qps, sim._bucket = (None if payload["qps"] is None else float(payload["qps"])), None

@@ -9,10 +9,13 @@ import pytest
 import time_machine
 from sqlalchemy import insert, select
 
+from adapters.alibaba import mapping as alibaba
 from syncd import clock
+from syncd.domain import Severity
 from syncd.errors import TransientError
 from syncd.stages import watch
 from syncd.stages.runner import StageReport
+from syncd.stages.track import apply_result
 from syncd.store.db import Database, try_lease
 from syncd.store.models import Alert, Order, Shipment, StageRun, SupplierOrder
 from tests.alerts.rig import (
@@ -93,6 +96,30 @@ def test_a_parcel_that_moves_again_resolves_and_says_so(rig: Rig, db: Database,
     run(rig)
     assert open_alerts(db) == []
     assert rig.sinks["ops"].messages[-1].title.startswith("Resolved: No pickup scan")
+
+
+def test_a_1688_parcel_sent_21_hours_ago_without_a_scan_is_a_critical_no_pickup_as_soon_as_it_arrives(
+        rig: Rig, db: Database) -> None:
+    number = "73000000000001"
+    sent = (NOW - 21 * H).astimezone(clock.SHANGHAI).strftime("%Y%m%d%H%M%S000+0800")
+    [parcel] = alibaba.parcels_from([{"logisticsBillNo": number, "logisticsCompanyName": "中通快递",
+                                      "logisticsCompanyNo": "ZTO", "status": "WAITACCEPT", "gmtSystemSend": sent}],
+                                    {}, {}, "alibaba.trade.getLogisticsInfos.buyerView")
+    trace = alibaba.trace_from([{"logisticsBillNo": number, "logisticsSteps": []}], number,
+                               "alibaba.trade.getLogisticsTraceInfo.buyerView")
+    assert trace is not None and parcel.sent_at == NOW - 21 * H
+    # as the supplier stage records it: the number arrived just now, handed over at the supplier's send time
+    sid = rig.shipment(tracking_no=number, carrier=parcel.carrier or "", created_at=NOW,
+                       handed_over_at=parcel.sent_at)
+    with db.begin() as s:
+        apply_result(s, sid, trace, NOW, source="ali-factory")
+
+    assert run(rig).ok
+    assert open_alerts(db) == [("no_pickup", f"shipment:{sid}")]
+    [message] = rig.sinks["ops"].messages
+    assert message.severity is Severity.CRITICAL
+    assert message.title.startswith(f"No pickup scan: parcel 中通快递 {number}")
+    assert "Handed over 05-05 15:00; no carrier scan since." in message.lines
 
 
 def test_the_watch_stage_records_its_scopes(rig: Rig, db: Database) -> None:

@@ -221,10 +221,12 @@ class World:
                 "api_placed": len(placed_at_api)}
 
     def parcel_alerts(self) -> tuple[set[int], set[int], int]:
-        """(shipments with an open parcel alert, shipments whose scripted Kuaidi100 history is trouble that
-        shows at once, shipments not tracked yet). 1688 parcels follow 1688's own trace, not Kuaidi100."""
-        kuaidi100 = self.sandbox.partners.kuaidi100 if self.sandbox.partners else None
-        assert kuaidi100 is not None
+        """(shipments with an open parcel alert, shipments whose scripted history is trouble that shows at once,
+        shipments not tracked yet). 1688 parcels follow 1688's own trace, not Kuaidi100: their trouble is a parcel
+        the 1688 simulator scripts as never picked up (sent 14–30 h before the number arrived, no scan ever)."""
+        partners = self.sandbox.partners
+        assert partners is not None
+        kuaidi100, alibaba = partners.kuaidi100, partners.alibaba
         db = self.db()
         try:
             with db.begin() as s:
@@ -237,7 +239,8 @@ class World:
         finally:
             db.dispose()
         troubled = {sid for sid, number, _, supplier in rows
-                    if supplier != "ali-factory" and kuaidi100.scenario(number) in ("problem", "stalled", "refused")}
+                    if (alibaba.never_picked_up(number) if supplier == "ali-factory"
+                        else kuaidi100.scenario(number) in ("problem", "stalled", "refused"))}
         return alerted, troubled, sum(1 for *_, checked, _ in rows if checked is None)
 
     def last_success(self, stage: str) -> Any:

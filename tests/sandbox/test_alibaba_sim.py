@@ -290,3 +290,37 @@ def test_seeded_faults_are_reproducible(make_rig: Any) -> None:
 
     assert errors(11) == errors(11)
     assert sum(errors(11).values()) > 0
+
+
+def test_about_one_parcel_in_ten_is_scripted_never_picked_up_the_same_for_the_same_seed() -> None:
+    numbers = [f"7{n:013d}" for n in range(3000)]
+
+    def never(seed: int, **kw: Any) -> set[str]:
+        sim = AlibabaSimulator(SANDBOX_1688_APP_KEY, SANDBOX_1688_APP_SECRET, seed=seed, **kw)
+        return {n for n in numbers if sim.never_picked_up(n)}
+
+    assert 0.08 * len(numbers) < len(never(3)) < 0.12 * len(numbers)
+    assert never(3) == never(3) and never(3) != never(4)
+    assert never(3, never_pickup_rate=0.0) == set()
+
+
+def test_a_never_picked_up_parcel_reports_an_old_send_time_and_its_trace_never_gets_a_step(make_rig: Any) -> None:
+    rig = make_rig(ship_delay=3600, split_rate=0.0, never_pickup_rate=1.0)
+    adapter = rig.adapter()
+    placed = adapter.pay(adapter.place(_request("so-11")))
+    rig.travel.shift(timedelta(hours=1))  # the supplier's scheduled send: the parcel appears now
+
+    shipped = adapter.status("so-11", placed.supplier_ref)
+    assert shipped.phase is SupplierOrderPhase.SHIPPED and len(shipped.parcels) == 1
+    parcel = shipped.parcels[0]
+    assert rig.sim.never_picked_up(parcel.tracking_no) and rig.state()["never_picked_up"] == 1
+    appeared = NOW + timedelta(hours=1)
+    assert parcel.sent_at is not None
+    assert appeared - timedelta(hours=30) <= parcel.sent_at <= appeared - timedelta(hours=14)
+
+    for _ in range(3):  # long after the trace of a normal parcel would have been delivered
+        trace = adapter.trace(placed.supplier_ref, parcel.tracking_no)
+        assert trace is not None and (trace.state, trace.events, trace.verdict) == (LogisticsState.NONE, [], None)
+        rig.travel.shift(timedelta(hours=20))
+    assert rig.state()["orders"] == {"waitbuyerreceive": 1}  # never signed for either
+
