@@ -2,7 +2,9 @@
 
 Adapters call :meth:`RateLimiter.acquire` before every request with the budget of that API for that
 shop (the platform's published limit, or the shop's ``rate_limits`` override), so the platform never has
-to refuse with a flow-control error.
+to refuse with a flow-control error. When it refuses all the same (a ban for some seconds), the adapter
+:meth:`pauses <RateLimiter.pause>` that scope: calls under it fail at once until the ban is over, so a stage
+leaves that supplier for a later run instead of sleeping through the ban.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
+        self._paused: dict[str, float] = {}  # key prefix → clock reading when calls may resume
         self.max_wait = max_wait
         self.waited = 0.0  # seconds spent waiting, for metrics and the benchmark
 
@@ -54,8 +57,31 @@ class RateLimiter:
         with self._lock:
             return {k: b.rate for k, b in self._buckets.items()}
 
+    def pause(self, scope: str, seconds: float) -> None:
+        """No call under keys starting with ``scope`` for ``seconds`` (a flow-control ban the platform gave)."""
+        until = self._clock() + max(0.0, seconds)
+        with self._lock:
+            self._paused[scope] = max(until, self._paused.get(scope, 0.0))
+
+    def paused_for(self, key: str) -> float:
+        """Seconds until calls under ``key`` may resume (0: not paused)."""
+        now = self._clock()
+        with self._lock:
+            for scope, until in list(self._paused.items()):
+                if until <= now:
+                    del self._paused[scope]
+            return max((until - now for scope, until in self._paused.items() if key.startswith(scope)), default=0.0)
+
+    def refuse_if_paused(self, key: str) -> None:
+        """RateLimitedError (with the seconds left) while ``key`` is paused."""
+        paused = self.paused_for(key) if self._paused else 0.0
+        if paused > 0:
+            raise RateLimitedError(f"{key}: flow-control pause, calls resume in {paused:.0f} s", retry_after=paused)
+
     def acquire(self, key: str, per_second: float, burst: float | None = None) -> None:
-        """Wait until a call under ``key`` fits its budget; RateLimitedError if that is longer than max_wait."""
+        """Wait until a call under ``key`` fits its budget; RateLimitedError if that is longer than max_wait, or
+        at once while its scope is paused."""
+        self.refuse_if_paused(key)
         wait = self._reserve(key, per_second, burst)
         if wait > self.max_wait:
             with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,10 +27,20 @@ class RetryPolicy:
     initial_wait: float = 0.5
     max_wait: float = 10.0
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+    # The daemon's stop event: a wait between attempts ends when it is set, and no attempt follows (SIGTERM
+    # must not wait out a back-off: the step in flight ends and the work stays for the next start).
+    stopping: threading.Event | None = field(default=None, compare=False)
 
     @classmethod
-    def from_settings(cls, s: RetrySettings) -> RetryPolicy:
-        return cls(attempts=s.attempts, max_seconds=s.max_seconds, initial_wait=s.initial_wait, max_wait=s.max_wait)
+    def from_settings(cls, s: RetrySettings, stopping: threading.Event | None = None) -> RetryPolicy:
+        def sleep(seconds: float) -> None:
+            if stopping is None:
+                time.sleep(seconds)
+            else:
+                stopping.wait(seconds)
+
+        return cls(attempts=s.attempts, max_seconds=s.max_seconds, initial_wait=s.initial_wait, max_wait=s.max_wait,
+                   sleep=sleep, stopping=stopping)
 
 
 class _StopOnLongRetryAfter(stop_base):
@@ -44,8 +55,20 @@ class _StopOnLongRetryAfter(stop_base):
         return ra is not None and ra > self.limit
 
 
-def call(policy: RetryPolicy, fn: Callable[[], T], *, what: str) -> T:
-    """Run ``fn``, retrying TransientError with exponential backoff + jitter; re-raise the last error."""
+class _StopWhenStopping(stop_base):
+    def __init__(self, event: threading.Event | None) -> None:
+        self.event = event
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.event is not None and self.event.is_set()
+
+
+def call(policy: RetryPolicy, fn: Callable[[], T], *, what: str, longest_wait: float | None = None) -> T:
+    """Run ``fn``, retrying TransientError with exponential backoff + jitter; re-raise the last error.
+
+    ``longest_wait``: a retry-after longer than this is not waited out here but raised at once (a supplier's
+    flow-control ban: the stage leaves that supplier for a later run instead of sleeping through the ban
+    while other suppliers' work waits behind it)."""
     # multiplier (not the deprecated initial=) scales 1, 2, 4... to initial_wait, 2×initial_wait...
     backoff = wait_exponential_jitter(multiplier=policy.initial_wait, max=policy.max_wait, jitter=policy.initial_wait)
 
@@ -60,7 +83,9 @@ def call(policy: RetryPolicy, fn: Callable[[], T], *, what: str) -> T:
 
     retrying = Retrying(
         stop=stop_any(stop_after_attempt(policy.attempts), stop_after_delay(policy.max_seconds),
-                      _StopOnLongRetryAfter(max(policy.max_wait, policy.max_seconds))),
+                      _StopOnLongRetryAfter(max(policy.max_wait, policy.max_seconds) if longest_wait is None
+                                            else longest_wait),
+                      _StopWhenStopping(policy.stopping)),
         wait=wait,
         retry=retry_if_exception_type(TransientError),
         reraise=True,

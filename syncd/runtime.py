@@ -122,11 +122,12 @@ def build_runtime(settings: Settings, config: Config, db: Database, *, http: htt
     holder = holder or settings.instance or default_holder()
     stats = CallStats()
     http = http or build_client(config.global_.http)
-    retry = retry or RetryPolicy.from_settings(config.global_.retry)
+    stop = threading.Event()
+    retry = retry or RetryPolicy.from_settings(config.global_.retry, stopping=stop)
     limiter = RateLimiter()
     ctx = registry.AdapterContext(http=http, tokens=DbTokenStore(db, holder), data_dir=settings.data_dir,
                                   retry=retry, stats=stats, limiter=limiter)
-    rt = Runtime(settings, config, db, http, stats, retry, holder, limiter=limiter)
+    rt = Runtime(settings, config, db, http, stats, retry, holder, limiter=limiter, stop=stop)
     for shop_id, shop in config.shops.items():
         if shop.enabled:
             rt.storefronts[shop_id] = registry.STOREFRONTS[shop.platform].factory(shop, ctx)

@@ -184,11 +184,13 @@ class FakeTokenStore:
 
 
 class FakeLimiter(RateLimiter):
-    """Records every ``acquire`` and never waits."""
+    """Records every ``acquire`` and never waits; honours pauses on its own clock (``now``, seconds)."""
 
     def __init__(self) -> None:
-        super().__init__()
+        self.now = 0.0
+        super().__init__(clock=lambda: self.now)
         self.acquired: list[tuple[str, float]] = []
 
     def acquire(self, key: str, per_second: float, burst: float | None = None) -> None:
         self.acquired.append((key, per_second))
+        self.refuse_if_paused(key)

@@ -55,6 +55,10 @@ NAMESPACES: dict[str, str] = {
 }
 # 1688 publishes no numeric quota (§A.7, §F): a modest budget per API; rate_limits in the file sets the real one.
 DEFAULT_RATE = 5.0
+# A flow-control ban (10 s, 20 s, ...) is not slept through inside a stage: calls pause for its length and the
+# stage moves on to other suppliers; shorter waits (a 5xx blip) are retried in place.
+LONGEST_WAIT = 2.0
+_API_QOS = "gw.qosapifrequencylimit"  # one API refused; the others (and other accounts' APIs) go on
 _MAX_MESSAGE = 300
 _FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}
 _PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
@@ -100,7 +104,7 @@ class AlibabaClient:
 
         if not retried:
             return attempt()
-        return retry.call(self._ctx.retry, attempt, what=f"1688 {api}")
+        return retry.call(self._ctx.retry, attempt, what=f"1688 {api}", longest_wait=LONGEST_WAIT)
 
     def ensure_token(self) -> Token:
         """A usable access token (refreshed / postponed as due)."""
@@ -112,12 +116,15 @@ class AlibabaClient:
 
     # ---- one request ---------------------------------------------------------------------------------
 
+    def _scope(self, api: str = "") -> str:
+        return f"{SYSTEM}:{self._config.id}:{api}"
+
     def _url(self, path: str) -> str:
         return f"{self._config.base_url}/openapi/{path}"
 
     def _once(self, api: str, params: dict[str, Any], access_token: str, tolerate: Collection[str],
               refusals: bool, hidden: list[str]) -> Answer:
-        self._ctx.limiter.acquire(f"{SYSTEM}:{self._config.id}:{api}", self.rate(api))
+        self._ctx.limiter.acquire(self._scope(api), self.rate(api))
         path = url_path("param2", 1, NAMESPACES[api], api, self._config.app_key)
         form = flatten(params)
         form["access_token"] = access_token  # signed like every other parameter
@@ -164,6 +171,10 @@ class AlibabaClient:
                         status=status, streak=self._qos_streak + 1, overrides=self._config.error_actions)
         if isinstance(err, RateLimitedError):
             self._qos_streak += 1
+            pause = err.retry_after or 0.0
+            self._ctx.limiter.pause(self._scope(api if code.lower() == _API_QOS else ""), pause)
+            log.warning("1688 supplier %s: flow control on %s (%s): calls pause for %.0f s", self._config.id, api,
+                        code or status, pause)
         return err
 
     def _scrub(self, words: str, hidden: list[str]) -> str:

@@ -24,7 +24,7 @@ from adapters.webhook.mapping import encode
 from adapters.webhook.signing import IDEMPOTENCY_HEADER, sign_headers
 from syncd import clock, retry
 from syncd.domain import mask_phone
-from syncd.errors import ProtocolError
+from syncd.errors import ProtocolError, RateLimitedError
 from syncd.http import json_object, send
 from syncd.registry import AdapterContext
 
@@ -32,6 +32,7 @@ log = logging.getLogger("adapters.webhook")
 
 SYSTEM = "webhook"
 DEFAULT_RATE = 5.0  # calls per second per endpoint unless the supplier file says otherwise
+LONGEST_WAIT = 2.0  # a longer Retry-After is a ban: calls pause, the stage moves on to other suppliers
 _MAX_MESSAGE = 300
 _MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _OK = (200, 201)
@@ -95,10 +96,20 @@ class WebhookClient:
         what = self.what(api, method)
 
         def attempt() -> Reply:
-            self._ctx.limiter.acquire(f"webhook:{self._config.id}:{api}", self.rate(api))
-            return self._once(api, method, url, body, idempotency_key, hidden, what)
+            self._ctx.limiter.acquire(f"{self._scope}{api}", self.rate(api))
+            try:
+                return self._once(api, method, url, body, idempotency_key, hidden, what)
+            except RateLimitedError as err:
+                if err.retry_after and err.retry_after > LONGEST_WAIT:  # a ban: pause, the stage moves on
+                    self._ctx.limiter.pause(self._scope, err.retry_after)
+                    log.warning("%s: flow control: calls pause for %.0f s", what, err.retry_after)
+                raise
 
-        return retry.call(self._ctx.retry, attempt, what=what)
+        return retry.call(self._ctx.retry, attempt, what=what, longest_wait=LONGEST_WAIT)
+
+    @property
+    def _scope(self) -> str:
+        return f"webhook:{self._config.id}:"
 
     def _once(self, api: Api, method: str, url: str, body: bytes, idempotency_key: str | None,
               hidden: tuple[str, ...], what: str) -> Reply:

@@ -32,7 +32,7 @@ from syncd.domain import (
     SupplierOrderRequest,
     SupplierOrderStatus,
 )
-from syncd.errors import FatalError, RejectedError, SyncdError, TransientError
+from syncd.errors import FatalError, RateLimitedError, RejectedError, SyncdError, TransientError
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState
 from syncd.protocols import ApiSupplierAdapter
 from syncd.routing import LineView, idempotency_key, supplier_lines
@@ -158,6 +158,9 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> 
             try:
                 done += _place_one(rt, supplier_id, adapter, w, receivers.get(w.order_id))
                 transient_in_a_row = 0
+            except RateLimitedError as err:
+                _paused(supplier_id, "placing", err)
+                break
             except TransientError:
                 transient_in_a_row += 1
                 if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
@@ -168,6 +171,12 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> 
                                                   SupplierOrder.claimed_by == rt.holder)
                       .values(claimed_by=None, claim_until=None))
     return done
+
+
+def _paused(supplier_id: str, what: str, err: RateLimitedError) -> None:
+    """Flow control: the rest of this run's batch waits for a later run (nothing was lost: the rows are free,
+    an order sent without an answer is looked up first as after any unknown outcome)."""
+    log.info("supplier %s: %s paused by flow control (%s); the rest follows in a later run", supplier_id, what, err)
 
 
 def _orders(rt: Runtime, ids: set[int]) -> dict[int, Order]:
@@ -355,6 +364,9 @@ def follow_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
                 transient_in_a_row += 1
                 with rt.db.begin() as s:
                     _release(s, w.so_id, next_check_at=clock.now() + _unknown_wait(rt), last_error=str(err)[:500])
+                if isinstance(err, RateLimitedError):
+                    _paused(supplier_id, "status checks", err)
+                    break
                 if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
                     raise
                 continue
@@ -370,7 +382,11 @@ def follow_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
             done += 1
             if status.phase == SupplierOrderPhase.UNPAID and rt.config.suppliers[supplier_id].model_dump().get(
                     "payment") == "protocol_pay":
-                pay(rt, supplier_id, adapter, w.so_id, PlacedOrder(status.supplier_ref, paid=False))
+                try:
+                    pay(rt, supplier_id, adapter, w.so_id, PlacedOrder(status.supplier_ref, paid=False))
+                except RateLimitedError as err:  # paid at a later status check
+                    _paused(supplier_id, "payments", err)
+                    break
     finally:
         with rt.db.begin() as s:
             s.execute(update(SupplierOrder).where(SupplierOrder.id.in_([w.so_id for w in work]),
@@ -485,7 +501,11 @@ def cancel_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
         for w in work:
             if rt.stop.is_set():
                 break
-            done += _cancel_one(rt, supplier_id, adapter, w)
+            try:
+                done += _cancel_one(rt, supplier_id, adapter, w)
+            except RateLimitedError as err:
+                _paused(supplier_id, "cancellations", err)
+                break
     finally:
         with rt.db.begin() as s:
             s.execute(update(SupplierOrder).where(SupplierOrder.id.in_([w.so_id for w in work]),

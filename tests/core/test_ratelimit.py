@@ -61,3 +61,28 @@ def test_acquire_without_a_burst_spaces_every_call_evenly():
     for _ in range(5):
         rl.acquire("douyin:s:order.logisticsAdd", 20)
     assert t.now == pytest.approx(4 / 20)  # the first goes at once, then one every 50 ms
+
+
+def test_pause_refuses_calls_under_its_scope_at_once_until_it_ends():
+    t = FakeTime()
+    limiter = RateLimiter(clock=t.clock, sleep=t.sleep)
+    limiter.pause("1688:acme:", 10)
+
+    with pytest.raises(RateLimitedError) as err:
+        limiter.acquire("1688:acme:alibaba.trade.get.buyerView", 100)
+    limiter.acquire("1688:other:alibaba.trade.get.buyerView", 100)  # another account goes on
+    t.now += 10.5
+    limiter.acquire("1688:acme:alibaba.trade.get.buyerView", 100)
+
+    assert err.value.retry_after == pytest.approx(10)
+    assert t.slept == []  # refused, never slept through
+
+
+def test_pause_given_a_shorter_second_ban_keeps_the_longer_one():
+    t = FakeTime()
+    limiter = RateLimiter(clock=t.clock, sleep=t.sleep)
+    limiter.pause("webhook:hz:", 20)
+    limiter.pause("webhook:hz:", 5)
+    t.now += 6
+
+    assert limiter.paused_for("webhook:hz:create") == pytest.approx(14)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
+from syncd.config.models import RetrySettings
 from syncd.errors import RateLimitedError, RejectedError, TransientError
 from syncd.retry import RetryPolicy, call
 
@@ -53,3 +57,37 @@ def test_call_given_a_ban_longer_than_the_budget_gives_up_at_once():
     with pytest.raises(RateLimitedError):
         call(RetryPolicy(sleep=lambda _: None, max_seconds=30, max_wait=10), fn, what="t")
     assert len(calls) == 1
+
+
+def test_call_given_a_retry_after_above_longest_wait_raises_at_once():
+    waits: list[float] = []
+    fn, calls = _flaky([RateLimitedError("flow control", retry_after=10.0)])
+    with pytest.raises(RateLimitedError):
+        call(RetryPolicy(sleep=waits.append, max_seconds=30, max_wait=10), fn, what="t", longest_wait=2.0)
+    assert len(calls) == 1 and waits == []
+
+
+def test_call_given_a_retry_after_within_longest_wait_still_waits_it():
+    waits: list[float] = []
+    fn, calls = _flaky([RateLimitedError("flow control", retry_after=1.5)])
+    assert call(RetryPolicy(sleep=waits.append, initial_wait=0.1, max_wait=10), fn, what="t", longest_wait=2.0) == "ok"
+    assert len(calls) == 2 and waits[0] >= 1.5
+
+
+def test_call_given_the_daemon_stopping_during_a_back_off_makes_no_further_attempt():
+    stopping = threading.Event()
+    policy = RetryPolicy.from_settings(RetrySettings(attempts=5, max_seconds=60, initial_wait=30, max_wait=30),
+                                       stopping=stopping)
+    errors: list[Exception] = [TransientError("busy"), TransientError("busy")]
+    calls: list[int] = []
+
+    def fn() -> str:
+        calls.append(1)
+        stopping.set()  # SIGTERM arrives while this attempt runs: the 30 s back-off must not be waited out
+        raise errors.pop(0)
+
+    started = time.monotonic()
+    with pytest.raises(TransientError):
+        call(policy, fn, what="t")
+    assert len(calls) == 1
+    assert time.monotonic() - started < 5

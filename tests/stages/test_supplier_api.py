@@ -29,7 +29,7 @@ from syncd.domain import (
     SupplierParcel,
     TrackResult,
 )
-from syncd.errors import RejectedError, TransientError
+from syncd.errors import RateLimitedError, RejectedError, TransientError
 from syncd.operations import reship
 from syncd.stages.supplier_api import apply_status
 from syncd.store.db import Database
@@ -55,11 +55,17 @@ class FakeApiSupplier:
     cancel_answer: CancelOutcome = CancelOutcome.CANCELLED
     cancels: list[str] = field(default_factory=list)
     paid: set[str] = field(default_factory=set)
+    flow_control: bool = False  # every call refused with a ban (like 1688's gw.QosAppFrequencyLimit)
+    stock_checks: int = 0
+    status_calls: int = 0
 
     def created(self) -> int:
         return sum(len(v) for v in self.orders.values())
 
     def check_stock(self, request: SupplierOrderRequest) -> StockAnswer | None:
+        self.stock_checks += 1
+        if self.flow_control:
+            raise RateLimitedError("fakeapi preview: flow control", retry_after=10)
         if not self.stock:
             return None
         return StockAnswer([StockLine(ln.supplier_sku, ln.quantity, self.stock.get(ln.supplier_sku))
@@ -88,6 +94,9 @@ class FakeApiSupplier:
         raise RejectedError("awaiting payment by a person")
 
     def status(self, idempotency_key: str, supplier_ref: str) -> SupplierOrderStatus:
+        self.status_calls += 1
+        if self.flow_control:
+            raise RateLimitedError("fakeapi buyerView: flow control", retry_after=10)
         return SupplierOrderStatus(supplier_ref, self.phase[supplier_ref], list(self.parcels.get(supplier_ref, [])))
 
     def cancel(self, idempotency_key: str, supplier_ref: str, reason: str) -> CancelResult:
@@ -211,6 +220,40 @@ def test_place_given_a_crash_after_the_intent_looks_up_before_sending(hs, db):
     h.stage("forward")
     (so,) = _sos(db)
     assert (so.state, so.supplier_ref) == ("placed", "R0999") and fake.requests == []
+
+
+def test_place_given_flow_control_leaves_the_rest_of_the_batch_for_a_later_run_without_failing(hs, db):
+    h, fake = hs
+    _route(h, ("5101", ("SKU-X",)), ("5102", ("SKU-X",)), ("5103", ("SKU-Y",)))
+    fake.flow_control = True
+
+    report = h.stage("forward")
+
+    assert report.ok, report.failures
+    assert fake.stock_checks == 1  # the ban is not met three times over (nor slept through)
+    assert [(so.state, so.claimed_by, so.first_attempt_at) for so in _sos(db)] == [("pending", None, None)] * 3
+    fake.flow_control = False
+    h.stage("forward")
+    assert [so.state for so in _sos(db)] == ["placed"] * 3 and fake.created() == 3
+
+
+def test_status_given_flow_control_stops_asking_and_asks_again_later(hs, db):
+    h, fake = hs
+    _route(h, ("5111", ("SKU-X",)), ("5112", ("SKU-X",)))
+    h.stage("forward")
+    fake.flow_control = True
+    with time_machine.travel(clock.now() + timedelta(minutes=30), tick=False):
+        asked = fake.status_calls
+        report = h.stage("collect")
+        assert report.ok, report.failures
+        assert fake.status_calls == asked + 1  # the ban is met once, not once per order
+        assert [so.claimed_by for so in _sos(db)] == [None, None]
+        fake.flow_control = False
+        fake.parcels["R0001"] = [SupplierParcel("zhongtong", "中通", "ZT0001", None)]
+        fake.phase["R0001"] = SupplierOrderPhase.SHIPPED
+    with time_machine.travel(clock.now() + timedelta(minutes=60), tick=False):
+        h.stage("collect")
+    assert _sos(db)[0].state == "shipped"
 
 
 def test_place_given_a_business_refusal_holds_the_order_with_the_suppliers_words(hs, db):

@@ -76,29 +76,53 @@ def test_gateway_configuration_errors_are_fatal_with_a_hint_and_not_retried(
     assert r.call_count == 1
 
 
-def test_flow_control_is_rate_limited_with_a_growing_retry_after(
-        client: AlibabaClient, api: respx.MockRouter, waits: list[float]) -> None:
-    r = route(api, ORDER_DETAIL).mock(return_value=gateway_error(400, "gw.QosAppFrequencyLimit",
-                                                                 "App call exceeds limited frequency"))
+def test_flow_control_pauses_the_accounts_calls_for_the_ban_instead_of_sleeping_through_it(
+        client: AlibabaClient, api: respx.MockRouter, waits: list[float], limiter: FakeLimiter) -> None:
+    qos = gateway_error(400, "gw.QosAppFrequencyLimit", "App call exceeds limited frequency")
+    r = route(api, ORDER_DETAIL).mock(return_value=qos)
 
-    with pytest.raises(RateLimitedError) as err:
+    with pytest.raises(RateLimitedError) as first:
         client.call(ORDER_DETAIL, {"orderId": "1"})
+    assert (r.call_count, waits, first.value.retry_after) == (1, [], 10.0)  # raised at once, not slept
+    with pytest.raises(RateLimitedError):  # app-wide: every API of the account waits out the ban
+        client.call(ORDER_LIST, {"page": 1})
+    assert len(api.calls) == 1
 
-    assert r.call_count == 3
-    assert waits == [10.0, 20.0]  # the policy waited the retry-after of each refusal
-    assert err.value.retry_after == 40.0
+    limiter.now += 10.5
+    with pytest.raises(RateLimitedError) as second:
+        client.call(ORDER_DETAIL, {"orderId": "1"})
+    assert r.call_count == 2
+    assert second.value.retry_after == 20.0  # refused again right after the ban: the next one is longer
+
+
+def test_flow_control_on_one_api_pauses_that_api_only(client: AlibabaClient, api: respx.MockRouter,
+                                                      limiter: FakeLimiter) -> None:
+    route(api, ORDER_DETAIL).mock(return_value=gateway_error(400, "gw.QosApiFrequencyLimit", "api frequency"))
+    other = route(api, ORDER_LIST).mock(return_value=httpx.Response(200, json={"result": []}))
+
+    with pytest.raises(RateLimitedError):
+        client.call(ORDER_DETAIL, {"orderId": "1"})
+    client.call(ORDER_LIST, {"page": 1})
+
+    assert other.call_count == 1
 
 
 def test_flow_control_streak_resets_after_a_success(client: AlibabaClient, api: respx.MockRouter,
-                                                    waits: list[float]) -> None:
+                                                    limiter: FakeLimiter) -> None:
     qos = gateway_error(400, "gw.QosAppFrequencyLimit", "App call exceeds limited frequency")
     ok = httpx.Response(200, json=DETAIL_OK)
-    route(api, ORDER_DETAIL).mock(side_effect=[qos, ok, qos, ok])
+    route(api, ORDER_DETAIL).mock(side_effect=[qos, ok, qos])
 
-    client.call(ORDER_DETAIL, {"orderId": "1"})
-    client.call(ORDER_DETAIL, {"orderId": "1"})
+    retry_after = []
+    for _ in range(2):
+        with pytest.raises(RateLimitedError) as err:
+            client.call(ORDER_DETAIL, {"orderId": "1"})
+        retry_after.append(err.value.retry_after)
+        limiter.now += 11
+        if len(retry_after) == 1:
+            client.call(ORDER_DETAIL, {"orderId": "1"})
 
-    assert waits == [10.0, 10.0]
+    assert retry_after == [10.0, 10.0]
 
 
 def test_5xx_and_timeouts_are_retried_then_transient(client: AlibabaClient, api: respx.MockRouter) -> None:

@@ -132,16 +132,33 @@ def test_place_given_timeouts_raises_transient(supplier: WebhookSupplier, api: r
     assert caught.value.code == "timeout"
 
 
-def test_place_given_429_waits_retry_after_then_raises_rate_limited(
-        supplier: WebhookSupplier, api: respx.MockRouter, waits: list[float]) -> None:
-    api.post(f"{BASE}/orders").mock(return_value=httpx.Response(429, headers={"Retry-After": "7"},
-                                                                json=error_json("rate_limited")))
+def test_place_given_429_with_a_long_retry_after_raises_at_once_and_pauses_the_supplier(
+        supplier: WebhookSupplier, api: respx.MockRouter, waits: list[float], limiter: FakeLimiter) -> None:
+    r = api.post(f"{BASE}/orders").mock(return_value=httpx.Response(429, headers={"Retry-After": "7"},
+                                                                    json=error_json("rate_limited")))
 
     with pytest.raises(RateLimitedError) as caught:
         supplier.place(sample_request())
+    with pytest.raises(RateLimitedError):  # within the ban: not sent at all
+        supplier.place(sample_request())
+    limiter.now += 7.5
+    with pytest.raises(RateLimitedError):
+        supplier.place(sample_request())
 
     assert caught.value.retry_after == 7.0
-    assert waits == [7.0, 7.0]
+    assert waits == []  # the stage moves on to other suppliers instead of sleeping through the ban
+    assert r.call_count == 2
+
+
+def test_place_given_429_with_a_short_retry_after_waits_it_then_succeeds(
+        supplier: WebhookSupplier, api: respx.MockRouter, waits: list[float]) -> None:
+    api.post(f"{BASE}/orders").mock(side_effect=[
+        httpx.Response(429, headers={"Retry-After": "1"}, json=error_json("rate_limited")),
+        httpx.Response(201, json=order_json())])
+
+    placed = supplier.place(sample_request())
+
+    assert placed.supplier_ref and waits == [1.0]
 
 
 @pytest.mark.parametrize(("response", "text"), [
