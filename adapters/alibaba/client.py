@@ -168,11 +168,13 @@ class AlibabaClient:
 
     def _error(self, api: str, code: str, message: str, status: int, hidden: list[str]) -> Exception:
         err = error_for(api, self._scrub(code, hidden), self._scrub(message, hidden)[:_MAX_MESSAGE],
-                        status=status, streak=self._qos_streak + 1, overrides=self._config.error_actions)
+                        status=status, streak=self._qos_streak + 1, overrides=self._config.error_actions,
+                        first_wait=self._config.flow_control_wait_seconds)
         if isinstance(err, RateLimitedError):
             self._qos_streak += 1
             pause = err.retry_after or 0.0
-            self._ctx.limiter.pause(self._scope(api if code.lower() == _API_QOS else ""), pause)
+            if pause > LONGEST_WAIT:  # a shorter one is waited out in place by the retry policy
+                self._ctx.limiter.pause(self._scope(api if code.lower() == _API_QOS else ""), pause)
             log.warning("1688 supplier %s: flow control on %s (%s): calls pause for %.0f s", self._config.id, api,
                         code or status, pause)
         return err

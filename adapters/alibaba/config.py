@@ -40,6 +40,9 @@ class AlibabaSupplierConfig(SupplierConfigBase):
     """Refresh the 10-hour access token this long before it expires."""
     rate_limits: dict[str, Annotated[float, Field(gt=0, le=1000)]] = Field(default_factory=dict)
     """Calls per second per API name (``alibaba.trade.get.buyerView: 2``); default 5 each."""
+    flow_control_wait_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
+    """After a flow-control answer (gw.Qos*FrequencyLimit) calls to this account pause this long, doubling
+    while refusals follow each other (1688 publishes no quota; 10 s is what clients in the field use)."""
     error_actions: dict[str, ErrorAction] = Field(default_factory=dict)
     """A 1688 error code (gateway ``error_code`` or business ``errorCode``/``code``) → what to do, ahead
     of the built-in table."""

@@ -97,13 +97,13 @@ def classify(code: str, message: str, overrides: Mapping[str, str] | None = None
     return None
 
 
-def qos_wait(streak: int) -> float:
+def qos_wait(streak: int, first: float = QOS_FIRST_WAIT) -> float:
     """Back-off after ``streak`` flow-control answers in a row (1 → 10 s, 2 → 20 s, ... capped)."""
-    return min(QOS_MAX_WAIT, QOS_FIRST_WAIT * float(2 ** max(0, streak - 1)))
+    return min(QOS_MAX_WAIT, first * float(2 ** max(0, streak - 1)))
 
 
 def error_for(api: str, code: str, message: str, *, status: int = 200, streak: int = 1,
-              overrides: Mapping[str, str] | None = None) -> SyncdError:
+              overrides: Mapping[str, str] | None = None, first_wait: float = QOS_FIRST_WAIT) -> SyncdError:
     """The syncd error for one 1688 failure; ``message`` must already be scrubbed of secrets.
 
     ``status`` 401 is an access-token problem whatever the body says; ``streak`` counts flow-control
@@ -120,7 +120,8 @@ def error_for(api: str, code: str, message: str, *, status: int = 200, streak: i
         case Action.RETRY:
             return TransientError(what, code=code or None)
         case Action.RATE_LIMITED:
-            return RateLimitedError(f"{what}: rate limited", retry_after=qos_wait(streak), code=code or None)
+            return RateLimitedError(f"{what}: rate limited", retry_after=qos_wait(streak, first_wait),
+                                    code=code or None)
         case Action.REFRESH:
             return AuthError(what, code=code or None)
         case Action.REAUTHORIZE:

@@ -150,6 +150,7 @@ def track(rt: Runtime) -> int:
         used = queries_used(s, provider.name, now) if provider else 0
         parcels = _due(rt, s, now, BATCH)
     checked = 0
+    paused: set[str] = set()  # suppliers whose flow control refused a trace: their parcels wait for a later pass
     for p in parcels:
         if rt.stop.is_set():
             break
@@ -159,7 +160,15 @@ def track(rt: Runtime) -> int:
         source = ""
         try:
             if api is not None and p.supplier_ref:
-                result, source = api.trace(p.supplier_ref, p.tracking_no), p.supplier_id
+                if p.supplier_id in paused:
+                    continue
+                try:
+                    result, source = api.trace(p.supplier_ref, p.tracking_no), p.supplier_id
+                except RateLimitedError as err:
+                    log.info("tracking: supplier %s paused by flow control (%s); its parcels follow later",
+                             p.supplier_id, err)
+                    paused.add(p.supplier_id)
+                    continue
             if result is None and provider is not None:
                 if subscribe and p.subscribed_at is None:
                     url = f"{str(getattr(cfg, 'callback_base_url', '')).rstrip('/')}/callbacks/kuaidi100?sid={p.id}"

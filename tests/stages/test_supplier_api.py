@@ -58,6 +58,7 @@ class FakeApiSupplier:
     flow_control: bool = False  # every call refused with a ban (like 1688's gw.QosAppFrequencyLimit)
     stock_checks: int = 0
     status_calls: int = 0
+    traces: int = 0
 
     def created(self) -> int:
         return sum(len(v) for v in self.orders.values())
@@ -106,6 +107,9 @@ class FakeApiSupplier:
         return CancelResult(self.cancel_answer, "paid already" if self.cancel_answer != "cancelled" else "")
 
     def trace(self, supplier_ref: str, tracking_no: str) -> TrackResult | None:
+        self.traces += 1
+        if self.flow_control:
+            raise RateLimitedError("fakeapi trace: flow control", retry_after=10)
         return None
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes, now: datetime) -> SupplierCallback:
@@ -254,6 +258,25 @@ def test_status_given_flow_control_stops_asking_and_asks_again_later(hs, db):
     with time_machine.travel(clock.now() + timedelta(minutes=60), tick=False):
         h.stage("collect")
     assert _sos(db)[0].state == "shipped"
+
+
+def test_track_given_flow_control_at_the_supplier_leaves_its_parcels_for_a_later_pass(hs, db):
+    h, fake = hs
+    _route(h, ("5121", ("SKU-X",)), ("5122", ("SKU-X",)))
+    h.stage("forward")
+    for ref, number in (("R0001", "ZT0001"), ("R0002", "ZT0002")):
+        fake.parcels[ref] = [SupplierParcel("zhongtong", "中通", number, None)]
+        fake.phase[ref] = SupplierOrderPhase.SHIPPED
+    with time_machine.travel(clock.now() + timedelta(minutes=30), tick=False):
+        h.stage("collect")
+        fake.flow_control = True
+
+        report = h.stage("track")
+
+    assert report.ok, report.failures
+    assert fake.traces == 1  # not once per parcel
+    with db.read() as s:
+        assert list(s.scalars(select(Shipment.last_checked_at))) == [None, None]
 
 
 def test_place_given_a_business_refusal_holds_the_order_with_the_suppliers_words(hs, db):

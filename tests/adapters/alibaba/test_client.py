@@ -95,6 +95,17 @@ def test_flow_control_pauses_the_accounts_calls_for_the_ban_instead_of_sleeping_
     assert second.value.retry_after == 20.0  # refused again right after the ban: the next one is longer
 
 
+def test_flow_control_wait_from_the_supplier_file_short_enough_is_waited_in_place(
+        ctx: AdapterContext, api: respx.MockRouter, waits: list[float], clock_at: object) -> None:
+    client = AlibabaClient(make_config(flow_control_wait_seconds=1), ctx)
+    qos = gateway_error(400, "gw.QosAppFrequencyLimit", "App call exceeds limited frequency")
+    route(api, ORDER_DETAIL).mock(side_effect=[qos, httpx.Response(200, json=DETAIL_OK)])
+
+    client.call(ORDER_DETAIL, {"orderId": "1"})
+
+    assert waits and waits[0] >= 1.0
+
+
 def test_flow_control_on_one_api_pauses_that_api_only(client: AlibabaClient, api: respx.MockRouter,
                                                       limiter: FakeLimiter) -> None:
     route(api, ORDER_DETAIL).mock(return_value=gateway_error(400, "gw.QosApiFrequencyLimit", "api frequency"))
