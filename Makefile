@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## the test suite (SQLite always; PostgreSQL too when SYNCD_TEST_POSTGRES_URL is set)
+# Two workers (the machine's two cores): the end-to-end tests run one after the other on one of them.
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check syncd adapters migrations tests

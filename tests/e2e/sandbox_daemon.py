@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
@@ -120,6 +121,19 @@ class World:
         finally:
             db.dispose()
         raise AssertionError(f"not settled after {timeout}s: {states}; still open: {self.unsettled()}")
+
+    def wait_listening(self, proc: subprocess.Popen[bytes], instance: str = "d1", timeout: float = 60) -> None:
+        """Poll (bounded) until the daemon's listener answers /healthz: it holds its database and runs."""
+        deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{self.port(instance)}/healthz"
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, f"daemon died: {proc.stderr.read().decode()[-3000:] if proc.stderr else ''}"
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.2)  # paces the polling
+        raise AssertionError(f"the daemon did not answer {url} within {timeout}s")
 
     def unsettled(self) -> dict[str, int]:
         """Supplier orders of unsettled orders, by (supplier, state): where the flow stopped."""

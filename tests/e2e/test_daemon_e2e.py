@@ -15,7 +15,8 @@ import pytest
 from tests.conftest import NO_PG, PG_URL, drop_pg_schema, make_pg_schema, pg_schema_url
 from tests.e2e.sandbox_daemon import World
 
-pytestmark = pytest.mark.e2e
+# One worker runs them one after the other (they time real processes); the other worker runs the rest.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -119,7 +120,7 @@ def test_second_daemon_on_the_same_sqlite_file_refuses_to_start(tmp_path: Path):
     w = World(tmp_path, f"sqlite:///{tmp_path / 'syncd.db'}", orders=5)
     try:
         first = w.start()
-        w.wait_settled([first], timeout=60)
+        w.wait_listening(first)
         second = w.start("other")
         second.wait(timeout=30)
         assert second.returncode == 3
