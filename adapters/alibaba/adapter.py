@@ -160,7 +160,11 @@ class AlibabaAdapter:
                                 code="manual-payment")
         if order.paid:
             return order
-        self._client.call(PROTOCOL_PAY, {"tradeWithholdPreparePayParam": {"orderId": int(order.supplier_ref)}})
+        paid = self._client.call(PROTOCOL_PAY, {"tradeWithholdPreparePayParam": {"orderId": int(order.supplier_ref)}})
+        result = paid.body.get("result")
+        if isinstance(result, dict) and m.is_true(result.get("paySuccess")):
+            # 1688 says the withholding went through: no read-back (the next status check sees it paid anyway)
+            return PlacedOrder(supplier_ref=order.supplier_ref, paid=True, amount_fen=order.amount_fen)
         detail = self._client.call(ORDER_DETAIL, {"orderId": order.supplier_ref, "webSite": WEBSITE}).body
         now = m.placed_from(m.obj(detail.get("result"), ORDER_DETAIL, "result"), ORDER_DETAIL)
         return PlacedOrder(supplier_ref=order.supplier_ref, paid=now.paid,
@@ -185,6 +189,10 @@ class AlibabaAdapter:
             return SupplierOrderStatus(supplier_ref, phase, [], detail + (f" ({reason})" if reason else ""))
         skus = m.item_skus(m.objects(result.get("productItems"), ORDER_DETAIL, "productItems"))
         native = m.native_entries(result.get("nativeLogistics"))
+        if status in m.NOT_SENT and isinstance(result.get("nativeLogistics"), dict) and not native:
+            # The order names no parcel yet: no logistics call. An order is asked about every poll until it
+            # ships (a day or two): this halves the calls while it waits. Without nativeLogistics, ask.
+            return SupplierOrderStatus(supplier_ref, phase, [], detail)
         answer = self._client.call(LOGISTICS_INFOS, {"orderId": supplier_ref, "webSite": WEBSITE,
                                                      "fields": LOGISTICS_FIELDS}, tolerate={NOT_SHIPPED})
         infos = [] if answer.code else m.objects(answer.body.get("result"), LOGISTICS_INFOS, "result")

@@ -52,6 +52,7 @@ PHASES: dict[str, SupplierOrderPhase] = {
     "terminated": SupplierOrderPhase.CANCELLED,
 }
 NEVER_SHIPS = frozenset({"waitbuyerpay", "cancel", "terminated"})
+NOT_SENT = frozenset({"waitsellersend"})  # paid; parcels (a partial shipment too) show in nativeLogistics
 
 # How a trace step's remark is read (first match wins; 1688 gives no step code, only carrier text):
 # refusals and returns before 签收 (a "拒签" remark also holds 签); 签收 delivered; 派送/派件 out for delivery;

@@ -223,18 +223,30 @@ def test_pay_when_manual_waits_for_a_person_without_calling(adapter: AlibabaAdap
         adapter.pay(PlacedOrder(ORDER, paid=False))
 
 
-def test_pay_with_protocol_pay_pays_and_reads_the_order_back(ctx: AdapterContext, api: respx.MockRouter,
-                                                             clock_at: object) -> None:
+def test_pay_with_protocol_pay_reporting_success_pays_without_reading_the_order_back(
+        ctx: AdapterContext, api: respx.MockRouter, clock_at: object) -> None:
     adapter = AlibabaAdapter(make_config(payment="protocol_pay"), ctx)
     pay = route(api, PROTOCOL_PAY).mock(return_value=httpx.Response(200, json={
-        "success": True, "result": {"payChannel": "alipay", "paySuccess": True}}))
+        "success": True, "result": {"payChannel": "alipay", "paySuccess": "true"}}))
+
+    after = adapter.pay(PlacedOrder(ORDER, paid=False, amount_fen=2200))
+
+    assert after == PlacedOrder(ORDER, paid=True, amount_fen=2200)
+    assert _json_form(pay, "tradeWithholdPreparePayParam") == {"orderId": int(ORDER)}
+    assert len(api.calls) == 1
+
+
+@pytest.mark.parametrize("result", [{"payChannel": "alipay"}, {"paySuccess": False}, None])
+def test_pay_with_protocol_pay_not_saying_it_went_through_reads_the_order_back(
+        ctx: AdapterContext, api: respx.MockRouter, clock_at: object, result: object) -> None:
+    adapter = AlibabaAdapter(make_config(payment="protocol_pay"), ctx)
+    route(api, PROTOCOL_PAY).mock(return_value=httpx.Response(200, json={"success": True, "result": result}))
     view = fixture("buyer_view_partial.json")
     route(api, ORDER_DETAIL).mock(return_value=httpx.Response(200, json=view))
 
     after = adapter.pay(PlacedOrder(ORDER, paid=False, amount_fen=2200))
 
     assert after == PlacedOrder(ORDER, paid=True, amount_fen=4250)
-    assert _json_form(pay, "tradeWithholdPreparePayParam") == {"orderId": int(ORDER)}
 
 
 def test_pay_refused_by_1688_is_rejected(ctx: AdapterContext, api: respx.MockRouter, clock_at: object) -> None:

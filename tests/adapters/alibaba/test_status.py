@@ -42,9 +42,23 @@ def test_status_given_an_unpaid_order_is_unpaid_without_a_logistics_call(adapter
                                                              "1688 status waitbuyerpay")
 
 
+def test_status_given_paid_and_no_parcel_named_in_the_order_asks_for_no_logistics(adapter: AlibabaAdapter,
+                                                                                  api: respx.MockRouter) -> None:
+    body = _view()
+    body["result"]["nativeLogistics"] = {"logisticsItems": []}
+    _detail(api, body)
+
+    status = adapter.status("so-000042", ORDER)
+
+    assert (status.phase, status.parcels) == (SupplierOrderPhase.ACCEPTED, [])
+    assert len(api.calls) == 1
+
+
 def test_status_given_not_shipped_yet_is_accepted_with_no_parcels(adapter: AlibabaAdapter,
                                                                   api: respx.MockRouter) -> None:
-    _detail(api, _view())
+    body = _view()
+    del body["result"]["nativeLogistics"]  # the order does not say: ask the logistics API
+    _detail(api, body)
     infos = _infos(api, {"success": False, "errorCode": "500_2", "errorMessage": "订单尚未发货，暂无物流详情"})
 
     status = adapter.status("so-000042", ORDER)
