@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from adapters.common.fields import as_object, identifier, integer, nonempty_list, obj, objects, text
 from syncd import clock
 from syncd.carriers import normalize
 from syncd.domain import (
@@ -49,9 +50,9 @@ _LATEST_EPOCH = 10**10  # year 2286: anything larger is milliseconds or garbage
 
 def map_order(raw: dict[str, Any]) -> OrderIn:
     """One ``shop_order_list[]`` item (or ``shop_order_detail``) → :class:`OrderIn`."""
-    order_id = _id(raw, "order_id", "order")
+    order_id = identifier(raw, "order_id", "order")
     where = f"order {order_id}"
-    code = _int(raw, "order_status", where)
+    code = integer(raw, "order_status", where)
     if code is None:
         raise ProtocolError(f"{where}: order_status is missing")
     if code not in ORDER_STATUS:
@@ -60,9 +61,7 @@ def map_order(raw: dict[str, Any]) -> OrderIn:
     updated_at = _time(raw, "update_time", where)
     if updated_at is None:
         raise ProtocolError(f"{where}: update_time is missing")
-    items = raw.get("sku_order_list")
-    if not isinstance(items, list) or not items:
-        raise ProtocolError(f"{where}: sku_order_list is missing or empty")
+    items = nonempty_list(raw, "sku_order_list", where)
     lines = [map_line(item, f"{where} line {i}") for i, item in enumerate(items)]
     return OrderIn(
         platform_order_id=order_id,
@@ -71,13 +70,13 @@ def map_order(raw: dict[str, Any]) -> OrderIn:
         ready_to_ship=ready,
         not_ready_reason=reason,
         refund_state=order_refund_state([line.refund_state for line in lines]),
-        payment_mode=PaymentMode.COD if _int(raw, "pay_type", where) == PAY_TYPE_COD else PaymentMode.PREPAID,
+        payment_mode=PaymentMode.COD if integer(raw, "pay_type", where) == PAY_TYPE_COD else PaymentMode.PREPAID,
         updated_at=updated_at,
         created_at=_time(raw, "create_time", where),
         paid_at=_time(raw, "pay_time", where),
         ship_by=_time(raw, "exp_ship_time", where),
-        buyer_note=_str(raw, "buyer_words", where),
-        seller_memo=_str(raw, "seller_words", where),
+        buyer_note=text(raw, "buyer_words", where),
+        seller_memo=text(raw, "seller_words", where),
         receiver=map_receiver(raw, where),
         lines=lines,
         shipped_tracking=_tracking_numbers(raw, where),
@@ -87,23 +86,20 @@ def map_order(raw: dict[str, Any]) -> OrderIn:
 
 def map_line(raw: Any, where: str) -> OrderLineIn:
     """One ``sku_order_list[]`` item (sub-order) → :class:`OrderLineIn`."""
-    if not isinstance(raw, dict):
-        raise ProtocolError(f"{where}: expected an object, found {type(raw).__name__}")
-    line_id = _id(raw, "order_id", where)
-    quantity = _int(raw, "item_num", where)
+    raw = as_object(raw, where)
+    line_id = identifier(raw, "order_id", where)
+    quantity = integer(raw, "item_num", where)
     if quantity is None or quantity <= 0:
         raise ProtocolError(f"{where}: item_num is missing or not positive")
-    specs = raw.get("spec") or []
-    if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
-        raise ProtocolError(f"{where}: spec is not a list of objects")
+    specs = objects(raw, "spec", where)
     return OrderLineIn(
         platform_line_id=line_id,
-        merchant_sku=_str(raw, "code", where) or _str(raw, "out_sku_id", where),
+        merchant_sku=text(raw, "code", where) or text(raw, "out_sku_id", where),
         quantity=quantity,
-        title=_str(raw, "product_name", where),
-        spec=";".join(f"{_str(s, 'name', where)}:{_str(s, 'value', where)}" for s in specs),
-        platform_sku_id=_str(raw, "sku_id", where),
-        unit_price_fen=_int(raw, "origin_amount", where) or 0,
+        title=text(raw, "product_name", where),
+        spec=";".join(f"{text(s, 'name', where)}:{text(s, 'value', where)}" for s in specs),
+        platform_sku_id=text(raw, "sku_id", where),
+        unit_price_fen=integer(raw, "origin_amount", where) or 0,
         refund_state=line_refund_state(raw.get("after_sale_info"), where),
     )
 
@@ -114,9 +110,9 @@ def line_refund_state(info: Any, where: str = "line") -> RefundState:
         return RefundState.NONE
     if not isinstance(info, dict):
         raise ProtocolError(f"{where}: after_sale_info is not an object")
-    status = _int(info, "after_sale_status", where)
-    kind = _int(info, "after_sale_type", where)
-    refund = _int(info, "refund_status", where)
+    status = integer(info, "after_sale_status", where)
+    kind = integer(info, "after_sale_type", where)
+    refund = integer(info, "refund_status", where)
     if refund == REFUND_STATUS_DONE:
         return RefundState.REFUNDED
     if status in AFTER_SALE_SUCCEEDED:
@@ -176,36 +172,34 @@ def map_aftersale(raw: Any) -> list[RefundEvent]:
     """One ``afterSale.List`` item → its refund events: one per sku order it names, or one for the order."""
     if not isinstance(raw, dict):
         raise ProtocolError(f"after-sale entry is {type(raw).__name__}, expected an object")
-    info = _obj(raw, "aftersale_info", "after-sale entry")
-    order_info = _obj(raw, "order_info", "after-sale entry")
+    info = obj(raw, "aftersale_info", "after-sale entry")
+    order_info = obj(raw, "order_info", "after-sale entry")
     where = f"after-sale {aftersale_id(raw) or '?'}"
     if aftersale_id(raw) is None:
         raise ProtocolError(f"{where}: aftersale_info.aftersale_id is missing")
-    order_id = _id(order_info, "shop_order_id", where)
-    kind = _int(info, "aftersale_type", where)
-    status = _int(info, "aftersale_status", where)
+    order_id = identifier(order_info, "shop_order_id", where)
+    kind = integer(info, "aftersale_type", where)
+    status = integer(info, "aftersale_status", where)
     if kind is None or status is None:
         raise ProtocolError(f"{where}: aftersale_type or aftersale_status is missing")
     updated_at = _time(info, "update_time", where) or _time(info, "apply_time", where)
     if updated_at is None:
         raise ProtocolError(f"{where}: update_time is missing")
-    state = aftersale_refund_state(kind, status, _int(info, "refund_status", where))
+    state = aftersale_refund_state(kind, status, integer(info, "refund_status", where))
     label = AFTERSALE_REFUND_TYPES.get(kind) or AFTERSALE_OTHER_TYPES.get(kind) or f"type {kind}"
     lines: list[str | None] = [None]
-    if _int(info, "aftersale_order_type", where) != AFTERSALE_ORDER_LEVEL:
+    if integer(info, "aftersale_order_type", where) != AFTERSALE_ORDER_LEVEL:
         lines = list(dict.fromkeys(_related_lines(order_info, info, order_id, where))) or [None]
     return [RefundEvent(platform_order_id=order_id, platform_line_id=line, state=state, updated_at=updated_at,
                         kind=f"{label} ({status})", raw=raw) for line in lines]
 
 
 def _related_lines(order_info: dict[str, Any], info: dict[str, Any], order_id: str, where: str) -> list[str]:
-    related = order_info.get("related_order_info") or []
-    if not isinstance(related, list) or not all(isinstance(r, dict) for r in related):
-        raise ProtocolError(f"{where}: related_order_info is not a list of objects")
-    lines = [_str(r, "sku_order_id", where).strip() for r in related]
+    related = objects(order_info, "related_order_info", where)
+    lines = [text(r, "sku_order_id", where).strip() for r in related]
     lines = [line for line in lines if line]
     if not lines:
-        related_id = _str(info, "related_id", where).strip()
+        related_id = text(info, "related_id", where).strip()
         if related_id and related_id != order_id:
             lines = [related_id]
     return lines
@@ -213,75 +207,35 @@ def _related_lines(order_info: dict[str, Any], info: dict[str, Any], order_id: s
 
 def map_receiver(raw: dict[str, Any], where: str) -> ReceiverRef:
     """Ciphertexts and masked forms of the receiver; never plaintext."""
-    addr = _obj(raw, "post_addr", where)
-    masked_addr = _obj(raw, "mask_post_addr", where)
+    addr = obj(raw, "post_addr", where)
+    masked_addr = obj(raw, "mask_post_addr", where)
     return ReceiverRef(
-        name_cipher=_str(raw, "encrypt_post_receiver", where) or _str(raw, "post_receiver", where),
-        phone_cipher=_str(raw, "encrypt_post_tel", where) or _str(raw, "post_tel", where),
-        address_cipher=_str(addr, "encrypt_detail", where) or _str(addr, "detail", where),
-        name_masked=_str(raw, "mask_post_receiver", where),
-        phone_masked=_str(raw, "mask_post_tel", where),
-        address_masked=_str(masked_addr, "detail", where),
-        province=_str(_obj(addr, "province", where), "name", where),
-        city=_str(_obj(addr, "city", where), "name", where),
-        district=_str(_obj(addr, "town", where), "name", where),
-        street=_str(_obj(addr, "street", where), "name", where),
+        name_cipher=text(raw, "encrypt_post_receiver", where) or text(raw, "post_receiver", where),
+        phone_cipher=text(raw, "encrypt_post_tel", where) or text(raw, "post_tel", where),
+        address_cipher=text(addr, "encrypt_detail", where) or text(addr, "detail", where),
+        name_masked=text(raw, "mask_post_receiver", where),
+        phone_masked=text(raw, "mask_post_tel", where),
+        address_masked=text(masked_addr, "detail", where),
+        province=text(obj(addr, "province", where), "name", where),
+        city=text(obj(addr, "city", where), "name", where),
+        district=text(obj(addr, "town", where), "name", where),
+        street=text(obj(addr, "street", where), "name", where),
     )
 
 
 def _tracking_numbers(raw: dict[str, Any], where: str) -> list[str]:
-    infos = raw.get("logistics_info") or []
-    if not isinstance(infos, list) or not all(isinstance(i, dict) for i in infos):
-        raise ProtocolError(f"{where}: logistics_info is not a list of objects")
-    numbers = [_str(i, "tracking_no", where) for i in infos]
+    infos = objects(raw, "logistics_info", where)
+    numbers = [text(i, "tracking_no", where) for i in infos]
     return [n for n in numbers if n]
 
 
-def _id(raw: dict[str, Any], key: str, where: str) -> str:
-    value = raw.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise ProtocolError(f"{where}: {key} is missing or not a string")
-    return value.strip()
-
-
-def _str(raw: dict[str, Any], key: str, where: str) -> str:
-    value = raw.get(key)
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ProtocolError(f"{where}: {key} is {type(value).__name__}, expected text")
-    return str(value)
-
-
-def _int(raw: dict[str, Any], key: str, where: str) -> int | None:
-    value = raw.get(key)
-    if value is None or value == "":
-        return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ProtocolError(f"{where}: {key} is {type(value).__name__}, expected an integer")
-    return value
-
-
 def _time(raw: dict[str, Any], key: str, where: str) -> datetime | None:
-    seconds = _int(raw, key, where)
+    seconds = integer(raw, key, where)
     if not seconds:
         return None  # 0 means "not yet"
     if not 0 < seconds < _LATEST_EPOCH:
         raise ProtocolError(f"{where}: {key} {seconds} is not a Unix time in seconds")
     return clock.from_epoch(seconds)
-
-
-def _obj(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-    value = raw.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ProtocolError(f"{where}: {key} is {type(value).__name__}, expected an object")
-    return value
 
 
 def carrier_table(data: Any) -> dict[str, str]:

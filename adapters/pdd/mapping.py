@@ -8,10 +8,11 @@ Times are ``yyyy-MM-dd HH:mm:ss`` in Beijing time and become aware UTC; money is
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from adapters.common.fields import as_object, identifier, integer, nonempty_list, obj, objects, shanghai_time, text
 from syncd import clock
 from syncd.carriers import normalize
 from syncd.domain import (
@@ -44,15 +45,14 @@ AFTER_SALES_IN_PROGRESS = frozenset({2, 3, 4, 5, 6, 7, 8, 31})  # applied / agre
 AFTER_SALES_CLOSED = frozenset({0, 9, 11, 12, 13})  # none / refused and closed / withdrawn / lapsed
 AFTER_SALES_NO_MONEY = frozenset({14, 15, 16, 17, 18, 21, 22, 24, 25, 27, 32})  # exchange, resend, repair
 AFTER_SALES_TYPES = {2: "仅退款", 3: "退货退款", 4: "换货", 5: "缺货补寄"}
-_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 _FEN = Decimal("0.01")
 
 
 def map_order(raw: dict[str, Any]) -> OrderIn:
     """One order object (increment list item or ``order_info``) → :class:`OrderIn`."""
-    order_sn = _id(raw, "order_sn", "order")
+    order_sn = identifier(raw, "order_sn", "order")
     where = f"order {order_sn}"
-    code = _int(raw, "order_status", where)
+    code = integer(raw, "order_status", where)
     if code is None:
         raise ProtocolError(f"{where}: order_status is missing")
     if code not in (AWAITING_SHIPMENT, SHIPPED, RECEIVED):
@@ -63,9 +63,7 @@ def map_order(raw: dict[str, Any]) -> OrderIn:
     refund = order_refund_state(raw, where)
     status = order_status(raw, code, refund, where)
     reasons = not_ready_reasons(raw, where) if status is OrderStatus.PAID else []
-    items = raw.get("item_list")
-    if not isinstance(items, list) or not items:
-        raise ProtocolError(f"{where}: item_list is missing or empty")
+    items = nonempty_list(raw, "item_list", where)
     ids = line_ids(items, where)
     lines = [map_line(item, line_id, f"{where} line {i}", refund)
              for i, (item, line_id) in enumerate(zip(items, ids, strict=True))]
@@ -81,8 +79,8 @@ def map_order(raw: dict[str, Any]) -> OrderIn:
         created_at=parse_time(raw.get("created_time"), f"{where}: created_time"),
         paid_at=parse_time(raw.get("pay_time"), f"{where}: pay_time"),
         ship_by=parse_time(raw.get("last_ship_time"), f"{where}: last_ship_time"),
-        buyer_note=_str(raw, "buyer_memo", where),
-        seller_memo=_str(raw, "remark", where),
+        buyer_note=text(raw, "buyer_memo", where),
+        seller_memo=text(raw, "remark", where),
         receiver=map_receiver(raw, where),
         lines=lines,
         shipped_tracking=tracking_numbers(raw, where),
@@ -92,7 +90,8 @@ def map_order(raw: dict[str, Any]) -> OrderIn:
 
 def order_status(raw: dict[str, Any], code: int, refund: RefundState, where: str) -> OrderStatus:
     """Normalised status from order_status, confirm/group status, refund and the deposit stage."""
-    if _int(raw, "confirm_status", where) == CONFIRM_CANCELLED or _int(raw, "group_status", where) == GROUP_FAILED:
+    if (integer(raw, "confirm_status", where) == CONFIRM_CANCELLED
+            or integer(raw, "group_status", where) == GROUP_FAILED):
         return OrderStatus.CANCELLED
     if code == SHIPPED:
         return OrderStatus.SHIPPED
@@ -100,11 +99,11 @@ def order_status(raw: dict[str, Any], code: int, refund: RefundState, where: str
         return OrderStatus.COMPLETED
     if refund is RefundState.REFUNDED:
         return OrderStatus.CANCELLED  # refunded before shipping: the platform closes the order
-    if _int(raw, "confirm_status", where) == NOT_CONFIRMED and not _str(raw, "pay_time", where):
+    if integer(raw, "confirm_status", where) == NOT_CONFIRMED and not text(raw, "pay_time", where):
         return OrderStatus.UNPAID
-    if _int(raw, "trade_type", where) == TRADE_DEPOSIT:
-        step = _obj(raw, "step_order_info", where)
-        if step and _int(step, "step_trade_status", where) != STEP_FULLY_PAID:
+    if integer(raw, "trade_type", where) == TRADE_DEPOSIT:
+        step = obj(raw, "step_order_info", where)
+        if step and integer(step, "step_trade_status", where) != STEP_FULLY_PAID:
             return OrderStatus.UNPAID  # deposit paid, balance not yet
     return OrderStatus.PAID
 
@@ -112,19 +111,19 @@ def order_status(raw: dict[str, Any], code: int, refund: RefundState, where: str
 def not_ready_reasons(raw: dict[str, Any], where: str) -> list[str]:
     """Why a paid, unshipped order may not ship now (§4.2); empty when it may."""
     reasons = []
-    if _int(raw, "confirm_status", where) == NOT_CONFIRMED:
+    if integer(raw, "confirm_status", where) == NOT_CONFIRMED:
         reasons.append("not confirmed yet (confirm_status 0)")
-    if _int(raw, "group_status", where) == GROUP_FORMING:
+    if integer(raw, "group_status", where) == GROUP_FORMING:
         reasons.append("group buy still forming (group_status 0)")
-    refund = _int(raw, "refund_status", where)
+    refund = integer(raw, "refund_status", where)
     if refund is not None and refund != REFUND_NONE:
         reasons.append(f"after-sale in progress (refund_status {refund})")
-    risk = _int(raw, "risk_control_status", where)
+    risk = integer(raw, "risk_control_status", where)
     if risk is not None and risk != RISK_REVIEW_CLEAR:
         reasons.append(f"under risk review (risk_control_status {risk})")
     if SHIP_HOLD_TAG in order_tags(raw, where):
         reasons.append("shipping paused by the platform (ship_hold)")
-    if _int(raw, "stock_out_handle_status", where) == STOCK_OUT_PENDING:
+    if integer(raw, "stock_out_handle_status", where) == STOCK_OUT_PENDING:
         reasons.append("stock-out report pending (stock_out_handle_status 0)")
     return reasons
 
@@ -148,9 +147,9 @@ def order_tags(raw: dict[str, Any], where: str) -> set[str]:
 
 def order_refund_state(raw: dict[str, Any], where: str) -> RefundState:
     """``refund_status`` (or, when absent, ``after_sales_status``) → refund state of the order."""
-    refund = _int(raw, "refund_status", where)
+    refund = integer(raw, "refund_status", where)
     if refund is None:
-        return after_sales_state(_int(raw, "after_sales_status", where))
+        return after_sales_state(integer(raw, "after_sales_status", where))
     if refund == REFUND_NONE:
         return RefundState.NONE
     if refund == REFUND_DONE:
@@ -172,10 +171,9 @@ def line_ids(items: list[Any], where: str = "order") -> list[str]:
     (unique across goods; ``goods_id`` when there is none), a repeated one in the same order by ``#2``…"""
     seen: Counter[str] = Counter()
     ids = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise ProtocolError(f"{where} line {i}: expected an object, found {type(item).__name__}")
-        sku, goods = _str(item, "sku_id", where).strip(), _str(item, "goods_id", where).strip()
+    for i, raw in enumerate(items):
+        item = as_object(raw, f"{where} line {i}")
+        sku, goods = text(item, "sku_id", where).strip(), text(item, "goods_id", where).strip()
         base = sku if sku not in ("", "0") else goods
         if base in ("", "0"):
             raise ProtocolError(f"{where} line {i}: sku_id and goods_id are missing")
@@ -186,17 +184,17 @@ def line_ids(items: list[Any], where: str = "order") -> list[str]:
 
 def map_line(raw: dict[str, Any], line_id: str, where: str, refund: RefundState) -> OrderLineIn:
     """One ``item_list[]`` entry → :class:`OrderLineIn` (the refund state is the order's: PDD keeps it there)."""
-    quantity = _int(raw, "goods_count", where)
+    quantity = integer(raw, "goods_count", where)
     if quantity is None or quantity <= 0:
         raise ProtocolError(f"{where}: goods_count is missing or not positive")
     price = raw.get("goods_price")
     return OrderLineIn(
         platform_line_id=line_id,
-        merchant_sku=_str(raw, "outer_id", where) or _str(raw, "outer_goods_id", where),
+        merchant_sku=text(raw, "outer_id", where) or text(raw, "outer_goods_id", where),
         quantity=quantity,
-        title=_str(raw, "goods_name", where),
-        spec=_str(raw, "goods_spec", where),
-        platform_sku_id=_str(raw, "sku_id", where),
+        title=text(raw, "goods_name", where),
+        spec=text(raw, "goods_spec", where),
+        platform_sku_id=text(raw, "sku_id", where),
         unit_price_fen=yuan_to_fen(price, f"{where}: goods_price") if price not in (None, "") else 0,
         refund_state=refund,
     )
@@ -205,42 +203,40 @@ def map_line(raw: dict[str, Any], line_id: str, where: str, refund: RefundState)
 def map_receiver(raw: dict[str, Any], where: str) -> ReceiverRef:
     """Ciphertexts and masked forms of the receiver; never plaintext. PDD gives no street."""
     return ReceiverRef(
-        name_cipher=_str(raw, "receiver_name", where),
-        phone_cipher=_str(raw, "receiver_phone", where),
-        address_cipher=_str(raw, "receiver_address", where) or _str(raw, "address", where),
-        name_masked=_str(raw, "receiver_name_mask", where),
-        phone_masked=_str(raw, "receiver_phone_mask", where),
-        address_masked=_str(raw, "receiver_address_mask", where) or _str(raw, "address_mask", where),
-        province=_str(raw, "province", where),
-        city=_str(raw, "city", where),
-        district=_str(raw, "town", where),
+        name_cipher=text(raw, "receiver_name", where),
+        phone_cipher=text(raw, "receiver_phone", where),
+        address_cipher=text(raw, "receiver_address", where) or text(raw, "address", where),
+        name_masked=text(raw, "receiver_name_mask", where),
+        phone_masked=text(raw, "receiver_phone_mask", where),
+        address_masked=text(raw, "receiver_address_mask", where) or text(raw, "address_mask", where),
+        province=text(raw, "province", where),
+        city=text(raw, "city", where),
+        district=text(raw, "town", where),
     )
 
 
 def tracking_numbers(raw: dict[str, Any], where: str = "order") -> list[str]:
     """The main ``tracking_number`` and those of ``extra_delivery_list`` (extra parcels), each once."""
-    numbers = [_str(raw, "tracking_number", where)]
-    extra = raw.get("extra_delivery_list") or []
-    if not isinstance(extra, list) or not all(isinstance(e, dict) for e in extra):
-        raise ProtocolError(f"{where}: extra_delivery_list is not a list of objects")
-    numbers += [_str(e, "tracking_number", where) for e in extra]
+    numbers = [text(raw, "tracking_number", where)]
+    extra = objects(raw, "extra_delivery_list", where)
+    numbers += [text(e, "tracking_number", where) for e in extra]
     return list(dict.fromkeys(n.strip() for n in numbers if n.strip()))
 
 
 def map_refund(raw: dict[str, Any]) -> RefundEvent:
     """One ``refund_list[]`` entry of pdd.refund.list.increment.get → :class:`RefundEvent`."""
-    order_sn = _id(raw, "order_sn", "refund")
-    where = f"refund {_str(raw, 'id', 'refund') or '?'} of order {order_sn}"
-    status = _int(raw, "after_sales_status", where)
+    order_sn = identifier(raw, "order_sn", "refund")
+    where = f"refund {text(raw, 'id', 'refund') or '?'} of order {order_sn}"
+    status = integer(raw, "after_sales_status", where)
     if status is None:
         raise ProtocolError(f"{where}: after_sales_status is missing")
     updated_at = parse_time(raw.get("updated_time"), f"{where}: updated_time")
     if updated_at is None:
         raise ProtocolError(f"{where}: updated_time is missing")
-    kind = _int(raw, "after_sales_type", where)
+    kind = integer(raw, "after_sales_type", where)
     return RefundEvent(
         platform_order_id=order_sn,
-        platform_line_id=_str(raw, "sku_id", where) or None,
+        platform_line_id=text(raw, "sku_id", where) or None,
         state=after_sales_state(status),
         updated_at=updated_at,
         kind=AFTER_SALES_TYPES.get(kind, str(kind)) if kind is not None else "",
@@ -282,14 +278,13 @@ def parse_time(value: Any, where: str) -> datetime | None:
         return clock.from_epoch(value)
     if not isinstance(value, str):
         raise ProtocolError(f"{where} is {type(value).__name__}, expected a time")
-    text = value.strip()
-    if text.isdigit():
-        return clock.from_epoch(int(text))
+    stripped = value.strip()
+    if stripped.isdigit():
+        return clock.from_epoch(int(stripped))
     try:
-        local = datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=clock.SHANGHAI)
+        return shanghai_time(stripped)
     except ValueError:
-        raise ProtocolError(f"{where} {text!r} is not yyyy-MM-dd HH:mm:ss") from None
-    return local.astimezone(UTC)
+        raise ProtocolError(f"{where} {stripped!r} is not yyyy-MM-dd HH:mm:ss") from None
 
 
 def yuan_to_fen(value: Any, where: str) -> int:
@@ -303,41 +298,3 @@ def yuan_to_fen(value: Any, where: str) -> int:
     if not amount.is_finite() or amount < 0:
         raise ProtocolError(f"{where} {value!r} is not an amount")
     return int(amount.quantize(_FEN, rounding=ROUND_HALF_UP) * 100)
-
-
-def _id(raw: dict[str, Any], key: str, where: str) -> str:
-    value = raw.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise ProtocolError(f"{where}: {key} is missing or not a string")
-    return value.strip()
-
-
-def _str(raw: dict[str, Any], key: str, where: str) -> str:
-    value = raw.get(key)
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ProtocolError(f"{where}: {key} is {type(value).__name__}, expected text")
-    return str(value)
-
-
-def _int(raw: dict[str, Any], key: str, where: str) -> int | None:
-    value = raw.get(key)
-    if value is None or value == "":
-        return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ProtocolError(f"{where}: {key} is {type(value).__name__}, expected an integer")
-    return value
-
-
-def _obj(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-    value = raw.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ProtocolError(f"{where}: {key} is {type(value).__name__}, expected an object")
-    return value

@@ -9,12 +9,12 @@ the caller sets that trade aside.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from adapters.common.fields import as_object, integer, shanghai_time, text
 from syncd.carriers import display_name, normalize
-from syncd.clock import SHANGHAI
 from syncd.domain import (
     OrderIn,
     OrderLineIn,
@@ -87,7 +87,7 @@ def map_trade(raw: dict[str, Any]) -> OrderIn:
     if tid is None:
         raise ProtocolError("trade: tid is missing or not a number")
     where = f"trade {tid}"
-    status = _str(raw, "status", where)
+    status = text(raw, "status", where)
     if not status:
         raise ProtocolError(f"{where}: status is missing")
     if status not in TRADE_STATUS:
@@ -107,13 +107,13 @@ def map_trade(raw: dict[str, Any]) -> OrderIn:
         ready_to_ship=ready,
         not_ready_reason=reason,
         refund_state=order_refund_state([line.refund_state for line in lines]),
-        payment_mode=PaymentMode.COD if _str(raw, "type", where) == TRADE_TYPE_COD else PaymentMode.PREPAID,
+        payment_mode=PaymentMode.COD if text(raw, "type", where) == TRADE_TYPE_COD else PaymentMode.PREPAID,
         updated_at=modified,
         created_at=parse_time(raw, "created", where),
         paid_at=parse_time(raw, "pay_time", where),
         ship_by=parse_time(raw, "delivery_time", where),
-        buyer_note=_str(raw, "buyer_message", where),
-        seller_memo=_str(raw, "seller_memo", where),
+        buyer_note=text(raw, "buyer_message", where),
+        seller_memo=text(raw, "seller_memo", where),
         receiver=map_receiver(raw, where),
         lines=lines,
         shipped_tracking=tracking_numbers(orders, where),
@@ -123,21 +123,20 @@ def map_trade(raw: dict[str, Any]) -> OrderIn:
 
 def map_line(raw: Any, where: str) -> OrderLineIn:
     """One ``orders.order[]`` item (sub-order; ``oid`` is the line id) → :class:`OrderLineIn`."""
-    if not isinstance(raw, dict):
-        raise ProtocolError(f"{where}: expected an object, found {type(raw).__name__}")
+    raw = as_object(raw, where)
     oid = _id_text(raw.get("oid_str")) or _id_text(raw.get("oid"))
     if oid is None:
         raise ProtocolError(f"{where}: oid is missing or not a number")
-    num = _int(raw, "num", where)
+    num = integer(raw, "num", where)
     if num is None or num <= 0:
         raise ProtocolError(f"{where}: num is missing or not positive")
     return OrderLineIn(
         platform_line_id=oid,
-        merchant_sku=_str(raw, "outer_sku_id", where).strip() or _str(raw, "outer_iid", where).strip(),
+        merchant_sku=text(raw, "outer_sku_id", where).strip() or text(raw, "outer_iid", where).strip(),
         quantity=num,
-        title=_str(raw, "title", where),
-        spec=_str(raw, "sku_properties_name", where),
-        platform_sku_id=_str(raw, "sku_id", where),
+        title=text(raw, "title", where),
+        spec=text(raw, "sku_properties_name", where),
+        platform_sku_id=text(raw, "sku_id", where),
         unit_price_fen=yuan_to_fen(raw, "price", where),
         refund_state=refund_state(raw.get("refund_status"), where),
     )
@@ -163,9 +162,9 @@ def map_receiver(raw: dict[str, Any], where: str) -> ReceiverRef:
     TOP decrypts the whole receiver through one ``oaid``; it stands as the "cipher" of each field the
     trade lists, so a field the platform left empty still reads as missing.
     """
-    oaid = _str(raw, "oaid", where).strip()
-    name, address = _str(raw, "receiver_name", where), _str(raw, "receiver_address", where)
-    phone = _str(raw, "receiver_mobile", where) or _str(raw, "receiver_phone", where)
+    oaid = text(raw, "oaid", where).strip()
+    name, address = text(raw, "receiver_name", where), text(raw, "receiver_address", where)
+    phone = text(raw, "receiver_mobile", where) or text(raw, "receiver_phone", where)
     return ReceiverRef(
         name_cipher=oaid if name else "",
         phone_cipher=oaid if phone else "",
@@ -173,10 +172,10 @@ def map_receiver(raw: dict[str, Any], where: str) -> ReceiverRef:
         name_masked=_masked(name),
         phone_masked=_masked(phone),
         address_masked=_masked(address),
-        province=_str(raw, "receiver_state", where),
-        city=_str(raw, "receiver_city", where),
-        district=_str(raw, "receiver_district", where),
-        street=_str(raw, "receiver_town", where),
+        province=text(raw, "receiver_state", where),
+        city=text(raw, "receiver_city", where),
+        district=text(raw, "receiver_district", where),
+        street=text(raw, "receiver_town", where),
     )
 
 
@@ -203,7 +202,7 @@ def tracking_numbers(orders: list[Any], where: str) -> list[str]:
     out: list[str] = []
     for i, order in enumerate(orders):
         if isinstance(order, dict):
-            number = _str(order, "invoice_no", f"{where} order {i}").strip()
+            number = text(order, "invoice_no", f"{where} order {i}").strip()
             if number and number not in out:
                 out.append(number)
     return out
@@ -211,13 +210,12 @@ def tracking_numbers(orders: list[Any], where: str) -> list[str]:
 
 def map_refund(raw: Any, where: str) -> RefundEvent:
     """One ``refunds.refund[]`` of ``taobao.refunds.receive.get`` → :class:`RefundEvent`."""
-    if not isinstance(raw, dict):
-        raise ProtocolError(f"{where}: expected an object, found {type(raw).__name__}")
+    raw = as_object(raw, where)
     tid = trade_id(raw)
     if tid is None:
         raise ProtocolError(f"{where}: tid is missing or not a number")
     where = f"{where} (trade {tid})"
-    status = _str(raw, "status", where)
+    status = text(raw, "status", where)
     if not status:
         raise ProtocolError(f"{where}: status is missing")
     modified = parse_time(raw, "modified", where)
@@ -264,10 +262,9 @@ def parse_time(raw: dict[str, Any], key: str, where: str) -> datetime | None:
     if not isinstance(value, str) or not _TIME.match(value.strip()):
         raise ProtocolError(f"{where}: {key} {value!r} is not a yyyy-MM-dd HH:mm:ss time")
     try:
-        local = datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
+        return shanghai_time(value.strip())
     except ValueError:
         raise ProtocolError(f"{where}: {key} {value!r} is not a valid time") from None
-    return local.astimezone(UTC)
 
 
 def yuan_to_fen(raw: dict[str, Any], key: str, where: str) -> int:
@@ -286,9 +283,9 @@ def yuan_to_fen(raw: dict[str, Any], key: str, where: str) -> int:
     return int(fen)
 
 
-def _masked(text: str) -> str:
+def _masked(shown: str) -> str:
     # A ciphertext is no use to a person and must not reach a supplier file in place of a masked text.
-    return "" if _CIPHER.match(text.strip()) else text
+    return "" if _CIPHER.match(shown.strip()) else shown
 
 
 def _id_text(value: Any) -> str | None:
@@ -297,23 +294,3 @@ def _id_text(value: Any) -> str | None:
     if isinstance(value, str) and value.strip().isdigit():
         return value.strip()
     return None
-
-
-def _str(raw: dict[str, Any], key: str, where: str) -> str:
-    value = raw.get(key)
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ProtocolError(f"{where}: {key} is {type(value).__name__}, expected text")
-    return str(value)
-
-
-def _int(raw: dict[str, Any], key: str, where: str) -> int | None:
-    value = raw.get(key)
-    if value is None or value == "":
-        return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ProtocolError(f"{where}: {key} is {type(value).__name__}, expected an integer")
-    return value
