@@ -146,21 +146,6 @@ def transient(msg: str = "system busy") -> TransientError:
     return TransientError(msg, code="20000")
 
 
-class MemoryTokens:
-    def __init__(self) -> None:
-        self.tokens: dict[str, Token] = {}
-
-    def load(self, shop_id: str) -> Token | None:
-        return self.tokens.get(shop_id)
-
-    def save(self, shop_id: str, token: Token) -> None:
-        self.tokens[shop_id] = token
-
-    @contextmanager
-    def refresh_lock(self, shop_id: str) -> Iterator[bool]:
-        yield True
-
-
 @dataclass
 class FakeTokenStore:
     """In-memory TokenStore; ``lock_free=False`` plays another process holding the refresh lock."""

@@ -6,6 +6,7 @@ A package conftest overrides any of them where its adapter needs something else 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,3 +60,13 @@ def ctx(http: httpx.Client, store: TokenStore, waits: list[float], limiter: Rate
 def api() -> Iterator[respx.MockRouter]:
     with respx.mock(assert_all_called=True, assert_all_mocked=True) as router:
         yield router
+
+
+@pytest.fixture(params=["UTC", "Asia/Shanghai", "America/Los_Angeles"])
+def host_tz(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The host's local time zone must not matter (CI also runs the suite under TZ=Asia/Shanghai)."""
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield request.param
+    monkeypatch.undo()
+    time.tzset()

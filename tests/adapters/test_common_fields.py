@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,16 +21,6 @@ def _refusal(call: Any, *args: Any) -> str:
     with pytest.raises(ProtocolError) as err:
         call(*args)
     return str(err.value)
-
-
-@pytest.fixture(params=["UTC", "Asia/Shanghai", "America/Los_Angeles"])
-def host_tz(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The host's local time zone must not matter (the file is also run under TZ=UTC and TZ=Asia/Shanghai)."""
-    monkeypatch.setenv("TZ", request.param)
-    time.tzset()
-    yield request.param
-    monkeypatch.undo()
-    time.tzset()
 
 
 # ---- as_object ---------------------------------------------------------------------------------

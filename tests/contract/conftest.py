@@ -18,8 +18,7 @@ import importlib
 import importlib.util
 import inspect
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,11 +30,11 @@ import pytest
 from adapters.sandbox.control import StorefrontSim
 from adapters.sandbox.httpserver import SandboxServer
 from syncd import registry
-from syncd.domain import Token
 from syncd.protocols import StorefrontAdapter
 from syncd.ratelimit import RateLimiter
 from syncd.registry import AdapterContext
 from syncd.retry import RetryPolicy
+from tests.fakes import FakeTokenStore
 
 SimFactory = Callable[[], StorefrontSim]
 
@@ -157,25 +156,6 @@ def simulator_factory(platform: str) -> SimFactory:
 # ---- the pieces of the AdapterContext ---------------------------------------------------------------------
 
 
-@dataclass
-class MemoryTokenStore:
-    """TokenStore kept in memory; ``saved`` lists every pair saved, in order."""
-
-    tokens: dict[str, Token] = field(default_factory=dict)
-    saved: list[Token] = field(default_factory=list)
-
-    def load(self, shop_id: str) -> Token | None:
-        return self.tokens.get(shop_id)
-
-    def save(self, shop_id: str, token: Token) -> None:
-        self.tokens[shop_id] = token
-        self.saved.append(token)
-
-    @contextmanager
-    def refresh_lock(self, shop_id: str) -> Iterator[bool]:
-        yield True
-
-
 class FakeTime:
     """A monotonic clock that only moves when someone sleeps on it."""
 
@@ -198,7 +178,7 @@ class Storefront:
     platform: str
     sim: StorefrontSim
     adapter: StorefrontAdapter
-    tokens: MemoryTokenStore
+    tokens: FakeTokenStore
     retry: RetryPolicy
     limiter: RateLimiter
     retry_sleeps: list[float]
@@ -228,7 +208,7 @@ def storefront(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
         retry = RetryPolicy(attempts=4, max_seconds=300, initial_wait=0, max_wait=0, sleep=sleeps.append)
         fake = FakeTime()
         limiter = RateLimiter(clock=fake.clock, sleep=fake.sleep)
-        tokens = MemoryTokenStore()
+        tokens = FakeTokenStore()
         ctx = AdapterContext(http=http, tokens=tokens, data_dir=tmp_path, retry=retry, limiter=limiter)
         adapter = plugin.factory(config, ctx)
         assert isinstance(adapter, StorefrontAdapter)

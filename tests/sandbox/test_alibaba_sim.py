@@ -6,8 +6,8 @@ Time is frozen with time-machine for both sides (the simulator's clock is ``time
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from syncd.errors import FatalError, RateLimitedError, ReauthorizationRequired, 
 from syncd.ratelimit import RateLimiter
 from syncd.registry import AdapterContext
 from syncd.retry import RetryPolicy
+from tests.fakes import FakeTokenStore
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 MUG = "610000001:a1b2c3d4e5f60718293a4b5c6d7e8f90"
@@ -43,27 +44,12 @@ HOOK = "610000004"
 
 
 @dataclass
-class MemoryTokens:
-    tokens: dict[str, Token] = field(default_factory=dict)
-
-    def load(self, key: str) -> Token | None:
-        return self.tokens.get(key)
-
-    def save(self, key: str, token: Token) -> None:
-        self.tokens[key] = token
-
-    @contextmanager
-    def refresh_lock(self, key: str) -> Iterator[bool]:
-        yield True
-
-
-@dataclass
 class Rig:
     sim: AlibabaSimulator
     server: SandboxServer
     travel: time_machine.Traveller
     ctx: AdapterContext
-    store: MemoryTokens
+    store: FakeTokenStore
 
     def adapter(self, **changes: Any) -> AlibabaAdapter:
         raw = self.sim.supplier_config(self.server.url + "/1688")
@@ -88,7 +74,7 @@ def make_rig(tmp_path: Path) -> Iterator[Any]:
             server.start()
             http = httpx.Client(timeout=10)
             made.append((server, http))
-            store = MemoryTokens()
+            store = FakeTokenStore()
             policy = RetryPolicy(attempts=3, max_seconds=600, initial_wait=0, max_wait=0, sleep=lambda s: None)
             ctx = AdapterContext(http=http, tokens=store, data_dir=tmp_path, retry=policy,
                                  limiter=RateLimiter(sleep=lambda s: None))

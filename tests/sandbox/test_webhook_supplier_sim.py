@@ -35,7 +35,7 @@ from syncd.domain import (
 from syncd.errors import AuthError, FatalError, RateLimitedError, RejectedError, TransientError
 from syncd.registry import AdapterContext
 from syncd.retry import RetryPolicy
-from tests.fakes import FakeLimiter, MemoryTokens
+from tests.fakes import FakeLimiter, FakeTokenStore
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 SECRET = "sandbox-webhook-secret-0123456789"
@@ -117,7 +117,7 @@ def make_rig(frozen: time_machine.Traveller, tmp_path: Path) -> Iterator[Any]:
         http = httpx.Client(timeout=10)
         opened.append((server, http))
         waits: list[float] = []
-        ctx = AdapterContext(http=http, tokens=MemoryTokens(), data_dir=tmp_path, limiter=FakeLimiter(),
+        ctx = AdapterContext(http=http, tokens=FakeTokenStore(), data_dir=tmp_path, limiter=FakeLimiter(),
                              retry=RetryPolicy(attempts=3, max_seconds=60, initial_wait=1, max_wait=0,
                                                sleep=waits.append))
         receiver.adapter = build(sim, server, ctx)

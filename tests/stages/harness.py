@@ -22,7 +22,7 @@ from syncd.runtime import Runtime
 from syncd.settings import Settings
 from syncd.stages.runner import StageReport
 from syncd.store.db import Database
-from tests.fakes import FakeStorefront, MemoryTokens
+from tests.fakes import FakeStorefront, FakeTokenStore
 
 SHOP = "shop1"
 
@@ -118,7 +118,7 @@ def build(
         {sku: Route(sku=sku, supplier=s, supplier_sku=ss, multiplier=m) for sku, (s, ss, m) in routes.items()},
     )
     http = httpx.Client()
-    ctx = AdapterContext(http=http, tokens=MemoryTokens(), data_dir=data_dir, retry=RetryPolicy(sleep=lambda _: None))
+    ctx = AdapterContext(http=http, tokens=FakeTokenStore(), data_dir=data_dir, retry=RetryPolicy(sleep=lambda _: None))
     fake = FakeStorefront()
     rt = Runtime(
         settings,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,16 +26,6 @@ def _order(**changes: Any) -> dict[str, Any]:
     order = sample_order()
     order.update(changes)
     return order
-
-
-@pytest.fixture(params=["UTC", "Asia/Shanghai", "America/Los_Angeles"])
-def host_tz(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The host's local time zone must not matter."""
-    monkeypatch.setenv("TZ", request.param)
-    time.tzset()
-    yield request.param
-    monkeypatch.undo()
-    time.tzset()
 
 
 def test_map_order_given_the_ready_fixture_order_maps_every_field() -> None:

@@ -13,7 +13,6 @@ from adapters.webhook.adapter import WebhookSupplier
 from adapters.webhook.config import WebhookSupplierConfig
 from syncd.domain import Receiver, SupplierLine, SupplierOrderRequest
 from syncd.registry import AdapterContext
-from tests.fakes import MemoryTokens
 
 BASE = "https://erp.example.com/api/syncd"
 SECRET = "whsec_5f0c1a9e7d3b4c2a8e6f0d1b"
@@ -61,11 +60,6 @@ def error_json(code: str, message: str = "") -> dict[str, Any]:
 def clock_at() -> Iterator[time_machine.Traveller]:
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture
-def store() -> MemoryTokens:
-    return MemoryTokens()
 
 
 @pytest.fixture
