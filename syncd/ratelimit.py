@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 from syncd.errors import RateLimitedError
 
+# A retry-after longer than this is a ban: the scope is paused and the stage moves on to other work, instead of
+# waiting it out in place (shorter waits, a 5xx blip, are retried in place by syncd.retry).
+BAN_SECONDS = 2.0
+
 
 @dataclass
 class _Bucket:
@@ -62,6 +66,13 @@ class RateLimiter:
         until = self._clock() + max(0.0, seconds)
         with self._lock:
             self._paused[scope] = max(until, self._paused.get(scope, 0.0))
+
+    def pause_if_ban(self, scope: str, err: RateLimitedError) -> bool:
+        """Pause ``scope`` for ``err``'s retry-after when that is a ban (longer than BAN_SECONDS); True if so."""
+        if err.retry_after is None or err.retry_after <= BAN_SECONDS:
+            return False
+        self.pause(scope, err.retry_after)
+        return True
 
     def paused_for(self, key: str) -> float:
         """Seconds until calls under ``key`` may resume (0: not paused)."""

@@ -35,6 +35,7 @@ from syncd.errors import (
     RejectedError,
 )
 from syncd.http import json_object, send
+from syncd.ratelimit import BAN_SECONDS
 from syncd.registry import AdapterContext
 
 log = logging.getLogger("adapters.alibaba")
@@ -55,9 +56,6 @@ NAMESPACES: dict[str, str] = {
 }
 # 1688 publishes no numeric quota (§A.7, §F): a modest budget per API; rate_limits in the file sets the real one.
 DEFAULT_RATE = 5.0
-# A flow-control ban (10 s, 20 s, ...) is not slept through inside a stage: calls pause for its length and the
-# stage moves on to other suppliers; shorter waits (a 5xx blip) are retried in place.
-LONGEST_WAIT = 2.0
 _API_QOS = "gw.qosapifrequencylimit"  # one API refused; the others (and other accounts' APIs) go on
 _MAX_MESSAGE = 300
 _FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}
@@ -104,7 +102,7 @@ class AlibabaClient:
 
         if not retried:
             return attempt()
-        return retry.call(self._ctx.retry, attempt, what=f"1688 {api}", longest_wait=LONGEST_WAIT)
+        return retry.call(self._ctx.retry, attempt, what=f"1688 {api}", longest_wait=BAN_SECONDS)
 
     def ensure_token(self) -> Token:
         """A usable access token (refreshed / postponed as due)."""
@@ -172,11 +170,10 @@ class AlibabaClient:
                         first_wait=self._config.flow_control_wait_seconds)
         if isinstance(err, RateLimitedError):
             self._qos_streak += 1
-            pause = err.retry_after or 0.0
-            if pause > LONGEST_WAIT:  # a shorter one is waited out in place by the retry policy
-                self._ctx.limiter.pause(self._scope(api if code.lower() == _API_QOS else ""), pause)
-            log.warning("1688 supplier %s: flow control on %s (%s): calls pause for %.0f s", self._config.id, api,
-                        code or status, pause)
+            # a ban (10 s, 20 s, ...) pauses the account, or this API alone; the stage moves on to other suppliers
+            if self._ctx.limiter.pause_if_ban(self._scope(api if code.lower() == _API_QOS else ""), err):
+                log.warning("1688 supplier %s: flow control on %s (%s): calls pause for %.0f s", self._config.id,
+                            api, code or status, err.retry_after)
         return err
 
     def _scrub(self, words: str, hidden: list[str]) -> str:

@@ -26,13 +26,13 @@ from syncd import clock, retry
 from syncd.domain import mask_phone
 from syncd.errors import ProtocolError, RateLimitedError
 from syncd.http import json_object, send
+from syncd.ratelimit import BAN_SECONDS
 from syncd.registry import AdapterContext
 
 log = logging.getLogger("adapters.webhook")
 
 SYSTEM = "webhook"
 DEFAULT_RATE = 5.0  # calls per second per endpoint unless the supplier file says otherwise
-LONGEST_WAIT = 2.0  # a longer Retry-After is a ban: calls pause, the stage moves on to other suppliers
 _MAX_MESSAGE = 300
 _MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _OK = (200, 201)
@@ -100,12 +100,11 @@ class WebhookClient:
             try:
                 return self._once(api, method, url, body, idempotency_key, hidden, what)
             except RateLimitedError as err:
-                if err.retry_after and err.retry_after > LONGEST_WAIT:  # a ban: pause, the stage moves on
-                    self._ctx.limiter.pause(self._scope, err.retry_after)
+                if self._ctx.limiter.pause_if_ban(self._scope, err):  # the stage moves on to other suppliers
                     log.warning("%s: flow control: calls pause for %.0f s", what, err.retry_after)
                 raise
 
-        return retry.call(self._ctx.retry, attempt, what=what, longest_wait=LONGEST_WAIT)
+        return retry.call(self._ctx.retry, attempt, what=what, longest_wait=BAN_SECONDS)
 
     @property
     def _scope(self) -> str:

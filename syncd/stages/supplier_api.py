@@ -352,6 +352,7 @@ def follow_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
     if not work:
         return 0
     adapter.ensure_token()
+    protocol_pay = getattr(rt.config.suppliers[supplier_id], "payment", None) == "protocol_pay"
     done, transient_in_a_row = 0, 0
     try:
         for w in work:
@@ -380,8 +381,7 @@ def follow_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
                 apply_status(rt, s, supplier_id, w.so_id, status, source=f"{supplier_id} status")
                 _release(s, w.so_id, next_check_at=clock.now() + _poll_every(rt))
             done += 1
-            if status.phase == SupplierOrderPhase.UNPAID and rt.config.suppliers[supplier_id].model_dump().get(
-                    "payment") == "protocol_pay":
+            if status.phase == SupplierOrderPhase.UNPAID and protocol_pay:
                 try:
                     pay(rt, supplier_id, adapter, w.so_id, PlacedOrder(status.supplier_ref, paid=False))
                 except RateLimitedError as err:  # paid at a later status check

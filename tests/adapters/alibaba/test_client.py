@@ -124,16 +124,14 @@ def test_flow_control_streak_resets_after_a_success(client: AlibabaClient, api: 
     ok = httpx.Response(200, json=DETAIL_OK)
     route(api, ORDER_DETAIL).mock(side_effect=[qos, ok, qos])
 
-    retry_after = []
-    for _ in range(2):
-        with pytest.raises(RateLimitedError) as err:
-            client.call(ORDER_DETAIL, {"orderId": "1"})
-        retry_after.append(err.value.retry_after)
-        limiter.now += 11
-        if len(retry_after) == 1:
-            client.call(ORDER_DETAIL, {"orderId": "1"})
+    with pytest.raises(RateLimitedError) as first:
+        client.call(ORDER_DETAIL, {"orderId": "1"})
+    limiter.now += 11
+    client.call(ORDER_DETAIL, {"orderId": "1"})
+    with pytest.raises(RateLimitedError) as again:
+        client.call(ORDER_DETAIL, {"orderId": "1"})
 
-    assert retry_after == [10.0, 10.0]
+    assert [first.value.retry_after, again.value.retry_after] == [10.0, 10.0]
 
 
 def test_5xx_and_timeouts_are_retried_then_transient(client: AlibabaClient, api: respx.MockRouter) -> None:
