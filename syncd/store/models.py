@@ -136,7 +136,9 @@ class SupplierOrder(Base):
     """采购单: one per (order, supplier) after splitting, with an idempotency key that never changes."""
 
     __tablename__ = "supplier_orders"
-    __table_args__ = (Index("ix_supplier_orders_supplier_state", "supplier_id", "state"),)
+    __table_args__ = (Index("ix_supplier_orders_supplier_state", "supplier_id", "state"),
+                      # refunds to pass on: a handful among every order the supplier ever shipped
+                      Index("ix_supplier_orders_supplier_cancel", "supplier_id", "cancel_state"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     supplier_id: Mapped[str] = mapped_column(String(64))
@@ -171,7 +173,9 @@ class Shipment(Base):
     __tablename__ = "shipments"
     __table_args__ = (
         UniqueConstraint("supplier_order_id", "tracking_no", name="uq_shipments_so_tracking"),
-        Index("ix_shipments_writeback", "writeback_state", "next_attempt_at"),
+        # The write-back claim walks this in (order, parcel) order and stops at its batch size: no sort of
+        # every pending parcel (a reply file of thousands) on each claim.
+        Index("ix_shipments_writeback_order", "writeback_state", "order_id", "id"),
         Index("ix_shipments_track", "track_final", "next_check_at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
