@@ -36,11 +36,12 @@ def _match(s: Session, supplier_id: str, order_nos: set[str]) -> dict[str, Any]:
     if not order_nos:
         return {}
     cols = (SupplierOrder.id, SupplierOrder.order_id, SupplierOrder.state, SupplierOrder.idempotency_key,
-            SupplierOrder.lines, Order.platform_order_id)
-    base = select(*cols).join(Order, Order.id == SupplierOrder.order_id).where(SupplierOrder.supplier_id == supplier_id)
-    # Two lookups, each on its own index (an OR across the two tables would scan them whole).
+            SupplierOrder.lines, SupplierOrder.supplier_id, Order.platform_order_id)
+    base = select(*cols).join(Order, Order.id == SupplierOrder.order_id)
+    # Two lookups, each on its own index (an OR across the two tables would scan them whole). The supplier is
+    # checked here, not in SQL: given it, SQLite walks every supplier order of the supplier instead.
     found = {r.id: r for cond in (Order.platform_order_id.in_(order_nos), SupplierOrder.idempotency_key.in_(order_nos))
-             for r in s.execute(base.where(cond))}
+             for r in s.execute(base.where(cond)) if r.supplier_id == supplier_id}
     rows = [found[k] for k in sorted(found)]
     out: dict[str, Any] = {}
     for r in rows:  # prefer a supplier order that was actually sent; among those the newest

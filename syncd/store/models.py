@@ -73,6 +73,7 @@ class Order(Base):
         UniqueConstraint("shop_id", "platform_order_id", name="uq_orders_shop_order"),
         Index("ix_orders_state_recheck", "state", "recheck_at"),
         Index("ix_orders_shop_state", "shop_id", "state"),  # /metrics and status count orders per shop and state
+        Index("ix_orders_platform_order_id", "platform_order_id"),  # reply files quote order numbers without the shop
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shop_id: Mapped[str] = mapped_column(String(64))

@@ -73,3 +73,18 @@ def test_file_supplier_cancellation_pass_reads_only_pending_cancellations(sqlite
     assert len(plans) == 3  # too late, never sent, to notify
     for plan in plans:
         assert "ix_supplier_orders_supplier_cancel (supplier_id=? AND cancel_state=?)" in plan
+
+
+def test_reply_file_rows_are_matched_by_their_order_numbers_alone(sqlite_db: Database, tmp_path: Path) -> None:
+    from syncd.stages import collect
+
+    def match() -> None:
+        with sqlite_db.begin() as s:
+            collect._match(s, "acme", {"6921", "acme-6921-1"})
+
+    plans = _plans(sqlite_db, match, "supplier_orders")
+    assert len(plans) == 2  # by storefront order number, then by our supplier-order key
+    assert "ix_orders_platform_order_id (platform_order_id=?)" in plans[0]
+    assert "(idempotency_key=?)" in plans[1]
+    for plan in plans:
+        assert "ix_supplier_orders_supplier_state" not in plan  # every supplier order of the supplier
