@@ -18,7 +18,7 @@ from syncd.routing import Cancel, Hold, LineView, OrderView, RouteTo, Skip, Wait
 from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, scope
 from syncd.store.models import Order, OrderLine, SupplierOrder
-from syncd.store.orders import open_hold, release_holds
+from syncd.store.orders import open_hold, open_holds, release_holds
 
 log = logging.getLogger("syncd.route")
 
@@ -50,6 +50,7 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
     cool_off = timedelta(minutes=rt.config.global_.route.cool_off_minutes)
     new_supplier_orders = []
     routed, released = [], []
+    holds: list[tuple[int, str, str]] = []
     for o in orders:
         view = OrderView(o.shop_id, o.platform_order_id, o.status, o.ready_to_ship, o.not_ready_reason,
                          o.refund_state, o.paid_at, o.receiver, lines[o.id])
@@ -65,7 +66,8 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
             if o.state != OrderState.HELD or o.hold_reason != decision.reason:
                 log.info("order %s/%s held: %s (%s)", o.shop_id, o.platform_order_id, decision.reason,
                          decision.detail)
-            hold_order(s, o, decision.reason, decision.detail, now, auto=True)
+            mark_held(o, decision.reason, now, auto=True)
+            holds.append((o.id, str(decision.reason), decision.detail))
         elif isinstance(decision, RouteTo):
             check_order(o.state, OrderState.ROUTED)
             for part in decision.parts:
@@ -77,6 +79,7 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
             o.state, o.hold_reason, o.recheck_at, o.last_error = OrderState.ROUTED, None, None, None
             routed.append(o.id)
         o.updated_at = now
+    open_holds(s, holds, now, auto=True)
     if new_supplier_orders:
         s.execute(insert(SupplierOrder), new_supplier_orders)
     release_holds(s, routed + released, now, "auto")
@@ -101,7 +104,12 @@ def run(rt: Runtime, report: StageReport) -> None:
 
 def hold_order(s: Session, order: Order, reason: HoldReason | str, detail: str, now: datetime, *, auto: bool) -> None:
     """Put an order on hold (stages and the CLI share this)."""
+    mark_held(order, reason, now, auto=auto)
+    open_hold(s, order.id, str(reason), detail, now, auto=auto)
+
+
+def mark_held(order: Order, reason: HoldReason | str, now: datetime, *, auto: bool) -> None:
+    """The order's own side of a hold (its hold row is :func:`open_hold`'s)."""
     check_order(order.state, OrderState.HELD)
     order.state, order.hold_reason, order.updated_at = OrderState.HELD, str(reason), now
     order.recheck_at = now + RECHECK_EVERY if auto and reason in PERIODIC_RECHECK else None
-    open_hold(s, order.id, str(reason), detail, now, auto=auto)

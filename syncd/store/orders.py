@@ -232,20 +232,46 @@ def apply_refund_events(s: Session, shop_id: str, events: Sequence[RefundEvent],
 
 def open_hold(s: Session, order_id: int, reason: str, detail: str, now: datetime, *, auto: bool) -> None:
     """Release any other open hold of the order and open this one (one open hold per order)."""
-    s.execute(update(Hold).where(Hold.order_id == order_id, Hold.released_at.is_(None), Hold.reason != reason)
-              .values(released_at=now, released_by="superseded"))
-    current = s.scalar(select(Hold.id).where(Hold.order_id == order_id, Hold.released_at.is_(None),
-                                             Hold.reason == reason))
-    if current is None:
-        s.add(Hold(order_id=order_id, reason=reason, detail=detail, auto=auto, created_at=now))
-    else:
-        s.execute(update(Hold).where(Hold.id == current).values(detail=detail))
+    open_holds(s, [(order_id, reason, detail)], now, auto=auto)
+
+
+def open_holds(s: Session, holds: Sequence[tuple[int, str, str]], now: datetime, *, auto: bool) -> None:
+    """:func:`open_hold` for many orders at once, ``(order id, reason, detail)`` each, in four statements at
+    most whatever their number (a batch of routed orders may hold hundreds). One entry per order: the last
+    entry of an order wins."""
+    wanted = {order_id: (reason, detail) for order_id, reason, detail in holds}
+    if not wanted:
+        return
+    superseded: list[int] = []
+    details: list[dict[str, Any]] = []
+    already: set[int] = set()  # orders already held for the reason wanted: the detail may change
+    ids = list(wanted)
+    for i in range(0, len(ids), CHUNK):
+        for h in s.execute(select(Hold.id, Hold.order_id, Hold.reason, Hold.detail)
+                           .where(Hold.order_id.in_(ids[i:i + CHUNK]), Hold.released_at.is_(None))):
+            reason, detail = wanted[h.order_id]
+            if h.reason != reason:
+                superseded.append(h.id)
+            else:
+                already.add(h.order_id)
+                if h.detail != detail:
+                    details.append({"id": h.id, "detail": detail})
+    for i in range(0, len(superseded), CHUNK):
+        s.execute(update(Hold).where(Hold.id.in_(superseded[i:i + CHUNK]))
+                  .values(released_at=now, released_by="superseded")
+                  .execution_options(synchronize_session=False))
+    if details:
+        s.execute(update(Hold), details)
+    new = [{"order_id": oid, "reason": reason, "detail": detail, "auto": auto, "created_at": now}
+           for oid, (reason, detail) in wanted.items() if oid not in already]
+    if new:
+        s.execute(insert(Hold), new)
 
 
 def release_holds(s: Session, order_ids: Sequence[int], now: datetime, by: str) -> None:
     if order_ids:
         s.execute(update(Hold).where(Hold.order_id.in_(list(order_ids)), Hold.released_at.is_(None))
-                  .values(released_at=now, released_by=by))
+                  .values(released_at=now, released_by=by).execution_options(synchronize_session=False))
 
 
 def request_cancellations(s: Session, order_ids: Sequence[int], now: datetime) -> int:
