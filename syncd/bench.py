@@ -24,6 +24,7 @@ from typing import Any
 from syncd.config.loader import Config
 from syncd.config.models import Route
 from syncd.daemon import run_daemon
+from syncd.process import tune_for_daemon
 from syncd.runtime import build_runtime
 from syncd.sandboxrun import (
     SANDBOX_SUPPLIERS,
@@ -127,6 +128,7 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
             db = open_database(settings.db_url())
             upgrade(db)
             rt = build_runtime(settings, config, db)
+            tune_for_daemon()  # as ``syncd run`` does
             db.statements.count = 0
             cpu0, t0 = _cpu(), time.monotonic()
             checked = [0.0]

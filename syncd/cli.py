@@ -90,10 +90,12 @@ def _refused(err: SyncdError) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from syncd.daemon import run_daemon
+    from syncd.process import tune_for_daemon
     from syncd.runtime import build_runtime
 
     settings, config, db, lock = _start(args)
     rt = build_runtime(settings, config, db)
+    tune_for_daemon()
     idle = run_daemon(rt, listen=True)
     if not idle:
         logging.shutdown()
