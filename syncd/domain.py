@@ -149,6 +149,7 @@ class WindowResult:
     orders: list[OrderIn]
     total: int | None  # the platform's own count, when it gives one
     rejects: list[RejectedRecord] = field(default_factory=list)
+    unchanged: int = 0  # entries the adapter left out as versions already stored (``list_orders(seen=...)``)
 
 
 @dataclass(slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from syncd.domain import (
     CancelResult,
@@ -45,6 +45,13 @@ class TokenStore(Protocol):
         """Single-writer guard for refreshing; yields False when another process holds it."""
 
 
+class SeenVersions(Protocol):
+    """Order versions the core has committed lately (what a window's overlap lists again)."""
+
+    def unchanged(self, key: str, stamp: float, raw: Any) -> bool:
+        """True when order ``key`` was committed with this update time (Unix seconds) and this payload."""
+
+
 @runtime_checkable
 class StorefrontAdapter(Protocol):
     """A storefront (Douyin Shop, Pinduoduo, Taobao)."""
@@ -52,8 +59,11 @@ class StorefrontAdapter(Protocol):
     platform: str
     max_window: timedelta  # the longest listing window this adapter asks for
 
-    def list_orders(self, start: datetime, end: datetime) -> WindowResult:
-        """Every order updated in ``[start, end)``, paged to exhaustion. Raises TransientError & co."""
+    def list_orders(self, start: datetime, end: datetime, seen: SeenVersions | None = None) -> WindowResult:
+        """Every order updated in ``[start, end)``, paged to exhaustion. Raises TransientError & co.
+
+        ``seen``: an entry it reports unchanged (by the entry's key, update time and payload as listed) may be
+        left out unmapped and only counted in ``WindowResult.unchanged``: the database holds it already."""
 
     def get_order(self, platform_order_id: str) -> OrderIn:
         """One order read back from the platform."""

@@ -27,6 +27,7 @@ from syncd.retry import RetryPolicy
 from syncd.settings import Settings
 from syncd.store.db import Database, lease
 from syncd.store.models import TokenRow
+from syncd.store.orders import CommittedVersions
 
 log = logging.getLogger("syncd")
 
@@ -99,6 +100,7 @@ class Runtime:
     collectors: list[Callable[[], list[Sample]]] = field(default_factory=list)  # extra /metrics samples
     stop: threading.Event = field(default_factory=threading.Event)
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    versions: dict[str, CommittedVersions] = field(default_factory=dict)  # per shop, what pull committed lately
 
     @property
     def data_dir(self) -> Path:

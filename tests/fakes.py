@@ -25,6 +25,7 @@ from syncd.domain import (
     WindowResult,
 )
 from syncd.errors import RejectedError, TransientError
+from syncd.protocols import SeenVersions
 from syncd.ratelimit import RateLimiter
 
 
@@ -97,13 +98,15 @@ class FakeStorefront:
     def update(self, pid: str, updated_at: datetime, **changes: object) -> None:
         self.orders[pid] = replace(self.orders[pid], updated_at=updated_at, **changes)  # type: ignore[arg-type]
 
-    def list_orders(self, start: datetime, end: datetime) -> WindowResult:
+    def list_orders(self, start: datetime, end: datetime, seen: SeenVersions | None = None) -> WindowResult:
         self.list_calls.append((start, end))
         if self.fail_list:
             raise self.fail_list.pop(0)
         found = [o for o in self.orders.values() if start <= o.updated_at <= end]
         rejects, self.rejects = self.rejects, []
-        return WindowResult(found, len(found) + len(rejects), rejects)
+        fresh = [o for o in found if seen is None
+                 or not seen.unchanged(o.platform_order_id, o.updated_at.timestamp(), o.raw)]
+        return WindowResult(fresh, len(found) + len(rejects), rejects, unchanged=len(found) - len(fresh))
 
     def get_order(self, platform_order_id: str) -> OrderIn:
         return self.orders[platform_order_id]

@@ -26,6 +26,7 @@ from syncd.domain import (
     WindowResult,
 )
 from syncd.errors import ProtocolError, RejectedError
+from syncd.protocols import SeenVersions
 from syncd.registry import AdapterContext
 
 log = logging.getLogger("adapters.douyin")
@@ -51,15 +52,16 @@ class DouyinAdapter:
         self._client = client or DouyinClient(config, ctx)
         self._carriers: dict[str, str] | None = None
         self._carriers_at: datetime | None = None
-        self._orders = WindowReader("order.searchList", config.id, self._order_page, _read_order)
+        self._orders = WindowReader("order.searchList", config.id, self._order_page, _read_order, _peek_order)
         self._refunds = WindowReader("afterSale.List", config.id, self._refund_page, _read_aftersale)
 
     # ---- orders -------------------------------------------------------------------------------
 
-    def list_orders(self, start: datetime, end: datetime) -> WindowResult:
-        """Every order updated in the window, paged from 0 to the platform's total."""
-        got = self._orders.read_window(clock.to_epoch(start), clock.to_epoch(end))
-        return WindowResult(orders=got.values, total=got.total, rejects=got.rejects)
+    def list_orders(self, start: datetime, end: datetime, seen: SeenVersions | None = None) -> WindowResult:
+        """Every order updated in the window, paged from 0 to the platform's total; with ``seen``, an entry
+        already stored in this version is counted, not mapped."""
+        got = self._orders.read_window(clock.to_epoch(start), clock.to_epoch(end), seen)
+        return WindowResult(orders=got.values, total=got.total, rejects=got.rejects, unchanged=got.unchanged)
 
     def count_orders(self, start: datetime, end: datetime) -> int:
         """The platform's ``total`` for the window: one ``order.searchList`` call of size 1."""
@@ -282,6 +284,15 @@ def _read_aftersale(item: Any, where: str) -> Read[list[RefundEvent]]:
     except ProtocolError as err:
         return Read(key, -1.0, RejectedRecord(key=key or where, reason=f"{where}: {err}", raw=item))
     return Read(key, events[0].updated_at.timestamp(), events)
+
+
+def _peek_order(item: Any) -> tuple[str, float] | None:
+    """An entry's order id and ``update_time`` as :func:`map_order` reads them, when they are plainly there."""
+    key = _raw_order_id(item)
+    if key is None:
+        return None
+    stamp = item.get("update_time")
+    return (key, float(stamp)) if isinstance(stamp, int) and not isinstance(stamp, bool) else None
 
 
 def _raw_order_id(item: Any) -> str | None:

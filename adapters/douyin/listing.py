@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from syncd.domain import RejectedRecord
 from syncd.errors import ProtocolError
+from syncd.protocols import SeenVersions
 
 log = logging.getLogger("adapters.douyin")
 
@@ -46,62 +47,84 @@ class Read(Generic[T]):
 
 @dataclass(slots=True)
 class Harvest(Generic[T]):
-    """Everything one window gave."""
+    """Everything one window gave; ``unchanged``: entries left out as versions already stored."""
 
     values: list[T]
     rejects: list[RejectedRecord]
     total: int
+    unchanged: int = 0
+
+
+class _Unchanged:
+    """Stands in the kept map for an entry ``seen`` reported unchanged (it was not read)."""
+
+
+UNCHANGED = _Unchanged()
 
 
 @dataclass(slots=True)
 class _Kept(Generic[T]):
-    entries: dict[str, tuple[float, T | RejectedRecord]] = field(default_factory=dict)
+    entries: dict[str, tuple[float, T | RejectedRecord | _Unchanged]] = field(default_factory=dict)
 
 
 Fetch = Callable[[int, int, int], Page]  # (window start, window end, page) → one page
 Reader = Callable[[Any, str], "Read[T]"]  # (raw entry, "page 3 item 7") → Read
+Peek = Callable[[Any], tuple[str, float] | None]  # raw entry → (key, update time) when cheaply readable
 
 
 class WindowReader(Generic[T]):
     """Pages one API's windows: ``fetch`` asks for one page, ``read`` maps one raw entry."""
 
-    def __init__(self, api: str, shop: str, fetch: Fetch, read: Reader[T]) -> None:
+    def __init__(self, api: str, shop: str, fetch: Fetch, read: Reader[T], peek: Peek | None = None) -> None:
         self._api = api
         self._shop = shop
         self._fetch = fetch
         self._read = read
+        self._peek = peek
 
-    def read_window(self, start: int, end: int) -> Harvest[T]:
-        """Every entry updated in ``[start, end]`` (Unix seconds), each once, the newest version."""
+    def read_window(self, start: int, end: int, seen: SeenVersions | None = None) -> Harvest[T]:
+        """Every entry updated in ``[start, end]`` (Unix seconds), each once, the newest version. With ``seen``
+        (and a ``peek``), an entry the core already stored in this version is counted, not read."""
         kept: _Kept[T] = _Kept()
-        total, unkeyed = self._window(start, end, kept)
-        values = [v for _, v in kept.entries.values() if not isinstance(v, RejectedRecord)]
-        rejects = [v for _, v in kept.entries.values() if isinstance(v, RejectedRecord)] + unkeyed
-        return Harvest(values=values, rejects=rejects, total=total)
+        total, unkeyed = self._window(start, end, kept, seen if self._peek is not None else None)
+        values: list[T] = []
+        rejects: list[RejectedRecord] = []
+        unchanged = 0
+        for _, v in kept.entries.values():
+            if isinstance(v, _Unchanged):
+                unchanged += 1
+            elif isinstance(v, RejectedRecord):
+                rejects.append(v)
+            else:
+                values.append(v)
+        return Harvest(values=values, rejects=rejects + unkeyed, total=total, unchanged=unchanged)
 
-    def _window(self, start: int, end: int, kept: _Kept[T]) -> tuple[int, list[RejectedRecord]]:
+    def _window(self, start: int, end: int, kept: _Kept[T],
+                seen: SeenVersions | None) -> tuple[int, list[RejectedRecord]]:
         unkeyed: list[RejectedRecord] = []
-        total, moved = self._page_through(start, end, kept, unkeyed)
+        total, moved = self._page_through(start, end, kept, unkeyed, seen)
         if total > PAGING_DEPTH:
-            return self._split(start, end, total, kept)
+            return self._split(start, end, total, kept, seen)
         if moved:
             log.info("douyin shop %s: %s entries moved while paging; reading the window again",
                      self._shop, self._api)
             unkeyed = []
-            self._page_through(start, end, kept, unkeyed)
+            self._page_through(start, end, kept, unkeyed, seen)
         return total, unkeyed
 
-    def _split(self, start: int, end: int, total: int, kept: _Kept[T]) -> tuple[int, list[RejectedRecord]]:
+    def _split(self, start: int, end: int, total: int, kept: _Kept[T],
+               seen: SeenVersions | None) -> tuple[int, list[RejectedRecord]]:
         if end - start <= 1:
             raise ProtocolError(f"douyin {self._api}: {total} entries in one second exceed the paging depth")
         mid = (start + end) // 2
         log.info("douyin shop %s: %d %s entries in one window; splitting it", self._shop, total, self._api)
         # The halves share the second ``mid``; the kept map holds each entry once anyway.
-        first_total, first_unkeyed = self._window(start, mid, kept)
-        second_total, second_unkeyed = self._window(mid, end, kept)
+        first_total, first_unkeyed = self._window(start, mid, kept, seen)
+        second_total, second_unkeyed = self._window(mid, end, kept, seen)
         return first_total + second_total, first_unkeyed + second_unkeyed
 
-    def _page_through(self, start: int, end: int, kept: _Kept[T], unkeyed: list[RejectedRecord]) -> tuple[int, bool]:
+    def _page_through(self, start: int, end: int, kept: _Kept[T], unkeyed: list[RejectedRecord],
+                      seen: SeenVersions | None) -> tuple[int, bool]:
         """Page 0 until the end; returns the first page's total and whether entries moved meanwhile."""
         total: int | None = None
         moved = False
@@ -114,7 +137,7 @@ class WindowReader(Generic[T]):
                     return total, False
             moved = moved or answer.total != total
             for i, item in enumerate(answer.items):
-                moved = self._take(kept, unkeyed, item, f"page {page} item {i}") or moved
+                moved = self._take(kept, unkeyed, item, f"page {page} item {i}", seen) or moved
             page += 1
             more = answer.has_more if answer.has_more is not None else page * PAGE_SIZE < answer.total
             if not more or not answer.items:
@@ -122,16 +145,23 @@ class WindowReader(Generic[T]):
             if page >= MAX_PAGES:
                 raise ProtocolError(f"douyin {self._api}: paging did not end after {MAX_PAGES} pages")
 
-    def _take(self, kept: _Kept[T], unkeyed: list[RejectedRecord], item: Any, where: str) -> bool:
+    def _take(self, kept: _Kept[T], unkeyed: list[RejectedRecord], item: Any, where: str,
+              seen: SeenVersions | None) -> bool:
         """Keep the newest version of each entry; True when it was already there (it moved)."""
-        got = self._read(item, where)
-        if got.key is None:
-            if isinstance(got.value, RejectedRecord):
-                unkeyed.append(got.value)
-            return False
-        old = kept.entries.get(got.key)
-        if old is None or got.stamp >= old[0]:
-            kept.entries[got.key] = (got.stamp, got.value)
+        peeked = self._peek(item) if seen is not None and self._peek is not None else None
+        value: T | RejectedRecord | _Unchanged
+        if peeked is not None and seen is not None and seen.unchanged(peeked[0], peeked[1], item):
+            (key, stamp), value = peeked, UNCHANGED
+        else:
+            got = self._read(item, where)
+            if got.key is None:
+                if isinstance(got.value, RejectedRecord):
+                    unkeyed.append(got.value)
+                return False
+            key, stamp, value = got.key, got.stamp, got.value
+        old = kept.entries.get(key)
+        if old is None or stamp >= old[0]:
+            kept.entries[key] = (stamp, value)
         return old is not None
 
 

@@ -33,6 +33,7 @@ from syncd.domain import (
     WindowResult,
 )
 from syncd.errors import ProtocolError, RejectedError
+from syncd.protocols import SeenVersions
 from syncd.registry import AdapterContext
 
 log = logging.getLogger("adapters.pdd")
@@ -64,8 +65,9 @@ class PddAdapter:
 
     # ---- orders -------------------------------------------------------------------------------
 
-    def list_orders(self, start: datetime, end: datetime) -> WindowResult:
-        """Every order updated in the window, in spans of at most 30 minutes, the newest copy of each."""
+    def list_orders(self, start: datetime, end: datetime, seen: SeenVersions | None = None) -> WindowResult:
+        """Every order updated in the window, in spans of at most 30 minutes, the newest copy of each. ``seen`` is
+        not used yet (every entry is mapped and compared when stored)."""
         kept: dict[str, tuple[float, OrderIn | RejectedRecord]] = {}
         unkeyed: list[RejectedRecord] = []
         total: int | None = 0

@@ -34,6 +34,7 @@ from syncd.domain import (
     WindowResult,
 )
 from syncd.errors import ProtocolError, RejectedError
+from syncd.protocols import SeenVersions
 from syncd.registry import AdapterContext
 
 log = logging.getLogger("adapters.taobao")
@@ -70,8 +71,9 @@ class TaobaoAdapter:
 
     # ---- trades -------------------------------------------------------------------------------
 
-    def list_orders(self, start: datetime, end: datetime) -> WindowResult:
-        """Every trade modified in the window (30-minute sub-windows), the newest copy of each."""
+    def list_orders(self, start: datetime, end: datetime, seen: SeenVersions | None = None) -> WindowResult:
+        """Every trade modified in the window (30-minute sub-windows), the newest copy of each. ``seen`` is
+        not used yet (every entry is mapped and compared when stored)."""
         newest: dict[str, tuple[float, dict[str, Any]]] = {}
         rejects: list[RejectedRecord] = []
         total = 0

@@ -30,7 +30,7 @@ from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, for_each_shop, shop_paused
 from syncd.store.db import lease
 from syncd.store.models import Cursor, Quarantine, Shop
-from syncd.store.orders import apply_refund_events, upsert_orders
+from syncd.store.orders import CommittedVersions, apply_refund_events, upsert_orders
 
 log = logging.getLogger("syncd.pull")
 
@@ -76,8 +76,9 @@ _pace = _Pace()
 
 
 def _entries(result: object) -> int:
-    """How many entries a listing result holds (orders or refund events, with the rejects)."""
-    n = len(getattr(result, "rejects", None) or [])
+    """How many entries a listing result holds (orders or refund events, with the rejects and those left out
+    as already stored)."""
+    n = len(getattr(result, "rejects", None) or []) + int(getattr(result, "unchanged", 0) or 0)
     for name in ("orders", "events"):
         items = getattr(result, name, None)
         if isinstance(items, list):
@@ -101,12 +102,14 @@ def _quarantine(s: Session, shop_id: str, rejects: list[RejectedRecord]) -> None
 
 def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch: Callable[[datetime, datetime], T],
          store: Callable[[Session, T], int], *, cursor: str | None,
-         count: Callable[[datetime, datetime], int | None] | None = None) -> int:
+         count: Callable[[datetime, datetime], int | None] | None = None,
+         committed: Callable[[datetime], None] | None = None) -> int:
     """Fetch and store consecutive overlapping windows from ``start`` to ``end_limit``; their span adapts
     to the stream's pace, and ``count`` (the platform's count of a window, when it has one) narrows a
     window that would hold too much before it is read (see the module docstring).
 
-    With ``cursor`` the stream's watermark moves to each window's end in the window's own transaction.
+    With ``cursor`` the stream's watermark moves to each window's end in the window's own transaction;
+    ``committed`` is told each window's end once that transaction has committed.
     """
     adapter = rt.storefronts[shop_id]
     shop = rt.config.shops[shop_id]
@@ -135,6 +138,8 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
                     s.add(Cursor(shop_id=shop_id, stream=cursor, watermark=end, updated_at=clock.now()))
                 elif end > row.watermark:
                     row.watermark, row.updated_at = end, clock.now()
+        if committed is not None:
+            committed(end)
         if end >= end_limit:
             break
         start = end - min(overlap, planned / 10)
@@ -142,16 +147,33 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
 
 
 def store_orders(shop_id: str) -> Callable[[Session, Any], int]:
-    def store(s: Session, result: Any) -> int:
-        got = len({o.platform_order_id for o in result.orders}) + len(result.rejects)
+    return _OrderStore(shop_id)
+
+
+class _OrderStore:
+    """Stores one window's orders; with ``seen``, remembers the versions stored once their window committed."""
+
+    def __init__(self, shop_id: str, seen: CommittedVersions | None = None, overlap: timedelta = timedelta(0)):
+        self._shop_id = shop_id
+        self._seen = seen
+        self._overlap = overlap
+        self._pending: list[tuple[str, float, str]] = []
+
+    def __call__(self, s: Session, result: Any) -> int:
+        got = len({o.platform_order_id for o in result.orders}) + len(result.rejects) + result.unchanged
         if result.total is not None and got < result.total:
             log.warning("pull %s: platform counted %d orders in a window, %d read (orders moved while paging; "
-                        "the overlap of the next window picks them up)", shop_id, result.total, got)
-        res = upsert_orders(s, shop_id, result.orders, clock.now())
-        _quarantine(s, shop_id, result.rejects)
+                        "the overlap of the next window picks them up)", self._shop_id, result.total, got)
+        res = upsert_orders(s, self._shop_id, result.orders, clock.now())
+        _quarantine(s, self._shop_id, result.rejects)
+        self._pending = res.versions
         return res.inserted + res.updated
 
-    return store
+    def committed(self, end: datetime) -> None:
+        """The window ending at ``end`` is committed: what the next runs can re-read starts at end − overlap."""
+        if self._seen is not None:
+            self._seen.record(self._pending, keep_from=(end - self._overlap).timestamp())
+        self._pending = []
 
 
 def store_refunds(shop_id: str) -> Callable[[Session, Any], int]:
@@ -175,13 +197,17 @@ def pull_shop(rt: Runtime, shop_id: str) -> int:
         end_limit = now - timedelta(seconds=shop.pull.lag_seconds)
         first = now - timedelta(hours=shop.pull.first_lookback_hours)
         overlap = timedelta(minutes=shop.pull.overlap_minutes)
-        written = 0
-        for stream, fetch, store, count in (
-                (ORDERS, adapter.list_orders, store_orders(shop_id), adapter.count_orders),
-                (REFUNDS, adapter.list_refunds, store_refunds(shop_id), None)):
-            cursor = read_cursor(rt, shop_id, stream) or first
-            n = walk(rt, shop_id, cursor - overlap, end_limit, fetch, store, cursor=stream, count=count)
-            written += n if stream == ORDERS else 0
+        seen = rt.versions.setdefault(shop_id, CommittedVersions())
+
+        def list_orders(start: datetime, end: datetime) -> Any:
+            return adapter.list_orders(start, end, seen=seen)
+
+        orders = _OrderStore(shop_id, seen, overlap)
+        cursor = read_cursor(rt, shop_id, ORDERS) or first
+        written = walk(rt, shop_id, cursor - overlap, end_limit, list_orders, orders, cursor=ORDERS,
+                       count=adapter.count_orders, committed=orders.committed)
+        cursor = read_cursor(rt, shop_id, REFUNDS) or first
+        walk(rt, shop_id, cursor - overlap, end_limit, adapter.list_refunds, store_refunds(shop_id), cursor=REFUNDS)
         return written
 
 

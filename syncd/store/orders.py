@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import marshal
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -27,6 +28,42 @@ class UpsertResult:
     updated: int = 0
     stale: int = 0
     unchanged: int = 0
+    # (platform order id, update time as Unix seconds, payload hash) of each version the database now holds
+    versions: list[tuple[str, float, str]] = dataclasses.field(default_factory=list)
+
+
+class CommittedVersions:
+    """One shop's order versions this process committed lately, for ``list_orders(seen=...)``.
+
+    Each pull re-reads its overlap: in a busy shop every shipped order comes back several times, and mapping
+    and comparing it again is most of what a pull costs. An entry listed again with the update time and
+    payload of a version recorded here is one the database holds (only committed versions are recorded, and
+    a stored order never goes back to an older version), so the adapter may leave it out. Bounded: versions
+    stamped before what the next run can re-read are forgotten as the cursor moves.
+    """
+
+    def __init__(self) -> None:
+        self._versions: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def unchanged(self, key: str, stamp: float, raw: Any) -> bool:
+        with self._lock:
+            got = self._versions.get(key)
+        return got is not None and got[0] == stamp and got[1] == payload_hash(raw)
+
+    def record(self, versions: Sequence[tuple[str, float, str]], keep_from: float) -> None:
+        """After a commit: remember these versions; forget every version stamped before ``keep_from``."""
+        with self._lock:
+            for key, stamp, digest in versions:
+                old = self._versions.get(key)
+                if old is None or stamp >= old[0]:
+                    self._versions[key] = (stamp, digest)
+            stale = [k for k, (stamp, _) in self._versions.items() if stamp < keep_from]
+            for k in stale:
+                del self._versions[k]
+
+    def __len__(self) -> int:
+        return len(self._versions)
 
 
 def lock_orders(s: Session, order_ids: Sequence[int]) -> None:
@@ -98,8 +135,12 @@ def upsert_orders(s: Session, shop_id: str, orders: Sequence[OrderIn], now: date
 
     new = [o for pid, o in latest.items() if pid not in existing]
     if new:
-        rows = [{"shop_id": shop_id, "platform_order_id": o.platform_order_id, **_order_values(o, payload_hash(o.raw)),
-                 "state": OrderState.NEW.value, "first_seen_at": now, "updated_at": now} for o in new]
+        digests = [payload_hash(o.raw) for o in new]
+        result.versions += [(o.platform_order_id, o.updated_at.timestamp(), d)
+                            for o, d in zip(new, digests, strict=True)]
+        rows = [{"shop_id": shop_id, "platform_order_id": o.platform_order_id, **_order_values(o, d),
+                 "state": OrderState.NEW.value, "first_seen_at": now, "updated_at": now}
+                for o, d in zip(new, digests, strict=True)]
         inserted = s.execute(insert(Order).returning(Order.id, Order.platform_order_id), rows)
         id_of = {r.platform_order_id: r.id for r in inserted}
         line_rows = [_line_values(id_of[o.platform_order_id], ln) for o in new for ln in o.lines]
@@ -115,11 +156,12 @@ def upsert_orders(s: Session, shop_id: str, orders: Sequence[OrderIn], now: date
         if o.updated_at < row.platform_updated_at:  # an older version: never move backwards
             result.stale += 1
             continue
-        digest = payload_hash(o.raw) if o.updated_at == row.platform_updated_at else None
-        if digest is not None and digest == row.payload_hash:
+        digest = payload_hash(o.raw)
+        result.versions.append((pid, o.updated_at.timestamp(), digest))
+        if o.updated_at == row.platform_updated_at and digest == row.payload_hash:
             result.unchanged += 1  # the same version read again (window overlap): nothing to do
             continue
-        changed.append((row, o, digest or payload_hash(o.raw)))
+        changed.append((row, o, digest))
     if changed:
         _apply_changes(s, changed, now)
         result.updated = len(changed)

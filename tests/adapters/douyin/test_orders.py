@@ -198,3 +198,46 @@ def test_get_order_given_answer_without_detail_raises_protocol_error(
 
     with pytest.raises(ProtocolError, match="shop_order_detail"):
         adapter.get_order("6921234567890123456")
+
+
+class Stored:
+    """The core's record of versions it committed: order id → (update time, payload as stored)."""
+
+    def __init__(self, orders: list[dict[str, Any]]) -> None:
+        self.versions = {o["order_id"]: (float(o["update_time"]), json.dumps(o, sort_keys=True)) for o in orders}
+        self.asked: list[str] = []
+
+    def unchanged(self, key: str, stamp: float, raw: Any) -> bool:
+        self.asked.append(key)
+        return self.versions.get(key) == (stamp, json.dumps(raw, sort_keys=True))
+
+
+def test_list_orders_given_seen_versions_counts_them_and_maps_only_the_rest(
+        adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+    orders = _orders(5)
+    seen = Stored(orders[:3])
+    orders[1]["update_time"] += 1  # a newer version of a stored order
+    orders[2]["seller_words"] = "加急"  # other content under the same stamp
+    orders[0]["order_status"] = 77  # would be a reject if it were mapped again
+    seen.versions[orders[0]["order_id"]] = (float(orders[0]["update_time"]), json.dumps(orders[0], sort_keys=True))
+    api.post("/order/searchList").mock(side_effect=Platform(orders))
+
+    result = adapter.list_orders(START, END, seen=seen)
+
+    assert result.unchanged == 1 and result.rejects == []
+    assert [o.platform_order_id for o in result.orders] == [o["order_id"] for o in orders[1:]]
+    assert result.orders[1].seller_memo == "加急"
+    assert sorted(seen.asked) == sorted(o["order_id"] for o in orders)
+
+
+def test_list_orders_given_seen_but_an_unreadable_stamp_maps_the_entry(
+        adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+    order = _orders(1)[0]
+    order["update_time"] = str(order["update_time"])  # digits as text: the mapping reads it, the peek does not
+    seen = Stored([])
+    api.post("/order/searchList").mock(side_effect=lambda request: ok(
+        {"page": 0, "size": 100, "total": 1, "shop_order_list": [order]}))
+
+    result = adapter.list_orders(START, END, seen=seen)
+
+    assert (len(result.orders), result.unchanged, seen.asked) == (1, 0, [])
