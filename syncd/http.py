@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from syncd import __version__, clock
+from syncd import __version__, clock, jsoncodec
 from syncd.config.models import HttpSettings
 from syncd.errors import ProtocolError, RateLimitedError, TransientError
 
@@ -105,7 +105,7 @@ def send(client: httpx.Client, stats: CallStats, request: httpx.Request, *, syst
 def json_object(resp: httpx.Response, *, system: str, api: str) -> dict[str, Any]:
     """The body as a JSON object, or ProtocolError naming the call."""
     try:
-        body = resp.json()
+        body = jsoncodec.loads(resp.content)
     except ValueError as err:
         raise ProtocolError(f"{system} {api}: answer is not JSON ({len(resp.content)} bytes)") from err
     if not isinstance(body, dict):

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, create_engine, event, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from syncd import clock
+from syncd import clock, jsoncodec
 from syncd.errors import ConfigError
 from syncd.store.models import Lease
 
@@ -84,11 +84,13 @@ def open_database(url: str, *, echo: bool = False) -> Database:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 60})
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 60},
+                               json_serializer=jsoncodec.dumps)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     else:
-        engine = create_engine(url, echo=echo, pool_size=5, max_overflow=5, pool_pre_ping=True)
+        engine = create_engine(url, echo=echo, pool_size=5, max_overflow=5, pool_pre_ping=True,
+                               json_serializer=jsoncodec.dumps)
     db = Database(engine, sessionmaker(engine, expire_on_commit=False),
                   readers=sessionmaker(engine.execution_options(syncd_read_only=True), expire_on_commit=False))
     event.listen(engine, "before_cursor_execute", db.statements)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import marshal
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
@@ -16,6 +13,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from syncd.domain import OrderIn, ReceiverRef, RefundEvent, RefundState, order_refund_state
+from syncd.jsoncodec import fingerprint
 from syncd.lifecycle import OrderState, SupplierOrderState
 from syncd.store.models import Hold, Order, OrderLine, SupplierOrder
 
@@ -78,15 +76,9 @@ def lock_orders(s: Session, order_ids: Sequence[int]) -> None:
 
 def payload_hash(raw: Any) -> str:
     """A fingerprint of a platform payload, to tell a version read again (the window overlap) from a change
-    stamped in the same second. Every re-read of every order pays for it, so it hashes ``marshal`` format 2
-    (no back-references: the same content in the same key order gives the same bytes), several times faster
-    than canonical JSON. The same content in another key order only costs one needless update. A payload
-    marshal cannot write (no JSON value ever is) falls back on canonical JSON."""
-    try:
-        data = marshal.dumps(raw, 2)
-    except ValueError:
-        data = json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str).encode()
-    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
+    stamped in the same second: canonical JSON's SHA-1 (:func:`syncd.jsoncodec.fingerprint`). Every re-read
+    of every order pays for it, hence orjson."""
+    return fingerprint(raw)
 
 
 _RECEIVER_FIELDS = tuple(f.name for f in dataclasses.fields(ReceiverRef))

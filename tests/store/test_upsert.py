@@ -88,12 +88,12 @@ def test_upsert_given_a_line_refund_rewrites_that_line(shop: Database) -> None:
     assert got == {"900-1": "requested", "900-2": "none"}
 
 
-def test_payload_hash_tells_content_apart_and_takes_values_marshal_cannot_write() -> None:
+def test_payload_hash_tells_content_apart_and_takes_values_json_cannot_hold() -> None:
     a = {"order_id": "1", "lines": [{"n": 1, "price": 1.5, "ok": True, "memo": None}]}
     assert payload_hash(a) == payload_hash({"order_id": "1", "lines": [{"n": 1, "price": 1.5, "ok": True,
                                                                         "memo": None}]})
     assert payload_hash(a) != payload_hash({"order_id": "1", "lines": [{"n": 2, "price": 1.5, "ok": True,
                                                                         "memo": None}]})
-    odd = {"order_id": "1", "at": STAMP}  # not a JSON value: hashed through canonical JSON instead
+    odd = {"order_id": "1", "at": STAMP}  # not a JSON value: written as its text
     assert payload_hash(odd) == payload_hash({"order_id": "1", "at": STAMP})
     assert payload_hash(odd) != payload_hash({"order_id": "1", "at": STAMP + timedelta(seconds=1)})
