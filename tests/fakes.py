@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from syncd.domain import (
     OrderIn,
@@ -72,6 +74,21 @@ def make_order(
         lines=lines,
         raw={"order_id": pid},
     )
+
+
+class StoredVersions:
+    """``SeenVersions`` for adapter tests: order id → (update time, payload as stored); records every question."""
+
+    def __init__(self, versions: dict[str, tuple[float, Any]]) -> None:
+        self.versions = {k: (stamp, json.dumps(raw, sort_keys=True)) for k, (stamp, raw) in versions.items()}
+        self.asked: list[str] = []
+
+    def store(self, key: str, stamp: float, raw: Any) -> None:
+        self.versions[key] = (stamp, json.dumps(raw, sort_keys=True))
+
+    def unchanged(self, key: str, stamp: float, raw: Any) -> bool:
+        self.asked.append(key)
+        return self.versions.get(key) == (stamp, json.dumps(raw, sort_keys=True))
 
 
 @dataclass

@@ -66,9 +66,9 @@ class PddAdapter:
     # ---- orders -------------------------------------------------------------------------------
 
     def list_orders(self, start: datetime, end: datetime, seen: SeenVersions | None = None) -> WindowResult:
-        """Every order updated in the window, in spans of at most 30 minutes, the newest copy of each. ``seen`` is
-        not used yet (every entry is mapped and compared when stored)."""
-        kept: dict[str, tuple[float, OrderIn | RejectedRecord]] = {}
+        """Every order updated in the window, in spans of at most 30 minutes, the newest copy of each; with
+        ``seen``, an entry already stored in this version is counted, not mapped."""
+        kept: dict[str, tuple[float, OrderIn | RejectedRecord | None]] = {}  # None: unchanged, not mapped
         unkeyed: list[RejectedRecord] = []
         total: int | None = 0
         for a, b in sub_windows(clock.to_epoch(start), clock.to_epoch(end)):
@@ -79,10 +79,11 @@ class PddAdapter:
                 items, count = read_backward(self._orders_page(a, b), "order_sn_list", what)
             total = None if total is None or count is None else total + count
             for where, item in items:
-                _take(kept, unkeyed, item, where)
+                _take(kept, unkeyed, item, where, seen)
         orders = [v for _, v in kept.values() if isinstance(v, OrderIn)]
         rejects = [v for _, v in kept.values() if isinstance(v, RejectedRecord)] + unkeyed
-        return WindowResult(orders=orders, total=total, rejects=rejects)
+        unchanged = sum(1 for _, v in kept.values() if v is None)
+        return WindowResult(orders=orders, total=total, rejects=rejects, unchanged=unchanged)
 
     def count_orders(self, start: datetime, end: datetime) -> int | None:
         """The platform's ``total_count`` of orders updated in the window (one call per 30 minutes)."""
@@ -250,14 +251,21 @@ class PddAdapter:
         """Nothing to release: the HTTP client belongs to the core."""
 
 
-def _take(kept: dict[str, tuple[float, OrderIn | RejectedRecord]], unkeyed: list[RejectedRecord],
-          item: Any, where: str) -> None:
-    """Keep the newest version of each order; an unreadable one is kept as a reject under its order_sn."""
+def _take(kept: dict[str, tuple[float, OrderIn | RejectedRecord | None]], unkeyed: list[RejectedRecord],
+          item: Any, where: str, seen: SeenVersions | None = None) -> None:
+    """Keep the newest version of each order; an unreadable one is kept as a reject under its order_sn, one
+    ``seen`` reports stored in this version as None (not mapped)."""
     raw_key = item.get("order_sn") if isinstance(item, dict) else None
     if isinstance(raw_key, int) and not isinstance(raw_key, bool):
         raw_key = str(raw_key)
     key = raw_key.strip() if isinstance(raw_key, str) and raw_key.strip() else None
-    entry: OrderIn | RejectedRecord
+    entry: OrderIn | RejectedRecord | None
+    if seen is not None and key is not None and isinstance(item, dict) and (
+            stamped := _stamp(item, where)) is not None and seen.unchanged(key, stamped, item):
+        old = kept.get(key)
+        if old is None or stamped >= old[0]:
+            kept[key] = (stamped, None)
+        return
     try:
         if not isinstance(item, dict):
             raise ProtocolError(f"{where}: expected an object, found {type(item).__name__}")
@@ -268,12 +276,18 @@ def _take(kept: dict[str, tuple[float, OrderIn | RejectedRecord]], unkeyed: list
         if key is None:
             unkeyed.append(entry)
             return
-        try:
-            when = parse_time(item.get("updated_at"), where) if isinstance(item, dict) else None
-        except ProtocolError:
-            when = None
-        stamp = when.timestamp() if when else -1.0
+        stamped = _stamp(item, where) if isinstance(item, dict) else None
+        stamp = -1.0 if stamped is None else stamped
     assert key is not None  # map_order succeeded, so order_sn was readable
     old = kept.get(key)
     if old is None or stamp >= old[0]:
         kept[key] = (stamp, entry)
+
+
+def _stamp(item: dict[str, Any], where: str) -> float | None:
+    """The entry's ``updated_at`` as Unix seconds, read as :func:`map_order` reads it; None when unreadable."""
+    try:
+        when = parse_time(item.get("updated_at"), f"{where}: updated_at")
+    except ProtocolError:
+        return None
+    return when.timestamp() if when else None

@@ -73,7 +73,8 @@ class TaobaoAdapter:
 
     def list_orders(self, start: datetime, end: datetime, seen: SeenVersions | None = None) -> WindowResult:
         """Every trade modified in the window (30-minute sub-windows), the newest copy of each. ``seen`` is
-        not used yet (every entry is mapped and compared when stored)."""
+        not used: what is stored is the trade's detail (fullinfo), not the listed entry ``seen`` would be
+        asked about, so every entry is completed, mapped and compared when stored."""
         newest: dict[str, tuple[float, dict[str, Any]]] = {}
         rejects: list[RejectedRecord] = []
         total = 0

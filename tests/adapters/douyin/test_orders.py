@@ -14,6 +14,7 @@ from adapters.douyin.adapter import DouyinAdapter
 from syncd.domain import OrderStatus
 from syncd.errors import ProtocolError
 from tests.adapters.douyin.conftest import NOW, fixture, ok, order_like
+from tests.fakes import StoredVersions
 
 START, END = NOW - timedelta(hours=1), NOW
 T0 = int(START.timestamp())
@@ -200,26 +201,14 @@ def test_get_order_given_answer_without_detail_raises_protocol_error(
         adapter.get_order("6921234567890123456")
 
 
-class Stored:
-    """The core's record of versions it committed: order id → (update time, payload as stored)."""
-
-    def __init__(self, orders: list[dict[str, Any]]) -> None:
-        self.versions = {o["order_id"]: (float(o["update_time"]), json.dumps(o, sort_keys=True)) for o in orders}
-        self.asked: list[str] = []
-
-    def unchanged(self, key: str, stamp: float, raw: Any) -> bool:
-        self.asked.append(key)
-        return self.versions.get(key) == (stamp, json.dumps(raw, sort_keys=True))
-
-
 def test_list_orders_given_seen_versions_counts_them_and_maps_only_the_rest(
         adapter: DouyinAdapter, api: respx.MockRouter) -> None:
     orders = _orders(5)
-    seen = Stored(orders[:3])
+    seen = StoredVersions({o["order_id"]: (float(o["update_time"]), o) for o in orders[:3]})
     orders[1]["update_time"] += 1  # a newer version of a stored order
     orders[2]["seller_words"] = "加急"  # other content under the same stamp
     orders[0]["order_status"] = 77  # would be a reject if it were mapped again
-    seen.versions[orders[0]["order_id"]] = (float(orders[0]["update_time"]), json.dumps(orders[0], sort_keys=True))
+    seen.store(orders[0]["order_id"], float(orders[0]["update_time"]), orders[0])
     api.post("/order/searchList").mock(side_effect=Platform(orders))
 
     result = adapter.list_orders(START, END, seen=seen)
@@ -234,7 +223,7 @@ def test_list_orders_given_seen_but_an_unreadable_stamp_maps_the_entry(
         adapter: DouyinAdapter, api: respx.MockRouter) -> None:
     order = _orders(1)[0]
     order["update_time"] = str(order["update_time"])  # digits as text: the mapping reads it, the peek does not
-    seen = Stored([])
+    seen = StoredVersions({})
     api.post("/order/searchList").mock(side_effect=lambda request: ok(
         {"page": 0, "size": 100, "total": 1, "shop_order_list": [order]}))
 

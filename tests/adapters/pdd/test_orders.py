@@ -16,6 +16,7 @@ from syncd.domain import OrderStatus
 from syncd.errors import ProtocolError
 from syncd.registry import AdapterContext
 from tests.adapters.pdd.conftest import NOW, fixture, form, make_config, ok, order_like, route
+from tests.fakes import StoredVersions
 
 LIST = "pdd.order.number.list.increment.get"
 KEY = "order_sn_increment_get_response"
@@ -273,3 +274,18 @@ def test_get_order_given_answer_without_order_info_raises_protocol_error(
 
     with pytest.raises(ProtocolError, match="order_info"):
         adapter.get_order("251122-512345678901234")
+
+
+def test_list_orders_given_seen_versions_counts_them_and_maps_only_the_rest(
+        adapter: PddAdapter, api: respx.MockRouter) -> None:
+    orders = _orders(4)
+    seen = StoredVersions({o["order_sn"]: (float(epoch_of(o["updated_at"])), o) for o in orders[:3]})
+    orders[1]["updated_at"] = text_time(epoch_of(orders[1]["updated_at"]) + 1)  # a newer version
+    orders[2]["remark"] = "加急"  # other content under the same stamp
+    route(api, LIST).mock(side_effect=Platform(orders))
+
+    result = adapter.list_orders(START, END, seen=seen)
+
+    assert result.unchanged == 1 and result.rejects == []
+    assert sorted(o.platform_order_id for o in result.orders) == sorted(o["order_sn"] for o in orders[1:])
+    assert sorted(seen.asked) == sorted(o["order_sn"] for o in orders)
