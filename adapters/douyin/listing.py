@@ -59,7 +59,7 @@ class _Unchanged:
     """Stands in the kept map for an entry ``seen`` reported unchanged (it was not read)."""
 
 
-UNCHANGED = _Unchanged()
+_UNCHANGED = _Unchanged()
 
 
 @dataclass(slots=True)
@@ -86,7 +86,7 @@ class WindowReader(Generic[T]):
         """Every entry updated in ``[start, end]`` (Unix seconds), each once, the newest version. With ``seen``
         (and a ``peek``), an entry the core already stored in this version is counted, not read."""
         kept: _Kept[T] = _Kept()
-        total, unkeyed = self._window(start, end, kept, seen if self._peek is not None else None)
+        total, unkeyed = self._window(start, end, kept, seen)
         values: list[T] = []
         rejects: list[RejectedRecord] = []
         unchanged = 0
@@ -148,10 +148,10 @@ class WindowReader(Generic[T]):
     def _take(self, kept: _Kept[T], unkeyed: list[RejectedRecord], item: Any, where: str,
               seen: SeenVersions | None) -> bool:
         """Keep the newest version of each entry; True when it was already there (it moved)."""
-        peeked = self._peek(item) if seen is not None and self._peek is not None else None
         value: T | RejectedRecord | _Unchanged
-        if peeked is not None and seen is not None and seen.unchanged(peeked[0], peeked[1], item):
-            (key, stamp), value = peeked, UNCHANGED
+        if (seen is not None and self._peek is not None and (peeked := self._peek(item)) is not None
+                and seen.unchanged(*peeked, item)):
+            (key, stamp), value = peeked, _UNCHANGED
         else:
             got = self._read(item, where)
             if got.key is None:
