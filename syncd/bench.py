@@ -83,9 +83,9 @@ def _file_suppliers_only(config: Config) -> None:
 
 def _bench_config(config: Config, rate_limited: bool, platforms: tuple[str, ...],
                   file_only: bool = False) -> Config:
-    """The sandbox setup with an operator's pull cadence: pull every 20 s, re-reading 2 minutes of overlap
-    (the sandbox's 3 s / 5 min would re-read every order a hundred times). Rate-limited: the adapters' own
-    default budgets, not the sandbox's generous overrides."""
+    """The sandbox setup with an operator's pull cadence: pull every 20 s with 2 minutes of overlap (the
+    sandbox's 3 s / 5 min are for a demo that ends in a minute). Rate-limited: the adapters' own default
+    budgets, not the sandbox's generous overrides."""
     g = config.global_
     # API suppliers asked about open orders every 15 s. Parcel tracking and the alert rules have their own
     # benchmark (``syncd bench --tracking N``): here the watch stage runs at its production cadence and no

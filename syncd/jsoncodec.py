@@ -1,8 +1,8 @@
 """JSON on the hot paths: answer pages, payload fingerprints and JSON columns, through orjson.
 
-A pull decodes every listing page and fingerprints every entry, again for each overlap re-read, and every
-stored order writes its payload as a JSON column: with the standard library that was a third of a pull's
-CPU (orjson: a 300 KB Douyin page decodes in 1.1 ms instead of 3.5 ms, a payload fingerprint takes 7 µs
+A pull decodes every listing page and fingerprints every entry, again when it reads a stretch settled,
+and every stored order writes its payload as a JSON column: with the standard library that was a third
+of a pull's CPU (orjson: a 300 KB Douyin page decodes in 1.1 ms instead of 3.5 ms, a payload fingerprint takes 7 µs
 instead of 15). The standard library remains the fallback for what orjson refuses: an answer that is not
 strict UTF-8 JSON (NaN, other encodings) is decoded again by :mod:`json`, so it fails or passes exactly as
 before, and values orjson cannot write (integers beyond 64 bits, non-string keys) are written by

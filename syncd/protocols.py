@@ -46,7 +46,7 @@ class TokenStore(Protocol):
 
 
 class SeenVersions(Protocol):
-    """Order versions the core has committed lately (what a window's overlap lists again)."""
+    """Order versions the core has committed lately (what a settling read lists again)."""
 
     def unchanged(self, key: str, stamp: float, raw: Any) -> bool:
         """True when order ``key`` was committed with this update time (Unix seconds) and this payload."""

@@ -1,15 +1,22 @@
 """pull: list each shop's orders and refund events changed since their cursors, window by window.
 
-A cursor moves only in the transaction that committed its window, never past now − lag, and every run
-starts ``overlap`` before the cursor (late-stamped updates land behind it). After downtime the same loop
-catches up window by window from the last cursor; a very long gap continues in the next run.
+Each stream has two cursors, each moved only in the transaction that committed its window. The fresh
+cursor follows the platform up to now − lag: every run reads on from it. Updates stamped late land behind
+it (a platform stamps an order when its transaction starts, the search index catches up later), so every
+stretch is read once more when it has *settled*, when it is ``overlap`` older than now − lag: the settled
+cursor follows the fresh one at that distance. A late-stamped update is then found as before (within the
+overlap), at one re-read per stretch instead of one per run that falls in the overlap (with a pull every
+20 s and 2 minutes of overlap a busy shop's every shipped order was listed seven times). A stretch read
+when it was already that old (catching up after downtime, the first run's look-back) counts as settled
+at once. After downtime the same loops catch up window by window; a very long gap continues in the next
+run.
 
 A window is held in memory whole until its transaction commits, so its span adapts to how busy the
 shop is (never more than the configured window): each stream remembers the span that would have held
 about :data:`WINDOW_ENTRIES` entries last time, widening at most twofold a window, and when the platform
 can count, a window that would hold much more is narrowed before it is read. Consecutive windows of a
 run overlap by the configured overlap but at most a tenth of their span: narrow windows overlapping by
-half would read everything twice, and updates stamped late are the next run's overlap's business.
+half would read everything twice, and updates stamped late are the settling read's business.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ WINDOW_ENTRIES = 1_000  # entries a window should hold: what one transaction kee
 MIN_WINDOW = timedelta(seconds=2)
 MAX_PROBES = 8  # counts asked before a window is read: a burst at its end takes a few to find
 ORDERS, REFUNDS = "orders", "refunds"
+SETTLED = "-settled"  # a stream's settled cursor: "orders-settled", "refunds-settled"
 T = TypeVar("T")
 
 
@@ -103,13 +111,16 @@ def _quarantine(s: Session, shop_id: str, rejects: list[RejectedRecord]) -> None
 def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch: Callable[[datetime, datetime], T],
          store: Callable[[Session, T], int], *, cursor: str | None,
          count: Callable[[datetime, datetime], int | None] | None = None,
-         committed: Callable[[datetime], None] | None = None) -> int:
+         committed: Callable[[datetime], None] | None = None,
+         settles: tuple[str, datetime, datetime] | None = None) -> int:
     """Fetch and store consecutive overlapping windows from ``start`` to ``end_limit``; their span adapts
     to the stream's pace, and ``count`` (the platform's count of a window, when it has one) narrows a
     window that would hold too much before it is read (see the module docstring).
 
     With ``cursor`` the stream's watermark moves to each window's end in the window's own transaction;
-    ``committed`` is told each window's end once that transaction has committed.
+    ``committed`` is told each window's end once that transaction has committed. ``settles`` (settled
+    cursor, limit, its watermark when it has no row yet): a window ending at or before the limit and starting
+    at or before that cursor moves it to the window's end too (it was read when already settled).
     """
     adapter = rt.storefronts[shop_id]
     shop = rt.config.shops[shop_id]
@@ -138,11 +149,48 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
                     s.add(Cursor(shop_id=shop_id, stream=cursor, watermark=end, updated_at=clock.now()))
                 elif end > row.watermark:
                     row.watermark, row.updated_at = end, clock.now()
+            if settles is not None and end <= settles[1]:
+                _settle(s, shop_id, settles[0], start, end, settles[2])
         if committed is not None:
             committed(end)
         if end >= end_limit:
             break
         start = end - min(overlap, planned / 10)
+    return written
+
+
+def _settle(s: Session, shop_id: str, name: str, start: datetime, end: datetime, initial: datetime) -> None:
+    """Move the settled cursor ``name`` to ``end`` if the window read from ``start`` joins on to it."""
+    row = s.get(Cursor, (shop_id, name))
+    if row is None:
+        if initial >= start:
+            s.add(Cursor(shop_id=shop_id, stream=name, watermark=end, updated_at=clock.now()))
+    elif start <= row.watermark < end:
+        row.watermark, row.updated_at = end, clock.now()
+
+
+def pull_stream(rt: Runtime, shop_id: str, stream: str, fetch: Callable[[datetime, datetime], T],
+                store: Callable[[Session, T], int], *, now: datetime,
+                count: Callable[[datetime, datetime], int | None] | None = None,
+                committed: Callable[[datetime], None] | None = None) -> int:
+    """One stream's run: read what has settled since the last run, then everything new (module docstring)."""
+    pull = rt.config.shops[shop_id].pull
+    end_limit = now - timedelta(seconds=pull.lag_seconds)
+    overlap = timedelta(minutes=pull.overlap_minutes)
+    settle_limit = end_limit - overlap
+    fresh = read_cursor(rt, shop_id, stream)
+    settled = read_cursor(rt, shop_id, stream + SETTLED)
+    if fresh is None:  # the first run: its look-back is read once, and settles where it is old enough
+        fresh = settled = now - timedelta(hours=pull.first_lookback_hours)
+    elif settled is None:  # a cursor from before settled cursors: its last overlap is read once more
+        settled = fresh - overlap
+    written = 0
+    if settled < min(fresh, settle_limit):
+        written += walk(rt, shop_id, settled, min(fresh, settle_limit), fetch, store, cursor=stream + SETTLED,
+                        count=count, committed=committed)
+        settled = min(fresh, settle_limit)
+    written += walk(rt, shop_id, fresh, end_limit, fetch, store, cursor=stream, count=count, committed=committed,
+                    settles=(stream + SETTLED, settle_limit, settled))
     return written
 
 
@@ -163,7 +211,7 @@ class _OrderStore:
         got = len({o.platform_order_id for o in result.orders}) + len(result.rejects) + result.unchanged
         if result.total is not None and got < result.total:
             log.warning("pull %s: platform counted %d orders in a window, %d read (orders moved while paging; "
-                        "the overlap of the next window picks them up)", self._shop_id, result.total, got)
+                        "the window is read again once it has settled)", self._shop_id, result.total, got)
         res = upsert_orders(s, self._shop_id, result.orders, clock.now())
         _quarantine(s, self._shop_id, result.rejects)
         self._pending = res.versions
@@ -186,7 +234,6 @@ def store_refunds(shop_id: str) -> Callable[[Session, Any], int]:
 
 def pull_shop(rt: Runtime, shop_id: str) -> int:
     """Pull one shop's orders, then its refund stream, up to now − lag; returns the orders written."""
-    shop = rt.config.shops[shop_id]
     adapter = rt.storefronts[shop_id]
     with lease(rt.db, f"pull:{shop_id}", rt.holder, timedelta(minutes=15)) as got:
         if not got:
@@ -194,20 +241,15 @@ def pull_shop(rt: Runtime, shop_id: str) -> int:
             return 0
         adapter.ensure_token()
         now = clock.now()
-        end_limit = now - timedelta(seconds=shop.pull.lag_seconds)
-        first = now - timedelta(hours=shop.pull.first_lookback_hours)
-        overlap = timedelta(minutes=shop.pull.overlap_minutes)
         seen = rt.versions.setdefault(shop_id, CommittedVersions())
 
         def list_orders(start: datetime, end: datetime) -> Any:
             return adapter.list_orders(start, end, seen=seen)
 
-        orders = _OrderStore(shop_id, seen, overlap)
-        cursor = read_cursor(rt, shop_id, ORDERS) or first
-        written = walk(rt, shop_id, cursor - overlap, end_limit, list_orders, orders, cursor=ORDERS,
-                       count=adapter.count_orders, committed=orders.committed)
-        cursor = read_cursor(rt, shop_id, REFUNDS) or first
-        walk(rt, shop_id, cursor - overlap, end_limit, adapter.list_refunds, store_refunds(shop_id), cursor=REFUNDS)
+        orders = _OrderStore(shop_id, seen, timedelta(minutes=rt.config.shops[shop_id].pull.overlap_minutes))
+        written = pull_stream(rt, shop_id, ORDERS, list_orders, orders, now=now, count=adapter.count_orders,
+                              committed=orders.committed)
+        pull_stream(rt, shop_id, REFUNDS, adapter.list_refunds, store_refunds(shop_id), now=now)
         return written
 
 

@@ -33,11 +33,12 @@ class UpsertResult:
 class CommittedVersions:
     """One shop's order versions this process committed lately, for ``list_orders(seen=...)``.
 
-    Each pull re-reads its overlap: in a busy shop every shipped order comes back several times, and mapping
-    and comparing it again is most of what a pull costs. An entry listed again with the update time and
-    payload of a version recorded here is one the database holds (only committed versions are recorded, and
-    a stored order never goes back to an older version), so the adapter may leave it out. Bounded: versions
-    stamped before what the next run can re-read are forgotten as the cursor moves.
+    Every stretch is read twice, fresh and settled (``syncd.stages.pull``): in a busy shop every shipped
+    order comes back, and mapping and comparing it again is most of what that second read costs. An entry
+    listed again with the update time and payload of a version recorded here is one the database holds
+    (only committed versions are recorded, and a stored order never goes back to an older version), so the
+    adapter may leave it out. Bounded: versions stamped before what the next settling read can list are
+    forgotten as the cursors move.
     """
 
     def __init__(self) -> None:

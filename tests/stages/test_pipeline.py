@@ -50,18 +50,25 @@ def test_pipeline_given_paid_orders_exports_each_once_and_uploads_each_tracking_
     assert len(h.exported_rows("acme")) == 5
 
 
-def test_pull_given_overlapping_windows_inserts_each_order_once(h: Harness, db: Database):
+def test_pull_given_an_update_stamped_behind_the_cursor_stores_it_once_that_stretch_settles(h: Harness, db):
+    import time_machine
+
     h.shop.put(make_order("201", _ago(3)))
     h.stage("pull")
-    h.stage("pull")  # the second run re-reads the overlap
-    h.shop.update("201", _ago(1), buyer_note="请尽快发货")
     h.stage("pull")
+    h.shop.update("201", _ago(1), buyer_note="请尽快发货")  # stamped behind the cursor, as platforms do
+    h.stage("pull")
+    with db.begin() as s:  # not yet: that stretch is read again when it is 5 minutes (the overlap) old
+        assert s.scalar(select(Order.buyer_note)) == ""
+    fresh_cursor = h.shop.list_calls[-1][1]
+    with time_machine.travel(clock.now() + timedelta(minutes=5)):
+        h.stage("pull")
     with db.begin() as s:
         assert s.scalar(select(func.count()).select_from(Order)) == 1
         assert s.scalar(select(Order.buyer_note)) == "请尽快发货"
-    starts = [a for a, _ in h.shop.list_calls]
-    cursor_after_first = h.shop.list_calls[0][1]
-    assert starts[1] == cursor_after_first - timedelta(minutes=5)
+    settling, fresh = h.shop.list_calls[-2:]
+    assert settling[0] <= _ago(1) <= settling[1] <= fresh_cursor  # the settling read, then on from the cursor
+    assert fresh[0] == fresh_cursor
 
 
 def test_pull_given_a_failing_listing_keeps_the_cursor_and_loses_nothing(h: Harness, db: Database):
@@ -128,7 +135,7 @@ def test_route_given_a_hold_whose_condition_clears_releases_it_by_itself(h: Harn
     h.stage("pull")
     h.stage("route")
     assert _states(db)["601"] == "held"
-    h.shop.update("601", _ago(1), refund_state=RefundState.NONE, lines=[make_order("601", _ago(1)).lines[0]])
+    h.shop.update("601", clock.now(), refund_state=RefundState.NONE, lines=[make_order("601", _ago(1)).lines[0]])
     h.stage("pull")
     h.stage("route")
     assert _states(db)["601"] == "routed"
@@ -202,7 +209,7 @@ def test_forward_given_a_crash_while_writing_rewrites_the_same_batch_once(
     with db.begin() as s:
         assert s.scalar(select(ExportBatch.state)) == "writing"
     monkeypatch.setattr(adapter, "write_batch", real)
-    h.shop.put(make_order("1109", _ago(1)))
+    h.shop.put(make_order("1109", clock.now()))
     h.stage("pull")
     h.stage("route")
     h.stage("forward")
@@ -217,7 +224,7 @@ def test_forward_given_a_refund_before_export_withdraws_the_supplier_order(h: Ha
     h.shop.put(make_order("1201", _ago(5)))
     h.stage("pull")
     h.stage("route")
-    h.shop.update("1201", _ago(1), refund_state=RefundState.REQUESTED)
+    h.shop.update("1201", clock.now(), refund_state=RefundState.REQUESTED)
     h.stage("pull")
     h.stage("route")
     h.stage("forward")
@@ -426,13 +433,13 @@ def test_refund_stream_given_a_refund_before_forwarding_holds_and_after_forwardi
     h.stage("pull")
     h.stage("route")
     h.stage("forward")  # both at the supplier now
-    h.shop.put(make_order("2403", _ago(2)))
+    h.shop.put(make_order("2403", clock.now()))
     h.stage("pull")
     h.stage("route")  # routed, not yet exported
     h.shop.refunds += [
-        RefundEvent("2402", "2402-1", RefundState.REQUESTED, _ago(1), "仅退款"),
-        RefundEvent("2403", None, RefundState.REQUESTED, _ago(1), "仅退款"),
-        RefundEvent("9999", None, RefundState.REFUNDED, _ago(1)),
+        RefundEvent("2402", "2402-1", RefundState.REQUESTED, clock.now(), "仅退款"),
+        RefundEvent("2403", None, RefundState.REQUESTED, clock.now(), "仅退款"),
+        RefundEvent("9999", None, RefundState.REFUNDED, clock.now()),
     ]  # not ours yet: ignored
     h.stage("pull")
     h.stage("route")
@@ -453,7 +460,7 @@ def test_refund_stream_given_a_refund_before_forwarding_holds_and_after_forwardi
         assert so.cancel_state == "notified" and "confirm with the supplier" in (so.cancel_detail or "")
     h.stage("forward")  # nothing is cancelled twice
     assert len([r for r in h.exported_rows("acme") if r["_file"].endswith("-cancel.xlsx")]) == 1
-    h.shop.refunds.append(RefundEvent("2403", None, RefundState.NONE, _ago(0.5), "仅退款"))  # buyer withdrew it
+    h.shop.refunds.append(RefundEvent("2403", None, RefundState.NONE, clock.now(), "仅退款"))  # buyer withdrew it
     h.stage("pull")
     h.stage("route")
     assert _states(db)["2403"] == "routed"

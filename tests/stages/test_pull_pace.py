@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from sqlalchemy import event, func, select
 
 from syncd import clock
@@ -92,11 +93,10 @@ def test_pace_narrows_at_once_widens_by_two_and_stays_within_the_ceiling_and_flo
     assert pace.span(Adapter(), "s", ceiling) == ceiling  # per adapter
 
 
-def test_refund_events_read_again_with_the_overlap_write_no_order_line(h: Harness, db: Database):
+def test_refund_events_read_again_when_settled_write_no_order_line(h: Harness, db: Database):
     h.shop.put(make_order("401", clock.now() - timedelta(minutes=3), skus=("SKU-A", "SKU-B")))
     h.stage("pull")
-    h.shop.refunds.append(RefundEvent("401", "401-1", RefundState.REQUESTED, clock.now() - timedelta(minutes=2),
-                                      "仅退款"))
+    h.shop.refunds.append(RefundEvent("401", "401-1", RefundState.REQUESTED, clock.now(), "仅退款"))
     statements: list[str] = []
 
     def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -107,10 +107,13 @@ def test_refund_events_read_again_with_the_overlap_write_no_order_line(h: Harnes
         h.stage("pull")
         first = [st for st in statements if st.startswith("UPDATE order_lines")]
         statements.clear()
-        h.stage("pull")  # the overlap brings the same event back
+        with time_machine.travel(clock.now() + timedelta(minutes=5)):
+            h.stage("pull")  # the settling read brings the same event back
         again = [st for st in statements if st.startswith("UPDATE order_lines")]
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
     assert len(first) == 1 and again == []
+    stamp = h.shop.refunds[0].updated_at
+    assert sum(a <= stamp <= b for a, b in h.shop.refund_calls) == 2  # read fresh, then read again settled
     with db.begin() as s:
         assert s.scalar(select(Order.refund_state)) == "requested"

@@ -393,7 +393,7 @@ def test_cancel_given_a_refund_while_unpaid_cancels_at_the_supplier_and_the_orde
     h.stage("forward")
     so = _sos(db)[0]
     assert (so.state, so.paid) == ("placed", False)
-    h.shop.refunds.append(RefundEvent("5010", None, RefundState.REFUNDED, _ago(1), "仅退款"))
+    h.shop.refunds.append(RefundEvent("5010", None, RefundState.REFUNDED, clock.now(), "仅退款"))
     h.stage("pull")
     h.stage("forward")
     so = _sos(db)[0]
@@ -406,7 +406,7 @@ def test_cancel_given_the_supplier_can_no_longer_stop_it_flags_it_for_a_person(h
     fake.cancel_answer = CancelOutcome.TOO_LATE
     _route(h, ("5011", ("SKU-X",)))
     h.stage("forward")
-    h.shop.refunds.append(RefundEvent("5011", None, RefundState.REQUESTED, _ago(1), "仅退款"))
+    h.shop.refunds.append(RefundEvent("5011", None, RefundState.REQUESTED, clock.now(), "仅退款"))
     h.stage("pull")
     h.stage("forward")
     h.stage("forward")

@@ -1,0 +1,89 @@
+"""pull: each stretch of update times is read when fresh and once more when settled, not once per run."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from syncd import clock
+from syncd.store.db import Database
+from syncd.store.models import Cursor, Order
+from tests.fakes import make_order
+from tests.stages.harness import Harness, build
+
+OVERLAP = timedelta(minutes=5)  # the harness's, with no lag
+
+
+@pytest.fixture
+def h(db: Database, tmp_path: Path) -> Harness:
+    return build(db, tmp_path)
+
+
+def _pull_at(h: Harness, when: datetime) -> None:
+    with time_machine.travel(when, tick=False):
+        assert h.stage("pull").ok
+
+
+def _cursor(db: Database, stream: str) -> datetime | None:
+    with db.begin() as s:
+        row = s.get(Cursor, ("shop1", stream))
+        return None if row is None else clock.ensure_utc(row.watermark)
+
+
+def test_pull_given_a_run_every_minute_lists_each_moment_twice_not_once_per_run(h: Harness, db: Database):
+    base = clock.now().replace(microsecond=0)
+    for i in range(13):
+        _pull_at(h, base + timedelta(minutes=i))
+    for minute in range(1, 7):  # moments that have settled by the last run, away from window edges
+        moment = base + timedelta(minutes=minute, seconds=30)
+        readings = sum(a <= moment <= b for a, b in h.shop.list_calls)
+        assert readings == 2, f"{moment:%H:%M:%S} listed {readings} times"  # re-reading the overlap: 6
+
+
+def test_pull_given_the_first_runs_look_back_does_not_read_it_again(h: Harness, db: Database):
+    base = clock.now().replace(microsecond=0)
+    _pull_at(h, base)  # 24 hours of look-back, all of it settled but its last 5 minutes
+    assert _cursor(db, "orders-settled") == base - OVERLAP
+    h.shop.list_calls.clear()
+
+    _pull_at(h, base + timedelta(minutes=1))
+
+    assert sum(((b - a) for a, b in h.shop.list_calls), timedelta()) <= 2 * timedelta(minutes=1)
+    assert _cursor(db, "orders-settled") == base + timedelta(minutes=1) - OVERLAP
+    assert _cursor(db, "orders") == base + timedelta(minutes=1)
+
+
+def test_pull_given_a_cursor_from_before_settled_cursors_reads_its_last_overlap_once_more(h: Harness, db):
+    base = clock.now().replace(microsecond=0)
+    _pull_at(h, base)
+    with db.begin() as s:  # as an older syncd left it: one cursor per stream
+        s.delete(s.get(Cursor, ("shop1", "orders-settled")))
+    h.shop.put(make_order("801", base - timedelta(minutes=2)))  # stamped late, behind the cursor
+
+    _pull_at(h, base + OVERLAP)
+
+    with db.begin() as s:
+        assert s.scalar(select(Order.platform_order_id)) == "801"
+    assert _cursor(db, "orders-settled") == base
+
+
+def test_pull_given_a_settling_read_that_fails_keeps_its_cursor_and_reads_it_next_time(h: Harness, db):
+    from tests.fakes import transient
+
+    base = clock.now().replace(microsecond=0)
+    _pull_at(h, base)
+    h.shop.put(make_order("802", base - timedelta(minutes=1)))
+    settled = _cursor(db, "orders-settled")
+    h.shop.fail_list.append(transient())
+    with time_machine.travel(base + OVERLAP, tick=False):
+        assert not h.stage("pull").ok
+    assert _cursor(db, "orders-settled") == settled
+
+    _pull_at(h, base + OVERLAP + timedelta(seconds=10))
+
+    with db.begin() as s:
+        assert s.scalar(select(Order.platform_order_id)) == "802"
