@@ -91,3 +91,23 @@ def test_call_given_the_daemon_stopping_during_a_back_off_makes_no_further_attem
         call(policy, fn, what="t")
     assert len(calls) == 1
     assert time.monotonic() - started < 5
+
+
+def test_call_counts_the_first_attempt_in_the_time_budget(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    calls: list[int] = []
+
+    def fn() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            now[0] += 25.0  # a first attempt that hangs for 25 of the 30 seconds
+        raise TransientError("busy")
+
+    with pytest.raises(TransientError):
+        call(RetryPolicy(attempts=5, max_seconds=30, initial_wait=10, max_wait=10, sleep=sleep), fn, what="t")
+    assert len(calls) == 2  # one 10 s wait and one more attempt exhaust the 30 s; not three more
