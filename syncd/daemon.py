@@ -16,6 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from syncd import clock
 from syncd.callbacks import kuaidi100_handler, supplier_handler
 from syncd.httpd import start_listener
+from syncd.process import release_free_memory
 from syncd.runtime import Runtime
 from syncd.stages import collect, forward, pull, reconcile, route, track, watch, writeback
 from syncd.stages.runner import StageFn, StageReport
@@ -89,7 +90,10 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
         if rt.stop.is_set():
             return
         with active:
-            run_stage(rt, name)
+            try:
+                run_stage(rt, name)
+            finally:
+                release_free_memory()  # what the run freed goes back to the system (syncd.process)
 
     scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(len(STAGES))},
                                     job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 60},
