@@ -224,7 +224,7 @@ def apply_refund_events(s: Session, shop_id: str, events: Sequence[RefundEvent],
     """Record the refund stream on known orders (orders not pulled yet get it with their own pull)."""
     ids = sorted({e.platform_order_id for e in events})
     orders = {r.platform_order_id: r for r in s.execute(
-        select(Order.id, Order.platform_order_id, Order.state, Order.status, Order.ready_to_ship)
+        select(Order.id, Order.platform_order_id, Order.state, Order.status, Order.ready_to_ship, Order.refund_state)
         .where(Order.shop_id == shop_id, Order.platform_order_id.in_(ids)))}
     if not orders:
         return 0
@@ -244,17 +244,22 @@ def apply_refund_events(s: Session, shop_id: str, events: Sequence[RefundEvent],
         for lid in targets:
             own[lid] = e.state.value
         touched.add(row.id)
+    changed: set[int] = set()
     for oid in touched:
         old = before.get(oid, {})
         for lid, state in lines[oid].items():
-            if old.get(lid) != state:  # the overlap re-reads unchanged events: write only what changed
+            if old.get(lid) != state:  # the settling read lists unchanged events again: write only what changed
                 s.execute(update(OrderLine).where(OrderLine.order_id == oid, OrderLine.platform_line_id == lid)
                           .values(refund_state=state))
+                changed.add(oid)
     stopped = []
     for row in orders.values():
         if row.id not in touched:
             continue
         refund = order_refund_state(lines[row.id].values())
+        if row.id not in changed and refund.value == row.refund_state:
+            touched.discard(row.id)  # an event read again: the order already reflects it, nothing to redo
+            continue
         values: dict[str, Any] = {"refund_state": refund.value, "updated_at": now}
         if row.state == OrderState.HELD:
             values["recheck_at"] = now

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 from syncd import clock
 from syncd.domain import RefundEvent, RefundState
@@ -93,7 +93,7 @@ def test_pace_narrows_at_once_widens_by_two_and_stays_within_the_ceiling_and_flo
     assert pace.span(Adapter(), "s", ceiling) == ceiling  # per adapter
 
 
-def test_refund_events_read_again_when_settled_write_no_order_line(h: Harness, db: Database):
+def test_refund_events_read_again_when_settled_write_neither_line_nor_order(h: Harness, db: Database):
     h.shop.put(make_order("401", clock.now() - timedelta(minutes=3), skus=("SKU-A", "SKU-B")))
     h.stage("pull")
     h.shop.refunds.append(RefundEvent("401", "401-1", RefundState.REQUESTED, clock.now(), "仅退款"))
@@ -109,11 +109,24 @@ def test_refund_events_read_again_when_settled_write_no_order_line(h: Harness, d
         statements.clear()
         with time_machine.travel(clock.now() + timedelta(minutes=5)):
             h.stage("pull")  # the settling read brings the same event back
-        again = [st for st in statements if st.startswith("UPDATE order_lines")]
+        again = [st for st in statements if st.startswith(("UPDATE order_lines", "UPDATE orders"))]
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
-    assert len(first) == 1 and again == []
+    assert len(first) == 1 and again == []  # nor the order: it already reflects the event
     stamp = h.shop.refunds[0].updated_at
     assert sum(a <= stamp <= b for a, b in h.shop.refund_calls) == 2  # read fresh, then read again settled
+    with db.begin() as s:
+        assert s.scalar(select(Order.refund_state)) == "requested"
+
+
+def test_refund_event_read_again_still_corrects_an_order_whose_refund_state_went_astray(h: Harness, db: Database):
+    h.shop.put(make_order("402", clock.now() - timedelta(minutes=3)))
+    h.stage("pull")
+    h.shop.refunds.append(RefundEvent("402", "402-1", RefundState.REQUESTED, clock.now(), "仅退款"))
+    h.stage("pull")
+    with db.begin() as s:  # the order's own state overwritten while its line kept the refund
+        s.execute(update(Order).values(refund_state="none"))
+    with time_machine.travel(clock.now() + timedelta(minutes=5)):
+        h.stage("pull")
     with db.begin() as s:
         assert s.scalar(select(Order.refund_state)) == "requested"
