@@ -8,8 +8,9 @@ cursor follows the fresh one at that distance. A late-stamped update is then fou
 overlap), at one re-read per stretch instead of one per run that falls in the overlap (with a pull every
 20 s and 2 minutes of overlap a busy shop's every shipped order was listed seven times). A stretch read
 when it was already that old (catching up after downtime, the first run's look-back) counts as settled
-at once. After downtime the same loops catch up window by window; a very long gap continues in the next
-run.
+at once. A settling read that fails does not hold back the fresh one: the run stores what is new, then
+reports the failure, and the settled cursor waits where it stopped. After downtime the same loops catch
+up window by window; a very long gap continues in the next run.
 
 A window is held in memory whole until its transaction commits, so its span adapts to how busy the
 shop is (never more than the configured window): each stream remembers the span that would have held
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from syncd import clock
 from syncd.domain import RejectedRecord
+from syncd.errors import SyncdError
 from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, for_each_shop, shop_paused
 from syncd.store.db import lease
@@ -185,12 +187,20 @@ def pull_stream(rt: Runtime, shop_id: str, stream: str, fetch: Callable[[datetim
     elif settled is None:  # a cursor from before settled cursors: its last overlap is read once more
         settled = fresh - overlap
     written = 0
+    failed: SyncdError | None = None
     if settled < min(fresh, settle_limit):
-        written += walk(rt, shop_id, settled, min(fresh, settle_limit), fetch, store, cursor=stream + SETTLED,
-                        count=count, committed=committed)
-        settled = min(fresh, settle_limit)
+        try:
+            written += walk(rt, shop_id, settled, min(fresh, settle_limit), fetch, store, cursor=stream + SETTLED,
+                            count=count, committed=committed)
+            settled = min(fresh, settle_limit)
+        except SyncdError as err:  # new orders still come in; the settled cursor waits where it stopped
+            log.warning("pull %s: %s read again once settled failed (%s); reading what is new first",
+                        shop_id, stream, err)
+            failed = err
     written += walk(rt, shop_id, fresh, end_limit, fetch, store, cursor=stream, count=count, committed=committed,
                     settles=(stream + SETTLED, settle_limit, settled))
+    if failed is not None:
+        raise failed  # the run reports the failure: the settling read is retried next run
     return written
 
 

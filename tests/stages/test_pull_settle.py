@@ -87,3 +87,17 @@ def test_pull_given_a_settling_read_that_fails_keeps_its_cursor_and_reads_it_nex
 
     with db.begin() as s:
         assert s.scalar(select(Order.platform_order_id)) == "802"
+
+
+def test_pull_given_a_settling_read_that_fails_still_stores_what_is_new(h: Harness, db: Database):
+    from tests.fakes import transient
+
+    base = clock.now().replace(microsecond=0)
+    _pull_at(h, base)
+    h.shop.put(make_order("803", base + OVERLAP - timedelta(seconds=5)))  # fresh in the failing run
+    h.shop.fail_list.append(transient())  # the settling read comes first, and fails
+    with time_machine.travel(base + OVERLAP, tick=False):
+        assert not h.stage("pull").ok  # the failure is reported
+    with db.begin() as s:
+        assert s.scalar(select(Order.platform_order_id)) == "803"
+    assert _cursor(db, "orders") == base + OVERLAP
