@@ -27,7 +27,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -114,15 +114,15 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
          store: Callable[[Session, T], int], *, cursor: str | None,
          count: Callable[[datetime, datetime], int | None] | None = None,
          committed: Callable[[datetime], None] | None = None,
-         settles: tuple[str, datetime, datetime] | None = None) -> int:
+         settles: Settling | None = None) -> int:
     """Fetch and store consecutive overlapping windows from ``start`` to ``end_limit``; their span adapts
     to the stream's pace, and ``count`` (the platform's count of a window, when it has one) narrows a
     window that would hold too much before it is read (see the module docstring).
 
     With ``cursor`` the stream's watermark moves to each window's end in the window's own transaction;
-    ``committed`` is told each window's end once that transaction has committed. ``settles`` (settled
-    cursor, limit, its watermark when it has no row yet): a window ending at or before the limit and starting
-    at or before that cursor moves it to the window's end too (it was read when already settled).
+    ``committed`` is told each window's end once that transaction has committed. With ``settles``, a window
+    ending at or before its limit that joins on to its settled cursor moves that cursor too (it was read
+    when already settled).
     """
     adapter = rt.storefronts[shop_id]
     shop = rt.config.shops[shop_id]
@@ -146,13 +146,9 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
         with rt.db.begin() as s:
             written += store(s, result)
             if cursor is not None:
-                row = s.get(Cursor, (shop_id, cursor))
-                if row is None:
-                    s.add(Cursor(shop_id=shop_id, stream=cursor, watermark=end, updated_at=clock.now()))
-                elif end > row.watermark:
-                    row.watermark, row.updated_at = end, clock.now()
-            if settles is not None and end <= settles[1]:
-                _settle(s, shop_id, settles[0], start, end, settles[2])
+                _move_cursor(s, shop_id, cursor, end)
+            if settles is not None and end <= settles.limit:
+                _move_cursor(s, shop_id, settles.cursor, end, joins_from=start, initial=settles.initial)
         if committed is not None:
             committed(end)
         if end >= end_limit:
@@ -161,13 +157,25 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
     return written
 
 
-def _settle(s: Session, shop_id: str, name: str, start: datetime, end: datetime, initial: datetime) -> None:
-    """Move the settled cursor ``name`` to ``end`` if the window read from ``start`` joins on to it."""
+class Settling(NamedTuple):
+    """A stream's settled cursor as the fresh read sees it (:func:`walk`'s ``settles``)."""
+
+    cursor: str
+    limit: datetime  # windows ending after this are not settled yet
+    initial: datetime  # the cursor's watermark while it has no row
+
+
+def _move_cursor(s: Session, shop_id: str, name: str, end: datetime, *, joins_from: datetime | None = None,
+                 initial: datetime | None = None) -> None:
+    """Move cursor ``name`` forward to ``end``. With ``joins_from`` (the window's start) only if that window
+    joins on to the cursor, whose watermark is ``initial`` while it has no row."""
     row = s.get(Cursor, (shop_id, name))
+    mark = row.watermark if row is not None else initial
+    if joins_from is not None and (mark is None or mark < joins_from):
+        return
     if row is None:
-        if initial >= start:
-            s.add(Cursor(shop_id=shop_id, stream=name, watermark=end, updated_at=clock.now()))
-    elif start <= row.watermark < end:
+        s.add(Cursor(shop_id=shop_id, stream=name, watermark=end, updated_at=clock.now()))
+    elif end > row.watermark:
         row.watermark, row.updated_at = end, clock.now()
 
 
@@ -198,7 +206,7 @@ def pull_stream(rt: Runtime, shop_id: str, stream: str, fetch: Callable[[datetim
                         shop_id, stream, err)
             failed = err
     written += walk(rt, shop_id, fresh, end_limit, fetch, store, cursor=stream, count=count, committed=committed,
-                    settles=(stream + SETTLED, settle_limit, settled))
+                    settles=Settling(stream + SETTLED, settle_limit, settled))
     if failed is not None:
         raise failed  # the run reports the failure: the settling read is retried next run
     return written

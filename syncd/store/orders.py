@@ -253,13 +253,14 @@ def apply_refund_events(s: Session, shop_id: str, events: Sequence[RefundEvent],
                           .values(refund_state=state))
                 changed.add(oid)
     stopped = []
+    updated = 0
     for row in orders.values():
         if row.id not in touched:
             continue
         refund = order_refund_state(lines[row.id].values())
         if row.id not in changed and refund.value == row.refund_state:
-            touched.discard(row.id)  # an event read again: the order already reflects it, nothing to redo
-            continue
+            continue  # an event read again: the order already reflects it, nothing to redo
+        updated += 1
         values: dict[str, Any] = {"refund_state": refund.value, "updated_at": now}
         if row.state == OrderState.HELD:
             values["recheck_at"] = now
@@ -267,7 +268,7 @@ def apply_refund_events(s: Session, shop_id: str, events: Sequence[RefundEvent],
         if refund != RefundState.NONE:
             stopped.append((row.id, row.state))
     react_to_stops(s, stopped, now)
-    return len(touched)
+    return updated
 
 
 def open_hold(s: Session, order_id: int, reason: str, detail: str, now: datetime, *, auto: bool) -> None:
