@@ -101,3 +101,17 @@ def test_pull_given_a_settling_read_that_fails_still_stores_what_is_new(h: Harne
     with db.begin() as s:
         assert s.scalar(select(Order.platform_order_id)) == "803"
     assert _cursor(db, "orders") == base + OVERLAP
+
+
+def test_pull_given_a_settling_read_that_fails_after_downtime_the_catch_up_does_not_settle_past_it(h, db):
+    from tests.fakes import transient
+
+    base = clock.now().replace(microsecond=0)
+    _pull_at(h, base)
+    settled = _cursor(db, "orders-settled")
+    h.shop.fail_list.append(transient())  # the settling read of the last 5 minutes before the outage fails
+    with time_machine.travel(base + timedelta(hours=3), tick=False):
+        assert not h.stage("pull").ok
+    assert _cursor(db, "orders") == base + timedelta(hours=3)  # the catch-up read everything since
+    # its windows were old enough to count as settled, but they do not join on to the unread stretch
+    assert _cursor(db, "orders-settled") == settled
