@@ -1,6 +1,6 @@
 """``syncd bench``: the daemon against the sandbox (its simulators in their own process), three shops.
 
-Prints end-to-end orders per second, CPU milliseconds per order (this process only), peak RSS, HTTP calls
+Prints end-to-end orders per second, CPU milliseconds per order (this process only; and by stage), peak RSS, HTTP calls
 per order by platform and API, and database statements per order. ``--rate-limited`` switches on each
 simulator's per-API flow control and runs the daemon on its default budgets: it reports the throughput
 reached against each budget and how many flow-control refusals the daemon triggered (the aim is none).
@@ -155,6 +155,7 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
             at_supplier = {sid: sum(n.values()) for sid, n in api_supplier_summary(db, list(rt.api_suppliers)).items()}
             kinds = {sid: str(config.suppliers[sid].kind) for sid in at_supplier}
             statements = db.statements.count
+            stage_cpu = rt.metrics.cpu_seconds()
             rt.close()
             db.dispose()
         finally:
@@ -175,6 +176,10 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
         "cancelled": p.cancelled, "left_unsettled": p.new + p.routed + p.placed, "wall_seconds": round(wall, 2),
         "orders_per_second": round(handled / wall, 1),
         "cpu_ms_per_order": round(cpu * 1000 / max(handled, 1), 3),
+        # Where it went: each stage's runs, and the rest (scheduler, memory release, the harness's checks).
+        "cpu_ms_per_order_by_stage": {**{name: round(secs * 1000 / max(handled, 1), 3)
+                                         for name, secs in sorted(stage_cpu.items())},
+                                      "other": round((cpu - sum(stage_cpu.values())) * 1000 / max(handled, 1), 3)},
         "peak_rss_mb": round(peak_rss_mb, 1),
         "http_calls_per_order": per_platform,
         "supplier_orders_at_api_suppliers": at_supplier,

@@ -67,8 +67,11 @@ class _Active:
 def run_stage(rt: Runtime, name: str) -> StageReport:
     report = StageReport(name)
     with rt.metrics.stage_run(name) as run:
-        STAGES[name](rt, report)
-        run.ok = report.ok
+        try:
+            STAGES[name](rt, report)
+            run.ok = report.ok
+        finally:
+            run.extra_cpu = report.worker_cpu
     return report
 
 

@@ -118,9 +118,11 @@ def render(samples: Sequence[Sample]) -> str:
 
 @dataclass
 class StageOutcome:
-    """Set ``ok = False`` inside :meth:`MetricsRegistry.stage_run` when the run failed without raising."""
+    """Set ``ok = False`` inside :meth:`MetricsRegistry.stage_run` when the run failed without raising;
+    ``extra_cpu``: CPU seconds other threads spent on the run (the calling thread's own are measured)."""
 
     ok: bool = True
+    extra_cpu: float = 0.0
 
 
 class MetricsRegistry:
@@ -133,13 +135,16 @@ class MetricsRegistry:
         self._runs: Counter[tuple[str, str]] = Counter()
         self._failures: Counter[tuple[str, str]] = Counter()
         self._seconds: dict[tuple[str, str], float] = {}
+        self._cpu: dict[tuple[str, str], float] = {}
         self._in_flight: dict[str, tuple[str, datetime]] = {}  # token → (stage, start)
 
-    def observe_stage(self, stage: str, scope: str, seconds: float, ok: bool) -> None:
-        """Count one finished run of ``stage`` over ``scope`` (``"all"`` for the whole stage)."""
+    def observe_stage(self, stage: str, scope: str, seconds: float, ok: bool, cpu: float = 0.0) -> None:
+        """Count one finished run of ``stage`` over ``scope`` (``"all"`` for the whole stage) that took
+        ``seconds`` and ``cpu`` CPU seconds."""
         with self._lock:
             self._runs[(stage, scope)] += 1
             self._seconds[(stage, scope)] = self._seconds.get((stage, scope), 0.0) + max(0.0, seconds)
+            self._cpu[(stage, scope)] = self._cpu.get((stage, scope), 0.0) + max(0.0, cpu)
             if not ok:
                 self._failures[(stage, scope)] += 1
 
@@ -159,7 +164,7 @@ class MetricsRegistry:
     def stage_run(self, stage: str, scope: str = "all") -> Iterator[StageOutcome]:
         """In flight while inside; counted as one run at exit (failed if it raised or ``ok`` was cleared)."""
         token = self.begin(stage)
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.thread_time()
         outcome = StageOutcome()
         try:
             yield outcome
@@ -168,7 +173,17 @@ class MetricsRegistry:
             raise
         finally:
             self.end(token)
-            self.observe_stage(stage, scope, time.monotonic() - started, outcome.ok)
+            self.observe_stage(stage, scope, time.monotonic() - started, outcome.ok,
+                               time.thread_time() - cpu + outcome.extra_cpu)
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds spent in each stage's runs so far (all scopes)."""
+        with self._lock:
+            cpu = dict(self._cpu)
+        out: dict[str, float] = {}
+        for (stage, _scope), secs in cpu.items():
+            out[stage] = out.get(stage, 0.0) + secs
+        return out
 
     def in_flight(self) -> dict[str, datetime]:
         """Each stage running now → when its oldest run in flight started."""
@@ -183,7 +198,7 @@ class MetricsRegistry:
     def samples(self) -> list[Sample]:
         """Counters of runs, failures and seconds, runs in flight, and the process start time."""
         with self._lock:
-            runs, failures, seconds = dict(self._runs), dict(self._failures), dict(self._seconds)
+            runs, failures, seconds, cpu = dict(self._runs), dict(self._failures), dict(self._seconds), dict(self._cpu)
         now = self._now()
         out = [Sample("syncd_process_start_time_seconds", clock.to_epoch(self.started_at),
                       help="When this syncd process started (Unix seconds).")]
@@ -197,6 +212,9 @@ class MetricsRegistry:
         for (stage, scope), secs in sorted(seconds.items()):
             out.append(Sample("syncd_stage_run_seconds_total", round(secs, 3), {"stage": stage, "scope": scope},
                               "Seconds spent in stage runs, in this process.", "counter"))
+        for (stage, scope), secs in sorted(cpu.items()):
+            out.append(Sample("syncd_stage_cpu_seconds_total", round(secs, 3), {"stage": stage, "scope": scope},
+                              "CPU seconds spent in stage runs, in this process.", "counter"))
         for stage, start in sorted(self.in_flight().items()):
             out.append(Sample("syncd_stage_in_flight_seconds", round(max(0.0, (now - start).total_seconds()), 3),
                               {"stage": stage}, "How long the stage's run in flight has been running."))

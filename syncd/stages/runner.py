@@ -30,11 +30,16 @@ class StageReport:
     stage: str
     failures: list[tuple[str, str]] = field(default_factory=list)
     work: int = 0
+    worker_cpu: float = 0.0  # CPU seconds of the pool threads that ran its scopes (the job thread's not counted)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_work(self, n: int) -> None:
         with self._lock:
             self.work += n
+
+    def add_worker_cpu(self, seconds: float) -> None:
+        with self._lock:
+            self.worker_cpu += seconds
 
     @property
     def ok(self) -> bool:
@@ -128,9 +133,16 @@ def for_each_shop(rt: Runtime, report: StageReport, work: Callable[[str], int], 
         for shop in shops:
             one(shop)
         return
+    def in_worker(shop: str) -> None:
+        cpu = time.thread_time()
+        try:
+            one(shop)
+        finally:
+            report.add_worker_cpu(time.thread_time() - cpu)
+
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_SHOPS, len(shops)),
                             thread_name_prefix=f"{report.stage}-shop") as pool:
-        list(pool.map(one, shops))
+        list(pool.map(in_worker, shops))
 
 
 def audit(s: Session, rt: Runtime, system: str, action: str, subject: str, *, key: str | None, outcome: str,

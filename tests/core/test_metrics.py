@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -378,3 +379,35 @@ def test_a_database_that_fails_leaves_the_in_process_metrics(tmp_path, frozen: N
 
 def test_content_type_is_the_0_0_4_text_format():
     assert CONTENT_TYPE == "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _burn(seconds: float) -> None:
+    """Spend ``seconds`` of this thread's CPU (bounded: a few seconds of work at most)."""
+    start = time.thread_time()
+    for _ in range(50_000_000):
+        if time.thread_time() - start >= seconds:
+            return
+    raise AssertionError("thread_time did not advance")
+
+
+def test_registry_counts_each_stage_cpu_its_thread_and_the_workers_it_reports():
+    reg = MetricsRegistry(now=lambda: NOW)
+    with reg.stage_run("route"):
+        _burn(0.03)
+    with reg.stage_run("pull", "shop1") as run:
+        run.extra_cpu = 0.5  # what pool threads spent on the run
+    reg.observe_stage("pull", "shop2", 1.0, ok=True, cpu=0.25)
+    cpu = reg.cpu_seconds()
+    assert 0.03 <= cpu["route"] < 1.0
+    assert 0.75 <= cpu["pull"] < 1.0
+    page = parse(render(reg.samples()))
+    assert page.value("syncd_stage_cpu_seconds_total", stage="pull", scope="shop2") == 0.25
+    assert page.types["syncd_stage_cpu_seconds_total"] == "counter"
+
+
+def test_registry_counts_a_failed_run_cpu_too():
+    reg = MetricsRegistry(now=lambda: NOW)
+    with pytest.raises(RuntimeError), reg.stage_run("forward") as run:
+        run.extra_cpu = 0.2
+        raise RuntimeError("boom")
+    assert reg.cpu_seconds()["forward"] >= 0.2

@@ -535,3 +535,28 @@ def test_shop_stages_given_one_shop_stuck_in_a_slow_call_still_serve_the_other_s
     report = StageReport("writeback")
     for_each_shop(h.rt, report, work)
     assert report.ok and report.work == 2
+
+
+def test_shop_stages_given_shops_on_pool_threads_report_those_threads_cpu(h: Harness, monkeypatch):
+    import time
+
+    from syncd.daemon import STAGES, run_stage
+    from syncd.stages.runner import StageReport, for_each_shop
+    from tests.fakes import FakeStorefront
+
+    h.rt.storefronts["shop2"] = FakeStorefront()
+
+    def work(shop: str) -> int:
+        start = time.thread_time()
+        for _ in range(50_000_000):  # 20 ms of this worker thread's CPU
+            if time.thread_time() - start >= 0.02:
+                return 1
+        raise AssertionError("thread_time did not advance")
+
+    report = StageReport("writeback")
+    for_each_shop(h.rt, report, work)
+    assert report.work == 2 and report.worker_cpu >= 0.04
+    # The daemon's own accounting: the job thread's CPU and its workers'.
+    monkeypatch.setitem(STAGES, "writeback", lambda rt, rep: for_each_shop(rt, rep, work))
+    run_stage(h.rt, "writeback")
+    assert h.rt.metrics.cpu_seconds()["writeback"] >= 0.04
