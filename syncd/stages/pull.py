@@ -44,7 +44,9 @@ from syncd.store.orders import CommittedVersions, apply_refund_events, upsert_or
 log = logging.getLogger("syncd.pull")
 
 MAX_WINDOWS_PER_RUN = 500  # a longer catch-up goes on in the next run
-WINDOW_ENTRIES = 1_000  # entries a window should hold: what one transaction keeps in memory
+# Entries a window should hold: what one transaction keeps in memory, each entry's decoded page objects
+# (tens of KB in Python) until the window commits; windows reach twice this before a count narrows them.
+WINDOW_ENTRIES = 500
 MIN_WINDOW = timedelta(seconds=2)
 MAX_PROBES = 8  # counts asked before a window is read: a burst at its end takes a few to find
 ORDERS, REFUNDS = "orders", "refunds"

@@ -85,12 +85,12 @@ def open_database(url: str, *, echo: bool = False) -> Database:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 60},
-                               json_serializer=jsoncodec.dumps)
+                               json_serializer=jsoncodec.dumps, json_deserializer=jsoncodec.loads)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     else:
         engine = create_engine(url, echo=echo, pool_size=5, max_overflow=5, pool_pre_ping=True,
-                               json_serializer=jsoncodec.dumps)
+                               json_serializer=jsoncodec.dumps, json_deserializer=jsoncodec.loads)
     db = Database(engine, sessionmaker(engine, expire_on_commit=False),
                   readers=sessionmaker(engine.execution_options(syncd_read_only=True), expire_on_commit=False))
     event.listen(engine, "before_cursor_execute", db.statements)
