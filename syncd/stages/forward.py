@@ -25,7 +25,7 @@ from syncd.stages.route import hold_order
 from syncd.stages.runner import StageReport, audit, scope
 from syncd.store.db import lease
 from syncd.store.models import ExportBatch, Order, SupplierOrder
-from syncd.store.orders import lock_orders
+from syncd.store.orders import finish_orders, lock_orders
 
 log = logging.getLogger("syncd.forward")
 
@@ -116,6 +116,7 @@ def _mark_orders_placed(s: Session, order_ids: list[int], now: datetime) -> None
     if done:
         s.execute(update(Order).where(Order.id.in_(done), Order.state == OrderState.ROUTED)
                   .values(state=OrderState.PLACED, updated_at=now))
+        finish_orders(s, done, now)  # shipped and written back already: see finish_orders
 
 
 def _file_stem(supplier_id: str, now: datetime, batch_id: int) -> str:

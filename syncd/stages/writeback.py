@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from syncd import clock
@@ -27,7 +27,7 @@ from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
 from syncd.stages.runner import StageReport, for_each_shop, shop_paused
 from syncd.store.models import AuditEntry, Order, OrderLine, Shipment, SupplierOrder
-from syncd.store.orders import lock_orders
+from syncd.store.orders import finish_orders
 
 log = logging.getLogger("syncd.writeback")
 
@@ -208,19 +208,6 @@ def _record(rt: Runtime, s: Session, shop_id: str, outcomes: list[Outcome], now:
     if audits:
         s.execute(insert(AuditEntry), audits)
     finish_orders(s, [o.plan.order_id for o in outcomes if o.state == WritebackState.UPLOADED], now)
-
-
-def finish_orders(s: Session, order_ids: list[int], now: datetime) -> None:
-    """Orders whose every supplier order shipped and every parcel is on the storefront become shipped."""
-    if not order_ids:
-        return
-    lock_orders(s, order_ids)  # two replicas uploading its last two parcels at once: see lock_orders
-    open_so = exists().where(SupplierOrder.order_id == Order.id, SupplierOrder.state.in_(
-        [SupplierOrderState.PENDING, SupplierOrderState.PLACING, SupplierOrderState.PLACED]))
-    open_sh = exists().where(Shipment.order_id == Order.id, Shipment.writeback_state.in_(
-        [WritebackState.PENDING, WritebackState.UPLOADING, WritebackState.REJECTED]))
-    s.execute(update(Order).where(Order.id.in_(order_ids), Order.state == OrderState.PLACED, ~open_so, ~open_sh)
-              .values(state=OrderState.SHIPPED, updated_at=now))
 
 
 def writeback_shop(rt: Runtime, shop_id: str) -> int:

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.orm import Session
 
-from syncd.domain import OrderIn, ReceiverRef, RefundEvent, RefundState, order_refund_state
+from syncd.domain import OrderIn, OrderStatus, ReceiverRef, RefundEvent, RefundState, order_refund_state
 from syncd.jsoncodec import fingerprint
-from syncd.lifecycle import OrderState, SupplierOrderState
-from syncd.store.models import Hold, Order, OrderLine, SupplierOrder
+from syncd.lifecycle import OrderState, SupplierOrderState, WritebackState
+from syncd.store.models import Hold, Order, OrderLine, Shipment, SupplierOrder
 
 CHUNK = 500
 
@@ -188,9 +188,33 @@ def _apply_changes(s: Session, changed: list[tuple[Any, OrderIn, str]], now: dat
     if line_inserts:
         s.execute(insert(OrderLine), line_inserts)
 
-    react_to_stops(s, [(row.id, row.state) for row, o, _ in changed
-                       if o.status.value == "cancelled" or o.refund_state != RefundState.NONE or not o.ready_to_ship],
-                   now)
+    react_to_stops(s, [(row.id, row.state) for row, o, _ in changed if must_not_ship(o)], now)
+
+
+def must_not_ship(o: OrderIn) -> bool:
+    """The storefront says this order must not ship: cancelled, a refund asked, or held back before shipping
+    (unpaid again, a risk review). Shipped or completed on the storefront (our own upload read back) is no
+    stop, although such an order is no longer "ready to ship" either."""
+    if o.status == OrderStatus.CANCELLED or o.refund_state != RefundState.NONE:
+        return True
+    return not o.ready_to_ship and o.status in (OrderStatus.UNPAID, OrderStatus.PAID)
+
+
+def finish_orders(s: Session, order_ids: list[int], now: datetime) -> None:
+    """Orders whose every supplier order shipped and every parcel is on the storefront become shipped.
+
+    Called where an order's last piece falls into place: the write-back of its last parcel, and the order
+    becoming placed (a supplier can answer a file before the batch is recorded, so its parcels may be on the
+    storefront while the order is still routed)."""
+    if not order_ids:
+        return
+    lock_orders(s, order_ids)  # two replicas uploading its last two parcels at once: see lock_orders
+    open_so = exists().where(SupplierOrder.order_id == Order.id, SupplierOrder.state.in_(
+        [SupplierOrderState.PENDING, SupplierOrderState.PLACING, SupplierOrderState.PLACED]))
+    open_sh = exists().where(Shipment.order_id == Order.id, Shipment.writeback_state.in_(
+        [WritebackState.PENDING, WritebackState.UPLOADING, WritebackState.REJECTED]))
+    s.execute(update(Order).where(Order.id.in_(order_ids), Order.state == OrderState.PLACED, ~open_so, ~open_sh)
+              .values(state=OrderState.SHIPPED, updated_at=now))
 
 
 AFTER_FORWARD = "refund or cancellation after the order was sent to the supplier: tell the supplier not to ship"

@@ -425,6 +425,63 @@ def test_writeback_given_a_parcel_for_some_lines_only_reports_a_partial_shipment
     assert [(ln.platform_line_id, ln.quantity) for ln in parcels[0].lines] == [("2301-1", 1)]
 
 
+def test_forward_given_the_supplier_answering_before_the_batch_is_recorded_still_ships_the_order(
+        h: Harness, db: Database, monkeypatch):
+    """A supplier can answer a file in the moment between its writing and its recording: the reply is
+    imported, the tracking uploaded while the order is still routed; recording the batch must then finish
+    the order instead of leaving it placed for ever."""
+    h.shop.put(make_order("2201", _ago(30)))
+    h.stage("pull")
+    h.stage("route")
+    adapter = h.rt.suppliers["acme"]
+    write = adapter.write_batch
+
+    def write_then_answer(batch):
+        name = write(batch)
+        h.reply("acme", "fast.csv", [("2201", "中通快递", "77300000201")])
+        h.stage("collect")
+        h.stage("writeback")  # uploaded while the order is still routed
+        return name
+
+    monkeypatch.setattr(adapter, "write_batch", write_then_answer)
+    h.stage("forward")
+    assert [c[0] for c in h.shop.ship_calls] == ["2201"]
+    assert _states(db) == {"2201": "shipped"}
+
+
+def test_pull_given_our_own_shipment_read_back_as_shipped_raises_no_stop_notice(h: Harness, db: Database):
+    """Shipping takes an order out of 'ready to ship' on the storefront: that is not a stop (a cancellation,
+    a refund, a risk review) and must neither flag the order nor ask the supplier to cancel."""
+    h.shop.put(make_order("2301", _ago(30)))
+    h.shop.put(make_order("2302", _ago(30)))
+    h.cycle()
+    h.reply("acme", "reply1.csv", [("2301", "中通快递", "77300000001"), ("2302", "中通快递", "77300000002")])
+    h.cycle()
+    assert set(_states(db).values()) == {"shipped"}
+    for pid in ("2301", "2302"):  # the storefront now lists them shipped, with a new update time
+        h.shop.put(make_order(pid, clock.now(), status=OrderStatus.SHIPPED, ready=False))
+    h.cycle()
+    h.cycle()
+    with db.begin() as s:
+        rows = {r.platform_order_id: r for r in s.scalars(select(Order))}
+        cancels = s.scalars(select(SupplierOrder.cancel_state)).all()
+    assert {pid: (r.status, r.state, r.last_error) for pid, r in rows.items()} == {
+        "2301": ("shipped", "shipped", None), "2302": ("shipped", "shipped", None)}
+    assert set(cancels) == {"none"}
+    assert not [r for r in h.exported_rows("acme") if r["_file"].endswith("-cancel.xlsx")]
+
+
+def test_pull_given_an_order_at_the_supplier_back_under_review_leaves_a_notice(h: Harness, db: Database):
+    h.shop.put(make_order("2311", _ago(30)))
+    h.cycle()
+    assert set(_states(db).values()) == {"placed"}
+    h.shop.put(make_order("2311", clock.now(), ready=False))  # paid, but the platform holds it (risk review)
+    h.stage("pull")
+    with db.begin() as s:
+        row = s.scalars(select(Order)).one()
+    assert row.state == "placed" and "tell the supplier not to ship" in (row.last_error or "")
+
+
 def test_refund_stream_given_a_refund_before_forwarding_holds_and_after_forwarding_leaves_a_notice(h: Harness, db):
     from syncd.domain import RefundEvent
 
