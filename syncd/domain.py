@@ -22,6 +22,10 @@ class OrderStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+# On its way or delivered according to the storefront: no longer "ready to ship", and no stop either.
+PAST_SHIPPING = frozenset({OrderStatus.SHIPPED, OrderStatus.COMPLETED})
+
+
 class RefundState(enum.StrEnum):
     """Refund / after-sale state of an order or a line."""
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from syncd.config.models import Component, Route
-from syncd.domain import OrderStatus, RefundState
+from syncd.domain import PAST_SHIPPING, OrderStatus, RefundState
 from syncd.lifecycle import HoldReason
 
 
@@ -117,7 +117,7 @@ def decide(order: OrderView, routes: Mapping[str, Route], suppliers: set[str], n
     """What to do with one order now."""
     if order.status == OrderStatus.CANCELLED or order.refund_state == RefundState.REFUNDED:
         return Cancel("cancelled or refunded on the storefront before forwarding")
-    if order.status in (OrderStatus.SHIPPED, OrderStatus.COMPLETED):
+    if order.status in PAST_SHIPPING:
         return Skip(f"already {order.status} on the storefront before syncd forwarded it")
     if order.refund_state == RefundState.REQUESTED:
         skus = [ln.merchant_sku for ln in order.lines if ln.refund_state != RefundState.NONE]

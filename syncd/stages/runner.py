@@ -133,6 +133,7 @@ def for_each_shop(rt: Runtime, report: StageReport, work: Callable[[str], int], 
         for shop in shops:
             one(shop)
         return
+
     def in_worker(shop: str) -> None:
         cpu = time.thread_time()
         try:

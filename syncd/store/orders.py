@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import exists, insert, select, update
 from sqlalchemy.orm import Session
 
-from syncd.domain import OrderIn, OrderStatus, ReceiverRef, RefundEvent, RefundState, order_refund_state
+from syncd.domain import PAST_SHIPPING, OrderIn, OrderStatus, ReceiverRef, RefundEvent, RefundState, order_refund_state
 from syncd.jsoncodec import fingerprint
 from syncd.lifecycle import OrderState, SupplierOrderState, WritebackState
 from syncd.store.models import Hold, Order, OrderLine, Shipment, SupplierOrder
@@ -197,7 +197,7 @@ def must_not_ship(o: OrderIn) -> bool:
     stop, although such an order is no longer "ready to ship" either."""
     if o.status == OrderStatus.CANCELLED or o.refund_state != RefundState.NONE:
         return True
-    return not o.ready_to_ship and o.status in (OrderStatus.UNPAID, OrderStatus.PAID)
+    return not o.ready_to_ship and o.status not in PAST_SHIPPING
 
 
 def finish_orders(s: Session, order_ids: list[int], now: datetime) -> None:
