@@ -19,7 +19,7 @@ from typing import Any
 from adapters.alibaba.config import AlibabaSupplierConfig
 from adapters.alibaba.errors import REAUTHORIZE_HINT
 from adapters.alibaba.mapping import parse_time, text
-from adapters.common.tokens import SingleWriterTokens
+from adapters.common.tokens import SingleWriterTokens, stamped
 from syncd import clock
 from syncd.domain import Token
 from syncd.errors import FatalError, ProtocolError, ReauthorizationRequired, TransientError
@@ -49,6 +49,7 @@ class TokenKeeper:
         self._config = config
         self._post = post
         self._postpone_failed_at: datetime | None = None
+        self._lapse_unknown_told = False  # "1688 did not say when the refresh token lapses": once per process
         self._tokens = SingleWriterTokens(
             ctx.tokens, store_key(config.id), who=f"1688 supplier {config.id}",
             refresh_before=timedelta(minutes=config.refresh_before_minutes), exchange=self._refresh, log=log,
@@ -138,6 +139,8 @@ class TokenKeeper:
             self._tokens.remember(access)
             renewed = Token(access_token=access, refresh_token=refresh, expires_at=expires,
                             refresh_expires_at=new_lapses, extra=stored.extra)
+            if expires != stored.expires_at:  # a new access token came with it: its lifetime starts now
+                renewed = stamped(renewed, clock.now())
             self._tokens.save(renewed)
             self._postpone_failed_at = None
             log.info("1688 supplier %s: refresh token extended to %s", self._config.id,
@@ -175,7 +178,8 @@ class TokenKeeper:
         lapses = self._moment(body.get("refresh_token_timeout"), "getToken", "refresh_token_timeout")
         if lapses is None and refresh == sent_refresh and previous is not None:
             lapses = previous.refresh_expires_at
-        if lapses is None:
+        if lapses is None and not self._lapse_unknown_told:
+            self._lapse_unknown_told = True  # the same at every refresh: saying it again tells nothing new
             log.warning("1688 supplier %s: 1688 did not say when the refresh token lapses; no early warning "
                         "is possible until it does", self._config.id)
         extra = {k: text(body[k]) for k in ("memberId", "aliId") if text(body.get(k))}

@@ -18,7 +18,8 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from syncd import clock
 from syncd.domain import Token
@@ -32,6 +33,43 @@ Exchange = Callable[[Token | None], Token]
 
 class RefreshedElsewhere(Exception):  # a signal to the keeper, never raised past it
     """Raised by an exchange when the platform says another writer is refreshing this pair right now."""
+
+
+ISSUED_AT = "issued_at"  # key in Token.extra: when the pair was received (aware UTC, ISO 8601)
+# Renew with a fifth of the granted lifetime left: a 10-minute token is renewed every 8 minutes, a 10-hour one
+# still with the configured refresh_before (the smaller wins), and a late refresh keeps 80 % of the lifetime spare.
+REFRESH_FRACTION = 0.2
+
+
+def stamped(token: Token, at: datetime) -> Token:
+    """``token`` marked as received at ``at`` (its granted lifetime is then ``expires_at - at``)."""
+    return replace(token, extra={**token.extra, ISSUED_AT: clock.ensure_utc(at).isoformat()})
+
+
+def granted_lifetime(token: Token) -> timedelta | None:
+    """How long the platform granted ``token`` for, or None when that is not known (no usable stamp)."""
+    raw = token.extra.get(ISSUED_AT)
+    if not isinstance(raw, str):
+        return None
+    try:
+        issued = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    if issued.tzinfo is None:
+        return None
+    lifetime = clock.ensure_utc(token.expires_at) - issued
+    return lifetime if lifetime > timedelta(0) else None
+
+
+def refresh_margin(token: Token, refresh_before: timedelta) -> timedelta:
+    """How much of ``token``'s life is left when it is due: ``refresh_before``, or less for a short-lived pair."""
+    lifetime = granted_lifetime(token)
+    return refresh_before if lifetime is None else min(refresh_before, lifetime * REFRESH_FRACTION)
+
+
+def refresh_due(token: Token, refresh_before: timedelta, now: datetime) -> bool:
+    """Whether ``token`` has its refresh margin (:func:`refresh_margin`) or less left at ``now``."""
+    return clock.ensure_utc(token.expires_at) - now <= refresh_margin(token, refresh_before)
 
 
 def _nothing() -> Token | None:
@@ -76,6 +114,7 @@ class SingleWriterTokens:
         self._before_use = before_use
         self._local = lock if lock is not None else threading.Lock()
         self._seen: set[str] = set()
+        self._early_failing = False  # an early refresh is failing: warned once, until one succeeds
 
     def known_secrets(self) -> list[str]:
         """Every token string handled so far, then the configured ones, for scrubbing messages."""
@@ -91,6 +130,7 @@ class SingleWriterTokens:
         """A usable pair: the stored one while it is not due, else a renewed one."""
         stored = self.load()
         if stored is not None and not self.due(stored):
+            self._recovered()
             return self._before_use(stored)
         try:
             token = self._renew(rejected=None)
@@ -99,9 +139,17 @@ class SingleWriterTokens:
             fallback = self._fall_back_from(stored)
             if fallback is None:
                 raise
-            self._log.warning("%s: early token refresh failed; using the current token", self._who)
+            if not self._early_failing:  # the edge, not the storm: every call until it works would say it
+                self._log.warning("%s: early token refresh failed; using the current token", self._who)
+            self._early_failing = True
             return fallback
+        self._recovered()
         return self._before_use(token)
+
+    def _recovered(self) -> None:
+        if self._early_failing:
+            self._log.info("%s: the access token is fresh again", self._who)
+            self._early_failing = False
 
     def _fall_back_from(self, stored: Token | None) -> Token | None:
         """After a refresh failed for now: the stored pair while it still serves, else (nothing stored) the fallback."""
@@ -121,7 +169,7 @@ class SingleWriterTokens:
             if stored is not None and self.usable(stored, rejected) and not self.due(stored):
                 return stored
             try:
-                token = self._exchange(stored)
+                token = stamped(self._exchange(stored), clock.now())
             except RefreshedElsewhere:
                 return self._from_other_writer(rejected)
             self.save(token)
@@ -154,8 +202,8 @@ class SingleWriterTokens:
         self._store.save(self._key, token)
 
     def due(self, token: Token) -> bool:
-        """Whether ``token`` has ``refresh_before`` or less left."""
-        return clock.ensure_utc(token.expires_at) - clock.now() <= self._refresh_before
+        """Whether ``token`` has its refresh margin or less left (:func:`refresh_margin`)."""
+        return refresh_due(token, self._refresh_before, clock.now())
 
     @staticmethod
     def usable(token: Token, rejected: str | None = None) -> bool:
@@ -163,4 +211,5 @@ class SingleWriterTokens:
         return token.access_token != rejected and clock.ensure_utc(token.expires_at) > clock.now()
 
 
-__all__ = ["Exchange", "RefreshedElsewhere", "SingleWriterTokens"]
+__all__ = ["ISSUED_AT", "REFRESH_FRACTION", "Exchange", "RefreshedElsewhere", "SingleWriterTokens",
+           "granted_lifetime", "refresh_due", "refresh_margin", "stamped"]

@@ -3,8 +3,9 @@
 Only service-market subscription apps may refresh a session (``taobao.top.auth.token.refresh``); every
 other app type gets a session of fixed duration. So:
 
-- ``can_refresh``: the session is refreshed ahead of its expiry, and once when the platform refuses it
-  (code 27); a refused refresh means a person must authorise the shop again.
+- ``can_refresh``: the session is refreshed ahead of its expiry (with the smaller of ``refresh_before_minutes``
+  and a fifth of the lifetime granted left, as in :mod:`adapters.common.tokens`), and once when the platform
+  refuses it (code 27); a refused refresh means a person must authorise the shop again.
 - otherwise: the expiry comes from the shop file (``session_expires_at``); a warning is logged when it
   nears, the shop stops with :class:`ReauthorizationRequired` once it has passed or when the platform
   refuses the session.
@@ -24,6 +25,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from adapters.common.tokens import refresh_due, stamped
 from adapters.taobao.config import TaobaoShopConfig
 from syncd import clock
 from syncd.domain import Token
@@ -101,6 +103,7 @@ class SessionKeeper:
         self._local = threading.Lock()  # one refresher per process; the store's lock covers the others
         self._seen: set[str] = set()
         self._warned = False
+        self._early_failing = False  # an early refresh is failing: warned once, until the session is fresh
 
     def known_secrets(self) -> list[str]:
         """Every session and refresh token this keeper has handled (for scrubbing messages)."""
@@ -126,15 +129,26 @@ class SessionKeeper:
             token = self._from_config()
             self._store.save(self._key, token)
         if not self._due(token):
+            self._recovered()
             return token
         try:
-            return self._renew(rejected=None)
+            renewed = self._renew(rejected=None)
         except TransientError:
             # An early refresh that failed for now must not stop calls the current session still serves.
             if self._usable(token, None):
-                log.warning("taobao shop %s: early session refresh failed; using the current session", self._key)
+                if not self._early_failing:  # once, not at every call until it works
+                    log.warning("taobao shop %s: early session refresh failed; using the current session",
+                                self._key)
+                self._early_failing = True
                 return token
             raise
+        self._recovered()
+        return renewed
+
+    def _recovered(self) -> None:
+        if self._early_failing:
+            log.info("taobao shop %s: the session is fresh again", self._key)
+            self._early_failing = False
 
     def renew_after_rejection(self, rejected: Token, err: AuthError) -> Token:
         """The platform refused ``rejected``: refresh it once where the app may, else a person must act."""
@@ -172,7 +186,7 @@ class SessionKeeper:
             stored = self._load()  # another writer may have finished while we waited
             if stored is not None and self._usable(stored, rejected) and not self._due(stored):
                 return stored
-            token = self._refresh(stored)
+            token = stamped(self._refresh(stored), clock.now())
             self._store.save(self._key, token)
             log.info("taobao shop %s: session refreshed, expires %s", self._key, token.expires_at.isoformat())
             return token
@@ -207,8 +221,8 @@ class SessionKeeper:
         return token
 
     def _due(self, token: Token) -> bool:
-        left = clock.ensure_utc(token.expires_at) - clock.now()
-        return left <= timedelta(minutes=self._config.refresh_before_minutes)
+        # the smaller of refresh_before and a fraction of the granted lifetime (adapters.common.tokens)
+        return refresh_due(token, timedelta(minutes=self._config.refresh_before_minutes), clock.now())
 
     @staticmethod
     def _usable(token: Token, rejected: str | None) -> bool:

@@ -11,7 +11,16 @@ from typing import Any
 import pytest
 import time_machine
 
-from adapters.common.tokens import RefreshedElsewhere, SingleWriterTokens
+from adapters.common.tokens import (
+    ISSUED_AT,
+    Exchange,
+    RefreshedElsewhere,
+    SingleWriterTokens,
+    granted_lifetime,
+    refresh_due,
+    stamped,
+)
+from syncd import clock
 from syncd.domain import Token
 from syncd.errors import ProtocolError, ReauthorizationRequired, TransientError
 from tests.fakes import FakeTokenStore
@@ -69,7 +78,7 @@ class WatchedLock:
             return self._asked.wait_for(lambda: self.asked >= askers, WAIT)
 
 
-def keeper(store: FakeTokenStore, exchange: FakeExchange, **kwargs: Any) -> SingleWriterTokens:
+def keeper(store: FakeTokenStore, exchange: Exchange, **kwargs: Any) -> SingleWriterTokens:
     return SingleWriterTokens(store, KEY, who=f"test shop {KEY}", refresh_before=REFRESH_BEFORE, exchange=exchange,
                               log=logging.getLogger("tests.common_tokens"), **kwargs)
 
@@ -266,3 +275,71 @@ def test_known_secrets_lists_stored_remembered_and_configured_tokens(store: Fake
 
     assert sorted(tokens.known_secrets()) == sorted(
         ["stored", "stored-refresh", "seen-in-an-answer", "cfg-access", "cfg-refresh"])
+
+
+# ---- refresh timing: a fraction of the lifetime the platform granted (issue 15.5) --------------------------
+
+
+class ShortLived:
+    """A platform that grants ``lifetime`` from the moment of each exchange (1688's sandbox: 10 minutes)."""
+
+    def __init__(self, lifetime: timedelta) -> None:
+        self.lifetime = lifetime
+        self.calls = 0
+
+    def __call__(self, stored: Token | None) -> Token:
+        self.calls += 1
+        return Token(access_token=f"short-{self.calls}", refresh_token="r",
+                     expires_at=clock.now() + self.lifetime)
+
+
+def test_current_given_pairs_living_less_than_refresh_before_refreshes_once_per_four_fifths_of_their_life(
+        store: FakeTokenStore, frozen: time_machine.Traveller) -> None:
+    exchange = ShortLived(timedelta(minutes=10))  # refresh_before is 30 minutes: every such pair is "due" at once
+    tokens = keeper(store, exchange)
+
+    for _ in range(40):  # one call every 30 s for 20 minutes
+        tokens.current()
+        frozen.shift(timedelta(seconds=30))
+
+    # renewed with a fifth (2 min) of each 10-minute pair left: at 0, 8 and 16 minutes, not at every call
+    assert exchange.calls == 3
+
+
+def test_refresh_due_given_a_long_lived_pair_is_due_with_refresh_before_left() -> None:
+    long_lived = stamped(Token("a", "r", NOW + timedelta(hours=10)), NOW)
+    assert not refresh_due(long_lived, REFRESH_BEFORE, NOW + timedelta(hours=9, minutes=29))
+    assert refresh_due(long_lived, REFRESH_BEFORE, NOW + timedelta(hours=9, minutes=30))
+
+
+def test_refresh_due_given_a_pair_without_a_usable_stamp_falls_back_to_refresh_before() -> None:
+    for extra in ({}, {ISSUED_AT: "not a time"}, {ISSUED_AT: "2024-05-20T08:00:00"}, {ISSUED_AT: 12}):
+        legacy = Token("a", "r", NOW + timedelta(minutes=10), extra=dict(extra))
+        assert refresh_due(legacy, REFRESH_BEFORE, NOW)
+        assert not refresh_due(legacy, timedelta(minutes=5), NOW)
+
+
+def test_current_saves_each_new_pair_with_the_moment_it_was_received(
+        store: FakeTokenStore, frozen: time_machine.Traveller) -> None:
+    keeper(store, ShortLived(timedelta(minutes=10))).current()
+
+    saved = store.tokens[KEY]
+    assert saved.extra[ISSUED_AT] == NOW.isoformat()
+    assert granted_lifetime(saved) == timedelta(minutes=10)
+
+
+def test_current_given_early_refresh_failing_at_every_call_warns_once_and_says_when_it_is_fresh_again(
+        store: FakeTokenStore, frozen: time_machine.Traveller, caplog: pytest.LogCaptureFixture) -> None:
+    store.tokens[KEY] = pair("old", expires_in=timedelta(minutes=20))  # due (30 min margin), still usable
+    down = TransientError("platform busy")
+    tokens = keeper(store, FakeExchange(down, down, down))
+
+    with caplog.at_level(logging.INFO, logger="tests.common_tokens"):
+        for _ in range(3):
+            assert tokens.current().access_token == "old"
+        assert tokens.current().access_token == "new-4"
+
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert [r.getMessage() for r in warnings] == [
+        "test shop shop1: early token refresh failed; using the current token"]
+    assert any("fresh again" in r.getMessage() for r in caplog.records if r.levelno == logging.INFO)

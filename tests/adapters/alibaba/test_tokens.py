@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -69,7 +70,7 @@ def test_a_token_due_within_the_margin_is_refreshed_and_saved_with_refresh_expir
     saved = store.tokens[KEY]
     assert saved.expires_at == NOW + timedelta(hours=10)
     assert saved.refresh_expires_at == LAPSES
-    assert saved.extra == {"memberId": "b2b-2209000000001", "aliId": "2209000000001"}
+    assert saved.extra == {"memberId": "b2b-2209000000001", "aliId": "2209000000001", "issued_at": NOW.isoformat()}
 
 
 def test_a_refresh_answer_without_refresh_fields_keeps_the_known_refresh_expiry(
@@ -198,3 +199,33 @@ def test_a_call_refreshes_a_due_token_before_it_is_sent(client: AlibabaClient, a
     client.call(ORDER_DETAIL, {"orderId": "1"})
 
     assert form(r.calls.last.request)["access_token"] == "new-access-token-0002"
+
+
+def test_refreshes_without_a_refresh_token_timeout_warn_once_per_process(
+        client: AlibabaClient, api: respx.MockRouter, store: FakeTokenStore, clock_at: time_machine.Traveller,
+        caplog: pytest.LogCaptureFixture) -> None:
+    store.tokens[KEY] = token(expires_in=timedelta(minutes=30), refresh_left=None)
+    refresh = api.post(TOKEN_URL).mock(return_value=_refreshed(refresh_token_timeout=None))
+
+    with caplog.at_level(logging.WARNING, logger="adapters.alibaba"):
+        client.ensure_token()
+        clock_at.shift(timedelta(hours=9, minutes=30))  # the 10-hour pair is due again
+        client.ensure_token()
+
+    assert refresh.call_count == 2
+    said = [r for r in caplog.records if "did not say when the refresh token lapses" in r.getMessage()]
+    assert len(said) == 1
+
+
+def test_pairs_granted_for_ten_minutes_are_refreshed_every_eight_minutes_not_before_every_call(
+        client: AlibabaClient, api: respx.MockRouter, store: FakeTokenStore,
+        clock_at: time_machine.Traveller) -> None:
+    # the 1688 world of issue 15: 10-minute tokens against refresh_before_minutes 60 → 279 refreshes in 534 calls
+    store.tokens[KEY] = token(expires_in=timedelta(minutes=5))
+    refresh = api.post(TOKEN_URL).mock(side_effect=lambda request: _refreshed(expires_in="600", expires_time=None))
+
+    for _ in range(30):  # a call every 30 s for 15 minutes
+        client.ensure_token()
+        clock_at.shift(timedelta(seconds=30))
+
+    assert refresh.call_count == 2  # at 0 (the stored pair was due) and at 8 minutes

@@ -72,7 +72,7 @@ def test_call_given_10019_refreshes_once_saves_the_pair_and_retries_with_it(
     assert (saved.access_token, saved.refresh_token) == (NEW_ACCESS, NEW_REFRESH)
     assert saved.expires_at == NOW + timedelta(days=1)
     assert saved.refresh_expires_at == NOW + timedelta(days=30)
-    assert saved.extra == {"owner_id": "660001", "owner_name": "拼多多测试店"}
+    assert saved.extra == {"owner_id": "660001", "owner_name": "拼多多测试店", "issued_at": NOW.isoformat()}
 
 
 def test_call_given_10019_again_after_the_refresh_raises_auth_error(

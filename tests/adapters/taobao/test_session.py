@@ -257,3 +257,36 @@ def test_refresh_given_answer_without_expiry_raises_protocol_error(
 
     with pytest.raises(ProtocolError, match="expires_in"):
         _refreshable(ctx, session_expires_at=None).ensure_token()
+
+
+def _granted(seconds: int) -> httpx.Response:
+    result = {"access_token": NEW_SESSION, "refresh_token": NEW_REFRESH, "expires_in": seconds, "re_expires_in": 86400}
+    return ok(REFRESH_METHOD, {"token_result": json.dumps(result)})
+
+
+def test_ensure_token_given_sessions_granted_for_less_than_refresh_before_refreshes_at_a_fifth_of_their_life(
+        ctx: AdapterContext, store: FakeTokenStore, api: respx.MockRouter,
+        clock_at: time_machine.Traveller) -> None:
+    store.tokens[SHOP] = _stored(SESSION, timedelta(minutes=5))  # refresh_before_minutes is 60
+    refresh = route(api, REFRESH_METHOD).mock(side_effect=lambda request: _granted(600))
+    client = _refreshable(ctx)
+
+    for _ in range(30):  # a call every 30 s for 15 minutes
+        client.ensure_token()
+        clock_at.shift(timedelta(seconds=30))
+
+    assert refresh.call_count == 2  # at 0 and at 8 minutes, not before every call
+
+
+def test_ensure_token_given_early_refresh_failing_at_every_call_warns_once(
+        ctx: AdapterContext, store: FakeTokenStore, api: respx.MockRouter,
+        clock_at: time_machine.Traveller, caplog: pytest.LogCaptureFixture) -> None:
+    store.tokens[SHOP] = _stored(SESSION, timedelta(minutes=30))
+    route(api, REFRESH_METHOD).mock(return_value=httpx.Response(503))
+    client = _refreshable(ctx)
+
+    with caplog.at_level(logging.WARNING, logger="adapters.taobao"):
+        for _ in range(3):
+            assert client.ensure_token().access_token == SESSION
+
+    assert len([r for r in caplog.records if "early session refresh failed" in r.getMessage()]) == 1
