@@ -3,6 +3,8 @@
 ``POST <webhook_url>`` with ``{"text": "<mrkdwn>"}``. Success is HTTP 200 with the plain body ``ok``;
 a refusal is a 4xx whose text body is the reason (``invalid_payload``, ``no_text``,
 ``channel_not_found``, …); 429 carries Retry-After. The whole URL is the credential and is never shown.
+Slack allows about one message a second per webhook (short bursts tolerated): the sink keeps to one a
+second besides its ``per_minute``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from adapters.alerts.errors import slack_error, unreadable
 from syncd.domain import Message
 from syncd.registry import AdapterContext
 
+PER_SECOND = 1  # api.slack.com rate limits: incoming webhooks about one message a second
+
 
 class SlackSink(HttpSink):
     """One Slack incoming webhook."""
@@ -30,7 +34,8 @@ class SlackSink(HttpSink):
         # the path segments after /services/ (or /workflows/, /triggers/) are tokens: mask each one too
         parts = [p for p in url.split("?")[0].split("/")[4:] if len(p) >= 4]
         super().__init__(kind="slack", name=config.id, per_minute=config.per_minute,
-                         max_bytes=render.SLACK_MAX_BYTES, ctx=ctx, secrets=[url, *parts], monotonic=monotonic)
+                         max_bytes=render.SLACK_MAX_BYTES, ctx=ctx, secrets=[url, *parts], monotonic=monotonic,
+                         extra_limits=[(PER_SECOND, 1.0)])
         self._config = config
 
     def _render(self, message: Message) -> bytes:

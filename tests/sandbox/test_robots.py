@@ -18,6 +18,8 @@ import pytest
 import time_machine
 
 from adapters.alerts import SINK_PLUGINS
+from adapters.alerts.config import SlackChannel
+from adapters.alerts.slack import SlackSink
 from adapters.sandbox.httpserver import SandboxServer
 from adapters.sandbox.robots import KINDS, ROBOT_TOKENS, RobotSimulator
 from adapters.sandbox.smtp_sink import SmtpSink
@@ -26,6 +28,7 @@ from syncd.errors import RateLimitedError, RejectedError
 from syncd.protocols import AlertSink
 from syncd.registry import AdapterContext
 from syncd.retry import RetryPolicy
+from tests.adapters.alerts.conftest import FakeMonotonic
 from tests.sandbox.helpers import FakeClock
 
 SECRETS = {"dingtalk": "SECsandboxding", "feishu": "SECsandboxfeishu", "webhook": "whsec-sandbox"}
@@ -123,7 +126,7 @@ def test_each_sink_is_accepted_and_recorded(kind: str, sim: RobotSimulator, serv
     assert sim.snapshot()["refused"][kind] == {}
 
 
-@pytest.mark.parametrize("kind", ["dingtalk", "wecom", "feishu", "slack", "webhook"])
+@pytest.mark.parametrize("kind", ["dingtalk", "wecom", "feishu", "webhook"])
 def test_a_transient_failure_is_retried_by_the_sink(kind: str, sim: RobotSimulator, server: SandboxServer,
                                                     ctx: AdapterContext, waits: list[float]) -> None:
     sim.fail_next(kind, 1)
@@ -131,6 +134,27 @@ def test_a_transient_failure_is_retried_by_the_sink(kind: str, sim: RobotSimulat
     assert sim.snapshot()["requests"][kind] == 2
     assert len(sim.messages(kind)) == 1
     assert len(waits) == 1
+
+
+def test_a_transient_failure_at_slack_is_retried_after_its_one_a_second_pace(
+        sim: RobotSimulator, server: SandboxServer, http: httpx.Client, tmp_path: Path) -> None:
+    mono, waits = FakeMonotonic(), []
+
+    def sleep(seconds: float) -> None:  # recorded, never slept; the sink's window sees the time pass
+        waits.append(seconds)
+        mono.advance(seconds)
+
+    policy = RetryPolicy(attempts=3, max_seconds=20, initial_wait=1, max_wait=0, sleep=sleep)
+    entry = next(e for e in sim.channels(server.url) if e["kind"] == "slack")
+    sink = SlackSink(SlackChannel.model_validate(entry),
+                     AdapterContext(http=http, tokens=NoTokens(), data_dir=tmp_path, retry=policy), monotonic=mono)
+    sim.fail_next("slack", 1)
+
+    sink.send(MSG)
+
+    assert sim.snapshot()["requests"]["slack"] == 2
+    assert len(sim.messages("slack")) == 1
+    assert waits == [0.0, pytest.approx(1.25)]  # the retry's backoff (none here), then the pace
 
 
 # ---- DingTalk -------------------------------------------------------------------------------------------
