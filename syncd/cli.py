@@ -131,6 +131,25 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_secrets(args: argparse.Namespace) -> int:
+    """``new-key``: print a fresh Fernet key; ``rotate``: re-seal every stored token with the newest key."""
+    from syncd.runtime import token_cipher
+    from syncd.store.tokencipher import generate_key, reseal_all
+
+    if args.action == "new-key":
+        print(generate_key())
+        return 0
+    settings = _settings(args)
+    cipher = token_cipher(settings)
+    if cipher is None:
+        print("syncd: SYNCD_SECRET_KEY is not set: nothing to seal with (docs/secrets.md)", file=sys.stderr)
+        return 1
+    done, failed = reseal_all(_db(settings), cipher)
+    print(f"{done} token row(s) sealed with the newest of {cipher.key_count} key(s)"
+          + (f"; {failed} row(s) no key opens (see the log)" if failed else ""))
+    return 1 if failed else 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _db(settings)
@@ -332,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("once", help="run every stage once, in pipeline order").set_defaults(fn=cmd_once)
     sub.add_parser("check-config", help="validate every config file").set_defaults(fn=cmd_check_config)
     sub.add_parser("health", help="exit 0 while the daemon's stages keep running").set_defaults(fn=cmd_health)
+    sec = sub.add_parser("secrets", help="tokens at rest: make a key, re-seal after a key rotation")
+    sec.add_argument("action", choices=["new-key", "rotate"])
+    sec.set_defaults(fn=cmd_secrets)
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])
     db.set_defaults(fn=cmd_db)
@@ -397,7 +419,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
     setup_logging(settings.log_level, settings.log_format)
-    return int(args.fn(args))
+    try:
+        return int(args.fn(args))
+    except ConfigError as err:  # a setting such as SYNCD_SECRET_KEY: an operator message, not a traceback
+        print(f"syncd: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -28,18 +28,21 @@ from syncd.settings import Settings
 from syncd.store.db import Database, lease
 from syncd.store.models import TokenRow
 from syncd.store.orders import CommittedVersions
+from syncd.store.tokencipher import SETTING, TokenCipher, open_stored, seal_clear_rows, seal_stored
 
 log = logging.getLogger("syncd")
 
 
 class DbTokenStore:
-    """Token pairs in the ``tokens`` table; refreshing is serialised by a lease across replicas."""
+    """Token pairs in the ``tokens`` table, sealed when a cipher is given (syncd/store/tokencipher.py);
+    refreshing is serialised by a lease across replicas."""
 
     CACHE_SECONDS = 30.0  # another replica's refresh is seen within this; old tokens stay valid far longer
 
-    def __init__(self, db: Database, holder: str) -> None:
+    def __init__(self, db: Database, holder: str, cipher: TokenCipher | None = None) -> None:
         self.db = db
         self.holder = holder
+        self.cipher = cipher
         self._cache: dict[str, tuple[float, Token | None]] = {}
         self._lock = threading.Lock()
 
@@ -51,14 +54,16 @@ class DbTokenStore:
             return hit[1]
         with self.db.read() as s:
             row = s.get(TokenRow, shop_id)
-            token = None if row is None else Token(row.access_token, row.refresh_token, row.expires_at,
-                                                   row.refresh_expires_at, dict(row.extra))
+            token = None if row is None else Token(open_stored(self.cipher, row.access_token, owner=repr(shop_id)),
+                                                   open_stored(self.cipher, row.refresh_token, owner=repr(shop_id)),
+                                                   row.expires_at, row.refresh_expires_at, dict(row.extra))
         with self._lock:
             self._cache[shop_id] = (now, token)
         return token
 
     def save(self, shop_id: str, token: Token) -> None:
-        values = {"shop_id": shop_id, "access_token": token.access_token, "refresh_token": token.refresh_token,
+        values = {"shop_id": shop_id, "access_token": seal_stored(self.cipher, token.access_token),
+                  "refresh_token": seal_stored(self.cipher, token.refresh_token),
                   "expires_at": token.expires_at, "refresh_expires_at": token.refresh_expires_at,
                   "extra": token.extra, "updated_at": clock.now()}
         ins = (postgresql.insert(TokenRow) if self.db.engine.dialect.name == "postgresql"
@@ -118,16 +123,28 @@ class Runtime:
         self.http.close()
 
 
+def token_cipher(settings: Settings) -> TokenCipher | None:
+    """The cipher of ``SYNCD_SECRET_KEY`` (ConfigError for a malformed key); None, with one warning, without."""
+    cipher = TokenCipher.from_setting(settings.secret_key.get_secret_value() if settings.secret_key else None)
+    if cipher is None:
+        log.warning("%s is not set: platform access and refresh tokens are stored in clear in the database; "
+                    "set it to a Fernet key (`syncd secrets new-key`, docs/secrets.md)", SETTING)
+    return cipher
+
+
 def build_runtime(settings: Settings, config: Config, db: Database, *, http: httpx.Client | None = None,
                   retry: RetryPolicy | None = None, holder: str | None = None) -> Runtime:
     """Create the shared client and one adapter per enabled shop and supplier."""
+    cipher = token_cipher(settings)  # first: a malformed key stops the start before anything is opened
+    if cipher is not None:
+        seal_clear_rows(db, cipher)  # rows written before the key was set: sealed now, not at their next refresh
     holder = holder or settings.instance or default_holder()
     stats = CallStats()
     http = http or build_client(config.global_.http)
     stop = threading.Event()
     retry = retry or RetryPolicy.from_settings(config.global_.retry, stopping=stop)
     limiter = RateLimiter()
-    ctx = registry.AdapterContext(http=http, tokens=DbTokenStore(db, holder), data_dir=settings.data_dir,
+    ctx = registry.AdapterContext(http=http, tokens=DbTokenStore(db, holder, cipher), data_dir=settings.data_dir,
                                   retry=retry, stats=stats, limiter=limiter)
     rt = Runtime(settings, config, db, http, stats, retry, holder, limiter=limiter, stop=stop)
     for shop_id, shop in config.shops.items():

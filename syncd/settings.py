@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,6 +23,8 @@ class Settings(BaseSettings):
     # every interface: the container publishes the port, and storefront/tracking callbacks arrive on it
     http_host: str = "0.0.0.0"  # noqa: S104
     instance: str | None = None  # name of this replica in leases and claims; default host-pid
+    # Fernet key(s), comma-separated, newest first: platform tokens sealed at rest (docs/secrets.md)
+    secret_key: SecretStr | None = None
 
     def db_url(self) -> str:
         """The database URL; default is a SQLite file under the data directory."""
