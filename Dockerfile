@@ -1,22 +1,36 @@
 # syncd: slim Python, non-root, SQLite/supplier folders in the /data volume, configuration in /config.
-FROM python:3.11-slim
+# The base image is pinned by digest: python:3.11-slim as a public Docker build log resolved it (this
+# repository's build machine cannot reach Docker Hub to check it). It MUST be refreshed before a release,
+# and for every Python security update:
+#   docker pull python:3.11-slim && docker inspect --format '{{index .RepoDigests 0}}' python:3.11-slim
+FROM python:3.11-slim@sha256:9358444059ed78e2975ada2c189f1c1a3144a5dab6f35bff8c981afb38946634
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
     SYNCD_DATA_DIR=/data \
     SYNCD_CONFIG_DIR=/config \
     SYNCD_LOG_FORMAT=json
 
+RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin syncd \
+ && mkdir -p /data /config \
+ && chown syncd:syncd /data
+
 WORKDIR /app
+# Dependencies in their own layer, before the source: the exact versions and hashes of requirements.lock
+# (`make lock`), setuptools for the build below included. A change to the source rebuilds only what follows.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
+
 COPY pyproject.toml README.md ./
 COPY syncd ./syncd
 COPY adapters ./adapters
 COPY migrations ./migrations
-COPY config ./config
-RUN pip install --no-cache-dir . \
- && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin syncd \
- && mkdir -p /data /config \
- && chown syncd:syncd /data
+# The commented templates only: the sandbox setup (config/sandbox) is for `syncd demo` on a workstation,
+# never in a production image. The operator's own files are mounted at /config.
+COPY config/templates ./config/templates
+# Nothing more is fetched: no dependency resolution, the build backend is the one the lock installed.
+RUN pip install --no-cache-dir --no-deps --no-build-isolation --no-index .
 
 USER syncd
 VOLUME ["/data"]

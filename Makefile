@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN      = $(VENV)/bin
 STAMP    = $(VENV)/.installed
 
-.PHONY: install test lint demo bench bench-large bench-tracking clean
+.PHONY: install test lint lock demo bench bench-large bench-tracking clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,6 +22,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check syncd adapters migrations tests
 	$(BIN)/mypy
+
+## requirements.lock: exact versions and hashes of the runtime dependencies (and the build backend) for the
+## container image; run after changing dependencies in pyproject.toml, commit both
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --build-deps-for=wheel \
+		--no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
 
 ## the daemon against the built-in sandbox, live, in under a minute
 demo: $(STAMP)

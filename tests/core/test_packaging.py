@@ -1,0 +1,75 @@
+"""Supply chain (issue 16.6): the lock covers pyproject, the image installs from it, pinned and without the sandbox."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCK = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+
+
+def _name(requirement: str) -> str:
+    """The PEP 503 normalised name of a requirement string."""
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+    assert match is not None, requirement
+    return re.sub(r"[-_.]+", "-", match.group(0)).lower()
+
+
+def _locked() -> dict[str, list[str]]:
+    """Locked name → the hashes that follow its pin."""
+    out: dict[str, list[str]] = {}
+    for block in re.split(r"\n(?=[A-Za-z0-9])", LOCK):
+        pin = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==\S+", block)
+        if pin:
+            out[_name(pin.group(1))] = re.findall(r"--hash=sha256:[0-9a-f]{64}", block)
+    return out
+
+
+def _instructions() -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE)
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_every_dependency_of_pyproject_and_its_build_backend_is_locked_with_hashes() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    wanted = [*project["project"]["dependencies"], *project["build-system"]["requires"]]
+    locked = _locked()
+
+    missing = [r for r in wanted if _name(r) not in locked]
+    assert missing == [], "run `make lock` after changing pyproject.toml"
+    assert all(locked[name] for name in locked), "every pin carries its hashes"
+
+
+def test_the_libraries_the_daemon_needs_at_run_time_are_declared() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    declared = {_name(r) for r in project["project"]["dependencies"]}
+    # tzdata: Asia/Shanghai must never depend on the base image's zoneinfo files
+    assert {"tzdata", "cryptography", "uvicorn", "starlette", "prometheus-client"} <= declared
+
+
+def test_the_base_image_is_pinned_by_digest() -> None:
+    froms = [i for i in _instructions() if i.upper().startswith("FROM ")]
+    assert froms and all(re.search(r"@sha256:[0-9a-f]{64}\b", f) for f in froms)
+
+
+def test_dependencies_install_from_the_lock_with_hashes_in_their_own_layer_before_the_source() -> None:
+    steps = _instructions()
+    lock_copy = next(n for n, i in enumerate(steps) if i.startswith("COPY") and "requirements.lock" in i)
+    install = next(n for n, i in enumerate(steps) if i.startswith("RUN") and "--require-hashes" in i)
+    first_source = next(n for n, i in enumerate(steps) if i.startswith("COPY") and re.search(r"\bsyncd\b", i))
+    assert lock_copy < install < first_source
+    # the project itself adds nothing the lock did not pin
+    project_install = next(i for i in steps[first_source:] if i.startswith("RUN") and "pip install" in i)
+    assert "--no-deps" in project_install and "--no-index" in project_install
+
+
+def test_no_sandbox_configuration_goes_into_the_image() -> None:
+    copies = [i for i in _instructions() if i.startswith(("COPY", "ADD"))]
+    assert not any(re.search(r"\bconfig(/sandbox)?/?\s", i + " ") for i in copies), copies
+    assert not any(i.split()[1] == "." for i in copies), "COPY . would bring everything in"
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    assert "config/*" in ignored and "!config/sandbox" not in ignored
