@@ -14,13 +14,14 @@ import csv
 import io
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Secret, SecretBytes, SecretStr, ValidationError
 
 from syncd import registry
 from syncd.alerts.config import AlertsConfig
@@ -44,8 +45,22 @@ class Config:
     tracking: Any = None  # the tracking provider's config model (tracking.yaml), None when not configured
 
 
+class FromEnv(str):
+    """A string that came (wholly or partly) from a ``${NAME}`` reference: never echoed in a message.
+
+    Secrets are written as references, so such a value is treated as one whatever the field it lands in
+    (a token put in a date field by mistake must not be printed back). pydantic turns it into a plain str
+    once validated; an error's input keeps the mark."""
+
+    __slots__ = ()
+
+
+HIDDEN = "(not shown: a secret or a value from the environment)"
+
+
 def _substitute(value: Any, file: str, path: str, env: Mapping[str, str], errors: list[ConfigError]) -> Any:
-    """Replace ``${NAME}`` / ``${NAME:-default}`` in every string, recording unset variables."""
+    """Replace ``${NAME}`` / ``${NAME:-default}`` in every string, recording unset variables; the results are
+    :class:`FromEnv`."""
     if isinstance(value, dict):
         return {k: _substitute(v, file, f"{path}.{k}" if path else str(k), env, errors) for k, v in value.items()}
     if isinstance(value, list):
@@ -59,19 +74,77 @@ def _substitute(value: Any, file: str, path: str, env: Mapping[str, str], errors
                 return default
             errors.append(ConfigError(file, path, f"environment variable {name} is not set"))
             return ""
-        return _ENV.sub(repl, value)
+        return FromEnv(_ENV.sub(repl, value))
     return value
 
 
-def _pydantic_errors(file: str, err: ValidationError) -> list[ConfigError]:
+def shown(value: Any) -> str:
+    """``value`` for a message: its repr, unless it came from the environment (then HIDDEN)."""
+    return HIDDEN if isinstance(value, FromEnv) else repr(value)
+
+
+def _members(annotation: Any) -> list[Any]:
+    """The types an annotation allows: Annotated and unions (Optional included) unwrapped."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _members(get_args(annotation)[0])
+    if origin is Union or origin is UnionType:
+        return [m for arg in get_args(annotation) for m in _members(arg)]
+    return [annotation]
+
+
+def _is_secret(annotation: Any) -> bool:
+    """Whether the annotation allows a secret type (SecretStr, SecretBytes, Secret[...])."""
+    for member in _members(annotation):
+        cls = get_origin(member) or member
+        if isinstance(cls, type) and issubclass(cls, SecretStr | SecretBytes | Secret):
+            return True
+    return False
+
+
+def _children(annotation: Any, part: int | str) -> list[Any]:
+    """The annotations one step down ``part`` (a field of a model, an item of a list, a value of a dict)."""
+    out: list[Any] = []
+    for member in _members(annotation):
+        origin, args = get_origin(member), get_args(member)
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            fields = member.model_fields
+            hit = fields.get(part) if isinstance(part, str) else None
+            hit = hit or next((f for f in fields.values() if f.alias == part), None)
+            if hit is not None:
+                out.append(hit.annotation)
+        elif origin in (list, set, frozenset, tuple, Sequence) and args:
+            out.append(args[0])
+        elif origin in (dict, Mapping) and len(args) == 2:
+            out.append(args[1])
+    return out
+
+
+def secret_at(model: Any, loc: Sequence[int | str]) -> bool:
+    """Whether ``loc`` (a pydantic error location) is, or is inside, a field whose type is a secret."""
+    current = [model]
+    for part in loc:
+        if any(_is_secret(t) for t in current):
+            return True
+        below = [t for c in current for t in _children(c, part)]
+        if below:  # a part that names no field (a union member's tag, a validator) stays where it was
+            current = below
+    return any(_is_secret(t) for t in current)
+
+
+def _pydantic_errors(file: str, err: ValidationError, model: Any = None) -> list[ConfigError]:
+    """``err`` as ConfigErrors; ``model`` (what was validated) tells secret fields, and without it no value is shown."""
     out = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         found = e.get("input")
-        secret = any(s in loc.lower() for s in ("secret", "token", "password", "key", "salt", "url"))
-        # never echo what was typed into a secret field
-        quiet = secret or e["type"] == "missing" or isinstance(found, dict | list)
-        msg = "unknown key (typo?)" if e["type"] == "extra_forbidden" else e["msg"] + (
+        # never echo a secret: by the field's type, or by where the value came from (a ${NAME} reference)
+        hidden = model is None or secret_at(model, e["loc"]) or isinstance(found, FromEnv)
+        quiet = hidden or e["type"] == "missing" or isinstance(found, dict | list)
+        msg = e["msg"]
+        if hidden and isinstance(found, str) and found:
+            msg = msg.replace(repr(str(found)), "***").replace(str(found), "***")  # a validator may quote it
+        msg = "unknown key (typo?)" if e["type"] == "extra_forbidden" else msg + (
             "" if quiet else f", found {found!r}")
         out.append(ConfigError(file, loc, msg))
     return out
@@ -94,7 +167,7 @@ def _validate(model: type[BaseModel], data: dict[str, Any], rel: str, errors: li
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        errors.extend(_pydantic_errors(rel, err))
+        errors.extend(_pydantic_errors(rel, err, model))
         return None
 
 
@@ -123,7 +196,7 @@ def _load_plugin_files(directory: Path, sub: str, discriminator: str, plugins: M
             name = data[discriminator] = str(name)
         if name not in plugins:
             known = ", ".join(sorted(plugins)) or "none registered"
-            errors.append(ConfigError(rel, discriminator, f"expected one of: {known}; found {name!r}"))
+            errors.append(ConfigError(rel, discriminator, f"expected one of: {known}; found {shown(name)}"))
             continue
         cfg = _validate(plugins[name].config_model, data, rel, errors)
         if cfg is not None:
@@ -169,7 +242,7 @@ def _load_routes(directory: Path, env: Mapping[str, str], errors: list[ConfigErr
         try:
             route = Route.model_validate(data)
         except ValidationError as err:
-            for e in _pydantic_errors(file, err):
+            for e in _pydantic_errors(file, err, Route):
                 errors.append(ConfigError(file, f"{where}.{e.path}", e.message))
             continue
         if route.sku in routes:
@@ -207,7 +280,8 @@ def _load_alerts(directory: Path, env: Mapping[str, str],
         kind = raw.get("kind") if isinstance(raw, dict) else None
         if not isinstance(kind, str) or kind not in registry.SINKS:
             known = ", ".join(sorted(registry.SINKS)) or "none registered"
-            errors.append(ConfigError("alerts.yaml", f"{where}.kind", f"expected one of: {known}; found {kind!r}"))
+            errors.append(ConfigError("alerts.yaml", f"{where}.kind",
+                                      f"expected one of: {known}; found {shown(kind)}"))
             continue
         before = len(errors)
         cfg = _validate(registry.SINKS[kind].config_model, raw, "alerts.yaml", errors)
@@ -229,7 +303,7 @@ def _load_tracking(directory: Path, env: Mapping[str, str], errors: list[ConfigE
     kind = data.get("provider")
     if not isinstance(kind, str) or kind not in registry.TRACKING:
         known = ", ".join(sorted(registry.TRACKING)) or "none registered"
-        errors.append(ConfigError("tracking.yaml", "provider", f"expected one of: {known}; found {kind!r}"))
+        errors.append(ConfigError("tracking.yaml", "provider", f"expected one of: {known}; found {shown(kind)}"))
         return None
     return _validate(registry.TRACKING[kind].config_model, data, "tracking.yaml", errors)
 

@@ -130,3 +130,66 @@ def test_load_given_alert_channels_and_tracking_validates_each_against_its_kind(
     errors = _errors(cfg_dir)
     assert any(e.startswith("alerts.yaml: channels[0].kind: expected one of:") and "'pager'" in e for e in errors)
     assert any(e.startswith("tracking.yaml: provider: expected one of:") and "'aftership'" in e for e in errors)
+
+
+# ---- secrets are never echoed: by their type, or because they came from ${NAME} (issue 16.5) ----------------
+
+
+def _shop(cfg_dir: Path, name: str, text: str) -> None:
+    (cfg_dir / "shops" / name).write_text(text, encoding="utf-8")
+
+
+def test_load_given_an_unquoted_numeric_taobao_session_never_echoes_it(cfg_dir: Path):
+    # YAML reads an unquoted all-digit session as a number: a SecretStr refuses it, and the error once printed it
+    _shop(cfg_dir, "tb.yaml", 'platform: taobao\napp_key: "1"\napp_secret: ${TB_SECRET}\n'
+          "session: 6100123456789012345\nsession_expires_at: 2030-01-01 00:00:00\n")
+    errs = _errors(cfg_dir, {**ENV, "TB_SECRET": "s"})
+    assert "shops/tb.yaml: session: Input should be a valid string" in errs
+    assert not any("6100123456789012345" in e for e in errs)
+
+
+def test_load_given_an_environment_value_in_a_field_that_is_not_secret_never_echoes_it(cfg_dir: Path):
+    # a session pasted by mistake into the expiry: the field is a date, but the value came from ${NAME}
+    _shop(cfg_dir, "tb.yaml", 'platform: taobao\napp_key: "1"\napp_secret: ${TB_SECRET}\nsession: ${TB_SESSION}\n'
+          "session_expires_at: ${TB_SESSION}\nbase_url: ${TB_URL}\n")
+    errs = _errors(cfg_dir, {**ENV, "TB_SECRET": "s", "TB_SESSION": "6201sessionvalue77",
+                             "TB_URL": "ftp://gw?token=urltoken99"})
+    assert any(e.startswith("shops/tb.yaml: session_expires_at: Input should be a valid datetime") for e in errs)
+    assert any(e.startswith("shops/tb.yaml: base_url: ") for e in errs)  # its own validator quotes what it got
+    assert not any("6201sessionvalue77" in e or "urltoken99" in e for e in errs), errs
+
+
+def test_load_given_a_literal_value_of_a_plain_field_still_says_what_was_found(cfg_dir: Path):
+    _shop(cfg_dir, "tb.yaml", 'platform: taobao\napp_key: "1"\napp_secret: ${TB_SECRET}\nsession: ${TB_SESSION}\n'
+          "can_refresh: 7\n")
+    errs = _errors(cfg_dir, {**ENV, "TB_SECRET": "s", "TB_SESSION": "x"})
+    assert "shops/tb.yaml: can_refresh: Input should be a valid boolean, unable to interpret input, found 7" in errs
+
+
+def test_load_given_secrets_of_every_shape_in_the_wrong_type_echoes_none(cfg_dir: Path):
+    # nested (douyin auth), optional (taobao refresh_token), Annotated (kuaidi100 key), in a list (alert channels)
+    _shop(cfg_dir, "dy.yaml", "platform: douyin\napp_key: '1'\napp_secret: 7777000011\nshop_id: '5'\n"
+          "auth: {grant: token, access_token: 8888000022, refresh_token: [9999000033]}\n")
+    _shop(cfg_dir, "tb.yaml", 'platform: taobao\napp_key: "1"\napp_secret: x\nsession: x\ncan_refresh: true\n'
+          "refresh_token: 5555000044\n")
+    (cfg_dir / "alerts.yaml").write_text(
+        "channels:\n  - {id: d, kind: dingtalk, access_token: 6666000055, secret: 4444000066}\n", encoding="utf-8")
+    errs = _errors(cfg_dir)
+    shown = "\n".join(errs)
+    for secret in ("7777000011", "8888000022", "9999000033", "5555000044", "6666000055", "4444000066"):
+        assert secret not in shown, secret
+    assert any(e.startswith("alerts.yaml: channels[0].access_token: ") for e in errs)
+
+
+def test_secret_at_finds_secret_types_through_optional_annotated_nested_and_list_fields():
+    from adapters.douyin.config import DouyinShopConfig
+    from adapters.kuaidi100.config import Kuaidi100Config
+    from adapters.taobao.config import TaobaoShopConfig
+    from syncd.config.loader import secret_at
+
+    assert secret_at(TaobaoShopConfig, ("session",))
+    assert secret_at(TaobaoShopConfig, ("refresh_token",))  # SecretStr | None
+    assert secret_at(DouyinShopConfig, ("auth", "access_token"))
+    assert secret_at(Kuaidi100Config, ("key",))  # Annotated[SecretStr, BeforeValidator]
+    assert not secret_at(TaobaoShopConfig, ("can_refresh",))
+    assert not secret_at(TaobaoShopConfig, ("app_key",))  # public, named like a secret: types decide, not names
