@@ -1,8 +1,8 @@
 """One access/refresh token pair in the core's token store, renewed by a single writer at a time.
 
 Shared by the adapters whose platform issues such a pair (Douyin Shop, Pinduoduo, 1688). The pair is read
-from the store under one key, used while more than ``refresh_before`` of it is left, and renewed ahead of
-that or at once when the platform refuses it. Renewing runs under a process-local lock (threads of one
+from the store under one key, used while more than its refresh margin is left, and renewed ahead of that
+or at once when the platform refuses it. Renewing runs under a process-local lock (threads of one
 replica share the store's lease, which is taken per holder) plus the store's ``refresh_lock`` (the lease
 that keeps replicas apart). Whoever waited re-reads what the winner stored; whoever finds the lease held
 elsewhere uses the stored pair while it is still good, or is told to try again.
@@ -10,6 +10,13 @@ elsewhere uses the stored pair while it is still good, or is told to try again.
 An adapter brings only its own part: the *exchange* (the wire call that trades the stored pair's refresh
 token, or a configured one while nothing is stored, for a new pair, and the parsing of its expiries) and,
 where it has them, a configured pair to fall back on and a last step before a pair is used.
+
+The refresh margin is ``min(refresh_before, REFRESH_FRACTION × the lifetime the platform granted)``. A
+platform may grant far less than the configured ``refresh_before`` (a 10-minute 1688 token against a
+60-minute margin): a fixed margin then makes every pair due the moment it arrives, and syncd refreshed
+before almost every call (issue 15). The granted lifetime is ``expires_at`` minus the moment the pair was
+received, which :func:`stamped` keeps in ``Token.extra["issued_at"]``; a pair stored without it (older
+rows, a pair from a config file) falls back to ``refresh_before`` alone, and its first refresh stamps the next.
 """
 
 from __future__ import annotations
