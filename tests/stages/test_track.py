@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from syncd import clock
 from syncd.domain import LogisticsState, TrackEvent, TrackPush, TrackResult
 from syncd.errors import RejectedError
-from syncd.stages.track import apply_push, next_check, queries_used, track
+from syncd.stages.track import apply_push, apply_result, is_stale, next_check, queries_used, track
 from syncd.store.db import Database
 from syncd.store.models import Shipment, TrackingEvent
 from tests.fakes import make_order
@@ -188,3 +188,46 @@ def test_run_given_more_parcels_due_than_one_batch_goes_on_batch_after_batch_wit
         report = h.stage("track")
     assert report.ok and len(fake.asked) == 5  # three batches of two, the last cut by the budget of five
     assert sum(1 for x in _shipments(db).values() if x.last_checked_at is None) == 2
+
+
+def test_is_stale_given_older_equal_and_newer_readings() -> None:
+    t = clock.now()
+    assert not is_stale(None, None) and not is_stale(None, t)  # nothing stored yet: any reading counts
+    assert is_stale(t, None)  # no events after scans were seen: never erases them
+    assert is_stale(t, t - timedelta(seconds=1)) and not is_stale(t, t + timedelta(seconds=1))
+    assert not is_stale(t, t) and is_stale(t, t, authoritative=False)
+
+
+def test_track_given_a_poll_answer_older_than_the_stored_push_keeps_the_state_and_counts_the_check(ht, db):
+    h, fake = ht
+    h.rt.config.tracking.daily_query_budget = 100
+    _shipped(h, ["6051"])
+    no = "75310000006051"
+    delivering = TrackResult(LogisticsState.DELIVERING, [*_moving(3).events,
+                             TrackEvent(_ago(1), LogisticsState.DELIVERING, "【杭州】派件中")])
+    apply_push(h.rt, TrackPush("zhongtong", no, delivering), None)
+    fake.results[no] = _moving(3)  # the provider's query lags its own push
+    with time_machine.travel(clock.now() + timedelta(days=1, minutes=1), tick=False):
+        assert track(h.rt) == 1
+        sh = _shipments(db)[no]
+        assert sh.logistics_state == "delivering" and sh.last_checked_at == clock.now()
+        assert sh.next_check_at is not None and sh.next_check_at > clock.now()
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(TrackingEvent)) == 3
+
+
+def test_apply_result_given_the_same_newest_event_lets_only_an_authoritative_source_change_the_state(ht, db):
+    h, _ = ht
+    _shipped(h, ["6061"])
+    sid = _shipments(db)["75310000006061"].id
+    at = _ago(2)
+    words = TrackResult(LogisticsState.DELIVERING, [TrackEvent(at, LogisticsState.DELIVERING, "派件")])
+    code = TrackResult(LogisticsState.PROBLEM, [TrackEvent(at, LogisticsState.PROBLEM, "派件")])
+    now = clock.now()
+    with db.begin() as s:
+        assert apply_result(s, sid, code, now, source="k100")
+        assert not apply_result(s, sid, words, now, source="supplier", authoritative=False)
+    assert _shipments(db)["75310000006061"].logistics_state == "problem"
+    with db.begin() as s:
+        assert apply_result(s, sid, words, now, source="k100")
+    assert _shipments(db)["75310000006061"].logistics_state == "delivering"
