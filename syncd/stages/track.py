@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -148,6 +148,7 @@ class _Parcel:
     supplier_ref: str | None
     phone_masked: str
     subscribed_at: datetime | None
+    handed_over_at: datetime
 
 
 def _due(rt: Runtime, s: Session, now: datetime, limit: int) -> list[_Parcel]:
@@ -155,6 +156,7 @@ def _due(rt: Runtime, s: Session, now: datetime, limit: int) -> list[_Parcel]:
     that stop at ``limit``. One ORDER BY over ``next_check_at IS NULL OR <= now`` joined and sorted every active
     parcel on each pass (60–200 ms a pass at 100,000 parcels, a pass per 200 of them)."""
     base = (select(Shipment.id, Shipment.carrier, Shipment.tracking_no, Shipment.subscribed_at,
+                   func.coalesce(Shipment.handed_over_at, Shipment.created_at).label("handed_over_at"),
                    SupplierOrder.supplier_id, SupplierOrder.supplier_ref, Order.receiver)
             .join(SupplierOrder, SupplierOrder.id == Shipment.supplier_order_id)
             .join(Order, Order.id == Shipment.order_id)
@@ -164,12 +166,43 @@ def _due(rt: Runtime, s: Session, now: datetime, limit: int) -> list[_Parcel]:
         rows += s.execute(base.where(Shipment.next_check_at <= now)
                           .order_by(Shipment.next_check_at, Shipment.id).limit(limit - len(rows)))
     return [_Parcel(r.id, r.carrier, r.tracking_no, r.supplier_id, r.supplier_ref,
-                    str((r.receiver or {}).get("phone_masked", "")), r.subscribed_at) for r in rows]
+                    str((r.receiver or {}).get("phone_masked", "")), r.subscribed_at,
+                    clock.ensure_utc(r.handed_over_at)) for r in rows]
 
 
 def _phone_tail(masked: str) -> str | None:
     digits = "".join(ch for ch in masked[-4:] if ch.isdigit())
     return digits if len(digits) == 4 else None
+
+
+def sources(setting: str, *, has_trace: bool, has_provider: bool) -> tuple[bool, bool]:
+    """Whom to ask about a parcel: (the supplier's own trace, the tracking provider).
+
+    ``setting`` is the supplier file's ``tracking_source``: ``supplier`` (its trace only), ``provider``
+    (tracking.yaml's provider only), ``both`` (the trace and the provider, whose reading wins at the same newest
+    scan), ``auto`` (the provider when one is configured, else the trace). What is not there is not asked.
+    """
+    if not has_trace:
+        return False, has_provider
+    if not has_provider or setting == "supplier":
+        return True, False
+    return setting == "both", True
+
+
+def first_read(handed_over_at: datetime, now: datetime, no_pickup_after: timedelta) -> datetime | None:
+    """When syncd reads a freshly subscribed parcel itself if no push came first (None: at once).
+
+    Kuaidi100 pushes once a carrier has scanned the parcel, so a parcel nobody picked up is never pushed: one
+    query when the no-pickup rule could first apply gives the alerts a reading (they wait for one)."""
+    due = clock.ensure_utc(handed_over_at) + no_pickup_after
+    if due <= now:
+        return None
+    return min(due, now + SUBSCRIBED_EVERY)
+
+
+def _setting(rt: Runtime, supplier_id: str) -> str:
+    # a supplier kind whose adapter has a trace declares tracking_source in its file (1688); others have none
+    return str(getattr(rt.config.suppliers.get(supplier_id), "tracking_source", "auto"))
 
 
 def track(rt: Runtime) -> int:
@@ -187,41 +220,56 @@ def track(rt: Runtime) -> int:
         parcels = _due(rt, s, now, BATCH)
     checked = 0
     paused: set[str] = set()  # suppliers whose flow control refused a trace: their parcels wait for a later pass
+    no_pickup_after = timedelta(hours=float(rt.config.alerts.no_pickup_warn_hours))
     for p in parcels:
         if rt.stop.is_set():
             break
         now = clock.now()
         api = rt.api_suppliers.get(p.supplier_id)
-        result: TrackResult | None = None
-        source = ""
+        ask_trace, ask_provider = sources(_setting(rt, p.supplier_id), has_provider=provider is not None,
+                                          has_trace=api is not None and bool(p.supplier_ref))
+        # (reading, source, authoritative, subscribed): applied in this order, the authoritative one last
+        readings: list[tuple[TrackResult, str, bool, bool]] = []
         try:
-            if api is not None and p.supplier_ref:
+            if ask_trace and api is not None and p.supplier_ref:
                 if p.supplier_id in paused:
                     continue
                 try:
-                    result, source = api.trace(p.supplier_ref, p.tracking_no), p.supplier_id
+                    traced = api.trace(p.supplier_ref, p.tracking_no)
                 except RateLimitedError as err:
                     log.info("tracking: supplier %s paused by flow control (%s); its parcels follow later",
                              p.supplier_id, err)
                     paused.add(p.supplier_id)
                     continue
-            if result is None and provider is not None:
+                if traced is not None:
+                    readings.append((traced, p.supplier_id, not ask_provider, False))
+                else:  # the supplier has no trace of it (older than a year, a supplier without traces)
+                    ask_provider = provider is not None
+            if ask_provider and provider is not None:
                 if subscribe and p.subscribed_at is None:
                     url = f"{str(getattr(cfg, 'callback_base_url', '')).rstrip('/')}/callbacks/kuaidi100?sid={p.id}"
                     provider.subscribe(p.carrier, p.tracking_no, _phone_tail(p.phone_masked), url)
+                    first = first_read(p.handed_over_at, now, no_pickup_after)
                     with rt.db.begin() as s:
                         s.execute(update(Shipment).where(Shipment.id == p.id).values(
-                            subscribed_at=now, next_check_at=now + SUBSCRIBED_EVERY))
-                    checked += 1
-                    continue
-                if budget and used >= budget:
-                    log.warning("tracking: the daily budget of %d queries is used up; the rest wait until tomorrow",
-                                budget)
-                    break
-                used += 1
-                with rt.db.begin() as s:
-                    _count_query(s, provider.name, now)
-                result, source = provider.query(p.carrier, p.tracking_no, _phone_tail(p.phone_masked)), provider.name
+                            subscribed_at=now, next_check_at=first or now))
+                    if first is not None and not readings:
+                        checked += 1
+                        continue
+                query = not (subscribe and readings)  # both, subscribed: the provider's news come as pushes
+                if query and budget and used >= budget:
+                    if not readings:
+                        log.warning("tracking: the daily budget of %d queries is used up; the rest wait until "
+                                    "tomorrow", budget)
+                        break
+                    query = False
+                if query:
+                    used += 1
+                    with rt.db.begin() as s:
+                        _count_query(s, provider.name, now)
+                    # subscribed by now in subscribe mode: this query only guards against lost pushes
+                    readings.append((provider.query(p.carrier, p.tracking_no, _phone_tail(p.phone_masked)),
+                                     provider.name, True, bool(subscribe)))
         except RateLimitedError:
             raise
         except RejectedError as err:  # this number / carrier is refused: a verdict, asked again much later
@@ -234,15 +282,17 @@ def track(rt: Runtime) -> int:
             raise
         except SyncdError as err:  # an unreadable answer for one parcel must not stop the others
             log.warning("tracking %s %s: %s", p.carrier, p.tracking_no, err)
-            with rt.db.begin() as s:
-                s.execute(update(Shipment).where(Shipment.id == p.id).values(
-                    last_checked_at=now, next_check_at=now + NO_RECORD))
+            with rt.db.begin() as s:  # asked, not read: last_checked_at stays (the alerts wait for a reading)
+                s.execute(update(Shipment).where(Shipment.id == p.id).values(next_check_at=now + NO_RECORD))
             continue
-        if result is None:
+        if not readings:  # nobody has a trace of it: ask again much later rather than at every pass
+            with rt.db.begin() as s:
+                s.execute(update(Shipment).where(Shipment.id == p.id).values(next_check_at=now + MAX_EVERY))
             continue
         with rt.db.begin() as s:
-            apply_result(s, p.id, result, now, source=source, min_every=min_every,
-                         subscribed=p.subscribed_at is not None)
+            for result, source, authoritative, subscribed in readings:
+                apply_result(s, p.id, result, now, source=source, min_every=min_every, subscribed=subscribed,
+                             authoritative=authoritative)
         checked += 1
     return checked
 

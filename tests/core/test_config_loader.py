@@ -130,3 +130,13 @@ def test_load_given_alert_channels_and_tracking_validates_each_against_its_kind(
     errors = _errors(cfg_dir)
     assert any(e.startswith("alerts.yaml: channels[0].kind: expected one of:") and "'pager'" in e for e in errors)
     assert any(e.startswith("tracking.yaml: provider: expected one of:") and "'aftership'" in e for e in errors)
+
+
+def test_load_given_a_1688_supplier_that_wants_kuaidi100_without_tracking_yaml_says_so(cfg_dir: Path):
+    path = cfg_dir / "suppliers" / "ali-factory.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "tracking_source: both\n", encoding="utf-8")
+    assert load_config(cfg_dir, env=ENV).suppliers["ali-factory"].tracking_source == "both"  # type: ignore[attr-defined]
+    (cfg_dir / "tracking.yaml").unlink()
+    errors = _errors(cfg_dir)
+    assert any(e.startswith("suppliers/ali-factory.yaml: tracking_source: 'both' needs a tracking provider")
+               for e in errors), errors
