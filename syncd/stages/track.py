@@ -267,9 +267,16 @@ def track(rt: Runtime) -> int:
                     used += 1
                     with rt.db.begin() as s:
                         _count_query(s, provider.name, now)
-                    # subscribed by now in subscribe mode: this query only guards against lost pushes
-                    readings.append((provider.query(p.carrier, p.tracking_no, _phone_tail(p.phone_masked)),
-                                     provider.name, True, bool(subscribe)))
+                    try:
+                        answer = provider.query(p.carrier, p.tracking_no, _phone_tail(p.phone_masked))
+                    except RejectedError as err:
+                        if not readings:
+                            raise
+                        # both: the provider refuses this number or carrier, the supplier's trace still stands
+                        log.debug("tracking %s %s: %s refused it (%s)", p.carrier, p.tracking_no, provider.name, err)
+                    else:
+                        # subscribed by now in subscribe mode: this query only guards against lost pushes
+                        readings.append((answer, provider.name, True, bool(subscribe)))
         except RateLimitedError:
             raise
         except RejectedError as err:  # this number / carrier is refused: a verdict, asked again much later

@@ -331,6 +331,18 @@ def test_track_given_both_kuaidi100s_reading_wins_at_the_same_scan_and_a_newer_s
     assert _shipments(db)[no].logistics_state == "delivered"
 
 
+def test_track_given_both_and_kuaidi100_refusing_the_carrier_keeps_the_traces_reading_without_a_verdict(ht, db):
+    h, fake = ht
+    _shipped(h, ["6336"])
+    no = "75310000006336"
+    tracer = _traced(h, "both")
+    tracer.results[no] = _moving(2)
+    fake.refuse.add(no)
+    assert track(h.rt) == 1
+    sh = _shipments(db)[no]
+    assert (sh.logistics_state, sh.track_verdict) == ("in_transit", None)
+
+
 def test_track_given_no_trace_at_the_supplier_falls_back_on_the_provider(ht, db):
     h, fake = ht
     _shipped(h, ["6341"])
