@@ -30,8 +30,8 @@ WORDS: tuple[tuple[tuple[str, ...], LogisticsState], ...] = (
       "电话不通", "电话错误", "电话有误", "电话停机", "电话空号", "号码错误", "地址不详", "地址错误", "地址有误",
       "地址不全", "地址不准确", "地址不清", "超区", "超派", "超出派送范围", "滞留", "破损", "损坏", "丢失",
       "遗失", "丢件", "失败", "不成功", "无法派送", "无法投递", "无法送达", "未妥投", "未能派送", "未能投递",
-      "拦截", "延误", "超时未取", "超时未签收", "错分", "错发", "禁运", "违禁", "安检不通过", "扣件", "扣留",
-      "家中无人", "无人签收", "无人收件"), S.PROBLEM),
+      "拦截", "延误", "暂停派送", "暂停揽收", "无法发出", "无法揽收", "超时未取", "超时未签收", "错分", "错发",
+      "禁运", "违禁", "安检不通过", "扣件", "扣留", "家中无人", "无人签收", "无人收件"), S.PROBLEM),
     # not signed for yet (before 签收)
     (("待签收", "等待签收", "未签收"), S.DELIVERING),
     # delivered: signed for, or collected from a locker by the buyer
@@ -46,10 +46,10 @@ WORDS: tuple[tuple[tuple[str, ...], LogisticsState], ...] = (
     (("揽收", "揽件", "已收件", "已收取", "收寄", "已揽", "快递员已取件"), S.PICKED_UP),
 )
 
-# A clause that starts with one of these is a condition ("如有疑问请联系派件员"), read up to its punctuation.
 # Signed for after a return, or by the sender: back home ("退回件已签收，签收人：寄件人")
 _RETURNED = re.compile(r"(?:退回|退件|退货|返回寄件|原件返回)[^，。,;；]*(?:签收|妥投)|寄件人[^，。,;；]{0,4}签收"
                        r"|签收人[:：]\s*(?:原)?寄件人")
+# A clause that starts with one of these is a condition ("如有疑问请联系派件员"), read up to its punctuation.
 _CONDITIONAL = re.compile(r"(?:如有|如需|如遇|如您|如果|若有|若需|若遇|若您)[^，。,.;；！!？?\n]*")
 # Phrases that hold a word of the table but say the opposite
 _NOISE = ("无异常", "未见异常", "没有异常", "未发现异常")

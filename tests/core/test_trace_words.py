@@ -47,6 +47,7 @@ LINES = [
     ("快件已被拦截，等待处理", S.PROBLEM),
     ("疑难件：收件人电话错误", S.PROBLEM),
     ("揽收失败：商家未交件", S.PROBLEM),
+    ("【武汉市】因天气原因暂停派送，恢复后尽快为您派送", S.PROBLEM),
     # refused, returning, returned
     ("【杭州市】收件人拒收，快件将退回", S.REFUSED),
     ("收件人拒签，快件退回中", S.REFUSED),
