@@ -1,10 +1,12 @@
 """track: follow every parcel that is not at a final state — oldest-checked first, within the provider's daily
-query budget — through the tracking provider (Kuaidi100), or the supplier's own trace (1688) where it has one.
+query budget — through the tracking provider (Kuaidi100), the supplier's own trace (1688), or both, as the
+supplier file's ``tracking_source`` says (:func:`sources`).
 
 Cadence slows for quiet parcels and stops at a final state (delivered, returned, or the provider stopped):
 a parcel with no record yet is asked again after ``NO_RECORD``; a moving parcel after a quarter of the time since
 its last scan, between ``MIN_EVERY`` and ``MAX_EVERY``. Pushes (Kuaidi100 subscription) land in
-:func:`apply_result` too, through the HTTP listener's callback.
+:func:`apply_result` too, through the HTTP listener's callback. Whatever the source, a reading whose newest scan is
+older than the parcel's changes nothing (:func:`is_stale`): a parcel's state never moves backwards.
 """
 
 from __future__ import annotations
