@@ -43,6 +43,11 @@ class AlibabaSupplierConfig(SupplierConfigBase):
     flow_control_wait_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
     """After a flow-control answer (gw.Qos*FrequencyLimit) calls to this account pause this long, doubling
     while refusals follow each other (1688 publishes no quota; 10 s is what clients in the field use)."""
+    tracking_source: Literal["auto", "supplier", "provider", "both"] = "auto"
+    """How this supplier's parcels are followed: ``supplier`` (1688's own trace: free, the carrier's words, may
+    lag), ``provider`` (tracking.yaml's provider, Kuaidi100), ``both`` (the two; at the same newest scan the
+    provider's reading wins, a newer scan wins from either), ``auto`` (the provider when tracking.yaml is set up,
+    else 1688's trace)."""
     error_actions: dict[str, ErrorAction] = Field(default_factory=dict)
     """A 1688 error code (gateway ``error_code`` or business ``errorCode``/``code``) → what to do, ahead
     of the built-in table."""

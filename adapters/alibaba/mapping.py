@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from adapters.alibaba.config import MAX_MESSAGE, AlibabaSupplierConfig
-from syncd import carriers, clock
+from syncd import carriers, clock, trace_words
 from syncd.domain import (
     LogisticsState,
     PlacedOrder,
@@ -53,17 +53,6 @@ PHASES: dict[str, SupplierOrderPhase] = {
 }
 NEVER_SHIPS = frozenset({"waitbuyerpay", "cancel", "terminated"})
 NOT_SENT = frozenset({"waitsellersend"})  # paid; parcels (a partial shipment too) show in nativeLogistics
-
-# How a trace step's remark is read (first match wins; 1688 gives no step code, only carrier text):
-# refusals and returns before 签收 (a "拒签" remark also holds 签); 签收 delivered; 派送/派件 out for delivery;
-# 揽收/揽件/收件 picked up; anything else in transit.
-STEP_WORDS: tuple[tuple[tuple[str, ...], LogisticsState], ...] = (
-    (("拒收", "拒签"), LogisticsState.REFUSED),
-    (("退回", "退件", "返回寄件"), LogisticsState.RETURNING),
-    (("签收", "已妥投", "妥投"), LogisticsState.DELIVERED),
-    (("派送", "派件", "投递中"), LogisticsState.DELIVERING),
-    (("揽收", "揽件", "已收件", "已收取"), LogisticsState.PICKED_UP),
-)
 
 _UTC8 = timezone(timedelta(hours=8))
 _COMPACT = re.compile(r"^(\d{14})(\d{3})?([+-]\d{4})?$")
@@ -340,11 +329,9 @@ def parcels_from(infos: Sequence[Mapping[str, Any]], skus: Mapping[str, str],
 
 
 def step_state(remark: str) -> LogisticsState:
-    """A trace step's state from its words (see STEP_WORDS)."""
-    for words, state in STEP_WORDS:
-        if any(w in remark for w in words):
-            return state
-    return LogisticsState.IN_TRANSIT
+    """A trace step's state from its words: 1688 gives no step code, only the carrier's text, so trouble words
+    are read before the step words (:mod:`syncd.trace_words`); a line without known words is in transit."""
+    return trace_words.state_of(remark)
 
 
 def trace_from(traces: Sequence[Mapping[str, Any]], tracking_no: str, api: str) -> TrackResult | None:
@@ -356,7 +343,7 @@ def trace_from(traces: Sequence[Mapping[str, Any]], tracking_no: str, api: str) 
         return None
     events: list[TrackEvent] = []
     for i, step in enumerate(objects(chosen[0].get("logisticsSteps"), api, "logisticsSteps")):
-        remark = text(step.get("remark"))
+        remark = trace_words.mask_phones(text(step.get("remark")))
         try:
             at = parse_time(step.get("acceptTime"))
         except ValueError as err:

@@ -7,12 +7,11 @@ aware UTC; events come out oldest first whatever order Kuaidi100 sent them in.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from syncd import clock
+from syncd import clock, trace_words
 from syncd.carriers import normalize
 from syncd.domain import STALLED_VERDICT, LogisticsState, TrackEvent, TrackPush, TrackResult
 from syncd.errors import ProtocolError
@@ -42,12 +41,10 @@ NAMES: dict[str, LogisticsState] = {name: state for state, name in STATES.values
 NOT_PICKED_UP = frozenset({"101", "102"})
 STALLED = "202"  # 超时未更新: Kuaidi100's own "no update for too long"
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-
-
-def mask_phones(text: str) -> str:
-    """Courier and receiver mobiles inside trace text lose their middle four digits."""
-    return _MOBILE.sub(r"\1****\2", text)
+# Codes that say the parcel moves normally: a node without a status of its own whose words name trouble outranks
+# them (with resultv2=0 Kuaidi100 sends no per-node status, and its basic state can lag the carrier's own words).
+MOVING = frozenset({S.PICKED_UP, S.IN_TRANSIT, S.DELIVERING})
+mask_phones = trace_words.mask_phones
 
 
 def code_text(value: Any) -> str:
@@ -103,7 +100,9 @@ def _events(data: Any, where: str) -> list[tuple[TrackEvent, str, bool]]:
             raise ProtocolError(f"{at_where}.context is {type(context).__name__}, expected text")
         location = next((v for v in (node.get("location"), node.get("areaName")) if isinstance(v, str) and v), "")
         state, status_code = _event_state(node)
-        out.append((TrackEvent(at=at, state=state or S.IN_TRANSIT, text=mask_phones(context.strip()),
+        words = mask_phones(context.strip())
+        # without a status of its own a node is read from its words, trouble first (syncd.trace_words)
+        out.append((TrackEvent(at=at, state=state or trace_words.state_of(words), text=words,
                                location=location), status_code, state is not None))
     out.sort(key=lambda e: e[0].at)  # stable: equal times keep the scan order the caller gave
     _carry_movement(out)
@@ -138,6 +137,9 @@ def map_track(body: Mapping[str, Any], where: str) -> TrackResult:
         state = events[-1][0].state
     elif state_code in STATES:
         state = STATES[state_code][0]
+        told = events[-1][0].state
+        if not events[-1][2] and state in MOVING and told in trace_words.ALARMING:
+            state = told  # "派件异常：收件人电话无法接通" under a plain 派件 / 在途 code is trouble
     elif events[-1][2]:
         state = events[-1][0].state
     else:

@@ -8,7 +8,8 @@ indexes each query relies on:
 * holds: ``ix_orders_state`` (state = held) then ``ix_holds_order_open`` (order_id, released_at);
 * supplier orders: ``ix_supplier_orders_supplier_state`` (supplier_id = ? AND state = placed, one range per
   configured supplier, each with its own placed_at cut);
-* parcels: every state but delivered / returned, with the state's own time cut, in one statement. The
+* parcels: every state but delivered / returned, with the state's own time cut, in one statement; only
+  parcels whose tracking was read at least once (``last_checked_at``: a reading or a provider's refusal). The
   schema has no index on ``shipments.logistics_state`` yet, so this one scans shipments (about 60 ms per
   100,000 rows on SQLite); an index on (logistics_state, last_event_at) makes it a few range scans
   (asked of the lead). It cannot use ``ix_shipments_track``: a parcel the provider stopped following
@@ -131,6 +132,10 @@ def _parcels(s: Session, cfg: AlertsConfig, now: datetime) -> list[ParcelFact]:
         # not "track_final = false": a parcel the provider gave up on (abort, 3天查询无记录) is final for the
         # tracker and exactly what must keep alerting; only delivered / returned parcels are done
         .where(state.in_(WATCHED_STATES),
+               # no rule speaks of a parcel before its tracking was read once: a 1688 parcel arrives with the
+               # supplier's send time (a day ago, say) and no scan because nobody has asked yet, not because
+               # the carrier has none
+               Shipment.last_checked_at.is_not(None),
                or_(and_(state == LS.NONE, handed <= now - _h(cfg.no_pickup_warn_hours)),
                    and_(state == LS.PICKED_UP, last <= now - _h(cfg.stalled_after_pickup_hours)),
                    and_(state.in_([LS.IN_TRANSIT, LS.DELIVERING]), last <= now - _h(cfg.shortest_stall_hours)),

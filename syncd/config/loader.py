@@ -335,6 +335,12 @@ def load_config(directory: Path, env: Mapping[str, str] | None = None) -> Config
         if suppliers and route.fallback_supplier and route.fallback_supplier not in suppliers:
             errors.append(ConfigError("routes", f"{sku}.fallback_supplier",
                                       f"supplier {route.fallback_supplier!r} has no file in suppliers/"))
+    for sid, supplier in suppliers.items():
+        source = getattr(supplier, "tracking_source", None)  # kinds with a trace of their own (1688) have it
+        if source in ("provider", "both") and not (directory / "tracking.yaml").exists():
+            errors.append(ConfigError(f"suppliers/{sid}.yaml", "tracking_source",
+                                      f"{source!r} needs a tracking provider (tracking.yaml), found none; "
+                                      "use 'supplier' or 'auto', or add tracking.yaml"))
     if not shops and not errors:
         errors.append(ConfigError("shops/", "", "no shop configured: add one file per shop"))
     if errors:

@@ -1,10 +1,12 @@
 """track: follow every parcel that is not at a final state — oldest-checked first, within the provider's daily
-query budget — through the tracking provider (Kuaidi100), or the supplier's own trace (1688) where it has one.
+query budget — through the tracking provider (Kuaidi100), the supplier's own trace (1688), or both, as the
+supplier file's ``tracking_source`` says (:func:`sources`).
 
 Cadence slows for quiet parcels and stops at a final state (delivered, returned, or the provider stopped):
 a parcel with no record yet is asked again after ``NO_RECORD``; a moving parcel after a quarter of the time since
 its last scan, between ``MIN_EVERY`` and ``MAX_EVERY``. Pushes (Kuaidi100 subscription) land in
-:func:`apply_result` too, through the HTTP listener's callback.
+:func:`apply_result` too, through the HTTP listener's callback. Whatever the source, a reading whose newest scan is
+older than the parcel's changes nothing (:func:`is_stale`): a parcel's state never moves backwards.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -70,9 +72,43 @@ def _digest(at: datetime, text: str) -> str:
     return hashlib.sha1(f"{clock.ensure_utc(at).isoformat()}\x1f{text}".encode()).hexdigest()  # noqa: S324
 
 
+def is_stale(stored_newest: datetime | None, newest: datetime | None, *, authoritative: bool = True) -> bool:
+    """Whether a reading is behind what the parcel already shows, and so must change nothing.
+
+    A parcel's state never moves backwards: a push replayed or arriving out of order, a poll answer from a
+    provider that lags another source, a trace without events after scans were seen, all name an older newest
+    event than the one stored. At the same newest event only an authoritative source may change the reading
+    (Kuaidi100 over 1688's words when a supplier follows both); a source alone is authoritative.
+    """
+    if stored_newest is None:
+        return False
+    if newest is None:
+        return True
+    stored_newest, newest = clock.ensure_utc(stored_newest), clock.ensure_utc(newest)
+    return newest < stored_newest or (newest == stored_newest and not authoritative)
+
+
 def apply_result(s: Session, shipment_id: int, result: TrackResult, now: datetime, *, source: str,
-                 min_every: timedelta = MIN_EVERY, subscribed: bool = False) -> None:
-    """Record a parcel's history and normalised state (from a query or a push)."""
+                 min_every: timedelta = MIN_EVERY, subscribed: bool = False, authoritative: bool = True,
+                 polled: bool = True) -> bool:
+    """Record a parcel's history and normalised state (from a query or a push); False when the reading is stale
+    (:func:`is_stale`) and changed nothing. ``polled``: syncd asked for it, so even a stale answer counts as a
+    check (when to ask again); a push that is stale leaves the row as it was."""
+    row = s.execute(select(Shipment.last_event_at, Shipment.picked_up_at, Shipment.track_final)
+                    .where(Shipment.id == shipment_id)).one_or_none()
+    if row is None:
+        return False
+    newest = max((clock.ensure_utc(e.at) for e in result.events), default=None)
+    stored = clock.ensure_utc(row.last_event_at) if row.last_event_at is not None else None
+    if is_stale(stored, newest, authoritative=authoritative):
+        if polled:
+            checked: dict[str, Any] = {"last_checked_at": now}
+            if not row.track_final and stored is not None:
+                checked["next_check_at"] = (now + SUBSCRIBED_EVERY) if subscribed else \
+                    now + min(MAX_EVERY, max(min_every, (now - stored) / 4))
+            s.execute(update(Shipment).where(Shipment.id == shipment_id).values(**checked)
+                      .execution_options(synchronize_session=False))
+        return False
     if result.events:
         # One cached statement, run as executemany: a multi-row VALUES is compiled anew on every call (about
         # 1.5 ms of CPU per parcel, ``syncd bench --tracking``).
@@ -84,23 +120,25 @@ def apply_result(s: Session, shipment_id: int, result: TrackResult, now: datetim
     values: dict[str, Any] = {"logistics_state": result.state.value, "last_checked_at": now,
                               "provider_state": (result.provider_state or "")[:32] or None,
                               "track_verdict": (result.verdict or None) and result.verdict[:64]}
-    if result.events:
-        values["last_event_at"] = max(clock.ensure_utc(e.at) for e in result.events)
+    if newest is not None:
+        values["last_event_at"] = newest
         scanned = [clock.ensure_utc(e.at) for e in result.events if e.state is not LogisticsState.NONE]
         if scanned or result.state is not LogisticsState.NONE:
-            values["picked_up_at"] = min(scanned) if scanned else values["last_event_at"]
+            values["picked_up_at"] = min(scanned) if scanned else newest
         if result.state is LogisticsState.DELIVERED:
-            values["delivered_at"] = values["last_event_at"]
+            values["delivered_at"] = newest
     nxt = next_check(result, now, min_every=min_every)
+    if newest is not None and newest == stored and row.track_final:
+        nxt = None  # the same history again (a replayed final push) does not start following it anew
     values["track_final"] = nxt is None
     values["next_check_at"] = (now + SUBSCRIBED_EVERY) if (subscribed and nxt is not None) else nxt
-    if values.get("picked_up_at") is not None:  # keep the first scan ever seen
-        old = s.scalar(select(Shipment.picked_up_at).where(Shipment.id == shipment_id))
-        if old is not None and old < values["picked_up_at"]:
-            values["picked_up_at"] = old
+    old = row.picked_up_at
+    if values.get("picked_up_at") is not None and old is not None and clock.ensure_utc(old) < values["picked_up_at"]:
+        values["picked_up_at"] = old  # keep the first scan ever seen
     # no Shipment object lives in these sessions: nothing for the ORM to synchronise (about 0.8 ms per parcel)
     s.execute(update(Shipment).where(Shipment.id == shipment_id).values(**values)
               .execution_options(synchronize_session=False))
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +150,7 @@ class _Parcel:
     supplier_ref: str | None
     phone_masked: str
     subscribed_at: datetime | None
+    handed_over_at: datetime
 
 
 def _due(rt: Runtime, s: Session, now: datetime, limit: int) -> list[_Parcel]:
@@ -119,6 +158,7 @@ def _due(rt: Runtime, s: Session, now: datetime, limit: int) -> list[_Parcel]:
     that stop at ``limit``. One ORDER BY over ``next_check_at IS NULL OR <= now`` joined and sorted every active
     parcel on each pass (60–200 ms a pass at 100,000 parcels, a pass per 200 of them)."""
     base = (select(Shipment.id, Shipment.carrier, Shipment.tracking_no, Shipment.subscribed_at,
+                   func.coalesce(Shipment.handed_over_at, Shipment.created_at).label("handed_over_at"),
                    SupplierOrder.supplier_id, SupplierOrder.supplier_ref, Order.receiver)
             .join(SupplierOrder, SupplierOrder.id == Shipment.supplier_order_id)
             .join(Order, Order.id == Shipment.order_id)
@@ -128,12 +168,43 @@ def _due(rt: Runtime, s: Session, now: datetime, limit: int) -> list[_Parcel]:
         rows += s.execute(base.where(Shipment.next_check_at <= now)
                           .order_by(Shipment.next_check_at, Shipment.id).limit(limit - len(rows)))
     return [_Parcel(r.id, r.carrier, r.tracking_no, r.supplier_id, r.supplier_ref,
-                    str((r.receiver or {}).get("phone_masked", "")), r.subscribed_at) for r in rows]
+                    str((r.receiver or {}).get("phone_masked", "")), r.subscribed_at,
+                    clock.ensure_utc(r.handed_over_at)) for r in rows]
 
 
 def _phone_tail(masked: str) -> str | None:
     digits = "".join(ch for ch in masked[-4:] if ch.isdigit())
     return digits if len(digits) == 4 else None
+
+
+def sources(setting: str, *, has_trace: bool, has_provider: bool) -> tuple[bool, bool]:
+    """Whom to ask about a parcel: (the supplier's own trace, the tracking provider).
+
+    ``setting`` is the supplier file's ``tracking_source``: ``supplier`` (its trace only), ``provider``
+    (tracking.yaml's provider only), ``both`` (the trace and the provider, whose reading wins at the same newest
+    scan), ``auto`` (the provider when one is configured, else the trace). What is not there is not asked.
+    """
+    if not has_trace:
+        return False, has_provider
+    if not has_provider or setting == "supplier":
+        return True, False
+    return setting == "both", True
+
+
+def first_read(handed_over_at: datetime, now: datetime, no_pickup_after: timedelta) -> datetime | None:
+    """When syncd reads a freshly subscribed parcel itself if no push came first (None: at once).
+
+    Kuaidi100 pushes once a carrier has scanned the parcel, so a parcel nobody picked up is never pushed: one
+    query when the no-pickup rule could first apply gives the alerts a reading (they wait for one)."""
+    due = clock.ensure_utc(handed_over_at) + no_pickup_after
+    if due <= now:
+        return None
+    return min(due, now + SUBSCRIBED_EVERY)
+
+
+def _setting(rt: Runtime, supplier_id: str) -> str:
+    # a supplier kind whose adapter has a trace declares tracking_source in its file (1688); others have none
+    return str(getattr(rt.config.suppliers.get(supplier_id), "tracking_source", "auto"))
 
 
 def track(rt: Runtime) -> int:
@@ -151,41 +222,63 @@ def track(rt: Runtime) -> int:
         parcels = _due(rt, s, now, BATCH)
     checked = 0
     paused: set[str] = set()  # suppliers whose flow control refused a trace: their parcels wait for a later pass
+    no_pickup_after = timedelta(hours=float(rt.config.alerts.no_pickup_warn_hours))
     for p in parcels:
         if rt.stop.is_set():
             break
         now = clock.now()
         api = rt.api_suppliers.get(p.supplier_id)
-        result: TrackResult | None = None
-        source = ""
+        ask_trace, ask_provider = sources(_setting(rt, p.supplier_id), has_provider=provider is not None,
+                                          has_trace=api is not None and bool(p.supplier_ref))
+        # (reading, source, authoritative, subscribed): applied in this order, the authoritative one last
+        readings: list[tuple[TrackResult, str, bool, bool]] = []
         try:
-            if api is not None and p.supplier_ref:
+            if ask_trace and api is not None and p.supplier_ref:
                 if p.supplier_id in paused:
                     continue
                 try:
-                    result, source = api.trace(p.supplier_ref, p.tracking_no), p.supplier_id
+                    traced = api.trace(p.supplier_ref, p.tracking_no)
                 except RateLimitedError as err:
                     log.info("tracking: supplier %s paused by flow control (%s); its parcels follow later",
                              p.supplier_id, err)
                     paused.add(p.supplier_id)
                     continue
-            if result is None and provider is not None:
+                if traced is not None:
+                    readings.append((traced, p.supplier_id, not ask_provider, False))
+                else:  # the supplier has no trace of it (older than a year, a supplier without traces)
+                    ask_provider = provider is not None
+            if ask_provider and provider is not None:
                 if subscribe and p.subscribed_at is None:
                     url = f"{str(getattr(cfg, 'callback_base_url', '')).rstrip('/')}/callbacks/kuaidi100?sid={p.id}"
                     provider.subscribe(p.carrier, p.tracking_no, _phone_tail(p.phone_masked), url)
+                    first = first_read(p.handed_over_at, now, no_pickup_after)
                     with rt.db.begin() as s:
                         s.execute(update(Shipment).where(Shipment.id == p.id).values(
-                            subscribed_at=now, next_check_at=now + SUBSCRIBED_EVERY))
-                    checked += 1
-                    continue
-                if budget and used >= budget:
-                    log.warning("tracking: the daily budget of %d queries is used up; the rest wait until tomorrow",
-                                budget)
-                    break
-                used += 1
-                with rt.db.begin() as s:
-                    _count_query(s, provider.name, now)
-                result, source = provider.query(p.carrier, p.tracking_no, _phone_tail(p.phone_masked)), provider.name
+                            subscribed_at=now, next_check_at=first or now))
+                    if first is not None and not readings:
+                        checked += 1
+                        continue
+                query = not (subscribe and readings)  # both, subscribed: the provider's news come as pushes
+                if query and budget and used >= budget:
+                    if not readings:
+                        log.warning("tracking: the daily budget of %d queries is used up; the rest wait until "
+                                    "tomorrow", budget)
+                        break
+                    query = False
+                if query:
+                    used += 1
+                    with rt.db.begin() as s:
+                        _count_query(s, provider.name, now)
+                    try:
+                        answer = provider.query(p.carrier, p.tracking_no, _phone_tail(p.phone_masked))
+                    except RejectedError as err:
+                        if not readings:
+                            raise
+                        # both: the provider refuses this number or carrier, the supplier's trace still stands
+                        log.debug("tracking %s %s: %s refused it (%s)", p.carrier, p.tracking_no, provider.name, err)
+                    else:
+                        # subscribed by now in subscribe mode: this query only guards against lost pushes
+                        readings.append((answer, provider.name, True, bool(subscribe)))
         except RateLimitedError:
             raise
         except RejectedError as err:  # this number / carrier is refused: a verdict, asked again much later
@@ -198,21 +291,26 @@ def track(rt: Runtime) -> int:
             raise
         except SyncdError as err:  # an unreadable answer for one parcel must not stop the others
             log.warning("tracking %s %s: %s", p.carrier, p.tracking_no, err)
-            with rt.db.begin() as s:
-                s.execute(update(Shipment).where(Shipment.id == p.id).values(
-                    last_checked_at=now, next_check_at=now + NO_RECORD))
+            with rt.db.begin() as s:  # asked, not read: last_checked_at stays (the alerts wait for a reading)
+                s.execute(update(Shipment).where(Shipment.id == p.id).values(next_check_at=now + NO_RECORD))
             continue
-        if result is None:
+        if not readings:  # nobody has a trace of it: ask again much later rather than at every pass
+            with rt.db.begin() as s:
+                s.execute(update(Shipment).where(Shipment.id == p.id).values(next_check_at=now + MAX_EVERY))
             continue
         with rt.db.begin() as s:
-            apply_result(s, p.id, result, now, source=source, min_every=min_every,
-                         subscribed=p.subscribed_at is not None)
+            for result, source, authoritative, subscribed in readings:
+                apply_result(s, p.id, result, now, source=source, min_every=min_every, subscribed=subscribed,
+                             authoritative=authoritative)
         checked += 1
     return checked
 
 
 def apply_push(rt: Runtime, push: TrackPush, shipment_id: int | None) -> int:
-    """A verified push: record it on the parcel(s) with this number; returns how many were updated."""
+    """A verified push: record it on the parcel(s) with this number; returns how many parcels have the number.
+
+    Kuaidi100 signs pushes without a timestamp, so a push can be replayed or arrive after a newer one: a push
+    whose newest event is older than what a parcel shows changes nothing on it (:func:`is_stale`)."""
     now = clock.now()
     with rt.db.begin() as s:
         q = select(Shipment.id).where(Shipment.tracking_no == push.tracking_no)
@@ -220,7 +318,10 @@ def apply_push(rt: Runtime, push: TrackPush, shipment_id: int | None) -> int:
             q = q.where(Shipment.id == shipment_id)
         ids = list(s.scalars(q))
         for sid in ids:
-            apply_result(s, sid, push.result, now, source="push", subscribed=True)
+            if not apply_result(s, sid, push.result, now, source="push", subscribed=True, polled=False):
+                # debug, not info: a replaying sender must not be able to fill the log
+                log.debug("tracking: a push for parcel %d is older than what syncd has (out of order or replayed); "
+                         "ignored", sid)
     return len(ids)
 
 

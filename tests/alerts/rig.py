@@ -112,7 +112,7 @@ def shipment_row(order_id: int, so_id: int, tracking_no: str, *, carrier: str = 
            "writeback_state": "uploaded", "created_at": NOW - timedelta(hours=1), "logistics_state": "none",
            "track_final": False, "province": "", "handed_over_at": None, "picked_up_at": None,
            "last_event_at": None, "delivered_at": None, "track_verdict": None, "provider_state": None,
-           "uploaded_at": None}
+           "uploaded_at": None, "last_checked_at": NOW - timedelta(minutes=5)}
     row.update(values)
     return row
 

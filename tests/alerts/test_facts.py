@@ -46,6 +46,17 @@ def test_parcels_are_selected_only_past_the_threshold_of_their_state_until_deliv
     assert (got[due].shop_id, got[due].carrier) == ("shop1", "zhongtong")
 
 
+def test_a_parcel_whose_tracking_was_never_read_is_no_candidate_for_any_parcel_rule(rig: Rig) -> None:
+    unread = [rig.shipment(handed_over_at=NOW - 30 * H, last_checked_at=None),
+              rig.shipment(logistics_state="picked_up", picked_up_at=NOW - 40 * H, last_checked_at=None),
+              rig.shipment(logistics_state="in_transit", last_event_at=NOW - 60 * H, last_checked_at=None),
+              rig.shipment(logistics_state="problem", last_event_at=NOW - H, last_checked_at=None),
+              rig.shipment(handed_over_at=NOW - H, track_verdict="abort: 3天查询无记录", last_checked_at=None)]
+    read = rig.shipment(handed_over_at=NOW - 30 * H, last_checked_at=NOW - S)
+    assert [p.shipment_id for p in facts(rig).parcels] == [read]
+    assert not set(unread) & {p.shipment_id for p in facts(rig).parcels}
+
+
 def test_ship_deadline_candidates_are_unshipped_paid_orders_inside_the_warning_window(rig: Rig) -> None:
     early = rig.order(paid_at=NOW - 36 * H + S)
     near = rig.order(paid_at=NOW - 36 * H)

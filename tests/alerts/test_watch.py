@@ -122,6 +122,28 @@ def test_a_1688_parcel_sent_21_hours_ago_without_a_scan_is_a_critical_no_pickup_
     assert "Handed over 05-05 15:00; no carrier scan since." in message.lines
 
 
+def test_a_1688_parcel_sent_30_hours_ago_alerts_nobody_before_its_trace_is_read_nor_after_it_shows_a_scan(
+        rig: Rig, db: Database) -> None:
+    number = "73000000000002"
+    # as the supplier stage records it: the number arrived just now, handed over at 1688's send time
+    sid = rig.shipment(tracking_no=number, created_at=NOW, handed_over_at=NOW - 30 * H, last_checked_at=None)
+    assert run(rig).ok
+    assert open_alerts(db) == [] and rig.sinks["ops"].calls == 0
+
+    def at(ago: timedelta) -> str:
+        return (NOW - ago).astimezone(clock.SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
+    trace = alibaba.trace_from([{"logisticsBillNo": number, "logisticsSteps": [
+        {"acceptTime": at(29 * H), "remark": "【义乌市】中通快递 义乌分拨中心 已揽收"},
+        {"acceptTime": at(2 * H), "remark": "【杭州市】快件已到达 杭州转运中心"}]}], number,
+        "alibaba.trade.getLogisticsTraceInfo.buyerView")
+    assert trace is not None
+    with db.begin() as s:
+        apply_result(s, sid, trace, NOW, source="ali-factory")
+    assert run(rig).ok
+    assert open_alerts(db) == [] and rig.sinks["ops"].calls == 0  # nothing opened, so nothing resolved either
+
+
 def test_the_watch_stage_records_its_scopes(rig: Rig, db: Database) -> None:
     run(rig)
     with db.read() as s:

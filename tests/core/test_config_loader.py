@@ -193,3 +193,13 @@ def test_secret_at_finds_secret_types_through_optional_annotated_nested_and_list
     assert secret_at(Kuaidi100Config, ("key",))  # Annotated[SecretStr, BeforeValidator]
     assert not secret_at(TaobaoShopConfig, ("can_refresh",))
     assert not secret_at(TaobaoShopConfig, ("app_key",))  # public, named like a secret: types decide, not names
+
+
+def test_load_given_a_1688_supplier_that_wants_kuaidi100_without_tracking_yaml_says_so(cfg_dir: Path):
+    path = cfg_dir / "suppliers" / "ali-factory.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "tracking_source: both\n", encoding="utf-8")
+    assert load_config(cfg_dir, env=ENV).suppliers["ali-factory"].tracking_source == "both"  # type: ignore[attr-defined]
+    (cfg_dir / "tracking.yaml").unlink()
+    errors = _errors(cfg_dir)
+    assert any(e.startswith("suppliers/ali-factory.yaml: tracking_source: 'both' needs a tracking provider")
+               for e in errors), errors

@@ -15,10 +15,19 @@ from sqlalchemy import func, select
 
 from syncd import clock
 from syncd.domain import LogisticsState, TrackEvent, TrackPush, TrackResult
-from syncd.errors import RejectedError
-from syncd.stages.track import apply_push, next_check, queries_used, track
+from syncd.errors import ProtocolError, RejectedError
+from syncd.stages.track import (
+    apply_push,
+    apply_result,
+    first_read,
+    is_stale,
+    next_check,
+    queries_used,
+    sources,
+    track,
+)
 from syncd.store.db import Database
-from syncd.store.models import Shipment, TrackingEvent
+from syncd.store.models import Shipment, SupplierOrder, TrackingEvent
 from tests.fakes import make_order
 from tests.stages.harness import Harness, build
 
@@ -188,3 +197,204 @@ def test_run_given_more_parcels_due_than_one_batch_goes_on_batch_after_batch_wit
         report = h.stage("track")
     assert report.ok and len(fake.asked) == 5  # three batches of two, the last cut by the budget of five
     assert sum(1 for x in _shipments(db).values() if x.last_checked_at is None) == 2
+
+
+def test_is_stale_given_older_equal_and_newer_readings() -> None:
+    t = clock.now()
+    assert not is_stale(None, None) and not is_stale(None, t)  # nothing stored yet: any reading counts
+    assert is_stale(t, None)  # no events after scans were seen: never erases them
+    assert is_stale(t, t - timedelta(seconds=1)) and not is_stale(t, t + timedelta(seconds=1))
+    assert not is_stale(t, t) and is_stale(t, t, authoritative=False)
+
+
+def test_track_given_a_poll_answer_older_than_the_stored_push_keeps_the_state_and_counts_the_check(ht, db):
+    h, fake = ht
+    h.rt.config.tracking.daily_query_budget = 100
+    _shipped(h, ["6051"])
+    no = "75310000006051"
+    delivering = TrackResult(LogisticsState.DELIVERING, [*_moving(3).events,
+                             TrackEvent(_ago(1), LogisticsState.DELIVERING, "【杭州】派件中")])
+    apply_push(h.rt, TrackPush("zhongtong", no, delivering), None)
+    fake.results[no] = _moving(3)  # the provider's query lags its own push
+    with time_machine.travel(clock.now() + timedelta(days=1, minutes=1), tick=False):
+        assert track(h.rt) == 1
+        sh = _shipments(db)[no]
+        assert sh.logistics_state == "delivering" and sh.last_checked_at == clock.now()
+        assert sh.next_check_at is not None and sh.next_check_at > clock.now()
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(TrackingEvent)) == 3
+
+
+def test_apply_result_given_the_same_newest_event_lets_only_an_authoritative_source_change_the_state(ht, db):
+    h, _ = ht
+    _shipped(h, ["6061"])
+    sid = _shipments(db)["75310000006061"].id
+    at = _ago(2)
+    words = TrackResult(LogisticsState.DELIVERING, [TrackEvent(at, LogisticsState.DELIVERING, "派件")])
+    code = TrackResult(LogisticsState.PROBLEM, [TrackEvent(at, LogisticsState.PROBLEM, "派件")])
+    now = clock.now()
+    with db.begin() as s:
+        assert apply_result(s, sid, code, now, source="k100")
+        assert not apply_result(s, sid, words, now, source="supplier", authoritative=False)
+    assert _shipments(db)["75310000006061"].logistics_state == "problem"
+    with db.begin() as s:
+        assert apply_result(s, sid, words, now, source="k100")
+    assert _shipments(db)["75310000006061"].logistics_state == "delivering"
+
+
+# ---- where a parcel is read: the supplier's trace, the provider, or both ------------------------------------
+
+
+@dataclass
+class FakeTracer:
+    """An API supplier with a logistics trace of its own (1688's getLogisticsTraceInfo)."""
+
+    results: dict[str, TrackResult | None] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
+    broken: bool = False
+
+    def trace(self, supplier_ref: str, tracking_no: str) -> TrackResult | None:
+        self.asked.append(tracking_no)
+        if self.broken:
+            raise ProtocolError("1688 trace: logisticsSteps is not a list of objects")
+        return self.results.get(tracking_no)
+
+
+def _traced(h: Harness, setting: str | None) -> FakeTracer:
+    """Supplier acme answers with its own trace; its file says ``tracking_source: setting``."""
+    tracer = FakeTracer()
+    h.rt.api_suppliers["acme"] = tracer  # type: ignore[assignment]
+    h.rt.config.suppliers["acme"] = SimpleNamespace(id="acme") if setting is None else \
+        SimpleNamespace(id="acme", tracking_source=setting)  # type: ignore[assignment]
+    with h.rt.db.begin() as s:
+        for so in s.scalars(select(SupplierOrder)):
+            so.supplier_ref = f"1688-{so.id}"
+    return tracer
+
+
+@pytest.mark.parametrize(("setting", "trace", "provider", "expected"), [
+    ("auto", True, True, (False, True)), ("auto", True, False, (True, False)),
+    ("supplier", True, True, (True, False)), ("provider", True, True, (False, True)),
+    ("both", True, True, (True, True)), ("both", True, False, (True, False)),
+    ("provider", True, False, (True, False)),  # check-config refuses this; at run time the trace is still read
+    ("supplier", False, True, (False, True)), ("auto", False, False, (False, False)),
+])
+def test_sources_given_the_setting_and_what_exists(setting, trace, provider, expected) -> None:
+    assert sources(setting, has_trace=trace, has_provider=provider) == expected
+
+
+def test_track_given_a_1688_parcel_and_kuaidi100_configured_follows_it_with_kuaidi100_by_default(ht, db):
+    h, fake = ht
+    _shipped(h, ["6301"])
+    tracer = _traced(h, "auto")
+    assert track(h.rt) == 1
+    assert tracer.asked == [] and [no for _, no, _ in fake.asked] == ["75310000006301"]
+
+
+def test_track_given_a_1688_parcel_in_subscribe_mode_subscribes_it_to_kuaidi100(ht, db):
+    h, fake = ht
+    h.rt.config.tracking = SimpleNamespace(daily_query_budget=100, mode="subscribe", min_poll_minutes=60,
+                                           callback_base_url="https://syncd.example.com")
+    _shipped(h, ["6311"])
+    tracer = _traced(h, None)  # a file without the key: auto
+    track(h.rt)
+    assert tracer.asked == [] and fake.asked[0][0] == "subscribe"
+
+
+def test_track_given_tracking_source_supplier_reads_only_the_trace(ht, db):
+    h, fake = ht
+    _shipped(h, ["6321"])
+    tracer = _traced(h, "supplier")
+    tracer.results["75310000006321"] = _moving(2)
+    assert track(h.rt) == 1
+    assert tracer.asked == ["75310000006321"] and fake.asked == []
+    assert _shipments(db)["75310000006321"].logistics_state == "in_transit"
+
+
+def test_track_given_both_kuaidi100s_reading_wins_at_the_same_scan_and_a_newer_scan_wins_from_either(ht, db):
+    h, fake = ht
+    h.rt.config.tracking.daily_query_budget = 100
+    _shipped(h, ["6331"])
+    no = "75310000006331"
+    tracer = _traced(h, "both")
+    scan = TrackEvent(_ago(1), LogisticsState.DELIVERING, "【杭州市】快递员正在派件")
+    tracer.results[no] = TrackResult(LogisticsState.DELIVERING, [*_moving(3).events, scan])
+    fake.results[no] = TrackResult(LogisticsState.PROBLEM, [*_moving(3).events, scan], provider_state="2 疑难")
+    track(h.rt)
+    assert (tracer.asked, [n for _, n, _ in fake.asked]) == ([no], [no])
+    assert _shipments(db)[no].logistics_state == "problem"
+    # later the trace has a newer scan than Kuaidi100 (which lags): the newer scan wins
+    with time_machine.travel(clock.now() + timedelta(hours=2), tick=False):
+        tracer.results[no] = TrackResult(LogisticsState.DELIVERED, [*_moving(3).events, scan,
+                                         TrackEvent(_ago(0.5), LogisticsState.DELIVERED, "已签收")])
+        track(h.rt)
+    assert _shipments(db)[no].logistics_state == "delivered"
+
+
+def test_track_given_both_and_kuaidi100_refusing_the_carrier_keeps_the_traces_reading_without_a_verdict(ht, db):
+    h, fake = ht
+    _shipped(h, ["6336"])
+    no = "75310000006336"
+    tracer = _traced(h, "both")
+    tracer.results[no] = _moving(2)
+    fake.refuse.add(no)
+    assert track(h.rt) == 1
+    sh = _shipments(db)[no]
+    assert (sh.logistics_state, sh.track_verdict) == ("in_transit", None)
+
+
+def test_track_given_no_trace_at_the_supplier_falls_back_on_the_provider(ht, db):
+    h, fake = ht
+    _shipped(h, ["6341"])
+    tracer = _traced(h, "supplier")  # the trace answers None (order.createtime.history)
+    track(h.rt)
+    assert tracer.asked == ["75310000006341"] and [n for _, n, _ in fake.asked] == ["75310000006341"]
+
+
+def test_track_given_nobody_has_a_trace_asks_again_much_later_not_at_every_pass(ht, db):
+    h, _ = ht
+    h.rt.tracker = None
+    _shipped(h, ["6351"])
+    tracer = _traced(h, "supplier")
+    track(h.rt)
+    track(h.rt)
+    assert tracer.asked == ["75310000006351"]
+    sh = _shipments(db)["75310000006351"]
+    assert sh.last_checked_at is None and sh.next_check_at is not None
+
+
+def test_track_given_an_unreadable_trace_does_not_count_as_read(ht, db):
+    h, _ = ht
+    h.rt.tracker = None
+    _shipped(h, ["6361"])
+    _traced(h, "supplier").broken = True
+    track(h.rt)
+    sh = _shipments(db)["75310000006361"]
+    assert sh.last_checked_at is None and sh.next_check_at is not None  # the alerts wait for a reading
+
+
+def test_first_read_after_subscribing_is_when_no_pickup_could_first_apply() -> None:
+    now, twelve = clock.now(), timedelta(hours=12)
+    assert first_read(now - timedelta(hours=30), now, twelve) is None  # handed over long ago: read at once
+    assert first_read(now - timedelta(hours=2), now, twelve) == now + timedelta(hours=10)
+    assert first_read(now + timedelta(days=3), now, twelve) == now + timedelta(hours=24)
+
+
+def test_track_given_a_parcel_handed_over_30_hours_ago_in_subscribe_mode_subscribes_and_reads_it_at_once(ht, db):
+    h, fake = ht
+    h.rt.config.tracking = SimpleNamespace(daily_query_budget=100, mode="subscribe", min_poll_minutes=60,
+                                           callback_base_url="https://syncd.example.com")
+    _shipped(h, ["6371", "6372"])
+    from sqlalchemy import update
+
+    with db.begin() as s:
+        s.execute(update(Shipment).where(Shipment.tracking_no == "75310000006371")
+                  .values(handed_over_at=_ago(30)))
+    track(h.rt)
+    assert [(what, no) for what, no, _ in fake.asked] == [("subscribe", "75310000006371"),
+                                                        ("zhongtong", "75310000006371"),
+                                                        ("subscribe", "75310000006372")]
+    sh = _shipments(db)
+    assert sh["75310000006371"].last_checked_at is not None and sh["75310000006372"].last_checked_at is None
+    assert sh["75310000006372"].next_check_at is not None
+    assert sh["75310000006372"].next_check_at - clock.now() > timedelta(hours=11)

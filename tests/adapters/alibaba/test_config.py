@@ -47,6 +47,13 @@ def test_flow_and_payment_accept_only_their_values() -> None:
         make_config(payment="auto")
 
 
+def test_tracking_source_defaults_to_auto_and_accepts_only_its_values() -> None:
+    assert make_config().tracking_source == "auto"
+    assert make_config(tracking_source="both").tracking_source == "both"
+    with pytest.raises(ValidationError, match="tracking_source"):
+        make_config(tracking_source="kuaidi1000")
+
+
 def test_plugin_builds_the_adapter_for_kind_1688(ctx: AdapterContext) -> None:
     assert PLUGIN.kind == "1688" and PLUGIN.config_model is AlibabaSupplierConfig
     assert isinstance(PLUGIN.factory(make_config(), ctx), AlibabaAdapter)

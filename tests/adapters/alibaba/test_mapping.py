@@ -85,6 +85,24 @@ def test_step_state_reads_the_remark_words(remark: str, state: LogisticsState) -
     assert m.step_state(remark) is state
 
 
+def test_trace_given_a_delivery_failure_step_is_a_problem_not_delivering_and_hides_phones() -> None:
+    steps = [{"acceptTime": "2024-05-05 09:00:00", "remark": "【义乌市】中通快递 义乌分拨中心 已揽收"},
+             {"acceptTime": "2024-05-06 08:00:00", "remark": "【杭州市】快递员正在派件，电话 13812345678"},
+             {"acceptTime": "2024-05-06 10:00:00", "remark": "【杭州市】派件异常：收件人电话无法接通，地址不详"}]
+    result = m.trace_from([{"logisticsBillNo": "73001", "logisticsSteps": steps}], "73001", "trace")
+    assert result is not None
+    assert [e.state for e in result.events] == [LogisticsState.PICKED_UP, LogisticsState.DELIVERING,
+                                                LogisticsState.PROBLEM]
+    assert result.state is LogisticsState.PROBLEM
+    assert result.events[1].text == "【杭州市】快递员正在派件，电话 138****5678"
+
+
+def test_trace_given_only_a_printed_label_is_no_pickup() -> None:
+    steps = [{"acceptTime": "2024-05-05 09:00:00", "remark": "【义乌市】商家已打印电子面单，等待快递员揽收"}]
+    result = m.trace_from([{"logisticsBillNo": "73002", "logisticsSteps": steps}], "73002", "trace")
+    assert result is not None and result.state is LogisticsState.NONE
+
+
 @pytest.mark.parametrize(("name", "code", "expected"), [
     ("中通快递(ZTO)", "ZTO", "zhongtong"), ("圆通速递（YTO）", "", "yuantong"), ("", "YUNDA", "yunda"),
     ("某某物流(XX)", "XX", None)])

@@ -136,6 +136,18 @@ def test_per_event_state_comes_from_the_status_name_without_a_code() -> None:
     assert [e.state for e in result.events] == [S.PICKED_UP, S.DELIVERING]
 
 
+def test_a_node_without_a_status_of_its_own_is_read_from_its_words_trouble_first() -> None:
+    result = map_track(trace("5", node("2025-11-22 07:00:00", "【杭州市】快件已发往 杭州转运中心"),
+                             node("2025-11-22 08:00:00", "【杭州市】派件异常：收件人电话无法接通，地址不详")), WHERE)
+    assert [e.state for e in result.events] == [S.IN_TRANSIT, S.PROBLEM]
+    assert result.state is S.PROBLEM
+
+
+def test_a_node_with_a_status_of_its_own_keeps_kuaidi100s_reading() -> None:
+    result = map_track(trace("5", node("2025-11-22 08:00:00", "派件异常，待再次派送", statusCode="5")), WHERE)
+    assert result.state is S.DELIVERING
+
+
 def test_a_high_level_code_in_state_is_understood() -> None:
     assert map_track(trace("1002", node()), WHERE).state is S.IN_TRANSIT
 
