@@ -46,6 +46,9 @@ ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[MutableMapp
 _408 = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 16\r\n" \
        b"connection: close\r\n\r\nrequest timeout\n"
 
+_431 = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n" \
+       b"content-length: 23\r\nconnection: close\r\n\r\nrequest head too large\n"
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -154,6 +157,7 @@ class _GuardedH11(H11Protocol):
         self._phase = ""  # "head" or "body" while a deadline runs
         self._got_bytes = False
         self._discarded = 0
+        self._head_len, self._tail = 0, b""  # bytes of the request head so far, the last 3 seen
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -169,8 +173,11 @@ class _GuardedH11(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._got_bytes = True
-        if not self._phase and self.conn.their_state is h11.IDLE:
-            self._arm("head")  # the first byte of a further request on a kept-alive connection
+        if self.conn.their_state is h11.IDLE:
+            if not self._phase:
+                self._arm("head")  # the first byte of a further request on a kept-alive connection
+            if self._head_too_long(data):
+                return
         if self.conn.our_state in (h11.DONE, h11.MUST_CLOSE) and self.conn.their_state is h11.SEND_BODY:
             # answered early (413): what the client still sends is dropped, up to a bound
             self._discarded += len(data)
@@ -183,7 +190,25 @@ class _GuardedH11(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        self._head_len, self._tail = 0, b""
         self._follow()
+
+    def _head_too_long(self, data: bytes) -> bool:
+        """Count the request head's bytes (h11 bounds only a head that arrives in pieces); past ``max_head``
+        answer 431 and close."""
+        seen = self._tail + data
+        end = seen.find(b"\r\n\r\n")
+        if end < 0:
+            end = seen.find(b"\n\n")
+        self._head_len += (end - len(self._tail) if end >= 0 else len(data))
+        self._tail = seen[-3:] if end < 0 else b""
+        if self._head_len <= self.limits.max_head:
+            return False
+        self._disarm()
+        self.refusals.note(f"{self.port_name} port", "request head too large (431)")
+        self.transport.write(_431)
+        self.transport.close()
+        return True
 
     def send_400_response(self, msg: str) -> None:
         self._disarm()
@@ -274,7 +299,7 @@ class HttpServer:
         except OSError:
             sock.close()
             raise
-        config = Config(self.app, http=_protocol_for(self.limits, self.name, self.refusals), ws="none",
+        config = Config(self._guard, http=_protocol_for(self.limits, self.name, self.refusals), ws="none",
                         lifespan="off", log_config=None, log_level="warning", access_log=False,
                         proxy_headers=False, server_header=False, interface="asgi3",
                         timeout_keep_alive=self.limits.keep_alive, limit_concurrency=None,
@@ -288,6 +313,25 @@ class HttpServer:
         if self._failed is not None or not self._ready.is_set():
             self._server = None
             raise RuntimeError(f"the {self.name} HTTP server did not start") from self._failed
+
+    async def _guard(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        """What h11 lets through but no client of ours sends: an HTTP version other than 1.0 / 1.1 (505), and
+        both Content-Length and Transfer-Encoding (400: the shape of request smuggling behind a proxy)."""
+        status = 0
+        if scope.get("type") == "http":
+            if scope.get("http_version") not in ("1.0", "1.1"):
+                status = 505
+            else:
+                names = {bytes(k).lower() for k, _ in scope.get("headers", [])}
+                if b"content-length" in names and b"transfer-encoding" in names:
+                    status = 400
+        if not status:
+            await self.app(scope, receive, send)
+            return
+        self.refusals.note(f"{self.name} port", f"refused request framing ({status})")
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": b"bad request\n"})
 
     def _run(self) -> None:
         try:

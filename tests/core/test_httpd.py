@@ -189,7 +189,7 @@ def test_start_listener_plugs_in_extra_collectors(db: Database, frozen):
                                extra_collectors=[tracking_queries_today])
     try:
         page = parse(request(listeners.admin, "GET", "/metrics")[2].decode())
-        assert request(listeners.callback, "GET", "/metrics")[0] == 404  # the admin endpoints stay off the callback port
+        assert request(listeners.callback, "GET", "/metrics")[0] == 404  # admin endpoints: not on the callback port
     finally:
         listeners.stop()
     assert page.value("syncd_tracking_queries_today", provider="kuaidi100") == 7
