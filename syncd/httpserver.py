@@ -43,6 +43,7 @@ log = logging.getLogger("syncd.httpserver")
 ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[MutableMapping[str, Any]]],
                     Callable[[MutableMapping[str, Any]], Awaitable[None]]], Awaitable[None]]
 
+LINGER = 1.0  # seconds a refused connection is read (and dropped) after its answer, before it is closed
 _408 = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 16\r\n" \
        b"connection: close\r\n\r\nrequest timeout\n"
 
@@ -158,6 +159,7 @@ class _GuardedH11(H11Protocol):
         self._got_bytes = False
         self._discarded = 0
         self._head_len, self._tail = 0, b""  # bytes of the request head so far, the last 3 seen
+        self._lingering = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -172,6 +174,11 @@ class _GuardedH11(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:  # refused and half-closed: drop what still comes, within the bound
+            self._discarded += len(data)
+            if self._discarded > self.limits.discard_limit:
+                self.transport.close()
+            return
         self._got_bytes = True
         if self.conn.their_state is h11.IDLE:
             if not self._phase:
@@ -182,8 +189,7 @@ class _GuardedH11(H11Protocol):
             # answered early (413): what the client still sends is dropped, up to a bound
             self._discarded += len(data)
             if self._discarded > self.limits.discard_limit:
-                self._disarm()
-                self.transport.close()
+                self._close_softly()
                 return
         super().data_received(data)
         self._follow()
@@ -204,11 +210,23 @@ class _GuardedH11(H11Protocol):
         self._tail = seen[-3:] if end < 0 else b""
         if self._head_len <= self.limits.max_head:
             return False
-        self._disarm()
         self.refusals.note(f"{self.port_name} port", "request head too large (431)")
         self.transport.write(_431)
-        self.transport.close()
+        self._close_softly()
         return True
+
+    def _close_softly(self) -> None:
+        """Half-close after a refusal and drop what the client still sends, for at most ``LINGER`` seconds:
+        closing on unread data sends a reset, and the client would lose the answer explaining the refusal."""
+        self._disarm()
+        self._lingering = True
+        self._discarded = 0
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        else:
+            self.transport.close()
+            return
+        self._timer = self.loop.call_later(LINGER, self.transport.close)
 
     def send_400_response(self, msg: str) -> None:
         self._disarm()
@@ -253,9 +271,11 @@ class _GuardedH11(H11Protocol):
             cycle.message_event.set()
         elif phase == "head" and self._got_bytes:
             self.transport.write(_408)
-        if self._got_bytes:
-            self.refusals.note(f"{self.port_name} port", f"{phase} not received within the deadline (408)")
-        self.transport.close()
+        if not self._got_bytes:
+            self.transport.close()
+            return
+        self.refusals.note(f"{self.port_name} port", f"{phase} not received within the deadline (408)")
+        self._close_softly()
 
 
 def _protocol_for(limits: Limits, name: str, refusals: RefusalLog) -> type[_GuardedH11]:
