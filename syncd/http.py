@@ -19,16 +19,15 @@ from syncd.errors import (
     ProtocolError,
     RateLimitedError,
     RejectedError,
-    SyncdError,
     TransientError,
 )
 
-E = TypeVar("E", bound=SyncdError)
+E = TypeVar("E", bound=Exception)
 MAX_CODES_PER_SYSTEM = 64  # distinct platform codes counted per system; more go under "other"
 _CODE_CHARS = re.compile(r"[^A-Za-z0-9_.:-]")
 
 
-def error_kind(err: SyncdError) -> str:
+def error_kind(err: Exception) -> str:
     """What a platform error means to syncd, as a metric label."""
     for cls, kind in ((RateLimitedError, "rate_limited"), (TransientError, "transient"), (AuthError, "auth"),
                       (ProtocolError, "protocol"), (FatalError, "fatal"), (RejectedError, "rejected")):
@@ -72,13 +71,14 @@ class CallStats:
             if error:
                 self.errors[(system, api, error)] += 1
 
-    def platform_error(self, system: str, api: str, err: E) -> E:
+    def platform_error(self, system: str, api: str, err: E, code: object = None) -> E:
         """Count a platform's own error code (an error answer inside HTTP 200, or a 4xx body the adapter
-        classified) and return ``err``, for ``raise stats.platform_error(SYSTEM, api, error_for(...))``.
+        classified) and return ``err``, for ``raise stats.platform_error(SYSTEM, api, error_for(...))``;
+        ``code`` is the platform's code when the error does not carry it.
 
         The code comes from outside: it is cut to 32 safe characters and, past :data:`MAX_CODES_PER_SYSTEM`
         distinct codes of one system, counted as ``other`` (a garbled answer must not mint series)."""
-        raw = getattr(err, "code", None)
+        raw = code if code not in (None, "") else getattr(err, "code", None)
         code = _CODE_CHARS.sub("_", str(raw))[:32] if raw not in (None, "") else "none"
         with self._lock:
             seen = self._codes_seen.setdefault(system, set())

@@ -244,7 +244,9 @@ class DouyinClient:
         if code == SUCCESS or (partial and (code == PARTIAL or sub_code in PARTIAL_SUB_CODES)):
             return body.get("data")
         message = str(body.get("sub_msg") or body.get("msg") or "")
-        raise error_for(method, code, sub_code, self._scrub(message)[:_MAX_MESSAGE])
+        raise self._ctx.stats.platform_error(SYSTEM, method, error_for(method, code, sub_code,
+                                                                       self._scrub(message)[:_MAX_MESSAGE]),
+                                             sub_code or code)
 
     def _scrub(self, text: str) -> str:
         # Platform messages are outside text and may echo what we sent; never let a secret through.

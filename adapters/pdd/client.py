@@ -109,7 +109,8 @@ class PddClient:
         if failure is not None:
             if not isinstance(failure, dict):
                 raise ProtocolError(f"pdd {api}: error_response is not an object")
-            raise self._error(api, failure)
+            raise self._ctx.stats.platform_error(SYSTEM, api, self._error(api, failure),
+                                                 failure.get("sub_code") or failure.get("error_code"))
         key = RESPONSE_KEYS.get(api)
         if key is None or key not in body:
             keys = [k for k in body if k.endswith("_response")]
