@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
@@ -510,3 +511,59 @@ def test_settings_default_to_loopback_ports_and_keep_the_old_http_names(monkeypa
     assert Settings().admin_port == 9000
     monkeypatch.setenv("SYNCD_ADMIN_PORT", "9001")
     assert Settings().admin_port == 9001  # the new name wins
+
+
+# ---- inside the daemon ----
+
+@pytest.mark.parametrize("configured", [False, True])
+def test_run_daemon_serves_two_ports_mounts_only_configured_callbacks_and_keeps_its_sigterm_handler(
+        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured: bool):
+    import os
+    import signal
+
+    from syncd import daemon
+    from tests.hostile.test_listener import Supplier, Tracker
+    from tests.stages.harness import build
+
+    h = build(db, tmp_path)
+    h.rt.settings = h.rt.settings.model_copy(update={"admin_port": 0, "callback_port": 0})
+    assert h.rt.tracker is None and not h.rt.api_suppliers  # file suppliers only: nothing to push
+    if configured:
+        h.rt.tracker = Tracker()  # type: ignore[assignment]
+        h.rt.api_suppliers["acme-api"] = Supplier()  # type: ignore[assignment]
+    started: list[Any] = []
+    real_start = daemon.start_listener
+    monkeypatch.setattr(daemon, "start_listener", lambda *a, **k: started.append(real_start(*a, **k)) or started[-1])
+    seen: dict[str, Any] = {}
+
+    def on_tick() -> None:
+        if seen:
+            return
+        listeners = started[0]
+        seen["handler"] = signal.getsignal(signal.SIGTERM)
+        seen["healthz"] = request(listeners.admin, "GET", "/healthz")[0]
+        page = parse(request(listeners.admin, "GET", "/metrics")[2].decode())
+        seen["alerts"] = page.series("syncd_alerts_open")
+        seen["process"] = page.series("process_cpu_seconds_total")
+        seen["kuaidi100"] = request(listeners.callback, "POST", "/callbacks/kuaidi100", b"param=x")[0]
+        seen["suppliers"] = request(listeners.callback, "POST", "/callbacks/suppliers/acme-api", b"{}")[0]
+        seen["admin_on_callback"] = request(listeners.callback, "GET", "/healthz")[0]
+        seen["stopping_at"] = time.monotonic()
+        os.kill(os.getpid(), signal.SIGTERM)  # the daemon's own handler must see it, not uvicorn's
+
+    original = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    deadline = time.monotonic() + 30
+    try:
+        daemon.run_daemon(h.rt, listen=True, on_tick=on_tick, until=lambda: time.monotonic() > deadline)
+    finally:
+        signal.signal(signal.SIGTERM, original[0])
+        signal.signal(signal.SIGINT, original[1])
+    assert time.monotonic() - seen["stopping_at"] < 10  # SIGTERM → returned, listener stopped
+    assert getattr(seen["handler"], "__qualname__", "").startswith("run_daemon")
+    assert seen["healthz"] == 200 and seen["alerts"] and seen["process"]
+    # mounted only when configured: a forged push then meets the signature check (Kuaidi100 answers 200
+    # {"result": false} as its contract wants; a supplier push 401)
+    assert (seen["kuaidi100"], seen["suppliers"]) == ((200, 401) if configured else (404, 404))
+    assert seen["admin_on_callback"] == 404
+    with pytest.raises(RuntimeError):
+        _ = started[0].admin.port  # stopped
