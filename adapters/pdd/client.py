@@ -127,7 +127,7 @@ class PddClient:
         code: int | None = None
         if isinstance(raw_code, int) and not isinstance(raw_code, bool):
             code = raw_code
-        elif isinstance(raw_code, str) and raw_code.strip().lstrip("-").isdigit():
+        elif isinstance(raw_code, str) and raw_code.isascii() and raw_code.strip().lstrip("-").isdigit():
             code = int(raw_code)
         sub_code = str(failure.get("sub_code") or "")
         texts = [str(failure.get(k) or "").strip() for k in ("error_msg", "sub_msg")]
