@@ -207,7 +207,7 @@ class Listener:
         self._lock = threading.Lock()
         self._busy = 0  # handlers running (on the server's loop only)
         self._cut = 0  # handlers still running when stop() gave up on them
-        self._builtin = ("/healthz", "/readyz", "/metrics") if readiness is not None or metrics is not None else ()
+        self._builtin = _BUILTIN if readiness is not None or metrics is not None else ()
         routes = []
         if self._builtin:
             routes += [Route("/healthz", self._healthz, methods=["GET"]),
@@ -223,7 +223,7 @@ class Listener:
         The longest matching prefix wins, so ``/callbacks/suppliers`` (the handler reads the supplier id
         from the path) and ``/callbacks/suppliers/acme`` can both be registered."""
         prefix = "/" + path_prefix.strip("/")
-        if prefix == "/" or any(_under(b, prefix) or _under(prefix, b) for b in ("/healthz", "/readyz", "/metrics")):
+        if prefix == "/" or any(_under(b, prefix) or _under(prefix, b) for b in _BUILTIN):
             raise ValueError(f"{path_prefix!r} would shadow the listener's own endpoints")
         route = _Route(method.upper(), prefix, handler)
         with self._lock:
@@ -290,6 +290,8 @@ class Listener:
         if route is None:
             allow = ", ".join(sorted({r.method for r in matches}))
             return _respond(json_response(405, {"error": "method not allowed"}, {"Allow": allow}))
+        if self._busy >= self.limits.max_in_flight:  # full: refused before the body is read
+            return self._over_capacity()
         try:
             body = await self._body(request)
         except _TooLarge:
@@ -316,12 +318,15 @@ class Listener:
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def _over_capacity(self) -> StarletteResponse:
+        self._http.refusals.note(f"{self._http.name} port", "over capacity (503)")
+        return _respond(json_response(503, {"error": "over capacity, try again"}, {"Retry-After": "1"}))
+
     async def _in_thread(self, what: str, fn: Callable[[], Response], body_len: int) -> StarletteResponse:
         """``fn`` in a handler thread: 503 at once when ``max_in_flight`` run already, 503 when the listener
         stops before it is done, 500 (logged without message nor body) when it raises."""
         if self._busy >= self.limits.max_in_flight:
-            self._http.refusals.note(f"{self._http.name} port", "over capacity (503)")
-            return _respond(json_response(503, {"error": "over capacity, try again"}, {"Retry-After": "1"}))
+            return self._over_capacity()
         self._busy += 1
         try:
             work = self._http.run_in_thread(fn)

@@ -127,7 +127,7 @@ def test_25_slowloris_clients_do_not_delay_healthz_and_are_cut_at_the_head_deadl
             started = time.monotonic()
             assert get(lst, "/healthz") == 200
             assert get(lst, "/readyz") == 200
-            assert time.monotonic() - started < 0.5
+            assert time.monotonic() - started < 1.0  # not held up by the 25 (the old server froze for their hold)
     finally:
         for t in clients:
             t.join(15)
