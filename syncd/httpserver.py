@@ -7,9 +7,9 @@ asyncio a waiting connection costs a few kilobytes and no thread; h11 is a stric
 What uvicorn lacks, :class:`_GuardedH11` adds (uvicorn issue #157: ``timeout_keep_alive`` is cancelled by
 the first byte, so a client trickling bytes holds its connection for ever):
 
-- a TOTAL deadline for the request head (from the connection, or from the first byte of a later request on
-  a kept-alive connection, as hyper's ``header_read_timeout``), and another for the body once the head is
-  in; at the deadline the client gets 408 and the connection is closed, whatever it trickled;
+- a TOTAL deadline for the request head (from the connection, or from the end of the previous exchange on
+  a kept-alive connection), and another for the body once the head is in; at the deadline the client gets
+  408 and the connection is closed, whatever it trickled (an idle one is closed quietly);
 - a bound on connections: the one beyond ``max_connections`` is answered 503 at once (Retry-After: 1);
 - a bound on body bytes read and dropped after an early answer (a 413 lets the client finish sending).
 
@@ -167,7 +167,7 @@ class _GuardedH11(H11Protocol):
             # answered 503 once its request head is in (within the head deadline), then closed
             self.app = _over_capacity
             self.refusals.note(f"{self.port_name} port", "over capacity (503)")
-        self._arm("head")
+        self._wait_for_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -179,10 +179,10 @@ class _GuardedH11(H11Protocol):
             if self._discarded > self.limits.discard_limit:
                 self.transport.close()
             return
-        self._got_bytes = True
         if self.conn.their_state is h11.IDLE:
-            if not self._phase:
-                self._arm("head")  # the first byte of a further request on a kept-alive connection
+            if self._phase != "head":
+                self._wait_for_head()
+            self._got_bytes = True
             if self._head_too_long(data):
                 return
         if self.conn.our_state in (h11.DONE, h11.MUST_CLOSE) and self.conn.their_state is h11.SEND_BODY:
@@ -196,8 +196,14 @@ class _GuardedH11(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        self._head_len, self._tail = 0, b""
         self._follow()
+
+    def _wait_for_head(self) -> None:
+        """The next request head is due within ``header_timeout``: from the connection, or from the end of the
+        previous exchange (a kept-alive connection idle that long is closed quietly, as uvicorn would)."""
+        self._got_bytes = False
+        self._head_len, self._tail = 0, b""
+        self._arm("head")
 
     def _head_too_long(self, data: bytes) -> bool:
         """Count the request head's bytes (h11 bounds only a head that arrives in pieces); past ``max_head``
@@ -243,8 +249,8 @@ class _GuardedH11(H11Protocol):
             if self._phase != "body":
                 self._arm("body")
         elif state is h11.IDLE:
-            if self._phase == "body":
-                self._disarm()
+            if self._phase != "head":  # after an answer, or after the rest of an early-answered body
+                self._wait_for_head()
         else:  # the request is complete (or the connection is ending): the handler's time is not the client's
             self._disarm()
             self._discarded = 0

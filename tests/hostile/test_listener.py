@@ -165,6 +165,18 @@ def test_a_body_declared_over_the_cap_is_answered_413_before_it_is_sent(port):
     assert handler.calls == 0
 
 
+def test_a_connection_that_sent_its_refused_body_and_went_idle_is_closed_at_the_head_deadline(port):
+    lst, handler = port
+    body = b"a" * (1024 * 1024 + 10)  # over the cap, within what is read and dropped after the 413
+    with socket.create_connection(("127.0.0.1", lst.port), timeout=5) as s:
+        s.sendall(b"POST /callbacks/x HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        started = time.monotonic()
+        answer = read_all(s)  # the 413, then the server closes the idle connection by itself
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:60]
+    assert time.monotonic() - started < DEADLINE + 1.5
+    assert handler.calls == 0
+
+
 def test_a_chunked_body_growing_past_the_cap_is_413_and_what_follows_is_dropped_within_a_bound(port):
     lst, handler = port
     chunk = b"a" * 65536
