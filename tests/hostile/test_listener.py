@@ -289,6 +289,18 @@ def test_a_malformed_request_is_refused_with_a_4xx_or_505_and_reaches_no_handler
     assert get(lst, "/healthz") == 200  # the port lives on
 
 
+def test_a_stream_of_malformed_requests_writes_one_log_line_not_one_each(port, caplog):
+    lst, _ = port
+    with caplog.at_level(logging.DEBUG):
+        for raw in list(MALFORMED.values()) * 3:
+            with socket.create_connection(("127.0.0.1", lst.port), timeout=5) as s:
+                s.sendall(raw)
+                read_all(s)
+    listener_lines = [r for r in caplog.records if r.name.startswith(("syncd.httpserver", "uvicorn"))]
+    assert len(listener_lines) == 1, [r.getMessage() for r in listener_lines]
+    assert "refused from test port" in listener_lines[0].getMessage()
+
+
 # ---- callbacks ----
 
 class Forgery(Exception):
