@@ -137,6 +137,20 @@ def test_25_slowloris_clients_do_not_delay_healthz_and_are_cut_at_the_head_deadl
         assert took < DEADLINE + 1.5, took  # cut at the deadline, not kept alive by its trickle
 
 
+def test_200_held_connections_cost_no_thread_and_healthz_still_answers(port):
+    lst, _ = port
+    threads = threading.active_count()
+    held = [socket.create_connection(("127.0.0.1", lst.port), timeout=5) for _ in range(200)]
+    try:
+        for s in held:
+            s.sendall(b"GET /healthz HTTP/1.1\r\n")  # a head begun, never finished
+        assert get(lst, "/healthz") == 200
+        assert threading.active_count() == threads  # the old server spent a thread on each (and had 16)
+    finally:
+        for s in held:
+            s.close()
+
+
 def test_a_slow_body_is_cut_at_the_body_deadline_and_never_reaches_the_handler(port):
     lst, handler = port
     answer, took = trickle(lst, b"POST /callbacks/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nab",
