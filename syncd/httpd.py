@@ -264,17 +264,23 @@ class Listener:
         return StarletteResponse(b"ok\n", headers={"Content-Type": "text/plain; charset=utf-8", **_NO_STORE})
 
     async def _readyz(self, request: Request) -> StarletteResponse:
+        readiness = self._readiness
+        if readiness is None:
+            return _respond(json_response(404, {"error": "not found"}))
+
         def ready() -> Response:
-            assert self._readiness is not None
-            result = self._readiness()
+            result = readiness()
             return json_response(200 if result.ok else 503, result.as_json(), _NO_STORE)
 
         return await self._in_thread("GET /readyz", ready, 0)
 
     async def _metrics_page(self, request: Request) -> StarletteResponse:
+        metrics = self._metrics
+        if metrics is None:
+            return _respond(json_response(404, {"error": "not found"}))
+
         def page() -> Response:
-            assert self._metrics is not None
-            return 200, {"Content-Type": CONTENT_TYPE, **_NO_STORE}, self._metrics().encode()
+            return 200, {"Content-Type": CONTENT_TYPE, **_NO_STORE}, metrics().encode()
 
         return await self._in_thread("GET /metrics", page, 0)
 
