@@ -3,6 +3,11 @@
 Nothing unverified is trusted: the provider's / supplier's own signature check runs first (in the adapter);
 a supplier push must name a supplier order we sent to that supplier, and its event id is accepted once
 (a replay changes nothing). Bodies may hold personal data: they are never logged.
+
+Every refusal before the sender is known to be genuine answers the same bytes (401 ``refused``): an unknown
+supplier id, a supplier that does not push, a missing or bad signature, a stale timestamp. Otherwise the
+answers would tell a stranger which supplier ids exist. The reason goes to the log, aggregated (one line per
+source per minute, :class:`syncd.httpserver.RefusalLog`), so a flood of forgeries cannot flood the log.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from syncd import clock
 from syncd.errors import RejectedError, SyncdError
+from syncd.httpserver import RefusalLog
 from syncd.runtime import Runtime
 from syncd.stages.supplier_api import apply_status
 from syncd.stages.track import apply_push
@@ -27,9 +33,29 @@ log = logging.getLogger("syncd.callbacks")
 Reply = tuple[int, dict[str, str], bytes]
 Handler = Callable[[str, Mapping[str, str], Mapping[str, str], bytes], Reply]
 
+REFUSALS = RefusalLog(log, "callback(s)")
+MAX_SHIPMENT_ID = 2**31 - 1  # the largest id the shipments table holds on every database (PostgreSQL integer)
+_REFUSED_BODY: dict[str, object] = {
+    "error": {"code": "refused", "message": "refused: unknown sender, or signature or timestamp not accepted"}}
+
+
+def database_id(raw: str, *, largest: int = MAX_SHIPMENT_ID) -> int | None:
+    """A row id sent from outside: ASCII digits only (``'²'.isdigit()`` is True, and ``int()`` reads Arabic-Indic
+    and full-width digits too) and within the database's integer range; None otherwise."""
+    if not raw or len(raw) > len(str(largest)) or not raw.isascii() or not raw.isdigit():
+        return None
+    value = int(raw)
+    return value if 0 < value <= largest else None
+
 
 def _json(status: int, payload: dict[str, object]) -> Reply:
     return status, {"Content-Type": "application/json; charset=utf-8"}, json.dumps(payload, ensure_ascii=False).encode()
+
+
+def _reason(err: RejectedError) -> str:
+    """A refusal's reason for the log: its code, or its message cut short (adapters keep secrets out of it)."""
+    code = getattr(err, "code", None)
+    return repr(code) if code else repr(str(err)[:120])
 
 
 def kuaidi100_handler(rt: Runtime) -> Handler:
@@ -43,14 +69,18 @@ def kuaidi100_handler(rt: Runtime) -> Handler:
             form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         except UnicodeDecodeError:
             form = {}
+        sid = query.get("sid", "")
+        shipment_id = database_id(sid) if sid else None
+        if sid and shipment_id is None:
+            REFUSALS.note("kuaidi100", "sid is not a shipment id (400)")
+            return _json(400, {"result": False, "returnCode": "400", "message": "sid is not a shipment id"})
         try:
             push = provider.parse_push(form)
         except RejectedError as err:
-            log.warning("kuaidi100 push refused: %s", err)
+            REFUSALS.note("kuaidi100", _reason(err))
             status, ctype, reply = provider.push_reply(False, str(err))
             return status, {"Content-Type": ctype}, reply
-        sid = query.get("sid", "")
-        n = apply_push(rt, push, int(sid) if sid.isdigit() else None)
+        n = apply_push(rt, push, shipment_id)
         if n == 0:
             log.warning("kuaidi100 push for a tracking number syncd does not follow (%s)", push.carrier)
         status, ctype, reply = provider.push_reply(True, "成功")
@@ -66,18 +96,23 @@ def supplier_handler(rt: Runtime) -> Handler:
         supplier_id = path.rstrip("/").rsplit("/", 1)[-1]
         adapter = rt.api_suppliers.get(supplier_id)
         if adapter is None:
-            return _json(404, {"error": {"code": "unknown_supplier", "message": "no such supplier"}})
+            # the id comes from outside: never echoed into a log line as is (a flood of made-up ids would
+            # open one log source each), and answered exactly as a bad signature
+            REFUSALS.note("suppliers (unknown id)", "no such supplier (401)")
+            return _json(401, _REFUSED_BODY)
         try:
             cb = adapter.parse_callback(headers, body, clock.now())
         except RejectedError as err:
-            log.warning("supplier %s: push refused: %s", supplier_id, err)
             code = getattr(err, "code", None) or "refused"
-            return _json(400 if code == "malformed" else 401, {"error": {"code": code, "message": str(err)}})
+            REFUSALS.note(f"supplier {supplier_id}", _reason(err))
+            if code == "malformed":  # only raised once the signature matched: the sender is genuine
+                return _json(400, {"error": {"code": code, "message": str(err)}})
+            return _json(401, _REFUSED_BODY)
         with rt.db.read() as s:
             so_id = s.scalar(select(SupplierOrder.id).where(SupplierOrder.supplier_id == supplier_id,
                                                             SupplierOrder.idempotency_key == cb.idempotency_key))
         if so_id is None:
-            log.warning("supplier %s: push for an order syncd never sent to it; refused", supplier_id)
+            REFUSALS.note(f"supplier {supplier_id}", "an order syncd never sent to it (404)")
             return _json(404, {"error": {"code": "unknown_order", "message": "no order with this Idempotency-Key"}})
         try:
             with rt.db.begin() as s:

@@ -16,6 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from syncd import clock
 from syncd.callbacks import kuaidi100_handler, supplier_handler
 from syncd.httpd import start_listener
+from syncd.metrics import daemon_metrics
 from syncd.process import release_free_memory
 from syncd.runtime import Runtime
 from syncd.stages import collect, forward, pull, reconcile, route, track, watch, writeback
@@ -84,7 +85,8 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
                on_tick: Callable[[], None] | None = None, listen: bool = False) -> bool:
     """Run until SIGTERM/SIGINT (or ``until()``); finish the step in flight and return within 10 s.
 
-    ``listen``: serve the HTTP listener (health, metrics, callbacks) on ``SYNCD_HTTP_PORT``.
+    ``listen``: serve the admin port (health, metrics; ``SYNCD_ADMIN_PORT``) and the callback port
+    (``SYNCD_CALLBACK_PORT``).
     Returns False when a stage was still running at the deadline (the caller exits hard).
     """
     active = _Active()
@@ -117,10 +119,14 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
     if listen:  # a busy port fails here, before any stage ran
         listener = start_listener(rt.settings, rt.db, rt.metrics, rt.stats,
                                   lambda: scheduler.running and not rt.stop.is_set(),
-                                  rt.config.global_.intervals, extra_collectors=list(rt.collectors))
-        listener.register("POST", "/callbacks/kuaidi100", kuaidi100_handler(rt))
-        listener.register("POST", "/callbacks/suppliers", supplier_handler(rt))
-        log.info("listening on port %d (/healthz /readyz /metrics /callbacks)", listener.port)
+                                  rt.config.global_.intervals, metrics=daemon_metrics(rt, STAGES))
+        # the callback port serves only what is configured: nothing else is reachable from outside
+        if rt.tracker is not None:
+            listener.register("POST", "/callbacks/kuaidi100", kuaidi100_handler(rt))
+        if rt.api_suppliers:
+            listener.register("POST", "/callbacks/suppliers", supplier_handler(rt))
+        log.info("callback port %d serves: %s", listener.callback.port,
+                 ", ".join(listener.callback.routes) or "nothing (no tracking provider nor API supplier)")
     scheduler.start()
     log.info("syncd running: %d shop(s), %d supplier(s)", len(rt.storefronts),
              len(rt.suppliers) + len(rt.api_suppliers))

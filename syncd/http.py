@@ -3,25 +3,49 @@
 from __future__ import annotations
 
 import email.utils
+import re
 import threading
 import time
 from collections import Counter, deque
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from syncd import __version__, clock, jsoncodec
 from syncd.config.models import HttpSettings
-from syncd.errors import ProtocolError, RateLimitedError, TransientError
+from syncd.errors import (
+    AuthError,
+    FatalError,
+    ProtocolError,
+    RateLimitedError,
+    RejectedError,
+    TransientError,
+)
+
+E = TypeVar("E", bound=Exception)
+MAX_CODES_PER_SYSTEM = 64  # distinct platform codes counted per system; more go under "other"
+_CODE_CHARS = re.compile(r"[^A-Za-z0-9_.:-]")
+
+
+def error_kind(err: Exception) -> str:
+    """What a platform error means to syncd, as a metric label."""
+    for cls, kind in ((RateLimitedError, "rate_limited"), (TransientError, "transient"), (AuthError, "auth"),
+                      (ProtocolError, "protocol"), (FatalError, "fatal"), (RejectedError, "rejected")):
+        if isinstance(err, cls):
+            return kind
+    return "other"
 
 
 class CallStats:
-    """Outside calls counted per (system, api) and per (system, api, outcome); thread-safe."""
+    """Outside calls counted per (system, api), per (system, api, outcome), and the platforms' own error
+    codes per (system, api, code, kind); thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.calls: Counter[tuple[str, str]] = Counter()
         self.errors: Counter[tuple[str, str, str]] = Counter()
+        self.codes: Counter[tuple[str, str, str, str]] = Counter()
+        self._codes_seen: dict[str, set[str]] = {}
         self.span: dict[tuple[str, str], tuple[float, float]] = {}  # first and last call (monotonic seconds)
         # recent call times per API, for the peak sustained rate (bounded: the last 20,000 calls of each)
         self.times: dict[tuple[str, str], deque[float]] = {}
@@ -46,6 +70,25 @@ class CallStats:
             self.times.setdefault((system, api), deque(maxlen=20_000)).append(now)
             if error:
                 self.errors[(system, api, error)] += 1
+
+    def platform_error(self, system: str, api: str, err: E, code: object = None) -> E:
+        """Count a platform's own error code (an error answer inside HTTP 200, or a 4xx body the adapter
+        classified) and return ``err``, for ``raise stats.platform_error(SYSTEM, api, error_for(...))``;
+        ``code`` is the platform's code when the error does not carry it.
+
+        The code comes from outside: it is cut to 32 safe characters and, past :data:`MAX_CODES_PER_SYSTEM`
+        distinct codes of one system, counted as ``other`` (a garbled answer must not mint series)."""
+        raw = code if code not in (None, "") else getattr(err, "code", None)
+        code = _CODE_CHARS.sub("_", str(raw))[:32] if raw not in (None, "") else "none"
+        with self._lock:
+            seen = self._codes_seen.setdefault(system, set())
+            if code not in seen:
+                if len(seen) >= MAX_CODES_PER_SYSTEM:
+                    code = "other"
+                else:
+                    seen.add(code)
+            self.codes[(system, api, code, error_kind(err))] += 1
+        return err
 
 
 class _NoCookies(httpx.Cookies):
@@ -87,8 +130,9 @@ def _retry_after(resp: httpx.Response) -> float | None:
     value = resp.headers.get("Retry-After")
     if not value:
         return None
-    if value.strip().isdigit():
-        return float(value.strip())
+    seconds = value.strip()
+    if seconds.isascii() and seconds.isdigit():  # '²'.isdigit() is True, and float('²') raises
+        return float(seconds)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

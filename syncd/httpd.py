@@ -1,35 +1,46 @@
-"""The daemon's HTTP listener on one port: ``/healthz``, ``/readyz``, ``/metrics`` and callback routes.
+"""The daemon's HTTP listeners: the admin port (``/healthz``, ``/readyz``, ``/metrics``) and the callback port.
 
 - ``GET /healthz``: the process answers (200 ``ok``). The container's HEALTHCHECK asks this.
 - ``GET /readyz``: :func:`check_readiness` — the database answers, the scheduler runs, no stage run
   is overdue, some stage finished recently; 503 with a JSON body naming each failed check otherwise.
   ``syncd health`` runs the same function (without the checks only a running daemon can make).
 - ``GET /metrics``: :mod:`syncd.metrics`.
-- ``register(method, path_prefix, handler)``: pushes from outside (tracking providers, suppliers),
-  ``handler(path, query, headers, body) -> (status, headers, body)``. Bodies above 1 MB get 413,
-  unknown paths 404; a handler that raises answers 500 with a generic body and is logged once,
-  without its message or the body (both can hold personal data).
+- ``register(method, path_prefix, handler)``: pushes from outside (tracking providers, suppliers) on the
+  callback port, ``handler(path, query, headers, body) -> (status, headers, body)``. Bodies above 1 MiB get
+  413 before they are read, unknown paths 404; a handler that raises answers 500 with a generic body and is
+  logged once, without its message or the body (both can hold personal data).
 
-Threads are bounded (:data:`MAX_CONNECTIONS` connections at once) and :meth:`Listener.stop` returns
-within a second whatever a handler is doing: the daemon's whole shutdown budget is 9 s.
+Two ports, so that what must face the internet (the callbacks) is apart from what only the operator and the
+orchestrator need: the admin port binds 127.0.0.1 by default, and a flood on the callback port cannot starve
+the health check. Each port is a Starlette app on uvicorn (:mod:`syncd.httpserver`: deadlines, bounds);
+handlers run in threads, at most ``Limits.max_in_flight`` at once (the next request gets 503 at once), and
+:meth:`Listener.stop` returns within a second whatever a handler is doing: the daemon's shutdown budget is 9 s.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import threading
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from pydantic import BaseModel
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response as StarletteResponse
+from starlette.routing import Route
 
 from syncd import clock
 from syncd.http import CallStats
-from syncd.httpserver import HttpServer, Response, json_response, text_response
+from syncd.httpserver import HttpServer, Limits, RefusalLog
 from syncd.metrics import CONTENT_TYPE, Collector, Metrics, MetricsRegistry
 from syncd.settings import Settings
 from syncd.store.db import Database
@@ -37,11 +48,10 @@ from syncd.store.models import StageRun
 
 log = logging.getLogger("syncd.httpd")
 
+Response = tuple[int, dict[str, str], bytes]
 CallbackHandler = Callable[[str, Mapping[str, str], Mapping[str, str], bytes], Response]
 
-MAX_BODY = 1024 * 1024
-MAX_CONNECTIONS = 16  # scrapers, the health check and callback bursts; the next one gets 503 at once
-IDLE_TIMEOUT = 30.0  # seconds an idle keep-alive connection may hold one of those threads
+MAX_BODY = Limits.max_body
 STOP_GRACE = 0.5  # seconds a request in flight may take to finish once stop() is called
 
 STUCK_FACTOR = 5  # a stage is overdue after this many of its intervals...
@@ -154,6 +164,12 @@ def _finished(last: datetime | None, now: datetime, limit: float, started_at: da
     return Check("stage_finished", True, f"a stage ran {age:.0f} s ago")
 
 
+def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON answer (UTF-8, CJK kept as is)."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return status, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}, body
+
+
 @dataclass(frozen=True)
 class _Route:
     method: str
@@ -165,17 +181,41 @@ def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
-class Listener:
-    """The daemon's one port. Built and started by :func:`start_listener`; tests build it directly."""
+class _TooLarge(Exception):
+    pass
 
-    def __init__(self, *, readiness: Callable[[], Readiness], metrics: Callable[[], str], host: str = "127.0.0.1",
-                 port: int = 0, max_body: int = MAX_BODY, max_connections: int = MAX_CONNECTIONS) -> None:
+
+def _respond(answer: Response) -> StarletteResponse:
+    status, headers, body = answer
+    return StarletteResponse(body, status_code=status, headers=headers)
+
+
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class Listener:
+    """One port of the daemon: the admin endpoints when ``readiness`` and ``metrics`` are given, and the
+    callback routes registered. Built and started by :func:`start_listener`; tests build it directly."""
+
+    def __init__(self, *, readiness: Callable[[], Readiness] | None = None, metrics: Callable[[], str] | None = None,
+                 host: str = "127.0.0.1", port: int = 0, limits: Limits | None = None, name: str = "admin",
+                 refusals: RefusalLog | None = None) -> None:
         self._readiness = readiness
         self._metrics = metrics
+        self.limits = limits or Limits()
         self._routes: list[_Route] = []
         self._lock = threading.Lock()
-        self._http = HttpServer(self._app, host=host, port=port, max_body=max_body,
-                                max_connections=max_connections, idle_timeout=IDLE_TIMEOUT, name="syncd")
+        self._busy = 0  # handlers running (on the server's loop only)
+        self._cut = 0  # handlers still running when stop() gave up on them
+        self._builtin = _BUILTIN if readiness is not None or metrics is not None else ()
+        routes = []
+        if self._builtin:
+            routes += [Route("/healthz", self._healthz, methods=["GET"]),
+                       Route("/readyz", self._readyz, methods=["GET"]),
+                       Route("/metrics", self._metrics_page, methods=["GET"])]
+        routes.append(Route("/{path:path}", self._dispatch, methods=_METHODS))
+        self._http = HttpServer(Starlette(routes=routes), host=host, port=port, limits=self.limits, name=name,
+                                refusals=refusals)
 
     def register(self, method: str, path_prefix: str, handler: CallbackHandler) -> None:
         """Send ``method`` requests for ``path_prefix`` and every path below it to ``handler``.
@@ -191,13 +231,21 @@ class Listener:
                 raise ValueError(f"{route.method} {prefix} is already registered")
             self._routes = sorted([*self._routes, route], key=lambda r: len(r.prefix), reverse=True)
 
+    @property
+    def routes(self) -> list[str]:
+        """``METHOD /prefix`` of every registered route."""
+        with self._lock:
+            return [f"{r.method} {r.prefix}" for r in self._routes]
+
     def start(self) -> None:
-        """Bind and serve in the background."""
+        """Bind and serve in the background (OSError when the port is taken)."""
+        self._cut = 0
         self._http.start()
 
     def stop(self, grace: float = STOP_GRACE) -> bool:
-        """Stop within ``grace`` + 0.1 s; False when a request in flight had to be cut off."""
-        return self._http.stop(grace)
+        """Stop within ``grace`` + 0.3 s; False when a request in flight had to be answered 503 at the deadline."""
+        self._http.stop(grace)
+        return self._cut == 0
 
     @property
     def port(self) -> int:
@@ -209,27 +257,104 @@ class Listener:
         """``http://HOST:PORT`` (127.0.0.1 when bound to every interface)."""
         return self._http.url
 
-    def _app(self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str],
-             body: bytes) -> Response:
-        if path in _BUILTIN:
-            if method not in ("GET", "HEAD"):
-                return json_response(405, {"error": "method not allowed"}, {"Allow": "GET, HEAD"})
-            if path == "/healthz":
-                status, out_headers, out = text_response(200, "ok\n")
-                return status, {**out_headers, **_NO_STORE}, out
-            if path == "/readyz":
-                ready = self._readiness()
-                return json_response(200 if ready.ok else 503, ready.as_json(), _NO_STORE)
-            return 200, {"Content-Type": CONTENT_TYPE, **_NO_STORE}, self._metrics().encode()
+    # ---- the endpoints ----
+
+    async def _healthz(self, request: Request) -> StarletteResponse:
+        # answered on the loop, never behind a handler thread: liveness must not depend on the database
+        return StarletteResponse(b"ok\n", headers={"Content-Type": "text/plain; charset=utf-8", **_NO_STORE})
+
+    async def _readyz(self, request: Request) -> StarletteResponse:
+        readiness = self._readiness
+        if readiness is None:
+            return _respond(json_response(404, {"error": "not found"}))
+
+        def ready() -> Response:
+            result = readiness()
+            return json_response(200 if result.ok else 503, result.as_json(), _NO_STORE)
+
+        return await self._in_thread("GET /readyz", ready, 0)
+
+    async def _metrics_page(self, request: Request) -> StarletteResponse:
+        metrics = self._metrics
+        if metrics is None:
+            return _respond(json_response(404, {"error": "not found"}))
+
+        def page() -> Response:
+            return 200, {"Content-Type": CONTENT_TYPE, **_NO_STORE}, metrics().encode()
+
+        return await self._in_thread("GET /metrics", page, 0)
+
+    async def _dispatch(self, request: Request) -> StarletteResponse:
+        method, path = request.method, str(request.scope["path"])
+        if path in self._builtin:
+            return _respond(json_response(405, {"error": "method not allowed"}, {"Allow": "GET, HEAD"}))
         with self._lock:
             matches = [r for r in self._routes if _under(path, r.prefix)]
         if not matches:
-            return json_response(404, {"error": "not found"})
+            return _respond(json_response(404, {"error": "not found"}))
         route = next((r for r in matches if r.method == method), None)
         if route is None:
             allow = ", ".join(sorted({r.method for r in matches}))
-            return json_response(405, {"error": "method not allowed"}, {"Allow": allow})
-        return _checked(route, route.handler(path, query, headers, body))
+            return _respond(json_response(405, {"error": "method not allowed"}, {"Allow": allow}))
+        if self._busy >= self.limits.max_in_flight:  # full: refused before the body is read
+            return self._over_capacity()
+        try:
+            body = await self._body(request)
+        except _TooLarge:
+            self._http.refusals.note(f"{self._http.name} port", "body too large (413)")
+            return _respond(json_response(413, {"error": f"body larger than {self.limits.max_body} bytes"}))
+        except ClientDisconnect:
+            return _respond(json_response(408, {"error": "request timeout"}))  # nobody reads it
+        query = dict(parse_qsl(bytes(request.scope["query_string"]).decode("latin-1"), keep_blank_values=True))
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        return await self._in_thread(f"{method} {path}", lambda: _checked(route, route.handler(path, query, headers,
+                                                                                             body)), len(body))
+
+    async def _body(self, request: Request) -> bytes:
+        """The body, or _TooLarge as soon as it is known to pass the cap (a declared length is refused unread)."""
+        limit = self.limits.max_body
+        declared = request.headers.get("content-length")
+        if declared is not None and int(declared) > limit:  # h11 already refused a malformed Content-Length
+            raise _TooLarge
+        chunks, total = [], 0
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:
+                raise _TooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _over_capacity(self) -> StarletteResponse:
+        self._http.refusals.note(f"{self._http.name} port", "over capacity (503)")
+        return _respond(json_response(503, {"error": "over capacity, try again"}, {"Retry-After": "1"}))
+
+    async def _in_thread(self, what: str, fn: Callable[[], Response], body_len: int) -> StarletteResponse:
+        """``fn`` in a handler thread: 503 at once when ``max_in_flight`` run already, 503 when the listener
+        stops before it is done, 500 (logged without message nor body) when it raises."""
+        if self._busy >= self.limits.max_in_flight:
+            return self._over_capacity()
+        self._busy += 1
+        try:
+            work = self._http.run_in_thread(fn)
+            stopping = self._http.stopping
+            assert stopping is not None
+            stop = asyncio.ensure_future(stopping.wait())
+            try:
+                await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stop.cancel()
+            if not work.done():
+                self._cut += 1
+                return _respond(json_response(503, {"error": "shutting down"}, {"Connection": "close"}))
+            try:
+                return _respond(work.result())
+            except Exception as err:  # noqa: BLE001 - a handler bug answers 500 and is logged; the port lives on
+                frames = "".join(traceback.format_tb(err.__traceback__))
+                log.error("handler failed on %s: %s (message and %d-byte body not logged)\n%s",
+                          what, type(err).__name__, body_len, frames.rstrip())
+                return _respond(json_response(500, {"error": "internal error"}))
+        finally:
+            self._busy -= 1
 
 
 def _checked(route: _Route, answer: object) -> Response:
@@ -241,22 +366,55 @@ def _checked(route: _Route, answer: object) -> Response:
                     "expected (status, headers, body bytes)")
 
 
+class Listeners:
+    """The admin port and the callback port of a running daemon."""
+
+    def __init__(self, admin: Listener, callback: Listener) -> None:
+        self.admin = admin
+        self.callback = callback
+
+    def register(self, method: str, path_prefix: str, handler: CallbackHandler) -> None:
+        """A callback route, on the callback port."""
+        self.callback.register(method, path_prefix, handler)
+
+    def stop(self, grace: float = STOP_GRACE) -> bool:
+        """Stop both ports (together: about ``grace`` + 0.3 s); False when a request in flight was cut."""
+        results: list[bool] = []
+        other = threading.Thread(target=lambda: results.append(self.callback.stop(grace)), daemon=True)
+        other.start()
+        finished = self.admin.stop(grace)
+        other.join(grace + 4.0)
+        return finished and all(results)
+
+
 def start_listener(settings: Settings, db: Database, metrics_registry: MetricsRegistry, stats: CallStats,
                    is_scheduler_running: Callable[[], bool], stage_intervals: Mapping[str, float] | BaseModel,
-                   *, extra_collectors: Sequence[Collector] = ()) -> Listener:
-    """Build the listener on ``settings.http_host``:``settings.http_port`` and start it.
+                   *, extra_collectors: Sequence[Collector] = (), metrics: Metrics | None = None) -> Listeners:
+    """Build the admin listener on ``settings.admin_host``:``admin_port`` and the callback listener on
+    ``settings.callback_host``:``callback_port``, and start both (OSError when a port is taken).
 
     ``stage_intervals``: stage → seconds (``config.global_.intervals`` as is, or a mapping).
-    ``extra_collectors``: more ``/metrics`` sources (open alerts, tracking budget), each returning samples."""
+    ``extra_collectors``: more ``/metrics`` sources, each returning samples; ``metrics``: a ready-made page
+    (the daemon's, with its configured shops, suppliers and alert rules) instead of a bare one."""
     intervals = dict(stage_intervals.model_dump() if isinstance(stage_intervals, BaseModel) else stage_intervals)
-    metrics = Metrics(db, metrics_registry, stats, extra_collectors)
+    page = metrics or Metrics(db, metrics_registry, stats, extra_collectors)
+    if metrics is not None:
+        for fn in extra_collectors:
+            page.add(getattr(fn, "__name__", "extra"), fn)
 
     def readiness() -> Readiness:
         return check_readiness(db, intervals, scheduler_running=bool(is_scheduler_running()),
                                in_flight=metrics_registry.in_flight(), started_at=metrics_registry.started_at)
 
-    listener = Listener(readiness=readiness, metrics=metrics.render, host=settings.http_host,
-                        port=settings.http_port)
-    listener.start()
-    log.info("listening on %s:%d (/healthz, /readyz, /metrics)", settings.http_host, listener.port)
-    return listener
+    admin = Listener(readiness=readiness, metrics=page.render, host=settings.admin_host, port=settings.admin_port,
+                     name="admin")
+    callback = Listener(host=settings.callback_host, port=settings.callback_port, name="callback")
+    admin.start()
+    try:
+        callback.start()
+    except BaseException:
+        admin.stop()
+        raise
+    log.info("admin port listening on %s:%d (/healthz, /readyz, /metrics); callback port on %s:%d",
+             settings.admin_host, admin.port, settings.callback_host, callback.port)
+    return Listeners(admin, callback)

@@ -1,350 +1,448 @@
-"""A small threaded HTTP/1.1 server: the daemon's listener and the sandbox simulators both run on it.
+"""The daemon's HTTP server: uvicorn (h11) on an asyncio loop in a thread of its own, with deadlines added.
 
-Built on the stdlib ``socketserver`` (thread per connection, daemon threads) with a small HTTP/1.1
-parser of its own: ``http.server``'s header parsing would cost half the throughput. One ``app``
-callable answers every request: ``app(method, path, query, headers, body) -> (status, headers, body)``
-(header names lower-cased). Keep-alive is honoured (every answer carries Content-Length) because
-httpx clients reuse connections, and each answer is written with a single ``send`` (TCP_NODELAY
-too) so that Nagle's algorithm and delayed ACKs cannot add 40 ms to every request.
+Why uvicorn: the hand-written server this replaces gave each connection a thread out of 16, and its socket
+timeout restarted on every byte, so 20 clients sending a header line every 10 s froze every endpoint. On
+asyncio a waiting connection costs a few kilobytes and no thread; h11 is a strict, well-tested parser.
 
-Bounds: request bodies (``max_body``: larger → 413), connections served at once
-(``max_connections``: a connection beyond it first reclaims the slot of an idle keep-alive
-connection, as nginx does, else waits in the accept queue for one), idle keep-alive time.
-:meth:`HttpServer.stop` closes idle connections at once and gives requests in flight ``grace``
-seconds, so it returns in about ``grace`` + 0.1 s whatever a handler is doing.
+What uvicorn lacks, :class:`_GuardedH11` adds (uvicorn issue #157: ``timeout_keep_alive`` is cancelled by
+the first byte, so a client trickling bytes holds its connection for ever):
+
+- a TOTAL deadline for the request head (from the connection, or from the end of the previous exchange on
+  a kept-alive connection), and another for the body once the head is in; at the deadline the client gets
+  408 and the connection is closed, whatever it trickled (an idle one is closed quietly);
+- a bound on connections: the one beyond ``max_connections`` is answered 503 at once (Retry-After: 1);
+- a bound on body bytes read and dropped after an early answer (a 413 lets the client finish sending).
+
+Bodies are capped before they are read and handlers run in daemon threads bounded by ``max_in_flight`` (see
+:mod:`syncd.httpd`). Refusals (400, 408, 413, 503) are logged aggregated by :class:`RefusalLog`, one line
+per source per minute. uvicorn installs no signal handler here (it only does so in the main thread): the
+daemon's own SIGTERM handling stays in charge, and :meth:`HttpServer.stop` shuts the loop down.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import json
 import logging
 import socket
-import socketserver
 import threading
 import time
-import traceback
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from collections import Counter
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-log = logging.getLogger(__name__)
+import h11
+import uvicorn
+from uvicorn.config import Config
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import ServerState
 
-Response = tuple[int, dict[str, str], bytes]
-App = Callable[[str, str, dict[str, str], Mapping[str, str], bytes], Response]
+log = logging.getLogger("syncd.httpserver")
 
-_REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-            404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 413: "Payload Too Large",
-            429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-            503: "Service Unavailable"}
-_MAX_LINE = 65536
-_MAX_HEADERS = 100
-_LINGER = 1.0  # seconds spent reading what a refused client still sends (see _Connection._linger)
-# a connection's state: waiting for its first request, answering one, idle between two (keep-alive)
-_NEW, _BUSY, _IDLE = "new", "busy", "idle"
+ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[MutableMapping[str, Any]]],
+                    Callable[[MutableMapping[str, Any]], Awaitable[None]]], Awaitable[None]]
 
+LINGER = 1.0  # seconds a refused connection is read (and dropped) after its answer, before it is closed
+_408 = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 16\r\n" \
+       b"connection: close\r\n\r\nrequest timeout\n"
 
-class Handler(Protocol):
-    """A handler mounted under a path prefix (what :class:`adapters.sandbox.SandboxServer` accepts)."""
-
-    def handle(self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str],
-               body: bytes) -> Response:
-        """Answer one request; ``path`` is the full request path (prefix included)."""
-        ...
+_431 = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n" \
+       b"content-length: 23\r\nconnection: close\r\n\r\nrequest head too large\n"
 
 
-def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
-    """A JSON answer (UTF-8, CJK kept as is)."""
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    return status, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}, body
+@dataclass(frozen=True)
+class Limits:
+    """How much one port gives its clients. Defaults suit callbacks and scrapes (small bodies, quick clients)."""
+
+    max_body: int = 1024 * 1024  # bytes; a larger body is answered 413 before it is read
+    header_timeout: float = 10.0  # seconds for the whole request head (request line and headers)
+    body_timeout: float = 30.0  # seconds for the whole body, once the head is in
+    keep_alive: int = 5  # seconds an idle kept-alive connection stays open
+    max_connections: int = 512  # connections at once; the next one is answered 503
+    max_in_flight: int = 16  # handlers running at once (each in a thread); the next request is answered 503
+    max_head: int = 16 * 1024  # bytes of request line and headers (larger: 400)
+    discard_limit: int = 2 * 1024 * 1024  # body bytes read and dropped after an early answer, then closed
 
 
-def text_response(status: int, text: str, content_type: str = "text/plain; charset=utf-8") -> Response:
-    """A plain-text answer."""
-    return status, {"Content-Type": content_type}, text.encode()
+class RefusalLog:
+    """Refused requests logged aggregated: one line per source per minute, with a count.
 
+    The first refusal from a quiet source is logged at once; the ones that follow within the minute are
+    counted and logged as one line when the minute is over (at the next :meth:`note` or :meth:`flush`), so a
+    flood of forged callbacks writes one line a minute, not one per request. ``source`` and ``reason`` must
+    not hold personal data; values from outside are quoted with ``%r`` by the caller."""
 
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True  # a handler stuck in I/O never holds the process at exit
-    request_queue_size = 256  # the default backlog of 5 drops connections under a benchmark
-    allow_reuse_address = True
+    WINDOW = 60.0
 
-    def __init__(self, addr: tuple[str, int], owner: HttpServer) -> None:
-        self.owner = owner
-        self.slots = threading.BoundedSemaphore(owner.max_connections) if owner.max_connections else None
-        super().__init__(addr, _Connection)
+    def __init__(self, logger: logging.Logger, what: str = "request(s)",
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._log = logger
+        self._what = what
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        # source → (start of its window, refusals counted in it by reason)
+        self._open: dict[str, tuple[float, Counter[str]]] = {}
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if self.slots is not None and not self._take_slot():
-            self.shutdown_request(request)  # stopping
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            if self.slots is not None:
-                self.slots.release()
-            raise
-
-    def _take_slot(self) -> bool:
-        """A slot for one more connection: free, else reclaimed from idle keep-alive connections, else
-        waited for (the accept loop waits; the kernel queues new connections). False when stopping."""
-        assert self.slots is not None
-        if self.slots.acquire(blocking=False):
-            return True
-        while True:
-            # each round: a connection that has just answered may not have marked itself idle yet
-            self.owner._close_conns(_IDLE)
-            if self.slots.acquire(timeout=0.05):
-                return True
-            if self.owner.stopping:
-                return False
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            if self.slots is not None:
-                self.slots.release()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.warning("HTTP connection failed unexpectedly", exc_info=True)
-
-
-class _BadRequest(Exception):
-    pass
-
-
-class _Connection(socketserver.StreamRequestHandler):
-    """One client connection: a loop of HTTP/1.1 requests (a small parser; the stdlib one is slow)."""
-
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        # an idle keep-alive connection is dropped after this (StreamRequestHandler's class-level timeout)
-        self.connection.settimeout(self.server.owner.idle_timeout)
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.owner._track(self.connection, add=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        except OSError:
-            pass
-        finally:
-            self.server.owner._track(self.connection, add=False)
-
-    def handle(self) -> None:
-        try:
-            while self._one_request():
-                pass
-        except (OSError, TimeoutError):
-            pass  # the client went away, idled out, or the server is stopping
-
-    def _one_request(self) -> bool:
-        owner = self.server.owner
-        line = self.rfile.readline(_MAX_LINE)
-        if not line:
-            return False
-        if line in (b"\r\n", b"\n"):  # tolerated stray CRLF between requests
-            return True
-        owner._state(self.connection, _BUSY)
-        try:
-            return self._serve(line)
-        finally:
-            owner._state(self.connection, _IDLE)
-
-    def _serve(self, line: bytes) -> bool:
-        owner = self.server.owner
-        try:
-            method, target, version = line.decode("latin-1").split()
-            headers: dict[str, str] = {}
-            for _ in range(_MAX_HEADERS):
-                raw = self.rfile.readline(_MAX_LINE)
-                if raw in (b"\r\n", b"\n", b""):
-                    break
-                name, sep, value = raw.decode("latin-1").partition(":")
-                if not sep:
-                    raise _BadRequest("malformed header line")
-                headers[name.strip().lower()] = value.strip()
+    def note(self, source: str, reason: str) -> None:
+        """Count one refusal from ``source`` for ``reason``."""
+        now = self._monotonic()
+        lines = self._due(now)
+        first = False
+        with self._lock:
+            window = self._open.get(source)
+            if window is None:
+                self._open[source] = (now, Counter())
+                first = True
             else:
-                raise _BadRequest("too many headers")
-            if not version.startswith("HTTP/1."):
-                raise _BadRequest("unsupported HTTP version")
-            body = self._read_body(headers)
-        except (ValueError, _BadRequest) as err:
-            self._send("GET", *json_response(400, {"error": f"bad request: {err}"}), close=True)
+                window[1][reason] += 1
+        for line in lines:
+            self._log.warning("%s", line)
+        if first:
+            self._log.warning("%s refused from %s (%s); more from it are counted and logged once a minute",
+                              self._what, source, reason)
+
+    def flush(self) -> None:
+        """Log the windows that are over (the listener calls this every few seconds)."""
+        for line in self._due(self._monotonic()):
+            self._log.warning("%s", line)
+
+    def _due(self, now: float) -> list[str]:
+        lines = []
+        with self._lock:
+            for source, (start, counts) in list(self._open.items()):
+                if now - start < self.WINDOW:
+                    continue
+                if counts:
+                    reasons = ", ".join(f"{reason} ×{n}" for reason, n in counts.most_common())
+                    lines.append(f"{sum(counts.values())} more {self._what} refused from {source} in the last "
+                                 f"minute ({reasons})")
+                    self._open[source] = (now, Counter())  # a flood goes on: keep summing it up
+                else:
+                    del self._open[source]  # quiet for a minute: the next refusal is logged at once
+        return lines
+
+
+class _QuietFilter(logging.Filter):
+    """uvicorn's own per-request warnings: the refusal log counts those requests instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "Invalid HTTP request received."
+
+
+_PROTOCOL_LOG = logging.getLogger("syncd.httpserver.h11")
+_PROTOCOL_LOG.addFilter(_QuietFilter())
+
+
+async def _over_capacity(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 503,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", b"1"),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": b"over capacity, try again\n"})
+
+
+class _GuardedH11(H11Protocol):
+    """uvicorn's h11 protocol with total deadlines for the request head and body and a connection bound.
+
+    Subclassed per server (:func:`_protocol_for`) to carry its limits, name and refusal log."""
+
+    limits: ClassVar[Limits]
+    port_name: ClassVar[str]
+    refusals: ClassVar[RefusalLog]
+
+    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
+                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.logger = _PROTOCOL_LOG
+        self._timer: asyncio.TimerHandle | None = None
+        self._phase = ""  # "head" or "body" while a deadline runs
+        self._got_bytes = False
+        self._discarded = 0
+        self._head_len, self._tail = 0, b""  # bytes of the request head so far, the last 3 seen
+        self._lingering = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.limits.max_connections:
+            # answered 503 once its request head is in (within the head deadline), then closed
+            self.app = _over_capacity
+            self.refusals.note(f"{self.port_name} port", "over capacity (503)")
+        self._wait_for_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering:  # refused and half-closed: drop what still comes, within the bound
+            self._discarded += len(data)
+            if self._discarded > self.limits.discard_limit:
+                self.transport.close()
+            return
+        if self.conn.their_state is h11.IDLE:
+            if self._phase != "head":
+                self._wait_for_head()
+            self._got_bytes = True
+            if self._head_too_long(data):
+                return
+        if self.conn.our_state in (h11.DONE, h11.MUST_CLOSE) and self.conn.their_state is h11.SEND_BODY:
+            # answered early (413): what the client still sends is dropped, up to a bound
+            self._discarded += len(data)
+            if self._discarded > self.limits.discard_limit:
+                self._close_softly()
+                return
+        super().data_received(data)
+        self._follow()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._follow()
+
+    def _wait_for_head(self) -> None:
+        """The next request head is due within ``header_timeout``: from the connection, or from the end of the
+        previous exchange (a kept-alive connection idle that long is closed quietly, as uvicorn would)."""
+        self._got_bytes = False
+        self._head_len, self._tail = 0, b""
+        self._arm("head")
+
+    def _head_too_long(self, data: bytes) -> bool:
+        """Count the request head's bytes (h11 bounds only a head that arrives in pieces); past ``max_head``
+        answer 431 and close."""
+        seen = self._tail + data
+        end = seen.find(b"\r\n\r\n")
+        if end < 0:
+            end = seen.find(b"\n\n")
+        self._head_len += (end - len(self._tail) if end >= 0 else len(data))
+        self._tail = seen[-3:] if end < 0 else b""
+        if self._head_len <= self.limits.max_head:
             return False
-        conn = headers.get("connection", "").lower()
-        close = conn == "close" or (version == "HTTP/1.0" and conn != "keep-alive")
-        if body is None:
-            self._send(method, *json_response(413, {"error": f"body larger than {owner.max_body} bytes"}),
-                       close=True)
-            self._linger()
-            return False
-        parts = urlsplit(target)
-        query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        try:
-            status, out_headers, out = owner.app(method, parts.path, query, headers, body)
-        except Exception as err:  # noqa: BLE001 - a handler bug answers 500 and is logged, the connection lives on
-            status, out_headers, out = owner._failed(method, parts.path, err, len(body))
-        self._send(method, status, out_headers, out, close=close or owner.stopping)
-        return not (close or owner.stopping)
+        self.refusals.note(f"{self.port_name} port", "request head too large (431)")
+        self.transport.write(_431)
+        self._close_softly()
+        return True
 
-    def _read_body(self, headers: dict[str, str]) -> bytes | None:
-        """The body, or None when it is larger than allowed (the connection is then closed)."""
-        limit = self.server.owner.max_body
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            chunks: list[bytes] = []
-            total = 0
-            while True:
-                size = int(self.rfile.readline(_MAX_LINE).split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    for _ in range(_MAX_HEADERS):  # trailers
-                        if self.rfile.readline(_MAX_LINE) in (b"\r\n", b"\n", b""):
-                            break
-                    return b"".join(chunks)
-                total += size
-                if total > limit:
-                    return None
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(_MAX_LINE)
-        length = int(headers.get("content-length") or 0)
-        if length < 0:
-            raise ValueError("negative Content-Length")
-        if length > limit:
-            return None
-        return self.rfile.read(length) if length else b""
+    def _close_softly(self) -> None:
+        """Half-close after a refusal and drop what the client still sends, for at most ``LINGER`` seconds:
+        closing on unread data sends a reset, and the client would lose the answer explaining the refusal."""
+        self._disarm()
+        self._lingering = True
+        self._discarded = 0
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        else:
+            self.transport.close()
+            return
+        self._timer = self.loop.call_later(LINGER, self.transport.close)
 
-    def _linger(self) -> None:
-        """Half-close, then read (and drop) what the client still sends, for at most a second and
-        ``2 × max_body`` bytes: closing on unread data would send a reset, and the client would lose
-        the answer explaining the refusal."""
-        budget, deadline = 2 * self.server.owner.max_body, time.monotonic() + _LINGER
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_WR)
-            while budget > 0 and (left := deadline - time.monotonic()) > 0:
-                self.connection.settimeout(left)
-                chunk = self.connection.recv(65536)
-                if not chunk:
-                    return
-                budget -= len(chunk)
+    def send_400_response(self, msg: str) -> None:
+        self._disarm()
+        self.refusals.note(f"{self.port_name} port", "malformed request (400)")
+        super().send_400_response(msg)
 
-    def _send(self, method: str, status: int, headers: dict[str, str], body: bytes, close: bool) -> None:
-        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", f"Server: {self.server.owner.name}"]
-        lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in ("content-length", "connection")]
-        lines.append(f"Content-Length: {len(body)}")
-        if close:
-            lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.wfile.write(head + (b"" if method == "HEAD" else body))
+    def _follow(self) -> None:
+        """Move the deadline along with the request: head, then body, then none while the answer is made."""
+        if self.transport.is_closing():
+            self._disarm()
+            return
+        state = self.conn.their_state
+        if state is h11.SEND_BODY:
+            if self._phase != "body":
+                self._arm("body")
+        elif state is h11.IDLE:
+            if self._phase != "head":  # after an answer, or after the rest of an early-answered body
+                self._wait_for_head()
+        else:  # the request is complete (or the connection is ending): the handler's time is not the client's
+            self._disarm()
+            self._discarded = 0
+
+    def _arm(self, phase: str) -> None:
+        self._disarm()
+        self._phase = phase
+        delay = self.limits.header_timeout if phase == "head" else self.limits.body_timeout
+        self._timer = self.loop.call_later(delay, self._expired)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._phase = None, ""
+
+    def _expired(self) -> None:
+        phase, self._timer, self._phase = self._phase, None, ""
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle if phase == "body" else None
+        if phase == "body" and cycle is not None and not cycle.response_started:
+            self.transport.write(_408)
+            cycle.disconnected = True  # the handler reading the body sees the client gone
+            cycle.message_event.set()
+        elif phase == "head" and self._got_bytes:
+            self.transport.write(_408)
+        if not self._got_bytes:
+            self.transport.close()
+            return
+        self.refusals.note(f"{self.port_name} port", f"{phase} not received within the deadline (408)")
+        self._close_softly()
+
+
+def _protocol_for(limits: Limits, name: str, refusals: RefusalLog) -> type[_GuardedH11]:
+    return type(f"GuardedH11_{name}", (_GuardedH11,),
+                {"limits": limits, "port_name": name, "refusals": refusals})
 
 
 class HttpServer:
-    """A threaded HTTP/1.1 server answering every request with ``app``.
+    """One port served by uvicorn on an asyncio loop in a daemon thread of its own.
 
-    ``error_detail``: a handler exception's text goes into the 500 body and the log (the simulators);
-    otherwise the 500 body is generic and the log line names the exception type and its traceback but
-    neither its message nor the request body (the daemon: bodies and messages can hold personal data).
-    """
+    :meth:`start` binds in the caller's thread (a busy port fails there) and returns once the port serves;
+    :meth:`stop` stops accepting, closes idle connections, gives handlers in flight ``grace`` seconds (then
+    ``stopping`` is set: :mod:`syncd.httpd` answers them 503) and returns within about ``grace`` + 0.3 s."""
 
-    def __init__(self, app: App, *, host: str = "127.0.0.1", port: int = 0, max_body: int = 16 * 1024 * 1024,
-                 max_connections: int | None = None, idle_timeout: float = 120.0, name: str = "syncd",
-                 error_detail: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, limits: Limits | None = None,
+                 name: str = "http", refusals: RefusalLog | None = None) -> None:
         self.app = app
-        self.max_body = max_body
-        self.max_connections = max_connections
-        self.idle_timeout = idle_timeout
+        self.limits = limits or Limits()
         self.name = name
-        self.error_detail = error_detail
+        self.refusals = refusals or RefusalLog(log, "request(s)")
         self._addr = (host, port)
-        self._server: _Server | None = None
+        self._sock: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self._conns: dict[socket.socket, str] = {}  # connection → _NEW, _BUSY or _IDLE
-        self._cond = threading.Condition()
-        self._stopping = threading.Event()
-
-    @property
-    def stopping(self) -> bool:
-        """True once :meth:`stop` began: answers then close their connection."""
-        return self._stopping.is_set()
-
-    def _track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._cond:
-            if add:
-                self._conns[conn] = _NEW
-            else:
-                self._conns.pop(conn, None)
-            self._cond.notify_all()
-
-    def _state(self, conn: socket.socket, state: str) -> None:
-        with self._cond:
-            if conn in self._conns:
-                self._conns[conn] = state
-            self._cond.notify_all()
-
-    def _answering(self) -> bool:
-        return any(state == _BUSY for state in self._conns.values())
-
-    def _failed(self, method: str, path: str, err: Exception, body_len: int) -> Response:
-        if self.error_detail:
-            log.error("handler failed on %s %s", method, path, exc_info=err)
-            return json_response(500, {"error": f"{type(err).__name__}: {err}"})
-        frames = "".join(traceback.format_tb(err.__traceback__))
-        log.error("handler failed on %s %s: %s (message and %d-byte body not logged)\n%s",
-                  method, path, type(err).__name__, body_len, frames.rstrip())
-        return json_response(500, {"error": "internal error"})
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._failed: BaseException | None = None
+        self.stopping: asyncio.Event | None = None  # set at the stop deadline (on the server's loop)
 
     def start(self) -> None:
-        """Bind and serve in a background daemon thread."""
+        """Bind, then serve in a background thread; raises OSError when the port cannot be bound."""
         if self._server is not None:
             raise RuntimeError("server already started")
-        self._stopping.clear()
-        self._server = _Server(self._addr, self)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"{self.name}-http", daemon=True)
+        host, port = self._addr
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(1024)
+        except OSError:
+            sock.close()
+            raise
+        config = Config(self._guard, http=_protocol_for(self.limits, self.name, self.refusals), ws="none",
+                        lifespan="off", log_config=None, log_level="warning", access_log=False,
+                        proxy_headers=False, server_header=False, interface="asgi3",
+                        timeout_keep_alive=self.limits.keep_alive, limit_concurrency=None,
+                        timeout_graceful_shutdown=5, h11_max_incomplete_event_size=self.limits.max_head)
+        self._sock, self._server = sock, uvicorn.Server(config)
+        self._ready.clear()
+        self._failed = None
+        self._thread = threading.Thread(target=self._run, name=f"syncd-{self.name}-http", daemon=True)
         self._thread.start()
+        self._ready.wait(30)
+        if self._failed is not None or not self._ready.is_set():
+            self._server = None
+            raise RuntimeError(f"the {self.name} HTTP server did not start") from self._failed
 
-    def stop(self, grace: float = 0.0) -> bool:
-        """Stop accepting, close idle connections, give requests in flight ``grace`` seconds, release the port.
+    async def _guard(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        """What h11 lets through but no client of ours sends: an HTTP version other than 1.0 / 1.1 (505), and
+        both Content-Length and Transfer-Encoding (400: the shape of request smuggling behind a proxy)."""
+        status = 0
+        if scope.get("type") == "http":
+            if scope.get("http_version") not in ("1.0", "1.1"):
+                status = 505
+            else:
+                names = {bytes(k).lower() for k, _ in scope.get("headers", [])}
+                if b"content-length" in names and b"transfer-encoding" in names:
+                    status = 400
+        if not status:
+            await self.app(scope, receive, send)
+            return
+        self.refusals.note(f"{self.name} port", f"refused request framing ({status})")
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": b"bad request\n"})
 
-        Returns False when a request was still being answered at the deadline (its connection is cut;
-        its handler thread finishes on its own)."""
-        server, self._server = self._server, None
-        if server is None:
-            return True
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        self._close_conns(_NEW, _IDLE)
-        deadline = time.monotonic() + grace
-        with self._cond:
-            while self._answering() and (left := deadline - time.monotonic()) > 0:
-                self._cond.wait(left)
-            finished = not self._answering()
-        self._close_conns(_NEW, _IDLE, _BUSY)
-        if self._thread is not None:
-            self._thread.join(timeout=1)
-            self._thread = None
-        return finished
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as err:  # noqa: BLE001 - reported to start(); uvicorn calls sys.exit on failure
+            self._failed = err
+            log.error("the %s HTTP server stopped: %s", self.name, type(err).__name__)
+        finally:
+            self._ready.set()
 
-    def _close_conns(self, *states: str) -> None:
-        """Cut the connections in these states (their threads see end-of-file or an error and end)."""
-        with self._cond:
-            conns = [c for c, state in self._conns.items() if state in states]
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+    async def _serve(self) -> None:
+        assert self._server is not None and self._sock is not None
+        self._loop = asyncio.get_running_loop()
+        self.stopping = asyncio.Event()
+        serve = asyncio.create_task(self._server.serve(sockets=[self._sock]))
+        while not self._server.started and not serve.done():  # noqa: ASYNC110 - uvicorn has no "started" event
+            await asyncio.sleep(0.005)
+        self._ready.set()
+        flusher = asyncio.create_task(self._flush_refusals())
+        try:
+            await serve
+        finally:
+            flusher.cancel()
+
+    async def _flush_refusals(self) -> None:
+        while True:
+            await asyncio.sleep(5)
+            self.refusals.flush()
+
+    def stop(self, grace: float = 0.5) -> None:
+        """Stop accepting, close idle connections, answer what is still in flight after ``grace`` seconds."""
+        server, loop, thread = self._server, self._loop, self._thread
+        self._server = None
+        if server is None or loop is None or thread is None:
+            return
+
+        def begin() -> None:
+            server.should_exit = True
+            if self.stopping is not None:
+                loop.call_later(grace, self.stopping.set)
+
+        with contextlib.suppress(RuntimeError):  # the loop already ended
+            loop.call_soon_threadsafe(begin)
+        thread.join(grace + 3.0)
+        if thread.is_alive():
+            log.warning("the %s HTTP server did not stop within %.1f s", self.name, grace + 3.0)
+        self._thread = self._loop = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
     @property
     def port(self) -> int:
         """The bound port (after :meth:`start`)."""
-        if self._server is None:
+        if self._server is None or self._sock is None:
             raise RuntimeError("server not started")
-        return int(self._server.server_address[1])
+        return int(self._sock.getsockname()[1])
 
     @property
     def url(self) -> str:
         """``http://HOST:PORT`` (127.0.0.1 when bound to every interface)."""
         host = self._addr[0]
         return f"http://{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{self.port}"  # noqa: S104 - a comparison
+
+    def run_in_thread(self, fn: Callable[[], Any]) -> asyncio.Future[Any]:
+        """Run the blocking ``fn`` in a new daemon thread (a stuck handler never holds the process at exit);
+        the future is resolved on the server's loop. Callers bound how many run at once."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+
+        def settle(ok: bool, value: Any) -> None:
+            if fut.done():
+                return
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+
+        def work() -> None:
+            try:
+                result: tuple[bool, Any] = (True, fn())
+            except BaseException as err:  # noqa: BLE001 - handed to the awaiting coroutine
+                result = (False, err)
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(settle, *result)
+
+        threading.Thread(target=work, name=f"syncd-{self.name}-handler", daemon=True).start()
+        return fut

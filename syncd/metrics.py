@@ -1,11 +1,18 @@
-"""What ``GET /metrics`` shows, in the Prometheus text exposition format 0.0.4 (written by hand).
+"""What ``GET /metrics`` shows, through ``prometheus_client`` (text exposition format 0.0.4).
 
-Three sources: a few GROUP BY queries over the database (orders, the oldest order not shipped, stage
-runs, open holds), the in-process :class:`MetricsRegistry` the daemon updates around each stage run,
-and :class:`syncd.http.CallStats`. Anything else (alerts, tracking budget) plugs in as a collector:
-a callable returning a list of :class:`Sample`. Each collector is isolated: one that fails is left
-out of that scrape, shows ``syncd_metrics_collector_up{collector=...} 0`` and is logged once when it
-starts failing and once when it recovers.
+Sources, each a collector returning :class:`Sample` lists, bridged into a :class:`CollectorRegistry` of the
+page's own (never the library's global one, so runtimes and tests stay apart) beside the library's standard
+``process_*``, ``python_info`` and ``python_gc_*`` collectors:
+
+- the database (a few GROUP BY queries: orders, the oldest order not shipped, stage runs, open holds; open
+  alerts per rule and tracking queries used today when the daemon plugs those in, :func:`daemon_metrics`);
+- the in-process :class:`MetricsRegistry` the daemon updates around each stage run;
+- :class:`syncd.http.CallStats`: outside calls, their errors, and the platforms' own error codes.
+
+Counters start at zero: the series of every stage, shop, supplier and alert rule the daemon knows exist from
+the first scrape, not from the first error. Each collector is isolated: one that fails is left out of that
+scrape, shows ``syncd_metrics_collector_up{collector=...} 0`` and is logged once when it starts failing and
+once when it recovers.
 
 Cost with a million orders: the order counts are one aggregate scan (or an index-only scan when an
 index on ``orders (shop_id, state)`` exists); the oldest-pending query reads only the unshipped orders
@@ -16,18 +23,20 @@ part is computed at most once per ``db_max_age`` seconds, however many scrapers 
 from __future__ import annotations
 
 import logging
-import math
 import re
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector, generate_latest
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector as PromCollector
 from sqlalchemy import func, select
 
 from syncd import clock
@@ -35,6 +44,9 @@ from syncd.http import CallStats
 from syncd.lifecycle import HoldReason, OrderState
 from syncd.store.db import Database
 from syncd.store.models import Hold, Order, StageRun
+
+if TYPE_CHECKING:
+    from syncd.runtime import Runtime
 
 log = logging.getLogger("syncd.metrics")
 
@@ -70,50 +82,35 @@ class Sample:
 Collector = Callable[[], list[Sample]]
 
 
-def escape_label_value(value: str) -> str:
-    """Backslash, double quote and line feed escaped, as the exposition format requires."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+class _Bridge(PromCollector):
+    """A prometheus_client collector over a callable returning :class:`Sample` lists."""
 
+    def __init__(self, samples: Callable[[], Iterable[Sample]]) -> None:
+        self._samples = samples
 
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def format_value(value: float) -> str:
-    """A sample value: integers without a fraction, ``NaN``, ``+Inf``, ``-Inf``."""
-    v = float(value)
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    if v.is_integer() and abs(v) < 2**53:
-        return str(int(v))
-    return repr(v)
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, Metric] = {}
+        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        for sample in self._samples():
+            sample.check()
+            key = (sample.name, tuple(sorted(sample.labels.items())))
+            if key in seen:  # a series given twice is exposed once, the first value winning
+                continue
+            seen.add(key)
+            family = families.get(sample.name)
+            if family is None:
+                base = sample.name.removesuffix("_total") if sample.kind == "counter" else sample.name
+                family = families[sample.name] = Metric(base, sample.help, sample.kind)
+            name = f"{family.name}_total" if family.type == "counter" else sample.name
+            family.add_sample(name, dict(sample.labels), float(sample.value))
+        yield from families.values()
 
 
 def render(samples: Sequence[Sample]) -> str:
-    """The exposition text: each family once, with its HELP and TYPE lines, its samples together.
-
-    A series (name and labels) given twice is exposed once, the first value winning."""
-    families: dict[str, list[Sample]] = {}
-    for sample in samples:
-        sample.check()
-        families.setdefault(sample.name, []).append(sample)
-    out: list[str] = []
-    for name, members in families.items():
-        first = members[0]
-        if first.help:
-            out.append(f"# HELP {name} {_escape_help(first.help)}")
-        out.append(f"# TYPE {name} {first.kind}")
-        seen: set[tuple[tuple[str, str], ...]] = set()
-        for s in members:
-            key = tuple(sorted(s.labels.items()))
-            if key in seen:
-                continue
-            seen.add(key)
-            labels = ",".join(f'{k}="{escape_label_value(v)}"' for k, v in s.labels.items())
-            out.append(f"{name}{{{labels}}} {format_value(s.value)}" if labels else f"{name} {format_value(s.value)}")
-    return "\n".join(out) + "\n" if out else ""
+    """The exposition text of these samples alone (each family once, with its HELP and TYPE lines)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Bridge(lambda: samples))
+    return generate_latest(registry).decode()
 
 
 @dataclass
@@ -137,6 +134,13 @@ class MetricsRegistry:
         self._seconds: dict[tuple[str, str], float] = {}
         self._cpu: dict[tuple[str, str], float] = {}
         self._in_flight: dict[str, tuple[str, datetime]] = {}  # token → (stage, start)
+        self._expected: set[tuple[str, str]] = set()
+
+    def expect(self, stages: Iterable[str], scope: str = "all") -> None:
+        """Show these stages' counters from the start, at zero (a rate over a series that appears only with
+        its first failure misses that failure)."""
+        with self._lock:
+            self._expected.update((stage, scope) for stage in stages)
 
     def observe_stage(self, stage: str, scope: str, seconds: float, ok: bool, cpu: float = 0.0) -> None:
         """Count one finished run of ``stage`` over ``scope`` (``"all"`` for the whole stage) that took
@@ -199,42 +203,75 @@ class MetricsRegistry:
         """Counters of runs, failures and seconds, runs in flight, and the process start time."""
         with self._lock:
             runs, failures, seconds, cpu = dict(self._runs), dict(self._failures), dict(self._seconds), dict(self._cpu)
+            keys = sorted(set(runs) | self._expected)
         now = self._now()
         out = [Sample("syncd_process_start_time_seconds", clock.to_epoch(self.started_at),
                       help="When this syncd process started (Unix seconds).")]
-        for (stage, scope), n in sorted(runs.items()):
-            out.append(Sample("syncd_stage_runs_total", n, {"stage": stage, "scope": scope},
+        for stage, scope in keys:
+            out.append(Sample("syncd_stage_runs_total", runs.get((stage, scope), 0), {"stage": stage, "scope": scope},
                               "Stage runs finished by this process.", "counter"))
-        for stage, scope in sorted(runs):
+        for stage, scope in keys:
             out.append(Sample("syncd_stage_failures_total", failures.get((stage, scope), 0),
                               {"stage": stage, "scope": scope}, "Stage runs that failed, in this process.",
                               "counter"))
-        for (stage, scope), secs in sorted(seconds.items()):
-            out.append(Sample("syncd_stage_run_seconds_total", round(secs, 3), {"stage": stage, "scope": scope},
-                              "Seconds spent in stage runs, in this process.", "counter"))
-        for (stage, scope), secs in sorted(cpu.items()):
-            out.append(Sample("syncd_stage_cpu_seconds_total", round(secs, 3), {"stage": stage, "scope": scope},
-                              "CPU seconds spent in stage runs, in this process.", "counter"))
+        for stage, scope in keys:
+            out.append(Sample("syncd_stage_run_seconds_total", round(seconds.get((stage, scope), 0.0), 3),
+                              {"stage": stage, "scope": scope}, "Seconds spent in stage runs, in this process.",
+                              "counter"))
+        for stage, scope in keys:
+            out.append(Sample("syncd_stage_cpu_seconds_total", round(cpu.get((stage, scope), 0.0), 3),
+                              {"stage": stage, "scope": scope}, "CPU seconds spent in stage runs, in this process.",
+                              "counter"))
         for stage, start in sorted(self.in_flight().items()):
             out.append(Sample("syncd_stage_in_flight_seconds", round(max(0.0, (now - start).total_seconds()), 3),
                               {"stage": stage}, "How long the stage's run in flight has been running."))
         return out
 
 
+_CALL_OUTCOMES = ("timeout", "network")  # what every API can meet: shown at zero from its first call
+
+
 def call_samples(stats: CallStats) -> list[Sample]:
-    """Outside calls and their errors per (system, api[, outcome])."""
+    """Outside calls and their errors per (system, api[, outcome]), the platforms' own error codes, and the
+    rate-limit answers per system (HTTP 429 and the platforms' flow-control codes together)."""
     # dict(counter) copies in one C call under the GIL: no "changed size during iteration" against record()
-    calls, errors = dict(stats.calls), dict(stats.errors)
+    calls, errors, codes = dict(stats.calls), dict(stats.errors), dict(stats.codes)
     out = [Sample("syncd_outside_calls_total", n, {"system": system, "api": api},
                   "Calls to outside systems (storefronts, suppliers, tracking, alert channels).", "counter")
            for (system, api), n in sorted(calls.items())]
+    shown = dict.fromkeys(((system, api, outcome) for system, api in calls for outcome in _CALL_OUTCOMES), 0)
+    shown.update(errors)
     out += [Sample("syncd_outside_call_errors_total", n, {"system": system, "api": api, "outcome": outcome},
                    "Failed calls to outside systems, by outcome (timeout, network, http-STATUS).", "counter")
-            for (system, api, outcome), n in sorted(errors.items())]
+            for (system, api, outcome), n in sorted(shown.items())]
+    out += [Sample("syncd_platform_errors_total", n, {"system": system, "api": api, "code": code, "kind": kind},
+                   "Error answers of outside systems by their own code (inside HTTP 200 or a 4xx body) and what "
+                   "syncd made of it (rate_limited, transient, auth, fatal, rejected, protocol).", "counter")
+            for (system, api, code, kind), n in sorted(codes.items())]
+    limited = dict.fromkeys((system for system, _api in calls), 0)
+    for (system, _api, outcome), n in errors.items():
+        if outcome == "http-429":
+            limited[system] = limited.get(system, 0) + n
+    for (system, _api, _code, kind), n in codes.items():
+        if kind == "rate_limited":
+            limited[system] = limited.get(system, 0) + n
+    out += [Sample("syncd_outside_rate_limited_total", n, {"system": system},
+                   "Answers of outside systems that said slow down: HTTP 429 and the platforms' flow-control "
+                   "codes.", "counter") for system, n in sorted(limited.items())]
     return out
 
 
-def database_samples(db: Database, now: datetime) -> list[Sample]:
+@dataclass(frozen=True)
+class Known:
+    """What the daemon is configured with: their series are shown from the start, at zero."""
+
+    shops: tuple[str, ...] = ()
+    suppliers: tuple[str, ...] = ()
+    # (stage, scope) of the per-scope stages: pull and writeback per shop, forward and collect per supplier
+    scopes: tuple[tuple[str, str], ...] = ()
+
+
+def database_samples(db: Database, now: datetime, known: Known = Known()) -> list[Sample]:
     """Orders per (shop, state), the oldest pending order per shop, stage runs, open holds: four queries."""
     with db.read() as s:
         per_state = s.execute(select(Order.shop_id, Order.state, func.count())
@@ -248,7 +285,7 @@ def database_samples(db: Database, now: datetime) -> list[Sample]:
         holds = s.execute(select(Hold.reason, func.count()).where(Hold.released_at.is_(None))
                           .group_by(Hold.reason)).all()
 
-    counts: dict[str, dict[str, int]] = {}
+    counts: dict[str, dict[str, int]] = {shop: {st.value: 0 for st in OrderState} for shop in known.shops}
     for shop, state, n in per_state:
         counts.setdefault(shop, {st.value: 0 for st in OrderState})[state] = int(n)
     out = [Sample("syncd_orders", n, {"shop": shop, "state": state}, "Orders per shop and pipeline state.")
@@ -261,16 +298,20 @@ def database_samples(db: Database, now: datetime) -> list[Sample]:
                    "Seconds since payment (or since first seen) of the shop's oldest order not yet shipped "
                    "(new, held, routed, placed); 0 when there is none.")
             for shop, age in sorted(ages.items())]
+    failing_help = "Failed runs in a row of the stage over this scope (0 after a success)."
+    recorded = set()
     for stage, scope, ms, failures, last_ok in runs:
         labels = {"stage": stage, "scope": scope}
+        recorded.add((stage, scope))
         if ms is not None:
             out.append(Sample("syncd_stage_last_duration_seconds", ms / 1000, labels,
                               "Duration of the stage's last run over this scope."))
-        out.append(Sample("syncd_stage_consecutive_failures", failures or 0, labels,
-                          "Failed runs in a row of the stage over this scope (0 after a success)."))
+        out.append(Sample("syncd_stage_consecutive_failures", failures or 0, labels, failing_help))
         if last_ok is not None:
             out.append(Sample("syncd_stage_last_success_timestamp_seconds", clock.to_epoch(last_ok), labels,
                               "When the stage last succeeded over this scope (Unix seconds)."))
+    out += [Sample("syncd_stage_consecutive_failures", 0, {"stage": stage, "scope": scope}, failing_help)
+            for stage, scope in sorted(set(known.scopes) - recorded)]
     open_holds = {r.value: 0 for r in HoldReason}
     open_holds.update({reason: int(n) for reason, n in holds})
     out += [Sample("syncd_holds_open", n, {"reason": reason}, "Open holds (orders waiting for a person or a "
@@ -279,14 +320,17 @@ def database_samples(db: Database, now: datetime) -> list[Sample]:
 
 
 class Metrics:
-    """Every collector together, each isolated; the database part cached for ``db_max_age`` seconds."""
+    """The ``/metrics`` page: every collector together, each isolated, in a ``CollectorRegistry`` of its own
+    with the standard process, platform and GC collectors; the database part cached for ``db_max_age`` s."""
 
     def __init__(self, db: Database, registry: MetricsRegistry, stats: CallStats,
                  extra_collectors: Sequence[Collector] = (), *, db_max_age: float = 10.0,
-                 now: Callable[[], datetime] = clock.now, monotonic: Callable[[], float] = time.monotonic) -> None:
+                 now: Callable[[], datetime] = clock.now, monotonic: Callable[[], float] = time.monotonic,
+                 known: Known = Known()) -> None:
         self.db = db
         self.registry = registry
         self.stats = stats
+        self.known = known
         self.db_max_age = db_max_age
         self._now = now
         self._monotonic = monotonic
@@ -298,6 +342,11 @@ class Metrics:
             ("database", self._database), ("stages", registry.samples), ("calls", lambda: call_samples(stats))]
         for fn in extra_collectors:
             self.add(getattr(fn, "__name__", "extra"), fn)
+        self.prometheus = CollectorRegistry(auto_describe=False)  # this page's own, never the global one
+        ProcessCollector(registry=self.prometheus)
+        PlatformCollector(registry=self.prometheus)
+        GCCollector(registry=self.prometheus)
+        self.prometheus.register(_Bridge(self.collect))
 
     def add(self, name: str, collector: Collector) -> None:
         """Plug in one more collector (``name`` labels its ``syncd_metrics_collector_up`` series)."""
@@ -312,7 +361,7 @@ class Metrics:
             cached = self._db_cache
             if cached is not None and self._monotonic() - cached[0] < self.db_max_age:
                 return cached[1]
-            samples = database_samples(self.db, self._now())
+            samples = database_samples(self.db, self._now(), self.known)
             self._db_cache = (self._monotonic(), samples)
             return samples
 
@@ -324,6 +373,8 @@ class Metrics:
             try:
                 samples = list(collector())
                 for sample in samples:
+                    if not isinstance(sample, Sample):
+                        raise TypeError(f"collector {name} gave a {type(sample).__name__}, expected a Sample")
                     sample.check()
             except Exception as err:  # noqa: BLE001 - one broken source must not blank the whole page
                 self._edge(name, err)
@@ -336,7 +387,7 @@ class Metrics:
 
     def render(self) -> str:
         """The ``/metrics`` page."""
-        return render(self.collect())
+        return generate_latest(self.prometheus).decode()
 
     @staticmethod
     def _up(name: str, value: int) -> Sample:
@@ -356,3 +407,44 @@ class Metrics:
             log.error("metrics collector %s failing: %s", name, type(err).__name__)
         elif err is None and was_failing:
             log.info("metrics collector %s recovered", name)
+
+
+def daemon_metrics(rt: Runtime, stages: Iterable[str]) -> Metrics:
+    """The daemon's page: its stages, shops, suppliers, alert rules and tracking budget shown from the start."""
+    from syncd.alerts.commands import alert_samples  # imports this module: a late import, not a cycle
+    from syncd.alerts.names import Rule
+    from syncd.domain import Severity
+    from syncd.stages.track import queries_used
+
+    stages = list(stages)
+    rt.metrics.expect(stages)
+    shops, suppliers = tuple(sorted(rt.storefronts)), tuple(sorted([*rt.suppliers, *rt.api_suppliers]))
+    scopes = tuple([(stage, shop) for stage in ("pull", "writeback") for shop in shops]
+                   + [(stage, sup) for stage in ("forward", "collect") for sup in suppliers])
+    disabled = {str(r) for r in getattr(rt.config.alerts, "disabled_rules", ())}
+    rules = [str(r) for r in Rule if str(r) not in disabled]
+
+    def alerts_open() -> list[Sample]:
+        found = alert_samples(rt.db, sorted(rt.sinks))
+        have = {(s.labels.get("rule"), s.labels.get("severity")) for s in found if s.name == "syncd_alerts_open"}
+        zeros = [Sample("syncd_alerts_open", 0, {"rule": rule, "severity": str(sev)},
+                        "Open alerts per rule and severity.")
+                 for rule in rules for sev in Severity if (rule, str(sev)) not in have]
+        return found + zeros
+
+    def tracking_queries() -> list[Sample]:
+        tracker = rt.tracker
+        if tracker is None:
+            return []
+        with rt.db.read() as s:
+            used = queries_used(s, tracker.name, clock.now())
+        out = [Sample("syncd_tracking_queries_today", used, {"provider": tracker.name},
+                      "Tracking queries used today (China time, as the provider counts them).")]
+        budget = int(getattr(rt.config.tracking, "daily_query_budget", 0) or 0)
+        if budget:
+            out.append(Sample("syncd_tracking_query_budget", budget, {"provider": tracker.name},
+                              "Tracking queries allowed per day (daily_query_budget in tracking.yaml)."))
+        return out
+
+    return Metrics(rt.db, rt.metrics, rt.stats, [alerts_open, tracking_queries, *rt.collectors],
+                   known=Known(shops, suppliers, scopes))

@@ -132,7 +132,7 @@ def format_status(st: dict[str, Any]) -> str:
 def find_order(db: Database, ref: str) -> Order | None:
     """An order by platform order id, ``shop/platform-id``, or ``#internal-id``."""
     with db.read() as s:
-        if ref.startswith("#") and ref[1:].isdigit():
+        if ref.startswith("#") and ref[1:].isascii() and ref[1:].isdigit():
             return s.get(Order, int(ref[1:]))
         q = select(Order)
         if "/" in ref:

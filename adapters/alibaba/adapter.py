@@ -112,7 +112,7 @@ class AlibabaAdapter:
                             code=err.code) from err
         result = m.obj(answer.body.get("result"), CREATE, "result")
         ref = m.text(result.get("orderId"))
-        if not ref.isdigit():
+        if not (ref.isascii() and ref.isdigit()):
             raise ProtocolError(f"1688 {CREATE}: success without an orderId for outOrderId "
                                 f"{request.idempotency_key}: look it up before sending again")
         failed = m.objects(result.get("failedOfferList"), CREATE, "result.failedOfferList")
@@ -140,7 +140,7 @@ class AlibabaAdapter:
                 if not tagged or tagged == idempotency_key:
                     found.append(entry)
             total = m.text(body.get("totalRecord"))
-            if not entries or len(entries) < PAGE_SIZE or (total.isdigit() and seen >= int(total)):
+            if not entries or len(entries) < PAGE_SIZE or (total.isascii() and total.isdigit() and seen >= int(total)):
                 break
         else:
             raise ProtocolError(f"1688 {ORDER_LIST}: more than {MAX_PAGES} pages for outOrderId {idempotency_key}")

@@ -130,16 +130,18 @@ class AlibabaClient:
         request = httpx.Request("POST", self._url(path), content=urlencode(form).encode(), headers=_FORM)
         resp = send(self._ctx.http, self._ctx.stats, request, system=SYSTEM, api=api, error_bodies=True)
         if resp.status_code >= 400:
-            raise self._http_error(api, resp, hidden)
+            raise self._ctx.stats.platform_error(SYSTEM, api, self._http_error(api, resp, hidden))
         body = json_object(resp, system=SYSTEM, api=api)
         if text(body.get("error_code")):  # a gateway error inside a 200
-            raise self._error(api, text(body.get("error_code")), text(body.get("error_message")), 200, hidden)
+            raise self._ctx.stats.platform_error(SYSTEM, api, self._error(
+                api, text(body.get("error_code")), text(body.get("error_message")), 200, hidden),
+                text(body.get("error_code")))
         failure = business_failure(body)
         if failure is not None:
             code, message = failure
             if code in tolerate:
                 return Answer(body, code, self._scrub(message, hidden))
-            err = self._error(api, code, message, 200, hidden)
+            err = self._ctx.stats.platform_error(SYSTEM, api, self._error(api, code, message, 200, hidden), code)
             if refusals and isinstance(err, RejectedError):
                 return Answer(body, code, self._scrub(message, hidden)[:_MAX_MESSAGE])
             raise err

@@ -98,7 +98,7 @@ def parse_time(value: Any) -> datetime | None:
         local = local.replace(microsecond=int(millis or 0) * 1000)
         tz = datetime.strptime(zone, "%z").tzinfo if zone else clock.SHANGHAI
         return local.replace(tzinfo=tz).astimezone(UTC)
-    if raw.isdigit():
+    if raw.isascii() and raw.isdigit():
         number = int(raw)
         return clock.from_epoch(number / 1000 if number > _MILLIS else number)
     parsed = datetime.fromisoformat(raw)
@@ -131,7 +131,7 @@ def fen(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value.strip())
     return None
 
@@ -232,7 +232,7 @@ def base_info(entry: Mapping[str, Any], api: str) -> dict[str, Any]:
 def order_id(base: Mapping[str, Any], api: str) -> str:
     """The 1688 order id (``idOfStr`` first: ``id`` can pass 2^53 in clients that read JSON as doubles)."""
     ref = text(base.get("idOfStr")) or text(base.get("id"))
-    if not ref.isdigit():
+    if not (ref.isascii() and ref.isdigit()):
         raise ProtocolError(f"1688 {api}: baseInfo has no usable order id")
     return ref
 

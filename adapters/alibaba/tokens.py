@@ -195,7 +195,7 @@ class TokenKeeper:
 
     def _expiry(self, body: dict[str, Any], now: datetime, what: str, *, required: bool) -> datetime | None:
         within = text(body.get("expires_in"))
-        if within.isdigit() and int(within) > 0:
+        if within.isascii() and within.isdigit() and int(within) > 0:
             return now + timedelta(seconds=int(within))
         at = self._moment(body.get("expires_time"), what, "expires_time")
         if at is None and required:

@@ -236,7 +236,7 @@ class DouyinClient:
         resp = send(self._ctx.http, self._ctx.stats, request, system=SYSTEM, api=method)
         body = json_object(resp, system=SYSTEM, api=method)
         code = body.get("code")
-        if isinstance(code, str) and code.strip().isdigit():
+        if isinstance(code, str) and code.strip().isascii() and code.strip().isdigit():
             code = int(code)
         if not isinstance(code, int) or isinstance(code, bool):
             raise ProtocolError(f"douyin {method}: answer has no numeric 'code'")
@@ -244,7 +244,9 @@ class DouyinClient:
         if code == SUCCESS or (partial and (code == PARTIAL or sub_code in PARTIAL_SUB_CODES)):
             return body.get("data")
         message = str(body.get("sub_msg") or body.get("msg") or "")
-        raise error_for(method, code, sub_code, self._scrub(message)[:_MAX_MESSAGE])
+        raise self._ctx.stats.platform_error(SYSTEM, method, error_for(method, code, sub_code,
+                                                                       self._scrub(message)[:_MAX_MESSAGE]),
+                                             sub_code or code)
 
     def _scrub(self, text: str) -> str:
         # Platform messages are outside text and may echo what we sent; never let a secret through.
@@ -319,7 +321,7 @@ class TokenKeeper:
         for name, value in (("access_token", access), ("refresh_token", refresh)):
             if not isinstance(value, str) or not value:
                 raise ProtocolError(f"douyin {method}: answer has no {name}")
-        if isinstance(expires_in, str) and expires_in.isdigit():
+        if isinstance(expires_in, str) and expires_in.isascii() and expires_in.isdigit():
             expires_in = int(expires_in)
         if not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0:
             raise ProtocolError(f"douyin {method}: answer has no usable expires_in")

@@ -168,7 +168,7 @@ class WindowReader(Generic[T]):
 def page_of(data: dict[str, Any], api: str, page: int, items_key: str, *, has_more: bool = False) -> Page:
     """Check one answer's ``total`` and entry list (and ``has_more`` when the API has it)."""
     total = data.get("total")
-    if isinstance(total, str) and total.isdigit():
+    if isinstance(total, str) and total.isascii() and total.isdigit():
         total = int(total)
     if not isinstance(total, int) or isinstance(total, bool) or total < 0:
         raise ProtocolError(f"douyin {api}: page {page} has no usable total")

@@ -89,7 +89,7 @@ class Kuaidi100Client:
             raise ProtocolError(f"{what}: result {str(result).lower()} with returnCode {code[:10]}")
         error = error_for(api, code[:10], message, what)
         if error is not None:
-            raise error
+            raise self._ctx.stats.platform_error(SYSTEM, api, error, code[:10])
         return Answer(body, code, message)
 
     def _scrub(self, text: str) -> str:

@@ -91,7 +91,7 @@ class PddAdapter:
         for a, b in sub_windows(clock.to_epoch(start), clock.to_epoch(end)):
             data = self._orders_page(a, b)(1, 1, False)
             count = data.get("total_count")
-            if isinstance(count, str) and count.isdigit():
+            if isinstance(count, str) and count.isascii() and count.isdigit():
                 count = int(count)
             if not isinstance(count, int) or isinstance(count, bool) or count < 0:
                 raise ProtocolError(f"pdd {ORDERS_API}: answer has no usable total_count")

@@ -109,7 +109,8 @@ class PddClient:
         if failure is not None:
             if not isinstance(failure, dict):
                 raise ProtocolError(f"pdd {api}: error_response is not an object")
-            raise self._error(api, failure)
+            raise self._ctx.stats.platform_error(SYSTEM, api, self._error(api, failure),
+                                                 failure.get("sub_code") or failure.get("error_code"))
         key = RESPONSE_KEYS.get(api)
         if key is None or key not in body:
             keys = [k for k in body if k.endswith("_response")]
@@ -126,7 +127,7 @@ class PddClient:
         code: int | None = None
         if isinstance(raw_code, int) and not isinstance(raw_code, bool):
             code = raw_code
-        elif isinstance(raw_code, str) and raw_code.strip().lstrip("-").isdigit():
+        elif isinstance(raw_code, str) and raw_code.isascii() and raw_code.strip().lstrip("-").isdigit():
             code = int(raw_code)
         sub_code = str(failure.get("sub_code") or "")
         texts = [str(failure.get(k) or "").strip() for k in ("error_msg", "sub_msg")]

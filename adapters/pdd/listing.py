@@ -88,7 +88,7 @@ def read_has_next(fetch: Fetch, items_key: str, what: str) -> list[Item]:
 
 def _total(data: dict[str, Any], what: str, page: int) -> int:
     total = data.get("total_count")
-    if isinstance(total, str) and total.strip().isdigit():
+    if isinstance(total, str) and total.strip().isascii() and total.strip().isdigit():
         total = int(total)
     if not isinstance(total, int) or isinstance(total, bool) or total < 0:
         raise ProtocolError(f"{what}: page {page} has no usable total_count")

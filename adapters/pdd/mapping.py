@@ -258,7 +258,7 @@ def carrier_table(data: dict[str, Any]) -> dict[str, int]:
         if not isinstance(entry, dict) or entry.get("available") in (0, "0", False):
             continue
         ident = entry.get("id")
-        if isinstance(ident, str) and ident.strip().isdigit():
+        if isinstance(ident, str) and ident.strip().isascii() and ident.strip().isdigit():
             ident = int(ident)
         if not isinstance(ident, int) or isinstance(ident, bool):
             continue
@@ -274,13 +274,16 @@ def parse_time(value: Any, where: str) -> datetime | None:
     """``yyyy-MM-dd HH:mm:ss`` Beijing time (or Unix seconds) → aware UTC; empty → None."""
     if value is None or value == "" or value == 0:
         return None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())  # '²'.isdigit() is True: ASCII digits only
     if isinstance(value, int) and not isinstance(value, bool):
-        return clock.from_epoch(value)
+        try:
+            return clock.from_epoch(value)
+        except (OverflowError, ValueError, OSError):
+            raise ProtocolError(f"{where} {value} is not a Unix time") from None
     if not isinstance(value, str):
         raise ProtocolError(f"{where} is {type(value).__name__}, expected a time")
     stripped = value.strip()
-    if stripped.isdigit():
-        return clock.from_epoch(int(stripped))
     try:
         return shanghai_time(stripped)
     except ValueError:

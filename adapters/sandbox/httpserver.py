@@ -1,15 +1,15 @@
-"""The simulators' HTTP server: :class:`syncd.httpserver.HttpServer` bound to 127.0.0.1, with mounts.
+"""The simulators' HTTP server: :class:`adapters.sandbox.threadserver.HttpServer` bound to 127.0.0.1, with mounts.
 
-The server itself (HTTP/1.1 parsing, keep-alive, bounds, clean stop) lives in :mod:`syncd.httpserver`,
-shared with the daemon's listener; this module adds routing by path prefix to mounted simulators and
-re-exports what the simulators import (``Response``, ``json_response``, ``Handler``).
+The server itself (HTTP/1.1 parsing, keep-alive, bounds, clean stop) lives in :mod:`adapters.sandbox.threadserver`
+(the daemon's own listener runs on uvicorn, :mod:`syncd.httpserver`); this module adds routing by path prefix
+to mounted simulators and re-exports what the simulators import (``Response``, ``json_response``, ``Handler``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from syncd.httpserver import Handler, HttpServer, Response, json_response
+from adapters.sandbox.threadserver import Handler, HttpServer, Response, json_response
 
 __all__ = ["Handler", "Response", "SandboxServer", "json_response"]
 

@@ -189,7 +189,7 @@ def _code(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value)
     return None
 
@@ -263,7 +263,8 @@ class TaobaoClient:
                 raise ProtocolError(f"taobao {method}: error_response has no numeric code")
             sub_code = str(failure.get("sub_code") or "")
             msg, sub_msg = str(failure.get("msg") or ""), str(failure.get("sub_msg") or "")
-            raise error_for(method, code, sub_code, self._scrub(sub_msg or msg), msg=self._scrub(msg))
+            raise self._ctx.stats.platform_error(SYSTEM, method, error_for(
+                method, code, sub_code, self._scrub(sub_msg or msg), msg=self._scrub(msg)), sub_code or code)
         answer = body.get(response_key(method))
         if not isinstance(answer, dict):
             raise ProtocolError(f"taobao {method}: answer has no {response_key(method)} object")

@@ -115,7 +115,7 @@ class WindowReader:
         data = self._call(self.method, {**self._base(start, end), "fields": self._count_field, "page_no": 1,
                                         "page_size": 1, "use_has_next": False})
         total = data.get("total_results", 0 if not data.get(self._list_key) else None)
-        if isinstance(total, str) and total.isdigit():
+        if isinstance(total, str) and total.isascii() and total.isdigit():
             total = int(total)
         if not isinstance(total, int) or isinstance(total, bool) or total < 0:
             raise ProtocolError(f"taobao {self.method}: answer has no usable total_results")

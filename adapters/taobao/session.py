@@ -47,7 +47,7 @@ def fingerprint(secret: str) -> str:
 
 
 def _seconds(value: Any) -> int | None:
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         return None

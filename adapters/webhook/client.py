@@ -125,8 +125,11 @@ class WebhookClient:
                     error_bodies=True)
         if resp.status_code >= 400:
             code, message = _envelope(resp)
-            raise error_for(what, resp.status_code, code and mask_text(code, hidden)[:64],
+            err = error_for(what, resp.status_code, code and mask_text(code, hidden)[:64],
                             mask_text(message, hidden)[:_MAX_MESSAGE])
+            # the code as the error carries it (masked), else the HTTP status
+            raise self._ctx.stats.platform_error(SYSTEM, f"{self._config.id}/{api}", err,
+                                                 None if getattr(err, "code", None) else resp.status_code)
         if resp.status_code not in _OK:
             raise ProtocolError(f"{what}: HTTP {resp.status_code}: the contract answers 200 or 201 "
                                 "(a redirect? check base_url, https and the paths)")

@@ -30,6 +30,7 @@ import pytest
 from adapters.sandbox.control import StorefrontSim
 from adapters.sandbox.httpserver import SandboxServer
 from syncd import registry
+from syncd.http import CallStats
 from syncd.protocols import StorefrontAdapter
 from syncd.ratelimit import RateLimiter
 from syncd.registry import AdapterContext
@@ -182,6 +183,7 @@ class Storefront:
     retry: RetryPolicy
     limiter: RateLimiter
     retry_sleeps: list[float]
+    stats: CallStats
 
 
 @pytest.fixture(params=PLATFORMS)
@@ -209,12 +211,13 @@ def storefront(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
         fake = FakeTime()
         limiter = RateLimiter(clock=fake.clock, sleep=fake.sleep)
         tokens = FakeTokenStore()
-        ctx = AdapterContext(http=http, tokens=tokens, data_dir=tmp_path, retry=retry, limiter=limiter)
+        stats = CallStats()
+        ctx = AdapterContext(http=http, tokens=tokens, data_dir=tmp_path, retry=retry, limiter=limiter, stats=stats)
         adapter = plugin.factory(config, ctx)
         assert isinstance(adapter, StorefrontAdapter)
         adapter.ensure_token()
         yield Storefront(platform=platform, sim=sim, adapter=adapter, tokens=tokens, retry=retry, limiter=limiter,
-                         retry_sleeps=sleeps)
+                         retry_sleeps=sleeps, stats=stats)
         adapter.close()
     finally:
         http.close()

@@ -18,7 +18,9 @@ import pytest
 from syncd import clock
 from syncd.domain import OrderIn, OrderStatus, Parcel, ParcelLine, Receiver, RefundState
 from syncd.errors import RateLimitedError, ReauthorizationRequired, TransientError
+from syncd.metrics import call_samples, render
 from tests.contract.conftest import Storefront
+from tests.core.test_metrics import parse
 
 SKU_A, SKU_B = "SB-TEE-RED-M", "SB-MUG-WHT"
 _TRACKING = itertools.count(1)
@@ -174,6 +176,22 @@ def test_retryable_failures_are_retried_then_succeed_and_stop_after_the_policy_a
     if error is TransientError:
         assert not isinstance(caught.value, RateLimitedError)
     assert set(ids_of(sf.adapter.list_orders(*window).orders)) == set(ids)  # every failure was used up
+
+
+def test_platform_error_codes_are_counted_per_platform_and_a_flow_control_code_as_rate_limited(
+        storefront: Storefront) -> None:
+    sf, now = storefront, time.time()
+    window = (at(now - span(sf)), at(now))
+    sf.sim.fail_next("rate_limited", 2)
+    sf.sim.fail_next("transient", 1)
+    sf.adapter.list_orders(*window)  # retried past the three failures
+
+    page = parse(render(call_samples(sf.stats)))
+    limited = page.series("syncd_outside_rate_limited_total")
+    assert sum(limited.values()) == 2, limited  # answered inside HTTP 200: no transport error saw them
+    codes = page.series("syncd_platform_errors_total")
+    kinds = Counter(dict(labels)["kind"] for labels, n in codes.items() for _ in range(int(n)))
+    assert kinds == {"rate_limited": 2, "transient": 1}, codes
 
 
 def test_revoked_authorisation_raises_reauthorization_required_without_retrying(storefront: Storefront) -> None:

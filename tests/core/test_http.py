@@ -8,7 +8,7 @@ import respx
 
 from syncd.config.models import HttpSettings
 from syncd.errors import ProtocolError, RateLimitedError, TransientError
-from syncd.http import CallStats, build_client, send
+from syncd.http import MAX_CODES_PER_SYSTEM, CallStats, build_client, send
 
 
 @respx.mock
@@ -42,3 +42,33 @@ def test_send_given_a_network_failure_raises_transient():
     with pytest.raises(TransientError):
         send(client, stats, client.build_request("GET", "https://gw.example/x"), system="gw", api="x")
     assert stats.errors[("gw", "x", "network")] == 1
+
+
+@respx.mock
+@pytest.mark.parametrize(("header", "expected"), [("7", 7.0), ("²", None), ("١٢", None), ("soon", None)])
+def test_retry_after_takes_ascii_seconds_and_ignores_other_digits(header, expected):
+    # '²'.isdigit() is True and float('²') raises: a garbled header must not turn a 429 into a crash
+    respx.get("https://gw.example/x").respond(429, headers={"Retry-After": header.encode()})
+    client, stats = build_client(HttpSettings()), CallStats()
+    with pytest.raises(RateLimitedError) as caught:
+        send(client, stats, client.build_request("GET", "https://gw.example/x"), system="gw", api="x")
+    assert caught.value.retry_after == expected
+
+
+def test_platform_error_counts_code_and_kind_and_returns_the_error():
+    stats = CallStats()
+    err = RateLimitedError("pdd x: rate limited", code="isv.traffic-limited")
+    assert stats.platform_error("pdd", "x", err) is err
+    stats.platform_error("pdd", "x", TransientError("busy"), code=20000)
+    stats.platform_error("pdd", "x", ProtocolError("garbled"))
+    assert stats.codes == {("pdd", "x", "isv.traffic-limited", "rate_limited"): 1,
+                           ("pdd", "x", "20000", "transient"): 1, ("pdd", "x", "none", "protocol"): 1}
+
+
+def test_platform_error_codes_from_outside_cannot_mint_unbounded_series():
+    stats = CallStats()
+    for i in range(MAX_CODES_PER_SYSTEM + 50):
+        stats.platform_error("gw", "x", TransientError("busy"), code=f"code-{i}\n{{evil}}")
+    codes = {code for (_s, _a, code, _k) in stats.codes}
+    assert len(codes) == MAX_CODES_PER_SYSTEM + 1 and "other" in codes
+    assert all(len(c) <= 32 and "\n" not in c and "{" not in c for c in codes)

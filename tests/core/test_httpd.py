@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
@@ -27,12 +28,14 @@ from syncd.httpd import (
     Check,
     Listener,
     Readiness,
+    Response,
     check_readiness,
+    json_response,
     quiet_limit,
     run_limit,
     start_listener,
 )
-from syncd.httpserver import Response, json_response
+from syncd.httpserver import Limits
 from syncd.metrics import MetricsRegistry, Sample
 from syncd.settings import Settings
 from syncd.store.db import Database, open_database
@@ -42,6 +45,7 @@ from tests.core.test_metrics import parse
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 INTERVALS = StageIntervals().model_dump()  # pull 120 s ... reconcile a day: quiet limit 600 s
 ROOT = Path(__file__).resolve().parents[2]
+LOCAL = Settings(admin_host="127.0.0.1", admin_port=0, callback_host="127.0.0.1", callback_port=0)
 
 
 @pytest.fixture
@@ -81,10 +85,9 @@ class Daemon:
 def daemon(db: Database, frozen: time_machine.Traveller) -> Iterator[tuple[Daemon, Listener]]:
     d = Daemon(db)
     ran(db, "pull", NOW - timedelta(seconds=30))
-    listener = start_listener(Settings(http_host="127.0.0.1", http_port=0), db, d.registry, d.stats,
-                              lambda: d.scheduler, StageIntervals())
-    yield d, listener
-    listener.stop()
+    listeners = start_listener(LOCAL, db, d.registry, d.stats, lambda: d.scheduler, StageIntervals())
+    yield d, listeners.admin
+    listeners.stop()
 
 
 # ---- /healthz, /readyz, /metrics through the real socket ----
@@ -148,8 +151,8 @@ def test_readyz_given_the_database_gone_is_503_naming_it(tmp_path, frozen):
     (tmp_path / "gone.db").mkdir()  # a directory where the database file should be: nothing answers
     db = open_database(f"sqlite:///{tmp_path / 'gone.db'}")
     reg = MetricsRegistry()
-    listener = start_listener(Settings(http_host="127.0.0.1", http_port=0), db, reg, CallStats(), lambda: True,
-                              INTERVALS)
+    listeners = start_listener(LOCAL, db, reg, CallStats(), lambda: True, INTERVALS)
+    listener = listeners.admin
     try:
         status, _, body = request(listener, "GET", "/readyz")
         answer = json.loads(body)
@@ -160,7 +163,7 @@ def test_readyz_given_the_database_gone_is_503_naming_it(tmp_path, frozen):
         assert status == 200
         assert parse(page.decode()).value("syncd_metrics_collector_up", collector="database") == 0
     finally:
-        listener.stop()
+        listeners.stop()
         db.dispose()
 
 
@@ -183,12 +186,13 @@ def test_start_listener_plugs_in_extra_collectors(db: Database, frozen):
     def tracking_queries_today() -> list[Sample]:
         return [Sample("syncd_tracking_queries_today", 7, {"provider": "kuaidi100"}, "Queries used today.")]
 
-    listener = start_listener(Settings(http_host="127.0.0.1", http_port=0), db, MetricsRegistry(), CallStats(),
-                              lambda: True, INTERVALS, extra_collectors=[tracking_queries_today])
+    listeners = start_listener(LOCAL, db, MetricsRegistry(), CallStats(), lambda: True, INTERVALS,
+                               extra_collectors=[tracking_queries_today])
     try:
-        page = parse(request(listener, "GET", "/metrics")[2].decode())
+        page = parse(request(listeners.admin, "GET", "/metrics")[2].decode())
+        assert request(listeners.callback, "GET", "/metrics")[0] == 404  # admin endpoints: not on the callback port
     finally:
-        listener.stop()
+        listeners.stop()
     assert page.value("syncd_tracking_queries_today", provider="kuaidi100") == 7
 
 
@@ -297,8 +301,8 @@ def test_a_body_over_one_megabyte_is_413_and_one_at_the_limit_is_served(listener
     listener.register("POST", "/callbacks/x", recorder(seen))
     assert request(listener, "POST", "/callbacks/x", b"a" * MAX_BODY)[0] == 200
     assert len(seen[0][3]) == MAX_BODY
-    status, headers, _ = request(listener, "POST", "/callbacks/x", b"a" * (MAX_BODY + 1))
-    assert status == 413 and headers["connection"] == "close"
+    status, _, _ = request(listener, "POST", "/callbacks/x", b"a" * (MAX_BODY + 1))
+    assert status == 413
     assert len(seen) == 1
 
 
@@ -397,7 +401,7 @@ def test_stop_returns_within_a_second_while_a_slow_handler_runs_and_closes_idle_
     caller.join(5)
     assert took < 1.0, took
     assert finished is False
-    assert result and isinstance(result[0], Exception)  # its connection was cut at the deadline
+    assert result and (isinstance(result[0], Exception) or result[0] == 503)  # answered "shutting down" or cut
     with pytest.raises((OSError, http.client.HTTPException)):
         idle.request("GET", "/healthz")
         idle.getresponse().read()
@@ -428,72 +432,44 @@ def test_stop_cuts_idle_connections_first_and_lets_a_request_finish_within_the_g
     caller.join(5)
     watcher.join(5)
     idle.close()
-    assert result[0][0] == 200 and result[0][1]["connection"] == "close"
+    assert result[0][0] == 200
 
 
-def test_a_connection_beyond_the_bound_waits_for_a_slot_instead_of_a_thread():
+def test_a_request_beyond_the_handlers_in_flight_is_503_at_once_and_healthz_still_answers():
     slow = Slow()
-    lst = Listener(readiness=ready_stub, metrics=lambda: "", max_connections=1)
+    lst = Listener(readiness=ready_stub, metrics=lambda: "", limits=Limits(max_in_flight=1))
     lst.register("POST", "/callbacks/slow", slow)
     lst.start()
     first = threading.Thread(target=lambda: request(lst, "POST", "/callbacks/slow", b"{}"))
     first.start()
-    answered = threading.Event()
-    second = threading.Thread(target=lambda: (request(lst, "GET", "/healthz"), answered.set()))
     try:
         assert slow.entered.wait(5)
-        second.start()
-        assert not answered.wait(0.2)  # the only slot is busy: the second connection is not served
-        slow.release.set()
-        assert answered.wait(5)
+        started = time.monotonic()
+        status, headers, _ = request(lst, "GET", "/readyz")
+        assert status == 503 and headers["retry-after"] == "1"
+        assert time.monotonic() - started < 1.0  # at once, not after the slow one
+        assert request(lst, "GET", "/healthz")[0] == 200  # answered on the loop, needs no handler thread
     finally:
         slow.release.set()
         first.join(5)
-        second.join(5)
-        lst.stop()
+    assert request(lst, "GET", "/readyz")[0] == 200
+    lst.stop()
 
 
-def test_a_new_connection_at_the_bound_takes_the_slot_of_an_idle_keep_alive_one():
-    lst = Listener(readiness=ready_stub, metrics=lambda: "", max_connections=1)
+def test_a_connection_beyond_max_connections_is_answered_503_and_a_freed_slot_serves_again():
+    lst = Listener(readiness=ready_stub, metrics=lambda: "", limits=Limits(max_connections=2))
     lst.start()
+    held = [socket.create_connection(("127.0.0.1", lst.port), timeout=5) for _ in range(2)]
     try:
-        idle = http.client.HTTPConnection("127.0.0.1", lst.port, timeout=5)
-        idle.request("GET", "/healthz")
-        idle.getresponse().read()  # the connection stays open, idle, holding the only slot
-        assert request(lst, "GET", "/healthz")[0] == 200
-        idle.close()
+        status, headers, _ = request(lst, "GET", "/healthz")
+        assert status == 503 and headers["retry-after"] == "1"
     finally:
-        lst.stop()
-
-
-def test_a_connection_that_marks_itself_idle_late_still_yields_its_slot(monkeypatch: pytest.MonkeyPatch):
-    """The answer is sent before the connection calls itself idle: a new connection arriving in between
-    (a loaded machine) must not wait for the keep-alive timeout."""
-    lst = Listener(readiness=ready_stub, metrics=lambda: "", max_connections=1)
-    http_server = lst._http
-    tried = threading.Event()
-    original_state, original_close = http_server._state, http_server._close_conns
-
-    def late_state(conn: socket.socket, state: str) -> None:
-        if state == "idle" and not tried.is_set():
-            tried.wait(timeout=5)  # hold "busy" until the new connection has tried to reclaim a slot once
-        original_state(conn, state)
-
-    def close_conns(*states: str) -> None:
-        original_close(*states)
-        tried.set()
-
-    monkeypatch.setattr(http_server, "_state", late_state)
-    monkeypatch.setattr(http_server, "_close_conns", close_conns)
-    lst.start()
-    try:
-        first = http.client.HTTPConnection("127.0.0.1", lst.port, timeout=5)
-        first.request("GET", "/healthz")
-        first.getresponse().read()
-        assert request(lst, "GET", "/healthz")[0] == 200
-        first.close()
-    finally:
-        lst.stop()
+        for s in held:
+            s.close()
+    deadline = time.monotonic() + 5
+    while request(lst, "GET", "/healthz")[0] != 200:  # the server sees the two closes within milliseconds
+        assert time.monotonic() < deadline
+    lst.stop()
 
 
 # ---- the container's HEALTHCHECK ----
@@ -505,7 +481,7 @@ def healthcheck_command() -> list[str]:
     return [sys.executable, *cmd[1:]]
 
 
-def test_dockerfile_healthcheck_asks_healthz_on_syncd_http_port():
+def test_dockerfile_healthcheck_asks_healthz_on_the_admin_port():
     import os
 
     def not_ready() -> Readiness:
@@ -514,12 +490,80 @@ def test_dockerfile_healthcheck_asks_healthz_on_syncd_http_port():
     listener = Listener(readiness=not_ready, metrics=lambda: "")  # alive but not ready: liveness is what counts
     listener.start()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-    ok = subprocess.run(healthcheck_command(), env={**env, "SYNCD_HTTP_PORT": str(listener.port)},
+    ok = subprocess.run(healthcheck_command(), env={**env, "SYNCD_ADMIN_PORT": str(listener.port)},
                         capture_output=True, timeout=30, check=False)
     assert ok.returncode == 0, ok.stderr
     port = listener.port
     listener.stop()
-    down = subprocess.run(healthcheck_command(), env={**env, "SYNCD_HTTP_PORT": str(port)},
+    down = subprocess.run(healthcheck_command(), env={**env, "SYNCD_ADMIN_PORT": str(port)},
                           capture_output=True, timeout=30, check=False)
     assert down.returncode == 1
-    assert "EXPOSE 8080" in (ROOT / "Dockerfile").read_text()
+    assert "EXPOSE 8080 8081" in (ROOT / "Dockerfile").read_text()
+
+
+def test_settings_default_to_loopback_ports_and_keep_the_old_http_names(monkeypatch: pytest.MonkeyPatch):
+    for name in ("SYNCD_ADMIN_HOST", "SYNCD_ADMIN_PORT", "SYNCD_HTTP_HOST", "SYNCD_HTTP_PORT", "SYNCD_CALLBACK_HOST",
+                 "SYNCD_CALLBACK_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    s = Settings()
+    assert (s.admin_host, s.admin_port, s.callback_host, s.callback_port) == ("127.0.0.1", 8080, "127.0.0.1", 8081)
+    monkeypatch.setenv("SYNCD_HTTP_PORT", "9000")
+    assert Settings().admin_port == 9000
+    monkeypatch.setenv("SYNCD_ADMIN_PORT", "9001")
+    assert Settings().admin_port == 9001  # the new name wins
+
+
+# ---- inside the daemon ----
+
+@pytest.mark.parametrize("configured", [False, True])
+def test_run_daemon_serves_two_ports_mounts_only_configured_callbacks_and_keeps_its_sigterm_handler(
+        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured: bool):
+    import os
+    import signal
+
+    from syncd import daemon
+    from tests.hostile.test_listener import Supplier, Tracker
+    from tests.stages.harness import build
+
+    h = build(db, tmp_path)
+    h.rt.settings = h.rt.settings.model_copy(update={"admin_port": 0, "callback_port": 0})
+    assert h.rt.tracker is None and not h.rt.api_suppliers  # file suppliers only: nothing to push
+    if configured:
+        h.rt.tracker = Tracker()  # type: ignore[assignment]
+        h.rt.api_suppliers["acme-api"] = Supplier()  # type: ignore[assignment]
+    started: list[Any] = []
+    real_start = daemon.start_listener
+    monkeypatch.setattr(daemon, "start_listener", lambda *a, **k: started.append(real_start(*a, **k)) or started[-1])
+    seen: dict[str, Any] = {}
+
+    def on_tick() -> None:
+        if seen:
+            return
+        listeners = started[0]
+        seen["handler"] = signal.getsignal(signal.SIGTERM)
+        seen["healthz"] = request(listeners.admin, "GET", "/healthz")[0]
+        page = parse(request(listeners.admin, "GET", "/metrics")[2].decode())
+        seen["alerts"] = page.series("syncd_alerts_open")
+        seen["process"] = page.series("process_cpu_seconds_total")
+        seen["kuaidi100"] = request(listeners.callback, "POST", "/callbacks/kuaidi100", b"param=x")[0]
+        seen["suppliers"] = request(listeners.callback, "POST", "/callbacks/suppliers/acme-api", b"{}")[0]
+        seen["admin_on_callback"] = request(listeners.callback, "GET", "/healthz")[0]
+        seen["stopping_at"] = time.monotonic()
+        os.kill(os.getpid(), signal.SIGTERM)  # the daemon's own handler must see it, not uvicorn's
+
+    original = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    deadline = time.monotonic() + 30
+    try:
+        daemon.run_daemon(h.rt, listen=True, on_tick=on_tick, until=lambda: time.monotonic() > deadline)
+    finally:
+        signal.signal(signal.SIGTERM, original[0])
+        signal.signal(signal.SIGINT, original[1])
+    assert time.monotonic() - seen["stopping_at"] < 10  # SIGTERM → returned, listener stopped
+    assert getattr(seen["handler"], "__qualname__", "").startswith("run_daemon")
+    assert seen["healthz"] == 200 and seen["alerts"] and seen["process"]
+    # mounted only when configured: a forged push then meets the signature check (Kuaidi100 answers 200
+    # {"result": false} as its contract wants; a supplier push 401)
+    assert (seen["kuaidi100"], seen["suppliers"]) == ((200, 401) if configured else (404, 404))
+    assert seen["admin_on_callback"] == 404
+    with pytest.raises(RuntimeError):
+        _ = started[0].admin.port  # stopped

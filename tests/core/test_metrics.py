@@ -9,22 +9,23 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 import time_machine
 from sqlalchemy import select, text, update
 
 from syncd import clock
+from syncd.errors import RateLimitedError
 from syncd.http import CallStats
 from syncd.metrics import (
     CONTENT_TYPE,
+    Known,
     Metrics,
     MetricsRegistry,
     Sample,
     call_samples,
     database_samples,
-    escape_label_value,
-    format_value,
     render,
 )
 from syncd.store.db import Database
@@ -119,8 +120,8 @@ def test_render_writes_help_and_type_once_per_family_and_keeps_families_together
                    Sample("a_total", 3, {"k": "2"}, "ignored", "gauge")])
     lines = page.splitlines()
     assert lines[:4] == ["# HELP a_total first help\\\\with\\nbreak", "# TYPE a_total counter",
-                         'a_total{k="1"} 1', 'a_total{k="2"} 3']
-    assert lines[4:] == ["# TYPE b gauge", "b 2"]
+                         'a_total{k="1"} 1.0', 'a_total{k="2"} 3.0']
+    assert lines[4:] == ["# HELP b ", "# TYPE b gauge", "b 2.0"]
     assert parse(page).types == {"a_total": "counter", "b": "gauge"}
 
 
@@ -129,22 +130,12 @@ def test_render_keeps_the_first_of_a_series_given_twice():
     assert parse(page).value("x", a="1") == 1
 
 
-@pytest.mark.parametrize(("value", "expected"), [(3, "3"), (3.0, "3"), (0.25, "0.25"), (float("nan"), "NaN"),
-                                                 (float("inf"), "+Inf"), (float("-inf"), "-Inf"), (-2, "-2")])
-def test_format_value(value, expected):
-    assert format_value(value) == expected
-
-
 @pytest.mark.parametrize("sample", [Sample("bad-name", 1), Sample("x", 1, {"bad-label": "v"}),
                                     Sample("x", 1, {"__reserved": "v"}), Sample("x", 1, {"n": 3}),  # type: ignore[dict-item]
                                     Sample("x", "3")])  # type: ignore[arg-type]
 def test_render_refuses_what_cannot_be_exposed(sample):
     with pytest.raises(ValueError):
         render([sample])
-
-
-def test_escape_label_value_order_never_double_escapes():
-    assert escape_label_value('\\"') == '\\\\\\"'
 
 
 # ---- the in-process registry ----
@@ -317,10 +308,10 @@ def test_metrics_cache_the_database_part_for_db_max_age(db: Database, frozen: No
     seed(db)
     mono = FakeMonotonic()
     metrics = Metrics(db, MetricsRegistry(), CallStats(), db_max_age=30, monotonic=mono)
-    first = metrics.render()
+    first = render(metrics.collect())  # the syncd part of the page (process_* figures move on their own)
     before = db.statements.count
     mono.t += 29
-    assert metrics.render() == first
+    assert render(metrics.collect()) == first
     assert db.statements.count == before
     mono.t += 2
     metrics.render()
@@ -411,3 +402,107 @@ def test_registry_counts_a_failed_run_cpu_too():
         run.extra_cpu = 0.2
         raise RuntimeError("boom")
     assert reg.cpu_seconds()["forward"] >= 0.2
+
+
+# ---- counters from zero, platform codes, the daemon's page ----
+
+def test_registry_shows_the_expected_stages_at_zero_before_any_run():
+    reg = MetricsRegistry(now=lambda: NOW)
+    reg.expect(["pull", "route"])
+    page = parse(render(reg.samples()))
+    for family in ("syncd_stage_runs_total", "syncd_stage_failures_total", "syncd_stage_run_seconds_total",
+                   "syncd_stage_cpu_seconds_total"):
+        assert page.value(family, stage="pull", scope="all") == 0
+        assert page.value(family, stage="route", scope="all") == 0
+
+
+def test_call_samples_show_transport_errors_at_zero_from_the_first_call_and_rate_limits_per_system():
+    stats = CallStats()
+    stats.record("pdd", "order.list")
+    stats.record("kuaidi100", "poll", "http-429")
+    stats.platform_error("pdd", "order.list", RateLimitedError("flow control", code="isv.limited"))
+    page = parse(render(call_samples(stats)))
+    assert page.value("syncd_outside_call_errors_total", system="pdd", api="order.list", outcome="timeout") == 0
+    assert page.value("syncd_outside_call_errors_total", system="pdd", api="order.list", outcome="network") == 0
+    assert page.value("syncd_platform_errors_total", system="pdd", api="order.list", code="isv.limited",
+                      kind="rate_limited") == 1
+    assert page.value("syncd_outside_rate_limited_total", system="pdd") == 1
+    assert page.value("syncd_outside_rate_limited_total", system="kuaidi100") == 1
+
+
+def test_database_samples_show_known_shops_and_scopes_at_zero_before_any_order_or_run(db: Database, frozen: None):
+    known = Known(shops=("shop-a",), suppliers=("acme",), scopes=(("pull", "shop-a"), ("forward", "acme")))
+    page = parse(render(database_samples(db, clock.now(), known)))
+    assert page.value("syncd_orders", shop="shop-a", state="new") == 0
+    assert page.value("syncd_oldest_pending_order_age_seconds", shop="shop-a") == 0
+    assert page.value("syncd_stage_consecutive_failures", stage="pull", scope="shop-a") == 0
+    assert page.value("syncd_stage_consecutive_failures", stage="forward", scope="acme") == 0
+
+
+def _daemon(db: Database) -> SimpleNamespace:
+    """What daemon_metrics reads of a Runtime: one shop, one file and one API supplier, a tracker, a channel."""
+    return SimpleNamespace(
+        db=db, metrics=MetricsRegistry(now=lambda: NOW), stats=CallStats(), collectors=[],
+        storefronts={"shop-a": object()}, suppliers={"files": object()}, api_suppliers={"acme": object()},
+        sinks={"ops": object()}, tracker=SimpleNamespace(name="kuaidi100"),
+        config=SimpleNamespace(alerts=SimpleNamespace(disabled_rules=["reconcile_mismatch"]),
+                               tracking=SimpleNamespace(daily_query_budget=2000)))
+
+
+# What the README's /metrics paragraph promises, phrase by phrase, and the family that keeps the promise.
+README_FAMILIES = {
+    "orders per state": "syncd_orders",
+    "age of the oldest order not yet shipped": "syncd_oldest_pending_order_age_seconds",
+    "stage durations": "syncd_stage_run_seconds_total",
+    "CPU seconds": "syncd_stage_cpu_seconds_total",
+    "failures": "syncd_stage_failures_total",
+    "outside calls": "syncd_outside_calls_total",
+    "errors per platform and API": "syncd_outside_call_errors_total",
+    "platform error codes": "syncd_platform_errors_total",
+    "rate-limit": "syncd_outside_rate_limited_total",
+    "open alerts per rule": "syncd_alerts_open",
+    "tracking queries used": "syncd_tracking_queries_today",
+    "process_*": "process_cpu_seconds_total",
+}
+
+
+def test_the_daemon_page_has_every_family_the_readme_lists_with_zeros_for_what_it_knows(db: Database, frozen: None):
+    from pathlib import Path
+
+    from syncd.metrics import daemon_metrics
+    from syncd.store.models import Alert
+
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
+    for phrase in README_FAMILIES:
+        assert phrase in readme, phrase
+    rt = _daemon(db)
+    rt.stats.record("pdd", "order.list")
+    rt.stats.platform_error("pdd", "order.list", RateLimitedError("flow control", code="isv.limited"))
+    with db.begin() as s:
+        s.add(Alert(rule="no_pickup", subject="parcel:1", severity="warning", title="t", detail="d",
+                    opened_at=NOW, last_seen_at=NOW, open=True))
+    page = parse(daemon_metrics(rt, ["pull", "route"]).render())  # type: ignore[arg-type]
+    for family in README_FAMILIES.values():
+        assert page.series(family), family
+    assert page.value("syncd_alerts_open", rule="no_pickup", severity="warning") == 1
+    assert page.value("syncd_alerts_open", rule="stalled_in_transit", severity="critical") == 0
+    assert ("syncd_alerts_open", (("rule", "reconcile_mismatch"), ("severity", "info"))) not in page.values
+    assert page.value("syncd_tracking_queries_today", provider="kuaidi100") == 0
+    assert page.value("syncd_tracking_query_budget", provider="kuaidi100") == 2000
+    assert page.value("syncd_stage_failures_total", stage="route", scope="all") == 0
+    assert page.value("syncd_stage_consecutive_failures", stage="forward", scope="acme") == 0
+    assert page.value("syncd_stage_consecutive_failures", stage="collect", scope="files") == 0
+    assert page.value("syncd_orders", shop="shop-a", state="shipped") == 0
+    assert page.value("syncd_alert_messages_waiting", channel="ops") == 0
+
+
+def test_each_page_has_a_registry_of_its_own_and_the_global_one_stays_empty_of_syncd(db: Database, frozen: None):
+    from prometheus_client import REGISTRY, generate_latest
+
+    reg = MetricsRegistry(now=lambda: NOW)
+    reg.observe_stage("pull", "all", 1, ok=False)
+    first = parse(Metrics(db, reg, CallStats()).render())
+    second = parse(Metrics(db, MetricsRegistry(now=lambda: NOW), CallStats()).render())
+    assert first.value("syncd_stage_failures_total", stage="pull", scope="all") == 1
+    assert "syncd_stage_failures_total" not in second.types
+    assert b"syncd_" not in generate_latest(REGISTRY)

@@ -71,14 +71,17 @@ class World:
             SYNCD_SANDBOX_URL=self.sandbox.url,
             SYNCD_LOG_LEVEL="WARNING",
             SYNCD_INSTANCE=instance,
-            SYNCD_HTTP_HOST="127.0.0.1",
-            SYNCD_HTTP_PORT=str(self.port(instance)),
+            SYNCD_ADMIN_HOST="127.0.0.1",
+            SYNCD_ADMIN_PORT=str(self.port(instance)),
+            SYNCD_CALLBACK_HOST="127.0.0.1",
+            SYNCD_CALLBACK_PORT=str(self.port(f"{instance}-callback")),
             PYTHONPATH=str(ROOT),
         )
         return env
 
     def port(self, instance: str) -> int:
-        """The HTTP listener port of one daemon (a free port picked once per instance)."""
+        """The admin port of one daemon, or its callback port as ``<instance>-callback`` (a free port picked
+        once per name)."""
         if instance not in self.ports:
             with socket.socket() as sock:
                 sock.bind(("127.0.0.1", 0))

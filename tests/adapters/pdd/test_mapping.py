@@ -62,6 +62,14 @@ def test_map_order_given_host_time_zone_converts_beijing_time_the_same(host_tz: 
     assert parse_time("2025-01-01 00:30:00", "t") == datetime(2024, 12, 31, 16, 30, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("value", ["²", "１７００００００００", "١٧٠٠٠٠٠٠٠٠", "9" * 23, 10**22])
+def test_parse_time_given_non_ascii_digits_or_an_impossible_epoch_is_a_protocol_error(value: object) -> None:
+    # '²'.isdigit() is True (int() then raised ValueError) and int() reads full-width digits as a 1970-ish time
+    with pytest.raises(ProtocolError):
+        parse_time(value, "t")
+    assert parse_time("1700000000", "t") == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(("changes", "status", "ready", "reason"), [
     ({}, OrderStatus.PAID, True, None),
     ({"risk_control_status": 1}, OrderStatus.PAID, False, "under risk review (risk_control_status 1)"),
