@@ -58,8 +58,9 @@ class HoldReason(enum.StrEnum):
 
 ORDER_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     OrderState.NEW: frozenset({OrderState.ROUTED, OrderState.HELD, OrderState.CANCELLED, OrderState.SKIPPED}),
-    OrderState.HELD: frozenset({OrderState.NEW, OrderState.ROUTED, OrderState.PLACED, OrderState.CANCELLED,
-                                OrderState.HELD, OrderState.SKIPPED}),
+    # HELD → SHIPPED: a release whose facts say every parcel is on the storefront already
+    OrderState.HELD: frozenset({OrderState.NEW, OrderState.ROUTED, OrderState.PLACED, OrderState.SHIPPED,
+                                OrderState.CANCELLED, OrderState.HELD, OrderState.SKIPPED}),
     OrderState.ROUTED: frozenset({OrderState.PLACED, OrderState.HELD, OrderState.CANCELLED}),
     # PLACED → CANCELLED: every supplier order was cancelled at the supplier after a refund
     OrderState.PLACED: frozenset({OrderState.SHIPPED, OrderState.HELD, OrderState.CANCELLED}),
@@ -89,8 +90,16 @@ WRITEBACK_TRANSITIONS: dict[WritebackState, frozenset[WritebackState]] = {
 # Holds that clear by themselves when a later pull (or a config change) shows the condition gone.
 AUTO_HOLDS = frozenset({HoldReason.ADDRESS_INCOMPLETE, HoldReason.UNMAPPED_SKU, HoldReason.NOT_READY,
                         HoldReason.REFUND_REQUESTED, HoldReason.OUT_OF_STOCK})
+# Every other hold (tracking_rejected, supplier_rejected, cod_unconfirmed, manual) waits for a person: routing never
+# releases it, whatever the order's later versions say (a cancellation before anything reached a supplier still
+# ends it: see syncd.routing.decide).
 # Of those, the ones worth re-checking on a timer (config or platform state may change without an order edit).
 PERIODIC_RECHECK = frozenset({HoldReason.UNMAPPED_SKU, HoldReason.NOT_READY, HoldReason.OUT_OF_STOCK})
+
+
+# A supplier order in one of these states exists at the supplier (or may: PLACING is an unknown outcome). An order
+# with one reacts to a stop by asking the supplier to cancel, whatever the order's own state (held included).
+AT_SUPPLIER = frozenset({SupplierOrderState.PLACING, SupplierOrderState.PLACED, SupplierOrderState.SHIPPED})
 
 
 class TransitionError(Exception):

@@ -110,12 +110,18 @@ def _supplier_orders(s: Session, cfg: AlertsConfig, now: datetime,
 
 
 def _cancels(s: Session) -> list[CancelFact]:
-    rows = s.execute(
+    rows = list(s.execute(
         select(SupplierOrder.id, Order.shop_id, Order.platform_order_id, SupplierOrder.supplier_id,
                SupplierOrder.supplier_ref, func.coalesce(SupplierOrder.cancel_detail, ""))
         .join(Order, Order.id == SupplierOrder.order_id)
-        .where(SupplierOrder.cancel_state == "too_late"))
-    return [CancelFact(*r) for r in rows]
+        .where(SupplierOrder.cancel_state == "too_late")))
+    parcels: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    if rows:  # the parcels on their way to a buyer who was refunded: the alert names them
+        for so_id, carrier, number in s.execute(
+                select(Shipment.supplier_order_id, Shipment.carrier, Shipment.tracking_no)
+                .where(Shipment.supplier_order_id.in_([r[0] for r in rows])).order_by(Shipment.id)):
+            parcels[so_id].append((carrier, number))
+    return [CancelFact(*r, parcels=tuple(parcels[r[0]])) for r in rows]
 
 
 def _parcels(s: Session, cfg: AlertsConfig, now: datetime) -> list[ParcelFact]:

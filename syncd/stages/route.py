@@ -13,8 +13,8 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from syncd import clock
-from syncd.lifecycle import PERIODIC_RECHECK, HoldReason, OrderState, SupplierOrderState, check_order
-from syncd.routing import Cancel, Hold, LineView, OrderView, RouteTo, Skip, Wait, decide
+from syncd.lifecycle import AT_SUPPLIER, PERIODIC_RECHECK, HoldReason, OrderState, SupplierOrderState, check_order
+from syncd.routing import Cancel, Hold, Keep, LineView, OrderView, RouteTo, Skip, Wait, decide
 from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, scope
 from syncd.store.models import Order, OrderLine, SupplierOrder
@@ -46,6 +46,9 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
         lines[ln.order_id].append(LineView(ln.id, ln.platform_line_id, ln.merchant_sku, ln.quantity,
                                            ln.title, ln.spec, ln.refund_state))
     existing_keys = set(s.scalars(select(SupplierOrder.idempotency_key).where(SupplierOrder.order_id.in_(ids))))
+    held = [o.id for o in orders if o.state == OrderState.HELD]
+    at_supplier = set(s.scalars(select(SupplierOrder.order_id).where(
+        SupplierOrder.order_id.in_(held), SupplierOrder.state.in_(AT_SUPPLIER)))) if held else set()
     suppliers = set(rt.suppliers) | set(rt.api_suppliers)
     cool_off = timedelta(minutes=rt.config.global_.route.cool_off_minutes)
     new_supplier_orders = []
@@ -53,9 +56,13 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
     holds: list[tuple[int, str, str]] = []
     for o in orders:
         view = OrderView(o.shop_id, o.platform_order_id, o.status, o.ready_to_ship, o.not_ready_reason,
-                         o.refund_state, o.paid_at, o.receiver, lines[o.id])
+                         o.refund_state, o.paid_at, o.receiver, lines[o.id], o.payment_mode,
+                         o.cod_confirmed_at is not None, o.hold_reason if o.state == OrderState.HELD else None,
+                         o.id in at_supplier)
         decision = decide(view, rt.config.routes, suppliers, now, cool_off)
-        if isinstance(decision, Wait):
+        if isinstance(decision, Keep):
+            o.recheck_at = None  # looked at again when the order changes, or a person releases it
+        elif isinstance(decision, Wait):
             o.recheck_at = decision.until
         elif isinstance(decision, Cancel | Skip):
             target = OrderState.CANCELLED if isinstance(decision, Cancel) else OrderState.SKIPPED

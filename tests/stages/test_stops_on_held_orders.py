@@ -1,0 +1,129 @@
+"""A stop (refund, cancellation) reaches every order with goods at a supplier, held ones included; a hold that
+waits for a person is never released by the route stage."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from syncd import clock
+from syncd.alerts.config import AlertsConfig
+from syncd.alerts.facts import load_facts
+from syncd.alerts.rules import evaluate
+from syncd.domain import OrderStatus, RefundEvent, RefundState
+from syncd.errors import RejectedError
+from syncd.store.db import Database
+from syncd.store.models import Hold, Order, SupplierOrder
+from tests.fakes import make_order
+from tests.stages.harness import Harness, build
+
+REFUSED_60068 = RejectedError("douyin order.logisticsAdd: 50002 isv.business-failed:60068 售前退款成功，不允许发货",
+                              code="isv.business-failed:60068")
+
+
+@pytest.fixture
+def h(db: Database, tmp_path: Path) -> Harness:
+    return build(db, tmp_path)
+
+
+def _ago(minutes: float):
+    return clock.now() - timedelta(minutes=minutes)
+
+
+def _order(db: Database, pid: str) -> Order:
+    with db.begin() as s:
+        o = s.scalars(select(Order).where(Order.platform_order_id == pid)).one()
+        s.expunge(o)
+        return o
+
+
+def _tracking_rejected(h: Harness, db: Database, pid: str) -> None:
+    """Placed with the drop-folder supplier, shipped by it, and its tracking number refused by the storefront."""
+    h.shop.put(make_order(pid, _ago(30)))
+    h.cycle()
+    h.reply("acme", f"r{pid}.csv", [(pid, "中通快递", f"ZT{pid}0000")])
+    h.shop.fail_ship.append(REFUSED_60068)
+    h.cycle()
+    o = _order(db, pid)
+    assert (o.state, o.hold_reason) == ("held", "tracking_rejected")
+
+
+def _cancel_alerts(h: Harness, db: Database):
+    cfg = AlertsConfig()
+    facts = load_facts(db, cfg, clock.now(), ship_within={"acme": 48.0}, shops=["shop1"], suppliers=["acme"],
+                       channels=[])
+    return [f for f in evaluate(facts, cfg, {"acme": 48.0}, clock.now()) if f.rule == "cancel_too_late"]
+
+
+def test_refund_stream_given_a_tracking_rejected_order_keeps_the_hold_and_alerts_with_supplier_and_parcel(
+        h: Harness, db: Database):
+    _tracking_rejected(h, db, "3101")
+    h.shop.refunds.append(RefundEvent("3101", None, RefundState.REFUNDED, clock.now(), "售前退款"))
+    h.cycle()
+    h.cycle()  # the old code released the hold here: the route stage decided the order again and cancelled it
+    o = _order(db, "3101")
+    assert (o.state, o.hold_reason) == ("held", "tracking_rejected")
+    with db.begin() as s:
+        hold = s.scalars(select(Hold).where(Hold.order_id == o.id)).one()
+        so = s.scalars(select(SupplierOrder).where(SupplierOrder.order_id == o.id)).one()
+    assert hold.released_at is None
+    assert so.cancel_state == "too_late"
+    (alert,) = _cancel_alerts(h, db)
+    text = " ".join([alert.title, *alert.lines])
+    assert "3101" in text and "acme" in text and "ZT31010000" in text
+    assert alert.subject == f"supplier_order:{so.id}"
+
+
+def test_pull_given_a_refund_on_the_order_of_a_tracking_rejected_order_asks_the_supplier_to_stop(
+        h: Harness, db: Database):
+    _tracking_rejected(h, db, "3102")
+    h.shop.update("3102", clock.now(), refund_state=RefundState.REFUNDED, status=OrderStatus.CANCELLED)
+    h.stage("pull")
+    with db.begin() as s:
+        so = s.scalars(select(SupplierOrder)).one()
+    assert so.cancel_state == "requested"
+    h.stage("route")
+    assert (_order(db, "3102").state, _order(db, "3102").hold_reason) == ("held", "tracking_rejected")
+    assert "tell the supplier not to ship" in (_order(db, "3102").last_error or "")
+
+
+def test_route_given_a_manual_hold_and_a_later_order_change_leaves_the_hold_to_a_person(h: Harness, db: Database):
+    from syncd import operations
+
+    h.shop.put(make_order("3103", _ago(30)))
+    h.stage("pull")
+    operations.hold(db, _order(db, "3103").id, "buyer asked to wait", by="ops")
+    h.shop.update("3103", clock.now(), buyer_note="请周一发货")
+    h.stage("pull")
+    h.stage("route")
+    o = _order(db, "3103")
+    assert (o.state, o.hold_reason, o.recheck_at) == ("held", "manual", None)
+
+
+def test_route_given_a_manual_hold_on_an_order_cancelled_before_it_was_sent_cancels_it(h: Harness, db: Database):
+    from syncd import operations
+
+    h.shop.put(make_order("3104", _ago(30)))
+    h.stage("pull")
+    operations.hold(db, _order(db, "3104").id, "buyer asked to wait", by="ops")
+    h.shop.update("3104", clock.now(), status=OrderStatus.CANCELLED)
+    h.stage("pull")
+    h.stage("route")
+    assert _order(db, "3104").state == "cancelled"
+
+
+def test_refund_on_a_held_order_at_the_supplier_but_not_shipped_writes_a_cancellation_file(h: Harness, db: Database):
+    from syncd import operations
+
+    h.shop.put(make_order("3105", _ago(30)))
+    h.cycle()
+    assert _order(db, "3105").state == "placed"
+    operations.hold(db, _order(db, "3105").id, "checking the address", by="ops")
+    h.shop.refunds.append(RefundEvent("3105", None, RefundState.REFUNDED, clock.now(), "仅退款"))
+    h.cycle()
+    cancelled = [r for r in h.exported_rows("acme") if r["_file"].endswith("-cancel.xlsx")]
+    assert [r["订单号"] for r in cancelled] == ["3105"]
+    assert _order(db, "3105").state == "held"
