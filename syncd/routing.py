@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -88,6 +88,17 @@ def idempotency_key(shop_id: str, platform_order_id: str, supplier_id: str, seq:
     """Stable key of one supplier order; never changes, whatever happens to the order later."""
     digest = hashlib.sha256(f"{shop_id}\x1f{platform_order_id}\x1f{supplier_id}\x1f{seq}".encode()).hexdigest()
     return f"sd{digest[:30]}"
+
+
+def fresh_key(shop_id: str, platform_order_id: str, supplier_id: str, taken: Collection[str]) -> str:
+    """The first key of this supplier order that no earlier supplier order of the order used: one withdrawn
+    before it was sent (or cancelled at the supplier) keeps its key, and the order sent after all needs its own.
+    Reships count from 100 (:func:`syncd.operations.reship`)."""
+    for seq in range(1, 100):
+        key = idempotency_key(shop_id, platform_order_id, supplier_id, seq)
+        if key not in taken:
+            return key
+    raise ValueError(f"order {shop_id}/{platform_order_id}: 99 supplier orders at {supplier_id} already")
 
 
 def supplier_lines(ln: LineView, route: Route, *, supplier_sku: str | None = None) -> list[dict[str, Any]]:

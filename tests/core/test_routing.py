@@ -146,3 +146,12 @@ def test_decide_given_a_held_order_with_goods_at_the_supplier_never_cancels_nor_
 def test_decide_given_an_automatic_hold_whose_condition_cleared_routes_it():
     d = decide(view(hold_reason="address_incomplete"), ROUTES, {"s1"}, NOW, timedelta(0))
     assert isinstance(d, RouteTo)
+
+
+def test_fresh_key_given_the_first_key_taken_by_a_withdrawn_supplier_order_gives_the_next_one():
+    from syncd.routing import fresh_key
+
+    first = idempotency_key("shop", "100", "s1")
+    second = fresh_key("shop", "100", "s1", {first})
+    assert second == idempotency_key("shop", "100", "s1", 2) != first
+    assert fresh_key("shop", "100", "s1", set()) == first

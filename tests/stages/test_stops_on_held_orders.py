@@ -127,3 +127,20 @@ def test_refund_on_a_held_order_at_the_supplier_but_not_shipped_writes_a_cancell
     cancelled = [r for r in h.exported_rows("acme") if r["_file"].endswith("-cancel.xlsx")]
     assert [r["订单号"] for r in cancelled] == ["3105"]
     assert _order(db, "3105").state == "held"
+
+
+def test_refund_withdrawn_before_export_sends_the_order_after_all(h: Harness, db: Database):
+    h.shop.put(make_order("3106", _ago(30)))
+    h.stage("pull")
+    h.stage("route")  # routed: its supplier order waits for the next batch
+    h.shop.refunds.append(RefundEvent("3106", None, RefundState.REQUESTED, clock.now(), "仅退款"))
+    h.stage("pull")
+    h.stage("route")
+    assert (_order(db, "3106").state, _order(db, "3106").hold_reason) == ("held", "refund_requested")
+    h.shop.refunds.append(RefundEvent("3106", None, RefundState.NONE, clock.now(), "仅退款"))
+    h.cycle()
+    assert _order(db, "3106").state == "placed"
+    assert [r["订单号"] for r in h.exported_rows("acme")] == ["3106"]
+    with db.begin() as s:
+        states = sorted(s.scalars(select(SupplierOrder.state)))
+    assert states == ["cancelled", "placed"]  # the withdrawn one stays withdrawn; a new one was sent
