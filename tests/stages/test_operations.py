@@ -247,3 +247,27 @@ def test_manual_holds_are_released_by_the_person_named(h: Harness, db: Database)
     operations.release(db, o.id, "wang", "ok now")
     with db.begin() as s:
         assert s.scalars(select(Hold.released_by)).one() == "wang"
+
+
+def test_confirmed_cod_order_refused_by_taobao_b98_is_held_with_what_to_do_and_not_sent_again(
+        h: Harness, db: Database):
+    from adapters.taobao.client import error_for
+
+    _cod(h, "4305")
+    operations.confirm_cod(db, _order(db, "4305").id, "li", "called")
+    h.cycle()
+    h.reply("acme", "r.csv", [("4305", "中通快递", "ZT43050000")])
+    h.shop.fail_ship.append(error_for("taobao.logistics.offline.send", 15, "isv.logistics-offline-service-error:B98",
+                                      "货到付款订单不能使用自己联系物流发货"))
+    h.cycle()
+    h.cycle()
+    o = _order(db, "4305")
+    assert (o.state, o.hold_reason) == ("held", "tracking_rejected")
+    with db.begin() as s:
+        detail = s.scalars(select(Hold.detail).where(Hold.released_at.is_(None))).one()
+    assert "B98" in detail and "seller centre" in detail
+    assert len(h.shop.ship_calls) == 1
+    h.shop.shipped["4305"] = ["ZT43050000"]  # a person entered the parcel by hand, as the hold says
+    assert operations.release(db, o.id, "li", "entered in the seller centre") == "placed"
+    h.stage("writeback")
+    assert _order(db, "4305").state == "shipped"
