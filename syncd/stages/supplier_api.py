@@ -41,6 +41,7 @@ from syncd.stages.forward import _decrypt, _mark_orders_placed
 from syncd.stages.route import hold_order
 from syncd.stages.runner import audit
 from syncd.store.models import Order, OrderLine, Shipment, SupplierOrder
+from syncd.store.orders import release_holds
 
 log = logging.getLogger("syncd.suppliers")
 
@@ -484,6 +485,8 @@ def _maybe_cancel_order(s: Session, order: Order, now: datetime) -> None:
                                                     SupplierOrder.state != SupplierOrderState.CANCELLED).limit(1))
     shipped = s.scalar(select(Shipment.id).where(Shipment.order_id == order.id).limit(1))
     if live is None and shipped is None and order.state in (OrderState.PLACED, OrderState.ROUTED, OrderState.HELD):
+        if order.state == OrderState.HELD:
+            release_holds(s, [order.id], now, "auto")  # a cancelled order holds nothing any more
         order.state, order.updated_at, order.hold_reason = OrderState.CANCELLED, now, None
         order.last_error = "cancelled at the supplier after a refund on the storefront"
 

@@ -144,3 +144,23 @@ def test_refund_withdrawn_before_export_sends_the_order_after_all(h: Harness, db
     with db.begin() as s:
         states = sorted(s.scalars(select(SupplierOrder.state)))
     assert states == ["cancelled", "placed"]  # the withdrawn one stays withdrawn; a new one was sent
+
+
+def test_refund_on_a_held_order_at_an_api_supplier_cancels_it_there_and_closes_the_hold(db: Database, tmp_path):
+    from syncd import operations
+    from tests.stages.test_supplier_api import _build
+
+    h, fake = _build(db, tmp_path)
+    fake.unpaid = True  # 1688 cancels while unpaid
+    h.shop.put(make_order("3107", _ago(5), skus=("SKU-X",)))
+    h.stage("pull")
+    h.stage("route")
+    h.stage("forward")
+    operations.hold(db, _order(db, "3107").id, "checking stock", by="ops")
+    h.shop.refunds.append(RefundEvent("3107", None, RefundState.REFUNDED, clock.now(), "仅退款"))
+    h.stage("pull")
+    h.stage("forward")
+    assert fake.cancels == ["R0001"]
+    assert (_order(db, "3107").state, _order(db, "3107").hold_reason) == ("cancelled", None)
+    with db.begin() as s:
+        assert s.scalars(select(Hold.released_at)).one() is not None  # no open hold left on a cancelled order
