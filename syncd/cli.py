@@ -173,7 +173,7 @@ def _resync_order(args: argparse.Namespace, db: Database) -> int:
 
 def _who(args: argparse.Namespace) -> str:
     """``--by``, else the OS user: who did a manual action, for the audit log."""
-    from syncd.operations import default_who
+    from syncd.store.audit import default_who
 
     return str(getattr(args, "by", None) or default_who())
 

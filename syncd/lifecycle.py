@@ -90,11 +90,11 @@ WRITEBACK_TRANSITIONS: dict[WritebackState, frozenset[WritebackState]] = {
 # Holds that clear by themselves when a later pull (or a config change) shows the condition gone.
 AUTO_HOLDS = frozenset({HoldReason.ADDRESS_INCOMPLETE, HoldReason.UNMAPPED_SKU, HoldReason.NOT_READY,
                         HoldReason.REFUND_REQUESTED, HoldReason.OUT_OF_STOCK})
+# Of those, the ones worth re-checking on a timer (config or platform state may change without an order edit).
+PERIODIC_RECHECK = frozenset({HoldReason.UNMAPPED_SKU, HoldReason.NOT_READY, HoldReason.OUT_OF_STOCK})
 # Every other hold (tracking_rejected, supplier_rejected, cod_unconfirmed, manual) waits for a person: routing never
 # releases it, whatever the order's later versions say (a cancellation before anything reached a supplier still
 # ends it: see syncd.routing.decide).
-# Of those, the ones worth re-checking on a timer (config or platform state may change without an order edit).
-PERIODIC_RECHECK = frozenset({HoldReason.UNMAPPED_SKU, HoldReason.NOT_READY, HoldReason.OUT_OF_STOCK})
 
 
 # A supplier order in one of these states exists at the supplier (or may: PLACING is an unknown outcome). An order

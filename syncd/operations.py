@@ -8,7 +8,6 @@ Every action first checks that it applies to the order (or batch) as it is now, 
 
 from __future__ import annotations
 
-import getpass
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -30,30 +29,14 @@ from syncd.routing import idempotency_key
 from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
 from syncd.stages.runner import audit
+from syncd.store.audit import OPERATOR, record
 from syncd.store.db import Database
-from syncd.store.models import AuditEntry, ExportBatch, Order, Shipment, SupplierOrder
+from syncd.store.models import ExportBatch, Order, Shipment, SupplierOrder
 from syncd.store.orders import lock_orders, release_holds
-
-OPERATOR = "operator"  # AuditEntry.system of every manual action
-NO_REASON = "(no reason given)"
-
-
-def default_who() -> str:
-    """The OS user running the command (``--by`` overrides it)."""
-    try:
-        return getpass.getuser() or OPERATOR
-    except (OSError, KeyError):  # no login name and no passwd entry (a bare container)
-        return OPERATOR
-
-
-def record(s: Session, who: str, action: str, subject: str, why: str, detail: str = "") -> None:
-    """One line of the audit log for a manual action: who, what, on what, why, and what it did."""
-    text = f"why: {why.strip() or NO_REASON}" + (f"; {detail}" if detail else "")
-    s.add(AuditEntry(actor=(who.strip() or OPERATOR)[:100], at=clock.now(), system=OPERATOR, action=action[:32],
-                     subject=subject[:128], idempotency_key=None, outcome="ok", detail=text[:2000]))
 
 
 def subject_of(o: Order) -> str:
+    """How the audit log and the refusals name an order: ``order SHOP/ORDER_ID``."""
     return f"order {o.shop_id}/{o.platform_order_id}"
 
 

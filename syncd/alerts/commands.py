@@ -14,8 +14,8 @@ from syncd.alerts.rules import local
 from syncd.domain import Message, Severity
 from syncd.errors import RateLimitedError, RejectedError
 from syncd.metrics import Sample
-from syncd.operations import record
 from syncd.runtime import Runtime
+from syncd.store.audit import record
 from syncd.store.db import Database
 from syncd.store.models import Alert, Notification
 
