@@ -228,6 +228,10 @@ def test_orders_manual_actions_are_audited_with_the_os_user_and_the_reason(env: 
     db.dispose()
     assert [(actor, action) for actor, action, _ in rows] == [("xiaowang", "hold"), ("li", "release")]
     assert "why: buyer called" in rows[0][2] and "why: buyer confirmed" in rows[1][2]
+    capsys.readouterr()
+    assert main(["orders", "show", "#1"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [(a["by"], a["action"]) for a in shown["audit"]] == [("xiaowang", "hold"), ("li", "release")]
 
 
 def test_alerts_ack_given_an_alert_acknowledged_already_refuses_and_audits_the_first(env: Path, tmp_path: Path,
