@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from syncd import clock
-from syncd.domain import PaymentMode, RefundState
+from syncd.domain import OrderStatus, PaymentMode, RefundState
 from syncd.errors import RejectedError
 from syncd.lifecycle import (
     AT_SUPPLIER,
@@ -51,9 +51,13 @@ def _order(s: Session, order_id: int) -> Order:
 def release_target(s: Session, o: Order) -> OrderState:
     """The state the order's facts imply, once nothing holds it: never the state it had before the hold.
 
-    Nothing at a supplier → new (routing decides again); a supplier order still to send or unsure → routed
-    (forward sends it, or finds it by its key); every supplier order at its supplier → placed, or shipped when
-    every parcel is on the storefront as well."""
+    Cancelled or wholly refunded on the storefront → cancelled (what is at a supplier was asked to stop when
+    the stop arrived; what ships anyway is the ``cancel_too_late`` alert's business). Otherwise: nothing at a
+    supplier → new (routing decides again); a supplier order still to send or unsure → routed (forward sends
+    it, or finds it by its key); every supplier order at its supplier → placed, or shipped when every parcel
+    is on the storefront as well."""
+    if o.status == OrderStatus.CANCELLED or o.refund_state == RefundState.REFUNDED:
+        return OrderState.CANCELLED
     states = set(s.scalars(select(SupplierOrder.state).where(SupplierOrder.order_id == o.id,
                                                              SupplierOrder.state != SupplierOrderState.CANCELLED)))
     if not states & AT_SUPPLIER:
@@ -80,15 +84,21 @@ def release(db: Database, order_id: int, by: str = OPERATOR, why: str = "") -> s
         if o.hold_reason == HoldReason.COD_UNCONFIRMED:
             raise RejectedError(f"{what} is cash on delivery and waits for its confirmation call: once the buyer "
                                 f"confirmed, run: syncd orders confirm-cod {o.shop_id}/{o.platform_order_id}")
-        retried = s.execute(update(Shipment).where(Shipment.order_id == o.id,
-                                                   Shipment.writeback_state == WritebackState.REJECTED)
-                            .values(writeback_state=WritebackState.PENDING, next_attempt_at=None))
         target = release_target(s, o)
         check_order(o.state, target)
+        resent = 0
+        if target == OrderState.CANCELLED:  # nothing to upload to a refunded order; nothing left to send
+            s.execute(update(SupplierOrder).where(SupplierOrder.order_id == o.id,
+                                                  SupplierOrder.state == SupplierOrderState.PENDING)
+                      .values(state=SupplierOrderState.CANCELLED, updated_at=now,
+                              last_error="withdrawn: the order was cancelled on the storefront"))
+        else:  # the person fixed what the storefront refused: send it again
+            resent = int(s.execute(update(Shipment).where(  # type: ignore[attr-defined]
+                Shipment.order_id == o.id, Shipment.writeback_state == WritebackState.REJECTED)
+                .values(writeback_state=WritebackState.PENDING, next_attempt_at=None)).rowcount or 0)
         reason = o.hold_reason
         o.state, o.hold_reason, o.recheck_at, o.updated_at = target, None, None, now
         release_holds(s, [o.id], now, by[:100])
-        resent = int(retried.rowcount or 0)  # type: ignore[attr-defined]
         record(s, by, "release", what, why, f"was held as {reason}; now {target}"
                + (f"; {resent} refused parcel(s) will be uploaded again" if resent else ""))
         return target.value
@@ -131,7 +141,7 @@ def confirm_cod(db: Database, order_id: int, by: str = OPERATOR, why: str = "") 
             raise RejectedError(f"{what} is {o.state}: nothing to confirm")
         if o.state not in (OrderState.NEW, OrderState.HELD):
             raise RejectedError(f"{what} is {o.state}: a confirmation only applies before it is sent to a supplier")
-        if o.status != "paid" or o.refund_state != RefundState.NONE:
+        if o.status != OrderStatus.PAID or o.refund_state != RefundState.NONE:
             raise RejectedError(f"{what} is {o.status} on the storefront (refund {o.refund_state}): it must not "
                                 "ship, there is nothing to confirm")
         o.cod_confirmed_at, o.cod_confirmed_by, o.updated_at = now, by[:100], now
@@ -156,7 +166,7 @@ def reship(rt: Runtime, order_id: int, *, sku: str | None = None, qty: int | Non
             raise RejectedError(f"{what} is {o.state}: a reship applies to an order placed with a supplier and not "
                                 "held (release it first)" if o.state == OrderState.HELD else
                                 f"{what} is {o.state}: a reship applies only to an order placed with a supplier")
-        if o.status == "cancelled" or o.refund_state == RefundState.REFUNDED:
+        if o.status == OrderStatus.CANCELLED or o.refund_state == RefundState.REFUNDED:
             raise RejectedError(f"{what} is {o.status} on the storefront (refund {o.refund_state}): a reship would "
                                 "send goods nobody paid for")
         originals = list(s.scalars(select(SupplierOrder).where(

@@ -164,3 +164,18 @@ def test_refund_on_a_held_order_at_an_api_supplier_cancels_it_there_and_closes_t
     assert (_order(db, "3107").state, _order(db, "3107").hold_reason) == ("cancelled", None)
     with db.begin() as s:
         assert s.scalars(select(Hold.released_at)).one() is not None  # no open hold left on a cancelled order
+
+
+def test_release_of_a_tracking_rejected_order_refunded_since_ends_it_cancelled_without_uploading(
+        h: Harness, db: Database):
+    from syncd import operations
+
+    _tracking_rejected(h, db, "3108")
+    h.shop.refunds.append(RefundEvent("3108", None, RefundState.REFUNDED, clock.now(), "售前退款"))
+    h.cycle()
+    calls = len(h.shop.ship_calls)
+    assert operations.release(db, _order(db, "3108").id, "li", "return arranged with the buyer") == "cancelled"
+    h.cycle()
+    assert len(h.shop.ship_calls) == calls  # the refused number is not sent to a refunded order again
+    assert _order(db, "3108").state == "cancelled"
+    assert len(_cancel_alerts(h, db)) == 1  # the parcel on its way stays a person's business until acked
