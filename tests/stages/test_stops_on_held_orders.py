@@ -179,3 +179,17 @@ def test_release_of_a_tracking_rejected_order_refunded_since_ends_it_cancelled_w
     assert len(h.shop.ship_calls) == calls  # the refused number is not sent to a refunded order again
     assert _order(db, "3108").state == "cancelled"
     assert len(_cancel_alerts(h, db)) == 1  # the parcel on its way stays a person's business until acked
+
+
+def test_file_supplier_shipping_after_its_cancellation_file_raises_cancel_too_late_with_the_parcel(
+        h: Harness, db: Database):
+    h.shop.put(make_order("3109", _ago(30)))
+    h.cycle()
+    h.shop.refunds.append(RefundEvent("3109", None, RefundState.REFUNDED, clock.now(), "仅退款"))
+    h.cycle()  # the cancellation file goes out
+    assert _cancel_alerts(h, db) == []
+    h.reply("acme", "late.csv", [("3109", "中通快递", "ZT31090000")])  # the supplier ships it anyway
+    h.cycle()
+    (alert,) = _cancel_alerts(h, db)
+    text = " ".join([alert.title, *alert.lines])
+    assert "3109" in text and "acme" in text and "ZT31090000" in text and "after the cancellation file" in text
