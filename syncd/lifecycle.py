@@ -3,12 +3,15 @@
 Order (pipeline state)::
 
     new ──route──▶ routed ──forward──▶ placed ──writeback──▶ shipped
-     │  ▲            │                   │
-     ▼  │release     ▼                   ▼
-    held ◀───────────┘               (refund after placing: flagged, see supplier issue)
-     │
+     │  ▲            │                   │                      │
+     ▼  │release     ▼                   ▼                      ▼
+    held ◀───────────┴───────────────────┴──────────────────────┘
+     │     (a release goes to the state the order's facts imply: new, routed, placed, shipped or cancelled)
      ▼
     cancelled   (cancelled or refunded on the storefront before anything was sent)
+
+A stop (refund, cancellation) on an order with a supplier order at its supplier, in whatever state (held
+included), asks the supplier to cancel; what it can no longer stop is alerted (``cancel_too_late``).
 """
 
 from __future__ import annotations
