@@ -100,6 +100,19 @@ PERIODIC_RECHECK = frozenset({HoldReason.UNMAPPED_SKU, HoldReason.NOT_READY, Hol
 # ends it: see syncd.routing.decide).
 
 
+# Holds a problem found later (the supplier refused the order, a tracking number is unusable) replaces: those that
+# clear by themselves and a person's manual hold (quiet by default), never another problem that waits for a person.
+YIELDING_HOLDS = AUTO_HOLDS | {HoldReason.MANUAL}
+
+
+def may_hold_again(state: str, hold_reason: str | None, *, live: frozenset[OrderState]) -> bool:
+    """Whether a stage that found a problem with an order holds it for that problem: an order in one of the
+    ``live`` states, or one held for a reason the problem outranks (:data:`YIELDING_HOLDS`)."""
+    if state == OrderState.HELD:
+        return hold_reason in YIELDING_HOLDS
+    return state in live
+
+
 # A supplier order in one of these states exists at the supplier (or may: PLACING is an unknown outcome). An order
 # with one reacts to a stop by asking the supplier to cancel, whatever the order's own state (held included).
 AT_SUPPLIER = frozenset({SupplierOrderState.PLACING, SupplierOrderState.PLACED, SupplierOrderState.SHIPPED})

@@ -33,7 +33,7 @@ from syncd.domain import (
     SupplierOrderStatus,
 )
 from syncd.errors import FatalError, RateLimitedError, RejectedError, SyncdError, TransientError
-from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState
+from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState, may_hold_again
 from syncd.protocols import ApiSupplierAdapter
 from syncd.routing import LineView, idempotency_key, supplier_lines
 from syncd.runtime import Runtime
@@ -45,6 +45,7 @@ from syncd.store.orders import release_holds
 
 log = logging.getLogger("syncd.suppliers")
 
+_SENT_ORDER = frozenset({OrderState.ROUTED, OrderState.PLACED})  # orders a supplier's answer may hold
 PLACE_BATCH = 50  # supplier orders one run places per supplier
 STATUS_BATCH = 200  # supplier orders one run asks the status of per supplier
 UNKNOWN_WAIT = timedelta(seconds=60)  # after an unknown outcome: let the supplier's order list catch up
@@ -434,7 +435,7 @@ def apply_status(rt: Runtime, s: Session, supplier_id: str, so_id: int, status: 
                 _maybe_cancel_order(s, order, now)
             else:
                 so.last_error = f"the supplier {status.phase.value} it: {status.detail}"[:500]
-                if order.state in (OrderState.PLACED, OrderState.ROUTED):
+                if may_hold_again(order.state, order.hold_reason, live=_SENT_ORDER):
                     hold_order(s, order, HoldReason.SUPPLIER_REJECTED,
                                f"supplier {supplier_id} {status.phase.value} the order: {status.detail}", now,
                                auto=False)
@@ -474,7 +475,7 @@ def apply_status(rt: Runtime, s: Session, supplier_id: str, so_id: int, status: 
         so.state, so.shipped_at, so.updated_at = SupplierOrderState.SHIPPED, now, now
     if problems:
         so.last_error = "; ".join(problems)[:500]
-        if order.state in (OrderState.PLACED, OrderState.ROUTED, OrderState.SHIPPED):
+        if may_hold_again(order.state, order.hold_reason, live=_SENT_ORDER | {OrderState.SHIPPED}):
             hold_order(s, order, HoldReason.TRACKING_REJECTED, "; ".join(problems), now, auto=False)
     return len(new_rows)
 

@@ -193,3 +193,24 @@ def test_file_supplier_shipping_after_its_cancellation_file_raises_cancel_too_la
     (alert,) = _cancel_alerts(h, db)
     text = " ".join([alert.title, *alert.lines])
     assert "3109" in text and "acme" in text and "ZT31090000" in text and "after the cancellation file" in text
+
+
+def test_api_supplier_rejecting_a_manually_held_order_turns_the_hold_into_supplier_rejected(
+        db: Database, tmp_path):
+    import time_machine
+
+    from syncd import operations
+    from syncd.domain import SupplierOrderPhase
+    from tests.stages.test_supplier_api import _build
+
+    h, fake = _build(db, tmp_path)
+    h.shop.put(make_order("3110", _ago(5), skus=("SKU-X",)))
+    h.stage("pull")
+    h.stage("route")
+    h.stage("forward")
+    operations.hold(db, _order(db, "3110").id, "buyer may change the colour", by="ops")
+    fake.phase["R0001"] = SupplierOrderPhase.REJECTED
+    with time_machine.travel(clock.now() + timedelta(minutes=30), tick=False):
+        h.stage("collect")
+    o = _order(db, "3110")
+    assert (o.state, o.hold_reason) == ("held", "supplier_rejected")  # alerts at once; a manual hold is quiet
