@@ -141,9 +141,10 @@ def confirm_cod(db: Database, order_id: int, by: str = OPERATOR, why: str = "") 
             raise RejectedError(f"{what} is {o.state}: nothing to confirm")
         if o.state not in (OrderState.NEW, OrderState.HELD):
             raise RejectedError(f"{what} is {o.state}: a confirmation only applies before it is sent to a supplier")
-        if o.status != OrderStatus.PAID or o.refund_state != RefundState.NONE:
-            raise RejectedError(f"{what} is {o.status} on the storefront (refund {o.refund_state}): it must not "
-                                "ship, there is nothing to confirm")
+        # unpaid is what a COD order is (Douyin lists it 待确认 until the platform releases it): confirmable
+        if o.status not in (OrderStatus.PAID, OrderStatus.UNPAID) or o.refund_state != RefundState.NONE:
+            raise RejectedError(f"{what} is {o.status} on the storefront (refund {o.refund_state}): there is "
+                                "nothing to confirm")
         o.cod_confirmed_at, o.cod_confirmed_by, o.updated_at = now, by[:100], now
         if o.state == OrderState.HELD and o.hold_reason == HoldReason.COD_UNCONFIRMED:
             check_order(o.state, OrderState.NEW)

@@ -271,3 +271,16 @@ def test_confirmed_cod_order_refused_by_taobao_b98_is_held_with_what_to_do_and_n
     assert operations.release(db, o.id, "li", "entered in the seller centre") == "placed"
     h.stage("writeback")
     assert _order(db, "4305").state == "shipped"
+
+
+def test_confirm_cod_given_a_cod_order_the_platform_has_not_released_yet_records_it_and_waits(
+        h: Harness, db: Database):
+    h.shop.put(replace(make_order("4306", _ago(30), status=OrderStatus.UNPAID), payment_mode=PaymentMode.COD))
+    h.stage("pull")
+    h.stage("route")
+    o = _order(db, "4306")
+    assert (o.state, o.hold_reason) == ("held", "not_ready")
+    assert operations.confirm_cod(db, o.id, "li", "called early") == "held"
+    h.shop.update("4306", clock.now(), status=OrderStatus.PAID)
+    h.cycle()
+    assert _order(db, "4306").state == "placed"  # confirmed before: no second call needed
