@@ -171,7 +171,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _resync_order(args: argparse.Namespace, db: Database) -> int:
-    from syncd.stages.pull import resync_order
+    from syncd import operations
     from syncd.status import find_order
 
     known = find_order(db, args.id)
@@ -183,11 +183,18 @@ def _resync_order(args: argparse.Namespace, db: Database) -> int:
                 shop = next(iter(rt.storefronts))
             if shop not in rt.storefronts:
                 raise RejectedError(f"no enabled shop {shop!r}; name the order as SHOP/ORDER_ID")
-            n = resync_order(rt, shop, pid)
+            n = operations.resync(rt, shop, pid, _who(args), args.reason or "")
     except SyncdError as err:
         return _refused(err)
     print(f"order {shop}/{pid}: read again ({'changed' if n else 'no change'})")
     return 0
+
+
+def _who(args: argparse.Namespace) -> str:
+    """``--by``, else the OS user: who did a manual action, for the audit log."""
+    from syncd.store.audit import default_who
+
+    return str(getattr(args, "by", None) or default_who())
 
 
 def cmd_health(args: argparse.Namespace) -> int:
@@ -226,20 +233,24 @@ def cmd_orders(args: argparse.Namespace) -> int:
     if order is None:
         print(f"syncd: no single order matches {args.id!r} (use SHOP/ORDER_ID or #internal-id)", file=sys.stderr)
         return 2
+    who, why = _who(args), getattr(args, "reason", None) or ""
     try:
         if args.action == "show":
             print(json.dumps(order_details(db, order.id), ensure_ascii=False, indent=2))
         elif args.action == "release":
-            print(f"order {order.platform_order_id} released → {operations.release(db, order.id)}")
+            print(f"order {order.platform_order_id} released → {operations.release(db, order.id, who, why)}")
         elif args.action == "hold":
-            operations.hold(db, order.id, args.reason)
+            operations.hold(db, order.id, args.reason, by=who)
             print(f"order {order.platform_order_id} held: {args.reason}")
+        elif args.action == "confirm-cod":
+            state = operations.confirm_cod(db, order.id, who, why)
+            print(f"order {order.platform_order_id}: cash on delivery confirmed by {who} → {state}")
         elif args.action == "reship":
             if args.qty is not None and args.line is None:
                 print("syncd: --qty needs --line SKU", file=sys.stderr)
                 return 2
             with _runtime(args, db) as rt:
-                new_id = operations.reship(rt, order.id, sku=args.line, qty=args.qty, who="cli")
+                new_id = operations.reship(rt, order.id, sku=args.line, qty=args.qty, who=who, why=why)
             print(f"order {order.platform_order_id}: reship recorded as supplier order #{new_id}; "
                   "the next forward run places it")
     except RejectedError as err:
@@ -278,7 +289,7 @@ def cmd_shops(args: argparse.Namespace) -> int:
 
 
 def cmd_suppliers(args: argparse.Namespace) -> int:
-    from syncd.stages.forward import reexport
+    from syncd.operations import reexport
     from syncd.status import unpaid_supplier_orders
 
     if args.action == "unpaid":
@@ -294,7 +305,7 @@ def cmd_suppliers(args: argparse.Namespace) -> int:
 
     try:
         with _runtime(args) as rt:
-            name = reexport(rt, args.batch)
+            name = reexport(rt, args.batch, _who(args), args.reason or "")
     except SyncdError as err:
         return _refused(err)
     print(f"wrote {name}")
@@ -321,7 +332,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                     print(f"        {r['detail']}")
             return 0
         if action == "ack":
-            done = commands.ack(_db(_settings(args)), args.id, args.by or os.environ.get("USER", "operator"))
+            done = commands.ack(_db(_settings(args)), args.id, _who(args), args.reason or "")
             verb = "closed" if done["closed"] else "acknowledged: no more reminders"
             print(f"alert #{done['id']} {verb} ({done['title']})")
             return 0
@@ -340,6 +351,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     bench = importlib.import_module("syncd.bench" if args.tracking is None else "syncd.bench_tracking")
     return int(bench.main(args))
+
+
+def _audited(p: argparse.ArgumentParser, *, reason_required: bool = False) -> None:
+    """``--by`` and ``--reason`` (``--why``) of a manual action: both go to the audit log."""
+    p.add_argument("--by", help="who does it, for the audit log (default: the OS user)")
+    p.add_argument("--reason", "--why", dest="reason", required=reason_required, help="why, for the audit log")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -362,16 +379,22 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(fn=cmd_status)
     orders = sub.add_parser("orders", help="look at or act on one order")
     osub = orders.add_subparsers(dest="action", required=True)
-    for name in ("show", "release", "resync"):
-        o = osub.add_parser(name)
+    osub.add_parser("show").add_argument("id", help="platform order id, SHOP/ORDER_ID, or #internal-id")
+    acts = {"release": "release a held order to the state its facts imply",
+            "resync": "read the order again from its storefront",
+            "confirm-cod": "cash on delivery: the buyer confirmed on the phone; the order is forwarded"}
+    for name, text in acts.items():
+        o = osub.add_parser(name, help=text)
         o.add_argument("id", help="platform order id, SHOP/ORDER_ID, or #internal-id")
-    oh = osub.add_parser("hold")
+        _audited(o)
+    oh = osub.add_parser("hold", help="hold an order until a person releases it")
     oh.add_argument("id")
-    oh.add_argument("--reason", required=True)
+    _audited(oh, reason_required=True)
     orp = osub.add_parser("reship", help="order again from the supplier (exchange, lost parcel), linked to the first")
     orp.add_argument("id")
     orp.add_argument("--line", metavar="SKU", help="only this merchant SKU (default: every line)")
     orp.add_argument("--qty", type=int, help="storefront units of --line (default: as ordered)")
+    _audited(orp)
     orders.set_defaults(fn=cmd_orders)
     shops = sub.add_parser("shops", help="storefront shops")
     shsub = shops.add_subparsers(dest="action", required=True)
@@ -384,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     ssub = sup.add_subparsers(dest="action", required=True)
     re_ = ssub.add_parser("reexport", help="write an outbox batch file again")
     re_.add_argument("batch", type=int)
+    _audited(re_)
     up = ssub.add_parser("unpaid", help="supplier orders (1688) created but not paid: pay them at the supplier")
     up.add_argument("--json", action="store_true")
     sup.set_defaults(fn=cmd_suppliers)
@@ -392,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     alsub = al.add_subparsers(dest="action")
     aack = alsub.add_parser("ack", help="silence an open alert (no reminders, no escalation)")
     aack.add_argument("id", type=int)
-    aack.add_argument("--by", help="who acknowledges it (default: $USER)")
+    _audited(aack)
     atest = alsub.add_parser("test", help="send a test message to one channel of alerts.yaml")
     atest.add_argument("channel")
     al.set_defaults(fn=cmd_alerts)

@@ -3,12 +3,15 @@
 Order (pipeline state)::
 
     new ──route──▶ routed ──forward──▶ placed ──writeback──▶ shipped
-     │  ▲            │                   │
-     ▼  │release     ▼                   ▼
-    held ◀───────────┘               (refund after placing: flagged, see supplier issue)
-     │
+     │  ▲            │                   │                      │
+     ▼  │release     ▼                   ▼                      ▼
+    held ◀───────────┴───────────────────┴──────────────────────┘
+     │     (a release goes to the state the order's facts imply: new, routed, placed, shipped or cancelled)
      ▼
     cancelled   (cancelled or refunded on the storefront before anything was sent)
+
+A stop (refund, cancellation) on an order with a supplier order at its supplier, in whatever state (held
+included), asks the supplier to cancel; what it can no longer stop is alerted (``cancel_too_late``).
 """
 
 from __future__ import annotations
@@ -58,8 +61,9 @@ class HoldReason(enum.StrEnum):
 
 ORDER_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     OrderState.NEW: frozenset({OrderState.ROUTED, OrderState.HELD, OrderState.CANCELLED, OrderState.SKIPPED}),
-    OrderState.HELD: frozenset({OrderState.NEW, OrderState.ROUTED, OrderState.PLACED, OrderState.CANCELLED,
-                                OrderState.HELD, OrderState.SKIPPED}),
+    # HELD → SHIPPED: a release whose facts say every parcel is on the storefront already
+    OrderState.HELD: frozenset({OrderState.NEW, OrderState.ROUTED, OrderState.PLACED, OrderState.SHIPPED,
+                                OrderState.CANCELLED, OrderState.HELD, OrderState.SKIPPED}),
     OrderState.ROUTED: frozenset({OrderState.PLACED, OrderState.HELD, OrderState.CANCELLED}),
     # PLACED → CANCELLED: every supplier order was cancelled at the supplier after a refund
     OrderState.PLACED: frozenset({OrderState.SHIPPED, OrderState.HELD, OrderState.CANCELLED}),
@@ -91,6 +95,27 @@ AUTO_HOLDS = frozenset({HoldReason.ADDRESS_INCOMPLETE, HoldReason.UNMAPPED_SKU, 
                         HoldReason.REFUND_REQUESTED, HoldReason.OUT_OF_STOCK})
 # Of those, the ones worth re-checking on a timer (config or platform state may change without an order edit).
 PERIODIC_RECHECK = frozenset({HoldReason.UNMAPPED_SKU, HoldReason.NOT_READY, HoldReason.OUT_OF_STOCK})
+# Every other hold (tracking_rejected, supplier_rejected, cod_unconfirmed, manual) waits for a person: routing never
+# releases it, whatever the order's later versions say (a cancellation before anything reached a supplier still
+# ends it: see syncd.routing.decide).
+
+
+# Holds a problem found later (the supplier refused the order, a tracking number is unusable) replaces: those that
+# clear by themselves and a person's manual hold (quiet by default), never another problem that waits for a person.
+YIELDING_HOLDS = AUTO_HOLDS | {HoldReason.MANUAL}
+
+
+def may_hold_again(state: str, hold_reason: str | None, *, live: frozenset[OrderState]) -> bool:
+    """Whether a stage that found a problem with an order holds it for that problem: an order in one of the
+    ``live`` states, or one held for a reason the problem outranks (:data:`YIELDING_HOLDS`)."""
+    if state == OrderState.HELD:
+        return hold_reason in YIELDING_HOLDS
+    return state in live
+
+
+# A supplier order in one of these states exists at the supplier (or may: PLACING is an unknown outcome). An order
+# with one reacts to a stop by asking the supplier to cancel, whatever the order's own state (held included).
+AT_SUPPLIER = frozenset({SupplierOrderState.PLACING, SupplierOrderState.PLACED, SupplierOrderState.SHIPPED})
 
 
 class TransitionError(Exception):

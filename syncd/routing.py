@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from syncd.config.models import Component, Route
-from syncd.domain import PAST_SHIPPING, OrderStatus, RefundState
-from syncd.lifecycle import HoldReason
+from syncd.domain import PAST_SHIPPING, OrderStatus, PaymentMode, RefundState
+from syncd.lifecycle import AUTO_HOLDS, HoldReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,10 @@ class OrderView:
     paid_at: datetime | None
     receiver: Mapping[str, Any]
     lines: Sequence[LineView]
+    payment_mode: str = PaymentMode.PREPAID
+    cod_confirmed: bool = False  # a person confirmed the cash-on-delivery order (``syncd orders confirm-cod``)
+    hold_reason: str | None = None  # the open hold's reason, when the order is held
+    at_supplier: bool = False  # a supplier order of it is (or may be) at its supplier (lifecycle.AT_SUPPLIER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,13 @@ class Wait:
 
 
 @dataclass(frozen=True, slots=True)
+class Keep:
+    """Leave a held order as it is: its hold waits for a person, or the supplier already has its goods."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class SupplierPart:
     supplier_id: str
     idempotency_key: str
@@ -70,13 +81,24 @@ class RouteTo:
     parts: list[SupplierPart]
 
 
-Decision = Cancel | Skip | Hold | Wait | RouteTo
+Decision = Cancel | Skip | Hold | Wait | Keep | RouteTo
 
 
 def idempotency_key(shop_id: str, platform_order_id: str, supplier_id: str, seq: int = 1) -> str:
     """Stable key of one supplier order; never changes, whatever happens to the order later."""
     digest = hashlib.sha256(f"{shop_id}\x1f{platform_order_id}\x1f{supplier_id}\x1f{seq}".encode()).hexdigest()
     return f"sd{digest[:30]}"
+
+
+def fresh_key(shop_id: str, platform_order_id: str, supplier_id: str, taken: Collection[str]) -> str:
+    """The first key of this supplier order that no earlier supplier order of the order used: one withdrawn
+    before it was sent (or cancelled at the supplier) keeps its key, and the order sent after all needs its own.
+    Reships count from 100 (:func:`syncd.operations.reship`)."""
+    for seq in range(1, 100):
+        key = idempotency_key(shop_id, platform_order_id, supplier_id, seq)
+        if key not in taken:
+            return key
+    raise ValueError(f"order {shop_id}/{platform_order_id}: 99 supplier orders at {supplier_id} already")
 
 
 def supplier_lines(ln: LineView, route: Route, *, supplier_sku: str | None = None) -> list[dict[str, Any]]:
@@ -112,9 +134,32 @@ def address_gaps(receiver: Mapping[str, Any]) -> list[str]:
     return gaps
 
 
+COD_DETAIL = ("cash on delivery: call the buyer to confirm before anything ships, then "
+              "syncd orders confirm-cod {shop}/{order} --reason ...")
+
+
 def decide(order: OrderView, routes: Mapping[str, Route], suppliers: set[str], now: datetime,
            cool_off: timedelta) -> Decision:
-    """What to do with one order now."""
+    """What to do with one order now.
+
+    A held order is decided again only within what its hold allows: a hold that waits for a person
+    (any but :data:`~syncd.lifecycle.AUTO_HOLDS`) ends by itself only when the order is cancelled or shipped on the
+    storefront before anything reached a supplier; an order whose goods are (or may be) at a supplier is never
+    cancelled or skipped here (the cancellation stage asks the supplier, and alerts when it is too late).
+    """
+    decision = _decide(order, routes, suppliers, now, cool_off)
+    if order.hold_reason is None:
+        return decision
+    ends = isinstance(decision, Cancel | Skip)
+    if order.at_supplier and ends:
+        return Keep("the supplier has the order already: its cancellation is asked of the supplier")
+    if order.hold_reason not in AUTO_HOLDS and not ends:  # a reason this version does not know waits too
+        return Keep(f"held as {order.hold_reason}: waits for a person (syncd orders release)")
+    return decision
+
+
+def _decide(order: OrderView, routes: Mapping[str, Route], suppliers: set[str], now: datetime,
+            cool_off: timedelta) -> Decision:
     if order.status == OrderStatus.CANCELLED or order.refund_state == RefundState.REFUNDED:
         return Cancel("cancelled or refunded on the storefront before forwarding")
     if order.status in PAST_SHIPPING:
@@ -127,6 +172,9 @@ def decide(order: OrderView, routes: Mapping[str, Route], suppliers: set[str], n
         return Hold(HoldReason.NOT_READY, "not paid yet")
     if not order.ready_to_ship:
         return Hold(HoldReason.NOT_READY, order.not_ready_reason or "the platform does not allow shipping yet")
+    if order.payment_mode == PaymentMode.COD and not order.cod_confirmed:
+        return Hold(HoldReason.COD_UNCONFIRMED,
+                    COD_DETAIL.format(shop=order.shop_id, order=order.platform_order_id))
     gaps = address_gaps(order.receiver)
     if gaps:
         return Hold(HoldReason.ADDRESS_INCOMPLETE, "receiver lacks " + ", ".join(gaps))

@@ -158,13 +158,18 @@ def order_details(db: Database, order_id: int) -> dict[str, Any]:
                      for sh in s.scalars(select(Shipment).where(Shipment.order_id == o.id))]
         holds = [{"reason": h.reason, "detail": h.detail, "since": _iso(h.created_at), "released": _iso(h.released_at),
                   "by": h.released_by} for h in s.scalars(select(Hold).where(Hold.order_id == o.id).order_by(Hold.id))]
-        audit = [{"at": _iso(a.at), "system": a.system, "action": a.action, "outcome": a.outcome, "detail": a.detail}
-                 for a in s.scalars(select(AuditEntry).where(AuditEntry.subject == f"order {o.platform_order_id}")
-                                    .order_by(AuditEntry.id))]
+        # the write-back names "order ID", the supplier stages "SHOP/ID", manual actions "order SHOP/ID"
+        names = [f"order {o.platform_order_id}", f"{o.shop_id}/{o.platform_order_id}",
+                 f"order {o.shop_id}/{o.platform_order_id}"]
+        audit = [{"at": _iso(a.at), "system": a.system, "action": a.action, "outcome": a.outcome, "detail": a.detail,
+                  "by": a.actor}
+                 for a in s.scalars(select(AuditEntry).where(AuditEntry.subject.in_(names)).order_by(AuditEntry.id))]
         return {
             "id": o.id, "shop": o.shop_id, "order": o.platform_order_id, "state": o.state,
             "platform_status": o.platform_status, "status": o.status, "refund": o.refund_state,
             "hold_reason": o.hold_reason, "paid_at": _iso(o.paid_at), "ship_by": _iso(o.ship_by),
+            "payment": o.payment_mode, "cod_confirmed_by": o.cod_confirmed_by,
+            "cod_confirmed_at": _iso(o.cod_confirmed_at),
             "receiver": {"name": o.receiver.get("name_masked", ""),
                          "phone": mask_phone(o.receiver.get("phone_masked", "")) if o.receiver.get("phone_masked")
                          else "", "province": o.receiver.get("province", ""), "city": o.receiver.get("city", "")},

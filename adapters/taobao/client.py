@@ -81,6 +81,9 @@ class Rule:
 
 
 _A = Action
+B98_HINT = ("Taobao does not take a self-contact tracking number for this trade's shipping type (a cash-on-delivery "
+            "trade ships only with a COD carrier booked on Taobao): enter the parcel by hand in the seller centre "
+            "(已卖出的宝贝 → 发货) with the same carrier and number, then syncd orders release the order")
 _SHIP_RETRY = tuple(f"isv.logistics-{kind}-service-error:{sub}"
                     for kind in ("offline", "online", "dummy") for sub in ("B150", "S01"))
 ERROR_TABLE: tuple[Rule, ...] = (
@@ -112,6 +115,10 @@ ERROR_TABLE: tuple[Rule, ...] = (
     Rule(40, "", _A.REJECT),
     Rule(41, "", _A.REJECT),
     Rule(43, "", _A.REJECT),
+    # B98: the trade's shipping type refuses a self-contact tracking number: cash on delivery (货到付款订单不能使用
+    # 自己联系物流发货; COD ships only through logistics.online.send), virtual goods, home installation. A refusal
+    # of this trade, never retried: the order is held tracking_rejected with what a person does instead.
+    *(Rule(None, f"isv.logistics-{kind}-service-error:B98", _A.REJECT, B98_HINT) for kind in ("offline", "dummy")),
     Rule(None, "isv.", _A.REJECT),
 )
 
@@ -163,7 +170,7 @@ def error_for(method: str, code: int, sub_code: str, message: str, *, msg: str =
         case Action.FATAL:
             return FatalError(what + hint)
         case Action.REJECT:
-            return RejectedError(what, code=tag, platform_message=message[:_MAX_MESSAGE] or None)
+            return RejectedError(what + hint, code=tag, platform_message=message[:_MAX_MESSAGE] or None)
 
 
 def response_key(method: str) -> str:

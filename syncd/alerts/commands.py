@@ -15,6 +15,7 @@ from syncd.domain import Message, Severity
 from syncd.errors import RateLimitedError, RejectedError
 from syncd.metrics import Sample
 from syncd.runtime import Runtime
+from syncd.store.audit import record
 from syncd.store.db import Database
 from syncd.store.models import Alert, Notification
 
@@ -38,9 +39,10 @@ def list_open(db: Database) -> list[dict[str, Any]]:
     ]
 
 
-def ack(db: Database, alert_id: int, who: str) -> dict[str, Any]:
+def ack(db: Database, alert_id: int, who: str, why: str = "") -> dict[str, Any]:
     """Acknowledge an open alert: no more reminders nor escalation (it still resolves by itself). An alert
-    about one event (a rejected supplier file) closes for good. Raises RejectedError for an unknown id."""
+    about one event (a rejected supplier file) closes for good. Raises RejectedError for an unknown id, a
+    resolved alert or one acknowledged already; written to the audit log with who and why."""
     now = clock.now()
     with db.begin() as s:
         a = s.get(Alert, alert_id)
@@ -48,8 +50,11 @@ def ack(db: Database, alert_id: int, who: str) -> dict[str, Any]:
             raise RejectedError(f"no alert #{alert_id}; list the open ones with: syncd alerts")
         if not a.open:
             raise RejectedError(f"alert #{alert_id} is already resolved; nothing to acknowledge")
+        if a.acked_at is not None:
+            raise RejectedError(f"alert #{alert_id} was acknowledged already by {a.acked_by} at "
+                                f"{_iso(a.acked_at)}; it stays quiet until it resolves")
         closes = a.rule in ACK_CLOSES
-        values: dict[str, Any] = {"acked_at": a.acked_at or now, "acked_by": a.acked_by or who[:100]}
+        values: dict[str, Any] = {"acked_at": now, "acked_by": who[:100]}
         if closes:
             values.update(open=None, resolved_at=now)
         s.execute(update(Alert).where(Alert.id == alert_id).values(**values))
@@ -57,6 +62,8 @@ def ack(db: Database, alert_id: int, who: str) -> dict[str, Any]:
         s.execute(delete(Notification).where(Notification.alert_id == alert_id, Notification.sent_at.is_(None),
                                              Notification.kind.in_(["remind", "escalate"] + (["open"] if closes
                                                                                              else []))))
+        record(s, who, "ack_alert", f"alert #{alert_id} {a.rule} {a.subject}", why,
+               "closed" if closes else "no more reminders")
         return {"id": alert_id, "rule": a.rule, "title": a.title, "closed": closes}
 
 

@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, false, func, or_, select, true
+from sqlalchemy import and_, case, false, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from syncd.alerts.config import AlertsConfig
@@ -110,13 +110,26 @@ def _supplier_orders(s: Session, cfg: AlertsConfig, now: datetime,
     return [SupplierOrderFact(r[0], r[1], r[2], r[3], r[4], r[5] or now, r[6]) for r in rows]
 
 
+SHIPPED_AFTER_NOTICE = "sent a tracking number after the cancellation file"
+
+
 def _cancels(s: Session) -> list[CancelFact]:
-    rows = s.execute(
+    # too_late: the supplier said so (or had shipped when asked); notified + shipped: a drop-folder supplier got the
+    # cancellation file and sent a tracking number anyway (its parcel is on its way to a refunded buyer)
+    shipped_anyway = and_(SupplierOrder.cancel_state == "notified", SupplierOrder.state == SupplierOrderState.SHIPPED)
+    detail = case((shipped_anyway, SHIPPED_AFTER_NOTICE), else_=func.coalesce(SupplierOrder.cancel_detail, ""))
+    rows = list(s.execute(
         select(SupplierOrder.id, Order.shop_id, Order.platform_order_id, SupplierOrder.supplier_id,
-               SupplierOrder.supplier_ref, func.coalesce(SupplierOrder.cancel_detail, ""))
+               SupplierOrder.supplier_ref, detail)
         .join(Order, Order.id == SupplierOrder.order_id)
-        .where(SupplierOrder.cancel_state == "too_late"))
-    return [CancelFact(*r) for r in rows]
+        .where(or_(SupplierOrder.cancel_state == "too_late", shipped_anyway))))
+    parcels: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    if rows:  # the parcels on their way to a buyer who was refunded: the alert names them
+        for so_id, carrier, number in s.execute(
+                select(Shipment.supplier_order_id, Shipment.carrier, Shipment.tracking_no)
+                .where(Shipment.supplier_order_id.in_([r[0] for r in rows])).order_by(Shipment.id)):
+            parcels[so_id].append((carrier, number))
+    return [CancelFact(r[0], r[1], r[2], r[3], r[4], str(r[5]), tuple(parcels[r[0]])) for r in rows]
 
 
 def _parcels(s: Session, cfg: AlertsConfig, now: datetime) -> list[ParcelFact]:

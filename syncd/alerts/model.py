@@ -56,6 +56,7 @@ class CancelFact:
     supplier_id: str
     supplier_ref: str | None
     detail: str
+    parcels: tuple[tuple[str, str], ...] = ()  # (carrier, tracking number) the supplier reported for it
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,10 +122,13 @@ def _cancels(facts: Facts) -> Iterator[Finding]:
         ref = f" (supplier order {c.supplier_ref})" if c.supplier_ref else ""
         lines = [f"Supplier {c.supplier_id}{ref} answered: {c.detail}" if c.detail else
                  f"Supplier {c.supplier_id}{ref} can no longer cancel it."]
+        if c.parcels:
+            lines.append("On its way: " + ", ".join(_parcel(carrier, no) for carrier, no in c.parcels) + ".")
         lines.append("Ask the supplier to stop or intercept the parcel, or arrange the return with the buyer.")
+        shipped = f" shipped it ({_parcel(*c.parcels[0])})" if c.parcels else " cannot stop it"
         yield Finding(Rule.CANCEL_TOO_LATE, f"supplier_order:{c.supplier_order_id}", Severity.CRITICAL,
-                      f"Buyer cancelled {_order(c.shop_id, c.platform_order_id)} but supplier {c.supplier_id} "
-                      "cannot stop it", tuple(lines), c.shop_id)
+                      f"Buyer cancelled or was refunded {_order(c.shop_id, c.platform_order_id)} but supplier "
+                      f"{c.supplier_id}{shipped}", tuple(lines), c.shop_id)
 
 
 def _holds(facts: Facts, cfg: AlertsConfig, now: datetime) -> Iterator[Finding]:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from syncd import clock
@@ -149,7 +149,8 @@ def forward_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAd
                 select(SupplierOrder.id, Order.id.label("order_id"))
                 .join(Order, Order.id == SupplierOrder.order_id)
                 .where(SupplierOrder.supplier_id == supplier_id, SupplierOrder.state == SupplierOrderState.PENDING,
-                       Order.state == OrderState.ROUTED)
+                       # a reship belongs to an order placed or shipped long ago (as supplier_api places them)
+                       or_(Order.state == OrderState.ROUTED, SupplierOrder.kind == "reship"))
                 .order_by(SupplierOrder.id).limit(MAX_PER_BATCH)))
             if not pending:
                 return 0

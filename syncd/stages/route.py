@@ -13,8 +13,8 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from syncd import clock
-from syncd.lifecycle import PERIODIC_RECHECK, HoldReason, OrderState, SupplierOrderState, check_order
-from syncd.routing import Cancel, Hold, LineView, OrderView, RouteTo, Skip, Wait, decide
+from syncd.lifecycle import AT_SUPPLIER, PERIODIC_RECHECK, HoldReason, OrderState, SupplierOrderState, check_order
+from syncd.routing import Cancel, Hold, Keep, LineView, OrderView, RouteTo, Skip, Wait, decide, fresh_key
 from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, scope
 from syncd.store.models import Order, OrderLine, SupplierOrder
@@ -45,7 +45,16 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
     for ln in s.scalars(select(OrderLine).where(OrderLine.order_id.in_(ids)).order_by(OrderLine.id)):
         lines[ln.order_id].append(LineView(ln.id, ln.platform_line_id, ln.merchant_sku, ln.quantity,
                                            ln.title, ln.spec, ln.refund_state))
-    existing_keys = set(s.scalars(select(SupplierOrder.idempotency_key).where(SupplierOrder.order_id.in_(ids))))
+    existing_keys: set[str] = set()
+    live: set[int] = set()  # orders with a supplier order that is not cancelled
+    for so in s.execute(select(SupplierOrder.order_id, SupplierOrder.idempotency_key, SupplierOrder.state)
+                        .where(SupplierOrder.order_id.in_(ids))):
+        existing_keys.add(so.idempotency_key)
+        if so.state != SupplierOrderState.CANCELLED:
+            live.add(so.order_id)
+    held = [o.id for o in orders if o.state == OrderState.HELD]
+    at_supplier = set(s.scalars(select(SupplierOrder.order_id).where(
+        SupplierOrder.order_id.in_(held), SupplierOrder.state.in_(AT_SUPPLIER)))) if held else set()
     suppliers = set(rt.suppliers) | set(rt.api_suppliers)
     cool_off = timedelta(minutes=rt.config.global_.route.cool_off_minutes)
     new_supplier_orders = []
@@ -53,9 +62,13 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
     holds: list[tuple[int, str, str]] = []
     for o in orders:
         view = OrderView(o.shop_id, o.platform_order_id, o.status, o.ready_to_ship, o.not_ready_reason,
-                         o.refund_state, o.paid_at, o.receiver, lines[o.id])
+                         o.refund_state, o.paid_at, o.receiver, lines[o.id], o.payment_mode,
+                         o.cod_confirmed_at is not None, o.hold_reason if o.state == OrderState.HELD else None,
+                         o.id in at_supplier)
         decision = decide(view, rt.config.routes, suppliers, now, cool_off)
-        if isinstance(decision, Wait):
+        if isinstance(decision, Keep):
+            o.recheck_at = None  # looked at again when the order changes, or a person releases it
+        elif isinstance(decision, Wait):
             o.recheck_at = decision.until
         elif isinstance(decision, Cancel | Skip):
             target = OrderState.CANCELLED if isinstance(decision, Cancel) else OrderState.SKIPPED
@@ -71,9 +84,15 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
         elif isinstance(decision, RouteTo):
             check_order(o.state, OrderState.ROUTED)
             for part in decision.parts:
-                if part.idempotency_key not in existing_keys:
+                key = part.idempotency_key
+                if key in existing_keys and o.id not in live:
+                    # every earlier supplier order was withdrawn (a stop that cleared since) or cancelled: without
+                    # a new one the order would sit routed with nothing to send
+                    key = fresh_key(o.shop_id, o.platform_order_id, part.supplier_id, existing_keys)
+                if key not in existing_keys:
+                    existing_keys.add(key)
                     new_supplier_orders.append({
-                        "order_id": o.id, "supplier_id": part.supplier_id, "idempotency_key": part.idempotency_key,
+                        "order_id": o.id, "supplier_id": part.supplier_id, "idempotency_key": key,
                         "kind": "normal", "lines": part.lines, "state": SupplierOrderState.PENDING,
                         "attempts": 0, "created_at": now, "updated_at": now})
             o.state, o.hold_reason, o.recheck_at, o.last_error = OrderState.ROUTED, None, None, None

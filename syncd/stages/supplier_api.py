@@ -33,7 +33,7 @@ from syncd.domain import (
     SupplierOrderStatus,
 )
 from syncd.errors import FatalError, RateLimitedError, RejectedError, SyncdError, TransientError
-from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState
+from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState, may_hold_again
 from syncd.protocols import ApiSupplierAdapter
 from syncd.routing import LineView, idempotency_key, supplier_lines
 from syncd.runtime import Runtime
@@ -41,9 +41,11 @@ from syncd.stages.forward import _decrypt, _mark_orders_placed
 from syncd.stages.route import hold_order
 from syncd.stages.runner import audit
 from syncd.store.models import Order, OrderLine, Shipment, SupplierOrder
+from syncd.store.orders import release_holds
 
 log = logging.getLogger("syncd.suppliers")
 
+_SENT_ORDER = frozenset({OrderState.ROUTED, OrderState.PLACED})  # orders a supplier's answer may hold
 PLACE_BATCH = 50  # supplier orders one run places per supplier
 STATUS_BATCH = 200  # supplier orders one run asks the status of per supplier
 UNKNOWN_WAIT = timedelta(seconds=60)  # after an unknown outcome: let the supplier's order list catch up
@@ -433,7 +435,7 @@ def apply_status(rt: Runtime, s: Session, supplier_id: str, so_id: int, status: 
                 _maybe_cancel_order(s, order, now)
             else:
                 so.last_error = f"the supplier {status.phase.value} it: {status.detail}"[:500]
-                if order.state in (OrderState.PLACED, OrderState.ROUTED):
+                if may_hold_again(order.state, order.hold_reason, live=_SENT_ORDER):
                     hold_order(s, order, HoldReason.SUPPLIER_REJECTED,
                                f"supplier {supplier_id} {status.phase.value} the order: {status.detail}", now,
                                auto=False)
@@ -473,7 +475,7 @@ def apply_status(rt: Runtime, s: Session, supplier_id: str, so_id: int, status: 
         so.state, so.shipped_at, so.updated_at = SupplierOrderState.SHIPPED, now, now
     if problems:
         so.last_error = "; ".join(problems)[:500]
-        if order.state in (OrderState.PLACED, OrderState.ROUTED, OrderState.SHIPPED):
+        if may_hold_again(order.state, order.hold_reason, live=_SENT_ORDER | {OrderState.SHIPPED}):
             hold_order(s, order, HoldReason.TRACKING_REJECTED, "; ".join(problems), now, auto=False)
     return len(new_rows)
 
@@ -484,6 +486,8 @@ def _maybe_cancel_order(s: Session, order: Order, now: datetime) -> None:
                                                     SupplierOrder.state != SupplierOrderState.CANCELLED).limit(1))
     shipped = s.scalar(select(Shipment.id).where(Shipment.order_id == order.id).limit(1))
     if live is None and shipped is None and order.state in (OrderState.PLACED, OrderState.ROUTED, OrderState.HELD):
+        if order.state == OrderState.HELD:
+            release_holds(s, [order.id], now, "auto")  # a cancelled order holds nothing any more
         order.state, order.updated_at, order.hold_reason = OrderState.CANCELLED, now, None
         order.last_error = "cancelled at the supplier after a refund on the storefront"
 

@@ -98,6 +98,9 @@ class Order(Base):
     state: Mapped[str] = mapped_column(String(16), index=True)
     hold_reason: Mapped[str | None] = mapped_column(String(32))
     recheck_at: Mapped[datetime | None]  # an automatic hold is evaluated again from then on
+    # cash on delivery: a person called the buyer and confirmed (syncd orders confirm-cod); None = not confirmed
+    cod_confirmed_at: Mapped[datetime | None]
+    cod_confirmed_by: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)
     first_seen_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from syncd.domain import PAST_SHIPPING, OrderIn, OrderStatus, ReceiverRef, RefundEvent, RefundState, order_refund_state
 from syncd.jsoncodec import fingerprint
-from syncd.lifecycle import OrderState, SupplierOrderState, WritebackState
+from syncd.lifecycle import AT_SUPPLIER, OrderState, SupplierOrderState, WritebackState
 from syncd.store.models import Hold, Order, OrderLine, Shipment, SupplierOrder
 
 CHUNK = 500
@@ -223,22 +223,26 @@ AFTER_FORWARD = "refund or cancellation after the order was sent to the supplier
 def react_to_stops(s: Session, stopped: list[tuple[int, str]], now: datetime) -> None:
     """Orders the storefront says must not ship (cancelled, refund asked, no longer ready).
 
-    Routed orders whose supplier orders all wait still are withdrawn and go back to the route stage, which
-    holds or cancels them; orders already (partly) at a supplier get a notice a person can act on.
+    Every order with a supplier order at its supplier (:data:`AT_SUPPLIER`), whatever its own state (held ones
+    included: a ``tracking_rejected`` order's goods are on their way), gets its cancellation requested and a
+    notice a person can act on; the cancellation stage raises ``cancel_too_late`` where the supplier cannot stop
+    it. Routed orders whose supplier orders all wait still are withdrawn and go back to the route stage, which
+    holds or cancels them; held orders with nothing at a supplier are decided again by the route stage (the
+    caller sets their ``recheck_at``).
     """
-    routed = [oid for oid, state in stopped if state == OrderState.ROUTED]
     sent = {oid for oid, state in stopped if state in (OrderState.PLACED, OrderState.SHIPPED)}
-    if routed:
+    maybe = sorted({oid for oid, state in stopped if state in (OrderState.ROUTED, OrderState.HELD)})
+    for i in range(0, len(maybe), CHUNK):
         sent |= set(s.scalars(select(SupplierOrder.order_id).where(
-            SupplierOrder.order_id.in_(routed), SupplierOrder.state != SupplierOrderState.PENDING)))
-        ids = [i for i in routed if i not in sent]
-        if ids:
-            s.execute(update(SupplierOrder).where(SupplierOrder.order_id.in_(ids),
-                                                  SupplierOrder.state == SupplierOrderState.PENDING)
-                      .values(state=SupplierOrderState.CANCELLED, updated_at=now,
-                              last_error="withdrawn: order changed on the storefront before it was sent"))
-            s.execute(update(Order).where(Order.id.in_(ids), Order.state == OrderState.ROUTED)
-                      .values(state=OrderState.NEW, recheck_at=None))
+            SupplierOrder.order_id.in_(maybe[i:i + CHUNK]), SupplierOrder.state.in_(AT_SUPPLIER))))
+    routed = [oid for oid, state in stopped if state == OrderState.ROUTED and oid not in sent]
+    if routed:
+        s.execute(update(SupplierOrder).where(SupplierOrder.order_id.in_(routed),
+                                              SupplierOrder.state == SupplierOrderState.PENDING)
+                  .values(state=SupplierOrderState.CANCELLED, updated_at=now,
+                          last_error="withdrawn: order changed on the storefront before it was sent"))
+        s.execute(update(Order).where(Order.id.in_(routed), Order.state == OrderState.ROUTED)
+                  .values(state=OrderState.NEW, recheck_at=None))
     if sent:
         s.execute(update(Order).where(Order.id.in_(sent)).values(last_error=AFTER_FORWARD, updated_at=now))
         request_cancellations(s, sorted(sent), now)
@@ -353,8 +357,7 @@ def request_cancellations(s: Session, order_ids: Sequence[int], now: datetime) -
     marked = []
     for so in s.execute(select(SupplierOrder.id, SupplierOrder.order_id, SupplierOrder.lines).where(
             SupplierOrder.order_id.in_(order_ids), SupplierOrder.cancel_state == "none",
-            SupplierOrder.state.in_([SupplierOrderState.PLACING, SupplierOrderState.PLACED,
-                                     SupplierOrderState.SHIPPED]))):
+            SupplierOrder.state.in_(AT_SUPPLIER))):
         o = orders[so.order_id]
         whole = o.status == "cancelled" or o.refund_state == "refunded"
         if whole or any(ln["platform_line_id"] in refunded[so.order_id] for ln in so.lines):

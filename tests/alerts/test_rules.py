@@ -313,3 +313,12 @@ def test_mobile_numbers_in_outside_words_are_masked() -> None:
     f = only(run(facts))
     assert "13812345678" not in f.title + "\n".join(f.lines)
     assert "收件人电话138****5678无法接通" in f.lines[0]
+
+
+def test_cancel_too_late_after_the_supplier_shipped_names_the_order_the_supplier_and_the_parcel() -> None:
+    fact = CancelFact(3, "shop1", "P-3", "acme", None, "the supplier had already sent tracking",
+                      parcels=(("zhongtong", "ZT123456789"),))
+    f = only(run(Facts(cancels=[fact])))
+    text = "\n".join([f.title, *f.lines])
+    assert "P-3" in f.title and "acme" in f.title and "ZT123456789" in f.title
+    assert "ZT123456789" in text and f.subject == "supplier_order:3"

@@ -209,3 +209,42 @@ def test_alerts_test_given_the_robots_own_error_code_fails_with_its_words(env: P
         assert main(["alerts", "test", "sandbox-dingtalk"]) == 2
     err = capsys.readouterr().err
     assert "310000" in err and "SECsandbox" not in err
+
+
+def test_orders_manual_actions_are_audited_with_the_os_user_and_the_reason(env: Path, tmp_path: Path, capsys,
+                                                                         monkeypatch: pytest.MonkeyPatch):
+    from syncd.store.models import AuditEntry
+
+    monkeypatch.setattr("getpass.getuser", lambda: "xiaowang")
+    main(["db", "upgrade"])
+    _seed(tmp_path)
+    assert main(["orders", "hold", "#1", "--reason", "buyer called"]) == 0
+    assert main(["orders", "release", "#1", "--by", "li", "--why", "buyer confirmed"]) == 0
+    assert main(["orders", "confirm-cod", "#1"]) == 2
+    assert "not cash on delivery" in capsys.readouterr().err
+    db = open_database(f"sqlite:///{(tmp_path / 'data' / 'syncd.db').resolve()}")
+    with db.begin() as s:
+        rows = [(a.actor, a.action, a.detail) for a in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    db.dispose()
+    assert [(actor, action) for actor, action, _ in rows] == [("xiaowang", "hold"), ("li", "release")]
+    assert "why: buyer called" in rows[0][2] and "why: buyer confirmed" in rows[1][2]
+    capsys.readouterr()
+    assert main(["orders", "show", "#1"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [(a["by"], a["action"]) for a in shown["audit"]] == [("xiaowang", "hold"), ("li", "release")]
+
+
+def test_alerts_ack_given_an_alert_acknowledged_already_refuses_and_audits_the_first(env: Path, tmp_path: Path,
+                                                                                     capsys):
+    from syncd.store.models import AuditEntry
+
+    main(["db", "upgrade"])
+    alert_id = _open_alert(tmp_path)
+    assert main(["alerts", "ack", str(alert_id), "--by", "li", "--reason", "supplier is on it"]) == 0
+    assert main(["alerts", "ack", str(alert_id), "--by", "wang"]) == 2
+    assert "acknowledged already by li" in capsys.readouterr().err
+    db = open_database(f"sqlite:///{(tmp_path / 'data' / 'syncd.db').resolve()}")
+    with db.begin() as s:
+        ((actor, action, detail),) = s.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.detail))
+    db.dispose()
+    assert (actor, action) == ("li", "ack_alert") and "supplier is on it" in detail

@@ -8,7 +8,7 @@ import pytest
 
 from syncd.config.models import Route
 from syncd.lifecycle import TransitionError, check_order, check_writeback
-from syncd.routing import Cancel, Hold, LineView, OrderView, RouteTo, Skip, Wait, decide, idempotency_key
+from syncd.routing import Cancel, Hold, Keep, LineView, OrderView, RouteTo, Skip, Wait, decide, idempotency_key
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 ROUTES = {
@@ -104,3 +104,54 @@ def test_lifecycle_given_a_move_it_does_not_allow_raises():
         check_order("cancelled", "routed")
     with pytest.raises(TransitionError):
         check_writeback("uploaded", "pending")
+
+
+# ---- cash on delivery, and held orders decided again ---------------------------------------------------------
+
+
+def test_decide_given_an_unconfirmed_cash_on_delivery_order_holds_it_for_a_call():
+    d = decide(view(payment_mode="cod"), ROUTES, {"s1"}, NOW, timedelta(0))
+    assert isinstance(d, Hold) and d.reason == "cod_unconfirmed"
+    assert "confirm-cod shop/100" in d.detail
+
+
+def test_decide_given_a_confirmed_cash_on_delivery_order_routes_it():
+    d = decide(view(payment_mode="cod", cod_confirmed=True), ROUTES, {"s1"}, NOW, timedelta(0))
+    assert isinstance(d, RouteTo)
+
+
+def test_decide_given_a_cancelled_cash_on_delivery_order_cancels_it_rather_than_asking_for_a_call():
+    d = decide(view(payment_mode="cod", status="cancelled"), ROUTES, {"s1"}, NOW, timedelta(0))
+    assert isinstance(d, Cancel)
+
+
+@pytest.mark.parametrize("reason", ["tracking_rejected", "supplier_rejected", "cod_unconfirmed", "manual", "new_x"])
+def test_decide_given_a_hold_that_waits_for_a_person_keeps_it_although_the_order_could_route(reason: str):
+    d = decide(view(hold_reason=reason, cod_confirmed=True), ROUTES, {"s1"}, NOW, timedelta(0))
+    assert isinstance(d, Keep)
+
+
+def test_decide_given_a_person_hold_and_a_cancellation_before_anything_was_sent_cancels():
+    d = decide(view(hold_reason="manual", status="cancelled"), ROUTES, {"s1"}, NOW, timedelta(0))
+    assert isinstance(d, Cancel)
+
+
+@pytest.mark.parametrize("reason", ["tracking_rejected", "address_incomplete"])
+@pytest.mark.parametrize("change", [{"refund_state": "refunded"}, {"status": "cancelled"}, {"status": "shipped"}])
+def test_decide_given_a_held_order_with_goods_at_the_supplier_never_cancels_nor_skips_it(reason: str, change):
+    d = decide(view(hold_reason=reason, at_supplier=True, **change), ROUTES, {"s1"}, NOW, timedelta(0))
+    assert isinstance(d, Keep)
+
+
+def test_decide_given_an_automatic_hold_whose_condition_cleared_routes_it():
+    d = decide(view(hold_reason="address_incomplete"), ROUTES, {"s1"}, NOW, timedelta(0))
+    assert isinstance(d, RouteTo)
+
+
+def test_fresh_key_given_the_first_key_taken_by_a_withdrawn_supplier_order_gives_the_next_one():
+    from syncd.routing import fresh_key
+
+    first = idempotency_key("shop", "100", "s1")
+    second = fresh_key("shop", "100", "s1", {first})
+    assert second == idempotency_key("shop", "100", "s1", 2) != first
+    assert fresh_key("shop", "100", "s1", set()) == first

@@ -193,3 +193,18 @@ def test_is_already_shipped_knows_b04_of_every_logistics_route() -> None:
     assert not is_already_shipped("isv.logistics-offline-service-error:B040")
     assert not is_already_shipped("isv.logistics-offline-service-error:B60")
     assert not is_already_shipped(None)
+
+
+def test_ship_given_b98_for_a_cash_on_delivery_trade_raises_rejected_saying_what_to_do_without_retrying(
+        adapter: TaobaoAdapter, api: respx.MockRouter, carriers: respx.Route) -> None:
+    send = route(api, SHIP).mock(return_value=fail(15, "Remote service error",
+                                                   "isv.logistics-offline-service-error:B98",
+                                                   "货到付款订单不能使用自己联系物流发货"))
+
+    with pytest.raises(RejectedError) as caught:
+        adapter.ship(TID, [_parcel()], whole_order=True)
+
+    assert caught.value.code == "isv.logistics-offline-service-error:B98"
+    assert "货到付款订单不能使用自己联系物流发货" in str(caught.value)
+    assert "cash-on-delivery" in str(caught.value) and "syncd orders release" in str(caught.value)
+    assert send.call_count == 1
