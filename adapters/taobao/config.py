@@ -16,7 +16,8 @@ TRADE_FIELDS = ("tid,tid_str,status,type,created,pay_time,modified,consign_time,
                 "seller_memo,seller_flag,payment,post_fee,delivery_time,receiver_name,receiver_state,"
                 "receiver_city,receiver_district,receiver_town,receiver_address,receiver_zip,receiver_mobile,"
                 "receiver_phone,oaid,orders")
-REQUIRED_FIELDS = ("tid", "status", "modified", "orders")
+# type: a cash-on-delivery trade (type=cod) is recognised by it alone; without it a COD order would be forwarded
+REQUIRED_FIELDS = ("tid", "status", "type", "modified", "orders")
 OAID_FIELDS = ("receiver_name", "receiver_address", "created", "receiver_mobile", "receiver_phone")
 
 

@@ -55,8 +55,10 @@ def test_config_given_refreshable_session_needs_no_expiry() -> None:
     ({"decrypt_batch": 21}, "decrypt_batch"),
     ({"decrypt_batch": 0}, "decrypt_batch"),
     ({"carrier_cache_hours": 0}, "carrier_cache_hours"),
-    ({"fullinfo_fields": "tid,status"}, "modified, orders"),
-    ({"list_fields": "status,modified,orders"}, "including tid"),
+    ({"fullinfo_fields": "tid,status"}, "type, modified, orders"),
+    ({"list_fields": "status,modified,orders"}, "including tid, type"),
+    # without type a cash-on-delivery trade cannot be told from a prepaid one (issue 15.2)
+    ({"list_fields": "tid,status,modified,orders"}, "including type"),
     ({"app_key": "12 34"}, "app_key"),
     ({"sesion": "typo"}, "sesion"),
     ({"rate_limits": {"taobao.trade.fullinfo.get": 0}}, "rate_limits"),
