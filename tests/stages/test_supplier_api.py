@@ -29,8 +29,9 @@ from syncd.domain import (
     SupplierParcel,
     TrackResult,
 )
-from syncd.errors import RateLimitedError, RejectedError, TransientError
+from syncd.errors import ProtocolError, RateLimitedError, RejectedError, TransientError
 from syncd.operations import reship
+from syncd.stages import supplier_api as sa
 from syncd.stages.supplier_api import apply_status
 from syncd.store.db import Database
 from syncd.store.models import AuditEntry, Order, Shipment, SupplierOrder
@@ -59,6 +60,14 @@ class FakeApiSupplier:
     stock_checks: int = 0
     status_calls: int = 0
     traces: int = 0
+    # (method, idempotency key) → errors raised by its next calls (place and cancel: after the work was done,
+    # as when the answer to an accepted call comes back garbled)
+    garble: dict[tuple[str, str], list[Exception]] = field(default_factory=dict)
+
+    def _garbled(self, method: str, key: str) -> None:
+        errors = self.garble.get((method, key))
+        if errors:
+            raise errors.pop(0)
 
     def created(self) -> int:
         return sum(len(v) for v in self.orders.values())
@@ -67,6 +76,7 @@ class FakeApiSupplier:
         self.stock_checks += 1
         if self.flow_control:
             raise RateLimitedError("fakeapi preview: flow control", retry_after=10)
+        self._garbled("check_stock", request.idempotency_key)
         if not self.stock:
             return None
         return StockAnswer([StockLine(ln.supplier_sku, ln.quantity, self.stock.get(ln.supplier_sku))
@@ -85,9 +95,11 @@ class FakeApiSupplier:
         if self.lose_next:
             self.lose_next -= 1
             raise TransientError("fakeapi createOrder: timed out", code="timeout")
+        self._garbled("place", request.idempotency_key)
         return PlacedOrder(ref, paid=not self.unpaid)
 
     def find(self, idempotency_key: str, placed_after: datetime) -> PlacedOrder | None:
+        self._garbled("find", idempotency_key)
         refs = self.orders.get(idempotency_key)
         return PlacedOrder(refs[0], paid=self.phase[refs[0]] != SupplierOrderPhase.UNPAID) if refs else None
 
@@ -98,12 +110,14 @@ class FakeApiSupplier:
         self.status_calls += 1
         if self.flow_control:
             raise RateLimitedError("fakeapi buyerView: flow control", retry_after=10)
+        self._garbled("status", idempotency_key)
         return SupplierOrderStatus(supplier_ref, self.phase[supplier_ref], list(self.parcels.get(supplier_ref, [])))
 
     def cancel(self, idempotency_key: str, supplier_ref: str, reason: str) -> CancelResult:
         self.cancels.append(supplier_ref)
         if self.cancel_answer == CancelOutcome.CANCELLED:
             self.phase[supplier_ref] = SupplierOrderPhase.CANCELLED
+        self._garbled("cancel", idempotency_key)
         return CancelResult(self.cancel_answer, "paid already" if self.cancel_answer != "cancelled" else "")
 
     def trace(self, supplier_ref: str, tracking_no: str) -> TrackResult | None:
@@ -505,3 +519,92 @@ def test_place_given_a_claim_that_lapsed_mid_batch_never_sends_what_another_repl
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.action == "place_order", AuditEntry.outcome == "intent")) == 1
+
+
+# ---- one garbled answer in the middle of a batch --------------------------------------------------------------
+
+BATCH = ("5201", "5202", "5203")
+
+
+def _keys(db: Database) -> dict[str, SupplierOrder]:
+    with db.read() as s:
+        return {pid: so for pid, so in s.execute(select(Order.platform_order_id, SupplierOrder)
+                                                 .join(Order, Order.id == SupplierOrder.order_id))}
+
+
+def test_place_given_a_garbled_answer_to_the_middle_order_places_the_others_and_finds_it_later(hs, db):
+    h, fake = hs
+    _route(h, *((pid, ("SKU-X",)) for pid in BATCH))
+    middle = _keys(db)["5202"]
+    fake.garble[("place", middle.idempotency_key)] = [ProtocolError("fakeapi createOrder: answer is not JSON")]
+    h.stage("forward")
+    sos = _keys(db)
+    assert {pid: so.state for pid, so in sos.items()} == {"5201": "placed", "5202": "placing", "5203": "placed"}
+    assert sos["5202"].faults == 1 and "ProtocolError" in (sos["5202"].last_error or "")
+    with time_machine.travel(clock.now() + timedelta(minutes=2), tick=False):
+        h.stage("forward")
+    assert {so.state for so in _keys(db).values()} == {"placed"}
+    assert fake.created() == 3 and len(fake.requests) == 3  # found by its key: never sent twice
+    assert _keys(db)["5202"].faults == 0
+
+
+def test_place_given_an_unexpected_error_on_the_middle_order_places_the_others_and_holds_it_in_the_end(hs, db):
+    h, fake = hs
+    _route(h, *((pid, ("SKU-X",)) for pid in BATCH))
+    fake.stock = {"610001:aa": 99}
+    middle = _keys(db)["5202"]
+    fake.garble[("check_stock", middle.idempotency_key)] = [KeyError("amount") for _ in range(50)]
+    at = clock.now()
+    for _ in range(sa.MAX_FAULTS):
+        with time_machine.travel(at, tick=False):
+            h.stage("forward")
+        at += sa.MAX_FAULT_WAIT
+    sos = _keys(db)
+    assert {pid: so.state for pid, so in sos.items()} == {"5201": "placed", "5202": "pending", "5203": "placed"}
+    assert fake.created() == 2
+    assert (_order(db, "5202").state, _order(db, "5202").hold_reason) == ("held", "supplier_rejected")
+    assert "could not be read 5 times" in _hold_detail(db, _order(db, "5202").id)
+
+
+def test_status_given_an_unexpected_error_on_the_middle_order_records_the_others_parcels(hs, db):
+    h, fake = hs
+    _route(h, *((pid, ("SKU-X",)) for pid in BATCH))
+    h.stage("forward")
+    sos = _keys(db)
+    for i, pid in enumerate(BATCH):
+        ref = sos[pid].supplier_ref
+        assert ref is not None
+        fake.parcels[ref] = [SupplierParcel("zhongtong", "中通", f"ZT52000{i}0", None)]
+        fake.phase[ref] = SupplierOrderPhase.SHIPPED
+    fake.garble[("status", sos["5202"].idempotency_key)] = [TypeError("'NoneType' object is not subscriptable")]
+    with time_machine.travel(clock.now() + timedelta(hours=1), tick=False):
+        h.stage("collect")
+    with db.read() as s:
+        tracked = set(s.scalars(select(Order.platform_order_id).join(Shipment, Shipment.order_id == Order.id)))
+    assert tracked == {"5201", "5203"}
+    assert _keys(db)["5202"].faults == 1
+    with time_machine.travel(clock.now() + timedelta(hours=2), tick=False):
+        h.stage("collect")
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Shipment)) == 3
+
+
+def test_cancel_given_a_garbled_answer_to_the_middle_cancel_cancels_the_others_and_reads_it_back(hs, db):
+    h, fake = hs
+    fake.unpaid = True
+    _route(h, *((pid, ("SKU-X",)) for pid in BATCH))
+    h.stage("forward")
+    middle = _keys(db)["5202"]
+    fake.garble[("cancel", middle.idempotency_key)] = [ProtocolError("fakeapi cancelOrder: truncated JSON")]
+    for pid in BATCH:
+        h.shop.refunds.append(RefundEvent(pid, None, RefundState.REFUNDED, clock.now(), "仅退款"))
+    h.stage("pull")
+    h.stage("forward")
+    sos = _keys(db)
+    assert {pid: so.cancel_state for pid, so in sos.items()} == {
+        "5201": "cancelled", "5202": "requested", "5203": "cancelled"}
+    with time_machine.travel(clock.now() + timedelta(minutes=5), tick=False):
+        h.stage("forward")
+    assert {so.cancel_state for so in _keys(db).values()} == {"cancelled"}
+    assert sorted(fake.cancels) == ["R0001", "R0002", "R0003"]  # read back: the garbled cancel is not sent again
+    assert {_order(db, pid).state for pid in BATCH} == {"cancelled"}
