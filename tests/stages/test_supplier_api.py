@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import time_machine
@@ -17,6 +18,7 @@ from syncd.config.models import Route, SupplierConfigBase
 from syncd.domain import (
     CancelOutcome,
     CancelResult,
+    LogisticsState,
     PlacedOrder,
     RefundEvent,
     RefundState,
@@ -124,6 +126,7 @@ class FakeApiSupplier:
         self.traces += 1
         if self.flow_control:
             raise RateLimitedError("fakeapi trace: flow control", retry_after=10)
+        self._garbled("trace", tracking_no)
         return None
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes, now: datetime) -> SupplierCallback:
@@ -291,6 +294,29 @@ def test_track_given_flow_control_at_the_supplier_leaves_its_parcels_for_a_later
     assert fake.traces == 1  # not once per parcel
     with db.read() as s:
         assert list(s.scalars(select(Shipment.last_checked_at))) == [None, None]
+
+
+def test_track_given_a_supplier_trace_timing_out_still_asks_the_provider_about_other_parcels(hs, db):
+    h, fake = hs
+    _route(h, ("5131", ("SKU-X",)), ("5132", ("SKU-A",)))
+    h.stage("forward")
+    fake.parcels["R0001"] = [SupplierParcel("zhongtong", "中通", "ZT51310000", None)]
+    fake.phase["R0001"] = SupplierOrderPhase.SHIPPED
+    h.reply("acme", "r.csv", [("5132", "中通", "ZT51320000")])
+    asked: list[str] = []
+
+    def query(carrier: str, tracking_no: str, phone: str | None) -> TrackResult:
+        asked.append(tracking_no)
+        return TrackResult(LogisticsState.NONE, [], verdict="no_records")
+
+    h.rt.tracker = SimpleNamespace(name="k100", query=query)  # type: ignore[assignment]
+    h.rt.config.tracking = SimpleNamespace(daily_query_budget=10, mode="poll", min_poll_minutes=60)
+    fake.garble[("trace", "ZT51310000")] = [TransientError("fakeapi trace: timed out", code="timeout")]
+    with time_machine.travel(clock.now() + timedelta(minutes=30), tick=False):
+        h.stage("collect")
+        report = h.stage("track")
+    assert report.ok, report.failures
+    assert asked == ["ZT51320000"]  # the supplier's timeout held up only its own parcel
 
 
 def test_place_given_a_business_refusal_holds_the_order_with_the_suppliers_words(hs, db):
