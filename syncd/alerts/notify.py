@@ -31,7 +31,7 @@ from syncd import clock
 from syncd.alerts.config import SEVERITY_RANK, AlertsConfig
 from syncd.alerts.rules import REJECTED_PREFIX
 from syncd.domain import Message, Severity
-from syncd.errors import RejectedError, SyncdError
+from syncd.errors import RejectedError, SyncdError, TransientError
 from syncd.protocols import AlertSink
 from syncd.store.db import Database
 from syncd.store.models import Notification
@@ -139,13 +139,17 @@ def plain(group: Sequence[Waiting]) -> Message:
 
 
 def _send(channel: str, sink: AlertSink, group: Sequence[Waiting]) -> None:
-    """Send the group; when rendering it or the sink fails for a reason of our own (not the service's answer),
-    send the plain stand-in instead. Raises what the service answered, or the sink's error on the stand-in."""
+    """Send the group; when rendering it fails, or the sink fails on it in a way that is not the service
+    saying busy or no (our bug, an answer we cannot read: a filter answering HTML to this one text), send the
+    plain stand-in instead. Raises what the service answered, or the sink's error on the stand-in."""
     try:
         sink.send(render(group))
         return
-    except SyncdError:
-        raise  # the service answered (busy, refused, unreadable): a matter of the channel
+    except (TransientError, RejectedError):
+        raise  # the service answered busy, or refuses us: a matter of the channel
+    except SyncdError as err:
+        log.warning("alert channel %s: the answer to notifications %s could not be read (%s); sending a plain "
+                    "stand-in", channel, [n.id for n in group], err)
     except Exception:
         log.exception("alert channel %s: notifications %s could not be rendered or sent; sending a plain stand-in",
                       channel, [n.id for n in group])
