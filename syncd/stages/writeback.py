@@ -1,8 +1,9 @@
 """writeback: upload carrier + tracking number to the storefront, once per parcel.
 
 Shipments are claimed (``uploading`` with a claim deadline; SKIP LOCKED on PostgreSQL) and the intent is
-audited before the call. A claim left by a crash expires and the parcel is sent again: the adapters make
-that safe (Douyin's deterministic ``request_id``; "already shipped" verified against the tracking number).
+audited before the call. A claim left by a crash expires and the parcel counts as attempted: the order is read
+back before it is sent again (and the adapters check too: Douyin's deterministic ``request_id``; "already
+shipped" verified against the tracking number).
 Work is batched: a claimed batch is planned in a few queries; then order by order the call is made and its
 outcome recorded in its own transaction, so one bad answer never holds up the others. An answer that cannot be
 read (a ProtocolError, an unexpected error) is an unknown outcome: the order waits for its backoff and is read
@@ -19,9 +20,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from syncd import clock
@@ -222,6 +223,15 @@ def _hold(s: Session, order_id: int, reason: HoldReason, detail: str, now: datet
         hold_order(s, order, reason, detail, now, auto=False)
 
 
+# Built once, run once per order: building the expressions cost more CPU than running them. No Shipment object
+# lives in these sessions, so there is nothing for the ORM to synchronise.
+_UPLOADED = (update(Shipment).where(Shipment.id.in_(bindparam("ids", expanding=True)))
+             .values(writeback_state=WritebackState.UPLOADED, uploaded_at=bindparam("now"), claimed_by=None,
+                     writeback_error=None, writeback_faults=0)
+             .execution_options(synchronize_session=False))
+_AUDIT = insert(cast(Table, AuditEntry.__table__))
+
+
 def _record(rt: Runtime, s: Session, shop_id: str, o: Outcome, now: datetime) -> None:
     """One order's outcome, in its own transaction: what the storefront accepted stays accepted whatever
     happens to the rest of the batch."""
@@ -229,9 +239,7 @@ def _record(rt: Runtime, s: Session, shop_id: str, o: Outcome, now: datetime) ->
     subject = f"order {o.plan.platform_order_id}"
     audit = "ok"
     if o.result is Result.UPLOADED:
-        s.execute(update(Shipment).where(Shipment.id.in_(ids)).values(
-            writeback_state=WritebackState.UPLOADED, uploaded_at=now, claimed_by=None, writeback_error=None,
-            writeback_faults=0))
+        s.execute(_UPLOADED, {"ids": ids, "now": now})
     elif o.result is Result.REFUSED:
         audit = "failed"
         s.execute(update(Shipment).where(Shipment.id.in_(ids)).values(
@@ -244,7 +252,7 @@ def _record(rt: Runtime, s: Session, shop_id: str, o: Outcome, now: datetime) ->
         rows = list(s.execute(select(Shipment.id, Shipment.writeback_attempts, Shipment.writeback_faults)
                               .where(Shipment.id.in_(ids))))
         faults = max((r.writeback_faults for r in rows), default=0) + (o.result is Result.UNKNOWN)
-        if faults >= MAX_FAULTS:
+        if o.result is Result.UNKNOWN and faults >= MAX_FAULTS:
             detail = (f"the storefront's answer could not be read {faults} times in a row (last: {o.note}); "
                       "check the order in the shop's back office, then release it to try again")
             s.execute(update(Shipment).where(Shipment.id.in_(ids)).values(
@@ -261,7 +269,7 @@ def _record(rt: Runtime, s: Session, shop_id: str, o: Outcome, now: datetime) ->
             if o.result is Result.UNKNOWN:
                 log.warning("order %s/%s: %s; read back before any new upload", shop_id, o.plan.platform_order_id,
                             o.note)
-    s.execute(insert(AuditEntry), [
+    s.execute(_AUDIT, [
         {"actor": rt.holder, "at": now, "system": shop_id, "action": "upload_tracking", "subject": subject,
          "idempotency_key": p.request_id, "outcome": audit, "detail": o.note[:500]} for p in o.plan.parcels])
     if o.result is Result.UPLOADED:
