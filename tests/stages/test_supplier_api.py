@@ -37,7 +37,7 @@ from syncd.stages import supplier_api as sa
 from syncd.stages.supplier_api import apply_status
 from syncd.store.db import Database
 from syncd.store.models import AuditEntry, Order, Shipment, SupplierOrder
-from tests.fakes import make_order
+from tests.fakes import FakeStorefront, make_order
 from tests.stages.harness import Harness, build
 
 
@@ -634,3 +634,25 @@ def test_cancel_given_a_garbled_answer_to_the_middle_cancel_cancels_the_others_a
     assert {so.cancel_state for so in _keys(db).values()} == {"cancelled"}
     assert sorted(fake.cancels) == ["R0001", "R0002", "R0003"]  # read back: the garbled cancel is not sent again
     assert {_order(db, pid).state for pid in BATCH} == {"cancelled"}
+
+
+def test_place_given_one_shop_failing_to_decrypt_places_the_other_shops_orders_and_keeps_its_own(hs, db):
+    h, fake = hs
+    other = FakeStorefront()
+    h.rt.storefronts["shop2"] = other
+    h.rt.config.shops["shop2"] = h.rt.config.shops["shop1"].model_copy(update={"id": "shop2"})
+    h.shop.put(make_order("5301", _ago(5), skus=("SKU-X",)))
+    other.put(make_order("5302", _ago(5), skus=("SKU-X",)))
+    h.stage("pull")
+    h.stage("route")
+    real = h.shop.decrypt
+    h.shop.decrypt = lambda refs: (_ for _ in ()).throw(ProtocolError("order.batchDecrypt: answer is not JSON"))
+    h.stage("forward")
+    sos = _keys(db)
+    assert (sos["5301"].state, sos["5302"].state) == ("pending", "placed")
+    assert sos["5301"].faults == 1 and "decrypting the receiver" in (sos["5301"].last_error or "")
+    assert _order(db, "5301").state == "routed"  # not held as an incomplete address: nothing is wrong with it
+    h.shop.decrypt = real  # type: ignore[method-assign]
+    with time_machine.travel(clock.now() + timedelta(minutes=2), tick=False):
+        h.stage("forward")
+    assert _keys(db)["5301"].state == "placed" and fake.created() == 2
