@@ -78,7 +78,8 @@ def garbled(request: pytest.FixtureRequest) -> Callable[[], Exception]:
 # ---- writeback: storefront ----------------------------------------------------------------------------------
 
 
-def test_writeback_garbled_answer_to_an_accepted_upload(db: Database, tmp_path: Path, garbled):
+def test_writeback_given_a_garbled_answer_to_an_accepted_upload_uploads_every_order_once(
+        db: Database, tmp_path: Path, garbled):
     """The shop accepted the third upload but its answer came back garbled."""
     h = build(db, tmp_path)
     for i, pid in enumerate(PIDS):
@@ -108,7 +109,8 @@ def _api_batch(db: Database, tmp_path: Path) -> tuple[Harness, FakeApiSupplier]:
     return h, fake
 
 
-def test_forward_garbled_answer_to_a_created_supplier_order(db: Database, tmp_path: Path, garbled):
+def test_forward_given_a_garbled_answer_to_a_created_supplier_order_creates_every_order_once(
+        db: Database, tmp_path: Path, garbled):
     """The supplier created the third order (1688 is not idempotent) but its answer came back garbled."""
     h, fake = _api_batch(db, tmp_path)
     fake.garble[("place", placed_orders(db)[MIDDLE].idempotency_key)] = [garbled()]
@@ -121,7 +123,8 @@ def test_forward_garbled_answer_to_a_created_supplier_order(db: Database, tmp_pa
     assert len(fake.requests) == 5
 
 
-def test_collect_garbled_status_answer(db: Database, tmp_path: Path, garbled):
+def test_collect_given_a_garbled_status_answer_records_every_parcel_once(
+        db: Database, tmp_path: Path, garbled):
     """The status poll of the third supplier order answers something we cannot read."""
     h, fake = _api_batch(db, tmp_path)
     h.stage("forward")
@@ -139,7 +142,8 @@ def test_collect_garbled_status_answer(db: Database, tmp_path: Path, garbled):
     assert shipment_counts(db) == Counter(PIDS)  # each parcel once
 
 
-def test_cancel_garbled_answer_to_a_cancellation_that_went_through(db: Database, tmp_path: Path, garbled):
+def test_cancel_given_a_garbled_answer_to_a_cancellation_that_went_through_cancels_each_once(
+        db: Database, tmp_path: Path, garbled):
     """The buyers refunded; the supplier cancelled the third order but its answer came back garbled."""
     h, fake = _api_batch(db, tmp_path)
     fake.unpaid = True
@@ -160,7 +164,8 @@ def test_cancel_garbled_answer_to_a_cancellation_that_went_through(db: Database,
 # ---- collect: file supplier ------------------------------------------------------------------------------------
 
 
-def test_collect_reply_file_that_makes_the_import_fail(db: Database, tmp_path: Path, garbled):
+def test_collect_given_a_reply_file_that_makes_the_import_fail_imports_the_others_and_sets_it_aside(
+        db: Database, tmp_path: Path, garbled):
     """Five reply files; reading the third one fails."""
     h = build(db, tmp_path)
     for i, pid in enumerate(PIDS):
@@ -187,7 +192,8 @@ def test_collect_reply_file_that_makes_the_import_fail(db: Database, tmp_path: P
 # ---- track -----------------------------------------------------------------------------------------------------
 
 
-def test_track_garbled_answer_for_one_parcel(db: Database, tmp_path: Path, garbled):
+def test_track_given_a_garbled_answer_for_one_parcel_records_the_others_and_asks_it_again(
+        db: Database, tmp_path: Path, garbled):
     """The provider's answer for the third parcel cannot be read."""
     h = build(db, tmp_path)
     for i, pid in enumerate(PIDS):
@@ -219,7 +225,7 @@ def test_track_garbled_answer_for_one_parcel(db: Database, tmp_path: Path, garbl
 # ---- alert notifications ----------------------------------------------------------------------------------------
 
 
-def test_notify_one_robot_failing_and_one_alert_unrenderable(db: Database, garbled):
+def test_notify_given_a_failing_robot_and_an_unrenderable_alert_delivers_every_alert_once(db: Database, garbled):
     """Three channels, the middle robot's client blows up; on another channel one alert cannot be rendered."""
 
     class Chokes(FakeSink):
