@@ -38,7 +38,7 @@ from syncd.domain import (
     SupplierOrderRequest,
     SupplierOrderStatus,
 )
-from syncd.errors import AuthError, FatalError, RateLimitedError, RejectedError, SyncdError, TransientError
+from syncd.errors import AuthError, RateLimitedError, RejectedError, SyncdError, TransientError
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState
 from syncd.protocols import ApiSupplierAdapter
 from syncd.routing import LineView, idempotency_key, supplier_lines
@@ -321,12 +321,13 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
                 hold_order(s, order, HoldReason.SUPPLIER_REJECTED, f"supplier {supplier_id}: {err}", now, auto=False)
         log.warning("supplier %s refused order %s: %s", supplier_id, subject, err)
         return 0
-    except (TransientError, FatalError) as err:  # unknown outcome: stays PLACING; found or sent again later
-        with rt.db.begin() as s:
-            _release(s, w.so_id, next_check_at=now + _unknown_wait(rt), last_error=str(err)[:500])
-            audit(s, rt, supplier_id, "place_order", subject, key=w.key, outcome="unknown", detail=str(err))
+    except Exception as err:  # unknown outcome (a timeout, an unreadable answer, our bug on it): stays PLACING
+        words = str(err) if isinstance(err, SyncdError) else f"unexpected error: {type(err).__name__}"
+        with rt.db.begin() as s:  # found by its key or sent again later
+            _release(s, w.so_id, next_check_at=now + _unknown_wait(rt), last_error=words[:500])
+            audit(s, rt, supplier_id, "place_order", subject, key=w.key, outcome="unknown", detail=words)
         log.warning("supplier %s: order %s: outcome unknown (%s); it is looked up before any new attempt",
-                    supplier_id, subject, err)
+                    supplier_id, subject, words)
         raise
     _record_placed(rt, supplier_id, adapter, w, placed, "")
     return 1

@@ -35,7 +35,7 @@ from syncd.domain import (
 )
 from syncd.errors import ProtocolError
 from syncd.store.db import Database
-from syncd.store.models import Notification, Order, Shipment, SupplierOrder
+from syncd.store.models import AuditEntry, Notification, Order, Shipment, SupplierOrder
 from tests.alerts.rig import FakeSink
 from tests.fakes import make_order
 from tests.stages.harness import Harness, build
@@ -121,6 +121,11 @@ def test_forward_given_a_garbled_answer_to_a_created_supplier_order_creates_ever
     assert {so.state for so in placed_orders(db).values()} == {"placed"}
     assert sorted(len(refs) for refs in fake.orders.values()) == [1] * 5  # found by its key: never created twice
     assert len(fake.requests) == 5
+    with db.read() as s:
+        trail = list(s.scalars(select(AuditEntry.outcome).where(AuditEntry.action == "place_order",
+                                                                 AuditEntry.subject == f"shop1/{MIDDLE}")
+                               .order_by(AuditEntry.id)))
+    assert trail == ["intent", "unknown", "ok"]
 
 
 def test_collect_given_a_garbled_status_answer_records_every_parcel_once(
