@@ -103,6 +103,8 @@ class FakeStorefront:
     shipped: dict[str, list[str]] = field(default_factory=dict)
     fail_ship: list[Exception] = field(default_factory=list)  # raised by the next ship calls, in order
     fail_list: list[Exception] = field(default_factory=list)
+    fail_get: list[Exception] = field(default_factory=list)  # raised by the next get_order calls, in order
+    get_calls: list[str] = field(default_factory=list)
     rejects: list[RejectedRecord] = field(default_factory=list)
     list_calls: list[tuple[datetime, datetime]] = field(default_factory=list)
     refunds: list[RefundEvent] = field(default_factory=list)
@@ -126,7 +128,13 @@ class FakeStorefront:
         return WindowResult(fresh, len(found) + len(rejects), rejects, unchanged=len(found) - len(fresh))
 
     def get_order(self, platform_order_id: str) -> OrderIn:
-        return self.orders[platform_order_id]
+        """The order as the platform shows it now: with the tracking numbers it accepted."""
+        self.get_calls.append(platform_order_id)
+        if self.fail_get:
+            raise self.fail_get.pop(0)
+        order = self.orders[platform_order_id]
+        shipped = self.shipped.get(platform_order_id)
+        return replace(order, shipped_tracking=[*order.shipped_tracking, *shipped]) if shipped else order
 
     def list_refunds(self, start: datetime, end: datetime) -> RefundWindow:
         self.refund_calls.append((start, end))

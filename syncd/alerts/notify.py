@@ -10,7 +10,10 @@ Per channel and pass:
 * a notification is marked sent only after the sink returned. A failure keeps every waiting message of the
   channel, with the reason and the time of the next try: TransientError / RateLimitedError after a backoff or
   the service's retry-after, RejectedError (a configuration problem) after ``rejected_retry_minutes`` — the
-  ``channel_failing`` rule then tells the other channels that this one refuses messages.
+  ``channel_failing`` rule then tells the other channels that this one refuses messages;
+* one message that cannot be rendered or that the sink chokes on (our bug, odd text) goes out as a plain
+  stand-in naming its alerts, so it never blocks the messages behind it; a sink that fails even on that is
+  treated as a failing channel. One channel's unexpected error never stops the other channels.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, distinct, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from syncd import clock
 from syncd.alerts.config import SEVERITY_RANK, AlertsConfig
 from syncd.alerts.rules import REJECTED_PREFIX
 from syncd.domain import Message, Severity
-from syncd.errors import RejectedError, SyncdError
+from syncd.errors import RejectedError, SyncdError, TransientError
 from syncd.protocols import AlertSink
 from syncd.store.db import Database
 from syncd.store.models import Notification
@@ -126,6 +130,32 @@ def render(group: Sequence[Waiting]) -> Message:
     return Message(f"syncd: {len(group)} alert updates ({summary})", [digest_line(n) for n in group], severity)
 
 
+def plain(group: Sequence[Waiting]) -> Message:
+    """A stand-in that cannot fail to render: ASCII only, no text from outside; names the alerts to look up."""
+    severity = Severity.CRITICAL if any(n.severity == Severity.CRITICAL for n in group) else Severity.WARNING
+    ids = ", ".join(f"#{n.alert_id}" if n.alert_id is not None else f"notification {n.id}" for n in group)
+    return Message(f"syncd: {len(group)} alert update(s) could not be rendered",
+                   [f"See them with: syncd alerts ({ids})"], severity)
+
+
+def _send(channel: str, sink: AlertSink, group: Sequence[Waiting]) -> None:
+    """Send the group; when rendering it fails, or the sink fails on it in a way that is not the service
+    saying busy or no (our bug, an answer we cannot read: a filter answering HTML to this one text), send the
+    plain stand-in instead. Raises what the service answered, or the sink's error on the stand-in."""
+    try:
+        sink.send(render(group))
+        return
+    except (TransientError, RejectedError):
+        raise  # the service answered busy, or refuses us: a matter of the channel
+    except SyncdError as err:
+        log.warning("alert channel %s: the answer to notifications %s could not be read (%s); sending a plain "
+                    "stand-in", channel, [n.id for n in group], err)
+    except Exception:
+        log.exception("alert channel %s: notifications %s could not be rendered or sent; sending a plain stand-in",
+                      channel, [n.id for n in group])
+    sink.send(plain(group))
+
+
 def _backoff(attempts: int) -> float:
     return float(min(1800, 60 * 2 ** min(attempts, 5)))
 
@@ -190,7 +220,7 @@ def deliver_channel(db: Database, channel: str, sink: AlertSink, cfg: AlertsConf
     groups = plan(due, max(0, int(sink.per_minute) - recent), int(sink.max_bytes))
     for group in groups:
         try:
-            sink.send(render(group))
+            _send(channel, sink, group)
         except RejectedError as err:
             _mark_failed(db, channel, group, f"{REJECTED_PREFIX}{err}", cfg.rejected_retry_minutes * 60)
             if not had_errors:
@@ -206,6 +236,16 @@ def deliver_channel(db: Database, channel: str, sink: AlertSink, cfg: AlertsConf
                 log.warning("alert channel %s failed: %s (kept; trying again in %.0f s)", channel, err, wait)
             result.failed.append(channel)
             break
+        except Exception as err:  # the sink fails even on the plain stand-in: the channel itself is broken
+            if isinstance(err, SQLAlchemyError):
+                raise
+            wait = _backoff(max(n.attempts for n in group))
+            _mark_failed(db, channel, group, f"{TRANSIENT_PREFIX}internal error: {type(err).__name__}", wait)
+            if not had_errors:
+                log.error("alert channel %s failed: unexpected error (kept; trying again in %.0f s)", channel, wait,
+                          exc_info=err)
+            result.failed.append(channel)
+            break
         _mark_sent(db, channel, group, had_errors)
         if had_errors:
             log.info("alert channel %s delivers again", channel)
@@ -219,7 +259,14 @@ def deliver(db: Database, sinks: Mapping[str, AlertSink], cfg: AlertsConfig, now
     """Every channel in turn; one failing channel never stops the others."""
     total = DeliveryResult()
     for channel, sink in sinks.items():
-        r = deliver_channel(db, channel, sink, cfg, now)
+        try:
+            r = deliver_channel(db, channel, sink, cfg, now)
+        except Exception as err:  # an error of our own on this channel: the next channels still get their messages
+            if isinstance(err, SQLAlchemyError):
+                raise  # the database itself: no channel can be served
+            log.exception("alert channel %s: delivery failed", channel)
+            total.failed.append(channel)
+            continue
         total.messages += r.messages
         total.notifications += r.notifications
         total.failed += r.failed

@@ -1,7 +1,9 @@
 """collect: import the reply files suppliers dropped in their inbox; each valid row records a shipment.
 
 A file is imported once (by its SHA-256, in the same transaction as its shipments); a row that names an
-unknown order, or a tracking number already used by another order, is rejected into ``.errors.csv``.
+unknown order, or a tracking number already used by another order, is rejected into ``.errors.csv``. A file that
+makes the import fail (an unreadable file, our own bug) is recorded and moved to rejected/ with the reason; the
+files after it go on.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from syncd import clock
 from syncd.domain import InboxFile, ParsedInbox, RowError
+from syncd.errors import SyncdError
 from syncd.lifecycle import SupplierOrderState, WritebackState
 from syncd.protocols import FileSupplierAdapter
 from syncd.runtime import Runtime
@@ -128,32 +132,62 @@ def collect_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAd
         for file in adapter.list_inbox(clock.now())[:MAX_FILES_PER_RUN]:
             if rt.stop.is_set():
                 break
-            with rt.db.read() as s:
-                seen = s.scalar(select(InboxFileRecord).where(InboxFileRecord.supplier_id == supplier_id,
-                                                              InboxFileRecord.sha256 == file.sha256))
-                previous = None if seen is None else (seen.file_name, seen.file_error, _errors(seen.errors))
-            if previous is not None:
-                # Imported before (a crash before the move, or the same file dropped again): nothing changes.
-                log.info("supplier %s: %s was imported before (as %s); moved aside", supplier_id, file.name,
-                         previous[0])
-                adapter.finish_inbox(file, previous[2], previous[1])
-                continue
-            parsed = adapter.parse_inbox(file)
-            with rt.db.begin() as s:
-                errors = import_rows(s, supplier_id, file, parsed) if parsed.file_error is None else []
-                if parsed.file_error is not None:
-                    s.add(InboxFileRecord(supplier_id=supplier_id, file_name=file.name[:255], sha256=file.sha256,
-                                          rows_ok=0, rows_rejected=0, file_error=parsed.file_error, errors=[],
-                                          processed_at=clock.now()))
-            moved = adapter.finish_inbox(file, errors, parsed.file_error)
-            if parsed.file_error:
-                log.error("supplier %s: file %s rejected: %s (moved to %s)", supplier_id, file.name,
-                          parsed.file_error, moved)
-            elif errors:
-                log.warning("supplier %s: %s: %d rows rejected, see %s.errors.csv", supplier_id, file.name,
-                            len(errors), moved)
-            imported += 1
+            try:
+                imported += _collect_file(rt, supplier_id, adapter, file)
+            except Exception as err:  # one file we cannot read or move must not hold up the files after it
+                if isinstance(err, SQLAlchemyError):
+                    raise  # the database itself: nothing could be recorded for the other files either
+                _file_failed(rt, supplier_id, adapter, file, err)
         return imported
+
+
+def _collect_file(rt: Runtime, supplier_id: str, adapter: FileSupplierAdapter, file: InboxFile) -> int:
+    """Import one reply file (once, by its SHA-256) and move it out of the inbox; 1 when it was imported."""
+    with rt.db.read() as s:
+        seen = s.scalar(select(InboxFileRecord).where(InboxFileRecord.supplier_id == supplier_id,
+                                                      InboxFileRecord.sha256 == file.sha256))
+        previous = None if seen is None else (seen.file_name, seen.file_error, _errors(seen.errors))
+    if previous is not None:
+        # Imported before (a crash before the move, or the same file dropped again): nothing changes.
+        log.info("supplier %s: %s was imported before (as %s); moved aside", supplier_id, file.name, previous[0])
+        adapter.finish_inbox(file, previous[2], previous[1])
+        return 0
+    parsed = adapter.parse_inbox(file)
+    with rt.db.begin() as s:
+        errors = import_rows(s, supplier_id, file, parsed) if parsed.file_error is None else []
+        if parsed.file_error is not None:
+            s.add(InboxFileRecord(supplier_id=supplier_id, file_name=file.name[:255], sha256=file.sha256,
+                                  rows_ok=0, rows_rejected=0, file_error=parsed.file_error, errors=[],
+                                  processed_at=clock.now()))
+    moved = adapter.finish_inbox(file, errors, parsed.file_error)
+    if parsed.file_error:
+        log.error("supplier %s: file %s rejected: %s (moved to %s)", supplier_id, file.name, parsed.file_error, moved)
+    elif errors:
+        log.warning("supplier %s: %s: %d rows rejected, see %s.errors.csv", supplier_id, file.name, len(errors),
+                    moved)
+    return 1
+
+
+def _file_failed(rt: Runtime, supplier_id: str, adapter: FileSupplierAdapter, file: InboxFile,
+                 err: Exception) -> None:
+    """A file that made the import fail: rejected with the reason (recorded, moved aside), never retried blindly.
+    When it cannot even be moved it stays in the inbox, and the next run tries it again after the others."""
+    reason = f"could not be imported: {type(err).__name__}" + (f": {err}" if isinstance(err, SyncdError | OSError)
+                                                               else "")
+    log.error("supplier %s: file %r %s; the other files go on", supplier_id, file.name, reason,
+              exc_info=not isinstance(err, SyncdError | OSError))
+    with rt.db.begin() as s:
+        imported = s.scalar(select(InboxFileRecord.id).where(InboxFileRecord.supplier_id == supplier_id,
+                                                             InboxFileRecord.sha256 == file.sha256))
+        if imported is None:
+            s.add(InboxFileRecord(supplier_id=supplier_id, file_name=file.name[:255], sha256=file.sha256, rows_ok=0,
+                                  rows_rejected=0, file_error=reason[:2000], errors=[], processed_at=clock.now()))
+    if imported is not None:
+        return  # its rows are in: only the move failed; the next run moves it aside
+    try:
+        adapter.finish_inbox(file, [], reason)
+    except OSError as move_err:
+        log.error("supplier %s: file %r cannot be moved out of the inbox: %s", supplier_id, file.name, move_err)
 
 
 def _errors(raw: Sequence[dict[str, Any]]) -> list[RowError]:

@@ -7,6 +7,11 @@ crash, a lost reply) leaves it ``placing``, and the next attempt first looks the
 (``find``) and sends again only when the supplier has none. Rows are claimed (``claimed_by``/``claim_until``,
 SKIP LOCKED on PostgreSQL) so two replicas never work the same supplier order; no transaction is held across a
 call.
+
+One order's bad answer never holds up the others: a ProtocolError or an unexpected error on one supplier order
+is recorded on that row (``faults``, backoff in ``next_check_at``) and the batch goes on; an order not yet with
+the supplier whose answers stay unreadable is held for a person after ``MAX_FAULTS``. Only what concerns the
+whole supplier (a refused token, flow control, the supplier down) ends a run early.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from syncd import clock
@@ -32,7 +38,7 @@ from syncd.domain import (
     SupplierOrderRequest,
     SupplierOrderStatus,
 )
-from syncd.errors import FatalError, RateLimitedError, RejectedError, SyncdError, TransientError
+from syncd.errors import AuthError, RateLimitedError, RejectedError, SyncdError, TransientError
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState, may_hold_again
 from syncd.protocols import ApiSupplierAdapter
 from syncd.routing import LineView, idempotency_key, supplier_lines
@@ -52,6 +58,8 @@ UNKNOWN_WAIT = timedelta(seconds=60)  # after an unknown outcome: let the suppli
 FIND_MARGIN = timedelta(minutes=10)  # look-ups start this long before the first attempt (clock skew)
 MAX_TRANSIENT_IN_A_ROW = 3  # the supplier is down: stop this run instead of timing out on every order
 CANCEL_RETRY = timedelta(seconds=30)
+MAX_FAULTS = 5  # unreadable answers in a row before an order not yet at the supplier is held for a person
+MAX_FAULT_WAIT = timedelta(hours=6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +77,7 @@ class _Work:
     platform_order_id: str
     remark: str
     original_key: str | None
+    faults: int = 0
 
 
 def _poll_every(rt: Runtime) -> timedelta:
@@ -96,8 +105,8 @@ def _claim(rt: Runtime, s: Session, supplier_id: str, now: datetime, cond: Any, 
     rows = list(s.execute(
         select(SupplierOrder.id, SupplierOrder.order_id, SupplierOrder.idempotency_key, SupplierOrder.state,
                SupplierOrder.kind, SupplierOrder.lines, SupplierOrder.first_attempt_at, SupplierOrder.supplier_ref,
-               SupplierOrder.cancel_state, SupplierOrder.reship_of, Order.shop_id, Order.platform_order_id,
-               Order.buyer_note, Order.seller_memo)
+               SupplierOrder.cancel_state, SupplierOrder.reship_of, SupplierOrder.faults, Order.shop_id,
+               Order.platform_order_id, Order.buyer_note, Order.seller_memo)
         .join(Order, Order.id == SupplierOrder.order_id).where(SupplierOrder.id.in_(ids)).order_by(SupplierOrder.id)))
     reship_of = [r.reship_of for r in rows if r.reship_of]
     if reship_of:
@@ -106,7 +115,7 @@ def _claim(rt: Runtime, s: Session, supplier_id: str, now: datetime, cond: Any, 
     return [_Work(r.id, r.order_id, r.idempotency_key, r.state, r.kind, r.lines, r.first_attempt_at,
                   r.supplier_ref, r.cancel_state, r.shop_id, r.platform_order_id,
                   "；".join(p for p in (r.buyer_note, r.seller_memo) if p),
-                  originals.get(r.reship_of) if r.reship_of else None) for r in rows]
+                  originals.get(r.reship_of) if r.reship_of else None, r.faults) for r in rows]
 
 
 def _still_ours(rt: Runtime, s: Session, w: _Work, now: datetime, **values: Any) -> bool:
@@ -125,6 +134,45 @@ def _still_ours(rt: Runtime, s: Session, w: _Work, now: datetime, **values: Any)
 def _release(s: Session, so_id: int, **values: Any) -> None:
     s.execute(update(SupplierOrder).where(SupplierOrder.id == so_id)
               .values(claimed_by=None, claim_until=None, updated_at=clock.now(), **values))
+
+
+def fault_wait(rt: Runtime, faults: int) -> timedelta:
+    """Backoff after the ``faults``-th unreadable answer in a row: from the poll interval, doubling, capped."""
+    return min(MAX_FAULT_WAIT, _unknown_wait(rt) * (1 << min(max(faults - 1, 0), 10)))
+
+
+def _fault(rt: Runtime, supplier_id: str, w: _Work, what: str, err: Exception) -> None:
+    """One supplier order's answer could not be read (or our code failed on it): recorded on that row, which
+    waits for its backoff; the batch goes on. An order still waiting to be placed is held after MAX_FAULTS."""
+    subject = f"{w.shop_id}/{w.platform_order_id}"
+    words = f"{type(err).__name__}: {err}" if isinstance(err, SyncdError) else f"unexpected error: {type(err).__name__}"
+    if isinstance(err, SyncdError):
+        log.warning("supplier %s: %s of order %s: %s; the rest of the batch goes on", supplier_id, what, subject,
+                    err)
+    else:
+        log.error("supplier %s: %s of order %s: unexpected error; the rest of the batch goes on", supplier_id,
+                  what, subject, exc_info=err)
+    now = clock.now()
+    faults = w.faults + 1
+    with rt.db.begin() as s:
+        values: dict[str, Any] = {"faults": faults, "next_check_at": now + fault_wait(rt, faults),
+                                  "last_error": f"{what}: {words}"[:500]}
+        if what == "cancel":
+            values = {"faults": faults, "next_check_at": values["next_check_at"],
+                      "cancel_detail": f"cancel: {words}"[:500]}
+            if faults >= MAX_FAULTS:  # a person must ask the supplier whether it will ship
+                values.update(cancel_state="too_late", faults=0, cancel_detail=(
+                    f"the supplier's answers to the cancellation could not be read {faults} times ({words}): "
+                    "ask the supplier not to ship it")[:500])
+        elif faults >= MAX_FAULTS and s.scalar(select(SupplierOrder.state).where(
+                SupplierOrder.id == w.so_id)) == SupplierOrderState.PENDING:  # never sent: safe to set aside
+            order = s.get(Order, w.order_id)
+            if order is not None and order.state == OrderState.ROUTED:
+                values["faults"] = 0
+                hold_order(s, order, HoldReason.SUPPLIER_REJECTED,
+                           f"supplier {supplier_id}: its answers could not be read {faults} times ({words}); check "
+                           "the supplier, then release the order", now, auto=False)
+        _release(s, w.so_id, **values)
 
 
 def _request(rt: Runtime, w: _Work, receiver: Receiver) -> SupplierOrderRequest:
@@ -149,14 +197,16 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> 
             or_(pending, SupplierOrder.state == SupplierOrderState.PLACING)), PLACE_BATCH)
     if not work:
         return 0
-    adapter.ensure_token()
-    orders = _orders(rt, {w.order_id for w in work})
-    receivers = _decrypt(rt, list(orders.values()))
     done, transient_in_a_row = 0, 0
     try:
+        adapter.ensure_token()
+        receivers, unreadable = _receivers(rt, work)
         for w in work:
             if rt.stop.is_set():
                 break
+            if w.order_id in unreadable:
+                _skip_unreadable(rt, supplier_id, w, unreadable[w.order_id])
+                continue
             try:
                 done += _place_one(rt, supplier_id, adapter, w, receivers.get(w.order_id))
                 transient_in_a_row = 0
@@ -167,6 +217,12 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> 
                 transient_in_a_row += 1
                 if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
                     raise
+            except AuthError:
+                raise  # the supplier's token: every order is affected
+            except Exception as err:  # one order's unreadable answer (or our bug on it): the batch goes on
+                if isinstance(err, SQLAlchemyError):
+                    raise  # the database itself: nothing else could be recorded either
+                _fault(rt, supplier_id, w, "placing", err)
     finally:
         with rt.db.begin() as s:  # whatever was not reached stays as it was, free for the next run
             s.execute(update(SupplierOrder).where(SupplierOrder.id.in_([w.so_id for w in work]),
@@ -179,6 +235,35 @@ def _paused(supplier_id: str, what: str, err: RateLimitedError) -> None:
     """Flow control: the rest of this run's batch waits for a later run (nothing was lost: the rows are free,
     an order sent without an answer is looked up first as after any unknown outcome)."""
     log.info("supplier %s: %s paused by flow control (%s); the rest follows in a later run", supplier_id, what, err)
+
+
+def _receivers(rt: Runtime, work: Sequence[_Work]) -> tuple[dict[int, Receiver | str], dict[int, Exception]]:
+    """Decrypt the receivers shop by shop: a storefront that cannot decrypt now holds up only its own orders.
+    Returns the receivers, and per order id the error of a shop whose decryption failed."""
+    by_shop: dict[str, list[Order]] = defaultdict(list)
+    for o in _orders(rt, {w.order_id for w in work}).values():
+        by_shop[o.shop_id].append(o)
+    receivers: dict[int, Receiver | str] = {}
+    unreadable: dict[int, Exception] = {}
+    for shop_id, orders in by_shop.items():
+        try:
+            receivers.update(_decrypt(rt, orders))
+        except Exception as err:  # reported per order by _skip_unreadable
+            if not isinstance(err, SyncdError):
+                log.error("shop %s: unexpected error decrypting receivers", shop_id, exc_info=err)
+            unreadable.update((o.id, err) for o in orders)
+    return receivers, unreadable
+
+
+def _skip_unreadable(rt: Runtime, supplier_id: str, w: _Work, err: Exception) -> None:
+    """The order's receiver could not be decrypted this run: it waits (nothing sent); a shop that is busy or
+    whose token is refused is the shop's trouble, not a fault of this supplier order."""
+    if isinstance(err, TransientError | AuthError):
+        with rt.db.begin() as s:
+            _release(s, w.so_id, next_check_at=clock.now() + _unknown_wait(rt),
+                     last_error=f"receiver not decrypted: {err}"[:500])
+        return
+    _fault(rt, supplier_id, w, "decrypting the receiver", err)
 
 
 def _orders(rt: Runtime, ids: set[int]) -> dict[int, Order]:
@@ -238,12 +323,13 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
                 hold_order(s, order, HoldReason.SUPPLIER_REJECTED, f"supplier {supplier_id}: {err}", now, auto=False)
         log.warning("supplier %s refused order %s: %s", supplier_id, subject, err)
         return 0
-    except (TransientError, FatalError) as err:  # unknown outcome: stays PLACING; found or sent again later
-        with rt.db.begin() as s:
-            _release(s, w.so_id, next_check_at=now + _unknown_wait(rt), last_error=str(err)[:500])
-            audit(s, rt, supplier_id, "place_order", subject, key=w.key, outcome="unknown", detail=str(err))
+    except Exception as err:  # unknown outcome (a timeout, an unreadable answer, our bug on it): stays PLACING
+        words = str(err) if isinstance(err, SyncdError) else f"unexpected error: {type(err).__name__}"
+        with rt.db.begin() as s:  # found by its key or sent again later
+            _release(s, w.so_id, next_check_at=now + _unknown_wait(rt), last_error=words[:500])
+            audit(s, rt, supplier_id, "place_order", subject, key=w.key, outcome="unknown", detail=words)
         log.warning("supplier %s: order %s: outcome unknown (%s); it is looked up before any new attempt",
-                    supplier_id, subject, err)
+                    supplier_id, subject, words)
         raise
     _record_placed(rt, supplier_id, adapter, w, placed, "")
     return 1
@@ -255,7 +341,7 @@ def _record_placed(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w
     subject = f"{w.shop_id}/{w.platform_order_id}"
     with rt.db.begin() as s:
         _release(s, w.so_id, state=SupplierOrderState.PLACED, supplier_ref=placed.supplier_ref[:100],
-                 placed_at=now, paid=placed.paid, next_check_at=now + _poll_every(rt), last_error=None)
+                 placed_at=now, paid=placed.paid, next_check_at=now + _poll_every(rt), last_error=None, faults=0)
         audit(s, rt, supplier_id, "place_order", subject, key=w.key, outcome="ok",
               detail=f"supplier order {placed.supplier_ref}" + (f"; {note}" if note else "")
               + ("" if placed.paid else "; awaiting payment"))
@@ -353,10 +439,10 @@ def follow_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
         work = _claim(rt, s, supplier_id, now, SupplierOrder.state == SupplierOrderState.PLACED, STATUS_BATCH)
     if not work:
         return 0
-    adapter.ensure_token()
     protocol_pay = getattr(rt.config.suppliers[supplier_id], "payment", None) == "protocol_pay"
     done, transient_in_a_row = 0, 0
     try:
+        adapter.ensure_token()
         for w in work:
             if rt.stop.is_set():
                 break
@@ -373,15 +459,23 @@ def follow_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
                 if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
                     raise
                 continue
-            except SyncdError as err:  # one unreadable answer must not stop the others
-                log.warning("supplier %s: status of %s/%s: %s", supplier_id, w.shop_id, w.platform_order_id, err)
-                with rt.db.begin() as s:
-                    _release(s, w.so_id, next_check_at=clock.now() + _poll_every(rt), last_error=str(err)[:500])
+            except AuthError:
+                raise  # the supplier's token: every order is affected
+            except Exception as err:  # one order's unreadable answer (or our bug on it): the others go on
+                if isinstance(err, SQLAlchemyError):
+                    raise
+                _fault(rt, supplier_id, w, "status", err)
                 continue
             transient_in_a_row = 0
-            with rt.db.begin() as s:
-                apply_status(rt, s, supplier_id, w.so_id, status, source=f"{supplier_id} status")
-                _release(s, w.so_id, next_check_at=clock.now() + _poll_every(rt))
+            try:
+                with rt.db.begin() as s:
+                    apply_status(rt, s, supplier_id, w.so_id, status, source=f"{supplier_id} status")
+                    _release(s, w.so_id, next_check_at=clock.now() + _poll_every(rt), faults=0)
+            except Exception as err:  # a status we could not record: this order only
+                if isinstance(err, SQLAlchemyError):
+                    raise  # the database itself: nothing else can be recorded either
+                _fault(rt, supplier_id, w, "recording the status", err)
+                continue
             done += 1
             if status.phase == SupplierOrderPhase.UNPAID and protocol_pay:
                 try:
@@ -389,6 +483,12 @@ def follow_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
                 except RateLimitedError as err:  # paid at a later status check
                     _paused(supplier_id, "payments", err)
                     break
+                except AuthError:
+                    raise
+                except Exception as err:  # paid at a later status check
+                    if isinstance(err, SQLAlchemyError):
+                        raise
+                    _fault(rt, supplier_id, w, "payment", err)
     finally:
         with rt.db.begin() as s:
             s.execute(update(SupplierOrder).where(SupplierOrder.id.in_([w.so_id for w in work]),
@@ -500,16 +600,29 @@ def cancel_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
     now = clock.now()
     with rt.db.begin() as s:
         work = _claim(rt, s, supplier_id, now, SupplierOrder.cancel_state == "requested", PLACE_BATCH)
-    done = 0
+    done, transient_in_a_row = 0, 0
     try:
         for w in work:
             if rt.stop.is_set():
                 break
             try:
                 done += _cancel_one(rt, supplier_id, adapter, w)
+                transient_in_a_row = 0
             except RateLimitedError as err:
                 _paused(supplier_id, "cancellations", err)
                 break
+            except TransientError as err:
+                with rt.db.begin() as s:
+                    _release(s, w.so_id, next_check_at=clock.now() + CANCEL_RETRY, cancel_detail=str(err)[:500])
+                transient_in_a_row += 1
+                if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
+                    raise
+            except AuthError:
+                raise
+            except Exception as err:  # one order's unreadable answer (or our bug on it): the others go on
+                if isinstance(err, SQLAlchemyError):
+                    raise
+                _fault(rt, supplier_id, w, "cancel", err)
     finally:
         with rt.db.begin() as s:
             s.execute(update(SupplierOrder).where(SupplierOrder.id.in_([w.so_id for w in work]),
@@ -551,6 +664,17 @@ def _cancel_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _
             s.execute(update(SupplierOrder).where(SupplierOrder.id == w.so_id).values(
                 state=SupplierOrderState.PLACED, supplier_ref=ref[:100], placed_at=now, paid=found.paid))
     assert ref is not None
+    if w.faults and adapter.status(w.key, ref).phase == SupplierOrderPhase.CANCELLED:
+        # an earlier cancel's answer could not be read: it went through
+        with rt.db.begin() as s:
+            _release(s, w.so_id, state=SupplierOrderState.CANCELLED, cancel_state="cancelled", faults=0,
+                     cancel_detail="cancelled (read back after an unreadable answer)")
+            order = s.get(Order, w.order_id)
+            assert order is not None
+            _maybe_cancel_order(s, order, now)
+            audit(s, rt, supplier_id, "cancel_order", subject, key=w.key, outcome="ok",
+                  detail="read back: cancelled at the supplier")
+        return 1
     with rt.db.begin() as s:
         audit(s, rt, supplier_id, "cancel_order", subject, key=w.key, outcome="intent", detail=f"supplier order {ref}")
     try:

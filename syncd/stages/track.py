@@ -20,6 +20,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session
 
 from syncd import clock
@@ -238,9 +239,9 @@ def track(rt: Runtime) -> int:
                     continue
                 try:
                     traced = api.trace(p.supplier_ref, p.tracking_no)
-                except RateLimitedError as err:
-                    log.info("tracking: supplier %s paused by flow control (%s); its parcels follow later",
-                             p.supplier_id, err)
+                except TransientError as err:  # this supplier is busy or down: not the provider's parcels
+                    log.info("tracking: supplier %s %s (%s); its parcels follow later", p.supplier_id,
+                             "paused by flow control" if isinstance(err, RateLimitedError) else "unreachable", err)
                     paused.add(p.supplier_id)
                     continue
                 if traced is not None:
@@ -289,21 +290,41 @@ def track(rt: Runtime) -> int:
             continue
         except TransientError:
             raise
-        except SyncdError as err:  # an unreadable answer for one parcel must not stop the others
-            log.warning("tracking %s %s: %s", p.carrier, p.tracking_no, err)
-            with rt.db.begin() as s:  # asked, not read: last_checked_at stays (the alerts wait for a reading)
-                s.execute(update(Shipment).where(Shipment.id == p.id).values(next_check_at=now + NO_RECORD))
+        except Exception as err:  # an unreadable answer (or our bug on it) for one parcel must not stop the others
+            if isinstance(err, SQLAlchemyError):
+                raise
+            _unreadable(rt, p, err, now)
             continue
         if not readings:  # nobody has a trace of it: ask again much later rather than at every pass
             with rt.db.begin() as s:
                 s.execute(update(Shipment).where(Shipment.id == p.id).values(next_check_at=now + MAX_EVERY))
             continue
-        with rt.db.begin() as s:
-            for result, source, authoritative, subscribed in readings:
-                apply_result(s, p.id, result, now, source=source, min_every=min_every, subscribed=subscribed,
-                             authoritative=authoritative)
+        try:
+            with rt.db.begin() as s:
+                for result, source, authoritative, subscribed in readings:
+                    apply_result(s, p.id, result, now, source=source, min_every=min_every, subscribed=subscribed,
+                                 authoritative=authoritative)
+        except Exception as err:  # a result we could not record (odd events): this parcel only
+            if isinstance(err, DBAPIError) or (isinstance(err, SQLAlchemyError)
+                                               and not isinstance(err, StatementError)):
+                raise  # the database itself (a value it refused to bind is the answer's fault: StatementError)
+            _unreadable(rt, p, err, now)
+            continue
         checked += 1
     return checked
+
+
+def _unreadable(rt: Runtime, p: _Parcel, err: Exception, now: datetime) -> None:
+    """One parcel's answer could not be read or recorded: asked again after ``NO_RECORD``, the pass goes on.
+
+    Asked, not read: ``last_checked_at`` stays, so the parcel alerts still wait for a reading."""
+    if isinstance(err, SyncdError):
+        log.warning("tracking %s %s: %s", p.carrier, p.tracking_no, err)
+    else:
+        log.error("tracking %s %s: unexpected error on its answer; the other parcels go on", p.carrier,
+                  p.tracking_no, exc_info=err)
+    with rt.db.begin() as s:
+        s.execute(update(Shipment).where(Shipment.id == p.id).values(next_check_at=now + NO_RECORD))
 
 
 def apply_push(rt: Runtime, push: TrackPush, shipment_id: int | None) -> int:

@@ -1,28 +1,34 @@
 """writeback: upload carrier + tracking number to the storefront, once per parcel.
 
 Shipments are claimed (``uploading`` with a claim deadline; SKIP LOCKED on PostgreSQL) and the intent is
-audited before the call. A claim left by a crash expires and the parcel is sent again: the adapters make
-that safe (Douyin's deterministic ``request_id``; "already shipped" verified against the tracking number).
-Work is batched: a claimed batch is planned in a few queries, the calls are made, and every outcome is
-recorded in one transaction.
+audited before the call. A claim left by a crash expires and the parcel counts as attempted: the order is read
+back before it is sent again (and the adapters check too: Douyin's deterministic ``request_id``; "already
+shipped" verified against the tracking number).
+Work is batched: a claimed batch is planned in a few queries; then order by order the call is made and its
+outcome recorded in its own transaction, so one bad answer never holds up the others. An answer that cannot be
+read (a ProtocolError, an unexpected error) is an unknown outcome: the order waits for its backoff and is read
+back from the storefront (``get_order``) before anything is sent again; after ``MAX_FAULTS`` of them in a row it
+is set aside (held ``tracking_rejected``, which alerts at once) and the batch goes on.
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from syncd import clock
-from syncd.domain import Parcel, ParcelLine
-from syncd.errors import AuthError, RejectedError, TransientError
-from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState
+from syncd.domain import OrderIn, Parcel, ParcelLine
+from syncd.errors import AuthError, RejectedError, SyncdError, TransientError
+from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState, order_sources
 from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
 from syncd.stages.runner import StageReport, for_each_shop, shop_paused
@@ -33,6 +39,7 @@ log = logging.getLogger("syncd.writeback")
 
 MAX_BATCHES_PER_RUN = 200
 CLAIM_BATCH = 100  # small claims: a crashed replica leaves little behind
+MAX_FAULTS = 5  # unreadable answers in a row before an order is set aside for a person
 SKIPPED_EXTRA = ("extra parcel without line detail: recorded, not uploaded (the storefront needs the goods of "
                  "each parcel; add 子订单号 to the supplier's file to upload it)")
 
@@ -158,59 +165,133 @@ def _plan_batch(rt: Runtime, s: Session, shop_id: str, ids: list[int], now: date
     return plans
 
 
+class Result(enum.Enum):
+    """How one order's call ended."""
+
+    UPLOADED = "uploaded"
+    REFUSED = "refused"  # a business no: held with the platform's words
+    FAILED = "failed"  # a clear failure (busy, token): nothing was done, try again after the backoff
+    UNKNOWN = "unknown"  # an answer we could not read: the upload may have gone through; read back first
+
+
 @dataclass
 class Outcome:
     plan: OrderPlan
-    state: WritebackState
+    result: Result
     note: str = ""
     error: Exception | None = None
 
 
+def on_storefront(order: OrderIn, parcels: Sequence[Parcel]) -> bool:
+    """Pure: whether the order as read back carries every one of our tracking numbers."""
+    have = {n.strip().upper() for n in order.shipped_tracking}
+    return bool(parcels) and all(p.tracking_no.strip().upper() in have for p in parcels)
+
+
 def _call(rt: Runtime, shop_id: str, plan: OrderPlan) -> Outcome:
+    """Upload one order's parcels; never raises for what the storefront answered.
+
+    A parcel sent before without a readable answer is first looked for on the order (``get_order``): if the
+    storefront shows it shipped with our tracking number it is done, and nothing is sent again."""
+    adapter = rt.storefronts[shop_id]
     try:
-        result = rt.storefronts[shop_id].ship(plan.platform_order_id, plan.parcels, plan.whole_order)
-    except (TransientError, AuthError) as err:
-        return Outcome(plan, WritebackState.PENDING, str(err), err)
+        if any(p.attempted for p in plan.parcels) and on_storefront(adapter.get_order(plan.platform_order_id),
+                                                                     plan.parcels):
+            return Outcome(plan, Result.UPLOADED, "already on the storefront (read back after an unknown outcome)")
+        result = adapter.ship(plan.platform_order_id, plan.parcels, plan.whole_order)
+    except AuthError as err:
+        return Outcome(plan, Result.FAILED, str(err), err)
+    except TransientError as err:
+        # a timeout may hide an upload that went through: the next try reads the order back first (attempted)
+        return Outcome(plan, Result.FAILED, str(err), err)
     except RejectedError as err:
-        return Outcome(plan, WritebackState.REJECTED, str(err), err)
+        return Outcome(plan, Result.REFUSED, str(err), err)
+    except SyncdError as err:  # ProtocolError & co: an answer we cannot read
+        return Outcome(plan, Result.UNKNOWN, f"answer could not be read: {err}", err)
+    except Exception as err:  # a bug on one order's answer must not stop the batch; logged with its traceback
+        log.exception("order %s/%s: unexpected error while uploading tracking", shop_id, plan.platform_order_id)
+        return Outcome(plan, Result.UNKNOWN, f"unexpected error: {type(err).__name__}", err)
     note = ("already on the storefront" if result.already_shipped
             else "whole order" if plan.whole_order else f"{len(plan.parcels)} parcel(s)")
-    return Outcome(plan, WritebackState.UPLOADED, note)
+    return Outcome(plan, Result.UPLOADED, note)
 
 
-def _record(rt: Runtime, s: Session, shop_id: str, outcomes: list[Outcome], now: datetime) -> None:
-    """Every outcome of a batch in one transaction."""
-    uploaded = [i for o in outcomes if o.state == WritebackState.UPLOADED for i in o.plan.shipment_ids]
-    if uploaded:
-        s.execute(update(Shipment).where(Shipment.id.in_(uploaded)).values(
-            writeback_state=WritebackState.UPLOADED, uploaded_at=now, claimed_by=None, writeback_error=None))
-    failed = {i: o for o in outcomes if o.state == WritebackState.PENDING for i in o.plan.shipment_ids}
-    if failed:
-        rows = s.execute(select(Shipment.id, Shipment.writeback_attempts).where(Shipment.id.in_(failed)))
-        s.execute(update(Shipment), [
-            {"id": r.id, "writeback_state": WritebackState.PENDING, "writeback_attempts": r.writeback_attempts + 1,
-             "next_attempt_at": now + backoff(r.writeback_attempts + 1), "claimed_by": None,
-             "writeback_error": failed[r.id].note[:2000]} for r in rows])
-    for o in outcomes:
-        if o.state != WritebackState.REJECTED:
-            continue
-        s.execute(update(Shipment).where(Shipment.id.in_(o.plan.shipment_ids)).values(
+def _hold(s: Session, order_id: int, reason: HoldReason, detail: str, now: datetime) -> None:
+    order = s.get(Order, order_id)
+    assert order is not None
+    if order.state in order_sources(OrderState.HELD):
+        hold_order(s, order, reason, detail, now, auto=False)
+
+
+# Built once, run once per order: building the expressions cost more CPU than running them. No Shipment object
+# lives in these sessions, so there is nothing for the ORM to synchronise.
+_UPLOADED = (update(Shipment).where(Shipment.id.in_(bindparam("ids", expanding=True)))
+             .values(writeback_state=WritebackState.UPLOADED, uploaded_at=bindparam("now"), claimed_by=None,
+                     writeback_error=None, writeback_faults=0)
+             .execution_options(synchronize_session=False))
+_AUDIT = insert(cast(Table, AuditEntry.__table__))
+
+
+def _record(rt: Runtime, s: Session, shop_id: str, o: Outcome, now: datetime) -> None:
+    """One order's outcome, in its own transaction: what the storefront accepted stays accepted whatever
+    happens to the rest of the batch."""
+    ids = o.plan.shipment_ids
+    subject = f"order {o.plan.platform_order_id}"
+    audit = "ok"
+    if o.result is Result.UPLOADED:
+        s.execute(_UPLOADED, {"ids": ids, "now": now})
+    elif o.result is Result.REFUSED:
+        audit = "failed"
+        s.execute(update(Shipment).where(Shipment.id.in_(ids)).values(
             writeback_state=WritebackState.REJECTED, claimed_by=None, writeback_error=o.note[:2000]))
-        order = s.get(Order, o.plan.order_id)
-        assert order is not None
-        hold_order(s, order, HoldReason.TRACKING_REJECTED, o.note, now, auto=False)
+        _hold(s, o.plan.order_id, HoldReason.TRACKING_REJECTED, o.note, now)
         log.error("order %s/%s: storefront refused the tracking number: %s", shop_id, o.plan.platform_order_id,
                   o.note)
-    audits = [{"actor": rt.holder, "at": now, "system": shop_id, "action": "upload_tracking",
-               "subject": f"order {o.plan.platform_order_id}", "idempotency_key": p.request_id,
-               "outcome": "ok" if o.state == WritebackState.UPLOADED else "failed", "detail": o.note[:500]}
-              for o in outcomes for p in o.plan.parcels]
-    if audits:
-        s.execute(insert(AuditEntry), audits)
-    finish_orders(s, [o.plan.order_id for o in outcomes if o.state == WritebackState.UPLOADED], now)
+    else:
+        audit = "unknown" if o.result is Result.UNKNOWN else "failed"
+        rows = list(s.execute(select(Shipment.id, Shipment.writeback_attempts, Shipment.writeback_faults)
+                              .where(Shipment.id.in_(ids))))
+        faults = max((r.writeback_faults for r in rows), default=0) + (o.result is Result.UNKNOWN)
+        if o.result is Result.UNKNOWN and faults >= MAX_FAULTS:
+            detail = (f"the storefront's answer could not be read {faults} times in a row (last: {o.note}); "
+                      "check the order in the shop's back office, then release it to try again")
+            s.execute(update(Shipment).where(Shipment.id.in_(ids)).values(
+                writeback_state=WritebackState.REJECTED, claimed_by=None, writeback_error=detail[:2000],
+                writeback_attempts=Shipment.writeback_attempts + 1, writeback_faults=0))
+            _hold(s, o.plan.order_id, HoldReason.TRACKING_REJECTED, detail, now)
+            log.error("order %s/%s: set aside after %d unreadable answers: %s", shop_id, o.plan.platform_order_id,
+                      faults, o.note)
+        else:
+            s.execute(update(Shipment), [
+                {"id": r.id, "writeback_state": WritebackState.PENDING, "writeback_attempts": r.writeback_attempts + 1,
+                 "next_attempt_at": now + backoff(r.writeback_attempts + 1), "claimed_by": None,
+                 "writeback_error": o.note[:2000], "writeback_faults": faults} for r in rows])
+            if o.result is Result.UNKNOWN:
+                log.warning("order %s/%s: %s; read back before any new upload", shop_id, o.plan.platform_order_id,
+                            o.note)
+    s.execute(_AUDIT, [
+        {"actor": rt.holder, "at": now, "system": shop_id, "action": "upload_tracking", "subject": subject,
+         "idempotency_key": p.request_id, "outcome": audit, "detail": o.note[:500]} for p in o.plan.parcels])
+    if o.result is Result.UPLOADED:
+        finish_orders(s, [o.plan.order_id], now)
+
+
+def _unclaim(rt: Runtime, s: Session, shop_id: str, plans: Sequence[OrderPlan], why: str, now: datetime) -> None:
+    """Orders of a claimed batch that were not sent: free again at once, their intents closed."""
+    ids = [i for p in plans for i in p.shipment_ids]
+    if not ids:
+        return
+    s.execute(update(Shipment).where(Shipment.id.in_(ids), Shipment.writeback_state == WritebackState.UPLOADING,
+                                     Shipment.claimed_by == rt.holder)
+              .values(writeback_state=WritebackState.PENDING, claimed_by=None))
+    s.execute(insert(AuditEntry), [
+        {"actor": rt.holder, "at": now, "system": shop_id, "action": "upload_tracking",
+         "subject": f"order {p.platform_order_id}", "idempotency_key": parcel.request_id, "outcome": "failed",
+         "detail": f"not sent: {why}"[:500]} for p in plans for parcel in p.parcels])
 
 
 def writeback_shop(rt: Runtime, shop_id: str) -> int:
+    """Upload what is ready for one shop, order by order; returns parcels uploaded."""
     done = 0
     last_error: Exception | None = None
     for _ in range(MAX_BATCHES_PER_RUN):
@@ -222,22 +303,24 @@ def writeback_shop(rt: Runtime, shop_id: str) -> int:
             plans = _plan_batch(rt, s, shop_id, ids, now) if ids else []
         if not ids:
             break
-        outcomes = []
-        for plan in plans:
-            if not plan.parcels:
-                continue
+        todo = [p for p in plans if p.parcels]
+        for i, plan in enumerate(todo):
+            if rt.stop.is_set():
+                with rt.db.begin() as s:
+                    _unclaim(rt, s, shop_id, todo[i:], "the daemon is stopping", clock.now())
+                return done
             outcome = _call(rt, shop_id, plan)
-            outcomes.append(outcome)
-            if isinstance(outcome.error, AuthError):
-                break  # the whole shop is affected; what is left of the batch waits for its claim to expire
-        with rt.db.begin() as s:
-            _record(rt, s, shop_id, outcomes, clock.now())
-        done += sum(len(o.plan.shipment_ids) for o in outcomes if o.state == WritebackState.UPLOADED)
-        for o in outcomes:
-            if isinstance(o.error, AuthError):
-                raise o.error  # the runner pauses the shop (re-authorise) or reports it
-            if isinstance(o.error, TransientError):
-                last_error = o.error  # this order waits for its backoff; the others went on
+            with rt.db.begin() as s:
+                _record(rt, s, shop_id, outcome, clock.now())
+            if outcome.result is Result.UPLOADED:
+                done += len(plan.shipment_ids)
+            elif isinstance(outcome.error, AuthError):
+                # the whole shop is affected: the rest of the batch is freed, the runner pauses or reports it
+                with rt.db.begin() as s:
+                    _unclaim(rt, s, shop_id, todo[i + 1:], f"shop token refused: {outcome.error}", clock.now())
+                raise outcome.error
+            elif isinstance(outcome.error, TransientError):
+                last_error = outcome.error  # this order waits for its backoff; the others go on
     if last_error is not None:
         raise last_error
     return done

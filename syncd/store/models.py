@@ -169,6 +169,8 @@ class SupplierOrder(Base):
     cancel_state: Mapped[str] = mapped_column(String(16), default="none")
     cancel_detail: Mapped[str | None] = mapped_column(Text)
     reship_of: Mapped[int | None] = mapped_column(ForeignKey("supplier_orders.id"))
+    # unreadable supplier answers since the last clear one (revision 0010): backoff, then held for a person
+    faults: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Shipment(Base):
@@ -194,6 +196,8 @@ class Shipment(Base):
     writeback_state: Mapped[str] = mapped_column(String(16))
     writeback_attempts: Mapped[int] = mapped_column(Integer, default=0)
     writeback_error: Mapped[str | None] = mapped_column(Text)
+    # unreadable storefront answers since the last clear one (revision 0010): set aside for a person at a limit
+    writeback_faults: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claim_until: Mapped[datetime | None]

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from syncd.domain import PAST_SHIPPING, OrderIn, OrderStatus, ReceiverRef, RefundEvent, RefundState, order_refund_state
@@ -70,9 +70,14 @@ def lock_orders(s: Session, order_ids: Sequence[int]) -> None:
     children that an order moves on. Two replicas finishing an order's last two children at once would each
     see the other's still open (neither committed) and leave the order where it was for ever; with the lock
     the second waits, then sees the first's commit. A no-op on SQLite, which serialises writers anyway."""
-    if order_ids:
-        s.execute(select(Order.id).where(Order.id.in_(sorted(set(order_ids)))).order_by(Order.id)
-                  .with_for_update())
+    if order_ids and s.get_bind().dialect.name != "sqlite":  # SQLite has no row locks: the SELECT would be waste
+        s.execute(_LOCK_ORDERS, {"order_ids": sorted(set(order_ids))})
+
+
+# Built once: the write-back finishes orders one at a time, and building these expressions cost more CPU than
+# running them (``syncd bench``: 2 of the stage's 3.6 ms per order).
+_LOCK_ORDERS = (select(Order.id).where(Order.id.in_(bindparam("order_ids", expanding=True))).order_by(Order.id)
+                .with_for_update())
 
 
 def payload_hash(raw: Any) -> str:
@@ -209,12 +214,16 @@ def finish_orders(s: Session, order_ids: list[int], now: datetime) -> None:
     if not order_ids:
         return
     lock_orders(s, order_ids)  # two replicas uploading its last two parcels at once: see lock_orders
-    open_so = exists().where(SupplierOrder.order_id == Order.id, SupplierOrder.state.in_(
-        [SupplierOrderState.PENDING, SupplierOrderState.PLACING, SupplierOrderState.PLACED]))
-    open_sh = exists().where(Shipment.order_id == Order.id, Shipment.writeback_state.in_(
-        [WritebackState.PENDING, WritebackState.UPLOADING, WritebackState.REJECTED]))
-    s.execute(update(Order).where(Order.id.in_(order_ids), Order.state == OrderState.PLACED, ~open_so, ~open_sh)
-              .values(state=OrderState.SHIPPED, updated_at=now))
+    s.execute(_FINISH_ORDERS, {"order_ids": list(order_ids), "now": now})
+
+
+_FINISH_ORDERS = update(Order).where(
+    Order.id.in_(bindparam("order_ids", expanding=True)), Order.state == OrderState.PLACED,
+    ~exists().where(SupplierOrder.order_id == Order.id, SupplierOrder.state.in_(
+        [SupplierOrderState.PENDING, SupplierOrderState.PLACING, SupplierOrderState.PLACED])),
+    ~exists().where(Shipment.order_id == Order.id, Shipment.writeback_state.in_(
+        [WritebackState.PENDING, WritebackState.UPLOADING, WritebackState.REJECTED]))).values(
+    state=OrderState.SHIPPED, updated_at=bindparam("now"))
 
 
 AFTER_FORWARD = "refund or cancellation after the order was sent to the supplier: tell the supplier not to ship"

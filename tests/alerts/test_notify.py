@@ -14,7 +14,7 @@ from syncd.alerts.config import AlertsConfig
 from syncd.alerts.facts import load_facts
 from syncd.alerts.notify import Waiting, deliver, deliver_channel, plan, render, wire_size
 from syncd.alerts.rules import evaluate
-from syncd.domain import Severity
+from syncd.domain import Message, Severity
 from syncd.errors import RateLimitedError, RejectedError, TransientError
 from syncd.store.db import Database
 from syncd.store.models import Notification
@@ -184,3 +184,41 @@ def test_more_digests_than_the_budget_wait_for_the_next_minute(rig: Rig, frozen:
     assert len(sink.messages) == 30  # the 10 left fit the new minute's budget: each goes alone
     text = sink.text()
     assert all(text.count(f"order P-{i} (shop shop1)") == 1 for i in range(50))
+
+
+class Picky(FakeSink):
+    """A sink whose renderer chokes on one alert's text (a bug of ours, an odd character from outside)."""
+
+    def send(self, message: Message) -> None:
+        if "BAD" in message.title:
+            self.calls += 1
+            raise ValueError("unbalanced markdown")
+        super().send(message)
+
+
+def test_an_unrenderable_notification_goes_out_as_a_plain_stand_in_and_the_others_go_too(rig: Rig) -> None:
+    sink = Picky("ops")
+    for title in ("order P-1 late", "order BAD late", "order P-3 late"):
+        queue(rig.db, 1, title=title)
+    r = deliver(rig.db, {"ops": sink}, CFG, clock.now())  # type: ignore[dict-item]
+    assert (r.messages, r.notifications, r.failed) == (3, 3, [])
+    assert [m.title for m in sink.messages] == ["order P-1 late", "syncd: 1 alert update(s) could not be rendered",
+                                                "order P-3 late"]
+    assert "syncd alerts" in sink.messages[1].lines[0]
+    assert all(n.sent_at is not None for n in rows(rig.db))
+
+
+def test_a_channel_raising_an_unexpected_error_keeps_its_messages_and_the_next_channel_still_gets_its_own(
+        rig: Rig, frozen: time_machine.Traveller) -> None:
+    sinks = {"a": FakeSink("a"), "broken": FakeSink("broken"), "c": FakeSink("c")}
+    sinks["broken"].fail = [RuntimeError("robot client bug"), RuntimeError("robot client bug")]
+    for channel in sinks:
+        queue(rig.db, 1, channel=channel)
+    r = deliver(rig.db, sinks, CFG, clock.now())  # type: ignore[arg-type]
+    assert (r.messages, r.failed) == (2, ["broken"])
+    assert (len(sinks["a"].messages), len(sinks["c"].messages)) == (1, 1)
+    (kept,) = [n for n in rows(rig.db) if n.channel == "broken"]
+    assert kept.sent_at is None and kept.last_error == "transient: internal error: RuntimeError"
+    frozen.shift(61)
+    assert deliver(rig.db, sinks, CFG, clock.now()).messages == 1  # type: ignore[arg-type]
+    assert len(sinks["broken"].messages) == 1

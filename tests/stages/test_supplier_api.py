@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import time_machine
@@ -17,6 +18,7 @@ from syncd.config.models import Route, SupplierConfigBase
 from syncd.domain import (
     CancelOutcome,
     CancelResult,
+    LogisticsState,
     PlacedOrder,
     RefundEvent,
     RefundState,
@@ -29,12 +31,13 @@ from syncd.domain import (
     SupplierParcel,
     TrackResult,
 )
-from syncd.errors import RateLimitedError, RejectedError, TransientError
+from syncd.errors import ProtocolError, RateLimitedError, RejectedError, TransientError
 from syncd.operations import reship
+from syncd.stages import supplier_api as sa
 from syncd.stages.supplier_api import apply_status
 from syncd.store.db import Database
 from syncd.store.models import AuditEntry, Order, Shipment, SupplierOrder
-from tests.fakes import make_order
+from tests.fakes import FakeStorefront, make_order
 from tests.stages.harness import Harness, build
 
 
@@ -59,6 +62,14 @@ class FakeApiSupplier:
     stock_checks: int = 0
     status_calls: int = 0
     traces: int = 0
+    # (method, idempotency key) → errors raised by its next calls (place and cancel: after the work was done,
+    # as when the answer to an accepted call comes back garbled)
+    garble: dict[tuple[str, str], list[Exception]] = field(default_factory=dict)
+
+    def _garbled(self, method: str, key: str) -> None:
+        errors = self.garble.get((method, key))
+        if errors:
+            raise errors.pop(0)
 
     def created(self) -> int:
         return sum(len(v) for v in self.orders.values())
@@ -67,6 +78,7 @@ class FakeApiSupplier:
         self.stock_checks += 1
         if self.flow_control:
             raise RateLimitedError("fakeapi preview: flow control", retry_after=10)
+        self._garbled("check_stock", request.idempotency_key)
         if not self.stock:
             return None
         return StockAnswer([StockLine(ln.supplier_sku, ln.quantity, self.stock.get(ln.supplier_sku))
@@ -85,9 +97,11 @@ class FakeApiSupplier:
         if self.lose_next:
             self.lose_next -= 1
             raise TransientError("fakeapi createOrder: timed out", code="timeout")
+        self._garbled("place", request.idempotency_key)
         return PlacedOrder(ref, paid=not self.unpaid)
 
     def find(self, idempotency_key: str, placed_after: datetime) -> PlacedOrder | None:
+        self._garbled("find", idempotency_key)
         refs = self.orders.get(idempotency_key)
         return PlacedOrder(refs[0], paid=self.phase[refs[0]] != SupplierOrderPhase.UNPAID) if refs else None
 
@@ -98,18 +112,21 @@ class FakeApiSupplier:
         self.status_calls += 1
         if self.flow_control:
             raise RateLimitedError("fakeapi buyerView: flow control", retry_after=10)
+        self._garbled("status", idempotency_key)
         return SupplierOrderStatus(supplier_ref, self.phase[supplier_ref], list(self.parcels.get(supplier_ref, [])))
 
     def cancel(self, idempotency_key: str, supplier_ref: str, reason: str) -> CancelResult:
         self.cancels.append(supplier_ref)
         if self.cancel_answer == CancelOutcome.CANCELLED:
             self.phase[supplier_ref] = SupplierOrderPhase.CANCELLED
+        self._garbled("cancel", idempotency_key)
         return CancelResult(self.cancel_answer, "paid already" if self.cancel_answer != "cancelled" else "")
 
     def trace(self, supplier_ref: str, tracking_no: str) -> TrackResult | None:
         self.traces += 1
         if self.flow_control:
             raise RateLimitedError("fakeapi trace: flow control", retry_after=10)
+        self._garbled("trace", tracking_no)
         return None
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes, now: datetime) -> SupplierCallback:
@@ -277,6 +294,31 @@ def test_track_given_flow_control_at_the_supplier_leaves_its_parcels_for_a_later
     assert fake.traces == 1  # not once per parcel
     with db.read() as s:
         assert list(s.scalars(select(Shipment.last_checked_at))) == [None, None]
+
+
+def test_track_given_a_supplier_trace_timing_out_still_asks_the_provider_about_other_parcels(hs, db):
+    h, fake = hs
+    _route(h, ("5131", ("SKU-X",)), ("5132", ("SKU-A",)))
+    h.stage("forward")
+    fake.parcels["R0001"] = [SupplierParcel("zhongtong", "中通", "ZT51310000", None)]
+    fake.phase["R0001"] = SupplierOrderPhase.SHIPPED
+    h.reply("acme", "r.csv", [("5132", "中通", "ZT51320000")])
+    asked: list[str] = []
+
+    def query(carrier: str, tracking_no: str, phone: str | None) -> TrackResult:
+        asked.append(tracking_no)
+        return TrackResult(LogisticsState.NONE, [], verdict="no_records")
+
+    h.rt.tracker = SimpleNamespace(name="k100", query=query)  # type: ignore[assignment]
+    h.rt.config.tracking = SimpleNamespace(daily_query_budget=10, mode="poll", min_poll_minutes=60)
+    # its parcels are read from its own trace (the default would ask the configured provider instead)
+    h.rt.config.suppliers[API] = SimpleNamespace(id=API, tracking_source="supplier")  # type: ignore[assignment]
+    fake.garble[("trace", "ZT51310000")] = [TransientError("fakeapi trace: timed out", code="timeout")]
+    with time_machine.travel(clock.now() + timedelta(minutes=30), tick=False):
+        h.stage("collect")
+        report = h.stage("track")
+    assert report.ok, report.failures
+    assert asked == ["ZT51320000"]  # the supplier's timeout held up only its own parcel
 
 
 def test_place_given_a_business_refusal_holds_the_order_with_the_suppliers_words(hs, db):
@@ -505,3 +547,114 @@ def test_place_given_a_claim_that_lapsed_mid_batch_never_sends_what_another_repl
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.action == "place_order", AuditEntry.outcome == "intent")) == 1
+
+
+# ---- one garbled answer in the middle of a batch --------------------------------------------------------------
+
+BATCH = ("5201", "5202", "5203")
+
+
+def _keys(db: Database) -> dict[str, SupplierOrder]:
+    with db.read() as s:
+        return {pid: so for pid, so in s.execute(select(Order.platform_order_id, SupplierOrder)
+                                                 .join(Order, Order.id == SupplierOrder.order_id))}
+
+
+def test_place_given_a_garbled_answer_to_the_middle_order_places_the_others_and_finds_it_later(hs, db):
+    h, fake = hs
+    _route(h, *((pid, ("SKU-X",)) for pid in BATCH))
+    middle = _keys(db)["5202"]
+    fake.garble[("place", middle.idempotency_key)] = [ProtocolError("fakeapi createOrder: answer is not JSON")]
+    h.stage("forward")
+    sos = _keys(db)
+    assert {pid: so.state for pid, so in sos.items()} == {"5201": "placed", "5202": "placing", "5203": "placed"}
+    assert sos["5202"].faults == 1 and "ProtocolError" in (sos["5202"].last_error or "")
+    with time_machine.travel(clock.now() + timedelta(minutes=2), tick=False):
+        h.stage("forward")
+    assert {so.state for so in _keys(db).values()} == {"placed"}
+    assert fake.created() == 3 and len(fake.requests) == 3  # found by its key: never sent twice
+    assert _keys(db)["5202"].faults == 0
+
+
+def test_place_given_an_unexpected_error_on_the_middle_order_places_the_others_and_holds_it_in_the_end(hs, db):
+    h, fake = hs
+    _route(h, *((pid, ("SKU-X",)) for pid in BATCH))
+    fake.stock = {"610001:aa": 99}
+    middle = _keys(db)["5202"]
+    fake.garble[("check_stock", middle.idempotency_key)] = [KeyError("amount") for _ in range(50)]
+    at = clock.now()
+    for _ in range(sa.MAX_FAULTS):
+        with time_machine.travel(at, tick=False):
+            h.stage("forward")
+        at += sa.MAX_FAULT_WAIT
+    sos = _keys(db)
+    assert {pid: so.state for pid, so in sos.items()} == {"5201": "placed", "5202": "pending", "5203": "placed"}
+    assert fake.created() == 2
+    assert (_order(db, "5202").state, _order(db, "5202").hold_reason) == ("held", "supplier_rejected")
+    assert "could not be read 5 times" in _hold_detail(db, _order(db, "5202").id)
+
+
+def test_status_given_an_unexpected_error_on_the_middle_order_records_the_others_parcels(hs, db):
+    h, fake = hs
+    _route(h, *((pid, ("SKU-X",)) for pid in BATCH))
+    h.stage("forward")
+    sos = _keys(db)
+    for i, pid in enumerate(BATCH):
+        ref = sos[pid].supplier_ref
+        assert ref is not None
+        fake.parcels[ref] = [SupplierParcel("zhongtong", "中通", f"ZT52000{i}0", None)]
+        fake.phase[ref] = SupplierOrderPhase.SHIPPED
+    fake.garble[("status", sos["5202"].idempotency_key)] = [TypeError("'NoneType' object is not subscriptable")]
+    with time_machine.travel(clock.now() + timedelta(hours=1), tick=False):
+        h.stage("collect")
+    with db.read() as s:
+        tracked = set(s.scalars(select(Order.platform_order_id).join(Shipment, Shipment.order_id == Order.id)))
+    assert tracked == {"5201", "5203"}
+    assert _keys(db)["5202"].faults == 1
+    with time_machine.travel(clock.now() + timedelta(hours=2), tick=False):
+        h.stage("collect")
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Shipment)) == 3
+
+
+def test_cancel_given_a_garbled_answer_to_the_middle_cancel_cancels_the_others_and_reads_it_back(hs, db):
+    h, fake = hs
+    fake.unpaid = True
+    _route(h, *((pid, ("SKU-X",)) for pid in BATCH))
+    h.stage("forward")
+    middle = _keys(db)["5202"]
+    fake.garble[("cancel", middle.idempotency_key)] = [ProtocolError("fakeapi cancelOrder: truncated JSON")]
+    for pid in BATCH:
+        h.shop.refunds.append(RefundEvent(pid, None, RefundState.REFUNDED, clock.now(), "仅退款"))
+    h.stage("pull")
+    h.stage("forward")
+    sos = _keys(db)
+    assert {pid: so.cancel_state for pid, so in sos.items()} == {
+        "5201": "cancelled", "5202": "requested", "5203": "cancelled"}
+    with time_machine.travel(clock.now() + timedelta(minutes=5), tick=False):
+        h.stage("forward")
+    assert {so.cancel_state for so in _keys(db).values()} == {"cancelled"}
+    assert sorted(fake.cancels) == ["R0001", "R0002", "R0003"]  # read back: the garbled cancel is not sent again
+    assert {_order(db, pid).state for pid in BATCH} == {"cancelled"}
+
+
+def test_place_given_one_shop_failing_to_decrypt_places_the_other_shops_orders_and_keeps_its_own(hs, db):
+    h, fake = hs
+    other = FakeStorefront()
+    h.rt.storefronts["shop2"] = other
+    h.rt.config.shops["shop2"] = h.rt.config.shops["shop1"].model_copy(update={"id": "shop2"})
+    h.shop.put(make_order("5301", _ago(5), skus=("SKU-X",)))
+    other.put(make_order("5302", _ago(5), skus=("SKU-X",)))
+    h.stage("pull")
+    h.stage("route")
+    real = h.shop.decrypt
+    h.shop.decrypt = lambda refs: (_ for _ in ()).throw(ProtocolError("order.batchDecrypt: answer is not JSON"))
+    h.stage("forward")
+    sos = _keys(db)
+    assert (sos["5301"].state, sos["5302"].state) == ("pending", "placed")
+    assert sos["5301"].faults == 1 and "decrypting the receiver" in (sos["5301"].last_error or "")
+    assert _order(db, "5301").state == "routed"  # not held as an incomplete address: nothing is wrong with it
+    h.shop.decrypt = real  # type: ignore[method-assign]
+    with time_machine.travel(clock.now() + timedelta(minutes=2), tick=False):
+        h.stage("forward")
+    assert _keys(db)["5301"].state == "placed" and fake.created() == 2

@@ -38,11 +38,14 @@ class FakeTracker:
     results: dict[str, TrackResult] = field(default_factory=dict)
     asked: list[tuple[str, str, str | None]] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    garble: dict[str, Exception] = field(default_factory=dict)  # tracking number → raised once
 
     def query(self, carrier: str, tracking_no: str, phone: str | None) -> TrackResult:
         self.asked.append((carrier, tracking_no, phone))
         if tracking_no in self.refuse:
             raise RejectedError("700 unsupported carrier")
+        if tracking_no in self.garble:
+            raise self.garble.pop(tracking_no)
         return self.results.get(tracking_no, TrackResult(LogisticsState.NONE, [], verdict="no_records"))
 
     def subscribe(self, carrier: str, tracking_no: str, phone: str | None, callback_url: str) -> None:
@@ -398,3 +401,29 @@ def test_track_given_a_parcel_handed_over_30_hours_ago_in_subscribe_mode_subscri
     assert sh["75310000006371"].last_checked_at is not None and sh["75310000006372"].last_checked_at is None
     assert sh["75310000006372"].next_check_at is not None
     assert sh["75310000006372"].next_check_at - clock.now() > timedelta(hours=11)
+
+
+@pytest.mark.parametrize("garbled", ["protocol", "unexpected", "unrecordable"])
+def test_track_given_a_garbled_answer_for_the_middle_parcel_records_the_others_and_asks_it_again_later(
+        ht, db, garbled):
+    h, fake = ht
+    h.rt.config.tracking.daily_query_budget = 100
+    _shipped(h, ["6101", "6102", "6103"])
+    numbers = [f"7531{pid:0>10}" for pid in ("6101", "6102", "6103")]
+    for no in numbers:
+        fake.results[no] = _moving(2)
+    if garbled == "protocol":
+        fake.garble[numbers[1]] = ProtocolError("kuaidi100 poll/query.do: answer is not JSON")
+    elif garbled == "unexpected":
+        fake.garble[numbers[1]] = KeyError("ischeck")
+    else:  # an event time without a zone: the store refuses it
+        fake.results[numbers[1]] = TrackResult(LogisticsState.IN_TRANSIT, [
+            TrackEvent(datetime(2024, 5, 6, 12, 0), LogisticsState.IN_TRANSIT, "【杭州】已发出")])
+    assert track(h.rt) == 2
+    sh = _shipments(db)
+    assert [sh[no].logistics_state for no in numbers] == ["in_transit", "none", "in_transit"]
+    assert sh[numbers[1]].next_check_at is not None and sh[numbers[1]].next_check_at > clock.now()
+    fake.results[numbers[1]] = _moving(2)
+    with time_machine.travel(clock.now() + timedelta(hours=3), tick=False):
+        track(h.rt)
+    assert _shipments(db)[numbers[1]].logistics_state == "in_transit"

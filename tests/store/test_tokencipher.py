@@ -110,7 +110,9 @@ def test_load_given_a_sealed_row_and_no_key_says_to_set_the_key_without_showing_
     assert NEW_KEY not in text and PREFIX not in text
 
 
-@pytest.mark.parametrize("raw", ["not-a-key", f"{NEW_KEY},short", "  ,  x"])
+# ids fixed: the keys are random, and xdist workers must collect the same test names
+@pytest.mark.parametrize("raw", ["not-a-key", f"{NEW_KEY},short", "  ,  x"],
+                         ids=["garbage", "valid-then-short", "blank"])
 def test_a_malformed_key_is_a_config_error_that_never_shows_the_key(raw: str) -> None:
     with pytest.raises(ConfigError, match="not a Fernet key") as caught:
         TokenCipher.from_setting(raw)

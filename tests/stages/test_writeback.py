@@ -1,0 +1,189 @@
+"""writeback: each order's outcome is recorded as it completes; an unreadable answer is an unknown outcome,
+read back before anything is sent again; an order that keeps failing is set aside with an alert."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from syncd import clock
+from syncd.domain import Parcel, ShipResult
+from syncd.errors import AuthError, ProtocolError
+from syncd.stages import writeback
+from syncd.store.db import Database
+from syncd.store.models import Alert, AuditEntry, Order, Shipment
+from tests.fakes import FakeStorefront, make_order
+from tests.stages.harness import Harness, build
+
+PIDS = [f"31{i}" for i in range(5)]
+MIDDLE = PIDS[2]
+
+
+@pytest.fixture
+def h(db: Database, tmp_path: Path) -> Harness:
+    h = build(db, tmp_path)
+    for i, pid in enumerate(PIDS):
+        h.shop.put(make_order(pid, clock.now() - timedelta(minutes=30 - i)))
+    h.cycle()
+    h.reply("acme", "r.csv", [(pid, "中通", f"ZT{pid}000") for pid in PIDS])
+    h.stage("collect")
+    return h
+
+
+def garble(shop: FakeStorefront, pid: str, error: Callable[[], Exception], *, accepted: bool,
+           times: int = 1) -> None:
+    """The next ``times`` uploads of ``pid`` get an answer we cannot read; ``accepted``: the shop took it."""
+    real = shop.ship
+    left = [times]
+
+    def ship(platform_order_id: str, parcels: Sequence[Parcel], whole_order: bool) -> ShipResult:
+        if platform_order_id != pid or left[0] == 0:
+            return real(platform_order_id, parcels, whole_order)
+        left[0] -= 1
+        if accepted:
+            real(platform_order_id, parcels, whole_order)
+        else:
+            shop.ship_calls.append((platform_order_id, list(parcels), whole_order))
+        raise error()
+
+    shop.ship = ship  # type: ignore[method-assign]
+
+
+def _shipments(db: Database) -> dict[str, tuple[str, int, int]]:
+    with db.read() as s:
+        return {pid: (st, att, faults) for pid, st, att, faults in s.execute(
+            select(Order.platform_order_id, Shipment.writeback_state, Shipment.writeback_attempts,
+                   Shipment.writeback_faults).join(Order, Order.id == Shipment.order_id))}
+
+
+def _states(db: Database) -> dict[str, str]:
+    with db.read() as s:
+        return dict(s.execute(select(Order.platform_order_id, Order.state)).all())
+
+
+def _uploads(shop: FakeStorefront) -> Counter[str]:
+    return Counter(pid for pid, _, _ in shop.ship_calls)
+
+
+def test_writeback_given_an_unreadable_answer_on_the_middle_order_records_the_others_as_they_complete(h: Harness,
+                                                                                                     db: Database):
+    garble(h.shop, MIDDLE, lambda: ProtocolError("douyin order.logisticsAdd: answer is not JSON"), accepted=False)
+    h.stage("writeback")
+    wb = _shipments(db)
+    assert {pid: wb[pid][0] for pid in PIDS} == {**dict.fromkeys(PIDS, "uploaded"), MIDDLE: "pending"}
+    assert wb[MIDDLE][1:] == (1, 1)  # one attempt, one unreadable answer: waits for its backoff
+    assert _uploads(h.shop) == Counter(PIDS)
+    assert [st for pid, st in _states(db).items() if pid != MIDDLE] == ["shipped"] * 4
+    with db.read() as s:
+        outcomes = dict(s.execute(select(AuditEntry.subject, AuditEntry.outcome)
+                                  .where(AuditEntry.action == "upload_tracking", AuditEntry.outcome != "intent"))
+                        .all())
+    assert outcomes == {**{f"order {pid}": "ok" for pid in PIDS}, f"order {MIDDLE}": "unknown"}
+
+
+def test_writeback_given_an_unreadable_answer_to_an_accepted_upload_reads_back_and_never_sends_again(h: Harness,
+                                                                                                    db: Database):
+    garble(h.shop, MIDDLE, lambda: ProtocolError("pdd: truncated JSON"), accepted=True)
+    h.stage("writeback")
+    assert _shipments(db)[MIDDLE][0] == "pending"
+    h.stage("writeback")  # backoff not over: nothing happens
+    assert h.shop.get_calls == []
+    with time_machine.travel(clock.now() + timedelta(minutes=2)):
+        h.stage("writeback")
+    assert h.shop.get_calls == [MIDDLE]
+    assert _uploads(h.shop) == Counter(PIDS)  # read back: the shop had it; not sent twice
+    assert h.shop.shipped[MIDDLE] == [f"ZT{MIDDLE}000"]
+    assert _shipments(db)[MIDDLE][0] == "uploaded"
+    assert set(_states(db).values()) == {"shipped"}
+
+
+def test_writeback_given_an_unreadable_answer_to_a_lost_upload_reads_back_then_sends_it_once(h: Harness,
+                                                                                             db: Database):
+    garble(h.shop, MIDDLE, lambda: ProtocolError("taobao: HTML page with HTTP 200"), accepted=False)
+    h.stage("writeback")
+    with time_machine.travel(clock.now() + timedelta(minutes=2)):
+        h.stage("writeback")
+    assert h.shop.get_calls == [MIDDLE]
+    assert _uploads(h.shop)[MIDDLE] == 2
+    assert [p.attempted for pid, parcels, _ in h.shop.ship_calls if pid == MIDDLE for p in parcels] == [False, True]
+    assert h.shop.shipped[MIDDLE] == [f"ZT{MIDDLE}000"]
+    assert _shipments(db)[MIDDLE][:2] == ("uploaded", 1)
+
+
+def test_writeback_given_a_read_back_that_fails_sends_nothing_and_waits(h: Harness, db: Database):
+    garble(h.shop, MIDDLE, lambda: ProtocolError("answer is not JSON"), accepted=False)
+    h.stage("writeback")
+    h.shop.fail_get.append(ProtocolError("order.orderDetail: answer is not JSON"))
+    with time_machine.travel(clock.now() + timedelta(minutes=2)):
+        h.stage("writeback")
+    assert _uploads(h.shop)[MIDDLE] == 1  # outcome still unknown: never sent blindly
+    assert _shipments(db)[MIDDLE] == ("pending", 2, 2)
+
+
+def test_writeback_given_an_unexpected_error_on_the_middle_order_goes_on_with_the_rest(h: Harness, db: Database):
+    garble(h.shop, MIDDLE, lambda: KeyError("logistics_code"), accepted=True)
+    h.stage("writeback")
+    wb = _shipments(db)
+    assert [pid for pid in PIDS if wb[pid][0] == "uploaded"] == [p for p in PIDS if p != MIDDLE]
+    assert wb[MIDDLE] == ("pending", 1, 1)
+    with time_machine.travel(clock.now() + timedelta(minutes=2)):
+        h.stage("writeback")
+    assert _uploads(h.shop) == Counter(PIDS)
+    assert _shipments(db)[MIDDLE][0] == "uploaded"
+
+
+def test_writeback_given_an_order_whose_answers_stay_unreadable_sets_it_aside_with_an_alert(h: Harness,
+                                                                                          db: Database):
+    from syncd.stages.watch import rules_pass
+
+    garble(h.shop, MIDDLE, lambda: ProtocolError("answer is not JSON"), accepted=False, times=100)
+    h.shop.fail_get.extend(ProtocolError("answer is not JSON") for _ in range(100))
+    at = clock.now()
+    for _ in range(writeback.MAX_FAULTS):
+        with time_machine.travel(at):
+            h.stage("writeback")
+        at += timedelta(hours=2)
+    assert _shipments(db)[MIDDLE] == ("rejected", writeback.MAX_FAULTS, 0)
+    assert _states(db)[MIDDLE] == "held"
+    assert _uploads(h.shop)[MIDDLE] == 1  # after the first unreadable answer only read-backs, never a blind send
+    with time_machine.travel(at):
+        h.stage("writeback")
+        rules_pass(h.rt)
+    assert _uploads(h.shop)[MIDDLE] == 1  # set aside: no more calls
+    with db.read() as s:
+        oid = s.scalar(select(Order.id).where(Order.platform_order_id == MIDDLE))
+        alert = s.scalars(select(Alert).where(Alert.subject == f"order:{oid}")).one()
+    assert (alert.rule, alert.severity) == ("order_held", "critical")
+    assert "could not be read" in alert.detail
+    assert {pid: st for pid, st in _states(db).items() if pid != MIDDLE} == dict.fromkeys(
+        [p for p in PIDS if p != MIDDLE], "shipped")
+
+
+def test_writeback_given_a_token_refused_mid_batch_keeps_what_was_uploaded_and_frees_the_rest(h: Harness,
+                                                                                             db: Database):
+    garble(h.shop, MIDDLE, lambda: AuthError("access token expired"), accepted=False)
+    h.stage("writeback")
+    wb = _shipments(db)
+    assert [wb[pid][0] for pid in PIDS] == ["uploaded", "uploaded", "pending", "pending", "pending"]
+    assert [wb[pid][1] for pid in PIDS[3:]] == [0, 0]  # never sent: no read-back needed later
+    h.stage("writeback")  # the two never sent go at once; the refused one waits for its backoff
+    assert _uploads(h.shop) == Counter(PIDS)
+    with time_machine.travel(clock.now() + timedelta(minutes=2)):
+        h.stage("writeback")
+    assert _uploads(h.shop) == Counter([*PIDS, MIDDLE])
+    assert set(_states(db).values()) == {"shipped"}
+
+
+def test_on_storefront_given_tracking_numbers_in_any_case_matches_each_parcel():
+    order = make_order("1", clock.now())
+    order.shipped_tracking.append(" zt1 ")
+    parcels = [Parcel("zhongtong", "ZT1", [], "r1"), Parcel("zhongtong", "ZT2", [], "r2")]
+    assert writeback.on_storefront(order, parcels[:1])
+    assert not writeback.on_storefront(order, parcels)
+    assert not writeback.on_storefront(order, [])
