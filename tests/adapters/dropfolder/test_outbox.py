@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import openpyxl
 import pytest
 
-from adapters.dropfolder import outbox
+from adapters.dropfolder import files, outbox
 from syncd.domain import OutboxBatch, OutboxRow
 
 ORDER_19 = "6923456789012345678"
@@ -191,9 +191,9 @@ def test_write_batch_logs_no_receiver_data(make_adapter, caplog):
 
 def test_write_fsyncs_the_temporary_file_before_renaming_it(adapter, monkeypatch):
     events = []
-    real_fsync, real_replace = outbox.os.fsync, outbox.os.replace
-    monkeypatch.setattr(outbox.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
-    monkeypatch.setattr(outbox.os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))[1])
+    real_fsync, real_replace = files.os.fsync, files.os.replace
+    monkeypatch.setattr(files.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(files.os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))[1])
     adapter.write_batch(batch())
     assert events[:2] == ["fsync", "replace"]
 

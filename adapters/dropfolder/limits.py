@@ -1,0 +1,173 @@
+"""Bounds checked before a reply file is parsed: the zip structure of an .xlsx, and CSV line lengths.
+
+A supplier's file is outside input: a 1.2 MB .xlsx can unpack to gigabytes (a zip bomb), one shared
+string can be 1.5 GB, one row can hold millions of cells. Everything here reads in fixed-size chunks, so
+checking costs a few MB of memory whatever the file holds, and openpyxl is only given an archive that
+passed. Each failed check raises :class:`InboxLimitError` with words a supplier can act on.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zipfile
+from collections.abc import Iterator
+from typing import BinaryIO, TextIO
+
+from adapters.dropfolder.config import InboxLimits
+
+MB = 1024 * 1024
+CHUNK = 1 << 20
+MAX_MEMBERS = 10_000
+MAX_CENTRAL_DIRECTORY = 2 * MB  # bytes; about 20,000 entries: ZipFile() reads it whole
+RATIO_FROM = MB  # members smaller than this uncompressed are not judged by their ratio
+_EOCD = b"PK\x05\x06"
+_EOCD_SIZE = 22
+_SHEET = re.compile(r"xl/worksheets/[^/]+\.xml", re.IGNORECASE)
+_XML = (".xml", ".rels", ".vml")
+_ROW_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+_DTD = (b"<!DOCTYPE", b"<!ENTITY")
+
+
+class InboxLimitError(ValueError):
+    """A reply file over one of the supplier's :class:`InboxLimits`; the message says which and why."""
+
+
+def _mb(n: float) -> str:
+    return f"{n / MB:.0f} MB" if n >= MB else f"{n / 1024:.0f} KB"
+
+
+def check_central_directory(f: BinaryIO, size: int) -> None:
+    """The archive's table of contents is small enough to be read (checked before ``zipfile`` reads it).
+
+    BadZipFile when there is none (a damaged or cut-off file)."""
+    tail_size = min(size, _EOCD_SIZE + 65_535)
+    f.seek(size - tail_size)
+    tail = f.read(tail_size)
+    at = tail.rfind(_EOCD)
+    if at < 0 or len(tail) - at < _EOCD_SIZE:
+        raise zipfile.BadZipFile("no table of contents at the end of the archive (damaged or cut off)")
+    entries, cd_size = struct.unpack("<10xHI6x", tail[at:at + _EOCD_SIZE])[0:2]
+    if entries == 0xFFFF or cd_size == 0xFFFFFFFF:
+        raise InboxLimitError("the workbook is a ZIP64 archive (over 4 GB or 65,535 parts): too large for a reply")
+    if entries > MAX_MEMBERS or cd_size > MAX_CENTRAL_DIRECTORY:
+        raise InboxLimitError(f"the workbook has {entries} parts; a reply has at most {MAX_MEMBERS}")
+
+
+def _member_cap(info: zipfile.ZipInfo, limits: InboxLimits) -> int:
+    if _SHEET.fullmatch(info.filename):
+        return int(limits.max_unpacked_mb * MB)
+    if info.filename.lower().endswith(_XML):
+        return int(limits.max_part_mb * MB)  # read whole by openpyxl: shared strings, styles, workbook
+    return int(limits.max_unpacked_mb * MB)  # pictures and the like: never parsed in read-only mode
+
+
+def check_declared(infos: list[zipfile.ZipInfo], limits: InboxLimits) -> None:
+    """Declared sizes and compression ratios of every member, before anything is decompressed."""
+    total = 0
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise InboxLimitError("the workbook is encrypted: save it again without a password")
+        cap = _member_cap(info, limits)
+        if info.file_size > cap:
+            raise InboxLimitError(f"part {info.filename!r} of the workbook unpacks to {_mb(info.file_size)}, "
+                                  f"over the limit of {_mb(cap)}")
+        if info.file_size >= RATIO_FROM and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+            ratio = info.file_size / max(info.compress_size, 1)
+            raise InboxLimitError(f"part {info.filename!r} of the workbook is compressed {ratio:.0f} to 1 "
+                                  f"(limit {limits.max_ratio:.0f}): a zip bomb, not a spreadsheet")
+        total += info.file_size
+    if total > limits.max_unpacked_mb * MB:
+        raise InboxLimitError(f"the workbook unpacks to {_mb(total)}, over the limit of "
+                              f"{_mb(limits.max_unpacked_mb * MB)}")
+
+
+def _scan_children(state: list[int], chunk: bytes, max_children: int, name: str) -> None:
+    """Elements opened inside the current row, across chunks (``state[0]``)."""
+    segments = _ROW_START.split(chunk)
+    opened = [seg.count(b"<") - seg.count(b"</") - seg.count(b"<?") - seg.count(b"<!") for seg in segments]
+    if len(segments) == 1:
+        state[0] += opened[0]
+        counts = [state[0]]
+    else:
+        counts = [state[0] + opened[0], *opened[1:]]
+        state[0] = opened[-1]
+    if max(counts) > max_children:
+        raise InboxLimitError(f"a row of {name!r} has more than {max_children // 4} cells; a reply needs a few "
+                              "columns (order number, carrier, tracking number)")
+
+
+def check_members(zf: zipfile.ZipFile, limits: InboxLimits) -> None:
+    """Decompress every member through a capped stream: actual sizes (whatever the directory declares),
+    CRCs, and what openpyxl would have to hold at once."""
+    total = 0
+    total_cap = int(limits.max_unpacked_mb * MB)
+    for info in zf.infolist():
+        if info.is_dir():
+            continue
+        cap = _member_cap(info, limits)
+        is_xml = info.filename.lower().endswith(_XML)
+        scan = _Scanner(info.filename, limits) if is_xml else None
+        size = 0
+        with zf.open(info) as member:
+            for chunk in iter(lambda m=member: m.read(CHUNK), b""):  # type: ignore[misc]
+                size += len(chunk)
+                total += len(chunk)
+                if size > cap or total > total_cap:
+                    raise InboxLimitError(f"part {info.filename!r} of the workbook unpacks to more than "
+                                          f"{_mb(min(cap, total_cap))}")
+                if scan is not None:
+                    scan.feed(chunk)
+
+
+class _Scanner:
+    """Streams one XML member and bounds what openpyxl would hold at once: the longest text or tag
+    (a cell, a shared string), the elements of one row (openpyxl builds a whole row before it yields it),
+    and refuses DTDs (entity expansion). Byte level: text cannot contain ``<``, so the longest run of
+    bytes without one bounds every text node and every tag."""
+
+    def __init__(self, name: str, limits: InboxLimits) -> None:
+        self.name = name
+        self.max_run = limits.max_cell_chars * 4 + 1024  # UTF-8 bytes of the longest cell, plus its tag
+        self.max_children = limits.max_columns * 4 + 64  # a cell is <c>, <v>, maybe <f> or <is><t>
+        self.is_sheet = bool(_SHEET.fullmatch(name))
+        self.run = 0
+        self.row = [0]
+        self.tail = b""
+
+    def feed(self, chunk: bytes) -> None:
+        """Check one more chunk of the member."""
+        joined = self.tail + chunk  # a marker may straddle two chunks
+        if any(d in joined for d in _DTD):
+            raise InboxLimitError(f"part {self.name!r} of the workbook declares a DTD; Excel never writes one")
+        self.tail = chunk[-16:]
+        pieces = chunk.split(b"<")
+        first = self.run + len(pieces[0])
+        longest = max(first, max(map(len, pieces[1:]), default=0))
+        self.run = first if len(pieces) == 1 else len(pieces[-1])
+        if longest > self.max_run:
+            raise InboxLimitError(f"part {self.name!r} of the workbook holds a text or cell of more than "
+                                  f"{limits_chars(self.max_run)} characters")
+        if self.is_sheet:
+            _scan_children(self.row, chunk, self.max_children, self.name)
+
+
+def limits_chars(max_run: int) -> int:
+    """The cell size, in characters, that a byte run bound stands for."""
+    return (max_run - 1024) // 4
+
+
+def capped_lines(text: TextIO, max_chars: int) -> Iterator[str]:
+    """The lines of ``text`` (line ends kept, as ``csv`` wants them); InboxLimitError on a longer line."""
+    line_no = 0
+    while True:
+        line = text.readline(max_chars + 1)
+        if not line:
+            return
+        line_no += 1
+        if len(line) > max_chars:
+            raise InboxLimitError(f"line {line_no} is longer than {max_chars} characters")
+        yield line
+
+
+__all__ = ["InboxLimitError", "capped_lines", "check_central_directory", "check_declared", "check_members"]
