@@ -109,6 +109,8 @@ class InboxLimits(StrictModel):
     """Rows of the sheet read, empty ones included."""
     max_columns: Annotated[int, Field(ge=3, le=1000)] = 64
     """Cells of one row (header row included)."""
+    max_cells: Annotated[int, Field(ge=1000, le=50_000_000)] = 400_000
+    """Cells kept from the whole file (rows × columns of the header); what reading costs grows with it."""
     max_cell_chars: Annotated[int, Field(ge=64, le=100_000)] = 2000
     """Characters of one cell."""
     max_error_rows: Annotated[int, Field(ge=1, le=100_000)] = 1000

@@ -82,19 +82,40 @@ def check_declared(infos: list[zipfile.ZipInfo], limits: InboxLimits) -> None:
                               f"{_mb(limits.max_unpacked_mb * MB)}")
 
 
-def _scan_children(state: list[int], chunk: bytes, max_children: int, name: str) -> None:
-    """Elements opened inside the current row, across chunks (``state[0]``)."""
-    segments = _ROW_START.split(chunk)
-    opened = [seg.count(b"<") - seg.count(b"</") - seg.count(b"<?") - seg.count(b"<!") for seg in segments]
-    if len(segments) == 1:
-        state[0] += opened[0]
-        counts = [state[0]]
-    else:
-        counts = [state[0] + opened[0], *opened[1:]]
-        state[0] = opened[-1]
-    if max(counts) > max_children:
-        raise InboxLimitError(f"a row of {name!r} has more than {max_children // 4} cells; a reply needs a few "
-                              "columns (order number, carrier, tracking number)")
+class _RowCounter:
+    """Rows of a worksheet, elements of its current row and of the whole sheet, across chunks.
+
+    openpyxl builds a row whole before yielding it and, for a sheet without a ``<dimension>``, keeps an
+    (emptied) element per row while it looks for one: both grow with what is counted here.
+    """
+
+    def __init__(self, name: str, limits: InboxLimits) -> None:
+        self.name = name
+        self.max_rows = limits.max_rows
+        self.max_row_elements = limits.max_columns * 4 + 64  # a cell is <c>, <v>, maybe <f> or <is><t>
+        self.max_elements = limits.max_cells * 4 + limits.max_rows * 2 + 10_000
+        self.rows = 0
+        self.row_elements = 0
+        self.elements = 0
+
+    def feed(self, chunk: bytes) -> None:
+        segments = _ROW_START.split(chunk)
+        opened = [seg.count(b"<") - seg.count(b"</") - seg.count(b"<?") - seg.count(b"<!") for seg in segments]
+        self.rows += len(segments) - 1
+        self.elements += sum(opened) + len(segments) - 1
+        if len(segments) == 1:
+            self.row_elements += opened[0]
+            widest = self.row_elements
+        else:
+            widest = max(self.row_elements + opened[0], *opened[1:])
+            self.row_elements = opened[-1]
+        if self.rows > self.max_rows:
+            raise InboxLimitError(f"{self.name!r} has more than {self.max_rows} rows; split the file")
+        if widest > self.max_row_elements:
+            raise InboxLimitError(f"a row of {self.name!r} has more than {self.max_row_elements // 4} cells; a reply "
+                                  "needs a few columns (order number, carrier, tracking number)")
+        if self.elements > self.max_elements:
+            raise InboxLimitError(f"{self.name!r} has more than {self.max_elements} elements; split the file")
 
 
 def check_members(zf: zipfile.ZipFile, limits: InboxLimits) -> None:
@@ -129,10 +150,8 @@ class _Scanner:
     def __init__(self, name: str, limits: InboxLimits) -> None:
         self.name = name
         self.max_run = limits.max_cell_chars * 4 + 1024  # UTF-8 bytes of the longest cell, plus its tag
-        self.max_children = limits.max_columns * 4 + 64  # a cell is <c>, <v>, maybe <f> or <is><t>
-        self.is_sheet = bool(_SHEET.fullmatch(name))
+        self.rows = _RowCounter(name, limits) if _SHEET.fullmatch(name) else None
         self.run = 0
-        self.row = [0]
         self.tail = b""
 
     def feed(self, chunk: bytes) -> None:
@@ -148,8 +167,8 @@ class _Scanner:
         if longest > self.max_run:
             raise InboxLimitError(f"part {self.name!r} of the workbook holds a text or cell of more than "
                                   f"{limits_chars(self.max_run)} characters")
-        if self.is_sheet:
-            _scan_children(self.row, chunk, self.max_children, self.name)
+        if self.rows is not None:
+            self.rows.feed(chunk)
 
 
 def limits_chars(max_run: int) -> int:

@@ -265,9 +265,16 @@ def parse_stream(
     if header is None:
         return ParsedInbox(rows=[], errors=[], file_error=no_header_message())
     parsed = ParsedInbox(rows=[], errors=[])
+    width = len(header.names)
+    kept = [0]
 
     def take(row_no: int, cells: Sequence[Any]) -> None:
         result = parse_row(row_no, cells, header)
+        if result is not None:
+            kept[0] += width
+            if kept[0] > limits.max_cells:
+                raise InboxLimitError(f"more than {limits.max_cells} cells ({width} columns up to row {row_no}); "
+                                      "split the file or leave out columns")
         if isinstance(result, TrackingRow):
             parsed.rows.append(result)
         elif isinstance(result, RowError):

@@ -1,0 +1,276 @@
+"""Builders of hostile reply files (the attacks of issue 16.2) and a peak-memory probe.
+
+Run as a script to measure the peak memory of reading each one, in a fresh child process per file
+(``ru_maxrss``, what a container's memory limit sees) and with tracemalloc (Python's own allocations):
+
+    PYTHONPATH=. python -m tests.hostile.inbox_files
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+MB = 1024 * 1024
+
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/sharedStrings.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+    '</Types>')
+_ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+    'officeDocument" Target="xl/workbook.xml"/></Relationships>')
+_WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>')
+_WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+    'worksheet" Target="worksheets/sheet1.xml"/>'
+    '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+    'sharedStrings" Target="sharedStrings.xml"/></Relationships>')
+_SHEET_HEAD = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+               '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
+_SHEET_TAIL = "</sheetData></worksheet>"
+_HEADER_ROW = ('<row r="1"><c r="A1" t="inlineStr"><is><t>订单号</t></is></c>'
+               '<c r="B1" t="inlineStr"><is><t>快递公司</t></is></c>'
+               '<c r="C1" t="inlineStr"><is><t>快递单号</t></is></c></row>')
+
+
+def _row(r: int) -> str:
+    return (f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>69{r:017d}</t></is></c>'
+            f'<c r="B{r}" t="inlineStr"><is><t>中通</t></is></c>'
+            f'<c r="C{r}" t="inlineStr"><is><t>7{r:013d}</t></is></c></row>')
+
+
+def _workbook(path: Path, sheet: Callable[[zipfile.ZipFile], None], shared: Callable[[zipfile.ZipFile], None]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        zf.writestr("_rels/.rels", _ROOT_RELS)
+        zf.writestr("xl/workbook.xml", _WORKBOOK)
+        zf.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        shared(zf)
+        sheet(zf)
+    return path
+
+
+def _empty_shared(zf: zipfile.ZipFile) -> None:
+    zf.writestr("xl/sharedStrings.xml", '<?xml version="1.0" encoding="UTF-8"?>'
+                '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="0" uniqueCount="0"/>')
+
+
+def zip_bomb_xlsx(path: Path, unpacked_mb: int = 312) -> Path:
+    """A small .xlsx whose one sheet unpacks to ``unpacked_mb`` of rows (the same row over and over)."""
+    def sheet(zf: zipfile.ZipFile) -> None:
+        row = _row(2).encode()
+        block = row * (MB // len(row))
+        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as out:
+            out.write((_SHEET_HEAD + _HEADER_ROW).encode())
+            for _ in range(unpacked_mb):
+                out.write(block)
+            out.write(_SHEET_TAIL.encode())
+
+    return _workbook(path, sheet, _empty_shared)
+
+
+def huge_shared_string_xlsx(path: Path, string_mb: int = 1536) -> Path:
+    """A small .xlsx with one shared string of ``string_mb`` MB (the sheet refers to it once)."""
+    def shared(zf: zipfile.ZipFile) -> None:
+        with zf.open("xl/sharedStrings.xml", "w", force_zip64=True) as out:
+            out.write(b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
+                      b'spreadsheetml/2006/main" count="1" uniqueCount="1"><si><t>')
+            block = b"A" * MB
+            for _ in range(string_mb):
+                out.write(block)
+            out.write(b"</t></si></sst>")
+
+    def sheet(zf: zipfile.ZipFile) -> None:
+        zf.writestr("xl/worksheets/sheet1.xml", _SHEET_HEAD + _HEADER_ROW
+                    + '<row r="2"><c r="A2" t="s"><v>0</v></c></row>' + _SHEET_TAIL)
+
+    return _workbook(path, sheet, shared)
+
+
+def wide_row_xlsx(path: Path, cells: int = 2_000_000) -> Path:
+    """An .xlsx with one row of millions of empty cells (openpyxl builds a row whole before yielding it)."""
+    def sheet(zf: zipfile.ZipFile) -> None:
+        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as out:
+            out.write((_SHEET_HEAD + _HEADER_ROW + '<row r="2">').encode())
+            out.write(b'<c r="A2"/>' * cells)
+            out.write(("</row>" + _SHEET_TAIL).encode())
+
+    return _workbook(path, sheet, _empty_shared)
+
+
+def bad_rows_xlsx(path: Path, rows: int = 5000) -> Path:
+    """A valid .xlsx of ``rows`` rows, every one wrong (a carrier nobody knows)."""
+    def sheet(zf: zipfile.ZipFile) -> None:
+        body = "".join(_row(r).replace("中通", "火星快递") for r in range(2, rows + 2))
+        zf.writestr("xl/worksheets/sheet1.xml", _SHEET_HEAD + _HEADER_ROW + body + _SHEET_TAIL)
+
+    return _workbook(path, sheet, _empty_shared)
+
+
+def huge_csv(path: Path, size_mb: int = 49) -> Path:
+    """A CSV of ``size_mb`` MB: a header, then rows that each fail (4.7 million error rows once)."""
+    line = b"6900000000000000001,\xe7\x81\xab\xe6\x98\x9f,X\r\n"  # 火星 (unknown carrier), a bad tracking number
+    block = line * (MB // len(line))
+    with open(path, "wb") as out:
+        out.write("订单号,快递公司,快递单号\r\n".encode())
+        for _ in range(size_mb):
+            out.write(block)
+    return path
+
+
+def one_line_csv(path: Path, size_mb: int = 49) -> Path:
+    """A CSV that is one line of ``size_mb`` MB (no line break at all)."""
+    with open(path, "wb") as out:
+        out.write("订单号,快递公司,快递单号\r\n".encode())
+        block = b"x" * MB
+        for _ in range(size_mb):
+            out.write(block)
+    return path
+
+
+def wide_table(rows: int, columns: int) -> list[list[str]]:
+    """A valid reply table at the limits: ``rows`` rows of ``columns`` distinct short cells."""
+    header = ["订单号", "快递公司", "快递单号", *(f"列{c}" for c in range(3, columns))]
+    body = [[f"69{r:017d}", "中通", f"7{r:013d}", *(f"{r % 9973}.{c}" for c in range(3, columns))]
+            for r in range(rows)]
+    return [header, *body]
+
+
+def rows_at_limit_xlsx(path: Path, rows: int = 6000, columns: int = 64) -> Path:
+    """A valid .xlsx near the default limits (6,000 rows of 64 columns, 384,000 cells): all of it is kept."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("回单")
+    for values in wide_table(rows, columns):
+        ws.append(values)
+    wb.save(path)
+    return path
+
+
+def rows_at_limit_csv(path: Path, rows: int = 6000, columns: int = 64) -> Path:
+    """The same table as a CSV."""
+    with open(path, "w", encoding="utf-8-sig", newline="") as out:
+        for values in wide_table(rows, columns):
+            out.write(",".join(values) + "\r\n")
+    return path
+
+
+def dense_sheet_xlsx(path: Path, unpacked_mb: int = 95) -> Path:
+    """An .xlsx whose sheet unpacks to ``unpacked_mb`` of valid, varied rows: it passes every zip check
+    (ratio about 10), so only the row limit stops the reading."""
+    def sheet(zf: zipfile.ZipFile) -> None:
+        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as out:
+            out.write((_SHEET_HEAD + _HEADER_ROW).encode())
+            written, r = 0, 2
+            while written < unpacked_mb * MB:
+                chunk = "".join(_row(i) for i in range(r, r + 5000)).encode()
+                out.write(chunk)
+                written += len(chunk)
+                r += 5000
+            out.write(_SHEET_TAIL.encode())
+
+    return _workbook(path, sheet, _empty_shared)
+
+
+def valid_csv(path: Path, size_mb: int = 49) -> Path:
+    """A CSV of ``size_mb`` MB of valid rows: only the row limit stops the reading."""
+    with open(path, "wb") as out:
+        out.write("订单号,快递公司,快递单号\r\n".encode())
+        r = 0
+        while out.tell() < size_mb * MB:
+            out.write("".join(f"69{i:017d},中通,7{i:013d}\r\n" for i in range(r, r + 10000)).encode())
+            r += 10000
+    return path
+
+
+BUILDERS: dict[str, Callable[[Path], Path]] = {
+    "zip_bomb.xlsx": zip_bomb_xlsx,
+    "huge_shared_string.xlsx": huge_shared_string_xlsx,
+    "wide_row.xlsx": wide_row_xlsx,
+    "bad_rows.xlsx": bad_rows_xlsx,
+    "huge.csv": huge_csv,
+    "one_line.csv": one_line_csv,
+    "valid_49mb.csv": valid_csv,
+    "dense_sheet.xlsx": dense_sheet_xlsx,
+    "rows_at_limit.xlsx": rows_at_limit_xlsx,
+    "rows_at_limit.csv": rows_at_limit_csv,
+}
+
+
+def read_file(path: Path, max_file_mb: float = 64) -> tuple[str | None, int, int]:
+    """Parse one file as the drop folder does: (file error, rows accepted, rows rejected)."""
+    from adapters.dropfolder.config import InboxLimits
+    from adapters.dropfolder.inbox import parse_inbox
+    from syncd.domain import InboxFile
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(MB), b""):
+            digest.update(chunk)
+    file = InboxFile(name=path.name, path=str(path), sha256=digest.hexdigest(), size=path.stat().st_size)
+    parsed = parse_inbox(file, limits=InboxLimits(max_file_mb=max_file_mb))
+    return parsed.file_error, len(parsed.rows), len(parsed.errors)
+
+
+def _child(path: str, max_file_mb: float) -> None:
+    import adapters.dropfolder.inbox  # noqa: F401 - imports are the baseline, not the file
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    error, ok, bad = read_file(Path(path), max_file_mb)
+    seconds = time.monotonic() - started
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # before tracemalloc, whose traces cost memory
+    tracemalloc.start()
+    read_file(Path(path), max_file_mb)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"{Path(path).name:24} {os.path.getsize(path) / MB:5.1f} MB  maxrss {rss / 1024:5.1f} MB "
+          f"(+{(rss - base) / 1024:5.1f} over imports)  tracemalloc peak {peak / MB:5.1f} MB  "
+          f"{seconds:5.1f} s  rows {ok}/{bad}  {(error or 'read')[:80]}")
+
+
+def main() -> None:
+    """Build each hostile file in a temporary folder and measure reading it in a fresh process."""
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        _child(sys.argv[2], float(sys.argv[3]))
+        return
+    wanted = set(sys.argv[1:]) or set(BUILDERS)
+    max_file_mb = float(os.environ.get("MAX_FILE_MB", "64"))  # above the 49 MB CSV, to exercise streaming
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, build in BUILDERS.items():
+            if name not in wanted:
+                continue
+            path = build(Path(tmp) / name)
+            subprocess.run([sys.executable, "-m", "tests.hostile.inbox_files", "--child", str(path),
+                            str(max_file_mb)], check=True)
+            path.unlink()
+
+
+if __name__ == "__main__":
+    main()
