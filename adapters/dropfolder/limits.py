@@ -92,6 +92,7 @@ class _RowCounter:
     def __init__(self, name: str, limits: InboxLimits) -> None:
         self.name = name
         self.max_rows = limits.max_rows
+        self.max_columns = limits.max_columns
         self.max_row_elements = limits.max_columns * 4 + 64  # a cell is <c>, <v>, maybe <f> or <is><t>
         self.max_elements = limits.max_cells * 4 + limits.max_rows * 2 + 10_000
         self.rows = 0
@@ -112,7 +113,7 @@ class _RowCounter:
         if self.rows > self.max_rows:
             raise InboxLimitError(f"{self.name!r} has more than {self.max_rows} rows; split the file")
         if widest > self.max_row_elements:
-            raise InboxLimitError(f"a row of {self.name!r} has more than {self.max_row_elements // 4} cells; a reply "
+            raise InboxLimitError(f"a row of {self.name!r} has more than {self.max_columns} cells; a reply "
                                   "needs a few columns (order number, carrier, tracking number)")
         if self.elements > self.max_elements:
             raise InboxLimitError(f"{self.name!r} has more than {self.max_elements} elements; split the file")

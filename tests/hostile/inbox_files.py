@@ -95,13 +95,15 @@ def zip_bomb_xlsx(path: Path, unpacked_mb: int = 312) -> Path:
     return _workbook(path, sheet, _empty_shared)
 
 
-def huge_shared_string_xlsx(path: Path, string_mb: int = 1536) -> Path:
-    """A small .xlsx with one shared string of ``string_mb`` MB (the sheet refers to it once)."""
+def huge_shared_string_xlsx(path: Path, string_mb: int = 1536, varied: bool = False) -> Path:
+    """A small .xlsx with one shared string of ``string_mb`` MB (the sheet refers to it once).
+
+    ``varied``: random letters, which hardly compress (so no ratio check catches it)."""
     def shared(zf: zipfile.ZipFile) -> None:
         with zf.open("xl/sharedStrings.xml", "w", force_zip64=True) as out:
             out.write(b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
                       b'spreadsheetml/2006/main" count="1" uniqueCount="1"><si><t>')
-            block = b"A" * MB
+            block = os.urandom(MB // 2).hex().encode() if varied else b"A" * MB
             for _ in range(string_mb):
                 out.write(block)
             out.write(b"</t></si></sst>")
