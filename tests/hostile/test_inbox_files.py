@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import tracemalloc
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -277,3 +278,33 @@ def test_file_name_with_a_newline_cannot_forge_log_lines(adapter, caplog):
     assert all("\n" not in m for m in raw)  # quoted with %r at the source too
 
 
+
+
+# ---- through the collect stage: the alert, and the rest of the inbox --------------------------------
+
+
+def test_collect_given_a_zip_bomb_rejects_it_with_an_alert_and_imports_the_next_file(db, tmp_path):
+    from sqlalchemy import select
+
+    from syncd import clock
+    from syncd.store.models import Alert, InboxFileRecord, Shipment
+    from tests.fakes import make_order
+    from tests.stages.harness import build
+
+    h = build(db, tmp_path)
+    h.shop.put(make_order("1301", clock.now() - timedelta(minutes=5)))
+    h.cycle()
+    inbox = h.inbox("acme")
+    hostile.zip_bomb_xlsx(inbox / "a-回单.xlsx", unpacked_mb=120)
+    _settle(inbox / "a-回单.xlsx")
+    h.reply("acme", "b.csv", [("1301", "中通", "ZT1301")], age=3000)
+    assert h.stage("collect").ok
+    assert h.stage("watch").ok
+    with db.begin() as s:
+        assert list(s.scalars(select(Shipment.tracking_no))) == ["ZT1301"]
+        record = s.scalars(select(InboxFileRecord).where(InboxFileRecord.file_name == "a-回单.xlsx")).one()
+        assert "over the limits" in (record.file_error or "")
+        [alert] = s.scalars(select(Alert).where(Alert.rule == "supplier_file_rejected", Alert.open.is_(True)))
+        assert "a-回单.xlsx" in alert.title
+    assert (inbox / "rejected" / "a-回单.xlsx.reason.txt").is_file()
+    assert not (inbox / "a-回单.xlsx").exists()
