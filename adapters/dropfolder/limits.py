@@ -21,11 +21,14 @@ CHUNK = 1 << 20
 MAX_MEMBERS = 10_000
 MAX_CENTRAL_DIRECTORY = 2 * MB  # bytes; about 20,000 entries: ZipFile() reads it whole
 RATIO_FROM = MB  # members smaller than this uncompressed are not judged by their ratio
+PART_ELEMENTS = 20_000  # elements of a part openpyxl makes objects of (styles: ~1 KB each); Excel's stay far below
 _EOCD = b"PK\x05\x06"
 _EOCD_SIZE = 22
 _SHEET = re.compile(r"xl/worksheets/[^/]+\.xml", re.IGNORECASE)
+_STRINGS = re.compile(r"xl/sharedStrings\.xml", re.IGNORECASE)
 _XML = (".xml", ".rels", ".vml")
 _ROW_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+_STRING_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
 _DTD = (b"<!DOCTYPE", b"<!ENTITY")
 
 
@@ -143,38 +146,57 @@ def check_members(zf: zipfile.ZipFile, limits: InboxLimits) -> None:
 
 
 class _Scanner:
-    """Streams one XML member and bounds what openpyxl would hold at once: the longest text or tag
-    (a cell, a shared string), the elements of one row (openpyxl builds a whole row before it yields it),
-    and refuses DTDs (entity expansion). Byte level: text cannot contain ``<``, so the longest run of
-    bytes without one bounds every text node and every tag."""
+    """Streams one XML member and bounds what openpyxl would hold at once.
+
+    - the longest text or tag (a cell, a shared string): text cannot contain ``<``, so the longest run of
+      bytes without one bounds every text node and every tag;
+    - in a worksheet, rows and the elements of one row (:class:`_RowCounter`);
+    - in the shared strings, their number (openpyxl keeps them all); in any other part, its elements
+      (openpyxl makes an object of each style);
+    - no DTD (entity expansion).
+    """
 
     def __init__(self, name: str, limits: InboxLimits) -> None:
         self.name = name
+        self.max_chars = limits.max_cell_chars
         self.max_run = limits.max_cell_chars * 4 + 1024  # UTF-8 bytes of the longest cell, plus its tag
         self.rows = _RowCounter(name, limits) if _SHEET.fullmatch(name) else None
+        self.is_strings = bool(_STRINGS.fullmatch(name))
+        self.max_strings = limits.max_cells // 2  # openpyxl keeps each as a str: ~60 bytes even when tiny
+        self.elements = 0
         self.run = 0
-        self.tail = b""
+        self.pending = b""
 
     def feed(self, chunk: bytes) -> None:
         """Check one more chunk of the member."""
-        joined = self.tail + chunk  # a marker may straddle two chunks
-        if any(d in joined for d in _DTD):
-            raise InboxLimitError(f"part {self.name!r} of the workbook declares a DTD; Excel never writes one")
-        self.tail = chunk[-16:]
         pieces = chunk.split(b"<")
         first = self.run + len(pieces[0])
         longest = max(first, max(map(len, pieces[1:]), default=0))
         self.run = first if len(pieces) == 1 else len(pieces[-1])
         if longest > self.max_run:
             raise InboxLimitError(f"part {self.name!r} of the workbook holds a text or cell of more than "
-                                  f"{limits_chars(self.max_run)} characters")
+                                  f"{self.max_chars} characters")
+        # Markers are counted in whole tags: a tag cut by the chunk's end waits for the next chunk.
+        body = self.pending + chunk
+        cut = body.rfind(b"<")
+        if cut >= 0 and b">" not in body[cut:]:
+            body, self.pending = body[:cut], body[cut:]
+        else:
+            self.pending = b""
+        if any(d in body for d in _DTD):
+            raise InboxLimitError(f"part {self.name!r} of the workbook declares a DTD; Excel never writes one")
         if self.rows is not None:
-            self.rows.feed(chunk)
-
-
-def limits_chars(max_run: int) -> int:
-    """The cell size, in characters, that a byte run bound stands for."""
-    return (max_run - 1024) // 4
+            self.rows.feed(body)
+        elif self.is_strings:
+            self.elements += len(_STRING_START.findall(body))
+            if self.elements > self.max_strings:
+                raise InboxLimitError(f"the workbook has more than {self.max_strings} different texts; save the "
+                                      "sheet alone as a new .xlsx")
+        else:
+            self.elements += body.count(b"<") - body.count(b"</") - body.count(b"<?") - body.count(b"<!")
+            if self.elements > PART_ELEMENTS:
+                raise InboxLimitError(f"part {self.name!r} of the workbook has more than {PART_ELEMENTS} "
+                                      "elements; save the sheet alone as a new .xlsx")
 
 
 def capped_lines(text: TextIO, max_chars: int) -> Iterator[str]:

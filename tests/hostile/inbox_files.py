@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -115,6 +116,45 @@ def huge_shared_string_xlsx(path: Path, string_mb: int = 1536, varied: bool = Fa
     return _workbook(path, sheet, shared)
 
 
+def many_styles_xlsx(path: Path, styles: int = 80_000) -> Path:
+    """An .xlsx whose styles.xml holds ``styles`` varied cell formats (openpyxl makes an object of each)."""
+    rng = random.Random(7)
+
+    def shared(zf: zipfile.ZipFile) -> None:
+        _empty_shared(zf)
+        xfs = "".join(f'<xf numFmtId="{rng.randrange(200)}" fontId="{rng.randrange(9999)}" fillId="0" '
+                      f'borderId="0" xfId="{rng.randrange(999)}"/>' for _ in range(styles))
+        zf.writestr("xl/styles.xml", '<?xml version="1.0" encoding="UTF-8"?><styleSheet xmlns="http://schemas.'
+                    f'openxmlformats.org/spreadsheetml/2006/main"><cellXfs count="{styles}">{xfs}</cellXfs>'
+                    "</styleSheet>")
+
+    def sheet(zf: zipfile.ZipFile) -> None:
+        zf.writestr("xl/worksheets/sheet1.xml", _SHEET_HEAD + _HEADER_ROW + _SHEET_TAIL)
+
+    return _workbook(path, sheet, shared)
+
+
+def tiny_strings_xlsx(path: Path, strings_mb: float = 7.5) -> Path:
+    """An .xlsx whose shared strings are ``strings_mb`` of tiny distinct texts (each costs ~60 bytes held)."""
+    rng = random.Random(7)
+
+    def shared(zf: zipfile.ZipFile) -> None:
+        with zf.open("xl/sharedStrings.xml", "w") as out:
+            out.write(b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
+                      b'spreadsheetml/2006/main">')
+            written = 0
+            while written < strings_mb * MB:
+                block = b"".join(b"<si><t>%06x</t></si>" % rng.randrange(1 << 24) for _ in range(10_000))
+                out.write(block)
+                written += len(block)
+            out.write(b"</sst>")
+
+    def sheet(zf: zipfile.ZipFile) -> None:
+        zf.writestr("xl/worksheets/sheet1.xml", _SHEET_HEAD + _HEADER_ROW + _SHEET_TAIL)
+
+    return _workbook(path, sheet, shared)
+
+
 def wide_row_xlsx(path: Path, cells: int = 2_000_000) -> Path:
     """An .xlsx with one row of millions of empty cells (openpyxl builds a row whole before yielding it)."""
     def sheet(zf: zipfile.ZipFile) -> None:
@@ -216,6 +256,8 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "zip_bomb.xlsx": zip_bomb_xlsx,
     "huge_shared_string.xlsx": huge_shared_string_xlsx,
     "wide_row.xlsx": wide_row_xlsx,
+    "many_styles.xlsx": many_styles_xlsx,
+    "tiny_strings.xlsx": tiny_strings_xlsx,
     "bad_rows.xlsx": bad_rows_xlsx,
     "huge.csv": huge_csv,
     "one_line.csv": one_line_csv,
