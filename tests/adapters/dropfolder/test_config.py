@@ -158,3 +158,16 @@ def test_file_mode_that_syncd_cannot_use_or_is_not_octal_is_rejected(given):
 def test_dir_mode_without_owner_search_is_rejected():
     with pytest.raises(ValidationError, match="folder mode"):
         config(dir_mode="0600")
+
+
+def test_template_validates_with_its_commented_retention_modes_and_limits_switched_on():
+    import re
+
+    import yaml
+
+    template = Path(__file__).resolve().parents[3] / "config" / "templates" / "suppliers" / "dropfolder.yaml"
+    text = template.read_text(encoding="utf-8")
+    on = re.sub(r"(?m)^# ((?:file_mode|dir_mode|retention_days|limits):|  max_)", r"\1", text)
+    cfg = DropFolderConfig.model_validate({"id": "acme", **yaml.safe_load(on)})
+    assert (cfg.file_mode, cfg.dir_mode, cfg.retention_days) == (0o600, 0o700, 30)
+    assert cfg.limits == DropFolderConfig.model_validate({"id": "acme", **yaml.safe_load(text)}).limits
