@@ -10,6 +10,7 @@ from typing import Any
 from adapters.dropfolder import inbox, outbox
 from adapters.dropfolder.config import DropFolderConfig
 from adapters.dropfolder.files import ensure_dir
+from adapters.dropfolder.limits import MB
 from adapters.dropfolder.retention import PurgedFile, purge_folders
 from adapters.dropfolder.schedule import batch_due
 from syncd import clock
@@ -35,6 +36,7 @@ class DropFolderSupplier:
         self.inbox_dir = inbox_dir
         self._order_headers = tuple(c.header for c in config.columns if c.field == "order_no")
         self._sub_order_headers = tuple(c.header for c in config.columns if c.field == "sub_order_no")
+        self._max_bytes = int(config.limits.max_file_mb * MB)
 
     @classmethod
     def from_context(cls, config: DropFolderConfig, ctx: AdapterContext) -> DropFolderSupplier:
@@ -58,7 +60,7 @@ class DropFolderSupplier:
 
     def list_inbox(self, now: datetime) -> list[InboxFile]:
         """Reply files that are complete (not modified within ``settle_seconds``), oldest first."""
-        return inbox.list_inbox(self.inbox_dir, now, self.config.settle_seconds)
+        return inbox.list_inbox(self.inbox_dir, now, self.config.settle_seconds, self._max_bytes)
 
     def parse_inbox(self, file: InboxFile) -> ParsedInbox:
         """Read one reply file into accepted rows and rejected rows (never raises for bad content)."""
@@ -67,7 +69,8 @@ class DropFolderSupplier:
     def finish_inbox(self, file: InboxFile, errors: Sequence[RowError], file_error: str | None) -> str:
         """Move the file to processed/ or rejected/, with ``<file>.errors.csv`` beside it; returns the new path."""
         return inbox.finish_inbox(self.inbox_dir, file, errors, file_error, clock.now(),
-                                  file_mode=self.config.file_mode, dir_mode=self.config.dir_mode)
+                                  file_mode=self.config.file_mode, dir_mode=self.config.dir_mode,
+                                  max_bytes=self._max_bytes)
 
     def batch_due(self, last_batch_at: datetime | None, now: datetime) -> bool:
         """Whether the schedule asks for a new outbox batch at ``now``."""

@@ -79,11 +79,20 @@ def hash_stream(f: BinaryIO) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def identity(path: str | os.PathLike[str]) -> tuple[str, int, str | None]:
-    """(sha256, size, None) of a regular file's content; for anything else an id of the name itself and its
-    kind (``symbolic link``…), so it can be recorded and moved aside without ever being opened."""
+def identity(path: str | os.PathLike[str], max_bytes: int | None = None) -> tuple[str, int, str | None]:
+    """(sha256, size, kind) of a name in a supplier folder, without ever following or blocking on it.
+
+    A regular file: the sha256 of its content and ``kind`` None. A regular file over ``max_bytes``: an id
+    of its inode, size and time instead (it is rejected unread, so hashing terabytes is not worth it).
+    Anything else: an id of the name itself and its kind (``symbolic link``…), so it can be recorded and
+    moved aside without ever being opened.
+    """
     try:
         with open_regular(path) as f:
+            st = os.fstat(f.fileno())
+            if max_bytes is not None and st.st_size > max_bytes:
+                tag = f"oversized\0{st.st_dev}:{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}".encode()
+                return hashlib.sha256(tag).hexdigest(), st.st_size, None
             sha, size = hash_stream(f)
             return sha, size, None
     except NotRegularFile as err:

@@ -70,11 +70,13 @@ def sha256_of(path: Path) -> tuple[str, int]:
         return hash_stream(f)
 
 
-def list_inbox(inbox_dir: Path, now: datetime, settle_seconds: float) -> list[InboxFile]:
+def list_inbox(inbox_dir: Path, now: datetime, settle_seconds: float,
+               max_bytes: int | None = None) -> list[InboxFile]:
     """Reply files directly in ``inbox_dir`` that are complete: not modified in the last ``settle_seconds``.
 
     A link, fifo, socket or device under a reply-file name is listed too (with an id of the name, size 0)
     so that it is rejected and moved aside with an alert; it is never opened. Folders are skipped.
+    A file over ``max_bytes`` is identified without being read (see :func:`files.identity`).
     """
     ready_before = clock.ensure_utc(now).timestamp() - settle_seconds
     found: list[tuple[float, str, InboxFile]] = []
@@ -88,7 +90,7 @@ def list_inbox(inbox_dir: Path, now: datetime, settle_seconds: float) -> list[In
                     continue  # a folder, or still being written: look again next time
                 if stat.S_ISREG(st.st_mode) and st.st_size == 0:
                     continue  # empty: still being created
-                sha, size, _kind = identity(entry.path)
+                sha, size, _kind = identity(entry.path, max_bytes)
             except FileNotFoundError:
                 continue  # moved away meanwhile (another replica, a person)
             except OSError as err:
@@ -167,7 +169,7 @@ def _file_error(message: str) -> ParsedInbox:
 # ---- finishing ---------------------------------------------------------------------------------------
 
 
-def _moved_copy(inbox_dir: Path, file: InboxFile, first: str) -> Path | None:
+def _moved_copy(inbox_dir: Path, file: InboxFile, first: str, max_bytes: int | None) -> Path | None:
     """Where an earlier call already moved this file (same content), newest first."""
     pattern = re.compile(_MOVED_PREFIX + re.escape(file.name))
     for sub in (first, REJECTED if first == PROCESSED else PROCESSED):
@@ -178,7 +180,7 @@ def _moved_copy(inbox_dir: Path, file: InboxFile, first: str) -> Path | None:
         for name in [*names, file.name]:
             candidate = folder / name
             try:
-                sha, size, _kind = identity(candidate)
+                sha, size, _kind = identity(candidate, max_bytes)
             except OSError:
                 continue
             if size == file.size and sha == file.sha256:
@@ -238,6 +240,7 @@ def finish_inbox(
     *,
     file_mode: int = FILE_MODE,
     dir_mode: int = DIR_MODE,
+    max_bytes: int | None = None,
 ) -> str:
     """Move the file to ``processed/`` (``rejected/`` on a file error) and write ``<name>.errors.csv``
     (and ``<name>.reason.txt`` for a rejected file), created with ``file_mode``.
@@ -246,13 +249,14 @@ def finish_inbox(
     moved copy by its content and finishes the job. A file whose content changed since it was read
     is left in the inbox (it will be listed and read again) and its own path is returned.
     ``processed/`` and ``rejected/`` must be real folders: a link planted there is refused (OSError).
+    ``max_bytes``: as given to :func:`list_inbox`, so the file is recognised by the same identity.
     """
     src = Path(file.path)
     sub = REJECTED if file_error else PROCESSED
     folder = inbox_dir / sub
     ensure_dir(folder, dir_mode, no_link=True)
     try:
-        current_sha: str | None = identity(src)[0]
+        current_sha: str | None = identity(src, max_bytes)[0]
     except FileNotFoundError:
         current_sha = None
     if current_sha is not None and current_sha != file.sha256:
@@ -271,7 +275,7 @@ def finish_inbox(
             # It may hold names and phones too; its age for retention starts now.
             set_mode(dest, file_mode, clock.ensure_utc(moved_at or clock.now()).timestamp())
     if dest is None:
-        dest = _moved_copy(inbox_dir, file, sub)
+        dest = _moved_copy(inbox_dir, file, sub, max_bytes)
         if dest is None:
             log.warning("inbox file %r is gone and no moved copy was found; nothing to move", file.name)
             return str(folder / file.name)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from adapters.dropfolder import create
+from adapters.dropfolder import files as hostile_files
 from adapters.dropfolder.adapter import DropFolderSupplier
 from adapters.dropfolder.config import DropFolderConfig
 from syncd.domain import InboxFile
@@ -164,6 +165,20 @@ def test_49_mb_csv_is_rejected_by_size_without_being_read(adapter):
     _assert_rejected(adapter, moved, error, "over the limit of 20 MB")
     assert (ok, bad) == (0, 0)
     assert peak < 2 * MB
+
+
+def test_sparse_file_of_30_gb_is_rejected_without_being_read(adapter, monkeypatch):
+    path = adapter.inbox_dir / "reply.csv"
+    with open(path, "wb") as f:
+        f.write("订单号,快递公司,快递单号\n".encode())
+    os.truncate(path, 30 * 1024 * MB)
+    reads = []
+    real = hostile_files.hash_stream
+    monkeypatch.setattr(hostile_files, "hash_stream", lambda f: reads.append(1) or real(f))
+    monkeypatch.setattr("adapters.dropfolder.inbox.hash_stream", lambda f: reads.append(1) or real(f))
+    error, *_rest, moved = _read_and_finish(adapter, path)
+    _assert_rejected(adapter, moved, error, "over the limit of 20 MB")
+    assert reads == []
 
 
 def test_49_mb_csv_of_bad_rows_streams_and_stops_at_the_error_row_limit(tmp_path):
