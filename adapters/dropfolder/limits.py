@@ -27,7 +27,8 @@ _EOCD_SIZE = 22
 _SHEET = re.compile(r"xl/worksheets/[^/]+\.xml", re.IGNORECASE)
 _STRINGS = re.compile(r"xl/sharedStrings\.xml", re.IGNORECASE)
 _XML = (".xml", ".rels", ".vml")
-_ROW_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+_ROW_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row(?=[\s/>])")
+_ROW_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?row\s*>")
 _STRING_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
 _DTD = (b"<!DOCTYPE", b"<!ENTITY")
 
@@ -85,11 +86,17 @@ def check_declared(infos: list[zipfile.ZipInfo], limits: InboxLimits) -> None:
                               f"{_mb(limits.max_unpacked_mb * MB)}")
 
 
+def _opened(xml: bytes) -> int:
+    """Elements that start in ``xml`` (whole tags only)."""
+    return xml.count(b"<") - xml.count(b"</") - xml.count(b"<?") - xml.count(b"<!")
+
+
 class _RowCounter:
-    """Rows of a worksheet, elements of its current row and of the whole sheet, across chunks.
+    """Rows of a worksheet, elements inside its current row and in the whole sheet, across chunks.
 
     openpyxl builds a row whole before yielding it and, for a sheet without a ``<dimension>``, keeps an
-    (emptied) element per row while it looks for one: both grow with what is counted here.
+    (emptied) element per row while it looks for one: both grow with what is counted here. What lies
+    outside rows (column widths, merged cells, hyperlinks) counts only toward the whole sheet.
     """
 
     def __init__(self, name: str, limits: InboxLimits) -> None:
@@ -99,25 +106,29 @@ class _RowCounter:
         self.max_row_elements = limits.max_columns * 4 + 64  # a cell is <c>, <v>, maybe <f> or <is><t>
         self.max_elements = limits.max_cells * 4 + limits.max_rows * 2 + 10_000
         self.rows = 0
+        self.in_row = False
         self.row_elements = 0
         self.elements = 0
 
-    def feed(self, chunk: bytes) -> None:
-        segments = _ROW_START.split(chunk)
-        opened = [seg.count(b"<") - seg.count(b"</") - seg.count(b"<?") - seg.count(b"<!") for seg in segments]
-        self.rows += len(segments) - 1
-        self.elements += sum(opened) + len(segments) - 1
-        if len(segments) == 1:
-            self.row_elements += opened[0]
-            widest = self.row_elements
-        else:
-            widest = max(self.row_elements + opened[0], *opened[1:])
-            self.row_elements = opened[-1]
-        if self.rows > self.max_rows:
-            raise InboxLimitError(f"{self.name!r} has more than {self.max_rows} rows; split the file")
-        if widest > self.max_row_elements:
-            raise InboxLimitError(f"a row of {self.name!r} has more than {self.max_columns} cells; a reply "
-                                  "needs a few columns (order number, carrier, tracking number)")
+    def feed(self, body: bytes) -> None:
+        """Count one more piece of the sheet (whole tags only)."""
+        for i, seg in enumerate(_ROW_START.split(body)):
+            if i:  # a <row> starts here; <row .../> is an empty one
+                self.rows += 1
+                if self.rows > self.max_rows:
+                    raise InboxLimitError(f"{self.name!r} has more than {self.max_rows} rows; split the file")
+                close = seg.find(b">")
+                self.in_row = not (close > 0 and seg[close - 1:close] == b"/")
+                self.row_elements = 0
+                self.elements += 1
+            self.elements += _opened(seg)
+            if self.in_row:
+                end = _ROW_END.search(seg)
+                self.row_elements += _opened(seg if end is None else seg[:end.start()])
+                self.in_row = end is None
+                if self.row_elements > self.max_row_elements:
+                    raise InboxLimitError(f"a row of {self.name!r} has more than {self.max_columns} cells; a reply "
+                                          "needs a few columns (order number, carrier, tracking number)")
         if self.elements > self.max_elements:
             raise InboxLimitError(f"{self.name!r} has more than {self.max_elements} elements; split the file")
 
@@ -193,7 +204,7 @@ class _Scanner:
                 raise InboxLimitError(f"the workbook has more than {self.max_strings} different texts; save the "
                                       "sheet alone as a new .xlsx")
         else:
-            self.elements += body.count(b"<") - body.count(b"</") - body.count(b"<?") - body.count(b"<!")
+            self.elements += _opened(body)
             if self.elements > PART_ELEMENTS:
                 raise InboxLimitError(f"part {self.name!r} of the workbook has more than {PART_ELEMENTS} "
                                       "elements; save the sheet alone as a new .xlsx")

@@ -112,3 +112,19 @@ def test_capped_lines_keeps_line_ends_and_refuses_a_longer_line():
     assert [next(lines), next(lines)] == ["a,b\r\n", "c,d\n"]
     with pytest.raises(InboxLimitError, match="line 3 is longer than 10 characters"):
         next(lines)
+
+
+def test_elements_outside_rows_do_not_count_as_cells_of_a_row():
+    merges = b"".join(b'<mergeCell ref="A%d:B%d"/>' % (i, i) for i in range(1, 2000))
+    cols = b"".join(b'<col min="%d" max="%d" width="9"/>' % (i, i) for i in range(1, 500))
+    sheet = (b"<worksheet><cols>" + cols + b"</cols><sheetData><row r=\"1\"><c r=\"A1\"><v>1</v></c></row>"
+             b"<row r=\"2\"/></sheetData><mergeCells>" + merges + b"</mergeCells></worksheet>")
+    scan({"xl/worksheets/sheet1.xml": sheet})
+
+
+def test_cells_of_one_row_are_counted_across_chunks(monkeypatch):
+    monkeypatch.setattr("adapters.dropfolder.limits.CHUNK", 50)
+    cells = b"".join(b'<c r="A1"><v>%d</v></c>' % i for i in range(200))
+    with pytest.raises(InboxLimitError, match="more than 64 cells"):
+        scan({"xl/worksheets/sheet1.xml": b'<worksheet><sheetData><row r="1">' + cells + b"</row></sheetData>"
+                                           b"</worksheet>"})
