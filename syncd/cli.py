@@ -292,8 +292,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
     verb = "would delete" if args.dry_run else "deleted"
     for supplier_id, f in report.files:  # names come from suppliers: quoted, never raw
         print(f"{verb} {supplier_id}: {f.path!r} ({f.size} bytes, modified {f.modified_at:%Y-%m-%d %H:%M} UTC)")
-    print(f"{verb} {len(report.files)} supplier file(s) past retention and {report.callbacks} callback id(s) "
-          f"older than {CALLBACKS_KEEP.days} days")
+    print(f"{verb} {len(report.files)} supplier file(s) past retention, the rejected rows recorded for "
+          f"{report.file_records} old file(s), and {report.callbacks} callback id(s) older than "
+          f"{CALLBACKS_KEEP.days} days")
     for supplier_id, error in report.failures:
         print(f"syncd: supplier {supplier_id}: cannot purge: {error}", file=sys.stderr)
     return 1 if report.failures else 0

@@ -76,6 +76,11 @@ class DropFolderSupplier:
         """Whether the schedule asks for a new outbox batch at ``now``."""
         return batch_due(last_batch_at, now, self.config.schedule)
 
+    @property
+    def retention_days(self) -> float:
+        """Days outbox, processed and rejected files are kept."""
+        return self.config.retention_days
+
     def purge_files(self, now: datetime, dry_run: bool = False) -> list[PurgedFile]:
         """Delete (or with ``dry_run`` only list) outbox, processed and rejected files older than
         ``retention_days``; files waiting in the inbox are never touched."""

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from syncd.purge import purge
-from syncd.store.models import CallbackSeen
+from syncd.store.models import CallbackSeen, InboxFileRecord
 
 NOW = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)
 
@@ -21,6 +21,8 @@ class Gone:
 
 
 class FakeFileSupplier:
+    retention_days = 30.0
+
     def __init__(self, fail: bool = False) -> None:
         self.calls: list[tuple[datetime, bool]] = []
         self.fail = fail
@@ -65,8 +67,60 @@ def test_one_supplier_failing_is_reported_and_the_rest_goes_on(db):
     assert [sid for sid, _ in report.files] == ["acme"] and report.callbacks == 1
 
 
-def test_dropfolder_adapter_is_recognised_as_keeping_files():
-    from adapters.dropfolder.adapter import DropFolderSupplier
+def test_dropfolder_adapter_is_recognised_as_keeping_files(tmp_path):
+    from adapters.dropfolder import DropFolderConfig, create
     from syncd.purge import RetainsFiles
+    from syncd.registry import AdapterContext
 
-    assert issubclass(DropFolderSupplier, RetainsFiles)
+    config = DropFolderConfig.model_validate({"id": "acme", "kind": "file", "outbox_dir": "o", "inbox_dir": "i",
+                                              "retention_days": 7})
+    adapter = create(config, AdapterContext(http=None, tokens=None, data_dir=tmp_path))  # type: ignore[arg-type]
+    assert isinstance(adapter, RetainsFiles) and adapter.retention_days == 7
+
+
+def test_rejected_rows_recorded_for_old_files_are_emptied_and_the_record_kept(db):
+    raw = [{"row_no": 2, "reason": "unknown order", "raw": {"收件人": "张三", "电话": "13800138000"}}]
+    with db.begin() as s:
+        for name, days in (("old.csv", 31), ("new.csv", 29)):
+            s.add(InboxFileRecord(supplier_id="acme", file_name=name, sha256=name.ljust(64, "0"), rows_ok=0,
+                                  rows_rejected=1, file_error=None, errors=raw,
+                                  processed_at=NOW - timedelta(days=days)))
+        s.add(InboxFileRecord(supplier_id="other", file_name="o.csv", sha256="o" * 64, rows_ok=0, rows_rejected=1,
+                              file_error=None, errors=raw, processed_at=NOW - timedelta(days=90)))
+    assert purge({"acme": FakeFileSupplier()}, db, NOW, dry_run=True).file_records == 1
+    assert purge({"acme": FakeFileSupplier()}, db, NOW).file_records == 1
+    assert purge({"acme": FakeFileSupplier()}, db, NOW).file_records == 0  # done once
+    with db.read() as s:
+        kept = {r.file_name: r.errors for r in s.scalars(select(InboxFileRecord))}
+    assert kept == {"old.csv": [], "new.csv": raw, "o.csv": raw}  # "other" is not a configured file supplier
+
+
+def test_cli_purge_dry_run_lists_old_supplier_files_and_keeps_them_then_purge_deletes(tmp_path, monkeypatch, capsys):
+    import os
+    import shutil
+
+    from syncd.cli import main
+    from tests.core.test_config_loader import SANDBOX
+
+    cfg = tmp_path / "config"
+    shutil.copytree(SANDBOX, cfg)
+    monkeypatch.setenv("SYNCD_CONFIG_DIR", str(cfg))
+    monkeypatch.setenv("SYNCD_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SYNCD_SANDBOX_URL", "http://127.0.0.1:9")
+    assert main(["db", "upgrade"]) == 0
+    outbox = tmp_path / "data" / "suppliers" / "yiwu-goods" / "outbox"
+    outbox.mkdir(parents=True)
+    old, new = outbox / "old\n.xlsx", outbox / "new.xlsx"
+    for path, days in ((old, 45), (new, 1)):
+        path.write_bytes(b"x")
+        t = datetime.now(UTC).timestamp() - days * 86_400
+        os.utime(path, (t, t))
+    capsys.readouterr()
+    assert main(["purge", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would delete yiwu-goods: " in out and "old\\n.xlsx" in out and "new.xlsx" not in out
+    assert "would delete 1 supplier file(s)" in out
+    assert old.exists()
+    assert main(["purge"]) == 0
+    assert "deleted 1 supplier file(s)" in capsys.readouterr().out
+    assert not old.exists() and new.exists()
