@@ -128,3 +128,10 @@ def test_cells_of_one_row_are_counted_across_chunks(monkeypatch):
     with pytest.raises(InboxLimitError, match="more than 64 cells"):
         scan({"xl/worksheets/sheet1.xml": b'<worksheet><sheetData><row r="1">' + cells + b"</row></sheetData>"
                                            b"</worksheet>"})
+
+
+def test_elements_are_counted_in_parts_openpyxl_reads_whole_not_in_charts():
+    many = b"<c:ser>" + b"<c:pt><c:v>1</c:v></c:pt>" * 25_000 + b"</c:ser>"
+    scan({"xl/charts/chart1.xml": many})
+    with pytest.raises(InboxLimitError, match="more than 20000 elements"):
+        scan({"xl/styles.xml": b"<styleSheet>" + b"<xf/>" * 20_001 + b"</styleSheet>"})
