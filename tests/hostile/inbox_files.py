@@ -9,6 +9,7 @@ Run as a script to measure the peak memory of reading each one, in a fresh child
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import resource
@@ -20,6 +21,7 @@ import tracemalloc
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 MB = 1024 * 1024
 
@@ -252,6 +254,45 @@ def valid_csv(path: Path, size_mb: int = 49) -> Path:
     return path
 
 
+def everything_at_limit_xlsx(path: Path, rows: int = 6000, columns: int = 64, strings: int = 199_000,
+                             styles: int = 19_000) -> Path:
+    """Every default limit nearly reached in one workbook: ``strings`` tiny shared strings, ``styles``
+    formats, and ``rows`` × ``columns`` cells that refer to the strings (all of them kept)."""
+    rng = random.Random(7)
+
+    def shared(zf: zipfile.ZipFile) -> None:
+        with zf.open("xl/sharedStrings.xml", "w") as out:
+            out.write(b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
+                      b'spreadsheetml/2006/main"><si><t>\xe8\xae\xa2\xe5\x8d\x95\xe5\x8f\xb7</t></si>'
+                      b"<si><t>\xe5\xbf\xab\xe9\x80\x92\xe5\x85\xac\xe5\x8f\xb8</t></si>"
+                      b"<si><t>\xe5\xbf\xab\xe9\x80\x92\xe5\x8d\x95\xe5\x8f\xb7</t></si>"
+                      b"<si><t>\xe4\xb8\xad\xe9\x80\x9a</t></si>")  # 订单号 快递公司 快递单号 中通
+            for start in range(4, strings, 10_000):
+                out.write(b"".join(b"<si><t>%06x</t></si>" % rng.randrange(1 << 24)
+                                   for _ in range(start, min(start + 10_000, strings))))
+            out.write(b"</sst>")
+        xfs = "".join(f'<xf numFmtId="{rng.randrange(200)}" fontId="{rng.randrange(9999)}"/>' for _ in range(styles))
+        zf.writestr("xl/styles.xml", '<?xml version="1.0" encoding="UTF-8"?><styleSheet xmlns="http://schemas.'
+                    f'openxmlformats.org/spreadsheetml/2006/main"><cellXfs count="{styles}">{xfs}</cellXfs>'
+                    "</styleSheet>")
+
+    def sheet(zf: zipfile.ZipFile) -> None:
+        from openpyxl.utils import get_column_letter
+
+        letters = [get_column_letter(c) for c in range(1, columns + 1)]
+        with zf.open("xl/worksheets/sheet1.xml", "w") as out:
+            out.write(_SHEET_HEAD.encode())
+            out.write(('<row r="1">' + "".join(f'<c r="{letters[c]}1" t="s"><v>{c if c < 3 else 4 + c}</v></c>'
+                                               for c in range(columns)) + "</row>").encode())
+            for r in range(2, rows + 2):
+                out.write((f'<row r="{r}">' + "".join(
+                    f'<c r="{letters[c]}{r}" t="s"><v>{3 if c == 1 else rng.randrange(4, strings)}</v></c>'
+                    for c in range(columns)) + "</row>").encode())
+            out.write(_SHEET_TAIL.encode())
+
+    return _workbook(path, sheet, shared)
+
+
 BUILDERS: dict[str, Callable[[Path], Path]] = {
     "zip_bomb.xlsx": zip_bomb_xlsx,
     "huge_shared_string.xlsx": huge_shared_string_xlsx,
@@ -265,6 +306,7 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "dense_sheet.xlsx": dense_sheet_xlsx,
     "rows_at_limit.xlsx": rows_at_limit_xlsx,
     "rows_at_limit.csv": rows_at_limit_csv,
+    "everything_at_limit.xlsx": everything_at_limit_xlsx,
 }
 
 
@@ -283,13 +325,17 @@ def read_file(path: Path, max_file_mb: float = 64) -> tuple[str | None, int, int
     return parsed.file_error, len(parsed.rows), len(parsed.errors)
 
 
-def _child(path: str, max_file_mb: float) -> None:
+def _child(path: str, max_file_mb: float, as_json: bool = False) -> None:
     import adapters.dropfolder.inbox  # noqa: F401 - imports are the baseline, not the file
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.monotonic()
     error, ok, bad = read_file(Path(path), max_file_mb)
     seconds = time.monotonic() - started
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # before tracemalloc, whose traces cost memory
+    if as_json:
+        print(json.dumps({"maxrss_mb": rss / 1024, "imports_mb": base / 1024, "error": error, "rows": ok,
+                          "rejected": bad, "seconds": seconds}))
+        return
     tracemalloc.start()
     read_file(Path(path), max_file_mb)
     peak = tracemalloc.get_traced_memory()[1]
@@ -299,10 +345,20 @@ def _child(path: str, max_file_mb: float) -> None:
           f"{seconds:5.1f} s  rows {ok}/{bad}  {(error or 'read')[:80]}")
 
 
+def measure_in_child(path: Path, max_file_mb: float = 20) -> dict[str, Any]:
+    """Read ``path`` in a fresh Python process; its peak RSS (what a container limit sees) and result."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-m", "tests.hostile.inbox_files", "--child-json", str(path),
+                          str(max_file_mb)], check=True, capture_output=True, text=True, env=env, cwd=root)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
 def main() -> None:
     """Build each hostile file in a temporary folder and measure reading it in a fresh process."""
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        _child(sys.argv[2], float(sys.argv[3]))
+    if len(sys.argv) == 4 and sys.argv[1] in ("--child", "--child-json"):
+        _child(sys.argv[2], float(sys.argv[3]), as_json=sys.argv[1] == "--child-json")
         return
     wanted = set(sys.argv[1:]) or set(BUILDERS)
     max_file_mb = float(os.environ.get("MAX_FILE_MB", "64"))  # above the 49 MB CSV, to exercise streaming

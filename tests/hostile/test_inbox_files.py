@@ -235,6 +235,14 @@ def test_rows_at_the_default_limits_are_all_read_within_the_memory_budget(adapte
     assert peak < PEAK_BUDGET
 
 
+def test_workbook_at_every_default_limit_at_once_is_read_in_under_100_mb_of_process_memory(tmp_path):
+    """Measured as a container sees it: the peak RSS of a fresh process, interpreter and imports included."""
+    path = hostile.everything_at_limit_xlsx(tmp_path / "回单.xlsx")
+    result = hostile.measure_in_child(path)
+    assert result["error"] is None and result["rows"] + result["rejected"] == 6000
+    assert result["maxrss_mb"] < 100
+
+
 def test_a_rejected_file_does_not_stop_the_rest_of_the_inbox(adapter):
     hostile.zip_bomb_xlsx(adapter.inbox_dir / "a-bomb.xlsx", unpacked_mb=120)
     good = adapter.inbox_dir / "b-good.csv"
