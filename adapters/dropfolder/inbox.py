@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".csv", ".xlsx")
 PARTIAL_SUFFIXES = (".tmp", ".part", ".crdownload")
-MAX_BYTES = 20 * MB  # the default of InboxLimits.max_file_mb
 PROCESSED = "processed"
 REJECTED = "rejected"
 LIMIT_PREFIX = "over the limits for supplier files: "
