@@ -221,7 +221,7 @@ def write_errors_csv(path: Path, errors: Sequence[RowError], file_error: str | N
 
 def write_reason(path: Path, file_name: str, file_error: str, mode: int = FILE_MODE) -> None:
     """``<file>.reason.txt``: why a whole file was rejected, in one short text a person opens."""
-    body = (f"文件 / file: {clean_text(file_name)}\n"
+    body = (f"文件 / file: {clean_text(repr(file_name))}\n"
             f"未导入 / not imported: {clean_text(file_error)}\n"
             "修改后请重新放入收件箱 / fix it and drop it into the inbox again.\n")
     def write(out: BinaryIO) -> None:
