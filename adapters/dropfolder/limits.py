@@ -26,10 +26,6 @@ _EOCD = b"PK\x05\x06"
 _EOCD_SIZE = 22
 _SHEET = re.compile(r"xl/worksheets/[^/]+\.xml", re.IGNORECASE)
 _STRINGS = re.compile(r"xl/sharedStrings\.xml", re.IGNORECASE)
-# Parts openpyxl reads whole even in read-only mode (styles, workbook, theme, links, properties); charts,
-# drawings and custom XML are never parsed there, so their size caps are enough.
-_READ_WHOLE = re.compile(r"xl/[^/]+\.xml|xl/(?:theme|externalLinks)/[^/]+\.xml|docProps/[^/]+\.xml"
-                         r"|\[Content_Types\]\.xml|(?:.*/)?_rels/[^/]+\.rels", re.IGNORECASE)
 _XML = (".xml", ".rels", ".vml")
 _ROW_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row(?=[\s/>])")
 _ROW_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?row\s*>")
@@ -166,8 +162,8 @@ class _Scanner:
     - the longest text or tag (a cell, a shared string): text cannot contain ``<``, so the longest run of
       bytes without one bounds every text node and every tag;
     - in a worksheet, rows and the elements of one row (:class:`_RowCounter`);
-    - in the shared strings, their number (openpyxl keeps them all); in the other parts openpyxl reads
-      whole, their elements (it makes an object of each style);
+    - in the shared strings, their number (openpyxl keeps them all); in any other part, its elements
+      (openpyxl makes an object of each style, or of each point of a chartsheet's chart);
     - no DTD (entity expansion).
     """
 
@@ -177,7 +173,9 @@ class _Scanner:
         self.max_run = limits.max_cell_chars * 4 + 1024  # UTF-8 bytes of the longest cell, plus its tag
         self.rows = _RowCounter(name, limits) if _SHEET.fullmatch(name) else None
         self.is_strings = bool(_STRINGS.fullmatch(name))
-        self.count_elements = bool(_READ_WHOLE.fullmatch(name))
+        # Every other part may be read whole: styles, workbook, theme, and a chartsheet's charts (openpyxl
+        # reads those even in read-only mode), each element an object.
+        self.count_elements = self.rows is None and not self.is_strings
         self.max_strings = limits.max_cells // 2  # openpyxl keeps each as a str: ~60 bytes even when tiny
         self.elements = 0
         self.run = 0
