@@ -312,6 +312,24 @@ def cmd_suppliers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Delete supplier files past their retention and old callback ids; ``--dry-run`` lists them."""
+    from syncd import clock
+    from syncd.purge import CALLBACKS_KEEP, purge
+
+    with _runtime(args) as rt:
+        report = purge(rt.suppliers, rt.db, clock.now(), dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    for supplier_id, f in report.files:  # names come from suppliers: quoted, never raw
+        print(f"{verb} {supplier_id}: {f.path!r} ({f.size} bytes, modified {f.modified_at:%Y-%m-%d %H:%M} UTC)")
+    print(f"{verb} {len(report.files)} supplier file(s) past retention, the rejected rows recorded for "
+          f"{report.file_records} old file(s), and {report.callbacks} callback id(s) older than "
+          f"{CALLBACKS_KEEP.days} days")
+    for supplier_id, error in report.failures:
+        print(f"syncd: supplier {supplier_id}: cannot purge: {error}", file=sys.stderr)
+    return 1 if report.failures else 0
+
+
 def cmd_alerts(args: argparse.Namespace) -> int:
     """``syncd alerts`` lists open alerts; ``ack ID`` silences one; ``test CHANNEL`` sends a test message."""
     from syncd.alerts import commands
@@ -411,6 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = ssub.add_parser("unpaid", help="supplier orders (1688) created but not paid: pay them at the supplier")
     up.add_argument("--json", action="store_true")
     sup.set_defaults(fn=cmd_suppliers)
+    pg = sub.add_parser("purge", help="delete supplier files past retention_days and old callback ids")
+    pg.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    pg.set_defaults(fn=cmd_purge)
     al = sub.add_parser("alerts", help="open alerts; ack one; send a test message to a channel")
     al.add_argument("--json", action="store_true")
     alsub = al.add_subparsers(dest="action")

@@ -13,7 +13,7 @@ from types import FrameType
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from syncd import clock
+from syncd import clock, purge
 from syncd.callbacks import kuaidi100_handler, supplier_handler
 from syncd.httpd import start_listener
 from syncd.metrics import daemon_metrics
@@ -108,6 +108,8 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
         first = clock.now() + timedelta(seconds=min(FIRST_RUN_DELAY.get(name, 0.0), getattr(intervals, name)))
         scheduler.add_job(job, "interval", seconds=getattr(intervals, name), args=[name], id=name, name=name,
                           next_run_time=first)
+    scheduler.add_job(purge.run_job, "interval", hours=purge.INTERVAL_HOURS, args=[rt], id="purge", name="purge",
+                      next_run_time=clock.now() + timedelta(minutes=5))  # retention of files and callback ids
     if install_signals:
         def stop(signum: int, _frame: FrameType | None) -> None:
             log.info("received %s: finishing the step in flight", signal.Signals(signum).name)

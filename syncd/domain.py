@@ -244,6 +244,7 @@ class OutboxBatch:
     created_at: datetime
     file_stem: str  # e.g. "acme-20261122-170000-b000042"; the adapter adds the extension
     rows: list[OutboxRow]
+    kind: str = "orders"  # "cancel": the supplier must NOT ship these (a layout of its own, never an order file)
 
 
 @dataclass(slots=True)

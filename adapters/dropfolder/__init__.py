@@ -1,8 +1,11 @@
 """CSV/Excel drop-folder supplier (``kind: file``) for suppliers without an API.
 
 ``config`` (model), ``outbox`` (writing batches), ``rows`` (reading reply tables, pure),
-``inbox`` (listing, reading and moving reply files), ``schedule`` (when a batch is due),
-``adapter`` (the FileSupplierAdapter gluing them together).
+``limits`` (bounds checked before and while a reply file is parsed: zip bombs, giant cells),
+``readers`` (CSV and .xlsx streamed as rows), ``files`` (only regular files read, no link followed,
+files created at the configured mode), ``inbox`` (listing, reading and moving reply files),
+``retention`` (deleting old files), ``schedule`` (when a batch is due), ``adapter`` (the
+FileSupplierAdapter gluing them together).
 """
 
 from adapters.dropfolder.adapter import DropFolderSupplier, create

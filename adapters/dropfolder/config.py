@@ -91,6 +91,46 @@ class Schedule(StrictModel):
         return [parse_hhmm(c) for c in self.cutoffs]
 
 
+class InboxLimits(StrictModel):
+    """Bounds on one reply file, checked before and while it is read; a file over one is rejected.
+
+    The defaults keep the memory of reading any single file under 100 MB (tests/hostile measure it).
+    """
+
+    max_file_mb: Annotated[float, Field(gt=0, le=200)] = 20
+    """Size of the file as dropped."""
+    max_unpacked_mb: Annotated[float, Field(gt=0, le=1000)] = 100
+    """.xlsx: all members of the zip archive together, uncompressed."""
+    max_part_mb: Annotated[float, Field(gt=0, le=200)] = 8
+    """.xlsx: each member other than a worksheet (shared strings, styles…), uncompressed; read whole."""
+    max_ratio: Annotated[float, Field(ge=10, le=10_000)] = 200
+    """.xlsx: uncompressed / compressed size of a member (a zip bomb compresses 1000× and more)."""
+    max_rows: Annotated[int, Field(ge=1, le=1_000_000)] = 20_000
+    """Rows of the sheet read, empty ones included."""
+    max_columns: Annotated[int, Field(ge=3, le=1000)] = 64
+    """Cells of one row (header row included)."""
+    max_cells: Annotated[int, Field(ge=1000, le=50_000_000)] = 400_000
+    """Cells kept from the whole file (rows × columns of the header); what reading costs grows with it."""
+    max_cell_chars: Annotated[int, Field(ge=64, le=100_000)] = 2000
+    """Characters of one cell."""
+    max_error_rows: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    """Rejected rows: beyond this the file is wrong as a whole (wrong columns, wrong file), not row by row."""
+
+
+def _mode(value: Any, needed: int, what: str) -> int:
+    """A permission mode from YAML: ``0640`` (read by YAML as octal), ``"0640"`` or ``"640"``."""
+    if isinstance(value, str):
+        text = value.strip().lower().removeprefix("0o")
+        if not re.fullmatch(r"[0-7]{3,4}", text):
+            raise ValueError(f"expected an octal {what} mode such as 0600, found {value!r}")
+        value = int(text, 8)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0o777:
+        raise ValueError(f"expected an octal {what} mode such as 0600, found {value!r}")
+    if value & needed != needed:
+        raise ValueError(f"expected a {what} mode that lets syncd itself use it ({needed:04o}), found {value:04o}")
+    return value
+
+
 _SAFE_PREFIX = re.compile(r"[^/\\\x00-\x1f:*?\"<>|]*")
 
 
@@ -111,6 +151,25 @@ class DropFolderConfig(SupplierConfigBase):
     """A reply file modified more recently than this is still being written and is not read yet."""
     file_prefix: str = ""
     """Batch file names start with this instead of the supplier id (see :attr:`prefix`)."""
+    limits: InboxLimits = Field(default_factory=InboxLimits)
+    """Bounds on each reply file; a file over one goes to ``rejected/`` with ``<name>.reason.txt``."""
+    file_mode: int = 0o600
+    """Mode of every file syncd writes in the folders; 0640/0660 when the supplier reads them as a group."""
+    dir_mode: int = 0o700
+    """Mode of every folder syncd creates there (outbox, inbox, processed, rejected)."""
+    retention_days: Annotated[float, Field(gt=0, le=3650)] = 30
+    """Outbox, processed and rejected files older than this are deleted (``syncd purge``); they hold
+    names, phones and addresses."""
+
+    @field_validator("file_mode", mode="before")
+    @classmethod
+    def _file_mode(cls, v: Any) -> int:
+        return _mode(v, 0o600, "file")
+
+    @field_validator("dir_mode", mode="before")
+    @classmethod
+    def _dir_mode(cls, v: Any) -> int:
+        return _mode(v, 0o700, "folder")
 
     @field_validator("columns")
     @classmethod
@@ -151,4 +210,6 @@ class DropFolderConfig(SupplierConfigBase):
         return next((c.header for c in self.columns if c.field == field), None)
 
 
-__all__ = ["DEFAULT_COLUMNS", "OUTBOX_FIELDS", "Column", "DropFolderConfig", "OutboxField", "Schedule"]
+__all__ = [
+    "DEFAULT_COLUMNS", "OUTBOX_FIELDS", "Column", "DropFolderConfig", "InboxLimits", "OutboxField", "Schedule",
+]

@@ -1,28 +1,40 @@
 """The inbox folder: which reply files are ready, reading one into a table, moving it out when done.
 
-Bad input never raises: an unreadable file comes back as ``ParsedInbox(file_error=...)`` and is moved
-to ``rejected/`` with the reason in ``<file>.errors.csv`` (reference §B.4 for encodings).
+Bad input never raises: an unreadable file, or one over the supplier's limits, comes back as
+``ParsedInbox(file_error=...)`` and is moved to ``rejected/`` with the reason in ``<file>.reason.txt``
+(and ``<file>.errors.csv``). Only regular files are read: a symbolic link, fifo or device dropped in the
+inbox is never opened, only moved aside the same way (reference §B.4 for encodings).
+File names come from the supplier: they are logged with ``%r``, never as they are.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import logging
 import os
 import re
-import warnings
+import stat
 from collections.abc import Sequence
 from datetime import datetime
-from itertools import islice
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from openpyxl import load_workbook
-
-from adapters.dropfolder.outbox import atomic_write, clean_text, csv_safe
-from adapters.dropfolder.rows import HEADER_SCAN_ROWS, find_header, no_header_message, parse_table
+from adapters.dropfolder.config import InboxLimits
+from adapters.dropfolder.files import (
+    DIR_MODE,
+    FILE_MODE,
+    NotRegularFile,
+    atomic_write,
+    ensure_dir,
+    hash_stream,
+    identity,
+    open_regular,
+    set_mode,
+)
+from adapters.dropfolder.limits import MB, InboxLimitError
+from adapters.dropfolder.outbox import clean_text, csv_safe
+from adapters.dropfolder.readers import parse_csv, parse_xlsx
 from syncd import clock
 from syncd.domain import InboxFile, ParsedInbox, RowError
 
@@ -30,17 +42,14 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".csv", ".xlsx")
 PARTIAL_SUFFIXES = (".tmp", ".part", ".crdownload")
-CSV_ENCODINGS = ("utf-8-sig", "gb18030", "big5")  # strict UTF-8 first: almost any bytes decode as GB18030
-CSV_DELIMITERS = (",", "\t", ";")
-MAX_BYTES = 50 * 1024 * 1024
 PROCESSED = "processed"
 REJECTED = "rejected"
+LIMIT_PREFIX = "over the limits for supplier files: "
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls (BIFF), also a password-protected .xlsx
 _MOVED_PREFIX = r"\d{8}T\d{6}Z(?:-\d+)?-"
-
-Table = list[list[Any]]
+_EMPTY_CHECK = 64 * 1024
 
 
 # ---- listing ---------------------------------------------------------------------------------------
@@ -55,18 +64,19 @@ def is_candidate(name: str) -> bool:
 
 
 def sha256_of(path: Path) -> tuple[str, int]:
-    """(hex sha256, size in bytes) of a file's content."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+    """(hex sha256, size in bytes) of a regular file's content; NotRegularFile for anything else."""
+    with open_regular(path) as f:
+        return hash_stream(f)
 
 
-def list_inbox(inbox_dir: Path, now: datetime, settle_seconds: float) -> list[InboxFile]:
-    """Reply files directly in ``inbox_dir`` that are complete: not modified in the last ``settle_seconds``."""
+def list_inbox(inbox_dir: Path, now: datetime, settle_seconds: float,
+               max_bytes: int | None = None) -> list[InboxFile]:
+    """Reply files directly in ``inbox_dir`` that are complete: not modified in the last ``settle_seconds``.
+
+    A link, fifo, socket or device under a reply-file name is listed too (with an id of the name, size 0)
+    so that it is rejected and moved aside with an alert; it is never opened. Folders are skipped.
+    A file over ``max_bytes`` is identified without being read (see :func:`files.identity`).
+    """
     ready_before = clock.ensure_utc(now).timestamp() - settle_seconds
     found: list[tuple[float, str, InboxFile]] = []
     with os.scandir(inbox_dir) as entries:
@@ -74,18 +84,18 @@ def list_inbox(inbox_dir: Path, now: datetime, settle_seconds: float) -> list[In
             if not is_candidate(entry.name):
                 continue
             try:
-                if not entry.is_file():
-                    continue
-                stat = entry.stat()
-                if stat.st_size == 0 or stat.st_mtime > ready_before:
-                    continue  # empty or still being written: look again next time
-                sha, size = sha256_of(Path(entry.path))
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISDIR(st.st_mode) or st.st_mtime > ready_before:
+                    continue  # a folder, or still being written: look again next time
+                if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+                    continue  # empty: still being created
+                sha, size, _kind = identity(entry.path, max_bytes)
             except FileNotFoundError:
                 continue  # moved away meanwhile (another replica, a person)
             except OSError as err:
-                log.warning("inbox file %s cannot be read: %s", entry.name, err.strerror or err)
+                log.warning("inbox file %r cannot be read: %s", entry.name, err.strerror or err)
                 continue
-            found.append((stat.st_mtime, entry.name,
+            found.append((st.st_mtime, entry.name,
                           InboxFile(name=entry.name, path=entry.path, sha256=sha, size=size)))
     found.sort(key=lambda item: (item[0], item[1]))
     return [item[2] for item in found]
@@ -94,87 +104,61 @@ def list_inbox(inbox_dir: Path, now: datetime, settle_seconds: float) -> list[In
 # ---- reading -----------------------------------------------------------------------------------------
 
 
-def _csv_table(data: bytes, order_headers: Sequence[str], sub_order_headers: Sequence[str]) -> Table | str:
-    """The rows of a CSV file, trying each encoding and delimiter until a header row appears; or an error."""
-    decoded = False
-    csv_error: str | None = None
-    # Excel's "Unicode text" is UTF-16 with a BOM; nothing else starts with these bytes.
-    encodings = ("utf-16",) if data.startswith((b"\xff\xfe", b"\xfe\xff")) else CSV_ENCODINGS
-    for encoding in encodings:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        decoded = True
-        for delimiter in CSV_DELIMITERS:
-            try:
-                reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-                head = list(islice(reader, HEADER_SCAN_ROWS))
-                if find_header(head, order_headers, sub_order_headers) is None:
-                    continue
-                return [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
-            except csv.Error as err:
-                csv_error = str(err)
-    if not decoded:
-        return "cannot decode the file as UTF-8, UTF-16, GB18030 or Big5 text"
-    if csv_error is not None:
-        return f"not a readable CSV file: {csv_error}"
-    return no_header_message()
-
-
-def _xlsx_table(data: bytes, order_headers: Sequence[str], sub_order_headers: Sequence[str]) -> Table | str:
-    """The rows of the first sheet that has a header row; or an error."""
-    try:
-        with warnings.catch_warnings():
-            # Files from WPS and older Excel make openpyxl warn (no default style, extensions…).
-            warnings.simplefilter("ignore")
-            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-            try:
-                for ws in wb.worksheets:
-                    ws.reset_dimensions()  # some writers record a wrong used range; read every row
-                    rows = ws.iter_rows(values_only=True)
-                    head = [list(r) for r in islice(rows, HEADER_SCAN_ROWS)]
-                    if find_header(head, order_headers, sub_order_headers) is not None:
-                        return head + [list(r) for r in rows]
-            finally:
-                wb.close()
-    except Exception as err:  # noqa: BLE001 - a damaged workbook can make openpyxl raise almost anything
-        return f"cannot read the workbook ({type(err).__name__}); open it in Excel and save it again as .xlsx"
-    return no_header_message()
+def _is_blank(f: BinaryIO, size: int) -> bool:
+    if size > _EMPTY_CHECK:
+        return False
+    f.seek(0)
+    return not f.read(_EMPTY_CHECK).removeprefix(b"\xef\xbb\xbf").strip()
 
 
 def parse_inbox(
-    file: InboxFile, order_headers: Sequence[str] = (), sub_order_headers: Sequence[str] = ()
+    file: InboxFile,
+    order_headers: Sequence[str] = (),
+    sub_order_headers: Sequence[str] = (),
+    limits: InboxLimits | None = None,
 ) -> ParsedInbox:
     """Read one reply file into accepted and rejected rows; never raises for bad content.
 
-    The content decides the reader (a zip is a workbook whatever its suffix says).
+    The content decides the reader (a zip is a workbook whatever its suffix says). What is parsed is
+    exactly the content listed (its SHA-256 is checked before and after). ``limits``: the supplier's bounds.
     ``order_headers``/``sub_order_headers``: headers our outbox used, recognised besides the aliases.
     """
+    limits = limits or InboxLimits()
     path = Path(file.path)
     try:
-        if path.stat().st_size > MAX_BYTES:
-            return _file_error(f"file is larger than {MAX_BYTES // (1024 * 1024)} MB")
-        data = path.read_bytes()
+        f = open_regular(path)
+    except NotRegularFile as err:
+        return _file_error(f"a {err.kind}, not a regular file: syncd only reads files dropped as they are")
     except OSError as err:
         return _file_error(f"cannot read the file: {err.strerror or err}")
-    if not data.removeprefix(b"\xef\xbb\xbf").strip():
-        return _file_error("file is empty")
-    if hashlib.sha256(data).hexdigest() != file.sha256:
-        return _file_error("file changed after it was listed; it will be read again")
-
-    table: Table | str
-    if data.startswith(_ZIP_MAGIC):
-        table = _xlsx_table(data, order_headers, sub_order_headers)
-    elif data.startswith(_OLE_MAGIC):
-        table = "old .xls (Excel 97-2003) or password-protected workbook: save it as .xlsx without a password"
-    elif path.suffix.lower() == ".xlsx":
-        table = "not an .xlsx workbook (not a zip archive): the file is damaged or misnamed"
-    else:
-        table = _csv_table(data, order_headers, sub_order_headers)
-    if isinstance(table, str):
-        return _file_error(table)
-    return parse_table(table, order_headers, sub_order_headers)
+    with f:
+        try:
+            size = os.fstat(f.fileno()).st_size
+            if size > limits.max_file_mb * MB:
+                raise InboxLimitError(f"the file is {size / MB:.1f} MB, over the limit of {limits.max_file_mb:g} MB")
+            if hash_stream(f)[0] != file.sha256:
+                return _file_error("file changed after it was listed; it will be read again")
+            if _is_blank(f, size):
+                return _file_error("file is empty")
+            f.seek(0)
+            magic = f.read(len(_OLE_MAGIC))
+            if magic.startswith(_ZIP_MAGIC):
+                parsed = parse_xlsx(f, size, order_headers, sub_order_headers, limits)
+            elif magic.startswith(_OLE_MAGIC):
+                return _file_error("old .xls (Excel 97-2003) or password-protected workbook: save it as .xlsx "
+                                   "without a password")
+            elif path.suffix.lower() == ".xlsx":
+                return _file_error("not an .xlsx workbook (not a zip archive): the file is damaged or misnamed")
+            else:
+                parsed = parse_csv(f, order_headers, sub_order_headers, limits)
+            f.seek(0)
+            if hash_stream(f)[0] != file.sha256:
+                return _file_error("file changed while it was read; it will be read again")
+        except InboxLimitError as err:
+            return _file_error(LIMIT_PREFIX + str(err))
+        except OSError as err:
+            return _file_error(f"cannot read the file: {err.strerror or err}")
+    return parsed
 
 
 def _file_error(message: str) -> ParsedInbox:
@@ -184,21 +168,22 @@ def _file_error(message: str) -> ParsedInbox:
 # ---- finishing ---------------------------------------------------------------------------------------
 
 
-def _moved_copy(inbox_dir: Path, file: InboxFile, first: str) -> Path | None:
+def _moved_copy(inbox_dir: Path, file: InboxFile, first: str, max_bytes: int | None) -> Path | None:
     """Where an earlier call already moved this file (same content), newest first."""
     pattern = re.compile(_MOVED_PREFIX + re.escape(file.name))
     for sub in (first, REJECTED if first == PROCESSED else PROCESSED):
         folder = inbox_dir / sub
-        if not folder.is_dir():
+        if not folder.is_dir() or folder.is_symlink():
             continue
         names = sorted((n for n in os.listdir(folder) if pattern.fullmatch(n)), reverse=True)
         for name in [*names, file.name]:
             candidate = folder / name
             try:
-                if candidate.stat().st_size == file.size and sha256_of(candidate)[0] == file.sha256:
-                    return candidate
+                sha, size, _kind = identity(candidate, max_bytes)
             except OSError:
                 continue
+            if size == file.size and sha == file.sha256:
+                return candidate
     return None
 
 
@@ -206,13 +191,13 @@ def _free_name(folder: Path, name: str, moved_at: datetime) -> Path:
     stamp = clock.ensure_utc(moved_at).strftime("%Y%m%dT%H%M%SZ")
     candidate = folder / f"{stamp}-{name}"
     n = 1
-    while candidate.exists():
+    while os.path.lexists(candidate):
         n += 1
         candidate = folder / f"{stamp}-{n}-{name}"
     return candidate
 
 
-def write_errors_csv(path: Path, errors: Sequence[RowError], file_error: str | None) -> None:
+def write_errors_csv(path: Path, errors: Sequence[RowError], file_error: str | None, mode: int = FILE_MODE) -> None:
     """``行号, 原因`` then the original columns of each rejected row; UTF-8 with BOM for Excel."""
     columns: list[str] = []
     for error in errors:
@@ -231,7 +216,18 @@ def write_errors_csv(path: Path, errors: Sequence[RowError], file_error: str | N
         finally:
             text.detach()
 
-    atomic_write(path, write)
+    atomic_write(path, write, mode)
+
+
+def write_reason(path: Path, file_name: str, file_error: str, mode: int = FILE_MODE) -> None:
+    """``<file>.reason.txt``: why a whole file was rejected, in one short text a person opens."""
+    body = (f"文件 / file: {clean_text(repr(file_name))}\n"
+            f"未导入 / not imported: {clean_text(file_error)}\n"
+            "修改后请重新放入收件箱 / fix it and drop it into the inbox again.\n")
+    def write(out: BinaryIO) -> None:
+        out.write(body.encode("utf-8-sig"))
+
+    atomic_write(path, write, mode)
 
 
 def finish_inbox(
@@ -240,43 +236,58 @@ def finish_inbox(
     errors: Sequence[RowError],
     file_error: str | None,
     moved_at: datetime | None = None,
+    *,
+    file_mode: int = FILE_MODE,
+    dir_mode: int = DIR_MODE,
+    max_bytes: int | None = None,
 ) -> str:
-    """Move the file to ``processed/`` (``rejected/`` on a file error) and write ``<name>.errors.csv``.
+    """Move the file to ``processed/`` (``rejected/`` on a file error) and write ``<name>.errors.csv``
+    (and ``<name>.reason.txt`` for a rejected file), created with ``file_mode``.
 
     A name already taken there gets a UTC timestamp prefix. Calling again after a crash finds the
     moved copy by its content and finishes the job. A file whose content changed since it was read
     is left in the inbox (it will be listed and read again) and its own path is returned.
+    ``processed/`` and ``rejected/`` must be real folders: a link planted there is refused (OSError).
+    ``max_bytes``: as given to :func:`list_inbox`, so the file is recognised by the same identity.
     """
     src = Path(file.path)
     sub = REJECTED if file_error else PROCESSED
     folder = inbox_dir / sub
-    folder.mkdir(parents=True, exist_ok=True)
+    ensure_dir(folder, dir_mode, no_link=True)
     try:
-        current_sha: str | None = sha256_of(src)[0]
+        current_sha: str | None = identity(src, max_bytes)[0]
     except FileNotFoundError:
         current_sha = None
     if current_sha is not None and current_sha != file.sha256:
-        log.warning("inbox file %s changed after it was read; left in the inbox to be read again", file.name)
+        log.warning("inbox file %r changed after it was read; left in the inbox to be read again", file.name)
         return str(src)
     dest: Path | None = None
     if current_sha is not None:
         dest = folder / file.name
-        if dest.exists():
+        if os.path.lexists(dest):
             dest = _free_name(folder, file.name, moved_at or clock.now())
         try:
             os.replace(src, dest)
         except FileNotFoundError:
             dest = None  # another worker moved it in the meantime
+        else:
+            # It may hold names and phones too; its age for retention starts now.
+            set_mode(dest, file_mode, clock.ensure_utc(moved_at or clock.now()).timestamp())
     if dest is None:
-        dest = _moved_copy(inbox_dir, file, sub)
+        dest = _moved_copy(inbox_dir, file, sub, max_bytes)
         if dest is None:
-            log.warning("inbox file %s is gone and no moved copy was found; nothing to move", file.name)
+            log.warning("inbox file %r is gone and no moved copy was found; nothing to move", file.name)
             return str(folder / file.name)
     if errors or file_error:
-        write_errors_csv(dest.with_name(dest.name + ".errors.csv"), errors, file_error)
-    log.info("inbox file %s moved to %s/%s (%d rejected rows%s)", file.name, dest.parent.name, dest.name, len(errors),
-             ", file rejected" if file_error else "")
+        write_errors_csv(dest.with_name(dest.name + ".errors.csv"), errors, file_error, file_mode)
+    if file_error:
+        write_reason(dest.with_name(dest.name + ".reason.txt"), file.name, file_error, file_mode)
+    log.info("inbox file %r moved to %s/%r (%d rejected rows%s)", file.name, dest.parent.name, dest.name,
+             len(errors), ", file rejected" if file_error else "")
     return str(dest)
 
 
-__all__ = ["finish_inbox", "is_candidate", "list_inbox", "parse_inbox", "sha256_of", "write_errors_csv"]
+__all__ = [
+    "LIMIT_PREFIX", "finish_inbox", "is_candidate", "list_inbox", "parse_inbox", "sha256_of",
+    "write_errors_csv", "write_reason",
+]

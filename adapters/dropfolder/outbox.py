@@ -1,18 +1,19 @@
 """Writing a batch of supplier orders into one spreadsheet in the outbox folder, atomically.
 
 Every value is written as text: in .xlsx every cell is a string cell formatted ``@``, so 18-19 digit
-order ids survive a round trip through Excel (reference §B.5). Receiver data never reaches a log line.
+order ids survive a round trip through Excel (reference §B.5), and no cell is ever a formula. A CSV cell
+that Excel would run as a formula is defused (:func:`csv_safe`). Receiver data never reaches a log line.
+A cancellation batch has its own layout: 取消 at the start of the name and an 操作 column saying 取消.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import logging
-import os
 import re
-from collections.abc import Callable, Sequence
+import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -23,6 +24,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from adapters.dropfolder.config import Column
+from adapters.dropfolder.files import FILE_MODE, atomic_write
 from syncd.clock import shanghai_text
 from syncd.domain import OutboxBatch, OutboxRow
 
@@ -35,6 +37,10 @@ CSV_CODECS = {"utf-8-sig": "utf-8-sig", "gbk": "gb18030"}  # gb18030 is a supers
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER_LIKE = re.compile(r"[+-]?\d[\d\s()-]*")
 _PATH_SEPARATORS = re.compile(r"[/\\\x00]")
+CANCEL_PREFIX = "取消-"
+CANCEL_HEADER = "操作"
+CANCEL_ACTION = "取消"
+CANCEL_SHEET = "取消订单"
 
 
 def clean_text(value: str) -> str:
@@ -43,9 +49,23 @@ def clean_text(value: str) -> str:
     return value.encode("utf-8", "replace").decode("utf-8")
 
 
+def _formula_view(value: str) -> str:
+    """The cell as a spreadsheet may read it: leading blanks and invisible characters (zero-width, BOM,
+    soft hyphen…) dropped, full-width and small forms (＝＋－＠, ﹦﹢﹣) folded to ASCII."""
+    start = 0
+    while start < len(value) and value[start] not in "\t\r" and (
+            value[start].isspace() or unicodedata.category(value[start]) == "Cf"):
+        start += 1
+    return unicodedata.normalize("NFKC", value[start:start + 1]) + value[start + 1:]
+
+
 def csv_safe(value: str) -> str:
-    """Defuse a CSV cell Excel would evaluate as a formula by prefixing an apostrophe."""
-    if value.startswith(_FORMULA_START) and not _NUMBER_LIKE.fullmatch(value):
+    """Defuse a CSV cell Excel would evaluate as a formula by prefixing an apostrophe.
+
+    Also when the formula sign hides behind spaces or zero-width characters, or is a full-width one.
+    """
+    view = _formula_view(value)
+    if view.startswith(_FORMULA_START) and not _NUMBER_LIKE.fullmatch(view):
         return "'" + value
     return value
 
@@ -60,10 +80,21 @@ def cell_text(row: OutboxRow, field: str) -> str:
     return clean_text("" if value is None else str(value))
 
 
+def is_cancel(batch: OutboxBatch) -> bool:
+    """Whether the batch tells the supplier NOT to ship these orders."""
+    return getattr(batch, "kind", "orders") == "cancel"
+
+
 def render(batch: OutboxBatch, columns: Sequence[Column]) -> list[list[str]]:
-    """Header row then one row per OutboxRow, in batch order."""
+    """Header row then one row per OutboxRow, in batch order.
+
+    A cancellation batch starts every row with an 操作 column saying 取消, so no one (and no import
+    that reads every sheet) can take it for an order file.
+    """
     table = [[clean_text(c.header) for c in columns]]
     table.extend([cell_text(row, c.field) for c in columns] for row in batch.rows)
+    if is_cancel(batch):
+        table = [[CANCEL_HEADER, *table[0]], *([CANCEL_ACTION, *values] for values in table[1:])]
     return table
 
 
@@ -78,13 +109,16 @@ def file_name(batch: OutboxBatch, fmt: Literal["xlsx", "csv"], file_prefix: str 
         stem = file_prefix + stem[len(batch.supplier_id):]
     if not stem or stem.startswith(".") or _PATH_SEPARATORS.search(stem) or stem != stem.strip():
         raise ValueError(f"batch {batch.batch_id}: file_stem {stem!r} is not a plain file name")
+    if is_cancel(batch) and not stem.startswith(CANCEL_PREFIX):
+        stem = CANCEL_PREFIX + stem
     return f"{stem}.{fmt}"
 
 
-def _write_xlsx(table: list[list[str]], out: BinaryIO) -> None:
+def _write_xlsx(table: list[list[str]], out: BinaryIO, sheet: str = "订单") -> None:
+    """The table as one sheet, every cell a text cell."""
     # Write-only mode streams rows to the file: memory stays flat however large the batch.
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet("订单")
+    ws = wb.create_sheet(sheet)
     bold = Font(bold=True)
     widths = [0] * (len(table[0]) if table else 0)
     for values in table:  # CJK characters are about two columns wide
@@ -117,36 +151,6 @@ def _write_csv(table: list[list[str]], out: BinaryIO, encoding: str) -> None:
         text.detach()  # the caller owns (and fsyncs, and closes) the binary file
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write ``path`` through a hidden temporary file in the same folder, fsync it, then rename it over."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable; not every platform lets a folder be opened.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_batch(
     batch: OutboxBatch,
     outbox_dir: Path,
@@ -154,17 +158,23 @@ def write_batch(
     fmt: Literal["xlsx", "csv"] = "xlsx",
     encoding: Literal["utf-8-sig", "gbk"] = "utf-8-sig",
     file_prefix: str = "",
+    mode: int = FILE_MODE,
 ) -> str:
-    """Write the batch as ``{file_stem}.{fmt}`` in ``outbox_dir`` (replacing an earlier write); return the name."""
+    """Write the batch as ``{file_stem}.{fmt}`` in ``outbox_dir`` (replacing an earlier write), created with
+    ``mode``; return the name. A cancellation batch is named ``取消-{file_stem}.{fmt}``."""
     name = file_name(batch, fmt, file_prefix)
     table = render(batch, columns)
+    sheet = (CANCEL_SHEET,) if is_cancel(batch) else ()
     if fmt == "xlsx":
-        atomic_write(outbox_dir / name, lambda out: _write_xlsx(table, out))
+        atomic_write(outbox_dir / name, lambda out: _write_xlsx(table, out, *sheet), mode)
     else:
-        atomic_write(outbox_dir / name, lambda out: _write_csv(table, out, encoding))
-    log.info("supplier %s: wrote batch %s (%d rows) to %s", batch.supplier_id, batch.batch_id,
-             len(batch.rows), name)
+        atomic_write(outbox_dir / name, lambda out: _write_csv(table, out, encoding), mode)
+    log.info("supplier %s: wrote %s %s (%d rows) to %r", batch.supplier_id,
+             "cancellation batch" if is_cancel(batch) else "batch", batch.batch_id, len(batch.rows), name)
     return name
 
 
-__all__ = ["atomic_write", "cell_text", "clean_text", "csv_safe", "file_name", "render", "write_batch"]
+__all__ = [
+    "CANCEL_ACTION", "CANCEL_HEADER", "CANCEL_PREFIX", "atomic_write", "cell_text", "clean_text", "csv_safe",
+    "file_name", "is_cancel", "render", "write_batch",
+]

@@ -15,6 +15,8 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
+from adapters.dropfolder.config import InboxLimits
+from adapters.dropfolder.limits import InboxLimitError
 from syncd import carriers
 from syncd.domain import ParsedInbox, RowError, TrackingRow
 
@@ -230,26 +232,81 @@ def parse_row(row_no: int, cells: Sequence[Any], header: Header) -> TrackingRow 
                        carrier_text=carrier_text, tracking_nos=tracking_nos, raw=raw)
 
 
+def check_cells(row_no: int, cells: Sequence[Any], limits: InboxLimits) -> None:
+    """InboxLimitError when a row has more filled columns or a longer cell than the limits allow."""
+    for col, cell in enumerate(cells):
+        if isinstance(cell, str) and len(cell) > limits.max_cell_chars:
+            raise InboxLimitError(f"row {row_no}, column {get_column_letter(col + 1)}: a cell of {len(cell)} "
+                                  f"characters (limit {limits.max_cell_chars})")
+        if col >= limits.max_columns and cell is not None and cell != "":
+            raise InboxLimitError(f"row {row_no} has more than {limits.max_columns} columns")
+
+
+def parse_stream(
+    rows: Iterable[Sequence[Any]],
+    order_headers: Sequence[str] = (),
+    sub_order_headers: Sequence[str] = (),
+    limits: InboxLimits | None = None,
+) -> ParsedInbox:
+    """Rows (sheet row 1 first), consumed one at a time → accepted and rejected rows, or a file error when no
+    header is found. Only the parsed rows are kept, so memory follows what is accepted, not the file.
+
+    Raises :class:`InboxLimitError` past ``limits`` (rows, columns, cell size, rejected rows).
+    """
+    limits = limits or InboxLimits()
+    it = iter(rows)
+    head: list[Sequence[Any]] = []
+    for cells in it:
+        check_cells(len(head) + 1, cells, limits)
+        head.append(cells)
+        if len(head) == HEADER_SCAN_ROWS:
+            break
+    header = find_header(head, order_headers, sub_order_headers)
+    if header is None:
+        return ParsedInbox(rows=[], errors=[], file_error=no_header_message())
+    parsed = ParsedInbox(rows=[], errors=[])
+    width = len(header.names)
+    kept = [0]
+
+    def take(row_no: int, cells: Sequence[Any]) -> None:
+        result = parse_row(row_no, cells, header)
+        if result is not None:
+            kept[0] += width
+            if kept[0] > limits.max_cells:
+                raise InboxLimitError(f"more than {limits.max_cells} cells ({width} columns up to row {row_no}); "
+                                      "split the file or leave out columns")
+        if isinstance(result, TrackingRow):
+            parsed.rows.append(result)
+        elif isinstance(result, RowError):
+            parsed.errors.append(result)
+            if len(parsed.errors) > limits.max_error_rows:
+                raise InboxLimitError(f"more than {limits.max_error_rows} rows are wrong (the first at row "
+                                      f"{parsed.errors[0].row_no}: {parsed.errors[0].reason}); check the columns "
+                                      "and send the file again")
+
+    for index in range(header.index + 1, len(head)):
+        take(index + 1, head[index])
+    row_no = len(head)
+    for cells in it:
+        row_no += 1
+        if row_no > limits.max_rows:
+            raise InboxLimitError(f"more than {limits.max_rows} rows; split the file")
+        check_cells(row_no, cells, limits)
+        take(row_no, cells)
+    return parsed
+
+
 def parse_table(
     table: Sequence[Sequence[Any]],
     order_headers: Sequence[str] = (),
     sub_order_headers: Sequence[str] = (),
 ) -> ParsedInbox:
     """A whole table (row 1 first) → accepted rows and rejected rows, or a file error when it has no header."""
-    header = find_header(table, order_headers, sub_order_headers)
-    if header is None:
-        return ParsedInbox(rows=[], errors=[], file_error=no_header_message())
-    parsed = ParsedInbox(rows=[], errors=[])
-    for index in range(header.index + 1, len(table)):
-        result = parse_row(index + 1, table[index], header)
-        if isinstance(result, TrackingRow):
-            parsed.rows.append(result)
-        elif isinstance(result, RowError):
-            parsed.errors.append(result)
-    return parsed
+    return parse_stream(table, order_headers, sub_order_headers)
 
 
 __all__ = [
     "CARRIER_ALIASES", "ORDER_ALIASES", "SUB_ORDER_ALIASES", "TRACKING_ALIASES", "Header",
-    "clean_id", "find_header", "header_key", "no_header_message", "parse_row", "parse_table",
+    "check_cells", "clean_id", "find_header", "header_key", "no_header_message", "parse_row", "parse_stream",
+    "parse_table",
 ]

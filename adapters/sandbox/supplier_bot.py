@@ -6,8 +6,9 @@ utf-8-sig / gb18030 / utf-8), its own header words (订单编号 / 快递公司 
 物流公司 / 运单号, ...) and the carrier written as free text ("中通", "ZTO", "圆通速递", "顺丰"...).
 With ``bad_row_rate`` some rows are wrong the way real replies are: an order number that was never
 sent, an empty tracking number, a number Excel turned into ``7.73061E+14``, a carrier nobody knows.
-Cancellation files (``*-cancel.*`` or names containing 取消) are not orders: it notes the order
-numbers in them and leaves those orders out of later replies (a supplier that could still stop them).
+Cancellation files (named ``取消-…``, with an 操作 column saying 取消 on each row) are not orders: it
+notes the order numbers in them and leaves those orders out of later replies (a supplier that could
+still stop them). A row marked 取消 is never answered, whatever file it comes in.
 Answers are deterministic per (seed, supplier, order number).
 """
 
@@ -46,10 +47,19 @@ BAD_KINDS = ("unknown_order", "empty_tracking", "sci_notation", "unknown_carrier
 _ORDER_SUFFIXES = (".xlsx", ".csv")
 
 
+ACTION_HEADER = "操作"
+CANCEL_ACTION = "取消"
+
+
 def is_cancel_file(name: str) -> bool:
-    """Cancellation lists are not order files."""
+    """Cancellation lists are not order files (``取消-…``; older syncd versions wrote ``*-cancel.*``)."""
     stem = name.rsplit(".", 1)[0]
-    return stem.endswith("-cancel") or "取消" in name
+    return name.startswith(CANCEL_ACTION) or stem.endswith("-cancel") or "取消" in name
+
+
+def is_cancel_row(row: dict[str, str]) -> bool:
+    """A row whose 操作 column says 取消: the supplier must not ship it."""
+    return row.get(ACTION_HEADER, "").strip() == CANCEL_ACTION
 
 
 class SupplierBot:
@@ -158,7 +168,7 @@ class SupplierBot:
                 reply = self._answer(path)
             except Exception:  # one unreadable file must not stop the supplier; look again next poll
                 if name not in self._unreadable:
-                    log.exception("supplier bot %s: cannot read %s", self.name, name)
+                    log.exception("supplier bot %s: cannot read %r", self.name, name)
                     self._unreadable.add(name)
                 continue
             self.answered[name] = reply.name if reply else ""
@@ -173,9 +183,10 @@ class SupplierBot:
         try:
             rows = read_table(path)
         except Exception:  # a half-written or foreign file: look again next time
-            log.warning("supplier bot %s: cannot read cancel file %s yet", self.name, path.name, exc_info=True)
+            log.warning("supplier bot %s: cannot read cancel file %r yet", self.name, path.name, exc_info=True)
             return False
-        self.cancelled.update(o for o in (pick(r, ORDER_HEADERS).strip() for r in rows) if o)
+        marked = [r for r in rows if is_cancel_row(r)] if any(ACTION_HEADER in r for r in rows) else rows
+        self.cancelled.update(o for o in (pick(r, ORDER_HEADERS).strip() for r in marked) if o)
         self.answered[path.name] = ""
         return True
 
@@ -184,6 +195,9 @@ class SupplierBot:
         orders: dict[str, str] = {}  # order_no → receiver name, in file order
         for row in rows:
             order_no = pick(row, ORDER_HEADERS).strip()
+            if is_cancel_row(row):
+                self.cancelled.add(order_no)
+                continue
             if order_no and order_no not in self.cancelled:
                 orders.setdefault(order_no, pick(row, NAME_HEADERS))
         if not orders:

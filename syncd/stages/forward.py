@@ -242,7 +242,7 @@ def write_cancel_batch(rt: Runtime, supplier_id: str, batch_id: int) -> str:
     rows = _rows(sos, orders, {}, rt)  # masked receivers: a cancellation needs the order, not the address
     for row in rows:
         row.remark = "取消订单，请勿发货 (cancelled: do not ship)"
-    name = adapter.write_batch(OutboxBatch(batch_id, supplier_id, created, stem, rows))
+    name = adapter.write_batch(OutboxBatch(batch_id, supplier_id, created, stem, rows, kind="cancel"))
     now = clock.now()
     with rt.db.begin() as s:
         s.execute(update(ExportBatch).where(ExportBatch.id == batch_id)

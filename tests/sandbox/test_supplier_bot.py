@@ -213,3 +213,42 @@ def test_run_stops_when_the_event_is_set(tmp_path):
     t.join(5)
     assert not t.is_alive()
     assert len(bot.answers) == len(ORDERS)
+
+
+def test_cancellation_file_as_syncd_writes_it_is_read_by_its_操作_column(tmp_path):
+    from datetime import UTC, datetime
+
+    from adapters.dropfolder import DropFolderConfig, create
+    from syncd.domain import OutboxBatch, OutboxRow
+    from syncd.registry import AdapterContext
+
+    outbox, inbox = _dirs(tmp_path)
+    config = DropFolderConfig.model_validate({"id": "acme", "kind": "file", "outbox_dir": str(outbox),
+                                              "inbox_dir": str(inbox)})
+    adapter = create(config, AdapterContext(http=None, tokens=None, data_dir=tmp_path))  # type: ignore[arg-type]
+    line = OutboxRow(order_no=ORDERS[1], sub_order_no="1", receiver_name="张*", receiver_phone="138****0000",
+                     province="", city="", district="", address="", supplier_sku="A-1", title="", spec="",
+                     quantity=1, remark="取消订单，请勿发货", shop="", paid_at=None)
+    name = adapter.write_batch(OutboxBatch(7, "acme", datetime(2026, 12, 6, tzinfo=UTC), "acme-b7-cancel", [line],
+                                           kind="cancel"))
+    clock = FakeClock()
+    os.utime(outbox / name, (clock(), clock()))
+    bot = SupplierBot(outbox, inbox, reply_delay=0, clock=clock)
+    assert bot.poll() == []
+    assert bot.cancelled == {ORDERS[1]}
+
+
+def test_row_marked_取消_in_an_order_file_is_never_answered(tmp_path):
+    outbox, inbox = _dirs(tmp_path)
+    clock = FakeClock()
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["操作", *HEADER])
+    ws.append(["取消", ORDERS[0], "", "", "", "", "", "", "", ""])
+    ws.append(["", ORDERS[1], "", "", "", "", "", "", "", ""])
+    wb.save(outbox / "b9.xlsx")
+    os.utime(outbox / "b9.xlsx", (clock() - 5, clock() - 5))
+    [reply] = SupplierBot(outbox, inbox, reply_delay=0, clock=clock).poll()
+    rows = read_reply(reply)
+    h_order, _, _ = _columns(rows[0])
+    assert [r[h_order] for r in rows] == [ORDERS[1]]

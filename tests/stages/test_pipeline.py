@@ -512,6 +512,7 @@ def test_refund_stream_given_a_refund_before_forwarding_holds_and_after_forwardi
     # 2402 was at the supplier already: a cancellation file tells it not to ship, and a person is told
     cancelled = [r for r in rows_out if r["_file"].endswith("-cancel.xlsx")]
     assert [r["订单号"] for r in cancelled] == ["2402"] and "请勿发货" in cancelled[0]["备注"]
+    assert cancelled[0]["_file"].startswith("取消-") and cancelled[0]["操作"] == "取消"  # never an order file's layout
     with db.begin() as s:
         so = s.scalars(select(SupplierOrder).join(Order, Order.id == SupplierOrder.order_id)
                        .where(Order.platform_order_id == "2402")).one()

@@ -130,3 +130,44 @@ def test_plugin_registers_kind_file_whose_factory_builds_a_file_supplier(ctx: Ad
     assert isinstance(adapter, DropFolderSupplier)
     assert isinstance(adapter, FileSupplierAdapter)
     assert adapter.kind == "file"
+
+
+def test_limits_modes_and_retention_have_safe_defaults():
+    cfg = config()
+    assert (cfg.file_mode, cfg.dir_mode, cfg.retention_days) == (0o600, 0o700, 30)
+    assert cfg.limits.max_file_mb == 20 and cfg.limits.max_rows == 20_000 and cfg.limits.max_error_rows == 1000
+
+
+def test_limits_are_overridable_per_supplier_and_unknown_limit_keys_are_rejected():
+    assert config(limits={"max_rows": 50_000}).limits.max_rows == 50_000
+    with pytest.raises(ValidationError, match="max_rowz"):
+        config(limits={"max_rowz": 1})
+
+
+@pytest.mark.parametrize(("given", "mode"), [(0o640, 0o640), ("0660", 0o660), ("640", 0o640), ("0o600", 0o600)])
+def test_file_mode_accepts_yaml_octal_and_strings(given, mode):
+    assert config(file_mode=given).file_mode == mode
+
+
+@pytest.mark.parametrize("given", ["0400", "rw-r-----", 0o1777, "0999", True])
+def test_file_mode_that_syncd_cannot_use_or_is_not_octal_is_rejected(given):
+    with pytest.raises(ValidationError, match="file mode"):
+        config(file_mode=given)
+
+
+def test_dir_mode_without_owner_search_is_rejected():
+    with pytest.raises(ValidationError, match="folder mode"):
+        config(dir_mode="0600")
+
+
+def test_template_validates_with_its_commented_retention_modes_and_limits_switched_on():
+    import re
+
+    import yaml
+
+    template = Path(__file__).resolve().parents[3] / "config" / "templates" / "suppliers" / "dropfolder.yaml"
+    text = template.read_text(encoding="utf-8")
+    on = re.sub(r"(?m)^# ((?:file_mode|dir_mode|retention_days|limits):|  max_)", r"\1", text)
+    cfg = DropFolderConfig.model_validate({"id": "acme", **yaml.safe_load(on)})
+    assert (cfg.file_mode, cfg.dir_mode, cfg.retention_days) == (0o600, 0o700, 30)
+    assert cfg.limits == DropFolderConfig.model_validate({"id": "acme", **yaml.safe_load(text)}).limits

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -146,3 +148,45 @@ def test_file_moved_by_another_worker_during_the_move_is_found_there(adapter, wr
     assert [str(p) for p in raced] == [f.path]
     assert moved == str(adapter.inbox_dir / "processed" / "reply.csv")
     assert Path(moved + ".errors.csv").is_file()
+
+
+def test_rejected_file_gets_a_reason_txt_beside_it(adapter, write_csv):
+    f = write_csv([["a", "b"], ["1", "2"]])
+    parsed = adapter.parse_inbox(f)
+    new_path = Path(adapter.finish_inbox(f, parsed.errors, parsed.file_error))
+    reason = new_path.with_name(new_path.name + ".reason.txt").read_text(encoding="utf-8-sig")
+    assert "reply.csv" in reason and parsed.file_error in reason
+
+
+def test_processed_file_and_its_reports_are_0600_in_a_0700_folder_whatever_the_umask(adapter, write_csv):
+    f = write_csv([HEADER, ["1", "火星快递", "75123456789012"]])
+    os.chmod(f.path, 0o644)
+    old = os.umask(0o022)
+    try:
+        parsed = adapter.parse_inbox(f)
+        new_path = Path(adapter.finish_inbox(f, parsed.errors, parsed.file_error))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(new_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(Path(str(new_path) + ".errors.csv").stat().st_mode) == 0o600
+    assert stat.S_IMODE(new_path.parent.stat().st_mode) == 0o700
+
+
+def test_moved_file_is_dated_when_it_was_moved_so_retention_counts_from_then(adapter, write_csv):
+    f = write_csv([HEADER, ["1", "中通", "75123456789012"]])  # written long ago (SETTLED)
+    new_path = Path(adapter.finish_inbox(f, [], None))
+    assert new_path.stat().st_mtime >= datetime.now(UTC).timestamp() - 60
+
+
+def test_link_planted_at_the_errors_csv_name_is_replaced_not_followed(adapter, write_csv, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    processed = adapter.inbox_dir / "processed"
+    processed.mkdir()
+    (processed / ".reply.csv.errors.csv.tmp").symlink_to(victim)
+    (processed / "reply.csv.errors.csv").symlink_to(victim)
+    f = write_csv([HEADER, ["1", "火星快递", "75123456789012"]])
+    parsed = adapter.parse_inbox(f)
+    adapter.finish_inbox(f, parsed.errors, parsed.file_error)
+    assert victim.read_text() == "keep me"
+    assert not (processed / "reply.csv.errors.csv").is_symlink()

@@ -83,3 +83,21 @@ def test_subfolders_and_their_files_are_not_listed(adapter):
 def test_outbox_temporary_name_would_not_be_listed(adapter):
     drop(adapter, ".acme-20261122-170000-b000042.xlsx.tmp")
     assert names(adapter) == []
+
+
+def test_symlink_is_listed_by_its_own_identity_without_being_opened(adapter, tmp_path):
+    outside = tmp_path / "outside.csv"
+    outside.write_bytes(b"order,tracking\n")
+    link = adapter.inbox_dir / "reply.csv"
+    link.symlink_to(outside)
+    old = NOW.timestamp() - 60
+    os.utime(link, (old, old), follow_symlinks=False)
+    [f] = adapter.list_inbox(NOW)
+    assert f.name == "reply.csv" and f.size == 0
+    assert f.sha256 != hashlib.sha256(b"order,tracking\n").hexdigest()
+    assert "symbolic link" in adapter.parse_inbox(f).file_error
+
+
+def test_folder_named_like_a_reply_file_is_skipped(adapter):
+    (adapter.inbox_dir / "old.csv").mkdir()
+    assert names(adapter) == []

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
+import stat
 from datetime import UTC, datetime
 
 import openpyxl
 import pytest
 
-from adapters.dropfolder import outbox
+from adapters.dropfolder import files, outbox
 from syncd.domain import OutboxBatch, OutboxRow
 
 ORDER_19 = "6923456789012345678"
@@ -191,9 +193,9 @@ def test_write_batch_logs_no_receiver_data(make_adapter, caplog):
 
 def test_write_fsyncs_the_temporary_file_before_renaming_it(adapter, monkeypatch):
     events = []
-    real_fsync, real_replace = outbox.os.fsync, outbox.os.replace
-    monkeypatch.setattr(outbox.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
-    monkeypatch.setattr(outbox.os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))[1])
+    real_fsync, real_replace = files.os.fsync, files.os.replace
+    monkeypatch.setattr(files.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(files.os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))[1])
     adapter.write_batch(batch())
     assert events[:2] == ["fsync", "replace"]
 
@@ -202,3 +204,96 @@ def test_file_prefix_replaces_the_supplier_id_at_the_start_of_the_name(make_adap
     adapter = make_adapter(file_prefix="ACME订单")
     assert adapter.write_batch(batch()) == "ACME订单-20261122-170000-b000042.xlsx"
     assert adapter.write_batch(batch()) == "ACME订单-20261122-170000-b000042.xlsx"
+
+
+@pytest.mark.parametrize("value", [
+    " =1+cmd|' /C calc'!A0",  # leading space
+    "  @SUM(A1)",
+    "\u200b=HYPERLINK(\"http://x\")",  # zero-width space
+    "\ufeff+cmd",  # BOM
+    "\u00ad-1+2",  # soft hyphen
+    "＝1+1",  # full-width equals
+    "＋cmd|' /C calc'!A0",
+    "－1+cmd",
+    "＠SUM(A1)",
+    "﹦1+1",  # small form
+    "\u3000=1+1",  # ideographic space
+    "\t=1+1",
+    "\r=1+1",
+])
+def test_csv_formula_hidden_behind_spaces_invisible_or_full_width_signs_gets_an_apostrophe(value):
+    assert outbox.csv_safe(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["+86 138 1234 5678", " +86 138 1234 5678", "-12", "＋86 138", "北京 = 首都", ""])
+def test_csv_numbers_phones_and_plain_text_stay_as_they_are(value):
+    assert outbox.csv_safe(value) == value
+
+
+@pytest.mark.parametrize("remark", ["＝HYPERLINK(\"http://x\")", " =1+1", "\u200b@SUM(A1)"])
+def test_xlsx_cells_are_text_whatever_sign_they_start_with(adapter, remark):
+    name = adapter.write_batch(batch(row(remark=remark)))
+    _, ws = sheet_values(adapter.outbox_dir / name)
+    assert ws["I2"].value == remark
+    assert ws["I2"].data_type == "s"
+
+
+def cancel_batch(*rows: OutboxRow) -> OutboxBatch:
+    b = batch(*rows)
+    return OutboxBatch(b.batch_id, b.supplier_id, b.created_at, b.file_stem + "-cancel", b.rows, kind="cancel")
+
+
+def test_cancellation_batch_starts_with_取消_and_marks_every_row_取消(adapter):
+    name = adapter.write_batch(cancel_batch(row("1", remark="取消订单，请勿发货"), row("2")))
+    assert name == "取消-acme-20261122-170000-b000042-cancel.xlsx"
+    _wb, ws = sheet_values(adapter.outbox_dir / name)
+    assert ws.title == "取消订单"
+    values = [list(r) for r in ws.iter_rows(values_only=True)]
+    assert values[0][:2] == ["操作", "订单号"]
+    assert [v[0] for v in values[1:]] == ["取消", "取消"]
+    assert [v[1] for v in values[1:]] == ["1", "2"]
+
+
+def test_cancellation_csv_has_the_操作_column_too(make_adapter):
+    adapter = make_adapter(format="csv", file_prefix="ACME订单")
+    name = adapter.write_batch(cancel_batch(row("1")))
+    assert name.startswith("取消-ACME订单-")
+    rows = list(csv.reader(io.StringIO((adapter.outbox_dir / name).read_text("utf-8-sig"), newline="")))
+    assert rows[0][0] == "操作" and rows[1][:2] == ["取消", "1"]
+
+
+def test_order_batch_has_no_操作_column(adapter):
+    name = adapter.write_batch(batch(row("1")))
+    assert not name.startswith("取消")
+    _, ws = sheet_values(adapter.outbox_dir / name)
+    assert ws["A1"].value == "订单号"
+
+
+def test_batch_file_is_created_0600_whatever_the_umask(adapter):
+    old = os.umask(0o022)
+    try:
+        name = adapter.write_batch(batch())
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((adapter.outbox_dir / name).stat().st_mode) == 0o600
+    assert stat.S_IMODE(adapter.outbox_dir.stat().st_mode) == 0o700
+
+
+def test_shared_folder_modes_come_from_the_config(make_adapter):
+    old = os.umask(0o077)
+    try:
+        adapter = make_adapter(file_mode="0640", dir_mode=0o750)
+        name = adapter.write_batch(batch())
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((adapter.outbox_dir / name).stat().st_mode) == 0o640
+    assert stat.S_IMODE(adapter.outbox_dir.stat().st_mode) == 0o750
+
+
+def test_link_planted_at_the_temporary_name_is_replaced_not_followed(adapter, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (adapter.outbox_dir / ".acme-20261122-170000-b000042.xlsx.tmp").symlink_to(victim)
+    name = adapter.write_batch(batch())
+    assert victim.read_text() == "keep me"
+    assert (adapter.outbox_dir / name).is_file() and not (adapter.outbox_dir / name).is_symlink()

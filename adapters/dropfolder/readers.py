@@ -1,0 +1,124 @@
+"""Reading a reply file as a stream of rows, within the supplier's :class:`InboxLimits`.
+
+CSV is decoded line by line (each line capped) and tried in each encoding and delimiter until a header
+row appears; an .xlsx is checked as a zip archive (:mod:`limits`) before openpyxl opens it read-only,
+and its rows are streamed. Either returns a :class:`ParsedInbox` (a file error as ``file_error``) or
+raises :class:`InboxLimitError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+import zipfile
+import zlib
+from collections.abc import Sequence
+from itertools import chain, islice
+from typing import BinaryIO
+
+from openpyxl import load_workbook
+
+from adapters.dropfolder.config import InboxLimits
+from adapters.dropfolder.limits import (
+    InboxLimitError,
+    capped_lines,
+    check_central_directory,
+    check_declared,
+    check_members,
+)
+from adapters.dropfolder.rows import HEADER_SCAN_ROWS, find_header, no_header_message, parse_stream
+from syncd.domain import ParsedInbox
+
+CSV_ENCODINGS = ("utf-8-sig", "gb18030", "big5")  # strict UTF-8 first: almost any bytes decode as GB18030
+CSV_DELIMITERS = (",", "\t", ";")
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _error(message: str) -> ParsedInbox:
+    return ParsedInbox(rows=[], errors=[], file_error=message)
+
+
+def parse_csv(f: BinaryIO, order_headers: Sequence[str], sub_order_headers: Sequence[str],
+              limits: InboxLimits) -> ParsedInbox:
+    """Rows of a CSV file, trying each encoding and delimiter until a header row appears."""
+    f.seek(0)
+    # Excel's "Unicode text" is UTF-16 with a BOM; nothing else starts with these bytes.
+    encodings = ("utf-16",) if f.read(2).startswith(_UTF16_BOMS) else CSV_ENCODINGS
+    max_line = limits.max_columns * (limits.max_cell_chars + 3)
+    decoded = False
+    csv_error: str | None = None
+    for encoding in encodings:
+        for delimiter in CSV_DELIMITERS:
+            f.seek(0)
+            text = io.TextIOWrapper(f, encoding=encoding, newline="")
+            try:
+                reader = csv.reader(capped_lines(text, max_line), delimiter=delimiter)
+                head = list(islice(reader, HEADER_SCAN_ROWS))
+                if find_header(head, order_headers, sub_order_headers) is None:
+                    decoded = True
+                    continue
+                parsed = parse_stream(chain(head, reader), order_headers, sub_order_headers, limits)
+                return parsed
+            except UnicodeDecodeError:
+                break  # another encoding; a later row of a file may be what fails to decode
+            except csv.Error as err:
+                decoded = True
+                csv_error = str(err)
+            finally:
+                text.detach()  # the caller owns the binary file
+        else:
+            decoded = True
+    if not decoded:
+        return _error("cannot decode the file as UTF-8, UTF-16, GB18030 or Big5 text")
+    if csv_error is not None:
+        return _error(f"not a readable CSV file: {csv_error}")
+    return _error(no_header_message())
+
+
+def check_xlsx(f: BinaryIO, size: int, limits: InboxLimits) -> str | None:
+    """Raise InboxLimitError for an archive over the limits; a damaged archive's error text; else None."""
+    try:
+        check_central_directory(f, size)
+        f.seek(0)
+        with zipfile.ZipFile(f) as zf:
+            check_declared(zf.infolist(), limits)
+            check_members(zf, limits)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error, ValueError,
+            OSError) as err:
+        if isinstance(err, InboxLimitError):
+            raise
+        return (f"cannot read the workbook as a zip archive ({type(err).__name__}); open it in Excel and save it "
+                "again as .xlsx")
+    return None
+
+
+def parse_xlsx(f: BinaryIO, size: int, order_headers: Sequence[str], sub_order_headers: Sequence[str],
+               limits: InboxLimits) -> ParsedInbox:
+    """Rows of the first sheet that has a header row, streamed from openpyxl in read-only mode."""
+    damaged = check_xlsx(f, size, limits)
+    if damaged:
+        return _error(damaged)
+    f.seek(0)
+    try:
+        with warnings.catch_warnings():
+            # Files from WPS and older Excel make openpyxl warn (no default style, extensions…).
+            warnings.simplefilter("ignore")
+            wb = load_workbook(f, read_only=True, data_only=True)
+            try:
+                for ws in wb.worksheets:
+                    ws.reset_dimensions()  # some writers record a wrong used range
+                    rows = ws.iter_rows(values_only=True)
+                    head = list(islice(rows, HEADER_SCAN_ROWS))
+                    if find_header(head, order_headers, sub_order_headers) is not None:
+                        return parse_stream(chain(head, rows), order_headers, sub_order_headers, limits)
+            finally:
+                wb.close()
+    except InboxLimitError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a damaged workbook can make openpyxl raise almost anything
+        return _error(f"cannot read the workbook ({type(err).__name__}); open it in Excel and save it again as .xlsx")
+    return _error(no_header_message())
+
+
+__all__ = ["CSV_DELIMITERS", "CSV_ENCODINGS", "check_xlsx", "parse_csv", "parse_xlsx"]
