@@ -323,6 +323,7 @@ def cancel_file_orders(rt: Runtime, supplier_id: str) -> int:
             SupplierOrder.supplier_id == supplier_id, SupplierOrder.cancel_state == "requested",
             SupplierOrder.state == SupplierOrderState.PLACED).order_by(SupplierOrder.id).limit(MAX_PER_BATCH)
             .with_for_update(skip_locked=True)))
+        ids = _cancellable(rt, s, supplier_id, ids, now)
         if not ids:
             return 0
         batch = ExportBatch(supplier_id=supplier_id, kind="cancel", state="writing", file_stem="", created_at=now)
@@ -336,6 +337,29 @@ def cancel_file_orders(rt: Runtime, supplier_id: str) -> int:
         batch_id = batch.id
     write_cancel_batch(rt, supplier_id, batch_id)
     return len(ids)
+
+
+def _cancellable(rt: Runtime, s: Session, supplier_id: str, ids: list[int], now: datetime) -> list[int]:
+    """The supplier orders whose cancellation row can be written. One whose row cannot be built would leave the
+    file unwritten for every order in it, run after run: it is left out and handed to a person (``too_late``
+    raises the cancel_too_late alert naming it)."""
+    sos = list(s.scalars(select(SupplierOrder).where(SupplierOrder.id.in_(ids)).order_by(SupplierOrder.id)))
+    orders = {o.id: o for o in s.scalars(select(Order).where(Order.id.in_({so.order_id for so in sos})))}
+    good = []
+    for so in sos:
+        try:
+            _rows([so], orders, {}, rt)
+        except Exception as err:
+            if isinstance(err, SQLAlchemyError):
+                raise
+            _log_fault(supplier_id, orders[so.order_id], "building its cancellation row", err)
+            s.execute(update(SupplierOrder).where(SupplierOrder.id == so.id).values(
+                cancel_state="too_late", updated_at=now, cancel_detail=(
+                    f"the cancellation file could not list it ({_words(err)}): tell the supplier yourself not to "
+                    "ship it")[:500]))
+        else:
+            good.append(so.id)
+    return good
 
 
 def write_cancel_batch(rt: Runtime, supplier_id: str, batch_id: int) -> str:

@@ -163,3 +163,26 @@ def test_forward_given_an_interrupted_batch_that_cannot_be_written_again_still_e
     assert _exported(h) == Counter({"7101": 1, "7102": 1, "7201": 1, "7202": 1, "7203": 1})
     with db.read() as s:
         assert set(s.scalars(select(ExportBatch.state))) == {"written"}
+
+
+def test_forward_given_one_refunded_order_whose_cancellation_row_cannot_be_built_cancels_the_others_and_alerts_it(
+        db: Database, tmp_path: Path):
+    h, _ = _two_shops(db, tmp_path)
+    h.stage("forward")
+    assert _exported(h) == Counter({"7101": 1, "7102": 1, "7201": 1, "7202": 1})
+    with db.begin() as s:  # the buyers were refunded after the file went out (as react_to_stops records it)
+        s.execute(update(SupplierOrder).values(cancel_state="requested"))
+        so = s.scalar(select(SupplierOrder).join(Order, Order.id == SupplierOrder.order_id)
+                      .where(Order.platform_order_id == "7102"))
+        assert so is not None
+        s.execute(update(SupplierOrder).where(SupplierOrder.id == so.id)
+                  .values(lines=[{k: v for k, v in ln.items() if k != "quantity"} for ln in so.lines]))
+    assert h.stage("forward").ok
+    cancelled = Counter(r["订单号"] for r in h.exported_rows("acme") if "cancel" in r["_file"])
+    assert cancelled == Counter({"7101": 1, "7201": 1, "7202": 1})  # the file went out for the others
+    sos = _supplier_orders(db)
+    assert sos["7102"].cancel_state == "too_late"  # a person is told (cancel_too_late names the order)
+    assert "tell the supplier yourself" in (sos["7102"].cancel_detail or "")
+    assert {sos[p].cancel_state for p in ("7101", "7201", "7202")} == {"notified"}
+    h.stage("forward")
+    assert Counter(r["订单号"] for r in h.exported_rows("acme") if "cancel" in r["_file"]) == cancelled  # once
