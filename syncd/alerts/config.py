@@ -140,6 +140,9 @@ class AlertsConfig(StrictModel):
     remote_provinces: list[RemoteTier] = Field(default_factory=lambda: list(DEFAULT_REMOTE))
     stalled_critical_extra_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 24
     """A stalled parcel turns critical this many hours after it first counted as stalled."""
+    tracking_unread_hours: Hours = 24
+    """A parcel handed over this long ago whose tracking no source has read yet (the other parcel rules wait
+    for a reading, so without this one such a parcel would never alert)."""
 
     # -- the daemon's own health
     token_warning_days: Annotated[float, Field(gt=0, le=90)] = 7

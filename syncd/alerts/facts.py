@@ -8,8 +8,9 @@ indexes each query relies on:
 * holds: ``ix_orders_state`` (state = held) then ``ix_holds_order_open`` (order_id, released_at);
 * supplier orders: ``ix_supplier_orders_supplier_state`` (supplier_id = ? AND state = placed, one range per
   configured supplier, each with its own placed_at cut);
-* parcels: every state but delivered / returned, with the state's own time cut, in one statement; only
-  parcels whose tracking was read at least once (``last_checked_at``: a reading or a provider's refusal). The
+* parcels: every state but delivered / returned, with the state's own time cut, in one statement; for the
+  state rules only parcels whose tracking was read at least once (``last_checked_at``: a reading or a
+  provider's refusal), and in the same statement the never-read ones past ``tracking_unread_hours``. The
   schema has no index on ``shipments.logistics_state`` yet, so this one scans shipments (about 60 ms per
   100,000 rows on SQLite); an index on (logistics_state, last_event_at) makes it a few range scans
   (asked of the lead). It cannot use ``ix_shipments_track``: a parcel the provider stopped following
@@ -132,7 +133,9 @@ def _cancels(s: Session) -> list[CancelFact]:
     return [CancelFact(r[0], r[1], r[2], r[3], r[4], str(r[5]), tuple(parcels[r[0]])) for r in rows]
 
 
-def _parcels(s: Session, cfg: AlertsConfig, now: datetime) -> list[ParcelFact]:
+def _parcels(s: Session, cfg: AlertsConfig, now: datetime) -> tuple[list[ParcelFact], list[ParcelFact]]:
+    """The parcels past their state's threshold (read at least once), and those handed over more than
+    ``tracking_unread_hours`` ago whose tracking no source has read: one statement for both."""
     handed = func.coalesce(Shipment.handed_over_at, Shipment.created_at)
     last = func.coalesce(Shipment.last_event_at, Shipment.picked_up_at, Shipment.handed_over_at, Shipment.created_at)
     state = Shipment.logistics_state
@@ -140,21 +143,31 @@ def _parcels(s: Session, cfg: AlertsConfig, now: datetime) -> list[ParcelFact]:
     rows = s.execute(
         select(Shipment.id, Order.shop_id, Order.platform_order_id, Shipment.carrier, Shipment.tracking_no,
                state, handed, func.coalesce(Shipment.last_event_at, Shipment.picked_up_at), verdict,
-               Shipment.provider_state, Shipment.province)
+               Shipment.provider_state, Shipment.province, Shipment.last_checked_at,
+               Shipment.created_at)
         .join(Order, Order.id == Shipment.order_id)
         # not "track_final = false": a parcel the provider gave up on (abort, 3天查询无记录) is final for the
         # tracker and exactly what must keep alerting; only delivered / returned parcels are done
         .where(state.in_(WATCHED_STATES),
-               # no rule speaks of a parcel before its tracking was read once: a 1688 parcel arrives with the
-               # supplier's send time (a day ago, say) and no scan because nobody has asked yet, not because
-               # the carrier has none
-               Shipment.last_checked_at.is_not(None),
-               or_(and_(state == LS.NONE, handed <= now - _h(cfg.no_pickup_warn_hours)),
-                   and_(state == LS.PICKED_UP, last <= now - _h(cfg.stalled_after_pickup_hours)),
-                   and_(state.in_([LS.IN_TRANSIT, LS.DELIVERING]), last <= now - _h(cfg.shortest_stall_hours)),
-                   state.in_(PROBLEM_STATES),
-                   and_(verdict.is_not(None), verdict.not_in(["", "no_records"])))))
-    return [ParcelFact(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10] or "") for r in rows]
+               or_(
+                   # no state rule speaks of a parcel before its tracking was read once: a 1688 parcel arrives
+                   # with the supplier's send time (a day ago, say) and no scan because nobody has asked yet, not
+                   # because the carrier has none
+                   and_(Shipment.last_checked_at.is_not(None),
+                        or_(and_(state == LS.NONE, handed <= now - _h(cfg.no_pickup_warn_hours)),
+                            and_(state == LS.PICKED_UP, last <= now - _h(cfg.stalled_after_pickup_hours)),
+                            and_(state.in_([LS.IN_TRANSIT, LS.DELIVERING]),
+                                 last <= now - _h(cfg.shortest_stall_hours)),
+                            state.in_(PROBLEM_STATES),
+                            and_(verdict.is_not(None), verdict.not_in(["", "no_records"])))),
+                   # ... but one that no source can read (no provider and no trace, a trace that keeps failing)
+                   # must not stay silent for ever: tracking_unread, counted from the hand-over or, when the
+                   # number came later (1688's send time), from when syncd got it
+                   and_(Shipment.last_checked_at.is_(None), handed <= now - _h(cfg.tracking_unread_hours),
+                        Shipment.created_at <= now - _h(cfg.tracking_unread_hours)))))
+    facts = [ParcelFact(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10] or "",
+                        read=r[11] is not None, number_at=r[12]) for r in rows]
+    return [f for f in facts if f.read], [f for f in facts if not f.read]
 
 
 def _duplicates(s: Session) -> list[DuplicateFact]:
@@ -229,12 +242,14 @@ def load_facts(db: Database, cfg: AlertsConfig, now: datetime, *, ship_within: M
     supplier's ship_within_hours; ``shops`` / ``suppliers`` / ``channels``: the configured ids."""
     owners = {*shops, *(f"supplier:{sid}" for sid in suppliers)}
     with db.read() as s:
+        parcels, unread = _parcels(s, cfg, now)
         return Facts(
             orders=_orders(s, cfg, now),
             holds=_holds(s, cfg, now),
             supplier_orders=_supplier_orders(s, cfg, now, ship_within),
             cancels=_cancels(s),
-            parcels=_parcels(s, cfg, now),
+            parcels=parcels,
+            unread_parcels=unread,
             duplicates=_duplicates(s),
             tokens=_tokens(s, cfg, now, owners),
             paused_shops=_paused(s, shops),

@@ -72,6 +72,8 @@ class ParcelFact:
     verdict: str | None = None
     provider_state: str | None = None
     province: str = ""
+    read: bool = True  # its tracking was read at least once (a reading or a provider's refusal)
+    number_at: datetime | None = None  # when syncd got the tracking number (it cannot read one it does not know)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,7 @@ class Facts:
     supplier_orders: list[SupplierOrderFact] = field(default_factory=list)
     cancels: list[CancelFact] = field(default_factory=list)
     parcels: list[ParcelFact] = field(default_factory=list)
+    unread_parcels: list[ParcelFact] = field(default_factory=list)  # handed over long ago, tracking never read
     duplicates: list[DuplicateFact] = field(default_factory=list)
     tokens: list[TokenFact] = field(default_factory=list)
     paused_shops: list[PausedShopFact] = field(default_factory=list)

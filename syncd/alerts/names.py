@@ -18,6 +18,7 @@ class Rule(enum.StrEnum):
     STALLED_AFTER_PICKUP = "stalled_after_pickup"
     STALLED_IN_TRANSIT = "stalled_in_transit"
     PARCEL_PROBLEM = "parcel_problem"
+    TRACKING_UNREAD = "tracking_unread"
     DUPLICATE_TRACKING = "duplicate_tracking"
     TOKEN_EXPIRING = "token_expiring"  # noqa: S105 - a rule name, not a secret
     SHOP_PAUSED = "shop_paused"
@@ -27,7 +28,8 @@ class Rule(enum.StrEnum):
     CHANNEL_FAILING = "channel_failing"
 
 
-# Parcel rules: counted as "stalled parcels" in the daily digest.
+# Parcel rules: counted as "stalled parcels" in the daily digest (not TRACKING_UNREAD: nobody knows whether such a
+# parcel moves, only that syncd cannot see it).
 PARCEL_RULES = frozenset({Rule.NO_PICKUP, Rule.STALLED_AFTER_PICKUP, Rule.STALLED_IN_TRANSIT, Rule.PARCEL_PROBLEM})
 
 # When the first rule fires for a subject, an open alert of the second closes without a "resolved" message:

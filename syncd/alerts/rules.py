@@ -242,6 +242,24 @@ def _stalled(p: ParcelFact, verdict: str, cfg: AlertsConfig, now: datetime, on: 
                    tuple(lines), p.shop_id)
 
 
+def _unread(facts: Facts, cfg: AlertsConfig, now: datetime) -> Iterator[Finding]:
+    """Handed over long ago and no source has read its tracking: nothing else can alert about it (the state rules
+    wait for a reading); resolves once it is read."""
+    limit = timedelta(hours=cfg.tracking_unread_hours)
+    for p in facts.unread_parcels:
+        known = max(p.handed_over_at, p.number_at or p.handed_over_at)  # no source can read a number before it
+        if p.read or now - known < limit:
+            continue
+        got = f", the number reached syncd {local(known)}" if known > p.handed_over_at else ""
+        yield Finding(Rule.TRACKING_UNREAD, f"shipment:{p.shipment_id}", Severity.WARNING,
+                      f"Tracking never read: {_what(p)}",
+                      (f"Handed over {local(p.handed_over_at)}{got}; no tracking source has read this number "
+                       f"within {cfg.tracking_unread_hours:g} h, so syncd cannot tell whether the parcel moves.",
+                       "Check that a source follows it (tracking.yaml for Kuaidi100, or the supplier's own trace) and "
+                       "that the carrier and number are right; ask the supplier whether the parcel left."),
+                      p.shop_id)
+
+
 def _duplicates(facts: Facts) -> Iterator[Finding]:
     for d in facts.duplicates:
         orders = "; ".join(f"shop {s} order {o}" for s, o in d.orders)
@@ -343,6 +361,8 @@ def evaluate(facts: Facts, cfg: AlertsConfig, ship_within: Mapping[str, float], 
     if Rule.ORDER_HELD in on:
         out.extend(_holds(facts, cfg, now))
     out.extend(_parcels(facts, cfg, now, on))
+    if Rule.TRACKING_UNREAD in on:
+        out.extend(_unread(facts, cfg, now))
     if Rule.DUPLICATE_TRACKING in on:
         out.extend(_duplicates(facts))
     if Rule.TOKEN_EXPIRING in on:

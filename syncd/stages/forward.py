@@ -3,6 +3,11 @@
 Exactly once: the batch row and its members are recorded (the intent) before the file is written;
 a batch left in ``writing`` by a crash is written again under the same name with the same orders.
 Receivers are decrypted here, in the platform's batches, and exist in memory only.
+
+One order never stops the file: a shop that cannot decrypt, or an order whose row cannot be built, is left out
+of the batch with the reason on its supplier orders (``faults``, backoff in ``next_check_at``; a busy shop only
+delays its orders) while the others are exported; after MAX_FAULTS the order is held for a person. A batch that
+cannot be written again after a crash keeps its own orders and no longer keeps new ones from being exported.
 """
 
 from __future__ import annotations
@@ -11,13 +16,15 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from syncd import clock
 from syncd.domain import OutboxBatch, OutboxRow, Receiver, ReceiverRef
-from syncd.errors import RejectedError
+from syncd.errors import AuthError, RejectedError, SyncdError, TransientError
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState
 from syncd.protocols import FileSupplierAdapter
 from syncd.runtime import Runtime
@@ -30,6 +37,9 @@ from syncd.store.orders import finish_orders, lock_orders
 log = logging.getLogger("syncd.forward")
 
 MAX_PER_BATCH = 2000  # orders per outbox file: bounded memory, and a file a person can still open
+MAX_FAULTS = 5  # failed exports of one order in a row (not a busy shop) before it is held for a person
+FAULT_WAIT = timedelta(minutes=1)  # first backoff after a failed export; doubles after each further one
+MAX_FAULT_WAIT = timedelta(hours=6)
 
 
 def _decrypt(rt: Runtime, orders: Sequence[Order]) -> dict[int, Receiver | str]:
@@ -49,6 +59,77 @@ def _decrypt(rt: Runtime, orders: Sequence[Order]) -> dict[int, Receiver | str]:
         for o in shop_orders:
             out[o.id] = got.get(o.platform_order_id, "the platform returned nothing for this order")
     return out
+
+
+def _receivers(rt: Runtime, supplier_id: str, orders: Sequence[Order]
+               ) -> tuple[dict[int, Receiver | str], dict[int, Exception]]:
+    """Decrypt shop by shop: a storefront that cannot decrypt now holds up only its own orders. Returns the
+    receivers, and per order id the error of a shop whose decryption failed."""
+    by_shop: dict[str, list[Order]] = defaultdict(list)
+    for o in orders:
+        by_shop[o.shop_id].append(o)
+    receivers: dict[int, Receiver | str] = {}
+    unreadable: dict[int, Exception] = {}
+    for shop_id, shop_orders in by_shop.items():
+        try:
+            receivers.update(_decrypt(rt, shop_orders))
+        except Exception as err:
+            if isinstance(err, SQLAlchemyError):
+                raise  # the database itself: nothing else could be recorded either
+            if isinstance(err, SyncdError):
+                log.warning("supplier %s: shop %s could not decrypt the receivers of %d orders (%s); they wait, "
+                            "the other shops' orders are exported", supplier_id, shop_id, len(shop_orders), err)
+            else:
+                log.error("supplier %s: shop %s: unexpected error decrypting the receivers of %d orders; they are "
+                          "set aside, the other shops' orders are exported", supplier_id, shop_id,
+                          len(shop_orders), exc_info=err)
+            unreadable.update((o.id, err) for o in shop_orders)
+    return receivers, unreadable
+
+
+def _words(err: Exception) -> str:
+    """An error as recorded on the row: a SyncdError says what happened, anything else names only its class
+    (its text may hold a value from the order)."""
+    return f"{type(err).__name__}: {err}" if isinstance(err, SyncdError) else f"unexpected error: {type(err).__name__}"
+
+
+def _log_fault(supplier_id: str, order: Order, what: str, err: Exception) -> None:
+    subject = f"order {order.shop_id}/{order.platform_order_id}"
+    if isinstance(err, SyncdError):
+        log.warning("supplier %s: %s: %s failed: %s; it is left out of this batch", supplier_id, subject, what, err)
+    else:
+        log.error("supplier %s: %s: %s failed with an unexpected error; it is left out of this batch", supplier_id,
+                  subject, what, exc_info=err)
+
+
+def fault_wait(faults: int) -> timedelta:
+    """Backoff after the ``faults``-th failed export of an order in a row: doubling, capped."""
+    return min(MAX_FAULT_WAIT, FAULT_WAIT * (1 << min(max(faults - 1, 0), 10)))
+
+
+def _fault(rt: Runtime, s: Session, supplier_id: str, order: Order, sos: Sequence[SupplierOrder], err: Exception,
+           now: datetime) -> None:
+    """One order could not be made ready for the file: left out of this batch with the reason on its supplier
+    orders. A shop that is busy or whose token is refused only delays it (the shop's trouble, alerted as such);
+    anything else counts as a fault, waits for its backoff, and after MAX_FAULTS the order is held for a person."""
+    words = f"not exported: {_words(err)}"[:500]
+    ids = [so.id for so in sos]
+    if isinstance(err, TransientError | AuthError):
+        s.execute(update(SupplierOrder).where(SupplierOrder.id.in_(ids)).values(last_error=words, updated_at=now))
+        return
+    faults = max(so.faults or 0 for so in sos) + 1
+    values: dict[str, Any] = {"faults": faults, "next_check_at": now + fault_wait(faults), "last_error": words,
+                              "updated_at": now}
+    if faults >= MAX_FAULTS:
+        fresh = s.get(Order, order.id)
+        if fresh is not None and fresh.state == OrderState.ROUTED:
+            values.update(faults=0, next_check_at=None)
+            hold_order(s, fresh, HoldReason.SUPPLIER_REJECTED,
+                       f"supplier {supplier_id}: the order could not be made ready for its export file {faults} "
+                       f"times ({_words(err)}); check the shop's decryption or the order, then release it", now,
+                       auto=False)
+    s.execute(update(SupplierOrder).where(SupplierOrder.id.in_(ids),
+                                          SupplierOrder.state == SupplierOrderState.PENDING).values(**values))
 
 
 def _rows(supplier_orders: Sequence[SupplierOrder], orders: dict[int, Order],
@@ -134,59 +215,89 @@ def forward_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAd
                 ExportBatch.supplier_id == supplier_id, ExportBatch.state == "writing").order_by(ExportBatch.id)))
             last = s.scalar(select(func.max(ExportBatch.created_at)).where(ExportBatch.supplier_id == supplier_id,
                                                                           ExportBatch.kind == "orders"))
+        stuck: Exception | None = None
         for batch_id, kind in unfinished:
             log.warning("supplier %s: batch %d was interrupted; writing it again", supplier_id, batch_id)
-            if kind == "cancel":
-                write_cancel_batch(rt, supplier_id, batch_id)
-            else:
-                write_batch(rt, supplier_id, batch_id)
+            try:
+                if kind == "cancel":
+                    write_cancel_batch(rt, supplier_id, batch_id)
+                else:
+                    write_batch(rt, supplier_id, batch_id)
+            except Exception as err:
+                if isinstance(err, SQLAlchemyError):
+                    raise
+                # Its orders are claimed by that batch (``placing``) and wait for it; the pending ones can still go.
+                stuck = stuck or err
         cancel_file_orders(rt, supplier_id)
         now = clock.now()
-        if not adapter.batch_due(last, now):
+        exported = _export_pending(rt, supplier_id, now) if adapter.batch_due(last, now) else 0
+        if stuck is not None:
+            raise stuck  # recorded as this supplier's failure; the batch is written again next run
+        return exported
+
+
+def _export_pending(rt: Runtime, supplier_id: str, now: datetime) -> int:
+    """One new batch of what is pending: every order that can be exported now, the others set aside."""
+    with rt.db.begin() as s:
+        pending = list(s.scalars(
+            select(SupplierOrder)
+            .join(Order, Order.id == SupplierOrder.order_id)
+            .where(SupplierOrder.supplier_id == supplier_id, SupplierOrder.state == SupplierOrderState.PENDING,
+                   # a reship belongs to an order placed or shipped long ago (as supplier_api places them)
+                   or_(Order.state == OrderState.ROUTED, SupplierOrder.kind == "reship"),
+                   # an order whose export failed waits for its backoff (see _fault)
+                   or_(SupplierOrder.next_check_at.is_(None), SupplierOrder.next_check_at <= now))
+            .order_by(SupplierOrder.id).limit(MAX_PER_BATCH)))
+        if not pending:
             return 0
-        with rt.db.begin() as s:
-            pending = list(s.execute(
-                select(SupplierOrder.id, Order.id.label("order_id"))
-                .join(Order, Order.id == SupplierOrder.order_id)
-                .where(SupplierOrder.supplier_id == supplier_id, SupplierOrder.state == SupplierOrderState.PENDING,
-                       # a reship belongs to an order placed or shipped long ago (as supplier_api places them)
-                       or_(Order.state == OrderState.ROUTED, SupplierOrder.kind == "reship"))
-                .order_by(SupplierOrder.id).limit(MAX_PER_BATCH)))
-            if not pending:
-                return 0
-            orders = list(s.scalars(select(Order).where(Order.id.in_({p.order_id for p in pending}))))
-        receivers = _decrypt(rt, orders)
-        now = clock.now()
-        with rt.db.begin() as s:
-            ok_orders = set()
-            for o in orders:
-                r = receivers[o.id]
-                problem = r if isinstance(r, str) else ("receiver lacks " + ", ".join(r.missing()) if r.missing()
-                                                        else None)
-                if problem:
-                    fresh = s.get(Order, o.id)
-                    if fresh is not None and fresh.state == OrderState.ROUTED:
-                        hold_order(s, fresh, HoldReason.ADDRESS_INCOMPLETE, f"after decryption: {problem}", now,
-                                   auto=True)
-                else:
-                    ok_orders.add(o.id)
-            so_ids = [p.id for p in pending if p.order_id in ok_orders]
-            if not so_ids:
-                return 0
-            batch = ExportBatch(supplier_id=supplier_id, kind="orders", state="writing", file_stem="",
-                                created_at=now)
-            s.add(batch)
-            s.flush()
-            batch.file_stem = _file_stem(supplier_id, now, batch.id)
-            # Guarded: only rows still pending join the batch (a pull may have withdrawn one meanwhile).
-            claimed = s.execute(update(SupplierOrder).where(SupplierOrder.id.in_(so_ids),
-                                                            SupplierOrder.state == SupplierOrderState.PENDING)
-                                .values(state=SupplierOrderState.PLACING, batch_id=batch.id, updated_at=now))
-            audit(s, rt, supplier_id, "export_batch", f"batch {batch.id}", key=batch.file_stem, outcome="intent",
-                  detail=f"{claimed.rowcount} orders")  # type: ignore[attr-defined]
-            batch_id = batch.id
-        write_batch(rt, supplier_id, batch_id, receivers)
-        return len(so_ids)
+        orders = {o.id: o for o in s.scalars(select(Order).where(Order.id.in_({p.order_id for p in pending})))}
+    receivers, unreadable = _receivers(rt, supplier_id, list(orders.values()))
+    failed = dict(unreadable)
+    for so in pending:  # a row one order's data cannot fill leaves that order out, not the whole file
+        if so.order_id in failed or not isinstance(receivers.get(so.order_id), Receiver):
+            continue
+        try:
+            _rows([so], orders, receivers, rt)
+        except Exception as err:
+            if isinstance(err, SQLAlchemyError):
+                raise
+            failed[so.order_id] = err
+            _log_fault(supplier_id, orders[so.order_id], "building its export row", err)
+    now = clock.now()
+    with rt.db.begin() as s:
+        ok_orders = set()
+        for o in orders.values():
+            if o.id in failed:
+                _fault(rt, s, supplier_id, o, [so for so in pending if so.order_id == o.id], failed[o.id], now)
+                continue
+            r = receivers[o.id]
+            problem = r if isinstance(r, str) else ("receiver lacks " + ", ".join(r.missing()) if r.missing()
+                                                    else None)
+            if problem:
+                fresh = s.get(Order, o.id)
+                if fresh is not None and fresh.state == OrderState.ROUTED:
+                    hold_order(s, fresh, HoldReason.ADDRESS_INCOMPLETE, f"after decryption: {problem}", now,
+                               auto=True)
+            else:
+                ok_orders.add(o.id)
+        so_ids = [p.id for p in pending if p.order_id in ok_orders]
+        if not so_ids:
+            return 0
+        batch = ExportBatch(supplier_id=supplier_id, kind="orders", state="writing", file_stem="",
+                            created_at=now)
+        s.add(batch)
+        s.flush()
+        batch.file_stem = _file_stem(supplier_id, now, batch.id)
+        # Guarded: only rows still pending join the batch (a pull may have withdrawn one meanwhile).
+        claimed = s.execute(update(SupplierOrder).where(SupplierOrder.id.in_(so_ids),
+                                                        SupplierOrder.state == SupplierOrderState.PENDING)
+                            .values(state=SupplierOrderState.PLACING, batch_id=batch.id, updated_at=now,
+                                    faults=0, next_check_at=None))
+        audit(s, rt, supplier_id, "export_batch", f"batch {batch.id}", key=batch.file_stem, outcome="intent",
+              detail=f"{claimed.rowcount} orders")  # type: ignore[attr-defined]
+        batch_id = batch.id
+    write_batch(rt, supplier_id, batch_id, receivers)
+    return len(so_ids)
 
 
 def _cancel_marker(batch_id: int) -> str:
@@ -212,6 +323,7 @@ def cancel_file_orders(rt: Runtime, supplier_id: str) -> int:
             SupplierOrder.supplier_id == supplier_id, SupplierOrder.cancel_state == "requested",
             SupplierOrder.state == SupplierOrderState.PLACED).order_by(SupplierOrder.id).limit(MAX_PER_BATCH)
             .with_for_update(skip_locked=True)))
+        ids = _cancellable(rt, s, supplier_id, ids, now)
         if not ids:
             return 0
         batch = ExportBatch(supplier_id=supplier_id, kind="cancel", state="writing", file_stem="", created_at=now)
@@ -225,6 +337,29 @@ def cancel_file_orders(rt: Runtime, supplier_id: str) -> int:
         batch_id = batch.id
     write_cancel_batch(rt, supplier_id, batch_id)
     return len(ids)
+
+
+def _cancellable(rt: Runtime, s: Session, supplier_id: str, ids: list[int], now: datetime) -> list[int]:
+    """The supplier orders whose cancellation row can be written. One whose row cannot be built would leave the
+    file unwritten for every order in it, run after run: it is left out and handed to a person (``too_late``
+    raises the cancel_too_late alert naming it)."""
+    sos = list(s.scalars(select(SupplierOrder).where(SupplierOrder.id.in_(ids)).order_by(SupplierOrder.id)))
+    orders = {o.id: o for o in s.scalars(select(Order).where(Order.id.in_({so.order_id for so in sos})))}
+    good = []
+    for so in sos:
+        try:
+            _rows([so], orders, {}, rt)
+        except Exception as err:
+            if isinstance(err, SQLAlchemyError):
+                raise
+            _log_fault(supplier_id, orders[so.order_id], "building its cancellation row", err)
+            s.execute(update(SupplierOrder).where(SupplierOrder.id == so.id).values(
+                cancel_state="too_late", updated_at=now, cancel_detail=(
+                    f"the cancellation file could not list it ({_words(err)}): tell the supplier yourself not to "
+                    "ship it")[:500]))
+        else:
+            good.append(so.id)
+    return good
 
 
 def write_cancel_batch(rt: Runtime, supplier_id: str, batch_id: int) -> str:

@@ -57,6 +57,21 @@ def test_a_parcel_whose_tracking_was_never_read_is_no_candidate_for_any_parcel_r
     assert not set(unread) & {p.shipment_id for p in facts(rig).parcels}
 
 
+def test_a_parcel_whose_tracking_was_never_read_is_a_tracking_unread_candidate_past_its_threshold(rig: Rig) -> None:
+    due = rig.shipment(handed_over_at=NOW - 24 * H, created_at=NOW - 24 * H, last_checked_at=None)
+    moving = rig.shipment(logistics_state="in_transit", handed_over_at=NOW - 60 * H, created_at=NOW - 60 * H,
+                          last_checked_at=None)
+    rig.shipment(handed_over_at=NOW - 24 * H + S, created_at=NOW - 24 * H + S, last_checked_at=None)  # young
+    rig.shipment(handed_over_at=NOW - 30 * H, created_at=NOW - H, last_checked_at=None)  # number came just now
+    rig.shipment(handed_over_at=NOW - 30 * H, created_at=NOW - 30 * H)  # read
+    rig.shipment(logistics_state="delivered", handed_over_at=NOW - 99 * H, created_at=NOW - 99 * H,
+                 last_checked_at=None, track_final=True)
+    got = facts(rig)
+    assert sorted(p.shipment_id for p in got.unread_parcels) == [due, moving]
+    assert all(not p.read for p in got.unread_parcels) and all(p.read for p in got.parcels)
+    assert {p.number_at for p in got.unread_parcels} == {NOW - 24 * H, NOW - 60 * H}
+
+
 def test_ship_deadline_candidates_are_unshipped_paid_orders_inside_the_warning_window(rig: Rig) -> None:
     early = rig.order(paid_at=NOW - 36 * H + S)
     near = rig.order(paid_at=NOW - 36 * H)

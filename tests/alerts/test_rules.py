@@ -224,6 +224,38 @@ def test_moving_parcels_and_final_states_do_not_alert() -> None:
     assert run(parcel("returned", handed=300 * H, last=200 * H)) == []
 
 
+def unread(*, handed: timedelta, number: timedelta | None = None) -> Facts:
+    """A parcel whose tracking no source has read; ``number``: how long ago syncd got the number."""
+    return Facts(unread_parcels=[ParcelFact(7, "shop1", "P-7", "zhongtong", "ZT123", "none", NOW - handed, None,
+                                            read=False, number_at=NOW - number if number is not None else None)])
+
+
+def test_tracking_unread_warns_24_hours_after_hand_over_naming_order_carrier_and_number() -> None:
+    assert run(unread(handed=24 * H - S)) == []
+    f = only(run(unread(handed=24 * H)))
+    assert (f.rule, f.severity, f.subject) == ("tracking_unread", Severity.WARNING, "shipment:7")
+    assert f.title == "Tracking never read: parcel 中通快递 ZT123 of order P-7 (shop shop1)"
+    assert f.shop_id == "shop1" and "tracking.yaml" in "\n".join(f.lines)
+
+
+def test_tracking_unread_counts_from_when_the_number_arrived_when_that_was_after_the_hand_over() -> None:
+    # a 1688 parcel: sent 30 h ago by 1688's clock, the number reached syncd 2 h ago; nobody could read it before
+    assert run(unread(handed=30 * H, number=2 * H)) == []
+    f = only(run(unread(handed=30 * H, number=24 * H)))
+    assert f.rule == "tracking_unread"
+
+
+def test_tracking_unread_threshold_is_configurable_and_the_rule_can_be_disabled() -> None:
+    cfg = AlertsConfig(tracking_unread_hours=6)
+    assert run(unread(handed=6 * H - S), cfg) == []
+    assert only(run(unread(handed=6 * H), cfg)).rule == "tracking_unread"
+    assert run(unread(handed=99 * H), AlertsConfig(disabled_rules=["tracking_unread"])) == []
+
+
+def test_a_read_parcel_is_never_tracking_unread() -> None:
+    assert [f.rule for f in run(parcel("none", handed=30 * H))] == ["no_pickup"]
+
+
 def test_duplicate_tracking_names_every_order() -> None:
     f = only(run(Facts(duplicates=[DuplicateFact("ZT9", "zhongtong", (("shop1", "P-1"), ("shop1", "P-2")))])))
     assert (f.rule, f.severity, f.subject) == ("duplicate_tracking", Severity.CRITICAL, "tracking:ZT9")

@@ -144,6 +144,37 @@ def test_a_1688_parcel_sent_30_hours_ago_alerts_nobody_before_its_trace_is_read_
     assert open_alerts(db) == [] and rig.sinks["ops"].calls == 0  # nothing opened, so nothing resolved either
 
 
+def test_a_parcel_no_source_reads_warns_a_day_after_hand_over_and_resolves_once_its_trace_is_read(
+        rig: Rig, db: Database, frozen: time_machine.Traveller) -> None:
+    number = "73000000000003"
+    # no provider answers for it and its trace keeps failing: nothing ever sets last_checked_at
+    sid = rig.shipment(tracking_no=number, created_at=NOW - 23 * H, handed_over_at=NOW - 23 * H,
+                       last_checked_at=None)
+    assert run(rig).ok
+    assert open_alerts(db) == []  # not yet: a source may still read it
+    frozen.shift(H)
+    assert run(rig).ok
+    assert open_alerts(db) == [("tracking_unread", f"shipment:{sid}")]
+    [message] = rig.sinks["ops"].messages
+    assert message.severity is Severity.WARNING
+    assert message.title.startswith(f"Tracking never read: parcel 中通快递 {number} of order P")
+    frozen.shift(H)
+
+    def at(ago: timedelta) -> str:
+        return (clock.now() - ago).astimezone(clock.SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
+    trace = alibaba.trace_from([{"logisticsBillNo": number, "logisticsSteps": [
+        {"acceptTime": at(22 * H), "remark": "【义乌市】中通快递 义乌分拨中心 已揽收"},
+        {"acceptTime": at(2 * H), "remark": "【杭州市】快件已到达 杭州转运中心"}]}], number,
+        "alibaba.trade.getLogisticsTraceInfo.buyerView")
+    assert trace is not None
+    with db.begin() as s:
+        apply_result(s, sid, trace, clock.now(), source="ali-factory")
+    assert run(rig).ok
+    assert open_alerts(db) == []
+    assert rig.sinks["ops"].messages[-1].title.startswith("Resolved: Tracking never read")
+
+
 def test_the_watch_stage_records_its_scopes(rig: Rig, db: Database) -> None:
     run(rig)
     with db.read() as s:

@@ -37,7 +37,7 @@ from syncd.errors import ProtocolError
 from syncd.store.db import Database
 from syncd.store.models import AuditEntry, Notification, Order, Shipment, SupplierOrder
 from tests.alerts.rig import FakeSink
-from tests.fakes import make_order
+from tests.fakes import FakeStorefront, make_order
 from tests.stages.harness import Harness, build
 from tests.stages.test_supplier_api import FakeApiSupplier, _build
 from tests.stages.test_writeback import garble
@@ -68,6 +68,11 @@ def placed_orders(db: Database) -> dict[str, SupplierOrder]:
 def shipment_counts(db: Database) -> Counter[str]:
     with db.read() as s:
         return Counter(s.scalars(select(Order.platform_order_id).join(Shipment, Shipment.order_id == Order.id)))
+
+
+def exported(h: Harness) -> Counter[str]:
+    """How many times each order went out in the drop-folder supplier's files."""
+    return Counter(r["订单号"] for r in h.exported_rows("acme"))
 
 
 @pytest.fixture(params=list(GARBLED), ids=list(GARBLED))
@@ -164,6 +169,36 @@ def test_cancel_given_a_garbled_answer_to_a_cancellation_that_went_through_cance
     assert {so.cancel_state for so in placed_orders(db).values()} == {"cancelled"}
     assert Counter(fake.cancels) == Counter(f"R{i:04d}" for i in range(1, 6))  # each cancel sent once
     assert set(order_states(db).values()) == {"cancelled"}
+
+
+# ---- forward: file supplier ----------------------------------------------------------------------------------
+
+
+def test_forward_given_a_garbled_decryption_for_one_shop_exports_the_other_shops_orders_and_each_once(
+        db: Database, tmp_path: Path, garbled):
+    """Two shops share a drop-folder supplier; the second shop's decryption answer comes back garbled."""
+    h = build(db, tmp_path)
+    other = FakeStorefront()
+    h.rt.storefronts["shop2"] = other
+    h.rt.config.shops["shop2"] = h.rt.config.shops["shop1"].model_copy(update={"id": "shop2"})
+    for i, pid in enumerate(PIDS):
+        (other if pid == MIDDLE else h.shop).put(make_order(pid, clock.now() - timedelta(minutes=30 - i)))
+    h.stage("pull")
+    h.stage("route")
+    real = other.decrypt
+
+    def decrypt(refs):
+        raise garbled()
+
+    other.decrypt = decrypt  # type: ignore[method-assign]
+    h.stage("forward")
+    assert exported(h) == Counter(p for p in PIDS if p != MIDDLE)  # in this run
+    assert order_states(db)[MIDDLE] == "routed"  # not lost, not held: waits for its backoff
+    other.decrypt = real  # type: ignore[method-assign]
+    with later(2):
+        h.stage("forward")
+    assert exported(h) == Counter(PIDS)  # each order exported once
+    assert set(order_states(db).values()) == {"placed"}
 
 
 # ---- collect: file supplier ------------------------------------------------------------------------------------
