@@ -25,7 +25,7 @@ from syncd.protocols import AlertSink, ApiSupplierAdapter, FileSupplierAdapter, 
 from syncd.ratelimit import RateLimiter
 from syncd.retry import RetryPolicy
 from syncd.settings import Settings
-from syncd.store.db import Database, lease
+from syncd.store.db import Database, lease, take_over_leases
 from syncd.store.models import TokenRow
 from syncd.store.orders import CommittedVersions
 
@@ -101,6 +101,8 @@ class Runtime:
     stop: threading.Event = field(default_factory=threading.Event)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     versions: dict[str, CommittedVersions] = field(default_factory=dict)  # per shop, what pull committed lately
+    db_faults: dict[str, int] = field(default_factory=dict)  # stage → runs failed while the database was unreachable
+    faults_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def data_dir(self) -> Path:
@@ -148,7 +150,7 @@ def build_runtime(settings: Settings, config: Config, db: Database, *, http: htt
 
 
 def release_stale_claims(db: Database) -> int:
-    """SQLite only, under the daemon lock: no other daemon lives, so every claim is a dead one's."""
+    """SQLite only, under the daemon lock: no other daemon lives, so every claim and lease is a dead one's."""
     from sqlalchemy import update
 
     from syncd.lifecycle import WritebackState
@@ -156,6 +158,7 @@ def release_stale_claims(db: Database) -> int:
 
     if not db.is_sqlite:
         return 0
+    take_over_leases(db)
     with db.begin() as s:
         res = s.execute(update(Shipment).where(Shipment.writeback_state == WritebackState.UPLOADING)
                         .values(writeback_state=WritebackState.PENDING, claimed_by=None, claim_until=None,
