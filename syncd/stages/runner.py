@@ -30,6 +30,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from syncd import clock
+from syncd.alerts.names import OVERDUE_PREFIX
 from syncd.errors import ReauthorizationRequired, SyncdError
 from syncd.runtime import Runtime
 from syncd.store.db import LeaseHeld
@@ -69,7 +70,6 @@ MACHINE_FAULTS: dict[int, tuple[str, str]] = {
     errno.EPERM: ("permission denied", "give syncd's user read and write access to that folder"),
     errno.EROFS: ("read-only file system", "mount that folder writable"),
 }
-MACHINE_FAULT_WORDS = tuple(sorted({words for words, _ in MACHINE_FAULTS.values()}))
 
 
 def _chain(err: BaseException) -> Iterator[BaseException]:
@@ -174,7 +174,6 @@ def _record_skip(rt: Runtime, stage: str, scope: str, held: LeaseHeld) -> None:
         log.debug("%s %s skipped: %s", stage, scope, held)
 
 
-OVERDUE_PREFIX = "overdue: "  # a skip whose lease holder is past its bound (the lease_overdue alert reads it)
 
 
 def _where(rt: Runtime, name: str) -> str:
