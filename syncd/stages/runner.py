@@ -87,8 +87,8 @@ def machine_fault(err: BaseException, where: str = "") -> str | None:
     for e in _chain(err):
         if isinstance(e, OSError) and e.errno in MACHINE_FAULTS:
             words, advice = MACHINE_FAULTS[e.errno]
-            path = e.filename if e.filename is not None else where
-            at = f" writing {str(path)!r}" if path else ""
+            at = (f" writing {str(e.filename)!r}" if e.filename is not None
+                  else f" under {where!r}" if where else "")
             return f"{words}{at}; {advice} (syncd retries at every run)"
         if isinstance(e, OperationalError) and "disk is full" in str(e.orig):
             return "disk full under the SQLite database; free space on that disk (syncd retries at every run)"
@@ -179,7 +179,7 @@ def _record_skip(rt: Runtime, stage: str, scope: str, held: LeaseHeld) -> None:
 def _where(rt: Runtime, name: str) -> str:
     adapter = rt.suppliers.get(name)
     folder = getattr(adapter, "outbox_dir", None) if adapter is not None else None
-    return f"under {folder}" if folder is not None else ""
+    return str(folder) if folder is not None else ""
 
 
 @contextmanager

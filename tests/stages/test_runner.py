@@ -118,8 +118,8 @@ def test_pipeline_given_a_crashed_sqlite_daemons_leases_takes_them_over_at_start
 
 def test_machine_fault_given_enospc_without_a_file_name_names_the_folder_in_operator_words():
     err = OSError(errno.ENOSPC, "No space left on device")
-    assert machine_fault(err, "under /data/suppliers/acme/outbox") == (
-        "disk full writing 'under /data/suppliers/acme/outbox'; free space on that disk (syncd retries at every run)")
+    assert machine_fault(err, "/data/suppliers/acme/outbox") == (
+        "disk full under '/data/suppliers/acme/outbox'; free space on that disk (syncd retries at every run)")
     denied = PermissionError(errno.EACCES, "Permission denied", "/data/x.csv")
     assert (machine_fault(RuntimeError("wrapped"), "") is None
             and machine_fault(denied, "").startswith("permission denied writing '/data/x.csv'"))  # type: ignore[union-attr]
