@@ -10,6 +10,8 @@ Leases (one holder at a time for a shop's pull, a supplier's export, the watch p
   and no expiry can hand a lease to a second replica while the first still works. The ``leases`` row is
   kept beside it as a record (who holds it, until when the run was expected to end): a replica refused a
   lease names the holder, and one whose holder is past that bound logs a warning and raises an alert.
+  A holder whose lock connection drops in mid-run (a network cut) loses the lease and says so at release;
+  the row claims (``SKIP LOCKED``) and idempotency keys keep effects single even then.
 * SQLite (one daemon, guaranteed by :class:`DaemonLock`): the ``leases`` row is the lock between the daemon
   and operator commands; :func:`take_over_leases` at start clears every row an earlier process left, so a
   daemon restarted after a crash (new pid, new host name) is never locked out by its predecessor.
@@ -297,6 +299,8 @@ def release_lease(db: Database, name: str, holder: str) -> None:
         else:
             del db.leases.held[name]
     try:
+        if mine is not None and mine.conn is not None:
+            _unlock(mine.conn, name, holder)
         with db.begin() as s:
             s.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
     except SQLAlchemyError as err:
@@ -304,6 +308,19 @@ def release_lease(db: Database, name: str, holder: str) -> None:
     finally:
         if mine is not None:
             _close(mine.conn)
+
+
+def _unlock(conn: Connection, name: str, holder: str) -> None:
+    """Unlock explicitly: False (or a dead connection) means the lock was lost during the run."""
+    try:
+        still_ours = bool(conn.execute(text(f"SELECT pg_advisory_unlock({_ADVISORY_KEY})"), {"name": name}).scalar())
+        conn.commit()
+    except SQLAlchemyError:
+        still_ours = False
+    if not still_ours:
+        # the connection dropped mid-run (a network cut, a server restart): another replica may have run the same
+        # scope meanwhile; row claims (SKIP LOCKED) and idempotency keys keep the effects single
+        log.warning("lease %s (%s): its lock connection was lost during the run", name, holder)
 
 
 def lease_held(db: Database, name: str) -> LeaseHeld:

@@ -118,3 +118,21 @@ def test_take_over_leases_given_rows_left_by_a_killed_sqlite_daemon_frees_them_f
     assert not try_lease(db, "pull:shop1", "host-b-17", timedelta(minutes=15))
     assert take_over_leases(db) == 1
     assert try_lease(db, "pull:shop1", "host-b-17", timedelta(minutes=15))
+
+
+def test_release_given_the_lock_connection_lost_in_mid_run_warns_that_the_lease_was_lost(
+        db: Database, caplog: pytest.LogCaptureFixture):
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL: SQLite leases have no connection of their own")
+    from sqlalchemy import text
+
+    assert try_lease(db, "pull:shop1", "pod-a", MIN)
+    conn = db.leases.held["pull:shop1"].conn
+    assert conn is not None
+    pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    conn.commit()
+    with db.begin() as s:  # a network cut, a server restart: the session ends, and its lock with it
+        assert s.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid}).scalar()
+    release_lease(db, "pull:shop1", "pod-a")
+    assert any("lock connection was lost" in r.getMessage() for r in caplog.records)
+    assert try_lease(db, "pull:shop1", "pod-b", MIN)
