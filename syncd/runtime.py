@@ -154,7 +154,7 @@ def release_stale_claims(db: Database) -> int:
     from sqlalchemy import update
 
     from syncd.lifecycle import WritebackState
-    from syncd.store.models import Shipment
+    from syncd.store.models import Shipment, SupplierOrder
 
     if not db.is_sqlite:
         return 0
@@ -164,6 +164,12 @@ def release_stale_claims(db: Database) -> int:
                         .values(writeback_state=WritebackState.PENDING, claimed_by=None, claim_until=None,
                                 writeback_attempts=Shipment.writeback_attempts + 1))
         n = int(res.rowcount)  # type: ignore[attr-defined]
+        # API supplier orders the dead daemon had claimed: free now, not after claim_seconds (an intent left
+        # "placing" is looked up by its idempotency key before anything is sent again)
+        freed = s.execute(update(SupplierOrder).where(SupplierOrder.claimed_by.is_not(None))
+                          .values(claimed_by=None, claim_until=None))
+    if freed.rowcount:  # type: ignore[attr-defined]
+        log.info("freed %d supplier order(s) claimed by a daemon that stopped abruptly", freed.rowcount)  # type: ignore[attr-defined]
     if n:
         log.warning("released %d tracking upload(s) claimed by a daemon that stopped abruptly; they are sent "
                     "again (the storefront's idempotency makes that safe)", n)

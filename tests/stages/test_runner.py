@@ -127,3 +127,22 @@ def test_machine_fault_given_enospc_without_a_file_name_names_the_folder_in_oper
 
 def test_machine_fault_words_are_the_ones_the_alert_rules_read():
     assert {words for words, _ in MACHINE_FAULTS.values()} == set(MACHINE_FAULT_WORDS)
+
+
+def test_start_given_supplier_orders_claimed_by_a_killed_sqlite_daemon_frees_them_at_once(h: Harness, db: Database):
+    from sqlalchemy import update
+
+    from syncd.runtime import release_stale_claims
+    from syncd.store.models import SupplierOrder
+
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL: other replicas may be alive; their claims expire after claim_seconds")
+    h.shop.put(make_order("500", clock.now() - timedelta(minutes=30)))
+    h.stage("pull")
+    h.stage("route")
+    with db.begin() as s:
+        s.execute(update(SupplierOrder).values(claimed_by="host-a-4242",
+                                               claim_until=clock.now() + timedelta(minutes=5)))
+    release_stale_claims(db)
+    with db.read() as s:
+        assert set(s.execute(select(SupplierOrder.claimed_by, SupplierOrder.claim_until))) == {(None, None)}
