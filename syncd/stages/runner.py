@@ -176,9 +176,10 @@ def _record_skip(rt: Runtime, stage: str, scope: str, held: LeaseHeld) -> None:
 
 
 
-def _where(rt: Runtime, name: str) -> str:
+def _where(rt: Runtime, stage: str, name: str) -> str:
+    """The folder a drop-folder supplier's stage writes in (an error on an open file names no path)."""
     adapter = rt.suppliers.get(name)
-    folder = getattr(adapter, "outbox_dir", None) if adapter is not None else None
+    folder = getattr(adapter, "inbox_dir" if stage == "collect" else "outbox_dir", None) if adapter else None
     return str(folder) if folder is not None else ""
 
 
@@ -198,7 +199,7 @@ def scope(rt: Runtime, report: StageReport, name: str, *, shop: str | None = Non
             report.failures.append((name, str(err)))
             _record(rt, report.stage, name, started, str(err))
         except SyncdError as err:
-            fault = machine_fault(err, _where(rt, name))
+            fault = machine_fault(err, _where(rt, report.stage, name))
             report.failures.append((name, fault or str(err)))
             _record(rt, report.stage, name, started, fault or f"{type(err).__name__}: {err}")
         except SQLAlchemyError as err:
@@ -208,7 +209,7 @@ def scope(rt: Runtime, report: StageReport, name: str, *, shop: str | None = Non
             report.failures.append((name, "database unreachable"))
             _record(rt, report.stage, name, started, f"database unreachable: {_db_words(err)}")
         except Exception as err:
-            fault = machine_fault(err, _where(rt, name))
+            fault = machine_fault(err, _where(rt, report.stage, name))
             if fault is None:
                 raise
             report.failures.append((name, fault))

@@ -114,3 +114,30 @@ def test_permission_denied_given_an_outbox_folder_syncd_may_not_write_names_it_w
     monkeypatch.undo()
     h.stage("forward")
     assert Counter(r["订单号"] for r in h.exported_rows("acme")) == Counter(["400", "401", "402"])
+
+
+def test_permission_denied_given_the_inbox_cannot_be_moved_keeps_the_tracking_once_and_names_the_folder(
+        h: Harness, db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture):
+    import os
+
+    from adapters.dropfolder import inbox
+    from syncd.store.models import Shipment
+
+    h.stage("forward")
+    h.reply("acme", "reply.csv", [(f"40{i}", "中通快递", f"7730000000{i}") for i in range(3)])
+    real_replace = os.replace
+
+    def denied(src: Any, dst: Any) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(src))
+
+    monkeypatch.setattr(inbox.os, "replace", denied)
+    with caplog.at_level(logging.INFO, logger="syncd"):
+        h.stage("collect")
+        h.stage("collect")
+    assert [r for r in caplog.records if r.exc_info] == []
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "permission denied writing" in errors[0] and "reply.csv" in errors[0], errors
+    monkeypatch.setattr(inbox.os, "replace", real_replace)
+    h.stage("collect")
+    with db.read() as s:
+        assert sorted(s.scalars(select(Shipment.tracking_no))) == [f"7730000000{i}" for i in range(3)]
