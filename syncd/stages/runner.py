@@ -82,8 +82,9 @@ def _chain(err: BaseException) -> Iterator[BaseException]:
 
 
 def machine_fault(err: BaseException, where: str = "") -> str | None:
-    """``"disk full: '/data/x.csv' (...)"`` when ``err`` (or what caused it) is a fault of the machine a person
-    must fix; None otherwise. ``where`` names the place when the error does not (a write on an open file)."""
+    """``"disk full writing '/data/x.csv'; free space on that disk (...)"`` when ``err`` (or what caused it) is a
+    fault of the machine a person must fix; None otherwise. ``where``: the folder, when the error names no file
+    (a write to an open file)."""
     for e in _chain(err):
         if isinstance(e, OSError) and e.errno in MACHINE_FAULTS:
             words, advice = MACHINE_FAULTS[e.errno]
@@ -172,8 +173,6 @@ def _record_skip(rt: Runtime, stage: str, scope: str, held: LeaseHeld) -> None:
         log.warning("%s %s skipped: %s; a run that long is stuck, or its holder's clock is wrong", stage, scope, held)
     else:
         log.debug("%s %s skipped: %s", stage, scope, held)
-
-
 
 
 def _where(rt: Runtime, stage: str, name: str) -> str:

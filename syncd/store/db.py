@@ -56,6 +56,8 @@ class StatementCounter:
 class _Held:
     holder: str
     conn: Connection | None  # PostgreSQL: the connection whose session holds the advisory lock
+    depth: int = 1  # the same holder took it again (a renewal) before releasing: released at the last release
+    ready: bool = False  # False while the taking is under way (a same-holder caller meanwhile is refused)
 
 
 # The lock connection notices a vanished server, and the server a vanished replica, within about 30 s.
@@ -224,7 +226,8 @@ class LeaseHeld(Exception):
 
 
 def try_lease(db: Database, name: str, holder: str, ttl: timedelta) -> bool:
-    """Take or renew the lease ``name`` until now + ``ttl``; False while someone else holds it.
+    """Take or renew the lease ``name`` until now + ``ttl``; False while someone else holds it. Each True is
+    paired with one :func:`release_lease` (a renewal by the holder counts as a taking).
 
     Within this process the name is refused to any other holder. On PostgreSQL the lease is an advisory
     lock (it ends with its connection, see the module docstring); on SQLite the ``leases`` row decides
@@ -233,12 +236,18 @@ def try_lease(db: Database, name: str, holder: str, ttl: timedelta) -> bool:
     table = db.leases
     with table.lock:
         mine = table.held.get(name)
-        if mine is not None and mine.holder != holder:
+        if mine is not None and (mine.holder != holder or not mine.ready):
             return False
         if mine is None:
             table.held[name] = _Held(holder, None)  # reserved while the lock is taken below
+        else:
+            mine.depth += 1
     if mine is not None:  # renewal: move the bound
-        _write_row(db, name, holder, clock.now() + ttl, take_expired=True)
+        try:
+            _write_row(db, name, holder, clock.now() + ttl, take_expired=True)
+        except BaseException:
+            release_lease(db, name, holder)
+            raise
         return True
     try:
         got = _acquire(db, name, holder, ttl)
@@ -246,8 +255,10 @@ def try_lease(db: Database, name: str, holder: str, ttl: timedelta) -> bool:
         with table.lock:
             table.held.pop(name, None)
         raise
-    if not got:
-        with table.lock:
+    with table.lock:
+        if got:
+            table.held[name].ready = True
+        else:
             table.held.pop(name, None)
     return got
 
@@ -268,7 +279,7 @@ def _acquire(db: Database, name: str, holder: str, ttl: timedelta) -> bool:
         _close(conn)
         return False
     with db.leases.lock:
-        db.leases.held[name] = _Held(holder, conn)
+        db.leases.held[name].conn = conn
     return True
 
 
@@ -296,6 +307,9 @@ def release_lease(db: Database, name: str, holder: str) -> None:
         mine = db.leases.held.get(name)
         if mine is None or mine.holder != holder:
             mine = None
+        elif mine.depth > 1:
+            mine.depth -= 1  # renewed by the same holder: the outer taking still holds it
+            return
         else:
             del db.leases.held[name]
     try:

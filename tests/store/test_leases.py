@@ -41,6 +41,8 @@ def test_lease_given_a_holder_in_this_process_refuses_others_and_lets_the_holder
         # past its bound the holder still runs in this process: never a second runner, a warning instead
         assert not try_lease(db, "pull:shop1", "b", MIN)
         assert lease_held(db, "pull:shop1").overdue
+    release_lease(db, "pull:shop1", "a")  # the renewal's release: the first taking still holds it
+    assert not try_lease(db, "pull:shop1", "b", MIN)
     release_lease(db, "pull:shop1", "a")
     assert try_lease(db, "pull:shop1", "b", MIN)
 
