@@ -227,7 +227,9 @@ class World:
             for sh in ships
         }
         assert stored == sum(st["orders_total"] for st in states.values()), "a storefront order is missing"
-        assert {tuple(r) for r in ours} == on_platform, "uploaded shipments differ from what the storefronts recorded"
+        ours_set = {tuple(r) for r in ours}
+        assert ours_set == on_platform, ("uploaded shipments differ from what the storefronts recorded: only ours "
+                                         f"{sorted(ours_set - on_platform)}, only theirs {sorted(on_platform - ours_set)}")
         twice_api = {k: n for k, n in api_orders.items() if n > 1}
         assert not twice_api, f"more than one supplier order per (order, supplier): {twice_api}"
         assert len(api_keys) == partners["1688"]["orders_total"], "1688 holds an order syncd does not know of"
