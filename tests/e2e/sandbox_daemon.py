@@ -206,6 +206,9 @@ class World:
                         .where(Shipment.writeback_state == "uploaded")
                     ).all()
                 )
+                every_parcel = {(shop, oid, no): (ws, order_state) for shop, oid, no, ws, order_state in s.execute(
+                    select(Order.shop_id, Order.platform_order_id, Shipment.tracking_no, Shipment.writeback_state,
+                           Order.state).join(Shipment, Shipment.order_id == Order.id))}
                 actors = Counter(a for (a,) in s.execute(select(AuditEntry.actor).where(AuditEntry.outcome == "ok")))
                 shipped = s.scalar(select(func.count()).select_from(Order).where(Order.state == "shipped"))
                 # (order, supplier) → its normal supplier orders still standing (a fallback cancels the first)
@@ -229,7 +232,8 @@ class World:
         assert stored == sum(st["orders_total"] for st in states.values()), "a storefront order is missing"
         ours_set = {tuple(r) for r in ours}
         assert ours_set == on_platform, ("uploaded shipments differ from what the storefronts recorded: only ours "
-                                         f"{sorted(ours_set - on_platform)}, only theirs {sorted(on_platform - ours_set)}")
+                                         f"{sorted(ours_set - on_platform)}, only theirs "
+                                         f"{[(k, every_parcel.get(k)) for k in sorted(on_platform - ours_set)]}")
         twice_api = {k: n for k, n in api_orders.items() if n > 1}
         assert not twice_api, f"more than one supplier order per (order, supplier): {twice_api}"
         assert len(api_keys) == partners["1688"]["orders_total"], "1688 holds an order syncd does not know of"
