@@ -20,7 +20,7 @@ from syncd.metrics import daemon_metrics
 from syncd.process import release_free_memory
 from syncd.runtime import Runtime
 from syncd.stages import collect, forward, pull, reconcile, route, track, watch, writeback
-from syncd.stages.runner import StageFn, StageReport
+from syncd.stages.runner import StageFn, StageReport, finish
 
 log = logging.getLogger("syncd.daemon")
 
@@ -66,13 +66,19 @@ class _Active:
 
 
 def run_stage(rt: Runtime, name: str) -> StageReport:
+    """One run of a stage. Never raises (the scheduler would log a traceback per run): what escapes the
+    stage's scopes is logged by :func:`finish` (the database's outage once, when it starts and ends)."""
     report = StageReport(name)
     with rt.metrics.stage_run(name) as run:
+        escaped: Exception | None = None
         try:
             STAGES[name](rt, report)
-            run.ok = report.ok
+        except Exception as err:  # noqa: BLE001 - logged with its traceback by finish(), never to the scheduler
+            escaped = err
         finally:
             run.extra_cpu = report.worker_cpu
+        finish(rt, report, escaped)
+        run.ok = report.ok
     return report
 
 

@@ -126,6 +126,11 @@ def check_readiness(db: Database, intervals: Mapping[str, float], *, now: dateti
         with db.read() as s:
             s.execute(text("SELECT 1"))
             last = s.scalar(select(func.max(StageRun.last_started_at)))
+            # a scope failing for longer than its stage's run limit (disk full, a folder it may not write,
+            # a platform down): ready means the work goes through, not only that the process lives
+            failing = s.execute(select(StageRun.stage, StageRun.scope, StageRun.consecutive_failures,
+                                       StageRun.last_success_at, StageRun.last_error)
+                                .where(StageRun.consecutive_failures >= 2)).all()
     except SQLAlchemyError as err:
         checks.append(Check("database", False, f"database unreachable ({type(err).__name__})"))
         db_ok = False
@@ -145,6 +150,19 @@ def check_readiness(db: Database, intervals: Mapping[str, float], *, now: dateti
         checks.append(Check("stage_in_flight", not stuck, "; ".join(stuck) or "no run overdue"))
     if db_ok:
         checks.append(_finished(last, now, quiet_limit(intervals), started_at))
+        longest = max(intervals.values(), default=60.0)
+        too_long = []
+        for stage, scope, failures, last_ok, error in sorted(failing):
+            if (error or "").startswith("ReconcileMismatch: "):
+                continue  # a finding about the shop's data (its own alert), not a failure of the daemon
+            interval = intervals.get(stage, longest)
+            limit = run_limit(interval)
+            age = _age(now, last_ok) if last_ok is not None else failures * interval
+            if age > limit:
+                reason = (error or "").splitlines()[0][:200] if error else "?"
+                too_long.append(f"{stage} {scope} failing for {age:.0f} s (limit {limit:.0f} s): {reason}")
+        if failing:  # listed while some scope fails (and shown failed past the limit)
+            checks.append(Check("stage_failing", not too_long, "; ".join(too_long) or "none failing too long"))
     return Readiness(tuple(checks))
 
 

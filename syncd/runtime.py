@@ -25,7 +25,7 @@ from syncd.protocols import AlertSink, ApiSupplierAdapter, FileSupplierAdapter, 
 from syncd.ratelimit import RateLimiter
 from syncd.retry import RetryPolicy
 from syncd.settings import Settings
-from syncd.store.db import Database, lease
+from syncd.store.db import Database, lease, take_over_leases
 from syncd.store.models import TokenRow
 from syncd.store.orders import CommittedVersions
 from syncd.store.tokencipher import SETTING, TokenCipher, open_stored, seal_clear_rows, seal_stored
@@ -106,6 +106,8 @@ class Runtime:
     stop: threading.Event = field(default_factory=threading.Event)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     versions: dict[str, CommittedVersions] = field(default_factory=dict)  # per shop, what pull committed lately
+    db_faults: dict[str, int] = field(default_factory=dict)  # stage → runs failed while the database was unreachable
+    faults_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def data_dir(self) -> Path:
@@ -165,19 +167,26 @@ def build_runtime(settings: Settings, config: Config, db: Database, *, http: htt
 
 
 def release_stale_claims(db: Database) -> int:
-    """SQLite only, under the daemon lock: no other daemon lives, so every claim is a dead one's."""
+    """SQLite only, under the daemon lock: no other daemon lives, so every claim and lease is a dead one's."""
     from sqlalchemy import update
 
     from syncd.lifecycle import WritebackState
-    from syncd.store.models import Shipment
+    from syncd.store.models import Shipment, SupplierOrder
 
     if not db.is_sqlite:
         return 0
+    take_over_leases(db)
     with db.begin() as s:
         res = s.execute(update(Shipment).where(Shipment.writeback_state == WritebackState.UPLOADING)
                         .values(writeback_state=WritebackState.PENDING, claimed_by=None, claim_until=None,
                                 writeback_attempts=Shipment.writeback_attempts + 1))
         n = int(res.rowcount)  # type: ignore[attr-defined]
+        # API supplier orders the dead daemon had claimed: free now, not after claim_seconds (an intent left
+        # "placing" is looked up by its idempotency key before anything is sent again)
+        freed = s.execute(update(SupplierOrder).where(SupplierOrder.claimed_by.is_not(None))
+                          .values(claimed_by=None, claim_until=None))
+    if freed.rowcount:  # type: ignore[attr-defined]
+        log.info("freed %d supplier order(s) claimed by a daemon that stopped abruptly", freed.rowcount)  # type: ignore[attr-defined]
     if n:
         log.warning("released %d tracking upload(s) claimed by a daemon that stopped abruptly; they are sent "
                     "again (the storefront's idempotency makes that safe)", n)

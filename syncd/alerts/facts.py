@@ -209,10 +209,20 @@ def _paused(s: Session, shops: Collection[str]) -> list[PausedShopFact]:
 
 
 def _stages(s: Session) -> list[StageFact]:
+    # failing scopes, and scopes whose latest run was skipped with nothing succeeding since (a lease holder
+    # past its bound is in the reason)
+    skipping = and_(StageRun.last_skipped_at.is_not(None),
+                    or_(StageRun.last_success_at.is_(None), StageRun.last_success_at < StageRun.last_skipped_at))
     rows = s.execute(select(StageRun.stage, StageRun.scope, StageRun.consecutive_failures,
-                            func.coalesce(StageRun.last_error, ""), StageRun.last_error_at)
-                     .where(StageRun.consecutive_failures > 0))
-    return [StageFact(*r) for r in rows]
+                            func.coalesce(StageRun.last_error, ""), StageRun.last_error_at,
+                            StageRun.last_skip_reason, StageRun.last_skipped_at)
+                     .where(or_(StageRun.consecutive_failures > 0, skipping)))
+    out = []
+    for stage, scope, failures, error, error_at, skip_reason, skipped_at in rows:
+        current = skipped_at is not None and (error_at is None or skipped_at >= error_at)
+        out.append(StageFact(stage, scope, failures, error, error_at, (skip_reason or "") if current else "",
+                             skipped_at if current else None))
+    return out
 
 
 def _files(s: Session, cfg: AlertsConfig, now: datetime) -> list[FileFact]:

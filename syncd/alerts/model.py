@@ -107,6 +107,8 @@ class StageFact:
     failures: int
     last_error: str
     last_error_at: datetime | None
+    skip_reason: str = ""  # set while the latest run was skipped and nothing succeeded since
+    skipped_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

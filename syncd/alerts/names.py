@@ -23,10 +23,16 @@ class Rule(enum.StrEnum):
     TOKEN_EXPIRING = "token_expiring"  # noqa: S105 - a rule name, not a secret
     SHOP_PAUSED = "shop_paused"
     STAGE_FAILING = "stage_failing"
+    LEASE_OVERDUE = "lease_overdue"
     SUPPLIER_FILE_REJECTED = "supplier_file_rejected"
     RECONCILE_MISMATCH = "reconcile_mismatch"
     CHANNEL_FAILING = "channel_failing"
 
+
+# What the stage runner writes in stage_runs and the health rules read:
+OVERDUE_PREFIX = "overdue: "  # a skipped run's reason when the lease holder is past its bound (lease_overdue)
+# a failure whose error starts with one of these is a fault of the machine: stage_failing opens at once
+MACHINE_FAULT_WORDS = ("disk full", "disk quota exceeded", "permission denied", "read-only file system")
 
 # Parcel rules: counted as "stalled parcels" in the daily digest (not TRACKING_UNREAD: nobody knows whether such a
 # parcel moves, only that syncd cannot see it).

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from syncd import clock
 from syncd.alerts.config import AlertsConfig
 from syncd.alerts.model import Facts, Finding, ParcelFact
-from syncd.alerts.names import Rule
+from syncd.alerts.names import MACHINE_FAULT_WORDS, OVERDUE_PREFIX, Rule
 from syncd.carriers import display_name
 from syncd.domain import STALLED_VERDICT, LogisticsState, Severity
 
@@ -311,7 +311,24 @@ def _health(facts: Facts, cfg: AlertsConfig, now: datetime, on: frozenset[str]) 
                                f"Read the period again (syncd shops resync {shop} --from ...) and compare with the "
                                "shop's order list."), shop)
             continue
-        if Rule.STAGE_FAILING in on and st.failures >= cfg.stage_failures:
+        if Rule.LEASE_OVERDUE in on and st.skip_reason.startswith(OVERDUE_PREFIX):
+            yield Finding(Rule.LEASE_OVERDUE, f"lease:{st.stage}:{st.scope}", Severity.WARNING,
+                          f"syncd {st.stage} for {st.scope} cannot run: its lease is held past its bound",
+                          (st.skip_reason[len(OVERDUE_PREFIX):][:600],
+                           "The holder's run is stuck or its replica hangs: see its log, restart that replica "
+                           "if it does not finish; its lease is freed the moment it stops."),
+                          st.scope if st.stage in ("pull", "writeback") else None)
+        fault = next((w for w in MACHINE_FAULT_WORDS if st.last_error.startswith(w)), None)
+        if Rule.STAGE_FAILING in on and fault is not None and st.failures > 0:
+            # the machine needs a person now (nothing gets better by waiting): alert at the first failure
+            at = f" since {local(st.last_error_at)}" if st.last_error_at else ""
+            yield Finding(Rule.STAGE_FAILING, f"stage:{st.stage}:{st.scope}", Severity.CRITICAL,
+                          f"syncd {st.stage} for {st.scope}: {fault}",
+                          (f"{st.last_error[:600]}",
+                           f"{st.failures} failed run(s) in a row{at}; nothing is lost, the work waits until "
+                           "this is fixed."),
+                          st.scope if st.stage in ("pull", "writeback") else None)
+        elif Rule.STAGE_FAILING in on and st.failures >= cfg.stage_failures:
             at = f", last at {local(st.last_error_at)}" if st.last_error_at else ""
             yield Finding(Rule.STAGE_FAILING, f"stage:{st.stage}:{st.scope}", Severity.WARNING,
                           f"syncd {st.stage} for {st.scope} keeps failing",

@@ -24,7 +24,7 @@ from syncd.lifecycle import SupplierOrderState, WritebackState
 from syncd.protocols import FileSupplierAdapter
 from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, scope
-from syncd.store.db import lease
+from syncd.store.db import stage_lease
 from syncd.store.models import InboxFileRecord, Order, Shipment, SupplierOrder
 
 log = logging.getLogger("syncd.collect")
@@ -125,9 +125,7 @@ def import_rows(s: Session, supplier_id: str, file: InboxFile, parsed: ParsedInb
 
 
 def collect_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAdapter) -> int:
-    with lease(rt.db, f"collect:{supplier_id}", rt.holder, timedelta(minutes=15)) as got:
-        if not got:
-            return 0
+    with stage_lease(rt.db, f"collect:{supplier_id}", rt.holder, timedelta(minutes=15)):
         imported = 0
         for file in adapter.list_inbox(clock.now())[:MAX_FILES_PER_RUN]:
             if rt.stop.is_set():

@@ -30,7 +30,7 @@ from syncd.protocols import FileSupplierAdapter
 from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
 from syncd.stages.runner import StageReport, audit, scope
-from syncd.store.db import lease
+from syncd.store.db import stage_lease
 from syncd.store.models import ExportBatch, Order, SupplierOrder
 from syncd.store.orders import finish_orders, lock_orders
 
@@ -207,9 +207,7 @@ def _file_stem(supplier_id: str, now: datetime, batch_id: int) -> str:
 
 def forward_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAdapter) -> int:
     """Finish interrupted batches, then export what is pending when a batch is due."""
-    with lease(rt.db, f"forward:{supplier_id}", rt.holder, timedelta(minutes=15)) as got:
-        if not got:
-            return 0
+    with stage_lease(rt.db, f"forward:{supplier_id}", rt.holder, timedelta(minutes=15)):
         with rt.db.read() as s:
             unfinished = list(s.execute(select(ExportBatch.id, ExportBatch.kind).where(
                 ExportBatch.supplier_id == supplier_id, ExportBatch.state == "writing").order_by(ExportBatch.id)))

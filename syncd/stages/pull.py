@@ -37,7 +37,7 @@ from syncd.domain import RejectedRecord
 from syncd.errors import SyncdError
 from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, for_each_shop, shop_paused
-from syncd.store.db import lease
+from syncd.store.db import stage_lease
 from syncd.store.models import Cursor, Quarantine, Shop
 from syncd.store.orders import CommittedVersions, apply_refund_events, upsert_orders
 
@@ -255,10 +255,7 @@ def store_refunds(shop_id: str) -> Callable[[Session, Any], int]:
 def pull_shop(rt: Runtime, shop_id: str) -> int:
     """Pull one shop's orders, then its refund stream, up to now − lag; returns the orders written."""
     adapter = rt.storefronts[shop_id]
-    with lease(rt.db, f"pull:{shop_id}", rt.holder, timedelta(minutes=15)) as got:
-        if not got:
-            log.debug("pull %s: another replica holds the lease", shop_id)
-            return 0
+    with stage_lease(rt.db, f"pull:{shop_id}", rt.holder, timedelta(minutes=15)):
         adapter.ensure_token()
         now = clock.now()
         seen = rt.versions.setdefault(shop_id, CommittedVersions())

@@ -13,7 +13,7 @@ from syncd.errors import SyncdError
 from syncd.runtime import Runtime
 from syncd.stages.pull import store_orders, walk
 from syncd.stages.runner import StageReport, for_each_shop, shop_paused
-from syncd.store.db import lease
+from syncd.store.db import stage_lease
 from syncd.store.models import Order
 
 log = logging.getLogger("syncd.reconcile")
@@ -33,9 +33,7 @@ def reconcile_shop(rt: Runtime, shop_id: str) -> int:
     """Returns how many windows had to be read again."""
     adapter = rt.storefronts[shop_id]
     shop = rt.config.shops[shop_id]
-    with lease(rt.db, f"reconcile:{shop_id}", rt.holder, timedelta(hours=1)) as got:
-        if not got:
-            return 0
+    with stage_lease(rt.db, f"reconcile:{shop_id}", rt.holder, timedelta(hours=1)):
         adapter.ensure_token()
         now = clock.now()
         end_limit = now - timedelta(seconds=shop.pull.lag_seconds) - timedelta(minutes=shop.pull.overlap_minutes)

@@ -1,11 +1,21 @@
 """Runs a stage over its scopes (shops or suppliers); one failing scope never stops the others.
 
 Log the edge, not the storm: a scope logs an error when it starts failing and an info line when it
-recovers; every run's outcome is kept in ``stage_runs`` for ``syncd status``.
+recovers; every run's outcome is kept in ``stage_runs`` for ``syncd status``. Outcomes of a run:
+
+* success, or a failure (its error recorded, ``consecutive_failures`` counted);
+* skipped: another holder has the scope's lease (``last_skipped_at`` and why; a holder past its bound is
+  a warning and the ``lease_overdue`` alert);
+* interrupted by shutdown: neither (a run cut short by SIGTERM did not recover anything);
+* the database unreachable: nothing can be recorded; the stage logs one line when it starts failing and
+  one when it works again (:func:`finish`), and never raises into the scheduler;
+* a fault of the machine (disk full, permission denied): recorded in operator words with the path, no
+  traceback; the ``stage_failing`` alert opens at once (:func:`machine_fault`).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -15,11 +25,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from syncd import clock
+from syncd.alerts.names import OVERDUE_PREFIX
 from syncd.errors import ReauthorizationRequired, SyncdError
 from syncd.runtime import Runtime
+from syncd.store.db import LeaseHeld
 from syncd.store.models import AuditEntry, Shop, StageRun
 
 log = logging.getLogger("syncd.stage")
@@ -31,6 +45,8 @@ class StageReport:
     failures: list[tuple[str, str]] = field(default_factory=list)
     work: int = 0
     worker_cpu: float = 0.0  # CPU seconds of the pool threads that ran its scopes (the job thread's not counted)
+    db_error: str | None = None  # the database was unreachable during this run (what the driver said)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # scopes whose lease another holder has
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_work(self, n: int) -> None:
@@ -43,10 +59,60 @@ class StageReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failures
+        return not self.failures and self.db_error is None
+
+
+# errno → what an operator reads; the advice says what to do about it
+MACHINE_FAULTS: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("disk full", "free space on that disk"),
+    errno.EDQUOT: ("disk quota exceeded", "raise the quota or free space"),
+    errno.EACCES: ("permission denied", "give syncd's user read and write access to that folder"),
+    errno.EPERM: ("permission denied", "give syncd's user read and write access to that folder"),
+    errno.EROFS: ("read-only file system", "mount that folder writable"),
+}
+
+
+def _chain(err: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    cur: BaseException | None = err
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+def machine_fault(err: BaseException, where: str = "") -> str | None:
+    """``"disk full writing '/data/x.csv'; free space on that disk (...)"`` when ``err`` (or what caused it) is a
+    fault of the machine a person must fix; None otherwise. ``where``: the folder, when the error names no file
+    (a write to an open file)."""
+    for e in _chain(err):
+        if isinstance(e, OSError) and e.errno in MACHINE_FAULTS:
+            words, advice = MACHINE_FAULTS[e.errno]
+            at = (f" writing {str(e.filename)!r}" if e.filename is not None
+                  else f" under {where!r}" if where else "")
+            return f"{words}{at}; {advice} (syncd retries at every run)"
+        if isinstance(e, OperationalError) and "disk is full" in str(e.orig):
+            return "disk full under the SQLite database; free space on that disk (syncd retries at every run)"
+    return None
+
+
+def database_unreachable(err: BaseException) -> bool:
+    """A lost or refused database connection (an outage, a restart, a failover): transient by nature."""
+    return any(isinstance(e, OperationalError | InterfaceError | PoolTimeout)
+               or (isinstance(e, DBAPIError) and e.connection_invalidated) for e in _chain(err))
+
+
+def _db_words(err: BaseException) -> str:
+    orig = getattr(err, "orig", None) or err
+    first = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
+    return f"{type(orig).__name__}: {first[:200]}" if first else type(orig).__name__
 
 
 def _record(rt: Runtime, stage: str, scope: str, started: float, error: str | None) -> None:
+    if rt.stop.is_set():
+        # cut short by shutdown: it neither recovered nor failed (a retry gives up when asked to stop)
+        log.debug("%s %s: run interrupted by shutdown (%s)", stage, scope, error or "no error")
+        return
     now = clock.now()
     ms = int((time.monotonic() - started) * 1000)
     with rt.db.begin() as s:
@@ -93,26 +159,103 @@ def shop_paused(rt: Runtime, shop_id: str) -> str | None:
         return s.scalar(select(Shop.paused_reason).where(Shop.id == shop_id))
 
 
+def _record_skip(rt: Runtime, stage: str, scope: str, held: LeaseHeld) -> None:
+    reason = f"{OVERDUE_PREFIX}{held}" if held.overdue else str(held)
+    with rt.db.begin() as s:
+        row = s.get(StageRun, (stage, scope))
+        if row is None:
+            row = StageRun(stage=stage, scope=scope, consecutive_failures=0)
+            s.add(row)
+        was_overdue = (row.last_skip_reason or "").startswith(OVERDUE_PREFIX)
+        row.last_skipped_at = clock.now()
+        row.last_skip_reason = reason[:2000]
+    if held.overdue and not was_overdue:
+        log.warning("%s %s skipped: %s; a run that long is stuck, or its holder's clock is wrong", stage, scope, held)
+    else:
+        log.debug("%s %s skipped: %s", stage, scope, held)
+
+
+def _where(rt: Runtime, stage: str, name: str) -> str:
+    """The folder a drop-folder supplier's stage writes in (an error on an open file names no path)."""
+    adapter = rt.suppliers.get(name)
+    folder = getattr(adapter, "inbox_dir" if stage == "collect" else "outbox_dir", None) if adapter else None
+    return str(folder) if folder is not None else ""
+
+
 @contextmanager
 def scope(rt: Runtime, report: StageReport, name: str, *, shop: str | None = None) -> Iterator[None]:
-    """Run one scope of a stage; record success or the error, never let it escape."""
+    """Run one scope of a stage; record success, a skip or the error, never let it escape."""
     started = time.monotonic()
     try:
-        yield
-    except ReauthorizationRequired as err:
-        if shop:
-            pause_shop(rt, shop, str(err))
-        report.failures.append((name, str(err)))
-        _record(rt, report.stage, name, started, str(err))
-    except SyncdError as err:
-        report.failures.append((name, str(err)))
-        _record(rt, report.stage, name, started, f"{type(err).__name__}: {err}")
-    except Exception as err:  # a programming error: recorded and logged with its traceback, never retried in a loop
-        log.exception("%s %s: unexpected error", report.stage, name)
-        report.failures.append((name, repr(err)))
+        try:
+            yield
+        except LeaseHeld as held:
+            report.skipped.append((name, str(held)))
+            _record_skip(rt, report.stage, name, held)
+        except ReauthorizationRequired as err:
+            if shop:
+                pause_shop(rt, shop, str(err))
+            report.failures.append((name, str(err)))
+            _record(rt, report.stage, name, started, str(err))
+        except SyncdError as err:
+            fault = machine_fault(err, _where(rt, report.stage, name))
+            report.failures.append((name, fault or str(err)))
+            _record(rt, report.stage, name, started, fault or f"{type(err).__name__}: {err}")
+        except SQLAlchemyError as err:
+            if not database_unreachable(err):
+                raise
+            report.db_error = report.db_error or _db_words(err)  # logged once per stage by finish()
+            report.failures.append((name, "database unreachable"))
+            _record(rt, report.stage, name, started, f"database unreachable: {_db_words(err)}")
+        except Exception as err:
+            fault = machine_fault(err, _where(rt, report.stage, name))
+            if fault is None:
+                raise
+            report.failures.append((name, fault))
+            _record(rt, report.stage, name, started, fault)
+        else:
+            _record(rt, report.stage, name, started, None)
+    except SQLAlchemyError as err:
+        if not database_unreachable(err):
+            _unexpected(rt, report, name, started, err)
+        else:
+            report.db_error = report.db_error or _db_words(err)
+            if not any(n == name for n, _ in report.failures):
+                report.failures.append((name, "database unreachable"))
+    except Exception as err:  # noqa: BLE001 - a programming error: logged with its traceback by _unexpected
+        _unexpected(rt, report, name, started, err)
+
+
+def _unexpected(rt: Runtime, report: StageReport, name: str, started: float, err: Exception) -> None:
+    log.exception("%s %s: unexpected error", report.stage, name, exc_info=err)
+    report.failures.append((name, repr(err)))
+    try:
         _record(rt, report.stage, name, started, f"internal error: {err!r}")
-    else:
-        _record(rt, report.stage, name, started, None)
+    except SQLAlchemyError as rec_err:
+        if not database_unreachable(rec_err):
+            raise
+        report.db_error = report.db_error or _db_words(rec_err)
+
+
+def finish(rt: Runtime, report: StageReport, err: BaseException | None = None) -> None:
+    """After a stage run (never raises for the database): one line when the database becomes unreachable
+    for this stage, one when it works again. ``err``: what escaped the stage outside its scopes."""
+    if err is not None:
+        if isinstance(err, SQLAlchemyError) and database_unreachable(err):
+            report.db_error = report.db_error or _db_words(err)
+        else:
+            log.error("%s: unexpected error outside its scopes", report.stage, exc_info=err)
+            report.failures.append(("*", repr(err)))
+    with rt.faults_lock:
+        failed = rt.db_faults.get(report.stage, 0)
+        if report.db_error is not None:
+            rt.db_faults[report.stage] = failed + 1
+        elif failed and not rt.stop.is_set():
+            del rt.db_faults[report.stage]
+    if report.db_error is not None and not failed:
+        log.error("%s: database unreachable (%s); the stage tries again at every run", report.stage, report.db_error)
+    elif report.db_error is None and failed and not rt.stop.is_set():
+        log.info("%s: database reachable again after %d failed run(s)", report.stage, failed)
 
 
 StageFn = Callable[[Runtime, StageReport], None]

@@ -19,7 +19,7 @@ from syncd.alerts.notify import deliver
 from syncd.alerts.rules import evaluate
 from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, scope
-from syncd.store.db import release_lease, try_lease
+from syncd.store.db import lease_held, release_lease, try_lease
 
 LEASE = "watch"
 LEASE_TTL = timedelta(minutes=10)
@@ -42,9 +42,10 @@ def rules_pass(rt: Runtime) -> int:
 def run(rt: Runtime, report: StageReport) -> None:
     held = False
     with scope(rt, report, "rules"):
-        held = try_lease(rt.db, LEASE, rt.holder, LEASE_TTL)
-        if held:
-            report.add_work(rules_pass(rt))
+        if not try_lease(rt.db, LEASE, rt.holder, LEASE_TTL):
+            raise lease_held(rt.db, LEASE)  # recorded as a skipped run
+        held = True
+        report.add_work(rules_pass(rt))
     if not held:
         return  # another replica watches; or the database is unreachable (recorded above)
     with scope(rt, report, "delivery"):

@@ -1,23 +1,45 @@
-"""Engine and sessions. SQLite: WAL, BEGIN IMMEDIATE, one daemon per file. PostgreSQL: SKIP LOCKED claims."""
+"""Engine and sessions. SQLite: WAL, BEGIN IMMEDIATE, one daemon per file. PostgreSQL: SKIP LOCKED claims.
+
+Leases (one holder at a time for a shop's pull, a supplier's export, the watch pass, a token refresh):
+
+* Inside one process a name is held by one thread at a time (:attr:`Database.leases`).
+* PostgreSQL (several replicas): a **session-level advisory lock** on a connection of its own, held for
+  the whole run and closed at release. PostgreSQL drops the lock the moment that connection ends, so a
+  replica killed by SIGKILL or OOM frees its leases at once (the kernel closes its socket); a machine that
+  vanishes is noticed by TCP keepalives within about 30 s (``LOCK_CONNECT_ARGS``). No heartbeat is needed
+  and no expiry can hand a lease to a second replica while the first still works. The ``leases`` row is
+  kept beside it as a record (who holds it, until when the run was expected to end): a replica refused a
+  lease names the holder, and one whose holder is past that bound logs a warning and raises an alert.
+  A holder whose lock connection drops in mid-run (a network cut) loses the lease and says so at release;
+  the row claims (``SKIP LOCKED``) and idempotency keys keep effects single even then.
+* SQLite (one daemon, guaranteed by :class:`DaemonLock`): the ``leases`` row is the lock between the daemon
+  and operator commands; :func:`take_over_leases` at start clears every row an earlier process left, so a
+  daemon restarted after a crash (new pid, new host name) is never locked out by its predecessor.
+"""
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Engine, create_engine, event, insert, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, text, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from syncd import clock, jsoncodec
 from syncd.errors import ConfigError
 from syncd.store.models import Lease
+
+log = logging.getLogger("syncd.store")
 
 
 @dataclass
@@ -31,11 +53,59 @@ class StatementCounter:
 
 
 @dataclass
+class _Held:
+    holder: str
+    conn: Connection | None  # PostgreSQL: the connection whose session holds the advisory lock
+    depth: int = 1  # the same holder took it again (a renewal) before releasing: released at the last release
+    ready: bool = False  # False while the taking is under way (a same-holder caller meanwhile is refused)
+
+
+# The lock connection notices a vanished server, and the server a vanished replica, within about 30 s.
+LOCK_CONNECT_ARGS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+                     "keepalives_count": 3}
+
+
+class LeaseTable:
+    """The leases this process holds, by name, and the engine of their lock connections (PostgreSQL)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.held: dict[str, _Held] = {}
+        self.engine: Engine | None = None
+
+    def lock_engine(self, engine: Engine) -> Engine:
+        """A pool-less engine: each lease gets a connection of its own that ends with the lease."""
+        with self.lock:
+            if self.engine is None:
+                self.engine = create_engine(engine.url, poolclass=NullPool, connect_args=LOCK_CONNECT_ARGS)
+            return self.engine
+
+    def close_all(self) -> None:
+        with self.lock:
+            held, self.held = list(self.held.values()), {}
+            engine, self.engine = self.engine, None
+        for h in held:
+            _close(h.conn)
+        if engine is not None:
+            engine.dispose()
+
+
+def _close(conn: Connection | None) -> None:
+    if conn is None:
+        return
+    try:
+        conn.close()  # NullPool: the session ends, and PostgreSQL drops its advisory locks with it
+    except SQLAlchemyError:
+        log.debug("closing a lease connection failed; the server drops it anyway", exc_info=True)
+
+
+@dataclass
 class Database:
     engine: Engine
     sessions: sessionmaker[Session]
     statements: StatementCounter = field(default_factory=StatementCounter)
     readers: sessionmaker[Session] | None = None
+    leases: LeaseTable = field(default_factory=lambda: LeaseTable())
 
     @property
     def is_sqlite(self) -> bool:
@@ -54,6 +124,7 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        self.leases.close_all()
         self.engine.dispose()
 
 
@@ -135,29 +206,153 @@ class DaemonLock:
             self._fh = None
 
 
+_ADVISORY_KEY = "hashtextextended(current_schema() || '/' || :name, 0)"  # schemas in one database stay apart
+
+
+class LeaseHeld(Exception):
+    """A stage scope's lease is held by another holder: the run is skipped (not a success, not a failure)."""
+
+    def __init__(self, name: str, holder: str | None, bound: datetime | None, now: datetime) -> None:
+        self.name, self.holder, self.bound = name, holder, bound
+        self.overdue = bound is not None and bound < now
+        who = holder or "another process"
+        if self.overdue:
+            assert bound is not None
+            over = int((now - clock.ensure_utc(bound)).total_seconds())
+            msg = f"lease {name} held by {who} {over} s past its bound ({bound.isoformat(timespec='seconds')})"
+        else:
+            msg = f"lease {name} held by {who}"
+        super().__init__(msg)
+
+
 def try_lease(db: Database, name: str, holder: str, ttl: timedelta) -> bool:
-    """Take or renew the lease ``name`` for ``ttl``; False while another holder's lease runs."""
+    """Take or renew the lease ``name`` until now + ``ttl``; False while someone else holds it. Each True is
+    paired with one :func:`release_lease` (a renewal by the holder counts as a taking).
+
+    Within this process the name is refused to any other holder. On PostgreSQL the lease is an advisory
+    lock (it ends with its connection, see the module docstring); on SQLite the ``leases`` row decides
+    against other processes (operator commands), an expired row of another holder being free.
+    """
+    table = db.leases
+    with table.lock:
+        mine = table.held.get(name)
+        if mine is not None and (mine.holder != holder or not mine.ready):
+            return False
+        if mine is None:
+            table.held[name] = _Held(holder, None)  # reserved while the lock is taken below
+        else:
+            mine.depth += 1
+    if mine is not None:  # renewal: move the bound
+        try:
+            _write_row(db, name, holder, clock.now() + ttl, take_expired=True)
+        except BaseException:
+            release_lease(db, name, holder)
+            raise
+        return True
+    try:
+        got = _acquire(db, name, holder, ttl)
+    except BaseException:
+        with table.lock:
+            table.held.pop(name, None)
+        raise
+    with table.lock:
+        if got:
+            table.held[name].ready = True
+        else:
+            table.held.pop(name, None)
+    return got
+
+
+def _acquire(db: Database, name: str, holder: str, ttl: timedelta) -> bool:
+    if db.is_sqlite:
+        return _write_row(db, name, holder, clock.now() + ttl, take_expired=True)
+    conn = db.leases.lock_engine(db.engine).connect()
+    try:
+        got = bool(conn.execute(text(f"SELECT pg_try_advisory_lock({_ADVISORY_KEY})"), {"name": name}).scalar())
+        conn.commit()  # the lock is the session's, not the transaction's: nothing stays open on this connection
+        if got:
+            _write_row(db, name, holder, clock.now() + ttl, take_expired=False)
+    except BaseException:
+        _close(conn)
+        raise
+    if not got:
+        _close(conn)
+        return False
+    with db.leases.lock:
+        db.leases.held[name].conn = conn
+    return True
+
+
+def _write_row(db: Database, name: str, holder: str, bound: datetime, *, take_expired: bool) -> bool:
+    """The ``leases`` row: ours until ``bound``. ``take_expired``: another holder's row counts only until its
+    bound (SQLite); otherwise the caller already holds the lock and overwrites whatever is there."""
     now = clock.now()
     with db.begin() as s:
-        res = s.execute(
-            update(Lease)
-            .where(Lease.name == name, (Lease.holder == holder) | (Lease.expires_at < now))
-            .values(holder=holder, expires_at=now + ttl)
-        )
+        cond = (Lease.holder == holder) | (Lease.expires_at < now) if take_expired else Lease.name == name
+        res = s.execute(update(Lease).where(Lease.name == name, cond).values(holder=holder, expires_at=bound))
         if res.rowcount:  # type: ignore[attr-defined]
             return True
     try:
         with db.begin() as s:
-            s.execute(insert(Lease).values(name=name, holder=holder, expires_at=now + ttl))
+            s.execute(insert(Lease).values(name=name, holder=holder, expires_at=bound))
         return True
     except IntegrityError:
         return False
 
 
 def release_lease(db: Database, name: str, holder: str) -> None:
+    """Give the lease up (a no-op unless ``holder`` holds it here). Never raises for a database fault: the
+    advisory lock ends with its connection whatever happens, and a SQLite row is the holder's own again."""
+    with db.leases.lock:
+        mine = db.leases.held.get(name)
+        if mine is None or mine.holder != holder:
+            mine = None
+        elif mine.depth > 1:
+            mine.depth -= 1  # renewed by the same holder: the outer taking still holds it
+            return
+        else:
+            del db.leases.held[name]
+    try:
+        if mine is not None and mine.conn is not None:
+            _unlock(mine.conn, name, holder)
+        with db.begin() as s:
+            s.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
+    except SQLAlchemyError as err:
+        log.debug("lease %s: its row stays until the next holder overwrites it (%s)", name, type(err).__name__)
+    finally:
+        if mine is not None:
+            _close(mine.conn)
+
+
+def _unlock(conn: Connection, name: str, holder: str) -> None:
+    """Unlock explicitly: False (or a dead connection) means the lock was lost during the run."""
+    try:
+        still_ours = bool(conn.execute(text(f"SELECT pg_advisory_unlock({_ADVISORY_KEY})"), {"name": name}).scalar())
+        conn.commit()
+    except SQLAlchemyError:
+        still_ours = False
+    if not still_ours:
+        # the connection dropped mid-run (a network cut, a server restart): another replica may have run the same
+        # scope meanwhile; row claims (SKIP LOCKED) and idempotency keys keep the effects single
+        log.warning("lease %s (%s): its lock connection was lost during the run", name, holder)
+
+
+def lease_held(db: Database, name: str) -> LeaseHeld:
+    """What a refused caller knows: who holds ``name`` and whether it is past its bound."""
+    with db.read() as s:
+        row = s.execute(select(Lease.holder, Lease.expires_at).where(Lease.name == name)).first()
+    return LeaseHeld(name, row[0] if row else None, clock.ensure_utc(row[1]) if row else None, clock.now())
+
+
+def take_over_leases(db: Database) -> int:
+    """SQLite, at start, under :class:`DaemonLock`: every lease row is a dead process's; clear them all."""
+    if not db.is_sqlite:
+        return 0
     with db.begin() as s:
-        s.execute(update(Lease).where(Lease.name == name, Lease.holder == holder)
-                  .values(expires_at=clock.now() - timedelta(seconds=1)))
+        n = int(s.execute(delete(Lease)).rowcount)  # type: ignore[attr-defined]
+    if n:
+        log.info("took over %d lease(s) left by an earlier syncd process", n)
+    return n
 
 
 @contextmanager
@@ -169,3 +364,15 @@ def lease(db: Database, name: str, holder: str, ttl: timedelta) -> Iterator[bool
     finally:
         if got:
             release_lease(db, name, holder)
+
+
+@contextmanager
+def stage_lease(db: Database, name: str, holder: str, ttl: timedelta) -> Iterator[None]:
+    """A stage scope's lease for one run (``ttl`` is its bound); raises :class:`LeaseHeld` when refused, which
+    the stage runner records as a skipped run."""
+    if not try_lease(db, name, holder, ttl):
+        raise lease_held(db, name)
+    try:
+        yield
+    finally:
+        release_lease(db, name, holder)

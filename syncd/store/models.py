@@ -304,6 +304,8 @@ class StageRun(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     last_duration_ms: Mapped[int | None] = mapped_column(Integer)
+    last_skipped_at: Mapped[datetime | None]  # a run skipped: another holder had the scope's lease
+    last_skip_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Quarantine(Base):

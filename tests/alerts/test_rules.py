@@ -301,6 +301,23 @@ def test_stage_failing_at_the_configured_count() -> None:
     assert "timeout" in f.lines[0]
 
 
+def test_stage_failing_given_a_full_disk_alerts_critical_at_the_first_failure() -> None:
+    fact = StageFact("forward", "acme", 1, "disk full under '/data/suppliers/acme/outbox'; free space on that disk",
+                     NOW)
+    f = only(run(Facts(stages=[fact])))
+    assert (f.rule, f.severity, f.subject) == ("stage_failing", Severity.CRITICAL, "stage:forward:acme")
+    assert f.title == "syncd forward for acme: disk full" and "/data/suppliers/acme/outbox" in f.lines[0]
+
+
+def test_lease_overdue_given_a_run_skipped_for_a_holder_past_its_bound_warns() -> None:
+    overdue = StageFact("pull", "shop1", 0, "", None, "overdue: lease pull:shop1 held by pod-7 300 s past its bound",
+                        NOW)
+    f = only(run(Facts(stages=[overdue])))
+    assert (f.rule, f.severity, f.subject) == ("lease_overdue", Severity.WARNING, "lease:pull:shop1")
+    assert "pod-7" in f.lines[0] and f.shop_id == "shop1"
+    assert run(Facts(stages=[StageFact("pull", "shop1", 0, "", None, "lease pull:shop1 held by pod-7", NOW)])) == []
+
+
 def test_reconcile_mismatch_from_the_stage_run_error() -> None:
     facts = Facts(stages=[StageFact("reconcile", "reconcile:shop1", 1,
                                     "ReconcileMismatch: 1 window(s) still differ: platform 5, syncd 4", NOW)])

@@ -12,19 +12,21 @@ import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import DBAPIError
 
 from adapters.sandbox.bundle import Sandbox, SupplierSpec
+from syncd import clock
 from syncd.alerts.names import PARCEL_RULES
 from syncd.sandboxrun import SANDBOX_SUPPLIERS, copy_sandbox_config, supplier_dirs
 from syncd.store.db import Database, open_database
-from syncd.store.models import Alert, AuditEntry, Order, Shipment, StageRun, SupplierOrder
+from syncd.store.models import Alert, AuditEntry, Lease, Order, Shipment, StageRun, SupplierOrder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -207,6 +209,9 @@ class World:
                         .where(Shipment.writeback_state == "uploaded")
                     ).all()
                 )
+                every_parcel = {(shop, oid, no): (ws, order_state) for shop, oid, no, ws, order_state in s.execute(
+                    select(Order.shop_id, Order.platform_order_id, Shipment.tracking_no, Shipment.writeback_state,
+                           Order.state).join(Shipment, Shipment.order_id == Order.id))}
                 actors = Counter(a for (a,) in s.execute(select(AuditEntry.actor).where(AuditEntry.outcome == "ok")))
                 shipped = s.scalar(select(func.count()).select_from(Order).where(Order.state == "shipped"))
                 # (order, supplier) → its normal supplier orders still standing (a fallback cancels the first)
@@ -228,7 +233,10 @@ class World:
             for sh in ships
         }
         assert stored == sum(st["orders_total"] for st in states.values()), "a storefront order is missing"
-        assert {tuple(r) for r in ours} == on_platform, "uploaded shipments differ from what the storefronts recorded"
+        ours_set = {tuple(r) for r in ours}
+        assert ours_set == on_platform, ("uploaded shipments differ from what the storefronts recorded: only ours "
+                                         f"{sorted(ours_set - on_platform)}, only theirs "
+                                         f"{[(k, every_parcel.get(k)) for k in sorted(on_platform - ours_set)]}")
         twice_api = {k: n for k, n in api_orders.items() if n > 1}
         assert not twice_api, f"more than one supplier order per (order, supplier): {twice_api}"
         assert len(api_keys) == partners["1688"]["orders_total"], "1688 holds an order syncd does not know of"
@@ -259,6 +267,33 @@ class World:
                     if (alibaba.never_picked_up(number) if supplier == "ali-factory"
                         else kuaidi100.scenario(number) in ("problem", "stalled", "refused"))}
         return alerted, troubled, sum(1 for *_, checked, _ in rows if checked is None)
+
+    def plant_dead_leases(self, holder: str) -> list[str]:
+        """Lease rows of every pull, forward and collect scope and of watch, held by ``holder`` for 15 more
+        minutes: what a daemon killed in the middle of each leaves behind. Returns the names."""
+        db = self.db()
+        try:
+            with db.begin() as s:
+                scopes = s.execute(select(StageRun.stage, StageRun.scope)
+                                   .where(StageRun.stage.in_(["pull", "forward", "collect"]))).all()
+                names = sorted({f"{stage}:{scope}" for stage, scope in scopes} | {"watch"})
+                s.execute(delete(Lease))
+                until = clock.now() + timedelta(minutes=15)
+                s.execute(insert(Lease), [{"name": n, "holder": holder, "expires_at": until} for n in names])
+            return names
+        finally:
+            db.dispose()
+
+    def skipped_runs(self) -> dict[tuple[str, str], str]:
+        """Scopes whose latest run was skipped because another holder had the lease, with the reason."""
+        db = self.db()
+        try:
+            with db.begin() as s:
+                rows = s.execute(select(StageRun.stage, StageRun.scope, StageRun.last_skip_reason)
+                                 .where(StageRun.last_skipped_at.is_not(None))).all()
+            return {(stage, scope): reason or "" for stage, scope, reason in rows}
+        finally:
+            db.dispose()
 
     def last_success(self, stage: str) -> Any:
         """When the stage last succeeded (any scope), or None."""

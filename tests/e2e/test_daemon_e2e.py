@@ -57,20 +57,24 @@ def test_daemon_given_the_sandbox_ships_every_good_order_and_stops_within_10s_on
 
 
 def test_crash_given_sigkill_at_random_moments_exports_and_uploads_every_order_exactly_once(world: World):
+    # restarted the way a supervisor does: a new process, a new pid, a new host name (SYNCD_INSTANCE) each time
     rng = random.Random(20261122)
-    for _ in range(6):
-        proc = world.start()
+    for n in range(6):
+        proc = world.start(f"pod-{n}")
+        world.wait_listening(proc, f"pod-{n}")  # migrated and running: the kill lands in the middle of work
         try:
             proc.wait(timeout=rng.uniform(0.4, 2.5))  # let it run for a random while
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
         assert proc.returncode in (-9, None) or proc.returncode == -9, proc.stderr.read().decode()[-2000:]
-    proc = world.start()
-    world.wait_settled([proc])
+    left = world.plant_dead_leases("pod-killed")  # what a kill in the middle of every stage leaves
+    proc = world.start("pod-final")
+    world.wait_settled([proc])  # leases of the dead pods hold nothing up (they ran 15 more minutes)
     world.stop(proc)
     result = world.check_invariants()
     assert result["shipped"] > world.total * 0.6
+    assert left and world.skipped_runs() == {}, "a run of the new daemon was refused a dead pod's lease"
 
 
 def test_watch_given_the_sandbox_alerts_exactly_the_parcels_whose_history_shows_trouble(tmp_path: Path):

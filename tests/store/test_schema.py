@@ -6,14 +6,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import time_machine
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, insert
 
 from syncd import clock
 from syncd.errors import ConfigError
-from syncd.store.db import DaemonLock, Database, open_database, try_lease
+from syncd.store.db import DaemonLock, Database, open_database
 from syncd.store.migrate import upgrade
 from syncd.store.models import Base, Order
 
@@ -77,14 +76,6 @@ def test_daemon_lock_given_a_second_daemon_on_the_same_sqlite_file_refuses_with_
     first.release()
     second.acquire()
     second.release()
-
-
-def test_lease_given_a_running_holder_refuses_others_until_it_expires(db: Database):
-    assert try_lease(db, "pull:shop1", "a", timedelta(minutes=1))
-    assert not try_lease(db, "pull:shop1", "b", timedelta(minutes=1))
-    assert try_lease(db, "pull:shop1", "a", timedelta(minutes=1))  # renewal by the holder
-    with time_machine.travel(clock.now() + timedelta(minutes=2)):
-        assert try_lease(db, "pull:shop1", "b", timedelta(minutes=1))
 
 
 def test_open_database_given_a_sqlite_url_uses_wal(tmp_path: Path):
