@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from syncd import clock
@@ -23,7 +22,7 @@ from syncd.errors import SyncdError
 from syncd.lifecycle import SupplierOrderState, WritebackState
 from syncd.protocols import FileSupplierAdapter
 from syncd.runtime import Runtime
-from syncd.stages.runner import StageReport, scope
+from syncd.stages.runner import StageReport, scope, stops_the_batch
 from syncd.store.db import stage_lease
 from syncd.store.models import InboxFileRecord, Order, Shipment, SupplierOrder
 
@@ -133,8 +132,8 @@ def collect_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAd
             try:
                 imported += _collect_file(rt, supplier_id, adapter, file)
             except Exception as err:  # one file we cannot read or move must not hold up the files after it
-                if isinstance(err, SQLAlchemyError):
-                    raise  # the database itself: nothing could be recorded for the other files either
+                if stops_the_batch(err):
+                    raise  # the database or the disk itself: the other files would fail the same way
                 _file_failed(rt, supplier_id, adapter, file, err)
         return imported
 

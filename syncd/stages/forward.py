@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from syncd import clock
@@ -29,7 +28,7 @@ from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState
 from syncd.protocols import FileSupplierAdapter
 from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
-from syncd.stages.runner import StageReport, audit, scope
+from syncd.stages.runner import StageReport, audit, scope, stops_the_batch
 from syncd.store.db import stage_lease
 from syncd.store.models import ExportBatch, Order, SupplierOrder
 from syncd.store.orders import finish_orders, lock_orders
@@ -74,7 +73,7 @@ def _receivers(rt: Runtime, supplier_id: str, orders: Sequence[Order]
         try:
             receivers.update(_decrypt(rt, shop_orders))
         except Exception as err:
-            if isinstance(err, SQLAlchemyError):
+            if stops_the_batch(err):
                 raise  # the database itself: nothing else could be recorded either
             if isinstance(err, SyncdError):
                 log.warning("supplier %s: shop %s could not decrypt the receivers of %d orders (%s); they wait, "
@@ -222,7 +221,7 @@ def forward_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAd
                 else:
                     write_batch(rt, supplier_id, batch_id)
             except Exception as err:
-                if isinstance(err, SQLAlchemyError):
+                if stops_the_batch(err):
                     raise
                 # Its orders are claimed by that batch (``placing``) and wait for it; the pending ones can still go.
                 stuck = stuck or err
@@ -257,7 +256,7 @@ def _export_pending(rt: Runtime, supplier_id: str, now: datetime) -> int:
         try:
             _rows([so], orders, receivers, rt)
         except Exception as err:
-            if isinstance(err, SQLAlchemyError):
+            if stops_the_batch(err):
                 raise
             failed[so.order_id] = err
             _log_fault(supplier_id, orders[so.order_id], "building its export row", err)
@@ -321,7 +320,7 @@ def cancel_file_orders(rt: Runtime, supplier_id: str) -> int:
             SupplierOrder.supplier_id == supplier_id, SupplierOrder.cancel_state == "requested",
             SupplierOrder.state == SupplierOrderState.PLACED).order_by(SupplierOrder.id).limit(MAX_PER_BATCH)
             .with_for_update(skip_locked=True)))
-        ids = _cancellable(rt, s, supplier_id, ids, now)
+        ids = _cancellable(rt, s, supplier_id, ids, now) if ids else ids  # nothing to cancel: no more queries
         if not ids:
             return 0
         batch = ExportBatch(supplier_id=supplier_id, kind="cancel", state="writing", file_stem="", created_at=now)
@@ -348,7 +347,7 @@ def _cancellable(rt: Runtime, s: Session, supplier_id: str, ids: list[int], now:
         try:
             _rows([so], orders, {}, rt)
         except Exception as err:
-            if isinstance(err, SQLAlchemyError):
+            if stops_the_batch(err):
                 raise
             _log_fault(supplier_id, orders[so.order_id], "building its cancellation row", err)
             s.execute(update(SupplierOrder).where(SupplierOrder.id == so.id).values(

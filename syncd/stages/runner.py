@@ -96,6 +96,12 @@ def machine_fault(err: BaseException, where: str = "") -> str | None:
     return None
 
 
+def stops_the_batch(err: BaseException) -> bool:
+    """The database itself, or a fault of the machine (disk full, permission denied): every other item of a
+    batch would fail the same way, so the stage fails (one line, one alert) instead of setting items aside."""
+    return isinstance(err, SQLAlchemyError) or machine_fault(err) is not None
+
+
 def database_unreachable(err: BaseException) -> bool:
     """A lost or refused database connection (an outage, a restart, a failover): transient by nature."""
     return any(isinstance(e, OperationalError | InterfaceError | PoolTimeout)

@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from syncd import clock
@@ -45,7 +44,7 @@ from syncd.routing import LineView, idempotency_key, supplier_lines
 from syncd.runtime import Runtime
 from syncd.stages.forward import _decrypt, _mark_orders_placed
 from syncd.stages.route import hold_order
-from syncd.stages.runner import audit
+from syncd.stages.runner import audit, stops_the_batch
 from syncd.store.models import Order, OrderLine, Shipment, SupplierOrder
 from syncd.store.orders import release_holds
 
@@ -220,7 +219,7 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> 
             except AuthError:
                 raise  # the supplier's token: every order is affected
             except Exception as err:  # one order's unreadable answer (or our bug on it): the batch goes on
-                if isinstance(err, SQLAlchemyError):
+                if stops_the_batch(err):
                     raise  # the database itself: nothing else could be recorded either
                 _fault(rt, supplier_id, w, "placing", err)
     finally:
@@ -462,7 +461,7 @@ def follow_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
             except AuthError:
                 raise  # the supplier's token: every order is affected
             except Exception as err:  # one order's unreadable answer (or our bug on it): the others go on
-                if isinstance(err, SQLAlchemyError):
+                if stops_the_batch(err):
                     raise
                 _fault(rt, supplier_id, w, "status", err)
                 continue
@@ -472,7 +471,7 @@ def follow_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
                     apply_status(rt, s, supplier_id, w.so_id, status, source=f"{supplier_id} status")
                     _release(s, w.so_id, next_check_at=clock.now() + _poll_every(rt), faults=0)
             except Exception as err:  # a status we could not record: this order only
-                if isinstance(err, SQLAlchemyError):
+                if stops_the_batch(err):
                     raise  # the database itself: nothing else can be recorded either
                 _fault(rt, supplier_id, w, "recording the status", err)
                 continue
@@ -486,7 +485,7 @@ def follow_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
                 except AuthError:
                     raise
                 except Exception as err:  # paid at a later status check
-                    if isinstance(err, SQLAlchemyError):
+                    if stops_the_batch(err):
                         raise
                     _fault(rt, supplier_id, w, "payment", err)
     finally:
@@ -620,7 +619,7 @@ def cancel_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
             except AuthError:
                 raise
             except Exception as err:  # one order's unreadable answer (or our bug on it): the others go on
-                if isinstance(err, SQLAlchemyError):
+                if stops_the_batch(err):
                     raise
                 _fault(rt, supplier_id, w, "cancel", err)
     finally:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from adapters.dropfolder import outbox
+from adapters.dropfolder import files
 from syncd import clock
 from syncd.alerts.names import Rule
 from syncd.daemon import STAGES
@@ -68,8 +68,10 @@ def _forward_acme(db: Database) -> StageRun:
 
 def test_disk_full_given_the_outbox_cannot_be_written_says_so_alerts_at_once_and_loses_nothing(
         h: Harness, db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture):
-    monkeypatch.setattr(outbox, "open", lambda path, mode="r": _FullDisk(builtins.open(path, mode)),  # noqa: SIM115
-                        raising=False)  # _FullDisk is the context manager
+    # every file syncd writes under a supplier folder goes through files.atomic_write's open()
+    monkeypatch.setattr(files, "open", lambda path, mode="r", opener=None: _FullDisk(
+        builtins.open(path, mode, opener=opener)),  # noqa: SIM115 - _FullDisk is the context manager
+        raising=False)
     with caplog.at_level(logging.INFO, logger="syncd"):
         for _ in range(3):
             assert not h.stage("forward").ok
@@ -100,10 +102,10 @@ def test_disk_full_given_the_outbox_cannot_be_written_says_so_alerts_at_once_and
 
 def test_permission_denied_given_an_outbox_folder_syncd_may_not_write_names_it_without_a_traceback(
         h: Harness, db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture):
-    def denied(path: Any, mode: str = "r") -> Any:
+    def denied(path: Any, mode: str = "r", opener: Any = None) -> Any:
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(outbox, "open", denied, raising=False)
+    monkeypatch.setattr(files, "open", denied, raising=False)
     with caplog.at_level(logging.INFO, logger="syncd"):
         h.stage("forward")
         h.stage("forward")
