@@ -4,11 +4,15 @@ Shipments are claimed (``uploading`` with a claim deadline; SKIP LOCKED on Postg
 audited before the call. A claim left by a crash expires and the parcel counts as attempted: the order is read
 back before it is sent again (and the adapters check too: Douyin's deterministic ``request_id``; "already
 shipped" verified against the tracking number).
-Work is batched: a claimed batch is planned in a few queries; then order by order the call is made and its
-outcome recorded in its own transaction, so one bad answer never holds up the others. An answer that cannot be
-read (a ProtocolError, an unexpected error) is an unknown outcome: the order waits for its backoff and is read
-back from the storefront (``get_order``) before anything is sent again; after ``MAX_FAULTS`` of them in a row it
-is set aside (held ``tracking_rejected``, which alerts at once) and the batch goes on.
+Work is batched: a claimed batch is planned in a few queries; then order by order the call is made, and one
+bad answer never holds up the others. Outcomes are recorded as they complete: an outcome that is not a plain
+success at once (with the successes before it), successes together at most ``RECORD_EVERY`` after the first of
+them and at the end of the batch — one transaction for many orders costs what one order's own would. A crash
+inside that window leaves claims that expire and count as attempted, so those orders are read back, not sent
+again. An answer that cannot be read (a ProtocolError, an unexpected error) is an unknown outcome: the order
+waits for its backoff and is read back from the storefront (``get_order``) before anything is sent again; after
+``MAX_FAULTS`` of them in a row it is set aside (held ``tracking_rejected``, which alerts at once) and the batch
+goes on.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,6 +45,7 @@ log = logging.getLogger("syncd.writeback")
 MAX_BATCHES_PER_RUN = 200
 CLAIM_BATCH = 100  # small claims: a crashed replica leaves little behind
 MAX_FAULTS = 5  # unreadable answers in a row before an order is set aside for a person
+RECORD_EVERY = 1.0  # seconds: the longest a completed upload waits to be recorded with the ones after it
 SKIPPED_EXTRA = ("extra parcel without line detail: recorded, not uploaded (the storefront needs the goods of "
                  "each parcel; add 子订单号 to the supplier's file to upload it)")
 
@@ -232,23 +238,35 @@ _UPLOADED = (update(Shipment).where(Shipment.id.in_(bindparam("ids", expanding=T
 _AUDIT = insert(cast(Table, AuditEntry.__table__))
 
 
-def _record(rt: Runtime, s: Session, shop_id: str, o: Outcome, now: datetime) -> None:
-    """One order's outcome, in its own transaction: what the storefront accepted stays accepted whatever
-    happens to the rest of the batch."""
+def _record(rt: Runtime, s: Session, shop_id: str, outcomes: Sequence[Outcome], now: datetime) -> None:
+    """Completed orders' outcomes, in one transaction: the successes in three statements whatever their number,
+    every other outcome by itself."""
+    uploaded = [o for o in outcomes if o.result is Result.UPLOADED]
+    if uploaded:
+        s.execute(_UPLOADED, {"ids": [i for o in uploaded for i in o.plan.shipment_ids], "now": now})
+    for o in outcomes:
+        if o.result is not Result.UPLOADED:
+            _record_failure(rt, s, shop_id, o, now)
+    s.execute(_AUDIT, [
+        {"actor": rt.holder, "at": now, "system": shop_id, "action": "upload_tracking",
+         "subject": f"order {o.plan.platform_order_id}", "idempotency_key": p.request_id,
+         "outcome": _AUDIT_OUTCOME[o.result], "detail": o.note[:500]} for o in outcomes for p in o.plan.parcels])
+    finish_orders(s, [o.plan.order_id for o in uploaded], now)
+
+
+_AUDIT_OUTCOME = {Result.UPLOADED: "ok", Result.REFUSED: "failed", Result.FAILED: "failed", Result.UNKNOWN: "unknown"}
+
+
+def _record_failure(rt: Runtime, s: Session, shop_id: str, o: Outcome, now: datetime) -> None:
+    """An order that did not go through: refused (held), failed (backoff), or unknown (backoff, then set aside)."""
     ids = o.plan.shipment_ids
-    subject = f"order {o.plan.platform_order_id}"
-    audit = "ok"
-    if o.result is Result.UPLOADED:
-        s.execute(_UPLOADED, {"ids": ids, "now": now})
-    elif o.result is Result.REFUSED:
-        audit = "failed"
+    if o.result is Result.REFUSED:
         s.execute(update(Shipment).where(Shipment.id.in_(ids)).values(
             writeback_state=WritebackState.REJECTED, claimed_by=None, writeback_error=o.note[:2000]))
         _hold(s, o.plan.order_id, HoldReason.TRACKING_REJECTED, o.note, now)
         log.error("order %s/%s: storefront refused the tracking number: %s", shop_id, o.plan.platform_order_id,
                   o.note)
     else:
-        audit = "unknown" if o.result is Result.UNKNOWN else "failed"
         rows = list(s.execute(select(Shipment.id, Shipment.writeback_attempts, Shipment.writeback_faults)
                               .where(Shipment.id.in_(ids))))
         faults = max((r.writeback_faults for r in rows), default=0) + (o.result is Result.UNKNOWN)
@@ -269,11 +287,6 @@ def _record(rt: Runtime, s: Session, shop_id: str, o: Outcome, now: datetime) ->
             if o.result is Result.UNKNOWN:
                 log.warning("order %s/%s: %s; read back before any new upload", shop_id, o.plan.platform_order_id,
                             o.note)
-    s.execute(_AUDIT, [
-        {"actor": rt.holder, "at": now, "system": shop_id, "action": "upload_tracking", "subject": subject,
-         "idempotency_key": p.request_id, "outcome": audit, "detail": o.note[:500]} for p in o.plan.parcels])
-    if o.result is Result.UPLOADED:
-        finish_orders(s, [o.plan.order_id], now)
 
 
 def _unclaim(rt: Runtime, s: Session, shop_id: str, plans: Sequence[OrderPlan], why: str, now: datetime) -> None:
@@ -290,6 +303,14 @@ def _unclaim(rt: Runtime, s: Session, shop_id: str, plans: Sequence[OrderPlan], 
          "detail": f"not sent: {why}"[:500]} for p in plans for parcel in p.parcels])
 
 
+def _record_completed(rt: Runtime, shop_id: str, completed: list[Outcome]) -> None:
+    """Record what completed since the last time, and forget it."""
+    if completed:
+        with rt.db.begin() as s:
+            _record(rt, s, shop_id, completed, clock.now())
+        completed.clear()
+
+
 def writeback_shop(rt: Runtime, shop_id: str) -> int:
     """Upload what is ready for one shop, order by order; returns parcels uploaded."""
     done = 0
@@ -304,14 +325,20 @@ def writeback_shop(rt: Runtime, shop_id: str) -> int:
         if not ids:
             break
         todo = [p for p in plans if p.parcels]
+        completed: list[Outcome] = []  # not recorded yet: successes only (anything else is recorded at once)
+        since = 0.0
         for i, plan in enumerate(todo):
             if rt.stop.is_set():
+                _record_completed(rt, shop_id, completed)
                 with rt.db.begin() as s:
                     _unclaim(rt, s, shop_id, todo[i:], "the daemon is stopping", clock.now())
                 return done
             outcome = _call(rt, shop_id, plan)
-            with rt.db.begin() as s:
-                _record(rt, s, shop_id, outcome, clock.now())
+            if not completed:
+                since = time.monotonic()
+            completed.append(outcome)
+            if outcome.result is not Result.UPLOADED or time.monotonic() - since >= RECORD_EVERY:
+                _record_completed(rt, shop_id, completed)
             if outcome.result is Result.UPLOADED:
                 done += len(plan.shipment_ids)
             elif isinstance(outcome.error, AuthError):
@@ -321,6 +348,7 @@ def writeback_shop(rt: Runtime, shop_id: str) -> int:
                 raise outcome.error
             elif isinstance(outcome.error, TransientError):
                 last_error = outcome.error  # this order waits for its backoff; the others go on
+        _record_completed(rt, shop_id, completed)
     if last_error is not None:
         raise last_error
     return done

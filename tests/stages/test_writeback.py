@@ -187,3 +187,39 @@ def test_on_storefront_given_tracking_numbers_in_any_case_matches_each_parcel():
     assert writeback.on_storefront(order, parcels[:1])
     assert not writeback.on_storefront(order, parcels)
     assert not writeback.on_storefront(order, [])
+
+
+def _snapshot_at(shop: FakeStorefront, db: Database, pid: str) -> dict[str, str]:
+    """The write-back states on our side at the moment ``pid``'s upload is sent."""
+    real, seen = shop.ship, {}
+
+    def ship(platform_order_id: str, parcels: Sequence[Parcel], whole_order: bool) -> ShipResult:
+        if platform_order_id == pid:
+            seen.update({p: st for p, (st, _, _) in _shipments(db).items()})
+        return real(platform_order_id, parcels, whole_order)
+
+    shop.ship = ship  # type: ignore[method-assign]
+    return seen
+
+
+def test_writeback_given_an_unreadable_answer_records_it_and_the_successes_before_it_before_the_next_call(
+        h: Harness, db: Database):
+    seen = _snapshot_at(h.shop, db, PIDS[3])
+    garble(h.shop, MIDDLE, lambda: ProtocolError("douyin order.logisticsAdd: answer is not JSON"), accepted=True)
+    h.stage("writeback")
+    assert [seen[p] for p in PIDS] == ["uploaded", "uploaded", "pending", "uploading", "uploading"]
+
+
+def test_writeback_given_successes_records_them_together_within_record_every(
+        h: Harness, db: Database, monkeypatch: pytest.MonkeyPatch):
+    seen = _snapshot_at(h.shop, db, PIDS[4])
+    h.stage("writeback")  # a fast batch: one transaction for its successes, at its end
+    assert set(seen.values()) == {"uploading"} and set(_shipments(db)[p][0] for p in PIDS) == {"uploaded"}
+
+
+def test_writeback_given_record_every_passed_records_each_success_before_the_next_call(
+        h: Harness, db: Database, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(writeback, "RECORD_EVERY", 0.0)
+    seen = _snapshot_at(h.shop, db, PIDS[1])
+    h.stage("writeback")
+    assert seen[PIDS[0]] == "uploaded" and seen[PIDS[1]] == "uploading"
