@@ -138,3 +138,31 @@ def test_local_links_point_at_files_that_exist(doc: str) -> None:
     local = [link for link in links if "://" not in link]
     assert local, f"{doc} links nowhere"
     assert [link for link in local if not (path.parent / link).exists()] == []
+
+
+# Which file of a config directory each YAML example of the manual is, by a key only that file has.
+EXAMPLE_FILES = {"intervals:": "syncd.yaml", "platform: douyin": "shops/douyin-main.yaml",
+                 "kind: file": "suppliers/acme.yaml", "routes:": "routes.yaml",
+                 "provider: kuaidi100": "tracking.yaml", "channels:": "alerts.yaml"}
+
+
+def test_the_yaml_examples_of_the_manual_load_as_one_config_directory(manual: str, tmp_path: Path) -> None:
+    from syncd.config.loader import load_config
+
+    blocks = re.findall(r"```yaml\n(.*?)```", manual, re.S)
+    placed: dict[str, str] = {}
+    for block in blocks:
+        names = [name for marker, name in EXAMPLE_FILES.items() if marker in block]
+        assert len(names) == 1, f"which file is this example? {block[:80]!r}"
+        placed[names[0]] = block
+    assert set(placed) == set(EXAMPLE_FILES.values())
+    for name, text in placed.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    # the routes example falls back from a webhook supplier the manual only describes
+    (tmp_path / "suppliers" / "hz-erp.yaml").write_text(
+        "kind: webhook\nname: 杭州某某仓\nbase_url: https://erp.example.com/api\nsecret: ${HZ_SECRET}\n"
+        "tracking: poll\nstock: true\nship_within_hours: 48\n", encoding="utf-8")
+    wanted = set(re.findall(r"\$\{([A-Z0-9_]+)\}", "".join(placed.values()))) | {"HZ_SECRET"}
+    config = load_config(tmp_path, env=dict.fromkeys(wanted, "example-secret-0123456789"))
+    assert set(config.shops) == {"douyin-main"} and set(config.suppliers) >= {"acme", "hz-erp"}
