@@ -29,6 +29,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "fallback_sku": ("fallback_sku", "备用规格编码", "备用供应商编码"),
 }
 """Route field → the headers accepted for it (compared without case, spaces, marks or notes in brackets)."""
+NOTE_COLUMNS = ("商品名称", "商品标题", "宝贝名称", "规格名称", "颜色分类", "名称", "备注", "说明",
+                "name", "title", "note", "notes", "comment")
+"""Descriptive columns sellers keep beside the codes: read past. Any other unknown column is an error, since a
+misspelt 数量倍数 ignored would ship the wrong quantity."""
 REQUIRED = ("sku", "supplier", "supplier_sku")
 MAX_ROW_ERRORS = 20
 MAX_ROUTE_ROWS = 200_000
@@ -78,10 +82,13 @@ def _header_problems(cells: Sequence[Any], rel: str) -> list[ConfigError]:
     errors: list[ConfigError] = []
     fields = _header_fields(cells)
     known = [a for aliases in COLUMNS.values() for a in aliases]
+    notes = {rows.header_key(n) for n in NOTE_COLUMNS}
     for i, (cell, f) in enumerate(zip(cells, fields, strict=True)):
         text = rows.cell_str(cell).strip()
-        if f is None and text:
-            errors.append(ConfigError(rel, f"header column {i + 1}", f"unknown column {text!r}{suggest(text, known)}"))
+        if f is None and text and rows.header_key(text) not in notes:
+            hint = suggest(text, known) or (f"; name it as one of {', '.join(a for a in known if a.isascii())} "
+                                             "or a note column (商品名称, 备注…)")
+            errors.append(ConfigError(rel, f"header column {i + 1}", f"unknown column {text!r}{hint}"))
         elif f is not None and fields.index(f) != i:
             errors.append(ConfigError(rel, f"header column {i + 1}", f"{text!r} repeats the column for {f}"))
     missing = [f for f in ("supplier_sku",) if f not in fields]  # sku and supplier are there: the header was found

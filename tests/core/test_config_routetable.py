@@ -99,3 +99,12 @@ def test_routes_given_one_sku_in_the_yaml_and_the_table_names_both_places(cfg_di
                                          encoding="utf-8")
     (cfg_dir / "routes.csv").write_text("商家编码,供应商,规格编码\nA,yiwu-goods,X\n", encoding="utf-8")
     assert _errors(cfg_dir) == ["routes.csv: line 2: SKU 'A' is routed twice (first in routes.yaml routes[0])"]
+
+
+def test_routes_csv_given_note_columns_reads_past_them_but_refuses_an_unknown_column(cfg_dir: Path):
+    (cfg_dir / "routes.csv").write_text("商品名称,商家编码,供应商,规格编码,备注\n红色T恤,A,yiwu-goods,X,新品\n",
+                                        encoding="utf-8")
+    assert load_config(cfg_dir, env=ENV).routes["A"].supplier_sku == "X"
+    (cfg_dir / "routes.csv").write_text("商家编码,供应商,规格编码,数量倍率\nA,yiwu-goods,X,2\n", encoding="utf-8")
+    [err] = _errors(cfg_dir)
+    assert err.startswith("routes.csv: header column 4: unknown column '数量倍率'")
