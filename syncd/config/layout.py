@@ -31,8 +31,24 @@ def suggest(name: str, known: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+_TABLE_LOOKALIKES = (".xls", ".txt", ".tsv", ".et", ".ods", ".numbers")
+"""What a routes table saved in the wrong format ends in (old Excel, Excel "Unicode text", WPS, LibreOffice)."""
+
+
 def _ignored(path: Path) -> bool:
     return path.name.startswith(".") or path.name.lower().endswith(_IGNORED_SUFFIXES)
+
+
+def _config_lookalike(path: Path) -> str | None:
+    """The message for a file that is configuration in a form syncd does not read (``routes.xls``,
+    ``alerts.txt``), where its suffix would otherwise be ignored or give a poor hint; None for anything else."""
+    stem, _, suffix = path.name.lower().partition(".")
+    suffix = f".{suffix}" if suffix else ""
+    if stem in ("routes", "route") and suffix in _TABLE_LOOKALIKES:
+        return "syncd reads the routes table only as routes.csv or routes.xlsx: save it as one of them"
+    if stem in (*SINGLE_FILES, "alert", "routes", "route") and suffix in (".txt", ".json", ".yaml.txt", ".yml.txt"):
+        return "unknown file, syncd does not read it" + suggest(f"{stem}.yaml", known_top_files())
+    return None
 
 
 def known_top_files() -> list[str]:
@@ -51,6 +67,10 @@ def check_top_level(directory: Path, errors: list[ConfigError]) -> None:
     """An error for every file or folder of the config directory that syncd would not read."""
     files, folders = known_top_files(), [f"{f}/" for f in (*FOLDERS, SCHEMA_FOLDER)]
     for path in sorted(directory.iterdir()):
+        lookalike = _config_lookalike(path) if path.is_file() and not path.name.startswith(".") else None
+        if lookalike:
+            errors.append(ConfigError(path.name, "", lookalike))
+            continue
         if _ignored(path):
             continue
         if path.is_dir():

@@ -46,7 +46,7 @@ def _dropfolder(module: str) -> Any:
 
 def _limits() -> Any:
     limits_cls = _dropfolder("config").InboxLimits
-    return limits_cls(max_file_mb=50, max_unpacked_mb=500, max_part_mb=100, max_rows=MAX_ROUTE_ROWS,
+    return limits_cls(max_file_mb=50, max_unpacked_mb=200, max_part_mb=100, max_rows=MAX_ROUTE_ROWS,
                       max_columns=64, max_cells=MAX_ROUTE_ROWS * 16, max_error_rows=MAX_ROW_ERRORS)
 
 

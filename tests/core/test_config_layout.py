@@ -96,3 +96,15 @@ def test_load_given_routes_naming_one_missing_supplier_says_it_once(cfg_dir: Pat
     errs = _errors(cfg_dir)
     assert errs == ["routes.csv: line 2.supplier: supplier 'acme' has no file in suppliers/ "
                     "(and 499 more route(s) name it)"]
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("routes.xls", "syncd reads the routes table only as routes.csv or routes.xlsx: save it as one of them"),
+    ("routes.txt", "syncd reads the routes table only as routes.csv or routes.xlsx: save it as one of them"),
+    ("alerts.yaml.txt", "unknown file, syncd does not read it; did you mean 'alerts.yaml'?"),
+])
+def test_load_given_configuration_saved_in_a_form_not_read_says_so_though_notes_are_ignored(
+        cfg_dir: Path, name: str, message: str):
+    (cfg_dir / "notes.txt").write_text("my notes", encoding="utf-8")
+    (cfg_dir / name).write_bytes(b"x")
+    assert _errors(cfg_dir) == [f"{name}: (top): {message}"]
