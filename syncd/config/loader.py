@@ -175,6 +175,8 @@ def _read_yaml(path: Path, rel: str, errors: list[ConfigError]) -> Any:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         errors.append(ConfigError(rel, "", "file is not UTF-8 text"))
+    except OSError as err:  # unreadable (permissions, a broken link): a config problem, not a traceback
+        errors.append(ConfigError(rel, "", f"cannot read the file: {err.strerror or type(err).__name__}"))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""

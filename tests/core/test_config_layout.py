@@ -108,3 +108,17 @@ def test_load_given_configuration_saved_in_a_form_not_read_says_so_though_notes_
     (cfg_dir / "notes.txt").write_text("my notes", encoding="utf-8")
     (cfg_dir / name).write_bytes(b"x")
     assert _errors(cfg_dir) == [f"{name}: (top): {message}"]
+
+
+def test_load_given_an_unreadable_file_reports_it_with_the_others(cfg_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    real = Path.read_text
+
+    def read_text(self: Path, *args: object, **kwargs: object) -> str:
+        if self.name == "alerts.yaml":
+            raise PermissionError(13, "Permission denied")
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    (cfg_dir / "route.yaml").write_text("routes: []\n", encoding="utf-8")
+    errs = _errors(cfg_dir)
+    assert "alerts.yaml: (top): cannot read the file: Permission denied" in errs and len(errs) == 2
