@@ -55,9 +55,15 @@ def known_top_files() -> list[str]:
     return [f"{stem}{suffix}" for stem in SINGLE_FILES for suffix in YAML_SUFFIXES] + list(ROUTE_FILES)
 
 
+def present(path: Path) -> bool:
+    """A file to read: a regular file, or a link (a broken one is reported when read, not skipped)."""
+    return path.is_symlink() or path.is_file()
+
+
 def yaml_file(directory: Path, stem: str, errors: list[ConfigError]) -> Path | None:
     """``<stem>.yaml`` or ``<stem>.yml``; both present is an error (which one counts would be a guess)."""
-    found = [directory / f"{stem}{s}" for s in YAML_SUFFIXES if (directory / f"{stem}{s}").is_file()]
+    found = [directory / f"{stem}{s}" for s in YAML_SUFFIXES
+             if present(directory / f"{stem}{s}") and not (directory / f"{stem}{s}").is_dir()]
     if len(found) > 1:
         errors.append(ConfigError(f"{stem}.yml", "", f"{stem}.yaml exists too: keep one of the two files"))
     return found[0] if found else None
@@ -94,8 +100,8 @@ def folder_files(directory: Path, sub: str, errors: list[ConfigError]) -> list[P
     for path in sorted(folder.iterdir()):
         if _ignored(path):
             continue
-        if path.is_file() and path.suffix in YAML_SUFFIXES:
-            out.append(path)
+        if path.suffix in YAML_SUFFIXES and not path.is_dir():
+            out.append(path)  # a broken link too: reading it says so
         elif path.is_dir():
             errors.append(ConfigError(f"{sub}/{path.name}/", "", f"a folder inside {sub}/ is not read: "
                                       f"put one <id>.yaml per {sub[:-1]} directly in {sub}/"))

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Secret, SecretBytes, SecretStr, ValidationError
 
 from syncd import registry
 from syncd.alerts.config import AlertsConfig
-from syncd.config.layout import check_top_level, folder_files, suggest, yaml_file
+from syncd.config.layout import check_top_level, folder_files, present, suggest, yaml_file
 from syncd.config.models import GlobalConfig, Route, ShopConfigBase, SupplierConfigBase
 from syncd.config.routetable import MAX_ROW_ERRORS, read_route_table
 from syncd.errors import ConfigError, ConfigErrors
@@ -205,7 +205,7 @@ def _load_plugin_files(directory: Path, sub: str, discriminator: str, plugins: M
             seen.add(path.stem)
         raw = _read_yaml(path, rel, errors)
         if raw is None:
-            if path.stat().st_size == 0:
+            if path.is_file() and path.stat().st_size == 0:
                 errors.append(ConfigError(rel, "", "file is empty"))
             continue
         if not isinstance(raw, dict):
@@ -250,7 +250,7 @@ def load_routes(directory: Path, env: Mapping[str, str], errors: list[ConfigErro
                 rows.extend((yname, f"routes[{i}]", _substitute(r, yname, f"routes[{i}]", env, errors))
                             for i, r in enumerate(items))
     for table in ("routes.csv", "routes.xlsx"):
-        if (directory / table).is_file():
+        if present(directory / table) and not (directory / table).is_dir():
             rows.extend((table, where, data) for where, data in read_route_table(directory / table, errors))
     routes: dict[str, Route] = {}
     where_of = {} if where_of is None else where_of

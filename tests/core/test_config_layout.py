@@ -122,3 +122,15 @@ def test_load_given_an_unreadable_file_reports_it_with_the_others(cfg_dir: Path,
     (cfg_dir / "route.yaml").write_text("routes: []\n", encoding="utf-8")
     errs = _errors(cfg_dir)
     assert "alerts.yaml: (top): cannot read the file: Permission denied" in errs and len(errs) == 2
+
+
+def test_load_given_a_broken_link_in_shops_says_it_cannot_be_read(cfg_dir: Path):
+    (cfg_dir / "shops" / "jd.yaml").symlink_to(cfg_dir / "nowhere.yaml")
+    assert _errors(cfg_dir) == ["shops/jd.yaml: (top): cannot read the file: No such file or directory"]
+
+
+@pytest.mark.parametrize("name", ["alerts.yaml", "routes.csv"])
+def test_load_given_a_broken_link_at_the_top_is_not_skipped(cfg_dir: Path, name: str):
+    (cfg_dir / name).unlink(missing_ok=True)
+    (cfg_dir / name).symlink_to(cfg_dir / "nowhere")
+    assert _errors(cfg_dir) == [f"{name}: (top): cannot read the file: No such file or directory"]
