@@ -18,7 +18,7 @@ from syncd import __version__, clock
 from syncd.config.loader import Config, load_config
 from syncd.errors import ConfigError, ConfigErrors, RejectedError, SyncdError
 from syncd.logs import setup_logging
-from syncd.settings import Settings
+from syncd.settings import Settings, load_settings
 from syncd.store.db import DaemonLock, Database, open_database
 from syncd.store.migrate import upgrade
 
@@ -29,19 +29,23 @@ log = logging.getLogger("syncd")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings()
+    settings = load_settings()
     if args.config:
         settings.config_dir = Path(args.config)
     return settings
+
+
+def _problems(errors: Sequence[ConfigError], where: object) -> None:
+    for e in errors:
+        print(e, file=sys.stderr)
+    print(f"{len(errors)} configuration problem(s) in {where}", file=sys.stderr)
 
 
 def _config(settings: Settings) -> Config:
     try:
         return load_config(settings.config_dir)
     except ConfigErrors as errs:
-        for e in errs.errors:
-            print(e, file=sys.stderr)
-        print(f"{len(errs.errors)} configuration problem(s) in {settings.config_dir}", file=sys.stderr)
+        _problems(errs.errors, settings.config_dir)
         raise SystemExit(1) from None
 
 
@@ -124,10 +128,38 @@ def cmd_once(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    config = _config(settings)
-    print(f"{settings.config_dir}: OK — {len(config.shops)} shop(s), {len(config.suppliers)} supplier(s), "
+    """The SYNCD_* variables and every config file, all problems listed at once."""
+    problems: list[ConfigError] = []
+    try:
+        config_dir = _settings(args).config_dir
+    except ConfigErrors as errs:
+        problems.extend(errs.errors)
+        config_dir = Path(args.config or os.environ.get("SYNCD_CONFIG_DIR") or "config")
+    try:
+        config = load_config(config_dir)
+    except ConfigErrors as errs:
+        problems.extend(errs.errors)
+    if problems:
+        _problems(problems, f"{config_dir} and the environment")
+        raise SystemExit(1)
+    print(f"{config_dir}: OK — {len(config.shops)} shop(s), {len(config.suppliers)} supplier(s), "
           f"{len(config.routes)} SKU route(s)")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """``schema``: JSON Schema of every config file into a folder (default: the config directory's schema/)."""
+    from syncd.config.schema import write_schemas
+
+    folder = Path(args.out) if args.out else _settings(args).config_dir / "schema"
+    try:
+        written = write_schemas(folder)
+    except OSError as err:
+        print(f"syncd: cannot write the schemas into {folder}: {err.strerror or type(err).__name__}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    print("editors validate a file whose first line is: # yaml-language-server: $schema=<path to the schema>")
     return 0
 
 
@@ -384,7 +416,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the daemon").set_defaults(fn=cmd_run)
     sub.add_parser("once", help="run every stage once, in pipeline order").set_defaults(fn=cmd_once)
-    sub.add_parser("check-config", help="validate every config file").set_defaults(fn=cmd_check_config)
+    sub.add_parser("check-config", help="validate every config file and the SYNCD_* environment variables"
+                   ).set_defaults(fn=cmd_check_config)
+    conf = sub.add_parser("config", help="configuration tools")
+    conf.add_argument("action", choices=["schema"],
+                      help="schema: write the JSON Schema of every config file (for editors)")
+    conf.add_argument("--out", metavar="DIR", help="folder to write into (default: <config dir>/schema)")
+    conf.set_defaults(fn=cmd_config)
     sub.add_parser("health", help="exit 0 while the daemon's stages keep running").set_defaults(fn=cmd_health)
     sec = sub.add_parser("secrets", help="tokens at rest: make a key, re-seal after a key rotation")
     sec.add_argument("action", choices=["new-key", "rotate"])
@@ -462,7 +500,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except ConfigErrors as errs:
+        if args.fn is not cmd_check_config:  # check-config lists them with the config files' problems
+            _problems(errs.errors, "the SYNCD_* environment variables")
+            return 1
+        settings = Settings.model_construct()  # the defaults, for logging only
     setup_logging(settings.log_level, settings.log_format)
     try:
         return int(args.fn(args))

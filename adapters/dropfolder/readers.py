@@ -13,9 +13,9 @@ import io
 import warnings
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import chain, islice
-from typing import BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from openpyxl import load_workbook
 
@@ -33,15 +33,22 @@ from syncd.domain import ParsedInbox
 CSV_ENCODINGS = ("utf-8-sig", "gb18030", "big5")  # strict UTF-8 first: almost any bytes decode as GB18030
 CSV_DELIMITERS = (",", "\t", ";")
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+T = TypeVar("T")
 
 
 def _error(message: str) -> ParsedInbox:
     return ParsedInbox(rows=[], errors=[], file_error=message)
 
 
-def parse_csv(f: BinaryIO, order_headers: Sequence[str], sub_order_headers: Sequence[str],
-              limits: InboxLimits) -> ParsedInbox:
-    """Rows of a CSV file, trying each encoding and delimiter until a header row appears."""
+HeaderFound = Callable[[Sequence[Sequence[Any]]], bool]
+"""Whether the first rows of a table (up to HEADER_SCAN_ROWS) hold the header row the reader looks for."""
+
+
+def decode_csv(f: BinaryIO, limits: InboxLimits, found: HeaderFound, read: Callable[[Iterator[Sequence[Any]]], T],
+               no_header: str) -> T | str:
+    """``read(rows)`` of a CSV file, in the first encoding and delimiter whose first rows ``found`` a header;
+    else the error text (``no_header`` when the text decodes but no header appears). Shared by the inbox
+    and the routes table (syncd/config), so both read what sellers' and suppliers' Excel and WPS write."""
     f.seek(0)
     # Excel's "Unicode text" is UTF-16 with a BOM; nothing else starts with these bytes.
     encodings = ("utf-16",) if f.read(2).startswith(_UTF16_BOMS) else CSV_ENCODINGS
@@ -55,11 +62,10 @@ def parse_csv(f: BinaryIO, order_headers: Sequence[str], sub_order_headers: Sequ
             try:
                 reader = csv.reader(capped_lines(text, max_line), delimiter=delimiter)
                 head = list(islice(reader, HEADER_SCAN_ROWS))
-                if find_header(head, order_headers, sub_order_headers) is None:
+                if not found(head):
                     decoded = True
                     continue
-                parsed = parse_stream(chain(head, reader), order_headers, sub_order_headers, limits)
-                return parsed
+                return read(chain(head, reader))
             except UnicodeDecodeError:
                 break  # another encoding; a later row of a file may be what fails to decode
             except csv.Error as err:
@@ -70,10 +76,18 @@ def parse_csv(f: BinaryIO, order_headers: Sequence[str], sub_order_headers: Sequ
         else:
             decoded = True
     if not decoded:
-        return _error("cannot decode the file as UTF-8, UTF-16, GB18030 or Big5 text")
+        return "cannot decode the file as UTF-8, UTF-16, GB18030 or Big5 text"
     if csv_error is not None:
-        return _error(f"not a readable CSV file: {csv_error}")
-    return _error(no_header_message())
+        return f"not a readable CSV file: {csv_error}"
+    return no_header
+
+
+def parse_csv(f: BinaryIO, order_headers: Sequence[str], sub_order_headers: Sequence[str],
+              limits: InboxLimits) -> ParsedInbox:
+    """Rows of a CSV file, trying each encoding and delimiter until a header row appears."""
+    out = decode_csv(f, limits, lambda head: find_header(head, order_headers, sub_order_headers) is not None,
+                     lambda rows: parse_stream(rows, order_headers, sub_order_headers, limits), no_header_message())
+    return _error(out) if isinstance(out, str) else out
 
 
 def check_xlsx(f: BinaryIO, size: int, limits: InboxLimits) -> str | None:
@@ -93,12 +107,13 @@ def check_xlsx(f: BinaryIO, size: int, limits: InboxLimits) -> str | None:
     return None
 
 
-def parse_xlsx(f: BinaryIO, size: int, order_headers: Sequence[str], sub_order_headers: Sequence[str],
-               limits: InboxLimits) -> ParsedInbox:
-    """Rows of the first sheet that has a header row, streamed from openpyxl in read-only mode."""
+def decode_xlsx(f: BinaryIO, size: int, limits: InboxLimits, found: HeaderFound,
+                read: Callable[[Iterator[Sequence[Any]]], T], no_header: str) -> T | str:
+    """``read(rows)`` of the first sheet whose first rows ``found`` a header, streamed from openpyxl in
+    read-only mode after the archive passed the limits; else the error text. Raises InboxLimitError."""
     damaged = check_xlsx(f, size, limits)
     if damaged:
-        return _error(damaged)
+        return damaged
     f.seek(0)
     try:
         with warnings.catch_warnings():
@@ -110,15 +125,24 @@ def parse_xlsx(f: BinaryIO, size: int, order_headers: Sequence[str], sub_order_h
                     ws.reset_dimensions()  # some writers record a wrong used range
                     rows = ws.iter_rows(values_only=True)
                     head = list(islice(rows, HEADER_SCAN_ROWS))
-                    if find_header(head, order_headers, sub_order_headers) is not None:
-                        return parse_stream(chain(head, rows), order_headers, sub_order_headers, limits)
+                    if found(head):
+                        return read(chain(head, rows))
             finally:
                 wb.close()
     except InboxLimitError:
         raise
     except Exception as err:  # noqa: BLE001 - a damaged workbook can make openpyxl raise almost anything
-        return _error(f"cannot read the workbook ({type(err).__name__}); open it in Excel and save it again as .xlsx")
-    return _error(no_header_message())
+        return f"cannot read the workbook ({type(err).__name__}); open it in Excel and save it again as .xlsx"
+    return no_header
 
 
-__all__ = ["CSV_DELIMITERS", "CSV_ENCODINGS", "check_xlsx", "parse_csv", "parse_xlsx"]
+def parse_xlsx(f: BinaryIO, size: int, order_headers: Sequence[str], sub_order_headers: Sequence[str],
+               limits: InboxLimits) -> ParsedInbox:
+    """Rows of the first sheet that has a header row, streamed from openpyxl in read-only mode."""
+    out = decode_xlsx(f, size, limits, lambda head: find_header(head, order_headers, sub_order_headers) is not None,
+                      lambda rows: parse_stream(rows, order_headers, sub_order_headers, limits), no_header_message())
+    return _error(out) if isinstance(out, str) else out
+
+
+__all__ = ["CSV_DELIMITERS", "CSV_ENCODINGS", "HeaderFound", "check_xlsx", "decode_csv", "decode_xlsx", "parse_csv",
+           "parse_xlsx"]

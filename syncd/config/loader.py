@@ -5,13 +5,16 @@ Layout::
     syncd.yaml              global settings (optional)
     shops/<id>.yaml         one storefront shop per file (``platform:`` picks the adapter)
     suppliers/<id>.yaml     one supplier per file (``kind:`` picks the adapter)
-    routes.yaml | routes.csv  merchant SKU code → supplier, supplier SKU, multiplier
+    routes.yaml             merchant SKU code → supplier, supplier SKU, multiplier
+    routes.csv | .xlsx      the same as a table (Chinese or English headers, UTF-8 or GBK): routetable.py
+    alerts.yaml, tracking.yaml  alert channels and rules; the tracking provider
+    schema/                 JSON Schemas written by ``syncd config schema`` (editors validate with them)
+
+``.yml`` is accepted wherever ``.yaml`` is; any other file or folder is an error (layout.py).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -25,7 +28,9 @@ from pydantic import BaseModel, Secret, SecretBytes, SecretStr, ValidationError
 
 from syncd import registry
 from syncd.alerts.config import AlertsConfig
+from syncd.config.layout import check_top_level, folder_files, present, suggest, yaml_file
 from syncd.config.models import GlobalConfig, Route, ShopConfigBase, SupplierConfigBase
+from syncd.config.routetable import MAX_ROW_ERRORS, read_route_table
 from syncd.errors import ConfigError, ConfigErrors
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -132,6 +137,18 @@ def secret_at(model: Any, loc: Sequence[int | str]) -> bool:
     return any(_is_secret(t) for t in current)
 
 
+def keys_at(model: Any, loc: Sequence[int | str]) -> list[str]:
+    """The keys the model allows at ``loc`` (the field names of the model(s) found there), for "did you mean"."""
+    current = [model]
+    for part in loc:
+        current = [t for c in current for t in _children(c, part)]
+    keys: list[str] = []
+    for member in (m for c in current for m in _members(c)):
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            keys.extend(f.alias or name for name, f in member.model_fields.items())
+    return keys
+
+
 def _pydantic_errors(file: str, err: ValidationError, model: Any = None) -> list[ConfigError]:
     """``err`` as ConfigErrors; ``model`` (what was validated) tells secret fields, and without it no value is shown."""
     out = []
@@ -144,8 +161,11 @@ def _pydantic_errors(file: str, err: ValidationError, model: Any = None) -> list
         msg = e["msg"]
         if hidden and isinstance(found, str) and found:
             msg = msg.replace(repr(str(found)), "***").replace(str(found), "***")  # a validator may quote it
-        msg = "unknown key (typo?)" if e["type"] == "extra_forbidden" else msg + (
-            "" if quiet else f", found {found!r}")
+        if e["type"] == "extra_forbidden":
+            key = str(e["loc"][-1]) if e["loc"] else ""
+            msg = "unknown key (typo?)" + (suggest(key, keys_at(model, e["loc"][:-1])) if model is not None else "")
+        else:
+            msg += "" if quiet else f", found {found!r}"
         out.append(ConfigError(file, loc, msg))
     return out
 
@@ -155,6 +175,8 @@ def _read_yaml(path: Path, rel: str, errors: list[ConfigError]) -> Any:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         errors.append(ConfigError(rel, "", "file is not UTF-8 text"))
+    except OSError as err:  # unreadable (permissions, a broken link): a config problem, not a traceback
+        errors.append(ConfigError(rel, "", f"cannot read the file: {err.strerror or type(err).__name__}"))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
@@ -172,18 +194,18 @@ def _validate(model: type[BaseModel], data: dict[str, Any], rel: str, errors: li
 
 
 def _load_plugin_files(directory: Path, sub: str, discriminator: str, plugins: Mapping[str, Any],
-                       env: Mapping[str, str], errors: list[ConfigError]) -> dict[str, Any]:
+                       env: Mapping[str, str], errors: list[ConfigError],
+                       seen: set[str] | None = None) -> dict[str, Any]:
+    """One config per file of ``sub/``; ``seen`` gets the id of every file, valid or not (so a route to a
+    supplier whose file has an error is not reported a second time as a supplier without a file)."""
     out: dict[str, Any] = {}
-    folder = directory / sub
-    if not folder.is_dir():
-        return out
-    for path in sorted(folder.iterdir()):
-        if path.suffix not in (".yaml", ".yml") or path.name.startswith("."):
-            continue
+    for path in folder_files(directory, sub, errors):
         rel = f"{sub}/{path.name}"
+        if seen is not None:
+            seen.add(path.stem)
         raw = _read_yaml(path, rel, errors)
         if raw is None:
-            if path.stat().st_size == 0:
+            if path.is_file() and path.stat().st_size == 0:
                 errors.append(ConfigError(rel, "", "file is empty"))
             continue
         if not isinstance(raw, dict):
@@ -191,6 +213,8 @@ def _load_plugin_files(directory: Path, sub: str, discriminator: str, plugins: M
             continue
         data = _substitute(raw, rel, "", env, errors)
         data.setdefault("id", path.stem)
+        if seen is not None and isinstance(data["id"], str):
+            seen.add(data["id"])
         name = data.get(discriminator)
         if isinstance(name, int) and not isinstance(name, bool):  # ``kind: 1688`` unquoted is a YAML number
             name = data[discriminator] = str(name)
@@ -206,58 +230,69 @@ def _load_plugin_files(directory: Path, sub: str, discriminator: str, plugins: M
     return out
 
 
-def _load_routes(directory: Path, env: Mapping[str, str], errors: list[ConfigError]) -> dict[str, Route]:
-    rows: list[tuple[str, str, Any]] = []  # (file, key path, data)
-    ypath, cpath = directory / "routes.yaml", directory / "routes.csv"
-    if ypath.exists():
-        raw = _read_yaml(ypath, "routes.yaml", errors)
+def load_routes(directory: Path, env: Mapping[str, str], errors: list[ConfigError],
+                where_of: dict[str, tuple[str, str]] | None = None) -> dict[str, Route]:
+    """Every route of ``routes.yaml`` / ``.yml`` and of the table ``routes.csv`` / ``routes.xlsx``;
+    ``where_of`` gets each SKU's (file, place in it) for later messages."""
+    rows: list[tuple[str, str, Any]] = []  # (file, key path, data or why the row cannot be read)
+    ypath = yaml_file(directory, "routes", errors)
+    if ypath is not None:
+        yname = ypath.name
+        raw = _read_yaml(ypath, yname, errors)
         if raw is not None:
             items = raw.get("routes") if isinstance(raw, dict) else None
             if isinstance(raw, dict) and set(raw) - {"routes"}:
-                for k in sorted(set(raw) - {"routes"}):
-                    errors.append(ConfigError("routes.yaml", str(k), "unknown key (typo?)"))
+                for k in sorted(set(raw) - {"routes"}, key=str):
+                    errors.append(ConfigError(yname, str(k), "unknown key (typo?)" + suggest(str(k), ["routes"])))
             if not isinstance(items, list):
-                errors.append(ConfigError("routes.yaml", "routes", "expected a list of routes"))
+                errors.append(ConfigError(yname, "routes", "expected a list of routes"))
             else:
-                rows.extend(("routes.yaml", f"routes[{i}]", _substitute(r, "routes.yaml", f"routes[{i}]", env, errors))
+                rows.extend((yname, f"routes[{i}]", _substitute(r, yname, f"routes[{i}]", env, errors))
                             for i, r in enumerate(items))
-    if cpath.exists():
-        try:
-            text = cpath.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            errors.append(ConfigError("routes.csv", "", "file is not UTF-8 text (save it as CSV UTF-8)"))
-            text = ""
-        reader = csv.DictReader(io.StringIO(text))
-        for n, row in enumerate(reader, start=2):
-            data = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None and (v or "").strip()}
-            if None in row:
-                errors.append(ConfigError("routes.csv", f"line {n}", "more cells than header columns"))
-                continue
-            rows.append(("routes.csv", f"line {n}", data))
+    for table in ("routes.csv", "routes.xlsx"):
+        if present(directory / table) and not (directory / table).is_dir():
+            rows.extend((table, where, data) for where, data in read_route_table(directory / table, errors))
     routes: dict[str, Route] = {}
+    where_of = {} if where_of is None else where_of
+    failed: dict[str, int] = {}  # file → rows that failed; only the first MAX_ROW_ERRORS are listed
     for file, where, data in rows:
-        if not isinstance(data, dict):
-            errors.append(ConfigError(file, where, "expected a mapping with sku, supplier, supplier_sku"))
+        problems: list[ConfigError] = []
+        route = None
+        if isinstance(data, str):
+            problems.append(ConfigError(file, where, data))
+        elif not isinstance(data, dict):
+            problems.append(ConfigError(file, where, "expected a mapping with sku, supplier, supplier_sku"))
+        else:
+            try:
+                route = Route.model_validate(data)
+            except ValidationError as err:
+                problems = [ConfigError(file, f"{where}.{e.path}", e.message)
+                            for e in _pydantic_errors(file, err, Route)]
+        if route is not None and route.sku in routes:
+            first = " ".join(where_of[route.sku])
+            problems.append(ConfigError(file, where, f"SKU {route.sku!r} is routed twice (first in {first})"))
+        if problems:
+            failed[file] = failed.get(file, 0) + 1
+            if failed[file] <= MAX_ROW_ERRORS:
+                errors.extend(problems)
             continue
-        try:
-            route = Route.model_validate(data)
-        except ValidationError as err:
-            for e in _pydantic_errors(file, err, Route):
-                errors.append(ConfigError(file, f"{where}.{e.path}", e.message))
-            continue
-        if route.sku in routes:
-            errors.append(ConfigError(file, where, f"SKU {route.sku!r} is routed twice"))
-            continue
+        assert route is not None
         routes[route.sku] = route
+        where_of[route.sku] = (file, where)
+    for file, n in failed.items():
+        if n > MAX_ROW_ERRORS:
+            errors.append(ConfigError(file, "", f"{n - MAX_ROW_ERRORS} more rows with errors not listed "
+                                      f"({n} in all): fix the ones above, they are often the same mistake"))
     return routes
 
 
-def _load_single(directory: Path, name: str, env: Mapping[str, str],
+def _load_single(directory: Path, stem: str, env: Mapping[str, str],
                  errors: list[ConfigError]) -> dict[str, Any] | None:
-    """One optional top-level YAML file as a mapping (None when absent or unreadable)."""
-    path = directory / name
-    if not path.exists():
+    """One optional top-level YAML file (``<stem>.yaml`` or ``.yml``) as a mapping (None when absent or unreadable)."""
+    path = yaml_file(directory, stem, errors)
+    if path is None:
         return None
+    name = path.name
     raw = _read_yaml(path, name, errors)
     if raw is None:
         return None
@@ -270,42 +305,60 @@ def _load_single(directory: Path, name: str, env: Mapping[str, str],
 
 def _load_alerts(directory: Path, env: Mapping[str, str],
                  errors: list[ConfigError]) -> tuple[AlertsConfig, dict[str, Any]]:
-    data = _load_single(directory, "alerts.yaml", env, errors)
+    data = _load_single(directory, "alerts", env, errors)
     if data is None:
         return AlertsConfig(), {}
-    alerts = _validate(AlertsConfig, data, "alerts.yaml", errors) or AlertsConfig()
+    name = yaml_file(directory, "alerts", []) or Path("alerts.yaml")
+    alerts = _validate(AlertsConfig, data, name.name, errors) or AlertsConfig()
     channels: dict[str, Any] = {}
     for i, raw in enumerate(alerts.channels):
         where = f"channels[{i}]"
         kind = raw.get("kind") if isinstance(raw, dict) else None
         if not isinstance(kind, str) or kind not in registry.SINKS:
             known = ", ".join(sorted(registry.SINKS)) or "none registered"
-            errors.append(ConfigError("alerts.yaml", f"{where}.kind",
+            errors.append(ConfigError(name.name, f"{where}.kind",
                                       f"expected one of: {known}; found {shown(kind)}"))
             continue
         before = len(errors)
-        cfg = _validate(registry.SINKS[kind].config_model, raw, "alerts.yaml", errors)
+        cfg = _validate(registry.SINKS[kind].config_model, raw, name.name, errors)
         errors[before:] = [ConfigError(e.file, f"{where}.{e.path}" if e.path else where, e.message)
                            for e in errors[before:]]  # name the channel's place in the list
         if cfg is None:
             continue
         cid = getattr(cfg, "id", kind)
         if cid in channels:
-            errors.append(ConfigError("alerts.yaml", f"{where}.id", f"channel id {cid!r} is used twice"))
+            errors.append(ConfigError(name.name, f"{where}.id", f"channel id {cid!r} is used twice"))
         channels[cid] = cfg
     return alerts, channels
 
 
 def _load_tracking(directory: Path, env: Mapping[str, str], errors: list[ConfigError]) -> Any:
-    data = _load_single(directory, "tracking.yaml", env, errors)
+    data = _load_single(directory, "tracking", env, errors)
     if data is None:
         return None
+    name = (yaml_file(directory, "tracking", []) or Path("tracking.yaml")).name
     kind = data.get("provider")
     if not isinstance(kind, str) or kind not in registry.TRACKING:
         known = ", ".join(sorted(registry.TRACKING)) or "none registered"
-        errors.append(ConfigError("tracking.yaml", "provider", f"expected one of: {known}; found {shown(kind)}"))
+        errors.append(ConfigError(name, "provider", f"expected one of: {known}; found {shown(kind)}"))
         return None
-    return _validate(registry.TRACKING[kind].config_model, data, "tracking.yaml", errors)
+    return _validate(registry.TRACKING[kind].config_model, data, name, errors)
+
+
+def _check_route_suppliers(routes: Mapping[str, Route], route_at: Mapping[str, tuple[str, str]],
+                           supplier_files: set[str], errors: list[ConfigError]) -> None:
+    """Every supplier a route names has a file, checked with or without a suppliers/ folder: one message per
+    missing supplier (at its first route), not one per row of a long table."""
+    missing: dict[tuple[str, str], list[str]] = {}  # (supplier, key) → SKUs naming it
+    for sku, route in routes.items():
+        for key, name in (("supplier", route.supplier), ("fallback_supplier", route.fallback_supplier)):
+            if name and name not in supplier_files:
+                missing.setdefault((name, key), []).append(sku)
+    for (name, key), skus in missing.items():
+        file, where = route_at[skus[0]]
+        more = f" (and {len(skus) - 1} more route(s) name it)" if len(skus) > 1 else ""
+        errors.append(ConfigError(file, f"{where}.{key}", f"supplier {name!r} has no file in suppliers/{more}"
+                                  + suggest(name, supplier_files)))
 
 
 def load_config(directory: Path, env: Mapping[str, str] | None = None) -> Config:
@@ -315,29 +368,24 @@ def load_config(directory: Path, env: Mapping[str, str] | None = None) -> Config
     errors: list[ConfigError] = []
     if not directory.is_dir():
         raise ConfigErrors([ConfigError(str(directory), "", "config directory does not exist")])
-    gpath = directory / "syncd.yaml"
+    check_top_level(directory, errors)
     global_ = GlobalConfig()
-    if gpath.exists():
-        raw = _read_yaml(gpath, "syncd.yaml", errors)
-        if raw is not None and not isinstance(raw, dict):
-            errors.append(ConfigError("syncd.yaml", "", f"expected a mapping of keys, found {type(raw).__name__}"))
-        elif raw:
-            global_ = _validate(GlobalConfig, _substitute(raw, "syncd.yaml", "", env, errors),
-                                "syncd.yaml", errors) or global_
+    graw = _load_single(directory, "syncd", env, errors)
+    if graw:
+        gname = (yaml_file(directory, "syncd", []) or Path("syncd.yaml")).name
+        global_ = _validate(GlobalConfig, graw, gname, errors) or global_
     shops = _load_plugin_files(directory, "shops", "platform", registry.STOREFRONTS, env, errors)
-    suppliers = _load_plugin_files(directory, "suppliers", "kind", registry.SUPPLIERS, env, errors)
-    routes = _load_routes(directory, env, errors)
+    supplier_files: set[str] = set()
+    suppliers = _load_plugin_files(directory, "suppliers", "kind", registry.SUPPLIERS, env, errors, supplier_files)
+    route_at: dict[str, tuple[str, str]] = {}
+    routes = load_routes(directory, env, errors, route_at)
     alerts, channels = _load_alerts(directory, env, errors)
     tracking = _load_tracking(directory, env, errors)
-    for sku, route in routes.items():
-        if suppliers and route.supplier not in suppliers:
-            errors.append(ConfigError("routes", sku, f"supplier {route.supplier!r} has no file in suppliers/"))
-        if suppliers and route.fallback_supplier and route.fallback_supplier not in suppliers:
-            errors.append(ConfigError("routes", f"{sku}.fallback_supplier",
-                                      f"supplier {route.fallback_supplier!r} has no file in suppliers/"))
+    _check_route_suppliers(routes, route_at, supplier_files, errors)
+    has_tracking = yaml_file(directory, "tracking", []) is not None
     for sid, supplier in suppliers.items():
         source = getattr(supplier, "tracking_source", None)  # kinds with a trace of their own (1688) have it
-        if source in ("provider", "both") and not (directory / "tracking.yaml").exists():
+        if source in ("provider", "both") and not has_tracking:
             errors.append(ConfigError(f"suppliers/{sid}.yaml", "tracking_source",
                                       f"{source!r} needs a tracking provider (tracking.yaml), found none; "
                                       "use 'supplier' or 'auto', or add tracking.yaml"))

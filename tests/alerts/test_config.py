@@ -85,7 +85,7 @@ def test_every_problem_is_reported_with_its_key_path(cfg_dir: Path) -> None:
         "escalate_to: [boss]\n"
         "disabled_rules: [no_pikup]\n"
         "daily_digest_at: '25:00'\n"))
-    assert "alerts.yaml: held_hour: unknown key (typo?)" in errs
+    assert "alerts.yaml: held_hour: unknown key (typo?); did you mean 'held_hours'?" in errs
     assert "alerts.yaml: routing: channel 'nobody' is not in channels (ids: ops)" in errs
     assert "alerts.yaml: escalate_to: channel 'boss' is not in channels (ids: ops)" in errs
     assert ("alerts.yaml: no_pickup_critical_hours: must not be below no_pickup_warn_hours (12), found 10"

@@ -36,7 +36,7 @@ def test_check_config_given_errors_prints_each_as_file_key_message_and_exits_1(e
         main(["check-config"])
     assert exc.value.code == 1
     err = capsys.readouterr().err.splitlines()
-    assert "syncd.yaml: intervals.pul: unknown key (typo?)" in err
+    assert "syncd.yaml: intervals.pul: unknown key (typo?); did you mean 'pull'?" in err
     assert any(line.startswith("syncd.yaml: batch_size: ") for line in err)
     assert err[-1].startswith("2 configuration problem(s)")
 

@@ -44,7 +44,7 @@ def test_load_given_several_problems_reports_each_with_file_and_key_path(cfg_dir
     (cfg_dir / "syncd.yaml").write_text("intervals:\n  pull: -5\n", encoding="utf-8")
     (cfg_dir / "suppliers" / "yiwu-goods.yaml").write_text("kind: fax\n", encoding="utf-8")
     errs = _errors(cfg_dir)
-    assert "shops/douyin-demo.yaml: pull.window_minuts: unknown key (typo?)" in errs
+    assert "shops/douyin-demo.yaml: pull.window_minuts: unknown key (typo?); did you mean 'window_minutes'?" in errs
     assert any(e.startswith("syncd.yaml: intervals.pull: ") and "-5" in e for e in errs)
     assert "suppliers/yiwu-goods.yaml: kind: expected one of: 1688, file, webhook; found 'fax'" in errs
 
@@ -81,7 +81,7 @@ def test_load_given_routes_csv_reads_thousands_of_rows_and_reports_bad_lines(cfg
     )
     errs = _errors(cfg_dir)
     assert any(e.startswith("routes.csv: line 2.multiplier: ") for e in errs)
-    assert "routes: B: supplier 'nobody' has no file in suppliers/" in errs
+    assert "routes.csv: line 3.supplier: supplier 'nobody' has no file in suppliers/" in errs
 
 
 def test_load_given_two_routes_for_one_sku_refuses_the_second(cfg_dir: Path):
@@ -90,7 +90,7 @@ def test_load_given_two_routes_for_one_sku_refuses_the_second(cfg_dir: Path):
         "supplier_sku: Y}\n",
         encoding="utf-8",
     )
-    assert _errors(cfg_dir) == ["routes.yaml: routes[1]: SKU 'A' is routed twice"]
+    assert _errors(cfg_dir) == ["routes.yaml: routes[1]: SKU 'A' is routed twice (first in routes.yaml routes[0])"]
 
 
 def test_load_given_no_shop_says_so(cfg_dir: Path):
@@ -120,7 +120,7 @@ def test_load_given_bad_bundles_and_fallbacks_says_what_is_wrong(cfg_dir: Path):
     errors = _errors(cfg_dir)
     assert any(e.startswith("routes.yaml: routes[0]") and "either supplier_sku or components" in e for e in errors)
     assert any(e.startswith("routes.yaml: routes[1]") and "not both" in e for e in errors)
-    assert "routes: C.fallback_supplier: supplier 'nobody' has no file in suppliers/" in errors
+    assert "routes.yaml: routes[2].fallback_supplier: supplier 'nobody' has no file in suppliers/" in errors
     assert any(e.startswith("routes.yaml: routes[3]") and "must differ" in e for e in errors)
 
 
