@@ -61,6 +61,15 @@ RULE_NAMES: dict[str, str] = {
     Rule.CHANNEL_FAILING: N_("alert channel failing"),
 }
 
+# Hold reasons and parcel states as a person reads them: the English text is the code itself (what the CLI and the
+# database say), other languages name it
+HOLD_REASON_WORDS: dict[str, str] = {r: r for r in (
+    N_("address_incomplete"), N_("unmapped_sku"), N_("not_ready"), N_("refund_requested"), N_("out_of_stock"),
+    N_("cod_unconfirmed"), N_("supplier_rejected"), N_("tracking_rejected"), N_("manual"))}
+PARCEL_STATE_WORDS: dict[str, str] = {s: s for s in (
+    N_("none"), N_("picked_up"), N_("in_transit"), N_("delivering"), N_("delivered"), N_("problem"),
+    N_("returning"), N_("returned"), N_("refused"))}
+
 # How a severity is called in a sentence (notification prefixes, digests)
 SEVERITY_WORDS: dict[str, str] = {"critical": N_("critical"), "warning": N_("warning"), "info": N_("info")}
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from syncd.alerts.config import AlertsConfig
 from syncd.alerts.model import Facts, Finding, ParcelFact
-from syncd.alerts.names import MACHINE_FAULT_WORDS, OVERDUE_PREFIX, Rule
+from syncd.alerts.names import HOLD_REASON_WORDS, MACHINE_FAULT_WORDS, OVERDUE_PREFIX, PARCEL_STATE_WORDS, Rule
 from syncd.carriers import display_name
 from syncd.domain import STALLED_VERDICT, LogisticsState, Severity
 from syncd.i18n import N_, _, local_time, ngettext, zone_label
@@ -67,9 +67,18 @@ _WHERE = {
 }
 
 
+def _reason(reason: str) -> str:
+    """A hold reason in the reader's words (an unknown one as it is)."""
+    return _(HOLD_REASON_WORDS[reason]) if reason in HOLD_REASON_WORDS else reason
+
+
+def _state(state: str) -> str:
+    return _(PARCEL_STATE_WORDS[state]) if state in PARCEL_STATE_WORDS else state
+
+
 def _where(state: str, hold_reason: str | None) -> str:
     if state == "held":
-        return _("on hold ({reason})").format(reason=hold_reason or _("no reason recorded"))
+        return _("on hold ({reason})").format(reason=_reason(hold_reason) if hold_reason else _("no reason recorded"))
     return _(_WHERE[state]) if state in _WHERE else state
 
 
@@ -164,12 +173,12 @@ def _holds(facts: Facts, cfg: AlertsConfig, now: datetime) -> Iterator[Finding]:
         at_once = h.reason in immediate
         if not at_once and now - h.since < timedelta(hours=cfg.held_hours):
             continue
-        lines = (_("On hold since {at}: {detail}.").format(at=local(h.since), detail=h.detail or h.reason),
+        lines = (_("On hold since {at}: {detail}.").format(at=local(h.since), detail=h.detail or _reason(h.reason)),
                  _("Fix the cause, then release it: syncd orders release {shop}/{order}").format(
                      shop=h.shop_id, order=h.platform_order_id))
         yield Finding(Rule.ORDER_HELD, f"order:{h.order_id}", Severity.CRITICAL if at_once else Severity.WARNING,
                       _("{order} is on hold: {reason}").format(order=_order(h.shop_id, h.platform_order_id),
-                                                               reason=h.reason),
+                                                               reason=_reason(h.reason)),
                       lines, h.shop_id)
 
 
@@ -244,7 +253,7 @@ def _problem(p: ParcelFact, verdict: str) -> Finding:
         title = _("Tracking provider flags parcel {parcel} of {order}: {verdict}").format(verdict=verdict,
                                                                                            **_names(p))
     said = _(", verdict {verdict}").format(verdict=verdict) if verdict else ""
-    lines = [_("State {state}{provider}{verdict}.").format(state=p.state, provider=_provider(p), verdict=said)]
+    lines = [_("State {state}{provider}{verdict}.").format(state=_state(p.state), provider=_provider(p), verdict=said)]
     if p.last_scan_at:
         lines.append(_("Last scan {at}.").format(at=local(p.last_scan_at)))
     lines.append(_("Contact the carrier or the supplier; tell the buyer if the parcel will be late or return."))
