@@ -87,9 +87,6 @@ class Display:
         return translations(self.language)
 
 
-_active = Display(DEFAULT_LANGUAGE, clock.SHANGHAI)
-
-
 def resolve_language(configured: str | None = None) -> str:
     """``SYNCD_LANG`` when set and valid, else the configured language, else the default (zh-CN)."""
     env = os.environ.get(ENV_LANG, "").strip()
@@ -109,6 +106,14 @@ def zone(name: str | None) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise ValueError(f"unknown time zone {name!r}: expected an IANA name such as Asia/Shanghai") from err
+
+
+def initial() -> Display:
+    """The display before any configuration is read (a CLI command that opens none): SYNCD_LANG, else zh-CN."""
+    return Display(resolve_language(), clock.SHANGHAI)
+
+
+_active = initial()
 
 
 def activate(language: str | None = None, timezone: str | None = None) -> Display:

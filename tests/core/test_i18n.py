@@ -135,6 +135,12 @@ def test_syncd_lang_wins_over_the_configured_language(monkeypatch: pytest.Monkey
     assert i18n.resolve_language(None) == "zh-CN"  # the default: Chinese
 
 
+def test_before_any_configuration_syncd_lang_or_chinese_is_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert i18n.initial().language == "en"  # the test suite's SYNCD_LANG
+    monkeypatch.delenv("SYNCD_LANG")
+    assert (i18n.initial().language, i18n.initial().zone.key) == ("zh-CN", "Asia/Shanghai")
+
+
 def test_a_bad_syncd_lang_is_ignored_with_a_warning(monkeypatch: pytest.MonkeyPatch,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("SYNCD_LANG", "klingon")
