@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -31,7 +32,13 @@ from syncd.alerts.names import Rule
 from syncd.alerts.notify import Waiting
 from syncd.alerts.notify import render as render_group
 from syncd.alerts.rules import evaluate
-from tests.alerts.rig import NOW
+from syncd.config.loader import Config
+from syncd.config.models import GlobalConfig
+from syncd.runtime import build_runtime
+from syncd.settings import Settings
+from syncd.store.db import Database
+from tests.alerts.rig import NOW, Rig, alerts_config
+from tests.alerts.test_watch import run as run_watch
 
 H = timedelta(hours=1)
 NOW_US = NOW + timedelta(microseconds=123456)  # a clock with microseconds: never shown
@@ -173,3 +180,28 @@ def test_the_daily_digest_in_chinese() -> None:
         assert render_daily(DailySummary("2024-05-06")).lines[1:] == [
             "Payment → tracking upload: no order shipped in the last 24 h.", "Parcels stalled or in trouble: 0.",
             "Open alerts: 0."]
+
+
+def test_the_watch_stage_sends_chinese_alerts_with_beijing_times(rig: Rig, db: Database) -> None:
+    rig.shipment(tracking_no="YT123", carrier="yuantong", created_at=NOW - 26 * H, handed_over_at=NOW - 26 * H)
+    with i18n.use("zh-CN"):
+        assert run_watch(rig).ok
+    [message] = rig.sinks["ops"].messages
+    assert message.title.endswith("已发货但无揽收记录（圆通速递 YT123），请联系供应商")
+    assert message.lines[0] == "2024-05-05 10:00:00 已交寄，至今没有揽收记录。"
+    assert message.lines[-1] == "告警 #1 · 严重 · 自 2024-05-06 12:00:00 起未解决 · 不再提醒：syncd alerts ack 1"
+
+
+def test_build_runtime_shows_the_configured_language_and_zone(db: Database, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SYNCD_LANG")
+    config = Config(tmp_path / "config", GlobalConfig(language="zh-CN", timezone="Asia/Tokyo"), {}, {}, {},
+                    alerts_config(), {})
+    settings = Settings(config_dir=tmp_path / "config", data_dir=tmp_path / "data")
+    with i18n.use("en"):  # restores the test's display afterwards
+        rt = build_runtime(settings, config, db, holder="t")
+        rt.http.close()
+        assert (i18n.active().language, i18n.active().zone.key) == ("zh-CN", "Asia/Tokyo")
+        monkeypatch.setenv("SYNCD_LANG", "en")  # the CLI's override wins
+        build_runtime(settings, config, db, holder="t").http.close()
+        assert i18n.active().language == "en"
