@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN      = $(VENV)/bin
 STAMP    = $(VENV)/.installed
 
-.PHONY: install test lint lock demo bench bench-large bench-tracking clean
+.PHONY: install test lint lock messages demo bench bench-large bench-tracking clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,16 @@ lint: $(STAMP)
 lock: $(STAMP)
 	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --build-deps-for=wheel \
 		--no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
+
+## the translations (syncd/locale): extract every _() / ngettext() / N_() into syncd.pot, merge it into each
+## language's syncd.po (new texts appear untranslated: translate them, tests/core/test_i18n.py fails until then),
+## then compile each catalogue once to check it (syncd reads the .po itself at run time; the .mo is not kept)
+messages: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output --add-comments=TRANSLATORS: \
+		--project=syncd -o syncd/locale/syncd.pot syncd adapters
+	$(BIN)/pybabel -q update -D syncd -i syncd/locale/syncd.pot -d syncd/locale --width 120 \
+		--ignore-obsolete --no-fuzzy-matching
+	$(BIN)/pybabel compile --statistics -D syncd -d syncd/locale && find syncd/locale -name '*.mo' -delete
 
 ## the daemon against the built-in sandbox, live, in under a minute
 demo: $(STAMP)

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.dialects import postgresql, sqlite
 
-from syncd import clock, registry
+from syncd import clock, i18n, registry
 from syncd.config.loader import Config
 from syncd.domain import Token
 from syncd.http import CallStats, build_client
@@ -141,6 +141,7 @@ def build_runtime(settings: Settings, config: Config, db: Database, *, http: htt
     if cipher is not None:
         seal_clear_rows(db, cipher)  # rows written before the key was set: sealed now, not at their next refresh
     holder = holder or settings.instance or default_holder()
+    i18n.activate(config.global_.language, config.global_.timezone)  # alerts and digests: language, zone
     stats = CallStats()
     http = http or build_client(config.global_.http)
     stop = threading.Event()

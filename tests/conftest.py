@@ -10,10 +10,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from syncd import i18n
 from syncd.store.db import Database, open_database
 from syncd.store.migrate import upgrade
 
 PG_URL = os.environ.get("SYNCD_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests read English unless they ask for another language (``with i18n.use("zh-CN")``): SYNCD_LANG=en
+    wins over the configured language, also in the daemons a test starts."""
+    monkeypatch.setenv(i18n.ENV_LANG, "en")
+    with i18n.use("en", i18n.DEFAULT_TIMEZONE):
+        yield
 NO_PG = "PostgreSQL tests need SYNCD_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from syncd.domain import Message, Severity
+from syncd.i18n import N_, _, ngettext
 
 T = TypeVar("T")
 
@@ -28,13 +29,19 @@ EMAIL_MAX_BYTES = 100_000  # our own bound on plain text + HTML
 # ',"timestamp":"1700000000","sign":"<44 chars of Base64>"' added to a signed Feishu body after rendering
 FEISHU_SIGN_RESERVE = 96
 
-LABELS = {Severity.INFO: "INFO", Severity.WARNING: "WARNING", Severity.CRITICAL: "CRITICAL"}
+# the severity in front of each title, translated where it is shown (syncd.i18n)
+LABELS = {Severity.INFO: N_("INFO"), Severity.WARNING: N_("WARNING"), Severity.CRITICAL: N_("CRITICAL")}
 _WECOM_COLORS = {Severity.INFO: "info", Severity.WARNING: "warning", Severity.CRITICAL: "warning"}
+
+
+def label(severity: Severity) -> str:
+    """``CRITICAL`` / ``严重``: the severity as shown in front of a title."""
+    return _(LABELS[severity])
 
 
 def more_line(omitted: int) -> str:
     """The last line of a shortened message."""
-    return f"… {omitted} more"
+    return ngettext("… {count} more", "… {count} more", omitted).format(count=omitted)
 
 
 def clip(text: str, max_bytes: int) -> str:
@@ -80,10 +87,10 @@ def fit(lines: Sequence[str], build: Callable[[Sequence[str], int], T], measure:
 
 def headline(message: Message, keyword: str | None = None) -> str:
     """``[SEVERITY] title`` (title clipped), with the robot's keyword in front when the title lacks it."""
-    title = " ".join(message.title.split()) or "(no title)"
+    title = " ".join(message.title.split()) or _("(no title)")
     if keyword and keyword not in title:
         title = f"{keyword} {title}"
-    return clip(f"[{LABELS[message.severity]}] {title}", TITLE_MAX_BYTES)
+    return clip(f"[{label(message.severity)}] {title}", TITLE_MAX_BYTES)
 
 
 def _json_size(body: Any) -> int:
@@ -128,7 +135,7 @@ def wecom(message: Message, *, msgtype: str, user_ids: Sequence[str] = (), mobil
     if msgtype == "markdown":
         color = _WECOM_COLORS[message.severity]
         title = headline(message).split("] ", 1)[1]
-        head = f'**<font color="{color}">[{LABELS[message.severity]}]</font> {title}**'
+        head = f'**<font color="{color}">[{label(message.severity)}]</font> {title}**'
         tags = " ".join(f"<@{who}>" for who in user_ids)
 
         def build_md(lines: Sequence[str], omitted: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from syncd.alerts.notify import sent_last_minute
 from syncd.alerts.rules import local
 from syncd.domain import Message, Severity
 from syncd.errors import RateLimitedError, RejectedError
+from syncd.i18n import _, zone_label
 from syncd.metrics import Sample
 from syncd.runtime import Runtime
 from syncd.store.audit import record
@@ -103,13 +104,14 @@ def send_test(rt: Runtime, channel_id: str) -> str:
     if sent_last_minute(rt.db, channel_id, now) >= sink.per_minute:
         raise RateLimitedError(f"channel {channel_id} already sent {sink.per_minute} messages in the last minute; "
                                "try again in a minute", retry_after=60)
-    sink.send(Message("syncd test message",
-                      [f"Channel {channel_id} ({sink.kind}) works: sent {local(now)} Beijing time by {rt.holder}.",
-                       "Alerts about orders and parcels will arrive here."], Severity.INFO))
+    sink.send(Message(_("syncd test message"),
+                      [_("Channel {channel} ({kind}) works: sent {at} ({zone}) by {holder}.").format(
+                          channel=channel_id, kind=sink.kind, at=local(now), zone=zone_label(), holder=rt.holder),
+                       _("Alerts about orders and parcels will arrive here.")], Severity.INFO))
     sent = clock.now()
     with rt.db.begin() as s:
         nid = s.execute(insert(Notification).values(
-            channel=channel_id, alert_id=None, kind="test", severity=str(Severity.INFO), title="syncd test message",
+            channel=channel_id, alert_id=None, kind="test", severity=str(Severity.INFO), title=_("syncd test message"),
             body="", created_at=now, not_before=now, sent_at=sent, attempts=1).returning(Notification.id)).scalar_one()
         s.execute(update(Notification).where(Notification.id == nid).values(message_id=nid))
     return f"test message delivered to {channel_id} ({sink.kind})"

@@ -18,9 +18,11 @@ from sqlalchemy.exc import IntegrityError
 
 from syncd import clock
 from syncd.alerts.config import AlertsConfig
-from syncd.alerts.lifecycle import quiet_until
-from syncd.alerts.names import PARCEL_RULES
+from syncd.alerts.lifecycle import quiet_until, severity_word
+from syncd.alerts.names import PARCEL_RULES, RULE_NAMES
+from syncd.alerts.rules import join
 from syncd.domain import Message, Severity
+from syncd.i18n import _, ngettext
 from syncd.store.db import Database
 from syncd.store.models import Alert, Notification, Order, Shipment, Usage
 
@@ -78,21 +80,32 @@ def summarize(db: Database, now: datetime) -> DailySummary:
     return out
 
 
+def _one_decimal(hours: float | None) -> str:
+    return f"{hours or 0:.1f}"
+
+
 def render(summary: DailySummary) -> Message:
-    lines = [f"Orders pulled in the last 24 h: {summary.pulled}; shipped (tracking uploaded): {summary.shipped}."]
+    """The summary in the active language."""
+    lines = [_("Orders pulled in the last 24 h: {pulled}; shipped (tracking uploaded): {shipped}.").format(
+        pulled=summary.pulled, shipped=summary.shipped)]
     if summary.ship_hours:
-        lines.append(f"Payment → tracking upload: median {summary.median_hours:.1f} h, "
-                     f"90th percentile {summary.p90_hours:.1f} h ({len(summary.ship_hours)} orders).")
+        n = len(summary.ship_hours)
+        lines.append(ngettext("Payment → tracking upload: median {median} h, 90th percentile {p90} h ({count} order).",
+                              "Payment → tracking upload: median {median} h, 90th percentile {p90} h "
+                              "({count} orders).", n).format(
+            median=_one_decimal(summary.median_hours), p90=_one_decimal(summary.p90_hours), count=n))
     else:
-        lines.append("Payment → tracking upload: no order shipped in the last 24 h.")
-    lines.append(f"Parcels stalled or in trouble: {summary.stalled}.")
+        lines.append(_("Payment → tracking upload: no order shipped in the last 24 h."))
+    lines.append(_("Parcels stalled or in trouble: {count}.").format(count=summary.stalled))
     total = sum(sum(by.values()) for by in summary.open_alerts.values())
-    lines.append(f"Open alerts: {total}" + (":" if total else "."))
+    lines.append((_("Open alerts: {count}:") if total else _("Open alerts: {count}.")).format(count=total))
     for rule in sorted(summary.open_alerts):
         by = summary.open_alerts[rule]
-        parts = ", ".join(f"{by[s]} {s}" for s in ("critical", "warning", "info") if by.get(s))
-        lines.append(f"  {rule}: {sum(by.values())} ({parts})")
-    return Message(f"syncd daily summary {summary.day}", lines, Severity.INFO)
+        parts = join(_("{count} {severity}").format(count=by[s], severity=severity_word(s))
+                     for s in ("critical", "warning", "info") if by.get(s))
+        name = _(RULE_NAMES[rule]) if rule in RULE_NAMES else rule
+        lines.append(_("  {rule}: {count} ({parts})").format(rule=name, count=sum(by.values()), parts=parts))
+    return Message(_("syncd daily summary {day}").format(day=summary.day), lines, Severity.INFO)
 
 
 def due_day(cfg: AlertsConfig, now: datetime) -> str | None:

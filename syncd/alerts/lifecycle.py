@@ -30,9 +30,10 @@ from sqlalchemy.orm import Session
 from syncd import clock
 from syncd.alerts.config import SEVERITY_RANK, AlertsConfig
 from syncd.alerts.model import Finding
-from syncd.alerts.names import ACK_CLOSES, QUIET_RESOLVE, SUPERSEDES, Rule
+from syncd.alerts.names import ACK_CLOSES, QUIET_RESOLVE, SEVERITY_WORDS, SUPERSEDES, Rule
 from syncd.alerts.rules import local
 from syncd.domain import Severity
+from syncd.i18n import N_, _, zone_label
 from syncd.store.db import Database
 from syncd.store.models import Alert, Notification
 
@@ -98,16 +99,24 @@ def channels_for(cfg: AlertsConfig, channels: Sequence[str], rule: str, subject:
     return out
 
 
-_PREFIX = {"open": "", "upgrade": "Now {sev}: ", "remind": "Reminder: ", "escalate": "Escalated: ",
-           "resolve": "Resolved: "}
+_PREFIX = {"open": "{title}", "upgrade": N_("Now {severity}: {title}"), "remind": N_("Reminder: {title}"),
+           "escalate": N_("Escalated: {title}"), "resolve": N_("Resolved: {title}")}
+
+
+def severity_word(severity: str) -> str:
+    """``critical`` as the reader's language says it."""
+    return _(SEVERITY_WORDS[severity]) if severity in SEVERITY_WORDS else severity
 
 
 def _message(kind: str, alert_id: int, title: str, detail: str, severity: str, opened_at: datetime,
              now: datetime) -> tuple[str, str]:
-    head = _PREFIX[kind].format(sev=severity) + title
+    """Title and body of one notification; the body's last line is the alert's footer (its id, how to ack)."""
+    head = _(_PREFIX[kind]).format(severity=severity_word(severity), title=title)
     if kind == "resolve":
-        return head, f"Alert #{alert_id}: open from {local(opened_at)} to {local(now)} (Beijing time)."
-    footer = f"Alert #{alert_id} · {severity} · open since {local(opened_at)} · silence it: syncd alerts ack {alert_id}"
+        return head, _("Alert #{id}: open from {opened} to {closed} ({zone}).").format(
+            id=alert_id, opened=local(opened_at), closed=local(now), zone=zone_label())
+    footer = _("Alert #{id} · {severity} · open since {opened} · silence it: syncd alerts ack {id}").format(
+        id=alert_id, severity=severity_word(severity), opened=local(opened_at))
     return head, f"{detail}\n{footer}" if detail else footer
 
 

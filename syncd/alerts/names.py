@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from syncd.i18n import N_
+
 
 class Rule(enum.StrEnum):
     """Every rule the watch stage evaluates (``disabled_rules`` in alerts.yaml takes these names)."""
@@ -32,7 +34,44 @@ class Rule(enum.StrEnum):
 # What the stage runner writes in stage_runs and the health rules read:
 OVERDUE_PREFIX = "overdue: "  # a skipped run's reason when the lease holder is past its bound (lease_overdue)
 # a failure whose error starts with one of these is a fault of the machine: stage_failing opens at once
-MACHINE_FAULT_WORDS = ("disk full", "disk quota exceeded", "permission denied", "read-only file system")
+# (the words are matched in English, as the stage runner writes them; alerts show them translated)
+MACHINE_FAULT_WORDS = (N_("disk full"), N_("disk quota exceeded"), N_("permission denied"),
+                       N_("read-only file system"))
+
+# What each rule is called where a person reads it (the daily digest); translate with syncd.i18n._
+RULE_NAMES: dict[str, str] = {
+    Rule.SHIP_DEADLINE_NEAR: N_("ship deadline near"),
+    Rule.SHIP_DEADLINE_BREACHED: N_("ship deadline passed"),
+    Rule.SUPPLIER_LATE: N_("supplier late to ship"),
+    Rule.SUPPLIER_UNPAID: N_("supplier order unpaid"),
+    Rule.CANCEL_TOO_LATE: N_("cancelled too late"),
+    Rule.ORDER_HELD: N_("order on hold"),
+    Rule.NO_PICKUP: N_("no pickup scan"),
+    Rule.STALLED_AFTER_PICKUP: N_("stalled after pickup"),
+    Rule.STALLED_IN_TRANSIT: N_("stalled in transit"),
+    Rule.PARCEL_PROBLEM: N_("parcel problem"),
+    Rule.TRACKING_UNREAD: N_("tracking never read"),
+    Rule.DUPLICATE_TRACKING: N_("duplicate tracking number"),
+    Rule.TOKEN_EXPIRING: N_("authorisation expiring"),
+    Rule.SHOP_PAUSED: N_("shop paused"),
+    Rule.STAGE_FAILING: N_("stage failing"),
+    Rule.LEASE_OVERDUE: N_("lease overdue"),
+    Rule.SUPPLIER_FILE_REJECTED: N_("supplier file rejected"),
+    Rule.RECONCILE_MISMATCH: N_("orders missing (reconciliation)"),
+    Rule.CHANNEL_FAILING: N_("alert channel failing"),
+}
+
+# Hold reasons and parcel states as a person reads them: the English text is the code itself (what the CLI and the
+# database say), other languages name it
+HOLD_REASON_WORDS: dict[str, str] = {r: r for r in (
+    N_("address_incomplete"), N_("unmapped_sku"), N_("not_ready"), N_("refund_requested"), N_("out_of_stock"),
+    N_("cod_unconfirmed"), N_("supplier_rejected"), N_("tracking_rejected"), N_("manual"))}
+PARCEL_STATE_WORDS: dict[str, str] = {s: s for s in (
+    N_("none"), N_("picked_up"), N_("in_transit"), N_("delivering"), N_("delivered"), N_("problem"),
+    N_("returning"), N_("returned"), N_("refused"))}
+
+# How a severity is called in a sentence (notification prefixes, digests)
+SEVERITY_WORDS: dict[str, str] = {"critical": N_("critical"), "warning": N_("warning"), "info": N_("info")}
 
 # Parcel rules: counted as "stalled parcels" in the daily digest (not TRACKING_UNREAD: nobody knows whether such a
 # parcel moves, only that syncd cannot see it).

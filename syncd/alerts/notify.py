@@ -29,9 +29,11 @@ from sqlalchemy.orm import Session
 
 from syncd import clock
 from syncd.alerts.config import SEVERITY_RANK, AlertsConfig
-from syncd.alerts.rules import REJECTED_PREFIX
+from syncd.alerts.lifecycle import severity_word
+from syncd.alerts.rules import REJECTED_PREFIX, join
 from syncd.domain import Message, Severity
 from syncd.errors import RejectedError, SyncdError, TransientError
+from syncd.i18n import _, ngettext
 from syncd.protocols import AlertSink
 from syncd.store.db import Database
 from syncd.store.models import Notification
@@ -81,9 +83,8 @@ def _rank(severity: str) -> int:
 
 def digest_line(n: Waiting) -> str:
     """One notification as one line of a digest: its title, its first detail line, its alert id."""
-    first = n.body.split("\n", 1)[0] if n.body else ""
-    if first.startswith("Alert #"):
-        first = ""
+    lines = n.body.split("\n") if n.body else []
+    first = lines[0] if len(lines) > 1 else ""  # a body of one line is the alert's footer alone
     tag = f" (#{n.alert_id})" if n.alert_id is not None else ""
     return f"[{n.severity}] {n.title}" + (f" — {first}" if first else "") + tag
 
@@ -126,16 +127,20 @@ def render(group: Sequence[Waiting]) -> Message:
     counts: dict[str, int] = {}
     for n in group:
         counts[n.severity] = counts.get(n.severity, 0) + 1
-    summary = ", ".join(f"{counts[s]} {s}" for s in ("critical", "warning", "info") if s in counts)
-    return Message(f"syncd: {len(group)} alert updates ({summary})", [digest_line(n) for n in group], severity)
+    summary = join(_("{count} {severity}").format(count=counts[s], severity=severity_word(s))
+                   for s in ("critical", "warning", "info") if s in counts)
+    title = ngettext("syncd: {count} alert update ({summary})", "syncd: {count} alert updates ({summary})",
+                     len(group)).format(count=len(group), summary=summary)
+    return Message(title, [digest_line(n) for n in group], severity)
 
 
 def plain(group: Sequence[Waiting]) -> Message:
-    """A stand-in that cannot fail to render: ASCII only, no text from outside; names the alerts to look up."""
+    """A stand-in that cannot fail to render: only our own words (no text from outside); names the alerts."""
     severity = Severity.CRITICAL if any(n.severity == Severity.CRITICAL for n in group) else Severity.WARNING
     ids = ", ".join(f"#{n.alert_id}" if n.alert_id is not None else f"notification {n.id}" for n in group)
-    return Message(f"syncd: {len(group)} alert update(s) could not be rendered",
-                   [f"See them with: syncd alerts ({ids})"], severity)
+    title = ngettext("syncd: {count} alert update could not be rendered",
+                     "syncd: {count} alert updates could not be rendered", len(group)).format(count=len(group))
+    return Message(title, [_("See them with: syncd alerts ({ids})").format(ids=ids)], severity)
 
 
 def _send(channel: str, sink: AlertSink, group: Sequence[Waiting]) -> None:

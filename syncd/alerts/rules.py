@@ -2,25 +2,28 @@
 
 Every finding says what it is about in words a person can act on: the shop, the storefront order id, the carrier
 and tracking number where there is one, and what to do. Never a phone number or an address. Times are shown in
-Beijing time. Titles avoid counters that grow every pass ("26 h"), so an unchanged condition keeps an unchanged
-alert: the lifecycle rewrites an alert only when something a person would read changed.
+the display time zone (Beijing time unless configured), to the second; words in the active language
+(:mod:`syncd.i18n`). Titles avoid counters that grow every pass ("26 h"), so an unchanged condition keeps an
+unchanged alert: the lifecycle rewrites an alert only when something a person would read changed.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from syncd import clock
 from syncd.alerts.config import AlertsConfig
 from syncd.alerts.model import Facts, Finding, ParcelFact
-from syncd.alerts.names import MACHINE_FAULT_WORDS, OVERDUE_PREFIX, Rule
+from syncd.alerts.names import HOLD_REASON_WORDS, MACHINE_FAULT_WORDS, OVERDUE_PREFIX, PARCEL_STATE_WORDS, Rule
 from syncd.carriers import display_name
 from syncd.domain import STALLED_VERDICT, LogisticsState, Severity
+from syncd.i18n import N_, _, local_time, ngettext, zone_label
 
 # ---- wording --------------------------------------------------------------------------------------------
+# Every text is an English msgid translated through syncd.i18n (the catalogue: syncd/locale); a placeholder is
+# named, so a translation may put the words in the order its language needs.
 
 REJECTED_PREFIX = "rejected: "
 RECONCILE_ERROR = "ReconcileMismatch: "
@@ -35,12 +38,18 @@ def scrub(text: str) -> str:
 
 
 def local(dt: datetime) -> str:
-    """``05-03 10:00`` in Beijing time."""
-    return clock.ensure_utc(dt).astimezone(clock.SHANGHAI).strftime("%m-%d %H:%M")
+    """``2026-05-03 10:00:00`` in the display time zone (Beijing time unless configured), to the second."""
+    return local_time(dt)
+
+
+def join(items: Iterable[str]) -> str:
+    """Items of a list in a sentence: ``a, b`` / ``a、b``."""
+    # TRANSLATORS: the separator between the items of a list inside a sentence
+    return _(", ").join(items)
 
 
 def _order(shop: str, pid: str) -> str:
-    return f"order {pid} (shop {shop})"
+    return _("order {order} (shop {shop})").format(order=pid, shop=shop)
 
 
 def _parcel(carrier: str, tracking_no: str) -> str:
@@ -48,20 +57,29 @@ def _parcel(carrier: str, tracking_no: str) -> str:
 
 
 def _hours(td: timedelta) -> str:
-    return f"{td.total_seconds() / 3600:.0f} h"
+    return _("{hours} h").format(hours=f"{td.total_seconds() / 3600:.0f}")
 
 
 _WHERE = {
-    "new": "not routed to a supplier yet",
-    "routed": "waiting to be sent to the supplier",
-    "placed": "with the supplier, no tracking number yet",
+    "new": N_("not routed to a supplier yet"),
+    "routed": N_("waiting to be sent to the supplier"),
+    "placed": N_("with the supplier, no tracking number yet"),
 }
+
+
+def _reason(reason: str) -> str:
+    """A hold reason in the reader's words (an unknown one as it is)."""
+    return _(HOLD_REASON_WORDS[reason]) if reason in HOLD_REASON_WORDS else reason
+
+
+def _state(state: str) -> str:
+    return _(PARCEL_STATE_WORDS[state]) if state in PARCEL_STATE_WORDS else state
 
 
 def _where(state: str, hold_reason: str | None) -> str:
     if state == "held":
-        return f"on hold ({hold_reason or 'no reason recorded'})"
-    return _WHERE.get(state, state)
+        return _("on hold ({reason})").format(reason=_reason(hold_reason) if hold_reason else _("no reason recorded"))
+    return _(_WHERE[state]) if state in _WHERE else state
 
 
 # ---- the rules ------------------------------------------------------------------------------------------
@@ -71,10 +89,10 @@ def _ship_deadlines(facts: Facts, cfg: AlertsConfig, now: datetime) -> Iterator[
     warn = timedelta(hours=cfg.ship_deadline_warn_hours)
     for o in facts.orders:
         if o.ship_by is not None:
-            deadline, source = o.ship_by, "the platform's deadline"
+            deadline, source = o.ship_by, _("the platform's deadline")
         elif o.paid_at is not None:
-            deadline, source = o.paid_at + timedelta(hours=cfg.default_ship_hours), \
-                f"paid + {cfg.default_ship_hours:g} h"
+            deadline = o.paid_at + timedelta(hours=cfg.default_ship_hours)
+            source = _("paid + {hours} h").format(hours=f"{cfg.default_ship_hours:g}")
         else:
             continue
         if now < deadline - warn:
@@ -83,14 +101,16 @@ def _ship_deadlines(facts: Facts, cfg: AlertsConfig, now: datetime) -> Iterator[
         rule = Rule.SHIP_DEADLINE_BREACHED if breached else Rule.SHIP_DEADLINE_NEAR
         what = _order(o.shop_id, o.platform_order_id)
         if breached:
-            title = f"Ship deadline passed at {local(deadline)}: {what} has no tracking"
+            title = _("Ship deadline passed at {deadline}: {order} has no tracking")
         else:
-            title = f"Ship by {local(deadline)}: {what} has no tracking yet"
-        paid = f"paid {local(o.paid_at)}, " if o.paid_at else ""
-        lines = (f"Shop {o.shop_id}, order {o.platform_order_id}: {paid}ship by {local(deadline)} "
-                 f"({source}, Beijing time).",
-                 f"Now {_where(o.state, o.hold_reason)}.",
-                 "Chase the supplier for the tracking number, or ship it another way and upload the number.")
+            title = _("Ship by {deadline}: {order} has no tracking yet")
+        title = title.format(deadline=local(deadline), order=what)
+        paid = _("paid {at}, ").format(at=local(o.paid_at)) if o.paid_at else ""
+        lines = (_("Shop {shop}, order {order}: {paid}ship by {deadline} ({source}, {zone}).").format(
+                     shop=o.shop_id, order=o.platform_order_id, paid=paid, deadline=local(deadline), source=source,
+                     zone=zone_label()),
+                 _("Now {where}.").format(where=_where(o.state, o.hold_reason)),
+                 _("Chase the supplier for the tracking number, or ship it another way and upload the number."))
         yield Finding(rule, f"order:{o.order_id}", Severity.CRITICAL if breached else Severity.WARNING, title, lines,
                       o.shop_id)
 
@@ -98,37 +118,50 @@ def _ship_deadlines(facts: Facts, cfg: AlertsConfig, now: datetime) -> Iterator[
 def _supplier_orders(facts: Facts, cfg: AlertsConfig, ship_within: Mapping[str, float], now: datetime,
                      on: frozenset[str]) -> Iterator[Finding]:
     for so in facts.supplier_orders:
-        ref = f", supplier order {so.supplier_ref}" if so.supplier_ref else ""
+        ref = _(", supplier order {ref}").format(ref=so.supplier_ref) if so.supplier_ref else ""
         what = _order(so.shop_id, so.platform_order_id)
         if Rule.SUPPLIER_UNPAID in on and so.paid is False \
                 and now - so.placed_at >= timedelta(hours=cfg.supplier_unpaid_hours):
             yield Finding(Rule.SUPPLIER_UNPAID, f"supplier_order:{so.supplier_order_id}", Severity.WARNING,
-                          f"Supplier {so.supplier_id}: {what} is awaiting payment",
-                          (f"Placed {local(so.placed_at)}{ref}; the supplier will not ship it until it is paid.",
-                           "Pay it in the supplier's back office (1688: 待付款), or enable automatic payment."),
+                          _("Supplier {supplier}: {order} is awaiting payment").format(supplier=so.supplier_id,
+                                                                                       order=what),
+                          (_("Placed {at}{ref}; the supplier will not ship it until it is paid.").format(
+                              at=local(so.placed_at), ref=ref),
+                           _("Pay it in the supplier's back office (1688: 待付款), or enable automatic payment.")),
                           so.shop_id)
             continue  # an unpaid order is not the supplier's delay
         hours = ship_within.get(so.supplier_id, cfg.default_ship_hours)
         if Rule.SUPPLIER_LATE in on and now - so.placed_at >= timedelta(hours=hours):
             yield Finding(Rule.SUPPLIER_LATE, f"supplier_order:{so.supplier_order_id}", Severity.WARNING,
-                          f"Supplier {so.supplier_id} has not shipped {what} within {hours:g} h",
-                          (f"Placed {local(so.placed_at)}{ref}; no tracking number since.",
-                           "Ask the supplier to ship it or to send the tracking number."),
+                          _("Supplier {supplier} has not shipped {order} within {hours} h").format(
+                              supplier=so.supplier_id, order=what, hours=f"{hours:g}"),
+                          (_("Placed {at}{ref}; no tracking number since.").format(at=local(so.placed_at), ref=ref),
+                           _("Ask the supplier to ship it or to send the tracking number.")),
                           so.shop_id)
 
 
 def _cancels(facts: Facts) -> Iterator[Finding]:
     for c in facts.cancels:
-        ref = f" (supplier order {c.supplier_ref})" if c.supplier_ref else ""
-        lines = [f"Supplier {c.supplier_id}{ref} answered: {c.detail}" if c.detail else
-                 f"Supplier {c.supplier_id}{ref} can no longer cancel it."]
+        ref = _(" (supplier order {ref})").format(ref=c.supplier_ref) if c.supplier_ref else ""
+        if c.detail:
+            first = _("Supplier {supplier}{ref} answered: {detail}").format(supplier=c.supplier_id, ref=ref,
+                                                                            detail=c.detail)
+        else:
+            first = _("Supplier {supplier}{ref} can no longer cancel it.").format(supplier=c.supplier_id, ref=ref)
+        lines = [first]
         if c.parcels:
-            lines.append("On its way: " + ", ".join(_parcel(carrier, no) for carrier, no in c.parcels) + ".")
-        lines.append("Ask the supplier to stop or intercept the parcel, or arrange the return with the buyer.")
-        shipped = f" shipped it ({_parcel(*c.parcels[0])})" if c.parcels else " cannot stop it"
-        yield Finding(Rule.CANCEL_TOO_LATE, f"supplier_order:{c.supplier_order_id}", Severity.CRITICAL,
-                      f"Buyer cancelled or was refunded {_order(c.shop_id, c.platform_order_id)} but supplier "
-                      f"{c.supplier_id}{shipped}", tuple(lines), c.shop_id)
+            lines.append(_("On its way: {parcels}.").format(
+                parcels=join(_parcel(carrier, no) for carrier, no in c.parcels)))
+        lines.append(_("Ask the supplier to stop or intercept the parcel, or arrange the return with the buyer."))
+        what = _order(c.shop_id, c.platform_order_id)
+        if c.parcels:
+            title = _("Buyer cancelled or was refunded {order} but supplier {supplier} shipped it ({parcel})").format(
+                order=what, supplier=c.supplier_id, parcel=_parcel(*c.parcels[0]))
+        else:
+            title = _("Buyer cancelled or was refunded {order} but supplier {supplier} cannot stop it").format(
+                order=what, supplier=c.supplier_id)
+        yield Finding(Rule.CANCEL_TOO_LATE, f"supplier_order:{c.supplier_order_id}", Severity.CRITICAL, title,
+                      tuple(lines), c.shop_id)
 
 
 def _holds(facts: Facts, cfg: AlertsConfig, now: datetime) -> Iterator[Finding]:
@@ -140,23 +173,26 @@ def _holds(facts: Facts, cfg: AlertsConfig, now: datetime) -> Iterator[Finding]:
         at_once = h.reason in immediate
         if not at_once and now - h.since < timedelta(hours=cfg.held_hours):
             continue
-        lines = (f"On hold since {local(h.since)}: {h.detail or h.reason}.",
-                 f"Fix the cause, then release it: syncd orders release {h.shop_id}/{h.platform_order_id}")
+        lines = (_("On hold since {at}: {detail}.").format(at=local(h.since), detail=h.detail or _reason(h.reason)),
+                 _("Fix the cause, then release it: syncd orders release {shop}/{order}").format(
+                     shop=h.shop_id, order=h.platform_order_id))
         yield Finding(Rule.ORDER_HELD, f"order:{h.order_id}", Severity.CRITICAL if at_once else Severity.WARNING,
-                      f"{_order(h.shop_id, h.platform_order_id)} is on hold: {h.reason}", lines, h.shop_id)
+                      _("{order} is on hold: {reason}").format(order=_order(h.shop_id, h.platform_order_id),
+                                                               reason=_reason(h.reason)),
+                      lines, h.shop_id)
 
 
-_PROBLEM_WORDS = {
-    LogisticsState.PROBLEM: "has a delivery problem",
-    LogisticsState.REFUSED: "was refused by the buyer",
-    LogisticsState.RETURNING: "is on its way back to the sender",
+_PROBLEM_TITLES = {
+    LogisticsState.PROBLEM: N_("Parcel {parcel} of {order} has a delivery problem"),
+    LogisticsState.REFUSED: N_("Parcel {parcel} of {order} was refused by the buyer"),
+    LogisticsState.RETURNING: N_("Parcel {parcel} of {order} is on its way back to the sender"),
 }
 _TRANSIT = (LogisticsState.IN_TRANSIT, LogisticsState.DELIVERING)
 # Verdicts that are no trouble by themselves: a fresh number without a record; the provider's own "stalled" is
 # judged by the stalled rules (and no_pickup), not as a problem.
 _NOT_A_PROBLEM = ("", "no_records", STALLED_VERDICT)
 # The only provider that says "stalled" today is Kuaidi100 (statusCode 202).
-PROVIDER_STALLED = "The tracking provider (Kuaidi100) reports no update for too long (超时未更新)."
+PROVIDER_STALLED = N_("The tracking provider (Kuaidi100) reports no update for too long (超时未更新).")
 
 
 def _parcels(facts: Facts, cfg: AlertsConfig, now: datetime, on: frozenset[str]) -> Iterator[Finding]:
@@ -164,7 +200,7 @@ def _parcels(facts: Facts, cfg: AlertsConfig, now: datetime, on: frozenset[str])
         verdict = (p.verdict or "").strip()
         if p.state == LogisticsState.NONE:
             found = _no_pickup(p, verdict, cfg, now) if Rule.NO_PICKUP in on else None
-        elif p.state in _PROBLEM_WORDS or verdict not in _NOT_A_PROBLEM:
+        elif p.state in _PROBLEM_TITLES or verdict not in _NOT_A_PROBLEM:
             found = _problem(p, verdict) if Rule.PARCEL_PROBLEM in on else None
         else:
             found = _stalled(p, verdict, cfg, now, on)
@@ -172,12 +208,16 @@ def _parcels(facts: Facts, cfg: AlertsConfig, now: datetime, on: frozenset[str])
             yield found
 
 
+def _names(p: ParcelFact) -> dict[str, str]:
+    return {"parcel": _parcel(p.carrier, p.tracking_no), "order": _order(p.shop_id, p.platform_order_id)}
+
+
 def _what(p: ParcelFact) -> str:
-    return f"parcel {_parcel(p.carrier, p.tracking_no)} of {_order(p.shop_id, p.platform_order_id)}"
+    return _("parcel {parcel} of {order}").format(**_names(p))
 
 
 def _provider(p: ParcelFact) -> str:
-    return f" (tracking provider: {p.provider_state})" if p.provider_state else ""
+    return _(" (tracking provider: {state})").format(state=p.provider_state) if p.provider_state else ""
 
 
 def _no_pickup(p: ParcelFact, verdict: str, cfg: AlertsConfig, now: datetime) -> Finding | None:
@@ -191,28 +231,32 @@ def _no_pickup(p: ParcelFact, verdict: str, cfg: AlertsConfig, now: datetime) ->
         severity = Severity.WARNING
     else:
         return None
-    lines = [f"Handed over {local(p.handed_over_at)}; no carrier scan since."]
+    lines = [_("Handed over {at}; no carrier scan since.").format(at=local(p.handed_over_at))]
     if aborted:
-        lines.append(f"The tracking provider gave up on it: {verdict}.")
+        lines.append(_("The tracking provider gave up on it: {verdict}.").format(verdict=verdict))
     elif flagged:
-        lines.append(PROVIDER_STALLED)
+        lines.append(_(PROVIDER_STALLED))
     elif verdict and verdict != "no_records":
-        lines.append(f"Tracking provider: {verdict}.")
-    lines.append("Platforms count a number without a pickup scan within 24 h as a fake shipment: "
-                 "ask the supplier whether the parcel really left.")
-    return Finding(Rule.NO_PICKUP, f"shipment:{p.shipment_id}", severity, f"No pickup scan: {_what(p)}",
-                   tuple(lines), p.shop_id)
+        lines.append(_("Tracking provider: {verdict}.").format(verdict=verdict))
+    lines.append(_("Platforms count a number without a pickup scan within 24 h as a fake shipment: "
+                   "ask the supplier whether the parcel really left."))
+    return Finding(Rule.NO_PICKUP, f"shipment:{p.shipment_id}", severity,
+                   _("No pickup scan: parcel {parcel} of {order}").format(**_names(p)), tuple(lines), p.shop_id)
 
 
 def _problem(p: ParcelFact, verdict: str) -> Finding:
     """A problem state (refused, returning, 疑难), or a verdict of the provider that is trouble by itself."""
-    words = _PROBLEM_WORDS.get(LogisticsState(p.state)) if p.state in _PROBLEM_WORDS else None
-    title = f"{_what(p)} {words}" if words else f"Tracking provider flags {_what(p)}: {verdict}"
-    title = title[0].upper() + title[1:]
-    lines = [f"State {p.state}{_provider(p)}" + (f", verdict {verdict}" if verdict else "") + "."]
+    template = _PROBLEM_TITLES.get(LogisticsState(p.state)) if p.state in _PROBLEM_TITLES else None
+    if template:
+        title = _(template).format(**_names(p))
+    else:
+        title = _("Tracking provider flags parcel {parcel} of {order}: {verdict}").format(verdict=verdict,
+                                                                                           **_names(p))
+    said = _(", verdict {verdict}").format(verdict=verdict) if verdict else ""
+    lines = [_("State {state}{provider}{verdict}.").format(state=_state(p.state), provider=_provider(p), verdict=said)]
     if p.last_scan_at:
-        lines.append(f"Last scan {local(p.last_scan_at)}.")
-    lines.append("Contact the carrier or the supplier; tell the buyer if the parcel will be late or return.")
+        lines.append(_("Last scan {at}.").format(at=local(p.last_scan_at)))
+    lines.append(_("Contact the carrier or the supplier; tell the buyer if the parcel will be late or return."))
     return Finding(Rule.PARCEL_PROBLEM, f"shipment:{p.shipment_id}", Severity.CRITICAL, title, tuple(lines),
                    p.shop_id)
 
@@ -222,10 +266,10 @@ def _stalled(p: ParcelFact, verdict: str, cfg: AlertsConfig, now: datetime, on: 
     last = p.last_scan_at or p.handed_over_at
     if p.state == LogisticsState.PICKED_UP:
         rule, limit = Rule.STALLED_AFTER_PICKUP, timedelta(hours=cfg.stalled_after_pickup_hours)
-        where = "picked up"
+        where = _("Picked up")
     elif p.state in _TRANSIT:
         rule, limit = Rule.STALLED_IN_TRANSIT, timedelta(hours=cfg.stall_hours(p.province))
-        where = "in transit" + (f" to {p.province}" if p.province else "")
+        where = _("In transit to {province}").format(province=p.province) if p.province else _("In transit")
     else:
         return None
     flagged, quiet = verdict == STALLED_VERDICT, now - last
@@ -233,12 +277,14 @@ def _stalled(p: ParcelFact, verdict: str, cfg: AlertsConfig, now: datetime, on: 
         return None
     extra = timedelta(hours=cfg.stalled_critical_extra_hours)
     severity = Severity.CRITICAL if flagged or quiet >= limit + extra else Severity.WARNING
-    since = f", nothing for {_hours(limit)} or more" if quiet >= limit else ""
-    lines = [f"{where.capitalize()}; last scan {local(last)}{since}{_provider(p)}."]
+    since = _(", nothing for {hours} or more").format(hours=_hours(limit)) if quiet >= limit else ""
+    lines = [_("{where}; last scan {at}{since}{provider}.").format(where=where, at=local(last), since=since,
+                                                                    provider=_provider(p))]
     if flagged:
-        lines.append(PROVIDER_STALLED)
-    lines.append("Ask the carrier or the supplier to chase the parcel; platforms penalise stalled tracking.")
-    return Finding(rule, f"shipment:{p.shipment_id}", severity, f"Parcel stalled since {local(last)}: {_what(p)}",
+        lines.append(_(PROVIDER_STALLED))
+    lines.append(_("Ask the carrier or the supplier to chase the parcel; platforms penalise stalled tracking."))
+    return Finding(rule, f"shipment:{p.shipment_id}", severity,
+                   _("Parcel stalled since {at}: parcel {parcel} of {order}").format(at=local(last), **_names(p)),
                    tuple(lines), p.shop_id)
 
 
@@ -250,25 +296,29 @@ def _unread(facts: Facts, cfg: AlertsConfig, now: datetime) -> Iterator[Finding]
         known = max(p.handed_over_at, p.number_at or p.handed_over_at)  # no source can read a number before it
         if p.read or now - known < limit:
             continue
-        got = f", the number reached syncd {local(known)}" if known > p.handed_over_at else ""
+        got = _(", the number reached syncd {at}").format(at=local(known)) if known > p.handed_over_at else ""
         yield Finding(Rule.TRACKING_UNREAD, f"shipment:{p.shipment_id}", Severity.WARNING,
-                      f"Tracking never read: {_what(p)}",
-                      (f"Handed over {local(p.handed_over_at)}{got}; no tracking source has read this number "
-                       f"within {cfg.tracking_unread_hours:g} h, so syncd cannot tell whether the parcel moves.",
-                       "Check that a source follows it (tracking.yaml for Kuaidi100, or the supplier's own trace) and "
-                       "that the carrier and number are right; ask the supplier whether the parcel left."),
+                      _("Tracking never read: parcel {parcel} of {order}").format(**_names(p)),
+                      (_("Handed over {at}{got}; no tracking source has read this number within {hours} h, so syncd "
+                         "cannot tell whether the parcel moves.").format(
+                          at=local(p.handed_over_at), got=got, hours=f"{cfg.tracking_unread_hours:g}"),
+                       _("Check that a source follows it (tracking.yaml for Kuaidi100, or the supplier's own trace) "
+                         "and that the carrier and number are right; ask the supplier whether the parcel left.")),
                       p.shop_id)
 
 
 def _duplicates(facts: Facts) -> Iterator[Finding]:
     for d in facts.duplicates:
-        orders = "; ".join(f"shop {s} order {o}" for s, o in d.orders)
+        orders = join(_("shop {shop} order {order}").format(shop=s, order=o) for s, o in d.orders)
         shop = d.orders[0][0] if d.orders else None
+        n = len(d.orders)
         yield Finding(Rule.DUPLICATE_TRACKING, f"tracking:{d.tracking_no}", Severity.CRITICAL,
-                      f"Tracking number {_parcel(d.carrier, d.tracking_no)} is used on {len(d.orders)} orders",
-                      (f"Orders: {orders}.",
-                       "Platforms treat a reused number as a fake shipment: ask the supplier which order it belongs "
-                       "to and correct the other one."), shop)
+                      ngettext("Tracking number {parcel} is used on {count} order",
+                               "Tracking number {parcel} is used on {count} orders", n).format(
+                          parcel=_parcel(d.carrier, d.tracking_no), count=n),
+                      (_("Orders: {orders}.").format(orders=orders),
+                       _("Platforms treat a reused number as a fake shipment: ask the supplier which order it belongs "
+                         "to and correct the other one.")), shop)
 
 
 def _tokens(facts: Facts, cfg: AlertsConfig, now: datetime) -> Iterator[Finding]:
@@ -282,87 +332,120 @@ def _tokens(facts: Facts, cfg: AlertsConfig, now: datetime) -> Iterator[Finding]
             continue  # a refresh token with no known end: syncd renews the pair itself
         if dies > horizon:
             continue
-        who = f"supplier {t.owner.split(':', 1)[1]}" if t.owner.startswith("supplier:") else f"shop {t.owner}"
-        verb = "expired" if dies <= now else "expires"
+        if t.owner.startswith("supplier:"):
+            who = _("supplier {supplier}").format(supplier=t.owner.split(":", 1)[1])
+        else:
+            who = _("shop {shop}").format(shop=t.owner)
+        expired = dies <= now
+        title = _("Authorisation of {who} expired {at}") if expired else _("Authorisation of {who} expires {at}")
         severity = Severity.CRITICAL if dies <= now + timedelta(days=1) else Severity.WARNING
-        yield Finding(Rule.TOKEN_EXPIRING, f"token:{t.owner}", severity,
-                      f"Authorisation of {who} {verb} {local(dies)}",
-                      ("syncd cannot renew it by itself.",
-                       f"Authorise {who} again in the platform's app market before then, or it stops."),
+        yield Finding(Rule.TOKEN_EXPIRING, f"token:{t.owner}", severity, title.format(who=who, at=local(dies)),
+                      (_("syncd cannot renew it by itself."),
+                       _("Authorise {who} again in the platform's app market before then, or it stops.").format(
+                           who=who)),
                       None if t.owner.startswith("supplier:") else t.owner)
+
+
+def _stage_shop(stage: str, scope: str) -> str | None:
+    return scope if stage in ("pull", "writeback") else None
 
 
 def _health(facts: Facts, cfg: AlertsConfig, now: datetime, on: frozenset[str]) -> Iterator[Finding]:
     if Rule.SHOP_PAUSED in on:
         for sh in facts.paused_shops:
-            since = f" since {local(sh.since)}" if sh.since else ""
+            if sh.since:
+                paused = _("Paused since {at}: {reason}").format(at=local(sh.since), reason=sh.reason)
+            else:
+                paused = _("Paused: {reason}").format(reason=sh.reason)
             yield Finding(Rule.SHOP_PAUSED, f"shop:{sh.shop_id}", Severity.CRITICAL,
-                          f"Shop {sh.shop_id} is paused: its orders are not pulled",
-                          (f"Paused{since}: {sh.reason}",
-                           "Authorise the shop again on the platform; syncd retries every 30 minutes and resumes."),
+                          _("Shop {shop} is paused: its orders are not pulled").format(shop=sh.shop_id),
+                          (paused,
+                           _("Authorise the shop again on the platform; syncd retries every 30 minutes and "
+                             "resumes.")),
                           sh.shop_id)
     for st in facts.stages:
         if st.last_error.startswith(RECONCILE_ERROR):
             if Rule.RECONCILE_MISMATCH in on and st.failures > 0:
                 shop = st.scope.split(":", 1)[-1]
                 yield Finding(Rule.RECONCILE_MISMATCH, f"reconcile:{shop}", Severity.CRITICAL,
-                              f"Shop {shop}: the platform lists orders syncd does not have",
+                              _("Shop {shop}: the platform lists orders syncd does not have").format(shop=shop),
                               (st.last_error[len(RECONCILE_ERROR):][:600],
-                               f"Read the period again (syncd shops resync {shop} --from ...) and compare with the "
-                               "shop's order list."), shop)
+                               _("Read the period again (syncd shops resync {shop} --from ...) and compare with the "
+                                 "shop's order list.").format(shop=shop)), shop)
             continue
+        names = {"stage": st.stage, "scope": st.scope}
         if Rule.LEASE_OVERDUE in on and st.skip_reason.startswith(OVERDUE_PREFIX):
             yield Finding(Rule.LEASE_OVERDUE, f"lease:{st.stage}:{st.scope}", Severity.WARNING,
-                          f"syncd {st.stage} for {st.scope} cannot run: its lease is held past its bound",
+                          _("syncd {stage} for {scope} cannot run: its lease is held past its bound").format(**names),
                           (st.skip_reason[len(OVERDUE_PREFIX):][:600],
-                           "The holder's run is stuck or its replica hangs: see its log, restart that replica "
-                           "if it does not finish; its lease is freed the moment it stops."),
-                          st.scope if st.stage in ("pull", "writeback") else None)
+                           _("The holder's run is stuck or its replica hangs: see its log, restart that replica "
+                             "if it does not finish; its lease is freed the moment it stops.")),
+                          _stage_shop(st.stage, st.scope))
         fault = next((w for w in MACHINE_FAULT_WORDS if st.last_error.startswith(w)), None)
         if Rule.STAGE_FAILING in on and fault is not None and st.failures > 0:
             # the machine needs a person now (nothing gets better by waiting): alert at the first failure
-            at = f" since {local(st.last_error_at)}" if st.last_error_at else ""
+            at = _(" since {at}").format(at=local(st.last_error_at)) if st.last_error_at else ""
             yield Finding(Rule.STAGE_FAILING, f"stage:{st.stage}:{st.scope}", Severity.CRITICAL,
-                          f"syncd {st.stage} for {st.scope}: {fault}",
+                          _("syncd {stage} for {scope}: {fault}").format(fault=_(fault), **names),
                           (f"{st.last_error[:600]}",
-                           f"{st.failures} failed run(s) in a row{at}; nothing is lost, the work waits until "
-                           "this is fixed."),
-                          st.scope if st.stage in ("pull", "writeback") else None)
+                           ngettext("{count} failed run in a row{at}; nothing is lost, the work waits until this is "
+                                    "fixed.",
+                                    "{count} failed runs in a row{at}; nothing is lost, the work waits until this is "
+                                    "fixed.", st.failures).format(count=st.failures, at=at)),
+                          _stage_shop(st.stage, st.scope))
         elif Rule.STAGE_FAILING in on and st.failures >= cfg.stage_failures:
-            at = f", last at {local(st.last_error_at)}" if st.last_error_at else ""
+            at = _(", last at {at}").format(at=local(st.last_error_at)) if st.last_error_at else ""
             yield Finding(Rule.STAGE_FAILING, f"stage:{st.stage}:{st.scope}", Severity.WARNING,
-                          f"syncd {st.stage} for {st.scope} keeps failing",
-                          (f"{st.failures} failed runs in a row{at}: {st.last_error[:600]}",
-                           "See syncd status; fix what the error names (network, credentials, files)."),
-                          st.scope if st.stage in ("pull", "writeback") else None)
+                          _("syncd {stage} for {scope} keeps failing").format(**names),
+                          (ngettext("{count} failed run in a row{at}: {error}",
+                                    "{count} failed runs in a row{at}: {error}", st.failures).format(
+                               count=st.failures, at=at, error=st.last_error[:600]),
+                           _("See syncd status; fix what the error names (network, credentials, files).")),
+                          _stage_shop(st.stage, st.scope))
     if Rule.SUPPLIER_FILE_REJECTED in on:
-        window = timedelta(hours=cfg.file_alert_hours)
-        for f in facts.files:
-            if now - f.processed_at >= window or not (f.rows_rejected or f.file_error):
-                continue
-            if f.file_error:
-                title = f"Supplier {f.supplier_id}: file {f.file_name} could not be read"
-                first = f.file_error
-            else:
-                title = f"Supplier {f.supplier_id}: file {f.file_name} has {f.rows_rejected} rejected row(s)"
-                first = f"{f.rows_ok} row(s) imported, {f.rows_rejected} rejected (read {local(f.processed_at)})."
-            yield Finding(Rule.SUPPLIER_FILE_REJECTED, f"file:{f.file_id}",
-                          Severity.CRITICAL if f.file_error else Severity.WARNING, title,
-                          (first, f"The reasons are in {f.file_name}.errors.csv beside the processed file; fix the "
-                                  "rows and drop them into the inbox again."))
+        yield from _files(facts, cfg, now)
     if Rule.CHANNEL_FAILING in on:
-        for c in facts.channels:
-            refused = c.last_error.startswith(REJECTED_PREFIX)
-            if not refused and c.attempts < cfg.channel_failing_attempts:
-                continue
-            reason = c.last_error.split(": ", 1)[-1][:300]
-            title = (f"Alert channel {c.channel} refuses messages: {reason}" if refused
-                     else f"Alert channel {c.channel} cannot deliver messages")
-            yield Finding(Rule.CHANNEL_FAILING, f"channel:{c.channel}",
-                          Severity.CRITICAL if refused else Severity.WARNING, title,
-                          (f"Messages wait since {local(c.since)} ({c.attempts} attempt(s)): {reason}",
-                           "Check the channel's key, secret and keywords in alerts.yaml; waiting messages are "
-                           "kept and go out once it works (test: syncd alerts test " + c.channel + ")."))
+        yield from _channels(facts, cfg)
+
+
+def _files(facts: Facts, cfg: AlertsConfig, now: datetime) -> Iterator[Finding]:
+    window = timedelta(hours=cfg.file_alert_hours)
+    for f in facts.files:
+        if now - f.processed_at >= window or not (f.rows_rejected or f.file_error):
+            continue
+        if f.file_error:
+            title = _("Supplier {supplier}: file {file} could not be read").format(supplier=f.supplier_id,
+                                                                                    file=f.file_name)
+            first = f.file_error
+        else:
+            title = ngettext("Supplier {supplier}: file {file} has {count} rejected row",
+                             "Supplier {supplier}: file {file} has {count} rejected rows", f.rows_rejected).format(
+                supplier=f.supplier_id, file=f.file_name, count=f.rows_rejected)
+            first = _("Rows imported: {ok}, rejected: {rejected} (read {at}).").format(
+                ok=f.rows_ok, rejected=f.rows_rejected, at=local(f.processed_at))
+        yield Finding(Rule.SUPPLIER_FILE_REJECTED, f"file:{f.file_id}",
+                      Severity.CRITICAL if f.file_error else Severity.WARNING, title,
+                      (first, _("The reasons are in {file}.errors.csv beside the processed file; fix the rows and "
+                                "drop them into the inbox again.").format(file=f.file_name)))
+
+
+def _channels(facts: Facts, cfg: AlertsConfig) -> Iterator[Finding]:
+    for c in facts.channels:
+        refused = c.last_error.startswith(REJECTED_PREFIX)
+        if not refused and c.attempts < cfg.channel_failing_attempts:
+            continue
+        reason = c.last_error.split(": ", 1)[-1][:300]
+        if refused:
+            title = _("Alert channel {channel} refuses messages: {reason}").format(channel=c.channel, reason=reason)
+        else:
+            title = _("Alert channel {channel} cannot deliver messages").format(channel=c.channel)
+        yield Finding(Rule.CHANNEL_FAILING, f"channel:{c.channel}",
+                      Severity.CRITICAL if refused else Severity.WARNING, title,
+                      (ngettext("Messages wait since {at} ({count} attempt): {reason}",
+                                "Messages wait since {at} ({count} attempts): {reason}", c.attempts).format(
+                           at=local(c.since), count=c.attempts, reason=reason),
+                       _("Check the channel's key, secret and keywords in alerts.yaml; waiting messages are kept and "
+                         "go out once it works (test: syncd alerts test {channel}).").format(channel=c.channel)))
 
 
 def evaluate(facts: Facts, cfg: AlertsConfig, ship_within: Mapping[str, float], now: datetime) -> list[Finding]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import time
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from syncd import i18n
 
 
 class StrictModel(BaseModel):
@@ -101,6 +103,16 @@ class GlobalConfig(StrictModel):
     claim_seconds: Annotated[float, Field(ge=30, le=3600)] = 300
     """How long a replica keeps rows it claimed; a crashed replica's claims are taken over after this.
     Keep it above the HTTP timeout plus the retry budget."""
+    language: Literal["zh-CN", "en"] = "zh-CN"
+    """The language of alerts, the daily digest and other text a person reads (``SYNCD_LANG`` overrides it)."""
+    timezone: str = "Asia/Shanghai"
+    """The IANA time zone times are shown in (alerts, digest); the store keeps UTC whatever this says."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        i18n.zone(value)  # raises ValueError: "unknown time zone ..."
+        return value
 
 
 class Component(StrictModel):

@@ -96,7 +96,7 @@ def test_the_numbers_of_the_last_24_hours(rig: Rig) -> None:
     assert msg.title == "syncd daily summary 2024-05-06"
     assert "Payment → tracking upload: median 6.0 h, 90th percentile 21.2 h (5 orders)." in msg.lines
     assert "Parcels stalled or in trouble: 3." in msg.lines
-    assert "  no_pickup: 2 (1 critical, 1 warning)" in msg.lines
+    assert "  no pickup scan: 2 (1 critical, 1 warning)" in msg.lines
 
 
 def test_history_older_than_the_kept_days_is_pruned_once_a_day(rig: Rig, frozen: time_machine.Traveller) -> None:

@@ -202,7 +202,7 @@ def test_an_unrenderable_notification_goes_out_as_a_plain_stand_in_and_the_other
         queue(rig.db, 1, title=title)
     r = deliver(rig.db, {"ops": sink}, CFG, clock.now())  # type: ignore[dict-item]
     assert (r.messages, r.notifications, r.failed) == (3, 3, [])
-    assert [m.title for m in sink.messages] == ["order P-1 late", "syncd: 1 alert update(s) could not be rendered",
+    assert [m.title for m in sink.messages] == ["order P-1 late", "syncd: 1 alert update could not be rendered",
                                                 "order P-3 late"]
     assert "syncd alerts" in sink.messages[1].lines[0]
     assert all(n.sent_at is not None for n in rows(rig.db))

@@ -119,7 +119,7 @@ def test_a_1688_parcel_sent_21_hours_ago_without_a_scan_is_a_critical_no_pickup_
     [message] = rig.sinks["ops"].messages
     assert message.severity is Severity.CRITICAL
     assert message.title.startswith(f"No pickup scan: parcel 中通快递 {number}")
-    assert "Handed over 05-05 15:00; no carrier scan since." in message.lines
+    assert "Handed over 2024-05-05 15:00:00; no carrier scan since." in message.lines
 
 
 def test_a_1688_parcel_sent_30_hours_ago_alerts_nobody_before_its_trace_is_read_nor_after_it_shows_a_scan(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
 from adapters.alerts import render
+from syncd import i18n
 from syncd.domain import Message, Severity
 from tests.adapters.alerts.conftest import message
 
@@ -174,3 +176,23 @@ def test_webhook_body_untouched_when_it_fits() -> None:
     body = render.webhook(message(2), sent_at="s", limit=64_000)
     assert body["lines"] == message(2).lines
     assert body["text"] == "[WARNING] 订单超时未发货\n- 订单 1 已付款 49 小时仍未发货\n- 订单 2 已付款 49 小时仍未发货"
+
+
+# ---- the words of our own in the active language ----------------------------------------------------
+
+
+def test_in_chinese_the_severity_label_and_the_more_line_are_chinese_and_still_fit() -> None:
+    title = "订单 4829（店铺 dy1）已发货但无揽收记录（圆通 YT123），请联系供应商"
+    msg = Message(title, [f"第 {i} 行" * 40 for i in range(300)], Severity.CRITICAL)
+    with i18n.use("zh-CN"):
+        body = render.dingtalk(msg, msgtype="text", keyword="告警")
+        assert render.headline(msg, "告警") == f"[严重] 告警 {title}"
+        assert render.headline(Message(" ", [], Severity.INFO)) == "[通知] （无标题）"
+        wecom = render.wecom(msg, msgtype="markdown")
+    content = body["text"]["content"]
+    assert content.startswith("[严重] 告警 订单 4829") and len(render.encode_json(body)) <= render.DINGTALK_MAX_BYTES
+    assert re.search(r"… 还有 \d+ 条$", content)
+    assert '<font color="warning">[严重]</font>' in wecom["markdown"]["content"]
+    with i18n.use("en"):
+        assert render.headline(msg).startswith("[CRITICAL] ")
+        assert render.more_line(3) == "… 3 more"
