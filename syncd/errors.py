@@ -84,6 +84,10 @@ class RejectedError(SyncdError):
         super().__init__(message)
 
 
+class NotFoundError(RejectedError):
+    """What an operator named (an order, an alert, a batch, a shop, a channel) does not exist."""
+
+
 class SkippableError(SyncdError):
     """One bad record; the caller sets it aside with ``where`` and the reason and goes on."""
 

@@ -32,6 +32,7 @@ from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, Writebac
 from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
 from syncd.stages.runner import StageReport, for_each_shop, shop_paused
+from syncd.store.audit import order_subject
 from syncd.store.models import AuditEntry, Order, OrderLine, Shipment, SupplierOrder
 from syncd.store.orders import finish_orders
 
@@ -157,7 +158,7 @@ def _plan_batch(rt: Runtime, s: Session, shop_id: str, ids: list[int], now: date
         s.execute(update(Shipment).where(Shipment.id.in_(skipped)).values(
             writeback_state=WritebackState.SKIPPED, claimed_by=None, writeback_error=SKIPPED_EXTRA))
     intents = [{"actor": rt.holder, "at": now, "system": shop_id, "action": "upload_tracking",
-                "subject": f"order {p.platform_order_id}", "idempotency_key": parcel.request_id,
+                "subject": order_subject(shop_id, p.platform_order_id), "idempotency_key": parcel.request_id,
                 "outcome": "intent", "detail": f"{parcel.carrier} {parcel.tracking_no}"}
                for p in plans for parcel in p.parcels]
     if intents:
@@ -236,7 +237,7 @@ def _record(rt: Runtime, s: Session, shop_id: str, o: Outcome, now: datetime) ->
     """One order's outcome, in its own transaction: what the storefront accepted stays accepted whatever
     happens to the rest of the batch."""
     ids = o.plan.shipment_ids
-    subject = f"order {o.plan.platform_order_id}"
+    subject = order_subject(shop_id, o.plan.platform_order_id)
     audit = "ok"
     if o.result is Result.UPLOADED:
         s.execute(_UPLOADED, {"ids": ids, "now": now})
@@ -286,8 +287,8 @@ def _unclaim(rt: Runtime, s: Session, shop_id: str, plans: Sequence[OrderPlan], 
               .values(writeback_state=WritebackState.PENDING, claimed_by=None))
     s.execute(insert(AuditEntry), [
         {"actor": rt.holder, "at": now, "system": shop_id, "action": "upload_tracking",
-         "subject": f"order {p.platform_order_id}", "idempotency_key": parcel.request_id, "outcome": "failed",
-         "detail": f"not sent: {why}"[:500]} for p in plans for parcel in p.parcels])
+         "subject": order_subject(shop_id, p.platform_order_id), "idempotency_key": parcel.request_id,
+         "outcome": "failed", "detail": f"not sent: {why}"[:500]} for p in plans for parcel in p.parcels])
 
 
 def writeback_shop(rt: Runtime, shop_id: str) -> int:
