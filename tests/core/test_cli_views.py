@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,9 +15,20 @@ from syncd import clock
 from syncd.cli import EXIT_CHECK_FAILED, EXIT_CODES, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, build_parser, main
 from syncd.store.db import Database, open_database
 from syncd.store.models import AuditEntry, Order, Shipment, StageRun, SupplierOrder
-from tests.core.test_cli import _daemon, env  # noqa: F401 - env is a fixture
+from tests.core.test_cli import _daemon
+from tests.core.test_config_loader import SANDBOX
 
 NOW = clock.now().replace(microsecond=0)
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cfg = tmp_path / "config"
+    shutil.copytree(SANDBOX, cfg)
+    monkeypatch.setenv("SYNCD_CONFIG_DIR", str(cfg))
+    monkeypatch.setenv("SYNCD_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SYNCD_SANDBOX_URL", "http://127.0.0.1:9")
+    return cfg
 
 
 def _db(tmp_path: Path) -> Database:
@@ -79,7 +91,7 @@ def test_orders_list_prints_a_table_with_beijing_times_and_marks_late_orders(env
     _seed(tmp_path)
     capsys.readouterr()
     assert main(["orders", "list", "--state", "held"]) == EXIT_OK
-    header, rule, row = capsys.readouterr().out.splitlines()
+    header, _rule, row = capsys.readouterr().out.splitlines()
     assert header.split() == ["#", "shop", "order", "state", "hold", "paid", "ship", "by", "suppliers", "goods"]
     assert "unmapped_sku" in row and "LATE" in row and "商品SKU-A" in row
     assert clock.local_text(NOW - timedelta(hours=1)) in row  # ship-by in Beijing time, to the second
