@@ -50,7 +50,7 @@ EXIT_CODES = {
     EXIT_USAGE: "usage error: an unknown command, a missing or wrong argument",
     EXIT_RUNNING: "another syncd already runs on this SQLite database (run, once)",
     EXIT_NOT_FOUND: "not found: no such order, alert, batch, shop or alert channel",
-    EXIT_REFUSED: "refused: the action does not apply to the order (or alert) as it is now",
+    EXIT_REFUSED: "refused: the action does not apply as things are now, or the other side refused it",
     EXIT_CHECK_FAILED: "a check failed: the configuration is invalid, or `syncd health` found the daemon unhealthy",
     EXIT_STAGE_FAILED: "a stage failed (`syncd once`): see the lines marked FAILED",
 }
@@ -600,8 +600,10 @@ def _orders_parser(orders: argparse.ArgumentParser) -> None:
 
     osub = _Sub(orders.add_subparsers(dest="action", required=True, metavar="ACTION"))
     ls = osub.add("list", "orders as a table, newest first; the filters narrow it", json_form=True)
-    ls.add_argument("--state", choices=[s.value for s in OrderState], help="only orders in this state")
-    ls.add_argument("--hold-reason", choices=[r.value for r in HoldReason], help="only orders held for this reason")
+    states, reasons = [s.value for s in OrderState], [r.value for r in HoldReason]
+    ls.add_argument("--state", choices=states, metavar="STATE", help="only orders in this state: " + ", ".join(states))
+    ls.add_argument("--hold-reason", choices=reasons, metavar="REASON",
+                    help="only orders held for this reason: " + ", ".join(reasons))
     ls.add_argument("--shop", help="only this shop's orders (its id in shops/)")
     ls.add_argument("--supplier", help="only orders with a supplier order at this supplier")
     ls.add_argument("--since", type=parse_local_time, metavar="DATE",

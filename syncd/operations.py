@@ -136,7 +136,7 @@ def confirm_cod(db: Database, order_id: int, by: str = OPERATOR, why: str = "") 
             raise RejectedError(f"{what} is not cash on delivery ({o.payment_mode}): nothing to confirm")
         if o.cod_confirmed_at is not None:
             raise RejectedError(f"{what} was confirmed already by {o.cod_confirmed_by} at "
-                                f"{clock.ensure_utc(o.cod_confirmed_at).isoformat()}")
+                                f"{clock.local_text(o.cod_confirmed_at)} (Beijing time)")
         if o.state in (OrderState.CANCELLED, OrderState.SKIPPED):
             raise RejectedError(f"{what} is {o.state}: nothing to confirm")
         if o.state not in (OrderState.NEW, OrderState.HELD):

@@ -52,7 +52,7 @@ def ack(db: Database, alert_id: int, who: str, why: str = "") -> dict[str, Any]:
             raise RejectedError(f"alert #{alert_id} is already resolved; nothing to acknowledge")
         if a.acked_at is not None:
             raise RejectedError(f"alert #{alert_id} was acknowledged already by {a.acked_by} at "
-                                f"{_iso(a.acked_at)}; it stays quiet until it resolves")
+                                f"{clock.local_text(a.acked_at)}; it stays quiet until it resolves")
         closes = a.rule in ACK_CLOSES
         values: dict[str, Any] = {"acked_at": now, "acked_by": who[:100]}
         if closes:

@@ -12,7 +12,16 @@ import pytest
 import time_machine
 
 from syncd import clock
-from syncd.cli import EXIT_CHECK_FAILED, EXIT_CODES, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, build_parser, main
+from syncd.cli import (
+    EXIT_CHECK_FAILED,
+    EXIT_CODES,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    build_parser,
+    main,
+)
 from syncd.store.db import Database, open_database
 from syncd.store.models import AuditEntry, Order, Shipment, StageRun, SupplierOrder
 from tests.core.test_cli import _daemon
@@ -216,3 +225,16 @@ def test_help_lists_every_exit_code_and_the_codes_differ(capsys):
     for code, text in EXIT_CODES.items():
         assert f"  {code}  {text}" in out
     assert len(set(EXIT_CODES)) == len(EXIT_CODES) == 8
+
+
+def test_refusals_a_person_reads_give_beijing_time_to_the_second(env: Path, tmp_path: Path, capsys):
+    from tests.core.test_cli import _open_alert
+
+    main(["db", "upgrade"])
+    alert_id = _open_alert(tmp_path)
+    with time_machine.travel(NOW, tick=False):
+        assert main(["alerts", "ack", str(alert_id), "--by", "li"]) == EXIT_OK
+        capsys.readouterr()
+        assert main(["alerts", "ack", str(alert_id), "--by", "wang"]) == EXIT_REFUSED
+    err = capsys.readouterr().err
+    assert f"acknowledged already by li at {clock.local_text(NOW)};" in err and "+00:00" not in err
