@@ -51,7 +51,8 @@ EXIT_CODES = {
     EXIT_RUNNING: "another syncd already runs on this SQLite database (run, once)",
     EXIT_NOT_FOUND: "not found: no such order, alert, batch, shop or alert channel",
     EXIT_REFUSED: "refused: the action does not apply as things are now, or the other side refused it",
-    EXIT_CHECK_FAILED: "a check failed: the configuration is invalid, or `syncd health` found the daemon unhealthy",
+    EXIT_CHECK_FAILED: "a check failed: the configuration or a SYNCD_* setting is invalid, or `syncd health` found "
+                       "the daemon unhealthy",
     EXIT_STAGE_FAILED: "a stage failed (`syncd once`): see the lines marked FAILED",
 }
 
@@ -530,6 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                    help=_JSON_HELP + " (status, health, orders list/show, alerts, suppliers unpaid)")
     p.add_argument("--version", action="version", version=f"syncd {__version__}")
+    p.set_defaults(config=None, json=False, json_form=False)  # a subcommand's --config/--json replace these
     sub = _Sub(p.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     sub.add("run", "run the daemon").set_defaults(fn=cmd_run)
     sub.add("once", "run every stage once, in pipeline order").set_defaults(fn=cmd_once)
@@ -635,9 +637,7 @@ def _orders_parser(orders: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.config = getattr(args, "config", None)
-    args.json = bool(getattr(args, "json", False))
-    if args.json and not getattr(args, "json_form", False):
+    if args.json and not args.json_form:
         parser.error(f"{args.command} has no --json form (status, health, orders list/show, alerts, "
                      "suppliers unpaid have)")
     settings = Settings()
@@ -646,7 +646,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.fn(args))
     except ConfigError as err:  # a setting such as SYNCD_SECRET_KEY: an operator message, not a traceback
         print(f"syncd: {err}", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_CHECK_FAILED
 
 
 if __name__ == "__main__":

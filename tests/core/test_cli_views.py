@@ -238,3 +238,10 @@ def test_refusals_a_person_reads_give_beijing_time_to_the_second(env: Path, tmp_
         assert main(["alerts", "ack", str(alert_id), "--by", "wang"]) == EXIT_REFUSED
     err = capsys.readouterr().err
     assert f"acknowledged already by li at {clock.local_text(NOW)};" in err and "+00:00" not in err
+
+
+def test_parsed_arguments_carry_config_and_json_whichever_side_they_are_on():
+    args = build_parser().parse_args(["orders", "list"])
+    assert (args.config, args.json) == (None, False)
+    assert build_parser().parse_args(["orders", "show", "#1", "--json"]).json is True
+    assert build_parser().parse_args(["--json", "orders", "show", "#1"]).json is True
