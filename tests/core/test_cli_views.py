@@ -245,3 +245,11 @@ def test_parsed_arguments_carry_config_and_json_whichever_side_they_are_on():
     assert (args.config, args.json) == (None, False)
     assert build_parser().parse_args(["orders", "show", "#1", "--json"]).json is True
     assert build_parser().parse_args(["--json", "orders", "show", "#1"]).json is True
+
+
+def test_status_given_a_broken_configuration_still_answers_from_the_database(env: Path, tmp_path: Path, capsys):
+    _seed(tmp_path)
+    (env / "syncd.yaml").write_text("batch_size: 0\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["status"]) == EXIT_OK
+    assert "held" in capsys.readouterr().out
