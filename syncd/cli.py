@@ -519,8 +519,7 @@ class _Sub:
     def add(self, name: str, text: str, *, json_form: bool = False, **kw: Any) -> argparse.ArgumentParser:
         p = self.sub.add_parser(name, help=text, description=text, parents=[self.json if json_form else self.plain],
                                 **kw)
-        if json_form:
-            p.set_defaults(json_form=True)
+        p.set_defaults(json_form=json_form)  # a subcommand's own: `alerts ack` has none though `alerts` has
         return p
 
 
@@ -638,7 +637,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.json and not args.json_form:
-        parser.error(f"{args.command} has no --json form (status, health, orders list/show, alerts, "
+        what = " ".join(str(w) for w in (args.command, getattr(args, "action", None)) if w)
+        parser.error(f"{what} has no --json form (status, health, orders list/show, alerts, "
                      "suppliers unpaid have)")
     settings = Settings()
     setup_logging(settings.log_level, settings.log_format)

@@ -199,7 +199,11 @@ def test_json_given_to_a_command_without_a_json_form_is_a_usage_error(env: Path,
     with pytest.raises(SystemExit) as exc:
         main(["--json", "db", "upgrade"])
     assert exc.value.code == EXIT_USAGE
-    assert "db has no --json form" in capsys.readouterr().err
+    assert "db upgrade has no --json form" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["alerts", "--json", "ack", "1"])  # `alerts` lists as JSON; `alerts ack` does not
+    assert exc.value.code == EXIT_USAGE
+    assert "alerts ack has no --json form" in capsys.readouterr().err
 
 
 def _parsers(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
