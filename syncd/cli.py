@@ -119,15 +119,18 @@ def _refused(err: SyncdError) -> int:
     return EXIT_REFUSED if isinstance(err, RejectedError) else EXIT_ERROR
 
 
-def _zone(settings: Settings) -> ZoneInfo:
-    """The zone times are shown in: the configuration's ``timezone`` where it has one, else Asia/Shanghai."""
+def _zone(settings: Settings, config: Config | None = None) -> ZoneInfo:
+    """The zone times are shown in: ``timezone`` of syncd.yaml once the configuration has that key, else
+    Asia/Shanghai. The configuration is read only for that key (``config``: already read), and a broken one
+    leaves the views answering in Beijing time."""
+    from syncd.config.models import GlobalConfig
+
+    if "timezone" not in GlobalConfig.model_fields:
+        return clock.SHANGHAI
     try:
-        name = getattr(load_config(settings.config_dir).global_, "timezone", None)
-    except (SyncdError, OSError):
-        return clock.SHANGHAI  # a view still answers with a broken configuration
-    try:
+        name = getattr((config or load_config(settings.config_dir)).global_, "timezone", None)
         return ZoneInfo(name) if isinstance(name, str) and name else clock.SHANGHAI
-    except (ZoneInfoNotFoundError, ValueError):
+    except (SyncdError, OSError, ZoneInfoNotFoundError, ValueError):
         return clock.SHANGHAI
 
 
@@ -204,12 +207,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     from syncd.status import collect_status, format_status
 
     settings = _settings(args)
+    config: Config | None = None
     try:
-        hours = {k: v.ship_within_hours for k, v in load_config(settings.config_dir).suppliers.items()}
+        config = load_config(settings.config_dir)
+        hours = {k: v.ship_within_hours for k, v in config.suppliers.items()}
     except (SyncdError, OSError):
         hours = {}  # status still answers with a broken config
     st = collect_status(_db(settings), hours)
-    print(json.dumps(st, ensure_ascii=False, indent=2) if args.json else format_status(st, _zone(settings)))
+    print(json.dumps(st, ensure_ascii=False, indent=2) if args.json
+          else format_status(st, _zone(settings, config) if config else clock.SHANGHAI))
     return 0
 
 
