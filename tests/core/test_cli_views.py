@@ -257,3 +257,14 @@ def test_status_given_a_broken_configuration_still_answers_from_the_database(env
     capsys.readouterr()
     assert main(["status"]) == EXIT_OK
     assert "held" in capsys.readouterr().out
+
+
+def test_suppliers_unpaid_prints_a_table_with_the_suppliers_order_number_and_beijing_time(env: Path, tmp_path: Path,
+                                                                                         capsys):
+    _seed(tmp_path)
+    capsys.readouterr()
+    assert main(["suppliers", "unpaid"]) == EXIT_OK
+    header, _rule, row = capsys.readouterr().out.splitlines()
+    assert header.split()[:2] == ["supplier", "supplier"]
+    assert row.split()[:3] == ["sandbox-1688", "2938475610001", "douyin-demo/P1"]
+    assert clock.local_text(NOW) in row
