@@ -214,7 +214,7 @@ class OrderFilter:
 
 def list_orders(db: Database, f: OrderFilter) -> list[dict[str, Any]]:
     """``syncd orders list``: the orders ``f`` selects, newest first (late ones: nearest ship-by first), with
-    their suppliers and the title of their first line."""
+    their suppliers, the title of their first line, and why they wait (an open hold's detail, or the last error)."""
     now = clock.now()
     q = select(Order)
     if f.state:
@@ -246,6 +246,9 @@ def list_orders(db: Database, f: OrderFilter) -> list[dict[str, Any]]:
                                          .where(OrderLine.order_id.in_(ids)).order_by(OrderLine.id)):
             first, n = goods.get(oid, (title or sku, 0))
             goods[oid] = (first, n + 1)
+        why = {oid: detail for oid, detail in s.execute(
+            select(Hold.order_id, Hold.detail).where(Hold.order_id.in_(ids), Hold.released_at.is_(None))
+            .order_by(Hold.id))}  # the latest open hold's words: which SKU is unmapped, what is missing
     out = []
     for o in orders:
         first, n = goods.get(o.id, ("", 0))
@@ -253,5 +256,6 @@ def list_orders(db: Database, f: OrderFilter) -> list[dict[str, Any]]:
                     "hold_reason": o.hold_reason, "paid_at": _iso(o.paid_at), "ship_by": _iso(o.ship_by),
                     "late": o.ship_by is not None and o.state in OPEN_STATES and clock.ensure_utc(o.ship_by) < now,
                     "first_seen_at": _iso(o.first_seen_at), "suppliers": sorted(suppliers.get(o.id, ())),
-                    "goods": first + (f" (+{n - 1})" if n > 1 else ""), "last_error": o.last_error})
+                    "goods": first + (f" (+{n - 1})" if n > 1 else ""), "last_error": o.last_error,
+                    "why": why.get(o.id) or o.last_error or ""})
     return out

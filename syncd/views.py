@@ -63,7 +63,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, right: Seque
     return "\n".join([line(list(headers)), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
 
-ORDER_COLUMNS = ("#", "shop", "order", "state", "hold", "paid", "ship by", "suppliers", "goods")
+ORDER_COLUMNS = ("#", "shop", "order", "state", "hold", "paid", "ship by", "suppliers", "goods", "why")
 
 
 def orders_table(rows: Sequence[dict[str, Any]], zone: ZoneInfo | None = None) -> str:
@@ -72,7 +72,7 @@ def orders_table(rows: Sequence[dict[str, Any]], zone: ZoneInfo | None = None) -
         return "no order matches"
     body = [[r["id"], r["shop"], r["order"], r["state"], r["hold_reason"], local_text(r["paid_at"], zone),
              local_text(r["ship_by"], zone) + (" LATE" if r.get("late") else ""), ",".join(r["suppliers"]),
-             r["goods"]] for r in rows]
+             r["goods"], r["why"]] for r in rows]
     return table(ORDER_COLUMNS, body, right=(0,))
 
 

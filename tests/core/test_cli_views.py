@@ -23,7 +23,7 @@ from syncd.cli import (
     main,
 )
 from syncd.store.db import Database, open_database
-from syncd.store.models import AuditEntry, Order, Shipment, StageRun, SupplierOrder
+from syncd.store.models import AuditEntry, Hold, Order, Shipment, StageRun, SupplierOrder
 from tests.core.test_cli import _daemon
 from tests.core.test_config_loader import SANDBOX
 
@@ -60,6 +60,7 @@ def _seed(tmp_path: Path) -> dict[str, int]:
         assert placed and held and new
         placed.state, placed.ship_by = "placed", NOW + timedelta(hours=2)
         held.state, held.hold_reason, held.ship_by = "held", "unmapped_sku", NOW - timedelta(hours=1)
+        s.add(Hold(order_id=held.id, reason="unmapped_sku", detail="no route for SKU-A", auto=True, created_at=NOW))
         new.first_seen_at = NOW - timedelta(days=2)
         so = SupplierOrder(order_id=placed.id, supplier_id="sandbox-1688", idempotency_key="k-P1", kind="normal",
                            lines=[{"supplier_sku": "1688-SKU-A", "quantity": 2, "merchant_sku": "SKU-A"}],
@@ -101,8 +102,10 @@ def test_orders_list_prints_a_table_with_beijing_times_and_marks_late_orders(env
     capsys.readouterr()
     assert main(["orders", "list", "--state", "held"]) == EXIT_OK
     header, _rule, row = capsys.readouterr().out.splitlines()
-    assert header.split() == ["#", "shop", "order", "state", "hold", "paid", "ship", "by", "suppliers", "goods"]
+    assert header.split() == ["#", "shop", "order", "state", "hold", "paid", "ship", "by", "suppliers", "goods",
+                              "why"]
     assert "unmapped_sku" in row and "LATE" in row and "商品SKU-A" in row
+    assert row.endswith("no route for SKU-A")  # which SKU, without opening the order
     assert clock.local_text(NOW - timedelta(hours=1)) in row  # ship-by in Beijing time, to the second
     assert "+00:00" not in row and "T" not in row.split()[5]
 
