@@ -1,8 +1,14 @@
-"""The ``syncd`` command line."""
+"""The ``syncd`` command line.
+
+``--config`` and ``--json`` are accepted before or after the subcommand. The exit codes are :data:`EXIT_CODES`
+(shown at the end of ``syncd --help`` and in docs/cli.md). Every time a person reads is shown with
+:func:`syncd.clock.local_text`; ``--json`` keeps ISO 8601 with its offset.
+"""
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import importlib
 import json
 import logging
@@ -12,20 +18,43 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from syncd import __version__, clock
 from syncd.config.loader import Config, load_config
-from syncd.errors import ConfigError, ConfigErrors, RejectedError, SyncdError
+from syncd.errors import ConfigError, ConfigErrors, NotFoundError, RejectedError, SyncdError
 from syncd.logs import setup_logging
 from syncd.settings import Settings, load_settings
 from syncd.store.db import DaemonLock, Database, open_database
 from syncd.store.migrate import upgrade
+from syncd.views import table
 
 if TYPE_CHECKING:
     from syncd.runtime import Runtime
+    from syncd.status import OrderFilter
 
 log = logging.getLogger("syncd")
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_RUNNING = 3
+EXIT_NOT_FOUND = 4
+EXIT_REFUSED = 5
+EXIT_CHECK_FAILED = 6
+EXIT_STAGE_FAILED = 7
+EXIT_CODES = {
+    EXIT_OK: "done",
+    EXIT_ERROR: "the command could not do its work (database unreachable, an outside call failed, ...)",
+    EXIT_USAGE: "usage error: an unknown command, a missing or wrong argument",
+    EXIT_RUNNING: "another syncd already runs on this SQLite database (run, once)",
+    EXIT_NOT_FOUND: "not found: no such order, alert, batch, shop or alert channel",
+    EXIT_REFUSED: "refused: the action does not apply as things are now, or the other side refused it",
+    EXIT_CHECK_FAILED: "a check failed: the configuration or a SYNCD_* setting is invalid, or `syncd health` found "
+                       "the daemon unhealthy",
+    EXIT_STAGE_FAILED: "a stage failed (`syncd once`): see the lines marked FAILED",
+}
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -46,7 +75,7 @@ def _config(settings: Settings) -> Config:
         return load_config(settings.config_dir)
     except ConfigErrors as errs:
         _problems(errs.errors, settings.config_dir)
-        raise SystemExit(1) from None
+        raise SystemExit(EXIT_CHECK_FAILED) from None
 
 
 def _db(settings: Settings, *, migrate: bool = True) -> Database:
@@ -64,7 +93,7 @@ def _start(args: argparse.Namespace) -> tuple[Settings, Config, Database, Daemon
         lock.acquire()
     except ConfigError as err:
         print(f"syncd: {err.message}", file=sys.stderr)
-        raise SystemExit(3) from None
+        raise SystemExit(EXIT_RUNNING) from None
     db = _db(settings)
     from syncd.runtime import release_stale_claims
 
@@ -87,9 +116,26 @@ def _runtime(args: argparse.Namespace, db: Database | None = None) -> Iterator[R
 
 
 def _refused(err: SyncdError) -> int:
-    """Print an operator-facing error; 2 for a refusal of what was asked, 1 for a failure."""
+    """Print an operator-facing error; its exit code: not found, a refusal of what was asked, or a failure."""
     print(f"syncd: {err}", file=sys.stderr)
-    return 2 if isinstance(err, RejectedError) else 1
+    if isinstance(err, NotFoundError):
+        return EXIT_NOT_FOUND
+    return EXIT_REFUSED if isinstance(err, RejectedError) else EXIT_ERROR
+
+
+def _zone(settings: Settings, config: Config | None = None) -> ZoneInfo:
+    """The zone times are shown in: ``timezone`` of syncd.yaml once the configuration has that key, else
+    Asia/Shanghai. The configuration is read only for that key (``config``: already read), and a broken one
+    leaves the views answering in Beijing time."""
+    from syncd.config.models import GlobalConfig
+
+    if "timezone" not in GlobalConfig.model_fields:
+        return clock.SHANGHAI
+    try:
+        name = getattr((config or load_config(settings.config_dir)).global_, "timezone", None)
+        return ZoneInfo(name) if isinstance(name, str) and name else clock.SHANGHAI
+    except (SyncdError, OSError, ZoneInfoNotFoundError, ValueError):
+        return clock.SHANGHAI
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -124,7 +170,7 @@ def cmd_once(args: argparse.Namespace) -> int:
     for r in reports:
         status = "ok" if r.ok else "FAILED: " + "; ".join(f"{scope}: {err}" for scope, err in r.failures)
         print(f"{r.stage:<10} {r.work:>6} done  {status}")
-    return 1 if failed else 0
+    return EXIT_STAGE_FAILED if failed else EXIT_OK
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -141,7 +187,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         problems.extend(errs.errors)
     if problems:
         _problems(problems, f"{config_dir} and the environment")
-        raise SystemExit(1)
+        raise SystemExit(EXIT_CHECK_FAILED)
     print(f"{config_dir}: OK — {len(config.shops)} shop(s), {len(config.suppliers)} supplier(s), "
           f"{len(config.routes)} SKU route(s)")
     return 0
@@ -193,12 +239,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     from syncd.status import collect_status, format_status
 
     settings = _settings(args)
+    config: Config | None = None
     try:
-        hours = {k: v.ship_within_hours for k, v in _config(settings).suppliers.items()}
-    except SyncdError:
+        config = load_config(settings.config_dir)
+        hours = {k: v.ship_within_hours for k, v in config.suppliers.items()}
+    except (SyncdError, OSError):
         hours = {}  # status still answers with a broken config
     st = collect_status(_db(settings), hours)
-    print(json.dumps(st, ensure_ascii=False, indent=2) if args.json else format_status(st))
+    print(json.dumps(st, ensure_ascii=False, indent=2) if args.json
+          else format_status(st, _zone(settings, config) if config else clock.SHANGHAI))
     return 0
 
 
@@ -214,7 +263,7 @@ def _resync_order(args: argparse.Namespace, db: Database) -> int:
             if shop is None and len(rt.storefronts) == 1:
                 shop = next(iter(rt.storefronts))
             if shop not in rt.storefronts:
-                raise RejectedError(f"no enabled shop {shop!r}; name the order as SHOP/ORDER_ID")
+                raise NotFoundError(f"no enabled shop {shop!r}; name the order as SHOP/ORDER_ID")
             n = operations.resync(rt, shop, pid, _who(args), args.reason or "")
     except SyncdError as err:
         return _refused(err)
@@ -229,46 +278,92 @@ def _who(args: argparse.Namespace) -> str:
     return str(getattr(args, "by", None) or default_who())
 
 
+def daemon_running(settings: Settings) -> bool | None:
+    """Whether a daemon holds this SQLite database's lock (``<db>.lock``, see :class:`DaemonLock`); None on
+    PostgreSQL, where several replicas may run and only the stage runs tell (the ``stage_finished`` check)."""
+    path = DaemonLock(settings.db_url()).path
+    if path is None:
+        return None
+    try:
+        fh = path.open("r")
+    except FileNotFoundError:
+        return False  # no daemon ever ran on this database
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return False
+
+
 def cmd_health(args: argparse.Namespace) -> int:
-    """Exit 0 while the daemon's stages keep running; 1 when the database is unreachable or they stalled."""
+    """Exit 0 while a daemon runs and its stages keep working; 6 when the database is unreachable, no daemon runs
+    on this (SQLite) database, no stage finished recently, or a stage has failed for longer than its limit."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from syncd.httpd import check_readiness
+    from syncd.httpd import Check, Readiness, check_readiness
 
     settings = _settings(args)
     config = _config(settings)
+    running = daemon_running(settings)
+    daemon = [] if running is None else [Check("daemon", running, "running" if running else
+                                               "no syncd daemon runs on this database (start it: syncd run)")]
     try:
         db = open_database(settings.db_url())
     except SQLAlchemyError as err:
-        print(f"unhealthy: database unreachable ({type(err).__name__})", file=sys.stderr)
-        return 1
-    try:
-        ready = check_readiness(db, config.global_.intervals.model_dump())
-    finally:
-        db.dispose()
-    for check in ready.failed:
-        print(f"unhealthy: {check.detail}", file=sys.stderr)
-    if not ready.ok:
-        return 1
-    print(f"healthy: {ready.checks[-1].detail}")
-    return 0
+        ready = Readiness((Check("database", False, f"database unreachable ({type(err).__name__})"),))
+    else:
+        try:
+            ready = check_readiness(db, config.global_.intervals.model_dump())
+        finally:
+            db.dispose()
+    ready = Readiness(tuple(daemon) + ready.checks)
+    if args.json:
+        print(json.dumps(ready.as_json(), ensure_ascii=False, indent=2))
+    else:
+        for check in ready.failed:
+            print(f"unhealthy: {check.detail}", file=sys.stderr)
+        if ready.ok:
+            print("healthy: " + "; ".join(c.detail for c in ready.checks if c.name in ("daemon", "stage_finished")))
+    return EXIT_OK if ready.ok else EXIT_CHECK_FAILED
+
+
+def _order_filter(args: argparse.Namespace) -> OrderFilter:
+    from syncd.status import OrderFilter
+
+    return OrderFilter(state=args.state, hold_reason=args.hold_reason, shop=args.shop, supplier=args.supplier,
+                       since=args.since, late_within=args.late, limit=args.limit)
 
 
 def cmd_orders(args: argparse.Namespace) -> int:
     from syncd import operations
-    from syncd.status import find_order, order_details
+    from syncd.status import find_order, list_orders, order_details
+    from syncd.views import order_text, orders_table
 
-    db = _db(_settings(args))
+    settings = _settings(args)
+    db = _db(settings)
+    if args.action == "list":
+        rows = list_orders(db, _order_filter(args))
+        if args.json:
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+            return EXIT_OK
+        print(orders_table(rows, _zone(settings)))
+        if len(rows) == args.limit:
+            print(f"(the first {args.limit}; narrow the filters or raise --limit)")
+        return EXIT_OK
     if args.action == "resync":
         return _resync_order(args, db)
     order = find_order(db, args.id)
     if order is None:
         print(f"syncd: no single order matches {args.id!r} (use SHOP/ORDER_ID or #internal-id)", file=sys.stderr)
-        return 2
+        return EXIT_NOT_FOUND
     who, why = _who(args), getattr(args, "reason", None) or ""
     try:
         if args.action == "show":
-            print(json.dumps(order_details(db, order.id), ensure_ascii=False, indent=2))
+            details = order_details(db, order.id)
+            print(json.dumps(details, ensure_ascii=False, indent=2) if args.json
+                  else order_text(details, _zone(settings)))
         elif args.action == "release":
             print(f"order {order.platform_order_id} released → {operations.release(db, order.id, who, why)}")
         elif args.action == "hold":
@@ -280,15 +375,14 @@ def cmd_orders(args: argparse.Namespace) -> int:
         elif args.action == "reship":
             if args.qty is not None and args.line is None:
                 print("syncd: --qty needs --line SKU", file=sys.stderr)
-                return 2
+                return EXIT_USAGE
             with _runtime(args, db) as rt:
                 new_id = operations.reship(rt, order.id, sku=args.line, qty=args.qty, who=who, why=why)
             print(f"order {order.platform_order_id}: reship recorded as supplier order #{new_id}; "
                   "the next forward run places it")
-    except RejectedError as err:
-        print(f"syncd: {err}", file=sys.stderr)
-        return 2
-    return 0
+    except SyncdError as err:
+        return _refused(err)
+    return EXIT_OK
 
 
 def parse_local_time(text: str) -> datetime:
@@ -308,16 +402,18 @@ def cmd_shops(args: argparse.Namespace) -> int:
     end = args.to or clock.now()
     if end <= args.start:
         print("syncd: --to must be after --from", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     try:
         with _runtime(args) as rt:
             if args.shop not in rt.storefronts:
-                raise RejectedError(f"no enabled shop {args.shop!r} (shops: {', '.join(rt.storefronts)})")
+                raise NotFoundError(f"no enabled shop {args.shop!r} (shops: {', '.join(rt.storefronts)})")
             n = resync_shop(rt, args.shop, args.start, end)
     except SyncdError as err:
         return _refused(err)
-    print(f"shop {args.shop}: read {args.start.isoformat()} .. {end.isoformat()} again; {n} order(s) new or changed")
-    return 0
+    zone = _zone(_settings(args))
+    print(f"shop {args.shop}: read {clock.local_text(args.start, zone)} .. {clock.local_text(end, zone)} again; "
+          f"{n} order(s) new or changed")
+    return EXIT_OK
 
 
 def cmd_suppliers(args: argparse.Namespace) -> int:
@@ -325,15 +421,18 @@ def cmd_suppliers(args: argparse.Namespace) -> int:
     from syncd.status import unpaid_supplier_orders
 
     if args.action == "unpaid":
-        rows = unpaid_supplier_orders(_db(_settings(args)))
+        settings = _settings(args)
+        rows = unpaid_supplier_orders(_db(settings))
         if args.json:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         elif not rows:
             print("no supplier order awaits payment")
-        for r in rows if not args.json else []:
-            print(f"{r['supplier']:<16} {r['supplier_order']:<22} {r['shop']}/{r['order']}  placed {r['placed_at']}"
-                  f"  {r['note']}")
-        return 0
+        else:
+            zone = _zone(settings)
+            print(table(("supplier", "supplier order no.", "order", "placed", "note"),
+                        [[r["supplier"], r["supplier_order"], f"{r['shop']}/{r['order']}",
+                          clock.local_text(r["placed_at"], zone), r["note"]] for r in rows], max_width=60))
+        return EXIT_OK
 
     try:
         with _runtime(args) as rt:
@@ -346,20 +445,20 @@ def cmd_suppliers(args: argparse.Namespace) -> int:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     """Delete supplier files past their retention and old callback ids; ``--dry-run`` lists them."""
-    from syncd import clock
     from syncd.purge import CALLBACKS_KEEP, purge
 
     with _runtime(args) as rt:
         report = purge(rt.suppliers, rt.db, clock.now(), dry_run=args.dry_run)
+        zone = _zone(rt.settings)
     verb = "would delete" if args.dry_run else "deleted"
     for supplier_id, f in report.files:  # names come from suppliers: quoted, never raw
-        print(f"{verb} {supplier_id}: {f.path!r} ({f.size} bytes, modified {f.modified_at:%Y-%m-%d %H:%M} UTC)")
+        print(f"{verb} {supplier_id}: {f.path!r} ({f.size} bytes, modified {clock.local_text(f.modified_at, zone)})")
     print(f"{verb} {len(report.files)} supplier file(s) past retention, the rejected rows recorded for "
           f"{report.file_records} old file(s), and {report.callbacks} callback id(s) older than "
           f"{CALLBACKS_KEEP.days} days")
     for supplier_id, error in report.failures:
         print(f"syncd: supplier {supplier_id}: cannot purge: {error}", file=sys.stderr)
-    return 1 if report.failures else 0
+    return EXIT_ERROR if report.failures else EXIT_OK
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
@@ -369,15 +468,18 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     action = args.action or "list"
     try:
         if action == "list":
-            rows = commands.list_open(_db(_settings(args)))
+            settings = _settings(args)
+            rows = commands.list_open(_db(settings))
             if args.json:
                 print(json.dumps(rows, ensure_ascii=False, indent=2))
                 return 0
             if not rows:
                 print("no open alert")
+            zone = _zone(settings)
             for r in rows:
                 acked = f"  acked by {r['acked_by']}" if r["acked_at"] else ""
-                print(f"#{r['id']:<6} {r['severity']:<8} {r['rule']:<24} {r['title']}  (since {r['opened_at']}){acked}")
+                print(f"#{r['id']:<6} {r['severity']:<8} {r['rule']:<24} {r['title']}  "
+                      f"(since {clock.local_text(r['opened_at'], zone)}){acked}")
                 if r["detail"]:
                     print(f"        {r['detail']}")
             return 0
@@ -409,82 +511,119 @@ def _audited(p: argparse.ArgumentParser, *, reason_required: bool = False) -> No
     p.add_argument("--reason", "--why", dest="reason", required=reason_required, help="why, for the audit log")
 
 
+def _hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 24 * 30:
+        raise argparse.ArgumentTypeError(f"expected a number of hours from 0 to 720, found {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, found {text!r}")
+    return int(text)
+
+
+_CONFIG_HELP = "config directory (env SYNCD_CONFIG_DIR, default ./config); before or after the subcommand"
+_JSON_HELP = "print JSON for scripts (times in ISO 8601 with offset) instead of text for a person"
+
+
+def _options(*, with_json: bool) -> argparse.ArgumentParser:
+    """The options every subcommand accepts, so that they may follow it: ``syncd status --config DIR``.
+    Defaults are suppressed so that a value given before the subcommand is not overwritten after it."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--config", metavar="DIR", default=argparse.SUPPRESS, help=_CONFIG_HELP)
+    if with_json:
+        p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=_JSON_HELP)
+    return p
+
+
+def _epilog() -> str:
+    rows = "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
+    return (f"exit codes:\n{rows}\n\nTimes are Beijing time (Asia/Shanghai) to the second; --json keeps "
+            "ISO 8601 with offset. More: docs/cli.md")
+
+
+class _Sub:
+    """Adds subcommands that accept the common options (and ``--json`` where they have a JSON form)."""
+
+    def __init__(self, sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        self.sub = sub
+        self.plain, self.json = _options(with_json=False), _options(with_json=True)
+
+    def add(self, name: str, text: str, *, json_form: bool = False, **kw: Any) -> argparse.ArgumentParser:
+        p = self.sub.add_parser(name, help=text, description=text, parents=[self.json if json_form else self.plain],
+                                **kw)
+        p.set_defaults(json_form=json_form)  # a subcommand's own: `alerts ack` has none though `alerts` has
+        return p
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="syncd", description="Order sync for dropshipping sellers.")
-    p.add_argument("--config", metavar="DIR", help="config directory (env SYNCD_CONFIG_DIR, default ./config)")
+    p = argparse.ArgumentParser(prog="syncd", description="Order sync for dropshipping sellers.", epilog=_epilog(),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", metavar="DIR", default=argparse.SUPPRESS, help=_CONFIG_HELP)
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                   help=_JSON_HELP + " (status, health, orders list/show, alerts, suppliers unpaid)")
     p.add_argument("--version", action="version", version=f"syncd {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the daemon").set_defaults(fn=cmd_run)
-    sub.add_parser("once", help="run every stage once, in pipeline order").set_defaults(fn=cmd_once)
-    sub.add_parser("check-config", help="validate every config file and the SYNCD_* environment variables"
-                   ).set_defaults(fn=cmd_check_config)
-    conf = sub.add_parser("config", help="configuration tools")
+    p.set_defaults(config=None, json=False, json_form=False)  # a subcommand's --config/--json replace these
+    sub = _Sub(p.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    sub.add("run", "run the daemon").set_defaults(fn=cmd_run)
+    sub.add("once", "run every stage once, in pipeline order").set_defaults(fn=cmd_once)
+    sub.add("check-config", "validate every config file and the SYNCD_* environment variables"
+            ).set_defaults(fn=cmd_check_config)
+    conf = sub.add("config", "configuration tools")
     conf.add_argument("action", choices=["schema"],
                       help="schema: write the JSON Schema of every config file (for editors)")
     conf.add_argument("--out", metavar="DIR", help="folder to write into (default: <config dir>/schema)")
     conf.set_defaults(fn=cmd_config)
-    sub.add_parser("health", help="exit 0 while the daemon's stages keep running").set_defaults(fn=cmd_health)
-    sec = sub.add_parser("secrets", help="tokens at rest: make a key, re-seal after a key rotation")
-    sec.add_argument("action", choices=["new-key", "rotate"])
+    sub.add("health", "exit 0 while a daemon runs and its stages keep working (6 when unhealthy)",
+            json_form=True).set_defaults(fn=cmd_health)
+    sec = sub.add("secrets", "tokens at rest: make a key, re-seal after a key rotation")
+    sec.add_argument("action", choices=["new-key", "rotate"],
+                     help="new-key: print a fresh key; rotate: re-seal every stored token with the newest key")
     sec.set_defaults(fn=cmd_secrets)
-    db = sub.add_parser("db", help="database schema")
-    db.add_argument("action", choices=["upgrade"])
+    db = sub.add("db", "database schema")
+    db.add_argument("action", choices=["upgrade"], help="upgrade: bring the schema to this version")
     db.set_defaults(fn=cmd_db)
-    st = sub.add_parser("status", help="orders per state, holds, stage health")
-    st.add_argument("--json", action="store_true")
-    st.set_defaults(fn=cmd_status)
-    orders = sub.add_parser("orders", help="look at or act on one order")
-    osub = orders.add_subparsers(dest="action", required=True)
-    osub.add_parser("show").add_argument("id", help="platform order id, SHOP/ORDER_ID, or #internal-id")
-    acts = {"release": "release a held order to the state its facts imply",
-            "resync": "read the order again from its storefront",
-            "confirm-cod": "cash on delivery: the buyer confirmed on the phone; the order is forwarded"}
-    for name, text in acts.items():
-        o = osub.add_parser(name, help=text)
-        o.add_argument("id", help="platform order id, SHOP/ORDER_ID, or #internal-id")
-        _audited(o)
-    oh = osub.add_parser("hold", help="hold an order until a person releases it")
-    oh.add_argument("id")
-    _audited(oh, reason_required=True)
-    orp = osub.add_parser("reship", help="order again from the supplier (exchange, lost parcel), linked to the first")
-    orp.add_argument("id")
-    orp.add_argument("--line", metavar="SKU", help="only this merchant SKU (default: every line)")
-    orp.add_argument("--qty", type=int, help="storefront units of --line (default: as ordered)")
-    _audited(orp)
-    orders.set_defaults(fn=cmd_orders)
-    shops = sub.add_parser("shops", help="storefront shops")
-    shsub = shops.add_subparsers(dest="action", required=True)
-    rs = shsub.add_parser("resync", help="read a date range of a shop again (Asia/Shanghai dates)")
-    rs.add_argument("shop")
-    rs.add_argument("--from", dest="start", required=True, type=parse_local_time, metavar="DATE")
-    rs.add_argument("--to", type=parse_local_time, metavar="DATE")
+    sub.add("status", "orders per state, holds, stage health", json_form=True).set_defaults(fn=cmd_status)
+    _orders_parser(sub.add("orders", "list orders, look at one, or act on one"))
+    shops = sub.add("shops", "storefront shops")
+    shsub = _Sub(shops.add_subparsers(dest="action", required=True, metavar="ACTION"))
+    rs = shsub.add("resync", "read a date range of a shop again (Asia/Shanghai dates)")
+    rs.add_argument("shop", help="the shop's id in shops/")
+    rs.add_argument("--from", dest="start", required=True, type=parse_local_time, metavar="DATE",
+                    help="from this date or time (YYYY-MM-DD [HH:MM], Asia/Shanghai)")
+    rs.add_argument("--to", type=parse_local_time, metavar="DATE", help="until this date or time (default: now)")
     shops.set_defaults(fn=cmd_shops)
-    sup = sub.add_parser("suppliers", help="supplier files")
-    ssub = sup.add_subparsers(dest="action", required=True)
-    re_ = ssub.add_parser("reexport", help="write an outbox batch file again")
-    re_.add_argument("batch", type=int)
+    sup = sub.add("suppliers", "supplier files and supplier orders")
+    ssub = _Sub(sup.add_subparsers(dest="action", required=True, metavar="ACTION"))
+    re_ = ssub.add("reexport", "write an outbox batch file again")
+    re_.add_argument("batch", type=int, help="the batch number (in the file name and in orders show)")
     _audited(re_)
-    up = ssub.add_parser("unpaid", help="supplier orders (1688) created but not paid: pay them at the supplier")
-    up.add_argument("--json", action="store_true")
+    ssub.add("unpaid", "supplier orders (1688) created but not paid: pay them at the supplier", json_form=True)
     sup.set_defaults(fn=cmd_suppliers)
-    pg = sub.add_parser("purge", help="delete supplier files past retention_days and old callback ids")
+    pg = sub.add("purge", "delete supplier files past retention_days and old callback ids")
     pg.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
     pg.set_defaults(fn=cmd_purge)
-    al = sub.add_parser("alerts", help="open alerts; ack one; send a test message to a channel")
-    al.add_argument("--json", action="store_true")
-    alsub = al.add_subparsers(dest="action")
-    aack = alsub.add_parser("ack", help="silence an open alert (no reminders, no escalation)")
-    aack.add_argument("id", type=int)
+    al = sub.add("alerts", "open alerts; ack one; send a test message to a channel", json_form=True)
+    alsub = _Sub(al.add_subparsers(dest="action", metavar="ACTION"))
+    aack = alsub.add("ack", "silence an open alert (no reminders, no escalation)")
+    aack.add_argument("id", type=int, help="the alert's number, as syncd alerts lists it")
     _audited(aack)
-    atest = alsub.add_parser("test", help="send a test message to one channel of alerts.yaml")
-    atest.add_argument("channel")
+    atest = alsub.add("test", "send a test message to one channel of alerts.yaml")
+    atest.add_argument("channel", help="the channel's id in alerts.yaml")
     al.set_defaults(fn=cmd_alerts)
-    demo = sub.add_parser("demo", help="run the daemon against the built-in sandbox, live, under a minute")
-    demo.add_argument("--orders", type=int, default=100, help="orders per sandbox shop (3 shops)")
-    demo.add_argument("--seconds", type=float, default=55)
+    demo = sub.add("demo", "run the daemon against the built-in sandbox, live, under a minute")
+    demo.add_argument("--orders", type=int, default=100, help="orders per sandbox shop (3 shops; default 100)")
+    demo.add_argument("--seconds", type=float, default=55, help="stop after this many seconds at most (default 55)")
+    demo.add_argument("--keep", action="store_true",
+                      help="keep the demo's data directory and print the commands to look around in it")
     demo.set_defaults(fn=cmd_demo)
-    bench = sub.add_parser("bench", help="end-to-end benchmark against the sandbox")
-    bench.add_argument("--orders", type=int, default=10_000)
+    bench = sub.add("bench", "end-to-end benchmark against the sandbox")
+    bench.add_argument("--orders", type=int, default=10_000, help="orders per shop (default 10,000)")
     bench.add_argument("--large", action="store_true", help="100,000 orders")
     bench.add_argument("--postgres", metavar="URL", help="benchmark on this PostgreSQL database instead of SQLite")
     bench.add_argument("--shops", default="douyin,pdd,taobao", help="which sandbox shops (comma list)")
@@ -498,21 +637,66 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_ID_HELP = "platform order id, SHOP/ORDER_ID, or #internal-id"
+
+
+def _orders_parser(orders: argparse.ArgumentParser) -> None:
+    from syncd.lifecycle import HoldReason, OrderState
+
+    osub = _Sub(orders.add_subparsers(dest="action", required=True, metavar="ACTION"))
+    ls = osub.add("list", "orders as a table, newest first; the filters narrow it", json_form=True)
+    states, reasons = [s.value for s in OrderState], [r.value for r in HoldReason]
+    ls.add_argument("--state", choices=states, metavar="STATE", help="only orders in this state: " + ", ".join(states))
+    ls.add_argument("--hold-reason", choices=reasons, metavar="REASON",
+                    help="only orders held for this reason: " + ", ".join(reasons))
+    ls.add_argument("--shop", help="only this shop's orders (its id in shops/)")
+    ls.add_argument("--supplier", help="only orders with a supplier order at this supplier")
+    ls.add_argument("--since", type=parse_local_time, metavar="DATE",
+                    help="only orders syncd first saw at or after this date or time (YYYY-MM-DD [HH:MM], Beijing)")
+    ls.add_argument("--late", nargs="?", type=_hours, const=12.0, metavar="HOURS",
+                    help="only orders not shipped yet whose ship-by time is past or within HOURS (default 12), "
+                         "nearest first")
+    ls.add_argument("--limit", type=_positive, default=200, help="at most this many orders (default 200)")
+    osub.add("show", "one order: lines, receiver (masked), supplier orders, parcels, holds, audit trail",
+             json_form=True).add_argument("id", help=_ID_HELP)
+    acts = {"release": "release a held order to the state its facts imply",
+            "resync": "read the order again from its storefront",
+            "confirm-cod": "cash on delivery: the buyer confirmed on the phone; the order is forwarded"}
+    for name, text in acts.items():
+        o = osub.add(name, text)
+        o.add_argument("id", help=_ID_HELP)
+        _audited(o)
+    oh = osub.add("hold", "hold an order until a person releases it")
+    oh.add_argument("id", help=_ID_HELP)
+    _audited(oh, reason_required=True)
+    orp = osub.add("reship", "order again from the supplier (exchange, lost parcel), linked to the first")
+    orp.add_argument("id", help=_ID_HELP)
+    orp.add_argument("--line", metavar="SKU", help="only this merchant SKU (default: every line)")
+    orp.add_argument("--qty", type=int, help="storefront units of --line (default: as ordered)")
+    _audited(orp)
+    orders.set_defaults(fn=cmd_orders)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.json and not args.json_form:
+        what = " ".join(str(w) for w in (args.command, getattr(args, "action", None)) if w)
+        parser.error(f"{what} has no --json form (status, health, orders list/show, alerts, "
+                     "suppliers unpaid have)")
     try:
         settings = load_settings()
     except ConfigErrors as errs:
         if args.fn is not cmd_check_config:  # check-config lists them with the config files' problems
             _problems(errs.errors, "the SYNCD_* environment variables")
-            return 1
+            return EXIT_CHECK_FAILED
         settings = Settings.model_construct()  # the defaults, for logging only
     setup_logging(settings.log_level, settings.log_format)
     try:
         return int(args.fn(args))
     except ConfigError as err:  # a setting such as SYNCD_SECRET_KEY: an operator message, not a traceback
         print(f"syncd: {err}", file=sys.stderr)
-        return 1
+        return EXIT_CHECK_FAILED
 
 
 if __name__ == "__main__":

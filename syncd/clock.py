@@ -37,3 +37,19 @@ def ensure_utc(dt: datetime) -> datetime:
 def shanghai_text(dt: datetime) -> str:
     """``yyyy-MM-dd HH:mm:ss`` in Asia/Shanghai, the format suppliers and platforms read."""
     return ensure_utc(dt).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def local_text(value: datetime | str | None, zone: ZoneInfo | None = None) -> str:
+    """A time as a person reads it: ``2026-12-06 11:52:03`` in ``zone`` (Asia/Shanghai unless configured), to the
+    second, no microseconds, no offset. Accepts the ISO 8601 text the JSON views carry; ``None`` → ``-``.
+    The one helper every CLI table, ``status`` and ``orders show`` prints times with."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            return value  # not a time: shown as it is rather than lost
+    else:
+        dt = value
+    return ensure_utc(dt).astimezone(zone or SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")

@@ -1,4 +1,7 @@
-"""``syncd demo``: the sandbox simulators and the real daemon on a temporary SQLite database, live."""
+"""``syncd demo``: the sandbox simulators and the real daemon on a temporary SQLite database, live.
+
+The demo's folder holds ``config/`` and ``var/`` (the database and the drop folders), the layout ``syncd`` reads
+by default; ``--keep`` leaves it after the run and prints the commands to look around in it."""
 
 from __future__ import annotations
 
@@ -6,10 +9,13 @@ import argparse
 import importlib
 import logging
 import os
+import shlex
+import shutil
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,24 +35,49 @@ from syncd.sandboxrun import (
 from syncd.settings import Settings
 from syncd.store.db import open_database
 from syncd.store.migrate import upgrade
+from syncd.views import table
 
 
 def main(args: argparse.Namespace) -> int:
     if "SYNCD_LOG_LEVEL" not in os.environ:
         logging.getLogger().setLevel(logging.WARNING)  # the live progress lines tell the story
     sandbox_mod: Any = importlib.import_module("adapters.sandbox.bundle")
-    with tempfile.TemporaryDirectory(prefix="syncd-demo-") as tmp:
-        root = Path(tmp)
-        data_dir = root / "data"
+    root = Path(tempfile.mkdtemp(prefix="syncd-demo-"))
+    try:
+        data_dir = root / "var"  # Settings' default data directory: `syncd --config config ...` run in root finds it
         specs = [sandbox_mod.SupplierSpec(sid, *supplier_dirs(data_dir, sid), fmt, enc)
                  for sid, fmt, enc in SANDBOX_SUPPLIERS]
         sandbox = sandbox_mod.Sandbox(orders=args.orders, seed=7, suppliers=specs, reply_delay=1.5,
                                       fault_rate=0.03, bad_row_rate=0.03, release_after=12.0, bot_interval=0.5)
         sandbox.start()
         try:
-            return _run(args, root, data_dir, sandbox)
+            code = _run(args, root, data_dir, sandbox)
         finally:
             sandbox.stop()
+        if getattr(args, "keep", False):
+            sys.stdout.write(look_around(root))
+        return code
+    finally:
+        if not getattr(args, "keep", False):
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def look_around(root: Path) -> str:
+    """What ``--keep`` prints: where the demo's data stayed and the commands that read it."""
+    return (f"\nThe demo's data stays in {root} (delete the folder when done). Look around:\n"
+            f"  cd {shlex.quote(str(root))}\n"
+            "  syncd --config config status\n"
+            "  syncd --config config orders list --state held\n"
+            "  syncd --config config orders show ORDER_ID\n"
+            "  syncd --config config alerts\n"
+            "  ls var/suppliers/*/inbox/processed/   # reply files; *.errors.csv explain rejected rows\n")
+
+
+def progress_line(p: Any) -> str:
+    """The live progress line: orders by state, then parcels (a split order has several), labelled as such."""
+    return (f"orders {p.total:>6} | new {p.new:>5} | routed {p.routed:>5} | at supplier {p.placed:>5} | shipped "
+            f"{p.shipped:>5} | held {p.held:>4} | cancelled {p.cancelled:>4} || parcels: with tracking "
+            f"{p.tracking:>5}, on the storefront {p.uploaded:>5}")
 
 
 def _run(args: argparse.Namespace, root: Path, data_dir: Path, sandbox: Any) -> int:
@@ -62,7 +93,7 @@ def _run(args: argparse.Namespace, root: Path, data_dir: Path, sandbox: Any) -> 
     seen: dict[str, Any] = {"line": "", "changed": started}
 
     def tick() -> None:
-        line = progress(db).line()
+        line = progress_line(progress(db))
         if line != seen["line"]:
             seen["line"], seen["changed"] = line, time.monotonic()
             print(f"[{time.monotonic() - started:5.1f}s] {line}", flush=True)
@@ -80,27 +111,29 @@ def _run(args: argparse.Namespace, root: Path, data_dir: Path, sandbox: Any) -> 
     p = progress(db)
     elapsed = time.monotonic() - started
     print()
-    _summary(rt, db, data_dir, sandbox, p, elapsed)
+    _summary(rt, db, data_dir, sandbox, p, elapsed, keep=bool(getattr(args, "keep", False)))
     rt.close()
     db.dispose()
     return 0 if p.total >= args.orders * len(sandbox.storefronts) and p.new == p.routed == 0 else 1
 
 
-def _summary(rt: Any, db: Any, data_dir: Path, sandbox: Any, p: Any, elapsed: float) -> None:
+def _summary(rt: Any, db: Any, data_dir: Path, sandbox: Any, p: Any, elapsed: float, *, keep: bool) -> None:
     out = sys.stdout
     out.write(f"Summary after {elapsed:.1f}s:\n")
     out.write(f"  {p.total} orders pulled; {p.shipped} shipped with tracking written back; {p.held} held for a "
               f"person; {p.cancelled} cancelled or shipped elsewhere\n")
     if p.placed:
-        out.write(f"  {p.placed} order(s) at a supplier without tracking yet (a rejected reply row is explained in "
-                  "the supplier's processed/*.errors.csv)\n")
+        where = ("explained in var/suppliers/*/inbox/processed/*.errors.csv" if keep
+                 else "explained in an .errors.csv file: run with --keep to read them")
+        out.write(f"  {p.placed} order(s) at a supplier without tracking yet (a rejected reply row is {where})\n")
     for reason, n, detail in hold_summary(db):
         out.write(f"    held {reason:<20} {n:>4}   e.g. {detail}\n")
     for sid, _, _ in SANDBOX_SUPPLIERS:
         outbox, inbox = supplier_dirs(data_dir, sid)
         files = sorted(f.name for f in outbox.iterdir() if not f.name.startswith(".")) if outbox.exists() else []
         errors = list((inbox / "processed").glob("*.errors.csv")) if inbox.exists() else []
-        out.write(f"  supplier {sid}: {len(files)} outbox file(s), {len(errors)} reply file(s) with rejected rows\n")
+        out.write(f"  supplier {sid}: {len(files)} outbox file(s), {len(errors)} reply file(s) with rejected rows"
+                  + (f" ({inbox.relative_to(data_dir.parent) / 'processed'})" if errors and keep else "") + "\n")
     state = sandbox.state()
     for platform in sandbox.storefronts:
         parcels = sum(len(v) for v in state[platform].get("shipments", {}).values())
@@ -122,8 +155,17 @@ def _summary(rt: Any, db: Any, data_dir: Path, sandbox: Any, p: Any, elapsed: fl
     if partners:
         robots = partners["robots"].get("accepted", {})
         out.write("  messages the robots accepted: " + ", ".join(f"{k} {n}" for k, n in robots.items() if n) + "\n")
-    calls = sorted(rt.stats.calls.items())
-    out.write("  outside calls: " + ", ".join(f"{api} {n}" for (_, api), n in calls) + "\n")
+    calls = calls_table(rt.stats.calls)
+    if calls:
+        out.write("  outside calls:\n" + calls + "\n")
     per_shop = {shop: n for shop, n in progress_by_shop(db).items()}
     out.write("  orders per shop: " + ", ".join(f"{shop} {n}" for shop, n in per_shop.items()) + "\n")
+    if not keep:
+        out.write("\nRun `syncd demo --keep` to keep this run's data and look around in it afterwards.")
     out.write("\nThe same daemon runs against real shops with `syncd run` and your own config/ (see README).\n")
+
+
+def calls_table(calls: Mapping[tuple[str, str], int]) -> str:
+    """The outside calls of the run, one row per system and API, most called first."""
+    rows = sorted(((system, api, n) for (system, api), n in calls.items()), key=lambda r: (-r[2], r[0], r[1]))
+    return table(("system", "API", "calls"), rows, right=(2,), indent="    ", max_width=60) if rows else ""

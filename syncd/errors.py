@@ -11,6 +11,7 @@
     │   │   └── ReauthorizationRequired   a person must re-authorise the shop (revoked, refresh expired)
     │   └── ProtocolError      the other side answered something we cannot read (malformed body)
     ├── RejectedError          the other side said no for a business reason: hold with its message
+    │   └── NotFoundError      what an operator named does not exist (the CLI's exit code 4)
     └── SkippableError         one bad record (an order, a CSV row): set aside with the reason, go on
 
 Programming errors (TypeError, KeyError in our own code...) are never caught into retries.
@@ -82,6 +83,10 @@ class RejectedError(SyncdError):
         self.code = code
         self.platform_message = platform_message
         super().__init__(message)
+
+
+class NotFoundError(RejectedError):
+    """What an operator named (an order, an alert, a batch, a shop, a channel) does not exist."""
 
 
 class SkippableError(SyncdError):

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from syncd import clock
 from syncd.domain import OrderStatus, PaymentMode, RefundState
-from syncd.errors import RejectedError
+from syncd.errors import NotFoundError, RejectedError
 from syncd.lifecycle import (
     AT_SUPPLIER,
     AUTO_HOLDS,
@@ -29,7 +29,7 @@ from syncd.routing import idempotency_key
 from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
 from syncd.stages.runner import audit
-from syncd.store.audit import OPERATOR, record
+from syncd.store.audit import OPERATOR, order_subject, record
 from syncd.store.db import Database
 from syncd.store.models import ExportBatch, Order, Shipment, SupplierOrder
 from syncd.store.orders import lock_orders, release_holds
@@ -37,14 +37,14 @@ from syncd.store.orders import lock_orders, release_holds
 
 def subject_of(o: Order) -> str:
     """How the audit log and the refusals name an order: ``order SHOP/ORDER_ID``."""
-    return f"order {o.shop_id}/{o.platform_order_id}"
+    return order_subject(o.shop_id, o.platform_order_id)
 
 
 def _order(s: Session, order_id: int) -> Order:
     lock_orders(s, [order_id])  # a stage finishing the order's last piece at the same moment waits for us
     o = s.get(Order, order_id)
     if o is None:
-        raise RejectedError(f"there is no order #{order_id}")
+        raise NotFoundError(f"there is no order #{order_id}")
     return o
 
 
@@ -136,7 +136,7 @@ def confirm_cod(db: Database, order_id: int, by: str = OPERATOR, why: str = "") 
             raise RejectedError(f"{what} is not cash on delivery ({o.payment_mode}): nothing to confirm")
         if o.cod_confirmed_at is not None:
             raise RejectedError(f"{what} was confirmed already by {o.cod_confirmed_by} at "
-                                f"{clock.ensure_utc(o.cod_confirmed_at).isoformat()}")
+                                f"{clock.local_text(o.cod_confirmed_at)} (Beijing time)")
         if o.state in (OrderState.CANCELLED, OrderState.SKIPPED):
             raise RejectedError(f"{what} is {o.state}: nothing to confirm")
         if o.state not in (OrderState.NEW, OrderState.HELD):
@@ -203,7 +203,7 @@ def reship(rt: Runtime, order_id: int, *, sku: str | None = None, qty: int | Non
             s.flush()
             made.append(new.id)
             goods = ", ".join(f"{ln['supplier_sku']}×{ln['quantity']}" for ln in lines)
-            audit(s, rt, so.supplier_id, "reship", f"{o.shop_id}/{o.platform_order_id}", key=new.idempotency_key,
+            audit(s, rt, so.supplier_id, "reship", what, key=new.idempotency_key,
                   outcome="intent", detail=f"by {who}: reship of supplier order {so.id}: {goods}")
             record(s, who, "reship", what, why, f"supplier order #{new.id} at {so.supplier_id}: {goods}")
     return made[0]
@@ -216,7 +216,7 @@ def resync(rt: Runtime, shop_id: str, platform_order_id: str, who: str = OPERATO
 
     n = resync_order(rt, shop_id, platform_order_id)
     with rt.db.begin() as s:
-        record(s, who, "resync", f"order {shop_id}/{platform_order_id}", why, "changed" if n else "no change")
+        record(s, who, "resync", order_subject(shop_id, platform_order_id), why, "changed" if n else "no change")
     return n
 
 
@@ -228,7 +228,7 @@ def reexport(rt: Runtime, batch_id: int, who: str = OPERATOR, why: str = "") -> 
     with rt.db.read() as s:
         batch = s.get(ExportBatch, batch_id)
         if batch is None:
-            raise RejectedError(f"there is no batch {batch_id}")
+            raise NotFoundError(f"there is no batch {batch_id}")
         kind = batch.kind
         stopped = list(s.execute(
             select(Order.shop_id, Order.platform_order_id).join(SupplierOrder, SupplierOrder.order_id == Order.id)

@@ -56,11 +56,6 @@ class Progress:
         """Orders that reached an end for now: shipped, held for a person, cancelled or skipped."""
         return self.total - self.new - self.routed - self.placed
 
-    def line(self) -> str:
-        return (f"orders {self.total:>6} | new {self.new:>5} | routed {self.routed:>5} | at supplier "
-                f"{self.placed:>5} | tracking {self.tracking:>5} | uploaded {self.uploaded:>5} | shipped "
-                f"{self.shipped:>5} | held {self.held:>4} | cancelled {self.cancelled:>4}")
-
 
 def progress(db: Database) -> Progress:
     with db.read() as s:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 
 from syncd import clock
 from syncd.domain import mask_phone
+from syncd.store.audit import order_subjects
 from syncd.store.db import Database
 from syncd.store.models import (
     AuditEntry,
@@ -93,8 +96,12 @@ def collect_status(db: Database, ship_within_hours: dict[str, float] | None = No
             "supplier_cancellations": cancels}
 
 
-def format_status(st: dict[str, Any]) -> str:
-    out = [f"syncd status at {st['at']}", "", "orders:"]
+def format_status(st: dict[str, Any], zone: ZoneInfo | None = None) -> str:
+    """``syncd status`` for a person: every time in Beijing time (or ``zone``), to the second."""
+    def t(v: Any) -> str:
+        return clock.local_text(v, zone)
+
+    out = [f"syncd status at {t(st['at'])}", "", "orders:"]
     if not st["orders"]:
         out.append("  (none yet)")
     for row in st["orders"]:
@@ -106,17 +113,18 @@ def format_status(st: dict[str, Any]) -> str:
     out += ["", "stages (last success / last error):"]
     for r in st["stages"]:
         err = f"  ERROR x{r['consecutive_failures']}: {r['last_error']}" if r["consecutive_failures"] else ""
-        out.append(f"  {r['stage']:<10} {r['scope']:<24} {r['last_success'] or '-'}{err}")
+        out.append(f"  {r['stage']:<10} {r['scope']:<24} {t(r['last_success'])}{err}")
     for sh in st["paused_shops"]:
-        out.append(f"\nPAUSED shop {sh['shop']} since {sh['paused_at']}: {sh['paused']}")
-    for t in st["tokens"]:
-        out.append(f"token {t['shop']}: access until {t['access_expires_at']}, refresh until {t['refresh_expires_at']}")
+        out.append(f"\nPAUSED shop {sh['shop']} since {t(sh['paused_at'])}: {sh['paused']}")
+    for tok in st["tokens"]:
+        out.append(f"token {tok['shop']}: access until {t(tok['access_expires_at'])}, "
+                   f"refresh until {t(tok['refresh_expires_at'])}")
     if st["refund_after_forwarding"]:
         out.append(f"\n{st['refund_after_forwarding']} order(s) refunded or cancelled after they went to the supplier:"
                    " tell the supplier not to ship (syncd orders show ID)")
     for row in st.get("suppliers_late", []):
         out.append(f"\nLATE supplier {row['supplier']}: {row['late']} order(s) not shipped within "
-                   f"{row['ship_within_hours']:g} h (oldest placed {row['oldest_placed_at']})")
+                   f"{row['ship_within_hours']:g} h (oldest placed {t(row['oldest_placed_at'])})")
     if st.get("unpaid_supplier_orders"):
         out.append(f"\n{st['unpaid_supplier_orders']} supplier order(s) await payment: syncd suppliers unpaid")
     for row in st.get("supplier_cancellations", []):
@@ -145,22 +153,32 @@ def find_order(db: Database, ref: str) -> Order | None:
 
 
 def order_details(db: Database, order_id: int) -> dict[str, Any]:
+    """Everything about one order a person asks for: ``syncd orders show`` (times as ISO 8601 with offset)."""
     with db.read() as s:
         o = s.get(Order, order_id)
         assert o is not None
         lines = [{"line": ln.platform_line_id, "sku": ln.merchant_sku, "qty": ln.quantity, "title": ln.title,
-                  "refund": ln.refund_state} for ln in s.scalars(select(OrderLine).where(OrderLine.order_id == o.id))]
-        sos = [{"supplier": so.supplier_id, "key": so.idempotency_key, "state": so.state, "batch": so.batch_id,
+                  "refund": ln.refund_state} for ln in s.scalars(select(OrderLine).where(OrderLine.order_id == o.id)
+                                                                 .order_by(OrderLine.id))]
+        placed = list(s.scalars(select(SupplierOrder).where(SupplierOrder.order_id == o.id).order_by(SupplierOrder.id)))
+        sos = [{"id": so.id, "supplier": so.supplier_id, "supplier_order": so.supplier_ref, "kind": so.kind,
+                "reship_of": so.reship_of, "key": so.idempotency_key, "state": so.state, "batch": so.batch_id,
+                "paid": so.paid, "placed_at": _iso(so.placed_at), "shipped_at": _iso(so.shipped_at),
+                "cancel": so.cancel_state, "error": so.last_error,
                 "lines": [{"supplier_sku": ln["supplier_sku"], "qty": ln["quantity"]} for ln in so.lines]}
-               for so in s.scalars(select(SupplierOrder).where(SupplierOrder.order_id == o.id))]
-        shipments = [{"carrier": sh.carrier, "tracking_no": sh.tracking_no, "writeback": sh.writeback_state,
+               for so in placed]
+        shipments = [{"carrier": sh.carrier, "carrier_text": sh.carrier_text, "tracking_no": sh.tracking_no,
+                      "supplier_order": sh.supplier_order_id, "logistics": sh.logistics_state,
+                      "verdict": sh.track_verdict, "picked_up_at": _iso(sh.picked_up_at),
+                      "delivered_at": _iso(sh.delivered_at), "last_event_at": _iso(sh.last_event_at),
+                      "writeback": sh.writeback_state, "uploaded_at": _iso(sh.uploaded_at),
                       "error": sh.writeback_error, "source": sh.source}
-                     for sh in s.scalars(select(Shipment).where(Shipment.order_id == o.id))]
+                     for sh in s.scalars(select(Shipment).where(Shipment.order_id == o.id).order_by(Shipment.id))]
         holds = [{"reason": h.reason, "detail": h.detail, "since": _iso(h.created_at), "released": _iso(h.released_at),
                   "by": h.released_by} for h in s.scalars(select(Hold).where(Hold.order_id == o.id).order_by(Hold.id))]
-        # the write-back names "order ID", the supplier stages "SHOP/ID", manual actions "order SHOP/ID"
-        names = [f"order {o.platform_order_id}", f"{o.shop_id}/{o.platform_order_id}",
-                 f"order {o.shop_id}/{o.platform_order_id}"]
+        # one spelling now (order SHOP/ID); older rows also said SHOP/ID or order ID; a payment names the
+        # supplier's own order number
+        names = order_subjects(o.shop_id, o.platform_order_id) + [so.supplier_ref for so in placed if so.supplier_ref]
         audit = [{"at": _iso(a.at), "system": a.system, "action": a.action, "outcome": a.outcome, "detail": a.detail,
                   "by": a.actor}
                  for a in s.scalars(select(AuditEntry).where(AuditEntry.subject.in_(names)).order_by(AuditEntry.id))]
@@ -176,3 +194,68 @@ def order_details(db: Database, order_id: int) -> dict[str, Any]:
             "last_error": o.last_error, "lines": lines, "supplier_orders": sos, "shipments": shipments,
             "holds": holds, "audit": audit,
         }
+
+
+OPEN_STATES = ("new", "routed", "placed", "held")  # an order still to ship: what --late looks at
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """What ``syncd orders list`` narrows to; every field left empty matches every order."""
+
+    state: str | None = None
+    hold_reason: str | None = None
+    shop: str | None = None
+    supplier: str | None = None
+    since: datetime | None = None  # first seen at or after (aware UTC)
+    late_within: float | None = None  # hours: open orders whose ship-by is past or this close
+    limit: int = 200
+
+
+def list_orders(db: Database, f: OrderFilter) -> list[dict[str, Any]]:
+    """``syncd orders list``: the orders ``f`` selects, newest first (late ones: nearest ship-by first), with
+    their suppliers, the title of their first line, and why they wait (an open hold's detail, or the last error)."""
+    now = clock.now()
+    q = select(Order)
+    if f.state:
+        q = q.where(Order.state == f.state)
+    if f.hold_reason:
+        q = q.where(Order.hold_reason == f.hold_reason)
+    if f.shop:
+        q = q.where(Order.shop_id == f.shop)
+    if f.supplier:
+        q = q.where(Order.id.in_(select(SupplierOrder.order_id).where(SupplierOrder.supplier_id == f.supplier)))
+    if f.since:
+        q = q.where(Order.first_seen_at >= f.since)
+    late_by = None
+    if f.late_within is not None:
+        late_by = now + timedelta(hours=f.late_within)
+        q = q.where(Order.state.in_(OPEN_STATES), Order.ship_by.is_not(None), Order.ship_by <= late_by)
+        q = q.order_by(Order.ship_by, Order.id)
+    else:
+        q = q.order_by(Order.id.desc())
+    with db.read() as s:
+        orders = list(s.scalars(q.limit(f.limit)))
+        ids = [o.id for o in orders]
+        suppliers: dict[int, set[str]] = {}
+        for oid, sid in s.execute(select(SupplierOrder.order_id, SupplierOrder.supplier_id)
+                                  .where(SupplierOrder.order_id.in_(ids))):
+            suppliers.setdefault(oid, set()).add(sid)
+        goods: dict[int, tuple[str, int]] = {}
+        for oid, title, sku in s.execute(select(OrderLine.order_id, OrderLine.title, OrderLine.merchant_sku)
+                                         .where(OrderLine.order_id.in_(ids)).order_by(OrderLine.id)):
+            first, n = goods.get(oid, (title or sku, 0))
+            goods[oid] = (first, n + 1)
+        why = {oid: detail for oid, detail in s.execute(
+            select(Hold.order_id, Hold.detail).where(Hold.order_id.in_(ids), Hold.released_at.is_(None))
+            .order_by(Hold.id))}  # the latest open hold's words: which SKU is unmapped, what is missing
+    out = []
+    for o in orders:
+        first, n = goods.get(o.id, ("", 0))
+        out.append({"id": o.id, "shop": o.shop_id, "order": o.platform_order_id, "state": o.state,
+                    "hold_reason": o.hold_reason, "paid_at": _iso(o.paid_at), "ship_by": _iso(o.ship_by),
+                    "late": o.ship_by is not None and o.state in OPEN_STATES and clock.ensure_utc(o.ship_by) < now,
+                    "first_seen_at": _iso(o.first_seen_at), "suppliers": sorted(suppliers.get(o.id, ())),
+                    "goods": first + (f" (+{n - 1})" if n > 1 else ""), "last_error": o.last_error,
+                    "why": why.get(o.id) or o.last_error or ""})
+    return out

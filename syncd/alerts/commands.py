@@ -12,7 +12,7 @@ from syncd.alerts.names import ACK_CLOSES
 from syncd.alerts.notify import sent_last_minute
 from syncd.alerts.rules import local
 from syncd.domain import Message, Severity
-from syncd.errors import RateLimitedError, RejectedError
+from syncd.errors import NotFoundError, RateLimitedError, RejectedError
 from syncd.i18n import _, zone_label
 from syncd.metrics import Sample
 from syncd.runtime import Runtime
@@ -48,12 +48,12 @@ def ack(db: Database, alert_id: int, who: str, why: str = "") -> dict[str, Any]:
     with db.begin() as s:
         a = s.get(Alert, alert_id)
         if a is None:
-            raise RejectedError(f"no alert #{alert_id}; list the open ones with: syncd alerts")
+            raise NotFoundError(f"no alert #{alert_id}; list the open ones with: syncd alerts")
         if not a.open:
             raise RejectedError(f"alert #{alert_id} is already resolved; nothing to acknowledge")
         if a.acked_at is not None:
             raise RejectedError(f"alert #{alert_id} was acknowledged already by {a.acked_by} at "
-                                f"{_iso(a.acked_at)}; it stays quiet until it resolves")
+                                f"{clock.local_text(a.acked_at)}; it stays quiet until it resolves")
         closes = a.rule in ACK_CLOSES
         values: dict[str, Any] = {"acked_at": now, "acked_by": who[:100]}
         if closes:
@@ -99,7 +99,7 @@ def send_test(rt: Runtime, channel_id: str) -> str:
     sink = rt.sinks.get(channel_id)
     if sink is None:
         known = ", ".join(sorted(rt.sinks)) or "none configured in alerts.yaml"
-        raise RejectedError(f"no alert channel {channel_id!r} (channels: {known})")
+        raise NotFoundError(f"no alert channel {channel_id!r} (channels: {known})")
     now = clock.now()
     if sent_last_minute(rt.db, channel_id, now) >= sink.per_minute:
         raise RateLimitedError(f"channel {channel_id} already sent {sink.per_minute} messages in the last minute; "

@@ -45,6 +45,7 @@ from syncd.runtime import Runtime
 from syncd.stages.forward import _decrypt, _mark_orders_placed
 from syncd.stages.route import hold_order
 from syncd.stages.runner import audit, stops_the_batch
+from syncd.store.audit import order_subject
 from syncd.store.models import Order, OrderLine, Shipment, SupplierOrder
 from syncd.store.orders import release_holds
 
@@ -274,6 +275,7 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
                receiver: Receiver | str | None) -> int:
     now = clock.now()
     subject = f"{w.shop_id}/{w.platform_order_id}"
+    trail = order_subject(w.shop_id, w.platform_order_id)  # the audit log's name
     if w.state == SupplierOrderState.PLACING and w.first_attempt_at is not None:
         # Sent before with no clear answer: the supplier may hold it already. Look before sending again.
         try:
@@ -309,14 +311,14 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
             log.info("supplier %s: order %s: claim lapsed before sending; another run takes it", supplier_id,
                      subject)
             return 0
-        audit(s, rt, supplier_id, "place_order", subject, key=w.key, outcome="intent",
+        audit(s, rt, supplier_id, "place_order", trail, key=w.key, outcome="intent",
               detail=f"{len(request.lines)} lines" + (" (reship)" if w.kind == "reship" else ""))
     try:
         placed = adapter.place(request)
     except RejectedError as err:  # a clear no: nothing was created
         with rt.db.begin() as s:
             _release(s, w.so_id, state=SupplierOrderState.PENDING, last_error=str(err)[:500])
-            audit(s, rt, supplier_id, "place_order", subject, key=w.key, outcome="failed", detail=str(err))
+            audit(s, rt, supplier_id, "place_order", trail, key=w.key, outcome="failed", detail=str(err))
             order = s.get(Order, w.order_id)
             if order is not None and order.state == OrderState.ROUTED:
                 hold_order(s, order, HoldReason.SUPPLIER_REJECTED, f"supplier {supplier_id}: {err}", now, auto=False)
@@ -326,7 +328,7 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
         words = str(err) if isinstance(err, SyncdError) else f"unexpected error: {type(err).__name__}"
         with rt.db.begin() as s:  # found by its key or sent again later
             _release(s, w.so_id, next_check_at=now + _unknown_wait(rt), last_error=words[:500])
-            audit(s, rt, supplier_id, "place_order", subject, key=w.key, outcome="unknown", detail=words)
+            audit(s, rt, supplier_id, "place_order", trail, key=w.key, outcome="unknown", detail=words)
         log.warning("supplier %s: order %s: outcome unknown (%s); it is looked up before any new attempt",
                     supplier_id, subject, words)
         raise
@@ -337,11 +339,11 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
 def _record_placed(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Work, placed: PlacedOrder,
                    note: str) -> None:
     now = clock.now()
-    subject = f"{w.shop_id}/{w.platform_order_id}"
+    trail = order_subject(w.shop_id, w.platform_order_id)  # the audit log's name
     with rt.db.begin() as s:
         _release(s, w.so_id, state=SupplierOrderState.PLACED, supplier_ref=placed.supplier_ref[:100],
                  placed_at=now, paid=placed.paid, next_check_at=now + _poll_every(rt), last_error=None, faults=0)
-        audit(s, rt, supplier_id, "place_order", subject, key=w.key, outcome="ok",
+        audit(s, rt, supplier_id, "place_order", trail, key=w.key, outcome="ok",
               detail=f"supplier order {placed.supplier_ref}" + (f"; {note}" if note else "")
               + ("" if placed.paid else "; awaiting payment"))
         _mark_orders_placed(s, [w.order_id], now)
@@ -422,7 +424,7 @@ def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) 
         else:
             _release(s, w.so_id, state=SupplierOrderState.CANCELLED,
                      last_error=f"out of stock; every line moved to the fallback supplier: {words}")
-        audit(s, rt, supplier_id, "fallback", f"{w.shop_id}/{w.platform_order_id}", key=w.key, outcome="ok",
+        audit(s, rt, supplier_id, "fallback", order_subject(w.shop_id, w.platform_order_id), key=w.key, outcome="ok",
               detail=f"out of stock ({words}) → {', '.join(sorted(by_fallback))}")
     log.info("supplier %s: order %s/%s out of stock (%s): sent to fallback %s", supplier_id, w.shop_id,
              w.platform_order_id, words, ", ".join(sorted(by_fallback)))
@@ -520,7 +522,7 @@ def apply_status(rt: Runtime, s: Session, supplier_id: str, so_id: int, status: 
     assert so is not None
     order = s.get(Order, so.order_id)
     assert order is not None
-    subject = f"{order.shop_id}/{order.platform_order_id}"
+    trail = order_subject(order.shop_id, order.platform_order_id)  # the audit log's name
     if status.phase == SupplierOrderPhase.UNPAID:
         so.paid = False
     elif status.phase in (SupplierOrderPhase.ACCEPTED, SupplierOrderPhase.PARTIAL, SupplierOrderPhase.SHIPPED):
@@ -568,7 +570,7 @@ def apply_status(rt: Runtime, s: Session, supplier_id: str, so_id: int, status: 
         })
     if new_rows:
         s.execute(insert(Shipment), new_rows)
-        audit(s, rt, supplier_id, "tracking", subject, key=so.idempotency_key, outcome="ok",
+        audit(s, rt, supplier_id, "tracking", trail, key=so.idempotency_key, outcome="ok",
               detail=", ".join(str(r["tracking_no"]) for r in new_rows))
     if status.phase == SupplierOrderPhase.SHIPPED and so.state == SupplierOrderState.PLACED:
         so.state, so.shipped_at, so.updated_at = SupplierOrderState.SHIPPED, now, now
@@ -633,6 +635,7 @@ def cancel_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
 def _cancel_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Work) -> int:
     now = clock.now()
     subject = f"{w.shop_id}/{w.platform_order_id}"
+    trail = order_subject(w.shop_id, w.platform_order_id)  # the audit log's name
     ref = w.supplier_ref
     if w.state == SupplierOrderState.PENDING or (w.state == SupplierOrderState.PLACING and w.first_attempt_at is None):
         with rt.db.begin() as s:
@@ -671,17 +674,17 @@ def _cancel_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _
             order = s.get(Order, w.order_id)
             assert order is not None
             _maybe_cancel_order(s, order, now)
-            audit(s, rt, supplier_id, "cancel_order", subject, key=w.key, outcome="ok",
+            audit(s, rt, supplier_id, "cancel_order", trail, key=w.key, outcome="ok",
                   detail="read back: cancelled at the supplier")
         return 1
     with rt.db.begin() as s:
-        audit(s, rt, supplier_id, "cancel_order", subject, key=w.key, outcome="intent", detail=f"supplier order {ref}")
+        audit(s, rt, supplier_id, "cancel_order", trail, key=w.key, outcome="intent", detail=f"supplier order {ref}")
     try:
         result = adapter.cancel(w.key, ref, "buyer cancelled or refunded on the storefront")
     except TransientError as err:
         with rt.db.begin() as s:
             _release(s, w.so_id, next_check_at=now + CANCEL_RETRY, cancel_detail=str(err)[:500])
-            audit(s, rt, supplier_id, "cancel_order", subject, key=w.key, outcome="unknown", detail=str(err))
+            audit(s, rt, supplier_id, "cancel_order", trail, key=w.key, outcome="unknown", detail=str(err))
         return 0
     except RejectedError as err:
         result_outcome, detail = CancelOutcome.TOO_LATE, str(err)
@@ -697,7 +700,7 @@ def _cancel_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _
             _release(s, w.so_id, next_check_at=now + CANCEL_RETRY, cancel_detail=detail)
         else:
             _release(s, w.so_id, cancel_state="too_late", cancel_detail=detail or "the supplier can no longer stop it")
-        audit(s, rt, supplier_id, "cancel_order", subject, key=w.key,
+        audit(s, rt, supplier_id, "cancel_order", trail, key=w.key,
               outcome="ok" if result_outcome == CancelOutcome.CANCELLED else "failed", detail=f"{result_outcome}: "
               f"{detail}")
     log.info("supplier %s: cancel %s: %s %s", supplier_id, subject, result_outcome, detail)

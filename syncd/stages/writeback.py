@@ -37,6 +37,7 @@ from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, Writebac
 from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
 from syncd.stages.runner import StageReport, for_each_shop, shop_paused
+from syncd.store.audit import order_subject
 from syncd.store.models import AuditEntry, Order, OrderLine, Shipment, SupplierOrder
 from syncd.store.orders import finish_orders
 
@@ -163,7 +164,7 @@ def _plan_batch(rt: Runtime, s: Session, shop_id: str, ids: list[int], now: date
         s.execute(update(Shipment).where(Shipment.id.in_(skipped)).values(
             writeback_state=WritebackState.SKIPPED, claimed_by=None, writeback_error=SKIPPED_EXTRA))
     intents = [{"actor": rt.holder, "at": now, "system": shop_id, "action": "upload_tracking",
-                "subject": f"order {p.platform_order_id}", "idempotency_key": parcel.request_id,
+                "subject": order_subject(shop_id, p.platform_order_id), "idempotency_key": parcel.request_id,
                 "outcome": "intent", "detail": f"{parcel.carrier} {parcel.tracking_no}"}
                for p in plans for parcel in p.parcels]
     if intents:
@@ -249,7 +250,7 @@ def _record(rt: Runtime, s: Session, shop_id: str, outcomes: Sequence[Outcome], 
             _record_failure(rt, s, shop_id, o, now)
     s.execute(_AUDIT, [
         {"actor": rt.holder, "at": now, "system": shop_id, "action": "upload_tracking",
-         "subject": f"order {o.plan.platform_order_id}", "idempotency_key": p.request_id,
+         "subject": order_subject(shop_id, o.plan.platform_order_id), "idempotency_key": p.request_id,
          "outcome": _AUDIT_OUTCOME[o.result], "detail": o.note[:500]} for o in outcomes for p in o.plan.parcels])
     finish_orders(s, [o.plan.order_id for o in uploaded], now)
 
@@ -299,8 +300,8 @@ def _unclaim(rt: Runtime, s: Session, shop_id: str, plans: Sequence[OrderPlan], 
               .values(writeback_state=WritebackState.PENDING, claimed_by=None))
     s.execute(insert(AuditEntry), [
         {"actor": rt.holder, "at": now, "system": shop_id, "action": "upload_tracking",
-         "subject": f"order {p.platform_order_id}", "idempotency_key": parcel.request_id, "outcome": "failed",
-         "detail": f"not sent: {why}"[:500]} for p in plans for parcel in p.parcels])
+         "subject": order_subject(shop_id, p.platform_order_id), "idempotency_key": parcel.request_id,
+         "outcome": "failed", "detail": f"not sent: {why}"[:500]} for p in plans for parcel in p.parcels])
 
 
 def _record_completed(rt: Runtime, shop_id: str, completed: list[Outcome]) -> None:

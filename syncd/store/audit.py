@@ -2,6 +2,10 @@
 
 Stages write their outside calls with :func:`syncd.stages.runner.audit` (actor: the replica); an operator's
 action is written here with the person as actor and system ``operator``.
+
+Every row about an order names it the same way, :func:`order_subject` (``order SHOP/ORDER_ID``), so that
+``syncd orders show`` finds the whole trail with one look-up. Rows written before that used ``SHOP/ORDER_ID``
+(supplier stages) or ``order ORDER_ID`` (the write-back): :func:`order_subjects` lists every spelling to read.
 """
 
 from __future__ import annotations
@@ -15,6 +19,17 @@ from syncd.store.models import AuditEntry
 
 OPERATOR = "operator"  # AuditEntry.system of every manual action, and the actor when nobody can be named
 NO_REASON = "(no reason given)"
+
+
+def order_subject(shop_id: str, platform_order_id: str) -> str:
+    """How every audit row names an order: ``order SHOP/ORDER_ID``."""
+    return f"order {shop_id}/{platform_order_id}"
+
+
+def order_subjects(shop_id: str, platform_order_id: str) -> list[str]:
+    """Every spelling an order's audit rows have had: the one written now first, then the older ones."""
+    return [order_subject(shop_id, platform_order_id), f"{shop_id}/{platform_order_id}",
+            f"order {platform_order_id}"]
 
 
 def default_who() -> str:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from syncd.cli import main
+from syncd.cli import EXIT_CHECK_FAILED, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_STAGE_FAILED, main
 from syncd.store.db import open_database
 from syncd.store.models import ExportBatch, Order
 from tests.core.test_config_loader import SANDBOX
@@ -30,11 +32,11 @@ def test_check_config_given_a_valid_directory_says_ok(env: Path, capsys: pytest.
     assert "OK — 3 shop(s), 4 supplier(s)" in capsys.readouterr().out
 
 
-def test_check_config_given_errors_prints_each_as_file_key_message_and_exits_1(env: Path, capsys):
+def test_check_config_given_errors_prints_each_as_file_key_message_and_exits_6(env: Path, capsys):
     (env / "syncd.yaml").write_text("intervals:\n  pul: 5\nbatch_size: 0\n", encoding="utf-8")
     with pytest.raises(SystemExit) as exc:
         main(["check-config"])
-    assert exc.value.code == 1
+    assert exc.value.code == EXIT_CHECK_FAILED
     err = capsys.readouterr().err.splitlines()
     assert "syncd.yaml: intervals.pul: unknown key (typo?); did you mean 'pull'?" in err
     assert any(line.startswith("syncd.yaml: batch_size: ") for line in err)
@@ -49,8 +51,21 @@ def test_check_config_given_another_directory_by_flag_reads_that_one(env: Path, 
 
 def test_health_given_no_stage_ran_yet_is_unhealthy(env: Path, capsys):
     assert main(["db", "upgrade"]) == 0
-    assert main(["health"]) == 1
+    assert main(["health"]) == EXIT_CHECK_FAILED
     assert "no stage has run yet" in capsys.readouterr().err
+
+
+@contextmanager
+def _daemon(tmp_path: Path) -> Iterator[None]:
+    """A daemon's lock on the test database, as ``syncd run`` holds it."""
+    from syncd.store.db import DaemonLock
+
+    lock = DaemonLock(f"sqlite:///{(tmp_path / 'data' / 'syncd.db').resolve()}")
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _seed(tmp_path: Path) -> int:
@@ -72,14 +87,14 @@ def test_orders_hold_show_release_move_the_order_and_report_it(env: Path, tmp_pa
     _seed(tmp_path)
     assert main(["orders", "hold", "6917000000000000001", "--reason", "buyer called"]) == 0
     capsys.readouterr()
-    assert main(["orders", "show", "douyin-demo/6917000000000000001"]) == 0
+    assert main(["orders", "show", "douyin-demo/6917000000000000001", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert (shown["state"], shown["hold_reason"]) == ("held", "manual")
     assert shown["receiver"]["phone"] == "138****0000"
     assert main(["orders", "release", "#1"]) == 0
     assert "released → new" in capsys.readouterr().out
-    assert main(["orders", "release", "#1"]) == 2
-    assert main(["orders", "show", "404"]) == 2
+    assert main(["orders", "release", "#1"]) == EXIT_REFUSED
+    assert main(["orders", "show", "404"]) == EXIT_NOT_FOUND
 
 
 def test_status_json_counts_orders_and_holds(env: Path, tmp_path: Path, capsys):
@@ -97,19 +112,20 @@ def test_status_json_counts_orders_and_holds(env: Path, tmp_path: Path, capsys):
 
 def test_suppliers_reexport_given_an_unknown_batch_says_so(env: Path, capsys):
     main(["db", "upgrade"])
-    assert main(["suppliers", "reexport", "99"]) == 2
+    assert main(["suppliers", "reexport", "99"]) == EXIT_NOT_FOUND
     assert "there is no batch 99" in capsys.readouterr().err
 
 
-def test_once_given_an_unreachable_shop_runs_every_stage_and_exits_1(env: Path, tmp_path: Path, capsys):
+def test_once_given_an_unreachable_shop_runs_every_stage_and_exits_7(env: Path, tmp_path: Path, capsys):
     (env / "syncd.yaml").write_text(
         "retry: {attempts: 1, max_seconds: 1, initial_wait: 0, max_wait: 0}\nhttp: {timeout_seconds: 2}\n",
         encoding="utf-8",
     )
-    assert main(["once"]) == 1
+    assert main(["once"]) == EXIT_STAGE_FAILED
     out = capsys.readouterr().out
     assert "pull" in out and "FAILED" in out and "writeback" in out
-    assert main(["health"]) == 0  # the stages ran (and failed): the process is alive
+    assert main(["health"]) == EXIT_CHECK_FAILED  # the stages ran (and failed), but no daemon runs now
+    assert "no syncd daemon runs on this database" in capsys.readouterr().err
     db = open_database(f"sqlite:///{(tmp_path / 'data' / 'syncd.db').resolve()}")
     with db.begin() as s:
         assert s.scalar(select(ExportBatch.id)) is None
@@ -131,13 +147,14 @@ def test_parse_local_time_reads_a_sellers_date_as_asia_shanghai():
 
 def test_shops_resync_given_an_unknown_shop_or_backwards_range_says_so(env: Path, capsys):
     main(["db", "upgrade"])
-    assert main(["shops", "resync", "nope", "--from", "2026-11-01"]) == 2
+    assert main(["shops", "resync", "nope", "--from", "2026-11-01"]) == EXIT_NOT_FOUND
     assert "no enabled shop 'nope'" in capsys.readouterr().err
     assert main(["shops", "resync", "douyin-demo", "--from", "2026-11-20", "--to", "2026-11-19"]) == 2
     assert "--to must be after --from" in capsys.readouterr().err
 
 
-def test_health_given_stages_quiet_for_20_minutes_is_unhealthy_whatever_the_daily_sweep(env: Path, capsys):
+def test_health_given_stages_quiet_for_20_minutes_is_unhealthy_whatever_the_daily_sweep(env: Path, tmp_path: Path,
+                                                                                         capsys):
     from datetime import timedelta
 
     import time_machine
@@ -147,9 +164,10 @@ def test_health_given_stages_quiet_for_20_minutes_is_unhealthy_whatever_the_dail
     (env / "syncd.yaml").write_text("retry: {attempts: 1, max_seconds: 1, initial_wait: 0, max_wait: 0}\n"
                                     "http: {timeout_seconds: 2}\n", encoding="utf-8")
     main(["once"])
-    assert main(["health"]) == 0
-    with time_machine.travel(clock.now() + timedelta(minutes=20)):
-        assert main(["health"]) == 1
+    with _daemon(tmp_path):
+        assert main(["health"]) == 0
+        with time_machine.travel(clock.now() + timedelta(minutes=20)):
+            assert main(["health"]) == EXIT_CHECK_FAILED
     assert "no stage ran for" in capsys.readouterr().err
 
 
@@ -181,7 +199,7 @@ def test_alerts_lists_open_ones_and_ack_silences_one(env: Path, tmp_path: Path, 
     assert f"alert #{alert_id} acknowledged" in capsys.readouterr().out
     assert main(["alerts", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["acked_by"] == "xiaowang"
-    assert main(["alerts", "ack", "999"]) == 2
+    assert main(["alerts", "ack", "999"]) == EXIT_NOT_FOUND
     assert "no alert #999" in capsys.readouterr().err
 
 
@@ -195,7 +213,7 @@ def test_alerts_test_sends_to_the_channel_and_names_an_unknown_one(env: Path, ca
         assert main(["alerts", "test", "sandbox-dingtalk"]) == 0
     assert "test message delivered to sandbox-dingtalk (dingtalk)" in capsys.readouterr().out
     assert robot.call_count == 1 and "syncd test message" in robot.calls[0].request.content.decode()
-    assert main(["alerts", "test", "nope"]) == 2
+    assert main(["alerts", "test", "nope"]) == EXIT_NOT_FOUND
     assert "no alert channel 'nope'" in capsys.readouterr().err
 
 
@@ -206,7 +224,7 @@ def test_alerts_test_given_the_robots_own_error_code_fails_with_its_words(env: P
     with respx.mock(assert_all_called=True, assert_all_mocked=True) as mock:
         mock.post(url__startswith="http://127.0.0.1:9/robots/dingtalk/robot/send").mock(
             return_value=httpx.Response(200, json={"errcode": 310000, "errmsg": "sign not match"}))
-        assert main(["alerts", "test", "sandbox-dingtalk"]) == 2
+        assert main(["alerts", "test", "sandbox-dingtalk"]) == EXIT_REFUSED
     err = capsys.readouterr().err
     assert "310000" in err and "SECsandbox" not in err
 
@@ -220,7 +238,7 @@ def test_orders_manual_actions_are_audited_with_the_os_user_and_the_reason(env: 
     _seed(tmp_path)
     assert main(["orders", "hold", "#1", "--reason", "buyer called"]) == 0
     assert main(["orders", "release", "#1", "--by", "li", "--why", "buyer confirmed"]) == 0
-    assert main(["orders", "confirm-cod", "#1"]) == 2
+    assert main(["orders", "confirm-cod", "#1"]) == EXIT_REFUSED
     assert "not cash on delivery" in capsys.readouterr().err
     db = open_database(f"sqlite:///{(tmp_path / 'data' / 'syncd.db').resolve()}")
     with db.begin() as s:
@@ -229,7 +247,7 @@ def test_orders_manual_actions_are_audited_with_the_os_user_and_the_reason(env: 
     assert [(actor, action) for actor, action, _ in rows] == [("xiaowang", "hold"), ("li", "release")]
     assert "why: buyer called" in rows[0][2] and "why: buyer confirmed" in rows[1][2]
     capsys.readouterr()
-    assert main(["orders", "show", "#1"]) == 0
+    assert main(["orders", "show", "#1", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert [(a["by"], a["action"]) for a in shown["audit"]] == [("xiaowang", "hold"), ("li", "release")]
 
@@ -241,7 +259,7 @@ def test_alerts_ack_given_an_alert_acknowledged_already_refuses_and_audits_the_f
     main(["db", "upgrade"])
     alert_id = _open_alert(tmp_path)
     assert main(["alerts", "ack", str(alert_id), "--by", "li", "--reason", "supplier is on it"]) == 0
-    assert main(["alerts", "ack", str(alert_id), "--by", "wang"]) == 2
+    assert main(["alerts", "ack", str(alert_id), "--by", "wang"]) == EXIT_REFUSED
     assert "acknowledged already by li" in capsys.readouterr().err
     db = open_database(f"sqlite:///{(tmp_path / 'data' / 'syncd.db').resolve()}")
     with db.begin() as s:

@@ -50,7 +50,7 @@ def test_load_settings_leaves_other_syncd_variables_alone():
 
 def test_main_given_a_wrong_setting_prints_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPatch, capsys):
     monkeypatch.setenv("SYNCD_LOG_FORMAT", "jsn")
-    assert main(["status"]) == 1
+    assert main(["status"]) == 6  # EXIT_CHECK_FAILED
     err = capsys.readouterr().err.splitlines()
     assert err == ["environment: SYNCD_LOG_FORMAT: expected 'text' or 'json', found 'jsn'",
                    "1 configuration problem(s) in the SYNCD_* environment variables"]
@@ -65,7 +65,7 @@ def test_check_config_lists_setting_problems_with_the_files_problems(tmp_path: P
     monkeypatch.setenv("SYNCD_LOG_LEVEL", "loud")
     with pytest.raises(SystemExit) as exc:
         main(["check-config"])
-    assert exc.value.code == 1
+    assert exc.value.code == 6  # EXIT_CHECK_FAILED
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("environment: SYNCD_LOG_LEVEL: expected one of DEBUG")
     assert "route.yaml: (top): unknown file, syncd does not read it; did you mean 'routes.yaml'?" in err

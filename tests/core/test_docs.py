@@ -98,7 +98,7 @@ def test_every_syncd_command_in_the_manual_exists_in_the_cli_parser_with_its_opt
 
 
 @pytest.mark.parametrize(("line", "why"), [
-    ("`syncd orders list --late`", "no action 'list'"),
+    ("`syncd orders archive --late`", "no action 'archive'"),
     ("`syncd order show 1`", "no subcommand 'order'"),
     ("`syncd purge --dryrun`", "no option --dryrun"),
     ("`syncd secrets make-key`", "takes one of"),

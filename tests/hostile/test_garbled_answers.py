@@ -128,7 +128,7 @@ def test_forward_given_a_garbled_answer_to_a_created_supplier_order_creates_ever
     assert len(fake.requests) == 5
     with db.read() as s:
         trail = list(s.scalars(select(AuditEntry.outcome).where(AuditEntry.action == "place_order",
-                                                                 AuditEntry.subject == f"shop1/{MIDDLE}")
+                                                                 AuditEntry.subject == f"order shop1/{MIDDLE}")
                                .order_by(AuditEntry.id)))
     assert trail == ["intent", "unknown", "ok"]
 

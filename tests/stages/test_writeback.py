@@ -84,7 +84,7 @@ def test_writeback_given_an_unreadable_answer_on_the_middle_order_records_the_ot
         outcomes = dict(s.execute(select(AuditEntry.subject, AuditEntry.outcome)
                                   .where(AuditEntry.action == "upload_tracking", AuditEntry.outcome != "intent"))
                         .all())
-    assert outcomes == {**{f"order {pid}": "ok" for pid in PIDS}, f"order {MIDDLE}": "unknown"}
+    assert outcomes == {**{f"order shop1/{pid}": "ok" for pid in PIDS}, f"order shop1/{MIDDLE}": "unknown"}
 
 
 def test_writeback_given_an_unreadable_answer_to_an_accepted_upload_reads_back_and_never_sends_again(h: Harness,
