@@ -163,7 +163,7 @@ def _collect_file(rt: Runtime, supplier_id: str, adapter: FileSupplierAdapter, f
         log.warning("supplier %s: %s: %d rows rejected, see %s.errors.csv", supplier_id, file.name, len(errors),
                     moved)
     else:
-        log.info("supplier %s: %s imported (moved to %s)", supplier_id, file.name, moved)
+        log.info("supplier %s: %r imported (moved to %s)", supplier_id, file.name, moved)
     return 1
 
 
