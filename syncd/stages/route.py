@@ -78,7 +78,7 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
         elif isinstance(decision, Hold):
             if o.state != OrderState.HELD or o.hold_reason != decision.reason:
                 log.info("order %s/%s held: %s (%s)", o.shop_id, o.platform_order_id, decision.reason,
-                         decision.detail)
+                         decision.detail, extra={"order": f"{o.shop_id}/{o.platform_order_id}"})
             mark_held(o, decision.reason, now, auto=True)
             holds.append((o.id, str(decision.reason), decision.detail))
         elif isinstance(decision, RouteTo):

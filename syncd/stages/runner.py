@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from syncd import clock
 from syncd.alerts.names import OVERDUE_PREFIX
 from syncd.errors import ReauthorizationRequired, SyncdError
+from syncd.logs import log_context
 from syncd.runtime import Runtime
 from syncd.store.db import LeaseHeld
 from syncd.store.models import AuditEntry, Shop, StageRun
@@ -190,7 +191,14 @@ def _where(rt: Runtime, stage: str, name: str) -> str:
 
 @contextmanager
 def scope(rt: Runtime, report: StageReport, name: str, *, shop: str | None = None) -> Iterator[None]:
-    """Run one scope of a stage; record success, a skip or the error, never let it escape."""
+    """Run one scope of a stage; record success, a skip or the error, never let it escape. Every line logged
+    inside carries the stage and the shop or supplier (JSON logs: syncd/logs.py)."""
+    supplier = name if name in rt.suppliers or name in rt.api_suppliers else None
+    with log_context(stage=report.stage, shop=shop, supplier=supplier):
+        yield from _scope(rt, report, name, shop)
+
+
+def _scope(rt: Runtime, report: StageReport, name: str, shop: str | None) -> Iterator[None]:
     started = time.monotonic()
     try:
         try:
