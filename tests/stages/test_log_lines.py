@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from syncd import clock
+from syncd.errors import ReauthorizationRequired
 from syncd.logs import ContextFilter, JsonFormatter
 from syncd.stages.runner import StageReport, scope
 from syncd.store.db import Database
@@ -92,3 +93,14 @@ def test_shop_scope_given_a_line_logged_by_an_adapter_inside_it_carries_the_stag
         logging.getLogger("adapters.douyin").info("token refreshed")
     (line,) = [ln for ln in json_lines if ln["message"] == "token refreshed"]
     assert (line["stage"], line["shop"], line["logger"]) == ("pull", "shop1", "adapters.douyin")
+
+
+def test_pull_given_a_shop_that_needs_reauthorising_says_so_in_one_line(db: Database, tmp_path: Path,
+                                                                        caplog: pytest.LogCaptureFixture):
+    h = build(db, tmp_path)
+    h.shop.fail_list.append(ReauthorizationRequired("shop shop1: refresh token expired; authorise the app again"))
+    with caplog.at_level(logging.INFO):
+        h.stage("pull")
+    about = [r for r in caplog.records if r.levelno >= logging.WARNING and "refresh token expired" in r.getMessage()]
+    assert len(about) == 1, caplog.text
+    assert "paused" in about[0].getMessage()
