@@ -7,7 +7,7 @@ for a record of its own.
 
 Context: :func:`log_context` names the stage, shop or supplier a piece of work runs for (the stage runner's
 scope sets it); a filter on the handler copies it onto every record logged inside, from any logger, an adapter's
-included. A line about one order passes ``extra={"order": "douyin-main/4829…"}``. JSON lines carry these
+included. A line about one order passes ``extra=order_fields(shop, platform_order_id)``. JSON lines carry these
 fields; the text format stays ``time level logger: message`` (the message already names its subject).
 Timestamps have milliseconds in both formats; JSON's are UTC in ISO 8601.
 """
@@ -62,6 +62,12 @@ def log_context(**fields: str | None) -> Iterator[None]:
 def current_context() -> Mapping[str, str]:
     """The fields :func:`log_context` set for the running code."""
     return _context.get()
+
+
+def order_fields(shop_id: str, platform_order_id: str) -> dict[str, str]:
+    """``extra=`` for a line about one order: its shop, and the order as ``shop/platform id`` (the spelling of
+    the messages)."""
+    return {"shop": shop_id, "order": f"{shop_id}/{platform_order_id}"}
 
 
 class ContextFilter(logging.Filter):

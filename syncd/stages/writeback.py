@@ -29,6 +29,7 @@ from syncd import clock
 from syncd.domain import OrderIn, Parcel, ParcelLine
 from syncd.errors import AuthError, RejectedError, SyncdError, TransientError
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState, order_sources
+from syncd.logs import order_fields
 from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
 from syncd.stages.runner import StageReport, for_each_shop, shop_paused
@@ -210,7 +211,7 @@ def _call(rt: Runtime, shop_id: str, plan: OrderPlan) -> Outcome:
         return Outcome(plan, Result.UNKNOWN, f"answer could not be read: {err}", err)
     except Exception as err:  # a bug on one order's answer must not stop the batch; logged with its traceback
         log.exception("order %s/%s: unexpected error while uploading tracking", shop_id, plan.platform_order_id,
-                      extra={"order": f"{shop_id}/{plan.platform_order_id}"})
+                      extra=order_fields(shop_id, plan.platform_order_id))
         return Outcome(plan, Result.UNKNOWN, f"unexpected error: {type(err).__name__}", err)
     note = ("already on the storefront" if result.already_shipped
             else "whole order" if plan.whole_order else f"{len(plan.parcels)} parcel(s)")
@@ -247,7 +248,7 @@ def _record(rt: Runtime, s: Session, shop_id: str, o: Outcome, now: datetime) ->
             writeback_state=WritebackState.REJECTED, claimed_by=None, writeback_error=o.note[:2000]))
         _hold(s, o.plan.order_id, HoldReason.TRACKING_REJECTED, o.note, now)
         log.error("order %s/%s: storefront refused the tracking number: %s", shop_id, o.plan.platform_order_id,
-                  o.note, extra={"order": f"{shop_id}/{o.plan.platform_order_id}"})
+                  o.note, extra=order_fields(shop_id, o.plan.platform_order_id))
     else:
         audit = "unknown" if o.result is Result.UNKNOWN else "failed"
         rows = list(s.execute(select(Shipment.id, Shipment.writeback_attempts, Shipment.writeback_faults)
@@ -261,7 +262,7 @@ def _record(rt: Runtime, s: Session, shop_id: str, o: Outcome, now: datetime) ->
                 writeback_attempts=Shipment.writeback_attempts + 1, writeback_faults=0))
             _hold(s, o.plan.order_id, HoldReason.TRACKING_REJECTED, detail, now)
             log.error("order %s/%s: set aside after %d unreadable answers: %s", shop_id, o.plan.platform_order_id,
-                      faults, o.note, extra={"order": f"{shop_id}/{o.plan.platform_order_id}"})
+                      faults, o.note, extra=order_fields(shop_id, o.plan.platform_order_id))
         else:
             s.execute(update(Shipment), [
                 {"id": r.id, "writeback_state": WritebackState.PENDING, "writeback_attempts": r.writeback_attempts + 1,
@@ -269,7 +270,7 @@ def _record(rt: Runtime, s: Session, shop_id: str, o: Outcome, now: datetime) ->
                  "writeback_error": o.note[:2000], "writeback_faults": faults} for r in rows])
             if o.result is Result.UNKNOWN:
                 log.warning("order %s/%s: %s; read back before any new upload", shop_id, o.plan.platform_order_id,
-                            o.note, extra={"order": f"{shop_id}/{o.plan.platform_order_id}"})
+                            o.note, extra=order_fields(shop_id, o.plan.platform_order_id))
     s.execute(_AUDIT, [
         {"actor": rt.holder, "at": now, "system": shop_id, "action": "upload_tracking", "subject": subject,
          "idempotency_key": p.request_id, "outcome": audit, "detail": o.note[:500]} for p in o.plan.parcels])

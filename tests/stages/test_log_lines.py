@@ -75,7 +75,7 @@ def test_stage_lines_given_json_logs_carry_the_stage_and_the_shop_supplier_or_or
     h.reply("acme", "r.csv", [("4301", "中通", "ZT43010000")])
     h.stage("collect")
     (held,) = [ln for ln in json_lines if " held: " in ln["message"]]
-    assert held["stage"] == "route" and held["order"] == "shop1/4302"
+    assert (held["stage"], held["shop"], held["order"]) == ("route", "shop1", "shop1/4302")
     (wrote,) = [ln for ln in json_lines if ln["message"].startswith("supplier acme: wrote ")]
     assert wrote["stage"] == "forward" and wrote["supplier"] == "acme" and "shop" not in wrote
     (imported,) = [ln for ln in json_lines if "'r.csv' imported" in ln["message"]]
