@@ -8,14 +8,18 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, timedelta
+from importlib import metadata
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-from syncd import clock, purge
+from syncd import __version__, clock, purge
 from syncd.callbacks import kuaidi100_handler, supplier_handler
 from syncd.httpd import start_listener
+from syncd.logs import log_context
 from syncd.metrics import daemon_metrics
 from syncd.process import release_free_memory
 from syncd.runtime import Runtime
@@ -69,7 +73,7 @@ def run_stage(rt: Runtime, name: str) -> StageReport:
     """One run of a stage. Never raises (the scheduler would log a traceback per run): what escapes the
     stage's scopes is logged by :func:`finish` (the database's outage once, when it starts and ends)."""
     report = StageReport(name)
-    with rt.metrics.stage_run(name) as run:
+    with log_context(stage=name), rt.metrics.stage_run(name) as run:
         escaped: Exception | None = None
         try:
             STAGES[name](rt, report)
@@ -85,6 +89,38 @@ def run_stage(rt: Runtime, name: str) -> StageReport:
 def run_once(rt: Runtime) -> list[StageReport]:
     """Every stage once, in pipeline order."""
     return [run_stage(rt, name) for name in STAGES]
+
+
+def safe_db_url(url: str) -> str:
+    """``url`` for a log line: the password (in the URL or its query) replaced by ``***``."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return "(a database URL that cannot be parsed)"
+    hidden = {k: "***" for k in parsed.query if "password" in k.lower()}  # libpq's password=, sslpassword=
+    return parsed.update_query_dict(hidden).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("syncd")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return __version__
+
+
+def startup_line(rt: Runtime, callbacks: tuple[int, list[str]] | None = None) -> str:
+    """The one line that says what this daemon is: version, where its configuration and database are, its shops
+    and suppliers, and what its callback port serves (``callbacks``: port and routes, when it listens)."""
+    suppliers = [*rt.suppliers, *rt.api_suppliers]
+    line = (f"syncd {_version()} starting: config {rt.settings.config_dir.resolve()}, "
+            f"database {safe_db_url(rt.settings.db_url())}, "
+            f"{len(rt.storefronts)} shop(s) [{', '.join(rt.storefronts) or 'none'}], "
+            f"{len(suppliers)} supplier(s) [{', '.join(suppliers) or 'none'}]")
+    if callbacks is not None:
+        port, routes = callbacks
+        served = ", ".join(routes) or "nothing (no tracking provider nor API supplier)"
+        line += f", callback port {port} serves {served}"
+    return line
 
 
 def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[], bool] | None = None,
@@ -133,11 +169,9 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
             listener.register("POST", "/callbacks/kuaidi100", kuaidi100_handler(rt))
         if rt.api_suppliers:
             listener.register("POST", "/callbacks/suppliers", supplier_handler(rt))
-        log.info("callback port %d serves: %s", listener.callback.port,
-                 ", ".join(listener.callback.routes) or "nothing (no tracking provider nor API supplier)")
     scheduler.start()
-    log.info("syncd running: %d shop(s), %d supplier(s)", len(rt.storefronts),
-             len(rt.suppliers) + len(rt.api_suppliers))
+    callbacks = None if listener is None else (listener.callback.port, list(listener.callback.routes))
+    log.info("%s", startup_line(rt, callbacks))
     try:
         while not rt.stop.wait(0.2):
             if on_tick:

@@ -96,9 +96,12 @@ def call(policy: RetryPolicy, fn: Callable[[], T], *, what: str, longest_wait: f
         ra = getattr(exc, "retry_after", None) or 0.0
         return max(float(ra), backoff(rs) if policy.max_wait > 0 else 0.0)
 
+    # Each attempt is DEBUG: a storm of them would drown the log. The edges are logged by whoever sees the
+    # outcome: an error that survives every attempt is re-raised, and the stage's scope logs it once when the
+    # scope starts failing and once when it recovers (syncd/stages/runner.py).
     def before_sleep(rs: RetryCallState) -> None:
         exc = rs.outcome.exception() if rs.outcome else None
-        log.info("%s: attempt %d failed (%s); retrying", what, rs.attempt_number, exc)
+        log.debug("%s: attempt %d failed (%s); retrying", what, rs.attempt_number, exc)
 
     retrying = Retrying(
         stop=stop_any(stop_after_attempt(policy.attempts), stop_after_delay(max(0.0, policy.max_seconds - spent)),
@@ -111,4 +114,10 @@ def call(policy: RetryPolicy, fn: Callable[[], T], *, what: str, longest_wait: f
         sleep=policy.sleep,
         before_sleep=before_sleep,
     )
-    return retrying(attempt)
+    try:
+        result = retrying(attempt)
+    except TransientError as err:
+        log.debug("%s: gave up (%s)", what, err)
+        raise
+    log.debug("%s: succeeded after a retry", what)
+    return result

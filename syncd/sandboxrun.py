@@ -17,12 +17,17 @@ SANDBOX_SUPPLIERS = (("yiwu-goods", "xlsx", "utf-8-sig"), ("gz-apparel", "csv", 
 
 
 def sandbox_config_dir() -> Path:
-    """config/sandbox of the working directory, else of the source tree syncd was installed from."""
-    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        candidate = base / "config" / "sandbox"
-        if (candidate / "shops").is_dir():
+    """The sandbox configuration shipped with syncd, whatever the working directory.
+
+    Installed, it is package data (``syncd/sandbox_config``); in the repository that name is a link to
+    ``config/sandbox``, the one copy. A checkout without links (Windows' default) has a small text file there
+    instead, and the source tree's ``config/sandbox`` is read."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "sandbox_config", here.parent / "config" / "sandbox"):
+        if (candidate / "syncd.yaml").is_file() and (candidate / "shops").is_dir():
             return candidate
-    raise FileNotFoundError("config/sandbox not found: run syncd demo from the project directory")
+    raise FileNotFoundError(f"the sandbox configuration is missing from {here / 'sandbox_config'}: "
+                            "reinstall syncd (pip install --force-reinstall syncd)")
 
 
 def copy_sandbox_config(dest: Path) -> Path:

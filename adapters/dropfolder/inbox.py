@@ -282,7 +282,8 @@ def finish_inbox(
         write_errors_csv(dest.with_name(dest.name + ".errors.csv"), errors, file_error, file_mode)
     if file_error:
         write_reason(dest.with_name(dest.name + ".reason.txt"), file.name, file_error, file_mode)
-    log.info("inbox file %r moved to %s/%r (%d rejected rows%s)", file.name, dest.parent.name, dest.name,
+    # DEBUG: the collect stage logs the file once, with what was rejected and where the reasons are
+    log.debug("inbox file %r moved to %s/%r (%d rejected rows%s)", file.name, dest.parent.name, dest.name,
              len(errors), ", file rejected" if file_error else "")
     return str(dest)
 

@@ -169,7 +169,8 @@ def write_batch(
         atomic_write(outbox_dir / name, lambda out: _write_xlsx(table, out, *sheet), mode)
     else:
         atomic_write(outbox_dir / name, lambda out: _write_csv(table, out, encoding), mode)
-    log.info("supplier %s: wrote %s %s (%d rows) to %r", batch.supplier_id,
+    # DEBUG: the forward stage logs the file once, with its order count
+    log.debug("supplier %s: wrote %s %s (%d rows) to %r", batch.supplier_id,
              "cancellation batch" if is_cancel(batch) else "batch", batch.batch_id, len(batch.rows), name)
     return name
 

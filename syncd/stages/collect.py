@@ -162,6 +162,8 @@ def _collect_file(rt: Runtime, supplier_id: str, adapter: FileSupplierAdapter, f
     elif errors:
         log.warning("supplier %s: %s: %d rows rejected, see %s.errors.csv", supplier_id, file.name, len(errors),
                     moved)
+    else:
+        log.info("supplier %s: %r imported (moved to %s)", supplier_id, file.name, moved)
     return 1
 
 

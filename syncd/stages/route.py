@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from syncd import clock
 from syncd.lifecycle import AT_SUPPLIER, PERIODIC_RECHECK, HoldReason, OrderState, SupplierOrderState, check_order
+from syncd.logs import order_fields
 from syncd.routing import Cancel, Hold, Keep, LineView, OrderView, RouteTo, Skip, Wait, decide, fresh_key
 from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, scope
@@ -78,7 +79,7 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
         elif isinstance(decision, Hold):
             if o.state != OrderState.HELD or o.hold_reason != decision.reason:
                 log.info("order %s/%s held: %s (%s)", o.shop_id, o.platform_order_id, decision.reason,
-                         decision.detail)
+                         decision.detail, extra=order_fields(o.shop_id, o.platform_order_id))
             mark_held(o, decision.reason, now, auto=True)
             holds.append((o.id, str(decision.reason), decision.detail))
         elif isinstance(decision, RouteTo):

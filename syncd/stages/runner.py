@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from syncd import clock
 from syncd.alerts.names import OVERDUE_PREFIX
 from syncd.errors import ReauthorizationRequired, SyncdError
+from syncd.logs import log_context
 from syncd.runtime import Runtime
 from syncd.store.db import LeaseHeld
 from syncd.store.models import AuditEntry, Shop, StageRun
@@ -114,7 +115,9 @@ def _db_words(err: BaseException) -> str:
     return f"{type(orig).__name__}: {first[:200]}" if first else type(orig).__name__
 
 
-def _record(rt: Runtime, stage: str, scope: str, started: float, error: str | None) -> None:
+def _record(rt: Runtime, stage: str, scope: str, started: float, error: str | None, *, told: bool = False) -> None:
+    """Keep the run's outcome; log the failing and recovered edges. ``told``: the failure was logged already
+    (a shop paused for re-authorisation), so its first failure is not told twice."""
     if rt.stop.is_set():
         # cut short by shutdown: it neither recovered nor failed (a retry gives up when asked to stop)
         log.debug("%s %s: run interrupted by shutdown (%s)", stage, scope, error or "no error")
@@ -138,14 +141,15 @@ def _record(rt: Runtime, stage: str, scope: str, started: float, error: str | No
             row.last_error_at = now
             row.last_error = error[:2000]
             row.consecutive_failures = previous_failures + 1
-            if previous_failures == 0:
+            if previous_failures == 0 and not told:
                 log.error("%s %s failing: %s", stage, scope, error)
             else:
                 log.debug("%s %s still failing (%d): %s", stage, scope, row.consecutive_failures, error)
 
 
-def pause_shop(rt: Runtime, shop_id: str, reason: str) -> None:
-    """A person must act (re-authorise): stop this shop, let the others go on."""
+def pause_shop(rt: Runtime, shop_id: str, reason: str) -> bool:
+    """A person must act (re-authorise): stop this shop, let the others go on. True when it was running (the
+    pause is logged once, then)."""
     now = clock.now()
     with rt.db.begin() as s:
         shop = s.get(Shop, shop_id)
@@ -153,11 +157,13 @@ def pause_shop(rt: Runtime, shop_id: str, reason: str) -> None:
         if shop is None:
             shop = Shop(id=shop_id, platform=platform, updated_at=now)
             s.add(shop)
-        if not shop.paused_reason:
+        newly = not shop.paused_reason
+        if newly:
             log.error("shop %s paused: %s", shop_id, reason)
             shop.paused_at = now
         shop.paused_reason = reason
         shop.updated_at = now
+    return newly
 
 
 def shop_paused(rt: Runtime, shop_id: str) -> str | None:
@@ -190,7 +196,14 @@ def _where(rt: Runtime, stage: str, name: str) -> str:
 
 @contextmanager
 def scope(rt: Runtime, report: StageReport, name: str, *, shop: str | None = None) -> Iterator[None]:
-    """Run one scope of a stage; record success, a skip or the error, never let it escape."""
+    """Run one scope of a stage; record success, a skip or the error, never let it escape. Every line logged
+    inside carries the stage and the shop or supplier (JSON logs: syncd/logs.py)."""
+    supplier = name if name in rt.suppliers or name in rt.api_suppliers else None
+    with log_context(stage=report.stage, shop=shop, supplier=supplier):
+        yield from _scope(rt, report, name, shop)
+
+
+def _scope(rt: Runtime, report: StageReport, name: str, shop: str | None) -> Iterator[None]:
     started = time.monotonic()
     try:
         try:
@@ -199,10 +212,9 @@ def scope(rt: Runtime, report: StageReport, name: str, *, shop: str | None = Non
             report.skipped.append((name, str(held)))
             _record_skip(rt, report.stage, name, held)
         except ReauthorizationRequired as err:
-            if shop:
-                pause_shop(rt, shop, str(err))
+            told = pause_shop(rt, shop, str(err)) if shop else False
             report.failures.append((name, str(err)))
-            _record(rt, report.stage, name, started, str(err))
+            _record(rt, report.stage, name, started, str(err), told=told)
         except SyncdError as err:
             fault = machine_fault(err, _where(rt, report.stage, name))
             report.failures.append((name, fault or str(err)))

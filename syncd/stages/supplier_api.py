@@ -39,6 +39,7 @@ from syncd.domain import (
 )
 from syncd.errors import AuthError, RateLimitedError, RejectedError, SyncdError, TransientError
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState, may_hold_again
+from syncd.logs import order_fields
 from syncd.protocols import ApiSupplierAdapter
 from syncd.routing import LineView, idempotency_key, supplier_lines
 from syncd.runtime import Runtime
@@ -148,10 +149,10 @@ def _fault(rt: Runtime, supplier_id: str, w: _Work, what: str, err: Exception) -
     words = f"{type(err).__name__}: {err}" if isinstance(err, SyncdError) else f"unexpected error: {type(err).__name__}"
     if isinstance(err, SyncdError):
         log.warning("supplier %s: %s of order %s: %s; the rest of the batch goes on", supplier_id, what, subject,
-                    err)
+                    err, extra=order_fields(w.shop_id, w.platform_order_id))
     else:
         log.error("supplier %s: %s of order %s: unexpected error; the rest of the batch goes on", supplier_id,
-                  what, subject, exc_info=err)
+                  what, subject, exc_info=err, extra=order_fields(w.shop_id, w.platform_order_id))
     now = clock.now()
     faults = w.faults + 1
     with rt.db.begin() as s:
@@ -286,7 +287,7 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
             raise
         if found is not None:
             log.warning("supplier %s: order %s was created by an earlier attempt (found by its key); not sent "
-                        "again", supplier_id, subject)
+                        "again", supplier_id, subject, extra=order_fields(w.shop_id, w.platform_order_id))
             _record_placed(rt, supplier_id, adapter, w, found, "found by idempotency key after an unknown outcome")
             return 1
     if not isinstance(receiver, Receiver) or receiver.missing():
@@ -309,7 +310,7 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
         if not _still_ours(rt, s, w, now, state=SupplierOrderState.PLACING,
                            first_attempt_at=w.first_attempt_at or now, attempts=SupplierOrder.attempts + 1):
             log.info("supplier %s: order %s: claim lapsed before sending; another run takes it", supplier_id,
-                     subject)
+                     subject, extra=order_fields(w.shop_id, w.platform_order_id))
             return 0
         audit(s, rt, supplier_id, "place_order", trail, key=w.key, outcome="intent",
               detail=f"{len(request.lines)} lines" + (" (reship)" if w.kind == "reship" else ""))
@@ -322,7 +323,8 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
             order = s.get(Order, w.order_id)
             if order is not None and order.state == OrderState.ROUTED:
                 hold_order(s, order, HoldReason.SUPPLIER_REJECTED, f"supplier {supplier_id}: {err}", now, auto=False)
-        log.warning("supplier %s refused order %s: %s", supplier_id, subject, err)
+        log.warning("supplier %s refused order %s: %s", supplier_id, subject, err,
+                    extra=order_fields(w.shop_id, w.platform_order_id))
         return 0
     except Exception as err:  # unknown outcome (a timeout, an unreadable answer, our bug on it): stays PLACING
         words = str(err) if isinstance(err, SyncdError) else f"unexpected error: {type(err).__name__}"
@@ -330,7 +332,7 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
             _release(s, w.so_id, next_check_at=now + _unknown_wait(rt), last_error=words[:500])
             audit(s, rt, supplier_id, "place_order", trail, key=w.key, outcome="unknown", detail=words)
         log.warning("supplier %s: order %s: outcome unknown (%s); it is looked up before any new attempt",
-                    supplier_id, subject, words)
+                    supplier_id, subject, words, extra=order_fields(w.shop_id, w.platform_order_id))
         raise
     _record_placed(rt, supplier_id, adapter, w, placed, "")
     return 1
@@ -389,7 +391,7 @@ def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) 
                 hold_order(s, order, HoldReason.OUT_OF_STOCK, f"supplier {supplier_id}: {words}"
                            + (f"; {answer.detail}" if answer.detail else ""), now, auto=True)
             log.info("supplier %s: order %s/%s held out of stock: %s", supplier_id, w.shop_id, w.platform_order_id,
-                     words)
+                     words, extra=order_fields(w.shop_id, w.platform_order_id))
             return
         lines_by_id = {ln.platform_line_id: ln for ln in s.scalars(select(OrderLine).where(
             OrderLine.order_id == w.order_id))}
@@ -427,7 +429,8 @@ def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) 
         audit(s, rt, supplier_id, "fallback", order_subject(w.shop_id, w.platform_order_id), key=w.key, outcome="ok",
               detail=f"out of stock ({words}) → {', '.join(sorted(by_fallback))}")
     log.info("supplier %s: order %s/%s out of stock (%s): sent to fallback %s", supplier_id, w.shop_id,
-             w.platform_order_id, words, ", ".join(sorted(by_fallback)))
+             w.platform_order_id, words, ", ".join(sorted(by_fallback)),
+             extra=order_fields(w.shop_id, w.platform_order_id))
 
 
 # ---- status and parcels -----------------------------------------------------------------------------------

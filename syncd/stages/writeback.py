@@ -34,6 +34,7 @@ from syncd import clock
 from syncd.domain import OrderIn, Parcel, ParcelLine
 from syncd.errors import AuthError, RejectedError, SyncdError, TransientError
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState, order_sources
+from syncd.logs import order_fields
 from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
 from syncd.stages.runner import StageReport, for_each_shop, shop_paused
@@ -216,7 +217,8 @@ def _call(rt: Runtime, shop_id: str, plan: OrderPlan) -> Outcome:
     except SyncdError as err:  # ProtocolError & co: an answer we cannot read
         return Outcome(plan, Result.UNKNOWN, f"answer could not be read: {err}", err)
     except Exception as err:  # a bug on one order's answer must not stop the batch; logged with its traceback
-        log.exception("order %s/%s: unexpected error while uploading tracking", shop_id, plan.platform_order_id)
+        log.exception("order %s/%s: unexpected error while uploading tracking", shop_id, plan.platform_order_id,
+                      extra=order_fields(shop_id, plan.platform_order_id))
         return Outcome(plan, Result.UNKNOWN, f"unexpected error: {type(err).__name__}", err)
     note = ("already on the storefront" if result.already_shipped
             else "whole order" if plan.whole_order else f"{len(plan.parcels)} parcel(s)")
@@ -266,7 +268,7 @@ def _record_failure(rt: Runtime, s: Session, shop_id: str, o: Outcome, now: date
             writeback_state=WritebackState.REJECTED, claimed_by=None, writeback_error=o.note[:2000]))
         _hold(s, o.plan.order_id, HoldReason.TRACKING_REJECTED, o.note, now)
         log.error("order %s/%s: storefront refused the tracking number: %s", shop_id, o.plan.platform_order_id,
-                  o.note)
+                  o.note, extra=order_fields(shop_id, o.plan.platform_order_id))
     else:
         rows = list(s.execute(select(Shipment.id, Shipment.writeback_attempts, Shipment.writeback_faults)
                               .where(Shipment.id.in_(ids))))
@@ -279,7 +281,7 @@ def _record_failure(rt: Runtime, s: Session, shop_id: str, o: Outcome, now: date
                 writeback_attempts=Shipment.writeback_attempts + 1, writeback_faults=0))
             _hold(s, o.plan.order_id, HoldReason.TRACKING_REJECTED, detail, now)
             log.error("order %s/%s: set aside after %d unreadable answers: %s", shop_id, o.plan.platform_order_id,
-                      faults, o.note)
+                      faults, o.note, extra=order_fields(shop_id, o.plan.platform_order_id))
         else:
             s.execute(update(Shipment), [
                 {"id": r.id, "writeback_state": WritebackState.PENDING, "writeback_attempts": r.writeback_attempts + 1,
@@ -287,7 +289,7 @@ def _record_failure(rt: Runtime, s: Session, shop_id: str, o: Outcome, now: date
                  "writeback_error": o.note[:2000], "writeback_faults": faults} for r in rows])
             if o.result is Result.UNKNOWN:
                 log.warning("order %s/%s: %s; read back before any new upload", shop_id, o.plan.platform_order_id,
-                            o.note)
+                            o.note, extra=order_fields(shop_id, o.plan.platform_order_id))
 
 
 def _unclaim(rt: Runtime, s: Session, shop_id: str, plans: Sequence[OrderPlan], why: str, now: datetime) -> None:

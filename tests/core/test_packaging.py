@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = (ROOT / "requirements.lock").read_text(encoding="utf-8")
@@ -73,3 +80,36 @@ def test_no_sandbox_configuration_goes_into_the_image() -> None:
     assert not any(i.split()[1] == "." for i in copies), "COPY . would bring everything in"
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert "config/*" in ignored and "!config/sandbox" not in ignored
+    assert "syncd/sandbox_config" in ignored  # the package's link to it
+
+
+def _wheel(tmp_path: Path) -> Path:
+    """A wheel built from a copy of the sources (nothing written into the repository), offline."""
+    pytest.importorskip("setuptools", reason="the build backend must be installed to build offline")
+    src = tmp_path / "src"
+    for part in ("syncd", "adapters", "migrations", "config/sandbox"):
+        shutil.copytree(ROOT / part, src / part, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+                    "-w", str(tmp_path / "dist"), str(src)], check=True, capture_output=True, timeout=300)
+    (wheel,) = (tmp_path / "dist").glob("syncd-*.whl")
+    return wheel
+
+
+def test_installed_package_finds_the_sandbox_configuration_from_any_directory(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as zf:
+        shipped = {n for n in zf.namelist() if n.startswith("syncd/sandbox_config/")}
+        zf.extractall(tmp_path / "site")
+    sandbox = ROOT / "config" / "sandbox"
+    wanted = {f"syncd/sandbox_config/{p.relative_to(sandbox).as_posix()}" for p in sandbox.rglob("*") if p.is_file()}
+    assert wanted and shipped == wanted, "every file of config/sandbox is package data"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    found = subprocess.run(
+        [sys.executable, "-c", "from syncd.sandboxrun import sandbox_config_dir; print(sandbox_config_dir())"],
+        cwd=elsewhere, env={**os.environ, "PYTHONPATH": str(tmp_path / "site")}, check=True, capture_output=True,
+        text=True, timeout=60).stdout.strip()
+    assert Path(found) == (tmp_path / "site" / "syncd" / "sandbox_config").resolve()

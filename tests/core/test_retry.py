@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -111,3 +112,22 @@ def test_call_counts_the_first_attempt_in_the_time_budget(monkeypatch):
     with pytest.raises(TransientError):
         call(RetryPolicy(attempts=5, max_seconds=30, initial_wait=10, max_wait=10, sleep=sleep), fn, what="t")
     assert len(calls) == 2  # one 10 s wait and one more attempt exhaust the 30 s; not three more
+
+
+def test_call_given_retried_failures_logs_the_attempts_at_debug_only(caplog):
+    fn, calls = _flaky([TransientError("busy"), TransientError("busy")])
+    with caplog.at_level(logging.DEBUG, logger="syncd.retry"):
+        assert call(RetryPolicy(sleep=lambda _: None), fn, what="douyin order.searchList") == "ok"
+    assert len(calls) == 3
+    attempts = [r for r in caplog.records if "attempt" in r.getMessage()]
+    assert [r.getMessage() for r in attempts] == ["douyin order.searchList: attempt 1 failed (busy); retrying",
+                                                   "douyin order.searchList: attempt 2 failed (busy); retrying"]
+    # the edges belong to the stage's scope (runner): nothing of a retry storm reaches INFO
+    assert all(r.levelno == logging.DEBUG for r in caplog.records)
+
+
+def test_call_given_every_attempt_failing_logs_nothing_above_debug(caplog):
+    fn, _ = _flaky([TransientError("down")] * 4)
+    with caplog.at_level(logging.DEBUG, logger="syncd.retry"), pytest.raises(TransientError):
+        call(RetryPolicy(attempts=4, sleep=lambda _: None), fn, what="t")
+    assert caplog.records and all(r.levelno == logging.DEBUG for r in caplog.records)

@@ -307,7 +307,7 @@ def test_file_name_with_a_newline_cannot_forge_log_lines(adapter, caplog):
     name = "x.csv\n2026-12-06 03:00:00,000 ERROR   syncd.collect: forged.csv"
     path = adapter.inbox_dir / name
     path.write_text("订单号,快递公司,快递单号\n6900000000000000001,中通,73100000000001\n", encoding="utf-8")
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.DEBUG):
         _read_and_finish(adapter, path)
     rendered = [TextFormatter().format(r) for r in caplog.records]
     assert rendered and all("\n" not in line for line in rendered)
