@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from adapters.dropfolder import PLUGIN as DROPFOLDER
 from adapters.dropfolder import DropFolderConfig
@@ -22,6 +23,7 @@ from syncd.runtime import Runtime
 from syncd.settings import Settings
 from syncd.stages.runner import StageReport
 from syncd.store.db import Database
+from syncd.store.models import Order
 from tests.fakes import FakeStorefront, FakeTokenStore
 
 SHOP = "shop1"
@@ -132,3 +134,11 @@ def build(
         suppliers={sid: DROPFOLDER.factory(c, ctx) for sid, c in sup_cfgs.items()},
     )
     return Harness(rt, fake, data_dir)
+
+
+def order_row(db: Database, pid: str) -> Order:
+    """The stored order with this platform order id, detached (its attributes stay readable)."""
+    with db.begin() as s:
+        o = s.scalars(select(Order).where(Order.platform_order_id == pid)).one()
+        s.expunge(o)
+        return o

@@ -19,6 +19,7 @@ from syncd.store.db import Database
 from syncd.store.models import AuditEntry, ExportBatch, Hold, Order, SupplierOrder
 from tests.fakes import make_order
 from tests.stages.harness import Harness, build
+from tests.stages.harness import order_row as _order
 
 
 @pytest.fixture
@@ -29,12 +30,6 @@ def h(db: Database, tmp_path: Path) -> Harness:
 def _ago(minutes: float):
     return clock.now() - timedelta(minutes=minutes)
 
-
-def _order(db: Database, pid: str) -> Order:
-    with db.begin() as s:
-        o = s.scalars(select(Order).where(Order.platform_order_id == pid)).one()
-        s.expunge(o)
-        return o
 
 
 def _audit(db: Database) -> list[tuple[str, str, str, str]]:

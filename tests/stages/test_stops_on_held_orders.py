@@ -16,9 +16,10 @@ from syncd.alerts.rules import evaluate
 from syncd.domain import OrderStatus, RefundEvent, RefundState
 from syncd.errors import RejectedError
 from syncd.store.db import Database
-from syncd.store.models import Hold, Order, SupplierOrder
+from syncd.store.models import Hold, SupplierOrder
 from tests.fakes import make_order
 from tests.stages.harness import Harness, build
+from tests.stages.harness import order_row as _order
 
 REFUSED_60068 = RejectedError("douyin order.logisticsAdd: 50002 isv.business-failed:60068 售前退款成功，不允许发货",
                               code="isv.business-failed:60068")
@@ -32,12 +33,6 @@ def h(db: Database, tmp_path: Path) -> Harness:
 def _ago(minutes: float):
     return clock.now() - timedelta(minutes=minutes)
 
-
-def _order(db: Database, pid: str) -> Order:
-    with db.begin() as s:
-        o = s.scalars(select(Order).where(Order.platform_order_id == pid)).one()
-        s.expunge(o)
-        return o
 
 
 def _tracking_rejected(h: Harness, db: Database, pid: str) -> None:

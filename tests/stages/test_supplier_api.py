@@ -39,6 +39,7 @@ from syncd.store.db import Database
 from syncd.store.models import AuditEntry, Order, Shipment, SupplierOrder
 from tests.fakes import FakeStorefront, make_order
 from tests.stages.harness import Harness, build
+from tests.stages.harness import order_row as _order
 
 
 @dataclass
@@ -167,10 +168,6 @@ def _sos(db: Database) -> list[SupplierOrder]:
     with db.read() as s:
         return list(s.scalars(select(SupplierOrder).order_by(SupplierOrder.id)))
 
-
-def _order(db: Database, pid: str) -> Order:
-    with db.read() as s:
-        return s.scalars(select(Order).where(Order.platform_order_id == pid)).one()
 
 
 def _route(h: Harness, *pids_skus: tuple[str, tuple[str, ...]]) -> None:
