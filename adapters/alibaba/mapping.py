@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from adapters.alibaba.config import MAX_MESSAGE, AlibabaSupplierConfig
+from adapters.common.fields import digits
 from syncd import carriers, clock, trace_words
 from syncd.domain import (
     LogisticsState,
@@ -131,8 +132,8 @@ def fen(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip())
+    if (d := digits(value)) is not None:
+        return int(d)
     return None
 
 

@@ -18,6 +18,22 @@ from syncd.errors import ProtocolError
 _WALL_CLOCK_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
+def digits(value: Any) -> str | None:
+    """A whole number given as text, as its digits; None for anything else. ASCII digits only ('²' and '١٢' pass
+    ``str.isdigit`` and then fail ``int``), spaces around dropped."""
+    if isinstance(value, str):
+        v = value.strip()
+        if v.isascii() and v.isdigit():
+            return v
+    return None
+
+
+def whole(value: Any) -> Any:
+    """``value`` with a whole number given as text turned into an int (:func:`digits`); anything else unchanged."""
+    d = digits(value)
+    return value if d is None else int(d)
+
+
 def as_object(value: Any, where: str) -> dict[str, Any]:
     """``value`` itself when it is an object (a JSON dict); anything else is refused."""
     if not isinstance(value, dict):

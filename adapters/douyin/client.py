@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from adapters.common.fields import whole
 from adapters.common.tokens import RefreshedElsewhere, SingleWriterTokens
 from adapters.douyin.config import DouyinShopConfig
 from adapters.douyin.signing import canonical_param_json, sign
@@ -236,8 +237,7 @@ class DouyinClient:
         resp = send(self._ctx.http, self._ctx.stats, request, system=SYSTEM, api=method)
         body = json_object(resp, system=SYSTEM, api=method)
         code = body.get("code")
-        if isinstance(code, str) and code.strip().isascii() and code.strip().isdigit():
-            code = int(code)
+        code = whole(code)
         if not isinstance(code, int) or isinstance(code, bool):
             raise ProtocolError(f"douyin {method}: answer has no numeric 'code'")
         sub_code = str(body.get("sub_code") or "")
@@ -321,8 +321,7 @@ class TokenKeeper:
         for name, value in (("access_token", access), ("refresh_token", refresh)):
             if not isinstance(value, str) or not value:
                 raise ProtocolError(f"douyin {method}: answer has no {name}")
-        if isinstance(expires_in, str) and expires_in.isascii() and expires_in.isdigit():
-            expires_in = int(expires_in)
+        expires_in = whole(expires_in)
         if not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0:
             raise ProtocolError(f"douyin {method}: answer has no usable expires_in")
         assert isinstance(access, str) and isinstance(refresh, str)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from adapters.common.fields import whole
 from syncd.domain import RejectedRecord
 from syncd.errors import ProtocolError
 from syncd.protocols import SeenVersions
@@ -168,8 +169,7 @@ class WindowReader(Generic[T]):
 def page_of(data: dict[str, Any], api: str, page: int, items_key: str, *, has_more: bool = False) -> Page:
     """Check one answer's ``total`` and entry list (and ``has_more`` when the API has it)."""
     total = data.get("total")
-    if isinstance(total, str) and total.isascii() and total.isdigit():
-        total = int(total)
+    total = whole(total)
     if not isinstance(total, int) or isinstance(total, bool) or total < 0:
         raise ProtocolError(f"douyin {api}: page {page} has no usable total")
     items = data.get(items_key) or []

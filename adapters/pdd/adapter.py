@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from adapters.common.fields import whole
 from adapters.pdd.client import PddClient
 from adapters.pdd.config import MAX_WINDOW_MINUTES, PddShopConfig
 from adapters.pdd.listing import Fetch, read_backward, read_has_next, sub_windows
@@ -91,8 +92,7 @@ class PddAdapter:
         for a, b in sub_windows(clock.to_epoch(start), clock.to_epoch(end)):
             data = self._orders_page(a, b)(1, 1, False)
             count = data.get("total_count")
-            if isinstance(count, str) and count.isascii() and count.isdigit():
-                count = int(count)
+            count = whole(count)
             if not isinstance(count, int) or isinstance(count, bool) or count < 0:
                 raise ProtocolError(f"pdd {ORDERS_API}: answer has no usable total_count")
             total += count

@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from adapters.common.fields import whole
 from syncd.errors import ProtocolError
 
 log = logging.getLogger("adapters.pdd")
@@ -88,8 +89,7 @@ def read_has_next(fetch: Fetch, items_key: str, what: str) -> list[Item]:
 
 def _total(data: dict[str, Any], what: str, page: int) -> int:
     total = data.get("total_count")
-    if isinstance(total, str) and total.strip().isascii() and total.strip().isdigit():
-        total = int(total)
+    total = whole(total)
     if not isinstance(total, int) or isinstance(total, bool) or total < 0:
         raise ProtocolError(f"{what}: page {page} has no usable total_count")
     return total

@@ -12,7 +12,17 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from adapters.common.fields import as_object, identifier, integer, nonempty_list, obj, objects, shanghai_time, text
+from adapters.common.fields import (
+    as_object,
+    identifier,
+    integer,
+    nonempty_list,
+    obj,
+    objects,
+    shanghai_time,
+    text,
+    whole,
+)
 from syncd import clock
 from syncd.carriers import normalize
 from syncd.domain import (
@@ -258,8 +268,7 @@ def carrier_table(data: dict[str, Any]) -> dict[str, int]:
         if not isinstance(entry, dict) or entry.get("available") in (0, "0", False):
             continue
         ident = entry.get("id")
-        if isinstance(ident, str) and ident.strip().isascii() and ident.strip().isdigit():
-            ident = int(ident)
+        ident = whole(ident)
         if not isinstance(ident, int) or isinstance(ident, bool):
             continue
         name, code = entry.get("logistics_company"), entry.get("code")
@@ -274,8 +283,7 @@ def parse_time(value: Any, where: str) -> datetime | None:
     """``yyyy-MM-dd HH:mm:ss`` Beijing time (or Unix seconds) → aware UTC; empty → None."""
     if value is None or value == "" or value == 0:
         return None
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value.strip())  # '²'.isdigit() is True: ASCII digits only
+    value = whole(value)
     if isinstance(value, int) and not isinstance(value, bool):
         try:
             return clock.from_epoch(value)

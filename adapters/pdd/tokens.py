@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from adapters.common.fields import digits
 from adapters.common.tokens import SingleWriterTokens
 from adapters.pdd.config import PddShopConfig
 from syncd import clock
@@ -98,8 +99,8 @@ class TokenKeeper:
 
 
 def _number(value: Any) -> int | None:
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip())
+    if (d := digits(value)) is not None:
+        return int(d)
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     return None

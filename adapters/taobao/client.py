@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from adapters.common.fields import digits
 from adapters.taobao.config import TaobaoShopConfig
 from adapters.taobao.session import REFRESH_METHOD, SessionKeeper
 from adapters.taobao.signing import sign
@@ -196,8 +197,8 @@ def _code(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value)
+    if (d := digits(value)) is not None:
+        return int(d)
     return None
 
 

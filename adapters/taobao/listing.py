@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from adapters.common.fields import whole
 from adapters.taobao.mapping import items
 from syncd import clock
 from syncd.errors import ProtocolError
@@ -115,8 +116,7 @@ class WindowReader:
         data = self._call(self.method, {**self._base(start, end), "fields": self._count_field, "page_no": 1,
                                         "page_size": 1, "use_has_next": False})
         total = data.get("total_results", 0 if not data.get(self._list_key) else None)
-        if isinstance(total, str) and total.isascii() and total.isdigit():
-            total = int(total)
+        total = whole(total)
         if not isinstance(total, int) or isinstance(total, bool) or total < 0:
             raise ProtocolError(f"taobao {self.method}: answer has no usable total_results")
         return total

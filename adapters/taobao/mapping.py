@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from adapters.common.fields import as_object, integer, shanghai_time, text
+from adapters.common.fields import as_object, digits, integer, shanghai_time, text
 from syncd.carriers import display_name, normalize
 from syncd.domain import (
     OrderIn,
@@ -291,6 +291,6 @@ def _masked(shown: str) -> str:
 def _id_text(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return str(value)
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return value.strip()
+    if (d := digits(value)) is not None:
+        return d
     return None

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from adapters.common.fields import whole
 from adapters.common.tokens import refresh_due, stamped
 from adapters.taobao.config import TaobaoShopConfig
 from syncd import clock
@@ -47,8 +48,7 @@ def fingerprint(secret: str) -> str:
 
 
 def _seconds(value: Any) -> int | None:
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value)
+    value = whole(value)
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return value

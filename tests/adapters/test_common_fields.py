@@ -203,3 +203,19 @@ def test_shanghai_time_under_the_process_time_zone_returns_aware_utc() -> None:
 def test_shanghai_time_given_anything_but_that_format_raises_value_error(wall_clock: str) -> None:
     with pytest.raises(ValueError):
         shanghai_time(wall_clock)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("42", "42"), (" 007 ", "007"), ("²", None), ("١٢", None), ("-1", None), ("1.5", None), ("", None),
+    (42, None), (None, None), (True, None),
+])
+def test_digits_given_outside_values_takes_ascii_digit_text_only(value: object, expected: str | None) -> None:
+    from adapters.common.fields import digits
+
+    assert digits(value) == expected
+
+
+def test_whole_given_digit_text_makes_an_int_and_leaves_the_rest_alone() -> None:
+    from adapters.common.fields import whole
+
+    assert whole(" 12 ") == 12 and whole("²") == "²" and whole(7) == 7 and whole(None) is None
