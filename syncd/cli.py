@@ -15,20 +15,22 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from syncd import __version__, clock
+from syncd.alerts.names import SEVERITY_WORDS
 from syncd.config.loader import Config, load_config
 from syncd.errors import ConfigError, ConfigErrors, NotFoundError, RejectedError, SyncdError
+from syncd.i18n import _
 from syncd.logs import setup_logging
 from syncd.settings import Settings, load_settings
 from syncd.store.db import DaemonLock, Database, open_database
 from syncd.store.migrate import upgrade
-from syncd.views import table
+from syncd.views import pad, table
 
 if TYPE_CHECKING:
     from syncd.runtime import Runtime
@@ -67,7 +69,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _problems(errors: Sequence[ConfigError], where: object) -> None:
     for e in errors:
         print(e, file=sys.stderr)
-    print(f"{len(errors)} configuration problem(s) in {where}", file=sys.stderr)
+    print(_("{n} configuration problem(s) in {where}").format(n=len(errors), where=where), file=sys.stderr)
 
 
 def _config(settings: Settings) -> Config:
@@ -123,6 +125,15 @@ def _refused(err: SyncdError) -> int:
     return EXIT_REFUSED if isinstance(err, RejectedError) else EXIT_ERROR
 
 
+def _activate(config: Config) -> None:
+    """Show the text of this command in the configured ``language`` (``SYNCD_LANG`` still wins); a value the
+    configuration check lets through but i18n does not know leaves the language as it was."""
+    from syncd import i18n
+
+    with suppress(ValueError):
+        i18n.activate(config.global_.language, config.global_.timezone)
+
+
 def _zone(settings: Settings, config: Config | None = None) -> ZoneInfo:
     """The zone times are shown in: ``timezone`` of syncd.yaml once the configuration has that key, else
     Asia/Shanghai. The configuration is read only for that key (``config``: already read), and a broken one
@@ -132,7 +143,9 @@ def _zone(settings: Settings, config: Config | None = None) -> ZoneInfo:
     if "timezone" not in GlobalConfig.model_fields:
         return clock.SHANGHAI
     try:
-        name = getattr((config or load_config(settings.config_dir)).global_, "timezone", None)
+        config = config or load_config(settings.config_dir)
+        _activate(config)
+        name = getattr(config.global_, "timezone", None)
         return ZoneInfo(name) if isinstance(name, str) and name else clock.SHANGHAI
     except (SyncdError, OSError, ZoneInfoNotFoundError, ValueError):
         return clock.SHANGHAI
@@ -186,10 +199,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except ConfigErrors as errs:
         problems.extend(errs.errors)
     if problems:
-        _problems(problems, f"{config_dir} and the environment")
+        _problems(problems, _("{config_dir} and the environment").format(config_dir=config_dir))
         raise SystemExit(EXIT_CHECK_FAILED)
-    print(f"{config_dir}: OK — {len(config.shops)} shop(s), {len(config.suppliers)} supplier(s), "
-          f"{len(config.routes)} SKU route(s)")
+    _activate(config)
+    print(_("{config_dir}: OK — {shops} shop(s), {suppliers} supplier(s), {routes} SKU route(s)").format(
+        config_dir=config_dir, shops=len(config.shops), suppliers=len(config.suppliers), routes=len(config.routes)))
     return 0
 
 
@@ -323,9 +337,10 @@ def cmd_health(args: argparse.Namespace) -> int:
         print(json.dumps(ready.as_json(), ensure_ascii=False, indent=2))
     else:
         for check in ready.failed:
-            print(f"unhealthy: {check.detail}", file=sys.stderr)
+            print(_("unhealthy: {detail}").format(detail=check.detail), file=sys.stderr)
         if ready.ok:
-            print("healthy: " + "; ".join(c.detail for c in ready.checks if c.name in ("daemon", "stage_finished")))
+            print(_("healthy: {details}").format(
+                details="; ".join(c.detail for c in ready.checks if c.name in ("daemon", "stage_finished"))))
     return EXIT_OK if ready.ok else EXIT_CHECK_FAILED
 
 
@@ -474,19 +489,21 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 print(json.dumps(rows, ensure_ascii=False, indent=2))
                 return 0
             if not rows:
-                print("no open alert")
+                print(_("no open alert"))
             zone = _zone(settings)
             for r in rows:
-                acked = f"  acked by {r['acked_by']}" if r["acked_at"] else ""
-                print(f"#{r['id']:<6} {r['severity']:<8} {r['rule']:<24} {r['title']}  "
-                      f"(since {clock.local_text(r['opened_at'], zone)}){acked}")
+                acked = "  " + _("acked by {who}").format(who=r["acked_by"]) if r["acked_at"] else ""
+                severity = _(SEVERITY_WORDS[r["severity"]]) if r["severity"] in SEVERITY_WORDS else r["severity"]
+                since = _("(since {at})").format(at=clock.local_text(r["opened_at"], zone))
+                print(f"#{r['id']:<6} {pad(severity, 8)} {r['rule']:<24} {r['title']}  {since}{acked}")
                 if r["detail"]:
                     print(f"        {r['detail']}")
             return 0
         if action == "ack":
             done = commands.ack(_db(_settings(args)), args.id, _who(args), args.reason or "")
-            verb = "closed" if done["closed"] else "acknowledged: no more reminders"
-            print(f"alert #{done['id']} {verb} ({done['title']})")
+            text = (_("alert #{id} closed ({title})") if done["closed"]
+                    else _("alert #{id} acknowledged: no more reminders ({title})"))
+            print(text.format(id=done["id"], title=done["title"]))
             return 0
         with _runtime(args) as rt:
             print(commands.send_test(rt, args.channel))

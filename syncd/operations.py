@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from syncd import clock
 from syncd.domain import OrderStatus, PaymentMode, RefundState
 from syncd.errors import NotFoundError, RejectedError
+from syncd.i18n import _
 from syncd.lifecycle import (
     AT_SUPPLIER,
     AUTO_HOLDS,
@@ -33,11 +34,17 @@ from syncd.store.audit import OPERATOR, order_subject, record
 from syncd.store.db import Database
 from syncd.store.models import ExportBatch, Order, Shipment, SupplierOrder
 from syncd.store.orders import lock_orders, release_holds
+from syncd.views import hold_word, state_word
 
 
 def subject_of(o: Order) -> str:
     """How the audit log and the refusals name an order: ``order SHOP/ORDER_ID``."""
     return order_subject(o.shop_id, o.platform_order_id)
+
+
+def _shown(o: Order) -> str:
+    """How a refusal names an order to a person, in the active language (the audit keeps :func:`subject_of`)."""
+    return _("order {shop}/{order}").format(shop=o.shop_id, order=o.platform_order_id)
 
 
 def _order(s: Session, order_id: int) -> Order:
@@ -79,11 +86,14 @@ def release(db: Database, order_id: int, by: str = OPERATOR, why: str = "") -> s
     with db.begin() as s:
         o = _order(s, order_id)
         what = subject_of(o)
+        shown = _shown(o)
         if o.state != OrderState.HELD:
-            raise RejectedError(f"{what} is {o.state}, not held: nothing to release")
+            raise RejectedError(_("{what} is {state}, not held: nothing to release")
+                .format(what=shown, state=state_word(o.state)))
         if o.hold_reason == HoldReason.COD_UNCONFIRMED:
-            raise RejectedError(f"{what} is cash on delivery and waits for its confirmation call: once the buyer "
-                                f"confirmed, run: syncd orders confirm-cod {o.shop_id}/{o.platform_order_id}")
+            raise RejectedError(_("{what} is cash on delivery and waits for its confirmation call: once the buyer "
+                                  "confirmed, run: syncd orders confirm-cod {shop}/{order}").format(
+                what=shown, shop=o.shop_id, order=o.platform_order_id))
         target = release_target(s, o)
         check_order(o.state, target)
         resent = 0
@@ -113,13 +123,15 @@ def hold(db: Database, order_id: int, reason: str, by: str = OPERATOR) -> None:
     with db.begin() as s:
         o = _order(s, order_id)
         what = subject_of(o)
+        shown = _shown(o)
         if o.state == OrderState.SHIPPED:
-            raise RejectedError(f"{what} is shipped: every parcel is on the storefront, there is nothing left to "
-                                "hold (for a lost or wrong parcel: syncd orders reship)")
+            raise RejectedError(_("{what} is shipped: every parcel is on the storefront, there is nothing left to "
+                                  "hold (for a lost or wrong parcel: syncd orders reship)").format(what=shown))
         if o.state in (OrderState.CANCELLED, OrderState.SKIPPED):
-            raise RejectedError(f"{what} is {o.state}; nothing to hold")
+            raise RejectedError(_("{what} is {state}; nothing to hold").format(what=shown, state=state_word(o.state)))
         if o.state == OrderState.HELD and o.hold_reason not in AUTO_HOLDS:
-            raise RejectedError(f"{what} is already held as {o.hold_reason}, which waits for a person anyway")
+            raise RejectedError(_("{what} is already held as {reason}, which waits for a person anyway").format(
+                what=shown, reason=hold_word(o.hold_reason)))
         before = f"{o.state}" + (f" ({o.hold_reason})" if o.hold_reason else "")
         hold_order(s, o, HoldReason.MANUAL, f"{reason} (by {by})", now, auto=False)
         record(s, by, "hold", what, reason, f"was {before}")
@@ -132,19 +144,25 @@ def confirm_cod(db: Database, order_id: int, by: str = OPERATOR, why: str = "") 
     with db.begin() as s:
         o = _order(s, order_id)
         what = subject_of(o)
+        shown = _shown(o)
         if o.payment_mode != PaymentMode.COD:
-            raise RejectedError(f"{what} is not cash on delivery ({o.payment_mode}): nothing to confirm")
+            raise RejectedError(_("{what} is not cash on delivery ({payment}): nothing to confirm").format(
+                what=shown, payment=o.payment_mode))
         if o.cod_confirmed_at is not None:
-            raise RejectedError(f"{what} was confirmed already by {o.cod_confirmed_by} at "
-                                f"{clock.local_text(o.cod_confirmed_at)} (Beijing time)")
+            raise RejectedError(_("{what} was confirmed already by {who} at {at} (Beijing time)").format(
+                what=shown, who=o.cod_confirmed_by, at=clock.local_text(o.cod_confirmed_at)))
         if o.state in (OrderState.CANCELLED, OrderState.SKIPPED):
-            raise RejectedError(f"{what} is {o.state}: nothing to confirm")
+            raise RejectedError(_("{what} is {state}: nothing to confirm")
+                .format(what=shown, state=state_word(o.state)))
         if o.state not in (OrderState.NEW, OrderState.HELD):
-            raise RejectedError(f"{what} is {o.state}: a confirmation only applies before it is sent to a supplier")
+            raise RejectedError(_("{what} is {state}: a confirmation only applies before it is sent to a supplier")
+                .format(
+                what=shown, state=state_word(o.state)))
         # unpaid is what a COD order is (Douyin lists it 待确认 until the platform releases it): confirmable
         if o.status not in (OrderStatus.PAID, OrderStatus.UNPAID) or o.refund_state != RefundState.NONE:
-            raise RejectedError(f"{what} is {o.status} on the storefront (refund {o.refund_state}): there is "
-                                "nothing to confirm")
+            raise RejectedError(_("{what} is {status} on the storefront (refund {refund}): there is nothing to confirm")
+                .format(
+                what=shown, status=o.status, refund=o.refund_state))
         o.cod_confirmed_at, o.cod_confirmed_by, o.updated_at = now, by[:100], now
         if o.state == OrderState.HELD and o.hold_reason == HoldReason.COD_UNCONFIRMED:
             check_order(o.state, OrderState.NEW)
@@ -163,19 +181,21 @@ def reship(rt: Runtime, order_id: int, *, sku: str | None = None, qty: int | Non
     with rt.db.begin() as s:
         o = _order(s, order_id)
         what = subject_of(o)
+        shown = _shown(o)
         if o.state not in (OrderState.PLACED, OrderState.SHIPPED):
-            raise RejectedError(f"{what} is {o.state}: a reship applies to an order placed with a supplier and not "
-                                "held (release it first)" if o.state == OrderState.HELD else
-                                f"{what} is {o.state}: a reship applies only to an order placed with a supplier")
+            raise RejectedError((_("{what} is {state}: a reship applies to an order placed with a supplier and not "
+                                   "held (release it first)") if o.state == OrderState.HELD else
+                                 _("{what} is {state}: a reship applies only to an order placed with a supplier"))
+                                .format(what=shown, state=state_word(o.state)))
         if o.status == OrderStatus.CANCELLED or o.refund_state == RefundState.REFUNDED:
-            raise RejectedError(f"{what} is {o.status} on the storefront (refund {o.refund_state}): a reship would "
-                                "send goods nobody paid for")
+            raise RejectedError(_("{what} is {status} on the storefront (refund {refund}): a reship would send goods "
+                                  "nobody paid for").format(what=shown, status=o.status, refund=o.refund_state))
         originals = list(s.scalars(select(SupplierOrder).where(
             SupplierOrder.order_id == o.id, SupplierOrder.kind != "reship",
             SupplierOrder.state.in_([SupplierOrderState.PLACED, SupplierOrderState.SHIPPED]))
             .order_by(SupplierOrder.id)))
         if not originals:
-            raise RejectedError(f"{what} has not been placed with a supplier: nothing to reship")
+            raise RejectedError(_("{what} has not been placed with a supplier: nothing to reship").format(what=shown))
         picks: list[tuple[SupplierOrder, list[dict[str, Any]]]] = []
         for so in originals:
             lines = [dict(ln) for ln in so.lines if sku is None or ln.get("merchant_sku") == sku]
@@ -185,11 +205,13 @@ def reship(rt: Runtime, order_id: int, *, sku: str | None = None, qty: int | Non
                 for ln in lines:
                     per_unit = int(ln["quantity"]) // max(1, int(ln.get("storefront_quantity", 1)))
                     if qty > int(ln.get("storefront_quantity") or ln["quantity"]):
-                        raise RejectedError(f"the order has only {ln.get('storefront_quantity')} of {sku}")
+                        raise RejectedError(_("the order has only {qty} of {sku}")
+                            .format(qty=ln.get("storefront_quantity"),
+                                                                                   sku=sku))
                     ln["storefront_quantity"], ln["quantity"] = qty, qty * per_unit
             picks.append((so, lines))
         if not picks:
-            raise RejectedError(f"{what} has no line with SKU {sku}")
+            raise RejectedError(_("{what} has no line with SKU {sku}").format(what=shown, sku=sku))
         count = s.scalar(select(func.count()).select_from(SupplierOrder).where(
             SupplierOrder.order_id == o.id, SupplierOrder.kind == "reship")) or 0
         made = []
@@ -237,8 +259,9 @@ def reexport(rt: Runtime, batch_id: int, who: str = OPERATOR, why: str = "") -> 
             .order_by(Order.id).limit(5))) if kind != "cancel" else []
     if stopped:
         names = ", ".join(f"{shop}/{pid}" for shop, pid in stopped)
-        raise RejectedError(f"batch {batch_id} holds orders cancelled since it was written ({names}): written "
-                            "again, the supplier would ship them; send the supplier the cancellation file instead")
+        raise RejectedError(_("batch {batch} holds orders cancelled since it was written ({names}): written again, the "
+                              "supplier would ship them; send the supplier the cancellation file instead").format(
+            batch=batch_id, names=names))
     name = write_again(rt, batch_id)
     with rt.db.begin() as s:
         record(s, who, "reexport", f"batch {batch_id}", why, f"wrote {name}")

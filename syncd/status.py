@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 
 from syncd import clock
 from syncd.domain import mask_phone
+from syncd.i18n import N_, _
 from syncd.store.audit import order_subjects
 from syncd.store.db import Database
 from syncd.store.models import (
@@ -27,6 +28,7 @@ from syncd.store.models import (
     TokenRow,
 )
 from syncd.store.orders import AFTER_FORWARD
+from syncd.views import hold_word, pad, state_word
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -101,39 +103,47 @@ def format_status(st: dict[str, Any], zone: ZoneInfo | None = None) -> str:
     def t(v: Any) -> str:
         return clock.local_text(v, zone)
 
-    out = [f"syncd status at {t(st['at'])}", "", "orders:"]
+    none = "  " + _("(none)")
+    out = [_("syncd status at {at}").format(at=t(st["at"])), "", _("orders:")]
     if not st["orders"]:
-        out.append("  (none yet)")
+        out.append("  " + _("(none yet)"))
     for row in st["orders"]:
-        out.append(f"  {row['shop']:<24} {row['state']:<10} {row['orders']:>7}")
-    out += ["", "open holds:"]
-    out += [f"  {h['reason']:<20} {h['orders']:>7}" for h in st["holds"]] or ["  (none)"]
-    out += ["", "tracking write-back:"]
-    out += [f"  {w['state']:<20} {w['shipments']:>7}" for w in st["writeback"]] or ["  (none)"]
-    out += ["", "stages (last success / last error):"]
+        out.append(f"  {pad(row['shop'], 24)} {pad(state_word(row['state']), 10)} {row['orders']:>7}")
+    out += ["", _("open holds:")]
+    out += [f"  {pad(hold_word(h['reason']), 20)} {h['orders']:>7}" for h in st["holds"]] or [none]
+    out += ["", _("tracking write-back:")]
+    out += [f"  {pad(w['state'], 20)} {w['shipments']:>7}" for w in st["writeback"]] or [none]
+    out += ["", _("stages (last success / last error):")]
     for r in st["stages"]:
-        err = f"  ERROR x{r['consecutive_failures']}: {r['last_error']}" if r["consecutive_failures"] else ""
+        err = ("  " + _("ERROR x{failures}: {error}").format(failures=r["consecutive_failures"], error=r["last_error"])
+               if r["consecutive_failures"] else "")
         out.append(f"  {r['stage']:<10} {r['scope']:<24} {t(r['last_success'])}{err}")
     for sh in st["paused_shops"]:
-        out.append(f"\nPAUSED shop {sh['shop']} since {t(sh['paused_at'])}: {sh['paused']}")
+        out.append("\n" + _("PAUSED shop {shop} since {at}: {why}").format(shop=sh["shop"], at=t(sh["paused_at"]),
+                                                                          why=sh["paused"]))
     for tok in st["tokens"]:
-        out.append(f"token {tok['shop']}: access until {t(tok['access_expires_at'])}, "
-                   f"refresh until {t(tok['refresh_expires_at'])}")
+        out.append(_("token {shop}: access until {access}, refresh until {refresh}").format(
+            shop=tok["shop"], access=t(tok["access_expires_at"]), refresh=t(tok["refresh_expires_at"])))
     if st["refund_after_forwarding"]:
-        out.append(f"\n{st['refund_after_forwarding']} order(s) refunded or cancelled after they went to the supplier:"
-                   " tell the supplier not to ship (syncd orders show ID)")
+        out.append("\n" + _("{n} order(s) refunded or cancelled after they went to the supplier: tell the supplier "
+                             "not to ship (syncd orders show ID)").format(n=st["refund_after_forwarding"]))
     for row in st.get("suppliers_late", []):
-        out.append(f"\nLATE supplier {row['supplier']}: {row['late']} order(s) not shipped within "
-                   f"{row['ship_within_hours']:g} h (oldest placed {t(row['oldest_placed_at'])})")
+        out.append("\n" + _("LATE supplier {supplier}: {n} order(s) not shipped within {hours} h (oldest placed "
+                             "{at})").format(supplier=row["supplier"], n=row["late"],
+                                             hours=f"{row['ship_within_hours']:g}", at=t(row["oldest_placed_at"])))
     if st.get("unpaid_supplier_orders"):
-        out.append(f"\n{st['unpaid_supplier_orders']} supplier order(s) await payment: syncd suppliers unpaid")
+        out.append("\n" + _("{n} supplier order(s) await payment: syncd suppliers unpaid").format(
+            n=st["unpaid_supplier_orders"]))
     for row in st.get("supplier_cancellations", []):
-        words = {"requested": "being cancelled at the supplier", "cancelled": "cancelled at the supplier",
-                 "too_late": "could NOT be stopped at the supplier: a person must act",
-                 "notified": "in a cancellation file: confirm with the supplier"}
-        out.append(f"{row['supplier_orders']} supplier order(s) {words.get(row['state'], row['state'])}")
+        words = {"requested": N_("{n} supplier order(s) being cancelled at the supplier"),
+                 "cancelled": N_("{n} supplier order(s) cancelled at the supplier"),
+                 "too_late": N_("{n} supplier order(s) could NOT be stopped at the supplier: a person must act"),
+                 "notified": N_("{n} supplier order(s) in a cancellation file: confirm with the supplier")}
+        n = row["supplier_orders"]
+        out.append(_(words[row["state"]]).format(n=n) if row["state"] in words else
+                   _("{n} supplier order(s) {state}").format(n=n, state=row["state"]))
     if st["quarantined"]:
-        out.append(f"\n{st['quarantined']} unreadable record(s) quarantined (see the log)")
+        out.append("\n" + _("{n} unreadable record(s) quarantined (see the log)").format(n=st["quarantined"]))
     return "\n".join(out)
 
 

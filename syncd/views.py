@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from syncd.alerts.names import HOLD_REASON_WORDS, PARCEL_STATE_WORDS
 from syncd.clock import local_text
+from syncd.i18n import N_, _
 
 
 def width(text: str) -> int:
@@ -63,21 +65,44 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, right: Seque
     return "\n".join([line(list(headers)), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
 
-ORDER_COLUMNS = ("#", "shop", "order", "state", "hold", "paid", "ship by", "suppliers", "goods", "why")
+ORDER_COLUMNS = ("#", N_("shop"), N_("order"), N_("state"), N_("hold"), N_("paid"), N_("ship by"), N_("suppliers"),
+                 N_("goods"), N_("why"))
+
+# An order's state as a person reads it (the code itself in English, what --json and --state say)
+ORDER_STATE_WORDS: dict[str, str] = {s: s for s in (
+    N_("new"), N_("held"), N_("routed"), N_("placed"), N_("shipped"), N_("cancelled"), N_("skipped"))}
+
+
+def state_word(state: str | None) -> str:
+    """An order state translated (an unknown one as it is)."""
+    return _(ORDER_STATE_WORDS[state]) if state in ORDER_STATE_WORDS else (state or "")
+
+
+def hold_word(reason: str | None) -> str:
+    """A hold reason translated (an unknown one as it is)."""
+    return _(HOLD_REASON_WORDS[reason]) if reason in HOLD_REASON_WORDS else (reason or "")
+
+
+def parcel_word(state: str | None) -> str:
+    """A parcel's logistics state translated (an unknown one as it is)."""
+    return _(PARCEL_STATE_WORDS[state]) if state in PARCEL_STATE_WORDS else (state or "")
 
 
 def orders_table(rows: Sequence[dict[str, Any]], zone: ZoneInfo | None = None) -> str:
     """``syncd orders list`` as a table (rows from :func:`syncd.status.list_orders`)."""
     if not rows:
-        return "no order matches"
-    body = [[r["id"], r["shop"], r["order"], r["state"], r["hold_reason"], local_text(r["paid_at"], zone),
-             local_text(r["ship_by"], zone) + (" LATE" if r.get("late") else ""), ",".join(r["suppliers"]),
+        return _("no order matches")
+    late = " " + _("LATE")
+    body = [[r["id"], r["shop"], r["order"], state_word(r["state"]), hold_word(r["hold_reason"]),
+             local_text(r["paid_at"], zone), local_text(r["ship_by"], zone) + (late if r.get("late") else ""),
+             ",".join(r["suppliers"]),
              r["goods"], r["why"]] for r in rows]
-    return table(ORDER_COLUMNS, body, right=(0,))
+    return table([_(h) for h in ORDER_COLUMNS], body, right=(0,))
 
 
 def _section(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]], **kw: Any) -> list[str]:
-    return ["", f"{title}:", table(headers, rows, indent="  ", **kw) if rows else "  (none)"]
+    return ["", _("{title}:").format(title=title),
+            table([_(h) for h in headers], rows, indent="  ", **kw) if rows else "  " + _("(none)")]
 
 
 def order_text(d: dict[str, Any], zone: ZoneInfo | None = None) -> str:
@@ -86,36 +111,45 @@ def order_text(d: dict[str, Any], zone: ZoneInfo | None = None) -> str:
         return local_text(v, zone)
 
     rc = d["receiver"]
-    out = [f"order {d['shop']}/{d['order']}  (#{d['id']})",
-           f"  state            {d['state']}" + (f" ({d['hold_reason']})" if d["hold_reason"] else ""),
-           f"  platform status  {d['platform_status']} ({d['status']}), refund {d['refund']}",
-           f"  payment          {d['payment']}, paid {t(d['paid_at'])}, ship by {t(d['ship_by'])}",
-           f"  receiver         {rc['name'] or '-'}  {rc['phone'] or '-'}  {rc['province']} {rc['city']}".rstrip()]
+    state = state_word(d["state"]) + (f" ({hold_word(d['hold_reason'])})" if d["hold_reason"] else "")
+    receiver = f"{rc['name'] or '-'}  {rc['phone'] or '-'}  {rc['province']} {rc['city']}".rstrip()
+    out = [_("order {shop}/{order}  (#{id})").format(shop=d["shop"], order=d["order"], id=d["id"]),
+           "  " + _("state            {state}").format(state=state),
+           "  " + _("platform status  {status} ({code}), refund {refund}").format(
+               status=d["platform_status"], code=d["status"], refund=d["refund"]),
+           "  " + _("payment          {payment}, paid {paid}, ship by {ship_by}").format(
+               payment=d["payment"], paid=t(d["paid_at"]), ship_by=t(d["ship_by"])),
+           "  " + _("receiver         {receiver}").format(receiver=receiver)]
     if d["cod_confirmed_at"]:
-        out.append(f"  COD confirmed    by {d['cod_confirmed_by']} at {t(d['cod_confirmed_at'])}")
+        out.append("  " + _("COD confirmed    by {who} at {at}").format(who=d["cod_confirmed_by"],
+                                                                       at=t(d["cod_confirmed_at"])))
     if d["last_error"]:
-        out.append(f"  last error       {d['last_error']}")
-    out += _section("lines", ("line", "merchant SKU", "qty", "refund", "title"),
+        out.append("  " + _("last error       {error}").format(error=d["last_error"]))
+    out += _section(_("lines"), (N_("line"), N_("merchant SKU"), N_("qty"), N_("refund"), N_("title")),
                     [[ln["line"], ln["sku"], ln["qty"], ln["refund"], ln["title"]] for ln in d["lines"]], right=(2,))
-    out += _section("supplier orders", ("#", "supplier", "supplier order no.", "kind", "state", "paid", "placed",
-                                        "cancel", "goods"),
+    yes, no = _("yes"), _("NO")
+    out += _section(_("supplier orders"), ("#", N_("supplier"), N_("supplier order no."), N_("kind"), N_("state"),
+                                           N_("paid"), N_("placed"), N_("cancel"), N_("goods")),
                     [[so["id"], so["supplier"], so["supplier_order"], so["kind"], so["state"],
-                      {True: "yes", False: "NO"}.get(so["paid"], "-"), t(so["placed_at"]),
+                      {True: yes, False: no}.get(so["paid"], "-"), t(so["placed_at"]),
                       "" if so["cancel"] == "none" else so["cancel"],
                       ", ".join(f"{ln['supplier_sku']}×{ln['qty']}" for ln in so["lines"])]
                      for so in d["supplier_orders"]], right=(0,))
-    out += [f"  supplier order #{so['id']}: {so['error']}" for so in d["supplier_orders"] if so["error"]]
-    out += _section("parcels", ("carrier", "tracking no.", "tracking", "picked up", "delivered", "last scan",
-                                "on the storefront"),
-                    [[sh["carrier"], sh["tracking_no"], sh["logistics"] + (f" ({sh['verdict']})" if sh["verdict"]
-                                                                          else ""),
+    out += ["  " + _("supplier order #{id}: {error}").format(id=so["id"], error=so["error"])
+            for so in d["supplier_orders"] if so["error"]]
+    out += _section(_("parcels"), (N_("carrier"), N_("tracking no."), N_("tracking"), N_("picked up"),
+                                   N_("delivered"), N_("last scan"), N_("on the storefront")),
+                    [[sh["carrier"], sh["tracking_no"], parcel_word(sh["logistics"]) + (f" ({sh['verdict']})"
+                                                                                        if sh["verdict"] else ""),
                       t(sh["picked_up_at"]), t(sh["delivered_at"]), t(sh["last_event_at"]), sh["writeback"]]
                      for sh in d["shipments"]])
-    out += [f"  parcel {sh['tracking_no']}: {sh['error']}" for sh in d["shipments"] if sh["error"]]
-    out += _section("holds", ("since", "reason", "released", "by", "detail"),
-                    [[t(h["since"]), h["reason"], t(h["released"]) if h["released"] else "open", h["by"],
-                      h["detail"]] for h in d["holds"]], max_width=60)
-    out += _section("audit trail", ("at", "system", "action", "outcome", "by", "detail"),
+    out += ["  " + _("parcel {tracking_no}: {error}").format(tracking_no=sh["tracking_no"], error=sh["error"])
+            for sh in d["shipments"] if sh["error"]]
+    still_open = _("open")
+    out += _section(_("holds"), (N_("since"), N_("reason"), N_("released"), N_("by"), N_("detail")),
+                    [[t(h["since"]), hold_word(h["reason"]), t(h["released"]) if h["released"] else still_open,
+                      h["by"], h["detail"]] for h in d["holds"]], max_width=60)
+    out += _section(_("audit trail"), (N_("at"), N_("system"), N_("action"), N_("outcome"), N_("by"), N_("detail")),
                     [[t(a["at"]), a["system"], a["action"], a["outcome"], a["by"], a["detail"]] for a in d["audit"]],
                     max_width=80)
     return "\n".join(out)
