@@ -74,10 +74,12 @@ def _problems(errors: Sequence[ConfigError], where: object) -> None:
 
 def _config(settings: Settings) -> Config:
     try:
-        return load_config(settings.config_dir)
+        config = load_config(settings.config_dir)
     except ConfigErrors as errs:
         _problems(errs.errors, settings.config_dir)
         raise SystemExit(EXIT_CHECK_FAILED) from None
+    _activate(config)
+    return config
 
 
 def _db(settings: Settings, *, migrate: bool = True) -> Database:
@@ -354,47 +356,52 @@ def _order_filter(args: argparse.Namespace) -> OrderFilter:
 def cmd_orders(args: argparse.Namespace) -> int:
     from syncd import operations
     from syncd.status import find_order, list_orders, order_details
-    from syncd.views import order_text, orders_table
+    from syncd.views import order_text, orders_table, state_word
 
     settings = _settings(args)
+    zone = _zone(settings)  # also the configured language
     db = _db(settings)
     if args.action == "list":
         rows = list_orders(db, _order_filter(args))
         if args.json:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
             return EXIT_OK
-        print(orders_table(rows, _zone(settings)))
+        print(orders_table(rows, zone))
         if len(rows) == args.limit:
-            print(f"(the first {args.limit}; narrow the filters or raise --limit)")
+            print(_("(the first {limit}; narrow the filters or raise --limit)").format(limit=args.limit))
         return EXIT_OK
     if args.action == "resync":
         return _resync_order(args, db)
     order = find_order(db, args.id)
     if order is None:
-        print(f"syncd: no single order matches {args.id!r} (use SHOP/ORDER_ID or #internal-id)", file=sys.stderr)
+        print("syncd: " + _("no single order matches {ref} (use SHOP/ORDER_ID or #internal-id)").format(
+            ref=repr(args.id)), file=sys.stderr)
         return EXIT_NOT_FOUND
     who, why = _who(args), getattr(args, "reason", None) or ""
     try:
         if args.action == "show":
             details = order_details(db, order.id)
             print(json.dumps(details, ensure_ascii=False, indent=2) if args.json
-                  else order_text(details, _zone(settings)))
+                  else order_text(details, zone))
         elif args.action == "release":
-            print(f"order {order.platform_order_id} released → {operations.release(db, order.id, who, why)}")
+            released = operations.release(db, order.id, who, why)
+            print(_("order {order} released → {state}").format(order=order.platform_order_id,
+                                                                state=state_word(released)))
         elif args.action == "hold":
             operations.hold(db, order.id, args.reason, by=who)
-            print(f"order {order.platform_order_id} held: {args.reason}")
+            print(_("order {order} held: {reason}").format(order=order.platform_order_id, reason=args.reason))
         elif args.action == "confirm-cod":
             state = operations.confirm_cod(db, order.id, who, why)
-            print(f"order {order.platform_order_id}: cash on delivery confirmed by {who} → {state}")
+            print(_("order {order}: cash on delivery confirmed by {who} → {state}").format(
+                order=order.platform_order_id, who=who, state=state_word(state)))
         elif args.action == "reship":
             if args.qty is not None and args.line is None:
                 print("syncd: --qty needs --line SKU", file=sys.stderr)
                 return EXIT_USAGE
             with _runtime(args, db) as rt:
                 new_id = operations.reship(rt, order.id, sku=args.line, qty=args.qty, who=who, why=why)
-            print(f"order {order.platform_order_id}: reship recorded as supplier order #{new_id}; "
-                  "the next forward run places it")
+            print(_("order {order}: reship recorded as supplier order #{id}; the next forward run places it")
+                  .format(order=order.platform_order_id, id=new_id))
     except SyncdError as err:
         return _refused(err)
     return EXIT_OK
@@ -488,9 +495,9 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(rows, ensure_ascii=False, indent=2))
                 return 0
+            zone = _zone(settings)  # also the configured language
             if not rows:
                 print(_("no open alert"))
-            zone = _zone(settings)
             for r in rows:
                 acked = "  " + _("acked by {who}").format(who=r["acked_by"]) if r["acked_at"] else ""
                 severity = _(SEVERITY_WORDS[r["severity"]]) if r["severity"] in SEVERITY_WORDS else r["severity"]

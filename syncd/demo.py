@@ -21,6 +21,7 @@ from typing import Any
 
 from syncd.alerts.commands import list_open
 from syncd.daemon import run_daemon
+from syncd.i18n import _
 from syncd.runtime import build_runtime
 from syncd.sandboxrun import (
     SANDBOX_SUPPLIERS,
@@ -35,7 +36,7 @@ from syncd.sandboxrun import (
 from syncd.settings import Settings
 from syncd.store.db import open_database
 from syncd.store.migrate import upgrade
-from syncd.views import table
+from syncd.views import hold_word, pad, table
 
 
 def main(args: argparse.Namespace) -> int:
@@ -75,9 +76,11 @@ def look_around(root: Path) -> str:
 
 def progress_line(p: Any) -> str:
     """The live progress line: orders by state, then parcels (a split order has several), labelled as such."""
-    return (f"orders {p.total:>6} | new {p.new:>5} | routed {p.routed:>5} | at supplier {p.placed:>5} | shipped "
-            f"{p.shipped:>5} | held {p.held:>4} | cancelled {p.cancelled:>4} || parcels: with tracking "
-            f"{p.tracking:>5}, on the storefront {p.uploaded:>5}")
+    return _("orders {total} | new {new} | routed {routed} | at supplier {placed} | shipped {shipped} | held {held} | "
+             "cancelled {cancelled} || parcels: with tracking {tracking}, on the storefront {uploaded}").format(
+        total=f"{p.total:>6}", new=f"{p.new:>5}", routed=f"{p.routed:>5}", placed=f"{p.placed:>5}",
+        shipped=f"{p.shipped:>5}", held=f"{p.held:>4}", cancelled=f"{p.cancelled:>4}", tracking=f"{p.tracking:>5}",
+        uploaded=f"{p.uploaded:>5}")
 
 
 def _run(args: argparse.Namespace, root: Path, data_dir: Path, sandbox: Any) -> int:
@@ -87,8 +90,9 @@ def _run(args: argparse.Namespace, root: Path, data_dir: Path, sandbox: Any) -> 
     db = open_database(settings.db_url())
     upgrade(db)
     rt = build_runtime(settings, config, db)
-    print(f"syncd demo: sandbox shops {', '.join(sandbox.storefronts)} at {sandbox.url} with {args.orders} orders "
-          f"each, 2 drop-folder suppliers in {data_dir / 'suppliers'}\n")
+    print(_("syncd demo: sandbox shops {shops} at {url} with {orders} orders each, 2 drop-folder suppliers in "
+            "{folder}").format(shops=", ".join(sandbox.storefronts), url=sandbox.url, orders=args.orders,
+                               folder=data_dir / "suppliers") + "\n")
     started = time.monotonic()
     seen: dict[str, Any] = {"line": "", "changed": started}
 
@@ -119,20 +123,24 @@ def _run(args: argparse.Namespace, root: Path, data_dir: Path, sandbox: Any) -> 
 
 def _summary(rt: Any, db: Any, data_dir: Path, sandbox: Any, p: Any, elapsed: float, *, keep: bool) -> None:
     out = sys.stdout
-    out.write(f"Summary after {elapsed:.1f}s:\n")
-    out.write(f"  {p.total} orders pulled; {p.shipped} shipped with tracking written back; {p.held} held for a "
-              f"person; {p.cancelled} cancelled or shipped elsewhere\n")
+    out.write(_("Summary after {seconds}s:").format(seconds=f"{elapsed:.1f}") + "\n")
+    out.write("  " + _("{total} orders pulled; {shipped} shipped with tracking written back; {held} held for a "
+                       "person; {cancelled} cancelled or shipped elsewhere").format(
+        total=p.total, shipped=p.shipped, held=p.held, cancelled=p.cancelled) + "\n")
     if p.placed:
-        where = ("explained in var/suppliers/*/inbox/processed/*.errors.csv" if keep
-                 else "explained in an .errors.csv file: run with --keep to read them")
-        out.write(f"  {p.placed} order(s) at a supplier without tracking yet (a rejected reply row is {where})\n")
+        where = (_("explained in var/suppliers/*/inbox/processed/*.errors.csv") if keep
+                 else _("explained in an .errors.csv file: run with --keep to read them"))
+        out.write("  " + _("{n} order(s) at a supplier without tracking yet (a rejected reply row is {where})").format(
+            n=p.placed, where=where) + "\n")
     for reason, n, detail in hold_summary(db):
-        out.write(f"    held {reason:<20} {n:>4}   e.g. {detail}\n")
-    for sid, _, _ in SANDBOX_SUPPLIERS:
+        out.write("    " + _("held {reason} {n}   e.g. {detail}").format(
+            reason=pad(hold_word(reason), 20), n=f"{n:>4}", detail=detail) + "\n")
+    for sid, _format, _encoding in SANDBOX_SUPPLIERS:
         outbox, inbox = supplier_dirs(data_dir, sid)
         files = sorted(f.name for f in outbox.iterdir() if not f.name.startswith(".")) if outbox.exists() else []
         errors = list((inbox / "processed").glob("*.errors.csv")) if inbox.exists() else []
-        out.write(f"  supplier {sid}: {len(files)} outbox file(s), {len(errors)} reply file(s) with rejected rows"
+        out.write("  " + _("supplier {supplier}: {files} outbox file(s), {errors} reply file(s) with rejected rows")
+                  .format(supplier=sid, files=len(files), errors=len(errors))
                   + (f" ({inbox.relative_to(data_dir.parent) / 'processed'})" if errors and keep else "") + "\n")
     state = sandbox.state()
     for platform in sandbox.storefronts:
@@ -148,8 +156,8 @@ def _summary(rt: Any, db: Any, data_dir: Path, sandbox: Any, p: Any, elapsed: fl
                   f"{len(dup)} created twice, {partners['1688'].get('lost_replies', 0)} answers lost on purpose\n")
     alerts = list_open(db)
     by_rule = Counter(a["rule"] for a in alerts)
-    out.write(f"  open alerts: {len(alerts)}" + (" (" + ", ".join(f"{r} {n}" for r, n in sorted(by_rule.items()))
-                                                   + ")" if alerts else "") + "\n")
+    rules = " (" + ", ".join(f"{r} {n}" for r, n in sorted(by_rule.items())) + ")" if alerts else ""
+    out.write("  " + _("open alerts: {n}").format(n=len(alerts)) + rules + "\n")
     for a in alerts[:5]:
         out.write(f"    #{a['id']} {a['severity']:<8} {a['title']}\n")
     if partners:
@@ -161,8 +169,9 @@ def _summary(rt: Any, db: Any, data_dir: Path, sandbox: Any, p: Any, elapsed: fl
     per_shop = {shop: n for shop, n in progress_by_shop(db).items()}
     out.write("  orders per shop: " + ", ".join(f"{shop} {n}" for shop, n in per_shop.items()) + "\n")
     if not keep:
-        out.write("\nRun `syncd demo --keep` to keep this run's data and look around in it afterwards.")
-    out.write("\nThe same daemon runs against real shops with `syncd run` and your own config/ (see README).\n")
+        out.write("\n" + _("Run `syncd demo --keep` to keep this run's data and look around in it afterwards."))
+    out.write("\n" + _("The same daemon runs against real shops with `syncd run` and your own config/ (see README).")
+              + "\n")
 
 
 def calls_table(calls: Mapping[tuple[str, str], int]) -> str:
