@@ -111,7 +111,8 @@ def order_text(d: dict[str, Any], zone: ZoneInfo | None = None) -> str:
         return local_text(v, zone)
 
     rc = d["receiver"]
-    state = state_word(d["state"]) + (f" ({hold_word(d['hold_reason'])})" if d["hold_reason"] else "")
+    state = (_("{state} ({reason})").format(state=state_word(d["state"]), reason=hold_word(d["hold_reason"]))
+             if d["hold_reason"] else state_word(d["state"]))
     receiver = f"{rc['name'] or '-'}  {rc['phone'] or '-'}  {rc['province']} {rc['city']}".rstrip()
     out = [_("order {shop}/{order}  (#{id})").format(shop=d["shop"], order=d["order"], id=d["id"]),
            "  " + _("state            {state}").format(state=state),
