@@ -507,7 +507,9 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                     print(f"        {r['detail']}")
             return 0
         if action == "ack":
-            done = commands.ack(_db(_settings(args)), args.id, _who(args), args.reason or "")
+            settings = _settings(args)
+            _zone(settings)  # the configured language
+            done = commands.ack(_db(settings), args.id, _who(args), args.reason or "")
             text = (_("alert #{id} closed ({title})") if done["closed"]
                     else _("alert #{id} acknowledged: no more reminders ({title})"))
             print(text.format(id=done["id"], title=done["title"]))

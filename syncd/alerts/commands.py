@@ -48,12 +48,12 @@ def ack(db: Database, alert_id: int, who: str, why: str = "") -> dict[str, Any]:
     with db.begin() as s:
         a = s.get(Alert, alert_id)
         if a is None:
-            raise NotFoundError(f"no alert #{alert_id}; list the open ones with: syncd alerts")
+            raise NotFoundError(_("no alert #{id}; list the open ones with: syncd alerts").format(id=alert_id))
         if not a.open:
-            raise RejectedError(f"alert #{alert_id} is already resolved; nothing to acknowledge")
+            raise RejectedError(_("alert #{id} is already resolved; nothing to acknowledge").format(id=alert_id))
         if a.acked_at is not None:
-            raise RejectedError(f"alert #{alert_id} was acknowledged already by {a.acked_by} at "
-                                f"{clock.local_text(a.acked_at)}; it stays quiet until it resolves")
+            raise RejectedError(_("alert #{id} was acknowledged already by {who} at {at}; it stays quiet until it "
+                                  "resolves").format(id=alert_id, who=a.acked_by, at=clock.local_text(a.acked_at)))
         closes = a.rule in ACK_CLOSES
         values: dict[str, Any] = {"acked_at": now, "acked_by": who[:100]}
         if closes:
@@ -98,12 +98,13 @@ def send_test(rt: Runtime, channel_id: str) -> str:
     is misconfigured, TransientError / RateLimitedError when it may pass later)."""
     sink = rt.sinks.get(channel_id)
     if sink is None:
-        known = ", ".join(sorted(rt.sinks)) or "none configured in alerts.yaml"
-        raise NotFoundError(f"no alert channel {channel_id!r} (channels: {known})")
+        known = ", ".join(sorted(rt.sinks)) or _("none configured in alerts.yaml")
+        raise NotFoundError(_("no alert channel {channel} (channels: {known})").format(channel=repr(channel_id),
+                                                                                        known=known))
     now = clock.now()
     if sent_last_minute(rt.db, channel_id, now) >= sink.per_minute:
-        raise RateLimitedError(f"channel {channel_id} already sent {sink.per_minute} messages in the last minute; "
-                               "try again in a minute", retry_after=60)
+        raise RateLimitedError(_("channel {channel} already sent {n} messages in the last minute; try again in a "
+                                 "minute").format(channel=channel_id, n=sink.per_minute), retry_after=60)
     sink.send(Message(_("syncd test message"),
                       [_("Channel {channel} ({kind}) works: sent {at} ({zone}) by {holder}.").format(
                           channel=channel_id, kind=sink.kind, at=local(now), zone=zone_label(), holder=rt.holder),

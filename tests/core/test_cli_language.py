@@ -123,3 +123,13 @@ def test_demo_progress_line_in_chinese():
         line = progress_line(p)
     assert line == ("订单    300 | 新订单     0 | 已分配     1 | 已下单     2 | 已发货   290 | 暂扣    5 | "
                     "已取消    2 || 包裹：有物流单号   310，已回传平台   305")
+
+
+def test_alerts_ack_refusals_in_chinese(env: Path, tmp_path: Path, chinese, capsys):
+    assert main(["db", "upgrade"]) == 0
+    alert_id = _open_alert(tmp_path)
+    capsys.readouterr()
+    assert main(["alerts", "ack", "999"]) != 0
+    assert capsys.readouterr().err.strip() == "syncd: 没有告警 #999；未关闭的告警请用 syncd alerts 查看"
+    assert main(["alerts", "ack", str(alert_id), "--by", "xiaowang"]) == 0
+    assert capsys.readouterr().out.startswith(f"告警 #{alert_id} 已确认，不再提醒（")
