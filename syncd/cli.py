@@ -283,7 +283,8 @@ def _resync_order(args: argparse.Namespace, db: Database) -> int:
             n = operations.resync(rt, shop, pid, _who(args), args.reason or "")
     except SyncdError as err:
         return _refused(err)
-    print(f"order {shop}/{pid}: read again ({'changed' if n else 'no change'})")
+    print((_("order {shop}/{order}: read again (changed)") if n else _("order {shop}/{order}: read again (no change)"))
+          .format(shop=shop, order=pid))
     return 0
 
 
@@ -445,13 +446,13 @@ def cmd_suppliers(args: argparse.Namespace) -> int:
     if args.action == "unpaid":
         settings = _settings(args)
         rows = unpaid_supplier_orders(_db(settings))
+        zone = _zone(settings)  # also the configured language
         if args.json:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         elif not rows:
-            print("no supplier order awaits payment")
+            print(_("no supplier order awaits payment"))
         else:
-            zone = _zone(settings)
-            print(table(("supplier", "supplier order no.", "order", "placed", "note"),
+            print(table((_("supplier"), _("supplier order no."), _("order"), _("placed"), _("note")),
                         [[r["supplier"], r["supplier_order"], f"{r['shop']}/{r['order']}",
                           clock.local_text(r["placed_at"], zone), r["note"]] for r in rows], max_width=60))
         return EXIT_OK

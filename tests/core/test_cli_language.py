@@ -133,3 +133,12 @@ def test_alerts_ack_refusals_in_chinese(env: Path, tmp_path: Path, chinese, caps
     assert capsys.readouterr().err.strip() == "syncd: 没有告警 #999；未关闭的告警请用 syncd alerts 查看"
     assert main(["alerts", "ack", str(alert_id), "--by", "xiaowang"]) == 0
     assert capsys.readouterr().out.startswith(f"告警 #{alert_id} 已确认，不再提醒（")
+
+
+def test_suppliers_unpaid_in_chinese_has_chinese_headers(env: Path, tmp_path: Path, chinese, capsys):
+    _seed(tmp_path)
+    capsys.readouterr()
+    assert main(["suppliers", "unpaid"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["供应商", "供应商订单号", "订单号", "已下单", "备注"]
+    assert lines[2].split()[:3] == ["sandbox-1688", "2938475610001", "douyin-demo/P1"]
