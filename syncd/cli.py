@@ -183,8 +183,9 @@ def cmd_once(args: argparse.Namespace) -> int:
         lock.release()
     failed = [r for r in reports if not r.ok]
     for r in reports:
-        status = "ok" if r.ok else "FAILED: " + "; ".join(f"{scope}: {err}" for scope, err in r.failures)
-        print(f"{r.stage:<10} {r.work:>6} done  {status}")
+        status = _("ok") if r.ok else _("FAILED: {failures}").format(
+            failures="; ".join(f"{scope}: {err}" for scope, err in r.failures))
+        print(_("{stage} {work} done  {status}").format(stage=f"{r.stage:<10}", work=f"{r.work:>6}", status=status))
     return EXIT_STAGE_FAILED if failed else EXIT_OK
 
 
