@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,17 +13,6 @@ from sqlalchemy import select
 from syncd.cli import EXIT_CHECK_FAILED, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_STAGE_FAILED, main
 from syncd.store.db import open_database
 from syncd.store.models import ExportBatch, Order
-from tests.core.test_config_loader import SANDBOX
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    cfg = tmp_path / "config"
-    shutil.copytree(SANDBOX, cfg)
-    monkeypatch.setenv("SYNCD_CONFIG_DIR", str(cfg))
-    monkeypatch.setenv("SYNCD_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SYNCD_SANDBOX_URL", "http://127.0.0.1:9")
-    return cfg
 
 
 def test_check_config_given_a_valid_directory_says_ok(env: Path, capsys: pytest.CaptureFixture[str]):

@@ -4,7 +4,6 @@ person reads is translated, JSON output is not."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,17 +14,6 @@ from syncd.demo import progress_line
 from syncd.sandboxrun import Progress
 from tests.core.test_cli import _open_alert
 from tests.core.test_cli_views import _seed
-from tests.core.test_config_loader import SANDBOX
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    cfg = tmp_path / "config"
-    shutil.copytree(SANDBOX, cfg)
-    monkeypatch.setenv("SYNCD_CONFIG_DIR", str(cfg))
-    monkeypatch.setenv("SYNCD_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SYNCD_SANDBOX_URL", "http://127.0.0.1:9")
-    return cfg
 
 
 @pytest.fixture

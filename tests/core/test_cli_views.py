@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,19 +24,8 @@ from syncd.cli import (
 from syncd.store.db import Database, open_database
 from syncd.store.models import AuditEntry, Hold, Order, Shipment, StageRun, SupplierOrder
 from tests.core.test_cli import _daemon
-from tests.core.test_config_loader import SANDBOX
 
 NOW = clock.now().replace(microsecond=0)
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    cfg = tmp_path / "config"
-    shutil.copytree(SANDBOX, cfg)
-    monkeypatch.setenv("SYNCD_CONFIG_DIR", str(cfg))
-    monkeypatch.setenv("SYNCD_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SYNCD_SANDBOX_URL", "http://127.0.0.1:9")
-    return cfg
 
 
 def _db(tmp_path: Path) -> Database:
