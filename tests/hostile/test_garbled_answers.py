@@ -83,15 +83,20 @@ def garbled(request: pytest.FixtureRequest) -> Callable[[], Exception]:
 # ---- writeback: storefront ----------------------------------------------------------------------------------
 
 
-def test_writeback_given_a_garbled_answer_to_an_accepted_upload_uploads_every_order_once(
-        db: Database, tmp_path: Path, garbled):
-    """The shop accepted the third upload but its answer came back garbled."""
+def _with_tracking(db: Database, tmp_path: Path) -> Harness:
+    """Every order of PIDS forwarded to acme, and acme's reply file with a tracking number for each imported."""
     h = build(db, tmp_path)
     for i, pid in enumerate(PIDS):
         h.shop.put(make_order(pid, clock.now() - timedelta(minutes=30 - i)))
     h.cycle()
     h.reply("acme", "r.csv", [(pid, "中通", f"ZT{pid}0000") for pid in PIDS])
     h.stage("collect")
+    return h
+
+def test_writeback_given_a_garbled_answer_to_an_accepted_upload_uploads_every_order_once(
+        db: Database, tmp_path: Path, garbled):
+    """The shop accepted the third upload but its answer came back garbled."""
+    h = _with_tracking(db, tmp_path)
     garble(h.shop, MIDDLE, garbled, accepted=True)
     h.stage("writeback")
     assert [st for pid, st in order_states(db).items() if pid != MIDDLE] == ["shipped"] * 4  # recorded at once
@@ -235,12 +240,7 @@ def test_collect_given_a_reply_file_that_makes_the_import_fail_imports_the_other
 def test_track_given_a_garbled_answer_for_one_parcel_records_the_others_and_asks_it_again(
         db: Database, tmp_path: Path, garbled):
     """The provider's answer for the third parcel cannot be read."""
-    h = build(db, tmp_path)
-    for i, pid in enumerate(PIDS):
-        h.shop.put(make_order(pid, clock.now() - timedelta(minutes=30 - i)))
-    h.cycle()
-    h.reply("acme", "r.csv", [(pid, "中通", f"ZT{pid}0000") for pid in PIDS])
-    h.stage("collect")
+    h = _with_tracking(db, tmp_path)
     asked: list[str] = []
     bad = [f"ZT{MIDDLE}0000"]
 
