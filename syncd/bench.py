@@ -52,7 +52,7 @@ def _cpu() -> float:
 
 def _start_sandbox(per_shop: int, data_dir: Path, rate_limited: bool,
                    platforms: tuple[str, ...]) -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "adapters.sandbox", "serve", "--port", "0", "--orders", str(per_shop),
+    cmd = [sys.executable, "-m", "syncd.adapters.sandbox", "serve", "--port", "0", "--orders", str(per_shop),
            "--seed", "3", "--fault-rate", "0" if rate_limited else "0.002", "--reply-delay", "0.2",
            "--bad-row-rate", "0", "--release-after", "0", "--span-hours", "24", "--platforms", ",".join(platforms)]
     if rate_limited:
@@ -74,7 +74,7 @@ def _start_sandbox(per_shop: int, data_dir: Path, rate_limited: bool,
 def _file_suppliers_only(config: Config) -> None:
     """Every SKU to the drop-folder supplier the sandbox catalogue names: the workload the core was first
     measured on, to tell a regression of the core from the cost of API suppliers."""
-    seed: Any = importlib.import_module("adapters.sandbox.seed")
+    seed: Any = importlib.import_module("syncd.adapters.sandbox.seed")
     config.routes = {code: Route(sku=code, supplier=item.supplier, supplier_sku=item.supplier_sku,
                                  multiplier=item.multiplier, cost=seed.PRICES[code][1])
                      for code, item in seed.CATALOG.items()}

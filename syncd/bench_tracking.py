@@ -84,10 +84,10 @@ def _peak_rss_mb() -> float:
 def serve_simulators(seed: int) -> int:
     """The child process: Kuaidi100 and the robots on 127.0.0.1, until SIGTERM or stdin closes."""
     # imported by name: the core never imports a concrete adapter (the sandbox is one)
-    server_mod: Any = importlib.import_module("adapters.sandbox.httpserver")
-    k100: Any = importlib.import_module("adapters.sandbox.kuaidi100_sim")
-    partners: Any = importlib.import_module("adapters.sandbox.partners")
-    robots: Any = importlib.import_module("adapters.sandbox.robots")
+    server_mod: Any = importlib.import_module("syncd.adapters.sandbox.httpserver")
+    k100: Any = importlib.import_module("syncd.adapters.sandbox.kuaidi100_sim")
+    partners: Any = importlib.import_module("syncd.adapters.sandbox.partners")
+    robots: Any = importlib.import_module("syncd.adapters.sandbox.robots")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -178,8 +178,8 @@ def _database(db_url: str | None, tmp: Path) -> Iterator[Database]:
 def _config(root: Path, url: str, parcels: int) -> Config:
     """Kuaidi100 in poll mode against the simulator, one file supplier, one WeCom robot; no shop to pull."""
     registry.load_builtin()
-    k100: Any = importlib.import_module("adapters.sandbox.kuaidi100_sim")
-    robots: Any = importlib.import_module("adapters.sandbox.robots")
+    k100: Any = importlib.import_module("syncd.adapters.sandbox.kuaidi100_sim")
+    robots: Any = importlib.import_module("syncd.adapters.sandbox.robots")
     tracking = registry.TRACKING["kuaidi100"].config_model.model_validate(
         {"provider": "kuaidi100", "customer": k100.SANDBOX_KUAIDI100_CUSTOMER, "key": k100.SANDBOX_KUAIDI100_KEY,
          "salt": k100.SANDBOX_KUAIDI100_SALT, "base_url": f"{url}/kuaidi100", "mode": "poll",

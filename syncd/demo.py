@@ -42,7 +42,7 @@ from syncd.views import hold_word, pad, table
 def main(args: argparse.Namespace) -> int:
     if "SYNCD_LOG_LEVEL" not in os.environ:
         logging.getLogger().setLevel(logging.WARNING)  # the live progress lines tell the story
-    sandbox_mod: Any = importlib.import_module("adapters.sandbox.bundle")
+    sandbox_mod: Any = importlib.import_module("syncd.adapters.sandbox.bundle")
     root = Path(tempfile.mkdtemp(prefix="syncd-demo-"))
     try:
         data_dir = root / "var"  # Settings' default data directory: `syncd --config config ...` run in root finds it

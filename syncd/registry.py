@@ -96,4 +96,4 @@ def register_sink(plugin: SinkPlugin) -> None:
 
 def load_builtin() -> None:
     """Register the adapters shipped in ``adapters/``."""
-    importlib.import_module("adapters.builtin")
+    importlib.import_module("syncd.adapters.builtin")

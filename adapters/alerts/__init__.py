@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.alerts.config import (
+from syncd.adapters.alerts.config import (
     DingTalkChannel,
     EmailChannel,
     FeishuChannel,
@@ -17,12 +17,12 @@ from adapters.alerts.config import (
     WebhookChannel,
     WeComChannel,
 )
-from adapters.alerts.dingtalk import DingTalkSink
-from adapters.alerts.email import EmailSink
-from adapters.alerts.feishu import FeishuSink
-from adapters.alerts.slack import SlackSink
-from adapters.alerts.webhook import WebhookSink
-from adapters.alerts.wecom import WeComSink
+from syncd.adapters.alerts.dingtalk import DingTalkSink
+from syncd.adapters.alerts.email import EmailSink
+from syncd.adapters.alerts.feishu import FeishuSink
+from syncd.adapters.alerts.slack import SlackSink
+from syncd.adapters.alerts.webhook import WebhookSink
+from syncd.adapters.alerts.wecom import WeComSink
 from syncd.config.models import StrictModel
 from syncd.protocols import AlertSink
 from syncd.registry import AdapterContext, SinkPlugin

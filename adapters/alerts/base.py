@@ -29,8 +29,8 @@ from typing import Any
 
 import httpx
 
-from adapters.alerts.errors import Rule, http_refusal, robot_error, unreadable
 from syncd import retry
+from syncd.adapters.alerts.errors import Rule, http_refusal, robot_error, unreadable
 from syncd.domain import Message
 from syncd.errors import RateLimitedError, SyncdError, TransientError
 from syncd.http import send

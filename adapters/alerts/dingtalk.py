@@ -16,12 +16,12 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from adapters.alerts import render
-from adapters.alerts.base import HttpSink, Monotonic, json_headers
-from adapters.alerts.config import DingTalkChannel
-from adapters.alerts.errors import DINGTALK
-from adapters.alerts.signing import dingtalk_sign
 from syncd import clock
+from syncd.adapters.alerts import render
+from syncd.adapters.alerts.base import HttpSink, Monotonic, json_headers
+from syncd.adapters.alerts.config import DingTalkChannel
+from syncd.adapters.alerts.errors import DINGTALK
+from syncd.adapters.alerts.signing import dingtalk_sign
 from syncd.domain import Message
 from syncd.registry import AdapterContext
 

@@ -22,15 +22,15 @@ from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from typing import Any, Protocol
 
-from adapters.alerts import render
-from adapters.alerts.base import SYSTEM, Monotonic, Sink
-from adapters.alerts.config import EmailChannel
-from adapters.alerts.errors import smtp_error
 from syncd import clock
+from syncd.adapters.alerts import render
+from syncd.adapters.alerts.base import SYSTEM, Monotonic, Sink
+from syncd.adapters.alerts.config import EmailChannel
+from syncd.adapters.alerts.errors import smtp_error
 from syncd.domain import Message
 from syncd.registry import AdapterContext
 
-log = logging.getLogger("adapters.alerts.email")
+log = logging.getLogger("syncd.adapters.alerts.email")
 
 
 class SmtpConnection(Protocol):

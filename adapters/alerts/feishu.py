@@ -15,12 +15,12 @@ from urllib.parse import quote
 
 import httpx
 
-from adapters.alerts import render
-from adapters.alerts.base import HttpSink, Monotonic, json_headers
-from adapters.alerts.config import FeishuChannel
-from adapters.alerts.errors import FEISHU
-from adapters.alerts.signing import feishu_sign
 from syncd import clock
+from syncd.adapters.alerts import render
+from syncd.adapters.alerts.base import HttpSink, Monotonic, json_headers
+from syncd.adapters.alerts.config import FeishuChannel
+from syncd.adapters.alerts.errors import FEISHU
+from syncd.adapters.alerts.signing import feishu_sign
 from syncd.domain import Message
 from syncd.registry import AdapterContext
 

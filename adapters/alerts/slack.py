@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 
-from adapters.alerts import render
-from adapters.alerts.base import HttpSink, Monotonic, json_headers
-from adapters.alerts.config import SlackChannel
-from adapters.alerts.errors import slack_error, unreadable
+from syncd.adapters.alerts import render
+from syncd.adapters.alerts.base import HttpSink, Monotonic, json_headers
+from syncd.adapters.alerts.config import SlackChannel
+from syncd.adapters.alerts.errors import slack_error, unreadable
 from syncd.domain import Message
 from syncd.registry import AdapterContext
 

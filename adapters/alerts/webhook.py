@@ -28,12 +28,12 @@ from typing import Any
 
 import httpx
 
-from adapters.alerts import render
-from adapters.alerts.base import HttpSink, Monotonic, json_headers
-from adapters.alerts.config import WebhookChannel
-from adapters.alerts.errors import http_refusal
-from adapters.alerts.signing import webhook_signature
 from syncd import clock
+from syncd.adapters.alerts import render
+from syncd.adapters.alerts.base import HttpSink, Monotonic, json_headers
+from syncd.adapters.alerts.config import WebhookChannel
+from syncd.adapters.alerts.errors import http_refusal
+from syncd.adapters.alerts.signing import webhook_signature
 from syncd.domain import Message
 from syncd.registry import AdapterContext
 

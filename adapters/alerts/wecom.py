@@ -14,10 +14,10 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from adapters.alerts import render
-from adapters.alerts.base import HttpSink, Monotonic, json_headers
-from adapters.alerts.config import WeComChannel
-from adapters.alerts.errors import WECOM
+from syncd.adapters.alerts import render
+from syncd.adapters.alerts.base import HttpSink, Monotonic, json_headers
+from syncd.adapters.alerts.config import WeComChannel
+from syncd.adapters.alerts.errors import WECOM
 from syncd.domain import Message
 from syncd.registry import AdapterContext
 

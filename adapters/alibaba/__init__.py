@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.alibaba.adapter import AlibabaAdapter
-from adapters.alibaba.config import AlibabaSupplierConfig
+from syncd.adapters.alibaba.adapter import AlibabaAdapter
+from syncd.adapters.alibaba.config import AlibabaSupplierConfig
 from syncd.registry import AdapterContext, SupplierPlugin
 
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from adapters.alibaba import mapping as m
-from adapters.alibaba.client import (
+from syncd.adapters.alibaba import mapping as m
+from syncd.adapters.alibaba.client import (
     CANCEL,
     CREATE,
     LOGISTICS_INFOS,
@@ -24,7 +24,7 @@ from adapters.alibaba.client import (
     PROTOCOL_PAY,
     AlibabaClient,
 )
-from adapters.alibaba.config import AlibabaSupplierConfig
+from syncd.adapters.alibaba.config import AlibabaSupplierConfig
 from syncd.domain import (
     CancelOutcome,
     CancelResult,
@@ -41,7 +41,7 @@ from syncd.domain import (
 from syncd.errors import ProtocolError, RejectedError, TransientError
 from syncd.registry import AdapterContext
 
-log = logging.getLogger("adapters.alibaba")
+log = logging.getLogger("syncd.adapters.alibaba")
 
 WEBSITE = "1688"
 PAGE_SIZE = 20

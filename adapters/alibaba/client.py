@@ -19,12 +19,12 @@ from urllib.parse import urlencode
 
 import httpx
 
-from adapters.alibaba.config import AlibabaSupplierConfig
-from adapters.alibaba.errors import error_for
-from adapters.alibaba.mapping import is_true, text
-from adapters.alibaba.signing import SIGNATURE, flatten, sign, url_path
-from adapters.alibaba.tokens import TokenKeeper
 from syncd import retry
+from syncd.adapters.alibaba.config import AlibabaSupplierConfig
+from syncd.adapters.alibaba.errors import error_for
+from syncd.adapters.alibaba.mapping import is_true, text
+from syncd.adapters.alibaba.signing import SIGNATURE, flatten, sign, url_path
+from syncd.adapters.alibaba.tokens import TokenKeeper
 from syncd.domain import Token, mask_phone
 from syncd.errors import (
     AuthError,
@@ -38,7 +38,7 @@ from syncd.http import json_object, send
 from syncd.ratelimit import BAN_SECONDS
 from syncd.registry import AdapterContext
 
-log = logging.getLogger("adapters.alibaba")
+log = logging.getLogger("syncd.adapters.alibaba")
 
 SYSTEM = "1688"
 TRADE, LOGISTICS = "com.alibaba.trade", "com.alibaba.logistics"

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from adapters.alibaba.config import MAX_MESSAGE, AlibabaSupplierConfig
-from adapters.common.fields import digits
 from syncd import carriers, clock, trace_words
+from syncd.adapters.alibaba.config import MAX_MESSAGE, AlibabaSupplierConfig
+from syncd.adapters.common.fields import digits
 from syncd.domain import (
     LogisticsState,
     PlacedOrder,

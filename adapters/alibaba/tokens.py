@@ -16,16 +16,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.alibaba.config import AlibabaSupplierConfig
-from adapters.alibaba.errors import REAUTHORIZE_HINT
-from adapters.alibaba.mapping import parse_time, text
-from adapters.common.tokens import SingleWriterTokens, stamped
 from syncd import clock
+from syncd.adapters.alibaba.config import AlibabaSupplierConfig
+from syncd.adapters.alibaba.errors import REAUTHORIZE_HINT
+from syncd.adapters.alibaba.mapping import parse_time, text
+from syncd.adapters.common.tokens import SingleWriterTokens, stamped
 from syncd.domain import Token
 from syncd.errors import FatalError, ProtocolError, ReauthorizationRequired, TransientError
 from syncd.registry import AdapterContext
 
-log = logging.getLogger("adapters.alibaba")
+log = logging.getLogger("syncd.adapters.alibaba")
 
 TOKEN_PATH = "http/1/system.oauth2/getToken"  # noqa: S105 - an endpoint, not a secret
 POSTPONE_PATH = "param2/1/system.oauth2/postponeToken"

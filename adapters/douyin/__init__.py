@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.douyin.adapter import DouyinAdapter
-from adapters.douyin.config import DouyinShopConfig
+from syncd.adapters.douyin.adapter import DouyinAdapter
+from syncd.adapters.douyin.config import DouyinShopConfig
 from syncd.registry import AdapterContext, StorefrontPlugin
 
 

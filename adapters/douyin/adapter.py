@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.douyin.client import DouyinClient
-from adapters.douyin.config import DouyinShopConfig
-from adapters.douyin.listing import PAGE_SIZE, PAGING_DEPTH, Page, Read, WindowReader, page_of
-from adapters.douyin.mapping import aftersale_id, carrier_table, map_aftersale, map_order
 from syncd import clock
+from syncd.adapters.douyin.client import DouyinClient
+from syncd.adapters.douyin.config import DouyinShopConfig
+from syncd.adapters.douyin.listing import PAGE_SIZE, PAGING_DEPTH, Page, Read, WindowReader, page_of
+from syncd.adapters.douyin.mapping import aftersale_id, carrier_table, map_aftersale, map_order
 from syncd.domain import (
     OrderIn,
     Parcel,
@@ -29,7 +29,7 @@ from syncd.errors import ProtocolError, RejectedError
 from syncd.protocols import SeenVersions
 from syncd.registry import AdapterContext
 
-log = logging.getLogger("adapters.douyin")
+log = logging.getLogger("syncd.adapters.douyin")
 
 ALREADY_SHIPPED = "isv.business-failed:60110"
 _FIELDS = ("name", "phone", "address")

@@ -35,11 +35,11 @@ from typing import Any
 
 import httpx
 
-from adapters.common.fields import whole
-from adapters.common.tokens import RefreshedElsewhere, SingleWriterTokens
-from adapters.douyin.config import DouyinShopConfig
-from adapters.douyin.signing import canonical_param_json, sign
 from syncd import clock, retry
+from syncd.adapters.common.fields import whole
+from syncd.adapters.common.tokens import RefreshedElsewhere, SingleWriterTokens
+from syncd.adapters.douyin.config import DouyinShopConfig
+from syncd.adapters.douyin.signing import canonical_param_json, sign
 from syncd.domain import Token
 from syncd.errors import (
     AuthError,
@@ -54,7 +54,7 @@ from syncd.errors import (
 from syncd.http import json_object, send
 from syncd.registry import AdapterContext
 
-log = logging.getLogger("adapters.douyin")
+log = logging.getLogger("syncd.adapters.douyin")
 
 SYSTEM = "douyin"
 SUCCESS = 10000

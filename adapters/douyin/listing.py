@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from adapters.common.fields import whole
+from syncd.adapters.common.fields import whole
 from syncd.domain import RejectedRecord
 from syncd.errors import ProtocolError
 from syncd.protocols import SeenVersions
 
-log = logging.getLogger("adapters.douyin")
+log = logging.getLogger("syncd.adapters.douyin")
 
 T = TypeVar("T")
 

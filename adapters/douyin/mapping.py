@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from adapters.common.fields import as_object, identifier, integer, nonempty_list, obj, objects, text
 from syncd import clock
+from syncd.adapters.common.fields import as_object, identifier, integer, nonempty_list, obj, objects, text
 from syncd.carriers import normalize
 from syncd.domain import (
     OrderIn,

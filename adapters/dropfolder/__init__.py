@@ -8,9 +8,9 @@ files created at the configured mode), ``inbox`` (listing, reading and moving re
 FileSupplierAdapter gluing them together).
 """
 
-from adapters.dropfolder.adapter import DropFolderSupplier, create
-from adapters.dropfolder.config import Column, DropFolderConfig, Schedule
-from adapters.dropfolder.schedule import batch_due
+from syncd.adapters.dropfolder.adapter import DropFolderSupplier, create
+from syncd.adapters.dropfolder.config import Column, DropFolderConfig, Schedule
+from syncd.adapters.dropfolder.schedule import batch_due
 from syncd.registry import SupplierPlugin
 
 PLUGIN = SupplierPlugin(kind="file", config_model=DropFolderConfig, factory=create)

@@ -7,13 +7,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.dropfolder import inbox, outbox
-from adapters.dropfolder.config import DropFolderConfig
-from adapters.dropfolder.files import ensure_dir
-from adapters.dropfolder.limits import MB
-from adapters.dropfolder.retention import PurgedFile, purge_folders
-from adapters.dropfolder.schedule import batch_due
 from syncd import clock
+from syncd.adapters.dropfolder import inbox, outbox
+from syncd.adapters.dropfolder.config import DropFolderConfig
+from syncd.adapters.dropfolder.files import ensure_dir
+from syncd.adapters.dropfolder.limits import MB
+from syncd.adapters.dropfolder.retention import PurgedFile, purge_folders
+from syncd.adapters.dropfolder.schedule import batch_due
 from syncd.domain import InboxFile, OutboxBatch, ParsedInbox, RowError
 from syncd.errors import ConfigError
 from syncd.registry import AdapterContext

@@ -20,8 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from adapters.dropfolder.config import InboxLimits
-from adapters.dropfolder.files import (
+from syncd import clock
+from syncd.adapters.dropfolder.config import InboxLimits
+from syncd.adapters.dropfolder.files import (
     DIR_MODE,
     FILE_MODE,
     NotRegularFile,
@@ -32,10 +33,9 @@ from adapters.dropfolder.files import (
     open_regular,
     set_mode,
 )
-from adapters.dropfolder.limits import MB, InboxLimitError
-from adapters.dropfolder.outbox import clean_text, csv_safe
-from adapters.dropfolder.readers import parse_csv, parse_xlsx
-from syncd import clock
+from syncd.adapters.dropfolder.limits import MB, InboxLimitError
+from syncd.adapters.dropfolder.outbox import clean_text, csv_safe
+from syncd.adapters.dropfolder.readers import parse_csv, parse_xlsx
 from syncd.domain import InboxFile, ParsedInbox, RowError
 
 log = logging.getLogger(__name__)

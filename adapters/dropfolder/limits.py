@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
-from adapters.dropfolder.config import InboxLimits
+from syncd.adapters.dropfolder.config import InboxLimits
 
 MB = 1024 * 1024
 CHUNK = 1 << 20

@@ -23,8 +23,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from adapters.dropfolder.config import Column
-from adapters.dropfolder.files import FILE_MODE, atomic_write
+from syncd.adapters.dropfolder.config import Column
+from syncd.adapters.dropfolder.files import FILE_MODE, atomic_write
 from syncd.clock import shanghai_text
 from syncd.domain import OutboxBatch, OutboxRow
 

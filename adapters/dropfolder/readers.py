@@ -19,15 +19,15 @@ from typing import Any, BinaryIO, TypeVar
 
 from openpyxl import load_workbook
 
-from adapters.dropfolder.config import InboxLimits
-from adapters.dropfolder.limits import (
+from syncd.adapters.dropfolder.config import InboxLimits
+from syncd.adapters.dropfolder.limits import (
     InboxLimitError,
     capped_lines,
     check_central_directory,
     check_declared,
     check_members,
 )
-from adapters.dropfolder.rows import HEADER_SCAN_ROWS, find_header, no_header_message, parse_stream
+from syncd.adapters.dropfolder.rows import HEADER_SCAN_ROWS, find_header, no_header_message, parse_stream
 from syncd.domain import ParsedInbox
 
 CSV_ENCODINGS = ("utf-8-sig", "gb18030", "big5")  # strict UTF-8 first: almost any bytes decode as GB18030

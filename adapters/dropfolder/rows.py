@@ -15,9 +15,9 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
-from adapters.dropfolder.config import InboxLimits
-from adapters.dropfolder.limits import InboxLimitError
 from syncd import carriers
+from syncd.adapters.dropfolder.config import InboxLimits
+from syncd.adapters.dropfolder.limits import InboxLimitError
 from syncd.domain import ParsedInbox, RowError, TrackingRow
 
 HEADER_SCAN_ROWS = 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from adapters.dropfolder.config import Schedule
+from syncd.adapters.dropfolder.config import Schedule
 from syncd.clock import SHANGHAI, ensure_utc
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.kuaidi100.adapter import Kuaidi100Provider
-from adapters.kuaidi100.config import Kuaidi100Config
+from syncd.adapters.kuaidi100.adapter import Kuaidi100Provider
+from syncd.adapters.kuaidi100.config import Kuaidi100Config
 from syncd.registry import AdapterContext, TrackingPlugin
 
 

@@ -11,10 +11,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.kuaidi100.client import Kuaidi100Client
-from adapters.kuaidi100.config import Kuaidi100Config
-from adapters.kuaidi100.mapping import map_push, map_track, mask_phones, no_records
-from adapters.kuaidi100.signing import push_sign_ok
+from syncd.adapters.kuaidi100.client import Kuaidi100Client
+from syncd.adapters.kuaidi100.config import Kuaidi100Config
+from syncd.adapters.kuaidi100.mapping import map_push, map_track, mask_phones, no_records
+from syncd.adapters.kuaidi100.signing import push_sign_ok
 from syncd.domain import TrackPush, TrackResult
 from syncd.errors import FatalError, ProtocolError, RejectedError
 from syncd.registry import AdapterContext

@@ -14,11 +14,11 @@ from urllib.parse import urlencode
 
 import httpx
 
-from adapters.kuaidi100.config import Kuaidi100Config
-from adapters.kuaidi100.errors import QUERY, SUBSCRIBE, Action, classify, error_for
-from adapters.kuaidi100.mapping import code_text, mask_phones
-from adapters.kuaidi100.signing import param_json, query_sign
 from syncd import retry
+from syncd.adapters.kuaidi100.config import Kuaidi100Config
+from syncd.adapters.kuaidi100.errors import QUERY, SUBSCRIBE, Action, classify, error_for
+from syncd.adapters.kuaidi100.mapping import code_text, mask_phones
+from syncd.adapters.kuaidi100.signing import param_json, query_sign
 from syncd.errors import ProtocolError
 from syncd.http import json_object, send
 from syncd.registry import AdapterContext

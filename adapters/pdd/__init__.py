@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.pdd.adapter import PddAdapter
-from adapters.pdd.config import PddShopConfig
+from syncd.adapters.pdd.adapter import PddAdapter
+from syncd.adapters.pdd.config import PddShopConfig
 from syncd.registry import AdapterContext, StorefrontPlugin
 
 

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.common.fields import whole
-from adapters.pdd.client import PddClient
-from adapters.pdd.config import MAX_WINDOW_MINUTES, PddShopConfig
-from adapters.pdd.listing import Fetch, read_backward, read_has_next, sub_windows
-from adapters.pdd.mapping import (
+from syncd import clock
+from syncd.adapters.common.fields import whole
+from syncd.adapters.pdd.client import PddClient
+from syncd.adapters.pdd.config import MAX_WINDOW_MINUTES, PddShopConfig
+from syncd.adapters.pdd.listing import Fetch, read_backward, read_has_next, sub_windows
+from syncd.adapters.pdd.mapping import (
     AWAITING_SHIPMENT,
     carrier_table,
     map_order,
@@ -19,8 +20,7 @@ from adapters.pdd.mapping import (
     parse_time,
     tracking_numbers,
 )
-from adapters.pdd.shipping import Shipper
-from syncd import clock
+from syncd.adapters.pdd.shipping import Shipper
 from syncd.domain import (
     OrderIn,
     Parcel,
@@ -37,7 +37,7 @@ from syncd.errors import ProtocolError, RejectedError
 from syncd.protocols import SeenVersions
 from syncd.registry import AdapterContext
 
-log = logging.getLogger("adapters.pdd")
+log = logging.getLogger("syncd.adapters.pdd")
 
 ORDERS_API = "pdd.order.number.list.increment.get"
 REFUNDS_API = "pdd.refund.list.increment.get"

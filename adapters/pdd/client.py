@@ -15,17 +15,17 @@ from urllib.parse import urlencode
 
 import httpx
 
-from adapters.pdd.config import PddShopConfig
-from adapters.pdd.errors import error_for
-from adapters.pdd.signing import flatten, sign
-from adapters.pdd.tokens import TokenKeeper
 from syncd import clock, retry
+from syncd.adapters.pdd.config import PddShopConfig
+from syncd.adapters.pdd.errors import error_for
+from syncd.adapters.pdd.signing import flatten, sign
+from syncd.adapters.pdd.tokens import TokenKeeper
 from syncd.domain import Token
 from syncd.errors import AuthError, ProtocolError, ReauthorizationRequired
 from syncd.http import json_object, send
 from syncd.registry import AdapterContext
 
-log = logging.getLogger("adapters.pdd")
+log = logging.getLogger("syncd.adapters.pdd")
 
 SYSTEM = "pdd"
 _MAX_MESSAGE = 300

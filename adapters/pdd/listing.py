@@ -22,10 +22,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from adapters.common.fields import whole
+from syncd.adapters.common.fields import whole
 from syncd.errors import ProtocolError
 
-log = logging.getLogger("adapters.pdd")
+log = logging.getLogger("syncd.adapters.pdd")
 
 PAGE_SIZE = 100  # the most either API gives
 MAX_WINDOW_SECONDS = 30 * 60

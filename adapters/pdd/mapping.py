@@ -12,7 +12,8 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from adapters.common.fields import (
+from syncd import clock
+from syncd.adapters.common.fields import (
     as_object,
     identifier,
     integer,
@@ -23,7 +24,6 @@ from adapters.common.fields import (
     text,
     whole,
 )
-from syncd import clock
 from syncd.carriers import normalize
 from syncd.domain import (
     OrderIn,

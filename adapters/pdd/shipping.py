@@ -13,11 +13,11 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from adapters.pdd.client import PddClient
+from syncd.adapters.pdd.client import PddClient
 from syncd.domain import Parcel, ShipResult
 from syncd.errors import RejectedError
 
-log = logging.getLogger("adapters.pdd")
+log = logging.getLogger("syncd.adapters.pdd")
 
 SEND_API = "pdd.logistics.online.send"
 EXTRA_API = "pdd.order.upload.extra.logistics"

@@ -12,15 +12,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.common.fields import digits
-from adapters.common.tokens import SingleWriterTokens
-from adapters.pdd.config import PddShopConfig
 from syncd import clock
+from syncd.adapters.common.fields import digits
+from syncd.adapters.common.tokens import SingleWriterTokens
+from syncd.adapters.pdd.config import PddShopConfig
 from syncd.domain import Token
 from syncd.errors import AuthError, ProtocolError, ReauthorizationRequired, RejectedError
 from syncd.registry import AdapterContext
 
-log = logging.getLogger("adapters.pdd")
+log = logging.getLogger("syncd.adapters.pdd")
 
 REFRESH_API = "pdd.pop.auth.token.refresh"
 _EPOCH_THRESHOLD = 10**9  # an *_in above this is an absolute Unix time, not a duration

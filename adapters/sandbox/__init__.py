@@ -7,11 +7,11 @@
 - :mod:`adapters.sandbox.seed`: deterministic orders, the catalog, the sandbox credentials
 """
 
-from adapters.sandbox.bundle import Sandbox, SupplierSpec
-from adapters.sandbox.douyin_sim import DouyinSimulator
-from adapters.sandbox.httpserver import SandboxServer
-from adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, generate_orders
-from adapters.sandbox.supplier_bot import SupplierBot
+from syncd.adapters.sandbox.bundle import Sandbox, SupplierSpec
+from syncd.adapters.sandbox.douyin_sim import DouyinSimulator
+from syncd.adapters.sandbox.httpserver import SandboxServer
+from syncd.adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, generate_orders
+from syncd.adapters.sandbox.supplier_bot import SupplierBot
 
 __all__ = ["SANDBOX_APP_KEY", "SANDBOX_APP_SECRET", "SANDBOX_SHOP_ID", "DouyinSimulator", "Sandbox",
            "SandboxServer", "SupplierBot", "SupplierSpec", "generate_orders"]

@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from adapters.sandbox.bundle import Sandbox, SupplierSpec
+from syncd.adapters.sandbox.bundle import Sandbox, SupplierSpec
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.sandbox.alibaba_seed import CARRIERS, Cargo, compact_time, dash_time
+from syncd.adapters.sandbox.alibaba_seed import CARRIERS, Cargo, compact_time, dash_time
 
 TOO_FAST_SECONDS = 10
 # (seconds after sending, remark, getLogisticsInfos status)

@@ -30,9 +30,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from adapters.alibaba.signing import SIGNATURE, sign, url_path
-from adapters.sandbox.alibaba_orders import NEVER_PICKED_UP_RATE, Business, OrderBook
-from adapters.sandbox.alibaba_seed import (
+from syncd.adapters.alibaba.signing import SIGNATURE, sign, url_path
+from syncd.adapters.sandbox.alibaba_orders import NEVER_PICKED_UP_RATE, Business, OrderBook
+from syncd.adapters.sandbox.alibaba_seed import (
     SANDBOX_1688_ACCESS_TOKEN,
     SANDBOX_1688_APP_KEY,
     SANDBOX_1688_APP_SECRET,
@@ -40,8 +40,8 @@ from adapters.sandbox.alibaba_seed import (
     build_catalogue,
     parse_compact,
 )
-from adapters.sandbox.alibaba_tokens import AlibabaTokens, TokenFailure
-from adapters.sandbox.httpserver import Response, json_response
+from syncd.adapters.sandbox.alibaba_tokens import AlibabaTokens, TokenFailure
+from syncd.adapters.sandbox.httpserver import Response, json_response
 
 PREFIX = "/1688"
 TRADE, LOGISTICS = "com.alibaba.trade", "com.alibaba.logistics"

@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.sandbox.alibaba_seed import SANDBOX_1688_LOGIN, SANDBOX_1688_MEMBER_ID, compact_time
+from syncd.adapters.sandbox.alibaba_seed import SANDBOX_1688_LOGIN, SANDBOX_1688_MEMBER_ID, compact_time
 
 ACCESS_TTL = 36_000  # 10 hours
 REFRESH_TTL = 180 * 86_400  # about half a year

@@ -10,16 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapters.douyin.client import DEFAULT_RATES as DOUYIN_DEFAULT_RATES
-from adapters.sandbox import pdd_seed as pseed
-from adapters.sandbox import taobao_seed as tseed
-from adapters.sandbox.douyin_sim import DouyinSimulator
-from adapters.sandbox.httpserver import SandboxServer
-from adapters.sandbox.partners import Partners
-from adapters.sandbox.pdd_sim import PddSimulator
-from adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, generate_orders
-from adapters.sandbox.supplier_bot import SupplierBot
-from adapters.sandbox.taobao_sim import TaobaoSimulator
+from syncd.adapters.douyin.client import DEFAULT_RATES as DOUYIN_DEFAULT_RATES
+from syncd.adapters.sandbox import pdd_seed as pseed
+from syncd.adapters.sandbox import taobao_seed as tseed
+from syncd.adapters.sandbox.douyin_sim import DouyinSimulator
+from syncd.adapters.sandbox.httpserver import SandboxServer
+from syncd.adapters.sandbox.partners import Partners
+from syncd.adapters.sandbox.pdd_sim import PddSimulator
+from syncd.adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, generate_orders
+from syncd.adapters.sandbox.supplier_bot import SupplierBot
+from syncd.adapters.sandbox.taobao_sim import TaobaoSimulator
 
 
 @dataclass(frozen=True)

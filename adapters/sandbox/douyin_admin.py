@@ -22,12 +22,12 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from adapters.sandbox import seed as seedmod
-from adapters.sandbox.douyin_orders import OrderBook, set_status
-from adapters.sandbox.httpserver import Response, json_response
+from syncd.adapters.sandbox import seed as seedmod
+from syncd.adapters.sandbox.douyin_orders import OrderBook, set_status
+from syncd.adapters.sandbox.httpserver import Response, json_response
 
 if TYPE_CHECKING:
-    from adapters.sandbox.douyin_tokens import TokenStore
+    from syncd.adapters.sandbox.douyin_tokens import TokenStore
 
 
 class AdminError(Exception):

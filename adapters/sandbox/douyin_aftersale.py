@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from adapters.sandbox.douyin_errors import MAX_DEPTH, ApiError, int_param, invalid
-from adapters.sandbox.douyin_index import TimeIndex
+from syncd.adapters.sandbox.douyin_errors import MAX_DEPTH, ApiError, int_param, invalid
+from syncd.adapters.sandbox.douyin_index import TimeIndex
 
 OPEN = frozenset({6, 7, 8, 11})  # under way
 CLOSED = frozenset({27, 28, 29, 51})  # refused / failed / closed

@@ -17,11 +17,11 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from adapters.sandbox import seed as seedmod
-from adapters.sandbox.control import FailureKind, RefundKind
-from adapters.sandbox.douyin_errors import ApiError
-from adapters.sandbox.douyin_orders import OrderBook
-from adapters.sandbox.douyin_tokens import TokenStore
+from syncd.adapters.sandbox import seed as seedmod
+from syncd.adapters.sandbox.control import FailureKind, RefundKind
+from syncd.adapters.sandbox.douyin_errors import ApiError
+from syncd.adapters.sandbox.douyin_orders import OrderBook
+from syncd.adapters.sandbox.douyin_tokens import TokenStore
 
 SHOP_CONFIG_ID = "douyin-sandbox"
 FAILURES: dict[str, tuple[int, str, str]] = {

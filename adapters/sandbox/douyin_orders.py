@@ -12,10 +12,10 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from adapters.sandbox import seed as seedmod
-from adapters.sandbox.douyin_aftersale import AfterSaleBook
-from adapters.sandbox.douyin_errors import MAX_DEPTH, ApiError, business, int_param, invalid, missing
-from adapters.sandbox.douyin_index import TimeIndex
+from syncd.adapters.sandbox import seed as seedmod
+from syncd.adapters.sandbox.douyin_aftersale import AfterSaleBook
+from syncd.adapters.sandbox.douyin_errors import MAX_DEPTH, ApiError, business, int_param, invalid, missing
+from syncd.adapters.sandbox.douyin_index import TimeIndex
 from syncd.carriers import CARRIERS
 
 TRACKING_RE = re.compile(r"^[A-Z0-9]{8,20}$")

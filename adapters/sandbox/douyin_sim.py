@@ -32,15 +32,15 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from adapters.douyin.signing import sign as douyin_sign
-from adapters.sandbox.douyin_admin import AdminMixin
-from adapters.sandbox.douyin_aftersale import aftersale_list
-from adapters.sandbox.douyin_control import ControlMixin
-from adapters.sandbox.douyin_errors import ApiError, invalid, missing
-from adapters.sandbox.douyin_orders import COMPANIES, OrderBook
-from adapters.sandbox.douyin_tokens import TokenStore
-from adapters.sandbox.httpserver import Response
-from adapters.sandbox.seed import SANDBOX_SHOP_NAME
+from syncd.adapters.douyin.signing import sign as douyin_sign
+from syncd.adapters.sandbox.douyin_admin import AdminMixin
+from syncd.adapters.sandbox.douyin_aftersale import aftersale_list
+from syncd.adapters.sandbox.douyin_control import ControlMixin
+from syncd.adapters.sandbox.douyin_errors import ApiError, invalid, missing
+from syncd.adapters.sandbox.douyin_orders import COMPANIES, OrderBook
+from syncd.adapters.sandbox.douyin_tokens import TokenStore
+from syncd.adapters.sandbox.httpserver import Response
+from syncd.adapters.sandbox.seed import SANDBOX_SHOP_NAME
 
 PREFIX = "/douyin"
 _CST = timezone(timedelta(hours=8))

@@ -16,7 +16,7 @@ import hashlib
 import threading
 from dataclasses import dataclass
 
-from adapters.sandbox.douyin_errors import ApiError as TokenError
+from syncd.adapters.sandbox.douyin_errors import ApiError as TokenError
 
 
 @dataclass

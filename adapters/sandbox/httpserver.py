@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from adapters.sandbox.threadserver import Handler, HttpServer, Response, json_response
+from syncd.adapters.sandbox.threadserver import Handler, HttpServer, Response, json_response
 
 __all__ = ["Handler", "Response", "SandboxServer", "json_response"]
 

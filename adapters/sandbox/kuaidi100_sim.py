@@ -32,9 +32,9 @@ from urllib.parse import parse_qsl, urlencode
 
 import httpx
 
-from adapters.kuaidi100.signing import param_json, push_sign, query_sign
-from adapters.sandbox.httpserver import Response, json_response
-from adapters.sandbox.kuaidi100_history import (
+from syncd.adapters.kuaidi100.signing import param_json, push_sign, query_sign
+from syncd.adapters.sandbox.httpserver import Response, json_response
+from syncd.adapters.sandbox.kuaidi100_history import (
     DEFAULT_WEIGHTS,
     NO_CHANGE_ABORT,
     NO_RECORD_ABORT,

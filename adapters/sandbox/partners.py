@@ -14,17 +14,17 @@ from typing import Any
 
 import httpx
 
-from adapters.sandbox.alibaba_seed import DEFAULT_CATALOGUE, SANDBOX_1688_APP_KEY, SANDBOX_1688_APP_SECRET
-from adapters.sandbox.alibaba_sim import AlibabaSimulator
-from adapters.sandbox.httpserver import SandboxServer
-from adapters.sandbox.kuaidi100_sim import (
+from syncd.adapters.sandbox.alibaba_seed import DEFAULT_CATALOGUE, SANDBOX_1688_APP_KEY, SANDBOX_1688_APP_SECRET
+from syncd.adapters.sandbox.alibaba_sim import AlibabaSimulator
+from syncd.adapters.sandbox.httpserver import SandboxServer
+from syncd.adapters.sandbox.kuaidi100_sim import (
     SANDBOX_KUAIDI100_CUSTOMER,
     SANDBOX_KUAIDI100_KEY,
     SANDBOX_KUAIDI100_SALT,
     Kuaidi100Simulator,
 )
-from adapters.sandbox.robots import RobotSimulator
-from adapters.sandbox.webhook_supplier_sim import WebhookSupplierSimulator
+from syncd.adapters.sandbox.robots import RobotSimulator
+from syncd.adapters.sandbox.webhook_supplier_sim import WebhookSupplierSimulator
 
 log = logging.getLogger(__name__)
 

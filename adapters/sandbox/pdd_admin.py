@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from adapters.sandbox.httpserver import Response, json_response
+from syncd.adapters.sandbox.httpserver import Response, json_response
 
 if TYPE_CHECKING:
-    from adapters.sandbox.pdd_sim import PddSimulator
+    from syncd.adapters.sandbox.pdd_sim import PddSimulator
 
 
 def admin(sim: PddSimulator, method: str, route: str, body: bytes) -> Response:

@@ -13,9 +13,9 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from adapters.pdd.mapping import line_ids
-from adapters.sandbox.pdd_errors import business, param
-from adapters.sandbox.pdd_seed import COMPANIES, decrypt_table, epoch_of, text_time
+from syncd.adapters.pdd.mapping import line_ids
+from syncd.adapters.sandbox.pdd_errors import business, param
+from syncd.adapters.sandbox.pdd_seed import COMPANIES, decrypt_table, epoch_of, text_time
 
 TRACKING_RE = re.compile(r"^[A-Z0-9]{8,20}$")
 MAX_SPAN = 30 * 60  # both incremental lists: end - start ≤ 30 minutes

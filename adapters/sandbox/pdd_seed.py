@@ -15,10 +15,10 @@ import random
 from datetime import datetime
 from typing import Any
 
-from adapters.pdd.mapping import line_ids
-from adapters.sandbox import cipher
-from adapters.sandbox.seed import CATALOG, PRICES, UNMAPPED, _case_list, _lines_for, _receiver
 from syncd import clock
+from syncd.adapters.pdd.mapping import line_ids
+from syncd.adapters.sandbox import cipher
+from syncd.adapters.sandbox.seed import CATALOG, PRICES, UNMAPPED, _case_list, _lines_for, _receiver
 
 SANDBOX_PDD_CLIENT_ID = "5d3a0c1e2b4f46a8a1c9e7f0b2d4c6e8"
 SANDBOX_PDD_CLIENT_SECRET = "pdd-sandbox-secret-not-for-production"  # noqa: S105 - a public sandbox value

@@ -27,16 +27,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
-from adapters.pdd.mapping import line_ids
-from adapters.pdd.signing import sign as pdd_sign
-from adapters.pdd.signing import wire_value
-from adapters.sandbox import pdd_errors as codes
-from adapters.sandbox.control import FailureKind, RefundKind
-from adapters.sandbox.httpserver import Response, json_response
-from adapters.sandbox.pdd_admin import admin
-from adapters.sandbox.pdd_errors import PddApiError, param
-from adapters.sandbox.pdd_orders import PddOrderBook
-from adapters.sandbox.pdd_seed import (
+from syncd.adapters.pdd.mapping import line_ids
+from syncd.adapters.pdd.signing import sign as pdd_sign
+from syncd.adapters.pdd.signing import wire_value
+from syncd.adapters.sandbox import pdd_errors as codes
+from syncd.adapters.sandbox.control import FailureKind, RefundKind
+from syncd.adapters.sandbox.httpserver import Response, json_response
+from syncd.adapters.sandbox.pdd_admin import admin
+from syncd.adapters.sandbox.pdd_errors import PddApiError, param
+from syncd.adapters.sandbox.pdd_orders import PddOrderBook
+from syncd.adapters.sandbox.pdd_seed import (
     COMPANIES,
     SANDBOX_PDD_ACCESS_TOKEN,
     SANDBOX_PDD_AUTH_CODE,
@@ -46,8 +46,8 @@ from adapters.sandbox.pdd_seed import (
     order_sn_for,
     text_time,
 )
-from adapters.sandbox.pdd_tokens import PddTokens
-from adapters.sandbox.seed import _receiver
+from syncd.adapters.sandbox.pdd_tokens import PddTokens
+from syncd.adapters.sandbox.seed import _receiver
 
 PREFIX = "/pdd"
 LIST_API = "pdd.order.number.list.increment.get"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from adapters.sandbox.pdd_errors import REFRESH, TOKEN, PddApiError
+from syncd.adapters.sandbox.pdd_errors import REFRESH, TOKEN, PddApiError
 
 
 @dataclass

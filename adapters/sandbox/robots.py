@@ -44,8 +44,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from adapters.alerts.signing import dingtalk_sign, feishu_sign, webhook_signature
-from adapters.sandbox.httpserver import Response, json_response
+from syncd.adapters.alerts.signing import dingtalk_sign, feishu_sign, webhook_signature
+from syncd.adapters.sandbox.httpserver import Response, json_response
 
 PREFIX = "/robots"
 KINDS = ("dingtalk", "wecom", "feishu", "slack", "webhook")

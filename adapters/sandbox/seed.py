@@ -13,7 +13,7 @@ import hashlib
 import random
 from typing import Any, NamedTuple
 
-from adapters.sandbox import cipher
+from syncd.adapters.sandbox import cipher
 
 SANDBOX_APP_KEY = "7000000000000000001"
 SANDBOX_APP_SECRET = "sandbox-secret-not-for-production"  # noqa: S105 - a public sandbox value

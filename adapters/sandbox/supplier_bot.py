@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from adapters.sandbox.sheets import NAME_HEADERS, ORDER_HEADERS, pick, read_table, write_table
+from syncd.adapters.sandbox.sheets import NAME_HEADERS, ORDER_HEADERS, pick, read_table, write_table
 
 log = logging.getLogger(__name__)
 

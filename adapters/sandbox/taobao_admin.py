@@ -26,12 +26,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.sandbox import taobao_seed as tseed
-from adapters.sandbox.control import FailureKind, RefundKind
-from adapters.sandbox.httpserver import Response, json_response
-from adapters.sandbox.taobao_sessions import SessionStore
-from adapters.sandbox.taobao_trades import TradeBook
-from adapters.taobao.client import DEFAULT_RATES
+from syncd.adapters.sandbox import taobao_seed as tseed
+from syncd.adapters.sandbox.control import FailureKind, RefundKind
+from syncd.adapters.sandbox.httpserver import Response, json_response
+from syncd.adapters.sandbox.taobao_sessions import SessionStore
+from syncd.adapters.sandbox.taobao_trades import TradeBook
+from syncd.adapters.taobao.client import DEFAULT_RATES
 
 SHOP_ID = "taobao-sim"
 

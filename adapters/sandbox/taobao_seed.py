@@ -19,8 +19,8 @@ import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from adapters.sandbox import cipher
-from adapters.sandbox import seed as shared
+from syncd.adapters.sandbox import cipher
+from syncd.adapters.sandbox import seed as shared
 
 SANDBOX_TAOBAO_APP_KEY = "23000001"
 SANDBOX_TAOBAO_APP_SECRET = "sandbox-taobao-secret-not-for-production"  # noqa: S105 - a public sandbox value

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from adapters.sandbox.taobao_errors import TopError
+from syncd.adapters.sandbox.taobao_errors import TopError
 
 
 @dataclass

@@ -30,14 +30,14 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from adapters.sandbox import taobao_seed as tseed
-from adapters.sandbox.httpserver import Response, json_response
-from adapters.sandbox.taobao_admin import AdminMixin
-from adapters.sandbox.taobao_errors import TopError, invalid, missing
-from adapters.sandbox.taobao_sessions import SessionStore
-from adapters.sandbox.taobao_trades import COMPANIES, TradeBook
-from adapters.taobao.client import DEFAULT_RATES
-from adapters.taobao.signing import SIGN_METHODS, sign
+from syncd.adapters.sandbox import taobao_seed as tseed
+from syncd.adapters.sandbox.httpserver import Response, json_response
+from syncd.adapters.sandbox.taobao_admin import AdminMixin
+from syncd.adapters.sandbox.taobao_errors import TopError, invalid, missing
+from syncd.adapters.sandbox.taobao_sessions import SessionStore
+from syncd.adapters.sandbox.taobao_trades import COMPANIES, TradeBook
+from syncd.adapters.taobao.client import DEFAULT_RATES
+from syncd.adapters.taobao.signing import SIGN_METHODS, sign
 
 PREFIX = "/taobao"
 REFRESH = "taobao.top.auth.token.refresh"

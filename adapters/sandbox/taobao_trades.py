@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from adapters.sandbox import taobao_seed as tseed
-from adapters.sandbox.taobao_errors import TopError, invalid, logistics, missing
+from syncd.adapters.sandbox import taobao_seed as tseed
+from syncd.adapters.sandbox.taobao_errors import TopError, invalid, logistics, missing
 
 _DAY = 86400
 _LOOKBACK = 92 * _DAY  # "only the last 3 months"

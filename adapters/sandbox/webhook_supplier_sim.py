@@ -35,8 +35,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from adapters.sandbox.httpserver import Response, json_response
-from adapters.webhook.signing import IDEMPOTENCY_HEADER, SignatureRefused, sign_headers, verify
+from syncd.adapters.sandbox.httpserver import Response, json_response
+from syncd.adapters.webhook.signing import IDEMPOTENCY_HEADER, SignatureRefused, sign_headers, verify
 
 PREFIX = "/webhook-supplier"
 _CST = ZoneInfo("Asia/Shanghai")

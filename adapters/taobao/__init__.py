@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.taobao.adapter import TaobaoAdapter
-from adapters.taobao.config import TaobaoShopConfig
+from syncd.adapters.taobao.adapter import TaobaoAdapter
+from syncd.adapters.taobao.config import TaobaoShopConfig
 from syncd.registry import AdapterContext, StorefrontPlugin
 
 

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.taobao.client import TaobaoClient
-from adapters.taobao.config import TaobaoShopConfig
-from adapters.taobao.listing import DAY, WindowReader, spans
-from adapters.taobao.mapping import (
+from syncd import clock
+from syncd.adapters.taobao.client import TaobaoClient
+from syncd.adapters.taobao.config import TaobaoShopConfig
+from syncd.adapters.taobao.listing import DAY, WindowReader, spans
+from syncd.adapters.taobao.mapping import (
     carrier_table,
     items,
     map_refund,
@@ -20,7 +21,6 @@ from adapters.taobao.mapping import (
     parse_time,
     trade_id,
 )
-from syncd import clock
 from syncd.domain import (
     OrderIn,
     Parcel,
@@ -37,7 +37,7 @@ from syncd.errors import ProtocolError, RejectedError
 from syncd.protocols import SeenVersions
 from syncd.registry import AdapterContext
 
-log = logging.getLogger("adapters.taobao")
+log = logging.getLogger("syncd.adapters.taobao")
 
 LIST = "taobao.trades.sold.increment.get"
 FULLINFO = "taobao.trade.fullinfo.get"

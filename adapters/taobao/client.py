@@ -23,11 +23,11 @@ from urllib.parse import urlencode
 
 import httpx
 
-from adapters.common.fields import digits
-from adapters.taobao.config import TaobaoShopConfig
-from adapters.taobao.session import REFRESH_METHOD, SessionKeeper
-from adapters.taobao.signing import sign
 from syncd import clock, retry
+from syncd.adapters.common.fields import digits
+from syncd.adapters.taobao.config import TaobaoShopConfig
+from syncd.adapters.taobao.session import REFRESH_METHOD, SessionKeeper
+from syncd.adapters.taobao.signing import sign
 from syncd.domain import Token
 from syncd.errors import (
     AuthError,

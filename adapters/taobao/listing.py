@@ -29,12 +29,12 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.common.fields import whole
-from adapters.taobao.mapping import items
 from syncd import clock
+from syncd.adapters.common.fields import whole
+from syncd.adapters.taobao.mapping import items
 from syncd.errors import ProtocolError
 
-log = logging.getLogger("adapters.taobao")
+log = logging.getLogger("syncd.adapters.taobao")
 
 PAGE_SIZE = 100  # the most TOP gives per page
 MAX_PAGES = 500  # pages one window may take before it is split

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from adapters.common.fields import as_object, digits, integer, shanghai_time, text
+from syncd.adapters.common.fields import as_object, digits, integer, shanghai_time, text
 from syncd.carriers import display_name, normalize
 from syncd.domain import (
     OrderIn,

@@ -25,15 +25,15 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.common.fields import whole
-from adapters.common.tokens import refresh_due, stamped
-from adapters.taobao.config import TaobaoShopConfig
 from syncd import clock
+from syncd.adapters.common.fields import whole
+from syncd.adapters.common.tokens import refresh_due, stamped
+from syncd.adapters.taobao.config import TaobaoShopConfig
 from syncd.domain import Token
 from syncd.errors import AuthError, ProtocolError, ReauthorizationRequired, RejectedError, TransientError
 from syncd.protocols import TokenStore
 
-log = logging.getLogger("adapters.taobao")
+log = logging.getLogger("syncd.adapters.taobao")
 
 REFRESH_METHOD = "taobao.top.auth.token.refresh"
 _EPOCH_SECONDS = 10**9  # an expires_in above this is an absolute Unix time, not a duration

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.webhook.adapter import WebhookSupplier
-from adapters.webhook.config import WebhookPaths, WebhookSupplierConfig
+from syncd.adapters.webhook.adapter import WebhookSupplier
+from syncd.adapters.webhook.config import WebhookPaths, WebhookSupplierConfig
 from syncd.registry import AdapterContext, SupplierPlugin
 
 

@@ -7,12 +7,12 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
-from adapters.webhook import mapping
-from adapters.webhook.client import WebhookClient, mask_text
-from adapters.webhook.config import Api, WebhookSupplierConfig
-from adapters.webhook.errors import NotFound
-from adapters.webhook.signing import SignatureRefused, verify
 from syncd import clock
+from syncd.adapters.webhook import mapping
+from syncd.adapters.webhook.client import WebhookClient, mask_text
+from syncd.adapters.webhook.config import Api, WebhookSupplierConfig
+from syncd.adapters.webhook.errors import NotFound
+from syncd.adapters.webhook.signing import SignatureRefused, verify
 from syncd.domain import (
     CancelResult,
     PlacedOrder,
@@ -26,7 +26,7 @@ from syncd.domain import (
 from syncd.errors import ProtocolError, RejectedError
 from syncd.registry import AdapterContext
 
-log = logging.getLogger("adapters.webhook")
+log = logging.getLogger("syncd.adapters.webhook")
 
 _MAX_REASON = 200
 

@@ -18,18 +18,18 @@ from urllib.parse import quote
 
 import httpx
 
-from adapters.webhook.config import KEY, Api, WebhookSupplierConfig
-from adapters.webhook.errors import error_for
-from adapters.webhook.mapping import encode
-from adapters.webhook.signing import IDEMPOTENCY_HEADER, sign_headers
 from syncd import clock, retry
+from syncd.adapters.webhook.config import KEY, Api, WebhookSupplierConfig
+from syncd.adapters.webhook.errors import error_for
+from syncd.adapters.webhook.mapping import encode
+from syncd.adapters.webhook.signing import IDEMPOTENCY_HEADER, sign_headers
 from syncd.domain import mask_phone
 from syncd.errors import ProtocolError, RateLimitedError
 from syncd.http import json_object, send
 from syncd.ratelimit import BAN_SECONDS
 from syncd.registry import AdapterContext
 
-log = logging.getLogger("adapters.webhook")
+log = logging.getLogger("syncd.adapters.webhook")
 
 SYSTEM = "webhook"
 DEFAULT_RATE = 5.0  # calls per second per endpoint unless the supplier file says otherwise

@@ -41,7 +41,7 @@ MAX_ROUTE_ROWS = 200_000
 def _dropfolder(module: str) -> Any:
     # The decoder lives with the drop-folder inbox, its first user; imported by name so the core does not
     # depend on that adapter at import time (see syncd/registry.py).
-    return importlib.import_module(f"adapters.dropfolder.{module}")
+    return importlib.import_module(f"syncd.adapters.dropfolder.{module}")
 
 
 def _limits() -> Any:

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
-import migrations
+import syncd.migrations as migrations
 from syncd.store.db import Database
 
 MIGRATION_LOCK_KEY = 0x5E7CD0  # any constant; names syncd's migrations among the database's advisory locks

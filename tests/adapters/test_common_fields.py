@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from adapters.common.fields import as_object, identifier, integer, nonempty_list, obj, objects, shanghai_time, text
+from syncd.adapters.common.fields import (
+    as_object,
+    identifier,
+    integer,
+    nonempty_list,
+    obj,
+    objects,
+    shanghai_time,
+    text,
+)
 from syncd.errors import ProtocolError
 
 MISSING = object()  # the key is not in the payload at all
@@ -210,12 +219,12 @@ def test_shanghai_time_given_anything_but_that_format_raises_value_error(wall_cl
     (42, None), (None, None), (True, None),
 ])
 def test_digits_given_outside_values_takes_ascii_digit_text_only(value: object, expected: str | None) -> None:
-    from adapters.common.fields import digits
+    from syncd.adapters.common.fields import digits
 
     assert digits(value) == expected
 
 
 def test_whole_given_digit_text_makes_an_int_and_leaves_the_rest_alone() -> None:
-    from adapters.common.fields import whole
+    from syncd.adapters.common.fields import whole
 
     assert whole(" 12 ") == 12 and whole("²") == "²" and whole(7) == 7 and whole(None) is None

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import time_machine
 
-from adapters.common.tokens import (
+from syncd import clock
+from syncd.adapters.common.tokens import (
     ISSUED_AT,
     Exchange,
     RefreshedElsewhere,
@@ -20,7 +21,6 @@ from adapters.common.tokens import (
     refresh_due,
     stamped,
 )
-from syncd import clock
 from syncd.domain import Token
 from syncd.errors import ProtocolError, ReauthorizationRequired, TransientError
 from tests.fakes import FakeTokenStore

@@ -9,8 +9,8 @@ import pytest
 import time_machine
 from sqlalchemy import insert, select
 
-from adapters.alibaba import mapping as alibaba
 from syncd import clock
+from syncd.adapters.alibaba import mapping as alibaba
 from syncd.domain import Severity
 from syncd.errors import TransientError
 from syncd.stages import watch

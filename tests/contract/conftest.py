@@ -27,9 +27,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from adapters.sandbox.control import StorefrontSim
-from adapters.sandbox.httpserver import SandboxServer
 from syncd import registry
+from syncd.adapters.sandbox.control import StorefrontSim
+from syncd.adapters.sandbox.httpserver import SandboxServer
 from syncd.http import CallStats
 from syncd.protocols import StorefrontAdapter
 from syncd.ratelimit import RateLimiter
@@ -43,19 +43,19 @@ PLATFORMS = ("douyin", "pdd", "taobao")
 
 # platform → candidate (simulator module, class names), tried in order
 SIM_MODULES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
-    "douyin": [("adapters.sandbox.douyin_sim", ("DouyinSimulator",))],
+    "douyin": [("syncd.adapters.sandbox.douyin_sim", ("DouyinSimulator",))],
     "pdd": [(m, ("PddSimulator", "PinduoduoSimulator", "PDDSimulator"))
-            for m in ("adapters.sandbox.pdd_sim", "adapters.sandbox.pdd_simulator", "adapters.sandbox.pinduoduo_sim",
-                      "adapters.sandbox.pdd")],
+            for m in ("syncd.adapters.sandbox.pdd_sim", "syncd.adapters.sandbox.pdd_simulator",
+                      "syncd.adapters.sandbox.pinduoduo_sim", "syncd.adapters.sandbox.pdd")],
     "taobao": [(m, ("TaobaoSimulator", "TopSimulator", "TaobaoTopSimulator"))
-               for m in ("adapters.sandbox.taobao_sim", "adapters.sandbox.taobao_simulator",
-                         "adapters.sandbox.top_sim", "adapters.sandbox.taobao")],
+               for m in ("syncd.adapters.sandbox.taobao_sim", "syncd.adapters.sandbox.taobao_simulator",
+                         "syncd.adapters.sandbox.top_sim", "syncd.adapters.sandbox.taobao")],
 }
 # where the sandbox credentials of each platform live (SANDBOX_* constants)
 SEED_MODULES: dict[str, tuple[str, ...]] = {
-    "douyin": ("adapters.sandbox.seed",),
-    "pdd": ("adapters.sandbox.pdd_seed", "adapters.sandbox.seed"),
-    "taobao": ("adapters.sandbox.taobao_seed", "adapters.sandbox.top_seed", "adapters.sandbox.seed"),
+    "douyin": ("syncd.adapters.sandbox.seed",),
+    "pdd": ("syncd.adapters.sandbox.pdd_seed", "syncd.adapters.sandbox.seed"),
+    "taobao": ("syncd.adapters.sandbox.taobao_seed", "syncd.adapters.sandbox.top_seed", "syncd.adapters.sandbox.seed"),
 }
 _CONSTANT_PREFIXES: dict[str, tuple[str, ...]] = {
     "douyin": ("SANDBOX_", "SANDBOX_DOUYIN_"),
@@ -66,8 +66,8 @@ _EMPTY_ORDER_PARAMS = frozenset({"orders", "trades", "seed_orders", "initial_ord
 
 
 def _douyin() -> StorefrontSim:
-    from adapters.sandbox.douyin_sim import DouyinSimulator
-    from adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID
+    from syncd.adapters.sandbox.douyin_sim import DouyinSimulator
+    from syncd.adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID
 
     sim: StorefrontSim = DouyinSimulator(SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, [],
                                          release_after=None)
@@ -75,8 +75,8 @@ def _douyin() -> StorefrontSim:
 
 
 def _taobao() -> StorefrontSim:
-    from adapters.sandbox import taobao_seed as tseed
-    from adapters.sandbox.taobao_sim import TaobaoSimulator
+    from syncd.adapters.sandbox import taobao_seed as tseed
+    from syncd.adapters.sandbox.taobao_sim import TaobaoSimulator
 
     sim: StorefrontSim = TaobaoSimulator(tseed.SANDBOX_TAOBAO_APP_KEY, tseed.SANDBOX_TAOBAO_APP_SECRET,
                                          {tseed.SANDBOX_TAOBAO_SESSION: tseed.SANDBOX_TAOBAO_REFRESH}, [])

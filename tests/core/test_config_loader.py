@@ -182,9 +182,9 @@ def test_load_given_secrets_of_every_shape_in_the_wrong_type_echoes_none(cfg_dir
 
 
 def test_secret_at_finds_secret_types_through_optional_annotated_nested_and_list_fields():
-    from adapters.douyin.config import DouyinShopConfig
-    from adapters.kuaidi100.config import Kuaidi100Config
-    from adapters.taobao.config import TaobaoShopConfig
+    from syncd.adapters.douyin.config import DouyinShopConfig
+    from syncd.adapters.kuaidi100.config import Kuaidi100Config
+    from syncd.adapters.taobao.config import TaobaoShopConfig
     from syncd.config.loader import secret_at
 
     assert secret_at(TaobaoShopConfig, ("session",))

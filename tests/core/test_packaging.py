@@ -113,3 +113,27 @@ def test_installed_package_finds_the_sandbox_configuration_from_any_directory(tm
         cwd=elsewhere, env={**os.environ, "PYTHONPATH": str(tmp_path / "site")}, check=True, capture_output=True,
         text=True, timeout=60).stdout.strip()
     assert Path(found) == (tmp_path / "site" / "syncd" / "sandbox_config").resolve()
+
+
+def test_the_wheel_claims_no_top_level_name_but_syncd(tmp_path: Path) -> None:
+    """adapters/ and migrations/ ship as syncd.adapters and syncd.migrations (issue 17): a site-packages with
+    syncd installed has no ``adapters`` or ``migrations`` of ours to collide with another distribution's."""
+    wheel = _wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        top_level = next(n for n in names if n.endswith(".dist-info/top_level.txt"))
+        assert zf.read(top_level).decode().split() == ["syncd"]
+        zf.extractall(tmp_path / "site")
+    assert {n.split("/")[0] for n in names} == {"syncd", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1]
+                                                + ".dist-info"}
+    assert "syncd/adapters/builtin.py" in names and "syncd/migrations/env.py" in names
+    assert any(n.startswith("syncd/migrations/versions/0001_") for n in names)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    probe = ("import importlib.util as u, syncd.adapters.builtin, syncd.migrations as m; "
+             "print(u.find_spec('adapters') is None, u.find_spec('migrations') is None, m.__file__)")
+    out = subprocess.run([sys.executable, "-S", "-c", probe], cwd=elsewhere,
+                         env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(tmp_path / "site") + os.pathsep
+                              + os.pathsep.join(p for p in sys.path if "site-packages" in p)},
+                         check=True, capture_output=True, text=True, timeout=60).stdout.split()
+    assert out[:2] == ["True", "True"] and out[2].startswith(str(tmp_path / "site"))

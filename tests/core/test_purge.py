@@ -68,7 +68,7 @@ def test_one_supplier_failing_is_reported_and_the_rest_goes_on(db):
 
 
 def test_dropfolder_adapter_is_recognised_as_keeping_files(tmp_path):
-    from adapters.dropfolder import DropFolderConfig, create
+    from syncd.adapters.dropfolder import DropFolderConfig, create
     from syncd.purge import RetainsFiles
     from syncd.registry import AdapterContext
 

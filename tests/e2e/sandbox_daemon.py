@@ -21,8 +21,8 @@ from openpyxl import load_workbook
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import DBAPIError
 
-from adapters.sandbox.bundle import Sandbox, SupplierSpec
 from syncd import clock
+from syncd.adapters.sandbox.bundle import Sandbox, SupplierSpec
 from syncd.alerts.names import PARCEL_RULES
 from syncd.sandboxrun import SANDBOX_SUPPLIERS, copy_sandbox_config, supplier_dirs
 from syncd.store.db import Database, open_database

@@ -312,8 +312,8 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
 
 def read_file(path: Path, max_file_mb: float = 64) -> tuple[str | None, int, int]:
     """Parse one file as the drop folder does: (file error, rows accepted, rows rejected)."""
-    from adapters.dropfolder.config import InboxLimits
-    from adapters.dropfolder.inbox import parse_inbox
+    from syncd.adapters.dropfolder.config import InboxLimits
+    from syncd.adapters.dropfolder.inbox import parse_inbox
     from syncd.domain import InboxFile
 
     digest = hashlib.sha256()
@@ -339,7 +339,7 @@ def peak_rss_kb() -> int:
 
 
 def _child(path: str, max_file_mb: float, as_json: bool = False) -> None:
-    import adapters.dropfolder.inbox  # noqa: F401 - imports are the baseline, not the file
+    import syncd.adapters.dropfolder.inbox  # noqa: F401 - imports are the baseline, not the file
     base = peak_rss_kb()
     started = time.monotonic()
     error, ok, bad = read_file(Path(path), max_file_mb)

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from adapters.dropfolder import files
 from syncd import clock
+from syncd.adapters.dropfolder import files
 from syncd.alerts.names import Rule
 from syncd.daemon import STAGES
 from syncd.httpd import check_readiness
@@ -122,7 +122,7 @@ def test_permission_denied_given_the_inbox_cannot_be_moved_keeps_the_tracking_on
         h: Harness, db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture):
     import os
 
-    from adapters.dropfolder import inbox
+    from syncd.adapters.dropfolder import inbox
     from syncd.store.models import Shipment
 
     h.stage("forward")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.dropfolder import create
-from adapters.dropfolder import files as hostile_files
-from adapters.dropfolder.adapter import DropFolderSupplier
-from adapters.dropfolder.config import DropFolderConfig
+from syncd.adapters.dropfolder import create
+from syncd.adapters.dropfolder import files as hostile_files
+from syncd.adapters.dropfolder.adapter import DropFolderSupplier
+from syncd.adapters.dropfolder.config import DropFolderConfig
 from syncd.domain import InboxFile
 from syncd.logs import TextFormatter
 from syncd.registry import AdapterContext
@@ -128,7 +128,7 @@ def test_shared_string_longer_than_a_cell_may_be_is_rejected_before_openpyxl_loa
     def never(*_a, **_k):
         raise AssertionError("openpyxl must not open a workbook over the limits")
 
-    monkeypatch.setattr("adapters.dropfolder.readers.load_workbook", never)
+    monkeypatch.setattr("syncd.adapters.dropfolder.readers.load_workbook", never)
     assert openpyxl  # the real loader is replaced above
     path = hostile.huge_shared_string_xlsx(adapter.inbox_dir / "r.xlsx", string_mb=2, varied=True)
     error, *_rest, moved = _read_and_finish(adapter, path)
@@ -175,7 +175,7 @@ def test_sparse_file_of_30_gb_is_rejected_without_being_read(adapter, monkeypatc
     reads = []
     real = hostile_files.hash_stream
     monkeypatch.setattr(hostile_files, "hash_stream", lambda f: reads.append(1) or real(f))
-    monkeypatch.setattr("adapters.dropfolder.inbox.hash_stream", lambda f: reads.append(1) or real(f))
+    monkeypatch.setattr("syncd.adapters.dropfolder.inbox.hash_stream", lambda f: reads.append(1) or real(f))
     error, *_rest, moved = _read_and_finish(adapter, path)
     _assert_rejected(adapter, moved, error, "over the limit of 20 MB")
     assert reads == []

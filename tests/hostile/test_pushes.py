@@ -12,8 +12,8 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from adapters.kuaidi100.adapter import Kuaidi100Provider
-from adapters.kuaidi100.signing import param_json, push_sign
+from syncd.adapters.kuaidi100.adapter import Kuaidi100Provider
+from syncd.adapters.kuaidi100.signing import param_json, push_sign
 from syncd.domain import LogisticsState
 from syncd.registry import AdapterContext
 from syncd.retry import RetryPolicy

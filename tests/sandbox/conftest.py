@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.sandbox.douyin_sim import DouyinSimulator
-from adapters.sandbox.httpserver import SandboxServer
-from adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, generate_orders
+from syncd.adapters.sandbox.douyin_sim import DouyinSimulator
+from syncd.adapters.sandbox.httpserver import SandboxServer
+from syncd.adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, generate_orders
 from tests.sandbox.helpers import FakeClock, SignedClient
 
 

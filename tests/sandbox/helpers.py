@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from adapters.douyin.signing import canonical_param_json, sign
-from adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID
+from syncd.adapters.douyin.signing import canonical_param_json, sign
+from syncd.adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID
 
 
 class FakeClock:

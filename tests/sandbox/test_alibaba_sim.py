@@ -16,12 +16,12 @@ import httpx
 import pytest
 import time_machine
 
-from adapters.alibaba.adapter import AlibabaAdapter
-from adapters.alibaba.config import AlibabaSupplierConfig
-from adapters.alibaba.signing import sign
-from adapters.sandbox.alibaba_seed import SANDBOX_1688_APP_KEY, SANDBOX_1688_APP_SECRET
-from adapters.sandbox.alibaba_sim import AlibabaSimulator
-from adapters.sandbox.httpserver import SandboxServer
+from syncd.adapters.alibaba.adapter import AlibabaAdapter
+from syncd.adapters.alibaba.config import AlibabaSupplierConfig
+from syncd.adapters.alibaba.signing import sign
+from syncd.adapters.sandbox.alibaba_seed import SANDBOX_1688_APP_KEY, SANDBOX_1688_APP_SECRET
+from syncd.adapters.sandbox.alibaba_sim import AlibabaSimulator
+from syncd.adapters.sandbox.httpserver import SandboxServer
 from syncd.domain import (
     CancelOutcome,
     LogisticsState,

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.sandbox import Sandbox, SupplierSpec
+from syncd.adapters.sandbox import Sandbox, SupplierSpec
 from tests.sandbox.helpers import FakeClock, SignedClient
 from tests.sandbox.test_supplier_bot import write_xlsx
 
@@ -60,7 +60,7 @@ def _first_line(proc: subprocess.Popen, timeout: float) -> str:
 def test_cli_prints_one_line_serves_and_exits_cleanly_on_signal(tmp_path, sig):
     outbox, inbox = tmp_path / "out", tmp_path / "in"
     with subprocess.Popen(
-        [sys.executable, "-m", "adapters.sandbox", "serve", "--port", "0", "--orders", "20", "--seed", "1",
+        [sys.executable, "-m", "syncd.adapters.sandbox", "serve", "--port", "0", "--orders", "20", "--seed", "1",
          "--fault-rate", "0", "--supplier", f"gz-apparel:{outbox}:{inbox}:csv:gb18030"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     ) as proc:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.douyin.config import DouyinShopConfig
-from adapters.sandbox.control import StorefrontSim
-from adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, receiver_of
+from syncd.adapters.douyin.config import DouyinShopConfig
+from syncd.adapters.sandbox.control import StorefrontSim
+from syncd.adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, receiver_of
 
 SPREAD = 3000
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from adapters.douyin.signing import canonical_param_json, sign
-from adapters.sandbox.seed import SANDBOX_APP_SECRET
+from syncd.adapters.douyin.signing import canonical_param_json, sign
+from syncd.adapters.sandbox.seed import SANDBOX_APP_SECRET
 
 LIST = {"update_time_start": 1_799_900_000, "page": 0, "size": 5}
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from adapters.sandbox.douyin_admin import AdminError
-from adapters.sandbox.douyin_aftersale import aftersale_list
-from adapters.sandbox.douyin_errors import ApiError
-from adapters.sandbox.douyin_index import TimeIndex
-from adapters.sandbox.douyin_sim import DouyinSimulator
-from adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, generate_orders
+from syncd.adapters.sandbox.douyin_admin import AdminError
+from syncd.adapters.sandbox.douyin_aftersale import aftersale_list
+from syncd.adapters.sandbox.douyin_errors import ApiError
+from syncd.adapters.sandbox.douyin_index import TimeIndex
+from syncd.adapters.sandbox.douyin_sim import DouyinSimulator
+from syncd.adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, generate_orders
 
 DAY = 86400
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from adapters.sandbox import cipher
-from adapters.sandbox.seed import classify, generate_orders, make_order, receiver_of
+from syncd.adapters.sandbox import cipher
+from syncd.adapters.sandbox.seed import classify, generate_orders, make_order, receiver_of
 
 DAY = 86400
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.sandbox.seed import classify
+from syncd.adapters.sandbox.seed import classify
 
 
 def _first(sim, case):

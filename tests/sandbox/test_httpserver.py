@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from adapters.sandbox.httpserver import SandboxServer, json_response
+from syncd.adapters.sandbox.httpserver import SandboxServer, json_response
 
 
 class Echo:

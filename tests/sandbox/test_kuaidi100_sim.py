@@ -13,12 +13,12 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 import pytest
 
-from adapters.kuaidi100.adapter import Kuaidi100Provider
-from adapters.kuaidi100.config import Kuaidi100Config
-from adapters.kuaidi100.signing import query_sign
-from adapters.sandbox.httpserver import Response, SandboxServer
-from adapters.sandbox.kuaidi100_history import SCENARIOS, pick_scenario, script
-from adapters.sandbox.kuaidi100_sim import (
+from syncd.adapters.kuaidi100.adapter import Kuaidi100Provider
+from syncd.adapters.kuaidi100.config import Kuaidi100Config
+from syncd.adapters.kuaidi100.signing import query_sign
+from syncd.adapters.sandbox.httpserver import Response, SandboxServer
+from syncd.adapters.sandbox.kuaidi100_history import SCENARIOS, pick_scenario, script
+from syncd.adapters.sandbox.kuaidi100_sim import (
     SANDBOX_KUAIDI100_CUSTOMER,
     SANDBOX_KUAIDI100_KEY,
     SANDBOX_KUAIDI100_SALT,

@@ -11,10 +11,10 @@ import httpx
 import pytest
 import time_machine
 
-from adapters.pdd import PddAdapter, PddShopConfig
-from adapters.sandbox.control import RefundKind
-from adapters.sandbox.pdd_sim import PddSimulator
 from syncd import clock as syncd_clock
+from syncd.adapters.pdd import PddAdapter, PddShopConfig
+from syncd.adapters.sandbox.control import RefundKind
+from syncd.adapters.sandbox.pdd_sim import PddSimulator
 from syncd.domain import OrderStatus, Parcel, ParcelLine, Receiver, RefundState, ShipResult
 from syncd.errors import ReauthorizationRequired
 from syncd.registry import AdapterContext

@@ -6,10 +6,10 @@ import re
 from collections import Counter
 from typing import Any
 
-from adapters.pdd.mapping import map_order
-from adapters.sandbox import cipher
-from adapters.sandbox.pdd_seed import classify, decrypt_table, encrypt, generate_pdd_orders, receiver_of
-from adapters.sandbox.seed import CASES, UNMAPPED
+from syncd.adapters.pdd.mapping import map_order
+from syncd.adapters.sandbox import cipher
+from syncd.adapters.sandbox.pdd_seed import classify, decrypt_table, encrypt, generate_pdd_orders, receiver_of
+from syncd.adapters.sandbox.seed import CASES, UNMAPPED
 from syncd.domain import OrderStatus, RefundState
 
 NOW = 1_800_000_000

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from adapters.sandbox.pdd_seed import classify
-from adapters.sandbox.pdd_sim import PddSimulator
+from syncd.adapters.sandbox.pdd_seed import classify
+from syncd.adapters.sandbox.pdd_sim import PddSimulator
 from tests.adapters.pdd import simclient
 from tests.adapters.pdd.simclient import MakePdd, PddSignedClient
 from tests.sandbox.helpers import FakeClock

@@ -6,9 +6,9 @@ import json
 
 import httpx
 
-from adapters.sandbox.control import StorefrontSim
-from adapters.sandbox.pdd_seed import SANDBOX_PDD_CLIENT_SECRET, SANDBOX_PDD_REFRESH_TOKEN
-from adapters.sandbox.pdd_sim import PddSimulator
+from syncd.adapters.sandbox.control import StorefrontSim
+from syncd.adapters.sandbox.pdd_seed import SANDBOX_PDD_CLIENT_SECRET, SANDBOX_PDD_REFRESH_TOKEN
+from syncd.adapters.sandbox.pdd_sim import PddSimulator
 from tests.adapters.pdd import simclient
 from tests.adapters.pdd.simclient import MakePdd, PddSignedClient, md5_sign
 from tests.sandbox.helpers import FakeClock

@@ -17,12 +17,12 @@ import httpx
 import pytest
 import time_machine
 
-from adapters.alerts import SINK_PLUGINS
-from adapters.alerts.config import SlackChannel
-from adapters.alerts.slack import SlackSink
-from adapters.sandbox.httpserver import SandboxServer
-from adapters.sandbox.robots import KINDS, ROBOT_TOKENS, RobotSimulator
-from adapters.sandbox.smtp_sink import SmtpSink
+from syncd.adapters.alerts import SINK_PLUGINS
+from syncd.adapters.alerts.config import SlackChannel
+from syncd.adapters.alerts.slack import SlackSink
+from syncd.adapters.sandbox.httpserver import SandboxServer
+from syncd.adapters.sandbox.robots import KINDS, ROBOT_TOKENS, RobotSimulator
+from syncd.adapters.sandbox.smtp_sink import SmtpSink
 from syncd.domain import Message, Severity
 from syncd.errors import RateLimitedError, RejectedError
 from syncd.protocols import AlertSink

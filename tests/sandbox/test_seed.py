@@ -8,9 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from adapters.sandbox import cipher
-from adapters.sandbox.alibaba_seed import DEFAULT_CATALOGUE
-from adapters.sandbox.seed import CASES, CATALOG, PRICES, UNMAPPED, classify, generate_orders, receiver_of
+from syncd.adapters.sandbox import cipher
+from syncd.adapters.sandbox.alibaba_seed import DEFAULT_CATALOGUE
+from syncd.adapters.sandbox.seed import CASES, CATALOG, PRICES, UNMAPPED, classify, generate_orders, receiver_of
 from syncd.config.models import Route
 
 NOW = 1_800_000_000

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
 
-from adapters.sandbox.sheets import decode_csv
-from adapters.sandbox.supplier_bot import REPLY_HEADERS, SupplierBot
+from syncd.adapters.sandbox.sheets import decode_csv
+from syncd.adapters.sandbox.supplier_bot import REPLY_HEADERS, SupplierBot
 from syncd.carriers import normalize
 from tests.sandbox.helpers import FakeClock
 
@@ -218,7 +218,7 @@ def test_run_stops_when_the_event_is_set(tmp_path):
 def test_cancellation_file_as_syncd_writes_it_is_read_by_its_操作_column(tmp_path):
     from datetime import UTC, datetime
 
-    from adapters.dropfolder import DropFolderConfig, create
+    from syncd.adapters.dropfolder import DropFolderConfig, create
     from syncd.domain import OutboxBatch, OutboxRow
     from syncd.registry import AdapterContext
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 import time_machine
 
-from adapters.sandbox.httpserver import SandboxServer
-from adapters.sandbox.taobao_seed import (
+from syncd.adapters.sandbox.httpserver import SandboxServer
+from syncd.adapters.sandbox.taobao_seed import (
     SANDBOX_TAOBAO_APP_KEY,
     SANDBOX_TAOBAO_APP_SECRET,
     SANDBOX_TAOBAO_REFRESH,
@@ -19,8 +19,8 @@ from adapters.sandbox.taobao_seed import (
     classify,
     generate_taobao_orders,
 )
-from adapters.sandbox.taobao_sim import TaobaoSimulator
-from adapters.taobao import PLUGIN, TaobaoAdapter, TaobaoShopConfig
+from syncd.adapters.sandbox.taobao_sim import TaobaoSimulator
+from syncd.adapters.taobao import PLUGIN, TaobaoAdapter, TaobaoShopConfig
 from syncd.domain import OrderStatus, Parcel, ParcelLine, Receiver, RefundState, ShipResult
 from syncd.errors import RateLimitedError, ReauthorizationRequired
 from syncd.registry import AdapterContext

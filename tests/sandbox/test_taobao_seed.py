@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from adapters.sandbox.seed import CASES, CATALOG, UNMAPPED
-from adapters.sandbox.taobao_seed import (
+from syncd.adapters.sandbox.seed import CASES, CATALOG, UNMAPPED
+from syncd.adapters.sandbox.taobao_seed import (
     classify,
     decrypt_table,
     generate_taobao_orders,
@@ -14,7 +14,7 @@ from adapters.sandbox.taobao_seed import (
     receiver_for,
     text,
 )
-from adapters.taobao.mapping import map_trade, needs_detail
+from syncd.adapters.taobao.mapping import map_trade, needs_detail
 from syncd.domain import OrderStatus, RefundState
 
 NOW = 1_800_000_000

@@ -11,9 +11,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from adapters.sandbox.control import StorefrontSim
-from adapters.sandbox.httpserver import SandboxServer
-from adapters.sandbox.taobao_seed import (
+from syncd.adapters.sandbox.control import StorefrontSim
+from syncd.adapters.sandbox.httpserver import SandboxServer
+from syncd.adapters.sandbox.taobao_seed import (
     SANDBOX_TAOBAO_APP_KEY,
     SANDBOX_TAOBAO_APP_SECRET,
     SANDBOX_TAOBAO_REFRESH,
@@ -21,9 +21,9 @@ from adapters.sandbox.taobao_seed import (
     generate_taobao_orders,
     text,
 )
-from adapters.sandbox.taobao_sim import API_QPS, TaobaoSimulator, response_key
-from adapters.taobao.config import TRADE_FIELDS, TaobaoShopConfig
-from adapters.taobao.signing import sign
+from syncd.adapters.sandbox.taobao_sim import API_QPS, TaobaoSimulator, response_key
+from syncd.adapters.taobao.config import TRADE_FIELDS, TaobaoShopConfig
+from syncd.adapters.taobao.signing import sign
 from tests.sandbox.helpers import FakeClock
 
 LIST = "taobao.trades.sold.increment.get"

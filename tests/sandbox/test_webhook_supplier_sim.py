@@ -19,11 +19,11 @@ import httpx
 import pytest
 import time_machine
 
-from adapters.sandbox.httpserver import Response, SandboxServer, json_response
-from adapters.sandbox.webhook_supplier_sim import WebhookSupplierSimulator
-from adapters.webhook import PLUGIN, WebhookSupplier, WebhookSupplierConfig
-from adapters.webhook.signing import sign_headers
 from syncd import carriers, clock
+from syncd.adapters.sandbox.httpserver import Response, SandboxServer, json_response
+from syncd.adapters.sandbox.webhook_supplier_sim import WebhookSupplierSimulator
+from syncd.adapters.webhook import PLUGIN, WebhookSupplier, WebhookSupplierConfig
+from syncd.adapters.webhook.signing import sign_headers
 from syncd.domain import (
     CancelOutcome,
     Receiver,

@@ -11,8 +11,8 @@ import httpx
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from adapters.dropfolder import PLUGIN as DROPFOLDER
-from adapters.dropfolder import DropFolderConfig
+from syncd.adapters.dropfolder import PLUGIN as DROPFOLDER
+from syncd.adapters.dropfolder import DropFolderConfig
 from syncd.config.loader import Config
 from syncd.config.models import GlobalConfig, Route, ShopConfigBase
 from syncd.daemon import run_stage

@@ -90,9 +90,9 @@ def test_shop_scope_given_a_line_logged_by_an_adapter_inside_it_carries_the_stag
     h = build(db, tmp_path)
     report = StageReport("pull")
     with scope(h.rt, report, "shop1", shop="shop1"):
-        logging.getLogger("adapters.douyin").info("token refreshed")
+        logging.getLogger("syncd.adapters.douyin").info("token refreshed")
     (line,) = [ln for ln in json_lines if ln["message"] == "token refreshed"]
-    assert (line["stage"], line["shop"], line["logger"]) == ("pull", "shop1", "adapters.douyin")
+    assert (line["stage"], line["shop"], line["logger"]) == ("pull", "shop1", "syncd.adapters.douyin")
 
 
 def test_pull_given_a_shop_that_needs_reauthorising_says_so_in_one_line(db: Database, tmp_path: Path,

@@ -246,7 +246,7 @@ def test_manual_holds_are_released_by_the_person_named(h: Harness, db: Database)
 
 def test_confirmed_cod_order_refused_by_taobao_b98_is_held_with_what_to_do_and_not_sent_again(
         h: Harness, db: Database):
-    from adapters.taobao.client import error_for
+    from syncd.adapters.taobao.client import error_for
 
     _cod(h, "4305")
     operations.confirm_cod(db, _order(db, "4305").id, "li", "called")

@@ -10,16 +10,16 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from adapters.alerts import SINK_PLUGINS
-from adapters.alerts.base import SendWindow
-from adapters.alerts.config import (
+from syncd import registry
+from syncd.adapters.alerts import SINK_PLUGINS
+from syncd.adapters.alerts.base import SendWindow
+from syncd.adapters.alerts.config import (
     DingTalkChannel,
     EmailChannel,
     FeishuChannel,
     SlackChannel,
     WeComChannel,
 )
-from syncd import registry
 from syncd.config.loader import load_config
 from syncd.config.models import StrictModel
 from syncd.errors import ConfigErrors

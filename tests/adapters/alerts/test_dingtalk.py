@@ -10,8 +10,8 @@ import pytest
 import respx
 import time_machine
 
-from adapters.alerts.config import DingTalkChannel
-from adapters.alerts.dingtalk import DingTalkSink
+from syncd.adapters.alerts.config import DingTalkChannel
+from syncd.adapters.alerts.dingtalk import DingTalkSink
 from syncd.errors import RateLimitedError, RejectedError, TransientError
 from syncd.registry import AdapterContext
 from tests.adapters.alerts.conftest import (

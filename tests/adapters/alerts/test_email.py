@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import time_machine
 
-from adapters.alerts.config import EmailChannel
-from adapters.alerts.email import EmailSink, SmtpConnection, connect
-from adapters.sandbox.smtp_sink import SmtpSink
+from syncd.adapters.alerts.config import EmailChannel
+from syncd.adapters.alerts.email import EmailSink, SmtpConnection, connect
+from syncd.adapters.sandbox.smtp_sink import SmtpSink
 from syncd.domain import Message, Severity
 from syncd.errors import RateLimitedError, RejectedError, TransientError
 from syncd.registry import AdapterContext
@@ -185,7 +185,7 @@ def test_a_server_text_echoing_the_password_is_scrubbed(ctx: AdapterContext, mon
 def test_some_recipients_refused_is_delivered_and_logged(ctx: AdapterContext, mono: FakeMonotonic,
                                                          caplog: pytest.LogCaptureFixture) -> None:
     fake = FakeSmtp(refused={"boss@example.com": (550, b"no such user")})
-    with caplog.at_level(logging.WARNING, logger="adapters.alerts.email"):
+    with caplog.at_level(logging.WARNING, logger="syncd.adapters.alerts.email"):
         make(ctx, mono, fake)[0].send(message())
     assert fake.calls.count("send_message") == 1
     assert "email channel 'ops-mail': 1 of 2 recipients refused (SMTP 550)" in caplog.text

@@ -9,8 +9,8 @@ import pytest
 import respx
 import time_machine
 
-from adapters.alerts.config import FeishuChannel
-from adapters.alerts.feishu import FeishuSink
+from syncd.adapters.alerts.config import FeishuChannel
+from syncd.adapters.alerts.feishu import FeishuSink
 from syncd.errors import RateLimitedError, RejectedError
 from syncd.registry import AdapterContext
 from tests.adapters.alerts.conftest import FEISHU_TOKEN, SECRET, FakeMonotonic, assert_no_secret, message, sent_json

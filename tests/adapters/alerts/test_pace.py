@@ -13,7 +13,7 @@ import pytest
 import respx
 import time_machine
 
-from adapters.alerts.base import MIN_HEADROOM
+from syncd.adapters.alerts.base import MIN_HEADROOM
 from syncd.errors import RateLimitedError
 from syncd.registry import AdapterContext
 from tests.adapters.alerts.conftest import FakeMonotonic, message

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from adapters.alerts import render
 from syncd import i18n
+from syncd.adapters.alerts import render
 from syncd.domain import Message, Severity
 from tests.adapters.alerts.conftest import message
 

@@ -10,13 +10,13 @@ import pytest
 import respx
 import time_machine
 
-from adapters.alerts.base import HttpSink
-from adapters.alerts.config import DingTalkChannel, FeishuChannel, SlackChannel, WebhookChannel, WeComChannel
-from adapters.alerts.dingtalk import DingTalkSink
-from adapters.alerts.feishu import FeishuSink
-from adapters.alerts.slack import SlackSink
-from adapters.alerts.webhook import WebhookSink
-from adapters.alerts.wecom import WeComSink
+from syncd.adapters.alerts.base import HttpSink
+from syncd.adapters.alerts.config import DingTalkChannel, FeishuChannel, SlackChannel, WebhookChannel, WeComChannel
+from syncd.adapters.alerts.dingtalk import DingTalkSink
+from syncd.adapters.alerts.feishu import FeishuSink
+from syncd.adapters.alerts.slack import SlackSink
+from syncd.adapters.alerts.webhook import WebhookSink
+from syncd.adapters.alerts.wecom import WeComSink
 from syncd.errors import ProtocolError, RateLimitedError, RejectedError, TransientError
 from syncd.registry import AdapterContext
 from tests.adapters.alerts.conftest import (

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 
-from adapters.alerts.signing import dingtalk_sign, feishu_sign, webhook_signature
+from syncd.adapters.alerts.signing import dingtalk_sign, feishu_sign, webhook_signature
 
 
 def test_dingtalk_sign_matches_the_reference_vector() -> None:

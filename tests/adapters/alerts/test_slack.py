@@ -8,8 +8,8 @@ import httpx
 import pytest
 import respx
 
-from adapters.alerts.config import SlackChannel
-from adapters.alerts.slack import SlackSink
+from syncd.adapters.alerts.config import SlackChannel
+from syncd.adapters.alerts.slack import SlackSink
 from syncd.errors import ProtocolError, RateLimitedError, RejectedError
 from syncd.registry import AdapterContext
 from tests.adapters.alerts.conftest import SLACK_URL, FakeMonotonic, assert_no_secret, message, sent_json

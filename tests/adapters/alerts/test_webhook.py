@@ -12,8 +12,8 @@ import pytest
 import respx
 import time_machine
 
-from adapters.alerts.config import WebhookChannel
-from adapters.alerts.webhook import WebhookSink
+from syncd.adapters.alerts.config import WebhookChannel
+from syncd.adapters.alerts.webhook import WebhookSink
 from syncd.domain import Message, Severity
 from syncd.errors import RejectedError
 from syncd.registry import AdapterContext

@@ -9,8 +9,8 @@ import pytest
 import respx
 import time_machine
 
-from adapters.alerts.config import WeComChannel
-from adapters.alerts.wecom import WeComSink
+from syncd.adapters.alerts.config import WeComChannel
+from syncd.adapters.alerts.wecom import WeComSink
 from syncd.errors import RateLimitedError, RejectedError, TransientError
 from syncd.registry import AdapterContext
 from tests.adapters.alerts.conftest import WECOM_KEY, FakeMonotonic, assert_no_secret, message, sent_json

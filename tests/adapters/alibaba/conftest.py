@@ -14,9 +14,9 @@ import pytest
 import respx
 import time_machine
 
-from adapters.alibaba.adapter import AlibabaAdapter
-from adapters.alibaba.client import NAMESPACES, AlibabaClient
-from adapters.alibaba.config import AlibabaSupplierConfig
+from syncd.adapters.alibaba.adapter import AlibabaAdapter
+from syncd.adapters.alibaba.client import NAMESPACES, AlibabaClient
+from syncd.adapters.alibaba.config import AlibabaSupplierConfig
 from syncd.domain import Receiver, SupplierLine, SupplierOrderRequest, Token
 from syncd.registry import AdapterContext
 from tests.fakes import FakeTokenStore

@@ -6,8 +6,8 @@ import httpx
 import pytest
 import respx
 
-from adapters.alibaba.client import DEFAULT_RATE, ORDER_DETAIL, ORDER_LIST, AlibabaClient, business_failure
-from adapters.alibaba.errors import Action, classify, error_for, qos_wait
+from syncd.adapters.alibaba.client import DEFAULT_RATE, ORDER_DETAIL, ORDER_LIST, AlibabaClient, business_failure
+from syncd.adapters.alibaba.errors import Action, classify, error_for, qos_wait
 from syncd.errors import (
     AuthError,
     FatalError,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from adapters.alibaba import PLUGIN, AlibabaAdapter
-from adapters.alibaba.config import AlibabaSupplierConfig
+from syncd.adapters.alibaba import PLUGIN, AlibabaAdapter
+from syncd.adapters.alibaba.config import AlibabaSupplierConfig
 from syncd.registry import AdapterContext
 from tests.adapters.alibaba.conftest import SECRET, make_config
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.alibaba import mapping as m
+from syncd.adapters.alibaba import mapping as m
 from syncd.domain import LogisticsState, SupplierLine
 from syncd.errors import ProtocolError, RejectedError
 from tests.adapters.alibaba.conftest import HOOK, MUG, make_config, receiver, request

@@ -9,9 +9,9 @@ import httpx
 import pytest
 import respx
 
-from adapters.alibaba.adapter import AlibabaAdapter
-from adapters.alibaba.client import CREATE, ORDER_DETAIL, ORDER_LIST, PREVIEW, PROTOCOL_PAY
-from adapters.alibaba.config import AlibabaSupplierConfig
+from syncd.adapters.alibaba.adapter import AlibabaAdapter
+from syncd.adapters.alibaba.client import CREATE, ORDER_DETAIL, ORDER_LIST, PREVIEW, PROTOCOL_PAY
+from syncd.adapters.alibaba.config import AlibabaSupplierConfig
 from syncd.domain import PlacedOrder, StockLine, SupplierLine
 from syncd.errors import ProtocolError, RejectedError, TransientError
 from syncd.registry import AdapterContext

@@ -7,8 +7,8 @@ import json
 import httpx
 import respx
 
-from adapters.alibaba.client import CREATE, AlibabaClient
-from adapters.alibaba.signing import flatten, sign, url_path, wire_value
+from syncd.adapters.alibaba.client import CREATE, AlibabaClient
+from syncd.adapters.alibaba.signing import flatten, sign, url_path, wire_value
 from tests.adapters.alibaba.conftest import ACCESS, APP_KEY, SECRET, form, route
 
 VECTOR_PATH = "param2/1/com.alibaba.trade/alibaba.trade.get.buyerView/1234567"

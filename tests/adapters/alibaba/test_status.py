@@ -9,8 +9,8 @@ import httpx
 import pytest
 import respx
 
-from adapters.alibaba.adapter import AlibabaAdapter
-from adapters.alibaba.client import CANCEL, LOGISTICS_INFOS, LOGISTICS_TRACE, ORDER_DETAIL
+from syncd.adapters.alibaba.adapter import AlibabaAdapter
+from syncd.adapters.alibaba.client import CANCEL, LOGISTICS_INFOS, LOGISTICS_TRACE, ORDER_DETAIL
 from syncd.domain import CancelOutcome, LogisticsState, SupplierOrderPhase, SupplierParcel
 from syncd.errors import ProtocolError, RejectedError
 from tests.adapters.alibaba.conftest import HOOK, MUG, NOW, ORDER, fixture, form, route

@@ -11,8 +11,8 @@ import pytest
 import respx
 import time_machine
 
-from adapters.alibaba.client import ORDER_DETAIL, AlibabaClient
-from adapters.alibaba.tokens import store_key
+from syncd.adapters.alibaba.client import ORDER_DETAIL, AlibabaClient
+from syncd.adapters.alibaba.tokens import store_key
 from syncd.errors import FatalError, ReauthorizationRequired, TransientError
 from syncd.registry import AdapterContext
 from tests.adapters.alibaba.conftest import (
@@ -207,7 +207,7 @@ def test_refreshes_without_a_refresh_token_timeout_warn_once_per_process(
     store.tokens[KEY] = token(expires_in=timedelta(minutes=30), refresh_left=None)
     refresh = api.post(TOKEN_URL).mock(return_value=_refreshed(refresh_token_timeout=None))
 
-    with caplog.at_level(logging.WARNING, logger="adapters.alibaba"):
+    with caplog.at_level(logging.WARNING, logger="syncd.adapters.alibaba"):
         client.ensure_token()
         clock_at.shift(timedelta(hours=9, minutes=30))  # the 10-hour pair is due again
         client.ensure_token()

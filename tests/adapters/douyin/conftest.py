@@ -14,9 +14,9 @@ import pytest
 import respx
 import time_machine
 
-from adapters.douyin.adapter import DouyinAdapter
-from adapters.douyin.client import DouyinClient
-from adapters.douyin.config import DouyinShopConfig
+from syncd.adapters.douyin.adapter import DouyinAdapter
+from syncd.adapters.douyin.client import DouyinClient
+from syncd.adapters.douyin.config import DouyinShopConfig
 from syncd.domain import Token
 from syncd.ratelimit import RateLimiter
 from syncd.registry import AdapterContext

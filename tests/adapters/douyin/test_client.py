@@ -8,8 +8,8 @@ import httpx
 import pytest
 import respx
 
-from adapters.douyin.client import Action, DouyinClient, classify
-from adapters.douyin.signing import canonical_param_json, sign
+from syncd.adapters.douyin.client import Action, DouyinClient, classify
+from syncd.adapters.douyin.signing import canonical_param_json, sign
 from syncd.errors import (
     FatalError,
     ProtocolError,

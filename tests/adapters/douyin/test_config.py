@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from adapters.douyin import PLUGIN, DouyinAdapter, DouyinShopConfig
+from syncd.adapters.douyin import PLUGIN, DouyinAdapter, DouyinShopConfig
 from syncd.protocols import StorefrontAdapter
 from syncd.registry import AdapterContext
 from tests.adapters.douyin.conftest import SECRET, make_config

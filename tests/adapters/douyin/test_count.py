@@ -8,7 +8,7 @@ from datetime import timedelta
 import httpx
 import respx
 
-from adapters.douyin.adapter import DouyinAdapter
+from syncd.adapters.douyin.adapter import DouyinAdapter
 from tests.adapters.douyin.conftest import NOW, ok, sample_order
 
 START, END = NOW - timedelta(hours=1), NOW

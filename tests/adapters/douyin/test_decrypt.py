@@ -11,8 +11,8 @@ import pytest
 import respx
 import time_machine
 
-from adapters.douyin.adapter import DouyinAdapter
-from adapters.douyin.mapping import map_order
+from syncd.adapters.douyin.adapter import DouyinAdapter
+from syncd.adapters.douyin.mapping import map_order
 from syncd.domain import Receiver, ReceiverRef
 from syncd.registry import AdapterContext
 from tests.adapters.douyin.conftest import fail, fixture, make_config, ok

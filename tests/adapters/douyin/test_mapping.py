@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from adapters.douyin.mapping import carrier_table, line_refund_state, map_order, order_refund_state
+from syncd.adapters.douyin.mapping import carrier_table, line_refund_state, map_order, order_refund_state
 from syncd.domain import OrderStatus, PaymentMode, RefundState
 from syncd.errors import ProtocolError
 from tests.adapters.douyin.conftest import fixture, sample_order

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from adapters.douyin.adapter import DouyinAdapter
+from syncd.adapters.douyin.adapter import DouyinAdapter
 from syncd.domain import OrderStatus
 from syncd.errors import ProtocolError
 from tests.adapters.douyin.conftest import NOW, fixture, ok, order_like

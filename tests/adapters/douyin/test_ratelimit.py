@@ -7,8 +7,8 @@ from datetime import timedelta
 import respx
 import time_machine
 
-from adapters.douyin.adapter import DouyinAdapter
-from adapters.douyin.client import DEFAULT_RATE, DEFAULT_RATES, DouyinClient, rate_for
+from syncd.adapters.douyin.adapter import DouyinAdapter
+from syncd.adapters.douyin.client import DEFAULT_RATE, DEFAULT_RATES, DouyinClient, rate_for
 from syncd.registry import AdapterContext
 from tests.adapters.douyin.conftest import NOW, RecordingLimiter, fail, make_config, ok
 from tests.fakes import FakeTokenStore

@@ -11,9 +11,9 @@ import httpx
 import pytest
 import respx
 
-from adapters.douyin.adapter import DouyinAdapter
-from adapters.douyin.mapping import aftersale_refund_state
 from syncd import clock
+from syncd.adapters.douyin.adapter import DouyinAdapter
+from syncd.adapters.douyin.mapping import aftersale_refund_state
 from syncd.domain import RefundState
 from syncd.errors import ProtocolError
 from tests.adapters.douyin.conftest import NOW, fixture, ok

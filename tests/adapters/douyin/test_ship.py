@@ -10,7 +10,7 @@ import pytest
 import respx
 import time_machine
 
-from adapters.douyin.adapter import DouyinAdapter, multipack_request_id
+from syncd.adapters.douyin.adapter import DouyinAdapter, multipack_request_id
 from syncd.domain import Parcel, ParcelLine, ShipResult
 from syncd.errors import RejectedError
 from tests.adapters.douyin.conftest import fail, fixture, ok

@@ -1,6 +1,6 @@
 """The worked examples of reference/storefronts.md §1.2 are test vectors."""
 
-from adapters.douyin.signing import canonical_param_json, sign
+from syncd.adapters.douyin.signing import canonical_param_json, sign
 
 APP_KEY = "1234567890123456789"
 SECRET = "test-secret-abc"

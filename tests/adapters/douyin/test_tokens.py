@@ -11,7 +11,7 @@ import pytest
 import respx
 import time_machine
 
-from adapters.douyin.client import DouyinClient
+from syncd.adapters.douyin.client import DouyinClient
 from syncd.errors import AuthError, ReauthorizationRequired, TransientError
 from syncd.registry import AdapterContext
 from tests.adapters.douyin.conftest import (

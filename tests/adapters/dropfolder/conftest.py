@@ -18,7 +18,7 @@ import httpx
 import openpyxl
 import pytest
 
-from adapters.dropfolder import DropFolderConfig, DropFolderSupplier, create
+from syncd.adapters.dropfolder import DropFolderConfig, DropFolderSupplier, create
 from syncd.domain import InboxFile
 from syncd.registry import AdapterContext
 

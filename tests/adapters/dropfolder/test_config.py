@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from adapters.dropfolder import PLUGIN, Column, DropFolderConfig, DropFolderSupplier, create
-from adapters.dropfolder.config import DEFAULT_COLUMNS
+from syncd.adapters.dropfolder import PLUGIN, Column, DropFolderConfig, DropFolderSupplier, create
+from syncd.adapters.dropfolder.config import DEFAULT_COLUMNS
 from syncd.errors import ConfigError
 from syncd.protocols import FileSupplierAdapter
 from syncd.registry import AdapterContext

@@ -9,7 +9,7 @@ import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.dropfolder import inbox
+from syncd.adapters.dropfolder import inbox
 from syncd.domain import RowError
 
 HEADER = ["订单号", "快递公司", "快递单号"]

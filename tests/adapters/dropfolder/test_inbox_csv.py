@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.dropfolder.rows import CARRIER_ALIASES, ORDER_ALIASES, SUB_ORDER_ALIASES, TRACKING_ALIASES
+from syncd.adapters.dropfolder.rows import CARRIER_ALIASES, ORDER_ALIASES, SUB_ORDER_ALIASES, TRACKING_ALIASES
 
 from .conftest import inbox_file
 

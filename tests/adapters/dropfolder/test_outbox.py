@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import openpyxl
 import pytest
 
-from adapters.dropfolder import files, outbox
+from syncd.adapters.dropfolder import files, outbox
 from syncd.domain import OutboxBatch, OutboxRow
 
 ORDER_19 = "6923456789012345678"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from adapters.dropfolder import Schedule, batch_due
+from syncd.adapters.dropfolder import Schedule, batch_due
 
 
 def utc(day: int, hour: int, minute: int = 0) -> datetime:

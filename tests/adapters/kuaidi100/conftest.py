@@ -11,8 +11,8 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from adapters.kuaidi100.adapter import Kuaidi100Provider
-from adapters.kuaidi100.config import Kuaidi100Config
+from syncd.adapters.kuaidi100.adapter import Kuaidi100Provider
+from syncd.adapters.kuaidi100.config import Kuaidi100Config
 from syncd.domain import Token
 from syncd.registry import AdapterContext
 

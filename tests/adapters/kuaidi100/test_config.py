@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from adapters.kuaidi100 import PLUGIN, Kuaidi100Config, Kuaidi100Provider
+from syncd.adapters.kuaidi100 import PLUGIN, Kuaidi100Config, Kuaidi100Provider
 from syncd.config.loader import _pydantic_errors
 from syncd.registry import AdapterContext
 from tests.adapters.kuaidi100.conftest import KEY, SALT, make_config

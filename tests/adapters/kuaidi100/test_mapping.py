@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from adapters.kuaidi100.mapping import carrier_code, map_track, mask_phones, no_records
+from syncd.adapters.kuaidi100.mapping import carrier_code, map_track, mask_phones, no_records
 from syncd.domain import LogisticsState as S
 from syncd.errors import ProtocolError
 from tests.adapters.kuaidi100.conftest import fixture

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from adapters.kuaidi100.adapter import Kuaidi100Provider
-from adapters.kuaidi100.signing import param_json, push_sign
+from syncd.adapters.kuaidi100.adapter import Kuaidi100Provider
+from syncd.adapters.kuaidi100.signing import param_json, push_sign
 from syncd.domain import LogisticsState
 from syncd.errors import RejectedError
 from syncd.registry import AdapterContext

@@ -8,9 +8,9 @@ import httpx
 import pytest
 import respx
 
-from adapters.kuaidi100.adapter import Kuaidi100Provider, phone_tail
-from adapters.kuaidi100.errors import QUOTA_RETRY_AFTER
-from adapters.kuaidi100.signing import query_sign
+from syncd.adapters.kuaidi100.adapter import Kuaidi100Provider, phone_tail
+from syncd.adapters.kuaidi100.errors import QUOTA_RETRY_AFTER
+from syncd.adapters.kuaidi100.signing import query_sign
 from syncd.domain import LogisticsState
 from syncd.errors import FatalError, ProtocolError, RateLimitedError, RejectedError, TransientError
 from syncd.registry import AdapterContext

@@ -1,6 +1,6 @@
 """The self-computed vectors of reference §C.1 (query) and §C.3 (push) are test vectors."""
 
-from adapters.kuaidi100.signing import param_json, push_sign, push_sign_ok, query_sign
+from syncd.adapters.kuaidi100.signing import param_json, push_sign, push_sign_ok, query_sign
 
 VECTOR_PARAM = '{"com":"yuantong","num":"YT0000000000000"}'
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import respx
 
-from adapters.kuaidi100.adapter import Kuaidi100Provider
+from syncd.adapters.kuaidi100.adapter import Kuaidi100Provider
 from syncd.errors import FatalError, ProtocolError, RateLimitedError, RejectedError, TransientError
 from syncd.registry import AdapterContext
 from tests.adapters.kuaidi100.conftest import KEY, SALT, SUBSCRIBE_URL, failure, form, make_config

@@ -15,9 +15,9 @@ import pytest
 import respx
 import time_machine
 
-from adapters.pdd.adapter import PddAdapter
-from adapters.pdd.client import PddClient
-from adapters.pdd.config import PddShopConfig
+from syncd.adapters.pdd.adapter import PddAdapter
+from syncd.adapters.pdd.client import PddClient
+from syncd.adapters.pdd.config import PddShopConfig
 from syncd.domain import Token
 from syncd.registry import AdapterContext
 from tests.fakes import FakeTokenStore

@@ -13,15 +13,15 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.sandbox.httpserver import SandboxServer
-from adapters.sandbox.pdd_seed import (
+from syncd.adapters.sandbox.httpserver import SandboxServer
+from syncd.adapters.sandbox.pdd_seed import (
     SANDBOX_PDD_ACCESS_TOKEN,
     SANDBOX_PDD_CLIENT_ID,
     SANDBOX_PDD_CLIENT_SECRET,
     SANDBOX_PDD_MALL_ID,
     generate_pdd_orders,
 )
-from adapters.sandbox.pdd_sim import PddSimulator
+from syncd.adapters.sandbox.pdd_sim import PddSimulator
 
 
 def md5_sign(params: dict[str, str], secret: str) -> str:

@@ -7,9 +7,9 @@ import pytest
 import respx
 import time_machine
 
-from adapters.pdd.client import DEFAULT_RATE, PddClient
-from adapters.pdd.errors import Action, classify
-from adapters.pdd.signing import sign
+from syncd.adapters.pdd.client import DEFAULT_RATE, PddClient
+from syncd.adapters.pdd.errors import Action, classify
+from syncd.adapters.pdd.signing import sign
 from syncd.errors import (
     FatalError,
     ProtocolError,

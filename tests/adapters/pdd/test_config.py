@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from adapters.pdd import PLUGIN, PddAdapter, PddShopConfig
+from syncd.adapters.pdd import PLUGIN, PddAdapter, PddShopConfig
 from syncd.protocols import StorefrontAdapter
 from syncd.registry import AdapterContext
 from tests.adapters.pdd.conftest import SECRET, make_config

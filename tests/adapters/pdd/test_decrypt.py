@@ -11,8 +11,8 @@ import pytest
 import respx
 import time_machine
 
-from adapters.pdd.adapter import PddAdapter
-from adapters.pdd.mapping import map_order
+from syncd.adapters.pdd.adapter import PddAdapter
+from syncd.adapters.pdd.mapping import map_order
 from syncd.domain import Receiver, ReceiverRef
 from syncd.registry import AdapterContext
 from tests.adapters.pdd.conftest import fail, fixture, form, make_config, ok, route, sample_order

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from adapters.pdd.mapping import (
+from syncd.adapters.pdd.mapping import (
     after_sales_state,
     carrier_table,
     line_ids,

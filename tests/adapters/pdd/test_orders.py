@@ -10,8 +10,8 @@ import pytest
 import respx
 import time_machine
 
-from adapters.pdd.adapter import PddAdapter
-from adapters.sandbox.pdd_seed import epoch_of, text_time
+from syncd.adapters.pdd.adapter import PddAdapter
+from syncd.adapters.sandbox.pdd_seed import epoch_of, text_time
 from syncd.domain import OrderStatus
 from syncd.errors import ProtocolError
 from syncd.registry import AdapterContext

@@ -9,7 +9,7 @@ import httpx
 import respx
 import time_machine
 
-from adapters.pdd.adapter import PddAdapter
+from syncd.adapters.pdd.adapter import PddAdapter
 from syncd.domain import RefundState
 from syncd.registry import AdapterContext
 from tests.adapters.pdd.conftest import NOW, fixture, form, make_config, ok, route

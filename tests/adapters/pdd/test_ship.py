@@ -10,7 +10,7 @@ import pytest
 import respx
 import time_machine
 
-from adapters.pdd.adapter import PddAdapter
+from syncd.adapters.pdd.adapter import PddAdapter
 from syncd.domain import Parcel, ParcelLine, ShipResult
 from syncd.errors import RejectedError, TransientError
 from tests.adapters.pdd.conftest import fail, fixture, form, ok, route, sample_order

@@ -1,6 +1,6 @@
 """The official worked example of reference/storefronts.md §2.2 is a test vector."""
 
-from adapters.pdd.signing import flatten, sign, wire_value
+from syncd.adapters.pdd.signing import flatten, sign, wire_value
 
 VECTOR = {"access_token": "asd78172s8ds9a921j9qqwda12312w1w21211", "client_id": "1", "data_type": "XML",
           "order_status": "1", "page": "1", "page_size": "10", "timestamp": "1480411125",

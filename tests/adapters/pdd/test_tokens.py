@@ -10,7 +10,7 @@ import pytest
 import respx
 import time_machine
 
-from adapters.pdd.client import PddClient
+from syncd.adapters.pdd.client import PddClient
 from syncd.errors import AuthError, ReauthorizationRequired, TransientError
 from syncd.registry import AdapterContext
 from tests.adapters.pdd.conftest import (

@@ -15,9 +15,9 @@ import pytest
 import respx
 import time_machine
 
-from adapters.taobao.adapter import TaobaoAdapter
-from adapters.taobao.client import TaobaoClient, response_key
-from adapters.taobao.config import TaobaoShopConfig
+from syncd.adapters.taobao.adapter import TaobaoAdapter
+from syncd.adapters.taobao.client import TaobaoClient, response_key
+from syncd.adapters.taobao.config import TaobaoShopConfig
 from syncd.registry import AdapterContext
 
 BASE = "https://eco.taobao.com/router/rest"

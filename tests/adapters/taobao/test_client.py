@@ -7,8 +7,8 @@ import pytest
 import respx
 import time_machine
 
-from adapters.taobao.client import Action, TaobaoClient, ban_seconds, classify, param_text, response_key
-from adapters.taobao.signing import sign
+from syncd.adapters.taobao.client import Action, TaobaoClient, ban_seconds, classify, param_text, response_key
+from syncd.adapters.taobao.signing import sign
 from syncd.errors import (
     AuthError,
     FatalError,

@@ -11,14 +11,14 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from adapters.sandbox.taobao_seed import (
+from syncd.adapters.sandbox.taobao_seed import (
     SANDBOX_TAOBAO_APP_KEY,
     SANDBOX_TAOBAO_APP_SECRET,
     SANDBOX_TAOBAO_REFRESH,
     SANDBOX_TAOBAO_SESSION,
 )
-from adapters.taobao import PLUGIN, TaobaoAdapter, TaobaoShopConfig
-from adapters.taobao.config import TRADE_FIELDS
+from syncd.adapters.taobao import PLUGIN, TaobaoAdapter, TaobaoShopConfig
+from syncd.adapters.taobao.config import TRADE_FIELDS
 from syncd.protocols import StorefrontAdapter
 from syncd.registry import AdapterContext
 from tests.adapters.taobao.conftest import REFRESH, SECRET, SESSION, make_config

@@ -11,7 +11,7 @@ import pytest
 import respx
 import time_machine
 
-from adapters.taobao.adapter import TaobaoAdapter
+from syncd.adapters.taobao.adapter import TaobaoAdapter
 from syncd.domain import Receiver, ReceiverRef
 from syncd.registry import AdapterContext
 from tests.adapters.taobao.conftest import DECRYPT, answer, fail, form, make_config, ok, route

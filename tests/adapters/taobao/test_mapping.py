@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from adapters.taobao.mapping import (
+from syncd.adapters.taobao.mapping import (
     carrier_table,
     items,
     map_refund,

@@ -10,9 +10,9 @@ import httpx
 import pytest
 import respx
 
-from adapters.taobao import listing
-from adapters.taobao.adapter import TaobaoAdapter
-from adapters.taobao.config import TRADE_FIELDS
+from syncd.adapters.taobao import listing
+from syncd.adapters.taobao.adapter import TaobaoAdapter
+from syncd.adapters.taobao.config import TRADE_FIELDS
 from syncd.domain import OrderStatus
 from syncd.errors import ProtocolError
 from tests.adapters.taobao.conftest import FULLINFO, LIST, NOW, answer, fail, form, ok, route, trade_like

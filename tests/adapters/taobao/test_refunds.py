@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import respx
 
-from adapters.taobao.adapter import REFUND_FIELDS, TaobaoAdapter
+from syncd.adapters.taobao.adapter import REFUND_FIELDS, TaobaoAdapter
 from syncd.domain import RefundState
 from tests.adapters.taobao.conftest import NOW, REFUNDS, answer, fixture, form, ok, route
 

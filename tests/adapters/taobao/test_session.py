@@ -11,8 +11,8 @@ import pytest
 import respx
 import time_machine
 
-from adapters.taobao.client import TaobaoClient
-from adapters.taobao.session import fingerprint
+from syncd.adapters.taobao.client import TaobaoClient
+from syncd.adapters.taobao.session import fingerprint
 from syncd.domain import Token
 from syncd.errors import ProtocolError, ReauthorizationRequired, TransientError
 from syncd.registry import AdapterContext
@@ -86,7 +86,7 @@ def test_ensure_token_given_fixed_session_near_its_expiry_warns_once(
         client: TaobaoClient, clock_at: time_machine.Traveller, caplog: pytest.LogCaptureFixture) -> None:
     clock_at.move_to(SESSION_EXPIRES - timedelta(hours=71))
 
-    with caplog.at_level(logging.WARNING, logger="adapters.taobao"):
+    with caplog.at_level(logging.WARNING, logger="syncd.adapters.taobao"):
         client.ensure_token()
         client.ensure_token()
 
@@ -97,7 +97,7 @@ def test_ensure_token_given_fixed_session_near_its_expiry_warns_once(
 
 def test_ensure_token_given_fixed_session_far_from_expiry_does_not_warn(
         client: TaobaoClient, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="adapters.taobao"):
+    with caplog.at_level(logging.WARNING, logger="syncd.adapters.taobao"):
         client.ensure_token()
 
     assert not caplog.records
@@ -285,7 +285,7 @@ def test_ensure_token_given_early_refresh_failing_at_every_call_warns_once(
     route(api, REFRESH_METHOD).mock(return_value=httpx.Response(503))
     client = _refreshable(ctx)
 
-    with caplog.at_level(logging.WARNING, logger="adapters.taobao"):
+    with caplog.at_level(logging.WARNING, logger="syncd.adapters.taobao"):
         for _ in range(3):
             assert client.ensure_token().access_token == SESSION
 

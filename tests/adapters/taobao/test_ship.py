@@ -8,7 +8,7 @@ import pytest
 import respx
 import time_machine
 
-from adapters.taobao.adapter import TaobaoAdapter, is_already_shipped
+from syncd.adapters.taobao.adapter import TaobaoAdapter, is_already_shipped
 from syncd.domain import Parcel, ParcelLine, ShipResult
 from syncd.errors import RejectedError
 from tests.adapters.taobao.conftest import COMPANIES, FULLINFO, SHIP, answer, fail, form, ok, route

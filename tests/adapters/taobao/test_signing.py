@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from adapters.taobao.signing import sign, sign_base
+from syncd.adapters.taobao.signing import sign, sign_base
 from tests.adapters.taobao.conftest import fixture
 
 VECTORS: list[dict[str, Any]] = fixture("sign_vectors.json")["vectors"]

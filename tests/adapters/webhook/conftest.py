@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import time_machine
 
-from adapters.webhook.adapter import WebhookSupplier
-from adapters.webhook.config import WebhookSupplierConfig
+from syncd.adapters.webhook.adapter import WebhookSupplier
+from syncd.adapters.webhook.config import WebhookSupplierConfig
 from syncd.domain import Receiver, SupplierLine, SupplierOrderRequest
 from syncd.registry import AdapterContext
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from adapters.webhook.adapter import WebhookSupplier
-from adapters.webhook.signing import sign_headers
+from syncd.adapters.webhook.adapter import WebhookSupplier
+from syncd.adapters.webhook.signing import sign_headers
 from syncd.domain import SupplierOrderPhase, SupplierParcel
 from syncd.errors import RejectedError
 from syncd.registry import AdapterContext

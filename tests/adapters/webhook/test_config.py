@@ -9,8 +9,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from adapters.webhook import PLUGIN, WebhookSupplier
-from adapters.webhook.config import WebhookSupplierConfig
+from syncd.adapters.webhook import PLUGIN, WebhookSupplier
+from syncd.adapters.webhook.config import WebhookSupplierConfig
 from syncd.protocols import ApiSupplierAdapter
 from syncd.registry import AdapterContext
 from tests.adapters.webhook.conftest import BASE, SECRET, make_config

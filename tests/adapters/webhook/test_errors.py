@@ -6,8 +6,8 @@ import httpx
 import pytest
 import respx
 
-from adapters.webhook.adapter import WebhookSupplier
-from adapters.webhook.errors import Action, NotFound, classify
+from syncd.adapters.webhook.adapter import WebhookSupplier
+from syncd.adapters.webhook.errors import Action, NotFound, classify
 from syncd.errors import AuthError, FatalError, ProtocolError, RejectedError
 from tests.adapters.webhook.conftest import BASE, DETAIL, KEY, PHONE, SECRET, error_json, sample_request
 

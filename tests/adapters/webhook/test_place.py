@@ -11,10 +11,10 @@ import pytest
 import respx
 import time_machine
 
-from adapters.webhook.adapter import WebhookSupplier
-from adapters.webhook.config import WebhookSupplierConfig
-from adapters.webhook.mapping import encode, order_body
-from adapters.webhook.signing import verify
+from syncd.adapters.webhook.adapter import WebhookSupplier
+from syncd.adapters.webhook.config import WebhookSupplierConfig
+from syncd.adapters.webhook.mapping import encode, order_body
+from syncd.adapters.webhook.signing import verify
 from syncd.domain import PlacedOrder
 from syncd.errors import FatalError, ProtocolError, RateLimitedError, TransientError
 from syncd.registry import AdapterContext
@@ -71,7 +71,7 @@ def test_place_given_200_returns_the_existing_order_and_says_so(
     api.post(f"{BASE}/orders").mock(return_value=httpx.Response(200, json=order_json(phase="shipped", parcels=[
         {"carrier": "中通", "tracking_no": "75312345678901", "line_refs": None}])))
 
-    with caplog.at_level(logging.INFO, logger="adapters.webhook"):
+    with caplog.at_level(logging.INFO, logger="syncd.adapters.webhook"):
         placed = supplier.place(sample_request())
 
     assert placed.supplier_ref == "WS20251122000042"

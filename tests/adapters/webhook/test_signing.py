@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.webhook.mapping import encode, order_body
-from adapters.webhook.signing import SignatureRefused, digest, message, sign_headers, verify
+from syncd.adapters.webhook.mapping import encode, order_body
+from syncd.adapters.webhook.signing import SignatureRefused, digest, message, sign_headers, verify
 from tests.adapters.webhook.conftest import KEY, SECRET, sample_request
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "webhook-supplier.md"

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from adapters.webhook.adapter import WebhookSupplier
+from syncd.adapters.webhook.adapter import WebhookSupplier
 from syncd.domain import CancelOutcome, StockLine, SupplierLine, SupplierOrderPhase, SupplierParcel
 from syncd.errors import ProtocolError, RejectedError, TransientError
 from syncd.registry import AdapterContext
