@@ -112,6 +112,7 @@ ERROR_TABLE: tuple[Rule, ...] = (
     Rule(50002, "isv.business-failed:120018", _A.RETRY),
     Rule(50002, "isv.business-failed:120032", _A.RETRY),
     Rule(50002, "isv.business-failed:8888", _A.RETRY),
+    Rule(50002, "isv.business-failed:2010401", _A.RATE_LIMITED),  # 系统繁忙 / 触发限流 (stock and product APIs)
     Rule(60000, "", _A.RATE_LIMITED),
     Rule(80000, "", _A.RETRY),
     Rule(40003, "isv.access-token-expired", _A.REFRESH),

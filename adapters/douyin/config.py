@@ -30,6 +30,16 @@ class DouyinAuth(StrictModel):
         return self
 
 
+class DouyinCatalogSettings(StrictModel):
+    """``catalog:`` of a Douyin shop file: how products are listed and stock written (douyin/products.py)."""
+
+    page_size: Annotated[int, Field(ge=1, le=100)] = 100
+    paging_depth: Annotated[int, Field(ge=100, le=10_000)] = 10_000
+    """product.listV2 answers at most ``page*size <= 10 000``; a deeper shop is read in update-time windows."""
+    stock_api: Literal["multi", "single"] = "multi"
+    """``multi``: sku.syncStockBatchMultiProducts, up to 50 SKUs a call; ``single``: sku.syncStock per SKU."""
+
+
 class DouyinShopConfig(ShopConfigBase):
     """One Douyin Shop: app credentials, how tokens are obtained, and a few tuning knobs."""
 
@@ -43,6 +53,7 @@ class DouyinShopConfig(ShopConfigBase):
     test_shop: bool = False
     decrypt_batch: Annotated[int, Field(ge=1, le=50)] = 50
     carrier_cache_hours: Annotated[float, Field(gt=0)] = 24
+    catalog: DouyinCatalogSettings = DouyinCatalogSettings()
     refresh_before_minutes: Annotated[int, Field(ge=1, lt=60)] = 50
     """Refresh this long before the access token expires; a refresh earlier than the last hour
     returns the same pair unchanged, so the value must stay under 60."""
