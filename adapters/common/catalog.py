@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from syncd.errors import ProtocolError, RejectedError, TransientError
-from syncd.stockmodel import StockWrite, StockWriteResult
+from syncd.stockmodel import ListingSku, StockWrite, StockWriteResult, StorefrontStock
 
 log = logging.getLogger("syncd.adapters.catalog")
 
@@ -127,3 +127,25 @@ def require_id(value: Any, what: str) -> str:
     if isinstance(value, str) and value.strip():
         return value.strip()
     raise ProtocolError(f"{what}: id is missing or not readable ({type(value).__name__})")
+
+
+class StockFacade:
+    """What a storefront adapter adds to be a :class:`StorefrontStock`: the stock part of it, handed in once."""
+
+    platform: str
+    stock_batch_limit: int
+    batch_within_product: bool
+    _stock: StorefrontStock
+
+    def _init_stock(self, stock: StorefrontStock) -> None:
+        self._stock = stock
+        self.stock_batch_limit = stock.stock_batch_limit
+        self.batch_within_product = stock.batch_within_product
+
+    def list_catalog(self) -> Iterator[ListingSku]:
+        """Every SKU of every product of the shop, paged to exhaustion (see the platform's stock module)."""
+        return self._stock.list_catalog()
+
+    def write_stock(self, writes: Sequence[StockWrite]) -> list[StockWriteResult]:
+        """One full-value stock write call (see the platform's stock module)."""
+        return self._stock.write_stock(writes)

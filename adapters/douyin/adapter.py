@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from syncd import clock
+from syncd.adapters.common.catalog import StockFacade
 from syncd.adapters.douyin.client import DouyinClient
 from syncd.adapters.douyin.config import DouyinShopConfig
 from syncd.adapters.douyin.listing import PAGE_SIZE, PAGING_DEPTH, Page, Read, WindowReader, page_of
@@ -29,7 +30,6 @@ from syncd.domain import (
 from syncd.errors import ProtocolError, RejectedError
 from syncd.protocols import SeenVersions
 from syncd.registry import AdapterContext
-from syncd.stockmodel import ListingSku, StockWrite, StockWriteResult
 
 log = logging.getLogger("syncd.adapters.douyin")
 
@@ -43,7 +43,7 @@ def multipack_request_id(order_id: str, parcels: Sequence[Parcel]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class DouyinAdapter:
+class DouyinAdapter(StockFacade):
     """:class:`syncd.protocols.StorefrontAdapter` and :class:`syncd.stockmodel.StorefrontStock` for one Douyin shop."""
 
     platform: str = "douyin"
@@ -56,19 +56,7 @@ class DouyinAdapter:
         self._carriers_at: datetime | None = None
         self._orders = WindowReader("order.searchList", config.id, self._order_page, _read_order, _peek_order)
         self._refunds = WindowReader("afterSale.List", config.id, self._refund_page, _read_aftersale)
-        self._stock = DouyinStock(config, self._client)
-        self.stock_batch_limit = self._stock.stock_batch_limit
-        self.batch_within_product = self._stock.batch_within_product
-
-    # ---- catalogue and stock (adapters/douyin/products.py) ------------------------------------
-
-    def list_catalog(self) -> Iterator[ListingSku]:
-        """Every SKU of every product of the shop (product.listV2 + sku.list)."""
-        return self._stock.list_catalog()
-
-    def write_stock(self, writes: Sequence[StockWrite]) -> list[StockWriteResult]:
-        """One full-value stock write call (sku.syncStockBatchMultiProducts, ≤ 50 SKUs)."""
-        return self._stock.write_stock(writes)
+        self._init_stock(DouyinStock(config, self._client))
 
     # ---- orders -------------------------------------------------------------------------------
 

@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from syncd import clock
+from syncd.adapters.common.catalog import StockFacade
 from syncd.adapters.common.fields import whole
 from syncd.adapters.pdd.client import PddClient
 from syncd.adapters.pdd.config import MAX_WINDOW_MINUTES, PddShopConfig
+from syncd.adapters.pdd.goods import PddStock
 from syncd.adapters.pdd.listing import Fetch, read_backward, read_has_next, sub_windows
 from syncd.adapters.pdd.mapping import (
     AWAITING_SHIPMENT,
@@ -51,8 +53,9 @@ ALL_AFTER_SALES_TYPES = 1  # after_sales_type 1 = 全部
 _FIELDS = ("name", "phone", "address")
 
 
-class PddAdapter:
-    """:class:`syncd.protocols.StorefrontAdapter` for one Pinduoduo shop."""
+class PddAdapter(StockFacade):
+    """:class:`syncd.protocols.StorefrontAdapter` and :class:`syncd.stockmodel.StorefrontStock` for one
+    Pinduoduo shop."""
 
     platform: str = "pdd"
     max_window: timedelta = timedelta(minutes=MAX_WINDOW_MINUTES)  # the platform refuses longer spans
@@ -63,6 +66,7 @@ class PddAdapter:
         self._carriers: dict[str, int] | None = None
         self._carriers_at: datetime | None = None
         self._shipper = Shipper(self._client, self._carrier_id, self.shipment_state)
+        self._init_stock(PddStock(config, self._client))
 
     # ---- orders -------------------------------------------------------------------------------
 

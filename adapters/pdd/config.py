@@ -25,6 +25,17 @@ class PddAuth(StrictModel):
     refresh_token: SecretStr
 
 
+class PddCatalogSettings(StrictModel):
+    """``catalog:`` of a Pinduoduo shop file: how goods are listed and priced (adapters/pdd/goods.py)."""
+
+    page_size: Annotated[int, Field(ge=1, le=100)] = 100
+    prices: Literal["detail", "information", "none"] = "detail"
+    """Where SKU prices are read (the goods list has none): pdd.goods.detail.get (fen),
+    pdd.goods.information.get (yuan), or not at all (no price guard for this shop)."""
+    price_kind: Literal["group", "single"] = "group"
+    """The price a buyer pays: 拼团价 (group) or 单买价 (single)."""
+
+
 class PddShopConfig(ShopConfigBase):
     """One Pinduoduo shop: app credentials, its token pair, and a few tuning knobs."""
 
@@ -46,6 +57,7 @@ class PddShopConfig(ShopConfigBase):
     next window's overlap and the daily sweep pick it up)."""
     refund_after_sales_status: int = 1
     """The "all" value of pdd.refund.list.increment.get's required ``after_sales_status`` [unconfirmed]."""
+    catalog: PddCatalogSettings = PddCatalogSettings()
     error_actions: dict[str, ErrorAction] = Field(default_factory=dict)
     """Platform ``error_code`` (or ``sub_code``) → what to do, ahead of the built-in table: most PDD codes
     are unpublished, so a newly seen one can be classified here without a release."""
