@@ -20,6 +20,10 @@ from syncd.stockmodel import ListingSku, StockWrite, StockWriteResult, Storefron
 
 log = logging.getLogger("syncd.adapters.catalog")
 
+# Words of a refusal that speak of stock the platform holds back (resource slot, activity, held or locked stock),
+# for the platforms that publish no code for it (Pinduoduo, Taobao: reference/stock-and-price.md §7.3).
+FLOOR_WORDS = ("资源位", "活动", "预扣", "锁定", "占用", "预占")
+EPOCH_START = 1_262_304_000  # 2010-01-01: older than any listed product; a full listing window starts here
 _NUMBER = re.compile(r"(?<![0-9.])([0-9]{1,9})(?![0-9.])")
 _MAX_MESSAGE = 300
 
@@ -75,6 +79,13 @@ def refused(write: StockWrite, err: RejectedError, floor_codes: Sequence[str] = 
     message = (err.platform_message or str(err))[:_MAX_MESSAGE]
     floor = floor_in(message) if any(c and c in code for c in floor_codes) else None
     return StockWriteResult(write.sku_id, ok=False, code=code, message=message, floor=floor)
+
+
+def worded_refusal(write: StockWrite, err: RejectedError) -> StockWriteResult:
+    """A refusal from a platform without floor codes: a floor refusal when its text speaks of held stock."""
+    message = (err.platform_message or str(err))[:_MAX_MESSAGE]
+    floor = floor_in(message) if any(w in message for w in FLOOR_WORDS) else None
+    return StockWriteResult(write.sku_id, ok=False, code=err.code or "rejected", message=message, floor=floor)
 
 
 def busy(write: StockWrite, err: TransientError) -> StockWriteResult:

@@ -26,6 +26,7 @@ from typing import Any
 
 from syncd import clock
 from syncd.adapters.common.catalog import (
+    EPOCH_START,
     Page,
     busy,
     deep_pages,
@@ -47,7 +48,6 @@ SKUS_API = "sku.list"
 BATCH_API = "sku.syncStockBatchMultiProducts"
 ONE_API = "sku.syncStock"
 BATCH_LIMIT = 50
-EPOCH_START = 1_262_304_000  # 2010-01-01: before any Douyin product; the first listing window starts here
 
 FLOOR_CODES = ("-20008", "2010045", "2010307")
 RETRY_CODES = ("2010401", "isp.service-error", "isv.parameter-invalid:40004", "2010002", "2010001",

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from syncd.adapters.common.catalog import Page, deep_pages, floor_in, require_id
+from syncd.adapters.common.catalog import Page, deep_pages, require_id, worded_refusal
 from syncd.adapters.common.fields import integer, text
 from syncd.adapters.pdd.client import PddClient
 from syncd.adapters.pdd.config import PddShopConfig
@@ -33,7 +33,6 @@ DETAIL_API = "pdd.goods.detail.get"
 INFO_API = "pdd.goods.information.get"
 WRITE_API = "pdd.goods.quantity.update"
 FULL = 1  # update_type 1 = 全量
-FLOOR_WORDS = ("资源位", "活动", "预扣", "锁定", "占用")
 _NO_DEPTH = 10**9  # the goods list documents no paging depth
 
 
@@ -134,10 +133,7 @@ class PddStock:
             data = self._client.call(WRITE_API, {"goods_id": write.product_id, "sku_id": write.sku_id,
                                                  "quantity": write.quantity, "update_type": FULL})
         except RejectedError as err:
-            message = (err.platform_message or str(err))[:300]
-            floor = floor_in(message) if any(w in message for w in FLOOR_WORDS) else None
-            return StockWriteResult(write.sku_id, ok=False, code=err.code or "rejected", message=message,
-                                    floor=floor)
+            return worded_refusal(write, err)
         success = data.get("is_success")
         if success is True or success in ("true", 1):
             return StockWriteResult(write.sku_id, ok=True)

@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from syncd import clock
+from syncd.adapters.common.catalog import StockFacade
 from syncd.adapters.taobao.client import TaobaoClient
 from syncd.adapters.taobao.config import TaobaoShopConfig
+from syncd.adapters.taobao.items import TaobaoStock
 from syncd.adapters.taobao.listing import DAY, WindowReader, spans
 from syncd.adapters.taobao.mapping import (
     carrier_table,
@@ -54,8 +56,9 @@ def is_already_shipped(code: str | None) -> bool:
     return bool(code) and str(code).startswith("isv.logistics-") and str(code).endswith(ALREADY_SHIPPED)
 
 
-class TaobaoAdapter:
-    """:class:`syncd.protocols.StorefrontAdapter` for one Taobao / Tmall shop."""
+class TaobaoAdapter(StockFacade):
+    """:class:`syncd.protocols.StorefrontAdapter` and :class:`syncd.stockmodel.StorefrontStock` for one Taobao /
+    Tmall shop."""
 
     platform: str = "taobao"
     max_window: timedelta = timedelta(minutes=30)  # TOP allows a day and strongly advises 30 minutes
@@ -68,6 +71,7 @@ class TaobaoAdapter:
                                      _refund_id)
         self._carriers: dict[str, str] | None = None
         self._carriers_at: datetime | None = None
+        self._init_stock(TaobaoStock(config, self._client))
 
     # ---- trades -------------------------------------------------------------------------------
 

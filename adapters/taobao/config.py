@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from syncd.clock import SHANGHAI
-from syncd.config.models import ShopConfigBase
+from syncd.config.models import ShopConfigBase, StrictModel
 
 # Trade fields syncd reads (reference §3.4). The receiver fields and ``created`` together make TOP return
 # the ``oaid``; ``orders`` gives the sub-orders with oid, outer ids, num, price, refund_status, invoice_no.
@@ -19,6 +19,17 @@ TRADE_FIELDS = ("tid,tid_str,status,type,created,pay_time,modified,consign_time,
 # type: a cash-on-delivery trade (type=cod) is recognised by it alone; without it a COD order would be forwarded
 REQUIRED_FIELDS = ("tid", "status", "type", "modified", "orders")
 OAID_FIELDS = ("receiver_name", "receiver_address", "created", "receiver_mobile", "receiver_phone")
+
+
+class TaobaoCatalogSettings(StrictModel):
+    """``catalog:`` of a Taobao shop file: how items are listed (adapters/taobao/items.py)."""
+
+    page_size: Annotated[int, Field(ge=1, le=200)] = 200
+    paging_depth: Annotated[int, Field(ge=200, le=100_000)] = 20_000
+    """items.onsale.get refuses pages past ``page_no*page_size`` of 20 000 or 100 000 (the doc says both);
+    a deeper shop is read in modified-time windows."""
+    inventory: bool = False
+    """Also list the items in the warehouse (taobao.items.inventory.get), as not on sale."""
 
 
 class TaobaoShopConfig(ShopConfigBase):
@@ -41,6 +52,7 @@ class TaobaoShopConfig(ShopConfigBase):
     carrier_cache_hours: Annotated[float, Field(gt=0)] = 24
     fullinfo_fields: str = TRADE_FIELDS
     list_fields: str = TRADE_FIELDS
+    catalog: TaobaoCatalogSettings = TaobaoCatalogSettings()
     refresh_before_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 60
     warn_before_hours: Annotated[float, Field(ge=0, le=30 * 24)] = 72
     """Log a warning this long before a session that cannot be refreshed expires."""
