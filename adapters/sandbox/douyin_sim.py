@@ -38,8 +38,10 @@ from syncd.adapters.sandbox.douyin_aftersale import aftersale_list
 from syncd.adapters.sandbox.douyin_control import ControlMixin
 from syncd.adapters.sandbox.douyin_errors import ApiError, invalid, missing
 from syncd.adapters.sandbox.douyin_orders import COMPANIES, OrderBook
+from syncd.adapters.sandbox.douyin_products import DouyinProducts
 from syncd.adapters.sandbox.douyin_tokens import TokenStore
 from syncd.adapters.sandbox.httpserver import Response
+from syncd.adapters.sandbox.products import DOUYIN_IDS, ProductBook
 from syncd.adapters.sandbox.seed import SANDBOX_SHOP_NAME
 
 PREFIX = "/douyin"
@@ -67,7 +69,8 @@ class DouyinSimulator(AdminMixin, ControlMixin):
                  release_after: float | None = 300.0, release_fraction: float = 0.5,
                  refund_after: float | None = None, refund_fraction: float = 0.0,
                  lost_reply_rate: float = 0.0, decrypt_partial_code: int = 10001,
-                 shop_name: str = SANDBOX_SHOP_NAME, api_qps: Mapping[str, float] | None = None) -> None:
+                 shop_name: str = SANDBOX_SHOP_NAME, api_qps: Mapping[str, float] | None = None,
+                 products: ProductBook | None = None, stock_qps: float | None = None) -> None:
         self.app_key, self.shop_id, self.shop_name = app_key, str(shop_id), shop_name
         self._secret = app_secret
         self.clock = clock
@@ -100,6 +103,9 @@ class DouyinSimulator(AdminMixin, ControlMixin):
             "order.logisticsAddMultiPack": self.book.ship_multi,
             "afterSale.List": lambda p, now: aftersale_list(self.book.aftersales, self.book.orders, p),
         }
+        self.products = products if products is not None else ProductBook(DOUYIN_IDS, started=self.started_at)
+        self.stock = DouyinProducts(self.products, stock_qps)  # product.listV2, sku.list, the stock writes
+        self._methods.update(self.stock.methods())
 
     def _plan_evolution(self, seed: int, release_after: float | None, release_fraction: float,
                         refund_after: float | None, refund_fraction: float) -> None:

@@ -35,6 +35,8 @@ from syncd.adapters.sandbox.control import FailureKind, RefundKind
 from syncd.adapters.sandbox.httpserver import Response, json_response
 from syncd.adapters.sandbox.pdd_admin import admin
 from syncd.adapters.sandbox.pdd_errors import PddApiError, param
+from syncd.adapters.sandbox.pdd_goods import RESPONSE_KEYS as GOODS_RESPONSE_KEYS
+from syncd.adapters.sandbox.pdd_goods import PddGoods
 from syncd.adapters.sandbox.pdd_orders import PddOrderBook
 from syncd.adapters.sandbox.pdd_seed import (
     COMPANIES,
@@ -47,6 +49,7 @@ from syncd.adapters.sandbox.pdd_seed import (
     text_time,
 )
 from syncd.adapters.sandbox.pdd_tokens import PddTokens
+from syncd.adapters.sandbox.products import PDD_IDS, ProductBook
 from syncd.adapters.sandbox.seed import _receiver
 
 PREFIX = "/pdd"
@@ -70,6 +73,7 @@ RESPONSE_KEYS = {
     "pdd.order.upload.extra.logistics": "upload_extra_logistics_response",
     "pdd.pop.auth.token.create": "pop_auth_token_create_response",
     "pdd.pop.auth.token.refresh": "pop_auth_token_refresh_response",
+    **GOODS_RESPONSE_KEYS,
 }
 _FAILURES: dict[str, tuple[int, str]] = {"transient": (codes.BUSY, "服务暂时不可用"),
                                          "rate_limited": (codes.FLOW, "触发店铺级限流"),
@@ -90,7 +94,8 @@ class PddSimulator:
     def __init__(self, client_id: str, client_secret: str, mall_id: str, orders: Iterable[dict[str, Any]], *,
                  token_ttl: float = 86400, refresh_ttl: float = 30 * 86400, fault_rate: float = 0.0,
                  qps: Qps = None, seed: int = 0, clock: Callable[[], float] = time.time,
-                 lost_reply_rate: float = 0.0, mall_name: str = SANDBOX_PDD_MALL_NAME) -> None:
+                 lost_reply_rate: float = 0.0, mall_name: str = SANDBOX_PDD_MALL_NAME,
+                 products: ProductBook | None = None) -> None:
         self.client_id, self.mall_id, self.mall_name = client_id, str(mall_id), mall_name
         self._secret = client_secret
         self.clock = clock
@@ -123,6 +128,9 @@ class PddSimulator:
             "pdd.logistics.online.send": self.book.ship,
             "pdd.order.upload.extra.logistics": self.book.ship_extra,
         }
+        self.products = products if products is not None else ProductBook(PDD_IDS, started=clock())
+        self.goods = PddGoods(self.products)  # goods list / detail / information and the stock write
+        self._methods.update(self.goods.methods())
 
     # ---- HTTP entry ---------------------------------------------------------------------------------
 

@@ -32,8 +32,10 @@ from urllib.parse import parse_qsl
 
 from syncd.adapters.sandbox import taobao_seed as tseed
 from syncd.adapters.sandbox.httpserver import Response, json_response
+from syncd.adapters.sandbox.products import TAOBAO_IDS, ProductBook
 from syncd.adapters.sandbox.taobao_admin import AdminMixin
 from syncd.adapters.sandbox.taobao_errors import TopError, invalid, missing
+from syncd.adapters.sandbox.taobao_items import TaobaoItems
 from syncd.adapters.sandbox.taobao_sessions import SessionStore
 from syncd.adapters.sandbox.taobao_trades import COMPANIES, TradeBook
 from syncd.adapters.taobao.client import DEFAULT_RATES
@@ -76,7 +78,8 @@ class TaobaoSimulator(AdminMixin):
                  *, session_ttl: float = 30 * 86400, refresh_ttl: float = 60 * 86400, fault_rate: float = 0.0,
                  qps: Qps = None, ban_seconds: float = 1.0, seed: int = 0, clock: Callable[[], float] = time.time,
                  lost_reply_rate: float = 0.0, list_oaid: bool = False, release_after: float | None = None,
-                 release_fraction: float = 0.5, shop_name: str = tseed.SANDBOX_TAOBAO_NICK) -> None:
+                 release_fraction: float = 0.5, shop_name: str = tseed.SANDBOX_TAOBAO_NICK,
+                 products: ProductBook | None = None, paging_depth: int = 20_000) -> None:
         self.app_key, self.shop_name = app_key, shop_name
         self._secret = app_secret
         self.clock = clock
@@ -109,6 +112,9 @@ class TaobaoSimulator(AdminMixin):
             "taobao.refunds.receive.get": self.book.refunds_received,
             REFRESH: self._refresh,
         }
+        self.products = products if products is not None else ProductBook(TAOBAO_IDS, started=self.started_at)
+        self.items = TaobaoItems(self.products, paging_depth)  # item listing and the stock writes
+        self._methods.update(self.items.methods())
 
     def _plan_release(self, seed: int, release_after: float | None, fraction: float) -> None:
         if release_after is None:
