@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from syncd.adapters.sandbox import seed as seedmod
 from syncd.adapters.sandbox.douyin_orders import OrderBook, set_status
 from syncd.adapters.sandbox.httpserver import Response, json_response
+from syncd.adapters.sandbox.products import ProductBook, admin_stock
 
 if TYPE_CHECKING:
     from syncd.adapters.sandbox.douyin_tokens import TokenStore
@@ -42,6 +43,7 @@ class AdminMixin:
     """Admin handlers; the simulator provides the attributes below."""
 
     book: OrderBook
+    products: ProductBook
     tokens: TokenStore
     clock: Callable[[], float]
     calls: Counter[str]
@@ -63,6 +65,9 @@ class AdminMixin:
         if not isinstance(payload, dict):
             return json_response(400, {"error": "body must be a JSON object"})
         head, _, arg = route.partition("/")
+        stock = admin_stock(self.products, method, route, payload)
+        if stock is not None:
+            return stock
         try:
             if method == "GET" and route == "state":
                 return json_response(200, self.state())

@@ -15,6 +15,7 @@ import json
 from typing import TYPE_CHECKING
 
 from syncd.adapters.sandbox.httpserver import Response, json_response
+from syncd.adapters.sandbox.products import admin_stock
 
 if TYPE_CHECKING:
     from syncd.adapters.sandbox.pdd_sim import PddSimulator
@@ -29,6 +30,9 @@ def admin(sim: PddSimulator, method: str, route: str, body: bytes) -> Response:
     if not isinstance(payload, dict):
         return json_response(400, {"error": "body must be a JSON object"})
     head, _, arg = route.partition("/")
+    stock = admin_stock(sim.products, method, route, payload)
+    if stock is not None:
+        return stock
     if method == "GET" and route == "state":
         return json_response(200, sim.state())
     if method == "GET" and head == "order":

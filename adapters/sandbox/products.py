@@ -12,7 +12,7 @@ be ``under_review`` / ``banned`` / ``deleted`` (no write accepted) or off sale.
 Control hooks for tests and the demo take the merchant code: :meth:`ProductBook.set_reserved`,
 :meth:`~ProductBook.set_locked`, :meth:`~ProductBook.set_on_sale`, :meth:`~ProductBook.set_state`,
 :meth:`~ProductBook.stock_of`; ``writes`` counts accepted writes per merchant code, ``write_calls`` the stock-write
-calls per API.
+calls per API. The same over HTTP: :func:`admin_stock` (``/<platform>/_sandbox/stock``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
+from syncd.adapters.sandbox.httpserver import Response, json_response
 from syncd.adapters.sandbox.seed import CATALOG, PRICES, UNMAPPED, _stable_int
 
 State = Literal["ok", "under_review", "banned", "deleted"]
@@ -229,3 +230,44 @@ class ProductBook:
     def codes(self) -> Iterable[str]:
         """Every merchant code in the shop."""
         return self._by_code.keys()
+
+    def view(self, code: str) -> dict[str, Any]:
+        """One SKU as the admin endpoint shows it."""
+        s = self.sku(code)
+        p = self._by_code[code][0]
+        return {"code": code, "product_id": p.product_id, "sku_id": s.sku_id, "title": p.title, "stock": s.stock,
+                "reserved": s.reserved, "locked": s.locked, "on_sale": p.on_sale, "state": p.state,
+                "price_fen": s.price_fen, "writes": self.writes[code]}
+
+
+_SETTERS: dict[str, str] = {"stock": "set_stock", "reserved": "set_reserved", "locked": "set_locked"}
+
+
+def admin_stock(book: ProductBook, method: str, route: str, payload: dict[str, Any]) -> Response | None:
+    """The simulators' ``_sandbox/stock`` admin endpoints; None when ``route`` is not one of them.
+
+    ``GET stock``: every SKU and the write calls per API. ``GET stock/<code>``: one SKU. ``POST stock/<code>`` with
+    any of ``stock``, ``reserved``, ``locked`` (whole numbers ≥ 0), ``on_sale`` (bool), ``state``
+    (ok / under_review / banned / deleted): change it as the back office or an activity would.
+    """
+    head, _, code = route.partition("/")
+    if head != "stock":
+        return None
+    if method == "GET" and not code:
+        return json_response(200, {"skus": [book.view(c) for c in sorted(book.codes())],
+                                   "write_calls": dict(book.write_calls)})
+    if code not in book.codes():
+        return json_response(404, {"error": f"no SKU with merchant code {code!r}"})
+    if method == "POST":
+        for key, value in payload.items():
+            if key in _SETTERS and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                getattr(book, _SETTERS[key])(code, value)
+            elif key == "on_sale" and isinstance(value, bool):
+                book.set_on_sale(code, value)
+            elif key == "state" and value in ("ok", "under_review", "banned", "deleted"):
+                book.set_state(code, value)
+            else:
+                return json_response(400, {"error": f"{key}: unknown key or bad value {value!r}"})
+    elif method != "GET":
+        return json_response(405, {"error": "GET or POST"})
+    return json_response(200, book.view(code))

@@ -29,6 +29,7 @@ from typing import Any
 from syncd.adapters.sandbox import taobao_seed as tseed
 from syncd.adapters.sandbox.control import FailureKind, RefundKind
 from syncd.adapters.sandbox.httpserver import Response, json_response
+from syncd.adapters.sandbox.products import ProductBook, admin_stock
 from syncd.adapters.sandbox.taobao_sessions import SessionStore
 from syncd.adapters.sandbox.taobao_trades import TradeBook
 from syncd.adapters.taobao.client import DEFAULT_RATES
@@ -53,6 +54,7 @@ class AdminMixin:
     _lock: threading.RLock
     clock: Callable[[], float]
     book: TradeBook
+    products: ProductBook
     sessions: SessionStore
     configured_sessions: dict[str, str]
     calls: Counter[str]
@@ -77,6 +79,9 @@ class AdminMixin:
         if not isinstance(payload, dict):
             return json_response(400, {"error": "body must be a JSON object"})
         head, _, arg = route.partition("/")
+        stock = admin_stock(self.products, method, route, payload)
+        if stock is not None:
+            return stock
         try:
             if method == "GET" and route == "state":
                 return json_response(200, self.state())
