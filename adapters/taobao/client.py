@@ -57,6 +57,11 @@ DEFAULT_RATES: dict[str, float] = {
     "taobao.logistics.companies.get": 1.0,
     "taobao.logistics.offline.send": 10.0,
     "taobao.refunds.receive.get": 5.0,
+    "taobao.items.onsale.get": 5.0,  # the catalogue (issue 19), read every few hours
+    "taobao.items.inventory.get": 5.0,
+    "taobao.items.seller.list.get": 5.0,
+    "taobao.skus.quantity.update": 10.0,  # stock writes, 20 SKUs of one item a call
+    "taobao.item.quantity.update": 10.0,
     REFRESH_METHOD: 1.0,
 }
 FALLBACK_RATE = 5.0

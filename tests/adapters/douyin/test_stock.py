@@ -13,7 +13,7 @@ import pytest
 import respx
 
 from syncd.adapters.douyin.adapter import DouyinAdapter
-from syncd.errors import TransientError
+from syncd.errors import ReauthorizationRequired, TransientError
 from syncd.registry import AdapterContext
 from syncd.stockmodel import ListingSku, StockWrite, StockWriteResult, StorefrontStock
 from tests.adapters.douyin.conftest import APP_KEY, SECRET, fail, make_config, ok
@@ -189,4 +189,27 @@ def test_stock_calls_take_their_own_rate_budget(adapter: DouyinAdapter, api: res
 
     adapter.write_stock([StockWrite(P1, "1", 1)] * 2)
 
-    assert [k for k, _ in limiter.acquired] == ["douyin:dy-main:sku.syncStockBatchMultiProducts"]
+    assert limiter.acquired == [("douyin:dy-main:sku.syncStockBatchMultiProducts", 10.0)]
+
+
+def test_write_stock_given_an_expired_token_refreshes_once_and_writes(adapter: DouyinAdapter, api: respx.MockRouter,
+                                                                      store: Any) -> None:
+    write = api.post("/sku/syncStockBatchMultiProducts").mock(side_effect=[
+        fail(40003, "isv.access-token-expired", "access_token已过期"),
+        ok({"results": [{"sku_id": "1"}, {"sku_id": "2"}]})])
+    refresh = api.post("/token/refresh").mock(return_value=ok({
+        "access_token": "new-access-1", "refresh_token": "new-refresh-1", "expires_in": 604800}))
+
+    got = adapter.write_stock([StockWrite(P1, "1", 3), StockWrite(P2, "2", 3)])
+
+    assert got == [StockWriteResult("1", ok=True), StockWriteResult("2", ok=True)] and refresh.call_count == 1
+    assert write.calls.last.request.url.params["access_token"] == "new-access-1"
+
+
+def test_write_stock_given_the_shop_deauthorised_raises_instead_of_a_per_sku_refusal(
+        adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+    api.post("/sku/syncStockBatchMultiProducts").mock(return_value=fail(
+        30001, "dop.authorization-closed", "店铺授权已关闭"))
+
+    with pytest.raises(ReauthorizationRequired):
+        adapter.write_stock([StockWrite(P1, "1", 3), StockWrite(P2, "2", 3)])

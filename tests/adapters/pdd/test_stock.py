@@ -148,3 +148,17 @@ def test_write_stock_given_flow_control_raises_transient(adapter: PddAdapter, ap
 def test_write_stock_refuses_two_skus_in_one_call(adapter: PddAdapter) -> None:
     with pytest.raises(ValueError, match="at most 1"):
         adapter.write_stock([StockWrite(G1, "1", 1), StockWrite(G1, "2", 1)])
+
+
+def test_write_stock_given_an_expired_token_refreshes_once_and_writes(adapter: PddAdapter,
+                                                                      api: respx.MockRouter) -> None:
+    write = route(api, "pdd.goods.quantity.update").mock(side_effect=[
+        fail(10019, "access_token已过期"), ok("goods_quantity_update_response", {"is_success": True})])
+    refresh = route(api, "pdd.pop.auth.token.refresh").mock(return_value=ok("pop_auth_token_refresh_response", {
+        "access_token": "new-access-1", "refresh_token": "new-refresh-1", "expires_in": 86400,
+        "expires_at": 1763888400, "refresh_token_expires_at": 1766480400}))
+
+    got = adapter.write_stock([StockWrite(G1, "77", 5)])
+
+    assert got == [StockWriteResult("77", ok=True)] and refresh.call_count == 1
+    assert form(write.calls.last.request)["access_token"] == "new-access-1"
