@@ -33,7 +33,7 @@ DETAIL_API = "pdd.goods.detail.get"
 INFO_API = "pdd.goods.information.get"
 WRITE_API = "pdd.goods.quantity.update"
 FULL = 1  # update_type 1 = 全量
-_NO_DEPTH = 10**9  # the goods list documents no paging depth
+_NO_DEPTH = 1_000_000  # none documented; a bound all the same, so a broken answer cannot page forever
 
 
 class PddStock:
