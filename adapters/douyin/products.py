@@ -78,6 +78,7 @@ class DouyinStock:
     def __init__(self, config: DouyinShopConfig, client: DouyinClient) -> None:
         self._config = config
         self._client = client
+        self._whole = (EPOCH_START, EPOCH_START)
         if config.catalog.stock_api == "single":
             self.stock_batch_limit = 1
 
@@ -88,6 +89,7 @@ class DouyinStock:
         settings = self._config.catalog
         seen: set[str] = set()
         end = clock.to_epoch(clock.now()) + 1
+        self._whole = (EPOCH_START, end)  # the first window asks without time bounds
         for item in deep_pages(self._product_page, EPOCH_START, end, first_page=1, page_size=settings.page_size,
                                depth=settings.paging_depth, what=f"douyin shop {self._config.id} {LIST_API}"):
             try:
@@ -102,7 +104,7 @@ class DouyinStock:
 
     def _product_page(self, lo: int, hi: int, page: int) -> Page:
         params: dict[str, Any] = {"page": page, "size": self._config.catalog.page_size}
-        if lo > EPOCH_START or hi < clock.to_epoch(clock.now()):  # a narrowed window; bounds are exclusive
+        if (lo, hi) != self._whole:  # a narrowed window; the platform's bounds are exclusive
             params.update(update_start_time=lo - 1, update_end_time=hi + 1)
         data = self._client.call_object(LIST_API, params)
         items = data.get("data")

@@ -213,3 +213,20 @@ def test_write_stock_given_the_shop_deauthorised_raises_instead_of_a_per_sku_ref
 
     with pytest.raises(ReauthorizationRequired):
         adapter.write_stock([StockWrite(P1, "1", 3), StockWrite(P2, "2", 3)])
+
+
+def test_list_catalog_keeps_asking_the_same_query_while_the_clock_moves_between_pages(
+        adapter: DouyinAdapter, api: respx.MockRouter, clock_at: Any) -> None:
+    products = [_product(str(3600000000000000000 + i)) for i in range(1, 151)]
+
+    def listing(req: httpx.Request) -> httpx.Response:
+        page = json.loads(req.content)["page"]
+        clock_at.shift(30)  # a slow page: the next one is asked 30 seconds later
+        return ok({"data": products[(page - 1) * 100:page * 100], "total": 150})
+
+    route = api.post("/product/listV2").mock(side_effect=listing)
+    api.post("/sku/list").mock(return_value=ok([]))
+
+    list(adapter.list_catalog())
+
+    assert [sorted(_body(route, i)) for i in range(2)] == [["page", "size"], ["page", "size"]]
