@@ -10,21 +10,21 @@ shared :class:`syncd.ratelimit.RateLimiter` under ``douyin:<syncd shop id>:<meth
 publish its per-API limits (reference §1.4, §1.7: **unconfirmed**), so these defaults are our own
 conservative assumptions; a shop file overrides any of them with ``rate_limits: {<method>: <calls/s>}``.
 
-=================================  ==========  ====================================================
-API                                calls/s     why this value (assumption, not a published limit)
-=================================  ==========  ====================================================
-order.searchList                   10          the listing loop; a window is a few pages
-order.orderDetail                  10          read-backs before / after shipping
-order.batchDecrypt                 5           permission-gated and audited: keep it slow
-order.logisticsAdd                 20          tracking upload bursts after a supplier reply file
-order.logisticsAddMultiPack        20          same
-afterSale.List                     10          the refund stream, paged like searchList
-product.listV2 / sku.list          5           the catalogue, read every few hours (issue 19)
-sku.syncStockBatchMultiProducts    10          stock writes, 50 SKUs a call
-sku.syncStock                      10          the one-SKU fallback
-token.create / token.refresh       1           rare; concurrent refreshes fail anyway (31012)
-anything else                      10          e.g. order.logisticsCompanyList (once a day)
-=================================  ==========  ====================================================
+==============================  ==========  ====================================================
+API                             calls/s     why this value (assumption, not a published limit)
+==============================  ==========  ====================================================
+order.searchList                10          the listing loop; a window is a few pages
+order.orderDetail               10          read-backs before / after shipping
+order.batchDecrypt              5           permission-gated and audited: keep it slow
+order.logisticsAdd              20          tracking upload bursts after a supplier reply file
+order.logisticsAddMultiPack     20          same
+afterSale.List                  10          the refund stream, paged like searchList
+token.create / token.refresh    1           rare; concurrent refreshes fail anyway (31012)
+anything else                   10          e.g. order.logisticsCompanyList (once a day)
+==============================  ==========  ====================================================
+
+The catalogue and stock APIs (issue 19, ``adapters/douyin/products.py``) have budgets of their own: product.listV2
+and sku.list 5 calls/s (read every few hours), sku.syncStockBatchMultiProducts and sku.syncStock 10 calls/s.
 """
 
 from __future__ import annotations
