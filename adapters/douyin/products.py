@@ -28,7 +28,6 @@ from syncd import clock
 from syncd.adapters.common.catalog import (
     EPOCH_START,
     Page,
-    busy,
     deep_pages,
     floor_in,
     malformed,
@@ -38,7 +37,7 @@ from syncd.adapters.common.catalog import (
 from syncd.adapters.common.fields import integer, text
 from syncd.adapters.douyin.client import DouyinClient
 from syncd.adapters.douyin.config import DouyinShopConfig
-from syncd.errors import ProtocolError, RejectedError, TransientError
+from syncd.errors import ProtocolError, RejectedError
 from syncd.stockmodel import ListingSku, StockWrite, StockWriteResult
 
 log = logging.getLogger("syncd.adapters.douyin")
@@ -171,10 +170,6 @@ class DouyinStock:
                                         "stock_num": write.quantity, "incremental": False})
         except RejectedError as err:
             return result_for(write, err.code or "", err.platform_message or str(err))
-        except TransientError as err:
-            if self.stock_batch_limit == 1:
-                raise
-            return busy(write, err)
         return StockWriteResult(write.sku_id, ok=True)
 
 

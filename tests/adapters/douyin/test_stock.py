@@ -230,3 +230,22 @@ def test_list_catalog_keeps_asking_the_same_query_while_the_clock_moves_between_
     list(adapter.list_catalog())
 
     assert [sorted(_body(route, i)) for i in range(2)] == [["page", "size"], ["page", "size"]]
+
+
+def test_write_stock_of_one_sku_given_flow_control_raises_transient(adapter: DouyinAdapter,
+                                                                   api: respx.MockRouter) -> None:
+    api.post("/sku/syncStock").mock(return_value=fail(50002, "isv.business-failed:2010401", "系统繁忙，请稍后再试"))
+
+    with pytest.raises(TransientError):
+        adapter.write_stock([StockWrite(P1, "1", 4)])
+
+
+def test_write_stock_given_flow_control_midway_through_the_fallback_marks_the_rest_retryable(
+        adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+    api.post("/sku/syncStockBatchMultiProducts").mock(return_value=fail(50002, "isv.business-failed:2010043", "封禁"))
+    api.post("/sku/syncStock").mock(side_effect=[ok(None)] + [
+        fail(50002, "isv.business-failed:2010401", "系统繁忙，请稍后再试")] * 3)
+
+    got = adapter.write_stock([StockWrite(P1, str(i), 4) for i in range(1, 4)])
+
+    assert [(r.ok, r.retryable) for r in got] == [(True, False), (False, True), (False, True)]
