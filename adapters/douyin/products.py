@@ -51,7 +51,7 @@ BATCH_LIMIT = 50
 FLOOR_CODES = ("-20008", "2010045", "2010307")
 RETRY_CODES = ("2010401", "isp.service-error", "isv.parameter-invalid:40004", "2010002", "2010001",
                "isv.traffic-limited")
-_ONLINE, _APPROVED = 0, 3
+_ONLINE, _DELETED, _APPROVED = 0, 2, 3  # status 0 online / 1 offline / 2 deleted; check_status 3 approved
 
 
 def _matches(code: str, table: Sequence[str]) -> bool:
@@ -96,7 +96,7 @@ class DouyinStock:
             except ProtocolError as err:
                 log.error("douyin shop %s: %s entry skipped: %s", self._config.id, LIST_API, err)
                 continue
-            if product_id in seen:
+            if product_id in seen or on_sale is None:  # None: deleted, nothing to list or write
                 continue
             seen.add(product_id)
             yield from self._skus(product_id, on_sale, title)
@@ -173,15 +173,16 @@ class DouyinStock:
         return StockWriteResult(write.sku_id, ok=True)
 
 
-def _product(item: Any) -> tuple[str, bool, str]:
+def _product(item: Any) -> tuple[str, bool | None, str]:
     if not isinstance(item, dict):
         raise ProtocolError(f"expected a product object, found {type(item).__name__}")
     product_id = require_id(item.get("product_id"), f"douyin {LIST_API} product")
     where = f"douyin product {product_id}"
     status = integer(item, "status", where)
     check = integer(item, "check_status", where)
-    on_sale = status == _ONLINE and check in (None, _APPROVED)
-    return product_id, on_sale, text(item, "name", where)
+    if status == _DELETED:
+        return product_id, None, ""
+    return product_id, status == _ONLINE and check in (None, _APPROVED), text(item, "name", where)
 
 
 def _sku(raw: Any, product_id: str, on_sale: bool, title: str, where: str) -> ListingSku:

@@ -58,10 +58,11 @@ def test_list_catalog_pages_products_to_exhaustion_and_reads_each_products_skus(
                                 title="纯棉短袖T恤", on_sale=True, stock=10, price_fen=3990, reserved=0)
 
 
-def test_list_catalog_marks_offline_and_unapproved_products_not_on_sale_and_sums_held_stock(
+def test_list_catalog_marks_offline_and_unapproved_products_not_on_sale_skips_deleted_and_sums_held_stock(
         adapter: DouyinAdapter, api: respx.MockRouter) -> None:
     api.post("/product/listV2").mock(return_value=ok({"data": [
-        _product(P1, status=1), _product(P2, status=0, check=2)], "total": 2}))
+        _product(P1, status=1), _product(P2, status=0, check=2), _product("3600000000000000009", status=2)],
+        "total": 3}))
     api.post("/sku/list").mock(side_effect=[ok([_sku(11, "A", prehold=2, prom=5)]), ok([_sku(22, "")])])
 
     got = list(adapter.list_catalog())
