@@ -31,6 +31,7 @@ PRODUCT_APIS: dict[str, str] = {
     "alibaba.fenxiao.productInfo.get": FENXIAO, "product.search.queryProductDetail": CROSSBORDER,
 }
 NO_PERMISSION = ("400_permission", "没有该商品的查询权限")
+MAX_QUEUED = 10_000  # messages kept for delivery (nobody may be listening); the oldest go first
 
 
 @dataclass(order=True)
@@ -158,6 +159,7 @@ class ProductDesk:
         sig = hmac.new(self._secret.encode(), (self.push_path + "message" + text).encode(),
                        hashlib.sha1).hexdigest().upper()
         self.outbox.append(urlencode({"message": text, "_aop_signature": sig}).encode())
+        del self.outbox[:-MAX_QUEUED]
 
     def take_outbox(self) -> list[bytes]:
         """The queued message bodies, removed from the queue (the caller delivers them)."""
