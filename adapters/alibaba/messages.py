@@ -7,7 +7,8 @@ text of ``{msgId, type, gmtBorn, data, userInfo}``) and ``_aop_signature`` = HMA
 the same computation as a request signature (adapters/alibaba/signing.py) with the path a setting.
 
 Verified before read: the signature (constant time), then ``gmtBorn`` within ``push_window_seconds``, then
-``msgId`` not seen in that window (a replay is refused). Types read:
+``msgId`` not seen in that window (a replay is refused — 1688 redelivers a message whose answer failed with
+the same ``msgId``, so such a redelivery is refused too and the scheduled stock read catches up). Types read:
 
 * ``PRODUCT_PRODUCT_INVENTORY_CHANGE``: ``OfferInventoryChangeList[]`` of ``{offerId, offerOnSale, skuId,
   skuOnSale, quantity, bizTime}``; it names ``skuId``, the routes name ``specId``: the map from the detail

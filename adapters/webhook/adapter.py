@@ -171,16 +171,19 @@ class WebhookSupplier:
 
     def parse_stock_push(self, headers: Mapping[str, str], body: bytes, now: datetime) -> list[SupplierStock]:
         """A signed push of stock changes to ``/callbacks/suppliers/<id>/stock`` (docs/webhook-supplier.md §9.1):
-        signature and window checked, then the event taken once (a replay inside the window: code ``replay``)."""
+        signature and window checked, then the signed push taken once (the same timestamp and event_id again inside
+        the window: code ``replay``; a resend signed afresh is read again)."""
         who = f"webhook supplier {self._config.id} stock push"
         raw, stamp = self._verified(who, self._config.signed_stock_callback_path, headers, body, now)
         try:
             event_id, figures = stock.push(raw, clock.from_epoch(stamp))
         except ProtocolError as err:
             raise RejectedError(f"{who} refused: {err}", code="malformed") from None
-        if not self._seen.first_time(event_id, clock.ensure_utc(now).timestamp(),
+        # A resend after a failed answer is signed afresh (new timestamp) and taken again: its figures are full
+        # values, so twice does no harm. The same signed bytes a second time are a replay.
+        if not self._seen.first_time(f"{stamp}:{event_id}", clock.ensure_utc(now).timestamp(),
                                      self._config.timestamp_window_seconds):
-            raise RejectedError(f"{who}: event {event_id[:40]} was taken already", code="replay")
+            raise RejectedError(f"{who}: event {event_id[:40]} at {stamp} was taken already", code="replay")
         return figures
 
     # ---- lifecycle --------------------------------------------------------------------------------

@@ -180,11 +180,20 @@ def test_a_replayed_stock_push_is_refused_inside_the_window(supplier: WebhookSup
     supplier.parse_stock_push(_signed(raw), raw, NOW)
 
     with pytest.raises(RejectedError) as caught:
-        supplier.parse_stock_push(_signed(raw, ts=SENT + 60), raw, NOW + timedelta(seconds=60))
+        supplier.parse_stock_push(_signed(raw), raw, NOW + timedelta(seconds=60))
 
     assert caught.value.code == "replay"
     other = _raw(_push(event_id="stk_000002"))
     assert supplier.parse_stock_push(_signed(other), other, NOW)
+
+
+def test_a_resend_signed_afresh_after_a_failed_answer_is_read_again(supplier: WebhookSupplier) -> None:
+    raw = _raw(_push())
+    first = supplier.parse_stock_push(_signed(raw), raw, NOW)
+
+    again = supplier.parse_stock_push(_signed(raw, ts=SENT + 60), raw, NOW + timedelta(seconds=60))
+
+    assert again == first  # the same full figures, true at the same occurred_at
 
 
 def test_a_proxied_supplier_signs_its_stock_pushes_under_the_callback_path(ctx: AdapterContext) -> None:
