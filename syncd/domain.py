@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from syncd.stockmodel import SupplierStock
+
 
 class OrderStatus(enum.StrEnum):
     """Normalised storefront status."""
@@ -280,6 +282,10 @@ class ParsedInbox:
     rows: list[TrackingRow]
     errors: list[RowError]
     file_error: str | None = None  # the whole file could not be read (corrupt, no header...)
+    # what the file is, told by its headers: "tracking" (a reply with tracking numbers: rows) or "stock"
+    # (a 库存表: SKU, quantity, optional price: stock); rows and stock are never both filled
+    kind: str = "tracking"
+    stock: list[SupplierStock] = field(default_factory=list)
 
 
 # ---- supplier APIs (1688, webhook suppliers) ----------------------------------------------------

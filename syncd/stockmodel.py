@@ -83,6 +83,9 @@ class StockReadResult:
 
     stock: list[SupplierStock] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # supplier_sku -> reason (delisted, unknown, …)
+    # supplier_sku -> reason it was not read this time for a reason that may pass (flow control, a malformed
+    # answer): not a figure, not a failure — keep the last figure and ask again at the next read
+    deferred: dict[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable

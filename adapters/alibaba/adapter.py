@@ -8,7 +8,7 @@ reference/suppliers-tracking-alerts.md §A.4–A.6, field-notes §2. Ordering is
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,8 @@ from syncd.adapters.alibaba.client import (
     AlibabaClient,
 )
 from syncd.adapters.alibaba.config import AlibabaSupplierConfig
+from syncd.adapters.alibaba.messages import MessageReader
+from syncd.adapters.alibaba.products import ProductReader
 from syncd.domain import (
     CancelOutcome,
     CancelResult,
@@ -40,6 +42,7 @@ from syncd.domain import (
 )
 from syncd.errors import ProtocolError, RejectedError, TransientError
 from syncd.registry import AdapterContext
+from syncd.stockmodel import StockReadResult, SupplierStock
 
 log = logging.getLogger("syncd.adapters.alibaba")
 
@@ -64,6 +67,8 @@ class AlibabaAdapter:
                  client: AlibabaClient | None = None) -> None:
         self._config = config
         self._client = client or AlibabaClient(config, ctx)
+        self.products = ProductReader(self._client, config.products, config.id)
+        self._messages = MessageReader(config, self.products)
 
     # ---- before ordering -----------------------------------------------------------------------------
 
@@ -237,6 +242,16 @@ class AlibabaAdapter:
     def parse_callback(self, headers: Mapping[str, str], body: bytes, now: datetime) -> SupplierCallback:
         """1688's push envelope and its signature are unconfirmed (§A.6): nothing pushed is trusted."""
         raise RejectedError("1688 pushes are not supported; syncd polls", code="no-push")
+
+    # ---- stock and price (syncd.stockmodel.SupplierStockSource) ----------------------------------------
+
+    def read_stock(self, supplier_skus: Sequence[str]) -> StockReadResult:
+        """Stock and price per spec through ``products.api``, one call per offer (adapters/alibaba/products.py)."""
+        return self.products.read(supplier_skus)
+
+    def parse_stock_push(self, headers: Mapping[str, str], body: bytes, now: datetime) -> list[SupplierStock]:
+        """A followed product's stock / price / delisting message, verified (adapters/alibaba/messages.py)."""
+        return self._messages.parse(headers, body, now)
 
     def ensure_token(self) -> None:
         """Refresh the access token ahead of expiry; extend the refresh token in its last 30 days."""

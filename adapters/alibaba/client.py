@@ -50,9 +50,13 @@ CANCEL = "alibaba.trade.cancel"
 PROTOCOL_PAY = "alibaba.trade.pay.protocolPay.preparePay"
 LOGISTICS_INFOS = "alibaba.trade.getLogisticsInfos.buyerView"
 LOGISTICS_TRACE = "alibaba.trade.getLogisticsTraceInfo.buyerView"
+PRODUCT, FENXIAO, CROSSBORDER = "com.alibaba.product", "com.alibaba.fenxiao", "com.alibaba.fenxiao.crossborder"
 NAMESPACES: dict[str, str] = {
     PREVIEW: TRADE, CREATE: TRADE, ORDER_LIST: TRADE, ORDER_DETAIL: TRADE, CANCEL: TRADE, PROTOCOL_PAY: TRADE,
     LOGISTICS_INFOS: LOGISTICS, LOGISTICS_TRACE: LOGISTICS,
+    # product detail for stock and price (reference/stock-and-price.md §4.1); which one: the supplier file
+    "alibaba.cross.productInfo": PRODUCT, "alibaba.product.simple.get": PRODUCT, "alibaba.product.get": PRODUCT,
+    "alibaba.fenxiao.productInfo.get": FENXIAO, "product.search.queryProductDetail": CROSSBORDER,
 }
 # 1688 publishes no numeric quota (§A.7, §F): a modest budget per API; rate_limits in the file sets the real one.
 DEFAULT_RATE = 5.0

@@ -8,13 +8,35 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from syncd.config.models import SupplierConfigBase
+from syncd.config.models import StrictModel, SupplierConfigBase
 
 ErrorAction = Literal["retry", "rate_limited", "refresh", "reauthorize", "fatal", "reject"]
 
 # What a message_template may quote; never the receiver (the message is shown to the supplier in clear).
 MESSAGE_FIELDS = frozenset({"platform", "platform_order_id", "shop_id", "key", "remark"})
 MAX_MESSAGE = 500  # fastCreateOrder: message ≤ 500 characters (§A.4)
+
+ProductApi = Literal["alibaba.cross.productInfo", "alibaba.product.simple.get", "alibaba.fenxiao.productInfo.get",
+                     "product.search.queryProductDetail", "alibaba.product.get"]
+
+
+class AlibabaProductSettings(StrictModel):
+    """``products:`` in a 1688 supplier file: how stock and price per spec are read (reference/stock-and-price.md
+    §4). What the reference marks unconfirmed is a setting here."""
+
+    api: ProductApi = "alibaba.cross.productInfo"
+    """The product-detail API the buyer's relationship allows: ``alibaba.cross.productInfo`` (needs a 铺货
+    relation), ``alibaba.product.simple.get`` (suppliers bought from; a paid API), ``alibaba.fenxiao.productInfo.get``,
+    ``product.search.queryProductDetail`` (cross-border 分销), ``alibaba.product.get``."""
+    price_field: Literal["consignPrice", "price"] = "consignPrice"
+    """Which price is the buyer's: ``consignPrice`` (分销/一件代发价) or ``price`` (报价); the other is the fallback."""
+    price_unit: Literal["yuan", "fen"] = "yuan"
+    """Unit of the product APIs' prices (not stated by 1688; the doc examples look like yuan)."""
+    push_signed_path: str = ""
+    """Message push signature: HMAC-SHA1(app_secret, this + the sorted ``key+value`` form fields). Unconfirmed;
+    empty (the ``message`` field alone) unless 1688's console says otherwise."""
+    push_window_seconds: Annotated[int, Field(ge=60, le=7 * 86_400)] = 3600
+    """A message born (``gmtBorn``) longer ago than this is refused as stale; 1688 redelivers for a while."""
 
 
 class AlibabaSupplierConfig(SupplierConfigBase):
@@ -48,6 +70,8 @@ class AlibabaSupplierConfig(SupplierConfigBase):
     lag), ``provider`` (tracking.yaml's provider, Kuaidi100), ``both`` (the two; at the same newest scan the
     provider's reading wins, a newer scan wins from either), ``auto`` (the provider when tracking.yaml is set up,
     else 1688's trace)."""
+    products: AlibabaProductSettings = AlibabaProductSettings()
+    """Reading stock and price per spec, and the product-change messages (issue 19)."""
     error_actions: dict[str, ErrorAction] = Field(default_factory=dict)
     """A 1688 error code (gateway ``error_code`` or business ``errorCode``/``code``) → what to do, ahead
     of the built-in table."""
@@ -83,4 +107,5 @@ class AlibabaSupplierConfig(SupplierConfigBase):
         return self
 
 
-__all__ = ["MAX_MESSAGE", "MESSAGE_FIELDS", "AlibabaSupplierConfig", "ErrorAction"]
+__all__ = ["MAX_MESSAGE", "MESSAGE_FIELDS", "AlibabaProductSettings", "AlibabaSupplierConfig", "ErrorAction",
+           "ProductApi"]

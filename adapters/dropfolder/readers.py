@@ -28,6 +28,7 @@ from syncd.adapters.dropfolder.limits import (
     check_members,
 )
 from syncd.adapters.dropfolder.rows import HEADER_SCAN_ROWS, find_header, no_header_message, parse_stream
+from syncd.adapters.dropfolder.stockfile import find_stock_header, no_stock_header_message, parse_stock_stream
 from syncd.domain import ParsedInbox
 
 CSV_ENCODINGS = ("utf-8-sig", "gb18030", "big5")  # strict UTF-8 first: almost any bytes decode as GB18030
@@ -82,11 +83,38 @@ def decode_csv(f: BinaryIO, limits: InboxLimits, found: HeaderFound, read: Calla
     return no_header
 
 
+class _Either:
+    """Finds a reply header, else a stock-file header, and reads the rows as what it found."""
+
+    def __init__(self, order_headers: Sequence[str], sub_order_headers: Sequence[str], limits: InboxLimits) -> None:
+        self._order, self._sub, self._limits = order_headers, sub_order_headers, limits
+        self.kind = ""
+
+    def found(self, head: Sequence[Sequence[Any]]) -> bool:
+        if find_header(head, self._order, self._sub) is not None:
+            self.kind = "tracking"
+        elif find_stock_header(head) is not None:
+            self.kind = "stock"
+        else:
+            return False
+        return True
+
+    def read(self, rows: Iterator[Sequence[Any]]) -> ParsedInbox:
+        if self.kind == "stock":
+            return parse_stock_stream(rows, self._limits)
+        return parse_stream(rows, self._order, self._sub, self._limits)
+
+
+def no_header_either() -> str:
+    """The file error when neither a reply header nor a stock header is found."""
+    return f"{no_header_message()}; or, for {no_stock_header_message()}"
+
+
 def parse_csv(f: BinaryIO, order_headers: Sequence[str], sub_order_headers: Sequence[str],
               limits: InboxLimits) -> ParsedInbox:
-    """Rows of a CSV file, trying each encoding and delimiter until a header row appears."""
-    out = decode_csv(f, limits, lambda head: find_header(head, order_headers, sub_order_headers) is not None,
-                     lambda rows: parse_stream(rows, order_headers, sub_order_headers, limits), no_header_message())
+    """Rows of a CSV file (a reply or a stock file), trying each encoding and delimiter until a header appears."""
+    either = _Either(order_headers, sub_order_headers, limits)
+    out = decode_csv(f, limits, either.found, either.read, no_header_either())
     return _error(out) if isinstance(out, str) else out
 
 
@@ -138,9 +166,9 @@ def decode_xlsx(f: BinaryIO, size: int, limits: InboxLimits, found: HeaderFound,
 
 def parse_xlsx(f: BinaryIO, size: int, order_headers: Sequence[str], sub_order_headers: Sequence[str],
                limits: InboxLimits) -> ParsedInbox:
-    """Rows of the first sheet that has a header row, streamed from openpyxl in read-only mode."""
-    out = decode_xlsx(f, size, limits, lambda head: find_header(head, order_headers, sub_order_headers) is not None,
-                      lambda rows: parse_stream(rows, order_headers, sub_order_headers, limits), no_header_message())
+    """Rows of the first sheet that has a header row (a reply or a stock file), streamed read-only."""
+    either = _Either(order_headers, sub_order_headers, limits)
+    out = decode_xlsx(f, size, limits, either.found, either.read, no_header_either())
     return _error(out) if isinstance(out, str) else out
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from openpyxl.utils import get_column_letter
 
@@ -89,7 +89,8 @@ class Header:
     names: tuple[str, ...]  # unique display names of every column, for RowError.raw
 
 
-def _find(keys: Sequence[str], aliases: Iterable[str]) -> int | None:
+def find_column(keys: Sequence[str], aliases: Iterable[str]) -> int | None:
+    """The column whose header key matches the first alias found (aliases in order of preference)."""
     for alias in aliases:
         key = header_key(alias)
         if key in keys:
@@ -97,7 +98,7 @@ def _find(keys: Sequence[str], aliases: Iterable[str]) -> int | None:
     return None
 
 
-def _names(cells: Sequence[Any]) -> tuple[str, ...]:
+def column_names(cells: Sequence[Any]) -> tuple[str, ...]:
     names: list[str] = []
     for i, cell in enumerate(cells):
         base = cell_str(cell).strip() or f"列{get_column_letter(i + 1)}"
@@ -120,12 +121,12 @@ def find_header(
     """
     for index, cells in enumerate(table[:HEADER_SCAN_ROWS]):
         keys = [header_key(cell_str(c)) for c in cells]
-        order = _find(keys, (*order_headers, *ORDER_ALIASES))
-        tracking = _find(keys, TRACKING_ALIASES)
+        order = find_column(keys, (*order_headers, *ORDER_ALIASES))
+        tracking = find_column(keys, TRACKING_ALIASES)
         if order is None or tracking is None:
             continue
-        return Header(index=index, order=order, tracking=tracking, carrier=_find(keys, CARRIER_ALIASES),
-                      sub_order=_find(keys, (*sub_order_headers, *SUB_ORDER_ALIASES)), names=_names(cells))
+        return Header(index=index, order=order, tracking=tracking, carrier=find_column(keys, CARRIER_ALIASES),
+                      sub_order=find_column(keys, (*sub_order_headers, *SUB_ORDER_ALIASES)), names=column_names(cells))
     return None
 
 
@@ -155,7 +156,7 @@ def _damage(text: str, what: str) -> str | None:
     return None
 
 
-def _id_cell(value: Any, what: str) -> tuple[str, str | None]:
+def id_cell(value: Any, what: str) -> tuple[str, str | None]:
     """(cleaned id, reason to reject or None) for an order or sub-order number cell."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _numeric_id(value, what)
@@ -199,23 +200,31 @@ def _carrier(value: Any, has_column: bool) -> tuple[str, str, str | None]:
     return code, text, None
 
 
-def parse_row(row_no: int, cells: Sequence[Any], header: Header) -> TrackingRow | RowError | None:
-    """One data row → an accepted row, a rejected row, or None when the row is empty."""
-    width = len(header.names)
+def row_cells(cells: Sequence[Any], names: tuple[str, ...]) -> tuple[list[Any], dict[str, str]] | None:
+    """(the row padded to the header's width, its cells as text by column name); None for an empty row."""
+    width = len(names)
     padded = [*cells[:width], *([None] * (width - len(cells)))]
     if all(not cell_str(c).strip() for c in padded):
         return None
-    raw = {name: cell_str(c) for name, c in zip(header.names, padded, strict=True)}
+    return padded, {name: cell_str(c) for name, c in zip(names, padded, strict=True)}
+
+
+def parse_row(row_no: int, cells: Sequence[Any], header: Header) -> TrackingRow | RowError | None:
+    """One data row → an accepted row, a rejected row, or None when the row is empty."""
+    got = row_cells(cells, header.names)
+    if got is None:
+        return None
+    padded, raw = got
     reasons: list[str] = []
 
-    order_no, reason = _id_cell(padded[header.order], "order number")
+    order_no, reason = id_cell(padded[header.order], "order number")
     if reason:
         reasons.append(reason)
     elif not order_no:
         reasons.append("empty order number")
     sub_order_no = ""
     if header.sub_order is not None:
-        sub_order_no, reason = _id_cell(padded[header.sub_order], "sub-order number")
+        sub_order_no, reason = id_cell(padded[header.sub_order], "sub-order number")
         if reason:
             reasons.append(reason)
     tracking_nos, tracking_reasons = _tracking_cell(padded[header.tracking])
@@ -242,18 +251,32 @@ def check_cells(row_no: int, cells: Sequence[Any], limits: InboxLimits) -> None:
             raise InboxLimitError(f"row {row_no} has more than {limits.max_columns} columns")
 
 
-def parse_stream(
+class TableHeader(Protocol):
+    """What the streaming reader needs of a header: its row and its column names."""
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def names(self) -> tuple[str, ...]: ...
+
+
+H = TypeVar("H", bound=TableHeader)
+R = TypeVar("R")
+
+
+def stream_table(
     rows: Iterable[Sequence[Any]],
-    order_headers: Sequence[str] = (),
-    sub_order_headers: Sequence[str] = (),
-    limits: InboxLimits | None = None,
-) -> ParsedInbox:
-    """Rows (sheet row 1 first), consumed one at a time → accepted and rejected rows, or a file error when no
-    header is found. Only the parsed rows are kept, so memory follows what is accepted, not the file.
+    limits: InboxLimits,
+    find: Callable[[Sequence[Sequence[Any]]], H | None],
+    parse: Callable[[int, Sequence[Any], H], R | RowError | None],
+) -> tuple[H | None, list[R], list[RowError]]:
+    """Rows (sheet row 1 first), consumed one at a time → (header, accepted, rejected); (None, [], []) when ``find``
+    sees no header in the first ten rows. Only parsed rows are kept, so memory follows what is accepted, not the
+    file. Shared by reply files and stock files.
 
     Raises :class:`InboxLimitError` past ``limits`` (rows, columns, cell size, rejected rows).
     """
-    limits = limits or InboxLimits()
     it = iter(rows)
     head: list[Sequence[Any]] = []
     for cells in it:
@@ -261,28 +284,29 @@ def parse_stream(
         head.append(cells)
         if len(head) == HEADER_SCAN_ROWS:
             break
-    header = find_header(head, order_headers, sub_order_headers)
+    header = find(head)
+    accepted: list[R] = []
+    errors: list[RowError] = []
     if header is None:
-        return ParsedInbox(rows=[], errors=[], file_error=no_header_message())
-    parsed = ParsedInbox(rows=[], errors=[])
+        return None, accepted, errors
     width = len(header.names)
     kept = [0]
 
     def take(row_no: int, cells: Sequence[Any]) -> None:
-        result = parse_row(row_no, cells, header)
+        result = parse(row_no, cells, header)
         if result is not None:
             kept[0] += width
             if kept[0] > limits.max_cells:
                 raise InboxLimitError(f"more than {limits.max_cells} cells ({width} columns up to row {row_no}); "
                                       "split the file or leave out columns")
-        if isinstance(result, TrackingRow):
-            parsed.rows.append(result)
-        elif isinstance(result, RowError):
-            parsed.errors.append(result)
-            if len(parsed.errors) > limits.max_error_rows:
+        if isinstance(result, RowError):
+            errors.append(result)
+            if len(errors) > limits.max_error_rows:
                 raise InboxLimitError(f"more than {limits.max_error_rows} rows are wrong (the first at row "
-                                      f"{parsed.errors[0].row_no}: {parsed.errors[0].reason}); check the columns "
+                                      f"{errors[0].row_no}: {errors[0].reason}); check the columns "
                                       "and send the file again")
+        elif result is not None:
+            accepted.append(result)
 
     for index in range(header.index + 1, len(head)):
         take(index + 1, head[index])
@@ -293,7 +317,23 @@ def parse_stream(
             raise InboxLimitError(f"more than {limits.max_rows} rows; split the file")
         check_cells(row_no, cells, limits)
         take(row_no, cells)
-    return parsed
+    return header, accepted, errors
+
+
+def parse_stream(
+    rows: Iterable[Sequence[Any]],
+    order_headers: Sequence[str] = (),
+    sub_order_headers: Sequence[str] = (),
+    limits: InboxLimits | None = None,
+) -> ParsedInbox:
+    """Rows of a reply file (sheet row 1 first) → accepted and rejected rows, or a file error when no header is
+    found. Raises :class:`InboxLimitError` past ``limits``."""
+    header, accepted, errors = stream_table(rows, limits or InboxLimits(),
+                                            lambda head: find_header(head, order_headers, sub_order_headers),
+                                            parse_row)
+    if header is None:
+        return ParsedInbox(rows=[], errors=[], file_error=no_header_message())
+    return ParsedInbox(rows=accepted, errors=errors)
 
 
 def parse_table(
@@ -307,6 +347,6 @@ def parse_table(
 
 __all__ = [
     "CARRIER_ALIASES", "ORDER_ALIASES", "SUB_ORDER_ALIASES", "TRACKING_ALIASES", "Header",
-    "check_cells", "clean_id", "find_header", "header_key", "no_header_message", "parse_row", "parse_stream",
-    "parse_table",
+    "TableHeader", "cell_str", "check_cells", "clean_id", "column_names", "find_column", "find_header", "header_key",
+    "id_cell", "no_header_message", "parse_row", "parse_stream", "parse_table", "row_cells", "stream_table",
 ]

@@ -16,6 +16,11 @@ are the parcels nobody collects), ``protocol_pay`` (免密支付 enabled), ``tra
 (``logisticsTrace`` as the doc, or ``result`` as the old SDK). Unsigned admin endpoints under
 ``/1688/_sandbox/``: GET ``state``, GET ``order/<id>``; POST ``pay``, ``ship``, ``stock``, ``faults``,
 ``expire_token``, ``revoke``, ``age_refresh`` (JSON bodies, see :func:`_admin`).
+
+Products (:mod:`adapters.sandbox.alibaba_products`): the detail APIs answer stock and price per spec; POST
+``stock`` {sku, stock}, ``price`` {sku, price_fen}, ``schedule`` {at, sku, stock?, price_fen?}, ``delist``
+{offerId, status?} change them and queue the product messages; POST ``push`` {url?} delivers the queued
+messages to ``url`` (default ``push_url``), signed with the app secret.
 """
 
 from __future__ import annotations
@@ -30,8 +35,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+import httpx
+
 from syncd.adapters.alibaba.signing import SIGNATURE, sign, url_path
 from syncd.adapters.sandbox.alibaba_orders import NEVER_PICKED_UP_RATE, Business, OrderBook
+from syncd.adapters.sandbox.alibaba_products import PRODUCT_APIS, ProductDesk, deliver
 from syncd.adapters.sandbox.alibaba_seed import (
     SANDBOX_1688_ACCESS_TOKEN,
     SANDBOX_1688_APP_KEY,
@@ -51,6 +59,7 @@ APIS: dict[str, str] = {
     "alibaba.trade.cancel": TRADE, "alibaba.trade.pay.protocolPay.preparePay": TRADE,
     "alibaba.trade.getLogisticsInfos.buyerView": LOGISTICS,
     "alibaba.trade.getLogisticsTraceInfo.buyerView": LOGISTICS,
+    **PRODUCT_APIS,
 }
 # How each API spells a business failure (§A.7): (success value, code key, message key)
 FAILURE_STYLE: dict[str, tuple[Any, str, str]] = {
@@ -81,7 +90,8 @@ class AlibabaSimulator:
                  qps: float | None = None, fault_rate: float = 0.0, lost_reply_rate: float = 0.0,
                  ship_delay: float = 2 * 3600, split_rate: float = 0.3, protocol_pay: bool = True,
                  trace_field: str = "logisticsTrace", denied_apis: frozenset[str] = frozenset(),
-                 refresh_ttl: float = 180 * 86_400, never_pickup_rate: float = NEVER_PICKED_UP_RATE) -> None:
+                 refresh_ttl: float = 180 * 86_400, never_pickup_rate: float = NEVER_PICKED_UP_RATE,
+                 push_url: str | None = None, push_path: str = "") -> None:
         self.app_key, self._secret, self.clock = app_key, app_secret, clock
         self.qps, self.fault_rate, self.lost_reply_rate = qps, fault_rate, lost_reply_rate
         self.protocol_pay, self.trace_field, self.denied_apis = protocol_pay, trace_field, set(denied_apis)
@@ -92,6 +102,8 @@ class AlibabaSimulator:
         self._forced: list[str] = []
         self.book = OrderBook(build_catalogue(catalogue), seed, ship_delay=ship_delay, split_rate=split_rate,
                               never_pickup_rate=never_pickup_rate)
+        self.products = ProductDesk(self.book.catalogue, app_secret, push_path)
+        self.push_url = push_url
         self.tokens = AlibabaTokens(app_key, seed, refresh_ttl=refresh_ttl)
         self.tokens.issue(clock(), SANDBOX_1688_ACCESS_TOKEN, SANDBOX_1688_REFRESH_TOKEN)
         self.calls: Counter[str] = Counter()
@@ -103,7 +115,14 @@ class AlibabaSimulator:
             "alibaba.trade.cancel": self._cancel, "alibaba.trade.pay.protocolPay.preparePay": self._pay,
             "alibaba.trade.getLogisticsInfos.buyerView": self._infos,
             "alibaba.trade.getLogisticsTraceInfo.buyerView": self._trace,
+            **{api: self._product_api(api) for api in PRODUCT_APIS},
         }
+
+    def _product_api(self, api: str) -> Callable[[dict[str, str], float], dict[str, Any]]:
+        def answer(p: dict[str, str], now: float) -> dict[str, Any]:
+            return self.products.answer(api, p)
+
+        return answer
 
     # ---- HTTP entry ---------------------------------------------------------------------------------
 
@@ -111,6 +130,12 @@ class AlibabaSimulator:
                body: bytes) -> Response:
         """Answer one HTTP request under ``/1688``."""
         rest = path[len(self.prefix):] if path.startswith(self.prefix) else path
+        if method == "POST" and rest == "/_sandbox/push":  # outside the lock: the daemon may call back
+            url = _push_url(body) or self.push_url
+            if not url:
+                return json_response(400, {"error": "no url given and no push_url set"})
+            with httpx.Client(timeout=10) as http:
+                return json_response(200, {"delivered": self.deliver_messages(http, url)})
         if rest == "/_sandbox" or rest.startswith("/_sandbox/"):
             with self._lock:
                 return _admin(self, method, rest[len("/_sandbox"):].strip("/"), body)
@@ -147,6 +172,7 @@ class AlibabaSimulator:
                 if why:
                     raise GatewayError(401, "401", why)
                 self.book.advance(now)
+                self.products.advance(now)
                 return json_response(200, {**self._methods[api](form, now)})
             except GatewayError as err:
                 self.errors[err.code] += 1
@@ -290,10 +316,39 @@ class AlibabaSimulator:
             return self.book.never_picked_up(tracking_no)
 
     def set_stock(self, sku: str, stock: int) -> None:
+        """A spec's on-sale amount changes now (followers get PRODUCT_PRODUCT_INVENTORY_CHANGE)."""
         with self._lock:
-            if sku not in self.book.catalogue:
-                raise KeyError(sku)
-            self.book.catalogue[sku].stock = stock
+            self.products.change(sku, self.clock(), stock=stock)
+
+    def set_price(self, sku: str, price_fen: int) -> None:
+        """A spec's dropship price changes now (followers get FENXIAO_PRICE_CHANGE, without the price)."""
+        with self._lock:
+            self.products.change(sku, self.clock(), price_fen=price_fen)
+
+    def schedule_change(self, at: float, sku: str, *, stock: int | None = None, price_fen: int | None = None) -> None:
+        """A change that happens when the clock reaches ``at`` (stock to 0, a price rise...)."""
+        with self._lock:
+            self.products.schedule(at, sku, stock=stock, price_fen=price_fen)
+
+    def delist(self, offer_id: int, status: str = "expired") -> None:
+        """Take an offer off sale (``published`` puts it back)."""
+        with self._lock:
+            self.products.delist(offer_id, self.clock(), status)
+
+    def deliver_messages(self, http: httpx.Client, url: str | None = None) -> int:
+        """POST the queued product messages (after due scripted changes) to ``url`` or ``push_url``; those not
+        answered 2xx stay queued. Returns how many were delivered. Never called under the lock."""
+        target = url or self.push_url
+        if not target:
+            return 0
+        with self._lock:
+            self.products.advance(self.clock())
+            bodies = self.products.take_outbox()
+        results = deliver(bodies, target, http)
+        with self._lock:
+            for body, ok in results:
+                self.products.record(body, ok)
+        return sum(ok for _, ok in results)
 
     def state(self) -> dict[str, Any]:
         """Orders per status, duplicates per outOrderId, calls per API, errors per code, stock, tokens."""
@@ -310,6 +365,7 @@ class AlibabaSimulator:
             "calls": dict(self.calls),
             "errors": dict(self.errors),
             "stock": {sku: c.stock for sku, c in sorted(self.book.catalogue.items())},
+            "products": self.products.state(),
             "tokens": self.tokens.counts(now),
         }
 
@@ -347,6 +403,19 @@ def _int(p: dict[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _opt_int(payload: dict[str, Any], name: str) -> int | None:
+    return None if payload.get(name) is None else int(payload[name])
+
+
+def _push_url(body: bytes) -> str | None:
+    try:
+        payload = json.loads(body) if body.strip() else {}
+    except ValueError:
+        return None
+    url = payload.get("url") if isinstance(payload, dict) else None
+    return url if isinstance(url, str) and url else None
+
+
 def _admin(sim: AlibabaSimulator, method: str, route: str, body: bytes) -> Response:
     """Unsigned admin endpoints (tests and the demo); the caller holds the lock."""
     try:
@@ -373,6 +442,16 @@ def _admin(sim: AlibabaSimulator, method: str, route: str, body: bytes) -> Respo
         if method == "POST" and route == "stock":
             sim.set_stock(str(payload.get("sku")), int(payload.get("stock", 0)))
             return json_response(200, {"stock": sim.book.catalogue[str(payload.get("sku"))].stock})
+        if method == "POST" and route == "price":
+            sim.set_price(str(payload.get("sku")), int(payload["price_fen"]))
+            return json_response(200, {"price_fen": sim.book.catalogue[str(payload.get("sku"))].price_fen})
+        if method == "POST" and route == "schedule":
+            sim.schedule_change(float(payload["at"]), str(payload.get("sku")), stock=_opt_int(payload, "stock"),
+                                price_fen=_opt_int(payload, "price_fen"))
+            return json_response(200, {"scheduled": True})
+        if method == "POST" and route == "delist":
+            sim.delist(int(payload["offerId"]), str(payload.get("status", "expired")))
+            return json_response(200, {"status": sim.products.status.get(int(payload["offerId"]), "published")})
         if method == "POST" and route == "faults":
             for name in ("fault_rate", "lost_reply_rate", "split_rate", "ship_delay", "never_pickup_rate"):
                 if name in payload:

@@ -66,8 +66,17 @@ class Partners:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def stock_pushes_to(self, callback_base: str, alibaba_id: str = "ali-factory",
+                        webhook_id: str = "hz-warehouse") -> None:
+        """Send the suppliers' stock changes to the daemon's callback port (``http://127.0.0.1:8081``): 1688
+        product messages and the webhook supplier's stock pushes, each to ``/callbacks/suppliers/<id>/stock``."""
+        base = callback_base.rstrip("/")
+        self.alibaba.push_url = f"{base}/callbacks/suppliers/{alibaba_id}/stock"
+        self.webhook.feed.url = f"{base}/callbacks/suppliers/{webhook_id}/stock"
+
     def start_pushes(self, interval: float = 1.0) -> None:
-        """Deliver Kuaidi100 subscription pushes and webhook-supplier callbacks from a thread."""
+        """Deliver Kuaidi100 subscription pushes, webhook-supplier callbacks and, once :meth:`stock_pushes_to` set
+        where, the suppliers' stock changes, from a thread."""
         if self._thread is not None:
             return
         self._stop.clear()
@@ -81,6 +90,8 @@ class Partners:
                 try:
                     self.kuaidi100.deliver_pushes(http)
                     self.webhook.deliver_callbacks(http)
+                    self.alibaba.deliver_messages(http)
+                    self.webhook.deliver_stock_pushes(http)
                 except Exception:  # a sandbox thread must never die; the next round tries again
                     log.exception("sandbox pushes failed")
 

@@ -10,6 +10,9 @@ Cancellation files (named ``取消-…``, with an 操作 column saying 取消 on
 notes the order numbers in them and leaves those orders out of later replies (a supplier that could
 still stop them). A row marked 取消 is never answered, whatever file it comes in.
 Answers are deterministic per (seed, supplier, order number).
+:meth:`SupplierBot.drop_stock_file` drops a stock file (库存表: SKU, quantity, optional price in yuan) in the
+inbox, in the bot's format and encoding and with its own header words (商家编码 / 规格编码 / SKU, 可售数量 /
+库存 / 数量, 供货价 / 单价 …), as a supplier that sends its stock by file does.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -42,6 +45,11 @@ REPLY_HEADERS: tuple[tuple[str, str, str], ...] = (
     ("订单编号", "快递公司", "快递单号"),
     ("外部订单号", "物流公司", "运单号"),
     ("订单号", "快递名称", "物流单号"),
+)
+STOCK_HEADERS: tuple[tuple[str, str, str], ...] = (
+    ("商家编码", "可售数量", "供货价"),
+    ("规格编码", "库存", "单价"),
+    ("SKU", "数量", "价格"),
 )
 BAD_KINDS = ("unknown_order", "empty_tracking", "sci_notation", "unknown_carrier")
 _ORDER_SUFFIXES = (".xlsx", ".csv")
@@ -178,6 +186,22 @@ class SupplierBot:
         if changed:
             self._save_state()
         return written
+
+    def drop_stock_file(self, levels: Mapping[str, int], prices: Mapping[str, int] | None = None,
+                        name: str | None = None) -> Path:
+        """Write a stock file into the inbox now (atomically): one row per SKU, the price in yuan when given
+        (fen in ``prices``). Returns its path."""
+        self.inbox.mkdir(parents=True, exist_ok=True)
+        headers = STOCK_HEADERS[int(self._u("stock-headers") * len(STOCK_HEADERS))]
+        stamp = datetime.fromtimestamp(self.clock(), _CST).strftime("%Y%m%d-%H%M%S")
+        path = self.inbox / (name or f"库存表-{self._safe(self.name)}-{stamp}.{self.reply_format}")
+        rows: list[list[str | int]] = []
+        for sku, level in levels.items():
+            fen = (prices or {}).get(sku)
+            price = "" if fen is None else f"{fen // 100}.{fen % 100:02d}"
+            rows.append([sku, level if self.numeric_cells and self.reply_format == "xlsx" else str(level), price])
+        write_table(path, headers, rows, self.reply_format, self.encoding)
+        return path
 
     def _read_cancel(self, path: Path) -> bool:
         try:

@@ -14,6 +14,12 @@ then answers 500, ``qps`` answers 429 with Retry-After; :meth:`fail_next` forces
 every phase change becomes a signed callback: :meth:`pending_callbacks` lists them and
 :meth:`deliver_callbacks` POSTs them (the sandbox bundle calls it from its own thread). Unsigned
 ``GET /webhook-supplier/_sandbox/state`` answers :meth:`snapshot`.
+
+Stock (issue 19): ``POST stock`` answers ``available`` and ``price_fen`` (``prices``, else a stable made-up
+price). With ``stock_push_url`` every change made by :meth:`set_stock` / :meth:`set_price` (or the unsigned
+``POST /webhook-supplier/_sandbox/stock`` ``{sku, available?, price_fen?}``) is queued and
+:meth:`deliver_stock_pushes` (or ``POST /webhook-supplier/_sandbox/push_stock``) sends it signed
+(:mod:`adapters.sandbox.webhook_stock`).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from syncd.adapters.sandbox.httpserver import Response, json_response
+from syncd.adapters.sandbox.webhook_stock import StockFeed
 from syncd.adapters.webhook.signing import IDEMPOTENCY_HEADER, SignatureRefused, sign_headers, verify
 
 PREFIX = "/webhook-supplier"
@@ -91,13 +98,15 @@ class WebhookSupplierSimulator:
                  default_stock: int = 1000, out_of_stock: Iterable[str] = (), reject_skus: Iterable[str] = (),
                  fault_rate: float = 0.0, lost_reply_rate: float = 0.0, qps: float | None = None,
                  unknown_carrier_rate: float = 0.0, push_url: str | None = None, window: int = 300,
-                 supplier_id: str = "webhook-demo") -> None:
+                 supplier_id: str = "webhook-demo", prices: Mapping[str, int] | None = None,
+                 stock_push_url: str | None = None) -> None:
         self._secret = secret
         self.seed, self.clock, self.ship_after, self.split_rate = seed, clock, ship_after, split_rate
         self.default_stock = default_stock
         self.levels: dict[str, int] = dict(stock or {})
         self.levels.update({sku: 0 for sku in out_of_stock})
         self.reject_skus = frozenset(reject_skus)
+        self.feed = StockFeed(secret, stock_push_url, dict(prices or {}))
         self.fault_rate, self.lost_reply_rate, self.qps = fault_rate, lost_reply_rate, qps
         self.unknown_carrier_rate = unknown_carrier_rate
         self.push_url, self.window, self.supplier_id = push_url, window, supplier_id
@@ -124,6 +133,11 @@ class WebhookSupplierSimulator:
         rest = path[len(self.prefix):] if path.startswith(self.prefix) else path
         if method == "GET" and rest == "/_sandbox/state":
             return json_response(200, self.snapshot())
+        if method == "POST" and rest == "/_sandbox/push_stock":
+            with httpx.Client(timeout=10) as http:
+                return json_response(200, {"delivered": self.deliver_stock_pushes(http)})
+        if method == "POST" and rest == "/_sandbox/stock":
+            return self._admin_stock(body)
         with self._lock:
             try:
                 endpoint, key = _route(method, rest)
@@ -216,7 +230,7 @@ class WebhookSupplierSimulator:
             if sku in self.reject_skus:
                 out.append({"sku": sku, "available": 0, "message": "不在供货范围"})
             else:
-                out.append({"sku": sku, "available": self._level(sku)})
+                out.append({"sku": sku, "available": self._level(sku), "price_fen": self.feed.price(sku)})
         return {"lines": out}
 
     def _cancel(self, order: _Order, payload: dict[str, Any]) -> dict[str, Any]:
@@ -346,9 +360,48 @@ class WebhookSupplierSimulator:
             self._forced.extend([status] * count)
 
     def set_stock(self, sku: str, level: int) -> None:
-        """Set one SKU's stock level."""
+        """Set one SKU's stock level (queued for a stock push when ``stock_push_url`` is set)."""
         with self._lock:
             self.levels[sku] = level
+            self.feed.changed(sku, level, self.clock())
+
+    def set_price(self, sku: str, price_fen: int) -> None:
+        """Set one SKU's price in fen (queued for a stock push when ``stock_push_url`` is set)."""
+        with self._lock:
+            self.feed.prices[sku] = price_fen
+            self.feed.changed(sku, self._level(sku), self.clock())
+
+    def deliver_stock_pushes(self, http: httpx.Client) -> int:
+        """Send the pending stock changes as signed pushes until one is refused; returns how many were accepted.
+        A refused push stays pending and is resent later with the same event_id."""
+        sent = 0
+        while True:
+            with self._lock:
+                body = self.feed.take()
+                now = self.clock()
+            if body is None:
+                return sent
+            ok = self.feed.deliver(body, now, http)
+            with self._lock:
+                self.feed.done(body, ok)
+            if not ok:
+                return sent
+            sent += 1
+
+    def _admin_stock(self, body: bytes) -> Response:
+        try:
+            payload = json.loads(body)
+            sku = payload["sku"]
+            if not isinstance(sku, str) or not sku:
+                raise TypeError("sku")
+            if payload.get("price_fen") is not None:
+                self.set_price(sku, int(payload["price_fen"]))
+            if payload.get("available") is not None:
+                self.set_stock(sku, int(payload["available"]))
+        except (ValueError, KeyError, TypeError) as err:
+            return json_response(400, {"error": f"bad admin request: {err}"})
+        with self._lock:
+            return json_response(200, {"sku": sku, "available": self._level(sku), "price_fen": self.feed.price(sku)})
 
     def order(self, key: str) -> dict[str, Any] | None:
         """The order as ``GET status`` shows it now, or None."""
@@ -372,6 +425,7 @@ class WebhookSupplierSimulator:
                     "orders": dict(sorted(Counter(self._phase(o, now) for o in self.orders.values()).items())),
                     "orders_total": len(self.orders), "creates": dict(self.creates), "calls": dict(self.calls),
                     "errors": dict(self.errors), "stock": dict(sorted(self.levels.items())),
+                    "prices": dict(sorted(self.feed.prices.items())), "stock_pushes": self.feed.state(),
                     "callbacks": {"pending": len(self._pending), "delivered": len(self.delivered),
                                   "failed_attempts": self.push_failures}}
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from syncd import clock
-from syncd.adapters.webhook import mapping
+from syncd.adapters.common.replay import ReplayGuard
+from syncd.adapters.webhook import mapping, stock
 from syncd.adapters.webhook.client import WebhookClient, mask_text
 from syncd.adapters.webhook.config import Api, WebhookSupplierConfig
 from syncd.adapters.webhook.errors import NotFound
@@ -25,6 +27,7 @@ from syncd.domain import (
 )
 from syncd.errors import ProtocolError, RejectedError
 from syncd.registry import AdapterContext
+from syncd.stockmodel import StockReadResult, SupplierStock
 
 log = logging.getLogger("syncd.adapters.webhook")
 
@@ -39,6 +42,7 @@ class WebhookSupplier:
     def __init__(self, config: WebhookSupplierConfig, ctx: AdapterContext, client: WebhookClient | None = None) -> None:
         self._config = config
         self._client = client or WebhookClient(config, ctx)
+        self._seen = ReplayGuard()
 
     # ---- orders -----------------------------------------------------------------------------------
 
@@ -116,10 +120,20 @@ class WebhookSupplier:
         who = f"webhook supplier {self._config.id} callback"
         if self._config.tracking != "push":
             raise RejectedError(f"{who}: this supplier does not push (tracking: poll in its file)", code="not_push")
-        window = self._config.timestamp_window_seconds
+        raw, _ = self._verified(who, self._config.signed_callback_path, headers, body, now)
         try:
-            verify(self._config.secret.get_secret_value(), headers, "POST", self._config.signed_callback_path,
-                   body, now=clock.ensure_utc(now).timestamp(), window=window)
+            event_id, key, status = mapping.callback(raw)
+        except ProtocolError as err:
+            raise RejectedError(f"{who} refused: {err}", code="malformed") from None
+        status.detail = mask_text(status.detail)
+        return SupplierCallback(idempotency_key=key, status=status, event_id=event_id)
+
+    def _verified(self, who: str, path: str, headers: Mapping[str, str], body: bytes,
+                  now: datetime) -> tuple[dict[str, Any], int]:
+        """(JSON object, signed timestamp) of a push signed over ``POST`` and ``path`` inside the window."""
+        try:
+            stamp = verify(self._config.secret.get_secret_value(), headers, "POST", path, body,
+                           now=clock.ensure_utc(now).timestamp(), window=self._config.timestamp_window_seconds)
         except SignatureRefused as err:
             raise RejectedError(f"{who} refused: {err}", code=err.code) from None
         try:
@@ -130,12 +144,47 @@ class WebhookSupplier:
         if not isinstance(raw, dict):
             raise RejectedError(f"{who} refused: body is JSON {type(raw).__name__}, expected an object",
                                 code="malformed")
+        return raw, stamp
+
+    # ---- stock and price (syncd.stockmodel.SupplierStockSource) -------------------------------------
+
+    def read_stock(self, supplier_skus: Sequence[str]) -> StockReadResult:
+        """``POST stock`` for figures, at most 100 SKUs a call; ``available`` and ``price_fen`` per SKU. A 422
+        (the supplier will not answer for these SKUs) defers them; a supplier without the call (``stock:
+        false``) is not asked."""
+        result = StockReadResult()
+        skus = list(dict.fromkeys(supplier_skus))
+        if not self._config.stock:
+            result.deferred.update(dict.fromkeys(skus, "the supplier file says stock: false"))
+            return result
+        where = self._where("stock", "POST")
+        for i in range(0, len(skus), stock.READ_LINES):
+            chunk = skus[i:i + stock.READ_LINES]
+            try:
+                reply = self._client.call("stock", "POST", payload=stock.read_body(chunk))
+            except RejectedError as err:
+                why = f"stock read refused: {err.code}: {err.platform_message or ''}".rstrip(": ")[:_MAX_REASON]
+                result.deferred.update(dict.fromkeys(chunk, why))
+                continue
+            stock.read_result(reply.data, chunk, where, result)
+        return result
+
+    def parse_stock_push(self, headers: Mapping[str, str], body: bytes, now: datetime) -> list[SupplierStock]:
+        """A signed push of stock changes to ``/callbacks/suppliers/<id>/stock`` (docs/webhook-supplier.md §9.1):
+        signature and window checked, then the signed push taken once (the same timestamp and event_id again inside
+        the window: code ``replay``; a resend signed afresh is read again)."""
+        who = f"webhook supplier {self._config.id} stock push"
+        raw, stamp = self._verified(who, self._config.signed_stock_callback_path, headers, body, now)
         try:
-            event_id, key, status = mapping.callback(raw)
+            event_id, figures = stock.push(raw, clock.from_epoch(stamp))
         except ProtocolError as err:
             raise RejectedError(f"{who} refused: {err}", code="malformed") from None
-        status.detail = mask_text(status.detail)
-        return SupplierCallback(idempotency_key=key, status=status, event_id=event_id)
+        # A resend after a failed answer is signed afresh (new timestamp) and taken again: its figures are full
+        # values, so twice does no harm. The same signed bytes a second time are a replay.
+        if not self._seen.first_time(f"{stamp}:{event_id}", clock.ensure_utc(now).timestamp(),
+                                     self._config.timestamp_window_seconds):
+            raise RejectedError(f"{who}: event {event_id[:40]} at {stamp} was taken already", code="replay")
+        return figures
 
     # ---- lifecycle --------------------------------------------------------------------------------
 

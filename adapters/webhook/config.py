@@ -63,6 +63,9 @@ class WebhookSupplierConfig(SupplierConfigBase):
     callback_path: str | None = None
     """The path the supplier signs on callbacks; default ``/callbacks/suppliers/<id>``. Set it when a
     reverse proxy publishes syncd under another path (``/syncd/callbacks/suppliers/<id>``)."""
+    stock_callback_path: str | None = None
+    """The path the supplier signs on stock pushes; default the callback path + ``/stock``
+    (``/callbacks/suppliers/<id>/stock``)."""
     rate_limits: dict[Api, Annotated[float, Field(gt=0, le=1000)]] = Field(default_factory=dict)
     """Calls per second per endpoint (create, status, stock, cancel); default 5 each."""
 
@@ -82,7 +85,7 @@ class WebhookSupplierConfig(SupplierConfigBase):
                              f"spaces, found one of {len(text)} characters")
         return v
 
-    @field_validator("callback_path")
+    @field_validator("callback_path", "stock_callback_path")
     @classmethod
     def _callback(cls, v: str | None) -> str | None:
         if v is not None and (not _PATH.fullmatch(v) or "{" in v):
@@ -93,6 +96,11 @@ class WebhookSupplierConfig(SupplierConfigBase):
     def signed_callback_path(self) -> str:
         """The path callbacks are signed over."""
         return self.callback_path or f"/callbacks/suppliers/{self.id}"
+
+    @property
+    def signed_stock_callback_path(self) -> str:
+        """The path stock pushes are signed over."""
+        return self.stock_callback_path or f"{self.signed_callback_path.rstrip('/')}/stock"
 
 
 __all__ = ["APIS", "KEY", "Api", "WebhookPaths", "WebhookSupplierConfig"]

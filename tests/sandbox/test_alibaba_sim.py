@@ -1,11 +1,12 @@
-"""The 1688 simulator over a real 127.0.0.1 server, driven through the real 1688 adapter.
+"""The 1688 simulator over a real 127.0.0.1 server, driven through the real 1688 adapter (orders, and the
+products: stock and price per spec, scripted changes, signed messages pushed to a receiver).
 
 Time is frozen with time-machine for both sides (the simulator's clock is ``time.time``) and moved by hand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from syncd.adapters.alibaba.config import AlibabaSupplierConfig
 from syncd.adapters.alibaba.signing import sign
 from syncd.adapters.sandbox.alibaba_seed import SANDBOX_1688_APP_KEY, SANDBOX_1688_APP_SECRET
 from syncd.adapters.sandbox.alibaba_sim import AlibabaSimulator
-from syncd.adapters.sandbox.httpserver import SandboxServer
+from syncd.adapters.sandbox.httpserver import Response, SandboxServer, json_response
 from syncd.domain import (
     CancelOutcome,
     LogisticsState,
@@ -35,6 +36,7 @@ from syncd.errors import FatalError, RateLimitedError, ReauthorizationRequired, 
 from syncd.ratelimit import RateLimiter
 from syncd.registry import AdapterContext
 from syncd.retry import RetryPolicy
+from syncd.stockmodel import SupplierStock
 from tests.fakes import FakeTokenStore
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -310,3 +312,110 @@ def test_a_never_picked_up_parcel_reports_an_old_send_time_and_its_trace_never_g
         rig.travel.shift(timedelta(hours=20))
     assert rig.state()["orders"] == {"waitbuyerreceive": 1}  # never signed for either
 
+
+# ---- products: stock and price per spec, scripted changes, messages (issue 19) ----------------------------
+
+MUG_BLACK = "610000001:b2c3d4e5f60718293a4b5c6d7e8f90a1"
+
+
+class PushReceiver:
+    """The daemon's side of the 1688 message push: the adapter verifies and reads each message."""
+
+    def __init__(self) -> None:
+        self.adapter: AlibabaAdapter | None = None
+        self.figures: list[SupplierStock] = []
+        self.refused: list[str] = []
+
+    def handle(self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str],
+               body: bytes) -> Response:
+        assert self.adapter is not None
+        try:
+            self.figures += self.adapter.parse_stock_push(headers, body, datetime.now(UTC))
+        except RejectedError as err:
+            self.refused.append(str(err.code))
+            return json_response(401, {"error": err.code})
+        return json_response(200, {"ok": True})
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[PushReceiver, str]]:
+    got = PushReceiver()
+    server = SandboxServer()
+    server.mount("/callbacks", got)
+    server.start()
+    yield got, server.url + "/callbacks/1688"
+    server.stop()
+
+
+@pytest.mark.parametrize("api", ["alibaba.cross.productInfo", "alibaba.product.simple.get", "alibaba.product.get",
+                                 "alibaba.fenxiao.productInfo.get", "product.search.queryProductDetail"])
+def test_every_detail_api_answers_stock_and_price_per_spec(make_rig: Any, api: str) -> None:
+    rig = make_rig()
+
+    result = rig.adapter(products={"api": api}).read_stock([MUG, MUG_BLACK, HOOK])
+
+    assert result.stock == [SupplierStock(MUG, 500, 850), SupplierStock(MUG_BLACK, 300, 850),
+                            SupplierStock(HOOK, 1000, 260)]
+    assert rig.state()["calls"][api] == 2  # one call per offer
+
+
+def test_a_scripted_change_shows_when_its_time_comes(make_rig: Any) -> None:
+    rig = make_rig()
+    adapter = rig.adapter()
+    rig.sim.schedule_change(NOW.timestamp() + 600, MUG, stock=0, price_fen=990)
+
+    assert adapter.read_stock([MUG]).stock == [SupplierStock(MUG, 500, 850)]
+    rig.travel.shift(timedelta(minutes=11))
+    assert adapter.read_stock([MUG]).stock == [SupplierStock(MUG, 0, 990)]
+
+
+def test_admin_endpoints_delist_and_change_prices(make_rig: Any) -> None:
+    rig = make_rig()
+    adapter = rig.adapter()
+    base = rig.server.url + "/1688/_sandbox"
+
+    assert httpx.post(f"{base}/price", json={"sku": HOOK, "price_fen": 300}).json() == {"price_fen": 300}
+    assert httpx.post(f"{base}/delist", json={"offerId": 610000001}).json() == {"status": "expired"}
+
+    result = adapter.read_stock([MUG, HOOK])
+    assert result.stock == [SupplierStock(HOOK, 1000, 300)]
+    assert result.failed == {MUG: "offer not on sale (1688 status expired)"}
+
+
+def test_an_offer_the_buyer_may_not_read_fails_with_no_permission(make_rig: Any) -> None:
+    rig = make_rig()
+    rig.sim.products.no_permission.add(610000004)
+
+    result = rig.adapter().read_stock([HOOK])
+
+    assert result.failed[HOOK].startswith("no permission to read this offer")
+
+
+def test_changes_are_pushed_as_signed_messages_the_adapter_reads(make_rig: Any,
+                                                                 receiver: tuple[PushReceiver, str]) -> None:
+    got, url = receiver
+    rig = make_rig(push_url=url)
+    got.adapter = rig.adapter()
+    got.adapter.read_stock([MUG])  # learns the skuId → specId map, as the scheduled read does
+
+    rig.sim.set_stock(MUG_BLACK, 0)
+    rig.sim.set_price(HOOK, 320)
+    delivered = httpx.post(rig.server.url + "/1688/_sandbox/push", json={}).json()["delivered"]
+
+    assert delivered == 2 and got.refused == []
+    assert SupplierStock(MUG_BLACK, 0, None, NOW) in got.figures  # inventory message: skuId mapped to specId
+    assert SupplierStock(HOOK, 1000, 320) in got.figures  # price message: the offer read again
+    assert rig.state()["products"]["messages"] == {"pending": 0, "delivered": 2, "failed_attempts": 0}
+
+
+def test_a_message_the_daemon_refuses_stays_queued(make_rig: Any, receiver: tuple[PushReceiver, str]) -> None:
+    got, url = receiver
+    rig = make_rig(push_url=url)
+    got.adapter = rig.adapter(app_secret="another-secret-than-the-simulators")
+
+    rig.sim.delist(610000004)
+    with httpx.Client() as http:
+        assert rig.sim.deliver_messages(http) == 0
+
+    assert got.refused == ["bad_signature"]
+    assert rig.state()["products"]["messages"]["pending"] == 1

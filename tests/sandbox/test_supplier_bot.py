@@ -252,3 +252,38 @@ def test_row_marked_取消_in_an_order_file_is_never_answered(tmp_path):
     rows = read_reply(reply)
     h_order, _, _ = _columns(rows[0])
     assert [r[h_order] for r in rows] == [ORDERS[1]]
+
+
+# ---- stock files (issue 19) -------------------------------------------------------------------------------
+
+
+def _inbox_file(path: Path):
+    import hashlib
+
+    from syncd.domain import InboxFile
+
+    data = path.read_bytes()
+    return InboxFile(name=path.name, path=str(path), sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+
+
+def test_a_dropped_stock_file_is_read_by_the_drop_folder_adapter(tmp_path):
+    import httpx
+
+    from syncd.adapters.dropfolder import DropFolderConfig, create
+    from syncd.registry import AdapterContext
+    from syncd.stockmodel import SupplierStock
+
+    for fmt, encoding, seed in (("xlsx", "utf-8-sig", 1), ("csv", "gb18030", 2), ("csv", "utf-8-sig", 5)):
+        outbox, inbox = tmp_path / fmt / encoding / "outbox", tmp_path / fmt / encoding / "inbox"
+        bot = SupplierBot(outbox, inbox, reply_format=fmt, encoding=encoding, seed=seed, clock=FakeClock())
+        path = bot.drop_stock_file({"YW-M100-WHT": 35, "YW-H010": 0, "6901234567890": 12},
+                                   {"YW-M100-WHT": 1990, "YW-H010": 305})
+        with httpx.Client() as http:
+            config = DropFolderConfig.model_validate({"id": "yiwu", "kind": "file", "outbox_dir": str(outbox),
+                                                      "inbox_dir": str(inbox)})
+            adapter = create(config, AdapterContext(http=http, tokens=None, data_dir=tmp_path))
+            parsed = adapter.parse_inbox(_inbox_file(path))
+
+        assert parsed.file_error is None and parsed.kind == "stock" and parsed.errors == []
+        assert parsed.stock == [SupplierStock("YW-M100-WHT", 35, 1990), SupplierStock("YW-H010", 0, 305),
+                                SupplierStock("6901234567890", 12, None)]

@@ -35,6 +35,7 @@ from syncd.domain import (
 from syncd.errors import AuthError, FatalError, RateLimitedError, RejectedError, TransientError
 from syncd.registry import AdapterContext
 from syncd.retry import RetryPolicy
+from syncd.stockmodel import SupplierStock
 from tests.fakes import FakeLimiter, FakeTokenStore
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -51,12 +52,20 @@ class CallbackEndpoint:
         self.accepted: list[tuple[str, Any]] = []
         self.refused: list[str] = []
         self.answer_status: int | None = None
+        self.stock: list[SupplierStock] = []
 
     def handle(self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str],
                body: bytes) -> Response:
         if self.answer_status is not None:
             return json_response(self.answer_status, {"error": "down"})
         assert self.adapter is not None
+        if path.endswith("/stock"):
+            try:
+                self.stock += self.adapter.parse_stock_push(headers, body, clock.now())
+            except RejectedError as err:
+                self.refused.append(str(err))
+                return json_response(401, {"error": str(err)})
+            return json_response(200, {"ok": True})
         try:
             got = self.adapter.parse_callback(headers, body, clock.now())
         except RejectedError as err:
@@ -111,6 +120,8 @@ def make_rig(frozen: time_machine.Traveller, tmp_path: Path) -> Iterator[Any]:
         server.start()
         if kw.pop("push", False):
             kw["push_url"] = server.url + "/callbacks/suppliers/webhook-demo"
+        if kw.pop("stock_push", False):
+            kw["stock_push_url"] = server.url + "/callbacks/suppliers/webhook-demo/stock"
         kw.setdefault("ship_after", 3600)
         sim = WebhookSupplierSimulator(SECRET, seed=kw.pop("seed", 3), clock=time.time, **kw)
         server.mount(sim.prefix, sim)
@@ -487,3 +498,47 @@ def test_snapshot_and_the_state_endpoint(make_rig: Any) -> None:
     assert state["calls"] == {"create": 3}
     assert state == rig.sim.snapshot()
     assert rig.sim.order("a") is not None and rig.sim.order("zzz") is None
+
+
+# ---- stock and price (issue 19) --------------------------------------------------------------------------
+
+
+def test_the_stock_read_answers_levels_and_prices(make_rig: Any) -> None:
+    rig = make_rig(stock={"TEE-RED-M": 35}, out_of_stock=["SOCK-5P"], prices={"TEE-RED-M": 1990})
+
+    result = rig.adapter.read_stock(["TEE-RED-M", "SOCK-5P"])
+
+    assert result.stock[0] == SupplierStock("TEE-RED-M", 35, 1990)
+    assert result.stock[1].supplier_sku == "SOCK-5P" and result.stock[1].quantity == 0
+    assert result.stock[1].price_fen is not None and result.stock[1].price_fen > 0  # a stable made-up price
+
+
+def test_stock_changes_are_pushed_signed_and_read_by_the_adapter(make_rig: Any) -> None:
+    rig = make_rig(stock={"TEE-RED-M": 35}, prices={"TEE-RED-M": 1990}, stock_push=True)
+
+    rig.sim.set_stock("TEE-RED-M", 0)
+    rig.later(30)
+    answer = httpx.post(rig.server.url + "/webhook-supplier/_sandbox/stock", json={"sku": "TEE-RED-M",
+                                                                                 "price_fen": 2290})
+    assert answer.json() == {"sku": "TEE-RED-M", "available": 0, "price_fen": 2290}
+    delivered = httpx.post(rig.server.url + "/webhook-supplier/_sandbox/push_stock").json()["delivered"]
+
+    assert delivered == 1 and rig.receiver.refused == []
+    assert rig.receiver.stock == [SupplierStock("TEE-RED-M", 0, 2290, NOW + timedelta(seconds=30))]
+    assert rig.sim.snapshot()["stock_pushes"] == {"pending": 0, "delivered": 1, "failed_attempts": 0}
+
+
+def test_a_refused_stock_push_is_sent_again_with_its_event_id(make_rig: Any) -> None:
+    rig = make_rig(stock_push=True)
+    rig.receiver.answer_status = 503
+    rig.sim.set_stock("CAP-BLK", 4)
+
+    assert rig.sim.deliver_stock_pushes(rig.http) == 0
+    rig.sim.set_stock("CAP-RED", 2)  # a later change waits for the first push
+    rig.receiver.answer_status = None
+    rig.later(10)
+    assert rig.sim.deliver_stock_pushes(rig.http) == 2
+
+    ids = [body["event_id"] for body in rig.sim.feed.delivered]
+    assert ids == ["stk_000001", "stk_000002"]
+    assert [s.supplier_sku for s in rig.receiver.stock] == ["CAP-BLK", "CAP-RED"]

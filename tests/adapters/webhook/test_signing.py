@@ -18,8 +18,10 @@ CALLBACK_BODY = ('{"event_id":"evt_000123","idempotency_key":"syncd-7f3a9c2e41b8
                  '"supplier_order_id":"WS20251122000042","message":"","occurred_at":"2025-11-22T18:30:00+08:00",'
                  '"parcels":[{"carrier":"中通快递","tracking_no":"75312345678901","line_refs":null,'
                  '"shipped_at":"2025-11-22T18:25:00+08:00"}]}').encode()
+STOCK_PUSH_BODY = (b'{"event_id":"stk_000001","occurred_at":"2025-11-22T18:29:00+08:00","lines":[{"sku":"TEE-RED-M",'
+                   b'"available":0,"price_fen":1990},{"sku":"SOCK-5P","available":120}]}')
 
-# (secret, timestamp, method, path, body, signature) — docs/webhook-supplier.md §2.4 examples A–D
+# (secret, timestamp, method, path, body, signature) — docs/webhook-supplier.md §2.4 examples A–E
 EXAMPLES = [
     (TEST_SECRET, "1700000000", "GET", "/orders/K-1", b"",
      "2c4301c4168f065b67859f5fe74f9365d6c005d261f41993d38a1a1c96cc1aa7"),
@@ -31,6 +33,8 @@ EXAMPLES = [
      "0cf1077374236fc4a3a1d0a4c9f807f8dd8cc7aaec18de6ccc63bfc79f21a044"),
     (SECRET, "1763807400", "POST", "/callbacks/suppliers/acme", CALLBACK_BODY,
      "47b5456e3c520dcfd90096b756d88639121b9e566d0c90c1aab7f5e507f33a01"),
+    (SECRET, "1763807400", "POST", "/callbacks/suppliers/acme/stock", STOCK_PUSH_BODY,
+     "c000a32e902e9cc119dd8e67c9b54c7fa100ec45a3ffb18c0a4f09958ce89d42"),
 ]
 
 
@@ -48,6 +52,7 @@ def test_documented_bodies_are_the_bytes_syncd_sends() -> None:
     assert order.decode() in doc  # example C's body is exactly what order_body + encode produce
     assert f"body ({len(order)} bytes" in doc
     assert CALLBACK_BODY.decode() in doc
+    assert STOCK_PUSH_BODY.decode() in doc
     assert "1700000000.GET./orders/K-1." in doc
     assert f"1700000000.POST./orders/K-1/cancel.{CANCEL_BODY.decode()}" in doc
 
