@@ -190,9 +190,15 @@ def _decide(order: OrderView, routes: Mapping[str, Route], suppliers: set[str], 
         return Hold(HoldReason.UNMAPPED_SKU, "supplier not configured or disabled: " + ", ".join(disabled))
     if cool_off and order.paid_at and order.paid_at + cool_off > now:
         return Wait(order.paid_at + cool_off)
+    return RouteTo(split(order.shop_id, order.platform_order_id, order.lines, routes))
+
+
+def split(shop_id: str, platform_order_id: str, lines: Sequence[LineView], routes: Mapping[str, Route]
+          ) -> list[SupplierPart]:
+    """The supplier orders of an order whose every line has a route: one per supplier, ordered by supplier."""
     by_supplier: dict[str, list[dict[str, Any]]] = {}
-    for ln in order.lines:
+    for ln in lines:
         route = routes[ln.merchant_sku]
         by_supplier.setdefault(route.supplier, []).extend(supplier_lines(ln, route))
-    return RouteTo([SupplierPart(sid, idempotency_key(order.shop_id, order.platform_order_id, sid), lines)
-                    for sid, lines in sorted(by_supplier.items())])
+    return [SupplierPart(sid, idempotency_key(shop_id, platform_order_id, sid), part)
+            for sid, part in sorted(by_supplier.items())]

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.dialects import postgresql, sqlite
 
-from syncd import clock, i18n, registry
+from syncd import clock, i18n, registry, shadow
 from syncd.config.loader import Config
 from syncd.domain import Token
 from syncd.http import CallStats, build_client
@@ -135,8 +135,10 @@ def token_cipher(settings: Settings) -> TokenCipher | None:
 
 
 def build_runtime(settings: Settings, config: Config, db: Database, *, http: httpx.Client | None = None,
-                  retry: RetryPolicy | None = None, holder: str | None = None) -> Runtime:
-    """Create the shared client and one adapter per enabled shop and supplier."""
+                  retry: RetryPolicy | None = None, holder: str | None = None,
+                  read_only_tokens: bool = False) -> Runtime:
+    """Create the shared client and one adapter per enabled shop and supplier. ``read_only_tokens``: stored
+    tokens are used, never refreshed (``syncd once --dry-run``, see :class:`syncd.shadow.ReadOnlyTokens`)."""
     cipher = token_cipher(settings)  # first: a malformed key stops the start before anything is opened
     if cipher is not None:
         seal_clear_rows(db, cipher)  # rows written before the key was set: sealed now, not at their next refresh
@@ -147,7 +149,9 @@ def build_runtime(settings: Settings, config: Config, db: Database, *, http: htt
     stop = threading.Event()
     retry = retry or RetryPolicy.from_settings(config.global_.retry, stopping=stop)
     limiter = RateLimiter()
-    ctx = registry.AdapterContext(http=http, tokens=DbTokenStore(db, holder, cipher), data_dir=settings.data_dir,
+    store = DbTokenStore(db, holder, cipher)
+    tokens = shadow.ReadOnlyTokens(store) if read_only_tokens else store
+    ctx = registry.AdapterContext(http=http, tokens=tokens, data_dir=settings.data_dir,
                                   retry=retry, stats=stats, limiter=limiter)
     rt = Runtime(settings, config, db, http, stats, retry, holder, limiter=limiter, stop=stop)
     for shop_id, shop in config.shops.items():
@@ -164,6 +168,7 @@ def build_runtime(settings: Settings, config: Config, db: Database, *, http: htt
         rt.sinks[channel_id] = registry.SINKS[channel.kind].factory(channel, ctx)
     if config.tracking is not None:
         rt.tracker = registry.TRACKING[config.tracking.provider].factory(config.tracking, ctx)
+    shadow.guard(rt)  # shadow shops: their storefront adapters refuse every write
     return rt
 
 

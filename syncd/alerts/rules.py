@@ -20,6 +20,7 @@ from syncd.alerts.names import HOLD_REASON_WORDS, MACHINE_FAULT_WORDS, OVERDUE_P
 from syncd.carriers import display_name
 from syncd.domain import STALLED_VERDICT, LogisticsState, Severity
 from syncd.i18n import N_, _, local_time, ngettext, zone_label
+from syncd.lifecycle import HoldReason
 
 # ---- wording --------------------------------------------------------------------------------------------
 # Every text is an English msgid translated through syncd.i18n (the catalogue: syncd/locale); a placeholder is
@@ -168,7 +169,7 @@ def _holds(facts: Facts, cfg: AlertsConfig, now: datetime) -> Iterator[Finding]:
     immediate = {str(r) for r in cfg.immediate_hold_reasons}
     quiet = {str(r) for r in cfg.quiet_hold_reasons}
     for h in facts.holds:
-        if h.reason in quiet:
+        if h.reason in quiet or h.reason == HoldReason.SHADOW:  # shadow mode holds every order on purpose
             continue
         at_once = h.reason in immediate
         if not at_once and now - h.since < timedelta(hours=cfg.held_hours):

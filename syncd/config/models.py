@@ -33,6 +33,9 @@ class ShopConfigBase(StrictModel):
     platform: str
     name: str = ""
     enabled: bool = True
+    mode: Literal["live", "shadow"] = "live"
+    """``shadow``: pull and route for real, send nothing to suppliers and upload nothing to the shop; the orders
+    wait on hold ``shadow`` and ``syncd shadow`` lists what would have been sent (docs/shadow.md)."""
     base_url: str
     pull: PullSettings = PullSettings()
     rate_limits: dict[str, Annotated[float, Field(gt=0, le=10_000)]] = {}

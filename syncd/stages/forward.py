@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from syncd import clock
+from syncd import clock, shadow
 from syncd.domain import OutboxBatch, OutboxRow, Receiver, ReceiverRef
 from syncd.errors import AuthError, RejectedError, SyncdError, TransientError
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState
@@ -243,7 +243,8 @@ def _export_pending(rt: Runtime, supplier_id: str, now: datetime) -> int:
                    # a reship belongs to an order placed or shipped long ago (as supplier_api places them)
                    or_(Order.state == OrderState.ROUTED, SupplierOrder.kind == "reship"),
                    # an order whose export failed waits for its backoff (see _fault)
-                   or_(SupplierOrder.next_check_at.is_(None), SupplierOrder.next_check_at <= now))
+                   or_(SupplierOrder.next_check_at.is_(None), SupplierOrder.next_check_at <= now),
+                   shadow.live_orders(rt.config))  # a shadow shop's orders are never exported
             .order_by(SupplierOrder.id).limit(MAX_PER_BATCH)))
         if not pending:
             return 0

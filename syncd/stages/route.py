@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from syncd import clock
+from syncd import clock, shadow
 from syncd.lifecycle import AT_SUPPLIER, PERIODIC_RECHECK, HoldReason, OrderState, SupplierOrderState, check_order
 from syncd.logs import order_fields
 from syncd.routing import Cancel, Hold, Keep, LineView, OrderView, RouteTo, Skip, Wait, decide, fresh_key
@@ -67,6 +67,8 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
                          o.cod_confirmed_at is not None, o.hold_reason if o.state == OrderState.HELD else None,
                          o.id in at_supplier)
         decision = decide(view, rt.config.routes, suppliers, now, cool_off)
+        if isinstance(decision, RouteTo) and shadow.is_shadow(rt.config, o.shop_id):
+            decision = shadow.hold_instead(decision)  # shadow mode: what would be sent, kept back
         if isinstance(decision, Keep):
             o.recheck_at = None  # looked at again when the order changes, or a person releases it
         elif isinstance(decision, Wait):
@@ -112,6 +114,8 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
 
 def run(rt: Runtime, report: StageReport) -> None:
     with scope(rt, report, "all"):
+        with rt.db.begin() as s:
+            shadow.release_live(s, rt.config, clock.now())  # a shop switched from shadow to live
         for _ in range(MAX_BATCHES_PER_RUN):
             if rt.stop.is_set():
                 break

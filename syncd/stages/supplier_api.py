@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from syncd import clock
+from syncd import clock, shadow
 from syncd.domain import (
     CancelOutcome,
     PlacedOrder,
@@ -194,7 +194,7 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> 
                    or_(Order.state == OrderState.ROUTED, SupplierOrder.kind == "reship"))
     with rt.db.begin() as s:
         work = _claim(rt, s, supplier_id, now, and_(
-            SupplierOrder.cancel_state == "none",
+            SupplierOrder.cancel_state == "none", shadow.live_orders(rt.config),  # a shadow shop's: never placed
             or_(pending, SupplierOrder.state == SupplierOrderState.PLACING)), PLACE_BATCH)
     if not work:
         return 0

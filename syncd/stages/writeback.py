@@ -30,7 +30,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from syncd import clock
+from syncd import clock, shadow
 from syncd.domain import OrderIn, Parcel, ParcelLine
 from syncd.errors import AuthError, RejectedError, SyncdError, TransientError
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState, order_sources
@@ -358,4 +358,6 @@ def writeback_shop(rt: Runtime, shop_id: str) -> int:
 
 
 def run(rt: Runtime, report: StageReport) -> None:
-    for_each_shop(rt, report, lambda shop_id: 0 if shop_paused(rt, shop_id) else writeback_shop(rt, shop_id))
+    # a shadow shop uploads nothing (syncd.shadow): its parcels wait until it is live
+    for_each_shop(rt, report, lambda shop_id: 0 if shop_paused(rt, shop_id) or shadow.is_shadow(rt.config, shop_id)
+                  else writeback_shop(rt, shop_id))
