@@ -34,6 +34,7 @@ from syncd.views import pad, table
 
 if TYPE_CHECKING:
     from syncd.runtime import Runtime
+    from syncd.stages.runner import StageReport
     from syncd.status import OrderFilter
 
 log = logging.getLogger("syncd")
@@ -46,6 +47,7 @@ EXIT_NOT_FOUND = 4
 EXIT_REFUSED = 5
 EXIT_CHECK_FAILED = 6
 EXIT_STAGE_FAILED = 7
+EXIT_DRY_RUN_REFUSED = 8
 EXIT_CODES = {
     EXIT_OK: "done",
     EXIT_ERROR: "the command could not do its work (database unreachable, an outside call failed, ...)",
@@ -56,6 +58,7 @@ EXIT_CODES = {
     EXIT_CHECK_FAILED: "a check failed: the configuration or a SYNCD_* setting is invalid, or `syncd health` found "
                        "the daemon unhealthy",
     EXIT_STAGE_FAILED: "a stage failed (`syncd once`): see the lines marked FAILED",
+    EXIT_DRY_RUN_REFUSED: "`syncd once --dry-run` refused: the database is not SQLite (use mode: shadow per shop)",
 }
 
 
@@ -174,6 +177,8 @@ def cmd_once(args: argparse.Namespace) -> int:
     from syncd.daemon import run_once
     from syncd.runtime import build_runtime
 
+    if args.dry_run:
+        return cmd_dry_run(args)
     settings, config, db, lock = _start(args)
     rt = build_runtime(settings, config, db)
     try:
@@ -181,12 +186,47 @@ def cmd_once(args: argparse.Namespace) -> int:
     finally:
         rt.close()
         lock.release()
+    return _reports(reports)
+
+
+def _reports(reports: Sequence[StageReport]) -> int:
+    """One line per stage run; the exit code (a stage failed: EXIT_STAGE_FAILED)."""
     failed = [r for r in reports if not r.ok]
     for r in reports:
         status = _("ok") if r.ok else _("FAILED: {failures}").format(
             failures="; ".join(f"{scope}: {err}" for scope, err in r.failures))
         print(_("{stage} {work} done  {status}").format(stage=f"{r.stage:<10}", work=f"{r.work:>6}", status=status))
     return EXIT_STAGE_FAILED if failed else EXIT_OK
+
+
+def cmd_dry_run(args: argparse.Namespace) -> int:
+    """``syncd once --dry-run``: pull and route on a copy of the SQLite database; print what would be sent."""
+    from syncd.dryrun import DryRunRefused, dry_run
+    from syncd.shadow import plan_text
+
+    settings = _settings(args)
+    config = _config(settings)
+    try:
+        result = dry_run(settings, config)
+    except DryRunRefused:
+        print("syncd: " + _("a dry run needs the SQLite database (it runs on a copy of the file); on PostgreSQL put "
+                            "the shops in shadow mode instead (mode: shadow, docs/shadow.md)"), file=sys.stderr)
+        return EXIT_DRY_RUN_REFUSED
+    code = _reports(result.reports)
+    print(_("Dry run on a copy of the database: nothing was sent, the database itself is unchanged."))
+    print(plan_text(result.plan))
+    return code
+
+
+def cmd_shadow(args: argparse.Namespace) -> int:
+    """``syncd shadow``: what the shops in shadow mode would have sent to suppliers and uploaded to storefronts."""
+    from syncd.shadow import plan, plan_text
+
+    settings = _settings(args)
+    config = _config(settings)
+    p = plan(_db(settings), config)
+    print(json.dumps(p, ensure_ascii=False, indent=2) if args.json else plan_text(p))
+    return EXIT_OK
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -594,12 +634,17 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", metavar="DIR", default=argparse.SUPPRESS, help=_CONFIG_HELP)
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                   help=_JSON_HELP + " (status, health, orders list/show, alerts, suppliers unpaid)")
+                   help=_JSON_HELP + " (status, health, orders list/show, alerts, suppliers unpaid, shadow)")
     p.add_argument("--version", action="version", version=f"syncd {__version__}")
     p.set_defaults(config=None, json=False, json_form=False)  # a subcommand's --config/--json replace these
     sub = _Sub(p.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     sub.add("run", "run the daemon").set_defaults(fn=cmd_run)
-    sub.add("once", "run every stage once, in pipeline order").set_defaults(fn=cmd_once)
+    once = sub.add("once", "run every stage once, in pipeline order")
+    once.add_argument("--dry-run", action="store_true",
+                      help="pull and route on a copy of the SQLite database, send nothing, print what would be sent")
+    once.set_defaults(fn=cmd_once)
+    sub.add("shadow", "what shops in shadow mode would have sent to suppliers and uploaded (nothing was)",
+            json_form=True).set_defaults(fn=cmd_shadow)
     sub.add("check-config", "validate every config file and the SYNCD_* environment variables"
             ).set_defaults(fn=cmd_check_config)
     conf = sub.add("config", "configuration tools")
@@ -711,7 +756,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json and not args.json_form:
         what = " ".join(str(w) for w in (args.command, getattr(args, "action", None)) if w)
         parser.error(f"{what} has no --json form (status, health, orders list/show, alerts, "
-                     "suppliers unpaid have)")
+                     "suppliers unpaid, shadow have)")
     try:
         settings = load_settings()
     except ConfigErrors as errs:

@@ -147,12 +147,19 @@ class ReadOnlyTokens:
         return self._inner.load(shop_id)
 
     def save(self, shop_id: str, token: Any) -> None:
-        raise TransientError(f"{shop_id}: a dry run does not refresh tokens; run the daemon first",
-                             code="dry-run-token")
+        raise self._refused(shop_id)
 
     @contextmanager
     def refresh_lock(self, shop_id: str) -> Iterator[bool]:
-        yield False  # "another writer refreshes": the adapter uses the stored pair while it lasts
+        # an early refresh that fails falls back to the stored pair; with none usable, the shop's pull fails
+        raise self._refused(shop_id)
+        yield False  # pragma: no cover - never reached; makes this a context manager
+
+    @staticmethod
+    def _refused(shop_id: str) -> TransientError:
+        return TransientError(f"{shop_id}: a dry run neither creates nor refreshes platform tokens; start the daemon "
+                              "once (mode: shadow sends nothing) so that it stores a usable token, then dry-run again",
+                              code="dry-run-token")
 
 
 def as_dry_run(config: Config) -> Config:

@@ -219,7 +219,7 @@ def test_help_lists_every_exit_code_and_the_codes_differ(capsys):
     assert "exit codes:" in out
     for code, text in EXIT_CODES.items():
         assert f"  {code}  {text}" in out
-    assert len(set(EXIT_CODES)) == len(EXIT_CODES) == 8
+    assert len(set(EXIT_CODES)) == len(EXIT_CODES) == 9
 
 
 def test_refusals_a_person_reads_give_beijing_time_to_the_second(env: Path, tmp_path: Path, capsys):

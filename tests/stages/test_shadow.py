@@ -162,8 +162,9 @@ def test_live_shop_given_guard_keeps_its_own_adapter(db: Database, tmp_path: Pat
 def test_read_only_tokens_given_a_refresh_never_lets_it_happen():
     inner = FakeTokenStore()
     tokens = shadow.ReadOnlyTokens(inner)
-    with tokens.refresh_lock(SHOP) as got:
-        assert got is False
+    with pytest.raises(shadow.TransientError, match="dry run neither creates nor refreshes"), \
+            tokens.refresh_lock(SHOP):
+        pytest.fail("a refresh began")
     with pytest.raises(shadow.TransientError, match="dry run"):
         tokens.save(SHOP, object())  # type: ignore[arg-type]
     assert inner.saved == [] and inner.locks == 0
