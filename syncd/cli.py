@@ -360,17 +360,17 @@ def cmd_health(args: argparse.Namespace) -> int:
     on this (SQLite) database, no stage finished recently, or a stage has failed for longer than its limit."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from syncd.httpd import Check, Readiness, check_readiness
+    from syncd.httpd import Check, Readiness, check_readiness, unreachable
 
     settings = _settings(args)
     config = _config(settings)
     running = daemon_running(settings)
-    daemon = [] if running is None else [Check("daemon", running, "running" if running else
-                                               "no syncd daemon runs on this database (start it: syncd run)")]
+    daemon = [] if running is None else [Check("daemon", running, _("running") if running else
+                                               _("no syncd daemon runs on this database (start it: syncd run)"))]
     try:
         db = open_database(settings.db_url())
     except SQLAlchemyError as err:
-        ready = Readiness((Check("database", False, f"database unreachable ({type(err).__name__})"),))
+        ready = Readiness((Check("database", False, unreachable(err)),))
     else:
         try:
             ready = check_readiness(db, config.global_.intervals.model_dump())

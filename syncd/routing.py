@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from syncd import details
 from syncd.config.models import Component, Route
 from syncd.domain import PAST_SHIPPING, OrderStatus, PaymentMode, RefundState
 from syncd.lifecycle import AUTO_HOLDS, HoldReason
@@ -134,8 +135,6 @@ def address_gaps(receiver: Mapping[str, Any]) -> list[str]:
     return gaps
 
 
-COD_DETAIL = ("cash on delivery: call the buyer to confirm before anything ships, then "
-              "syncd orders confirm-cod {shop}/{order} --reason ...")
 
 
 def decide(order: OrderView, routes: Mapping[str, Route], suppliers: set[str], now: datetime,
@@ -167,27 +166,27 @@ def _decide(order: OrderView, routes: Mapping[str, Route], suppliers: set[str], 
     if order.refund_state == RefundState.REQUESTED:
         skus = [ln.merchant_sku for ln in order.lines if ln.refund_state != RefundState.NONE]
         return Hold(HoldReason.REFUND_REQUESTED,
-                    "buyer asked for a refund" + (f" on {', '.join(skus)}" if skus else ""))
+                    details.REFUND_ON.format(skus=", ".join(skus)) if skus else details.REFUND)
     if order.status == OrderStatus.UNPAID:
-        return Hold(HoldReason.NOT_READY, "not paid yet")
+        return Hold(HoldReason.NOT_READY, details.NOT_PAID)
     if not order.ready_to_ship:
-        return Hold(HoldReason.NOT_READY, order.not_ready_reason or "the platform does not allow shipping yet")
+        return Hold(HoldReason.NOT_READY, order.not_ready_reason or details.NOT_RELEASED)
     if order.payment_mode == PaymentMode.COD and not order.cod_confirmed:
         return Hold(HoldReason.COD_UNCONFIRMED,
-                    COD_DETAIL.format(shop=order.shop_id, order=order.platform_order_id))
+                    details.COD.format(shop=order.shop_id, order=order.platform_order_id))
     gaps = address_gaps(order.receiver)
     if gaps:
-        return Hold(HoldReason.ADDRESS_INCOMPLETE, "receiver lacks " + ", ".join(gaps))
+        return Hold(HoldReason.ADDRESS_INCOMPLETE, details.RECEIVER_LACKS.format(fields=", ".join(gaps)))
     if not order.lines:
-        return Hold(HoldReason.UNMAPPED_SKU, "order has no lines")
+        return Hold(HoldReason.UNMAPPED_SKU, details.NO_LINES)
     unmapped = sorted({ln.merchant_sku or f"(line {ln.platform_line_id} has no SKU code)"
                        for ln in order.lines if ln.merchant_sku not in routes})
     if unmapped:
-        return Hold(HoldReason.UNMAPPED_SKU, "no route for SKU " + ", ".join(unmapped))
+        return Hold(HoldReason.UNMAPPED_SKU, details.NO_ROUTE.format(skus=", ".join(unmapped)))
     disabled = sorted({routes[ln.merchant_sku].supplier for ln in order.lines
                        if routes[ln.merchant_sku].supplier not in suppliers})
     if disabled:
-        return Hold(HoldReason.UNMAPPED_SKU, "supplier not configured or disabled: " + ", ".join(disabled))
+        return Hold(HoldReason.UNMAPPED_SKU, details.SUPPLIER_OFF.format(suppliers=", ".join(disabled)))
     if cool_off and order.paid_at and order.paid_at + cool_off > now:
         return Wait(order.paid_at + cool_off)
     return RouteTo(split(order.shop_id, order.platform_order_id, order.lines, routes))

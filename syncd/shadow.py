@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, select, true, update
 from sqlalchemy.orm import Session
 
+from syncd import details
 from syncd.errors import TransientError
 from syncd.i18n import _, ngettext
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState
@@ -72,7 +73,7 @@ def hold_instead(decision: RouteTo) -> Hold:
     what would have been sent (supplier: supplier SKU x quantity)."""
     parts = "; ".join(f"{p.supplier_id}: " + ", ".join(f"{ln['supplier_sku']} x{ln['quantity']}" for ln in p.lines)
                       for p in decision.parts)
-    return Hold(HoldReason.SHADOW, f"shadow mode, nothing sent; would send {parts}"[:500])
+    return Hold(HoldReason.SHADOW, details.SHADOW.format(parts=parts)[:500])
 
 
 def release_live(s: Session, config: Config, now: datetime) -> int:

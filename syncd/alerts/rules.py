@@ -18,6 +18,7 @@ from syncd.alerts.config import AlertsConfig
 from syncd.alerts.model import Facts, Finding, ParcelFact
 from syncd.alerts.names import HOLD_REASON_WORDS, MACHINE_FAULT_WORDS, OVERDUE_PREFIX, PARCEL_STATE_WORDS, Rule
 from syncd.carriers import display_name
+from syncd.details import detail_text
 from syncd.domain import STALLED_VERDICT, LogisticsState, Severity
 from syncd.i18n import N_, _, local_time, ngettext, zone_label
 from syncd.lifecycle import HoldReason
@@ -174,7 +175,8 @@ def _holds(facts: Facts, cfg: AlertsConfig, now: datetime) -> Iterator[Finding]:
         at_once = h.reason in immediate
         if not at_once and now - h.since < timedelta(hours=cfg.held_hours):
             continue
-        lines = (_("On hold since {at}: {detail}.").format(at=local(h.since), detail=h.detail or _reason(h.reason)),
+        lines = (_("On hold since {at}: {detail}.").format(at=local(h.since),
+                                                            detail=detail_text(h.detail) or _reason(h.reason)),
                  _("Fix the cause, then release it: syncd orders release {shop}/{order}").format(
                      shop=h.shop_id, order=h.platform_order_id))
         yield Finding(Rule.ORDER_HELD, f"order:{h.order_id}", Severity.CRITICAL if at_once else Severity.WARNING,

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from syncd import clock, shadow
+from syncd import clock, details, shadow
 from syncd.domain import (
     CancelOutcome,
     PlacedOrder,
@@ -291,13 +291,13 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
             _record_placed(rt, supplier_id, adapter, w, found, "found by idempotency key after an unknown outcome")
             return 1
     if not isinstance(receiver, Receiver) or receiver.missing():
-        problem = receiver if isinstance(receiver, str) else (
-            "receiver lacks " + ", ".join(receiver.missing()) if isinstance(receiver, Receiver) else "no receiver")
+        problem = details.receiver_problem(receiver)
         with rt.db.begin() as s:
             _release(s, w.so_id, state=SupplierOrderState.PENDING if w.first_attempt_at is None else w.state)
             order = s.get(Order, w.order_id)
             if order is not None and order.state == OrderState.ROUTED:
-                hold_order(s, order, HoldReason.ADDRESS_INCOMPLETE, f"after decryption: {problem}", now, auto=True)
+                hold_order(s, order, HoldReason.ADDRESS_INCOMPLETE, details.AFTER_DECRYPTION.format(problem=problem),
+                           now, auto=True)
         return 0
     request = _request(rt, w, receiver)
     if w.first_attempt_at is None:
