@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 from syncd import __version__, clock, purge
 from syncd.callbacks import kuaidi100_handler, supplier_handler
 from syncd.httpd import start_listener
+from syncd.i18n import _
 from syncd.logs import log_context
 from syncd.metrics import daemon_metrics
 from syncd.process import release_free_memory
@@ -154,7 +155,8 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
                       next_run_time=clock.now() + timedelta(minutes=5))  # retention of files and callback ids
     if install_signals:
         def stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("received %s: finishing the step in flight", signal.Signals(signum).name)
+            log.info(_("received {signal}: finishing the step in flight").format(
+                signal=signal.Signals(signum).name))
             rt.stop.set()
 
         signal.signal(signal.SIGTERM, stop)
@@ -185,7 +187,7 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
             listener.stop()
         idle = active.wait_idle(SHUTDOWN_BUDGET)
         if not idle:
-            log.warning("a stage was still running after %.0f s; exiting anyway (its work resumes at next start)",
-                        SHUTDOWN_BUDGET)
-        log.info("syncd stopped")
+            log.warning(_("a stage was still running after {seconds} s; exiting anyway (its work resumes at next "
+                          "start)").format(seconds=f"{SHUTDOWN_BUDGET:.0f}"))
+        log.info(_("syncd stopped"))
     return idle

@@ -20,6 +20,7 @@ from syncd import clock, i18n, registry, shadow
 from syncd.config.loader import Config
 from syncd.domain import Token
 from syncd.http import CallStats, build_client
+from syncd.i18n import _
 from syncd.metrics import MetricsRegistry, Sample
 from syncd.protocols import AlertSink, ApiSupplierAdapter, FileSupplierAdapter, StorefrontAdapter, TrackingProvider
 from syncd.ratelimit import RateLimiter
@@ -129,8 +130,8 @@ def token_cipher(settings: Settings) -> TokenCipher | None:
     """The cipher of ``SYNCD_SECRET_KEY`` (ConfigError for a malformed key); None, with one warning, without."""
     cipher = TokenCipher.from_setting(settings.secret_key.get_secret_value() if settings.secret_key else None)
     if cipher is None:
-        log.warning("%s is not set: platform access and refresh tokens are stored in clear in the database; "
-                    "set it to a Fernet key (`syncd secrets new-key`, docs/secrets.md)", SETTING)
+        log.warning(_("{setting} is not set: platform access and refresh tokens are stored in clear in the database; "
+                      "set it to a Fernet key (`syncd secrets new-key`, docs/secrets.md)").format(setting=SETTING))
     return cipher
 
 
@@ -192,8 +193,9 @@ def release_stale_claims(db: Database) -> int:
         freed = s.execute(update(SupplierOrder).where(SupplierOrder.claimed_by.is_not(None))
                           .values(claimed_by=None, claim_until=None))
     if freed.rowcount:  # type: ignore[attr-defined]
-        log.info("freed %d supplier order(s) claimed by a daemon that stopped abruptly", freed.rowcount)  # type: ignore[attr-defined]
+        log.info(_("freed {n} supplier order(s) claimed by a daemon that stopped abruptly").format(
+            n=freed.rowcount))  # type: ignore[attr-defined]
     if n:
-        log.warning("released %d tracking upload(s) claimed by a daemon that stopped abruptly; they are sent "
-                    "again (the storefront's idempotency makes that safe)", n)
+        log.warning(_("released {n} tracking upload(s) claimed by a daemon that stopped abruptly; they are sent "
+                      "again (the storefront's idempotency makes that safe)").format(n=n))
     return n

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from syncd import clock
 from syncd.errors import SyncdError
+from syncd.i18n import _
 from syncd.runtime import Runtime
 from syncd.stages.pull import store_orders, walk
 from syncd.stages.runner import StageReport, for_each_shop, shop_paused
@@ -44,7 +45,7 @@ def reconcile_shop(rt: Runtime, shop_id: str) -> int:
             end = min(start + window, end_limit)
             theirs = adapter.count_orders(start, end)
             if theirs is None:
-                log.info("reconcile %s: the platform cannot count orders; skipped", shop_id)
+                log.info(_("reconcile {shop}: the platform cannot count orders; skipped").format(shop=shop_id))
                 return 0
             if theirs > _ours(rt, shop_id, start, end):
                 walk(rt, shop_id, start, end, adapter.list_orders, store_orders(shop_id), cursor=None)
@@ -53,8 +54,8 @@ def reconcile_shop(rt: Runtime, shop_id: str) -> int:
                 if theirs > ours:
                     mismatches.append(f"{start.isoformat()}..{end.isoformat()}: platform {theirs}, syncd {ours}")
                 else:
-                    log.warning("reconcile %s: window %s..%s was missing %d order(s); pulled them", shop_id,
-                                start.isoformat(), end.isoformat(), theirs - ours)
+                    log.warning(_("reconcile {shop}: window {start}..{end} was missing {n} order(s); pulled them")
+                                .format(shop=shop_id, start=start.isoformat(), end=end.isoformat(), n=theirs - ours))
             start = end
         if mismatches:
             raise ReconcileMismatch(f"{len(mismatches)} window(s) still differ after reading them again: "

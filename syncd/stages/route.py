@@ -13,6 +13,8 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from syncd import clock, shadow
+from syncd.details import detail_text
+from syncd.i18n import _
 from syncd.lifecycle import AT_SUPPLIER, PERIODIC_RECHECK, HoldReason, OrderState, SupplierOrderState, check_order
 from syncd.logs import order_fields
 from syncd.routing import Cancel, Hold, Keep, LineView, OrderView, RouteTo, Skip, Wait, decide, fresh_key
@@ -20,6 +22,7 @@ from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, scope
 from syncd.store.models import Order, OrderLine, SupplierOrder
 from syncd.store.orders import open_hold, open_holds, release_holds
+from syncd.views import hold_word
 
 log = logging.getLogger("syncd.route")
 
@@ -80,8 +83,9 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
             released.append(o.id)
         elif isinstance(decision, Hold):
             if o.state != OrderState.HELD or o.hold_reason != decision.reason:
-                log.info("order %s/%s held: %s (%s)", o.shop_id, o.platform_order_id, decision.reason,
-                         decision.detail, extra=order_fields(o.shop_id, o.platform_order_id))
+                log.info(_("order {shop}/{order} held: {reason} ({detail})").format(
+                    shop=o.shop_id, order=o.platform_order_id, reason=hold_word(decision.reason),
+                    detail=detail_text(decision.detail)), extra=order_fields(o.shop_id, o.platform_order_id))
             mark_held(o, decision.reason, now, auto=True)
             holds.append((o.id, str(decision.reason), decision.detail))
         elif isinstance(decision, RouteTo):
@@ -116,7 +120,7 @@ def run(rt: Runtime, report: StageReport) -> None:
     with scope(rt, report, "all"):
         with rt.db.begin() as s:
             shadow.release_live(s, rt.config, clock.now())  # a shop switched from shadow to live
-        for _ in range(MAX_BATCHES_PER_RUN):
+        for _batch in range(MAX_BATCHES_PER_RUN):
             if rt.stop.is_set():
                 break
             with rt.db.begin() as s:
