@@ -16,7 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from syncd import __version__, clock, purge
+from syncd import __version__, clock, purge, shadow
 from syncd.callbacks import kuaidi100_handler, supplier_handler
 from syncd.httpd import start_listener
 from syncd.i18n import _
@@ -113,14 +113,18 @@ def startup_line(rt: Runtime, callbacks: tuple[int, list[str]] | None = None) ->
     """The one line that says what this daemon is: version, where its configuration and database are, its shops
     and suppliers, and what its callback port serves (``callbacks``: port and routes, when it listens)."""
     suppliers = [*rt.suppliers, *rt.api_suppliers]
-    line = (f"syncd {_version()} starting: config {rt.settings.config_dir.resolve()}, "
-            f"database {safe_db_url(rt.settings.db_url())}, "
-            f"{len(rt.storefronts)} shop(s) [{', '.join(rt.storefronts) or 'none'}], "
-            f"{len(suppliers)} supplier(s) [{', '.join(suppliers) or 'none'}]")
+    line = _("syncd {version} starting: config {config}, database {database}, {shops} shop(s) [{shop_ids}], "
+             "{suppliers} supplier(s) [{supplier_ids}]").format(
+        version=_version(), config=rt.settings.config_dir.resolve(), database=safe_db_url(rt.settings.db_url()),
+        shops=len(rt.storefronts), shop_ids=", ".join(rt.storefronts) or "-",
+        suppliers=len(suppliers), supplier_ids=", ".join(suppliers) or "-")
+    if shadow.shadow_shops(rt.config):
+        line += _(", in shadow mode (nothing sent): {shops}").format(shops=", ".join(sorted(shadow.shadow_shops(
+            rt.config))))
     if callbacks is not None:
         port, routes = callbacks
-        served = ", ".join(routes) or "nothing (no tracking provider nor API supplier)"
-        line += f", callback port {port} serves {served}"
+        served = ", ".join(routes) or _("nothing (no tracking provider nor API supplier)")
+        line += _(", callback port {port} serves {served}").format(port=port, served=served)
     return line
 
 

@@ -194,3 +194,11 @@ def test_shadow_given_an_api_supplier_order_routed_while_live_never_places_it(db
     h.stage("forward")
     h.stage("forward")
     assert api.created() == 1
+
+
+def test_startup_line_given_a_shadow_shop_says_it_sends_nothing(h: Harness):
+    from syncd.daemon import startup_line
+
+    assert "in shadow mode (nothing sent): shop1" in startup_line(h.rt)
+    _mode(h, "live")
+    assert "shadow" not in startup_line(h.rt)
