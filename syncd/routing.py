@@ -11,6 +11,7 @@ from typing import Any
 from syncd.config.models import Component, Route
 from syncd.domain import PAST_SHIPPING, OrderStatus, PaymentMode, RefundState
 from syncd.lifecycle import AUTO_HOLDS, HoldReason
+from syncd.money import yuan_to_fen
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,34 @@ def supplier_lines(ln: LineView, route: Route, *, supplier_sku: str | None = Non
         "title": ln.title,
         "spec": ln.spec,
     } for part in parts]
+
+
+def config_cost_fen(lines: Sequence[Mapping[str, Any]], routes: Mapping[str, Route],
+                    supplier_shipping_fee: float | None = None) -> int | None:
+    """What the configuration says a supplier order costs, fen: each route's ``cost`` per supplier unit (per
+    storefront unit for a bundle) plus one freight (the largest ``shipping_fee`` of its routes, else the
+    supplier's). None when a line's route has no cost, or the line went to a fallback supplier whose price the
+    route does not know: a missing cost is never counted as zero."""
+    goods, fee, bundles_seen = 0, None, set()
+    for ln in lines:
+        route = routes.get(str(ln.get("merchant_sku", "")))
+        if route is None or route.cost is None:
+            return None
+        if route.components:
+            if ln.get("order_line_id") in bundles_seen:
+                continue  # one bundle line becomes several supplier lines; its cost is per storefront unit
+            bundles_seen.add(ln.get("order_line_id"))
+            units = int(ln.get("storefront_quantity", 0))
+        elif ln.get("supplier_sku") != route.supplier_sku:
+            return None
+        else:
+            units = int(ln.get("quantity", 0))
+        goods += yuan_to_fen(route.cost) * units
+        if route.shipping_fee is not None:
+            fee = max(fee or 0, yuan_to_fen(route.shipping_fee))
+    if fee is None and supplier_shipping_fee is not None:
+        fee = yuan_to_fen(supplier_shipping_fee)
+    return goods + (fee or 0)
 
 
 def address_gaps(receiver: Mapping[str, Any]) -> list[str]:

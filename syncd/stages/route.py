@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -15,7 +16,20 @@ from sqlalchemy.orm import Session
 from syncd import clock
 from syncd.lifecycle import AT_SUPPLIER, PERIODIC_RECHECK, HoldReason, OrderState, SupplierOrderState, check_order
 from syncd.logs import order_fields
-from syncd.routing import Cancel, Hold, Keep, LineView, OrderView, RouteTo, Skip, Wait, decide, fresh_key
+from syncd.routing import (
+    Cancel,
+    Hold,
+    Keep,
+    LineView,
+    OrderView,
+    RouteTo,
+    Skip,
+    SupplierPart,
+    Wait,
+    config_cost_fen,
+    decide,
+    fresh_key,
+)
 from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, scope
 from syncd.store.models import Order, OrderLine, SupplierOrder
@@ -95,7 +109,7 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
                     new_supplier_orders.append({
                         "order_id": o.id, "supplier_id": part.supplier_id, "idempotency_key": key,
                         "kind": "normal", "lines": part.lines, "state": SupplierOrderState.PENDING,
-                        "attempts": 0, "created_at": now, "updated_at": now})
+                        "attempts": 0, "created_at": now, "updated_at": now, **_config_cost(rt, part)})
             o.state, o.hold_reason, o.recheck_at, o.last_error = OrderState.ROUTED, None, None, None
             routed.append(o.id)
         o.updated_at = now
@@ -108,6 +122,13 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
                                               SupplierOrder.state == SupplierOrderState.PENDING)
                   .values(state=SupplierOrderState.CANCELLED, updated_at=now))
     return len(orders)
+
+
+def _config_cost(rt: Runtime, part: SupplierPart) -> dict[str, Any]:
+    """The configured cost of a new supplier order (reports); an API supplier's own amount replaces it."""
+    supplier = rt.config.suppliers.get(part.supplier_id)
+    cost = config_cost_fen(part.lines, rt.config.routes, supplier.shipping_fee if supplier else None)
+    return {"cost_fen": cost, "cost_source": None if cost is None else "config"}
 
 
 def run(rt: Runtime, report: StageReport) -> None:
