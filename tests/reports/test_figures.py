@@ -180,3 +180,15 @@ def test_build_report_refuses_an_unknown_grouping(seeded: tuple[Database, Any]) 
     db, _ = seeded
     with pytest.raises(ValueError, match="unknown grouping 'colour'"):
         build_report(db.engine, PERIOD, "colour", OPTIONS, now=NOW)
+
+
+def test_bench_times_every_grouping_of_a_month(seeded: tuple[Database, Any]) -> None:
+    from syncd.reports.bench import main, month, orders_in, time_month
+
+    db, _ = seeded
+    november = month(2026, 11)
+    assert (november.first.isoformat(), november.last.isoformat()) == ("2026-11-01", "2026-11-30")
+    assert orders_in(db.engine, november) == 10  # O1–O10: every order of the data set was paid in November
+    assert set(time_month(db.engine, november, options=OPTIONS, now=NOW)) == {"shop", "supplier", "sku", "carrier",
+                                                                            "day"}
+    assert main(["only-one-argument"]) == 2
