@@ -6,12 +6,15 @@ import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syncd.config.models import Component, Route
 from syncd.domain import PAST_SHIPPING, OrderStatus, PaymentMode, RefundState
 from syncd.lifecycle import AUTO_HOLDS, HoldReason
 from syncd.money import yuan_to_fen
+
+if TYPE_CHECKING:
+    from syncd.config.loader import Config
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +148,14 @@ def config_cost_fen(lines: Sequence[Mapping[str, Any]], routes: Mapping[str, Rou
     if fee is None and supplier_shipping_fee is not None:
         fee = yuan_to_fen(supplier_shipping_fee)
     return goods + (fee or 0)
+
+
+def cost_columns(config: Config, supplier_id: str, lines: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``cost_fen`` / ``cost_source`` of a new supplier order from the configuration (routes, the supplier's
+    freight): the route stage and a reship stamp them; an API supplier's own amount replaces them later."""
+    supplier = config.suppliers.get(supplier_id)
+    cost = config_cost_fen(lines, config.routes, supplier.shipping_fee if supplier else None)
+    return {"cost_fen": cost, "cost_source": None if cost is None else "config"}
 
 
 def address_gaps(receiver: Mapping[str, Any]) -> list[str]:

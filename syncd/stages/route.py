@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -24,9 +23,8 @@ from syncd.routing import (
     OrderView,
     RouteTo,
     Skip,
-    SupplierPart,
     Wait,
-    config_cost_fen,
+    cost_columns,
     decide,
     fresh_key,
 )
@@ -109,7 +107,8 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
                     new_supplier_orders.append({
                         "order_id": o.id, "supplier_id": part.supplier_id, "idempotency_key": key,
                         "kind": "normal", "lines": part.lines, "state": SupplierOrderState.PENDING,
-                        "attempts": 0, "created_at": now, "updated_at": now, **_config_cost(rt, part)})
+                        "attempts": 0, "created_at": now, "updated_at": now,
+                        **cost_columns(rt.config, part.supplier_id, part.lines)})
             o.state, o.hold_reason, o.recheck_at, o.last_error = OrderState.ROUTED, None, None, None
             routed.append(o.id)
         o.updated_at = now
@@ -122,13 +121,6 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
                                               SupplierOrder.state == SupplierOrderState.PENDING)
                   .values(state=SupplierOrderState.CANCELLED, updated_at=now))
     return len(orders)
-
-
-def _config_cost(rt: Runtime, part: SupplierPart) -> dict[str, Any]:
-    """The configured cost of a new supplier order (reports); an API supplier's own amount replaces it."""
-    supplier = rt.config.suppliers.get(part.supplier_id)
-    cost = config_cost_fen(part.lines, rt.config.routes, supplier.shipping_fee if supplier else None)
-    return {"cost_fen": cost, "cost_source": None if cost is None else "config"}
 
 
 def run(rt: Runtime, report: StageReport) -> None:

@@ -83,3 +83,17 @@ def test_placing_without_an_amount_keeps_the_configured_cost_or_none(db: Databas
     h.stage("forward")
     assert [(so.state, so.cost_fen, so.cost_source) for so in _sos(db)] == [("placed", 1250, "config"),
                                                                             ("placed", None, None)]
+
+
+def test_a_file_suppliers_order_and_its_reship_carry_the_configured_cost(db: Database, tmp_path: Path) -> None:
+    from syncd import operations
+    from tests.stages.harness import build
+    from tests.stages.test_operations import _shipped
+
+    h = build(db, tmp_path)
+    h.rt.config.routes["SKU-A"] = Route(sku="SKU-A", supplier="acme", supplier_sku="A-1", cost=12.5, shipping_fee=3)
+    order = _shipped(h, db, "7101")
+    new_id = operations.reship(h.rt, order.id, who="li")
+    assert [(so.kind, so.cost_fen, so.cost_source) for so in _sos(db)] == [("normal", 1550, "config"),
+                                                                           ("reship", 1550, "config")]
+    assert _sos(db)[1].id == new_id
