@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -707,7 +707,65 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--tracking", type=int, metavar="N",
                        help="instead: the track and watch stages over N active parcels (Kuaidi100 simulator)")
     bench.set_defaults(fn=cmd_bench)
+    _report_parser(sub.add("report", "processing speed, logistics, cost and margin for a period (docs/reports.md)"))
     return p
+
+
+# ---- syncd report (issue 18): processing speed, logistics, cost and margin for a period ----------------------
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, found {text!r}") from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from syncd.reports import Period, ReportOptions, build_report
+    from syncd.reports.render import GROUP_WORDS, render
+
+    settings = _settings(args)
+    config = _config(settings)
+    zone = _zone(settings, config)
+    try:
+        period = Period(args.start, args.end or args.start, zone)
+    except ValueError as err:
+        print(f"syncd: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.format == "xlsx" and not args.output:
+        print("syncd: " + _("--format xlsx needs --output FILE"), file=sys.stderr)
+        return EXIT_USAGE
+    db = _db(settings)
+    try:
+        report = build_report(db.engine, period, args.group, ReportOptions.from_config(config))
+    finally:
+        db.dispose()
+    heading = _("syncd report {period} ({zone}), by {group}").format(
+        period=period.text(), zone=zone.key, group=_(GROUP_WORDS[args.group]))
+    out = render(report, args.format, heading)
+    if args.output:
+        data = out if isinstance(out, bytes) else out.encode("utf-8-sig" if args.format == "csv" else "utf-8")
+        Path(args.output).write_bytes(data)
+        print(_("Report written to {path}").format(path=args.output))
+    else:
+        sys.stdout.write(out if isinstance(out, str) else out.decode())
+    return EXIT_OK
+
+
+def _report_parser(p: argparse.ArgumentParser) -> None:
+    from syncd.reports import GROUPINGS
+
+    p.add_argument("--from", dest="start", required=True, type=_day, metavar="DATE",
+                   help="first day (YYYY-MM-DD, the configured timezone, Beijing time by default)")
+    p.add_argument("--to", dest="end", type=_day, metavar="DATE", help="last day, included (default: --from)")
+    p.add_argument("--by", dest="group", choices=GROUPINGS, default="shop",
+                   help="one row per " + ", ".join(GROUPINGS) + " (default: shop)")
+    p.add_argument("--format", choices=["table", "csv", "xlsx"], default="table",
+                   help="table (default, for the terminal), csv or xlsx (for spreadsheets)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of the terminal (xlsx needs it)")
+    p.set_defaults(fn=cmd_report)
+
 
 
 _ID_HELP = "platform order id, SHOP/ORDER_ID, or #internal-id"

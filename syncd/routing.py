@@ -6,12 +6,16 @@ import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syncd import details
 from syncd.config.models import Component, Route
 from syncd.domain import PAST_SHIPPING, OrderStatus, PaymentMode, RefundState
 from syncd.lifecycle import AUTO_HOLDS, HoldReason
+from syncd.money import yuan_to_fen
+
+if TYPE_CHECKING:
+    from syncd.config.loader import Config
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,42 @@ def supplier_lines(ln: LineView, route: Route, *, supplier_sku: str | None = Non
         "title": ln.title,
         "spec": ln.spec,
     } for part in parts]
+
+
+def config_cost_fen(lines: Sequence[Mapping[str, Any]], routes: Mapping[str, Route],
+                    supplier_shipping_fee: float | None = None) -> int | None:
+    """What the configuration says a supplier order costs, fen: each route's ``cost`` per supplier unit (per
+    storefront unit for a bundle) plus one freight (the largest ``shipping_fee`` of its routes, else the
+    supplier's). None when a line's route has no cost, or the line went to a fallback supplier whose price the
+    route does not know: a missing cost is never counted as zero."""
+    goods, fee, bundles_seen = 0, None, set()
+    for ln in lines:
+        route = routes.get(str(ln.get("merchant_sku", "")))
+        if route is None or route.cost is None:
+            return None
+        if route.components:
+            if ln.get("order_line_id") in bundles_seen:
+                continue  # one bundle line becomes several supplier lines; its cost is per storefront unit
+            bundles_seen.add(ln.get("order_line_id"))
+            units = int(ln.get("storefront_quantity", 0))
+        elif ln.get("supplier_sku") != route.supplier_sku:
+            return None
+        else:
+            units = int(ln.get("quantity", 0))
+        goods += yuan_to_fen(route.cost) * units
+        if route.shipping_fee is not None:
+            fee = max(fee or 0, yuan_to_fen(route.shipping_fee))
+    if fee is None and supplier_shipping_fee is not None:
+        fee = yuan_to_fen(supplier_shipping_fee)
+    return goods + (fee or 0)
+
+
+def cost_columns(config: Config, supplier_id: str, lines: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``cost_fen`` / ``cost_source`` of a new supplier order from the configuration (routes, the supplier's
+    freight): the route stage and a reship stamp them; an API supplier's own amount replaces them later."""
+    supplier = config.suppliers.get(supplier_id)
+    cost = config_cost_fen(lines, config.routes, supplier.shipping_fee if supplier else None)
+    return {"cost_fen": cost, "cost_source": None if cost is None else "config"}
 
 
 def address_gaps(receiver: Mapping[str, Any]) -> list[str]:

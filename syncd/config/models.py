@@ -41,6 +41,9 @@ class ShopConfigBase(StrictModel):
     rate_limits: dict[str, Annotated[float, Field(gt=0, le=10_000)]] = {}
     """Calls per second per API for this shop (e.g. ``order.searchList: 5``); the adapter's published
     defaults apply to the others. syncd waits instead of letting the platform refuse."""
+    commission_percent: Annotated[float, Field(ge=0, le=100)] | None = None
+    """The platform's commission on what the buyer paid, in percent (``5`` or ``0.6``), for the margin reports
+    (``syncd report``); not set: counted as no commission, and the report says the rate is missing."""
 
     @field_validator("base_url")
     @classmethod
@@ -58,6 +61,9 @@ class SupplierConfigBase(StrictModel):
     name: str = ""
     enabled: bool = True
     ship_within_hours: Annotated[float, Field(gt=0)] = 48
+    shipping_fee: Annotated[float, Field(ge=0)] | None = None
+    """Yuan the supplier charges per supplier order for freight, beside the routes' ``cost`` (reports only;
+    an API supplier that states its own amount is taken at its word)."""
 
 
 class StageIntervals(StrictModel):
@@ -137,6 +143,9 @@ class Route(StrictModel):
     supplier_sku: str = ""
     multiplier: Annotated[int, Field(ge=1, le=1000)] = 1
     cost: Annotated[float, Field(ge=0)] | None = None
+    """Yuan the supplier charges per supplier unit (per storefront unit for a bundle), for the reports."""
+    shipping_fee: Annotated[float, Field(ge=0)] | None = None
+    """Yuan of freight per supplier order holding this SKU; wins over the supplier's ``shipping_fee``."""
     components: list[Component] = Field(default_factory=list)
     fallback_supplier: str | None = None
     fallback_sku: str | None = None

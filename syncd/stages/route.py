@@ -17,7 +17,19 @@ from syncd.details import detail_text
 from syncd.i18n import _
 from syncd.lifecycle import AT_SUPPLIER, PERIODIC_RECHECK, HoldReason, OrderState, SupplierOrderState, check_order
 from syncd.logs import order_fields
-from syncd.routing import Cancel, Hold, Keep, LineView, OrderView, RouteTo, Skip, Wait, decide, fresh_key
+from syncd.routing import (
+    Cancel,
+    Hold,
+    Keep,
+    LineView,
+    OrderView,
+    RouteTo,
+    Skip,
+    Wait,
+    cost_columns,
+    decide,
+    fresh_key,
+)
 from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, scope
 from syncd.store.models import Order, OrderLine, SupplierOrder
@@ -101,7 +113,8 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
                     new_supplier_orders.append({
                         "order_id": o.id, "supplier_id": part.supplier_id, "idempotency_key": key,
                         "kind": "normal", "lines": part.lines, "state": SupplierOrderState.PENDING,
-                        "attempts": 0, "created_at": now, "updated_at": now})
+                        "attempts": 0, "created_at": now, "updated_at": now,
+                        **cost_columns(rt.config, part.supplier_id, part.lines)})
             o.state, o.hold_reason, o.recheck_at, o.last_error = OrderState.ROUTED, None, None, None
             routed.append(o.id)
         o.updated_at = now

@@ -344,13 +344,20 @@ def _record_placed(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w
     trail = order_subject(w.shop_id, w.platform_order_id)  # the audit log's name
     with rt.db.begin() as s:
         _release(s, w.so_id, state=SupplierOrderState.PLACED, supplier_ref=placed.supplier_ref[:100],
-                 placed_at=now, paid=placed.paid, next_check_at=now + _poll_every(rt), last_error=None, faults=0)
+                 placed_at=now, paid=placed.paid, next_check_at=now + _poll_every(rt), last_error=None, faults=0,
+                 **supplier_cost(placed))
         audit(s, rt, supplier_id, "place_order", trail, key=w.key, outcome="ok",
               detail=f"supplier order {placed.supplier_ref}" + (f"; {note}" if note else "")
               + ("" if placed.paid else "; awaiting payment"))
         _mark_orders_placed(s, [w.order_id], now)
     if not placed.paid:
         pay(rt, supplier_id, adapter, w.so_id, placed)
+
+
+def supplier_cost(placed: PlacedOrder) -> dict[str, Any]:
+    """The supplier's own amount (1688's order total with freight; a webhook supplier's amount_fen) as the
+    supplier order's cost for the reports; nothing when it did not say (the configured cost stays)."""
+    return {} if placed.amount_fen is None else {"cost_fen": placed.amount_fen, "cost_source": "supplier"}
 
 
 def pay(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, so_id: int, placed: PlacedOrder) -> bool:
@@ -363,7 +370,8 @@ def pay(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, so_id: int, 
             s.execute(update(SupplierOrder).where(SupplierOrder.id == so_id).values(last_error=str(err)[:500]))
         return False
     with rt.db.begin() as s:
-        s.execute(update(SupplierOrder).where(SupplierOrder.id == so_id).values(paid=after.paid, last_error=None))
+        s.execute(update(SupplierOrder).where(SupplierOrder.id == so_id).values(paid=after.paid, last_error=None,
+                                                                                **supplier_cost(after)))
         audit(s, rt, supplier_id, "pay_order", placed.supplier_ref, key=None, outcome="ok" if after.paid else "unknown")
     return after.paid
 
@@ -667,7 +675,8 @@ def _cancel_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _
         ref = found.supplier_ref
         with rt.db.begin() as s:
             s.execute(update(SupplierOrder).where(SupplierOrder.id == w.so_id).values(
-                state=SupplierOrderState.PLACED, supplier_ref=ref[:100], placed_at=now, paid=found.paid))
+                state=SupplierOrderState.PLACED, supplier_ref=ref[:100], placed_at=now, paid=found.paid,
+                **supplier_cost(found)))
     assert ref is not None
     if w.faults and adapter.status(w.key, ref).phase == SupplierOrderPhase.CANCELLED:
         # an earlier cancel's answer could not be read: it went through

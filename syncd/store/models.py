@@ -74,6 +74,7 @@ class Order(Base):
         Index("ix_orders_state_recheck", "state", "recheck_at"),
         Index("ix_orders_shop_state", "shop_id", "state"),  # /metrics and status count orders per shop and state
         Index("ix_orders_platform_order_id", "platform_order_id"),  # reply files quote order numbers without the shop
+        Index("ix_orders_paid_at", "paid_at"),  # reports read a period's orders by payment time (revision 0008)
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shop_id: Mapped[str] = mapped_column(String(64))
@@ -171,6 +172,10 @@ class SupplierOrder(Base):
     reship_of: Mapped[int | None] = mapped_column(ForeignKey("supplier_orders.id"))
     # unreadable supplier answers since the last clear one (revision 0010): backoff, then held for a person
     faults: Mapped[int] = mapped_column(Integer, default=0)
+    # what the supplier charges for it, fen, freight included (revision 0008); None = not known. cost_source:
+    # "supplier" (its own answer: 1688's order amount, a webhook supplier's amount_fen) or "config" (routes' cost)
+    cost_fen: Mapped[int | None] = mapped_column(Integer)
+    cost_source: Mapped[str | None] = mapped_column(String(16))
 
 
 class Shipment(Base):
