@@ -25,6 +25,7 @@ from syncd.process import release_free_memory
 from syncd.runtime import Runtime
 from syncd.stages import collect, forward, pull, reconcile, route, track, watch, writeback
 from syncd.stages.runner import StageFn, StageReport, finish
+from syncd.stock import stage as stock_stage
 
 log = logging.getLogger("syncd.daemon")
 
@@ -37,6 +38,9 @@ STAGES: dict[str, StageFn] = {
     "track": track.run,
     "watch": watch.run,
     "reconcile": reconcile.run,
+    # stock and price (issue 19): a full pass, and pushed / dropped changes written through within seconds
+    "stock": stock_stage.run,
+    "stock_due": stock_stage.run_due,
 }
 FIRST_RUN_DELAY = {"reconcile": 600.0}  # let the first pull finish before comparing counts
 SHUTDOWN_BUDGET = 9.0  # seconds: SIGTERM → exit within 10 s
