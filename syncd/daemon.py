@@ -25,6 +25,7 @@ from syncd.process import release_free_memory
 from syncd.runtime import Runtime
 from syncd.stages import collect, forward, pull, reconcile, route, track, watch, writeback
 from syncd.stages.runner import StageFn, StageReport, finish
+from syncd.stock import callbacks as stock_callbacks
 from syncd.stock import stage as stock_stage
 
 log = logging.getLogger("syncd.daemon")
@@ -173,6 +174,7 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
             listener.register("POST", "/callbacks/kuaidi100", kuaidi100_handler(rt))
         if rt.api_suppliers:
             listener.register("POST", "/callbacks/suppliers", supplier_handler(rt))
+            stock_callbacks.register(listener, rt)  # /callbacks/suppliers/<id>/stock (issue 19)
     scheduler.start()
     callbacks = None if listener is None else (listener.callback.port, list(listener.callback.routes))
     log.info("%s", startup_line(rt, callbacks))

@@ -91,3 +91,12 @@ def clear_due(s: Session, pairs: Sequence[tuple[str, str]], before: datetime) ->
                 tuple_(StockSupplier.supplier_id, StockSupplier.supplier_sku).in_(part))):
             if row.read_at <= before:
                 row.due = False
+
+
+def record_file(s: Session, supplier_id: str, figures: Sequence[SupplierStock], file_name: str) -> set[str]:
+    """A supplier's 库存表 from its inbox (the collect stage, in the file's own import transaction: the figures
+    and the file's import record commit together)."""
+    changed = record(s, supplier_id, figures, FILE)
+    log.info("supplier %s: stock file %r: %d figure(s), %d changed; the storefronts follow within seconds",
+             supplier_id, file_name, len(figures), len(changed))
+    return changed
