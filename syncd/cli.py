@@ -662,7 +662,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--tracking", type=int, metavar="N",
                        help="instead: the track and watch stages over N active parcels (Kuaidi100 simulator)")
     bench.set_defaults(fn=cmd_bench)
+    _stock_parsers(sub)
     return p
+
+
+def _stock_parsers(sub: _Sub) -> None:
+    """``syncd catalog`` and ``syncd stock`` (issue 19): syncd/stock/cli.py."""
+    from syncd.stock.cli import add_parsers
+
+    add_parsers(sub, _audited)
 
 
 _ID_HELP = "platform order id, SHOP/ORDER_ID, or #internal-id"
