@@ -4,17 +4,22 @@ and ``stock_due`` (every few seconds: what pushes and files changed, written thr
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 from typing import Any
 
 from syncd import clock
 from syncd.stages.runner import StageReport, scope
-from syncd.stock import catalog, engine
+from syncd.stock import catalog, engine, intake
 from syncd.store.db import stage_lease
 
 log = logging.getLogger("syncd.stock")
 
 LEASE = timedelta(minutes=15)
+# One stock writer per process: the full pass waits for a due pass in flight; a due pass finding the full pass at
+# work leaves its marks for the next run (the full pass writes from the same figures anyway). Across replicas the
+# lease "stock" does the same.
+_WRITER = threading.Lock()
 
 
 def run(rt: Any, report: StageReport) -> None:
@@ -27,7 +32,7 @@ def run(rt: Any, report: StageReport) -> None:
             return
         with scope(rt, report, f"catalog:{shop_id}", shop=shop_id):
             report.add_work(catalog.sync_shop(rt, shop_id, shops[shop_id]).skus)
-    with scope(rt, report, "pass"), stage_lease(rt.db, "stock", rt.holder, LEASE):
+    with _WRITER, scope(rt, report, "pass"), stage_lease(rt.db, "stock", rt.holder, LEASE):
         result = engine.run_pass(rt)
         report.add_work(result.written)
         _log(result)
@@ -35,13 +40,19 @@ def run(rt: Any, report: StageReport) -> None:
 
 def run_due(rt: Any, report: StageReport) -> None:
     """Write through what pushes and files changed since the last run."""
-    if not engine.stock_shops(rt):
+    if not engine.stock_shops(rt) or not _WRITER.acquire(blocking=False):
         return
-    with scope(rt, report, "due"), stage_lease(rt.db, "stock", rt.holder, LEASE):
-        result = engine.due_pass(rt)
-        report.add_work(result.written)
-        if result.plans:
-            _log(result)
+    try:
+        with rt.db.read() as s:
+            if not intake.due(s):
+                return  # the usual case, every few seconds: one indexed read, no lease, no stage record
+        with scope(rt, report, "due"), stage_lease(rt.db, "stock", rt.holder, LEASE):
+            result = engine.due_pass(rt)
+            report.add_work(result.written)
+            if result.plans:
+                _log(result)
+    finally:
+        _WRITER.release()
 
 
 def _log(r: engine.PassReport) -> None:
