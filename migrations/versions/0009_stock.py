@@ -67,6 +67,8 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("shop_id", "product_id", "sku_id", name=op.f("pk_stock_written")),
     )
+    with op.batch_alter_table("stock_written", schema=None) as batch_op:
+        batch_op.create_index("ix_stock_written_shop_code", ["shop_id", "merchant_sku"], unique=False)
     op.create_table(
         "stock_margin",
         sa.Column("shop_id", sa.String(length=64), nullable=False),
@@ -87,6 +89,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("stock_margin")
+    with op.batch_alter_table("stock_written", schema=None) as batch_op:
+        batch_op.drop_index("ix_stock_written_shop_code")
     op.drop_table("stock_written")
     with op.batch_alter_table("stock_supplier", schema=None) as batch_op:
         batch_op.drop_index("ix_stock_supplier_due")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_, update
 
 from syncd import clock
 from syncd.config.models import Route, fen
@@ -141,22 +141,28 @@ def read_suppliers(rt: Any, routes: Iterable[Route], report: PassReport) -> None
                         report.read_errors[supplier_id])
 
 
-def figures(rt: Any, suppliers: Collection[str], now: datetime) -> tuple[dict[tuple[str, str], int | None],
-                                                                         dict[tuple[str, str], int | None]]:
-    """(quantities, prices) per (supplier, supplier SKU); a figure older than its supplier's ``stale_hours``
-    counts as zero."""
+FEW = 500  # up to this many keys a query names them; past it, it reads the whole shop / supplier
+
+
+def figures(rt: Any, wanted: Mapping[str, Collection[str]], now: datetime
+            ) -> tuple[dict[tuple[str, str], int | None], dict[tuple[str, str], int | None]]:
+    """(quantities, prices) per (supplier, supplier SKU) of ``wanted`` (supplier → SKUs); a figure older than its
+    supplier's ``stale_hours`` counts as zero."""
     qty: dict[tuple[str, str], int | None] = {}
     price: dict[tuple[str, str], int | None] = {}
+    pairs = [(sup, sku) for sup, skus in wanted.items() for sku in skus]
+    q = select(StockSupplier.supplier_id, StockSupplier.supplier_sku, StockSupplier.quantity,
+               StockSupplier.price_fen, StockSupplier.observed_at)
+    q = (q.where(tuple_(StockSupplier.supplier_id, StockSupplier.supplier_sku).in_(pairs)) if len(pairs) <= FEW
+         else q.where(StockSupplier.supplier_id.in_(list(wanted))))
     with rt.db.read() as s:
-        for r in s.execute(select(StockSupplier.supplier_id, StockSupplier.supplier_sku, StockSupplier.quantity,
-                                  StockSupplier.price_fen, StockSupplier.observed_at)
-                           .where(StockSupplier.supplier_id.in_(list(suppliers)))):
+        for r in s.execute(q):
             cfg = rt.config.suppliers.get(r.supplier_id)
             stale = cfg.stock_sync.stale_hours if cfg is not None else None
-            q = r.quantity
-            if stale is not None and q is not None and now - r.observed_at > timedelta(hours=stale):
-                q = 0
-            qty[(r.supplier_id, r.supplier_sku)] = q
+            have = r.quantity
+            if stale is not None and have is not None and now - r.observed_at > timedelta(hours=stale):
+                have = 0
+            qty[(r.supplier_id, r.supplier_sku)] = have
             price[(r.supplier_id, r.supplier_sku)] = r.price_fen
     return qty, price
 
@@ -196,9 +202,13 @@ def plan_shop(rt: Any, shop_id: str, routes: Mapping[str, Route], qty: formula.F
                                  StockCatalog.price_fen, StockCatalog.reserved)
                           .where(StockCatalog.shop_id == shop_id, StockCatalog.on_sale.is_(True),
                                  StockCatalog.merchant_sku.in_(list(routes)))).all()
-        written = {(w.product_id, w.sku_id): w for w in s.scalars(
-            select(StockWritten).where(StockWritten.shop_id == shop_id))}
-        margins = {m.merchant_sku: m for m in s.scalars(select(StockMargin).where(StockMargin.shop_id == shop_id))}
+        wq = select(StockWritten).where(StockWritten.shop_id == shop_id)
+        mq = select(StockMargin).where(StockMargin.shop_id == shop_id)
+        if len(routes) <= FEW:  # a due pass over a few SKUs reads their rows only
+            wq = wq.where(StockWritten.merchant_sku.in_(list(routes)))
+            mq = mq.where(StockMargin.merchant_sku.in_(list(routes)))
+        written = {(w.product_id, w.sku_id): w for w in s.scalars(wq)}
+        margins = {m.merchant_sku: m for m in s.scalars(mq)}
     plans: list[Plan] = []
     margin_rows: dict[str, dict[str, Any]] = {}
     for link in links:
@@ -271,31 +281,48 @@ def batches(plans: Sequence[Plan], limit: int, within_product: bool) -> list[lis
     return [group[i:i + limit] for group in per.values() for i in range(0, len(group), max(limit, 1))]
 
 
+INTENT_GROUP = 200  # SKUs whose intent one transaction records (several one-SKU calls share it)
+
+
 def write_shop(rt: Any, shop_id: str, adapter: StorefrontStock, plans: Sequence[Plan], report: PassReport) -> None:
-    """Write these SKUs: intent committed before each call, each result after it."""
-    for batch in batches(plans, adapter.stock_batch_limit, adapter.batch_within_product):
+    """Write these SKUs: intent committed before the calls, each call's result after it. An intent recorded for a
+    call the pass never made is harmless: the next pass sends it (for the first time)."""
+    pending = batches(plans, adapter.stock_batch_limit, adapter.batch_within_product)
+    while pending:
+        group: list[list[Plan]] = []
+        while pending and (not group or sum(map(len, group)) + len(pending[0]) <= INTENT_GROUP):
+            group.append(pending.pop(0))
         if rt.stop.is_set():
             return
-        _intent(rt, batch)
-        try:
-            results = adapter.write_stock([StockWrite(p.product_id, p.sku_id, p.value) for p in batch])
-        except (ReauthorizationRequired, AuthError) as err:
-            _failed(rt, batch, f"authorisation: {err}", "auth")
-            report.shop_errors[shop_id] = f"{type(err).__name__}: {err}"[:300]
-            report.failed += len(batch)
-            COUNTERS.add(shop_id, 0, len(batch))
-            raise
-        except (TransientError, ProtocolError) as err:  # nothing known written: the intent stays, next pass resends
-            _failed(rt, batch, f"{type(err).__name__}: {err}", getattr(err, "code", None) or "transient")
-            report.shop_errors[shop_id] = f"{type(err).__name__}: {err}"[:300]
-            report.failed += len(batch)
-            report.calls += 1
-            COUNTERS.add(shop_id, 0, len(batch))
-            log.warning("shop %s: stock write of %d SKU(s) failed (%s); sent again next pass", shop_id, len(batch),
-                        err)
-            return
+        _intent(rt, [p for batch in group for p in batch])
+        for batch in group:
+            if rt.stop.is_set():
+                return
+            if not _call(rt, shop_id, adapter, batch, report):
+                return
+
+
+def _call(rt: Any, shop_id: str, adapter: StorefrontStock, batch: Sequence[Plan], report: PassReport) -> bool:
+    """One write call and its results; False when the shop's pass stops here (a failure of the whole call)."""
+    try:
+        results = adapter.write_stock([StockWrite(p.product_id, p.sku_id, p.value) for p in batch])
+    except (ReauthorizationRequired, AuthError) as err:
+        _failed(rt, batch, f"authorisation: {err}", "auth")
+        report.shop_errors[shop_id] = f"{type(err).__name__}: {err}"[:300]
+        report.failed += len(batch)
+        COUNTERS.add(shop_id, 0, len(batch))
+        raise
+    except (TransientError, ProtocolError) as err:  # nothing known written: the intent stays, next pass resends
+        _failed(rt, batch, f"{type(err).__name__}: {err}", getattr(err, "code", None) or "transient")
+        report.shop_errors[shop_id] = f"{type(err).__name__}: {err}"[:300]
+        report.failed += len(batch)
         report.calls += 1
-        _results(rt, shop_id, batch, results, report)
+        COUNTERS.add(shop_id, 0, len(batch))
+        log.warning("shop %s: stock write of %d SKU(s) failed (%s); sent again next pass", shop_id, len(batch), err)
+        return False
+    report.calls += 1
+    _results(rt, shop_id, batch, results, report)
+    return True
 
 
 def _intent(rt: Any, batch: Sequence[Plan]) -> None:
@@ -310,54 +337,53 @@ def _intent(rt: Any, batch: Sequence[Plan]) -> None:
 def _failed(rt: Any, batch: Sequence[Plan], why: str, code: str) -> None:
     now = clock.now()
     with rt.db.begin() as s:
-        for p in batch:
-            w = s.get(StockWritten, (p.shop_id, p.product_id, p.sku_id))
-            if w is not None:
-                w.last_error, w.error_code, w.error_at = why[:500], code[:64], now
-                w.attempts += 1
+        s.execute(update(StockWritten).where(
+            tuple_(StockWritten.shop_id, StockWritten.product_id, StockWritten.sku_id).in_(
+                [(p.shop_id, p.product_id, p.sku_id) for p in batch]))
+            .values(last_error=why[:500], error_code=code[:64], error_at=now, attempts=StockWritten.attempts + 1))
 
 
 def _results(rt: Any, shop_id: str, batch: Sequence[Plan], results: Sequence[StockWriteResult],
              report: PassReport) -> None:
     now = clock.now()
     by_sku = {r.sku_id: r for r in results}
-    ok = bad = 0
+    done = [p for p in batch if (r := by_sku.get(p.sku_id)) is not None and r.ok]
+    rest = [p for p in batch if p not in done]
     with rt.db.begin() as s:
-        for p in batch:
+        if done:  # the usual answer: one statement for the whole batch
+            s.execute(update(StockWritten), [{
+                "shop_id": p.shop_id, "product_id": p.product_id, "sku_id": p.sku_id, "value": p.value,
+                "written_at": now, "pending": None, "pending_at": None, "refused": None, "attempts": 0,
+                "last_error": p.note[:500] if p.note.startswith("held at") else None,
+                "error_code": "floor" if p.note.startswith("held at") else None,
+                "error_at": now if p.note.startswith("held at") else None} for p in done])
+        for p in rest:
             w = s.get(StockWritten, (p.shop_id, p.product_id, p.sku_id))
             if w is None:
                 continue
-            r = by_sku.get(p.sku_id)
-            if r is None:  # the answer does not mention it: unknown, the intent stays
-                w.last_error, w.error_code, w.error_at = "the platform's answer did not mention this SKU", \
-                    "no-answer", now
-                w.attempts += 1
-                report.failed += 1
-                bad += 1
-            elif r.ok:
-                w.value, w.written_at, w.pending, w.pending_at, w.refused = p.value, now, None, None, None
-                w.attempts = 0
-                w.last_error = p.note[:500] if p.note.startswith("held at") else None
-                w.error_code = "floor" if w.last_error else None
-                w.error_at = now if w.last_error else None
-                report.written += 1
-                ok += 1
-            elif r.retryable:
-                w.last_error, w.error_code, w.error_at = (r.message or r.code)[:500], (r.code or "retry")[:64], now
-                w.attempts += 1
-                report.failed += 1
-                bad += 1
-            else:  # refused for good: recorded, not sent again until the target or the floor changes
-                w.pending, w.pending_at, w.refused = None, None, p.value
-                w.last_error, w.error_code, w.error_at = (r.message or r.code)[:500], (r.code or "refused")[:64], now
-                if r.floor is not None:
-                    w.floor = r.floor
-                w.attempts += 1
-                report.refused += 1
-                bad += 1
-                log.warning("shop %s: %s (SKU %s) stock %d refused by the platform: %s%s", shop_id, p.merchant_sku,
-                            p.sku_id, p.value, r.code, f" (floor {r.floor})" if r.floor is not None else "")
-    COUNTERS.add(shop_id, ok, bad)
+            _failure(shop_id, p, w, by_sku.get(p.sku_id), now, report)
+    report.written += len(done)
+    COUNTERS.add(shop_id, len(done), len(rest))
+
+
+def _failure(shop_id: str, p: Plan, w: StockWritten, r: StockWriteResult | None, now: datetime,
+             report: PassReport) -> None:
+    """Record one SKU's failed write: unknown and retryable keep the intent; a refusal for good does not."""
+    w.attempts += 1
+    if r is None:  # the answer does not mention it: unknown, the intent stays
+        w.last_error, w.error_code, w.error_at = "the platform's answer did not mention this SKU", "no-answer", now
+        report.failed += 1
+    elif r.retryable:
+        w.last_error, w.error_code, w.error_at = (r.message or r.code)[:500], (r.code or "retry")[:64], now
+        report.failed += 1
+    else:  # refused for good: recorded, not sent again until the target or the floor changes
+        w.pending, w.pending_at, w.refused = None, None, p.value
+        w.last_error, w.error_code, w.error_at = (r.message or r.code)[:500], (r.code or "refused")[:64], now
+        if r.floor is not None:
+            w.floor = r.floor
+        report.refused += 1
+        log.warning("shop %s: %s (SKU %s) stock %d refused by the platform: %s%s", shop_id, p.merchant_sku,
+                    p.sku_id, p.value, r.code, f" (floor {r.floor})" if r.floor is not None else "")
 
 
 def due_pass(rt: Any) -> PassReport:

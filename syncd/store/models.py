@@ -441,6 +441,7 @@ class StockWritten(Base):
     """What syncd wrote (or is writing) as one storefront SKU's stock: intent first, result after."""
 
     __tablename__ = "stock_written"
+    __table_args__ = (Index("ix_stock_written_shop_code", "shop_id", "merchant_sku"),)  # a due pass's few SKUs
     shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     sku_id: Mapped[str] = mapped_column(String(64), primary_key=True)

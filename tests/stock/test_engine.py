@@ -185,7 +185,9 @@ def test_a_crash_in_the_middle_of_a_pass_resends_the_unfinished_batch_only(db: D
 
     assert [len(c) for c in f1.calls] == [2, 2]
     after_crash = written(first)
-    assert {k for k, w in after_crash.items() if w.pending is not None} == {"S2", "S3"}
+    # S0, S1 confirmed; S2, S3 in the call the crash cut; S4, S5's intent recorded with theirs, never sent
+    assert {k for k, w in after_crash.items() if w.pending is not None} == {"S2", "S3", "S4", "S5"}
+    assert {k for k, w in after_crash.items() if w.value is not None} == {"S0", "S1"}
     # the restarted daemon: a new adapter, the same database
     second = Rig(db, many)
     second.add_supplier("api", FakeSource({f"A{i}": (10 + i, None) for i in range(6)}))
