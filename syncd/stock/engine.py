@@ -186,7 +186,11 @@ def run_pass(rt: Any, *, shops: Collection[str] | None = None, skus: Collection[
         plans = plan_shop(rt, shop_id, routes, qty, price, now, report, dry_run=dry_run)
         report.plans += plans
         if not dry_run and plans:
-            write_shop(rt, shop_id, adapters[shop_id], plans, report)
+            try:
+                write_shop(rt, shop_id, adapters[shop_id], plans, report)
+            except (ReauthorizationRequired, AuthError) as err:  # this shop stops; the others go on
+                log.error("shop %s: stock writes stopped, the authorisation is refused (%s); the pull stage "
+                          "pauses the shop until it is authorised again", shop_id, err)
     return report
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from syncd.errors import AuthError, TransientError
+from syncd.errors import AuthError, ProtocolError, TransientError
 from syncd.stock import catalog, engine, guard, intake
 from syncd.stockmodel import StockWriteResult, SupplierStock
 from syncd.store.db import Database
@@ -210,13 +210,35 @@ def test_a_whole_call_that_fails_transiently_keeps_the_intents(rig: Rig) -> None
     assert all(w.pending is None and w.value is not None for w in written(rig).values())
 
 
-def test_an_authorisation_failure_stops_the_shop_and_is_raised(rig: Rig) -> None:
+def test_an_authorisation_failure_stops_that_shop_and_the_others_go_on(rig: Rig) -> None:
+    other = rig.add_shop("other", FakeFront([sku("M-1", 71)]))
+    catalog.sync_shop(rig, "other", other)
     front(rig).answers.append(AuthError("token revoked"))
 
-    with pytest.raises(AuthError):
-        engine.run_pass(rig)
+    report = engine.run_pass(rig)
 
-    assert {w.error_code for w in written(rig).values()} == {"auth"}
+    assert "token revoked" in report.shop_errors["shop"]
+    assert {w.error_code for k, w in written(rig).items() if k != "S71"} == {"auth"}
+    assert other.written == [("S71", 10)]
+
+
+def test_an_answer_that_does_not_mention_a_sku_keeps_its_intent(rig: Rig) -> None:
+    front(rig).answers.append(lambda ws: [StockWriteResult(w.sku_id, ok=True) for w in ws if w.sku_id != "S1"])
+
+    report = engine.run_pass(rig)
+
+    assert report.failed == 1 and report.written == 2
+    row = written(rig)["S1"]
+    assert (row.pending, row.value, row.error_code) == (10, None, "no-answer")
+
+
+def test_an_unreadable_answer_to_the_whole_call_keeps_every_intent(rig: Rig) -> None:
+    front(rig).answers.append(ProtocolError("answer is not JSON"))
+
+    report = engine.run_pass(rig)
+
+    assert report.failed == 3
+    assert {(w.pending is not None, w.error_code) for w in written(rig).values()} == {(True, "transient")}
 
 
 def test_a_sku_whose_supplier_was_never_read_is_not_written(rig: Rig) -> None:
