@@ -708,6 +708,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="instead: the track and watch stages over N active parcels (Kuaidi100 simulator)")
     bench.set_defaults(fn=cmd_bench)
     _report_parser(sub.add("report", "processing speed, logistics, cost and margin for a period (docs/reports.md)"))
+    _stock_parsers(sub)
     return p
 
 
@@ -766,6 +767,12 @@ def _report_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of the terminal (xlsx needs it)")
     p.set_defaults(fn=cmd_report)
 
+
+def _stock_parsers(sub: _Sub) -> None:
+    """``syncd catalog`` and ``syncd stock`` (issue 19): syncd/stock/cli.py."""
+    from syncd.stock.cli import add_parsers
+
+    add_parsers(sub, _audited)
 
 
 _ID_HELP = "platform order id, SHOP/ORDER_ID, or #internal-id"

@@ -26,6 +26,8 @@ from syncd.process import release_free_memory
 from syncd.runtime import Runtime
 from syncd.stages import collect, forward, pull, reconcile, route, track, watch, writeback
 from syncd.stages.runner import StageFn, StageReport, finish
+from syncd.stock import callbacks as stock_callbacks
+from syncd.stock import stage as stock_stage
 
 log = logging.getLogger("syncd.daemon")
 
@@ -38,6 +40,9 @@ STAGES: dict[str, StageFn] = {
     "track": track.run,
     "watch": watch.run,
     "reconcile": reconcile.run,
+    # stock and price (issue 19): a full pass, and pushed / dropped changes written through within seconds
+    "stock": stock_stage.run,
+    "stock_due": stock_stage.run_due,
 }
 FIRST_RUN_DELAY = {"reconcile": 600.0}  # let the first pull finish before comparing counts
 SHUTDOWN_BUDGET = 9.0  # seconds: SIGTERM → exit within 10 s
@@ -175,6 +180,7 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
             listener.register("POST", "/callbacks/kuaidi100", kuaidi100_handler(rt))
         if rt.api_suppliers:
             listener.register("POST", "/callbacks/suppliers", supplier_handler(rt))
+            stock_callbacks.register(listener, rt)  # /callbacks/suppliers/<id>/stock (issue 19)
     scheduler.start()
     callbacks = None if listener is None else (listener.callback.port, list(listener.callback.routes))
     log.info("%s", startup_line(rt, callbacks))

@@ -36,6 +36,7 @@ from syncd.sandboxrun import (
     supplier_dirs,
 )
 from syncd.settings import Settings
+from syncd.stock.demo import StockStory
 from syncd.store.db import open_database
 from syncd.store.migrate import upgrade
 from syncd.views import hold_word, pad, state_word, table
@@ -98,8 +99,12 @@ def _run(args: argparse.Namespace, root: Path, data_dir: Path, sandbox: Any) -> 
                                folder=data_dir / "suppliers") + "\n")
     started = time.monotonic()
     seen: dict[str, Any] = {"line": "", "changed": started}
+    story = StockStory(sandbox, rt)  # issue 19: a SKU out of stock at a supplier, a price rise
 
     def tick() -> None:
+        told = story.tick(time.monotonic() - started)
+        if told:
+            print(f"[{time.monotonic() - started:5.1f}s] {told}", flush=True)
         line = progress_line(progress(db))
         if line != seen["line"]:
             seen["line"], seen["changed"] = line, time.monotonic()
@@ -119,6 +124,8 @@ def _run(args: argparse.Namespace, root: Path, data_dir: Path, sandbox: Any) -> 
     elapsed = time.monotonic() - started
     print()
     _summary(rt, db, data_dir, sandbox, p, elapsed, keep=bool(getattr(args, "keep", False)))
+    for line in story.summary():
+        print("  " + line)
     rt.close()
     db.dispose()
     return 0 if p.total >= args.orders * len(sandbox.storefronts) and p.new == p.routed == 0 else 1
