@@ -41,7 +41,7 @@ from syncd.errors import AuthError, RateLimitedError, RejectedError, SyncdError,
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState, may_hold_again
 from syncd.logs import order_fields
 from syncd.protocols import ApiSupplierAdapter
-from syncd.routing import LineView, idempotency_key, supplier_lines
+from syncd.routing import LineView, fresh_key, idempotency_key, supplier_lines
 from syncd.runtime import Runtime
 from syncd.stages.forward import _decrypt, _mark_orders_placed
 from syncd.stages.route import hold_order
@@ -368,6 +368,18 @@ def pay(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, so_id: int, 
     return after.paid
 
 
+def _files_sent(rt: Runtime, s: Session, order_id: int, fallbacks: set[str | None]) -> set[str]:
+    """The drop-folder suppliers among ``fallbacks`` that already received (or are receiving) a supplier order of
+    this order in a batch file: a fallback line can no longer join it, and a second one would carry the same
+    order number (see :func:`syncd.stages.collect._match`)."""
+    files = {f for f in fallbacks if f is not None and f in rt.suppliers}
+    if not files:
+        return set()
+    return set(s.scalars(select(SupplierOrder.supplier_id).where(
+        SupplierOrder.order_id == order_id, SupplierOrder.supplier_id.in_(files),
+        SupplierOrder.batch_id.is_not(None), SupplierOrder.state != SupplierOrderState.CANCELLED)))
+
+
 def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) -> None:
     """Short lines go to the route's fallback supplier where one is named; otherwise the order is held."""
     now = clock.now()
@@ -385,11 +397,18 @@ def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) 
         usable = all(r.fallback_supplier and (r.fallback_supplier in rt.api_suppliers
                                               or r.fallback_supplier in rt.suppliers)
                      for r in fallbacks.values()) and len(fallbacks) == len({ln["merchant_sku"] for ln in moving})
-        if not usable or order.state != OrderState.ROUTED:
+        sent_files = _files_sent(rt, s, w.order_id, {r.fallback_supplier for r in fallbacks.values()}) if usable \
+            else set()
+        if not usable or sent_files or order.state != OrderState.ROUTED:
             _release(s, w.so_id, next_check_at=None, last_error=f"out of stock: {words}")
             if order.state == OrderState.ROUTED:
                 hold_order(s, order, HoldReason.OUT_OF_STOCK, f"supplier {supplier_id}: {words}"
-                           + (f"; {answer.detail}" if answer.detail else ""), now, auto=True)
+                           + (f"; {answer.detail}" if answer.detail else "")
+                           + (f"; not sent to the fallback {', '.join(sorted(sent_files))}: it already received "
+                              "this order's other lines, and a second order under the same order number would be "
+                              "taken for a duplicate (its reply could not be told apart); re-checked until the "
+                              "goods are back, or send the line to the fallback by hand" if sent_files else ""),
+                           now, auto=True)
             log.info("supplier %s: order %s/%s held out of stock: %s", supplier_id, w.shop_id, w.platform_order_id,
                      words, extra=order_fields(w.shop_id, w.platform_order_id))
             return
@@ -417,8 +436,14 @@ def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) 
                 waiting.lines = [*waiting.lines, *lines]
                 waiting.updated_at = now
                 continue
+            taken = set(s.scalars(select(SupplierOrder.idempotency_key).where(SupplierOrder.order_id == w.order_id,
+                                                                              SupplierOrder.supplier_id == fb)))
             s.add(SupplierOrder(order_id=w.order_id, supplier_id=fb, kind="fallback", lines=lines,
-                                idempotency_key=idempotency_key(w.shop_id, w.platform_order_id, fb, 2),
+                                # a second fallback of this order to the same supplier (another line that ran
+                                # out later) is a supplier order of its own, under a key of its own
+                                idempotency_key=fresh_key(w.shop_id, w.platform_order_id, fb,
+                                                          taken | {idempotency_key(w.shop_id, w.platform_order_id,
+                                                                                   fb, 1)}),
                                 state=SupplierOrderState.PENDING, attempts=0, created_at=now, updated_at=now,
                                 cancel_state="none"))
         if kept:
