@@ -715,3 +715,38 @@ def test_fallback_of_a_second_line_to_the_same_api_supplier_gets_its_own_key(db,
     keys = [so.idempotency_key for so in _sos(db) if so.supplier_id == "ali2"]
     assert len(keys) == len(set(keys)) == 2 and second.created() == 2
     assert _order(db, "5028").state == "placed"
+
+
+# ---- batched transactions -------------------------------------------------------------------------------------
+
+
+def _statements(db: Database, run) -> int:
+    before = db.statements.count
+    run()
+    return db.statements.count - before
+
+
+@pytest.mark.parametrize("unpaid", [False, True])
+def test_place_and_follow_cost_the_same_statements_for_twenty_orders_as_for_two(db, tmp_path, unpaid):
+    """Intents, outcomes, payments and status answers are each one transaction per batch, not one per order."""
+    counts = []
+    for n, base in ((2, 5300), (20, 5400)):
+        h, fake = _build(db, tmp_path / str(n))
+        fake.unpaid = unpaid
+        fake.pay = lambda placed: PlacedOrder(placed.supplier_ref, paid=True)  # type: ignore[method-assign]
+        _route(h, *((str(base + i), ("SKU-X",)) for i in range(n)))
+        placing = _statements(db, lambda: h.stage("forward"))  # noqa: B023 - run at once
+        refs = [so.supplier_ref for so in _sos(db) if so.supplier_ref]
+        for i, ref in enumerate(refs):
+            fake.parcels[ref] = [SupplierParcel("zhongtong", "中通", f"ZT{base + i:08d}", None)]
+            fake.phase[ref] = SupplierOrderPhase.SHIPPED
+        with time_machine.travel(clock.now() + timedelta(minutes=30), tick=False):
+            following = _statements(db, lambda: h.stage("collect"))  # noqa: B023 - run at once
+        counts.append((placing, following))
+        assert fake.created() == n
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Shipment)) == 22
+        assert s.scalar(select(func.count()).select_from(SupplierOrder).where(SupplierOrder.state == "shipped")) == 22
+        if unpaid:
+            assert s.scalar(select(func.count()).select_from(SupplierOrder).where(SupplierOrder.paid)) == 22
+    assert counts[1] == counts[0], counts
