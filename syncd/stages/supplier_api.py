@@ -522,16 +522,12 @@ def pay_batch(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter,
     return sum(1 for _, _, a in answers if isinstance(a, PlacedOrder) and a.paid)
 
 
-def _files_sent(rt: Runtime, s: Session, order_id: int, fallbacks: set[str | None]) -> set[str]:
+def _files_sent(rt: Runtime, siblings: Sequence[SupplierOrder], fallbacks: set[str | None]) -> set[str]:
     """The drop-folder suppliers among ``fallbacks`` that already received (or are receiving) a supplier order of
     this order in a batch file: a fallback line can no longer join it, and a second one would carry the same
     order number (see :func:`syncd.stages.collect._match`)."""
-    files = {f for f in fallbacks if f is not None and f in rt.suppliers}
-    if not files:
-        return set()
-    return set(s.scalars(select(SupplierOrder.supplier_id).where(
-        SupplierOrder.order_id == order_id, SupplierOrder.supplier_id.in_(files),
-        SupplierOrder.batch_id.is_not(None), SupplierOrder.state != SupplierOrderState.CANCELLED)))
+    return {so.supplier_id for so in siblings if so.supplier_id in fallbacks and so.supplier_id in rt.suppliers
+            and so.batch_id is not None and so.state != SupplierOrderState.CANCELLED}
 
 
 def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) -> None:
@@ -543,7 +539,11 @@ def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) 
         if not _still_ours(rt, s, w, now):
             return
         order = s.get(Order, w.order_id)
-        so = s.get(SupplierOrder, w.so_id)
+        # every supplier order of the order in one read, locked: the fallback's export must not take one of them
+        # while lines are added to it
+        siblings = list(s.scalars(select(SupplierOrder).where(SupplierOrder.order_id == w.order_id)
+                                  .order_by(SupplierOrder.id).with_for_update()))
+        so = next((x for x in siblings if x.id == w.so_id), None)
         assert order is not None and so is not None
         moving = [ln for ln in so.lines if ln["supplier_sku"] in short]
         routes = rt.config.routes
@@ -551,8 +551,7 @@ def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) 
         usable = all(r.fallback_supplier and (r.fallback_supplier in rt.api_suppliers
                                               or r.fallback_supplier in rt.suppliers)
                      for r in fallbacks.values()) and len(fallbacks) == len({ln["merchant_sku"] for ln in moving})
-        sent_files = _files_sent(rt, s, w.order_id, {r.fallback_supplier for r in fallbacks.values()}) if usable \
-            else set()
+        sent_files = _files_sent(rt, siblings, {r.fallback_supplier for r in fallbacks.values()}) if usable else set()
         if not usable or sent_files or order.state != OrderState.ROUTED:
             _release(s, w.so_id, next_check_at=None, last_error=f"out of stock: {words}")
             if order.state == OrderState.ROUTED:
@@ -581,17 +580,14 @@ def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) 
         kept = [ln for ln in so.lines if ln["platform_line_id"] not in moved_line_ids]
         for fb, lines in by_fallback.items():
             # The fallback supplier may already have this order's other lines waiting: one supplier order, so
-            # the supplier sees the order once. Locked: its export must not take it while lines are added.
-            waiting = s.scalars(select(SupplierOrder).where(
-                SupplierOrder.order_id == w.order_id, SupplierOrder.supplier_id == fb,
-                SupplierOrder.state == SupplierOrderState.PENDING, SupplierOrder.batch_id.is_(None),
-                SupplierOrder.first_attempt_at.is_(None)).with_for_update()).first()
+            # the supplier sees the order once.
+            waiting = next((x for x in siblings if x.supplier_id == fb and x.state == SupplierOrderState.PENDING
+                            and x.batch_id is None and x.first_attempt_at is None), None)
             if waiting is not None:
                 waiting.lines = [*waiting.lines, *lines]
                 waiting.updated_at = now
                 continue
-            taken = set(s.scalars(select(SupplierOrder.idempotency_key).where(SupplierOrder.order_id == w.order_id,
-                                                                              SupplierOrder.supplier_id == fb)))
+            taken = {x.idempotency_key for x in siblings if x.supplier_id == fb}
             s.add(SupplierOrder(order_id=w.order_id, supplier_id=fb, kind="fallback", lines=lines,
                                 # a second fallback of this order to the same supplier (another line that ran
                                 # out later) is a supplier order of its own, under a key of its own
