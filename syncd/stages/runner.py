@@ -23,8 +23,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
@@ -316,3 +317,21 @@ def audit(s: Session, rt: Runtime, system: str, action: str, subject: str, *, ke
     """One line of the audit log of outside calls: ``intent`` before the call, the outcome after."""
     s.add(AuditEntry(actor=rt.holder, at=clock.now(), system=system, action=action, subject=subject,
                      idempotency_key=key, outcome=outcome, detail=detail[:2000]))
+
+
+@dataclass
+class Audits:
+    """Audit lines of a batch, written in one statement by :meth:`write` (the ORM sends one INSERT per
+    :func:`audit` line: most of a batched stage's statements)."""
+
+    rt: Runtime
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, system: str, action: str, subject: str, *, key: str | None, outcome: str, detail: str = "") -> None:
+        self.rows.append({"actor": self.rt.holder, "at": clock.now(), "system": system, "action": action,
+                          "subject": subject, "idempotency_key": key, "outcome": outcome, "detail": detail[:2000]})
+
+    def write(self, s: Session) -> None:
+        if self.rows:
+            s.execute(insert(AuditEntry), self.rows)
+            self.rows = []
