@@ -205,6 +205,10 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
 
 
 def main(args: argparse.Namespace) -> int:
+    if getattr(args, "seed_only", False):
+        from syncd.bench_seed import seed_only
+
+        return seed_only(args)
     orders = 100_000 if args.large else int(args.orders)
     rate_limited = bool(getattr(args, "rate_limited", False))
     file_only = bool(getattr(args, "file_suppliers_only", False))
