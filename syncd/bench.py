@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from syncd import clock
+from syncd import bench_results, clock
 from syncd.bench_calls import ShopWork, SupplierWork, Workload, floor_table, format_table, poll_floor
 from syncd.config.loader import Config
 from syncd.config.models import Route
@@ -269,11 +269,39 @@ def main(args: argparse.Namespace) -> int:
           f"{'2 file suppliers' if file_only else '2 file and 2 API suppliers'} "
           f"({'PostgreSQL' if args.postgres else 'SQLite'}{', platform rate limits on' if rate_limited else ''})",
           flush=True)
+    load_at_start = _load()
     r = run_bench(orders, args.postgres, time_limit=3600 if args.large or rate_limited else 900,
                   rate_limited=rate_limited, platforms=platforms, file_only=file_only)
+    _print_run(r)
+    work = {"orders": orders, "platforms": list(platforms), "file_suppliers_only": file_only,
+            "rate_limited": rate_limited, "database": r["database"]}
+    finish(args, work, r, load_at_start)
+    return 0 if r["left_unsettled"] == 0 else 1
+
+
+def _load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return -1.0
+
+
+def _print_run(r: dict[str, Any]) -> None:
     print(json.dumps({k: v for k, v in r.items() if k != "calls_vs_floor"}, ensure_ascii=False, indent=2))
     print("\nCalls against the floor (per order of the shop; per supplier order at API suppliers):")
     print(format_table(r["calls_vs_floor"]))
     print(f"\n{r['orders_per_second']} orders/s end to end ({r['wall_seconds']} s), {r['cpu_ms_per_order']} ms CPU "
           f"per order, peak RSS {r['peak_rss_mb']} MB, {r['db_statements_per_order']} DB statements per order")
-    return 0 if r["left_unsettled"] == 0 else 1
+
+
+def finish(args: argparse.Namespace, work: dict[str, Any], figures: dict[str, Any], load_at_start: float) -> None:
+    """``--json FILE``: the run as a document (and its table for docs/benchmarks.md); ``--compare OLD``: the
+    differences from an earlier one."""
+    doc = bench_results.document(work, figures, load_at_start)
+    if getattr(args, "json_file", None):
+        bench_results.write(args.json_file, doc)
+        print(f"\nwrote {args.json_file}; its table for docs/benchmarks.md:\n")
+        print(bench_results.markdown(doc))
+    if getattr(args, "compare", None):
+        print()
+        print(bench_results.format_compare(bench_results.load(args.compare), doc))
