@@ -159,9 +159,37 @@ def workload(db: Any, config: Config, wall: float, since: Any = None) -> Workloa
     return work
 
 
+def run_floor_line(per_shop: int, root: Path, rate_limited: bool, platforms: tuple[str, ...],
+                   file_only: bool) -> dict[str, Any]:
+    """The bare client (syncd.bench_floor) against a fresh sandbox holding the same orders as the bench's."""
+    from syncd.bench_floor import run_floor
+
+    data_dir = root / "floor-data"
+    sandbox, url = _start_sandbox(per_shop, data_dir, rate_limited, platforms)
+    try:
+        config = _bench_config(load_sandbox_config(copy_sandbox_config(root / "floor-config"), url), rate_limited,
+                               platforms, file_only)
+        return run_floor(config, data_dir)
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=15)
+
+
+def add_floor(result: dict[str, Any], floor: dict[str, Any]) -> None:
+    """The floor's figures and syncd's CPU per order as a multiple of it (in all, and storefront stages alone)."""
+    result["floor"] = floor
+    f = floor["cpu_ms_per_order"]
+    result["floor_cpu_ms_per_order"] = f
+    if f > 0:
+        result["cpu_multiple_of_floor"] = round(result["cpu_ms_per_order"] / f, 2)
+        by_stage = result.get("cpu_ms_per_order_by_stage", {})
+        storefront = by_stage.get("pull", 0.0) + by_stage.get("writeback", 0.0)
+        result["storefront_multiple_of_floor"] = round(storefront / f, 2)
+
+
 def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
               rate_limited: bool = False, platforms: tuple[str, ...] = PLATFORMS,
-              file_only: bool = False) -> dict[str, Any]:
+              file_only: bool = False, floor: bool = True) -> dict[str, Any]:
     per_shop = math.ceil(orders / len(platforms))
     expected = per_shop * len(platforms)
     with tempfile.TemporaryDirectory(prefix="syncd-bench-") as tmp:
@@ -209,6 +237,7 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
         finally:
             sandbox.terminate()
             sandbox.wait(timeout=15)
+        floor_figures = run_floor_line(per_shop, root, rate_limited, platforms, file_only) if floor else None
     handled = p.total
     per_platform: dict[str, dict[str, float]] = {}
     other: dict[str, int] = {}
@@ -236,6 +265,8 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
         "database": "postgresql" if db_url and db_url.startswith("postgres") else "sqlite",
         "calls_vs_floor": floor_table(calls, work),
     }
+    if floor_figures is not None:
+        add_floor(result, floor_figures)
     if rate_limited:
         result["flow_control_refusals"] = {p: state.get(p, {}).get("errors", {}).get(FLOW_CONTROL_CODES[p], 0)
                                            for p in platforms}
@@ -292,6 +323,10 @@ def _print_run(r: dict[str, Any]) -> None:
     print(format_table(r["calls_vs_floor"]))
     print(f"\n{r['orders_per_second']} orders/s end to end ({r['wall_seconds']} s), {r['cpu_ms_per_order']} ms CPU "
           f"per order, peak RSS {r['peak_rss_mb']} MB, {r['db_statements_per_order']} DB statements per order")
+    if "cpu_multiple_of_floor" in r:
+        print(f"floor line (bare client: list, decrypt, ship; no database, no scheduler): "
+              f"{r['floor_cpu_ms_per_order']} ms CPU per order; syncd {r['cpu_multiple_of_floor']}x the floor in all, "
+              f"its pull and write-back {r['storefront_multiple_of_floor']}x")
 
 
 def finish(args: argparse.Namespace, work: dict[str, Any], figures: dict[str, Any], load_at_start: float) -> None:
