@@ -14,15 +14,19 @@ import json
 import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from syncd import bench_results, clock
 from syncd.bench_calls import ShopWork, SupplierWork, Workload, floor_table, format_table, poll_floor
+from syncd.bench_seed import seed_orders
 from syncd.config.loader import Config
 from syncd.config.models import Route
 from syncd.daemon import run_daemon
@@ -30,11 +34,9 @@ from syncd.process import tune_for_daemon
 from syncd.runtime import build_runtime
 from syncd.sandboxrun import (
     SANDBOX_SUPPLIERS,
-    api_supplier_summary,
+    Progress,
     copy_sandbox_config,
     load_sandbox_config,
-    progress,
-    progress_by_shop,
     supplier_dirs,
     total_orders,
     unsettled,
@@ -187,12 +189,79 @@ def add_floor(result: dict[str, Any], floor: dict[str, Any]) -> None:
         result["storefront_multiple_of_floor"] = round(storefront / f, 2)
 
 
+@contextmanager
+def _fresh_schema(db_url: str | None) -> Iterator[str | None]:
+    """PostgreSQL: each run in a schema of its own (created, then dropped), so runs never see each other's
+    orders. SQLite: the run's own file in its temporary directory (``None``)."""
+    if not db_url or not db_url.startswith("postgres"):
+        yield db_url
+        return
+    from sqlalchemy import text
+
+    schema = f"bench_{os.getpid()}_{int(time.time() * 1000) % 10**9}"
+    admin = open_database(db_url)
+    try:
+        with admin.engine.begin() as c:
+            c.execute(text(f'CREATE SCHEMA "{schema}"'))
+        sep = "&" if "?" in db_url else "?"
+        try:
+            yield f"{db_url}{sep}options=-csearch_path%3D{schema}"
+        finally:
+            with admin.engine.begin() as c:
+                c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+def _progress(db: Any, base: int) -> Progress:
+    """The run's own orders (ids above ``base``) by state; the same figures as sandboxrun.progress."""
+    from sqlalchemy import func, select
+
+    from syncd.store.models import Order
+
+    with db.read() as s:
+        states = dict(s.execute(select(Order.state, func.count()).where(Order.id > base).group_by(Order.state)).all())
+    return Progress(sum(states.values()), states.get("new", 0), states.get("routed", 0), states.get("placed", 0),
+                    states.get("shipped", 0), states.get("held", 0),
+                    states.get("cancelled", 0) + states.get("skipped", 0), 0, 0)
+
+
+def _by_shop(db: Any, base: int) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from syncd.store.models import Order
+
+    with db.read() as s:
+        return {str(k): int(n) for k, n in s.execute(select(Order.shop_id, func.count()).where(Order.id > base)
+                                                     .group_by(Order.shop_id)).all()}
+
+
+def _at_api_suppliers(db: Any, suppliers: list[str], base: int) -> dict[str, int]:
+    """Supplier orders of the run's orders at each API supplier."""
+    from sqlalchemy import func, select
+
+    from syncd.store.models import SupplierOrder
+
+    out = dict.fromkeys(suppliers, 0)
+    if suppliers:
+        with db.read() as s:
+            for sid, n in s.execute(select(SupplierOrder.supplier_id, func.count())
+                                    .where(SupplierOrder.supplier_id.in_(suppliers), SupplierOrder.order_id > base)
+                                    .group_by(SupplierOrder.supplier_id)).all():
+                out[str(sid)] = int(n)
+    return out
+
+
 def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
               rate_limited: bool = False, platforms: tuple[str, ...] = PLATFORMS,
-              file_only: bool = False, floor: bool = True) -> dict[str, Any]:
+              file_only: bool = False, floor: bool = True, seed: int = 0,
+              seed_from: Path | None = None) -> dict[str, Any]:
+    """One run of the daemon over ``orders`` sandbox orders. ``seed``: that many finished orders of history are
+    in the database first (copied from the SQLite file ``seed_from`` when given, else seeded now); the figures
+    are those of the new orders alone."""
     per_shop = math.ceil(orders / len(platforms))
     expected = per_shop * len(platforms)
-    with tempfile.TemporaryDirectory(prefix="syncd-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="syncd-bench-") as tmp, _fresh_schema(db_url) as db_url:
         root = Path(tmp)
         data_dir = root / "data"
         sandbox, url = _start_sandbox(per_shop, data_dir, rate_limited, platforms)
@@ -200,8 +269,16 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
             config_dir = copy_sandbox_config(root / "config")
             config = _bench_config(load_sandbox_config(config_dir, url), rate_limited, platforms, file_only)
             settings = Settings(config_dir=config_dir, data_dir=data_dir, database_url=db_url)
+            if seed_from is not None and not db_url:
+                data_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(seed_from, data_dir / "syncd.db")  # a seeded history, copied: each run its own
             db = open_database(settings.db_url())
             upgrade(db)
+            if seed and seed_from is None:
+                seed_orders(db, seed, report=lambda done, secs: print(f"  seeded {done:,} of {seed:,} ({secs:.0f} s)",
+                                                                      flush=True))
+            base = total_orders(db)  # the history's last id: the run's orders come after it
+            expected_last = base + expected
             rt = build_runtime(settings, config, db)
             tune_for_daemon()  # as ``syncd run`` does
             db.statements.count = 0
@@ -213,7 +290,7 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
                 if time.monotonic() - checked[0] < 2.0:
                     return False
                 checked[0] = time.monotonic()
-                finished = unsettled(db) == 0 and total_orders(db) >= expected
+                finished = unsettled(db) == 0 and total_orders(db) >= expected_last
                 return finished or time.monotonic() - t0 > time_limit
 
             run_daemon(rt, install_signals=False, until=done)
@@ -221,17 +298,17 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
             # The daemon's peak, taken before the harness reads its own figures (the simulators' state
             # lists every shipment: decoding it would cost more memory than the daemon's busiest moment).
             peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            p = progress(db)
-            by_shop = progress_by_shop(db)
+            p = _progress(db, base)
+            by_shop = _by_shop(db, base)
             state = _sandbox_state(url, platforms) if rate_limited else {}
             rates = rt.limiter.rates()
             peak = {key: rt.stats.peak_rate(*key) for key in rt.stats.calls}
             calls = dict(rt.stats.calls)
-            at_supplier = {sid: sum(n.values()) for sid, n in api_supplier_summary(db, list(rt.api_suppliers)).items()}
+            at_supplier = _at_api_suppliers(db, list(rt.api_suppliers), base)
             kinds = {sid: str(config.suppliers[sid].kind) for sid in at_supplier}
             statements = db.statements.count
             stage_cpu = rt.metrics.cpu_seconds()
-            work = workload(db, config, wall)
+            work = workload(db, config, wall, since=base)
             rt.close()
             db.dispose()
         finally:
@@ -301,13 +378,53 @@ def main(args: argparse.Namespace) -> int:
           f"({'PostgreSQL' if args.postgres else 'SQLite'}{', platform rate limits on' if rate_limited else ''})",
           flush=True)
     load_at_start = _load()
-    r = run_bench(orders, args.postgres, time_limit=3600 if args.large or rate_limited else 900,
-                  rate_limited=rate_limited, platforms=platforms, file_only=file_only)
+    limit = 3600 if args.large or rate_limited else 900
+    r = run_bench(orders, args.postgres, time_limit=limit, rate_limited=rate_limited, platforms=platforms,
+                  file_only=file_only)
     _print_run(r)
     work = {"orders": orders, "platforms": list(platforms), "file_suppliers_only": file_only,
             "rate_limited": rate_limited, "database": r["database"]}
+    seed = int(getattr(args, "seed_orders", None) or 0)
+    if seed > 0:
+        r = seeded_run(args, r, seed, orders, limit, rate_limited, platforms, file_only)
+        work["seeded_orders"] = seed
     finish(args, work, r, load_at_start)
     return 0 if r["left_unsettled"] == 0 else 1
+
+
+SEEDED_KEEP = ("wall_seconds", "cpu_ms_per_order", "cpu_ms_per_order_by_stage", "peak_rss_mb",
+               "db_statements_per_order", "left_unsettled")
+
+
+def seeded_run(args: argparse.Namespace, empty: dict[str, Any], seed: int, orders: int, limit: float,
+               rate_limited: bool, platforms: tuple[str, ...], file_only: bool) -> dict[str, Any]:
+    """The same workload again on a database holding ``seed`` finished orders; the figures of both side by side
+    and the CPU per new order seeded against empty (the aim: at most 1.2x)."""
+    seed_from = Path(args.seed_from) if getattr(args, "seed_from", None) else None
+    with tempfile.TemporaryDirectory(prefix="syncd-bench-seed-") as tmp:
+        if seed_from is None and not args.postgres:  # seeded once into a file each run then copies
+            seed_from = Path(tmp) / "seeded.db"
+            print(f"\nseeding {seed:,} finished orders (60 days) into {seed_from}", flush=True)
+            from syncd.bench_seed import main as seed_main
+
+            summary = seed_main(f"sqlite:///{seed_from}", seed)
+            print(f"seeded in {summary.seconds:.0f} s", flush=True)
+        print(f"\nthe same workload on a database holding {seed:,} finished orders", flush=True)
+        r = run_bench(orders, args.postgres, time_limit=limit, rate_limited=rate_limited, platforms=platforms,
+                      file_only=file_only, floor=False, seed=seed, seed_from=seed_from)
+    _print_run(r)
+    for key in ("floor", "floor_cpu_ms_per_order"):
+        if key in empty:
+            r[key] = empty[key]
+    if r.get("floor_cpu_ms_per_order"):
+        add_floor(r, r["floor"])
+    r["seeded_orders"] = seed
+    r["empty_database"] = {k: empty[k] for k in SEEDED_KEEP if k in empty}
+    r["cpu_seeded_vs_empty"] = round(r["cpu_ms_per_order"] / max(empty["cpu_ms_per_order"], 1e-9), 2)
+    r["left_unsettled"] = r["left_unsettled"] + empty["left_unsettled"]
+    print(f"\nCPU per new order with {seed:,} stored orders: {r['cpu_ms_per_order']} ms against "
+          f"{empty['cpu_ms_per_order']} ms on an empty database: {r['cpu_seeded_vs_empty']}x (aim: at most 1.2x)")
+    return r
 
 
 def _load() -> float:

@@ -538,6 +538,8 @@ def _bench_scale_options(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--seed-orders", type=int, metavar="N",
                        help="seed N finished orders (60 days of history) first; the bench runs on an empty and "
                             "on the seeded database and prints the ratio")
+    bench.add_argument("--seed-from", metavar="FILE",
+                       help="with --seed-orders on SQLite: a database file seeded before (--seed-only), copied")
     bench.add_argument("--seed-only", action="store_true",
                        help="with --seed-orders: only seed, into --postgres URL or the configured database")
     bench.add_argument("--json", dest="json_file", metavar="FILE", help="also write every figure to FILE (JSON)")
