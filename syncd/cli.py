@@ -573,6 +573,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return int(bench.main(args))
 
 
+def _bench_scale_options(bench: argparse.ArgumentParser) -> None:
+    """The bench's history, fleet, replica and result-file options (docs/benchmarks.md)."""
+    bench.add_argument("--seed-orders", type=int, metavar="N",
+                       help="seed N finished orders (60 days of history) first; the bench runs on an empty and "
+                            "on the seeded database and prints the ratio")
+    bench.add_argument("--seed-from", metavar="FILE",
+                       help="with --seed-orders on SQLite: a database file seeded before (--seed-only), copied")
+    bench.add_argument("--seed-only", action="store_true",
+                       help="with --seed-orders: only seed, into --postgres URL or the configured database")
+    bench.add_argument("--json", dest="json_file", metavar="FILE", help="also write every figure to FILE (JSON)")
+    bench.add_argument("--compare", metavar="OLD.json", help="print the differences from an earlier --json FILE")
+
+
 def _audited(p: argparse.ArgumentParser, *, reason_required: bool = False) -> None:
     """``--by`` and ``--reason`` (``--why``) of a manual action: both go to the audit log."""
     p.add_argument("--by", help="who does it, for the audit log (default: the OS user)")
@@ -706,6 +719,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="simulators enforce the platforms' rate limits; the daemon runs on its default budgets")
     bench.add_argument("--tracking", type=int, metavar="N",
                        help="instead: the track and watch stages over N active parcels (Kuaidi100 simulator)")
+    _bench_scale_options(bench)
     bench.set_defaults(fn=cmd_bench)
     _report_parser(sub.add("report", "processing speed, logistics, cost and margin for a period (docs/reports.md)"))
     _stock_parsers(sub)

@@ -194,12 +194,14 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> 
     (before any request), the requests follow, and their outcomes are recorded in one, the payments in one more.
     """
     now = clock.now()
-    pending = and_(SupplierOrder.state == SupplierOrderState.PENDING,
-                   or_(Order.state == OrderState.ROUTED, SupplierOrder.kind == "reship"))
+    # pending (of a routed order, or a reship) or placing; the state as an IN list lets the claim read only the
+    # supplier's open rows through ix_supplier_orders_supplier_cancel_state (tests/store/test_query_plans.py)
     with rt.db.begin() as s:
         work = _claim(rt, s, supplier_id, now, and_(
             SupplierOrder.cancel_state == "none", shadow.live_orders(rt.config),  # a shadow shop's: never placed
-            or_(pending, SupplierOrder.state == SupplierOrderState.PLACING)), PLACE_BATCH)
+            SupplierOrder.state.in_([SupplierOrderState.PENDING, SupplierOrderState.PLACING]),
+            or_(SupplierOrder.state == SupplierOrderState.PLACING, Order.state == OrderState.ROUTED,
+                SupplierOrder.kind == "reship")), PLACE_BATCH)
     if not work:
         return 0
     done, transient_in_a_row = 0, 0

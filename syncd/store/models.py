@@ -142,8 +142,10 @@ class SupplierOrder(Base):
 
     __tablename__ = "supplier_orders"
     __table_args__ = (Index("ix_supplier_orders_supplier_state", "supplier_id", "state"),
-                      # refunds to pass on: a handful among every order the supplier ever shipped
-                      Index("ix_supplier_orders_supplier_cancel", "supplier_id", "cancel_state"))
+                      # refunds to pass on: a handful among every order the supplier ever shipped; with the state,
+                      # the API suppliers' place claim (cancel_state none, pending or placing) reads only open
+                      # rows, not the supplier's whole history (revision 0011)
+                      Index("ix_supplier_orders_supplier_cancel_state", "supplier_id", "cancel_state", "state"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     supplier_id: Mapped[str] = mapped_column(String(64))
