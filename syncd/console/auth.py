@@ -1,6 +1,6 @@
 """Who may use the console: password hashes (scrypt), sessions, CSRF tokens and the sign-in rate limit.
 
-- The password is never stored: ``SYNCD_CONSOLE_PASSWORD_HASH`` holds ``scrypt$N$r$p$salt$hash`` (base64), made by
+- The password is never stored: ``SYNCD_CONSOLE_PASSWORD_HASH`` holds ``scrypt:N:r:p:salt:hash`` (base64), made by
   ``syncd console hash-password``. scrypt is memory-hard and in the standard library (``hashlib.scrypt``).
 - A session is a random token in an ``HttpOnly``, ``SameSite=Strict`` cookie (``Secure`` behind https) naming a
   record kept in memory: a restart signs everyone out, and nothing about the user travels in the cookie.
@@ -35,15 +35,15 @@ def _b64(data: bytes) -> str:
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
-    """``scrypt$N$r$p$salt$hash`` for ``password`` (a fresh 16-byte salt unless given)."""
+    """``scrypt:N:r:p:salt:hash`` for ``password`` (a fresh 16-byte salt unless given)."""
     salt = salt if salt is not None else secrets.token_bytes(16)
     key = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(key)}"
+    return f"scrypt:{SCRYPT_N}:{SCRYPT_R}:{SCRYPT_P}:{_b64(salt)}:{_b64(key)}"
 
 
 @dataclass(frozen=True)
 class PasswordHash:
-    """A parsed ``scrypt$…`` hash."""
+    """A parsed ``scrypt:…`` hash."""
 
     n: int
     r: int
@@ -54,9 +54,9 @@ class PasswordHash:
     @classmethod
     def parse(cls, text: str) -> PasswordHash:
         """Raises :class:`BadHash` saying what is wrong (never quoting the value)."""
-        parts = text.strip().split("$")
+        parts = text.strip().split(":")
         if len(parts) != 6 or parts[0] != "scrypt":
-            raise BadHash("expected scrypt$N$r$p$salt$hash, as `syncd console hash-password` prints it")
+            raise BadHash("expected scrypt:N:r:p:salt:hash, as `syncd console hash-password` prints it")
         try:
             n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
             salt = base64.b64decode(parts[4], validate=True)

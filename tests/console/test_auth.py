@@ -22,8 +22,8 @@ def test_hash_password_given_the_password_verifies_and_another_does_not():
     assert not stored.verify("x" * 5000)  # bounded before it is hashed
 
 
-@pytest.mark.parametrize("text", ["", "plain", "scrypt$16384$8$1$!!$!!", "scrypt$3$8$1$YWFh$YWFhYWFhYWFhYWFhYWFhYWFh",
-                                  "scrypt$4194304$8$1$YWFh$YWFhYWFhYWFhYWFhYWFhYWFh"])
+@pytest.mark.parametrize("text", ["", "plain", "scrypt:16384:8:1:!!:!!", "scrypt:3:8:1:YWFh:YWFhYWFhYWFhYWFhYWFhYWFh",
+                                  "scrypt:4194304:8:1:YWFh:YWFhYWFhYWFhYWFhYWFhYWFh"])
 def test_password_hash_given_a_malformed_or_costly_hash_refuses_without_quoting_it(text: str):
     with pytest.raises(BadHash) as err:
         PasswordHash.parse(text)
@@ -32,7 +32,7 @@ def test_password_hash_given_a_malformed_or_costly_hash_refuses_without_quoting_
 
 def test_console_settings_given_a_bad_hash_name_the_variable_not_the_value():
     with pytest.raises(ValueError, match="password_hash") as err:
-        ConsoleSettings(password_hash="scrypt$nonsense-secret")
+        ConsoleSettings(password_hash="scrypt:nonsense-secret")
     assert "nonsense-secret" not in str(err.value)
 
 

@@ -1,0 +1,47 @@
+"""The console on the daemon's admin port, and ``syncd console hash-password``."""
+
+from __future__ import annotations
+
+import io
+
+import httpx
+import pytest
+
+from syncd.cli import main
+from syncd.console.auth import PasswordHash
+from syncd.httpd import Listener, Readiness
+from syncd.store.db import Database
+from tests.console.conftest import PASSWORD, make_console
+from tests.console.seed import Seeded
+
+
+def test_admin_listener_given_the_console_serves_it_beside_health_and_metrics(db: Database, seeded: Seeded):
+    listener = Listener(readiness=lambda: Readiness(()), metrics=lambda: "m 1\n",
+                        console=make_console(db).app())
+    listener.start()
+    try:
+        with httpx.Client(base_url=listener.url, follow_redirects=False) as c:
+            assert c.get("/healthz").text == "ok\n"
+            assert c.get("/metrics").text == "m 1\n"
+            assert c.get("/").headers["location"].startswith("/login")
+            assert c.post("/login", data={"password": PASSWORD}).status_code == 303
+            assert "A3" in c.get("/orders").text
+        with pytest.raises(ValueError, match="console serves every path"):
+            listener.register("POST", "/callbacks/x", lambda *a: (200, {}, b""))
+    finally:
+        listener.stop()
+
+
+def test_hash_password_given_a_password_on_stdin_prints_a_hash_that_verifies(monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long passphrase\n"))
+    assert main(["console", "hash-password"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert "a long passphrase" not in out
+    assert PasswordHash.parse(out).verify("a long passphrase")
+
+
+def test_hash_password_given_a_short_password_refuses_and_prints_no_hash(monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["console", "hash-password"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "8 to 1024 bytes" in captured.err
