@@ -22,6 +22,7 @@ from syncd.alerts.rules import scrub
 from syncd.status import OrderFilter, list_orders, paused_shops, stage_rows, suppliers_late, token_rows
 from syncd.store.db import Database
 from syncd.store.models import Alert, Order, Shipment, SupplierOrder, TrackingEvent
+from syncd.views import parcel_word
 
 URGENT_HOURS = 12.0  # the overview lists open orders whose ship-by time is past or this close
 URGENT_LIMIT = 20
@@ -144,7 +145,7 @@ def timeline(db: Database, order: dict[str, Any]) -> list[dict[str, Any]]:
                                  Shipment.tracking_no).join(Shipment, Shipment.id == TrackingEvent.shipment_id)
                           .where(Shipment.order_id == order["id"]).order_by(TrackingEvent.at).limit(500))
         for at, state, text, location, tracking_no in scans:
-            add(_iso(at), "scan", f"{tracking_no} {state} {location} {text}".strip())
+            add(_iso(at), "scan", f"{tracking_no} {parcel_word(state)} {location} {text}".strip())
     for a in order["audit"]:
         add(a["at"], "audit", f"{a['system']} {a['action']} {a['outcome']} {a['by']} {a['detail']}".strip())
     return sorted(events, key=lambda e: e["at"])

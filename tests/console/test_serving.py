@@ -45,3 +45,13 @@ def test_hash_password_given_a_short_password_refuses_and_prints_no_hash(monkeyp
     assert main(["console", "hash-password"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "8 to 1024 bytes" in captured.err
+
+
+def test_time_pages_given_a_database_renders_every_page_and_reports_times(db: Database, seeded: Seeded):
+    from syncd.console.bench import time_pages
+
+    result = time_pages(db.engine, repeat=1)
+    assert {"overview", "orders", "order_detail", "search_tracking", "alerts", "suppliers"} <= set(result)
+    assert {r["status"] for r in result.values()} == {200}
+    assert result["order_detail"]["path"] == f"/orders/{seeded.fresh}"
+    assert all(r["best_ms"] > 0 for r in result.values())
