@@ -55,3 +55,16 @@ def test_time_pages_given_a_database_renders_every_page_and_reports_times(db: Da
     assert {r["status"] for r in result.values()} == {200}
     assert result["order_detail"]["path"] == f"/orders/{seeded.fresh}"
     assert all(r["best_ms"] > 0 for r in result.values())
+
+
+def test_demo_console_hint_given_a_folder_prints_a_password_whose_hash_it_stored(tmp_path):
+    import re
+
+    from syncd.demo import console_hint
+
+    text = console_hint(tmp_path)
+    password = re.search(r"one-time password (\S+)", text).group(1)
+    env = (tmp_path / "console.env").read_text()
+    assert password not in env and (tmp_path / "console.env").stat().st_mode & 0o077 == 0
+    assert PasswordHash.parse(env.split("=", 1)[1]).verify(password)
+    assert "env $(cat console.env) syncd --config config run" in text and "http://127.0.0.1:8080/" in text
