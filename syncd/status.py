@@ -253,7 +253,10 @@ def list_orders(db: Database, f: OrderFilter) -> list[dict[str, Any]]:
     if f.shop:
         q = q.where(Order.shop_id == f.shop)
     if f.supplier:
-        q = q.where(Order.id.in_(select(SupplierOrder.order_id).where(SupplierOrder.supplier_id == f.supplier)))
+        # EXISTS, not IN (…): newest first, the walk stops at the limit instead of listing every order the
+        # supplier ever had (hundreds of thousands) first
+        q = q.where(select(SupplierOrder.id).where(SupplierOrder.order_id == Order.id,
+                                                   SupplierOrder.supplier_id == f.supplier).exists())
     if f.since:
         q = q.where(Order.first_seen_at >= f.since)
     if f.until:

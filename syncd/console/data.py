@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 
 from syncd import clock
 from syncd.alerts.commands import list_open
@@ -29,6 +29,7 @@ URGENT_LIMIT = 20
 FORWARDED = ("placed", "shipped")
 SEVERITIES = ("critical", "warning", "info")
 PROBLEM_STATES = ("problem", "returning", "returned", "refused")
+PHONE_DAYS = 30  # a search by phone tail looks at the orders first seen in the last 30 days
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -42,26 +43,36 @@ def day_start(now: datetime, zone: ZoneInfo, days_back: int = 0) -> datetime:
     return midnight.astimezone(UTC)
 
 
-def orders_by_shop_state(db: Database, since: datetime) -> list[dict[str, Any]]:
-    """Orders first seen since ``since``, per shop and state (index ``ix_orders_seen_shop_state``)."""
+def orders_by_shop_state(db: Database, since: datetime, today: datetime) -> list[dict[str, Any]]:
+    """Orders first seen since ``since`` per shop and state, with how many of them since ``today``: one pass over
+    the range of index ``ix_orders_seen_shop_state``."""
+    inner = select(Order.shop_id, Order.state, Order.first_seen_at).where(Order.first_seen_at >= since)
+    if db.is_sqlite:
+        # Unflattened, or SQLite's planner walks all of ix_orders_shop_state to save the GROUP BY's sort: every
+        # order of every day instead of the week's (3 s instead of 0.2 s at a million orders)
+        inner = inner.limit(-1)
+    rows = inner.subquery()
+    recent = func.sum(case((rows.c.first_seen_at >= today, 1), else_=0))
     with db.read() as s:
-        rows = s.execute(select(Order.shop_id, Order.state, func.count()).where(Order.first_seen_at >= since)
-                         .group_by(Order.shop_id, Order.state).order_by(Order.shop_id, Order.state))
-        return [{"shop": shop, "state": state, "orders": int(n)} for shop, state, n in rows]
+        found = s.execute(select(rows.c.shop_id, rows.c.state, func.count(), recent)
+                          .group_by(rows.c.shop_id, rows.c.state).order_by(rows.c.shop_id, rows.c.state))
+        return [{"shop": shop, "state": state, "orders": int(n), "today": int(t or 0)} for shop, state, n, t in found]
 
 
-def funnel(db: Database, since: datetime) -> dict[str, int]:
-    """Of the orders first seen since ``since``: pulled, forwarded to a supplier (placed or shipped), shipped by the
-    supplier (a parcel is known), tracking on the storefront (every parcel uploaded: shipped)."""
+def funnel(db: Database, since: datetime, per_shop_state: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Of the orders first seen since ``since`` (``per_shop_state``: their counts, :func:`orders_by_shop_state`):
+    pulled, forwarded to a supplier (placed or shipped), shipped by the supplier (shipped, or a parcel is known), and
+    tracking on the storefront (shipped: every parcel uploaded)."""
+    per_state: dict[str, int] = {}
+    for r in per_shop_state:
+        per_state[r["state"]] = per_state.get(r["state"], 0) + r["orders"]
     with db.read() as s:
-        per_state = dict(s.execute(select(Order.state, func.count()).where(Order.first_seen_at >= since)
-                                   .group_by(Order.state)).all())
+        unshipped = select(Order.id).where(Order.first_seen_at >= since, Order.state != "shipped")
         with_parcel = s.scalar(select(func.count(func.distinct(Shipment.order_id)))
-                               .join(Order, Order.id == Shipment.order_id)
-                               .where(Order.first_seen_at >= since)) or 0
-    pulled = sum(int(n) for n in per_state.values())
-    return {"pulled": pulled, "forwarded": sum(int(per_state.get(st, 0)) for st in FORWARDED),
-            "supplier_shipped": int(with_parcel), "uploaded": int(per_state.get("shipped", 0))}
+                               .where(Shipment.order_id.in_(unshipped))) or 0
+    shipped = per_state.get("shipped", 0)
+    return {"pulled": sum(per_state.values()), "forwarded": sum(per_state.get(st, 0) for st in FORWARDED),
+            "supplier_shipped": shipped + int(with_parcel), "uploaded": shipped}
 
 
 def alerts_by_severity(db: Database) -> dict[str, int]:
@@ -101,15 +112,16 @@ def tokens(db: Database, now: datetime) -> list[dict[str, Any]]:
 def overview(db: Database, now: datetime, zone: ZoneInfo) -> dict[str, Any]:
     """Everything the 总览 page shows."""
     today, week = day_start(now, zone), day_start(now, zone, 6)
-    return {"today": orders_by_shop_state(db, today), "week": orders_by_shop_state(db, week),
-            "funnel": funnel(db, week),
+    per_shop_state = orders_by_shop_state(db, week, today)
+    return {"per_shop_state": per_shop_state, "funnel": funnel(db, week, per_shop_state),
             "urgent": list_orders(db, OrderFilter(late_within=URGENT_HOURS, limit=URGENT_LIMIT)),
             "alerts": alerts_by_severity(db), "stages": stages(db), "tokens": tokens(db, now)}
 
 
-def search_orders(db: Database, text: str, limit: int = 200) -> tuple[int, ...]:
+def search_orders(db: Database, text: str, now: datetime, limit: int = 200) -> tuple[int, ...]:
     """Orders matching ``text``: its platform order id, a tracking number, or (4 digits) the last four digits of the
-    receiver's phone as the platform shows it masked."""
+    receiver's phone as the platform shows it masked, among the orders of the last ``PHONE_DAYS`` days (the phone is
+    inside the receiver's JSON: read row by row, so the range is bounded)."""
     text = text.strip()[:64]
     if not text:
         return ()
@@ -118,7 +130,8 @@ def search_orders(db: Database, text: str, limit: int = 200) -> tuple[int, ...]:
         found += s.scalars(select(Shipment.order_id).where(Shipment.tracking_no == text).limit(limit))
         if len(text) == 4 and text.isascii() and text.isdigit():
             phone = Order.receiver["phone_masked"].as_string()
-            found += s.scalars(select(Order.id).where(phone.like(f"%{text}")).order_by(Order.id.desc()).limit(limit))
+            found += s.scalars(select(Order.id).where(Order.first_seen_at >= now - timedelta(days=PHONE_DAYS),
+                                                      phone.like(f"%{text}")).limit(limit))  # the list sorts
     return tuple(dict.fromkeys(found))[:limit]
 
 

@@ -103,9 +103,9 @@ class Pages:
     async def overview(self, request: Request, session: Session, form: dict[str, str]) -> Response:
         now = self.now()
         view = await run_in_threadpool(data.overview, self.db, now, self.zone)
-        shops = sorted({r["shop"] for r in view["week"]})
-        states = sorted({r["state"] for r in view["week"]})
-        week = {(r["shop"], r["state"]): r["orders"] for r in view["week"]}
+        rows = view["per_shop_state"]
+        shops, states = sorted({r["shop"] for r in rows}), sorted({r["state"] for r in rows})
+        week = {(r["shop"], r["state"]): r["orders"] for r in rows}
         f = view["funnel"]
         charts = {"shops": {"categories": shops, "series": [
             {"name": state_word(st), "data": [week.get((sh, st), 0) for sh in shops]} for st in states]},
@@ -113,12 +113,8 @@ class Pages:
                                                                       "value": f["forwarded"]},
                        {"name": _("shipped by supplier"), "value": f["supplier_shipped"]},
                        {"name": _("tracking on the storefront"), "value": f["uploaded"]}]}
-        today = {(r["shop"], r["state"]): r["orders"] for r in view["today"]}
-        per_shop = [{"shop": r["shop"], "state": r["state"], "today": today.get((r["shop"], r["state"]), 0),
-                     "week": r["orders"]} for r in view["week"]]
-        return self.render("overview.html", session, view=view, charts=charts, nav="overview", per_shop=per_shop,
-                           today_total=sum(r["orders"] for r in view["today"]),
-                           week_total=sum(r["orders"] for r in view["week"]))
+        return self.render("overview.html", session, view=view, charts=charts, nav="overview", per_shop=rows,
+                           today_total=sum(r["today"] for r in rows), week_total=sum(r["orders"] for r in rows))
 
     # ---- 订单 ----
 
@@ -150,7 +146,7 @@ class Pages:
         search = q.get("q", "").strip()
 
         def find() -> list[dict[str, Any]]:
-            ids = data.search_orders(self.db, search) if search else None
+            ids = data.search_orders(self.db, search, self.now()) if search else None
             if ids is not None and not ids:
                 return []
             return list_orders(self.db, OrderFilter(**{**f.__dict__, "order_ids": ids}))
