@@ -29,6 +29,7 @@ URGENT_LIMIT = 20
 FORWARDED = ("placed", "shipped")
 SEVERITIES = ("critical", "warning", "info")
 PROBLEM_STATES = ("problem", "returning", "returned", "refused")
+SUPPLIER_OPEN = ("pending", "placing", "placed")
 PHONE_DAYS = 30  # a search by phone tail looks at the orders first seen in the last 30 days
 
 
@@ -178,23 +179,26 @@ def alert_lists(db: Database, now: datetime, days: int = 7, limit: int = 100) ->
     return {"open": rows, "recent": recent}
 
 
-def supplier_figures(db: Database, hours: dict[str, float]) -> list[dict[str, Any]]:
-    """Per supplier: supplier orders per state, open cancellations, unpaid, and those late to ship."""
+def supplier_figures(db: Database, suppliers: Sequence[str], hours: dict[str, float]) -> list[dict[str, Any]]:
+    """Per supplier (the configured ones; else every one with supplier orders): its open supplier orders per state
+    (to send, being sent, at the supplier), the unpaid ones, and those late to ship. Index ranges of
+    ``ix_supplier_orders_supplier_state`` per supplier: the orders it shipped long ago are never counted."""
     late = {r["supplier"]: r for r in suppliers_late(db, hours)}
-    out: dict[str, dict[str, Any]] = {}
+    out = []
     with db.read() as s:
-        for sid, state, n in s.execute(select(SupplierOrder.supplier_id, SupplierOrder.state, func.count())
-                                       .group_by(SupplierOrder.supplier_id, SupplierOrder.state)):
-            out.setdefault(sid, {"supplier": sid, "states": {}})["states"][state] = int(n)
-        for sid, n in s.execute(select(SupplierOrder.supplier_id, func.count()).where(
-                SupplierOrder.paid.is_(False), SupplierOrder.state == "placed", SupplierOrder.cancel_state == "none")
-                .group_by(SupplierOrder.supplier_id)):
-            out.setdefault(sid, {"supplier": sid, "states": {}})["unpaid"] = int(n)
-    for sid, row in out.items():
-        row.setdefault("unpaid", 0)
-        row["late"] = late.get(sid, {}).get("late", 0)
-        row["oldest_late"] = late.get(sid, {}).get("oldest_placed_at")
-    return sorted(out.values(), key=lambda r: r["supplier"])
+        ids = list(suppliers) or list(s.scalars(select(SupplierOrder.supplier_id).distinct()))
+        for sid in sorted(ids):
+            states = dict(s.execute(select(SupplierOrder.state, func.count()).where(
+                SupplierOrder.supplier_id == sid, SupplierOrder.state.in_(SUPPLIER_OPEN))
+                .group_by(SupplierOrder.state)).all())
+            unpaid = s.scalar(select(func.count()).select_from(SupplierOrder).where(
+                SupplierOrder.supplier_id == sid, SupplierOrder.state == "placed", SupplierOrder.paid.is_(False),
+                SupplierOrder.cancel_state == "none")) or 0
+            out.append({"supplier": sid, "to_send": int(states.get("pending", 0)) + int(states.get("placing", 0)),
+                        "placed": int(states.get("placed", 0)), "unpaid": int(unpaid),
+                        "late": late.get(sid, {}).get("late", 0),
+                        "oldest_late": late.get(sid, {}).get("oldest_placed_at")})
+    return out
 
 
 def carrier_figures(db: Database, since: datetime) -> list[dict[str, Any]]:

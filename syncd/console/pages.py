@@ -33,7 +33,7 @@ from syncd.views import ORDER_STATE_WORDS, hold_word, parcel_word, state_word
 log = logging.getLogger("syncd.console")
 
 PAGE_SIZE = 50
-CARRIER_DAYS = 30  # the suppliers page counts the parcels of the last 30 days per carrier
+CARRIER_DAYS = 7  # the suppliers page counts the parcels of the last 7 days per carrier (longer: the reports)
 Resync = Callable[[str, str, str, str], int]  # (shop, platform order id, who, why) → changed
 
 
@@ -234,7 +234,7 @@ class Pages:
         since = self.now() - timedelta(days=CARRIER_DAYS)
 
         def load() -> dict[str, Any]:
-            return {"suppliers": data.supplier_figures(self.db, self.hours),
+            return {"suppliers": data.supplier_figures(self.db, self.suppliers, self.hours),
                     "carriers": data.carrier_figures(self.db, since),
                     "parcels": data.troubled_parcels(self.db)}
 
