@@ -723,6 +723,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(fn=cmd_bench)
     _report_parser(sub.add("report", "processing speed, logistics, cost and margin for a period (docs/reports.md)"))
     _stock_parsers(sub)
+    _console_parser(sub.add("console", "the web console on the admin port: sign-in helpers"))
     return p
 
 
@@ -787,6 +788,36 @@ def _stock_parsers(sub: _Sub) -> None:
     from syncd.stock.cli import add_parsers
 
     add_parsers(sub, _audited)
+
+
+
+
+def _console_parser(console: argparse.ArgumentParser) -> None:
+    csub = _Sub(console.add_subparsers(dest="action", required=True, metavar="ACTION"))
+    csub.add("hash-password", "read a password (prompt, or one line on stdin) and print the hash to put in "
+             "SYNCD_CONSOLE_PASSWORD_HASH")
+    console.set_defaults(fn=cmd_console)
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    """``syncd console hash-password``: the password is asked twice at a terminal, or read as one line from stdin
+    (a pipe); only its scrypt hash is printed."""
+    import getpass
+
+    from syncd.console.auth import MAX_PASSWORD, hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(_("Console password: "))
+        if getpass.getpass(_("The same again: ")) != password:
+            print("syncd: " + _("the two passwords differ; nothing was printed"), file=sys.stderr)
+            return EXIT_USAGE
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8 or len(password.encode()) > MAX_PASSWORD:
+        print("syncd: " + _("a console password has 8 to {n} bytes").format(n=MAX_PASSWORD), file=sys.stderr)
+        return EXIT_USAGE
+    print(hash_password(password))
+    return EXIT_OK
 
 
 _ID_HELP = "platform order id, SHOP/ORDER_ID, or #internal-id"

@@ -20,6 +20,7 @@ from syncd import __version__, clock, purge, shadow
 from syncd.callbacks import kuaidi100_handler, supplier_handler
 from syncd.httpd import start_listener
 from syncd.i18n import _
+from syncd.httpserver import ASGIApp
 from syncd.logs import log_context
 from syncd.metrics import daemon_metrics
 from syncd.process import release_free_memory
@@ -133,6 +134,13 @@ def startup_line(rt: Runtime, callbacks: tuple[int, list[str]] | None = None) ->
     return line
 
 
+def _console(rt: Runtime) -> ASGIApp:
+    """The web console on the admin port (syncd.console)."""
+    from syncd.console import for_runtime
+
+    return for_runtime(rt)
+
+
 def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[], bool] | None = None,
                on_tick: Callable[[], None] | None = None, listen: bool = False) -> bool:
     """Run until SIGTERM/SIGINT (or ``until()``); finish the step in flight and return within 10 s.
@@ -174,7 +182,8 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
     if listen:  # a busy port fails here, before any stage ran
         listener = start_listener(rt.settings, rt.db, rt.metrics, rt.stats,
                                   lambda: scheduler.running and not rt.stop.is_set(),
-                                  rt.config.global_.intervals, metrics=daemon_metrics(rt, STAGES))
+                                  rt.config.global_.intervals, metrics=daemon_metrics(rt, STAGES),
+                                  console=_console(rt))
         # the callback port serves only what is configured: nothing else is reachable from outside
         if rt.tracker is not None:
             listener.register("POST", "/callbacks/kuaidi100", kuaidi100_handler(rt))

@@ -9,6 +9,7 @@ import argparse
 import importlib
 import logging
 import os
+import secrets
 import shlex
 import shutil
 import sys
@@ -60,6 +61,7 @@ def main(args: argparse.Namespace) -> int:
             sandbox.stop()
         if getattr(args, "keep", False):
             sys.stdout.write(look_around(root))
+            sys.stdout.write(console_hint(root))
         return code
     finally:
         if not getattr(args, "keep", False):
@@ -76,6 +78,22 @@ def look_around(root: Path) -> str:
             "  syncd --config config alerts\n"
             "  ls var/suppliers/*/inbox/processed/   # "
             + _("reply files; *.errors.csv explain rejected rows") + "\n")
+
+
+def console_hint(root: Path, port: int = 8080) -> str:
+    """What ``--keep`` prints about the web console: a one-time password (shown once, never stored; its hash goes
+    in ``console.env`` in the demo's folder) and the command that serves the console on the kept data."""
+    from syncd.console.auth import hash_password
+
+    password = secrets.token_urlsafe(12)
+    env = root / "console.env"
+    env.write_text(f"SYNCD_CONSOLE_PASSWORD_HASH={hash_password(password)}\n", encoding="utf-8")
+    env.chmod(0o600)
+    return ("\n" + _("The web console on this data: run the daemon with the password's hash from console.env, "
+                     "then open {url} and sign in with the one-time password {password}").format(
+        url=f"http://127.0.0.1:{port}/", password=password) + "\n"
+        f"  cd {shlex.quote(str(root))}\n"
+        "  env $(cat console.env) syncd --config config run\n")
 
 
 def progress_line(p: Any) -> str:

@@ -36,12 +36,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response as StarletteResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from syncd import clock
 from syncd.http import CallStats
 from syncd.httpserver import HttpServer, Limits, RefusalLog
 from syncd.i18n import _
+from syncd.httpserver import ASGIApp, HttpServer, Limits, RefusalLog
 from syncd.metrics import CONTENT_TYPE, Collector, Metrics, MetricsRegistry
 from syncd.settings import Settings
 from syncd.store.db import Database
@@ -228,8 +229,9 @@ class Listener:
 
     def __init__(self, *, readiness: Callable[[], Readiness] | None = None, metrics: Callable[[], str] | None = None,
                  host: str = "127.0.0.1", port: int = 0, limits: Limits | None = None, name: str = "admin",
-                 refusals: RefusalLog | None = None) -> None:
+                 refusals: RefusalLog | None = None, console: ASGIApp | None = None) -> None:
         self._readiness = readiness
+        self._console = console
         self._metrics = metrics
         self.limits = limits or Limits()
         self._routes: list[_Route] = []
@@ -237,12 +239,15 @@ class Listener:
         self._busy = 0  # handlers running (on the server's loop only)
         self._cut = 0  # handlers still running when stop() gave up on them
         self._builtin = _BUILTIN if readiness is not None or metrics is not None else ()
-        routes = []
+        routes: list[BaseRoute] = []
         if self._builtin:
             routes += [Route("/healthz", self._healthz, methods=["GET"]),
                        Route("/readyz", self._readyz, methods=["GET"]),
                        Route("/metrics", self._metrics_page, methods=["GET"])]
-        routes.append(Route("/{path:path}", self._dispatch, methods=_METHODS))
+        if console is not None:  # the web console (syncd.console) answers every other path of this port
+            routes.append(Mount("/", app=console))
+        else:
+            routes.append(Route("/{path:path}", self._dispatch, methods=_METHODS))
         self._http = HttpServer(Starlette(routes=routes), host=host, port=port, limits=self.limits, name=name,
                                 refusals=refusals)
 
@@ -252,6 +257,8 @@ class Listener:
         The longest matching prefix wins, so ``/callbacks/suppliers`` (the handler reads the supplier id
         from the path) and ``/callbacks/suppliers/acme`` can both be registered."""
         prefix = "/" + path_prefix.strip("/")
+        if self._console is not None:
+            raise ValueError(f"{path_prefix!r}: the console serves every path of this port")
         if prefix == "/" or any(_under(b, prefix) or _under(prefix, b) for b in _BUILTIN):
             raise ValueError(f"{path_prefix!r} would shadow the listener's own endpoints")
         route = _Route(method.upper(), prefix, handler)
@@ -418,13 +425,15 @@ class Listeners:
 
 def start_listener(settings: Settings, db: Database, metrics_registry: MetricsRegistry, stats: CallStats,
                    is_scheduler_running: Callable[[], bool], stage_intervals: Mapping[str, float] | BaseModel,
-                   *, extra_collectors: Sequence[Collector] = (), metrics: Metrics | None = None) -> Listeners:
+                   *, extra_collectors: Sequence[Collector] = (), metrics: Metrics | None = None,
+                   console: ASGIApp | None = None) -> Listeners:
     """Build the admin listener on ``settings.admin_host``:``admin_port`` and the callback listener on
     ``settings.callback_host``:``callback_port``, and start both (OSError when a port is taken).
 
     ``stage_intervals``: stage → seconds (``config.global_.intervals`` as is, or a mapping).
     ``extra_collectors``: more ``/metrics`` sources, each returning samples; ``metrics``: a ready-made page
-    (the daemon's, with its configured shops, suppliers and alert rules) instead of a bare one."""
+    (the daemon's, with its configured shops, suppliers and alert rules) instead of a bare one; ``console``: the web
+    console (:mod:`syncd.console`), served under ``/`` on the admin port."""
     intervals = dict(stage_intervals.model_dump() if isinstance(stage_intervals, BaseModel) else stage_intervals)
     page = metrics or Metrics(db, metrics_registry, stats, extra_collectors)
     if metrics is not None:
@@ -436,7 +445,7 @@ def start_listener(settings: Settings, db: Database, metrics_registry: MetricsRe
                                in_flight=metrics_registry.in_flight(), started_at=metrics_registry.started_at)
 
     admin = Listener(readiness=readiness, metrics=page.render, host=settings.admin_host, port=settings.admin_port,
-                     name="admin")
+                     name="admin", console=console)
     callback = Listener(host=settings.callback_host, port=settings.callback_port, name="callback")
     admin.start()
     try:
@@ -444,6 +453,7 @@ def start_listener(settings: Settings, db: Database, metrics_registry: MetricsRe
     except BaseException:
         admin.stop()
         raise
-    log.info("admin port listening on %s:%d (/healthz, /readyz, /metrics); callback port on %s:%d",
-             settings.admin_host, admin.port, settings.callback_host, callback.port)
+    log.info("admin port listening on %s:%d (/healthz, /readyz, /metrics%s); callback port on %s:%d",
+             settings.admin_host, admin.port, ", console /" if console is not None else "", settings.callback_host,
+             callback.port)
     return Listeners(admin, callback)

@@ -75,6 +75,9 @@ class Order(Base):
         Index("ix_orders_shop_state", "shop_id", "state"),  # /metrics and status count orders per shop and state
         Index("ix_orders_platform_order_id", "platform_order_id"),  # reply files quote order numbers without the shop
         Index("ix_orders_paid_at", "paid_at"),  # reports read a period's orders by payment time (revision 0008)
+        # the console (revision 0010): orders per shop and state over a date range, and the most urgent open orders
+        Index("ix_orders_seen_shop_state", "first_seen_at", "shop_id", "state"),
+        Index("ix_orders_state_ship_by", "state", "ship_by"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shop_id: Mapped[str] = mapped_column(String(64))
@@ -190,6 +193,7 @@ class Shipment(Base):
         # every pending parcel (a reply file of thousands) on each claim.
         Index("ix_shipments_writeback_order", "writeback_state", "order_id", "id"),
         Index("ix_shipments_track", "track_final", "next_check_at"),
+        Index("ix_shipments_created", "created_at", "carrier", "logistics_state"),  # the console per carrier (0010)
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
