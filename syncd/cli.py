@@ -546,7 +546,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 since = _("(since {at})").format(at=clock.local_text(r["opened_at"], zone))
                 print(f"#{r['id']:<6} {pad(severity, 8)} {r['rule']:<24} {r['title']}  {since}{acked}")
                 if r["detail"]:
-                    print(f"        {r['detail']}")
+                    print("\n".join(f"        {line}" for line in r["detail"].splitlines()))
             return 0
         if action == "ack":
             settings = _settings(args)
