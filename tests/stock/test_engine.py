@@ -333,3 +333,24 @@ def test_price_guard_holds_at_zero_until_released_and_again_on_a_further_rise(db
     src.figures["A1"] = (10, 3700)  # dearer than the cost released
     engine.run_pass(r)
     assert f.written[-1] == ("S1", 0)
+
+
+def test_a_push_during_a_long_pass_is_written_through_and_never_overwritten_by_the_older_plan(db: Database) -> None:
+    many = routes(*[{"sku": f"M-{i}", "supplier": "api", "supplier_sku": f"A{i}"} for i in range(30)])
+    r = Rig(db, many)
+    r.add_supplier("api", FakeSource({f"A{i}": (10 + i, None) for i in range(30)}))
+    f = r.add_shop("shop", FakeFront([sku(f"M-{i}", i, product=f"P{i:02d}") for i in range(30)], limit=1))
+    catalog.sync_shop(r, "shop", f)
+
+    def push_then_ok(ws: object) -> list[StockWriteResult]:  # the supplier pushes zeros during the first call
+        with r.db.begin() as s:
+            intake.record(s, "api", [SupplierStock("A5", 0), SupplierStock("A25", 0)], intake.PUSH)
+        return [StockWriteResult(w.sku_id, ok=True) for w in ws]  # type: ignore[attr-defined]
+    f.answers.append(push_then_ok)
+
+    engine.run_pass(r)
+
+    assert f.stock["S25"] == 0 and f.stock["S5"] == 0
+    assert [v for k, v in f.written if k == "S25"] == [0]  # the planned 35 is never sent
+    assert [v for k, v in f.written if k == "S5"] == [15, 0]  # sent in the group under way, then put right
+    assert all(f.stock[f"S{i}"] == 10 + i for i in range(30) if i not in (5, 25))
