@@ -267,7 +267,7 @@ def _stock_writes(s: Session, shops: Collection[str]) -> list[StockWriteFact]:
         or_(StockWritten.refused.is_not(None), StockWritten.error_code == "floor",
             StockWritten.attempts >= STOCK_FAILING_ATTEMPTS)))
     return [StockWriteFact(r.shop_id, r.merchant_sku, r.sku_id, r.error_code or "", r.last_error or "", r.refused,
-                           r.floor, r.attempts, r.error_at) for r in rows]
+                           r.floor, r.attempts, r.error_at, r.value) for r in rows]
 
 
 def load_facts(db: Database, cfg: AlertsConfig, now: datetime, *, ship_within: Mapping[str, float],
