@@ -67,7 +67,9 @@ class Plan:
     value: int  # the full value to write
     before: int | None  # the value last confirmed (None: never written)
     supply: int  # what the suppliers can serve, before buffer and floor
-    note: str = ""  # held at the floor, held by the price guard, an intent left by a crash
+    note: str = ""  # held at the floor, held by the price guard, an intent left by a crash (English, for logs)
+    reason: str = ""  # the note's kind: "guard", "floor", "resend" (the CLI words it in the reader's language)
+    target: int | None = None  # what the suppliers allow, before the platform's floor
 
 
 @dataclass
@@ -231,23 +233,27 @@ def plan_shop(rt: Any, shop_id: str, routes: Mapping[str, Route], qty: formula.F
             report.unknown.append((shop_id, code))
             continue
         supply = formula.supply(route, qty) or 0
-        note = ""
+        note, reason = "", ""
         if held:
-            target, note = 0, "price guard: margin below the floor, kept at zero until `syncd stock release`"
+            target, note, reason = 0, "price guard: margin below the floor, kept at zero until `syncd stock release`", \
+                "guard"
         w = written.get((link.product_id, link.sku_id))
         floor = max(link.reserved or 0, (w.floor if w is not None else None) or 0)
         value = formula.with_floor(target, floor)
         if value > target:
             note = f"held at {value} by the platform (reserved / activity-locked); the suppliers can serve {target}"
+            reason = "floor"
         if w is not None and w.pending is None and w.value == value:
             report.unchanged += 1
             continue
         if w is not None and w.pending is None and w.refused == value:
             report.refused_kept += 1  # refused for good before: recorded, not sent again
             continue
-        if w is not None and w.pending is not None:
-            note = note or f"an earlier write of {w.pending} did not finish: sent again (a full value)"
-        plans.append(Plan(shop_id, link.product_id, link.sku_id, code, value, w.value if w else None, supply, note))
+        if w is not None and w.pending is not None and not note:
+            note = f"an earlier write of {w.pending} did not finish: sent again (a full value)"
+            reason = "resend"
+        plans.append(Plan(shop_id, link.product_id, link.sku_id, code, value, w.value if w else None, supply, note,
+                          reason, target))
     changed = [{k: v for k, v in m.items() if k != "_same"} for m in margin_rows.values() if not m["_same"]]
     if changed and not dry_run:
         with rt.db.begin() as s:
