@@ -431,7 +431,8 @@ def due_pass(rt: Any) -> PassReport:
     skus = routes_serving(rt.config.routes, pairs)
     report = run_pass(rt, skus=skus, read=False, serve_due=False) if skus else PassReport()
     report.covered = set(skus)
-    if not report.shop_errors:
-        with rt.db.begin() as s:
-            intake.clear_due(s, pairs, started)
+    # cleared even when a shop failed: its unfinished writes keep their intent and the next full pass sends them;
+    # keeping the marks would make this job call a failing shop every few seconds
+    with rt.db.begin() as s:
+        intake.clear_due(s, pairs, started)
     return report

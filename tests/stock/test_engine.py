@@ -354,3 +354,20 @@ def test_a_push_during_a_long_pass_is_written_through_and_never_overwritten_by_t
     assert [v for k, v in f.written if k == "S25"] == [0]  # the planned 35 is never sent
     assert [v for k, v in f.written if k == "S5"] == [15, 0]  # sent in the group under way, then put right
     assert all(f.stock[f"S{i}"] == 10 + i for i in range(30) if i not in (5, 25))
+
+
+def test_a_due_pass_that_fails_leaves_the_intent_for_the_next_pass_and_does_not_retry_every_few_seconds(
+        rig: Rig) -> None:
+    engine.run_pass(rig)
+    source(rig).figures["A1"] = (0, 1000)  # the supplier's API agrees with its push
+    with rig.db.begin() as s:
+        intake.record(s, "api", [SupplierStock("A1", 0)], intake.PUSH)
+    front(rig).calls.clear()
+    front(rig).answers.append(TransientError("system busy"))
+
+    engine.due_pass(rig)
+    assert engine.due_pass(rig).plans == []  # no mark left: the due job does not hammer the shop
+
+    assert written(rig)["S1"].pending == 0
+    engine.run_pass(rig)
+    assert front(rig).stock["S1"] == 0
