@@ -33,8 +33,12 @@ def run(rt: Any, report: StageReport) -> None:
         with scope(rt, report, f"catalog:{shop_id}", shop=shop_id), \
                 stage_lease(rt.db, f"catalog:{shop_id}", rt.holder, LEASE):
             report.add_work(catalog.sync_shop(rt, shop_id, shops[shop_id]).skus)
-    with _WRITER, scope(rt, report, "pass"), stage_lease(rt.db, "stock", rt.holder, LEASE):
-        result = engine.run_pass(rt)
+    with scope(rt, report, "pass"), stage_lease(rt.db, "stock", rt.holder, LEASE):
+        read = engine.PassReport()
+        engine.read_suppliers(rt, rt.config.routes.values(), read)  # the due job may write meanwhile
+        with _WRITER:
+            result = engine.run_pass(rt, read=False)
+        result.read, result.read_errors = read.read, read.read_errors
         report.add_work(result.written)
         _log(result)
 
