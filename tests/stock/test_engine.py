@@ -371,3 +371,20 @@ def test_a_due_pass_that_fails_leaves_the_intent_for_the_next_pass_and_does_not_
     assert written(rig)["S1"].pending == 0
     engine.run_pass(rig)
     assert front(rig).stock["S1"] == 0
+
+
+def test_catalog_check_reports_unrouted_codes_per_shop_and_routes_sold_nowhere(db: Database) -> None:
+    r = Rig(db, routes({"sku": "M-1", "supplier": "api", "supplier_sku": "A1"},
+                       {"sku": "M-2", "supplier": "api", "supplier_sku": "A2"},
+                       {"sku": "M-3", "supplier": "api", "supplier_sku": "A3"}))
+    a = r.add_shop("a", FakeFront([sku("M-1", 1), sku("NEW", 2), sku("M-3", 3, on_sale=False)]))
+    b = r.add_shop("b", FakeFront([sku("M-1", 11)]))
+    assert [(f.shop_id, f.kind) for f in catalog.check(r)] == [("a", "never_synced"), ("b", "never_synced")]
+    catalog.sync_shop(r, "a", a)
+    catalog.sync_shop(r, "b", b)
+
+    found = [(f.shop_id, f.kind, f.merchant_sku, f.detail) for f in catalog.check(r)]
+
+    assert found == [("a", "unrouted", "NEW", "P0 item 2"),
+                     ("*", "not_on_sale", "M-2", "not listed in any shop"),
+                     ("*", "not_on_sale", "M-3", "listed in a, not on sale")]
