@@ -104,3 +104,18 @@ def test_stock_held_at_the_platforms_floor_alerts_with_the_figure_shown(db: Data
 
     assert [f.subject for f in found] == ["stock:write:shop:S1:M-1"]
     assert "店铺显示 4 件" in found[0].lines[0]
+
+
+def test_a_released_margin_is_not_alerted_until_the_cost_rises_again(db: Database) -> None:
+    from syncd.stock import guard
+
+    r = _rig(db, zero=True)
+    engine.run_pass(r)
+    assert guard.release(r.db, "M-1", by="ops") == ["shop"]
+    engine.run_pass(r)
+    assert "stock_margin_low" not in _findings(r)
+
+    src: FakeSource = r.api_suppliers["api"]
+    src.figures["A1"] = (10, 4900)
+    engine.run_pass(r)
+    assert [f.severity for f in _findings(r)["stock_margin_low"]] == [Severity.CRITICAL]
