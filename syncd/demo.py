@@ -9,6 +9,7 @@ import argparse
 import importlib
 import logging
 import os
+import secrets
 import shlex
 import shutil
 import sys
@@ -20,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from syncd.alerts.commands import list_open
+from syncd.alerts.names import SEVERITY_WORDS
 from syncd.daemon import run_daemon
+from syncd.details import detail_text
 from syncd.i18n import _
 from syncd.runtime import build_runtime
 from syncd.sandboxrun import (
@@ -37,7 +40,7 @@ from syncd.settings import Settings
 from syncd.stock.demo import StockStory
 from syncd.store.db import open_database
 from syncd.store.migrate import upgrade
-from syncd.views import hold_word, pad, table
+from syncd.views import hold_word, pad, state_word, table
 
 
 def main(args: argparse.Namespace) -> int:
@@ -58,6 +61,7 @@ def main(args: argparse.Namespace) -> int:
             sandbox.stop()
         if getattr(args, "keep", False):
             sys.stdout.write(look_around(root))
+            sys.stdout.write(console_hint(root))
         return code
     finally:
         if not getattr(args, "keep", False):
@@ -66,13 +70,30 @@ def main(args: argparse.Namespace) -> int:
 
 def look_around(root: Path) -> str:
     """What ``--keep`` prints: where the demo's data stayed and the commands that read it."""
-    return (f"\nThe demo's data stays in {root} (delete the folder when done). Look around:\n"
-            f"  cd {shlex.quote(str(root))}\n"
+    return ("\n" + _("The demo's data stays in {root} (delete the folder when done). Look around:").format(root=root)
+            + f"\n  cd {shlex.quote(str(root))}\n"
             "  syncd --config config status\n"
             "  syncd --config config orders list --state held\n"
             "  syncd --config config orders show ORDER_ID\n"
             "  syncd --config config alerts\n"
-            "  ls var/suppliers/*/inbox/processed/   # reply files; *.errors.csv explain rejected rows\n")
+            "  ls var/suppliers/*/inbox/processed/   # "
+            + _("reply files; *.errors.csv explain rejected rows") + "\n")
+
+
+def console_hint(root: Path, port: int = 8080) -> str:
+    """What ``--keep`` prints about the web console: a one-time password (shown once, never stored; its hash goes
+    in ``console.env`` in the demo's folder) and the command that serves the console on the kept data."""
+    from syncd.console.auth import hash_password
+
+    password = secrets.token_urlsafe(12)
+    env = root / "console.env"
+    env.write_text(f"SYNCD_CONSOLE_PASSWORD_HASH={hash_password(password)}\n", encoding="utf-8")
+    env.chmod(0o600)
+    return ("\n" + _("The web console on this data: run the daemon with the password's hash from console.env, "
+                     "then open {url} and sign in with the one-time password {password}").format(
+        url=f"http://127.0.0.1:{port}/", password=password) + "\n"
+        f"  cd {shlex.quote(str(root))}\n"
+        "  env $(cat console.env) syncd --config config run\n")
 
 
 def progress_line(p: Any) -> str:
@@ -141,7 +162,7 @@ def _summary(rt: Any, db: Any, data_dir: Path, sandbox: Any, p: Any, elapsed: fl
             n=p.placed, where=where) + "\n")
     for reason, n, detail in hold_summary(db):
         out.write("    " + _("held {reason} {n}   e.g. {detail}").format(
-            reason=pad(hold_word(reason), 20), n=f"{n:>4}", detail=detail) + "\n")
+            reason=pad(hold_word(reason), 20), n=f"{n:>4}", detail=detail_text(detail)) + "\n")
     for sid, _format, _encoding in SANDBOX_SUPPLIERS:
         outbox, inbox = supplier_dirs(data_dir, sid)
         files = sorted(f.name for f in outbox.iterdir() if not f.name.startswith(".")) if outbox.exists() else []
@@ -152,29 +173,35 @@ def _summary(rt: Any, db: Any, data_dir: Path, sandbox: Any, p: Any, elapsed: fl
     state = sandbox.state()
     for platform in sandbox.storefronts:
         parcels = sum(len(v) for v in state[platform].get("shipments", {}).values())
-        out.write(f"  {platform} simulator: {parcels} parcels recorded, errors answered: "
-                  f"{state[platform].get('errors', {})}\n")
+        errors = state[platform].get("errors", {})
+        out.write("  " + _("{platform} simulator: {parcels} parcels recorded, errors answered: {errors}").format(
+            platform=platform, parcels=parcels,
+            errors=", ".join(f"{code} ×{n}" for code, n in sorted(errors.items())) or "0") + "\n")
     for sid, counts in api_supplier_summary(db, list(rt.api_suppliers)).items():
-        out.write(f"  supplier {sid} (API): " + ", ".join(f"{n} {what}" for what, n in counts.items()) + "\n")
+        out.write("  " + _("supplier {supplier} (API): {counts}").format(
+            supplier=sid, counts=", ".join(f"{state_word(what)} {n}" for what, n in counts.items())) + "\n")
     partners = state.get("partners", {})
     if partners:
         dup = partners["1688"].get("duplicates", {})
-        out.write(f"  1688 simulator: {partners['1688'].get('orders_total', 0)} orders created, "
-                  f"{len(dup)} created twice, {partners['1688'].get('lost_replies', 0)} answers lost on purpose\n")
+        out.write("  " + _("1688 simulator: {orders} orders created, {twice} created twice, {lost} answers lost on "
+                           "purpose").format(orders=partners["1688"].get("orders_total", 0), twice=len(dup),
+                                             lost=partners["1688"].get("lost_replies", 0)) + "\n")
     alerts = list_open(db)
     by_rule = Counter(a["rule"] for a in alerts)
     rules = " (" + ", ".join(f"{r} {n}" for r, n in sorted(by_rule.items())) + ")" if alerts else ""
     out.write("  " + _("open alerts: {n}").format(n=len(alerts)) + rules + "\n")
     for a in alerts[:5]:
-        out.write(f"    #{a['id']} {a['severity']:<8} {a['title']}\n")
+        out.write(f"    #{a['id']} {pad(_(SEVERITY_WORDS.get(a['severity'], a['severity'])), 8)} {a['title']}\n")
     if partners:
         robots = partners["robots"].get("accepted", {})
-        out.write("  messages the robots accepted: " + ", ".join(f"{k} {n}" for k, n in robots.items() if n) + "\n")
+        out.write("  " + _("messages the robots accepted: {counts}").format(
+            counts=", ".join(f"{k} {n}" for k, n in robots.items() if n) or "0") + "\n")
     calls = calls_table(rt.stats.calls)
     if calls:
-        out.write("  outside calls:\n" + calls + "\n")
+        out.write("  " + _("outside calls:") + "\n" + calls + "\n")
     per_shop = {shop: n for shop, n in progress_by_shop(db).items()}
-    out.write("  orders per shop: " + ", ".join(f"{shop} {n}" for shop, n in per_shop.items()) + "\n")
+    out.write("  " + _("orders per shop: {counts}").format(
+        counts=", ".join(f"{shop} {n}" for shop, n in per_shop.items())) + "\n")
     if not keep:
         out.write("\n" + _("Run `syncd demo --keep` to keep this run's data and look around in it afterwards."))
     out.write("\n" + _("The same daemon runs against real shops with `syncd run` and your own config/ (see README).")
@@ -184,4 +211,4 @@ def _summary(rt: Any, db: Any, data_dir: Path, sandbox: Any, p: Any, elapsed: fl
 def calls_table(calls: Mapping[tuple[str, str], int]) -> str:
     """The outside calls of the run, one row per system and API, most called first."""
     rows = sorted(((system, api, n) for (system, api), n in calls.items()), key=lambda r: (-r[2], r[0], r[1]))
-    return table(("system", "API", "calls"), rows, right=(2,), indent="    ", max_width=60) if rows else ""
+    return table((_("system"), "API", _("calls")), rows, right=(2,), indent="    ", max_width=60) if rows else ""

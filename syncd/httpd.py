@@ -36,11 +36,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response as StarletteResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from syncd import clock
 from syncd.http import CallStats
-from syncd.httpserver import HttpServer, Limits, RefusalLog
+from syncd.httpserver import ASGIApp, HttpServer, Limits, RefusalLog
+from syncd.i18n import _
 from syncd.metrics import CONTENT_TYPE, Collector, Metrics, MetricsRegistry
 from syncd.settings import Settings
 from syncd.store.db import Database
@@ -132,22 +133,23 @@ def check_readiness(db: Database, intervals: Mapping[str, float], *, now: dateti
                                        StageRun.last_success_at, StageRun.last_error)
                                 .where(StageRun.consecutive_failures >= 2)).all()
     except SQLAlchemyError as err:
-        checks.append(Check("database", False, f"database unreachable ({type(err).__name__})"))
+        checks.append(Check("database", False, unreachable(err)))
         db_ok = False
     else:
-        checks.append(Check("database", True, "answers"))
+        checks.append(Check("database", True, _("answers")))
         db_ok = True
     if scheduler_running is not None:
         checks.append(Check("scheduler", scheduler_running,
-                            "running" if scheduler_running else "the scheduler is not running"))
+                            _("running") if scheduler_running else _("the scheduler is not running")))
     if in_flight is not None:
         longest = max(intervals.values(), default=60.0)
         stuck = []
         for stage, start in sorted(in_flight.items()):
             limit, age = run_limit(intervals.get(stage, longest)), _age(now, start)
             if age > limit:
-                stuck.append(f"{stage} running for {age:.0f} s (limit {limit:.0f} s)")
-        checks.append(Check("stage_in_flight", not stuck, "; ".join(stuck) or "no run overdue"))
+                stuck.append(_("{stage} running for {age} s (limit {limit} s)").format(
+                    stage=stage, age=f"{age:.0f}", limit=f"{limit:.0f}"))
+        checks.append(Check("stage_in_flight", not stuck, "; ".join(stuck) or _("no run overdue")))
     if db_ok:
         checks.append(_finished(last, now, quiet_limit(intervals), started_at))
         longest = max(intervals.values(), default=60.0)
@@ -160,26 +162,35 @@ def check_readiness(db: Database, intervals: Mapping[str, float], *, now: dateti
             age = _age(now, last_ok) if last_ok is not None else failures * interval
             if age > limit:
                 reason = (error or "").splitlines()[0][:200] if error else "?"
-                too_long.append(f"{stage} {scope} failing for {age:.0f} s (limit {limit:.0f} s): {reason}")
+                too_long.append(_("{stage} {scope} failing for {age} s (limit {limit} s): {reason}").format(
+                    stage=stage, scope=scope, age=f"{age:.0f}", limit=f"{limit:.0f}", reason=reason))
         if failing:  # listed while some scope fails (and shown failed past the limit)
-            checks.append(Check("stage_failing", not too_long, "; ".join(too_long) or "none failing too long"))
+            checks.append(Check("stage_failing", not too_long, "; ".join(too_long) or _("none failing too long")))
     return Readiness(tuple(checks))
+
+
+def unreachable(err: Exception) -> str:
+    """The ``database`` check's words when the database does not answer (the driver's class, never its text:
+    it may quote the URL)."""
+    return _("database unreachable ({error})").format(error=type(err).__name__)
 
 
 def _finished(last: datetime | None, now: datetime, limit: float, started_at: datetime | None) -> Check:
     if last is None and started_at is None:
-        return Check("stage_finished", False, "no stage has run yet")
+        return Check("stage_finished", False, _("no stage has run yet"))
     if started_at is not None and (last is None or clock.ensure_utc(last) < started_at):
         up = _age(now, started_at)
         if up > limit:
-            return Check("stage_finished", False,
-                         f"no stage finished since the start {up:.0f} s ago (allowed {limit:.0f} s)")
-        return Check("stage_finished", True, f"starting: no stage finished since the start {up:.0f} s ago")
+            return Check("stage_finished", False, _("no stage finished since the start {age} s ago (allowed {limit} s)")
+                         .format(age=f"{up:.0f}", limit=f"{limit:.0f}"))
+        return Check("stage_finished", True,
+                     _("starting: no stage finished since the start {age} s ago").format(age=f"{up:.0f}"))
     assert last is not None
     age = _age(now, last)
     if age > limit:
-        return Check("stage_finished", False, f"no stage ran for {age:.0f} s (allowed {limit:.0f} s)")
-    return Check("stage_finished", True, f"a stage ran {age:.0f} s ago")
+        return Check("stage_finished", False, _("no stage ran for {age} s (allowed {limit} s)").format(
+            age=f"{age:.0f}", limit=f"{limit:.0f}"))
+    return Check("stage_finished", True, _("a stage ran {age} s ago").format(age=f"{age:.0f}"))
 
 
 def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
@@ -217,8 +228,9 @@ class Listener:
 
     def __init__(self, *, readiness: Callable[[], Readiness] | None = None, metrics: Callable[[], str] | None = None,
                  host: str = "127.0.0.1", port: int = 0, limits: Limits | None = None, name: str = "admin",
-                 refusals: RefusalLog | None = None) -> None:
+                 refusals: RefusalLog | None = None, console: ASGIApp | None = None) -> None:
         self._readiness = readiness
+        self._console = console
         self._metrics = metrics
         self.limits = limits or Limits()
         self._routes: list[_Route] = []
@@ -226,12 +238,15 @@ class Listener:
         self._busy = 0  # handlers running (on the server's loop only)
         self._cut = 0  # handlers still running when stop() gave up on them
         self._builtin = _BUILTIN if readiness is not None or metrics is not None else ()
-        routes = []
+        routes: list[BaseRoute] = []
         if self._builtin:
             routes += [Route("/healthz", self._healthz, methods=["GET"]),
                        Route("/readyz", self._readyz, methods=["GET"]),
                        Route("/metrics", self._metrics_page, methods=["GET"])]
-        routes.append(Route("/{path:path}", self._dispatch, methods=_METHODS))
+        if console is not None:  # the web console (syncd.console) answers every other path of this port
+            routes.append(Mount("/", app=console))
+        else:
+            routes.append(Route("/{path:path}", self._dispatch, methods=_METHODS))
         self._http = HttpServer(Starlette(routes=routes), host=host, port=port, limits=self.limits, name=name,
                                 refusals=refusals)
 
@@ -241,6 +256,8 @@ class Listener:
         The longest matching prefix wins, so ``/callbacks/suppliers`` (the handler reads the supplier id
         from the path) and ``/callbacks/suppliers/acme`` can both be registered."""
         prefix = "/" + path_prefix.strip("/")
+        if self._console is not None:
+            raise ValueError(f"{path_prefix!r}: the console serves every path of this port")
         if prefix == "/" or any(_under(b, prefix) or _under(prefix, b) for b in _BUILTIN):
             raise ValueError(f"{path_prefix!r} would shadow the listener's own endpoints")
         route = _Route(method.upper(), prefix, handler)
@@ -407,13 +424,15 @@ class Listeners:
 
 def start_listener(settings: Settings, db: Database, metrics_registry: MetricsRegistry, stats: CallStats,
                    is_scheduler_running: Callable[[], bool], stage_intervals: Mapping[str, float] | BaseModel,
-                   *, extra_collectors: Sequence[Collector] = (), metrics: Metrics | None = None) -> Listeners:
+                   *, extra_collectors: Sequence[Collector] = (), metrics: Metrics | None = None,
+                   console: ASGIApp | None = None) -> Listeners:
     """Build the admin listener on ``settings.admin_host``:``admin_port`` and the callback listener on
     ``settings.callback_host``:``callback_port``, and start both (OSError when a port is taken).
 
     ``stage_intervals``: stage → seconds (``config.global_.intervals`` as is, or a mapping).
     ``extra_collectors``: more ``/metrics`` sources, each returning samples; ``metrics``: a ready-made page
-    (the daemon's, with its configured shops, suppliers and alert rules) instead of a bare one."""
+    (the daemon's, with its configured shops, suppliers and alert rules) instead of a bare one; ``console``: the web
+    console (:mod:`syncd.console`), served under ``/`` on the admin port."""
     intervals = dict(stage_intervals.model_dump() if isinstance(stage_intervals, BaseModel) else stage_intervals)
     page = metrics or Metrics(db, metrics_registry, stats, extra_collectors)
     if metrics is not None:
@@ -425,7 +444,7 @@ def start_listener(settings: Settings, db: Database, metrics_registry: MetricsRe
                                in_flight=metrics_registry.in_flight(), started_at=metrics_registry.started_at)
 
     admin = Listener(readiness=readiness, metrics=page.render, host=settings.admin_host, port=settings.admin_port,
-                     name="admin")
+                     name="admin", console=console)
     callback = Listener(host=settings.callback_host, port=settings.callback_port, name="callback")
     admin.start()
     try:
@@ -433,6 +452,7 @@ def start_listener(settings: Settings, db: Database, metrics_registry: MetricsRe
     except BaseException:
         admin.stop()
         raise
-    log.info("admin port listening on %s:%d (/healthz, /readyz, /metrics); callback port on %s:%d",
-             settings.admin_host, admin.port, settings.callback_host, callback.port)
+    log.info("admin port listening on %s:%d (/healthz, /readyz, /metrics%s); callback port on %s:%d",
+             settings.admin_host, admin.port, ", console /" if console is not None else "", settings.callback_host,
+             callback.port)
     return Listeners(admin, callback)

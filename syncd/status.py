@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from syncd import clock
 from syncd.domain import mask_phone
@@ -64,6 +66,26 @@ def unpaid_supplier_orders(db: Database) -> list[dict[str, Any]]:
                 for r in rows]
 
 
+def stage_rows(s: Session) -> list[dict[str, Any]]:
+    """Each stage and scope: last success, last error, failures in a row (``syncd status``, the console)."""
+    return [{"stage": r.stage, "scope": r.scope, "last_success": _iso(r.last_success_at),
+             "last_started": _iso(r.last_started_at), "last_error_at": _iso(r.last_error_at),
+             "last_error": r.last_error, "consecutive_failures": r.consecutive_failures}
+            for r in s.scalars(select(StageRun).order_by(StageRun.stage, StageRun.scope))]
+
+
+def paused_shops(s: Session) -> list[dict[str, Any]]:
+    """Shops paused (an authorisation that failed, a person's pause), with why and since when."""
+    return [{"shop": sh.id, "paused": sh.paused_reason, "paused_at": _iso(sh.paused_at)}
+            for sh in s.scalars(select(Shop).where(Shop.paused_reason.is_not(None)))]
+
+
+def token_rows(s: Session) -> list[dict[str, Any]]:
+    """When each shop's access and refresh tokens expire."""
+    return [{"shop": t.shop_id, "access_expires_at": _iso(t.expires_at),
+             "refresh_expires_at": _iso(t.refresh_expires_at)} for t in s.scalars(select(TokenRow))]
+
+
 def collect_status(db: Database, ship_within_hours: dict[str, float] | None = None) -> dict[str, Any]:
     late = suppliers_late(db, ship_within_hours or {})
     with db.read() as s:
@@ -73,14 +95,9 @@ def collect_status(db: Database, ship_within_hours: dict[str, float] | None = No
         holds = [{"reason": r, "orders": n} for r, n in s.execute(
             select(Hold.reason, func.count()).where(Hold.released_at.is_(None)).group_by(Hold.reason)
             .order_by(Hold.reason))]
-        stages = [{"stage": r.stage, "scope": r.scope, "last_success": _iso(r.last_success_at),
-                   "last_error_at": _iso(r.last_error_at), "last_error": r.last_error,
-                   "consecutive_failures": r.consecutive_failures}
-                  for r in s.scalars(select(StageRun).order_by(StageRun.stage, StageRun.scope))]
-        shops = [{"shop": sh.id, "paused": sh.paused_reason, "paused_at": _iso(sh.paused_at)}
-                 for sh in s.scalars(select(Shop).where(Shop.paused_reason.is_not(None)))]
-        tokens = [{"shop": t.shop_id, "access_expires_at": _iso(t.expires_at),
-                   "refresh_expires_at": _iso(t.refresh_expires_at)} for t in s.scalars(select(TokenRow))]
+        stages = stage_rows(s)
+        shops = paused_shops(s)
+        tokens = token_rows(s)
         writeback = [{"state": st, "shipments": n} for st, n in s.execute(
             select(Shipment.writeback_state, func.count()).group_by(Shipment.writeback_state))]
         after_forward = s.scalar(select(func.count()).select_from(Order).where(Order.last_error == AFTER_FORWARD))
@@ -162,6 +179,13 @@ def find_order(db: Database, ref: str) -> Order | None:
         return found[0] if len(found) == 1 else None
 
 
+def masked_receiver(receiver: Mapping[str, Any]) -> dict[str, str]:
+    """The receiver as a person may see it anywhere: masked name and phone, province and city, no street."""
+    phone = receiver.get("phone_masked", "")
+    return {"name": receiver.get("name_masked", ""), "phone": mask_phone(phone) if phone else "",
+            "province": receiver.get("province", ""), "city": receiver.get("city", "")}
+
+
 def order_details(db: Database, order_id: int) -> dict[str, Any]:
     """Everything about one order a person asks for: ``syncd orders show`` (times as ISO 8601 with offset)."""
     with db.read() as s:
@@ -198,9 +222,7 @@ def order_details(db: Database, order_id: int) -> dict[str, Any]:
             "hold_reason": o.hold_reason, "paid_at": _iso(o.paid_at), "ship_by": _iso(o.ship_by),
             "payment": o.payment_mode, "cod_confirmed_by": o.cod_confirmed_by,
             "cod_confirmed_at": _iso(o.cod_confirmed_at),
-            "receiver": {"name": o.receiver.get("name_masked", ""),
-                         "phone": mask_phone(o.receiver.get("phone_masked", "")) if o.receiver.get("phone_masked")
-                         else "", "province": o.receiver.get("province", ""), "city": o.receiver.get("city", "")},
+            "receiver": masked_receiver(o.receiver),
             "last_error": o.last_error, "lines": lines, "supplier_orders": sos, "shipments": shipments,
             "holds": holds, "audit": audit,
         }
@@ -220,6 +242,9 @@ class OrderFilter:
     since: datetime | None = None  # first seen at or after (aware UTC)
     late_within: float | None = None  # hours: open orders whose ship-by is past or this close
     limit: int = 200
+    until: datetime | None = None  # first seen before (aware UTC)
+    order_ids: tuple[int, ...] | None = None  # only these orders (a search's matches)
+    before_id: int | None = None  # the next page of the newest-first list: orders older than this one
 
 
 def list_orders(db: Database, f: OrderFilter) -> list[dict[str, Any]]:
@@ -234,9 +259,18 @@ def list_orders(db: Database, f: OrderFilter) -> list[dict[str, Any]]:
     if f.shop:
         q = q.where(Order.shop_id == f.shop)
     if f.supplier:
-        q = q.where(Order.id.in_(select(SupplierOrder.order_id).where(SupplierOrder.supplier_id == f.supplier)))
+        # EXISTS, not IN (…): newest first, the walk stops at the limit instead of listing every order the
+        # supplier ever had (hundreds of thousands) first
+        q = q.where(select(SupplierOrder.id).where(SupplierOrder.order_id == Order.id,
+                                                   SupplierOrder.supplier_id == f.supplier).exists())
     if f.since:
         q = q.where(Order.first_seen_at >= f.since)
+    if f.until:
+        q = q.where(Order.first_seen_at < f.until)
+    if f.order_ids is not None:
+        q = q.where(Order.id.in_(f.order_ids))
+    if f.before_id is not None:
+        q = q.where(Order.id < f.before_id)
     late_by = None
     if f.late_within is not None:
         late_by = now + timedelta(hours=f.late_within)

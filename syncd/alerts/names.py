@@ -69,7 +69,7 @@ RULE_NAMES: dict[str, str] = {
 # database say), other languages name it
 HOLD_REASON_WORDS: dict[str, str] = {r: r for r in (
     N_("address_incomplete"), N_("unmapped_sku"), N_("not_ready"), N_("refund_requested"), N_("out_of_stock"),
-    N_("cod_unconfirmed"), N_("supplier_rejected"), N_("tracking_rejected"), N_("manual"))}
+    N_("cod_unconfirmed"), N_("supplier_rejected"), N_("tracking_rejected"), N_("manual"), N_("shadow"))}
 PARCEL_STATE_WORDS: dict[str, str] = {s: s for s in (
     N_("none"), N_("picked_up"), N_("in_transit"), N_("delivering"), N_("delivered"), N_("problem"),
     N_("returning"), N_("returned"), N_("refused"))}

@@ -18,8 +18,10 @@ from syncd.alerts.config import AlertsConfig
 from syncd.alerts.model import Facts, Finding, MarginFact, ParcelFact, StockWriteFact
 from syncd.alerts.names import HOLD_REASON_WORDS, MACHINE_FAULT_WORDS, OVERDUE_PREFIX, PARCEL_STATE_WORDS, Rule
 from syncd.carriers import display_name
+from syncd.details import detail_text
 from syncd.domain import STALLED_VERDICT, LogisticsState, Severity
 from syncd.i18n import N_, _, local_time, ngettext, zone_label
+from syncd.lifecycle import HoldReason
 
 # ---- wording --------------------------------------------------------------------------------------------
 # Every text is an English msgid translated through syncd.i18n (the catalogue: syncd/locale); a placeholder is
@@ -168,12 +170,13 @@ def _holds(facts: Facts, cfg: AlertsConfig, now: datetime) -> Iterator[Finding]:
     immediate = {str(r) for r in cfg.immediate_hold_reasons}
     quiet = {str(r) for r in cfg.quiet_hold_reasons}
     for h in facts.holds:
-        if h.reason in quiet:
+        if h.reason in quiet or h.reason == HoldReason.SHADOW:  # shadow mode holds every order on purpose
             continue
         at_once = h.reason in immediate
         if not at_once and now - h.since < timedelta(hours=cfg.held_hours):
             continue
-        lines = (_("On hold since {at}: {detail}.").format(at=local(h.since), detail=h.detail or _reason(h.reason)),
+        lines = (_("On hold since {at}: {detail}.").format(at=local(h.since),
+                                                            detail=detail_text(h.detail) or _reason(h.reason)),
                  _("Fix the cause, then release it: syncd orders release {shop}/{order}").format(
                      shop=h.shop_id, order=h.platform_order_id))
         yield Finding(Rule.ORDER_HELD, f"order:{h.order_id}", Severity.CRITICAL if at_once else Severity.WARNING,

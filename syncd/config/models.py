@@ -85,11 +85,17 @@ class ShopConfigBase(StrictModel):
     platform: str
     name: str = ""
     enabled: bool = True
+    mode: Literal["live", "shadow"] = "live"
+    """``shadow``: pull and route for real, send nothing to suppliers and upload nothing to the shop; the orders
+    wait on hold ``shadow`` and ``syncd shadow`` lists what would have been sent (docs/shadow.md)."""
     base_url: str
     pull: PullSettings = PullSettings()
     rate_limits: dict[str, Annotated[float, Field(gt=0, le=10_000)]] = {}
     """Calls per second per API for this shop (e.g. ``order.searchList: 5``); the adapter's published
     defaults apply to the others. syncd waits instead of letting the platform refuse."""
+    commission_percent: Annotated[float, Field(ge=0, le=100)] | None = None
+    """The platform's commission on what the buyer paid, in percent (``5`` or ``0.6``), for the margin reports
+    (``syncd report``); not set: counted as no commission, and the report says the rate is missing."""
     stock: ShopStock = ShopStock()
     """Stock and price kept in step with the suppliers (issue 19, docs/stock.md); off unless enabled."""
 
@@ -109,6 +115,9 @@ class SupplierConfigBase(StrictModel):
     name: str = ""
     enabled: bool = True
     ship_within_hours: Annotated[float, Field(gt=0)] = 48
+    shipping_fee: Annotated[float, Field(ge=0)] | None = None
+    """Yuan the supplier charges per supplier order for freight, beside the routes' ``cost`` (reports only;
+    an API supplier that states its own amount is taken at its word)."""
     stock_sync: SupplierStockSettings = SupplierStockSettings()
     """Stock figures from this supplier (issue 19, docs/stock.md); ``stock_sync``, not ``stock``: the webhook
     kind's ``stock`` says whether it answers the stock call."""
@@ -195,6 +204,9 @@ class Route(StrictModel):
     supplier_sku: str = ""
     multiplier: Annotated[int, Field(ge=1, le=1000)] = 1
     cost: Annotated[float, Field(ge=0)] | None = None
+    """Yuan the supplier charges per supplier unit (per storefront unit for a bundle), for the reports."""
+    shipping_fee: Annotated[float, Field(ge=0)] | None = None
+    """Yuan of freight per supplier order holding this SKU; wins over the supplier's ``shipping_fee``."""
     components: list[Component] = Field(default_factory=list)
     fallback_supplier: str | None = None
     fallback_sku: str | None = None

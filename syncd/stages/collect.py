@@ -125,6 +125,10 @@ def import_rows(s: Session, supplier_id: str, file: InboxFile, parsed: ParsedInb
 
 
 def collect_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAdapter) -> int:
+    """Import the reply files waiting in the supplier's inbox, under its lease. An empty inbox (most runs: the
+    stage runs every few seconds, a supplier replies a few times a day) costs no lease and no transaction."""
+    if not adapter.list_inbox(clock.now()):
+        return 0
     with stage_lease(rt.db, f"collect:{supplier_id}", rt.holder, timedelta(minutes=15)):
         imported = 0
         for file in adapter.list_inbox(clock.now())[:MAX_FILES_PER_RUN]:

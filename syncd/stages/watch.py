@@ -17,6 +17,7 @@ from syncd.alerts.facts import load_facts
 from syncd.alerts.lifecycle import sync
 from syncd.alerts.notify import deliver
 from syncd.alerts.rules import evaluate
+from syncd.reports import ReportOptions
 from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, scope
 from syncd.store.db import lease_held, release_lease, try_lease
@@ -36,7 +37,7 @@ def rules_pass(rt: Runtime) -> int:
     facts = load_facts(rt.db, cfg, now, ship_within=suppliers, shops=shops, suppliers=list(suppliers),
                        channels=channels, stock_shops=stock_shops)
     result = sync(rt.db, evaluate(facts, cfg, suppliers, now), cfg, channels, now)
-    daily_chores(rt.db, cfg, channels, now)
+    daily_chores(rt.db, cfg, channels, now, ReportOptions.from_config(rt.config))
     return result.opened + result.resolved
 
 

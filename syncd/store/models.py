@@ -74,6 +74,10 @@ class Order(Base):
         Index("ix_orders_state_recheck", "state", "recheck_at"),
         Index("ix_orders_shop_state", "shop_id", "state"),  # /metrics and status count orders per shop and state
         Index("ix_orders_platform_order_id", "platform_order_id"),  # reply files quote order numbers without the shop
+        Index("ix_orders_paid_at", "paid_at"),  # reports read a period's orders by payment time (revision 0008)
+        # the console (revision 0010): orders per shop and state over a date range, and the most urgent open orders
+        Index("ix_orders_seen_shop_state", "first_seen_at", "shop_id", "state"),
+        Index("ix_orders_state_ship_by", "state", "ship_by"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shop_id: Mapped[str] = mapped_column(String(64))
@@ -141,8 +145,10 @@ class SupplierOrder(Base):
 
     __tablename__ = "supplier_orders"
     __table_args__ = (Index("ix_supplier_orders_supplier_state", "supplier_id", "state"),
-                      # refunds to pass on: a handful among every order the supplier ever shipped
-                      Index("ix_supplier_orders_supplier_cancel", "supplier_id", "cancel_state"))
+                      # refunds to pass on: a handful among every order the supplier ever shipped; with the state,
+                      # the API suppliers' place claim (cancel_state none, pending or placing) reads only open
+                      # rows, not the supplier's whole history (revision 0011)
+                      Index("ix_supplier_orders_supplier_cancel_state", "supplier_id", "cancel_state", "state"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     supplier_id: Mapped[str] = mapped_column(String(64))
@@ -171,6 +177,10 @@ class SupplierOrder(Base):
     reship_of: Mapped[int | None] = mapped_column(ForeignKey("supplier_orders.id"))
     # unreadable supplier answers since the last clear one (revision 0010): backoff, then held for a person
     faults: Mapped[int] = mapped_column(Integer, default=0)
+    # what the supplier charges for it, fen, freight included (revision 0008); None = not known. cost_source:
+    # "supplier" (its own answer: 1688's order amount, a webhook supplier's amount_fen) or "config" (routes' cost)
+    cost_fen: Mapped[int | None] = mapped_column(Integer)
+    cost_source: Mapped[str | None] = mapped_column(String(16))
 
 
 class Shipment(Base):
@@ -183,6 +193,7 @@ class Shipment(Base):
         # every pending parcel (a reply file of thousands) on each claim.
         Index("ix_shipments_writeback_order", "writeback_state", "order_id", "id"),
         Index("ix_shipments_track", "track_final", "next_check_at"),
+        Index("ix_shipments_created", "created_at", "carrier", "logistics_state"),  # the console per carrier (0010)
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
