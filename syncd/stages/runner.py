@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -279,6 +280,9 @@ def finish(rt: Runtime, report: StageReport, err: BaseException | None = None) -
 StageFn = Callable[[Runtime, StageReport], None]
 MAX_PARALLEL_SHOPS = 16  # workers per stage at most; a quarter of the shops, at least 4
 WAIT_SHARE = 0.8  # a stage run waits for its shops at most this share of the stage's interval
+# True while the daemon's scheduler runs the stage: only then does a run stop waiting for a late shop (``syncd
+# once`` and direct calls wait for every shop, so the stages after see their work)
+SCHEDULED: ContextVar[bool] = ContextVar("syncd_stage_scheduled", default=False)
 
 
 class ShopPool:
@@ -352,7 +356,7 @@ def for_each_shop(rt: Runtime, report: StageReport, work: Callable[[str], int], 
             report.skipped.append((scope_name(shop), "its work from an earlier run is still going"))
         else:
             started.append(future)
-    interval = getattr(rt.config.global_.intervals, report.stage, None)
+    interval = getattr(rt.config.global_.intervals, report.stage, None) if SCHEDULED.get() else None
     wait(started, timeout=interval * WAIT_SHARE if isinstance(interval, int | float) else None)
 
 

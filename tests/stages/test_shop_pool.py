@@ -22,7 +22,9 @@ def h(db: Database, tmp_path: Path) -> Harness:
     # a run waits for its shops at most this long (the pull's interval, 0.05 s, times WAIT_SHARE)
     harness.rt.config.global_ = harness.rt.config.global_.model_copy(update={
         "intervals": harness.rt.config.global_.intervals.model_copy(update={"pull": 0.05})})
+    scheduled = runner.SCHEDULED.set(True)  # as the daemon's scheduler runs the stages
     yield harness
+    runner.SCHEDULED.reset(scheduled)
     harness.rt.close()
 
 
@@ -85,3 +87,23 @@ def test_the_pool_is_bounded_and_grows_with_the_shops(h: Harness) -> None:
         h.rt.storefronts[f"shop{n}"] = FakeStorefront()
     for_each_shop(h.rt, StageReport("pull"), lambda shop: 1)
     assert h.rt.shop_pools["pull"].workers == runner.MAX_PARALLEL_SHOPS == 16  # seventy shops: bounded
+
+
+def test_outside_the_scheduler_a_run_waits_for_every_shop(h: Harness) -> None:
+    """``syncd once``: the stages after the pull must see what every shop's pull brought."""
+    import time
+
+    scheduled = runner.SCHEDULED.set(False)
+    try:
+        def work(shop: str) -> int:
+            if shop == "shop1":
+                end = time.monotonic() + 0.3  # longer than the run would wait under the scheduler (0.04 s)
+                while time.monotonic() < end:
+                    pass
+            return 1
+
+        report = StageReport("pull")
+        for_each_shop(h.rt, report, work)
+        assert report.work == 6  # shop1's work is in: the run waited for it
+    finally:
+        runner.SCHEDULED.reset(scheduled)
