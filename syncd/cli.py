@@ -582,6 +582,10 @@ def _bench_scale_options(bench: argparse.ArgumentParser) -> None:
                        help="with --seed-orders on SQLite: a database file seeded before (--seed-only), copied")
     bench.add_argument("--seed-only", action="store_true",
                        help="with --seed-orders: only seed, into --postgres URL or the configured database")
+    bench.add_argument("--fleet", type=int, metavar="SHOPS",
+                       help="instead: SHOPS shops over the three platforms (--orders in all), rate limits on")
+    bench.add_argument("--slow-shop", action="store_true", help="with --fleet: one shop answers every call in 5 s")
+    bench.add_argument("--failing-shop", action="store_true", help="with --fleet: one shop fails every call")
     bench.add_argument("--json", dest="json_file", metavar="FILE", help="also write every figure to FILE (JSON)")
     bench.add_argument("--compare", metavar="OLD.json", help="print the differences from an earlier --json FILE")
 
