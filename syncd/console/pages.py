@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from syncd import clock, operations
 from syncd.alerts import commands
 from syncd.alerts.names import HOLD_REASON_WORDS, RULE_NAMES, SEVERITY_WORDS
+from syncd.alerts.rules import scrub
 from syncd.console import data
 from syncd.console.advice import RULE_ADVICE, TIMELINE_WORDS
 from syncd.console.auth import Session
@@ -40,6 +41,7 @@ Resync = Callable[[str, str, str, str], int]  # (shop, platform order id, who, w
 def _env() -> Environment:
     env = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    env.filters["scrub"] = lambda text: scrub(str(text)) if text else ""  # a mobile number in outside text, masked
     env.globals.update(_=_, ngettext=ngettext, state_word=state_word, hold_word=hold_word, parcel_word=parcel_word,
                        severity_word=lambda s: _(SEVERITY_WORDS[s]) if s in SEVERITY_WORDS else s,
                        rule_name=lambda r: _(RULE_NAMES[r]) if r in RULE_NAMES else r,
