@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,6 +34,7 @@ from syncd.views import pad, table
 
 if TYPE_CHECKING:
     from syncd.runtime import Runtime
+    from syncd.stages.runner import StageReport
     from syncd.status import OrderFilter
 
 log = logging.getLogger("syncd")
@@ -46,6 +47,7 @@ EXIT_NOT_FOUND = 4
 EXIT_REFUSED = 5
 EXIT_CHECK_FAILED = 6
 EXIT_STAGE_FAILED = 7
+EXIT_DRY_RUN_REFUSED = 8
 EXIT_CODES = {
     EXIT_OK: "done",
     EXIT_ERROR: "the command could not do its work (database unreachable, an outside call failed, ...)",
@@ -56,6 +58,7 @@ EXIT_CODES = {
     EXIT_CHECK_FAILED: "a check failed: the configuration or a SYNCD_* setting is invalid, or `syncd health` found "
                        "the daemon unhealthy",
     EXIT_STAGE_FAILED: "a stage failed (`syncd once`): see the lines marked FAILED",
+    EXIT_DRY_RUN_REFUSED: "`syncd once --dry-run` refused: the database is not SQLite (use mode: shadow per shop)",
 }
 
 
@@ -174,6 +177,8 @@ def cmd_once(args: argparse.Namespace) -> int:
     from syncd.daemon import run_once
     from syncd.runtime import build_runtime
 
+    if args.dry_run:
+        return cmd_dry_run(args)
     settings, config, db, lock = _start(args)
     rt = build_runtime(settings, config, db)
     try:
@@ -181,12 +186,47 @@ def cmd_once(args: argparse.Namespace) -> int:
     finally:
         rt.close()
         lock.release()
+    return _reports(reports)
+
+
+def _reports(reports: Sequence[StageReport]) -> int:
+    """One line per stage run; the exit code (a stage failed: EXIT_STAGE_FAILED)."""
     failed = [r for r in reports if not r.ok]
     for r in reports:
         status = _("ok") if r.ok else _("FAILED: {failures}").format(
             failures="; ".join(f"{scope}: {err}" for scope, err in r.failures))
         print(_("{stage} {work} done  {status}").format(stage=f"{r.stage:<10}", work=f"{r.work:>6}", status=status))
     return EXIT_STAGE_FAILED if failed else EXIT_OK
+
+
+def cmd_dry_run(args: argparse.Namespace) -> int:
+    """``syncd once --dry-run``: pull and route on a copy of the SQLite database; print what would be sent."""
+    from syncd.dryrun import DryRunRefused, dry_run
+    from syncd.shadow import plan_text
+
+    settings = _settings(args)
+    config = _config(settings)
+    try:
+        result = dry_run(settings, config)
+    except DryRunRefused:
+        print("syncd: " + _("a dry run needs the SQLite database (it runs on a copy of the file); on PostgreSQL put "
+                            "the shops in shadow mode instead (mode: shadow, docs/shadow.md)"), file=sys.stderr)
+        return EXIT_DRY_RUN_REFUSED
+    code = _reports(result.reports)
+    print(_("Dry run on a copy of the database: nothing was sent, the database itself is unchanged."))
+    print(plan_text(result.plan))
+    return code
+
+
+def cmd_shadow(args: argparse.Namespace) -> int:
+    """``syncd shadow``: what the shops in shadow mode would have sent to suppliers and uploaded to storefronts."""
+    from syncd.shadow import plan, plan_text
+
+    settings = _settings(args)
+    config = _config(settings)
+    p = plan(_db(settings), config)
+    print(json.dumps(p, ensure_ascii=False, indent=2) if args.json else plan_text(p))
+    return EXIT_OK
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -320,17 +360,17 @@ def cmd_health(args: argparse.Namespace) -> int:
     on this (SQLite) database, no stage finished recently, or a stage has failed for longer than its limit."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from syncd.httpd import Check, Readiness, check_readiness
+    from syncd.httpd import Check, Readiness, check_readiness, unreachable
 
     settings = _settings(args)
     config = _config(settings)
     running = daemon_running(settings)
-    daemon = [] if running is None else [Check("daemon", running, "running" if running else
-                                               "no syncd daemon runs on this database (start it: syncd run)")]
+    daemon = [] if running is None else [Check("daemon", running, _("running") if running else
+                                               _("no syncd daemon runs on this database (start it: syncd run)"))]
     try:
         db = open_database(settings.db_url())
     except SQLAlchemyError as err:
-        ready = Readiness((Check("database", False, f"database unreachable ({type(err).__name__})"),))
+        ready = Readiness((Check("database", False, unreachable(err)),))
     else:
         try:
             ready = check_readiness(db, config.global_.intervals.model_dump())
@@ -533,6 +573,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return int(bench.main(args))
 
 
+def _bench_scale_options(bench: argparse.ArgumentParser) -> None:
+    """The bench's history, fleet, replica and result-file options (docs/benchmarks.md)."""
+    bench.add_argument("--seed-orders", type=int, metavar="N",
+                       help="seed N finished orders (60 days of history) first; the bench runs on an empty and "
+                            "on the seeded database and prints the ratio")
+    bench.add_argument("--seed-from", metavar="FILE",
+                       help="with --seed-orders on SQLite: a database file seeded before (--seed-only), copied")
+    bench.add_argument("--seed-only", action="store_true",
+                       help="with --seed-orders: only seed, into --postgres URL or the configured database")
+    bench.add_argument("--json", dest="json_file", metavar="FILE", help="also write every figure to FILE (JSON)")
+    bench.add_argument("--compare", metavar="OLD.json", help="print the differences from an earlier --json FILE")
+
+
 def _audited(p: argparse.ArgumentParser, *, reason_required: bool = False) -> None:
     """``--by`` and ``--reason`` (``--why``) of a manual action: both go to the audit log."""
     p.add_argument("--by", help="who does it, for the audit log (default: the OS user)")
@@ -594,12 +647,17 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", metavar="DIR", default=argparse.SUPPRESS, help=_CONFIG_HELP)
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                   help=_JSON_HELP + " (status, health, orders list/show, alerts, suppliers unpaid)")
+                   help=_JSON_HELP + " (status, health, orders list/show, alerts, suppliers unpaid, shadow)")
     p.add_argument("--version", action="version", version=f"syncd {__version__}")
     p.set_defaults(config=None, json=False, json_form=False)  # a subcommand's --config/--json replace these
     sub = _Sub(p.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     sub.add("run", "run the daemon").set_defaults(fn=cmd_run)
-    sub.add("once", "run every stage once, in pipeline order").set_defaults(fn=cmd_once)
+    once = sub.add("once", "run every stage once, in pipeline order")
+    once.add_argument("--dry-run", action="store_true",
+                      help="pull and route on a copy of the SQLite database, send nothing, print what would be sent")
+    once.set_defaults(fn=cmd_once)
+    sub.add("shadow", "what shops in shadow mode would have sent to suppliers and uploaded (nothing was)",
+            json_form=True).set_defaults(fn=cmd_shadow)
     sub.add("check-config", "validate every config file and the SYNCD_* environment variables"
             ).set_defaults(fn=cmd_check_config)
     conf = sub.add("config", "configuration tools")
@@ -661,9 +719,77 @@ def build_parser() -> argparse.ArgumentParser:
                        help="simulators enforce the platforms' rate limits; the daemon runs on its default budgets")
     bench.add_argument("--tracking", type=int, metavar="N",
                        help="instead: the track and watch stages over N active parcels (Kuaidi100 simulator)")
+    _bench_scale_options(bench)
     bench.set_defaults(fn=cmd_bench)
+    _report_parser(sub.add("report", "processing speed, logistics, cost and margin for a period (docs/reports.md)"))
+    _stock_parsers(sub)
     _console_parser(sub.add("console", "the web console on the admin port: sign-in helpers"))
     return p
+
+
+# ---- syncd report (issue 18): processing speed, logistics, cost and margin for a period ----------------------
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, found {text!r}") from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from syncd.reports import Period, ReportOptions, build_report
+    from syncd.reports.render import GROUP_WORDS, render
+
+    settings = _settings(args)
+    config = _config(settings)
+    zone = _zone(settings, config)
+    try:
+        period = Period(args.start, args.end or args.start, zone)
+    except ValueError as err:
+        print(f"syncd: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.format == "xlsx" and not args.output:
+        print("syncd: " + _("--format xlsx needs --output FILE"), file=sys.stderr)
+        return EXIT_USAGE
+    db = _db(settings)
+    try:
+        report = build_report(db.engine, period, args.group, ReportOptions.from_config(config))
+    finally:
+        db.dispose()
+    heading = _("syncd report {period} ({zone}), by {group}").format(
+        period=period.text(), zone=zone.key, group=_(GROUP_WORDS[args.group]))
+    out = render(report, args.format, heading)
+    if args.output:
+        data = out if isinstance(out, bytes) else out.encode("utf-8-sig" if args.format == "csv" else "utf-8")
+        Path(args.output).write_bytes(data)
+        print(_("Report written to {path}").format(path=args.output))
+    else:
+        sys.stdout.write(out if isinstance(out, str) else out.decode())
+    return EXIT_OK
+
+
+def _report_parser(p: argparse.ArgumentParser) -> None:
+    from syncd.reports import GROUPINGS
+
+    p.add_argument("--from", dest="start", required=True, type=_day, metavar="DATE",
+                   help="first day (YYYY-MM-DD, the configured timezone, Beijing time by default)")
+    p.add_argument("--to", dest="end", type=_day, metavar="DATE", help="last day, included (default: --from)")
+    p.add_argument("--by", dest="group", choices=GROUPINGS, default="shop",
+                   help="one row per " + ", ".join(GROUPINGS) + " (default: shop)")
+    p.add_argument("--format", choices=["table", "csv", "xlsx"], default="table",
+                   help="table (default, for the terminal), csv or xlsx (for spreadsheets)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of the terminal (xlsx needs it)")
+    p.set_defaults(fn=cmd_report)
+
+
+def _stock_parsers(sub: _Sub) -> None:
+    """``syncd catalog`` and ``syncd stock`` (issue 19): syncd/stock/cli.py."""
+    from syncd.stock.cli import add_parsers
+
+    add_parsers(sub, _audited)
+
+
 
 
 def _console_parser(console: argparse.ArgumentParser) -> None:
@@ -740,7 +866,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json and not args.json_form:
         what = " ".join(str(w) for w in (args.command, getattr(args, "action", None)) if w)
         parser.error(f"{what} has no --json form (status, health, orders list/show, alerts, "
-                     "suppliers unpaid have)")
+                     "suppliers unpaid, shadow have)")
     try:
         settings = load_settings()
     except ConfigErrors as errs:

@@ -16,9 +16,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from syncd import __version__, clock, purge
+from syncd import __version__, clock, purge, shadow
 from syncd.callbacks import kuaidi100_handler, supplier_handler
 from syncd.httpd import start_listener
+from syncd.i18n import _
 from syncd.httpserver import ASGIApp
 from syncd.logs import log_context
 from syncd.metrics import daemon_metrics
@@ -26,6 +27,8 @@ from syncd.process import release_free_memory
 from syncd.runtime import Runtime
 from syncd.stages import collect, forward, pull, reconcile, route, track, watch, writeback
 from syncd.stages.runner import StageFn, StageReport, finish
+from syncd.stock import callbacks as stock_callbacks
+from syncd.stock import stage as stock_stage
 
 log = logging.getLogger("syncd.daemon")
 
@@ -38,6 +41,9 @@ STAGES: dict[str, StageFn] = {
     "track": track.run,
     "watch": watch.run,
     "reconcile": reconcile.run,
+    # stock and price (issue 19): a full pass, and pushed / dropped changes written through within seconds
+    "stock": stock_stage.run,
+    "stock_due": stock_stage.run_due,
 }
 FIRST_RUN_DELAY = {"reconcile": 600.0}  # let the first pull finish before comparing counts
 SHUTDOWN_BUDGET = 9.0  # seconds: SIGTERM → exit within 10 s
@@ -113,14 +119,18 @@ def startup_line(rt: Runtime, callbacks: tuple[int, list[str]] | None = None) ->
     """The one line that says what this daemon is: version, where its configuration and database are, its shops
     and suppliers, and what its callback port serves (``callbacks``: port and routes, when it listens)."""
     suppliers = [*rt.suppliers, *rt.api_suppliers]
-    line = (f"syncd {_version()} starting: config {rt.settings.config_dir.resolve()}, "
-            f"database {safe_db_url(rt.settings.db_url())}, "
-            f"{len(rt.storefronts)} shop(s) [{', '.join(rt.storefronts) or 'none'}], "
-            f"{len(suppliers)} supplier(s) [{', '.join(suppliers) or 'none'}]")
+    line = _("syncd {version} starting: config {config}, database {database}, {shops} shop(s) [{shop_ids}], "
+             "{suppliers} supplier(s) [{supplier_ids}]").format(
+        version=_version(), config=rt.settings.config_dir.resolve(), database=safe_db_url(rt.settings.db_url()),
+        shops=len(rt.storefronts), shop_ids=", ".join(rt.storefronts) or "-",
+        suppliers=len(suppliers), supplier_ids=", ".join(suppliers) or "-")
+    if shadow.shadow_shops(rt.config):
+        line += _(", in shadow mode (nothing sent): {shops}").format(shops=", ".join(sorted(shadow.shadow_shops(
+            rt.config))))
     if callbacks is not None:
         port, routes = callbacks
-        served = ", ".join(routes) or "nothing (no tracking provider nor API supplier)"
-        line += f", callback port {port} serves {served}"
+        served = ", ".join(routes) or _("nothing (no tracking provider nor API supplier)")
+        line += _(", callback port {port} serves {served}").format(port=port, served=served)
     return line
 
 
@@ -162,7 +172,8 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
                       next_run_time=clock.now() + timedelta(minutes=5))  # retention of files and callback ids
     if install_signals:
         def stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("received %s: finishing the step in flight", signal.Signals(signum).name)
+            log.info(_("received {signal}: finishing the step in flight").format(
+                signal=signal.Signals(signum).name))
             rt.stop.set()
 
         signal.signal(signal.SIGTERM, stop)
@@ -178,6 +189,7 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
             listener.register("POST", "/callbacks/kuaidi100", kuaidi100_handler(rt))
         if rt.api_suppliers:
             listener.register("POST", "/callbacks/suppliers", supplier_handler(rt))
+            stock_callbacks.register(listener, rt)  # /callbacks/suppliers/<id>/stock (issue 19)
     scheduler.start()
     callbacks = None if listener is None else (listener.callback.port, list(listener.callback.routes))
     log.info("%s", startup_line(rt, callbacks))
@@ -194,7 +206,7 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
             listener.stop()
         idle = active.wait_idle(SHUTDOWN_BUDGET)
         if not idle:
-            log.warning("a stage was still running after %.0f s; exiting anyway (its work resumes at next start)",
-                        SHUTDOWN_BUDGET)
-        log.info("syncd stopped")
+            log.warning(_("a stage was still running after {seconds} s; exiting anyway (its work resumes at next "
+                          "start)").format(seconds=f"{SHUTDOWN_BUDGET:.0f}"))
+        log.info(_("syncd stopped"))
     return idle

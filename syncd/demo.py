@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from syncd.alerts.commands import list_open
+from syncd.alerts.names import SEVERITY_WORDS
 from syncd.daemon import run_daemon
+from syncd.details import detail_text
 from syncd.i18n import _
 from syncd.runtime import build_runtime
 from syncd.sandboxrun import (
@@ -35,9 +37,10 @@ from syncd.sandboxrun import (
     supplier_dirs,
 )
 from syncd.settings import Settings
+from syncd.stock.demo import StockStory
 from syncd.store.db import open_database
 from syncd.store.migrate import upgrade
-from syncd.views import hold_word, pad, table
+from syncd.views import hold_word, pad, state_word, table
 
 
 def main(args: argparse.Namespace) -> int:
@@ -67,13 +70,14 @@ def main(args: argparse.Namespace) -> int:
 
 def look_around(root: Path) -> str:
     """What ``--keep`` prints: where the demo's data stayed and the commands that read it."""
-    return (f"\nThe demo's data stays in {root} (delete the folder when done). Look around:\n"
-            f"  cd {shlex.quote(str(root))}\n"
+    return ("\n" + _("The demo's data stays in {root} (delete the folder when done). Look around:").format(root=root)
+            + f"\n  cd {shlex.quote(str(root))}\n"
             "  syncd --config config status\n"
             "  syncd --config config orders list --state held\n"
             "  syncd --config config orders show ORDER_ID\n"
             "  syncd --config config alerts\n"
-            "  ls var/suppliers/*/inbox/processed/   # reply files; *.errors.csv explain rejected rows\n")
+            "  ls var/suppliers/*/inbox/processed/   # "
+            + _("reply files; *.errors.csv explain rejected rows") + "\n")
 
 
 def console_hint(root: Path, port: int = 8080) -> str:
@@ -113,8 +117,12 @@ def _run(args: argparse.Namespace, root: Path, data_dir: Path, sandbox: Any) -> 
                                folder=data_dir / "suppliers") + "\n")
     started = time.monotonic()
     seen: dict[str, Any] = {"line": "", "changed": started}
+    story = StockStory(sandbox, rt)  # issue 19: a SKU out of stock at a supplier, a price rise
 
     def tick() -> None:
+        told = story.tick(time.monotonic() - started)
+        if told:
+            print(f"[{time.monotonic() - started:5.1f}s] {told}", flush=True)
         line = progress_line(progress(db))
         if line != seen["line"]:
             seen["line"], seen["changed"] = line, time.monotonic()
@@ -134,6 +142,8 @@ def _run(args: argparse.Namespace, root: Path, data_dir: Path, sandbox: Any) -> 
     elapsed = time.monotonic() - started
     print()
     _summary(rt, db, data_dir, sandbox, p, elapsed, keep=bool(getattr(args, "keep", False)))
+    for line in story.summary():
+        print("  " + line)
     rt.close()
     db.dispose()
     return 0 if p.total >= args.orders * len(sandbox.storefronts) and p.new == p.routed == 0 else 1
@@ -152,7 +162,7 @@ def _summary(rt: Any, db: Any, data_dir: Path, sandbox: Any, p: Any, elapsed: fl
             n=p.placed, where=where) + "\n")
     for reason, n, detail in hold_summary(db):
         out.write("    " + _("held {reason} {n}   e.g. {detail}").format(
-            reason=pad(hold_word(reason), 20), n=f"{n:>4}", detail=detail) + "\n")
+            reason=pad(hold_word(reason), 20), n=f"{n:>4}", detail=detail_text(detail)) + "\n")
     for sid, _format, _encoding in SANDBOX_SUPPLIERS:
         outbox, inbox = supplier_dirs(data_dir, sid)
         files = sorted(f.name for f in outbox.iterdir() if not f.name.startswith(".")) if outbox.exists() else []
@@ -163,29 +173,35 @@ def _summary(rt: Any, db: Any, data_dir: Path, sandbox: Any, p: Any, elapsed: fl
     state = sandbox.state()
     for platform in sandbox.storefronts:
         parcels = sum(len(v) for v in state[platform].get("shipments", {}).values())
-        out.write(f"  {platform} simulator: {parcels} parcels recorded, errors answered: "
-                  f"{state[platform].get('errors', {})}\n")
+        errors = state[platform].get("errors", {})
+        out.write("  " + _("{platform} simulator: {parcels} parcels recorded, errors answered: {errors}").format(
+            platform=platform, parcels=parcels,
+            errors=", ".join(f"{code} ×{n}" for code, n in sorted(errors.items())) or "0") + "\n")
     for sid, counts in api_supplier_summary(db, list(rt.api_suppliers)).items():
-        out.write(f"  supplier {sid} (API): " + ", ".join(f"{n} {what}" for what, n in counts.items()) + "\n")
+        out.write("  " + _("supplier {supplier} (API): {counts}").format(
+            supplier=sid, counts=", ".join(f"{state_word(what)} {n}" for what, n in counts.items())) + "\n")
     partners = state.get("partners", {})
     if partners:
         dup = partners["1688"].get("duplicates", {})
-        out.write(f"  1688 simulator: {partners['1688'].get('orders_total', 0)} orders created, "
-                  f"{len(dup)} created twice, {partners['1688'].get('lost_replies', 0)} answers lost on purpose\n")
+        out.write("  " + _("1688 simulator: {orders} orders created, {twice} created twice, {lost} answers lost on "
+                           "purpose").format(orders=partners["1688"].get("orders_total", 0), twice=len(dup),
+                                             lost=partners["1688"].get("lost_replies", 0)) + "\n")
     alerts = list_open(db)
     by_rule = Counter(a["rule"] for a in alerts)
     rules = " (" + ", ".join(f"{r} {n}" for r, n in sorted(by_rule.items())) + ")" if alerts else ""
     out.write("  " + _("open alerts: {n}").format(n=len(alerts)) + rules + "\n")
     for a in alerts[:5]:
-        out.write(f"    #{a['id']} {a['severity']:<8} {a['title']}\n")
+        out.write(f"    #{a['id']} {pad(_(SEVERITY_WORDS.get(a['severity'], a['severity'])), 8)} {a['title']}\n")
     if partners:
         robots = partners["robots"].get("accepted", {})
-        out.write("  messages the robots accepted: " + ", ".join(f"{k} {n}" for k, n in robots.items() if n) + "\n")
+        out.write("  " + _("messages the robots accepted: {counts}").format(
+            counts=", ".join(f"{k} {n}" for k, n in robots.items() if n) or "0") + "\n")
     calls = calls_table(rt.stats.calls)
     if calls:
-        out.write("  outside calls:\n" + calls + "\n")
+        out.write("  " + _("outside calls:") + "\n" + calls + "\n")
     per_shop = {shop: n for shop, n in progress_by_shop(db).items()}
-    out.write("  orders per shop: " + ", ".join(f"{shop} {n}" for shop, n in per_shop.items()) + "\n")
+    out.write("  " + _("orders per shop: {counts}").format(
+        counts=", ".join(f"{shop} {n}" for shop, n in per_shop.items())) + "\n")
     if not keep:
         out.write("\n" + _("Run `syncd demo --keep` to keep this run's data and look around in it afterwards."))
     out.write("\n" + _("The same daemon runs against real shops with `syncd run` and your own config/ (see README).")
@@ -195,4 +211,4 @@ def _summary(rt: Any, db: Any, data_dir: Path, sandbox: Any, p: Any, elapsed: fl
 def calls_table(calls: Mapping[tuple[str, str], int]) -> str:
     """The outside calls of the run, one row per system and API, most called first."""
     rows = sorted(((system, api, n) for (system, api), n in calls.items()), key=lambda r: (-r[2], r[0], r[1]))
-    return table(("system", "API", "calls"), rows, right=(2,), indent="    ", max_width=60) if rows else ""
+    return table((_("system"), "API", _("calls")), rows, right=(2,), indent="    ", max_width=60) if rows else ""

@@ -40,6 +40,8 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from syncd import clock
 from syncd.http import CallStats
+from syncd.httpserver import HttpServer, Limits, RefusalLog
+from syncd.i18n import _
 from syncd.httpserver import ASGIApp, HttpServer, Limits, RefusalLog
 from syncd.metrics import CONTENT_TYPE, Collector, Metrics, MetricsRegistry
 from syncd.settings import Settings
@@ -132,22 +134,23 @@ def check_readiness(db: Database, intervals: Mapping[str, float], *, now: dateti
                                        StageRun.last_success_at, StageRun.last_error)
                                 .where(StageRun.consecutive_failures >= 2)).all()
     except SQLAlchemyError as err:
-        checks.append(Check("database", False, f"database unreachable ({type(err).__name__})"))
+        checks.append(Check("database", False, unreachable(err)))
         db_ok = False
     else:
-        checks.append(Check("database", True, "answers"))
+        checks.append(Check("database", True, _("answers")))
         db_ok = True
     if scheduler_running is not None:
         checks.append(Check("scheduler", scheduler_running,
-                            "running" if scheduler_running else "the scheduler is not running"))
+                            _("running") if scheduler_running else _("the scheduler is not running")))
     if in_flight is not None:
         longest = max(intervals.values(), default=60.0)
         stuck = []
         for stage, start in sorted(in_flight.items()):
             limit, age = run_limit(intervals.get(stage, longest)), _age(now, start)
             if age > limit:
-                stuck.append(f"{stage} running for {age:.0f} s (limit {limit:.0f} s)")
-        checks.append(Check("stage_in_flight", not stuck, "; ".join(stuck) or "no run overdue"))
+                stuck.append(_("{stage} running for {age} s (limit {limit} s)").format(
+                    stage=stage, age=f"{age:.0f}", limit=f"{limit:.0f}"))
+        checks.append(Check("stage_in_flight", not stuck, "; ".join(stuck) or _("no run overdue")))
     if db_ok:
         checks.append(_finished(last, now, quiet_limit(intervals), started_at))
         longest = max(intervals.values(), default=60.0)
@@ -160,26 +163,35 @@ def check_readiness(db: Database, intervals: Mapping[str, float], *, now: dateti
             age = _age(now, last_ok) if last_ok is not None else failures * interval
             if age > limit:
                 reason = (error or "").splitlines()[0][:200] if error else "?"
-                too_long.append(f"{stage} {scope} failing for {age:.0f} s (limit {limit:.0f} s): {reason}")
+                too_long.append(_("{stage} {scope} failing for {age} s (limit {limit} s): {reason}").format(
+                    stage=stage, scope=scope, age=f"{age:.0f}", limit=f"{limit:.0f}", reason=reason))
         if failing:  # listed while some scope fails (and shown failed past the limit)
-            checks.append(Check("stage_failing", not too_long, "; ".join(too_long) or "none failing too long"))
+            checks.append(Check("stage_failing", not too_long, "; ".join(too_long) or _("none failing too long")))
     return Readiness(tuple(checks))
+
+
+def unreachable(err: Exception) -> str:
+    """The ``database`` check's words when the database does not answer (the driver's class, never its text:
+    it may quote the URL)."""
+    return _("database unreachable ({error})").format(error=type(err).__name__)
 
 
 def _finished(last: datetime | None, now: datetime, limit: float, started_at: datetime | None) -> Check:
     if last is None and started_at is None:
-        return Check("stage_finished", False, "no stage has run yet")
+        return Check("stage_finished", False, _("no stage has run yet"))
     if started_at is not None and (last is None or clock.ensure_utc(last) < started_at):
         up = _age(now, started_at)
         if up > limit:
-            return Check("stage_finished", False,
-                         f"no stage finished since the start {up:.0f} s ago (allowed {limit:.0f} s)")
-        return Check("stage_finished", True, f"starting: no stage finished since the start {up:.0f} s ago")
+            return Check("stage_finished", False, _("no stage finished since the start {age} s ago (allowed {limit} s)")
+                         .format(age=f"{up:.0f}", limit=f"{limit:.0f}"))
+        return Check("stage_finished", True,
+                     _("starting: no stage finished since the start {age} s ago").format(age=f"{up:.0f}"))
     assert last is not None
     age = _age(now, last)
     if age > limit:
-        return Check("stage_finished", False, f"no stage ran for {age:.0f} s (allowed {limit:.0f} s)")
-    return Check("stage_finished", True, f"a stage ran {age:.0f} s ago")
+        return Check("stage_finished", False, _("no stage ran for {age} s (allowed {limit} s)").format(
+            age=f"{age:.0f}", limit=f"{limit:.0f}"))
+    return Check("stage_finished", True, _("a stage ran {age} s ago").format(age=f"{age:.0f}"))
 
 
 def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:

@@ -57,6 +57,7 @@ class HoldReason(enum.StrEnum):
     SUPPLIER_REJECTED = "supplier_rejected"
     TRACKING_REJECTED = "tracking_rejected"
     MANUAL = "manual"
+    SHADOW = "shadow"  # the shop runs in shadow mode (syncd.shadow): routed, but nothing is sent; clears when live
 
 
 ORDER_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
@@ -92,7 +93,7 @@ WRITEBACK_TRANSITIONS: dict[WritebackState, frozenset[WritebackState]] = {
 
 # Holds that clear by themselves when a later pull (or a config change) shows the condition gone.
 AUTO_HOLDS = frozenset({HoldReason.ADDRESS_INCOMPLETE, HoldReason.UNMAPPED_SKU, HoldReason.NOT_READY,
-                        HoldReason.REFUND_REQUESTED, HoldReason.OUT_OF_STOCK})
+                        HoldReason.REFUND_REQUESTED, HoldReason.OUT_OF_STOCK, HoldReason.SHADOW})
 # Of those, the ones worth re-checking on a timer (config or platform state may change without an order edit).
 PERIODIC_RECHECK = frozenset({HoldReason.UNMAPPED_SKU, HoldReason.NOT_READY, HoldReason.OUT_OF_STOCK})
 # Every other hold (tracking_rejected, supplier_rejected, cod_unconfirmed, manual) waits for a person: routing never

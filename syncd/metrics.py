@@ -409,6 +409,33 @@ class Metrics:
             log.info("metrics collector %s recovered", name)
 
 
+def stock_samples(db: Database, shops: Iterable[str] = ()) -> list[Sample]:
+    """Stock and price (issue 19): SKUs shown at zero and margins below the floor per shop (two small queries), and
+    the writes, write calls and write errors since the start."""
+    from syncd.stock.engine import COUNTERS
+    from syncd.store.models import StockMargin, StockWritten
+
+    with db.read() as s:
+        zero = dict(s.execute(select(StockWritten.shop_id, func.count()).where(StockWritten.value == 0)
+                              .group_by(StockWritten.shop_id)).all())
+        low = dict(s.execute(select(StockMargin.shop_id, func.count()).where(StockMargin.low.is_(True))
+                             .group_by(StockMargin.shop_id)).all())
+    names = sorted({*shops, *zero, *low, *COUNTERS.writes, *COUNTERS.errors})
+    out = [Sample("syncd_stock_skus_at_zero", int(zero.get(n, 0)), {"shop": n},
+                  "Storefront SKUs whose stock syncd last wrote as zero.") for n in names]
+    out += [Sample("syncd_stock_margin_low", int(low.get(n, 0)), {"shop": n},
+                   "SKUs whose margin (price - supplier cost - shipping - commission) is below the floor.")
+            for n in names]
+    out += [Sample("syncd_stock_writes_total", COUNTERS.writes[n], {"shop": n},
+                   "Storefront SKUs whose stock was written since the start.", "counter") for n in names]
+    out += [Sample("syncd_stock_write_errors_total", COUNTERS.errors[n], {"shop": n},
+                   "Storefront SKUs whose stock write failed or was refused since the start.", "counter")
+            for n in names]
+    out += [Sample("syncd_stock_write_calls_total", COUNTERS.calls[n], {"shop": n},
+                   "Stock write calls made to the storefront since the start.", "counter") for n in names]
+    return out
+
+
 def daemon_metrics(rt: Runtime, stages: Iterable[str]) -> Metrics:
     """The daemon's page: its stages, shops, suppliers, alert rules and tracking budget shown from the start."""
     from syncd.alerts.commands import alert_samples  # imports this module: a late import, not a cycle
@@ -446,5 +473,8 @@ def daemon_metrics(rt: Runtime, stages: Iterable[str]) -> Metrics:
                               "Tracking queries allowed per day (daily_query_budget in tracking.yaml)."))
         return out
 
-    return Metrics(rt.db, rt.metrics, rt.stats, [alerts_open, tracking_queries, *rt.collectors],
+    def stock() -> list[Sample]:  # issue 19
+        return stock_samples(rt.db, [k for k, v in rt.config.shops.items() if v.enabled and v.stock.enabled])
+
+    return Metrics(rt.db, rt.metrics, rt.stats, [alerts_open, tracking_queries, stock, *rt.collectors],
                    known=Known(shops, suppliers, scopes))

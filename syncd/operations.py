@@ -26,7 +26,7 @@ from syncd.lifecycle import (
     WritebackState,
     check_order,
 )
-from syncd.routing import idempotency_key
+from syncd.routing import cost_columns, idempotency_key
 from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
 from syncd.stages.runner import audit
@@ -220,7 +220,8 @@ def reship(rt: Runtime, order_id: int, *, sku: str | None = None, qty: int | Non
                                 idempotency_key=idempotency_key(o.shop_id, o.platform_order_id, so.supplier_id,
                                                                 100 + count + n),
                                 state=SupplierOrderState.PENDING, attempts=0, reship_of=so.id,
-                                cancel_state="none", created_at=now, updated_at=now)
+                                cancel_state="none", created_at=now, updated_at=now,
+                                **cost_columns(rt.config, so.supplier_id, lines))
             s.add(new)
             s.flush()
             made.append(new.id)

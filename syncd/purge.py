@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy import String, cast, delete, func, select, update
 
 from syncd import clock
+from syncd.i18n import _
 from syncd.runtime import Runtime
 from syncd.store.db import Database
 from syncd.store.models import CallbackSeen, InboxFileRecord
@@ -109,13 +110,14 @@ def run_job(rt: Runtime) -> None:
     try:
         report = purge(rt.suppliers, rt.db, clock.now())
     except Exception:  # the scheduler must never see an exception; the next run tries again
-        log.exception("purge failed; it runs again in %.0f hours", INTERVAL_HOURS)
+        log.exception(_("purge failed; it runs again in {hours} hours").format(hours=f"{INTERVAL_HOURS:.0f}"))
         return
     for supplier_id, error in report.failures:
-        log.warning("purge: supplier %s: %s", supplier_id, error)
+        log.warning(_("purge: supplier {supplier}: {error}").format(supplier=supplier_id, error=error))
     if report.files or report.callbacks or report.file_records:
-        log.info("purge: deleted %d supplier file(s) past retention, the rejected rows kept for %d file(s) and "
-                 "%d old callback id(s)", len(report.files), report.file_records, report.callbacks)
+        log.info(_("purge: deleted {files} supplier file(s) past retention, the rejected rows kept for {records} "
+                   "file(s) and {callbacks} old callback id(s)").format(
+            files=len(report.files), records=report.file_records, callbacks=report.callbacks))
 
 
 __all__ = ["CALLBACKS_KEEP", "INTERVAL_HOURS", "PurgeReport", "PurgedFile", "RetainsFiles", "purge", "run_job"]

@@ -6,11 +6,16 @@ import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from syncd import details
 from syncd.config.models import Component, Route
 from syncd.domain import PAST_SHIPPING, OrderStatus, PaymentMode, RefundState
 from syncd.lifecycle import AUTO_HOLDS, HoldReason
+from syncd.money import yuan_to_fen
+
+if TYPE_CHECKING:
+    from syncd.config.loader import Config
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +123,42 @@ def supplier_lines(ln: LineView, route: Route, *, supplier_sku: str | None = Non
     } for part in parts]
 
 
+def config_cost_fen(lines: Sequence[Mapping[str, Any]], routes: Mapping[str, Route],
+                    supplier_shipping_fee: float | None = None) -> int | None:
+    """What the configuration says a supplier order costs, fen: each route's ``cost`` per supplier unit (per
+    storefront unit for a bundle) plus one freight (the largest ``shipping_fee`` of its routes, else the
+    supplier's). None when a line's route has no cost, or the line went to a fallback supplier whose price the
+    route does not know: a missing cost is never counted as zero."""
+    goods, fee, bundles_seen = 0, None, set()
+    for ln in lines:
+        route = routes.get(str(ln.get("merchant_sku", "")))
+        if route is None or route.cost is None:
+            return None
+        if route.components:
+            if ln.get("order_line_id") in bundles_seen:
+                continue  # one bundle line becomes several supplier lines; its cost is per storefront unit
+            bundles_seen.add(ln.get("order_line_id"))
+            units = int(ln.get("storefront_quantity", 0))
+        elif ln.get("supplier_sku") != route.supplier_sku:
+            return None
+        else:
+            units = int(ln.get("quantity", 0))
+        goods += yuan_to_fen(route.cost) * units
+        if route.shipping_fee is not None:
+            fee = max(fee or 0, yuan_to_fen(route.shipping_fee))
+    if fee is None and supplier_shipping_fee is not None:
+        fee = yuan_to_fen(supplier_shipping_fee)
+    return goods + (fee or 0)
+
+
+def cost_columns(config: Config, supplier_id: str, lines: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``cost_fen`` / ``cost_source`` of a new supplier order from the configuration (routes, the supplier's
+    freight): the route stage and a reship stamp them; an API supplier's own amount replaces them later."""
+    supplier = config.suppliers.get(supplier_id)
+    cost = config_cost_fen(lines, config.routes, supplier.shipping_fee if supplier else None)
+    return {"cost_fen": cost, "cost_source": None if cost is None else "config"}
+
+
 def address_gaps(receiver: Mapping[str, Any]) -> list[str]:
     """What the listed (encrypted/masked) receiver lacks; the decrypted form is checked again at forward."""
     gaps = []
@@ -134,8 +175,6 @@ def address_gaps(receiver: Mapping[str, Any]) -> list[str]:
     return gaps
 
 
-COD_DETAIL = ("cash on delivery: call the buyer to confirm before anything ships, then "
-              "syncd orders confirm-cod {shop}/{order} --reason ...")
 
 
 def decide(order: OrderView, routes: Mapping[str, Route], suppliers: set[str], now: datetime,
@@ -167,32 +206,38 @@ def _decide(order: OrderView, routes: Mapping[str, Route], suppliers: set[str], 
     if order.refund_state == RefundState.REQUESTED:
         skus = [ln.merchant_sku for ln in order.lines if ln.refund_state != RefundState.NONE]
         return Hold(HoldReason.REFUND_REQUESTED,
-                    "buyer asked for a refund" + (f" on {', '.join(skus)}" if skus else ""))
+                    details.REFUND_ON.format(skus=", ".join(skus)) if skus else details.REFUND)
     if order.status == OrderStatus.UNPAID:
-        return Hold(HoldReason.NOT_READY, "not paid yet")
+        return Hold(HoldReason.NOT_READY, details.NOT_PAID)
     if not order.ready_to_ship:
-        return Hold(HoldReason.NOT_READY, order.not_ready_reason or "the platform does not allow shipping yet")
+        return Hold(HoldReason.NOT_READY, order.not_ready_reason or details.NOT_RELEASED)
     if order.payment_mode == PaymentMode.COD and not order.cod_confirmed:
         return Hold(HoldReason.COD_UNCONFIRMED,
-                    COD_DETAIL.format(shop=order.shop_id, order=order.platform_order_id))
+                    details.COD.format(shop=order.shop_id, order=order.platform_order_id))
     gaps = address_gaps(order.receiver)
     if gaps:
-        return Hold(HoldReason.ADDRESS_INCOMPLETE, "receiver lacks " + ", ".join(gaps))
+        return Hold(HoldReason.ADDRESS_INCOMPLETE, details.RECEIVER_LACKS.format(fields=", ".join(gaps)))
     if not order.lines:
-        return Hold(HoldReason.UNMAPPED_SKU, "order has no lines")
+        return Hold(HoldReason.UNMAPPED_SKU, details.NO_LINES)
     unmapped = sorted({ln.merchant_sku or f"(line {ln.platform_line_id} has no SKU code)"
                        for ln in order.lines if ln.merchant_sku not in routes})
     if unmapped:
-        return Hold(HoldReason.UNMAPPED_SKU, "no route for SKU " + ", ".join(unmapped))
+        return Hold(HoldReason.UNMAPPED_SKU, details.NO_ROUTE.format(skus=", ".join(unmapped)))
     disabled = sorted({routes[ln.merchant_sku].supplier for ln in order.lines
                        if routes[ln.merchant_sku].supplier not in suppliers})
     if disabled:
-        return Hold(HoldReason.UNMAPPED_SKU, "supplier not configured or disabled: " + ", ".join(disabled))
+        return Hold(HoldReason.UNMAPPED_SKU, details.SUPPLIER_OFF.format(suppliers=", ".join(disabled)))
     if cool_off and order.paid_at and order.paid_at + cool_off > now:
         return Wait(order.paid_at + cool_off)
+    return RouteTo(split(order.shop_id, order.platform_order_id, order.lines, routes))
+
+
+def split(shop_id: str, platform_order_id: str, lines: Sequence[LineView], routes: Mapping[str, Route]
+          ) -> list[SupplierPart]:
+    """The supplier orders of an order whose every line has a route: one per supplier, ordered by supplier."""
     by_supplier: dict[str, list[dict[str, Any]]] = {}
-    for ln in order.lines:
+    for ln in lines:
         route = routes[ln.merchant_sku]
         by_supplier.setdefault(route.supplier, []).extend(supplier_lines(ln, route))
-    return RouteTo([SupplierPart(sid, idempotency_key(order.shop_id, order.platform_order_id, sid), lines)
-                    for sid, lines in sorted(by_supplier.items())])
+    return [SupplierPart(sid, idempotency_key(shop_id, platform_order_id, sid), part)
+            for sid, part in sorted(by_supplier.items())]

@@ -16,10 +16,11 @@ from pathlib import Path
 import httpx
 from sqlalchemy.dialects import postgresql, sqlite
 
-from syncd import clock, i18n, registry
+from syncd import clock, i18n, registry, shadow
 from syncd.config.loader import Config
 from syncd.domain import Token
 from syncd.http import CallStats, build_client
+from syncd.i18n import _
 from syncd.metrics import MetricsRegistry, Sample
 from syncd.protocols import AlertSink, ApiSupplierAdapter, FileSupplierAdapter, StorefrontAdapter, TrackingProvider
 from syncd.ratelimit import RateLimiter
@@ -129,14 +130,16 @@ def token_cipher(settings: Settings) -> TokenCipher | None:
     """The cipher of ``SYNCD_SECRET_KEY`` (ConfigError for a malformed key); None, with one warning, without."""
     cipher = TokenCipher.from_setting(settings.secret_key.get_secret_value() if settings.secret_key else None)
     if cipher is None:
-        log.warning("%s is not set: platform access and refresh tokens are stored in clear in the database; "
-                    "set it to a Fernet key (`syncd secrets new-key`, docs/secrets.md)", SETTING)
+        log.warning(_("{setting} is not set: platform access and refresh tokens are stored in clear in the database; "
+                      "set it to a Fernet key (`syncd secrets new-key`, docs/secrets.md)").format(setting=SETTING))
     return cipher
 
 
 def build_runtime(settings: Settings, config: Config, db: Database, *, http: httpx.Client | None = None,
-                  retry: RetryPolicy | None = None, holder: str | None = None) -> Runtime:
-    """Create the shared client and one adapter per enabled shop and supplier."""
+                  retry: RetryPolicy | None = None, holder: str | None = None,
+                  read_only_tokens: bool = False) -> Runtime:
+    """Create the shared client and one adapter per enabled shop and supplier. ``read_only_tokens``: stored
+    tokens are used, never refreshed (``syncd once --dry-run``, see :class:`syncd.shadow.ReadOnlyTokens`)."""
     cipher = token_cipher(settings)  # first: a malformed key stops the start before anything is opened
     if cipher is not None:
         seal_clear_rows(db, cipher)  # rows written before the key was set: sealed now, not at their next refresh
@@ -147,7 +150,9 @@ def build_runtime(settings: Settings, config: Config, db: Database, *, http: htt
     stop = threading.Event()
     retry = retry or RetryPolicy.from_settings(config.global_.retry, stopping=stop)
     limiter = RateLimiter()
-    ctx = registry.AdapterContext(http=http, tokens=DbTokenStore(db, holder, cipher), data_dir=settings.data_dir,
+    store = DbTokenStore(db, holder, cipher)
+    tokens = shadow.ReadOnlyTokens(store) if read_only_tokens else store
+    ctx = registry.AdapterContext(http=http, tokens=tokens, data_dir=settings.data_dir,
                                   retry=retry, stats=stats, limiter=limiter)
     rt = Runtime(settings, config, db, http, stats, retry, holder, limiter=limiter, stop=stop)
     for shop_id, shop in config.shops.items():
@@ -164,6 +169,7 @@ def build_runtime(settings: Settings, config: Config, db: Database, *, http: htt
         rt.sinks[channel_id] = registry.SINKS[channel.kind].factory(channel, ctx)
     if config.tracking is not None:
         rt.tracker = registry.TRACKING[config.tracking.provider].factory(config.tracking, ctx)
+    shadow.guard(rt)  # shadow shops: their storefront adapters refuse every write
     return rt
 
 
@@ -187,8 +193,9 @@ def release_stale_claims(db: Database) -> int:
         freed = s.execute(update(SupplierOrder).where(SupplierOrder.claimed_by.is_not(None))
                           .values(claimed_by=None, claim_until=None))
     if freed.rowcount:  # type: ignore[attr-defined]
-        log.info("freed %d supplier order(s) claimed by a daemon that stopped abruptly", freed.rowcount)  # type: ignore[attr-defined]
+        log.info(_("freed {n} supplier order(s) claimed by a daemon that stopped abruptly").format(
+            n=freed.rowcount))  # type: ignore[attr-defined]
     if n:
-        log.warning("released %d tracking upload(s) claimed by a daemon that stopped abruptly; they are sent "
-                    "again (the storefront's idempotency makes that safe)", n)
+        log.warning(_("released {n} tracking upload(s) claimed by a daemon that stopped abruptly; they are sent "
+                      "again (the storefront's idempotency makes that safe)").format(n=n))
     return n

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -178,6 +179,13 @@ def find_order(db: Database, ref: str) -> Order | None:
         return found[0] if len(found) == 1 else None
 
 
+def masked_receiver(receiver: Mapping[str, Any]) -> dict[str, str]:
+    """The receiver as a person may see it anywhere: masked name and phone, province and city, no street."""
+    phone = receiver.get("phone_masked", "")
+    return {"name": receiver.get("name_masked", ""), "phone": mask_phone(phone) if phone else "",
+            "province": receiver.get("province", ""), "city": receiver.get("city", "")}
+
+
 def order_details(db: Database, order_id: int) -> dict[str, Any]:
     """Everything about one order a person asks for: ``syncd orders show`` (times as ISO 8601 with offset)."""
     with db.read() as s:
@@ -214,9 +222,7 @@ def order_details(db: Database, order_id: int) -> dict[str, Any]:
             "hold_reason": o.hold_reason, "paid_at": _iso(o.paid_at), "ship_by": _iso(o.ship_by),
             "payment": o.payment_mode, "cod_confirmed_by": o.cod_confirmed_by,
             "cod_confirmed_at": _iso(o.cod_confirmed_at),
-            "receiver": {"name": o.receiver.get("name_masked", ""),
-                         "phone": mask_phone(o.receiver.get("phone_masked", "")) if o.receiver.get("phone_masked")
-                         else "", "province": o.receiver.get("province", ""), "city": o.receiver.get("city", "")},
+            "receiver": masked_receiver(o.receiver),
             "last_error": o.last_error, "lines": lines, "supplier_orders": sos, "shipments": shipments,
             "holds": holds, "audit": audit,
         }

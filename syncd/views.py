@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from syncd.alerts.names import HOLD_REASON_WORDS, PARCEL_STATE_WORDS
 from syncd.clock import local_text
+from syncd.details import detail_text
 from syncd.i18n import N_, _
 
 
@@ -96,7 +97,7 @@ def orders_table(rows: Sequence[dict[str, Any]], zone: ZoneInfo | None = None) -
     body = [[r["id"], r["shop"], r["order"], state_word(r["state"]), hold_word(r["hold_reason"]),
              local_text(r["paid_at"], zone), local_text(r["ship_by"], zone) + (late if r.get("late") else ""),
              ",".join(r["suppliers"]),
-             r["goods"], r["why"]] for r in rows]
+             r["goods"], detail_text(r["why"])] for r in rows]
     return table([_(h) for h in ORDER_COLUMNS], body, right=(0,))
 
 
@@ -149,7 +150,7 @@ def order_text(d: dict[str, Any], zone: ZoneInfo | None = None) -> str:
     still_open = _("open")
     out += _section(_("holds"), (N_("since"), N_("reason"), N_("released"), N_("by"), N_("detail")),
                     [[t(h["since"]), hold_word(h["reason"]), t(h["released"]) if h["released"] else still_open,
-                      h["by"], h["detail"]] for h in d["holds"]], max_width=60)
+                      h["by"], detail_text(h["detail"])] for h in d["holds"]], max_width=60)
     out += _section(_("audit trail"), (N_("at"), N_("system"), N_("action"), N_("outcome"), N_("by"), N_("detail")),
                     [[t(a["at"]), a["system"], a["action"], a["outcome"], a["by"], a["detail"]] for a in d["audit"]],
                     max_width=80)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from syncd import clock
+from syncd import clock, jsoncodec
 from syncd.adapters.common.catalog import StockFacade
 from syncd.adapters.taobao.client import TaobaoClient
 from syncd.adapters.taobao.config import TaobaoShopConfig
@@ -48,12 +49,41 @@ COMPANIES = "taobao.logistics.companies.get"
 SHIP = "taobao.logistics.offline.send"
 REFUNDS = "taobao.refunds.receive.get"
 REFUND_FIELDS = "refund_id,tid,oid,status,refund_fee,modified,created,good_status,has_good_return,title,num"
+# fullinfo answers kept per shop (a few KB each, encoded): re-reads come within the overlap and settling horizon
+DETAIL_CACHE = 1000
 ALREADY_SHIPPED = ":B04"  # isv.logistics-{offline,online,dummy}-service-error:B04: shipped or closed already
 
 
 def is_already_shipped(code: str | None) -> bool:
     """The B04 answer: the trade is already shipped (or closed) and cannot ship again."""
     return bool(code) and str(code).startswith("isv.logistics-") and str(code).endswith(ALREADY_SHIPPED)
+
+
+class DetailCache:
+    """The last ``taobao.trade.fullinfo.get`` answers of one shop, by trade and version (``modified``), stored
+    encoded and bounded (oldest out first): a trade to ship is listed again and again within the window overlap
+    and the settling read, unchanged, and TOP meters every call. Only the very version read is reused: any
+    change to a trade moves its ``modified``."""
+
+    def __init__(self, size: int = DETAIL_CACHE) -> None:
+        self._size = size
+        self._got: OrderedDict[str, tuple[str, str]] = OrderedDict()
+
+    def get(self, tid: str, modified: Any) -> dict[str, Any] | None:
+        got = self._got.get(tid)
+        if got is None or not modified or got[0] != str(modified):
+            return None
+        raw = jsoncodec.loads(got[1])
+        return raw if isinstance(raw, dict) else None
+
+    def put(self, tid: str, raw: dict[str, Any]) -> None:
+        modified = raw.get("modified")
+        if not modified:
+            return
+        self._got.pop(tid, None)
+        self._got[tid] = (str(modified), jsoncodec.dumps(raw))
+        while len(self._got) > self._size:
+            self._got.popitem(last=False)
 
 
 class TaobaoAdapter(StockFacade):
@@ -71,6 +101,7 @@ class TaobaoAdapter(StockFacade):
                                      _refund_id)
         self._carriers: dict[str, str] | None = None
         self._carriers_at: datetime | None = None
+        self._details = DetailCache()
         self._init_stock(TaobaoStock(config, self._client))
 
     # ---- trades -------------------------------------------------------------------------------
@@ -113,14 +144,22 @@ class TaobaoAdapter(StockFacade):
         return trade
 
     def _complete(self, tid: str, raw: dict[str, Any]) -> OrderIn | RejectedRecord:
-        """Map one listed trade, reading its details first only when the list lacks what syncd needs."""
+        """Map one listed trade, reading its details first only when the list lacks what syncd needs: the list
+        gives no ``oaid`` (reference §3.4), which decrypting the receiver of a trade to ship needs. A trade
+        listed again in the version whose details were read (the window overlap, the settling read) reuses
+        them."""
         why = needs_detail(raw)
+        if why is not None:
+            known = self._details.get(tid, raw.get("modified"))
+            if known is not None:
+                raw, why = known, None
         if why is not None:
             log.debug("taobao trade %s: %s; reading its details", tid, why)
             try:
                 raw = self._fullinfo(tid)
             except (RejectedError, ProtocolError) as err:
                 return RejectedRecord(key=tid, reason=f"{why}, and its details could not be read: {err}", raw=raw)
+            self._details.put(tid, raw)
         try:
             return map_trade(raw)
         except ProtocolError as err:

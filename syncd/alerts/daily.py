@@ -23,6 +23,9 @@ from syncd.alerts.names import PARCEL_RULES, RULE_NAMES
 from syncd.alerts.rules import join
 from syncd.domain import Message, Severity
 from syncd.i18n import _, ngettext
+from syncd.money import fen_text
+from syncd.reports import TOTAL, MarginRow, Period, ReportOptions, margin
+from syncd.reports.speed import on_time
 from syncd.store.db import Database
 from syncd.store.models import Alert, Notification, Order, Shipment, Usage
 
@@ -42,12 +45,25 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 @dataclass
+class Yesterday:
+    """The day before's orders (by payment time), on-time shipping and margin, as ``syncd report`` counts them."""
+
+    day: str
+    orders: int = 0
+    on_time: int = 0
+    late: int = 0
+    pending: int = 0
+    money: MarginRow = field(default_factory=lambda: MarginRow(""))
+
+
+@dataclass
 class DailySummary:
     day: str  # Beijing date
     pulled: int = 0  # orders first seen in the last 24 h
     shipped: int = 0  # orders whose first tracking upload was in the last 24 h
     ship_hours: list[float] = field(default_factory=list)  # payment → first tracking upload, per shipped order
     open_alerts: dict[str, dict[str, int]] = field(default_factory=dict)  # rule → severity → count
+    yesterday: Yesterday | None = None  # the reports' figures of the Beijing day before (docs/reports.md)
 
     @property
     def median_hours(self) -> float | None:
@@ -62,8 +78,22 @@ class DailySummary:
         return sum(sum(by.values()) for rule, by in self.open_alerts.items() if rule in PARCEL_RULES)
 
 
-def summarize(db: Database, now: datetime) -> DailySummary:
-    """The numbers of the 24 hours before ``now``."""
+def _yesterday(db: Database, now: datetime, options: ReportOptions) -> Yesterday:
+    day = clock.ensure_utc(now).astimezone(clock.SHANGHAI).date() - timedelta(days=1)
+    period = Period.day(day)
+    out = Yesterday(day.isoformat())
+    with db.engine.connect() as conn:
+        out.orders = int(conn.scalar(select(func.count()).select_from(Order).where(
+            Order.paid_at >= period.start, Order.paid_at < period.end)) or 0)
+        out.on_time, out.late, out.pending = on_time(conn, None, period, now).get(TOTAL, (0, 0, 0))
+        money = margin(conn, period, None, options.commission_bp)
+    if money:
+        out.money = money[0]
+    return out
+
+
+def summarize(db: Database, now: datetime, options: ReportOptions | None = None) -> DailySummary:
+    """The numbers of the 24 hours before ``now``, and of the Beijing day before (orders, on time, margin)."""
     since = now - DAY
     out = DailySummary(clock.ensure_utc(now).astimezone(clock.SHANGHAI).date().isoformat())
     with db.read() as s:
@@ -77,6 +107,7 @@ def summarize(db: Database, now: datetime) -> DailySummary:
         for rule, severity, n in s.execute(select(Alert.rule, Alert.severity, func.count())
                                            .where(Alert.open.is_(True)).group_by(Alert.rule, Alert.severity)):
             out.open_alerts.setdefault(rule, {})[severity] = int(n)
+    out.yesterday = _yesterday(db, now, options or ReportOptions())
     return out
 
 
@@ -97,6 +128,8 @@ def render(summary: DailySummary) -> Message:
     else:
         lines.append(_("Payment → tracking upload: no order shipped in the last 24 h."))
     lines.append(_("Parcels stalled or in trouble: {count}.").format(count=summary.stalled))
+    if summary.yesterday is not None:
+        lines.extend(yesterday_lines(summary.yesterday))
     total = sum(sum(by.values()) for by in summary.open_alerts.values())
     lines.append((_("Open alerts: {count}:") if total else _("Open alerts: {count}.")).format(count=total))
     for rule in sorted(summary.open_alerts):
@@ -106,6 +139,25 @@ def render(summary: DailySummary) -> Message:
         name = _(RULE_NAMES[rule]) if rule in RULE_NAMES else rule
         lines.append(_("  {rule}: {count} ({parts})").format(rule=name, count=sum(by.values()), parts=parts))
     return Message(_("syncd daily summary {day}").format(day=summary.day), lines, Severity.INFO)
+
+
+def yesterday_lines(y: Yesterday) -> list[str]:
+    """Three lines: the day before's orders, on-time rate, margin (amounts in yuan)."""
+    lines = [ngettext("Orders paid {day}: {count}.", "Orders paid {day}: {count}.", y.orders).format(
+        day=y.day, count=y.orders)]
+    judged = y.on_time + y.late
+    if judged:
+        lines.append(_("On time (tracking on the storefront by the ship-by time): {rate}% — {on_time} of {judged}; "
+                       "{pending} not due yet.").format(rate=f"{y.on_time * 100 / judged:.1f}", on_time=y.on_time,
+                                                        judged=judged, pending=y.pending))
+    else:
+        lines.append(_("On time: none of those orders shipped or due yet ({pending} not due yet).").format(
+            pending=y.pending))
+    m = y.money
+    missing = _(" ({count} without a known cost, left out)").format(count=m.missing_cost) if m.missing_cost else ""
+    lines.append(_("Margin: {margin} yuan on {revenue} yuan of sales, {orders} orders at suppliers{missing}.").format(
+        margin=fen_text(m.margin_fen), revenue=fen_text(m.revenue_fen), orders=m.orders, missing=missing))
+    return lines
 
 
 def due_day(cfg: AlertsConfig, now: datetime) -> str | None:
@@ -124,7 +176,7 @@ def _done_today(db: Database, now: datetime) -> set[str]:
 
 
 def queue_daily(db: Database, cfg: AlertsConfig, channels: Sequence[str], now: datetime, *,
-                checked: bool = False) -> bool:
+                checked: bool = False, options: ReportOptions | None = None) -> bool:
     """Queue today's summary once it is due, unless it was queued already. True when queued now.
     ``checked``: the caller already knows today's summary was not queued yet."""
     day = due_day(cfg, now)
@@ -132,7 +184,7 @@ def queue_daily(db: Database, cfg: AlertsConfig, channels: Sequence[str], now: d
                if c in channels]
     if day is None or not targets or (not checked and USAGE_NAME in _done_today(db, now)):
         return False
-    message = render(summarize(db, now))
+    message = render(summarize(db, now, options))
     body = "\n".join(message.lines)
     rows = [{"channel": c, "alert_id": None, "kind": "daily", "severity": str(Severity.INFO),
              "title": message.title, "body": body, "created_at": now, "attempts": 0,
@@ -161,11 +213,12 @@ def prune(db: Database, cfg: AlertsConfig, now: datetime) -> int:
         return 0
 
 
-def daily_chores(db: Database, cfg: AlertsConfig, channels: Sequence[str], now: datetime) -> bool:
+def daily_chores(db: Database, cfg: AlertsConfig, channels: Sequence[str], now: datetime,
+                 options: ReportOptions | None = None) -> bool:
     """The summary when due, and the history pruning: one cheap look-up per pass once both are done.
     True when the summary was queued now."""
     done = _done_today(db, now)
-    queued = USAGE_NAME not in done and queue_daily(db, cfg, channels, now, checked=True)
+    queued = USAGE_NAME not in done and queue_daily(db, cfg, channels, now, checked=True, options=options)
     if PRUNE_NAME not in done:
         prune(db, cfg, now)
     return queued

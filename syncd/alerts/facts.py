@@ -39,10 +39,12 @@ from syncd.alerts.model import (
     Facts,
     FileFact,
     HoldFact,
+    MarginFact,
     OrderFact,
     ParcelFact,
     PausedShopFact,
     StageFact,
+    StockWriteFact,
     SupplierOrderFact,
     TokenFact,
 )
@@ -58,6 +60,8 @@ from syncd.store.models import (
     Shipment,
     Shop,
     StageRun,
+    StockMargin,
+    StockWritten,
     SupplierOrder,
     TokenRow,
 )
@@ -246,10 +250,32 @@ def _channels(s: Session, channels: Collection[str]) -> list[ChannelFact]:
     return [ChannelFact(r[0], int(r[1] or 0), r[2] or "", r[3]) for r in rows]
 
 
+# ---- stock and price (issue 19): small tables, one row per shop and SKU; only the rows in trouble are read ----
+
+STOCK_FAILING_ATTEMPTS = 5  # a retryable stock write failing this many passes in a row alerts
+
+
+def _margins(s: Session, shops: Collection[str]) -> list[MarginFact]:
+    rows = s.scalars(select(StockMargin).where(StockMargin.low.is_(True), StockMargin.shop_id.in_(list(shops))))
+    return [MarginFact(r.shop_id, r.merchant_sku, int(r.margin_fen or 0), int(r.floor_fen or 0),
+                       r.storefront_price_fen, r.supplier_cost_fen, r.held) for r in rows]
+
+
+def _stock_writes(s: Session, shops: Collection[str]) -> list[StockWriteFact]:
+    rows = s.scalars(select(StockWritten).where(
+        StockWritten.shop_id.in_(list(shops)),
+        or_(StockWritten.refused.is_not(None), StockWritten.error_code == "floor",
+            StockWritten.attempts >= STOCK_FAILING_ATTEMPTS)))
+    return [StockWriteFact(r.shop_id, r.merchant_sku, r.sku_id, r.error_code or "", r.last_error or "", r.refused,
+                           r.floor, r.attempts, r.error_at) for r in rows]
+
+
 def load_facts(db: Database, cfg: AlertsConfig, now: datetime, *, ship_within: Mapping[str, float],
-               shops: Collection[str], suppliers: Collection[str], channels: Collection[str]) -> Facts:
+               shops: Collection[str], suppliers: Collection[str], channels: Collection[str],
+               stock_shops: Collection[str] = ()) -> Facts:
     """Read every candidate for the rules in one read transaction. ``ship_within``: each configured
-    supplier's ship_within_hours; ``shops`` / ``suppliers`` / ``channels``: the configured ids."""
+    supplier's ship_within_hours; ``shops`` / ``suppliers`` / ``channels``: the configured ids; ``stock_shops``:
+    the shops with stock sync on (issue 19; none: the stock facts are not read)."""
     owners = {*shops, *(f"supplier:{sid}" for sid in suppliers)}
     with db.read() as s:
         parcels, unread = _parcels(s, cfg, now)
@@ -266,4 +292,6 @@ def load_facts(db: Database, cfg: AlertsConfig, now: datetime, *, ship_within: M
             stages=_stages(s),
             files=_files(s, cfg, now),
             channels=_channels(s, channels),
+            margins=_margins(s, stock_shops) if stock_shops else [],
+            stock_writes=_stock_writes(s, stock_shops) if stock_shops else [],
         )

@@ -132,6 +132,34 @@ class ChannelFact:
     since: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class MarginFact:
+    """A SKU whose margin in a shop is below the configured floor (stock_margin.low)."""
+
+    shop_id: str
+    merchant_sku: str
+    margin_fen: int
+    floor_fen: int
+    price_fen: int | None
+    cost_fen: int | None
+    held: bool  # its stock is kept at zero until a person releases it
+
+
+@dataclass(frozen=True, slots=True)
+class StockWriteFact:
+    """A storefront SKU whose stock write the platform refused, held at its floor, or that keeps failing."""
+
+    shop_id: str
+    merchant_sku: str
+    sku_id: str
+    code: str
+    message: str
+    refused: int | None  # the value refused for good
+    floor: int | None
+    attempts: int
+    at: datetime | None
+
+
 @dataclass
 class Facts:
     """Everything one watch pass looks at (candidates only: the SQL already applied the thresholds)."""
@@ -148,6 +176,9 @@ class Facts:
     stages: list[StageFact] = field(default_factory=list)
     files: list[FileFact] = field(default_factory=list)
     channels: list[ChannelFact] = field(default_factory=list)
+    # stock and price (issue 19)
+    margins: list[MarginFact] = field(default_factory=list)  # SKUs whose margin is below the floor
+    stock_writes: list[StockWriteFact] = field(default_factory=list)  # stock writes refused / held / failing
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,8 @@ class Rule(enum.StrEnum):
     SUPPLIER_FILE_REJECTED = "supplier_file_rejected"
     RECONCILE_MISMATCH = "reconcile_mismatch"
     CHANNEL_FAILING = "channel_failing"
+    STOCK_MARGIN_LOW = "stock_margin_low"  # issue 19: a supplier price rise ate the margin
+    STOCK_WRITE_REFUSED = "stock_write_refused"  # issue 19: a storefront refuses a stock write
 
 
 # What the stage runner writes in stage_runs and the health rules read:
@@ -59,13 +61,15 @@ RULE_NAMES: dict[str, str] = {
     Rule.SUPPLIER_FILE_REJECTED: N_("supplier file rejected"),
     Rule.RECONCILE_MISMATCH: N_("orders missing (reconciliation)"),
     Rule.CHANNEL_FAILING: N_("alert channel failing"),
+    Rule.STOCK_MARGIN_LOW: N_("margin below the floor"),
+    Rule.STOCK_WRITE_REFUSED: N_("stock write refused"),
 }
 
 # Hold reasons and parcel states as a person reads them: the English text is the code itself (what the CLI and the
 # database say), other languages name it
 HOLD_REASON_WORDS: dict[str, str] = {r: r for r in (
     N_("address_incomplete"), N_("unmapped_sku"), N_("not_ready"), N_("refund_requested"), N_("out_of_stock"),
-    N_("cod_unconfirmed"), N_("supplier_rejected"), N_("tracking_rejected"), N_("manual"))}
+    N_("cod_unconfirmed"), N_("supplier_rejected"), N_("tracking_rejected"), N_("manual"), N_("shadow"))}
 PARCEL_STATE_WORDS: dict[str, str] = {s: s for s in (
     N_("none"), N_("picked_up"), N_("in_transit"), N_("delivering"), N_("delivered"), N_("problem"),
     N_("returning"), N_("returned"), N_("refused"))}

@@ -15,11 +15,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from syncd.alerts.config import AlertsConfig
-from syncd.alerts.model import Facts, Finding, ParcelFact
+from syncd.alerts.model import Facts, Finding, MarginFact, ParcelFact, StockWriteFact
 from syncd.alerts.names import HOLD_REASON_WORDS, MACHINE_FAULT_WORDS, OVERDUE_PREFIX, PARCEL_STATE_WORDS, Rule
 from syncd.carriers import display_name
+from syncd.details import detail_text
 from syncd.domain import STALLED_VERDICT, LogisticsState, Severity
 from syncd.i18n import N_, _, local_time, ngettext, zone_label
+from syncd.lifecycle import HoldReason
 
 # ---- wording --------------------------------------------------------------------------------------------
 # Every text is an English msgid translated through syncd.i18n (the catalogue: syncd/locale); a placeholder is
@@ -168,12 +170,13 @@ def _holds(facts: Facts, cfg: AlertsConfig, now: datetime) -> Iterator[Finding]:
     immediate = {str(r) for r in cfg.immediate_hold_reasons}
     quiet = {str(r) for r in cfg.quiet_hold_reasons}
     for h in facts.holds:
-        if h.reason in quiet:
+        if h.reason in quiet or h.reason == HoldReason.SHADOW:  # shadow mode holds every order on purpose
             continue
         at_once = h.reason in immediate
         if not at_once and now - h.since < timedelta(hours=cfg.held_hours):
             continue
-        lines = (_("On hold since {at}: {detail}.").format(at=local(h.since), detail=h.detail or _reason(h.reason)),
+        lines = (_("On hold since {at}: {detail}.").format(at=local(h.since),
+                                                            detail=detail_text(h.detail) or _reason(h.reason)),
                  _("Fix the cause, then release it: syncd orders release {shop}/{order}").format(
                      shop=h.shop_id, order=h.platform_order_id))
         yield Finding(Rule.ORDER_HELD, f"order:{h.order_id}", Severity.CRITICAL if at_once else Severity.WARNING,
@@ -448,6 +451,61 @@ def _channels(facts: Facts, cfg: AlertsConfig) -> Iterator[Finding]:
                          "go out once it works (test: syncd alerts test {channel}).").format(channel=c.channel)))
 
 
+# ---- stock and price (issue 19) -------------------------------------------------------------------------------
+
+
+def _yuan(fen: int | None) -> str:
+    if fen is None:
+        return "-"
+    return f"{'-' if fen < 0 else ''}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def _margin(m: MarginFact) -> Finding:
+    title = _("SKU {sku} (shop {shop}): margin {margin} yuan per sale, below the floor of {floor} yuan").format(
+        sku=m.merchant_sku, shop=m.shop_id, margin=_yuan(m.margin_fen), floor=_yuan(m.floor_fen))
+    lines = [_("Storefront price {price} yuan, supplier cost {cost} yuan per sale (shipping and commission as "
+               "configured in the shop file's stock: block).").format(price=_yuan(m.price_fen),
+                                                                       cost=_yuan(m.cost_fen))]
+    if m.held:
+        lines.append(_("Its stock is kept at zero until a person decides: raise the price, or accept the cost with "
+                       "syncd stock release {sku}.").format(sku=m.merchant_sku))
+    else:
+        lines.append(_("Stock is not touched (zero_on_low_margin is off): raise the price or change the supplier."))
+    return Finding(Rule.STOCK_MARGIN_LOW, f"stock:margin:{m.shop_id}:{m.merchant_sku}",
+                   Severity.CRITICAL if m.held else Severity.WARNING, title, tuple(lines), shop_id=m.shop_id)
+
+
+def _stock_write(w: StockWriteFact) -> Finding:
+    why = w.message[:300]
+    if w.code == "floor":
+        title = _("SKU {sku} (shop {shop}): stock held above what the suppliers have").format(
+            sku=w.merchant_sku, shop=w.shop_id)
+        first = _("The platform holds {floor} back (reserved or locked by an activity) and refuses less: {why}"
+                  ).format(floor=w.floor if w.floor is not None else "?", why=why)
+    elif w.refused is not None:
+        title = _("SKU {sku} (shop {shop}): the platform refuses stock {value}").format(
+            sku=w.merchant_sku, shop=w.shop_id, value=w.refused)
+        first = _("Refused ({code}): {why}. It is not sent again until the stock or the catalogue changes.").format(
+            code=w.code, why=why)
+    else:
+        title = _("SKU {sku} (shop {shop}): stock writes keep failing").format(sku=w.merchant_sku, shop=w.shop_id)
+        first = ngettext("{count} pass in a row failed ({code}): {why}",
+                         "{count} passes in a row failed ({code}): {why}", w.attempts).format(
+            count=w.attempts, code=w.code, why=why)
+    return Finding(Rule.STOCK_WRITE_REFUSED, f"stock:write:{w.shop_id}:{w.sku_id}:{w.merchant_sku}"[:160],
+                   Severity.WARNING, title,
+                   (first, _("Check the product in the shop's back office (under review, activity, deleted); "
+                             "syncd stock status --sku {sku} shows what was written.").format(sku=w.merchant_sku)),
+                   shop_id=w.shop_id)
+
+
+def _stock(facts: Facts, on: frozenset[str]) -> Iterator[Finding]:
+    if Rule.STOCK_MARGIN_LOW in on:
+        yield from (_margin(m) for m in facts.margins)
+    if Rule.STOCK_WRITE_REFUSED in on:
+        yield from (_stock_write(w) for w in facts.stock_writes)
+
+
 def evaluate(facts: Facts, cfg: AlertsConfig, ship_within: Mapping[str, float], now: datetime) -> list[Finding]:
     """Every finding that holds at ``now``. ``ship_within``: each supplier's ship_within_hours."""
     on = cfg.enabled_rules
@@ -468,6 +526,7 @@ def evaluate(facts: Facts, cfg: AlertsConfig, ship_within: Mapping[str, float], 
     if Rule.TOKEN_EXPIRING in on:
         out.extend(_tokens(facts, cfg, now))
     out.extend(_health(facts, cfg, now, on))
+    out.extend(_stock(facts, on))
     # one finding per (rule, subject): the facts could list a row twice (a join), the alert exists once
     unique: dict[tuple[str, str], Finding] = {}
     for f in out:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from syncd.errors import ConfigError
+from syncd.i18n import _
 
 YAML_SUFFIXES = (".yaml", ".yml")
 SINGLE_FILES = ("syncd", "alerts", "tracking")
@@ -28,7 +29,7 @@ _IGNORED_SUFFIXES = ("~", ".bak", ".orig", ".md", ".txt")
 def suggest(name: str, known: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` for the closest known name, or ``""`` when nothing is close."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return _("; did you mean {name}?").format(name=repr(close[0])) if close else ""
 
 
 _TABLE_LOOKALIKES = (".xls", ".txt", ".tsv", ".et", ".ods", ".numbers")
@@ -42,12 +43,12 @@ def _ignored(path: Path) -> bool:
 def _config_lookalike(path: Path) -> str | None:
     """The message for a file that is configuration in a form syncd does not read (``routes.xls``,
     ``alerts.txt``), where its suffix would otherwise be ignored or give a poor hint; None for anything else."""
-    stem, _, suffix = path.name.lower().partition(".")
+    stem, _dot, suffix = path.name.lower().partition(".")
     suffix = f".{suffix}" if suffix else ""
     if stem in ("routes", "route") and suffix in _TABLE_LOOKALIKES:
-        return "syncd reads the routes table only as routes.csv or routes.xlsx: save it as one of them"
+        return _("syncd reads the routes table only as routes.csv or routes.xlsx: save it as one of them")
     if stem in (*SINGLE_FILES, "alert", "routes", "route") and suffix in (".txt", ".json", ".yaml.txt", ".yml.txt"):
-        return "unknown file, syncd does not read it" + suggest(f"{stem}.yaml", known_top_files())
+        return _("unknown file, syncd does not read it") + suggest(f"{stem}.yaml", known_top_files())
     return None
 
 
@@ -65,7 +66,8 @@ def yaml_file(directory: Path, stem: str, errors: list[ConfigError]) -> Path | N
     found = [directory / f"{stem}{s}" for s in YAML_SUFFIXES
              if present(directory / f"{stem}{s}") and not (directory / f"{stem}{s}").is_dir()]
     if len(found) > 1:
-        errors.append(ConfigError(f"{stem}.yml", "", f"{stem}.yaml exists too: keep one of the two files"))
+        errors.append(ConfigError(f"{stem}.yml", "", _("{name} exists too: keep one of the two files").format(
+            name=f"{stem}.yaml")))
     return found[0] if found else None
 
 
@@ -83,12 +85,12 @@ def check_top_level(directory: Path, errors: list[ConfigError]) -> None:
             if path.name in FOLDERS or path.name == SCHEMA_FOLDER:
                 continue
             name = f"{path.name}/"
-            errors.append(ConfigError(name, "", "unknown folder, syncd does not read it" + (
-                suggest(name, folders) or f"; expected {', '.join(folders)}")))
+            errors.append(ConfigError(name, "", _("unknown folder, syncd does not read it") + (
+                suggest(name, folders) or _("; expected {names}").format(names=", ".join(folders)))))
         elif path.name not in files:
             hint = suggest(path.name, files) or suggest(path.name.lower(), files)
-            errors.append(ConfigError(path.name, "", "unknown file, syncd does not read it" + (
-                hint or "; expected " + ", ".join(files) + ", shops/, suppliers/")))
+            errors.append(ConfigError(path.name, "", _("unknown file, syncd does not read it") + (
+                hint or _("; expected {names}").format(names=", ".join([*files, "shops/", "suppliers/"])))))
 
 
 def folder_files(directory: Path, sub: str, errors: list[ConfigError]) -> list[Path]:
@@ -103,9 +105,10 @@ def folder_files(directory: Path, sub: str, errors: list[ConfigError]) -> list[P
         if path.suffix in YAML_SUFFIXES and not path.is_dir():
             out.append(path)  # a broken link too: reading it says so
         elif path.is_dir():
-            errors.append(ConfigError(f"{sub}/{path.name}/", "", f"a folder inside {sub}/ is not read: "
-                                      f"put one <id>.yaml per {sub[:-1]} directly in {sub}/"))
+            errors.append(ConfigError(f"{sub}/{path.name}/", "", _(
+                "a folder inside {folder}/ is not read: put one <id>.yaml per {kind} directly in {folder}/").format(
+                folder=sub, kind=sub[:-1])))
         else:
-            errors.append(ConfigError(f"{sub}/{path.name}", "", f"not read: files in {sub}/ must end in "
-                                      ".yaml or .yml"))
+            errors.append(ConfigError(f"{sub}/{path.name}", "", _(
+                "not read: files in {folder}/ must end in .yaml or .yml").format(folder=sub)))
     return out

@@ -32,6 +32,7 @@ from syncd.config.layout import check_top_level, folder_files, present, suggest,
 from syncd.config.models import GlobalConfig, Route, ShopConfigBase, SupplierConfigBase
 from syncd.config.routetable import MAX_ROW_ERRORS, read_route_table
 from syncd.errors import ConfigError, ConfigErrors
+from syncd.i18n import _
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -77,7 +78,7 @@ def _substitute(value: Any, file: str, path: str, env: Mapping[str, str], errors
                 return env[name]
             if default is not None:
                 return default
-            errors.append(ConfigError(file, path, f"environment variable {name} is not set"))
+            errors.append(ConfigError(file, path, _("environment variable {name} is not set").format(name=name)))
             return ""
         return FromEnv(_ENV.sub(repl, value))
     return value
@@ -163,9 +164,12 @@ def _pydantic_errors(file: str, err: ValidationError, model: Any = None) -> list
             msg = msg.replace(repr(str(found)), "***").replace(str(found), "***")  # a validator may quote it
         if e["type"] == "extra_forbidden":
             key = str(e["loc"][-1]) if e["loc"] else ""
-            msg = "unknown key (typo?)" + (suggest(key, keys_at(model, e["loc"][:-1])) if model is not None else "")
+            msg = _("unknown key (typo?)") + (suggest(key, keys_at(model, e["loc"][:-1])) if model is not None
+                                               else "")
         else:
-            msg += "" if quiet else f", found {found!r}"
+            if e["type"] == "literal_error":  # "Input should be 'live' or 'shadow'": say what is expected
+                msg = _("expected {values}").format(values=msg.removeprefix("Input should be "))
+            msg += "" if quiet else _(", found {value}").format(value=repr(found))
         out.append(ConfigError(file, loc, msg))
     return out
 
@@ -243,7 +247,7 @@ def load_routes(directory: Path, env: Mapping[str, str], errors: list[ConfigErro
             items = raw.get("routes") if isinstance(raw, dict) else None
             if isinstance(raw, dict) and set(raw) - {"routes"}:
                 for k in sorted(set(raw) - {"routes"}, key=str):
-                    errors.append(ConfigError(yname, str(k), "unknown key (typo?)" + suggest(str(k), ["routes"])))
+                    errors.append(ConfigError(yname, str(k), _("unknown key (typo?)") + suggest(str(k), ["routes"])))
             if not isinstance(items, list):
                 errors.append(ConfigError(yname, "routes", "expected a list of routes"))
             else:
@@ -270,7 +274,8 @@ def load_routes(directory: Path, env: Mapping[str, str], errors: list[ConfigErro
                             for e in _pydantic_errors(file, err, Route)]
         if route is not None and route.sku in routes:
             first = " ".join(where_of[route.sku])
-            problems.append(ConfigError(file, where, f"SKU {route.sku!r} is routed twice (first in {first})"))
+            problems.append(ConfigError(file, where, _("SKU {sku} is routed twice (first in {first})").format(
+                sku=repr(route.sku), first=first)))
         if problems:
             failed[file] = failed.get(file, 0) + 1
             if failed[file] <= MAX_ROW_ERRORS:
@@ -356,9 +361,9 @@ def _check_route_suppliers(routes: Mapping[str, Route], route_at: Mapping[str, t
                 missing.setdefault((name, key), []).append(sku)
     for (name, key), skus in missing.items():
         file, where = route_at[skus[0]]
-        more = f" (and {len(skus) - 1} more route(s) name it)" if len(skus) > 1 else ""
-        errors.append(ConfigError(file, f"{where}.{key}", f"supplier {name!r} has no file in suppliers/{more}"
-                                  + suggest(name, supplier_files)))
+        more = _(" (and {n} more route(s) name it)").format(n=len(skus) - 1) if len(skus) > 1 else ""
+        errors.append(ConfigError(file, f"{where}.{key}", _("supplier {name} has no file in suppliers/").format(
+            name=repr(name)) + more + suggest(name, supplier_files)))
 
 
 def load_config(directory: Path, env: Mapping[str, str] | None = None) -> Config:

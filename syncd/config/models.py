@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -26,6 +27,54 @@ class PullSettings(StrictModel):
     first_lookback_hours: Annotated[int, Field(ge=1, le=89 * 24)] = 72
 
 
+# ---- stock and price (issue 19): the ``stock:`` blocks of shop, supplier and route files --------------------
+
+
+Yuan = Annotated[Decimal, Field(ge=0, le=1_000_000, decimal_places=2)]
+
+
+def fen(yuan: Decimal) -> int:
+    """Yuan as typed in a config file → integer fen."""
+    return int((yuan * 100).to_integral_value())
+
+
+class StockBuffer(StrictModel):
+    """What is held back from the supplier's figure (both given: the larger), and the most ever shown."""
+
+    buffer: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    """Units kept back (absolute)."""
+    buffer_percent: Annotated[float, Field(ge=0, le=100)] | None = None
+    """Percent of the sellable figure kept back (rounded up)."""
+    max: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
+    """Never show more than this."""
+    min_margin: Yuan | None = None
+    """Price guard: the least margin per sale (yuan) before an alert."""
+
+
+class ShopStock(StockBuffer):
+    """A shop file's ``stock:``: whether syncd keeps this shop's stock, and the shop's defaults."""
+
+    enabled: bool = False
+    catalog_hours: Annotated[float, Field(gt=0, le=24 * 7)] = 6
+    """How often the shop's product listing is read again (``syncd catalog sync SHOP`` reads it now)."""
+    shipping: Yuan = Decimal(0)
+    """Shipping the seller pays per sale (yuan), counted in the margin."""
+    commission_percent: Annotated[Decimal, Field(ge=0, le=100)] = Decimal(0)
+    """The platform's commission, percent of the storefront price, counted in the margin."""
+    zero_on_low_margin: bool = False
+    """Price guard: when the margin falls below min_margin, also set the SKU's stock to zero until a person
+    decides (``syncd stock release``)."""
+
+
+class SupplierStockSettings(StrictModel):
+    """A supplier file's ``stock_sync:``."""
+
+    read: bool = True
+    """Ask an API supplier for stock and price on every stock pass (pushes and files are taken anyway)."""
+    stale_hours: Annotated[float, Field(gt=0, le=24 * 90)] | None = None
+    """A figure older than this is not trusted: the SKUs it serves are shown as zero until a new one comes."""
+
+
 class ShopConfigBase(StrictModel):
     """What every storefront shop file has; each platform adds its own keys."""
 
@@ -33,11 +82,19 @@ class ShopConfigBase(StrictModel):
     platform: str
     name: str = ""
     enabled: bool = True
+    mode: Literal["live", "shadow"] = "live"
+    """``shadow``: pull and route for real, send nothing to suppliers and upload nothing to the shop; the orders
+    wait on hold ``shadow`` and ``syncd shadow`` lists what would have been sent (docs/shadow.md)."""
     base_url: str
     pull: PullSettings = PullSettings()
     rate_limits: dict[str, Annotated[float, Field(gt=0, le=10_000)]] = {}
     """Calls per second per API for this shop (e.g. ``order.searchList: 5``); the adapter's published
     defaults apply to the others. syncd waits instead of letting the platform refuse."""
+    commission_percent: Annotated[float, Field(ge=0, le=100)] | None = None
+    """The platform's commission on what the buyer paid, in percent (``5`` or ``0.6``), for the margin reports
+    (``syncd report``); not set: counted as no commission, and the report says the rate is missing."""
+    stock: ShopStock = ShopStock()
+    """Stock and price kept in step with the suppliers (issue 19, docs/stock.md); off unless enabled."""
 
     @field_validator("base_url")
     @classmethod
@@ -55,6 +112,12 @@ class SupplierConfigBase(StrictModel):
     name: str = ""
     enabled: bool = True
     ship_within_hours: Annotated[float, Field(gt=0)] = 48
+    shipping_fee: Annotated[float, Field(ge=0)] | None = None
+    """Yuan the supplier charges per supplier order for freight, beside the routes' ``cost`` (reports only;
+    an API supplier that states its own amount is taken at its word)."""
+    stock_sync: SupplierStockSettings = SupplierStockSettings()
+    """Stock figures from this supplier (issue 19, docs/stock.md); ``stock_sync``, not ``stock``: the webhook
+    kind's ``stock`` says whether it answers the stock call."""
 
 
 class StageIntervals(StrictModel):
@@ -68,6 +131,10 @@ class StageIntervals(StrictModel):
     reconcile: Annotated[float, Field(gt=0)] = 86400
     track: Annotated[float, Field(gt=0)] = 300
     watch: Annotated[float, Field(gt=0)] = 60
+    stock: Annotated[float, Field(gt=0)] = 600
+    """A full stock pass: suppliers read, every changed SKU written (issue 19)."""
+    stock_due: Annotated[float, Field(gt=0)] = 5
+    """How soon a pushed / dropped supplier change (a SKU at zero) reaches the storefronts."""
 
 
 class RouteSettings(StrictModel):
@@ -134,9 +201,13 @@ class Route(StrictModel):
     supplier_sku: str = ""
     multiplier: Annotated[int, Field(ge=1, le=1000)] = 1
     cost: Annotated[float, Field(ge=0)] | None = None
+    """Yuan the supplier charges per supplier unit (per storefront unit for a bundle), for the reports."""
+    shipping_fee: Annotated[float, Field(ge=0)] | None = None
+    """Yuan of freight per supplier order holding this SKU; wins over the supplier's ``shipping_fee``."""
     components: list[Component] = Field(default_factory=list)
     fallback_supplier: str | None = None
     fallback_sku: str | None = None
+    stock: StockBuffer | None = None  # this route's buffer / cap / margin floor, over the shop's (issue 19)
 
     @model_validator(mode="after")
     def _parts(self) -> Route:

@@ -25,6 +25,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "supplier_sku": ("supplier_sku", "规格编码", "供应商编码", "供应商SKU", "供应商规格编码", "供应商货号", "货号"),
     "multiplier": ("multiplier", "数量倍数", "倍数", "每件数量"),
     "cost": ("cost", "成本", "成本价", "采购价", "进价"),
+    "shipping_fee": ("shipping_fee", "运费", "邮费"),
     "fallback_supplier": ("fallback_supplier", "备用供应商"),
     "fallback_sku": ("fallback_sku", "备用规格编码", "备用供应商编码"),
 }

@@ -23,6 +23,7 @@ from syncd.lifecycle import SupplierOrderState, WritebackState
 from syncd.protocols import FileSupplierAdapter
 from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, scope, stops_the_batch
+from syncd.stock import intake as stock_intake
 from syncd.store.db import stage_lease
 from syncd.store.models import InboxFileRecord, Order, Shipment, SupplierOrder
 
@@ -124,6 +125,10 @@ def import_rows(s: Session, supplier_id: str, file: InboxFile, parsed: ParsedInb
 
 
 def collect_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAdapter) -> int:
+    """Import the reply files waiting in the supplier's inbox, under its lease. An empty inbox (most runs: the
+    stage runs every few seconds, a supplier replies a few times a day) costs no lease and no transaction."""
+    if not adapter.list_inbox(clock.now()):
+        return 0
     with stage_lease(rt.db, f"collect:{supplier_id}", rt.holder, timedelta(minutes=15)):
         imported = 0
         for file in adapter.list_inbox(clock.now())[:MAX_FILES_PER_RUN]:
@@ -152,6 +157,8 @@ def _collect_file(rt: Runtime, supplier_id: str, adapter: FileSupplierAdapter, f
     parsed = adapter.parse_inbox(file)
     with rt.db.begin() as s:
         errors = import_rows(s, supplier_id, file, parsed) if parsed.file_error is None else []
+        if parsed.kind == "stock" and parsed.file_error is None:  # a 库存表: figures in, due at once (issue 19)
+            stock_intake.record_file(s, supplier_id, parsed.stock, file.name)
         if parsed.file_error is not None:
             s.add(InboxFileRecord(supplier_id=supplier_id, file_name=file.name[:255], sha256=file.sha256,
                                   rows_ok=0, rows_rejected=0, file_error=parsed.file_error, errors=[],

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from syncd import clock
+from syncd import clock, details, shadow
 from syncd.domain import OutboxBatch, OutboxRow, Receiver, ReceiverRef
 from syncd.errors import AuthError, RejectedError, SyncdError, TransientError
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState
@@ -51,12 +51,12 @@ def _decrypt(rt: Runtime, orders: Sequence[Order]) -> dict[int, Receiver | str]:
         adapter = rt.storefronts.get(shop_id)
         if adapter is None:
             for o in shop_orders:
-                out[o.id] = f"shop {shop_id} is not configured or disabled"
+                out[o.id] = details.SHOP_NOT_CONFIGURED.format(shop=shop_id)
             continue
         refs = [(o.platform_order_id, ReceiverRef(**o.receiver)) for o in shop_orders]
         got = adapter.decrypt(refs)
         for o in shop_orders:
-            out[o.id] = got.get(o.platform_order_id, "the platform returned nothing for this order")
+            out[o.id] = got.get(o.platform_order_id, details.NOTHING_RETURNED)
     return out
 
 
@@ -243,7 +243,8 @@ def _export_pending(rt: Runtime, supplier_id: str, now: datetime) -> int:
                    # a reship belongs to an order placed or shipped long ago (as supplier_api places them)
                    or_(Order.state == OrderState.ROUTED, SupplierOrder.kind == "reship"),
                    # an order whose export failed waits for its backoff (see _fault)
-                   or_(SupplierOrder.next_check_at.is_(None), SupplierOrder.next_check_at <= now))
+                   or_(SupplierOrder.next_check_at.is_(None), SupplierOrder.next_check_at <= now),
+                   shadow.live_orders(rt.config))  # a shadow shop's orders are never exported
             .order_by(SupplierOrder.id).limit(MAX_PER_BATCH)))
         if not pending:
             return 0
@@ -268,13 +269,12 @@ def _export_pending(rt: Runtime, supplier_id: str, now: datetime) -> int:
                 _fault(rt, s, supplier_id, o, [so for so in pending if so.order_id == o.id], failed[o.id], now)
                 continue
             r = receivers[o.id]
-            problem = r if isinstance(r, str) else ("receiver lacks " + ", ".join(r.missing()) if r.missing()
-                                                    else None)
+            problem = details.receiver_problem(r)
             if problem:
                 fresh = s.get(Order, o.id)
                 if fresh is not None and fresh.state == OrderState.ROUTED:
-                    hold_order(s, fresh, HoldReason.ADDRESS_INCOMPLETE, f"after decryption: {problem}", now,
-                               auto=True)
+                    hold_order(s, fresh, HoldReason.ADDRESS_INCOMPLETE,
+                               details.AFTER_DECRYPTION.format(problem=problem), now, auto=True)
             else:
                 ok_orders.add(o.id)
         so_ids = [p.id for p in pending if p.order_id in ok_orders]

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from syncd import clock
 from syncd.domain import RejectedRecord
 from syncd.errors import SyncdError
+from syncd.i18n import _
 from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, for_each_shop, shop_paused
 from syncd.store.db import stage_lease
@@ -109,7 +110,8 @@ def _quarantine(s: Session, shop_id: str, rejects: list[RejectedRecord]) -> None
         s.add(Quarantine(source=f"shop {shop_id}", key=rej.key[:128], reason=rej.reason,
                          raw=rej.raw if isinstance(rej.raw, dict) else {"value": repr(rej.raw)[:2000]},
                          created_at=clock.now()))
-        log.error("pull %s: record %s could not be read and was quarantined: %s", shop_id, rej.key, rej.reason)
+        log.error(_("pull {shop}: record {key} could not be read and was quarantined: {reason}").format(
+            shop=shop_id, key=rej.key, reason=rej.reason))
 
 
 def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch: Callable[[datetime, datetime], T],
@@ -132,7 +134,7 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
     overlap = timedelta(minutes=shop.pull.overlap_minutes)
     stream = getattr(fetch, "__name__", "") or (cursor or "")
     written = 0
-    for _ in range(MAX_WINDOWS_PER_RUN):
+    for _window in range(MAX_WINDOWS_PER_RUN):
         if start >= end_limit or rt.stop.is_set():
             break
         planned = _pace.span(adapter, stream, ceiling)
@@ -204,8 +206,8 @@ def pull_stream(rt: Runtime, shop_id: str, stream: str, fetch: Callable[[datetim
                             count=count, committed=committed)
             settled = min(fresh, settle_limit)
         except SyncdError as err:  # new orders still come in; the settled cursor waits where it stopped
-            log.warning("pull %s: %s read again once settled failed (%s); reading what is new first",
-                        shop_id, stream, err)
+            log.warning(_("pull {shop}: {stream} read again once settled failed ({error}); reading what is new first")
+                        .format(shop=shop_id, stream=stream, error=err))
             failed = err
     written += walk(rt, shop_id, fresh, end_limit, fetch, store, cursor=stream, count=count, committed=committed,
                     settles=Settling(stream + SETTLED, settle_limit, settled))
@@ -230,8 +232,9 @@ class _OrderStore:
     def __call__(self, s: Session, result: Any) -> int:
         got = len({o.platform_order_id for o in result.orders}) + len(result.rejects) + result.unchanged
         if result.total is not None and got < result.total:
-            log.warning("pull %s: platform counted %d orders in a window, %d read (orders moved while paging; "
-                        "the window is read again once it has settled)", self._shop_id, result.total, got)
+            log.warning(_("pull {shop}: platform counted {total} orders in a window, {got} read (orders moved while "
+                          "paging; the window is read again once it has settled)").format(
+                shop=self._shop_id, total=result.total, got=got))
         res = upsert_orders(s, self._shop_id, result.orders, clock.now())
         _quarantine(s, self._shop_id, result.rejects)
         self._pending = res.versions
@@ -310,4 +313,4 @@ def _maybe_unpause(rt: Runtime, shop_id: str) -> None:
         if shop is not None:
             shop.paused_reason = None
             shop.paused_at = None
-    log.info("shop %s: authorisation works again; resumed", shop_id)
+    log.info(_("shop {shop}: authorisation works again; resumed").format(shop=shop_id))

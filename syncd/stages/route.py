@@ -12,14 +12,29 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from syncd import clock
+from syncd import clock, shadow
+from syncd.details import detail_text
+from syncd.i18n import _
 from syncd.lifecycle import AT_SUPPLIER, PERIODIC_RECHECK, HoldReason, OrderState, SupplierOrderState, check_order
 from syncd.logs import order_fields
-from syncd.routing import Cancel, Hold, Keep, LineView, OrderView, RouteTo, Skip, Wait, decide, fresh_key
+from syncd.routing import (
+    Cancel,
+    Hold,
+    Keep,
+    LineView,
+    OrderView,
+    RouteTo,
+    Skip,
+    Wait,
+    cost_columns,
+    decide,
+    fresh_key,
+)
 from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, scope
 from syncd.store.models import Order, OrderLine, SupplierOrder
 from syncd.store.orders import open_hold, open_holds, release_holds
+from syncd.views import hold_word
 
 log = logging.getLogger("syncd.route")
 
@@ -67,6 +82,8 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
                          o.cod_confirmed_at is not None, o.hold_reason if o.state == OrderState.HELD else None,
                          o.id in at_supplier)
         decision = decide(view, rt.config.routes, suppliers, now, cool_off)
+        if isinstance(decision, RouteTo) and shadow.is_shadow(rt.config, o.shop_id):
+            decision = shadow.hold_instead(decision)  # shadow mode: what would be sent, kept back
         if isinstance(decision, Keep):
             o.recheck_at = None  # looked at again when the order changes, or a person releases it
         elif isinstance(decision, Wait):
@@ -78,8 +95,9 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
             released.append(o.id)
         elif isinstance(decision, Hold):
             if o.state != OrderState.HELD or o.hold_reason != decision.reason:
-                log.info("order %s/%s held: %s (%s)", o.shop_id, o.platform_order_id, decision.reason,
-                         decision.detail, extra=order_fields(o.shop_id, o.platform_order_id))
+                log.info(_("order {shop}/{order} held: {reason} ({detail})").format(
+                    shop=o.shop_id, order=o.platform_order_id, reason=hold_word(decision.reason),
+                    detail=detail_text(decision.detail)), extra=order_fields(o.shop_id, o.platform_order_id))
             mark_held(o, decision.reason, now, auto=True)
             holds.append((o.id, str(decision.reason), decision.detail))
         elif isinstance(decision, RouteTo):
@@ -95,7 +113,8 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
                     new_supplier_orders.append({
                         "order_id": o.id, "supplier_id": part.supplier_id, "idempotency_key": key,
                         "kind": "normal", "lines": part.lines, "state": SupplierOrderState.PENDING,
-                        "attempts": 0, "created_at": now, "updated_at": now})
+                        "attempts": 0, "created_at": now, "updated_at": now,
+                        **cost_columns(rt.config, part.supplier_id, part.lines)})
             o.state, o.hold_reason, o.recheck_at, o.last_error = OrderState.ROUTED, None, None, None
             routed.append(o.id)
         o.updated_at = now
@@ -112,7 +131,9 @@ def route_batch(rt: Runtime, s: Session, now: datetime) -> int:
 
 def run(rt: Runtime, report: StageReport) -> None:
     with scope(rt, report, "all"):
-        for _ in range(MAX_BATCHES_PER_RUN):
+        with rt.db.begin() as s:
+            shadow.release_live(s, rt.config, clock.now())  # a shop switched from shadow to live
+        for _batch in range(MAX_BATCHES_PER_RUN):
             if rt.stop.is_set():
                 break
             with rt.db.begin() as s:

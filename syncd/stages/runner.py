@@ -23,8 +23,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 from syncd import clock
 from syncd.alerts.names import OVERDUE_PREFIX
 from syncd.errors import ReauthorizationRequired, SyncdError
+from syncd.i18n import _
 from syncd.logs import log_context
 from syncd.runtime import Runtime
 from syncd.store.db import LeaseHeld
@@ -136,13 +138,14 @@ def _record(rt: Runtime, stage: str, scope: str, started: float, error: str | No
             row.last_success_at = now
             row.consecutive_failures = 0
             if previous_failures:
-                log.info("%s %s recovered after %d failed runs", stage, scope, previous_failures)
+                log.info(_("{stage} {scope} recovered after {n} failed runs").format(
+                    stage=stage, scope=scope, n=previous_failures))
         else:
             row.last_error_at = now
             row.last_error = error[:2000]
             row.consecutive_failures = previous_failures + 1
             if previous_failures == 0 and not told:
-                log.error("%s %s failing: %s", stage, scope, error)
+                log.error(_("{stage} {scope} failing: {error}").format(stage=stage, scope=scope, error=error))
             else:
                 log.debug("%s %s still failing (%d): %s", stage, scope, row.consecutive_failures, error)
 
@@ -159,7 +162,7 @@ def pause_shop(rt: Runtime, shop_id: str, reason: str) -> bool:
             s.add(shop)
         newly = not shop.paused_reason
         if newly:
-            log.error("shop %s paused: %s", shop_id, reason)
+            log.error(_("shop {shop} paused: {reason}").format(shop=shop_id, reason=reason))
             shop.paused_at = now
         shop.paused_reason = reason
         shop.updated_at = now
@@ -182,7 +185,8 @@ def _record_skip(rt: Runtime, stage: str, scope: str, held: LeaseHeld) -> None:
         row.last_skipped_at = clock.now()
         row.last_skip_reason = reason[:2000]
     if held.overdue and not was_overdue:
-        log.warning("%s %s skipped: %s; a run that long is stuck, or its holder's clock is wrong", stage, scope, held)
+        log.warning(_("{stage} {scope} skipped: {held}; a run that long is stuck, or its holder's clock is wrong")
+                    .format(stage=stage, scope=scope, held=held))
     else:
         log.debug("%s %s skipped: %s", stage, scope, held)
 
@@ -238,7 +242,7 @@ def _scope(rt: Runtime, report: StageReport, name: str, shop: str | None) -> Ite
             _unexpected(rt, report, name, started, err)
         else:
             report.db_error = report.db_error or _db_words(err)
-            if not any(n == name for n, _ in report.failures):
+            if not any(n == name for n, _err in report.failures):
                 report.failures.append((name, "database unreachable"))
     except Exception as err:  # noqa: BLE001 - a programming error: logged with its traceback by _unexpected
         _unexpected(rt, report, name, started, err)
@@ -271,9 +275,10 @@ def finish(rt: Runtime, report: StageReport, err: BaseException | None = None) -
         elif failed and not rt.stop.is_set():
             del rt.db_faults[report.stage]
     if report.db_error is not None and not failed:
-        log.error("%s: database unreachable (%s); the stage tries again at every run", report.stage, report.db_error)
+        log.error(_("{stage}: database unreachable ({error}); the stage tries again at every run").format(
+            stage=report.stage, error=report.db_error))
     elif report.db_error is None and failed and not rt.stop.is_set():
-        log.info("%s: database reachable again after %d failed run(s)", report.stage, failed)
+        log.info(_("{stage}: database reachable again after {n} failed run(s)").format(stage=report.stage, n=failed))
 
 
 StageFn = Callable[[Runtime, StageReport], None]
@@ -312,3 +317,21 @@ def audit(s: Session, rt: Runtime, system: str, action: str, subject: str, *, ke
     """One line of the audit log of outside calls: ``intent`` before the call, the outcome after."""
     s.add(AuditEntry(actor=rt.holder, at=clock.now(), system=system, action=action, subject=subject,
                      idempotency_key=key, outcome=outcome, detail=detail[:2000]))
+
+
+@dataclass
+class Audits:
+    """Audit lines of a batch, written in one statement by :meth:`write` (the ORM sends one INSERT per
+    :func:`audit` line: most of a batched stage's statements)."""
+
+    rt: Runtime
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, system: str, action: str, subject: str, *, key: str | None, outcome: str, detail: str = "") -> None:
+        self.rows.append({"actor": self.rt.holder, "at": clock.now(), "system": system, "action": action,
+                          "subject": subject, "idempotency_key": key, "outcome": outcome, "detail": detail[:2000]})
+
+    def write(self, s: Session) -> None:
+        if self.rows:
+            s.execute(insert(AuditEntry), self.rows)
+            self.rows = []

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from syncd import clock
+from syncd import clock, details, shadow
 from syncd.domain import (
     CancelOutcome,
     PlacedOrder,
@@ -41,11 +41,11 @@ from syncd.errors import AuthError, RateLimitedError, RejectedError, SyncdError,
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState, may_hold_again
 from syncd.logs import order_fields
 from syncd.protocols import ApiSupplierAdapter
-from syncd.routing import LineView, idempotency_key, supplier_lines
+from syncd.routing import LineView, fresh_key, idempotency_key, supplier_lines
 from syncd.runtime import Runtime
 from syncd.stages.forward import _decrypt, _mark_orders_placed
 from syncd.stages.route import hold_order
-from syncd.stages.runner import audit, stops_the_batch
+from syncd.stages.runner import Audits, audit, stops_the_batch
 from syncd.store.audit import order_subject
 from syncd.store.models import Order, OrderLine, Shipment, SupplierOrder
 from syncd.store.orders import release_holds
@@ -188,17 +188,24 @@ def _request(rt: Runtime, w: _Work, receiver: Receiver) -> SupplierOrderRequest:
 
 
 def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> int:
-    """Place what is pending (and settle what an earlier run left with an unknown outcome)."""
+    """Place what is pending (and settle what an earlier run left with an unknown outcome).
+
+    In three transactions per batch whatever its size: every order that passed its checks gets its intent in one
+    (before any request), the requests follow, and their outcomes are recorded in one, the payments in one more.
+    """
     now = clock.now()
-    pending = and_(SupplierOrder.state == SupplierOrderState.PENDING,
-                   or_(Order.state == OrderState.ROUTED, SupplierOrder.kind == "reship"))
+    # pending (of a routed order, or a reship) or placing; the state as an IN list lets the claim read only the
+    # supplier's open rows through ix_supplier_orders_supplier_cancel_state (tests/store/test_query_plans.py)
     with rt.db.begin() as s:
         work = _claim(rt, s, supplier_id, now, and_(
-            SupplierOrder.cancel_state == "none",
-            or_(pending, SupplierOrder.state == SupplierOrderState.PLACING)), PLACE_BATCH)
+            SupplierOrder.cancel_state == "none", shadow.live_orders(rt.config),  # a shadow shop's: never placed
+            SupplierOrder.state.in_([SupplierOrderState.PENDING, SupplierOrderState.PLACING]),
+            or_(SupplierOrder.state == SupplierOrderState.PLACING, Order.state == OrderState.ROUTED,
+                SupplierOrder.kind == "reship")), PLACE_BATCH)
     if not work:
         return 0
     done, transient_in_a_row = 0, 0
+    ready: list[tuple[_Work, SupplierOrderRequest]] = []
     try:
         adapter.ensure_token()
         receivers, unreadable = _receivers(rt, work)
@@ -209,7 +216,7 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> 
                 _skip_unreadable(rt, supplier_id, w, unreadable[w.order_id])
                 continue
             try:
-                done += _place_one(rt, supplier_id, adapter, w, receivers.get(w.order_id))
+                got = _prepare(rt, supplier_id, adapter, w, receivers.get(w.order_id))
                 transient_in_a_row = 0
             except RateLimitedError as err:
                 _paused(supplier_id, "placing", err)
@@ -217,13 +224,22 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> 
             except TransientError:
                 transient_in_a_row += 1
                 if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
-                    raise
+                    raise  # the supplier is down: what passed its checks is not sent either (nothing recorded)
+                continue
             except AuthError:
                 raise  # the supplier's token: every order is affected
             except Exception as err:  # one order's unreadable answer (or our bug on it): the batch goes on
                 if stops_the_batch(err):
                     raise  # the database itself: nothing else could be recorded either
                 _fault(rt, supplier_id, w, "placing", err)
+                continue
+            if isinstance(got, SupplierOrderRequest):
+                ready.append((w, got))
+            else:
+                done += got
+        else:
+            ready_now, ready = ready, []
+            done += _send(rt, supplier_id, adapter, ready_now)
     finally:
         with rt.db.begin() as s:  # whatever was not reached stays as it was, free for the next run
             s.execute(update(SupplierOrder).where(SupplierOrder.id.in_([w.so_id for w in work]),
@@ -274,9 +290,17 @@ def _orders(rt: Runtime, ids: set[int]) -> dict[int, Order]:
 
 def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Work,
                receiver: Receiver | str | None) -> int:
+    """One supplier order through the same steps as a batch of them."""
+    got = _prepare(rt, supplier_id, adapter, w, receiver)
+    return _send(rt, supplier_id, adapter, [(w, got)]) if isinstance(got, SupplierOrderRequest) else got
+
+
+def _prepare(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Work,
+             receiver: Receiver | str | None) -> SupplierOrderRequest | int:
+    """Everything before the request: after an unknown outcome the look-up by key (1 when found and recorded),
+    the receiver (0 when the order is held for it), the stock (0 when short). The request when it may be sent."""
     now = clock.now()
     subject = f"{w.shop_id}/{w.platform_order_id}"
-    trail = order_subject(w.shop_id, w.platform_order_id)  # the audit log's name
     if w.state == SupplierOrderState.PLACING and w.first_attempt_at is not None:
         # Sent before with no clear answer: the supplier may hold it already. Look before sending again.
         try:
@@ -291,13 +315,13 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
             _record_placed(rt, supplier_id, adapter, w, found, "found by idempotency key after an unknown outcome")
             return 1
     if not isinstance(receiver, Receiver) or receiver.missing():
-        problem = receiver if isinstance(receiver, str) else (
-            "receiver lacks " + ", ".join(receiver.missing()) if isinstance(receiver, Receiver) else "no receiver")
+        problem = details.receiver_problem(receiver)
         with rt.db.begin() as s:
             _release(s, w.so_id, state=SupplierOrderState.PENDING if w.first_attempt_at is None else w.state)
             order = s.get(Order, w.order_id)
             if order is not None and order.state == OrderState.ROUTED:
-                hold_order(s, order, HoldReason.ADDRESS_INCOMPLETE, f"after decryption: {problem}", now, auto=True)
+                hold_order(s, order, HoldReason.ADDRESS_INCOMPLETE, details.AFTER_DECRYPTION.format(problem=problem),
+                           now, auto=True)
         return 0
     request = _request(rt, w, receiver)
     if w.first_attempt_at is None:
@@ -305,37 +329,131 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
         if answer is not None and answer.short():
             _out_of_stock(rt, supplier_id, w, answer)
             return 0
-    with rt.db.begin() as s:  # the intent, committed before the call, only while the claim is still ours
-        now = clock.now()
-        if not _still_ours(rt, s, w, now, state=SupplierOrderState.PLACING,
-                           first_attempt_at=w.first_attempt_at or now, attempts=SupplierOrder.attempts + 1):
-            log.info("supplier %s: order %s: claim lapsed before sending; another run takes it", supplier_id,
-                     subject, extra=order_fields(w.shop_id, w.platform_order_id))
-            return 0
-        audit(s, rt, supplier_id, "place_order", trail, key=w.key, outcome="intent",
-              detail=f"{len(request.lines)} lines" + (" (reship)" if w.kind == "reship" else ""))
-    try:
-        placed = adapter.place(request)
-    except RejectedError as err:  # a clear no: nothing was created
-        with rt.db.begin() as s:
-            _release(s, w.so_id, state=SupplierOrderState.PENDING, last_error=str(err)[:500])
-            audit(s, rt, supplier_id, "place_order", trail, key=w.key, outcome="failed", detail=str(err))
-            order = s.get(Order, w.order_id)
-            if order is not None and order.state == OrderState.ROUTED:
-                hold_order(s, order, HoldReason.SUPPLIER_REJECTED, f"supplier {supplier_id}: {err}", now, auto=False)
-        log.warning("supplier %s refused order %s: %s", supplier_id, subject, err,
-                    extra=order_fields(w.shop_id, w.platform_order_id))
+    return request
+
+
+@dataclass(slots=True)
+class _Sent:
+    """What one request of a batch came to: the supplier's order, its refusal or an unknown outcome, or nothing
+    (not sent: the batch stopped before it)."""
+
+    w: _Work
+    placed: PlacedOrder | None = None
+    error: Exception | None = None
+    sent: bool = True
+
+
+def _send(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter,
+          ready: Sequence[tuple[_Work, SupplierOrderRequest]]) -> int:
+    """Send a batch of requests: every intent committed in one transaction before the first request (only for
+    rows whose claim still holds), every outcome recorded in one after the last. A crash in between leaves the
+    intents ``placing`` with ``first_attempt_at``: each is looked up by its key before it is ever sent again.
+    The requests stop where the claims could lapse (half of ``claim_seconds`` after the intents: another replica
+    may then take a row), and those not sent go back to waiting as they were."""
+    if not ready:
         return 0
-    except Exception as err:  # unknown outcome (a timeout, an unreadable answer, our bug on it): stays PLACING
-        words = str(err) if isinstance(err, SyncdError) else f"unexpected error: {type(err).__name__}"
-        with rt.db.begin() as s:  # found by its key or sent again later
-            _release(s, w.so_id, next_check_at=now + _unknown_wait(rt), last_error=words[:500])
-            audit(s, rt, supplier_id, "place_order", trail, key=w.key, outcome="unknown", detail=words)
-        log.warning("supplier %s: order %s: outcome unknown (%s); it is looked up before any new attempt",
-                    supplier_id, subject, words, extra=order_fields(w.shop_id, w.platform_order_id))
-        raise
-    _record_placed(rt, supplier_id, adapter, w, placed, "")
-    return 1
+    claim = timedelta(seconds=rt.config.global_.claim_seconds)
+    now = clock.now()
+    with rt.db.begin() as s:  # the intents, committed before any call, only while the claims are still ours
+        ours = set(s.scalars(update(SupplierOrder).where(
+            SupplierOrder.id.in_([w.so_id for w, _ in ready]), SupplierOrder.claimed_by == rt.holder,
+            SupplierOrder.state.in_([SupplierOrderState.PENDING, SupplierOrderState.PLACING]))
+            .values(state=SupplierOrderState.PLACING,
+                    first_attempt_at=func.coalesce(SupplierOrder.first_attempt_at, now),
+                    attempts=SupplierOrder.attempts + 1, updated_at=now, claim_until=now + claim)
+            .returning(SupplierOrder.id)))
+        intents = Audits(rt)
+        for w, request in ready:
+            if w.so_id in ours:
+                intents.add(supplier_id, "place_order", order_subject(w.shop_id, w.platform_order_id), key=w.key,
+                            outcome="intent", detail=f"{len(request.lines)} lines" + (" (reship)" if w.kind == "reship"
+                                                                                        else ""))
+        intents.write(s)
+    for w, _ in ready:
+        if w.so_id not in ours:
+            log.info("supplier %s: order %s/%s: claim lapsed before sending; another run takes it", supplier_id,
+                     w.shop_id, w.platform_order_id, extra=order_fields(w.shop_id, w.platform_order_id))
+    deadline = now + claim / 2
+    results: list[_Sent] = []
+    stop: Exception | None = None
+    transient_in_a_row = 0
+    for w, request in ready:
+        if w.so_id not in ours:
+            continue
+        if stop is not None or rt.stop.is_set() or clock.now() >= deadline:
+            results.append(_Sent(w, sent=False))
+            continue
+        try:
+            results.append(_Sent(w, placed=adapter.place(request)))
+            transient_in_a_row = 0
+        except Exception as err:  # noqa: BLE001 - a refusal, or an unknown outcome (looked up by its key later)
+            results.append(_Sent(w, error=err))
+            if isinstance(err, RateLimitedError | AuthError):
+                stop = err
+            elif isinstance(err, TransientError):
+                transient_in_a_row += 1
+                if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
+                    stop = err
+    _record_sent(rt, supplier_id, results)
+    for r in results:  # an unreadable answer (or our bug on it) counts against its order: backoff, then a hold
+        if r.error is not None and not isinstance(r.error, TransientError | AuthError | RejectedError):
+            _fault(rt, supplier_id, r.w, "placing", r.error)
+    if isinstance(stop, RateLimitedError):
+        _paused(supplier_id, "placing", stop)
+    elif stop is not None:
+        raise stop
+    return _pay_placed(rt, supplier_id, adapter, [(r.w, r.placed) for r in results if r.placed is not None])
+
+
+def _record_sent(rt: Runtime, supplier_id: str, results: Sequence[_Sent]) -> None:
+    """The outcomes of one batch of requests, in one transaction."""
+    if not results:
+        return
+    now = clock.now()
+    placed: list[dict[str, Any]] = []
+    unknown: list[dict[str, Any]] = []
+    audits = Audits(rt)
+    with rt.db.begin() as s:
+        unsent = [r.w.so_id for r in results if not r.sent and r.w.first_attempt_at is None]
+        if unsent:  # never sent: waiting again exactly as before its intent
+            s.execute(update(SupplierOrder).where(SupplierOrder.id.in_(unsent), SupplierOrder.claimed_by == rt.holder,
+                                                  SupplierOrder.state == SupplierOrderState.PLACING)
+                      .values(state=SupplierOrderState.PENDING, first_attempt_at=None,
+                              attempts=SupplierOrder.attempts - 1, updated_at=now))
+        for r in results:
+            w, trail = r.w, order_subject(r.w.shop_id, r.w.platform_order_id)
+            if r.placed is not None:
+                placed.append({"id": w.so_id, "state": SupplierOrderState.PLACED,
+                               "supplier_ref": r.placed.supplier_ref[:100], "placed_at": now, "paid": r.placed.paid,
+                               "next_check_at": now + _poll_every(rt), "last_error": None, "faults": 0,
+                               "claimed_by": None, "claim_until": None, "updated_at": now,
+                               **supplier_cost(r.placed)})
+                audits.add(supplier_id, "place_order", trail, key=w.key, outcome="ok",
+                      detail=f"supplier order {r.placed.supplier_ref}"
+                      + ("" if r.placed.paid else "; awaiting payment"))
+            elif isinstance(r.error, RejectedError):  # a clear no: nothing was created
+                _release(s, w.so_id, state=SupplierOrderState.PENDING, last_error=str(r.error)[:500])
+                audits.add(supplier_id, "place_order", trail, key=w.key, outcome="failed", detail=str(r.error))
+                order = s.get(Order, w.order_id)
+                if order is not None and order.state == OrderState.ROUTED:
+                    hold_order(s, order, HoldReason.SUPPLIER_REJECTED, f"supplier {supplier_id}: {r.error}", now,
+                               auto=False)
+                log.warning("supplier %s refused order %s/%s: %s", supplier_id, w.shop_id, w.platform_order_id,
+                            r.error, extra=order_fields(w.shop_id, w.platform_order_id))
+            elif r.error is not None:  # unknown outcome (a timeout, an unreadable answer): stays PLACING
+                words = (str(r.error) if isinstance(r.error, SyncdError)
+                         else f"unexpected error: {type(r.error).__name__}")
+                unknown.append({"id": w.so_id, "next_check_at": now + _unknown_wait(rt), "last_error": words[:500],
+                                "claimed_by": None, "claim_until": None, "updated_at": now})
+                audits.add(supplier_id, "place_order", trail, key=w.key, outcome="unknown", detail=words)
+                log.warning("supplier %s: order %s/%s: outcome unknown (%s); it is looked up before any new attempt",
+                            supplier_id, w.shop_id, w.platform_order_id, words,
+                            extra=order_fields(w.shop_id, w.platform_order_id))
+        for rows in (*_same_keys(placed), unknown):
+            if rows:
+                s.execute(update(SupplierOrder), rows)
+        audits.write(s)
+        _mark_orders_placed(s, sorted({r.w.order_id for r in results if r.placed is not None}), now)
 
 
 def _record_placed(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Work, placed: PlacedOrder,
@@ -344,28 +462,91 @@ def _record_placed(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w
     trail = order_subject(w.shop_id, w.platform_order_id)  # the audit log's name
     with rt.db.begin() as s:
         _release(s, w.so_id, state=SupplierOrderState.PLACED, supplier_ref=placed.supplier_ref[:100],
-                 placed_at=now, paid=placed.paid, next_check_at=now + _poll_every(rt), last_error=None, faults=0)
+                 placed_at=now, paid=placed.paid, next_check_at=now + _poll_every(rt), last_error=None, faults=0,
+                 **supplier_cost(placed))
         audit(s, rt, supplier_id, "place_order", trail, key=w.key, outcome="ok",
               detail=f"supplier order {placed.supplier_ref}" + (f"; {note}" if note else "")
               + ("" if placed.paid else "; awaiting payment"))
         _mark_orders_placed(s, [w.order_id], now)
-    if not placed.paid:
-        pay(rt, supplier_id, adapter, w.so_id, placed)
+    _pay_placed(rt, supplier_id, adapter, [(w, placed)])
 
 
-def pay(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, so_id: int, placed: PlacedOrder) -> bool:
-    """Pay an unpaid supplier order where the supplier's config allows it; False when it stays unpaid."""
+def _same_keys(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """``rows`` split by their set of keys: one bulk UPDATE takes rows that set the same columns (a supplier
+    order whose supplier stated its cost sets two more)."""
+    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(frozenset(row), []).append(row)
+    return list(groups.values())
+
+
+def supplier_cost(placed: PlacedOrder) -> dict[str, Any]:
+    """The supplier's own amount (1688's order total with freight; a webhook supplier's amount_fen) as the
+    supplier order's cost for the reports; nothing when it did not say (the configured cost stays)."""
+    return {} if placed.amount_fen is None else {"cost_fen": placed.amount_fen, "cost_source": "supplier"}
+
+
+def _pay_placed(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter,
+                placed: Sequence[tuple[_Work, PlacedOrder]]) -> int:
+    """Pay the unpaid ones of just-placed supplier orders; returns how many were placed. A payment that cannot
+    be made now is made at a later status check."""
     try:
-        after = adapter.pay(placed)
-    except RejectedError as err:
-        log.info("supplier %s: order %s stays unpaid: %s", supplier_id, placed.supplier_ref, err)
+        pay_batch(rt, supplier_id, adapter, [(w, p) for w, p in placed if not p.paid])
+    except RateLimitedError as err:
+        _paused(supplier_id, "payments", err)
+    except TransientError as err:
+        log.info("supplier %s: payments stopped for now (%s); paid at a later status check", supplier_id, err)
+    return len(placed)
+
+
+def pay_batch(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter,
+              unpaid: Sequence[tuple[_Work, PlacedOrder]]) -> int:
+    """Pay unpaid supplier orders where the supplier's config allows it, every answer recorded in one
+    transaction; returns how many are paid now. A flow-control, transient or token error stops the payments
+    (raised once what was answered is recorded); an unreadable answer counts against its order only."""
+    answers: list[tuple[_Work, PlacedOrder, PlacedOrder | RejectedError]] = []
+    faults: list[tuple[_Work, Exception]] = []
+    stop: SyncdError | None = None
+    for w, placed in unpaid:
+        try:
+            answers.append((w, placed, adapter.pay(placed)))
+        except RejectedError as err:
+            log.info("supplier %s: order %s stays unpaid: %s", supplier_id, placed.supplier_ref, err)
+            answers.append((w, placed, err))
+        except (TransientError, AuthError) as err:
+            stop = err
+            break
+        except Exception as err:  # paid at a later status check
+            if stops_the_batch(err):
+                raise
+            faults.append((w, err))
+    if answers:
         with rt.db.begin() as s:
-            s.execute(update(SupplierOrder).where(SupplierOrder.id == so_id).values(last_error=str(err)[:500]))
-        return False
-    with rt.db.begin() as s:
-        s.execute(update(SupplierOrder).where(SupplierOrder.id == so_id).values(paid=after.paid, last_error=None))
-        audit(s, rt, supplier_id, "pay_order", placed.supplier_ref, key=None, outcome="ok" if after.paid else "unknown")
-    return after.paid
+            paid = [{"id": w.so_id, "paid": a.paid, "last_error": None, **supplier_cost(a)}
+                    for w, _, a in answers if isinstance(a, PlacedOrder)]
+            refused = [{"id": w.so_id, "last_error": str(a)[:500]} for w, _, a in answers if isinstance(a, Exception)]
+            for rows in (*_same_keys(paid), refused):
+                if rows:
+                    s.execute(update(SupplierOrder), rows)
+            audits = Audits(rt)
+            for _, placed, a in answers:
+                if isinstance(a, PlacedOrder):
+                    audits.add(supplier_id, "pay_order", placed.supplier_ref, key=None,
+                               outcome="ok" if a.paid else "unknown")
+            audits.write(s)
+    for w, fault in faults:
+        _fault(rt, supplier_id, w, "payment", fault)
+    if stop is not None:
+        raise stop
+    return sum(1 for _, _, a in answers if isinstance(a, PlacedOrder) and a.paid)
+
+
+def _files_sent(rt: Runtime, siblings: Sequence[SupplierOrder], fallbacks: set[str | None]) -> set[str]:
+    """The drop-folder suppliers among ``fallbacks`` that already received (or are receiving) a supplier order of
+    this order in a batch file: a fallback line can no longer join it, and a second one would carry the same
+    order number (see :func:`syncd.stages.collect._match`)."""
+    return {so.supplier_id for so in siblings if so.supplier_id in fallbacks and so.supplier_id in rt.suppliers
+            and so.batch_id is not None and so.state != SupplierOrderState.CANCELLED}
 
 
 def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) -> None:
@@ -377,7 +558,11 @@ def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) 
         if not _still_ours(rt, s, w, now):
             return
         order = s.get(Order, w.order_id)
-        so = s.get(SupplierOrder, w.so_id)
+        # every supplier order of the order in one read, locked: the fallback's export must not take one of them
+        # while lines are added to it
+        siblings = list(s.scalars(select(SupplierOrder).where(SupplierOrder.order_id == w.order_id)
+                                  .order_by(SupplierOrder.id).with_for_update()))
+        so = next((x for x in siblings if x.id == w.so_id), None)
         assert order is not None and so is not None
         moving = [ln for ln in so.lines if ln["supplier_sku"] in short]
         routes = rt.config.routes
@@ -385,11 +570,17 @@ def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) 
         usable = all(r.fallback_supplier and (r.fallback_supplier in rt.api_suppliers
                                               or r.fallback_supplier in rt.suppliers)
                      for r in fallbacks.values()) and len(fallbacks) == len({ln["merchant_sku"] for ln in moving})
-        if not usable or order.state != OrderState.ROUTED:
+        sent_files = _files_sent(rt, siblings, {r.fallback_supplier for r in fallbacks.values()}) if usable else set()
+        if not usable or sent_files or order.state != OrderState.ROUTED:
             _release(s, w.so_id, next_check_at=None, last_error=f"out of stock: {words}")
             if order.state == OrderState.ROUTED:
                 hold_order(s, order, HoldReason.OUT_OF_STOCK, f"supplier {supplier_id}: {words}"
-                           + (f"; {answer.detail}" if answer.detail else ""), now, auto=True)
+                           + (f"; {answer.detail}" if answer.detail else "")
+                           + (f"; not sent to the fallback {', '.join(sorted(sent_files))}: it already received "
+                              "this order's other lines, and a second order under the same order number would be "
+                              "taken for a duplicate (its reply could not be told apart); re-checked until the "
+                              "goods are back, or send the line to the fallback by hand" if sent_files else ""),
+                           now, auto=True)
             log.info("supplier %s: order %s/%s held out of stock: %s", supplier_id, w.shop_id, w.platform_order_id,
                      words, extra=order_fields(w.shop_id, w.platform_order_id))
             return
@@ -408,17 +599,20 @@ def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) 
         kept = [ln for ln in so.lines if ln["platform_line_id"] not in moved_line_ids]
         for fb, lines in by_fallback.items():
             # The fallback supplier may already have this order's other lines waiting: one supplier order, so
-            # the supplier sees the order once. Locked: its export must not take it while lines are added.
-            waiting = s.scalars(select(SupplierOrder).where(
-                SupplierOrder.order_id == w.order_id, SupplierOrder.supplier_id == fb,
-                SupplierOrder.state == SupplierOrderState.PENDING, SupplierOrder.batch_id.is_(None),
-                SupplierOrder.first_attempt_at.is_(None)).with_for_update()).first()
+            # the supplier sees the order once.
+            waiting = next((x for x in siblings if x.supplier_id == fb and x.state == SupplierOrderState.PENDING
+                            and x.batch_id is None and x.first_attempt_at is None), None)
             if waiting is not None:
                 waiting.lines = [*waiting.lines, *lines]
                 waiting.updated_at = now
                 continue
+            taken = {x.idempotency_key for x in siblings if x.supplier_id == fb}
             s.add(SupplierOrder(order_id=w.order_id, supplier_id=fb, kind="fallback", lines=lines,
-                                idempotency_key=idempotency_key(w.shop_id, w.platform_order_id, fb, 2),
+                                # a second fallback of this order to the same supplier (another line that ran
+                                # out later) is a supplier order of its own, under a key of its own
+                                idempotency_key=fresh_key(w.shop_id, w.platform_order_id, fb,
+                                                          taken | {idempotency_key(w.shop_id, w.platform_order_id,
+                                                                                   fb, 1)}),
                                 state=SupplierOrderState.PENDING, attempts=0, created_at=now, updated_at=now,
                                 cancel_state="none"))
         if kept:
@@ -437,14 +631,19 @@ def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) 
 
 
 def follow_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> int:
-    """Ask the supplier about placed orders that are due: payment, parcels, cancellation on its side."""
+    """Ask the supplier about placed orders that are due: payment, parcels, cancellation on its side. The
+    answers of a batch are recorded in one transaction after the calls, the payments in one more."""
     now = clock.now()
     with rt.db.begin() as s:
         work = _claim(rt, s, supplier_id, now, SupplierOrder.state == SupplierOrderState.PLACED, STATUS_BATCH)
     if not work:
         return 0
     protocol_pay = getattr(rt.config.suppliers[supplier_id], "payment", None) == "protocol_pay"
-    done, transient_in_a_row = 0, 0
+    answers: list[tuple[_Work, SupplierOrderStatus]] = []
+    later: list[tuple[_Work, TransientError]] = []
+    faults: list[tuple[_Work, Exception]] = []
+    stop: SyncdError | None = None
+    transient_in_a_row = 0
     try:
         adapter.ensure_token()
         for w in work:
@@ -452,53 +651,79 @@ def follow_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
                 break
             assert w.supplier_ref is not None
             try:
-                status = adapter.status(w.key, w.supplier_ref)
+                answers.append((w, adapter.status(w.key, w.supplier_ref)))
+                transient_in_a_row = 0
             except TransientError as err:
                 transient_in_a_row += 1
-                with rt.db.begin() as s:
-                    _release(s, w.so_id, next_check_at=clock.now() + _unknown_wait(rt), last_error=str(err)[:500])
+                later.append((w, err))
                 if isinstance(err, RateLimitedError):
                     _paused(supplier_id, "status checks", err)
                     break
                 if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
-                    raise
-                continue
-            except AuthError:
-                raise  # the supplier's token: every order is affected
+                    stop = err
+                    break
+            except AuthError as err:
+                stop = err  # the supplier's token: every order is affected
+                break
             except Exception as err:  # one order's unreadable answer (or our bug on it): the others go on
                 if stops_the_batch(err):
                     raise
-                _fault(rt, supplier_id, w, "status", err)
-                continue
-            transient_in_a_row = 0
+                faults.append((w, err))
+        recorded = _record_statuses(rt, supplier_id, answers, later)
+        for w, fault in faults:
+            _fault(rt, supplier_id, w, "status", fault)
+        if stop is not None:
+            raise stop
+        if protocol_pay:
             try:
-                with rt.db.begin() as s:
-                    apply_status(rt, s, supplier_id, w.so_id, status, source=f"{supplier_id} status")
-                    _release(s, w.so_id, next_check_at=clock.now() + _poll_every(rt), faults=0)
-            except Exception as err:  # a status we could not record: this order only
-                if stops_the_batch(err):
-                    raise  # the database itself: nothing else can be recorded either
-                _fault(rt, supplier_id, w, "recording the status", err)
-                continue
-            done += 1
-            if status.phase == SupplierOrderPhase.UNPAID and protocol_pay:
-                try:
-                    pay(rt, supplier_id, adapter, w.so_id, PlacedOrder(status.supplier_ref, paid=False))
-                except RateLimitedError as err:  # paid at a later status check
-                    _paused(supplier_id, "payments", err)
-                    break
-                except AuthError:
-                    raise
-                except Exception as err:  # paid at a later status check
-                    if stops_the_batch(err):
-                        raise
-                    _fault(rt, supplier_id, w, "payment", err)
+                pay_batch(rt, supplier_id, adapter, [(w, PlacedOrder(st.supplier_ref, paid=False))
+                                                     for w, st in recorded if st.phase == SupplierOrderPhase.UNPAID])
+            except RateLimitedError as err:  # paid at a later status check
+                _paused(supplier_id, "payments", err)
+            except TransientError as err:
+                log.info("supplier %s: payments stopped for now (%s); paid at a later status check", supplier_id,
+                         err)
     finally:
         with rt.db.begin() as s:
             s.execute(update(SupplierOrder).where(SupplierOrder.id.in_([w.so_id for w in work]),
                                                   SupplierOrder.claimed_by == rt.holder)
                       .values(claimed_by=None, claim_until=None))
-    return done
+    return len(recorded)
+
+
+def _record_statuses(rt: Runtime, supplier_id: str, answers: Sequence[tuple[_Work, SupplierOrderStatus]],
+                     later: Sequence[tuple[_Work, TransientError]]) -> list[tuple[_Work, SupplierOrderStatus]]:
+    """Record a batch of status answers in one transaction (and when one of them makes that fail, each in its
+    own, so only that one is set aside); the orders whose question failed for now are asked again later."""
+
+    def ask_later(s: Session) -> None:
+        if later:
+            s.execute(update(SupplierOrder), [
+                {"id": w.so_id, "next_check_at": clock.now() + _unknown_wait(rt), "last_error": str(err)[:500],
+                 "claimed_by": None, "claim_until": None, "updated_at": clock.now()} for w, err in later])
+
+    source = f"{supplier_id} status"
+    try:
+        with rt.db.begin() as s:
+            _apply_statuses(rt, s, supplier_id, [(w.so_id, st) for w, st in answers], source, release=True)
+            ask_later(s)
+        return list(answers)
+    except Exception as err:
+        if stops_the_batch(err):
+            raise  # the database itself: nothing else can be recorded either
+    recorded = []
+    for w, st in answers:
+        try:
+            with rt.db.begin() as s:
+                _apply_statuses(rt, s, supplier_id, [(w.so_id, st)], source, release=True)
+            recorded.append((w, st))
+        except Exception as err:  # a status we could not record: this order only
+            if stops_the_batch(err):
+                raise  # the database itself: nothing else can be recorded either
+            _fault(rt, supplier_id, w, "recording the status", err)
+    with rt.db.begin() as s:
+        ask_later(s)
+    return recorded
 
 
 def _parcel_lines(so_lines: Sequence[Mapping[str, Any]], refs: list[str] | None) -> list[dict[str, Any]] | None:
@@ -520,11 +745,45 @@ def _parcel_lines(so_lines: Sequence[Mapping[str, Any]], refs: list[str] | None)
 def apply_status(rt: Runtime, s: Session, supplier_id: str, so_id: int, status: SupplierOrderStatus, *,
                  source: str) -> int:
     """Record what the supplier says about one supplier order (polled or pushed); returns new parcels."""
+    return _apply_statuses(rt, s, supplier_id, [(so_id, status)], source)
+
+
+def _apply_statuses(rt: Runtime, s: Session, supplier_id: str, answers: Sequence[tuple[int, SupplierOrderStatus]],
+                    source: str, *, release: bool = False) -> int:
+    """Record what the supplier says about supplier orders, in the caller's transaction, in a handful of
+    statements whatever their number; ``release`` also frees each claim and sets its next poll. Returns new
+    parcels."""
+    if not answers:
+        return 0
     now = clock.now()
-    so = s.get(SupplierOrder, so_id, with_for_update=not rt.db.is_sqlite)
-    assert so is not None
-    order = s.get(Order, so.order_id)
-    assert order is not None
+    ids = [so_id for so_id, _ in answers]
+    q = select(SupplierOrder).where(SupplierOrder.id.in_(ids)).order_by(SupplierOrder.id)
+    sos = {so.id: so for so in s.scalars(q.with_for_update() if not rt.db.is_sqlite else q)}
+    orders = {o.id: o for o in s.scalars(select(Order).where(Order.id.in_({so.order_id for so in sos.values()})))}
+    numbers = {p.tracking_no for _, st in answers for p in st.parcels if p.tracking_no}
+    existing = {r.tracking_no: r.order_id for r in s.execute(
+        select(Shipment.tracking_no, Shipment.order_id).where(Shipment.tracking_no.in_(numbers)))} if numbers else {}
+    new_rows: list[dict[str, Any]] = []
+    audits = Audits(rt)
+    for so_id, status in answers:
+        so = sos.get(so_id)
+        assert so is not None
+        order = orders.get(so.order_id)
+        assert order is not None
+        new_rows += _apply_one(s, audits, supplier_id, so, order, status, source, existing, now)
+        if release:
+            so.claimed_by, so.claim_until, so.next_check_at, so.faults = None, None, now + _poll_every(rt), 0
+            so.updated_at = now
+    if new_rows:
+        s.execute(insert(Shipment), new_rows)
+    audits.write(s)
+    return len(new_rows)
+
+
+def _apply_one(s: Session, audits: Audits, supplier_id: str, so: SupplierOrder, order: Order,
+               status: SupplierOrderStatus, source: str, existing: dict[str, int], now: datetime
+               ) -> list[dict[str, Any]]:
+    """One answer, on loaded rows; returns the shipments to insert (``existing`` gains their numbers)."""
     trail = order_subject(order.shop_id, order.platform_order_id)  # the audit log's name
     if status.phase == SupplierOrderPhase.UNPAID:
         so.paid = False
@@ -543,10 +802,7 @@ def apply_status(rt: Runtime, s: Session, supplier_id: str, so_id: int, status: 
                     hold_order(s, order, HoldReason.SUPPLIER_REJECTED,
                                f"supplier {supplier_id} {status.phase.value} the order: {status.detail}", now,
                                auto=False)
-        return 0
-    existing = {r.tracking_no: r.order_id for r in s.execute(
-        select(Shipment.tracking_no, Shipment.order_id).where(
-            Shipment.tracking_no.in_([p.tracking_no for p in status.parcels])))} if status.parcels else {}
+        return []
     new_rows: list[dict[str, Any]] = []
     problems: list[str] = []
     for p in status.parcels:
@@ -572,16 +828,15 @@ def apply_status(rt: Runtime, s: Session, supplier_id: str, so_id: int, status: 
             "province": str((order.receiver or {}).get("province", ""))[:32],
         })
     if new_rows:
-        s.execute(insert(Shipment), new_rows)
-        audit(s, rt, supplier_id, "tracking", trail, key=so.idempotency_key, outcome="ok",
-              detail=", ".join(str(r["tracking_no"]) for r in new_rows))
+        audits.add(supplier_id, "tracking", trail, key=so.idempotency_key, outcome="ok",
+                   detail=", ".join(str(r["tracking_no"]) for r in new_rows))
     if status.phase == SupplierOrderPhase.SHIPPED and so.state == SupplierOrderState.PLACED:
         so.state, so.shipped_at, so.updated_at = SupplierOrderState.SHIPPED, now, now
     if problems:
         so.last_error = "; ".join(problems)[:500]
         if may_hold_again(order.state, order.hold_reason, live=_SENT_ORDER | {OrderState.SHIPPED}):
             hold_order(s, order, HoldReason.TRACKING_REJECTED, "; ".join(problems), now, auto=False)
-    return len(new_rows)
+    return new_rows
 
 
 def _maybe_cancel_order(s: Session, order: Order, now: datetime) -> None:
@@ -667,7 +922,8 @@ def _cancel_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _
         ref = found.supplier_ref
         with rt.db.begin() as s:
             s.execute(update(SupplierOrder).where(SupplierOrder.id == w.so_id).values(
-                state=SupplierOrderState.PLACED, supplier_ref=ref[:100], placed_at=now, paid=found.paid))
+                state=SupplierOrderState.PLACED, supplier_ref=ref[:100], placed_at=now, paid=found.paid,
+                **supplier_cost(found)))
     assert ref is not None
     if w.faults and adapter.status(w.key, ref).phase == SupplierOrderPhase.CANCELLED:
         # an earlier cancel's answer could not be read: it went through

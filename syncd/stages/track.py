@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
@@ -40,6 +42,7 @@ MAX_EVERY = timedelta(hours=12)
 SUBSCRIBED_EVERY = timedelta(hours=24)  # pushes carry the news; a slow poll only guards against lost pushes
 REFUSED_EVERY = timedelta(hours=12)
 _EVENTS = cast(Table, TrackingEvent.__table__)
+_SHIPMENTS = cast(Table, Shipment.__table__)
 
 
 def usage_day(now: datetime) -> str:
@@ -95,29 +98,78 @@ def apply_result(s: Session, shipment_id: int, result: TrackResult, now: datetim
     """Record a parcel's history and normalised state (from a query or a push); False when the reading is stale
     (:func:`is_stale`) and changed nothing. ``polled``: syncd asked for it, so even a stale answer counts as a
     check (when to ask again); a push that is stale leaves the row as it was."""
-    row = s.execute(select(Shipment.last_event_at, Shipment.picked_up_at, Shipment.track_final)
-                    .where(Shipment.id == shipment_id)).one_or_none()
-    if row is None:
-        return False
-    newest = max((clock.ensure_utc(e.at) for e in result.events), default=None)
-    stored = clock.ensure_utc(row.last_event_at) if row.last_event_at is not None else None
-    if is_stale(stored, newest, authoritative=authoritative):
-        if polled:
-            checked: dict[str, Any] = {"last_checked_at": now}
-            if not row.track_final and stored is not None:
-                checked["next_check_at"] = (now + SUBSCRIBED_EVERY) if subscribed else \
-                    now + min(MAX_EVERY, max(min_every, (now - stored) / 4))
-            s.execute(update(Shipment).where(Shipment.id == shipment_id).values(**checked)
-                      .execution_options(synchronize_session=False))
-        return False
-    if result.events:
+    return apply_results(s, [Reading(shipment_id, result, source, authoritative, subscribed)], now,
+                         min_every=min_every, polled=polled) == [True]
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One answer about one parcel, as :func:`apply_results` records it."""
+
+    shipment_id: int
+    result: TrackResult
+    source: str
+    authoritative: bool = True
+    subscribed: bool = False
+
+
+def apply_results(s: Session, readings: Sequence[Reading], now: datetime, *, min_every: timedelta = MIN_EVERY,
+                  polled: bool = True) -> list[bool]:
+    """:func:`apply_result` for many readings, in four statements at most whatever their number: one read of the
+    parcels, one insert of the events, one update per shape of row. Readings of one parcel are applied in their
+    order (the authoritative one last), each on what the one before left."""
+    ids = sorted({r.shipment_id for r in readings})
+    rows = {r.id: {"last_event_at": r.last_event_at, "picked_up_at": r.picked_up_at, "track_final": r.track_final}
+            for r in s.execute(select(Shipment.id, Shipment.last_event_at, Shipment.picked_up_at, Shipment.track_final)
+                               .where(Shipment.id.in_(ids)))}
+    fresh: list[bool] = []
+    events: list[dict[str, Any]] = []
+    updates: dict[int, dict[str, Any]] = {}
+    for r in readings:
+        row = rows.get(r.shipment_id)
+        if row is None:
+            fresh.append(False)
+            continue
+        values, new_events = _reading(row, r, now, min_every=min_every, polled=polled)
+        fresh.append(new_events is not None)
+        if new_events:
+            events += new_events
+        if values:
+            row.update({k: v for k, v in values.items() if k in row})
+            updates.setdefault(r.shipment_id, {}).update(values)
+    if events:
         # One cached statement, run as executemany: a multi-row VALUES is compiled anew on every call (about
         # 1.5 ms of CPU per parcel, ``syncd bench --tracking``).
         ins = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(_EVENTS)
-        s.execute(ins.on_conflict_do_nothing(index_elements=["shipment_id", "digest"]),
-                  [{"shipment_id": shipment_id, "at": clock.ensure_utc(e.at), "state": e.state.value,
-                    "text": e.text[:2000], "location": e.location[:128], "digest": _digest(e.at, e.text),
-                    "source": source[:32]} for e in result.events])
+        s.execute(ins.on_conflict_do_nothing(index_elements=["shipment_id", "digest"]), events)
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for sid, values in updates.items():
+        by_shape[tuple(sorted(values))].append({"_id": sid, **values})
+    for shape, params in by_shape.items():
+        # Core, by id: no Shipment object lives in these sessions, nothing for the ORM to synchronise
+        s.execute(update(_SHIPMENTS).where(_SHIPMENTS.c.id == bindparam("_id"))
+                  .values({k: bindparam(k) for k in shape}), params)
+    return fresh
+
+
+def _reading(row: dict[str, Any], r: Reading, now: datetime, *, min_every: timedelta, polled: bool
+             ) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+    """What one reading changes on its parcel (as ``row`` shows it): the values to set, and the events to add
+    (None: the reading is stale and only counts as a check when ``polled``)."""
+    result = r.result
+    newest = max((clock.ensure_utc(e.at) for e in result.events), default=None)
+    stored = clock.ensure_utc(row["last_event_at"]) if row["last_event_at"] is not None else None
+    if is_stale(stored, newest, authoritative=r.authoritative):
+        checked: dict[str, Any] = {}
+        if polled:
+            checked["last_checked_at"] = now
+            if not row["track_final"] and stored is not None:
+                checked["next_check_at"] = (now + SUBSCRIBED_EVERY) if r.subscribed else \
+                    now + min(MAX_EVERY, max(min_every, (now - stored) / 4))
+        return checked, None
+    events = [{"shipment_id": r.shipment_id, "at": clock.ensure_utc(e.at), "state": e.state.value,
+               "text": e.text[:2000], "location": e.location[:128], "digest": _digest(e.at, e.text),
+               "source": r.source[:32]} for e in result.events]
     values: dict[str, Any] = {"logistics_state": result.state.value, "last_checked_at": now,
                               "provider_state": (result.provider_state or "")[:32] or None,
                               "track_verdict": (result.verdict or None) and result.verdict[:64]}
@@ -129,17 +181,14 @@ def apply_result(s: Session, shipment_id: int, result: TrackResult, now: datetim
         if result.state is LogisticsState.DELIVERED:
             values["delivered_at"] = newest
     nxt = next_check(result, now, min_every=min_every)
-    if newest is not None and newest == stored and row.track_final:
+    if newest is not None and newest == stored and row["track_final"]:
         nxt = None  # the same history again (a replayed final push) does not start following it anew
     values["track_final"] = nxt is None
-    values["next_check_at"] = (now + SUBSCRIBED_EVERY) if (subscribed and nxt is not None) else nxt
-    old = row.picked_up_at
+    values["next_check_at"] = (now + SUBSCRIBED_EVERY) if (r.subscribed and nxt is not None) else nxt
+    old = row["picked_up_at"]
     if values.get("picked_up_at") is not None and old is not None and clock.ensure_utc(old) < values["picked_up_at"]:
         values["picked_up_at"] = old  # keep the first scan ever seen
-    # no Shipment object lives in these sessions: nothing for the ORM to synchronise (about 0.8 ms per parcel)
-    s.execute(update(Shipment).where(Shipment.id == shipment_id).values(**values)
-              .execution_options(synchronize_session=False))
-    return True
+    return values, events
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,94 +273,143 @@ def track(rt: Runtime) -> int:
     checked = 0
     paused: set[str] = set()  # suppliers whose flow control refused a trace: their parcels wait for a later pass
     no_pickup_after = timedelta(hours=float(rt.config.alerts.no_pickup_warn_hours))
-    for p in parcels:
-        if rt.stop.is_set():
-            break
-        now = clock.now()
-        api = rt.api_suppliers.get(p.supplier_id)
-        ask_trace, ask_provider = sources(_setting(rt, p.supplier_id), has_provider=provider is not None,
-                                          has_trace=api is not None and bool(p.supplier_ref))
-        # (reading, source, authoritative, subscribed): applied in this order, the authoritative one last
-        readings: list[tuple[TrackResult, str, bool, bool]] = []
-        try:
-            if ask_trace and api is not None and p.supplier_ref:
-                if p.supplier_id in paused:
-                    continue
-                try:
-                    traced = api.trace(p.supplier_ref, p.tracking_no)
-                except TransientError as err:  # this supplier is busy or down: not the provider's parcels
-                    log.info("tracking: supplier %s %s (%s); its parcels follow later", p.supplier_id,
-                             "paused by flow control" if isinstance(err, RateLimitedError) else "unreachable", err)
-                    paused.add(p.supplier_id)
-                    continue
-                if traced is not None:
-                    readings.append((traced, p.supplier_id, not ask_provider, False))
-                else:  # the supplier has no trace of it (older than a year, a supplier without traces)
-                    ask_provider = provider is not None
-            if ask_provider and provider is not None:
-                if subscribe and p.subscribed_at is None:
-                    url = f"{str(getattr(cfg, 'callback_base_url', '')).rstrip('/')}/callbacks/kuaidi100?sid={p.id}"
-                    provider.subscribe(p.carrier, p.tracking_no, _phone_tail(p.phone_masked), url)
-                    first = first_read(p.handed_over_at, now, no_pickup_after)
-                    with rt.db.begin() as s:
-                        s.execute(update(Shipment).where(Shipment.id == p.id).values(
-                            subscribed_at=now, next_check_at=first or now))
-                    if first is not None and not readings:
-                        checked += 1
+    done = _Pass()  # what the pass learnt, recorded in one transaction at its end (or when it stops early)
+    try:
+        for p in parcels:
+            if rt.stop.is_set():
+                break
+            now = clock.now()
+            api = rt.api_suppliers.get(p.supplier_id)
+            ask_trace, ask_provider = sources(_setting(rt, p.supplier_id), has_provider=provider is not None,
+                                              has_trace=api is not None and bool(p.supplier_ref))
+            # (reading, source, authoritative, subscribed): applied in this order, the authoritative one last
+            readings: list[Reading] = []
+            try:
+                if ask_trace and api is not None and p.supplier_ref:
+                    if p.supplier_id in paused:
                         continue
-                query = not (subscribe and readings)  # both, subscribed: the provider's news come as pushes
-                if query and budget and used >= budget:
-                    if not readings:
-                        log.warning("tracking: the daily budget of %d queries is used up; the rest wait until "
-                                    "tomorrow", budget)
-                        break
-                    query = False
-                if query:
-                    used += 1
-                    with rt.db.begin() as s:
-                        _count_query(s, provider.name, now)
                     try:
-                        answer = provider.query(p.carrier, p.tracking_no, _phone_tail(p.phone_masked))
-                    except RejectedError as err:
+                        traced = api.trace(p.supplier_ref, p.tracking_no)
+                    except TransientError as err:  # this supplier is busy or down: not the provider's parcels
+                        log.info("tracking: supplier %s %s (%s); its parcels follow later", p.supplier_id,
+                                 "paused by flow control" if isinstance(err, RateLimitedError) else "unreachable",
+                                 err)
+                        paused.add(p.supplier_id)
+                        continue
+                    if traced is not None:
+                        readings.append(Reading(p.id, traced, p.supplier_id, not ask_provider, False))
+                    else:  # the supplier has no trace of it (older than a year, a supplier without traces)
+                        ask_provider = provider is not None
+                if ask_provider and provider is not None:
+                    if subscribe and p.subscribed_at is None:
+                        url = (f"{str(getattr(cfg, 'callback_base_url', '')).rstrip('/')}/callbacks/kuaidi100"
+                               f"?sid={p.id}")
+                        provider.subscribe(p.carrier, p.tracking_no, _phone_tail(p.phone_masked), url)
+                        first = first_read(p.handed_over_at, now, no_pickup_after)
+                        with rt.db.begin() as s:
+                            s.execute(update(Shipment).where(Shipment.id == p.id).values(
+                                subscribed_at=now, next_check_at=first or now))
+                        if first is not None and not readings:
+                            checked += 1
+                            continue
+                    query = not (subscribe and readings)  # both, subscribed: the provider's news come as pushes
+                    if query and budget and used >= budget:
                         if not readings:
-                            raise
-                        # both: the provider refuses this number or carrier, the supplier's trace still stands
-                        log.debug("tracking %s %s: %s refused it (%s)", p.carrier, p.tracking_no, provider.name, err)
-                    else:
-                        # subscribed by now in subscribe mode: this query only guards against lost pushes
-                        readings.append((answer, provider.name, True, bool(subscribe)))
-        except RateLimitedError:
-            raise
-        except RejectedError as err:  # this number / carrier is refused: a verdict, asked again much later
-            with rt.db.begin() as s:
-                s.execute(update(Shipment).where(Shipment.id == p.id).values(
-                    track_verdict=f"refused: {err}"[:64], last_checked_at=now, next_check_at=now + REFUSED_EVERY))
+                            log.warning("tracking: the daily budget of %d queries is used up; the rest wait until "
+                                        "tomorrow", budget)
+                            break
+                        query = False
+                    if query:
+                        used += 1
+                        if not done.queries:  # counted before the first query, the rest with the pass's outcome
+                            with rt.db.begin() as s:
+                                _count_query(s, provider.name, now)
+                        done.queries += 1
+                        try:
+                            answer = provider.query(p.carrier, p.tracking_no, _phone_tail(p.phone_masked))
+                        except RejectedError as err:
+                            if not readings:
+                                raise
+                            # both: the provider refuses this number or carrier, the supplier's trace still stands
+                            log.debug("tracking %s %s: %s refused it (%s)", p.carrier, p.tracking_no, provider.name,
+                                      err)
+                        else:
+                            # subscribed by now in subscribe mode: this query only guards against lost pushes
+                            readings.append(Reading(p.id, answer, provider.name, True, bool(subscribe)))
+            except RateLimitedError:
+                raise
+            except RejectedError as err:  # this number / carrier is refused: a verdict, asked again much later
+                done.refused.append({"_id": p.id, "track_verdict": f"refused: {err}"[:64], "last_checked_at": now,
+                                     "next_check_at": now + REFUSED_EVERY})
+                checked += 1
+                continue
+            except TransientError:
+                raise
+            except Exception as err:  # an unreadable answer (or our bug on it) for one parcel must not stop the others
+                if isinstance(err, SQLAlchemyError):
+                    raise
+                _unreadable(rt, p, err, now)
+                continue
+            if not readings:  # nobody has a trace of it: ask again much later rather than at every pass
+                done.quiet.append({"_id": p.id, "next_check_at": now + MAX_EVERY})
+                continue
+            done.readings.append((p, readings, now))
             checked += 1
-            continue
-        except TransientError:
+    finally:
+        checked -= _record_pass(rt, provider.name if provider else "", done, min_every)
+    return checked
+
+
+@dataclass(slots=True)
+class _Pass:
+    """What one pass learnt: recorded together by :func:`_record_pass`."""
+
+    queries: int = 0  # provider queries made (the first one already counted)
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    quiet: list[dict[str, Any]] = field(default_factory=list)
+    readings: list[tuple[_Parcel, list[Reading], datetime]] = field(default_factory=list)
+
+
+def _record_pass(rt: Runtime, provider: str, done: _Pass, min_every: timedelta) -> int:
+    """Record a pass in one transaction; when a reading makes that fail, each parcel's readings in their own, so
+    only that parcel is set aside (asked again after NO_RECORD). Returns how many were set aside."""
+
+    def rest(s: Session) -> None:
+        if done.queries > 1:
+            _count_query(s, provider, clock.now(), done.queries - 1)
+        for params in (done.refused, done.quiet):
+            if params:
+                s.execute(update(_SHIPMENTS).where(_SHIPMENTS.c.id == bindparam("_id"))
+                          .values({k: bindparam(k) for k in params[0] if k != "_id"}), params)
+
+    try:
+        with rt.db.begin() as s:
+            rest(s)
+            if done.readings:  # at the pass's end: the same "now" for every parcel of it
+                apply_results(s, [r for _, readings, _ in done.readings for r in readings], clock.now(),
+                              min_every=min_every)
+        return 0
+    except Exception as err:
+        if _database_fault(err):
             raise
-        except Exception as err:  # an unreadable answer (or our bug on it) for one parcel must not stop the others
-            if isinstance(err, SQLAlchemyError):
+    with rt.db.begin() as s:
+        rest(s)
+    failed = 0
+    for p, readings, now in done.readings:
+        try:
+            with rt.db.begin() as s:
+                apply_results(s, readings, now, min_every=min_every)
+        except Exception as err:  # a result we could not record (odd events): this parcel only
+            if _database_fault(err):
                 raise
             _unreadable(rt, p, err, now)
-            continue
-        if not readings:  # nobody has a trace of it: ask again much later rather than at every pass
-            with rt.db.begin() as s:
-                s.execute(update(Shipment).where(Shipment.id == p.id).values(next_check_at=now + MAX_EVERY))
-            continue
-        try:
-            with rt.db.begin() as s:
-                for result, source, authoritative, subscribed in readings:
-                    apply_result(s, p.id, result, now, source=source, min_every=min_every, subscribed=subscribed,
-                                 authoritative=authoritative)
-        except Exception as err:  # a result we could not record (odd events): this parcel only
-            if isinstance(err, DBAPIError) or (isinstance(err, SQLAlchemyError)
-                                               and not isinstance(err, StatementError)):
-                raise  # the database itself (a value it refused to bind is the answer's fault: StatementError)
-            _unreadable(rt, p, err, now)
-            continue
-        checked += 1
-    return checked
+            failed += 1
+    return failed
+
+
+def _database_fault(err: Exception) -> bool:
+    """The database itself (a value it refused to bind is the answer's fault: StatementError)."""
+    return isinstance(err, DBAPIError) or (isinstance(err, SQLAlchemyError) and not isinstance(err, StatementError))
 
 
 def _unreadable(rt: Runtime, p: _Parcel, err: Exception, now: datetime) -> None:

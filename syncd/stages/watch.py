@@ -17,6 +17,7 @@ from syncd.alerts.facts import load_facts
 from syncd.alerts.lifecycle import sync
 from syncd.alerts.notify import deliver
 from syncd.alerts.rules import evaluate
+from syncd.reports import ReportOptions
 from syncd.runtime import Runtime
 from syncd.stages.runner import StageReport, scope
 from syncd.store.db import lease_held, release_lease, try_lease
@@ -32,10 +33,11 @@ def rules_pass(rt: Runtime) -> int:
     shops = [sid for sid, shop in rt.config.shops.items() if shop.enabled]
     suppliers = {sid: float(sup.ship_within_hours) for sid, sup in rt.config.suppliers.items() if sup.enabled}
     channels = list(rt.sinks)
+    stock_shops = [sid for sid in shops if rt.config.shops[sid].stock.enabled]  # issue 19
     facts = load_facts(rt.db, cfg, now, ship_within=suppliers, shops=shops, suppliers=list(suppliers),
-                       channels=channels)
+                       channels=channels, stock_shops=stock_shops)
     result = sync(rt.db, evaluate(facts, cfg, suppliers, now), cfg, channels, now)
-    daily_chores(rt.db, cfg, channels, now)
+    daily_chores(rt.db, cfg, channels, now, ReportOptions.from_config(rt.config))
     return result.opened + result.resolved
 
 

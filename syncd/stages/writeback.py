@@ -30,9 +30,10 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from syncd import clock
+from syncd import clock, shadow
 from syncd.domain import OrderIn, Parcel, ParcelLine
 from syncd.errors import AuthError, RejectedError, SyncdError, TransientError
+from syncd.i18n import _
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState, order_sources
 from syncd.logs import order_fields
 from syncd.runtime import Runtime
@@ -267,8 +268,9 @@ def _record_failure(rt: Runtime, s: Session, shop_id: str, o: Outcome, now: date
         s.execute(update(Shipment).where(Shipment.id.in_(ids)).values(
             writeback_state=WritebackState.REJECTED, claimed_by=None, writeback_error=o.note[:2000]))
         _hold(s, o.plan.order_id, HoldReason.TRACKING_REJECTED, o.note, now)
-        log.error("order %s/%s: storefront refused the tracking number: %s", shop_id, o.plan.platform_order_id,
-                  o.note, extra=order_fields(shop_id, o.plan.platform_order_id))
+        log.error(_("order {shop}/{order}: storefront refused the tracking number: {note}").format(
+            shop=shop_id, order=o.plan.platform_order_id, note=o.note),
+            extra=order_fields(shop_id, o.plan.platform_order_id))
     else:
         rows = list(s.execute(select(Shipment.id, Shipment.writeback_attempts, Shipment.writeback_faults)
                               .where(Shipment.id.in_(ids))))
@@ -280,16 +282,18 @@ def _record_failure(rt: Runtime, s: Session, shop_id: str, o: Outcome, now: date
                 writeback_state=WritebackState.REJECTED, claimed_by=None, writeback_error=detail[:2000],
                 writeback_attempts=Shipment.writeback_attempts + 1, writeback_faults=0))
             _hold(s, o.plan.order_id, HoldReason.TRACKING_REJECTED, detail, now)
-            log.error("order %s/%s: set aside after %d unreadable answers: %s", shop_id, o.plan.platform_order_id,
-                      faults, o.note, extra=order_fields(shop_id, o.plan.platform_order_id))
+            log.error(_("order {shop}/{order}: set aside after {n} unreadable answers: {note}").format(
+                shop=shop_id, order=o.plan.platform_order_id, n=faults, note=o.note),
+                extra=order_fields(shop_id, o.plan.platform_order_id))
         else:
             s.execute(update(Shipment), [
                 {"id": r.id, "writeback_state": WritebackState.PENDING, "writeback_attempts": r.writeback_attempts + 1,
                  "next_attempt_at": now + backoff(r.writeback_attempts + 1), "claimed_by": None,
                  "writeback_error": o.note[:2000], "writeback_faults": faults} for r in rows])
             if o.result is Result.UNKNOWN:
-                log.warning("order %s/%s: %s; read back before any new upload", shop_id, o.plan.platform_order_id,
-                            o.note, extra=order_fields(shop_id, o.plan.platform_order_id))
+                log.warning(_("order {shop}/{order}: {note}; read back before any new upload").format(
+                    shop=shop_id, order=o.plan.platform_order_id, note=o.note),
+                    extra=order_fields(shop_id, o.plan.platform_order_id))
 
 
 def _unclaim(rt: Runtime, s: Session, shop_id: str, plans: Sequence[OrderPlan], why: str, now: datetime) -> None:
@@ -318,7 +322,7 @@ def writeback_shop(rt: Runtime, shop_id: str) -> int:
     """Upload what is ready for one shop, order by order; returns parcels uploaded."""
     done = 0
     last_error: Exception | None = None
-    for _ in range(MAX_BATCHES_PER_RUN):
+    for _batch in range(MAX_BATCHES_PER_RUN):
         if rt.stop.is_set():
             break
         with rt.db.begin() as s:
@@ -358,4 +362,6 @@ def writeback_shop(rt: Runtime, shop_id: str) -> int:
 
 
 def run(rt: Runtime, report: StageReport) -> None:
-    for_each_shop(rt, report, lambda shop_id: 0 if shop_paused(rt, shop_id) else writeback_shop(rt, shop_id))
+    # a shadow shop uploads nothing (syncd.shadow): its parcels wait until it is live
+    for_each_shop(rt, report, lambda shop_id: 0 if shop_paused(rt, shop_id) or shadow.is_shadow(rt.config, shop_id)
+                  else writeback_shop(rt, shop_id))

@@ -74,6 +74,7 @@ class Order(Base):
         Index("ix_orders_state_recheck", "state", "recheck_at"),
         Index("ix_orders_shop_state", "shop_id", "state"),  # /metrics and status count orders per shop and state
         Index("ix_orders_platform_order_id", "platform_order_id"),  # reply files quote order numbers without the shop
+        Index("ix_orders_paid_at", "paid_at"),  # reports read a period's orders by payment time (revision 0008)
         # the console (revision 0010): orders per shop and state over a date range, and the most urgent open orders
         Index("ix_orders_seen_shop_state", "first_seen_at", "shop_id", "state"),
         Index("ix_orders_state_ship_by", "state", "ship_by"),
@@ -144,8 +145,10 @@ class SupplierOrder(Base):
 
     __tablename__ = "supplier_orders"
     __table_args__ = (Index("ix_supplier_orders_supplier_state", "supplier_id", "state"),
-                      # refunds to pass on: a handful among every order the supplier ever shipped
-                      Index("ix_supplier_orders_supplier_cancel", "supplier_id", "cancel_state"))
+                      # refunds to pass on: a handful among every order the supplier ever shipped; with the state,
+                      # the API suppliers' place claim (cancel_state none, pending or placing) reads only open
+                      # rows, not the supplier's whole history (revision 0011)
+                      Index("ix_supplier_orders_supplier_cancel_state", "supplier_id", "cancel_state", "state"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     supplier_id: Mapped[str] = mapped_column(String(64))
@@ -174,6 +177,10 @@ class SupplierOrder(Base):
     reship_of: Mapped[int | None] = mapped_column(ForeignKey("supplier_orders.id"))
     # unreadable supplier answers since the last clear one (revision 0010): backoff, then held for a person
     faults: Mapped[int] = mapped_column(Integer, default=0)
+    # what the supplier charges for it, fen, freight included (revision 0008); None = not known. cost_source:
+    # "supplier" (its own answer: 1688's order amount, a webhook supplier's amount_fen) or "config" (routes' cost)
+    cost_fen: Mapped[int | None] = mapped_column(Integer)
+    cost_source: Mapped[str | None] = mapped_column(String(16))
 
 
 class Shipment(Base):
@@ -401,3 +408,80 @@ class Usage(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[str] = mapped_column(String(10), primary_key=True)  # Asia/Shanghai date, as providers count
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# ---- stock and price (issue 19, revision 0009) ------------------------------------------------------------------
+
+
+class StockCatalog(Base):
+    """The catalogue link: which platform product / SKU carries a merchant SKU code in a shop, as its listing said
+    at the last catalogue sync (price in fen, held-back quantity)."""
+
+    __tablename__ = "stock_catalog"
+    __table_args__ = (Index("ix_stock_catalog_shop_code", "shop_id", "merchant_sku"),)
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sku_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # "" for a Taobao item without SKUs
+    merchant_sku: Mapped[str | None] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(Text, default="")
+    on_sale: Mapped[bool] = mapped_column(Boolean, default=True)
+    price_fen: Mapped[int | None] = mapped_column(Integer)
+    reserved: Mapped[int | None] = mapped_column(Integer)  # held back by the platform (unpaid, activity locks)
+    platform_stock: Mapped[int | None] = mapped_column(Integer)  # what the listing showed
+    seen_at: Mapped[datetime]  # the catalogue sync that last listed it
+
+
+class StockSupplier(Base):
+    """A supplier's last figure for one of its SKUs (an API read, a push or a 库存表 row)."""
+
+    __tablename__ = "stock_supplier"
+    __table_args__ = (Index("ix_stock_supplier_due", "due"),)
+    supplier_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    supplier_sku: Mapped[str] = mapped_column(String(128), primary_key=True)
+    quantity: Mapped[int | None] = mapped_column(Integer)  # None: the supplier could not say
+    price_fen: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(8))  # read, push, file
+    observed_at: Mapped[datetime]  # when the figure was true (the push's / file's time, else when read)
+    read_at: Mapped[datetime]  # when syncd recorded it
+    error: Mapped[str | None] = mapped_column(Text)  # why the last read of it failed (the figure is kept)
+    # a push or a file changed it: the storefronts are written now, not at the next interval
+    due: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class StockWritten(Base):
+    """What syncd wrote (or is writing) as one storefront SKU's stock: intent first, result after."""
+
+    __tablename__ = "stock_written"
+    __table_args__ = (Index("ix_stock_written_shop_code", "shop_id", "merchant_sku"),)  # a due pass's few SKUs
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sku_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_sku: Mapped[str] = mapped_column(String(128))
+    value: Mapped[int | None] = mapped_column(Integer)  # the last value the platform confirmed
+    written_at: Mapped[datetime | None]
+    pending: Mapped[int | None] = mapped_column(Integer)  # being written: outcome unknown until cleared
+    pending_at: Mapped[datetime | None]
+    refused: Mapped[int | None] = mapped_column(Integer)  # a value the platform refused for good: not resent
+    floor: Mapped[int | None] = mapped_column(Integer)  # the least the platform said it accepts
+    last_error: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # failed attempts since the last success
+
+
+class StockMargin(Base):
+    """The margin of one merchant SKU in one shop, and the price guard's hold on its stock."""
+
+    __tablename__ = "stock_margin"
+    shop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_sku: Mapped[str] = mapped_column(String(128), primary_key=True)
+    margin_fen: Mapped[int | None] = mapped_column(Integer)
+    storefront_price_fen: Mapped[int | None] = mapped_column(Integer)
+    supplier_cost_fen: Mapped[int | None] = mapped_column(Integer)  # supplier price × units per sale
+    floor_fen: Mapped[int | None] = mapped_column(Integer)
+    low: Mapped[bool] = mapped_column(Boolean, default=False)  # below the floor now
+    held: Mapped[bool] = mapped_column(Boolean, default=False)  # stock kept at zero until a person decides
+    released_cost_fen: Mapped[int | None] = mapped_column(Integer)  # the cost a person accepted (stock release)
+    released_by: Mapped[str | None] = mapped_column(String(100))
+    released_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]

@@ -21,10 +21,12 @@ from syncd.alerts.model import (
     FileFact,
     Finding,
     HoldFact,
+    MarginFact,
     OrderFact,
     ParcelFact,
     PausedShopFact,
     StageFact,
+    StockWriteFact,
     SupplierOrderFact,
     TokenFact,
 )
@@ -78,6 +80,8 @@ def every_rule() -> Facts:
                 StageFact("reconcile", "reconcile:dy1", 1, "ReconcileMismatch: 3 orders missing", NOW_US)],
         files=[FileFact(13, "acme", "reply.csv", 8, 2, None, NOW_US - H)],
         channels=[ChannelFact("ding", 1, "rejected: dingtalk 310000 keywords not in content", NOW_US - H)],
+        margins=[MarginFact("dy1", "SB-MUG", 120, 300, 5990, 4990, True)],
+        stock_writes=[StockWriteFact("dy1", "SB-MUG", "S1", "-40001", "商品审核中", 5, None, 1, NOW_US)],
     )
 
 

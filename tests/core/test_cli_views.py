@@ -219,7 +219,7 @@ def test_help_lists_every_exit_code_and_the_codes_differ(capsys):
     assert "exit codes:" in out
     for code, text in EXIT_CODES.items():
         assert f"  {code}  {text}" in out
-    assert len(set(EXIT_CODES)) == len(EXIT_CODES) == 8
+    assert len(set(EXIT_CODES)) == len(EXIT_CODES) == 9
 
 
 def test_refusals_a_person_reads_give_beijing_time_to_the_second(env: Path, tmp_path: Path, capsys):
@@ -259,3 +259,35 @@ def test_suppliers_unpaid_prints_a_table_with_the_suppliers_order_number_and_bei
     assert header.split()[:2] == ["supplier", "supplier"]
     assert row.split()[:3] == ["sandbox-1688", "2938475610001", "douyin-demo/P1"]
     assert clock.local_text(NOW) in row
+
+
+def test_orders_views_given_chinese_show_why_an_order_is_held_in_chinese(env: Path, tmp_path: Path, capsys,
+                                                                         monkeypatch):
+    ids = _seed(tmp_path)
+    db = _db(tmp_path)
+    with db.begin() as s:
+        held = s.get(Order, ids["H2"])
+        assert held is not None
+        s.add(Hold(order_id=held.id, reason="address_incomplete", auto=True, created_at=NOW,
+                   detail="after decryption: receiver lacks phone, street address"))
+        s.query(Hold).filter(Hold.reason == "unmapped_sku").update({"released_at": NOW})
+    db.dispose()
+    monkeypatch.setenv("SYNCD_LANG", "zh-CN")
+    capsys.readouterr()
+    assert main(["orders", "list", "--state", "held"]) == EXIT_OK
+    listed = capsys.readouterr().out
+    assert "解密后发现：收件信息缺少收件人电话" in listed  # the column is clipped at 40 columns
+    assert main(["orders", "show", "H2"]) == EXIT_OK
+    assert "解密后发现：收件信息缺少收件人电话、详细地址" in capsys.readouterr().out
+    assert main(["orders", "list", "--state", "held", "--json"]) == EXIT_OK
+    assert "after decryption: receiver lacks phone, street address" in capsys.readouterr().out  # JSON: as stored
+
+
+def test_health_given_chinese_says_why_in_chinese(env: Path, tmp_path: Path, capsys, monkeypatch):
+    main(["db", "upgrade"])
+    _ran(tmp_path, failures=0, since=timedelta(0))
+    monkeypatch.setenv("SYNCD_LANG", "zh-CN")
+    capsys.readouterr()
+    with time_machine.travel(NOW):
+        assert main(["health"]) == EXIT_CHECK_FAILED
+    assert "这个数据库上没有 syncd 常驻进程在运行" in capsys.readouterr().err

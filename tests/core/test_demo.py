@@ -77,3 +77,13 @@ def test_demo_call_counts_are_a_table_one_api_per_line_most_called_first():
     assert len(lines) == 4
     assert lines[2].split() == ["1688", "alibaba.trade.get.buyerView", "12"]
     assert lines[3].split() == ["pdd", "pdd.order.list.get", "3"]
+
+
+def test_look_around_given_chinese_reads_chinese_and_keeps_the_commands(tmp_path: Path):
+    from syncd import i18n
+
+    with i18n.use("zh-CN"):
+        text = demo.look_around(tmp_path)
+    assert "演示数据保留在" in text and "Look around" not in text
+    assert "syncd --config config orders list --state held" in text
+    assert "被拒的行" in text

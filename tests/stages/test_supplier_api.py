@@ -36,7 +36,7 @@ from syncd.operations import reship
 from syncd.stages import supplier_api as sa
 from syncd.stages.supplier_api import apply_status
 from syncd.store.db import Database
-from syncd.store.models import AuditEntry, Order, Shipment, SupplierOrder
+from syncd.store.models import AuditEntry, Hold, Order, Shipment, SupplierOrder
 from tests.fakes import FakeStorefront, make_order
 from tests.stages.harness import Harness, build
 from tests.stages.harness import order_row as _order
@@ -655,3 +655,98 @@ def test_place_given_one_shop_failing_to_decrypt_places_the_other_shops_orders_a
     with time_machine.travel(clock.now() + timedelta(minutes=2), tick=False):
         h.stage("forward")
     assert _keys(db)["5301"].state == "placed" and fake.created() == 2
+
+
+def _fallback_after_export(db: Database, tmp_path: Path, pid: str) -> tuple[Harness, FakeApiSupplier]:
+    """An order with a line for the API supplier (fallback beta) and one for beta: beta exports its share while
+    the API supplier is under flow control; the API supplier then answers that its line is out of stock."""
+    h, fake = _build(db, tmp_path, {
+        "SKU-X": Route(sku="SKU-X", supplier=API, supplier_sku="610001:aa", fallback_supplier="beta",
+                       fallback_sku="B-X")})
+    _route(h, (pid, ("SKU-X", "SKU-B")))
+    fake.flow_control = True
+    h.stage("forward")
+    assert [(so.supplier_id, so.state) for so in _sos(db)] == [(API, "pending"), ("beta", "placed")]
+    fake.flow_control = False
+    fake.stock = {"610001:aa": 0}
+    return h, fake
+
+
+def test_fallback_to_a_file_supplier_that_already_exported_the_order_holds_it_instead_of_a_second_order(db, tmp_path):
+    h, fake = _fallback_after_export(db, tmp_path, "5027")
+    h.stage("forward")
+    h.stage("forward")
+    # beta received the order once: a second file under the same order number would be a second order there,
+    # and its reply could not be told apart from the first one's
+    assert [r["商品编码"] for r in h.exported_rows("beta")] == ["B-1"]
+    assert [(so.supplier_id, so.kind, so.state) for so in _sos(db)] == [(API, "normal", "pending"),
+                                                                       ("beta", "normal", "placed")]
+    o = _order(db, "5027")
+    assert (o.state, o.hold_reason) == ("held", "out_of_stock")
+    with db.read() as s:
+        detail = s.scalar(select(Hold.detail).where(Hold.order_id == o.id, Hold.released_at.is_(None)))
+    assert detail is not None and "beta" in detail and "610001:aa" in detail
+    fake.stock = {"610001:aa": 3}  # back in stock at the first supplier: the re-check places it there
+    with time_machine.travel(clock.now() + timedelta(minutes=11), tick=False):
+        h.stage("route")
+        h.stage("forward")
+    assert [(so.supplier_id, so.state) for so in _sos(db)] == [(API, "placed"), ("beta", "placed")]
+    assert fake.created() == 1 and _order(db, "5027").state == "placed"
+    assert [r["商品编码"] for r in h.exported_rows("beta")] == ["B-1"]
+
+
+def test_fallback_of_a_second_line_to_the_same_api_supplier_gets_its_own_key(db, tmp_path):
+    h, fake = _build(db, tmp_path, {
+        "SKU-X": Route(sku="SKU-X", supplier=API, supplier_sku="610001:aa", fallback_supplier="ali2",
+                       fallback_sku="F-X"),
+        "SKU-Y": Route(sku="SKU-Y", supplier=API, supplier_sku="610002:bb", fallback_supplier="ali2",
+                       fallback_sku="F-Y")})
+    second = FakeApiSupplier()
+    h.rt.api_suppliers["ali2"] = second
+    h.rt.config.suppliers["ali2"] = SupplierConfigBase(id="ali2", kind="fakeapi", ship_within_hours=24)
+    _route(h, ("5028", ("SKU-X", "SKU-Y")))
+    fake.stock = {"610001:aa": 0, "610002:bb": 9}
+    h.stage("forward")  # SKU-X falls back to ali2, which places it at once; SKU-Y waits for the next run
+    assert second.created() == 1
+    fake.stock = {"610001:aa": 0, "610002:bb": 0}  # ... by which SKU-Y has run out too
+    report = h.stage("forward")
+    h.stage("forward")
+    assert report.ok, report.failures
+    keys = [so.idempotency_key for so in _sos(db) if so.supplier_id == "ali2"]
+    assert len(keys) == len(set(keys)) == 2 and second.created() == 2
+    assert _order(db, "5028").state == "placed"
+
+
+# ---- batched transactions -------------------------------------------------------------------------------------
+
+
+def _statements(db: Database, run) -> int:
+    before = db.statements.count
+    run()
+    return db.statements.count - before
+
+
+@pytest.mark.parametrize("unpaid", [False, True])
+def test_place_and_follow_cost_the_same_statements_for_twenty_orders_as_for_two(db, tmp_path, unpaid):
+    """Intents, outcomes, payments and status answers are each one transaction per batch, not one per order."""
+    counts = []
+    for n, base in ((2, 5300), (20, 5400)):
+        h, fake = _build(db, tmp_path / str(n))
+        fake.unpaid = unpaid
+        fake.pay = lambda placed: PlacedOrder(placed.supplier_ref, paid=True)  # type: ignore[method-assign]
+        _route(h, *((str(base + i), ("SKU-X",)) for i in range(n)))
+        placing = _statements(db, lambda: h.stage("forward"))  # noqa: B023 - run at once
+        refs = [so.supplier_ref for so in _sos(db) if so.supplier_ref]
+        for i, ref in enumerate(refs):
+            fake.parcels[ref] = [SupplierParcel("zhongtong", "中通", f"ZT{base + i:08d}", None)]
+            fake.phase[ref] = SupplierOrderPhase.SHIPPED
+        with time_machine.travel(clock.now() + timedelta(minutes=30), tick=False):
+            following = _statements(db, lambda: h.stage("collect"))  # noqa: B023 - run at once
+        counts.append((placing, following))
+        assert fake.created() == n
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Shipment)) == 22
+        assert s.scalar(select(func.count()).select_from(SupplierOrder).where(SupplierOrder.state == "shipped")) == 22
+        if unpaid:
+            assert s.scalar(select(func.count()).select_from(SupplierOrder).where(SupplierOrder.paid)) == 22
+    assert counts[1] == counts[0], counts

@@ -427,3 +427,31 @@ def test_track_given_a_garbled_answer_for_the_middle_parcel_records_the_others_a
     with time_machine.travel(clock.now() + timedelta(hours=3), tick=False):
         track(h.rt)
     assert _shipments(db)[numbers[1]].logistics_state == "in_transit"
+
+
+def test_track_records_a_pass_in_the_same_statements_for_twenty_parcels_as_for_three(db, tmp_path):
+    """A pass's answers are recorded together: one transaction, not one (or two) per parcel."""
+    counts = []
+    for n, base in ((3, 6900), (20, 6950)):
+        h = build(db, tmp_path / str(n))
+        fake = FakeTracker()
+        h.rt.tracker = fake
+        h.rt.config.tracking = SimpleNamespace(daily_query_budget=100, mode="poll", min_poll_minutes=60)
+        pids = [str(base + i) for i in range(n)]
+        _shipped(h, pids)
+        for i, pid in enumerate(pids):  # moving, quiet (no record), and refused parcels in every pass
+            number = f"7531{pid:0>10}"
+            if i % 3 == 0:
+                fake.results[number] = _moving(2)
+            elif i % 3 == 1:
+                fake.refuse.add(number)
+        before = db.statements.count
+        assert track(h.rt) == n
+        counts.append(db.statements.count - before)
+    sh = _shipments(db)
+    assert sum(1 for x in sh.values() if x.logistics_state == "in_transit") == 1 + 7
+    assert sum(1 for x in sh.values() if (x.track_verdict or "").startswith("refused")) == 1 + 7
+    with db.read() as s:
+        assert queries_used(s, "k100", clock.now()) == 23
+        assert s.scalar(select(func.count()).select_from(TrackingEvent)) == 2 * 8
+    assert counts[1] == counts[0], counts

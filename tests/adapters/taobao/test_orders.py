@@ -297,3 +297,32 @@ def test_get_order_given_answer_without_trade_raises_protocol_error(
 
     with pytest.raises(ProtocolError, match="no trade"):
         adapter.get_order("2451234567890123456")
+
+
+def test_list_orders_given_a_trade_listed_again_unchanged_reads_its_details_once(
+        adapter: TaobaoAdapter, api: respx.MockRouter) -> None:
+    """The window overlap and the settling read list a trade to ship again; TOP meters every fullinfo call."""
+    route(api, LIST).mock(return_value=answer("trades_sold_increment_get.json"))
+    detail = route(api, FULLINFO).mock(return_value=answer("trade_fullinfo_get.json"))
+
+    first = adapter.list_orders(START, END)
+    again = adapter.list_orders(START, END)
+
+    assert detail.call_count == 1
+    assert {o.platform_order_id: o.raw for o in again.orders} == {o.platform_order_id: o.raw for o in first.orders}
+
+
+def test_list_orders_given_a_trade_changed_since_its_details_were_read_reads_them_again(
+        adapter: TaobaoAdapter, api: respx.MockRouter) -> None:
+    listed = answer("trades_sold_increment_get.json")
+    route(api, LIST).mock(return_value=listed)
+    detail = route(api, FULLINFO).mock(return_value=answer("trade_fullinfo_get.json"))
+    adapter.list_orders(START, END)
+    body = listed.json()
+    for trade in body["trades_sold_increment_get_response"]["trades"]["trade"]:
+        trade["modified"] = "2025-11-22 16:59:59"  # the address edited: a new version, maybe a new oaid
+    route(api, LIST).mock(return_value=httpx.Response(200, json=body))
+
+    adapter.list_orders(START, END)
+
+    assert detail.call_count == 2
