@@ -19,8 +19,8 @@ from sqlalchemy.exc import ArgumentError
 from syncd import __version__, clock, purge, shadow
 from syncd.callbacks import kuaidi100_handler, supplier_handler
 from syncd.httpd import start_listener
-from syncd.i18n import _
 from syncd.httpserver import ASGIApp
+from syncd.i18n import _
 from syncd.logs import log_context
 from syncd.metrics import daemon_metrics
 from syncd.process import release_free_memory

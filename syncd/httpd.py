@@ -40,9 +40,8 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from syncd import clock
 from syncd.http import CallStats
-from syncd.httpserver import HttpServer, Limits, RefusalLog
-from syncd.i18n import _
 from syncd.httpserver import ASGIApp, HttpServer, Limits, RefusalLog
+from syncd.i18n import _
 from syncd.metrics import CONTENT_TYPE, Collector, Metrics, MetricsRegistry
 from syncd.settings import Settings
 from syncd.store.db import Database
