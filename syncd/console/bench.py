@@ -36,7 +36,7 @@ def _paths(db: Database) -> dict[str, str]:
     return {"overview": "/", "orders": "/orders", "orders_held": "/orders?state=held",
             "orders_shop": f"/orders?shop={shop}", "search_order_id": f"/orders?q={platform_id}",
             "search_tracking": f"/orders?q={tracking}", "order_detail": f"/orders/{newest}", "alerts": "/alerts",
-            "suppliers": "/suppliers"}
+            "suppliers": "/suppliers", "reports_week": "/reports?by=supplier"}
 
 
 def time_pages(engine: Engine, repeat: int = 5) -> dict[str, Any]:
