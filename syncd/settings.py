@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from syncd.errors import ConfigError, ConfigErrors
+from syncd.i18n import _
 
 Port = Annotated[int, Field(ge=0, le=65535)]  # 0: any free port (tests)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -94,10 +95,10 @@ def _problems(err: ValidationError) -> list[ConfigError]:
         name = _variable(field) if field else "SYNCD_*"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "literal_error":
-            msg = "expected " + msg.removeprefix("Input should be ")
+            msg = _("expected {values}").format(values=msg.removeprefix("Input should be "))
         found = e.get("input")
         if field not in _HIDDEN_SETTINGS and isinstance(found, str):
-            msg += f", found {found!r}"
+            msg += _(", found {value}").format(value=repr(found))
         out.append(ConfigError(ENV_FILE, name, msg))
     return out
 
@@ -113,7 +114,8 @@ def misspelt_variables(env: Mapping[str, str]) -> list[ConfigError]:
             continue
         close = difflib.get_close_matches(upper, known, n=1, cutoff=0.85)
         if close:
-            out.append(ConfigError(ENV_FILE, name, f"not a setting syncd reads; did you mean {close[0]}?"))
+            out.append(ConfigError(ENV_FILE, name, _("not a setting syncd reads; did you mean {name}?").format(
+                name=close[0])))
     return out
 
 

@@ -57,3 +57,14 @@ def test_check_config_given_suppliers_misnamed_still_checks_the_routes_suppliers
     assert stop.value.code == EXIT_CHECK_FAILED
     err = capsys.readouterr().err
     assert "供应商 'gz-apparel' 在 suppliers/ 里没有对应的文件（另有 5 条路由也写了它）" in err
+
+
+def test_check_config_given_a_wrong_setting_says_what_is_expected_in_chinese(conf: Path, capsys, monkeypatch):
+    monkeypatch.setenv("SYNCD_LOG_FORMAT", "jsn")
+    monkeypatch.setenv("SYNCD_LOG_FROMAT", "json")
+    with pytest.raises(SystemExit) as stop:
+        main(["--config", str(conf), "check-config"])
+    assert stop.value.code == EXIT_CHECK_FAILED
+    err = capsys.readouterr().err
+    assert "environment: SYNCD_LOG_FORMAT: 只能是 'text' or 'json'，实际是 'jsn'" in err
+    assert "environment: SYNCD_LOG_FROMAT: syncd 没有这个设置；是不是想写 SYNCD_LOG_FORMAT？" in err

@@ -54,7 +54,7 @@ def test_a_numeric_key_is_taken_as_text_so_no_error_can_echo_it() -> None:
 def test_unknown_keys_a_bad_resultv2_and_a_non_http_base_url_are_each_reported() -> None:
     errors = _errors(resultv2=3, base_url="ftp://x", callbak_base_url="https://a")
     assert "tracking.yaml: callbak_base_url: unknown key (typo?)" in errors
-    assert any(e.startswith("tracking.yaml: resultv2: Input should be 0, 1, 4 or 8") for e in errors)
+    assert any(e.startswith("tracking.yaml: resultv2: expected 0, 1, 4 or 8") for e in errors)
     assert any(e.startswith("tracking.yaml: base_url: Value error, expected an http(s) URL") for e in errors)
 
 
