@@ -30,6 +30,7 @@ def for_runtime(rt: Runtime) -> Starlette:
     from syncd.console.app import build_console
     from syncd.console.pages import Pages
     from syncd.console.settings import ConsoleSettings
+    from syncd.reports import ReportOptions
 
     try:
         settings = ConsoleSettings()
@@ -48,7 +49,7 @@ def for_runtime(rt: Runtime) -> Starlette:
 
     pages = Pages(rt.db, zone=zone, shops=sorted(rt.config.shops), suppliers=sorted(rt.config.suppliers),
                   ship_within_hours={k: v.ship_within_hours for k, v in rt.config.suppliers.items()},
-                  resync=resync)
+                  resync=resync, report_options=ReportOptions.from_config(rt.config))
     if not settings.enabled:
         log.warning("console: no SYNCD_CONSOLE_PASSWORD_HASH nor SYNCD_CONSOLE_TRUSTED_HEADER: the console on the "
                     "admin port only shows how to set one (syncd console hash-password)")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,11 +20,15 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from syncd import clock, operations
 from syncd.alerts import commands
 from syncd.alerts.names import HOLD_REASON_WORDS, RULE_NAMES, SEVERITY_WORDS
+from syncd.alerts.rules import scrub
 from syncd.console import data
 from syncd.console.advice import RULE_ADVICE, TIMELINE_WORDS
 from syncd.console.auth import Session
 from syncd.errors import SyncdError
 from syncd.i18n import _, ngettext
+from syncd.reports import GROUPINGS, Period, ReportOptions, build_report
+from syncd.reports.render import GROUP_WORDS, sections
+from syncd.reports.render import _screen as cell_text  # the reports' one cell format (yuan, durations, shares)
 from syncd.status import OrderFilter, list_orders, order_details
 from syncd.store.db import Database
 from syncd.store.models import Order
@@ -33,6 +37,7 @@ from syncd.views import ORDER_STATE_WORDS, hold_word, parcel_word, state_word
 log = logging.getLogger("syncd.console")
 
 PAGE_SIZE = 50
+REPORT_DAYS = 92  # the reports page reads at most a quarter at once (a month of a million orders: seconds)
 CARRIER_DAYS = 7  # the suppliers page counts the parcels of the last 7 days per carrier (longer: the reports)
 Resync = Callable[[str, str, str, str], int]  # (shop, platform order id, who, why) → changed
 
@@ -40,6 +45,7 @@ Resync = Callable[[str, str, str, str], int]  # (shop, platform order id, who, w
 def _env() -> Environment:
     env = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    env.filters["scrub"] = lambda text: scrub(str(text)) if text else ""  # a mobile number in outside text, masked
     env.globals.update(_=_, ngettext=ngettext, state_word=state_word, hold_word=hold_word, parcel_word=parcel_word,
                        severity_word=lambda s: _(SEVERITY_WORDS[s]) if s in SEVERITY_WORDS else s,
                        rule_name=lambda r: _(RULE_NAMES[r]) if r in RULE_NAMES else r,
@@ -59,17 +65,20 @@ def _date(text: str | None, zone: ZoneInfo) -> datetime | None:
 class Pages:
     """The pages over one database. ``shops``/``suppliers``: the configured ids (the filters offer them);
     ``ship_within_hours``: per supplier, for "late"; ``resync``: reads an order again from its storefront (the
-    daemon's runtime), None where there is no runtime (the resync button is then not offered)."""
+    daemon's runtime), None where there is no runtime (the resync button is then not offered); ``report_options``:
+    commission per shop and parcel thresholds of the reports (:mod:`syncd.reports`)."""
 
     def __init__(self, db: Database, *, zone: ZoneInfo = clock.SHANGHAI, shops: Sequence[str] = (),
                  suppliers: Sequence[str] = (), ship_within_hours: dict[str, float] | None = None,
-                 resync: Resync | None = None, now: Callable[[], datetime] = clock.now) -> None:
+                 resync: Resync | None = None, report_options: ReportOptions | None = None,
+                 now: Callable[[], datetime] = clock.now) -> None:
         self.db = db
         self.zone = zone
         self.shops = list(shops)
         self.suppliers = list(suppliers)
         self.hours = dict(ship_within_hours or {})
         self.resync = resync
+        self.report_options = report_options or ReportOptions()
         self.now = now
         self.env = _env()
         self.env.globals["t"] = lambda v: clock.local_text(v, zone)
@@ -80,7 +89,7 @@ class Pages:
                 ("/orders/{order_id:int}", self.order, ["GET"]),
                 ("/orders/{order_id:int}/{action:str}", self.order_action, ["POST"]),
                 ("/alerts", self.alerts, ["GET"]), ("/alerts/{alert_id:int}/ack", self.alert_ack, ["POST"]),
-                ("/suppliers", self.suppliers_page, ["GET"])]
+                ("/suppliers", self.suppliers_page, ["GET"]), ("/reports", self.reports, ["GET"])]
 
     def render(self, template: str, session: Session | None = None, status: int = 200, **values: Any) -> HTMLResponse:
         """A page; ``session`` supplies the user, the CSRF token and the messages to show once."""
@@ -243,6 +252,35 @@ class Pages:
         charts = {"carriers": {"categories": [c["carrier"] for c in view["carriers"]], "series": [
             {"name": parcel_word(st), "data": [c["states"].get(st, 0) for c in view["carriers"]]} for st in states]}}
         return self.render("suppliers.html", session, view=view, charts=charts, nav="suppliers", days=CARRIER_DAYS)
+
+
+    # ---- 报表 ----
+
+    async def reports(self, request: Request, session: Session, form: dict[str, str]) -> Response:
+        q = {k: v[:32] for k, v in request.query_params.items()}
+        today = clock.ensure_utc(self.now()).astimezone(self.zone).date()
+        errors, by = [], q.get("by") or "supplier"
+        if by not in GROUPINGS:
+            errors.append(_("unknown grouping {value}").format(value=by))
+            by = "supplier"
+        try:
+            first = date.fromisoformat(q["from"]) if q.get("from") else today - timedelta(days=6)
+            last = date.fromisoformat(q["to"]) if q.get("to") else today
+            if last < first or (last - first).days >= REPORT_DAYS:
+                raise ValueError
+        except ValueError:
+            errors.append(_("a period is written YYYY-MM-DD, ends after it starts and spans at most {n} days")
+                          .format(n=REPORT_DAYS))
+            first, last = today - timedelta(days=6), today
+        period = Period(first, last, self.zone)
+        report = await run_in_threadpool(build_report, self.db.engine, period, by, self.report_options, self.now())
+        tables = [{"title": sec.title, "headers": sec.headers, "notes": sec.notes,
+                   "right": [k != "text" for k in sec.kinds],
+                   "rows": [[cell_text(k, v) for k, v in zip(sec.kinds, row, strict=True)] for row in sec.rows]}
+                  for sec in sections(report)]
+        return self.render("reports.html", session, tables=tables, errors=errors, nav="reports", by=by,
+                           first=first.isoformat(), last=last.isoformat(),
+                           groupings=[(g, _(GROUP_WORDS[g])) for g in GROUPINGS])
 
 
 class _Refused(Exception):

@@ -53,8 +53,8 @@ def seed(db: Database, now: datetime) -> Seeded:
         s.execute(update(Order).where(Order.id == ids["A3"]).values(ship_by=now - timedelta(hours=1)))
         s.execute(update(Order).where(Order.id == ids["A0"]).values(
             receiver={"name_masked": "张*", "phone_masked": "138****4321", "province": "浙江省", "city": "金华市"}))
-        s.add(Hold(order_id=ids["A2"], reason="unmapped_sku", detail="SKU-A has no route", auto=True,
-                   created_at=now - timedelta(hours=4)))
+        s.add(Hold(order_id=ids["A2"], reason="unmapped_sku", detail=f"SKU-A has no route (buyer {COURIER_PHONE})",
+                   auto=True, created_at=now - timedelta(hours=4)))
         so0 = SupplierOrder(order_id=ids["A0"], supplier_id="acme", idempotency_key="k-a0", kind="normal",
                             lines=[{"supplier_sku": "AC-1", "quantity": 1, "merchant_sku": "SKU-A"}], state="shipped",
                             supplier_ref="PO-9", placed_at=now - timedelta(hours=38),

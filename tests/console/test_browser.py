@@ -149,6 +149,11 @@ def test_browser_given_a_signed_in_user_every_page_renders_without_errors(browse
     page.wait_for_selector("#chart-carriers svg")
     assert "SF123" in page.inner_text("table#parcels")
     page.screenshot(path=str(site.shots / "suppliers.png"), full_page=True)
+
+    page.click("a[href='/reports?by=supplier']")
+    page.wait_for_url("**/reports?by=supplier")
+    assert "成本与毛利" in page.inner_text("main") and "acme" in page.inner_text("main")
+    page.screenshot(path=str(site.shots / "reports.png"), full_page=True)
     assert watch.problems == []
 
 

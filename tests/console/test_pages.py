@@ -165,3 +165,25 @@ def test_suppliers_given_the_data_shows_late_supplier_carriers_and_stalled_parce
     assert "acme" in html and '<span class="badge bad">1</span>' in html  # A1 placed 30 h ago, ships within 24 h
     assert "SF123" in html and "stalled in transit" in html and "快件到达杭州中转部" in html
     assert f'href="/orders/{seeded.shipped}"' in html
+
+
+def test_reports_given_the_default_period_shows_every_section_of_syncd_report(signed_in: TestClient, seeded: Seeded):
+    html = signed_in.get("/reports").text
+    for title in ("Processing speed", "Shipped before the ship-by time", "Logistics", "Cost and margin"):
+        assert title in html
+    assert "acme" in html  # grouped by supplier by default
+    assert 'value="supplier" selected' in html
+
+
+def test_reports_given_a_grouping_and_period_uses_them(signed_in: TestClient, seeded: Seeded):
+    html = signed_in.get("/reports?by=carrier&from=2026-01-01&to=2026-01-31").text
+    assert 'value="carrier" selected' in html and 'value="2026-01-01"' in html
+    assert "(nothing in this period)" in html
+
+
+@pytest.mark.parametrize("query", ["by=colour", "from=2026-02-01&to=2026-01-01", "from=2025-01-01&to=2026-01-01",
+                                   "from=someday"])
+def test_reports_given_a_bad_grouping_or_period_says_so_and_shows_the_default(signed_in: TestClient, query: str):
+    r = signed_in.get(f"/reports?{query}")
+    assert r.status_code == 200
+    assert "unknown grouping colour" in r.text or "spans at most 92 days" in r.text
