@@ -569,6 +569,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if getattr(args, "stock", None) is not None:  # issue 19: syncd/stock/bench.py
+        return int(importlib.import_module("syncd.stock.bench").main(args))
     bench = importlib.import_module("syncd.bench" if args.tracking is None else "syncd.bench_tracking")
     return int(bench.main(args))
 
@@ -723,6 +725,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="simulators enforce the platforms' rate limits; the daemon runs on its default budgets")
     bench.add_argument("--tracking", type=int, metavar="N",
                        help="instead: the track and watch stages over N active parcels (Kuaidi100 simulator)")
+    bench.add_argument("--stock", type=int, metavar="SKUS",
+                       help="instead: the stock engine, SKUS across three shops (10000: issue 19; docs/stock.md)")
     _bench_scale_options(bench)
     bench.set_defaults(fn=cmd_bench)
     _report_parser(sub.add("report", "processing speed, logistics, cost and margin for a period (docs/reports.md)"))

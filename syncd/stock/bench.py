@@ -239,5 +239,17 @@ def render(figures: dict[str, Any]) -> str:
         f"{figures['due_interval_s']} s)"])
 
 
+def main(args: Any) -> int:
+    """``syncd bench --stock SKUS`` (``--postgres URL``, ``--json FILE`` as for the order bench)."""
+    import json
+
+    figures = run_stock_bench(int(args.stock), db_url=getattr(args, "postgres", None))
+    print(render(figures))
+    out = getattr(args, "json_file", None)
+    if out:
+        Path(out).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
 if __name__ == "__main__":  # python -m syncd.stock.bench
     print(render(run_stock_bench()))

@@ -24,3 +24,16 @@ def test_a_small_run_writes_every_sku_once_at_the_floor_and_then_only_the_change
     assert 0 < figures["written_delta"] <= 30  # 5 % of the figures moved; those at the cap show no change
     assert figures["calls_delta"] == figures["floor_delta"]
     assert "calls" in bench.render(figures)
+
+
+def test_syncd_bench_stock_prints_the_figures_and_writes_json(tmp_path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from syncd.cli import main
+
+    monkeypatch.setattr(bench, "_zero_latency", lambda *a: [])  # its pushes are timed: the benchmark's business
+    out = tmp_path / "stock.json"
+    assert main(["bench", "--stock", "90", "--json", str(out)]) == 0
+
+    assert "stock bench: 90 SKUs across 3 shops" in capsys.readouterr().out
+    assert json.loads(out.read_text(encoding="utf-8"))["written_full"] == 90
