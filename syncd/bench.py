@@ -54,13 +54,14 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _start_sandbox(per_shop: int, data_dir: Path, rate_limited: bool,
-                   platforms: tuple[str, ...]) -> tuple[subprocess.Popen[str], str]:
+def _start_sandbox(per_shop: int, data_dir: Path, rate_limited: bool, platforms: tuple[str, ...],
+                   extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen[str], str]:
     cmd = [sys.executable, "-m", "syncd.adapters.sandbox", "serve", "--port", "0", "--orders", str(per_shop),
            "--seed", "3", "--fault-rate", "0" if rate_limited else "0.002", "--reply-delay", "0.2",
            "--bad-row-rate", "0", "--release-after", "0", "--span-hours", "24", "--platforms", ",".join(platforms)]
     if rate_limited:
         cmd.append("--api-qps")
+    cmd += extra
     for sid, fmt, enc in SANDBOX_SUPPLIERS:
         outbox, inbox = supplier_dirs(data_dir, sid)
         cmd += ["--supplier", f"{sid}:{outbox}:{inbox}:{fmt}:{enc}"]
@@ -366,6 +367,14 @@ def main(args: argparse.Namespace) -> int:
         from syncd.bench_seed import seed_only
 
         return seed_only(args)
+    if getattr(args, "fleet", None):
+        from syncd import bench_fleet
+
+        load = _load()
+        fleet = bench_fleet.main(args)
+        finish(args, {"fleet": args.fleet, "orders": args.orders, "slow_shop": bool(args.slow_shop),
+                      "failing_shop": bool(args.failing_shop)}, bench_fleet.LAST, load)
+        return fleet
     orders = 100_000 if args.large else int(args.orders)
     rate_limited = bool(getattr(args, "rate_limited", False))
     file_only = bool(getattr(args, "file_suppliers_only", False))

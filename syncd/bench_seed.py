@@ -99,6 +99,20 @@ BATCH_COLS = ("id", "supplier_id", "kind", "state", "file_stem", "file_name", "r
               "written_at")
 
 
+def _defaults(model: Any) -> dict[str, Any]:
+    """Each column's Python-side default (None where it has none or a callable one): the value of a column the
+    seeder does not know (one a later revision added) is what the ORM would have written."""
+    out: dict[str, Any] = {}
+    for c in model.__table__.columns:
+        d = c.default
+        out[c.name] = d.arg if d is not None and getattr(d, "is_scalar", False) else None
+    return out
+
+
+DEFAULTS = {"orders": _defaults(Order), "supplier_orders": _defaults(SupplierOrder),
+            "shipments": _defaults(Shipment)}
+
+
 def _pick(rng: random.Random, table: Sequence[tuple[Any, ...]]) -> Callable[[], tuple[Any, ...]]:
     """A fast weighted choice over ``table`` (its last field is the weight)."""
     items = list(table)
@@ -350,7 +364,15 @@ class _Generator:
             "cod_confirmed_by": None, "last_error": None, "first_seen_at": ts(paid + 20),
             "updated_at": ts(finished),
         }
-        return tuple(values[c] for c in ORDER_COLS)
+        return self._row("orders", ORDER_COLS, values)
+
+    def _row(self, table: str, cols: tuple[str, ...], values: dict[str, Any]) -> tuple[Any, ...]:
+        defaults = DEFAULTS[table]
+        out = []
+        for c in cols:
+            v = values[c] if c in values else defaults[c]
+            out.append(int(v) if self.sqlite and isinstance(v, bool) else v)
+        return tuple(out)
 
     def _bool(self, v: bool | None) -> Any:
         return v if v is None or not self.sqlite else int(v)
@@ -369,7 +391,7 @@ class _Generator:
             "next_check_at": None, "claimed_by": None, "claim_until": None, "cancel_state": cancel_state,
             "cancel_detail": None, "reship_of": None, "faults": 0,
         }
-        return tuple(values[c] for c in SO_COLS)
+        return self._row("supplier_orders", SO_COLS, values)
 
     def _ship(self, sid: int, oid: int, soid: int, carrier: str, tno: str, sup_id: str, uploaded: float,
               shipped: float, picked: float, delivered: float, province: str) -> tuple[Any, ...]:
@@ -384,7 +406,7 @@ class _Generator:
             "provider_state": "3", "track_final": self._bool(True), "last_checked_at": ts(delivered + 600),
             "next_check_at": None, "subscribed_at": ts(shipped + 600), "province": province,
         }
-        return tuple(values[c] for c in SHIP_COLS)
+        return self._row("shipments", SHIP_COLS, values)
 
 
 def main(db_url: str, n: int, *, days: int = 60, seed: int = 7) -> SeedSummary:

@@ -546,7 +546,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 since = _("(since {at})").format(at=clock.local_text(r["opened_at"], zone))
                 print(f"#{r['id']:<6} {pad(severity, 8)} {r['rule']:<24} {r['title']}  {since}{acked}")
                 if r["detail"]:
-                    print(f"        {r['detail']}")
+                    print("\n".join(f"        {line}" for line in r["detail"].splitlines()))
             return 0
         if action == "ack":
             settings = _settings(args)
@@ -582,6 +582,10 @@ def _bench_scale_options(bench: argparse.ArgumentParser) -> None:
                        help="with --seed-orders on SQLite: a database file seeded before (--seed-only), copied")
     bench.add_argument("--seed-only", action="store_true",
                        help="with --seed-orders: only seed, into --postgres URL or the configured database")
+    bench.add_argument("--fleet", type=int, metavar="SHOPS",
+                       help="instead: SHOPS shops over the three platforms (--orders in all), rate limits on")
+    bench.add_argument("--slow-shop", action="store_true", help="with --fleet: one shop answers every call in 5 s")
+    bench.add_argument("--failing-shop", action="store_true", help="with --fleet: one shop fails every call")
     bench.add_argument("--json", dest="json_file", metavar="FILE", help="also write every figure to FILE (JSON)")
     bench.add_argument("--compare", metavar="OLD.json", help="print the differences from an earlier --json FILE")
 

@@ -26,7 +26,7 @@ from syncd.metrics import daemon_metrics
 from syncd.process import release_free_memory
 from syncd.runtime import Runtime
 from syncd.stages import collect, forward, pull, reconcile, route, track, watch, writeback
-from syncd.stages.runner import StageFn, StageReport, finish
+from syncd.stages.runner import SCHEDULED, StageFn, StageReport, finish
 from syncd.stock import callbacks as stock_callbacks
 from syncd.stock import stage as stock_stage
 
@@ -155,9 +155,11 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
         if rt.stop.is_set():
             return
         with active:
+            scheduled = SCHEDULED.set(True)  # a late shop is not waited for past the next run (stages/runner.py)
             try:
                 run_stage(rt, name)
             finally:
+                SCHEDULED.reset(scheduled)
                 release_free_memory()  # what the run freed goes back to the system (syncd.process)
 
     scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(len(STAGES))},

@@ -40,7 +40,7 @@ from syncd.settings import Settings
 from syncd.stock.demo import StockStory
 from syncd.store.db import open_database
 from syncd.store.migrate import upgrade
-from syncd.views import hold_word, pad, state_word, table
+from syncd.views import code_word, hold_word, pad, table
 
 
 def main(args: argparse.Namespace) -> int:
@@ -179,7 +179,7 @@ def _summary(rt: Any, db: Any, data_dir: Path, sandbox: Any, p: Any, elapsed: fl
             errors=", ".join(f"{code} ×{n}" for code, n in sorted(errors.items())) or "0") + "\n")
     for sid, counts in api_supplier_summary(db, list(rt.api_suppliers)).items():
         out.write("  " + _("supplier {supplier} (API): {counts}").format(
-            supplier=sid, counts=", ".join(f"{state_word(what)} {n}" for what, n in counts.items())) + "\n")
+            supplier=sid, counts=", ".join(f"{code_word(what)} {n}" for what, n in counts.items())) + "\n")
     partners = state.get("partners", {})
     if partners:
         dup = partners["1688"].get("duplicates", {})

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy.dialects import postgresql, sqlite
@@ -109,12 +110,16 @@ class Runtime:
     versions: dict[str, CommittedVersions] = field(default_factory=dict)  # per shop, what pull committed lately
     db_faults: dict[str, int] = field(default_factory=dict)  # stage → runs failed while the database was unreachable
     faults_lock: threading.Lock = field(default_factory=threading.Lock)
+    # stage → its pool of per-shop workers, alive across runs (syncd.stages.runner.for_each_shop)
+    shop_pools: dict[str, Any] = field(default_factory=dict)
 
     @property
     def data_dir(self) -> Path:
         return self.settings.data_dir
 
     def close(self) -> None:
+        for pool in list(self.shop_pools.values()):  # first: no shop's work starts on a closed adapter
+            pool.close()
         for adapter in self.storefronts.values():
             adapter.close()
         for api in self.api_suppliers.values():

@@ -30,7 +30,7 @@ from syncd.store.models import (
     TokenRow,
 )
 from syncd.store.orders import AFTER_FORWARD
-from syncd.views import hold_word, pad, state_word
+from syncd.views import code_word, hold_word, pad, state_word
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -129,7 +129,7 @@ def format_status(st: dict[str, Any], zone: ZoneInfo | None = None) -> str:
     out += ["", _("open holds:")]
     out += [f"  {pad(hold_word(h['reason']), 20)} {h['orders']:>7}" for h in st["holds"]] or [none]
     out += ["", _("tracking write-back:")]
-    out += [f"  {pad(w['state'], 20)} {w['shipments']:>7}" for w in st["writeback"]] or [none]
+    out += [f"  {pad(code_word(w['state']), 20)} {w['shipments']:>7}" for w in st["writeback"]] or [none]
     out += ["", _("stages (last success / last error):")]
     for r in st["stages"]:
         err = ("  " + _("ERROR x{failures}: {error}").format(failures=r["consecutive_failures"], error=r["last_error"])

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from syncd.alerts.names import HOLD_REASON_WORDS, PARCEL_STATE_WORDS
+from syncd.carriers import display_name
 from syncd.clock import local_text
 from syncd.details import detail_text
 from syncd.i18n import N_, _
@@ -74,6 +75,22 @@ ORDER_STATE_WORDS: dict[str, str] = {s: s for s in (
     N_("new"), N_("held"), N_("routed"), N_("placed"), N_("shipped"), N_("cancelled"), N_("skipped"))}
 
 
+# Codes of supplier orders, parcels' write-back, payment and refunds as a person reads them (the English text is the
+# code itself, as --json shows it); those shared with order states read as the order state does
+CODE_WORDS: dict[str, str] = {c: c for c in (
+    N_("pending"), N_("placing"), N_("uploading"), N_("uploaded"), N_("rejected"), N_("normal"), N_("reship"),
+    N_("prepaid"), N_("cod"), N_("requested"), N_("refunded"))}
+
+
+def code_word(code: str | None) -> str:
+    """A state or kind code of the order view translated; ``none`` (no refund, no cancel) as ``-``."""
+    if not code or code == "none":
+        return "-"
+    if code in CODE_WORDS:
+        return _(CODE_WORDS[code])
+    return state_word(code)
+
+
 def state_word(state: str | None) -> str:
     """An order state translated (an unknown one as it is)."""
     return _(ORDER_STATE_WORDS[state]) if state in ORDER_STATE_WORDS else (state or "")
@@ -118,9 +135,9 @@ def order_text(d: dict[str, Any], zone: ZoneInfo | None = None) -> str:
     out = [_("order {shop}/{order}  (#{id})").format(shop=d["shop"], order=d["order"], id=d["id"]),
            "  " + _("state            {state}").format(state=state),
            "  " + _("platform status  {status} ({code}), refund {refund}").format(
-               status=d["platform_status"], code=d["status"], refund=d["refund"]),
+               status=d["platform_status"], code=d["status"], refund=code_word(d["refund"])),
            "  " + _("payment          {payment}, paid {paid}, ship by {ship_by}").format(
-               payment=d["payment"], paid=t(d["paid_at"]), ship_by=t(d["ship_by"])),
+               payment=code_word(d["payment"]), paid=t(d["paid_at"]), ship_by=t(d["ship_by"])),
            "  " + _("receiver         {receiver}").format(receiver=receiver)]
     if d["cod_confirmed_at"]:
         out.append("  " + _("COD confirmed    by {who} at {at}").format(who=d["cod_confirmed_by"],
@@ -128,22 +145,23 @@ def order_text(d: dict[str, Any], zone: ZoneInfo | None = None) -> str:
     if d["last_error"]:
         out.append("  " + _("last error       {error}").format(error=d["last_error"]))
     out += _section(_("lines"), (N_("line"), N_("merchant SKU"), N_("qty"), N_("refund"), N_("title")),
-                    [[ln["line"], ln["sku"], ln["qty"], ln["refund"], ln["title"]] for ln in d["lines"]], right=(2,))
+                    [[ln["line"], ln["sku"], ln["qty"], code_word(ln["refund"]), ln["title"]] for ln in d["lines"]],
+                    right=(2,))
     yes, no = _("yes"), _("NO")
     out += _section(_("supplier orders"), ("#", N_("supplier"), N_("supplier order no."), N_("kind"), N_("state"),
                                            N_("paid"), N_("placed"), N_("cancel"), N_("goods")),
-                    [[so["id"], so["supplier"], so["supplier_order"], so["kind"], so["state"],
+                    [[so["id"], so["supplier"], so["supplier_order"], code_word(so["kind"]), code_word(so["state"]),
                       {True: yes, False: no}.get(so["paid"], "-"), t(so["placed_at"]),
-                      "" if so["cancel"] == "none" else so["cancel"],
+                      "" if so["cancel"] == "none" else code_word(so["cancel"]),
                       ", ".join(f"{ln['supplier_sku']}×{ln['qty']}" for ln in so["lines"])]
                      for so in d["supplier_orders"]], right=(0,))
     out += ["  " + _("supplier order #{id}: {error}").format(id=so["id"], error=so["error"])
             for so in d["supplier_orders"] if so["error"]]
     out += _section(_("parcels"), (N_("carrier"), N_("tracking no."), N_("tracking"), N_("picked up"),
                                    N_("delivered"), N_("last scan"), N_("on the storefront")),
-                    [[sh["carrier"], sh["tracking_no"], parcel_word(sh["logistics"]) + (f" ({sh['verdict']})"
-                                                                                        if sh["verdict"] else ""),
-                      t(sh["picked_up_at"]), t(sh["delivered_at"]), t(sh["last_event_at"]), sh["writeback"]]
+                    [[display_name(sh["carrier"]), sh["tracking_no"],
+                      parcel_word(sh["logistics"]) + (f" ({sh['verdict']})" if sh["verdict"] else ""),
+                      t(sh["picked_up_at"]), t(sh["delivered_at"]), t(sh["last_event_at"]), code_word(sh["writeback"])]
                      for sh in d["shipments"]])
     out += ["  " + _("parcel {tracking_no}: {error}").format(tracking_no=sh["tracking_no"], error=sh["error"])
             for sh in d["shipments"] if sh["error"]]

@@ -11,12 +11,12 @@ from syncd import clock
 from syncd.adapters.dropfolder import inbox, outbox
 from syncd.adapters.dropfolder.config import DropFolderConfig
 from syncd.adapters.dropfolder.files import ensure_dir
-from syncd.adapters.dropfolder.limits import MB
 from syncd.adapters.dropfolder.retention import PurgedFile, purge_folders
 from syncd.adapters.dropfolder.schedule import batch_due
 from syncd.domain import InboxFile, OutboxBatch, ParsedInbox, RowError
 from syncd.errors import ConfigError
 from syncd.registry import AdapterContext
+from syncd.sheets.limits import MB
 
 
 def resolve_dir(data_dir: Path, folder: str) -> Path:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import Field, field_validator, model_validator
 
 from syncd.config.models import StrictModel, SupplierConfigBase, parse_hhmm
+from syncd.sheets.limits import InboxLimits
 
 OutboxField = Literal[
     "order_no", "sub_order_no", "receiver_name", "receiver_phone", "province", "city", "district",
@@ -89,32 +90,6 @@ class Schedule(StrictModel):
     def cutoff_times(self) -> list[time]:
         """The cutoffs as times of day (Asia/Shanghai), sorted."""
         return [parse_hhmm(c) for c in self.cutoffs]
-
-
-class InboxLimits(StrictModel):
-    """Bounds on one reply file, checked before and while it is read; a file over one is rejected.
-
-    The defaults keep the memory of reading any single file under 100 MB (tests/hostile measure it).
-    """
-
-    max_file_mb: Annotated[float, Field(gt=0, le=200)] = 20
-    """Size of the file as dropped."""
-    max_unpacked_mb: Annotated[float, Field(gt=0, le=1000)] = 100
-    """.xlsx: all members of the zip archive together, uncompressed."""
-    max_part_mb: Annotated[float, Field(gt=0, le=200)] = 8
-    """.xlsx: each member other than a worksheet (shared strings, styles…), uncompressed; read whole."""
-    max_ratio: Annotated[float, Field(ge=10, le=10_000)] = 200
-    """.xlsx: uncompressed / compressed size of a member (a zip bomb compresses 1000× and more)."""
-    max_rows: Annotated[int, Field(ge=1, le=1_000_000)] = 20_000
-    """Rows of the sheet read, empty ones included."""
-    max_columns: Annotated[int, Field(ge=3, le=1000)] = 64
-    """Cells of one row (header row included)."""
-    max_cells: Annotated[int, Field(ge=1000, le=50_000_000)] = 400_000
-    """Cells kept from the whole file (rows × columns of the header); what reading costs grows with it."""
-    max_cell_chars: Annotated[int, Field(ge=64, le=100_000)] = 2000
-    """Characters of one cell."""
-    max_error_rows: Annotated[int, Field(ge=1, le=100_000)] = 1000
-    """Rejected rows: beyond this the file is wrong as a whole (wrong columns, wrong file), not row by row."""
 
 
 def _mode(value: Any, needed: int, what: str) -> int:

@@ -33,10 +33,10 @@ from syncd.adapters.dropfolder.files import (
     open_regular,
     set_mode,
 )
-from syncd.adapters.dropfolder.limits import MB, InboxLimitError
 from syncd.adapters.dropfolder.outbox import clean_text, csv_safe
 from syncd.adapters.dropfolder.readers import parse_csv, parse_xlsx
 from syncd.domain import InboxFile, ParsedInbox, RowError
+from syncd.sheets.limits import MB, InboxLimitError
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,9 @@ from typing import Any, Protocol, TypeVar
 from openpyxl.utils import get_column_letter
 
 from syncd import carriers
-from syncd.adapters.dropfolder.config import InboxLimits
-from syncd.adapters.dropfolder.limits import InboxLimitError
 from syncd.domain import ParsedInbox, RowError, TrackingRow
-
-HEADER_SCAN_ROWS = 10
+from syncd.sheets.decode import HEADER_SCAN_ROWS, SIMPLIFIED, cell_str, header_key
+from syncd.sheets.limits import InboxLimitError, InboxLimits
 
 ORDER_ALIASES = ("外部订单号", "平台订单号", "客户订单号", "店铺订单号", "订单号", "order_no", "order id", "订单编号")
 """Order-number headers, most specific first: in an ERP export 订单编号 is often the supplier's own id."""
@@ -28,15 +26,6 @@ SUB_ORDER_ALIASES = ("子订单号", "子订单ID", "子订单编号")
 CARRIER_ALIASES = ("快递公司", "物流公司", "快递名称", "承运商", "快递", "carrier")
 TRACKING_ALIASES = ("快递单号", "物流单号", "运单号", "运单号码", "快递单号码", "物流编号", "tracking", "tracking_no")
 
-# Traditional → simplified for the characters of the headers and carrier names above (Big5 files).
-_SIMPLIFIED = str.maketrans({
-    "訂": "订", "單": "单", "號": "号", "編": "编", "碼": "码", "遞": "递", "運": "运", "戶": "户",
-    "舖": "铺", "鋪": "铺", "順": "顺", "豐": "丰", "圓": "圆", "韻": "韵", "達": "达", "極": "极",
-    "東": "东", "郵": "邮", "國": "国", "內": "内", "匯": "汇", "閃": "闪", "網": "网", "鳥": "鸟",
-    "稱": "称", "寶": "宝", "際": "际", "動": "动",
-})
-_HEADER_NOTE = re.compile(r"[(（【\[][^)）】\]]*[)）】\]]")  # "快递单号(必填)"
-_HEADER_NOISE = re.compile(r"[\s_\-*:：]+")
 _SPLIT = re.compile(r"[,，;；/\s]+")
 _TRACKING = re.compile(r"[A-Z0-9-]{6,32}")
 _SCIENTIFIC = re.compile(r"[+-]?\d+(?:\.\d+)?E[+-]?\d+", re.IGNORECASE)
@@ -45,23 +34,6 @@ _FORMULA_TEXT = re.compile(r'=\s*"(.*)"', re.DOTALL)
 _FORMULA_NUMBER = re.compile(r"=\s*([A-Za-z0-9-]+)")
 _QUOTES = "\"'`“”‘’"
 EXCEL_DIGITS = 15  # Excel keeps 15 significant digits of a number
-
-
-def header_key(text: str) -> str:
-    """How headers compare: NFKC (full width), simplified, no spaces/underscores/marks, lower case."""
-    text = unicodedata.normalize("NFKC", text).translate(_SIMPLIFIED)
-    return _HEADER_NOISE.sub("", _HEADER_NOTE.sub("", text)).lower()
-
-
-def cell_str(value: Any) -> str:
-    """A cell as the text a person sees (raw values of an error report)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
-        return str(int(value))
-    return str(value)
 
 
 def clean_id(text: str) -> str:
@@ -194,7 +166,7 @@ def _carrier(value: Any, has_column: bool) -> tuple[str, str, str | None]:
         if not has_column:
             return "", "", f"empty carrier (the file has no carrier column: {' / '.join(CARRIER_ALIASES)})"
         return "", "", "empty carrier"
-    code = carriers.normalize(text) or carriers.normalize(text.translate(_SIMPLIFIED))
+    code = carriers.normalize(text) or carriers.normalize(text.translate(SIMPLIFIED))
     if code is None:
         return "", text, f"unknown carrier '{text}'"
     return code, text, None

@@ -19,17 +19,15 @@ from typing import Any
 
 from syncd.adapters.dropfolder.config import InboxLimits
 from syncd.adapters.dropfolder.rows import (
-    HEADER_SCAN_ROWS,
     ORDER_ALIASES,
-    cell_str,
     column_names,
     find_column,
-    header_key,
     id_cell,
     row_cells,
     stream_table,
 )
 from syncd.domain import ParsedInbox, RowError
+from syncd.sheets.decode import HEADER_SCAN_ROWS, cell_str, header_key
 from syncd.stockmodel import SupplierStock
 
 SKU_ALIASES = ("商家编码", "规格编码", "商家sku编码", "sku编码", "商品编码", "规格货号", "货号", "sku", "sku_code",

@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
                    metavar="ID:OUTBOX:INBOX[:FORMAT[:ENCODING]]")
     s.add_argument("--log-level", default="WARNING")
     s.add_argument("--platforms", default="douyin,pdd,taobao", help="storefront simulators to serve")
+    s.add_argument("--shops-per-platform", type=int, default=1,
+                   help="simulators per platform, each with its own orders (/douyin, /douyin-2, ...)")
+    s.add_argument("--slow-shop", help="this simulator (douyin-2, pdd, ...) answers every call after --slow-seconds")
+    s.add_argument("--slow-seconds", type=float, default=5.0)
+    s.add_argument("--failing-shop", help="this simulator answers every API call with HTTP 503")
     s.add_argument("--api-qps", action="store_true",
                    help="enforce each platform's per-API rate limits with its own flow-control error")
     return p
@@ -53,7 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       span_hours=args.span_hours, release_after=args.release_after,
                       refund_after=args.refund_after, refund_fraction=args.refund_fraction,
                       lost_reply_rate=args.lost_reply_rate, api_qps=args.api_qps,
-                      platforms=tuple(p for p in args.platforms.split(",") if p))
+                      platforms=tuple(p for p in args.platforms.split(",") if p),
+                      shops_per_platform=args.shops_per_platform, slow_shop=args.slow_shop,
+                      failing_shop=args.failing_shop, slow_seconds=args.slow_seconds)
     sandbox.start()
     try:
         print(f"sandbox listening on {sandbox.url}", flush=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from syncd.adapters.douyin.client import DEFAULT_RATES as DOUYIN_DEFAULT_RATES
 from syncd.adapters.sandbox import pdd_seed as pseed
 from syncd.adapters.sandbox import taobao_seed as tseed
 from syncd.adapters.sandbox.douyin_sim import DouyinSimulator
-from syncd.adapters.sandbox.httpserver import SandboxServer
+from syncd.adapters.sandbox.httpserver import Response, SandboxServer, json_response
 from syncd.adapters.sandbox.partners import Partners
 from syncd.adapters.sandbox.pdd_sim import PddSimulator
 from syncd.adapters.sandbox.seed import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, generate_orders
@@ -56,7 +56,8 @@ class Sandbox:
                  refund_fraction: float = 0.0, lost_reply_rate: float = 0.0,
                  platforms: Sequence[str] = ("douyin", "pdd", "taobao"), api_qps: bool = False,
                  partners: bool = True, partner_ship_after: float | None = None,
-                 push_interval: float | None = 1.0) -> None:
+                 push_interval: float | None = 1.0, shops_per_platform: int = 1, slow_shop: str | None = None,
+                 failing_shop: str | None = None, slow_seconds: float = 5.0) -> None:
         self.clock = clock
         self.orders = generate_orders(orders, seed, clock(), span_hours)
         self.douyin = DouyinSimulator(SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, self.orders,
@@ -80,8 +81,24 @@ class Sandbox:
                 tseed.generate_taobao_orders(orders, seed, clock(), span_hours), fault_rate=fault_rate,
                 qps=True if api_qps else qps, seed=seed, clock=clock, lost_reply_rate=lost_reply_rate,
                 release_after=release_after)
-        for sim in self.storefronts.values():
-            self.server.mount(sim.prefix, sim)
+        # A fleet (``syncd bench --fleet``): more shops of each platform, each a simulator of its own with its own
+        # orders, mounted at /<platform>-2, /<platform>-3 ...; one of them may answer slowly or fail every call.
+        for k in range(2, shops_per_platform + 1):
+            for name in list(platforms):
+                if name not in ("douyin", "pdd", "taobao"):
+                    continue
+                sim = self._storefront(name, orders, seed * 1000 + k, clock, span_hours, fault_rate, qps, api_qps,
+                                       token_ttl, refresh_ttl, release_after, refund_after, refund_fraction,
+                                       lost_reply_rate)
+                sim.prefix = f"/{name}-{k}"
+                self.storefronts[f"{name}-{k}"] = sim
+        for key, sim in self.storefronts.items():
+            handler: Any = sim
+            if key == slow_shop:
+                handler = _Slow(sim, slow_seconds)
+            elif key == failing_shop:
+                handler = _Failing(sim)
+            self.server.mount(sim.prefix, handler)
         # API suppliers ship after ``partner_ship_after`` seconds (default: the drop-folder reply delay).
         self.partners = Partners(self.server, seed=seed, clock=clock, fault_rate=fault_rate,
                                  lost_reply_rate=lost_reply_rate, min_stock=4 * orders,
@@ -95,6 +112,30 @@ class Sandbox:
         self.bot_interval = bot_interval
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    @staticmethod
+    def _storefront(name: str, orders: int, seed: int, clock: Callable[[], float], span_hours: float,
+                    fault_rate: float, qps: float | None, api_qps: bool, token_ttl: float, refresh_ttl: float,
+                    release_after: float | None, refund_after: float | None, refund_fraction: float,
+                    lost_reply_rate: float) -> Any:
+        """One more storefront simulator of ``name`` with orders of its own (``seed``)."""
+        if name == "douyin":
+            return DouyinSimulator(SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID,
+                                   generate_orders(orders, seed, clock(), span_hours), token_ttl=token_ttl,
+                                   refresh_ttl=refresh_ttl, fault_rate=fault_rate, qps=qps, seed=seed, clock=clock,
+                                   release_after=release_after, refund_after=refund_after,
+                                   refund_fraction=refund_fraction, lost_reply_rate=lost_reply_rate,
+                                   api_qps=DOUYIN_API_QPS if api_qps else None)
+        if name == "pdd":
+            return PddSimulator(pseed.SANDBOX_PDD_CLIENT_ID, pseed.SANDBOX_PDD_CLIENT_SECRET, pseed.SANDBOX_PDD_MALL_ID,
+                                pseed.generate_pdd_orders(orders, seed, clock(), span_hours), fault_rate=fault_rate,
+                                qps=True if api_qps else qps, seed=seed, clock=clock,
+                                lost_reply_rate=lost_reply_rate)
+        return TaobaoSimulator(tseed.SANDBOX_TAOBAO_APP_KEY, tseed.SANDBOX_TAOBAO_APP_SECRET,
+                               tseed.SANDBOX_TAOBAO_SESSIONS, tseed.generate_taobao_orders(orders, seed, clock(),
+                                                                                           span_hours),
+                               fault_rate=fault_rate, qps=True if api_qps else qps, seed=seed, clock=clock,
+                               lost_reply_rate=lost_reply_rate, release_after=release_after)
 
     def start(self) -> Sandbox:
         """Serve HTTP and start one polling thread per supplier bot (none when ``bot_interval`` is None)."""
@@ -145,3 +186,29 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class _Slow:
+    """A storefront whose every answer takes ``seconds`` (``syncd bench --fleet --slow-shop``)."""
+
+    def __init__(self, inner: Any, seconds: float) -> None:
+        self.inner, self.seconds = inner, seconds
+
+    def handle(self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str],
+               body: bytes) -> Response:
+        if "/_sandbox" not in path:
+            time.sleep(self.seconds)
+        return self.inner.handle(method, path, query, headers, body)  # type: ignore[no-any-return]
+
+
+class _Failing:
+    """A storefront that fails every API call with HTTP 503 (``syncd bench --fleet --failing-shop``)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def handle(self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str],
+               body: bytes) -> Response:
+        if "/_sandbox" in path:
+            return self.inner.handle(method, path, query, headers, body)  # type: ignore[no-any-return]
+        return json_response(503, {"error": "sandbox: this shop fails every call"})

@@ -256,7 +256,10 @@ STOCK_FAILING_ATTEMPTS = 5  # a retryable stock write failing this many passes i
 
 
 def _margins(s: Session, shops: Collection[str]) -> list[MarginFact]:
-    rows = s.scalars(select(StockMargin).where(StockMargin.low.is_(True), StockMargin.shop_id.in_(list(shops))))
+    # a margin a person accepted (syncd stock release at this cost) is not alerted again until the cost rises
+    rows = s.scalars(select(StockMargin).where(
+        StockMargin.low.is_(True), StockMargin.shop_id.in_(list(shops)),
+        or_(StockMargin.released_cost_fen.is_(None), StockMargin.supplier_cost_fen > StockMargin.released_cost_fen)))
     return [MarginFact(r.shop_id, r.merchant_sku, int(r.margin_fen or 0), int(r.floor_fen or 0),
                        r.storefront_price_fen, r.supplier_cost_fen, r.held) for r in rows]
 
@@ -267,7 +270,7 @@ def _stock_writes(s: Session, shops: Collection[str]) -> list[StockWriteFact]:
         or_(StockWritten.refused.is_not(None), StockWritten.error_code == "floor",
             StockWritten.attempts >= STOCK_FAILING_ATTEMPTS)))
     return [StockWriteFact(r.shop_id, r.merchant_sku, r.sku_id, r.error_code or "", r.last_error or "", r.refused,
-                           r.floor, r.attempts, r.error_at) for r in rows]
+                           r.floor, r.attempts, r.error_at, r.value) for r in rows]
 
 
 def load_facts(db: Database, cfg: AlertsConfig, now: datetime, *, ship_within: Mapping[str, float],

@@ -158,6 +158,7 @@ class StockWriteFact:
     floor: int | None
     attempts: int
     at: datetime | None
+    value: int | None = None  # the value last written (held at the floor: the floor)
 
 
 @dataclass

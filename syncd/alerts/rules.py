@@ -480,8 +480,10 @@ def _stock_write(w: StockWriteFact) -> Finding:
     if w.code == "floor":
         title = _("SKU {sku} (shop {shop}): stock held above what the suppliers have").format(
             sku=w.merchant_sku, shop=w.shop_id)
-        first = _("The platform holds {floor} back (reserved or locked by an activity) and refuses less: {why}"
-                  ).format(floor=w.floor if w.floor is not None else "?", why=why)
+        held = w.value if w.value is not None else w.floor
+        first = _("The platform holds stock back (reserved, or locked by an activity) and refuses less than {held}: "
+                  "the listing shows {held} although the suppliers can serve fewer.").format(
+            held=held if held is not None else "?")
     elif w.refused is not None:
         title = _("SKU {sku} (shop {shop}): the platform refuses stock {value}").format(
             sku=w.merchant_sku, shop=w.shop_id, value=w.refused)

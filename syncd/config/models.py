@@ -55,6 +55,9 @@ class ShopStock(StockBuffer):
     """A shop file's ``stock:``: whether syncd keeps this shop's stock, and the shop's defaults."""
 
     enabled: bool = False
+    share_percent: Annotated[float, Field(gt=0, le=100)] = 100
+    """The part of what the suppliers can serve this shop shows (rounded down): shops selling the same SKU can
+    split a thin stock (e.g. 60 and 40) instead of each showing all of it."""
     catalog_hours: Annotated[float, Field(gt=0, le=24 * 7)] = 6
     """How often the shop's product listing is read again (``syncd catalog sync SHOP`` reads it now)."""
     shipping: Yuan = Decimal(0)

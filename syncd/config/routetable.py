@@ -2,8 +2,8 @@
 
 Sellers export it from their ERP or keep it in Excel: an .xlsx, or a CSV in UTF-8 or GBK/GB18030, with
 Chinese or English headers (``商家编码, 供应商, 规格编码, 数量倍数, 成本`` or ``sku, supplier, supplier_sku,
-multiplier, cost``). The file is decoded by the same reader the drop-folder inbox uses (encodings,
-delimiters, zip-bomb and size limits); this module only knows the columns.
+multiplier, cost``). The file is decoded by the same reader the drop-folder inbox uses (:mod:`syncd.sheets`:
+encodings, delimiters, zip-bomb and size limits); this module only knows the columns.
 
 A wrong header is one message for the file, not one per row; row errors stop being listed after
 :data:`MAX_ROW_ERRORS` (the rest are counted), so a wrong 2,000-row file reads in a screenful.
@@ -11,13 +11,14 @@ A wrong header is one message for the file, not one per row; row errors stop bei
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from syncd.config.layout import suggest
 from syncd.errors import ConfigError
+from syncd.sheets.decode import cell_str, decode_csv, decode_xlsx, header_key
+from syncd.sheets.limits import InboxLimitError, InboxLimits
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "sku": ("sku", "商家编码", "商家SKU编码", "商家sku", "商品编码", "SKU编码", "商家货号"),
@@ -39,27 +40,18 @@ MAX_ROW_ERRORS = 20
 MAX_ROUTE_ROWS = 200_000
 
 
-def _dropfolder(module: str) -> Any:
-    # The decoder lives with the drop-folder inbox, its first user; imported by name so the core does not
-    # depend on that adapter at import time (see syncd/registry.py).
-    return importlib.import_module(f"syncd.adapters.dropfolder.{module}")
-
-
-def _limits() -> Any:
-    limits_cls = _dropfolder("config").InboxLimits
-    return limits_cls(max_file_mb=50, max_unpacked_mb=200, max_part_mb=100, max_rows=MAX_ROUTE_ROWS,
-                      max_columns=64, max_cells=MAX_ROUTE_ROWS * 16, max_error_rows=MAX_ROW_ERRORS)
+def _limits() -> InboxLimits:
+    return InboxLimits(max_file_mb=50, max_unpacked_mb=200, max_part_mb=100, max_rows=MAX_ROUTE_ROWS,
+                       max_columns=64, max_cells=MAX_ROUTE_ROWS * 16, max_error_rows=MAX_ROW_ERRORS)
 
 
 def _lookup() -> dict[str, str]:
-    key = _dropfolder("rows").header_key
-    return {key(alias): field for field, aliases in COLUMNS.items() for alias in aliases}
+    return {header_key(alias): field for field, aliases in COLUMNS.items() for alias in aliases}
 
 
 def _header_fields(cells: Sequence[Any]) -> list[str | None]:
-    rows = _dropfolder("rows")
     lookup = _lookup()
-    return [lookup.get(rows.header_key(rows.cell_str(c))) for c in cells]
+    return [lookup.get(header_key(cell_str(c))) for c in cells]
 
 
 def _is_header(cells: Sequence[Any]) -> bool:
@@ -79,14 +71,13 @@ def _no_header(rel: str) -> str:
 
 def _header_problems(cells: Sequence[Any], rel: str) -> list[ConfigError]:
     """Unknown, repeated and missing columns: one message each, for the whole file."""
-    rows = _dropfolder("rows")
     errors: list[ConfigError] = []
     fields = _header_fields(cells)
     known = [a for aliases in COLUMNS.values() for a in aliases]
-    notes = {rows.header_key(n) for n in NOTE_COLUMNS}
+    notes = {header_key(n) for n in NOTE_COLUMNS}
     for i, (cell, f) in enumerate(zip(cells, fields, strict=True)):
-        text = rows.cell_str(cell).strip()
-        if f is None and text and rows.header_key(text) not in notes:
+        text = cell_str(cell).strip()
+        if f is None and text and header_key(text) not in notes:
             hint = suggest(text, known) or (f"; name it as one of {', '.join(a for a in known if a.isascii())} "
                                              "or a note column (商品名称, 备注…)")
             errors.append(ConfigError(rel, f"header column {i + 1}", f"unknown column {text!r}{hint}"))
@@ -107,7 +98,6 @@ class _Table:
 
     def __call__(self, rows: Iterator[Sequence[Any]]) -> _Table:
         self.rows, self.errors = [], []  # the decoder may start again in another encoding
-        cell_str = _dropfolder("rows").cell_str
         fields: list[str | None] | None = None
         for n, cells in enumerate(rows, start=1):
             if n > MAX_ROUTE_ROWS:
@@ -134,7 +124,6 @@ class _Table:
 def read_route_table(path: Path, errors: list[ConfigError]) -> list[tuple[str, dict[str, Any] | str]]:
     """(``line N``, the row's route fields as text, or why the row cannot be read) of ``routes.csv`` or
     ``routes.xlsx``; problems of the whole file go to ``errors`` (and then no rows are returned)."""
-    readers, limits_mod = _dropfolder("readers"), _dropfolder("limits")
     rel, limits = path.name, _limits()
     table = _Table(rel)
     try:
@@ -144,10 +133,10 @@ def read_route_table(path: Path, errors: list[ConfigError]) -> list[tuple[str, d
             return []
         with path.open("rb") as f:
             if path.suffix == ".xlsx":
-                out = readers.decode_xlsx(f, size, limits, _found, table, _no_header(rel))
+                out = decode_xlsx(f, size, limits, _found, table, _no_header(rel))
             else:
-                out = readers.decode_csv(f, limits, _found, table, _no_header(rel))
-    except limits_mod.InboxLimitError as err:
+                out = decode_csv(f, limits, _found, table, _no_header(rel))
+    except InboxLimitError as err:
         errors.append(ConfigError(rel, "", str(err)))
         return []
     except OSError as err:

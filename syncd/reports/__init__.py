@@ -14,7 +14,7 @@ month of a million orders reads in seconds on SQLite and PostgreSQL (``syncd.rep
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from syncd import clock
 from syncd.money import basis_points
-from syncd.reports.logistics import Thresholds, logistics, provinces
+from syncd.reports.logistics import logistics, provinces
 from syncd.reports.margin import margin
 from syncd.reports.model import (
     GROUPINGS,
@@ -34,9 +34,11 @@ from syncd.reports.model import (
     ProvinceRow,
     Report,
     SpeedRow,
+    merged,
 )
+from syncd.reports.parcels import Thresholds, parcel_figures
 from syncd.reports.period import Period
-from syncd.reports.speed import speed
+from syncd.reports.speed import assemble, on_time, sent_hists, speed
 
 if TYPE_CHECKING:
     from syncd.config.loader import Config
@@ -62,22 +64,46 @@ class ReportOptions:
                    Thresholds(float(alerts.stalled_in_transit_hours), 24.0))
 
 
-def _one(rows: list[SpeedRow] | list[LogisticsRow] | list[MarginRow], empty: object) -> object:
-    return rows[0] if rows else empty
+# Groupings where each unit is in exactly one group: the totals are the groups added up, no second read.
+ONE_GROUP_PER_ORDER = ("shop", "day")
+ONE_GROUP_PER_SUPPLIER_ORDER = ("shop", "day", "supplier")
+
+
+def _summed(rows: Sequence[MarginRow]) -> MarginRow:
+    out = MarginRow(TOTAL)
+    for r in rows:
+        for name in ("orders", "revenue_fen", "commission_fen", "cost_fen", "missing_cost", "refunded",
+                     "refund_loss_fen"):
+            setattr(out, name, getattr(out, name) + getattr(r, name))
+    return out
 
 
 def build_report(engine: Engine, period: Period, by: str, options: ReportOptions | None = None,
                  now: datetime | None = None) -> Report:
-    """Every section of the report for ``period`` grouped ``by`` (one of :data:`GROUPINGS`), with the totals."""
+    """Every section of the report for ``period`` grouped ``by`` (one of :data:`GROUPINGS`), with the totals.
+    The parcels are read once (twice by SKU); totals come from adding up the groups where a unit is in one."""
     if by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}: expected one of {', '.join(GROUPINGS)}")
     now = now or clock.now()
     options = options or ReportOptions()
     with engine.connect() as conn:
-        totals = (_one(speed(conn, period, None, now), SpeedRow(TOTAL)),
-                  _one(logistics(conn, period, None, now, options.thresholds), LogisticsRow(TOTAL)),
-                  _one(margin(conn, period, None, options.commission_bp), MarginRow(TOTAL)))
-        return Report(period, by, speed(conn, period, by, now), logistics(conn, period, by, now, options.thresholds),
-                      margin(conn, period, by, options.commission_bp), provinces(conn, period),
-                      totals,  # type: ignore[arg-type]
-                      list(options.shops_without_commission))
+        parcels = parcel_figures(conn, period, by, now, options.thresholds, total=by != "sku")
+        whole = parcels if by != "sku" else parcel_figures(conn, period, None, now, options.thresholds)
+        sent = sent_hists(conn, period, by)
+        if by in ONE_GROUP_PER_SUPPLIER_ORDER and sent is not None:
+            sent_total = {TOTAL: merged(sent.values())}
+        else:
+            sent_total = sent_hists(conn, period, None) or {}
+        judged = on_time(conn, by, period, now)
+        judged_total = ({TOTAL: tuple(sum(v[i] for v in judged.values()) for i in range(3))}
+                        if by in ONE_GROUP_PER_ORDER else on_time(conn, None, period, now))
+        money = margin(conn, period, by, options.commission_bp)
+        money_total = (_summed(money) if by in ONE_GROUP_PER_ORDER
+                       else next(iter(margin(conn, period, None, options.commission_bp)), MarginRow(TOTAL)))
+    groups = [r for r in parcels.logistics() if r.key != TOTAL or by is None]
+    total_parcels = next((r for r in whole.logistics() if r.key == TOTAL), LogisticsRow(TOTAL))
+    speed_rows = [r for r in assemble(sent, parcels.steps(), judged) if r.key != TOTAL]
+    speed_total = next(iter(assemble(sent_total, whole.steps(), judged_total,  # type: ignore[arg-type]
+                                     keys=[TOTAL])), SpeedRow(TOTAL))
+    return Report(period, by, speed_rows, groups, money, whole.province_rows(),
+                  (speed_total, total_parcels, money_total), list(options.shops_without_commission))

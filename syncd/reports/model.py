@@ -24,19 +24,53 @@ class Distribution:
     max: int | None = None
 
 
+class Hist:
+    """Durations counted by whole minute (the longest kept to the second): mergeable, and read as a
+    :class:`Distribution` exactly as the sorted list of minute values would be."""
+
+    __slots__ = ("counts", "top")
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = defaultdict(int)
+        self.top: int | None = None
+
+    def add(self, seconds: int, n: int = 1, top: int | None = None) -> None:
+        self.counts[seconds // 60] += n
+        top = seconds if top is None else top
+        if self.top is None or top > self.top:
+            self.top = top
+
+    def merge(self, other: Hist) -> None:
+        for minute, n in other.counts.items():
+            self.counts[minute] += n
+        if other.top is not None and (self.top is None or other.top > self.top):
+            self.top = other.top
+
+    def distribution(self) -> Distribution:
+        total = sum(self.counts.values())
+        minutes = [(m * 60, n) for m, n in sorted(self.counts.items())]
+        return Distribution(total, _seconds(percentile_of_counts(minutes, total, 50)),
+                            _seconds(percentile_of_counts(minutes, total, 90)), self.top)
+
+
+def hists(rows: Iterable[tuple[str, int, int, int]]) -> dict[str, Hist]:
+    """``(key, minute, count, max seconds in that minute)`` rows (the database's GROUP BY) → one Hist per key."""
+    out: dict[str, Hist] = defaultdict(Hist)
+    for key, minute, n, top in rows:
+        out[str(key)].add(int(minute) * 60, int(n), int(top))
+    return dict(out)
+
+
+def merged(parts: Iterable[Hist]) -> Hist:
+    out = Hist()
+    for h in parts:
+        out.merge(h)
+    return out
+
+
 def distributions(rows: Iterable[tuple[str, int, int, int]]) -> dict[str, Distribution]:
     """``(key, minute, count, max seconds in that minute)`` rows → one distribution per key."""
-    hist: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-    for key, minute, n, top in rows:
-        hist[str(key)].append((int(minute), int(n), int(top)))
-    out = {}
-    for key, buckets in hist.items():
-        buckets.sort()
-        total = sum(n for _, n, _ in buckets)
-        minutes = [(m * 60, n) for m, n, _ in buckets]
-        out[key] = Distribution(total, _seconds(percentile_of_counts(minutes, total, 50)),
-                                _seconds(percentile_of_counts(minutes, total, 90)), max(t for _, _, t in buckets))
-    return out
+    return {key: h.distribution() for key, h in hists(rows).items()}
 
 
 def _seconds(value: float | None) -> int | None:

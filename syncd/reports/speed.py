@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -20,35 +20,35 @@ from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
 
 from syncd.domain import RefundState
 from syncd.lifecycle import OrderState
-from syncd.reports.model import Distribution, SpeedRow, distributions
+from syncd.reports.model import Hist, SpeedRow, hists
+from syncd.reports.parcels import parcel_figures
 from syncd.reports.period import Period, seconds_between
 from syncd.reports.sources import Unit, in_period, source
 from syncd.store.models import Order, Shipment, SupplierOrder
 
-# (SpeedRow field, unit, start, end, extra condition)
-STEPS: tuple[tuple[str, Unit, Any, Any, Any], ...] = (
-    ("paid_to_sent", "supplier_order", Order.paid_at, SupplierOrder.placed_at, SupplierOrder.kind != "reship"),
-    ("sent_to_shipped", "parcel", SupplierOrder.placed_at, Shipment.handed_over_at, None),
-    ("shipped_to_uploaded", "parcel", Shipment.handed_over_at, Shipment.uploaded_at, None),
-    ("shipped_to_first_scan", "parcel", Shipment.handed_over_at, Shipment.picked_up_at, None),
-    ("first_scan_to_delivered", "parcel", Shipment.picked_up_at, Shipment.delivered_at, None),
-)
+SUPPLIER_ORDER_STEP = "paid_to_sent"
 
 
 def histogram(conn: Connection, unit: Unit, by: str | None, period: Period, start: Any, end: Any,
-              *where: ColumnElement[bool] | None, key: Any = None) -> dict[str, Distribution] | None:
-    """The distribution of ``end − start`` per group (``key``: another column to group by); None when the unit
-    has no such group."""
+              *where: ColumnElement[bool] | None) -> dict[str, Hist] | None:
+    """The histogram of ``end − start`` per group, counted by the database; None when the unit has no such
+    group."""
     src = source(unit, by, period, conn.dialect.name)
     if src is None:
         return None
     secs = seconds_between(conn.dialect.name, start, end)
     conds = [c for c in where if c is not None]
-    inner = (select((src.key if key is None else key).label("k"), secs.label("s")).select_from(src.frm)
+    inner = (select(src.key.label("k"), secs.label("s")).select_from(src.frm)
              .where(in_period(period), start.is_not(None), end.is_not(None), *conds).subquery())
     minute = inner.c.s // 60
     q = select(inner.c.k, minute, func.count(), func.max(inner.c.s)).group_by(inner.c.k, minute)
-    return distributions(conn.execute(q))
+    return hists(conn.execute(q))
+
+
+def sent_hists(conn: Connection, period: Period, by: str | None) -> dict[str, Hist] | None:
+    """paid → sent to the supplier, per group, over supplier orders (reships left out)."""
+    return histogram(conn, "supplier_order", by, period, Order.paid_at, SupplierOrder.placed_at,
+                     SupplierOrder.kind != "reship")
 
 
 def on_time(conn: Connection, by: str | None, period: Period, now: datetime) -> dict[str, tuple[int, int, int]]:
@@ -73,32 +73,36 @@ def on_time(conn: Connection, by: str | None, period: Period, now: datetime) -> 
     return {str(k): (int(a or 0), int(b or 0), int(c or 0)) for k, a, b, c in conn.execute(q)}
 
 
-def speed(conn: Connection, period: Period, by: str | None, now: datetime) -> list[SpeedRow]:
-    """One row per group (``by`` None: one row over everything, key ``""``), sorted by key."""
+def assemble(sent: dict[str, Hist] | None, steps: Mapping[str, Mapping[str, Hist]],
+             judged: Mapping[str, tuple[int, int, int]], keys: Iterable[str] | None = None) -> list[SpeedRow]:
+    """Speed rows from the parts (``sent`` None: the grouping has no supplier-order step), sorted by key;
+    ``keys``: only these groups."""
+    wanted = set(keys) if keys is not None else None
     rows: dict[str, SpeedRow] = {}
 
-    def row(key: str) -> SpeedRow:
+    def row(key: str) -> SpeedRow | None:
+        if wanted is not None and key not in wanted:
+            return None
         if key not in rows:
             rows[key] = SpeedRow(key)
+            if sent is None:
+                rows[key].paid_to_sent = None
         return rows[key]
 
-    absent: list[str] = []
-    for name, unit, start, end, extra in STEPS:
-        found = histogram(conn, unit, by, period, start, end, extra)
-        if found is None:
-            absent.append(name)
-            continue
-        for key, dist in found.items():
-            setattr(row(key), name, dist)
-    for key, (good, late, pending) in on_time(conn, by, period, now).items():
-        r = row(key)
-        r.on_time, r.late, r.pending = good, late, pending
-    out = sorted(rows.values(), key=lambda r: r.key)
-    _not_applicable(out, absent)
-    return out
+    for key, h in (sent or {}).items():
+        if (r := row(key)) is not None:
+            r.paid_to_sent = h.distribution()
+    for name, per_key in steps.items():
+        for key, h in per_key.items():
+            if (r := row(key)) is not None:
+                setattr(r, name, h.distribution())
+    for key, (good, late, pending) in judged.items():
+        if (r := row(key)) is not None:
+            r.on_time, r.late, r.pending = good, late, pending
+    return sorted(rows.values(), key=lambda r: r.key)
 
 
-def _not_applicable(rows: Sequence[SpeedRow], names: Sequence[str]) -> None:
-    for r in rows:
-        for name in names:
-            setattr(r, name, None)
+def speed(conn: Connection, period: Period, by: str | None, now: datetime) -> list[SpeedRow]:
+    """One row per group (``by`` None: one row over everything, key ``""``), sorted by key."""
+    return assemble(sent_hists(conn, period, by), parcel_figures(conn, period, by, now).steps(),
+                    on_time(conn, by, period, now))

@@ -204,8 +204,29 @@ def _file_stem(supplier_id: str, now: datetime, batch_id: int) -> str:
     return f"{supplier_id}-{local}-b{batch_id:06d}"
 
 
+def _idle(rt: Runtime, supplier_id: str, adapter: FileSupplierAdapter) -> bool:
+    """Whether this run has nothing to do for the supplier, read in one statement without its lease: no batch
+    left half-written, no cancellation to pass on, and no new batch due or nothing waiting for one. The stage
+    runs every few seconds and a supplier's batch is due every few minutes: most runs end here."""
+    writing = select(ExportBatch.id).where(ExportBatch.supplier_id == supplier_id,
+                                           ExportBatch.state == "writing").exists()
+    last = (select(func.max(ExportBatch.created_at))
+            .where(ExportBatch.supplier_id == supplier_id, ExportBatch.kind == "orders").scalar_subquery())
+    cancels = select(SupplierOrder.id).where(SupplierOrder.supplier_id == supplier_id,
+                                             SupplierOrder.cancel_state == "requested").exists()
+    waiting = select(SupplierOrder.id).where(SupplierOrder.supplier_id == supplier_id,
+                                             SupplierOrder.state == SupplierOrderState.PENDING).exists()
+    with rt.db.read() as s:
+        row = s.execute(select(writing, last, cancels, waiting)).one()
+    unfinished, last_batch, cancel, pending = row
+    due = pending and adapter.batch_due(last_batch, clock.now())
+    return not (unfinished or cancel or due)
+
+
 def forward_file_supplier(rt: Runtime, supplier_id: str, adapter: FileSupplierAdapter) -> int:
     """Finish interrupted batches, then export what is pending when a batch is due."""
+    if _idle(rt, supplier_id, adapter):
+        return 0
     with stage_lease(rt.db, f"forward:{supplier_id}", rt.holder, timedelta(minutes=15)):
         with rt.db.read() as s:
             unfinished = list(s.execute(select(ExportBatch.id, ExportBatch.kind).where(

@@ -20,8 +20,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -282,13 +283,56 @@ def finish(rt: Runtime, report: StageReport, err: BaseException | None = None) -
 
 
 StageFn = Callable[[Runtime, StageReport], None]
-MAX_PARALLEL_SHOPS = 4
+MAX_PARALLEL_SHOPS = 16  # workers per stage at most; a quarter of the shops, at least 4
+WAIT_SHARE = 0.8  # a stage run waits for its shops at most this share of the stage's interval
+# True while the daemon's scheduler runs the stage: only then does a run stop waiting for a late shop (``syncd
+# once`` and direct calls wait for every shop, so the stages after see their work)
+SCHEDULED: ContextVar[bool] = ContextVar("syncd_stage_scheduled", default=False)
+
+
+class ShopPool:
+    """A stage's bounded pool of per-shop workers, alive across the stage's runs.
+
+    A shop whose work from an earlier run is still going (its API answers slowly, or it waits out its rate
+    budget) is not started again, and a run stops waiting for its shops before the stage's next run is due:
+    the other shops keep their schedule. The late shop finishes in the pool and records its own result."""
+
+    def __init__(self, stage: str, workers: int) -> None:
+        self.workers = workers
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{stage}-shop")
+        self.busy: dict[str, Future[None]] = {}
+        self.lock = threading.Lock()
+
+    def submit(self, shop: str, fn: Callable[[], None]) -> Future[None] | None:
+        """Start ``fn`` for ``shop`` unless its earlier work is still going (then None)."""
+        with self.lock:
+            running = self.busy.get(shop)
+            if running is not None and not running.done():
+                return None
+            future = self.pool.submit(fn)
+            self.busy[shop] = future
+            return future
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _shop_pool(rt: Runtime, stage: str, shops: int) -> ShopPool:
+    workers = min(shops, max(4, min(MAX_PARALLEL_SHOPS, -(-shops // 4))))
+    with rt.faults_lock:
+        pool = rt.shop_pools.get(stage)
+        if pool is None or pool.workers < workers:  # shops were added: a larger pool; the old one drains
+            if pool is not None:
+                pool.pool.shutdown(wait=False)
+            pool = rt.shop_pools[stage] = ShopPool(stage, workers)
+        return pool
 
 
 def for_each_shop(rt: Runtime, report: StageReport, work: Callable[[str], int], *,
                   scope_name: Callable[[str], str] = lambda shop: shop) -> None:
-    """Run ``work(shop)`` for every shop, several at a time: one slow or rate-limited shop never holds
-    up the others. Each shop is its own scope (recorded, never raising)."""
+    """Run ``work(shop)`` for every shop in the stage's bounded pool of workers: one slow, failing or
+    rate-limited shop never holds up the others (see :class:`ShopPool`). Each shop is its own scope
+    (recorded, never raising)."""
     shops = [s for s in rt.storefronts if not rt.stop.is_set()]
 
     def one(shop: str) -> None:
@@ -301,15 +345,24 @@ def for_each_shop(rt: Runtime, report: StageReport, work: Callable[[str], int], 
         return
 
     def in_worker(shop: str) -> None:
+        if rt.stop.is_set():
+            return
         cpu = time.thread_time()
         try:
             one(shop)
         finally:
             report.add_worker_cpu(time.thread_time() - cpu)
 
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_SHOPS, len(shops)),
-                            thread_name_prefix=f"{report.stage}-shop") as pool:
-        list(pool.map(in_worker, shops))
+    pool = _shop_pool(rt, report.stage, len(shops))
+    started: list[Future[None]] = []
+    for shop in shops:
+        future = pool.submit(shop, lambda shop=shop: in_worker(shop))  # type: ignore[misc]
+        if future is None:
+            report.skipped.append((scope_name(shop), "its work from an earlier run is still going"))
+        else:
+            started.append(future)
+    interval = getattr(rt.config.global_.intervals, report.stage, None) if SCHEDULED.get() else None
+    wait(started, timeout=interval * WAIT_SHARE if isinstance(interval, int | float) else None)
 
 
 def audit(s: Session, rt: Runtime, system: str, action: str, subject: str, *, key: str | None, outcome: str,

@@ -44,11 +44,11 @@ from syncd.protocols import ApiSupplierAdapter
 from syncd.routing import LineView, fresh_key, idempotency_key, supplier_lines
 from syncd.runtime import Runtime
 from syncd.stages.forward import _decrypt, _mark_orders_placed
-from syncd.stages.route import hold_order
+from syncd.stages.route import hold_order, mark_held
 from syncd.stages.runner import Audits, audit, stops_the_batch
 from syncd.store.audit import order_subject
 from syncd.store.models import Order, OrderLine, Shipment, SupplierOrder
-from syncd.store.orders import release_holds
+from syncd.store.orders import open_holds, release_holds
 
 log = logging.getLogger("syncd.suppliers")
 
@@ -206,6 +206,7 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> 
         return 0
     done, transient_in_a_row = 0, 0
     ready: list[tuple[_Work, SupplierOrderRequest]] = []
+    shorts: list[tuple[_Work, StockAnswer]] = []
     try:
         adapter.ensure_token()
         receivers, unreadable = _receivers(rt, work)
@@ -235,16 +236,21 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> 
                 continue
             if isinstance(got, SupplierOrderRequest):
                 ready.append((w, got))
+            elif isinstance(got, StockAnswer):
+                shorts.append((w, got))
             else:
                 done += got
         else:
             ready_now, ready = ready, []
             done += _send(rt, supplier_id, adapter, ready_now)
     finally:
-        with rt.db.begin() as s:  # whatever was not reached stays as it was, free for the next run
-            s.execute(update(SupplierOrder).where(SupplierOrder.id.in_([w.so_id for w in work]),
-                                                  SupplierOrder.claimed_by == rt.holder)
-                      .values(claimed_by=None, claim_until=None))
+        try:
+            _record_shorts(rt, supplier_id, shorts)  # what the stock checks found, however the run ended
+        finally:
+            with rt.db.begin() as s:  # whatever was not reached stays as it was, free for the next run
+                s.execute(update(SupplierOrder).where(SupplierOrder.id.in_([w.so_id for w in work]),
+                                                      SupplierOrder.claimed_by == rt.holder)
+                          .values(claimed_by=None, claim_until=None))
     return done
 
 
@@ -292,13 +298,17 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
                receiver: Receiver | str | None) -> int:
     """One supplier order through the same steps as a batch of them."""
     got = _prepare(rt, supplier_id, adapter, w, receiver)
+    if isinstance(got, StockAnswer):
+        _out_of_stock(rt, supplier_id, w, got)
+        return 0
     return _send(rt, supplier_id, adapter, [(w, got)]) if isinstance(got, SupplierOrderRequest) else got
 
 
 def _prepare(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Work,
-             receiver: Receiver | str | None) -> SupplierOrderRequest | int:
+             receiver: Receiver | str | None) -> SupplierOrderRequest | StockAnswer | int:
     """Everything before the request: after an unknown outcome the look-up by key (1 when found and recorded),
-    the receiver (0 when the order is held for it), the stock (0 when short). The request when it may be sent."""
+    the receiver (0 when the order is held for it), the stock (the answer when short). The request when it may
+    be sent."""
     now = clock.now()
     subject = f"{w.shop_id}/{w.platform_order_id}"
     if w.state == SupplierOrderState.PLACING and w.first_attempt_at is not None:
@@ -327,8 +337,7 @@ def _prepare(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Wor
     if w.first_attempt_at is None:
         answer = adapter.check_stock(request)
         if answer is not None and answer.short():
-            _out_of_stock(rt, supplier_id, w, answer)
-            return 0
+            return answer  # recorded with the batch's other short answers (_out_of_stock_many)
     return request
 
 
@@ -551,80 +560,138 @@ def _files_sent(rt: Runtime, siblings: Sequence[SupplierOrder], fallbacks: set[s
 
 def _out_of_stock(rt: Runtime, supplier_id: str, w: _Work, answer: StockAnswer) -> None:
     """Short lines go to the route's fallback supplier where one is named; otherwise the order is held."""
+    _out_of_stock_many(rt, supplier_id, [(w, answer)])
+
+
+def _record_shorts(rt: Runtime, supplier_id: str, shorts: Sequence[tuple[_Work, StockAnswer]]) -> None:
+    """:func:`_out_of_stock_many` for a batch; when one order makes that fail, each on its own, so only that one
+    is set aside (a fault on its row, as any unreadable answer)."""
+    try:
+        _out_of_stock_many(rt, supplier_id, shorts)
+        return
+    except Exception as err:
+        if stops_the_batch(err) or len(shorts) < 2:
+            raise
+    for w, answer in shorts:
+        try:
+            _out_of_stock_many(rt, supplier_id, [(w, answer)])
+        except Exception as err:  # our bug on this order's answer: the others go on
+            if stops_the_batch(err):
+                raise
+            _fault(rt, supplier_id, w, "placing", err)
+
+
+def _out_of_stock_many(rt: Runtime, supplier_id: str, shorts: Sequence[tuple[_Work, StockAnswer]]) -> None:
+    """Supplier orders whose stock answer is short, in one transaction whatever their number: short lines go to
+    the route's fallback supplier where one is named (joining that supplier's waiting order of the same order,
+    else a supplier order of their own); otherwise the order is held ``out_of_stock``. Only rows whose claim
+    still holds are touched."""
+    if not shorts:
+        return
     now = clock.now()
-    short = {ln.supplier_sku for ln in answer.short()}
-    words = ", ".join(f"{ln.supplier_sku} (wanted {ln.wanted}, has {ln.available})" for ln in answer.short())
+    claim = timedelta(seconds=rt.config.global_.claim_seconds)
+    held: list[tuple[_Work, str]] = []
+    moved: list[tuple[_Work, str, list[str]]] = []
     with rt.db.begin() as s:
-        if not _still_ours(rt, s, w, now):
+        ours = dict(s.execute(update(SupplierOrder).where(
+            SupplierOrder.id.in_([w.so_id for w, _ in shorts]), SupplierOrder.claimed_by == rt.holder)
+            .values(updated_at=now, claim_until=now + claim).returning(SupplierOrder.id, SupplierOrder.state)).all())
+        work = [(w, a) for w, a in shorts if ours.get(w.so_id) == w.state]
+        if not work:
             return
-        order = s.get(Order, w.order_id)
-        # every supplier order of the order in one read, locked: the fallback's export must not take one of them
+        order_ids = sorted({w.order_id for w, _ in work})
+        orders = {o.id: o for o in s.scalars(select(Order).where(Order.id.in_(order_ids)))}
+        # every supplier order of these orders in one read, locked: a fallback's export must not take one of them
         # while lines are added to it
-        siblings = list(s.scalars(select(SupplierOrder).where(SupplierOrder.order_id == w.order_id)
-                                  .order_by(SupplierOrder.id).with_for_update()))
-        so = next((x for x in siblings if x.id == w.so_id), None)
-        assert order is not None and so is not None
-        moving = [ln for ln in so.lines if ln["supplier_sku"] in short]
+        siblings: dict[int, list[SupplierOrder]] = defaultdict(list)
+        for x in s.scalars(select(SupplierOrder).where(SupplierOrder.order_id.in_(order_ids))
+                           .order_by(SupplierOrder.id).with_for_update()):
+            siblings[x.order_id].append(x)
+        lines_of: dict[int, dict[str, OrderLine]] | None = None
+        new_rows: list[dict[str, Any]] = []
+        holds: list[tuple[int, str, str]] = []
+        audits = Audits(rt)
         routes = rt.config.routes
-        fallbacks = {ln["merchant_sku"]: routes[ln["merchant_sku"]] for ln in moving if ln["merchant_sku"] in routes}
-        usable = all(r.fallback_supplier and (r.fallback_supplier in rt.api_suppliers
-                                              or r.fallback_supplier in rt.suppliers)
-                     for r in fallbacks.values()) and len(fallbacks) == len({ln["merchant_sku"] for ln in moving})
-        sent_files = _files_sent(rt, siblings, {r.fallback_supplier for r in fallbacks.values()}) if usable else set()
-        if not usable or sent_files or order.state != OrderState.ROUTED:
-            _release(s, w.so_id, next_check_at=None, last_error=f"out of stock: {words}")
-            if order.state == OrderState.ROUTED:
-                hold_order(s, order, HoldReason.OUT_OF_STOCK, f"supplier {supplier_id}: {words}"
-                           + (f"; {answer.detail}" if answer.detail else "")
-                           + (f"; not sent to the fallback {', '.join(sorted(sent_files))}: it already received "
-                              "this order's other lines, and a second order under the same order number would be "
-                              "taken for a duplicate (its reply could not be told apart); re-checked until the "
-                              "goods are back, or send the line to the fallback by hand" if sent_files else ""),
-                           now, auto=True)
-            log.info("supplier %s: order %s/%s held out of stock: %s", supplier_id, w.shop_id, w.platform_order_id,
-                     words, extra=order_fields(w.shop_id, w.platform_order_id))
-            return
-        lines_by_id = {ln.platform_line_id: ln for ln in s.scalars(select(OrderLine).where(
-            OrderLine.order_id == w.order_id))}
-        by_fallback: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        moved_line_ids = {ln["platform_line_id"] for ln in moving}
-        for lid in sorted(moved_line_ids):
-            ol = lines_by_id[lid]
-            route = routes[ol.merchant_sku]
-            assert route.fallback_supplier is not None
-            view = LineView(ol.id, ol.platform_line_id, ol.merchant_sku, ol.quantity, ol.title, ol.spec)
-            by_fallback[route.fallback_supplier].extend(
-                supplier_lines(view, route, supplier_sku=route.fallback_sku or route.supplier_sku
-                               or route.parts()[0].supplier_sku))
-        kept = [ln for ln in so.lines if ln["platform_line_id"] not in moved_line_ids]
-        for fb, lines in by_fallback.items():
-            # The fallback supplier may already have this order's other lines waiting: one supplier order, so
-            # the supplier sees the order once.
-            waiting = next((x for x in siblings if x.supplier_id == fb and x.state == SupplierOrderState.PENDING
-                            and x.batch_id is None and x.first_attempt_at is None), None)
-            if waiting is not None:
-                waiting.lines = [*waiting.lines, *lines]
-                waiting.updated_at = now
+        for w, answer in work:
+            order = orders[w.order_id]
+            so = next(x for x in siblings[w.order_id] if x.id == w.so_id)
+            short = {ln.supplier_sku for ln in answer.short()}
+            words = ", ".join(f"{ln.supplier_sku} (wanted {ln.wanted}, has {ln.available})" for ln in answer.short())
+            moving = [ln for ln in so.lines if ln["supplier_sku"] in short]
+            fallbacks = {ln["merchant_sku"]: routes[ln["merchant_sku"]] for ln in moving
+                         if ln["merchant_sku"] in routes}
+            usable = all(r.fallback_supplier and (r.fallback_supplier in rt.api_suppliers
+                                                  or r.fallback_supplier in rt.suppliers)
+                         for r in fallbacks.values()) and len(fallbacks) == len({ln["merchant_sku"] for ln in moving})
+            sent_files = _files_sent(rt, siblings[w.order_id], {r.fallback_supplier for r in fallbacks.values()}) \
+                if usable else set()
+            so.claimed_by, so.claim_until, so.updated_at = None, None, now
+            if not usable or sent_files or order.state != OrderState.ROUTED:
+                so.next_check_at, so.last_error = None, f"out of stock: {words}"[:500]
+                if order.state == OrderState.ROUTED:
+                    mark_held(order, HoldReason.OUT_OF_STOCK, now, auto=True)
+                    holds.append((order.id, HoldReason.OUT_OF_STOCK, f"supplier {supplier_id}: {words}"
+                                  + (f"; {answer.detail}" if answer.detail else "")
+                                  + (f"; not sent to the fallback {', '.join(sorted(sent_files))}: it already "
+                                     "received this order's other lines, and a second order under the same order "
+                                     "number would be taken for a duplicate (its reply could not be told apart); "
+                                     "re-checked until the goods are back, or send the line to the fallback by hand"
+                                     if sent_files else "")))
+                held.append((w, words))
                 continue
-            taken = {x.idempotency_key for x in siblings if x.supplier_id == fb}
-            s.add(SupplierOrder(order_id=w.order_id, supplier_id=fb, kind="fallback", lines=lines,
-                                # a second fallback of this order to the same supplier (another line that ran
-                                # out later) is a supplier order of its own, under a key of its own
-                                idempotency_key=fresh_key(w.shop_id, w.platform_order_id, fb,
-                                                          taken | {idempotency_key(w.shop_id, w.platform_order_id,
-                                                                                   fb, 1)}),
-                                state=SupplierOrderState.PENDING, attempts=0, created_at=now, updated_at=now,
-                                cancel_state="none"))
-        if kept:
-            _release(s, w.so_id, lines=kept, last_error=f"moved out-of-stock lines to the fallback: {words}")
-        else:
-            _release(s, w.so_id, state=SupplierOrderState.CANCELLED,
-                     last_error=f"out of stock; every line moved to the fallback supplier: {words}")
-        audit(s, rt, supplier_id, "fallback", order_subject(w.shop_id, w.platform_order_id), key=w.key, outcome="ok",
-              detail=f"out of stock ({words}) → {', '.join(sorted(by_fallback))}")
-    log.info("supplier %s: order %s/%s out of stock (%s): sent to fallback %s", supplier_id, w.shop_id,
-             w.platform_order_id, words, ", ".join(sorted(by_fallback)),
-             extra=order_fields(w.shop_id, w.platform_order_id))
+            if lines_of is None:  # read once, for every order of the batch that falls back
+                lines_of = defaultdict(dict)
+                for ol in s.scalars(select(OrderLine).where(OrderLine.order_id.in_(order_ids))):
+                    lines_of[ol.order_id][ol.platform_line_id] = ol
+            by_fallback: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            moved_line_ids = {ln["platform_line_id"] for ln in moving}
+            for lid in sorted(moved_line_ids):
+                ol = lines_of[w.order_id][lid]
+                route = routes[ol.merchant_sku]
+                assert route.fallback_supplier is not None
+                view = LineView(ol.id, ol.platform_line_id, ol.merchant_sku, ol.quantity, ol.title, ol.spec)
+                by_fallback[route.fallback_supplier].extend(
+                    supplier_lines(view, route, supplier_sku=route.fallback_sku or route.supplier_sku
+                                   or route.parts()[0].supplier_sku))
+            for fb, lines in by_fallback.items():
+                # The fallback supplier may already have this order's other lines waiting: one supplier order, so
+                # the supplier sees the order once.
+                waiting = next((x for x in siblings[w.order_id] if x.supplier_id == fb
+                                and x.state == SupplierOrderState.PENDING and x.batch_id is None
+                                and x.first_attempt_at is None), None)
+                if waiting is not None:
+                    waiting.lines = [*waiting.lines, *lines]
+                    waiting.updated_at = now
+                    continue
+                taken = {x.idempotency_key for x in siblings[w.order_id] if x.supplier_id == fb}
+                taken |= {r["idempotency_key"] for r in new_rows if r["order_id"] == w.order_id}
+                new_rows.append({
+                    "order_id": w.order_id, "supplier_id": fb, "kind": "fallback", "lines": lines,
+                    # a second fallback of this order to the same supplier (another line that ran out later) is a
+                    # supplier order of its own, under a key of its own
+                    "idempotency_key": fresh_key(w.shop_id, w.platform_order_id, fb,
+                                                 taken | {idempotency_key(w.shop_id, w.platform_order_id, fb, 1)}),
+                    "state": SupplierOrderState.PENDING, "attempts": 0, "created_at": now, "updated_at": now,
+                    "cancel_state": "none", "faults": 0})
+            kept = [ln for ln in so.lines if ln["platform_line_id"] not in moved_line_ids]
+            if kept:
+                so.lines, so.last_error = kept, f"moved out-of-stock lines to the fallback: {words}"[:500]
+            else:
+                so.state = SupplierOrderState.CANCELLED
+                so.last_error = f"out of stock; every line moved to the fallback supplier: {words}"[:500]
+            audits.add(supplier_id, "fallback", order_subject(w.shop_id, w.platform_order_id), key=w.key,
+                       outcome="ok", detail=f"out of stock ({words}) → {', '.join(sorted(by_fallback))}")
+            moved.append((w, words, sorted(by_fallback)))
+        if new_rows:
+            s.execute(insert(SupplierOrder), new_rows)
+        open_holds(s, holds, now, auto=True)
+        audits.write(s)
+    for w, words in held:
+        log.info("supplier %s: order %s/%s held out of stock: %s", supplier_id, w.shop_id, w.platform_order_id,
+                 words, extra=order_fields(w.shop_id, w.platform_order_id))
+    for w, words, to in moved:
+        log.info("supplier %s: order %s/%s out of stock (%s): sent to fallback %s", supplier_id, w.shop_id,
+                 w.platform_order_id, words, ", ".join(to), extra=order_fields(w.shop_id, w.platform_order_id))
 
 
 # ---- status and parcels -----------------------------------------------------------------------------------

@@ -94,10 +94,15 @@ class Finding:
 
 
 def check(rt: Any, shops: Collection[str] | None = None) -> list[Finding]:
-    """Per stock-enabled shop: merchant SKUs on sale without a route, routes whose SKU is not on sale."""
+    """Per stock-enabled shop (or ``shops``): merchant SKUs on sale without a route; then the routes whose SKU is
+    on sale in none of those shops (shop ``*``; its detail says where it is listed but not on sale). A route sold
+    in one shop only is not a problem of the others."""
     routes = rt.config.routes
     out: list[Finding] = []
-    for shop_id in sorted(stock_shops(rt, shops)):
+    sold: set[str] = set()
+    listed: dict[str, list[str]] = {}
+    checked = sorted(stock_shops(rt, shops))
+    for shop_id in checked:
         if last_sync(rt, shop_id) is None:
             out.append(Finding(shop_id, "never_synced", "", f"syncd catalog sync {shop_id}"))
             continue
@@ -105,15 +110,18 @@ def check(rt: Any, shops: Collection[str] | None = None) -> list[Finding]:
             rows = s.execute(select(StockCatalog.merchant_sku, StockCatalog.on_sale, StockCatalog.product_id,
                                     StockCatalog.title).where(StockCatalog.shop_id == shop_id)).all()
         on_sale: dict[str, str] = {}
-        listed: set[str] = set()
         for code, sale, product, title in rows:
             if not code:
                 continue
-            listed.add(code)
+            listed.setdefault(code, []).append(shop_id)
             if sale:
                 on_sale.setdefault(code, f"{product} {title}".strip()[:80])
+        sold |= set(on_sale)
         out += [Finding(shop_id, "unrouted", code, where) for code, where in sorted(on_sale.items())
                 if code not in routes]
-        out += [Finding(shop_id, "not_on_sale", code, "listed, not on sale" if code in listed else "not listed")
-                for code in sorted(routes) if code not in on_sale]
+    if checked and not any(f.kind == "never_synced" for f in out):
+        out += [Finding("*", "not_on_sale", code,
+                        f"listed in {', '.join(sorted(set(listed[code])))}, not on sale" if code in listed
+                        else "not listed in any shop")
+                for code in sorted(routes) if code not in sold]
     return out

@@ -132,7 +132,8 @@ def cmd_stock(args: argparse.Namespace) -> int:
         return EXIT_OK
     if report.plans:
         print(table((_("shop"), _("SKU"), _("platform SKU"), _("before"), _("write"), _("note")),
-                    [[p.shop_id, p.merchant_sku, p.sku_id, "-" if p.before is None else p.before, p.value, p.note]
+                    [[p.shop_id, p.merchant_sku, p.sku_id, "-" if p.before is None else p.before, p.value,
+                      _plan_note(p)]
                      for p in report.plans], right=(3, 4), max_width=60))
     for supplier, why in report.read_errors.items():
         print(_("supplier {supplier}: stock read failed, its last figures were used: {why}").format(
@@ -150,6 +151,17 @@ def cmd_stock(args: argparse.Namespace) -> int:
 
 def _plan(p: engine.Plan) -> dict[str, Any]:
     return {k: getattr(p, k) for k in p.__slots__}
+
+
+def _plan_note(p: engine.Plan) -> str:
+    if p.reason == "guard":
+        return _("margin below the floor: kept at 0 until `syncd stock release {sku}`").format(sku=p.merchant_sku)
+    if p.reason == "floor":
+        return _("the platform holds {value} back; the suppliers can serve {target}").format(
+            value=p.value, target=p.target)
+    if p.reason == "resend":
+        return _("an earlier write did not finish: sent again (a full value is safe to repeat)")
+    return ""
 
 
 def _note(r: dict[str, Any]) -> str:

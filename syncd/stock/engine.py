@@ -67,7 +67,9 @@ class Plan:
     value: int  # the full value to write
     before: int | None  # the value last confirmed (None: never written)
     supply: int  # what the suppliers can serve, before buffer and floor
-    note: str = ""  # held at the floor, held by the price guard, an intent left by a crash
+    note: str = ""  # held at the floor, held by the price guard, an intent left by a crash (English, for logs)
+    reason: str = ""  # the note's kind: "guard", "floor", "resend" (the CLI words it in the reader's language)
+    target: int | None = None  # what the suppliers allow, before the platform's floor
 
 
 @dataclass
@@ -87,6 +89,7 @@ class PassReport:
     calls: int = 0
     shop_errors: dict[str, str] = field(default_factory=dict)
     margin_low: list[tuple[str, str, int]] = field(default_factory=list)  # (shop, merchant SKU, margin fen)
+    covered: set[str] = field(default_factory=set)  # a due pass: the merchant SKUs it looked at afresh
 
 
 def stock_shops(rt: Any, only: Collection[str] | None = None) -> dict[str, StorefrontStock]:
@@ -168,8 +171,10 @@ def figures(rt: Any, wanted: Mapping[str, Collection[str]], now: datetime
 
 
 def run_pass(rt: Any, *, shops: Collection[str] | None = None, skus: Collection[str] | None = None,
-             dry_run: bool = False, read: bool = True) -> PassReport:
-    """One pass over the enabled shops (or ``shops``) and routed SKUs (or ``skus``)."""
+             dry_run: bool = False, read: bool = True, serve_due: bool = True) -> PassReport:
+    """One pass over the enabled shops (or ``shops``) and routed SKUs (or ``skus``). ``serve_due``: between its
+    write groups the pass writes through what pushes and files changed meanwhile (a long pass — thousands of
+    one-SKU Pinduoduo calls — must not hold a supplier's zero back), and drops those SKUs from its own plan."""
     report = PassReport()
     adapters = stock_shops(rt, shops)
     report.shops = sorted(adapters)
@@ -187,7 +192,7 @@ def run_pass(rt: Any, *, shops: Collection[str] | None = None, skus: Collection[
         report.plans += plans
         if not dry_run and plans:
             try:
-                write_shop(rt, shop_id, adapters[shop_id], plans, report)
+                write_shop(rt, shop_id, adapters[shop_id], plans, report, serve_due=serve_due)
             except (ReauthorizationRequired, AuthError) as err:  # this shop stops; the others go on
                 log.error("shop %s: stock writes stopped, the authorisation is refused (%s); the pull stage "
                           "pauses the shop until it is authorised again", shop_id, err)
@@ -228,23 +233,27 @@ def plan_shop(rt: Any, shop_id: str, routes: Mapping[str, Route], qty: formula.F
             report.unknown.append((shop_id, code))
             continue
         supply = formula.supply(route, qty) or 0
-        note = ""
+        note, reason = "", ""
         if held:
-            target, note = 0, "price guard: margin below the floor, kept at zero until `syncd stock release`"
+            target, note, reason = 0, "price guard: margin below the floor, kept at zero until `syncd stock release`", \
+                "guard"
         w = written.get((link.product_id, link.sku_id))
         floor = max(link.reserved or 0, (w.floor if w is not None else None) or 0)
         value = formula.with_floor(target, floor)
         if value > target:
             note = f"held at {value} by the platform (reserved / activity-locked); the suppliers can serve {target}"
+            reason = "floor"
         if w is not None and w.pending is None and w.value == value:
             report.unchanged += 1
             continue
         if w is not None and w.pending is None and w.refused == value:
             report.refused_kept += 1  # refused for good before: recorded, not sent again
             continue
-        if w is not None and w.pending is not None:
-            note = note or f"an earlier write of {w.pending} did not finish: sent again (a full value)"
-        plans.append(Plan(shop_id, link.product_id, link.sku_id, code, value, w.value if w else None, supply, note))
+        if w is not None and w.pending is not None and not note:
+            note = f"an earlier write of {w.pending} did not finish: sent again (a full value)"
+            reason = "resend"
+        plans.append(Plan(shop_id, link.product_id, link.sku_id, code, value, w.value if w else None, supply, note,
+                          reason, target))
     changed = [{k: v for k, v in m.items() if k != "_same"} for m in margin_rows.values() if not m["_same"]]
     if changed and not dry_run:
         with rt.db.begin() as s:
@@ -286,15 +295,24 @@ def batches(plans: Sequence[Plan], limit: int, within_product: bool) -> list[lis
 
 
 INTENT_GROUP = 200  # SKUs whose intent one transaction records (several one-SKU calls share it)
+GROUP_CALLS = 20  # calls per group: between groups the pass looks for pushed changes (a few seconds apart)
 
 
-def write_shop(rt: Any, shop_id: str, adapter: StorefrontStock, plans: Sequence[Plan], report: PassReport) -> None:
+def write_shop(rt: Any, shop_id: str, adapter: StorefrontStock, plans: Sequence[Plan], report: PassReport, *,
+               serve_due: bool = False) -> None:
     """Write these SKUs: intent committed before the calls, each call's result after it. An intent recorded for a
     call the pass never made is harmless: the next pass sends it (for the first time)."""
     pending = batches(plans, adapter.stock_batch_limit, adapter.batch_within_product)
     while pending:
+        if serve_due:
+            fresh = _serve_due(rt, report)
+            if fresh:  # written from newer figures than this pass planned with: not again, and not older
+                pending = [kept for b in pending if (kept := [p for p in b if p.merchant_sku not in fresh])]
+                if not pending:
+                    return
         group: list[list[Plan]] = []
-        while pending and (not group or sum(map(len, group)) + len(pending[0]) <= INTENT_GROUP):
+        while pending and len(group) < GROUP_CALLS and (
+                not group or sum(map(len, group)) + len(pending[0]) <= INTENT_GROUP):
             group.append(pending.pop(0))
         if rt.stop.is_set():
             return
@@ -304,6 +322,19 @@ def write_shop(rt: Any, shop_id: str, adapter: StorefrontStock, plans: Sequence[
                 return
             if not _call(rt, shop_id, adapter, batch, report):
                 return
+
+
+def _serve_due(rt: Any, report: PassReport) -> set[str]:
+    """A due pass inside a long pass; the merchant SKUs it looked at (written, or found already right)."""
+    with rt.db.read() as s:
+        if not intake.due(s):
+            return set()
+    inner = due_pass(rt)
+    report.written += inner.written
+    report.failed += inner.failed
+    report.refused += inner.refused
+    report.calls += inner.calls
+    return inner.covered
 
 
 def _call(rt: Any, shop_id: str, adapter: StorefrontStock, batch: Sequence[Plan], report: PassReport) -> bool:
@@ -398,8 +429,10 @@ def due_pass(rt: Any) -> PassReport:
     if not pairs:
         return PassReport()
     skus = routes_serving(rt.config.routes, pairs)
-    report = run_pass(rt, skus=skus, read=False) if skus else PassReport()
-    if not report.shop_errors:
-        with rt.db.begin() as s:
-            intake.clear_due(s, pairs, started)
+    report = run_pass(rt, skus=skus, read=False, serve_due=False) if skus else PassReport()
+    report.covered = set(skus)
+    # cleared even when a shop failed: its unfinished writes keep their intent and the next full pass sends them;
+    # keeping the marks would make this job call a failing shop every few seconds
+    with rt.db.begin() as s:
+        intake.clear_due(s, pairs, started)
     return report

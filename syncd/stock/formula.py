@@ -2,9 +2,10 @@
 
 sellable = Σ over the route's suppliers (the primary, then the fallback) of what each can serve, where a supplier
 serves ``its stock ÷ units per sale`` (floor division; a bundle serves as many as its scarcest part allows),
-minus the safety buffer (absolute or percent of that figure, rounded up; both given: the larger), capped by the
-maximum, floored at zero. A supplier whose figure is unknown (never read, or not trusted any more) adds nothing;
-a SKU none of whose suppliers is known has no target at all (nothing is written: unknown is not zero).
+minus the safety buffer (absolute or percent of that figure, rounded up; both given: the larger), times the shop's
+share (rounded down), capped by the maximum, floored at zero. A supplier whose figure is unknown (never read, or
+not trusted any more) adds nothing; a SKU none of whose suppliers is known has no target at all (nothing is
+written: unknown is not zero).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Rule:
     buffer_percent: float = 0.0
     max: int | None = None
     min_margin_fen: int | None = None
+    share_percent: float = 100.0  # the shop's part of what the suppliers can serve
 
 
 def rule_for(shop: StockBuffer, route: StockBuffer | None) -> Rule:
@@ -38,7 +40,8 @@ def rule_for(shop: StockBuffer, route: StockBuffer | None) -> Rule:
 
     margin = pick("min_margin")
     return Rule(buffer=int(pick("buffer") or 0), buffer_percent=float(pick("buffer_percent") or 0.0),
-                max=pick("max"), min_margin_fen=None if margin is None else fen(margin))
+                max=pick("max"), min_margin_fen=None if margin is None else fen(margin),
+                share_percent=float(getattr(shop, "share_percent", 100.0)))
 
 
 def sources(route: Route) -> list[tuple[str, list[tuple[str, int]]]]:
@@ -77,6 +80,8 @@ def sellable(route: Route, figures: Figures, rule: Rule) -> int | None:
         return None
     kept = max(rule.buffer, math.ceil(total * rule.buffer_percent / 100)) if total > 0 else 0
     value = total - kept
+    if rule.share_percent < 100:
+        value = math.floor(max(value, 0) * rule.share_percent / 100)
     if rule.max is not None:
         value = min(value, rule.max)
     return max(value, 0)

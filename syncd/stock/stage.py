@@ -15,7 +15,7 @@ from syncd.store.db import stage_lease
 
 log = logging.getLogger("syncd.stock")
 
-LEASE = timedelta(minutes=15)
+LEASE = timedelta(hours=1)  # a first pass over 10,000 one-SKU-a-call Pinduoduo SKUs takes ~20 minutes
 # One stock writer per process: the full pass waits for a due pass in flight; a due pass finding the full pass at
 # work leaves its marks for the next run (the full pass writes from the same figures anyway). Across replicas the
 # lease "stock" does the same.
@@ -30,10 +30,15 @@ def run(rt: Any, report: StageReport) -> None:
     for shop_id in catalog.due_shops(rt, clock.now()):
         if rt.stop.is_set():
             return
-        with scope(rt, report, f"catalog:{shop_id}", shop=shop_id):
+        with scope(rt, report, f"catalog:{shop_id}", shop=shop_id), \
+                stage_lease(rt.db, f"catalog:{shop_id}", rt.holder, LEASE):
             report.add_work(catalog.sync_shop(rt, shop_id, shops[shop_id]).skus)
-    with _WRITER, scope(rt, report, "pass"), stage_lease(rt.db, "stock", rt.holder, LEASE):
-        result = engine.run_pass(rt)
+    with scope(rt, report, "pass"), stage_lease(rt.db, "stock", rt.holder, LEASE):
+        read = engine.PassReport()
+        engine.read_suppliers(rt, rt.config.routes.values(), read)  # the due job may write meanwhile
+        with _WRITER:
+            result = engine.run_pass(rt, read=False)
+        result.read, result.read_errors = read.read, read.read_errors
         report.add_work(result.written)
         _log(result)
 

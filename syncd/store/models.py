@@ -194,6 +194,9 @@ class Shipment(Base):
         Index("ix_shipments_writeback_order", "writeback_state", "order_id", "id"),
         Index("ix_shipments_track", "track_final", "next_check_at"),
         Index("ix_shipments_created", "created_at", "carrier", "logistics_state"),  # the console per carrier (0010)
+        # the watch stage's parcel rules read the parcels still on their way, not every one ever delivered
+        # (revision 0011)
+        Index("ix_shipments_logistics_state", "logistics_state"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)

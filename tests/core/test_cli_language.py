@@ -47,7 +47,7 @@ def test_orders_show_in_chinese_labels_every_part(env: Path, tmp_path: Path, chi
     assert main(["orders", "show", "douyin-demo/H2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[:2] == ["订单 H2（店铺 douyin-demo，#2）", "  状态          暂扣（SKU 未配置路由）"]
-    assert lines[3].startswith("  付款          prepaid，付款时间 ")
+    assert lines[3].startswith("  付款          在线支付，付款时间 ")
     assert "暂扣记录：" in lines and "操作记录：" in lines and "供应商订单：" in lines
     assert lines[lines.index("包裹：") + 1] == "  （无）"
     assert main(["orders", "show", "douyin-demo/P1"]) == 0

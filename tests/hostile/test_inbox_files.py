@@ -128,7 +128,7 @@ def test_shared_string_longer_than_a_cell_may_be_is_rejected_before_openpyxl_loa
     def never(*_a, **_k):
         raise AssertionError("openpyxl must not open a workbook over the limits")
 
-    monkeypatch.setattr("syncd.adapters.dropfolder.readers.load_workbook", never)
+    monkeypatch.setattr("syncd.sheets.decode.load_workbook", never)
     assert openpyxl  # the real loader is replaced above
     path = hostile.huge_shared_string_xlsx(adapter.inbox_dir / "r.xlsx", string_mb=2, varied=True)
     error, *_rest, moved = _read_and_finish(adapter, path)

@@ -109,7 +109,7 @@ def test_logistics_stall_threshold_counts_only_quiet_parcels(seeded: tuple[Datab
 def test_provinces_from_the_parcels(seeded: tuple[Database, Any]) -> None:
     db, _ = seeded
     with db.engine.connect() as c:
-        rows = {r.province: r for r in provinces(c, PERIOD)}
+        rows = {r.province: r for r in provinces(c, PERIOD, NOW)}
     assert {p: (r.parcels, r.delivered) for p, r in rows.items()} == {"广东省": (2, 1), "浙江省": (2, 0), "": (1, 0)}
     assert rows["广东省"].delivery_days.median == 51 * H
 
@@ -174,6 +174,11 @@ def test_build_report_every_grouping_has_the_same_totals(seeded: tuple[Database,
     assert money_total.margin_fen == -750
     assert report.shops_without_commission == ["pdd"]
     assert report.speed and report.logistics
+    with db.engine.connect() as c:  # the totals added up from the groups equal the totals read on their own
+        assert report.totals == (speed(c, PERIOD, None, NOW)[0], logistics(c, PERIOD, None, NOW)[0],
+                                 margin(c, PERIOD, None, OPTIONS.commission_bp)[0])
+        assert report.provinces == provinces(c, PERIOD, NOW)
+        assert [r.key for r in report.logistics] == [r.key for r in logistics(c, PERIOD, by, NOW)]
 
 
 def test_build_report_refuses_an_unknown_grouping(seeded: tuple[Database, Any]) -> None:

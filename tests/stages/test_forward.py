@@ -186,3 +186,20 @@ def test_forward_given_one_refunded_order_whose_cancellation_row_cannot_be_built
     assert {sos[p].cancel_state for p in ("7101", "7201", "7202")} == {"notified"}
     h.stage("forward")
     assert Counter(r["订单号"] for r in h.exported_rows("acme") if "cancel" in r["_file"]) == cancelled  # once
+
+
+def test_forward_given_nothing_to_export_or_cancel_reads_once_and_takes_no_lease(db: Database, tmp_path: Path):
+    """The stage runs every few seconds and a batch is due every few minutes: an idle run costs one read."""
+    h = build(db, tmp_path)
+    h.shop.put(make_order("7301", _ago(30)))
+    h.stage("pull")
+    h.stage("route")
+    adapter = h.rt.suppliers["acme"]
+    assert forward.forward_file_supplier(h.rt, "acme", adapter) == 1  # work: the lease and the batch
+    before = db.statements.count
+    assert forward.forward_file_supplier(h.rt, "acme", adapter) == 0
+    assert db.statements.count - before <= 2  # BEGIN and one SELECT: no lease written, nothing else read
+    with db.begin() as s:  # a cancellation to pass on is work again, even with nothing pending
+        s.execute(update(SupplierOrder).values(cancel_state="requested"))
+    forward.forward_file_supplier(h.rt, "acme", adapter)
+    assert [r["_file"] for r in h.exported_rows("acme")][-1].endswith("-cancel.xlsx")

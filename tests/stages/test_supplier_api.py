@@ -750,3 +750,23 @@ def test_place_and_follow_cost_the_same_statements_for_twenty_orders_as_for_two(
         if unpaid:
             assert s.scalar(select(func.count()).select_from(SupplierOrder).where(SupplierOrder.paid)) == 22
     assert counts[1] == counts[0], counts
+
+
+@pytest.mark.parametrize("fallback", [True, False])
+def test_place_given_short_stock_costs_the_same_statements_for_twenty_orders_as_for_two(db, tmp_path, fallback):
+    """Short answers of a batch (fallback or hold) are recorded in one transaction, not one per order."""
+    counts = []
+    for n, base in ((2, 5500), (20, 5600)):
+        route = Route(sku="SKU-X", supplier=API, supplier_sku="610001:aa",
+                      **({"fallback_supplier": "beta", "fallback_sku": "B-X"} if fallback else {}))
+        h, fake = _build(db, tmp_path / str(n), {"SKU-X": route})
+        fake.stock = {"610001:aa": 0}
+        _route(h, *((str(base + i), ("SKU-X",)) for i in range(n)))
+        counts.append(_statements(db, lambda: h.stage("forward")))  # noqa: B023 - run at once
+        pids = [str(base + i) for i in range(n)]
+        if fallback:
+            assert sorted(r["订单号"] for r in h.exported_rows("beta")) == pids
+        else:
+            assert {_order(db, pid).hold_reason for pid in pids} == {"out_of_stock"}
+        assert fake.created() == 0
+    assert counts[1] == counts[0], counts

@@ -91,3 +91,31 @@ def test_metrics_count_skus_at_zero_margins_low_and_writes(db: Database) -> None
     assert got[("syncd_stock_margin_low", "shop")] == 1
     assert got[("syncd_stock_writes_total", "shop")] - before == 2
     assert got[("syncd_stock_skus_at_zero", "idle")] == 0
+
+
+def test_stock_held_at_the_platforms_floor_alerts_with_the_figure_shown(db: Database) -> None:
+    r = Rig(db, routes({"sku": "M-1", "supplier": "api", "supplier_sku": "A1"}))
+    r.add_supplier("api", FakeSource({"A1": (0, None)}))
+    f = r.add_shop("shop", FakeFront([sku("M-1", 1, reserved=4)]))
+    catalog.sync_shop(r, "shop", f)
+    engine.run_pass(r)
+
+    found = _findings(r)["stock_write_refused"]
+
+    assert [f.subject for f in found] == ["stock:write:shop:S1:M-1"]
+    assert "店铺显示 4 件" in found[0].lines[0]
+
+
+def test_a_released_margin_is_not_alerted_until_the_cost_rises_again(db: Database) -> None:
+    from syncd.stock import guard
+
+    r = _rig(db, zero=True)
+    engine.run_pass(r)
+    assert guard.release(r.db, "M-1", by="ops") == ["shop"]
+    engine.run_pass(r)
+    assert "stock_margin_low" not in _findings(r)
+
+    src: FakeSource = r.api_suppliers["api"]
+    src.figures["A1"] = (10, 4900)
+    engine.run_pass(r)
+    assert [f.severity for f in _findings(r)["stock_margin_low"]] == [Severity.CRITICAL]

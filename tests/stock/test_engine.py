@@ -333,3 +333,58 @@ def test_price_guard_holds_at_zero_until_released_and_again_on_a_further_rise(db
     src.figures["A1"] = (10, 3700)  # dearer than the cost released
     engine.run_pass(r)
     assert f.written[-1] == ("S1", 0)
+
+
+def test_a_push_during_a_long_pass_is_written_through_and_never_overwritten_by_the_older_plan(db: Database) -> None:
+    many = routes(*[{"sku": f"M-{i}", "supplier": "api", "supplier_sku": f"A{i}"} for i in range(30)])
+    r = Rig(db, many)
+    r.add_supplier("api", FakeSource({f"A{i}": (10 + i, None) for i in range(30)}))
+    f = r.add_shop("shop", FakeFront([sku(f"M-{i}", i, product=f"P{i:02d}") for i in range(30)], limit=1))
+    catalog.sync_shop(r, "shop", f)
+
+    def push_then_ok(ws: object) -> list[StockWriteResult]:  # the supplier pushes zeros during the first call
+        with r.db.begin() as s:
+            intake.record(s, "api", [SupplierStock("A5", 0), SupplierStock("A25", 0)], intake.PUSH)
+        return [StockWriteResult(w.sku_id, ok=True) for w in ws]  # type: ignore[attr-defined]
+    f.answers.append(push_then_ok)
+
+    engine.run_pass(r)
+
+    assert f.stock["S25"] == 0 and f.stock["S5"] == 0
+    assert [v for k, v in f.written if k == "S25"] == [0]  # the planned 35 is never sent
+    assert [v for k, v in f.written if k == "S5"] == [15, 0]  # sent in the group under way, then put right
+    assert all(f.stock[f"S{i}"] == 10 + i for i in range(30) if i not in (5, 25))
+
+
+def test_a_due_pass_that_fails_leaves_the_intent_for_the_next_pass_and_does_not_retry_every_few_seconds(
+        rig: Rig) -> None:
+    engine.run_pass(rig)
+    source(rig).figures["A1"] = (0, 1000)  # the supplier's API agrees with its push
+    with rig.db.begin() as s:
+        intake.record(s, "api", [SupplierStock("A1", 0)], intake.PUSH)
+    front(rig).calls.clear()
+    front(rig).answers.append(TransientError("system busy"))
+
+    engine.due_pass(rig)
+    assert engine.due_pass(rig).plans == []  # no mark left: the due job does not hammer the shop
+
+    assert written(rig)["S1"].pending == 0
+    engine.run_pass(rig)
+    assert front(rig).stock["S1"] == 0
+
+
+def test_catalog_check_reports_unrouted_codes_per_shop_and_routes_sold_nowhere(db: Database) -> None:
+    r = Rig(db, routes({"sku": "M-1", "supplier": "api", "supplier_sku": "A1"},
+                       {"sku": "M-2", "supplier": "api", "supplier_sku": "A2"},
+                       {"sku": "M-3", "supplier": "api", "supplier_sku": "A3"}))
+    a = r.add_shop("a", FakeFront([sku("M-1", 1), sku("NEW", 2), sku("M-3", 3, on_sale=False)]))
+    b = r.add_shop("b", FakeFront([sku("M-1", 11)]))
+    assert [(f.shop_id, f.kind) for f in catalog.check(r)] == [("a", "never_synced"), ("b", "never_synced")]
+    catalog.sync_shop(r, "a", a)
+    catalog.sync_shop(r, "b", b)
+
+    found = [(f.shop_id, f.kind, f.merchant_sku, f.detail) for f in catalog.check(r)]
+
+    assert found == [("a", "unrouted", "NEW", "P0 item 2"),
+                     ("*", "not_on_sale", "M-2", "not listed in any shop"),
+                     ("*", "not_on_sale", "M-3", "listed in a, not on sale")]

@@ -100,3 +100,20 @@ def test_margin_subtracts_cost_shipping_and_commission_in_fen() -> None:
     assert formula.margin_fen(5990, 3000, 400, 5.0) == 5990 - 3000 - 400 - 300  # 299.5 rounds up
     assert formula.margin_fen(None, 3000, 0, 0) is None
     assert fen(Decimal("12.34")) == 1234
+
+
+@pytest.mark.parametrize(("typed", "fen_"), [(4.15, 415), (0.1, 10), (3, 300), ("2.35", 235), ("0", 0)])
+def test_yuan_typed_in_a_config_file_becomes_exact_fen(typed: object, fen_: int) -> None:
+    assert fen(ShopStock.model_validate({"shipping": typed}).shipping) == fen_
+
+
+def test_yuan_with_more_than_two_decimals_is_refused() -> None:
+    with pytest.raises(ValueError, match="2 decimal places"):
+        ShopStock.model_validate({"min_margin": 12.345})
+
+
+def test_a_shops_share_splits_a_thin_stock_rounding_down() -> None:
+    assert formula.sellable(route(), {("a", "A1"): 12}, Rule(buffer=2, share_percent=60)) == 6
+    assert formula.sellable(route(), {("a", "A1"): 12}, Rule(buffer=2, share_percent=40)) == 4
+    assert formula.sellable(route(), {("a", "A1"): 1}, Rule(share_percent=50)) == 0
+    assert formula.rule_for(ShopStock(share_percent=30), StockBuffer(buffer=1)).share_percent == 30

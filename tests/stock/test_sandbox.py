@@ -8,6 +8,7 @@ import json
 import os
 import time
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -148,3 +149,28 @@ def test_a_malformed_push_from_the_genuine_sender_is_400(world: World) -> None:
 def test_a_supplier_that_does_not_exist_or_push_is_refused_like_a_bad_signature(world: World) -> None:
     assert _push(world, PUSH, _signed(PUSH), supplier="nobody")[0] == 401
     assert _push(world, PUSH, _signed(PUSH), supplier="yiwu-goods")[0] == 401  # a drop-folder supplier
+
+
+def test_the_callback_port_serves_each_suppliers_stock_push_beside_the_supplier_callbacks(world: World) -> None:
+    from syncd.callbacks import supplier_handler
+    from syncd.httpd import Listener
+    from syncd.stock.callbacks import register
+
+    listener = Listener(name="callback")
+    listener.register("POST", "/callbacks/suppliers", supplier_handler(world.rt))
+    paths = register(listener, world.rt)
+    listener.start()
+    try:
+        assert paths == ["/callbacks/suppliers/ali-factory/stock", "/callbacks/suppliers/hz-warehouse/stock"]
+        engine.run_pass(world.rt)
+        assert world.sandbox.partners is not None
+        world.sandbox.partners.stock_pushes_to(f"http://127.0.0.1:{listener.port}")
+        world.sandbox.partners.webhook.set_stock("HZ-C001-1M", 0)
+        with httpx.Client(timeout=10) as http:
+            assert world.sandbox.partners.webhook.deliver_stock_pushes(http) == 1
+            refused = http.post(f"http://127.0.0.1:{listener.port}/callbacks/suppliers/nobody/stock", content=PUSH)
+    finally:
+        listener.stop()
+    assert refused.status_code == 401
+    engine.due_pass(world.rt)
+    assert world.shown(CABLE) == {"douyin": 0, "pdd": 0, "taobao": 0}

@@ -212,3 +212,15 @@ def test_writeback_claim_on_either_database_uses_its_index(db: Database, tmp_pat
     plans = _claim_plans(db, _in_tx(db, lambda s: writeback._claim(h.rt, s, SHOP, clock.now())), "shipments")
     assert len(plans) == 2
     _uses(plans, "ix_shipments_writeback_order", "shipments", db=db, columns=("writeback_state",))
+
+
+def test_watch_parcel_rules_read_only_parcels_still_on_their_way(db: Database, tmp_path: Path) -> None:
+    """Delivered and returned parcels (every parcel, in time) are no business of the parcel rules."""
+    from syncd.alerts import facts
+    from syncd.alerts.config import AlertsConfig
+
+    build(db, tmp_path)
+    plans = _claim_plans(db, _in_tx(db, lambda s: facts._parcels(s, AlertsConfig(), clock.now())), "shipments")
+    assert len(plans) == 1
+    _uses(plans, "ix_shipments_logistics_state", "shipments", "(logistics_state=?)", db=db,
+          columns=("logistics_state",))

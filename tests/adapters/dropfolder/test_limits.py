@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from syncd.adapters.dropfolder.config import InboxLimits
-from syncd.adapters.dropfolder.limits import (
+from syncd.sheets.limits import (
     MB,
     InboxLimitError,
     capped_lines,
@@ -36,7 +36,7 @@ def scan(members: dict[str, bytes], limits: InboxLimits = LIMITS) -> None:
 
 
 def test_text_longer_than_a_cell_split_across_chunks_is_still_caught(monkeypatch):
-    monkeypatch.setattr("syncd.adapters.dropfolder.limits.CHUNK", 1000)  # the run spans a dozen chunks
+    monkeypatch.setattr("syncd.sheets.limits.CHUNK", 1000)  # the run spans a dozen chunks
     text = b"<sst><si><t>" + b"x" * 10_000 + b"</t></si></sst>"
     with pytest.raises(InboxLimitError, match="more than 2000 characters"):
         scan({"xl/sharedStrings.xml": text})
@@ -53,7 +53,7 @@ def test_xml_with_a_dtd_is_refused(marker):
 
 
 def test_rows_counted_across_chunks(monkeypatch):
-    monkeypatch.setattr("syncd.adapters.dropfolder.limits.CHUNK", 64)
+    monkeypatch.setattr("syncd.sheets.limits.CHUNK", 64)
     rows = b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (i, i) for i in range(1, 102))
     with pytest.raises(InboxLimitError, match="more than 100 rows"):
         scan({"xl/worksheets/sheet1.xml": b"<worksheet><sheetData>" + rows + b"</sheetData></worksheet>"},
@@ -123,7 +123,7 @@ def test_elements_outside_rows_do_not_count_as_cells_of_a_row():
 
 
 def test_cells_of_one_row_are_counted_across_chunks(monkeypatch):
-    monkeypatch.setattr("syncd.adapters.dropfolder.limits.CHUNK", 50)
+    monkeypatch.setattr("syncd.sheets.limits.CHUNK", 50)
     cells = b"".join(b'<c r="A1"><v>%d</v></c>' % i for i in range(200))
     with pytest.raises(InboxLimitError, match="more than 64 cells"):
         scan({"xl/worksheets/sheet1.xml": b'<worksheet><sheetData><row r="1">' + cells + b"</row></sheetData>"

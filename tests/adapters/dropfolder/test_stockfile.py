@@ -11,9 +11,9 @@ import pytest
 from syncd.adapters.dropfolder import DropFolderSupplier
 from syncd.adapters.dropfolder.config import InboxLimits
 from syncd.adapters.dropfolder.inbox import LIMIT_PREFIX
-from syncd.adapters.dropfolder.limits import InboxLimitError
 from syncd.adapters.dropfolder.stockfile import parse_stock_stream, price_cell, quantity_cell
 from syncd.domain import InboxFile
+from syncd.sheets.limits import InboxLimitError
 from syncd.stockmodel import SupplierStock
 
 WriteCsv = Callable[..., InboxFile]

@@ -1,4 +1,5 @@
-"""Bounds checked before a reply file is parsed: the zip structure of an .xlsx, and CSV line lengths.
+"""Bounds checked before a spreadsheet is parsed (a supplier's reply, the routes table): the zip structure of an
+.xlsx, and CSV line lengths.
 
 A supplier's file is outside input: a 1.2 MB .xlsx can unpack to gigabytes (a zip bomb), one shared
 string can be 1.5 GB, one row can hold millions of cells. Everything here reads in fixed-size chunks, so
@@ -12,9 +13,11 @@ import re
 import struct
 import zipfile
 from collections.abc import Iterator
-from typing import BinaryIO, TextIO
+from typing import Annotated, BinaryIO, TextIO
 
-from syncd.adapters.dropfolder.config import InboxLimits
+from pydantic import Field
+
+from syncd.config.models import StrictModel
 
 MB = 1024 * 1024
 CHUNK = 1 << 20
@@ -31,6 +34,32 @@ _ROW_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row(?=[\s/>])")
 _ROW_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?row\s*>")
 _STRING_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
 _DTD = (b"<!DOCTYPE", b"<!ENTITY")
+
+
+class InboxLimits(StrictModel):
+    """Bounds on one reply file, checked before and while it is read; a file over one is rejected.
+
+    The defaults keep the memory of reading any single file under 100 MB (tests/hostile measure it).
+    """
+
+    max_file_mb: Annotated[float, Field(gt=0, le=200)] = 20
+    """Size of the file as dropped."""
+    max_unpacked_mb: Annotated[float, Field(gt=0, le=1000)] = 100
+    """.xlsx: all members of the zip archive together, uncompressed."""
+    max_part_mb: Annotated[float, Field(gt=0, le=200)] = 8
+    """.xlsx: each member other than a worksheet (shared strings, styles…), uncompressed; read whole."""
+    max_ratio: Annotated[float, Field(ge=10, le=10_000)] = 200
+    """.xlsx: uncompressed / compressed size of a member (a zip bomb compresses 1000× and more)."""
+    max_rows: Annotated[int, Field(ge=1, le=1_000_000)] = 20_000
+    """Rows of the sheet read, empty ones included."""
+    max_columns: Annotated[int, Field(ge=3, le=1000)] = 64
+    """Cells of one row (header row included)."""
+    max_cells: Annotated[int, Field(ge=1000, le=50_000_000)] = 400_000
+    """Cells kept from the whole file (rows × columns of the header); what reading costs grows with it."""
+    max_cell_chars: Annotated[int, Field(ge=64, le=100_000)] = 2000
+    """Characters of one cell."""
+    max_error_rows: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    """Rejected rows: beyond this the file is wrong as a whole (wrong columns, wrong file), not row by row."""
 
 
 class InboxLimitError(ValueError):

@@ -1,0 +1,177 @@
+"""``syncd bench --fleet N``: an agency's fleet — N shops across the three platforms, the platforms' rate limits on.
+
+The sandbox serves a simulator per shop (``--shops-per-platform``), each with its own orders; the daemon pulls
+every shop every 20 s on its default rate budgets. ``--slow-shop`` makes one shop's API answer every call after
+5 s, ``--failing-shop`` makes another fail every call. The bench watches each shop's pull runs start (the
+``stage_runs`` row of the pull, read every second) and reports each shop's worst lag behind its schedule — the
+longest gap between two starts beyond the pull interval — for the healthy shops and for the slow or failing
+one apart, the peak RSS, and the flow-control refusals the simulators answered. It ends when every healthy
+shop's orders have gone the whole way (the slow shop's keep going: 5 s a call).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import resource
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from syncd.daemon import run_daemon
+from syncd.process import tune_for_daemon
+from syncd.runtime import build_runtime
+from syncd.sandboxrun import copy_sandbox_config, load_sandbox_config
+from syncd.settings import Settings
+from syncd.store.db import open_database
+from syncd.store.migrate import upgrade
+from syncd.store.models import Order, StageRun
+
+PLATFORMS = ("douyin", "pdd", "taobao")
+FLOW_CONTROL_CODES = {"douyin": "60000", "pdd": "70031", "taobao": "7"}
+PULL_SECONDS = 20.0
+LAST: dict[str, Any] = {}  # the figures of the last run (for --json)
+
+
+def fleet_layout(shops: int) -> list[tuple[str, str, str]]:
+    """(shop id, platform, simulator key) for ``shops`` shops spread over the platforms in turn."""
+    out = []
+    for i in range(shops):
+        platform = PLATFORMS[i % len(PLATFORMS)]
+        k = i // len(PLATFORMS) + 1
+        key = platform if k == 1 else f"{platform}-{k}"
+        out.append((f"{platform}-demo" if k == 1 else f"{platform}-{k:02d}", platform, key))
+    return out
+
+
+def worst_lags(starts: dict[str, list[float]], interval: float, end: float) -> dict[str, float]:
+    """Per shop, the longest wait beyond ``interval`` between two pull starts (and since the last one, at
+    ``end``): 0 when every run came on time."""
+    out = {}
+    for shop, times in starts.items():
+        points = [*sorted(times), end]
+        gaps = [b - a for a, b in itertools.pairwise(points)]
+        out[shop] = round(max([0.0, *(g - interval for g in gaps)]), 1)
+    return out
+
+
+def _start(per_shop: int, per_platform: int, data_dir: Path, slow: str | None,
+           failing: str | None) -> tuple[subprocess.Popen[str], str]:
+    from syncd.bench import _start_sandbox
+
+    extra = ("--shops-per-platform", str(per_platform), *(("--slow-shop", slow) if slow else ()),
+             *(("--failing-shop", failing) if failing else ()))
+    return _start_sandbox(per_shop, data_dir, True, PLATFORMS, extra)
+
+
+def run_fleet(shops: int = 50, orders: int = 10_000, *, slow: bool = False, failing: bool = False,
+              db_url: str | None = None, time_limit: float = 1800) -> dict[str, Any]:
+    import httpx
+
+    layout = fleet_layout(shops)
+    per_platform = math.ceil(shops / len(PLATFORMS))
+    per_shop = math.ceil(orders / shops)
+    # the second shop of Douyin answers slowly, the second of Pinduoduo fails: neither is the first shop
+    slow_key = "douyin-2" if slow and shops > 3 else None
+    failing_key = "pdd-2" if failing and shops > 4 else None
+    odd = {sid for sid, _p, key in layout if key in (slow_key, failing_key)}
+    healthy = [sid for sid, _p, _k in layout if sid not in odd]
+    with tempfile.TemporaryDirectory(prefix="syncd-fleet-") as tmp:
+        root = Path(tmp)
+        data_dir = root / "data"
+        sandbox, url = _start(per_shop, per_platform, data_dir, slow_key, failing_key)
+        try:
+            config_dir = copy_sandbox_config(root / "config")
+            config = load_sandbox_config(config_dir, url)
+            g = config.global_
+            config.global_ = g.model_copy(update={
+                "intervals": g.intervals.model_copy(update={"pull": PULL_SECONDS, "watch": 60.0}),
+                "supplier_poll_minutes": 0.25})
+            config.tracking = None
+            base = {p: config.shops[f"{p}-demo"] for p in PLATFORMS}
+            config.shops = {sid: base[p].model_copy(update={
+                "id": sid, "base_url": f"{url}/{key}", "rate_limits": {},
+                "pull": base[p].pull.model_copy(update={"overlap_minutes": 2})}) for sid, p, key in layout}
+            settings = Settings(config_dir=config_dir, data_dir=data_dir, database_url=db_url)
+            db = open_database(settings.db_url())
+            upgrade(db)
+            rt = build_runtime(settings, config, db)
+            tune_for_daemon()
+            t0 = time.monotonic()
+            starts: dict[str, set[float]] = {sid: set() for sid, _p, _k in layout}
+            last = [0.0]
+            expected = per_shop * len(healthy)
+
+            def sample() -> None:
+                if time.monotonic() - last[0] < 1.0:
+                    return
+                last[0] = time.monotonic()
+                with db.read() as s:
+                    for scope, at in s.execute(select(StageRun.scope, StageRun.last_started_at)
+                                               .where(StageRun.stage == "pull")).all():
+                        if scope in starts and at is not None:
+                            starts[scope].add(at.timestamp())
+
+            def done() -> bool:
+                if time.monotonic() - t0 > time_limit:
+                    return True
+                if int(time.monotonic() - t0) % 3:
+                    return False
+                with db.read() as s:
+                    got = s.scalar(select(func.count()).select_from(Order).where(Order.shop_id.in_(healthy))) or 0
+                    open_ = s.scalar(select(func.count()).select_from(Order).where(
+                        Order.shop_id.in_(healthy), Order.state.in_(["new", "routed", "placed"]))) or 0
+                return got >= expected and open_ == 0
+
+            run_daemon(rt, install_signals=False, until=done, on_tick=sample)
+            wall = time.monotonic() - t0
+            end = time.time()
+            peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            with db.read() as s:
+                by_state = dict(s.execute(select(Order.state, func.count()).where(Order.shop_id.in_(healthy))
+                                          .group_by(Order.state)).all())
+            refusals = 0
+            for _sid, platform, key in layout:
+                r = httpx.get(f"{url}/{key}/_sandbox/state", timeout=30)
+                if r.status_code == 200:
+                    refusals += int(r.json().get("errors", {}).get(FLOW_CONTROL_CODES[platform], 0))
+            rt.close()
+            db.dispose()
+        finally:
+            sandbox.terminate()
+            sandbox.wait(timeout=30)
+    lags = worst_lags({k: list(v) for k, v in starts.items()}, PULL_SECONDS, end)
+    healthy_lags = {sid: lags[sid] for sid in healthy}
+    return {
+        "shops": shops, "orders": per_shop * shops, "healthy_shops": len(healthy), "wall_seconds": round(wall, 1),
+        "healthy_orders_by_state": by_state,
+        "left_unsettled": sum(by_state.get(s, 0) for s in ("new", "routed", "placed")),
+        "worst_lag_seconds_healthy": max(healthy_lags.values(), default=0.0),
+        "pull_interval_seconds": PULL_SECONDS,
+        "worst_lag_seconds_by_shop": lags,
+        "slow_shop": next((sid for sid, _p, k in layout if k == slow_key), None),
+        "failing_shop": next((sid for sid, _p, k in layout if k == failing_key), None),
+        "peak_rss_mb": round(peak_rss_mb, 1), "flow_control_refusals": refusals,
+    }
+
+
+def main(args: Any) -> int:
+    shops = int(args.fleet)
+    orders = int(args.orders)
+    print(f"syncd bench --fleet: {shops} shops over {', '.join(PLATFORMS)}, {orders} orders, rate limits on"
+          f"{', one shop answering in 5 s' if args.slow_shop else ''}"
+          f"{', one shop failing every call' if args.failing_shop else ''}", flush=True)
+    r = run_fleet(shops, orders, slow=bool(args.slow_shop), failing=bool(args.failing_shop), db_url=args.postgres)
+    LAST.clear()
+    LAST.update(r)
+    import json
+
+    print(json.dumps(r, ensure_ascii=False, indent=2))
+    print(f"\nworst lag of a healthy shop behind its pull schedule: {r['worst_lag_seconds_healthy']} s "
+          f"(aim: at most one pull interval, {r['pull_interval_seconds']:.0f} s); peak RSS {r['peak_rss_mb']} MB "
+          f"(aim: < 300); flow-control refusals {r['flow_control_refusals']} (aim: 0)")
+    return 0 if r["left_unsettled"] == 0 else 1

@@ -1,0 +1,37 @@
+"""The fleet bench: shops spread over the platforms, lags read from pull starts, and the sandbox's fleet."""
+
+from __future__ import annotations
+
+import httpx
+
+from syncd.adapters.sandbox.bundle import Sandbox
+from syncd.bench_fleet import fleet_layout, worst_lags
+
+
+def test_fleet_layout_spreads_the_shops_over_the_platforms_one_simulator_each() -> None:
+    layout = fleet_layout(50)
+    assert len(layout) == 50 and len({sid for sid, _p, _k in layout}) == 50
+    by_platform = {p: sum(1 for _s, q, _k in layout if q == p) for p in ("douyin", "pdd", "taobao")}
+    assert by_platform == {"douyin": 17, "pdd": 17, "taobao": 16}
+    assert layout[:4] == [("douyin-demo", "douyin", "douyin"), ("pdd-demo", "pdd", "pdd"),
+                          ("taobao-demo", "taobao", "taobao"), ("douyin-02", "douyin", "douyin-2")]
+    assert len({key for _s, _p, key in layout}) == 50
+
+
+def test_worst_lag_is_the_longest_gap_between_pull_starts_beyond_the_interval() -> None:
+    lags = worst_lags({"a": [0, 20, 40, 60], "b": [0, 20, 65, 80], "c": [0]}, 20.0, end=85)
+    assert lags == {"a": 5.0, "b": 25.0, "c": 65.0}  # a: 25 s since its last start; c never ran again
+
+
+def test_sandbox_fleet_serves_a_simulator_per_shop_one_slow_one_failing() -> None:
+    with Sandbox(orders=5, seed=4, shops_per_platform=2, bot_interval=None, partners=False,
+                 slow_shop="douyin-2", failing_shop="pdd-2", slow_seconds=0.0, fault_rate=0) as box:
+        assert set(box.storefronts) == {"douyin", "pdd", "taobao", "douyin-2", "pdd-2", "taobao-2"}
+        states = {key: httpx.get(f"{box.url}/{key}/_sandbox/state", timeout=10) for key in box.storefronts}
+        assert all(r.status_code == 200 for r in states.values())
+        first, second = (set(box.storefronts[k].book.orders) for k in ("douyin", "douyin-2"))
+        assert len(first) == len(second) == 5 and not first & second  # orders of their own
+        failing = httpx.post(f"{box.url}/pdd-2/api/router", timeout=10)
+        assert failing.status_code == 503
+        working = httpx.post(f"{box.url}/pdd/api/router", timeout=10)
+        assert working.status_code != 503

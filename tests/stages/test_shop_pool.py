@@ -1,0 +1,109 @@
+"""Shops in a stage's bounded pool of workers: a slow or failing shop delays no other shop's next run."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from syncd.stages import runner
+from syncd.stages.runner import StageReport, for_each_shop
+from syncd.store.db import Database
+from tests.fakes import FakeStorefront
+from tests.stages.harness import Harness, build
+
+
+@pytest.fixture
+def h(db: Database, tmp_path: Path) -> Harness:
+    harness = build(db, tmp_path)
+    for n in range(2, 7):
+        harness.rt.storefronts[f"shop{n}"] = FakeStorefront()
+    # a run waits for its shops at most this long (the pull's interval, 0.05 s, times WAIT_SHARE)
+    harness.rt.config.global_ = harness.rt.config.global_.model_copy(update={
+        "intervals": harness.rt.config.global_.intervals.model_copy(update={"pull": 0.05})})
+    scheduled = runner.SCHEDULED.set(True)  # as the daemon's scheduler runs the stages
+    yield harness
+    runner.SCHEDULED.reset(scheduled)
+    harness.rt.close()
+
+
+def test_a_shop_stuck_in_its_run_is_not_waited_for_and_the_others_run_again(h: Harness) -> None:
+    release = threading.Event()
+    runs: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def work(shop: str) -> int:
+        with lock:
+            runs[shop] = runs.get(shop, 0) + 1
+        if shop == "shop1":  # its platform answers in minutes: stuck until the test lets it go
+            assert release.wait(timeout=30)
+        return 1
+
+    pool_of = h.rt.shop_pools.get
+
+    def others_done() -> None:
+        for n in range(2, 7):
+            pool_of("pull").busy[f"shop{n}"].result(timeout=30)  # type: ignore[union-attr]
+
+    first = StageReport("pull")
+    for_each_shop(h.rt, first, work)  # returns though shop1 is still at work
+    others_done()
+    second = StageReport("pull")
+    for_each_shop(h.rt, second, work)
+    others_done()
+    assert {s: n for s, n in runs.items() if s != "shop1"} == {f"shop{n}": 2 for n in range(2, 7)}
+    assert runs["shop1"] == 1  # not started a second time while its first run goes on
+    assert second.skipped == [("shop1", "its work from an earlier run is still going")]
+    release.set()
+    pool = h.rt.shop_pools["pull"]
+    pool.busy["shop1"].result(timeout=30)
+    third = StageReport("pull")
+    for_each_shop(h.rt, third, work)
+    assert runs["shop1"] == 2 and third.skipped == []
+
+
+def test_a_shop_failing_every_call_fails_alone(h: Harness) -> None:
+    def work(shop: str) -> int:
+        if shop == "shop3":
+            from syncd.errors import SyncdError
+
+            raise SyncdError("every call refused")
+        return 1
+
+    report = StageReport("pull")
+    for_each_shop(h.rt, report, work)
+    pool = h.rt.shop_pools["pull"]
+    for future in pool.busy.values():
+        future.result(timeout=30)
+    assert report.failures == [("shop3", "every call refused")]
+    assert report.work == 5
+
+
+def test_the_pool_is_bounded_and_grows_with_the_shops(h: Harness) -> None:
+    for_each_shop(h.rt, StageReport("pull"), lambda shop: 1)
+    assert h.rt.shop_pools["pull"].workers == 4  # six shops: at least four workers
+    for n in range(7, 71):
+        h.rt.storefronts[f"shop{n}"] = FakeStorefront()
+    for_each_shop(h.rt, StageReport("pull"), lambda shop: 1)
+    assert h.rt.shop_pools["pull"].workers == runner.MAX_PARALLEL_SHOPS == 16  # seventy shops: bounded
+
+
+def test_outside_the_scheduler_a_run_waits_for_every_shop(h: Harness) -> None:
+    """``syncd once``: the stages after the pull must see what every shop's pull brought."""
+    import time
+
+    scheduled = runner.SCHEDULED.set(False)
+    try:
+        def work(shop: str) -> int:
+            if shop == "shop1":
+                end = time.monotonic() + 0.3  # longer than the run would wait under the scheduler (0.04 s)
+                while time.monotonic() < end:
+                    pass
+            return 1
+
+        report = StageReport("pull")
+        for_each_shop(h.rt, report, work)
+        assert report.work == 6  # shop1's work is in: the run waited for it
+    finally:
+        runner.SCHEDULED.reset(scheduled)
