@@ -1,0 +1,76 @@
+"""The console's overview reads ranges of its indexes, not every order: SQLite's plans, with the statistics a
+database of a million orders has (ANALYZE of the benchmark's data, written into sqlite_stat1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from syncd import clock
+from syncd.console import data
+from syncd.status import OrderFilter, list_orders
+from syncd.store.db import Database, open_database
+from syncd.store.migrate import upgrade
+
+# what ANALYZE wrote for a million orders over 90 days in 3 shops (the measurement in docs/console.md)
+STATS = [("orders", "ix_orders_shop_state", "1000000 333334 55556"),
+         ("orders", "ix_orders_seen_shop_state", "1000000 1 1 1"),
+         ("orders", "ix_orders_state_ship_by", "1000000 142858 1"),
+         ("orders", "ix_orders_state_recheck", "1000000 142858 142858"),
+         ("orders", "ix_orders_state", "1000000 142858"),
+         ("orders", "ix_orders_platform_order_id", "1000000 1"),
+         ("orders", "uq_orders_shop_order", "1000000 333334 1")]
+
+
+@pytest.fixture
+def big(tmp_path: Path) -> Iterator[Database]:
+    path = tmp_path / "syncd.db"
+    db = open_database(f"sqlite:///{path}")
+    upgrade(db)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        conn.exec_driver_sql("DELETE FROM sqlite_stat1")
+        for row in STATS:
+            conn.exec_driver_sql("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)", row)
+    db.dispose()  # statistics are read when a connection opens
+    db = open_database(f"sqlite:///{path}")
+    yield db
+    db.dispose()
+
+
+def _plans(db: Database, run: Any) -> list[str]:
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, many: bool) -> None:
+        if not many and "FROM orders" in statement:
+            seen.append((statement, params))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        run()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    assert seen
+    with db.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        return [" / ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params)) for sql, params in seen]
+
+
+def test_overview_counts_given_a_million_orders_read_only_the_weeks_index_range(big: Database):
+    now = clock.now()
+    [plan] = _plans(big, lambda: data.orders_by_shop_state(big, now - timedelta(days=7), now - timedelta(days=1)))
+    assert "ix_orders_seen_shop_state (first_seen_at>?)" in plan, plan
+    assert "SCAN orders" not in plan, plan
+
+
+def test_urgent_orders_given_a_million_orders_walk_the_ship_by_index_per_state(big: Database):
+    plans = _plans(big, lambda: list_orders(big, OrderFilter(late_within=12, limit=20)))
+    walks = [p for p in plans if "ix_orders_state_ship_by" in p]
+    assert len(walks) == 4, plans  # new, routed, placed, held
+    assert not any("TEMP B-TREE" in p for p in walks), walks
