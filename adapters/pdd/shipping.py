@@ -3,13 +3,17 @@
 The first parcel is the order's shipment (``pdd.logistics.online.send``: the whole order becomes 已发货);
 further parcels of a split order are extra parcels (``pdd.order.upload.extra.logistics``), which the
 platform accepts only after the main shipment. PDD has no idempotency key, so nothing is sent blindly
-twice: a parcel sent before with an unknown outcome (``attempted``), a split order, and every refusal
-are settled by reading the order back and looking for our tracking number.
+twice: a parcel sent before with an unknown outcome (``attempted``) and every refusal are settled by reading
+the order back (``pdd.order.information.get``) and looking for our tracking number. PDD refuses a first
+shipment of an order already shipped, so a split order's first parcel goes straight out (a refusal shows
+whether another parcel went first), and once this process has sent an order's main shipment its further
+parcels go straight to the extra-parcel API: no read on the ordinary path.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -21,6 +25,7 @@ log = logging.getLogger("syncd.adapters.pdd")
 
 SEND_API = "pdd.logistics.online.send"
 EXTRA_API = "pdd.order.upload.extra.logistics"
+REMEMBERED = 10_000  # orders per shop whose main shipment this process knows is out (order numbers only)
 
 Outcome = Literal["sent", "present", "taken"]  # sent now / already on the order / main shipment is another's
 State = Callable[[str], tuple[bool, list[str]]]  # order_sn → (shipped, tracking numbers on the order)
@@ -33,14 +38,23 @@ class Shipper:
         self._client = client
         self._carrier_id = carrier_id
         self._state = state
+        self._main_sent: OrderedDict[str, None] = OrderedDict()  # orders whose main shipment is on the platform
+
+    def _remember(self, order_sn: str) -> None:
+        self._main_sent[order_sn] = None
+        self._main_sent.move_to_end(order_sn)
+        while len(self._main_sent) > REMEMBERED:
+            self._main_sent.popitem(last=False)
 
     def ship(self, order_sn: str, parcels: Sequence[Parcel], whole_order: bool) -> ShipResult:
         """Report the parcels; ``already_shipped`` when every one was on the order before we sent anything."""
         if not parcels:
             raise ValueError(f"ship: no parcels for order {order_sn}")
         todo = [(p, self._carrier_id(p.carrier)) for p in parcels]
-        shipped: bool | None = None  # not read: a whole order's first try goes straight out
-        if not (whole_order and len(parcels) == 1) or any(p.attempted for p in parcels):
+        shipped: bool | None = None  # not read: the first parcel goes straight out (a refusal is read back)
+        if order_sn in self._main_sent and not whole_order and not any(p.attempted for p in parcels):
+            shipped = True  # its main shipment went out from here: the rest are extra parcels
+        elif any(p.attempted for p in parcels):  # an unknown outcome: what the order shows is not sent again
             shipped, numbers = self._state(order_sn)
             have = {_key(n) for n in numbers}
             todo = [(p, ident) for p, ident in todo if _key(p.tracking_no) not in have]
@@ -53,6 +67,7 @@ class Shipper:
         if shipped is not True:
             parcel, ident = todo[0]
             outcome = self._send_first(order_sn, parcel, ident, whole_order)
+            self._remember(order_sn)  # sent, present or another parcel's: the order is shipped either way
             outcomes.append(outcome)
             if outcome != "taken":
                 todo = todo[1:]

@@ -54,9 +54,8 @@ def test_ship_given_a_whole_order_sends_it_with_the_carrier_id_without_reading_f
     assert "redelivery_type" not in sent
 
 
-def test_ship_given_two_parcels_sends_the_first_then_the_second_as_an_extra_parcel(
+def test_ship_given_two_parcels_sends_the_first_then_the_second_as_an_extra_parcel_without_reading(
         adapter: PddAdapter, api: respx.MockRouter, carriers: respx.Route) -> None:
-    info = route(api, INFO).mock(return_value=_info(status=1, tracking=""))
     send = route(api, SEND).mock(return_value=ok(SEND_KEY, {"is_success": True}))
     extra = route(api, EXTRA).mock(return_value=ok(EXTRA_KEY, {"success": True}))
     parcels = [_parcel("zhongtong", "ZT0001000100", "p1", ((LINE_A, 2),)),
@@ -64,8 +63,7 @@ def test_ship_given_two_parcels_sends_the_first_then_the_second_as_an_extra_parc
 
     result = adapter.ship(ORDER, parcels, whole_order=False)
 
-    assert result == ShipResult(already_shipped=False)
-    assert info.call_count == 1
+    assert result == ShipResult(already_shipped=False)  # no pdd.order.information.get (assert_all_mocked)
     assert form(send.calls.last.request)["tracking_number"] == "ZT0001000100"
     sent = form(extra.calls.last.request)
     assert sent["order_sn"] == ORDER
@@ -74,7 +72,9 @@ def test_ship_given_two_parcels_sends_the_first_then_the_second_as_an_extra_parc
 
 def test_ship_given_a_split_order_already_shipped_by_the_other_parcel_uploads_ours_as_extra(
         adapter: PddAdapter, api: respx.MockRouter, carriers: respx.Route) -> None:
-    route(api, INFO).mock(return_value=_info(tracking="YT9999999999"))
+    # shipped by another process (or before a restart): the first shipment is refused, the read-back shows why
+    route(api, SEND).mock(return_value=fail(52101, "业务处理失败", "订单已发货，请勿重复发货"))
+    info = route(api, INFO).mock(return_value=_info(tracking="YT9999999999"))
     extra = route(api, EXTRA).mock(return_value=ok(EXTRA_KEY, {"success": True}))
 
     result = adapter.ship(ORDER, [_parcel(lines=((LINE_B, 1),))], whole_order=False)
@@ -82,6 +82,19 @@ def test_ship_given_a_split_order_already_shipped_by_the_other_parcel_uploads_ou
     assert result == ShipResult(already_shipped=False)
     assert json.loads(form(extra.calls.last.request)["extra_track_list"]) == [
         {"shipping_id": 115, "tracking_number": "ZT7881234567890"}]
+    assert info.call_count == 1
+
+
+def test_ship_given_a_later_parcel_of_an_order_this_process_shipped_sends_it_as_extra_at_once(
+        adapter: PddAdapter, api: respx.MockRouter, carriers: respx.Route) -> None:
+    send = route(api, SEND).mock(return_value=ok(SEND_KEY, {"is_success": True}))
+    extra = route(api, EXTRA).mock(return_value=ok(EXTRA_KEY, {"success": True}))
+    adapter.ship(ORDER, [_parcel("zhongtong", "ZT0001000100", "p1", ((LINE_A, 2),))], whole_order=False)
+
+    result = adapter.ship(ORDER, [_parcel("shunfeng", "SF0002000200", "p2", ((LINE_B, 1),))], whole_order=False)
+
+    assert result == ShipResult(already_shipped=False)  # neither read nor refused first
+    assert send.call_count == 1 and extra.call_count == 1
 
 
 def test_ship_given_attempted_and_our_number_on_the_order_reads_back_and_sends_nothing(
@@ -167,6 +180,7 @@ def test_ship_given_a_lost_answer_then_already_shipped_counts_as_done_not_twice(
 
 def test_ship_given_an_extra_parcel_refused_but_present_counts_as_done(
         adapter: PddAdapter, api: respx.MockRouter, carriers: respx.Route) -> None:
+    route(api, SEND).mock(return_value=fail(52101, "业务处理失败", "订单已发货，请勿重复发货"))
     info = route(api, INFO).mock(side_effect=[_info(tracking="YT1111111111"),
                                               _info(tracking="YT1111111111", extra=("ZT7881234567890",))])
     route(api, EXTRA).mock(return_value=fail(52101, "运单号重复"))
@@ -177,6 +191,7 @@ def test_ship_given_an_extra_parcel_refused_but_present_counts_as_done(
 
 def test_ship_given_an_extra_parcel_refused_and_missing_raises_it(
         adapter: PddAdapter, api: respx.MockRouter, carriers: respx.Route) -> None:
+    route(api, SEND).mock(return_value=fail(52101, "业务处理失败", "订单已发货，请勿重复发货"))
     route(api, INFO).mock(return_value=_info(tracking="YT1111111111"))
     route(api, EXTRA).mock(return_value=fail(52101, "运单号格式错误"))
 
@@ -190,6 +205,7 @@ def test_ship_given_the_platform_answers_false_raises_rejected(
         flag: str) -> None:
     route(api, api_type).mock(return_value=ok(key, {flag: False}))
     if api_type == EXTRA:  # a split order already shipped by its other parcel
+        route(api, SEND).mock(return_value=fail(52101, "业务处理失败", "订单已发货，请勿重复发货"))
         route(api, INFO).mock(return_value=_info(tracking="YT1111111111"))
 
     with pytest.raises(RejectedError, match=f"{flag}=false"):
