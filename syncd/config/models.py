@@ -62,8 +62,6 @@ class ShopStock(StockBuffer):
     """How often the shop's product listing is read again (``syncd catalog sync SHOP`` reads it now)."""
     shipping: Yuan = Decimal(0)
     """Shipping the seller pays per sale (yuan), counted in the margin."""
-    commission_percent: Annotated[Decimal, Field(ge=0, le=100)] = Decimal(0)
-    """The platform's commission, percent of the storefront price, counted in the margin."""
     zero_on_low_margin: bool = False
     """Price guard: when the margin falls below min_margin, also set the SKU's stock to zero until a person
     decides (``syncd stock release``)."""

@@ -205,7 +205,8 @@ def plan_shop(rt: Any, shop_id: str, routes: Mapping[str, Route], qty: formula.F
     """The SKUs of one shop whose target differs from what was written (or whose write is unfinished); the
     price guard's margins recorded on the way."""
     shop = rt.config.shops[shop_id].stock
-    shipping, commission = fen(shop.shipping), float(shop.commission_percent)
+    # the shop's one commission rate, the same the margin reports use (shops/*.yaml commission_percent)
+    shipping, commission = fen(shop.shipping), float(rt.config.shops[shop_id].commission_percent or 0)
     with rt.db.read() as s:
         links = s.execute(select(StockCatalog.product_id, StockCatalog.sku_id, StockCatalog.merchant_sku,
                                  StockCatalog.price_fen, StockCatalog.reserved)
