@@ -33,7 +33,9 @@ from tests.fakes import make_order
 from tests.stages.harness import Harness, build
 
 OUTAGE_RUNS = 30  # every stage runs this many times while the database is away (30 s at 1 s intervals)
-STAGE_NAMES = [name for name in STAGES if name != "reconcile"]  # reconcile's first run waits 10 minutes
+# reconcile's first run waits 10 minutes; stock and stock_due return before touching the database while no shop
+# keeps stock (as here: tests/stock covers them, and their outage goes through the same runner)
+STAGE_NAMES = [name for name in STAGES if name not in ("reconcile", "stock", "stock_due")]
 
 
 class DroppingProxy:
