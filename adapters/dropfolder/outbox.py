@@ -12,14 +12,12 @@ import csv
 import io
 import logging
 import re
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -27,47 +25,17 @@ from syncd.adapters.dropfolder.config import Column
 from syncd.adapters.dropfolder.files import FILE_MODE, atomic_write
 from syncd.clock import shanghai_text
 from syncd.domain import OutboxBatch, OutboxRow
+from syncd.sheets.cells import clean_text, csv_safe
 
 log = logging.getLogger(__name__)
 
 CSV_CODECS = {"utf-8-sig": "utf-8-sig", "gbk": "gb18030"}  # gb18030 is a superset of GBK: nothing fails
 
-# A cell starting with one of these is run as a formula when Excel opens a CSV (CSV injection);
-# buyer notes are buyer-controlled. Plain numbers and phone numbers ("+86 138...") are left alone.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER_LIKE = re.compile(r"[+-]?\d[\d\s()-]*")
 _PATH_SEPARATORS = re.compile(r"[/\\\x00]")
 CANCEL_PREFIX = "取消-"
 CANCEL_HEADER = "操作"
 CANCEL_ACTION = "取消"
 CANCEL_SHEET = "取消订单"
-
-
-def clean_text(value: str) -> str:
-    """Text that any spreadsheet writer accepts: no XML-illegal control characters, no lone surrogates."""
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    return value.encode("utf-8", "replace").decode("utf-8")
-
-
-def _formula_view(value: str) -> str:
-    """The cell as a spreadsheet may read it: leading blanks and invisible characters (zero-width, BOM,
-    soft hyphen…) dropped, full-width and small forms (＝＋－＠, ﹦﹢﹣) folded to ASCII."""
-    start = 0
-    while start < len(value) and value[start] not in "\t\r" and (
-            value[start].isspace() or unicodedata.category(value[start]) == "Cf"):
-        start += 1
-    return unicodedata.normalize("NFKC", value[start:start + 1]) + value[start + 1:]
-
-
-def csv_safe(value: str) -> str:
-    """Defuse a CSV cell Excel would evaluate as a formula by prefixing an apostrophe.
-
-    Also when the formula sign hides behind spaces or zero-width characters, or is a full-width one.
-    """
-    view = _formula_view(value)
-    if view.startswith(_FORMULA_START) and not _NUMBER_LIKE.fullmatch(view):
-        return "'" + value
-    return value
 
 
 def cell_text(row: OutboxRow, field: str) -> str:

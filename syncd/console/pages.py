@@ -28,7 +28,7 @@ from syncd.errors import SyncdError
 from syncd.i18n import _, ngettext
 from syncd.reports import GROUPINGS, Period, ReportOptions, build_report
 from syncd.reports.render import GROUP_WORDS, sections
-from syncd.reports.render import _screen as cell_text  # the reports' one cell format (yuan, durations, shares)
+from syncd.reports.render import screen_text as cell_text  # the reports' one cell format (yuan, durations, shares)
 from syncd.status import OrderFilter, list_orders, order_details
 from syncd.store.db import Database
 from syncd.store.models import Order

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from syncd.i18n import N_, _
 from syncd.money import fen_text
 from syncd.reports.model import TOTAL, Distribution, LogisticsRow, MarginRow, ProvinceRow, Report, SpeedRow
+from syncd.sheets.cells import clean_text, csv_safe
 from syncd.views import table
 
 Kind = Literal["text", "int", "yuan", "duration", "days", "share"]
@@ -132,7 +133,7 @@ def sections(report: Report) -> list[Section]:
             margin_section(report)]
 
 
-def _screen(kind: Kind, value: Any) -> str:
+def screen_text(kind: Kind, value: Any) -> str:
     if value is None:
         return "-"
     formats: dict[Kind, Callable[[Any], str]] = {
@@ -166,16 +167,14 @@ def text(report: Report, heading: str) -> str:
     out = [heading]
     for sec in sections(report):
         right = [i for i, k in enumerate(sec.kinds) if k != "text"]
-        body = table(sec.headers, [[_screen(k, v) for k, v in zip(sec.kinds, row, strict=True)] for row in sec.rows],
-                     right=right) if sec.rows else _("(nothing in this period)")
+        cells = [[screen_text(k, v) for k, v in zip(sec.kinds, row, strict=True)] for row in sec.rows]
+        body = table(sec.headers, cells, right=right) if sec.rows else _("(nothing in this period)")
         out += ["", f"== {sec.title} ==", body, *sec.notes]
     return "\n".join(out) + "\n"
 
 
 def _defused(value: Any) -> Any:
-    # the drop-folder outbox's defuser: a report is a spreadsheet like the supplier files
-    from syncd.adapters.dropfolder.outbox import clean_text, csv_safe
-
+    # the same defuser as the drop-folder outbox's: a report is a spreadsheet like the supplier files
     return csv_safe(clean_text(value)) if isinstance(value, str) else value
 
 
