@@ -21,6 +21,8 @@ def test_fleet_layout_spreads_the_shops_over_the_platforms_one_simulator_each() 
 def test_worst_lag_is_the_longest_gap_between_pull_starts_beyond_the_interval() -> None:
     lags = worst_lags({"a": [0, 20, 40, 60], "b": [0, 20, 65, 80], "c": [0]}, 20.0, end=85)
     assert lags == {"a": 5.0, "b": 25.0, "c": 65.0}  # a: 25 s since its last start; c never ran again
+    # from the daemon's start: a shop whose first pull came 30 s late (queued behind others) is 30 s behind
+    assert worst_lags({"d": [30, 50]}, 20.0, end=60, begin=0) == {"d": 30.0}
 
 
 def test_sandbox_fleet_serves_a_simulator_per_shop_one_slow_one_failing() -> None:

@@ -25,6 +25,8 @@ def h(db: Database, tmp_path: Path) -> Harness:
     scheduled = runner.SCHEDULED.set(True)  # as the daemon's scheduler runs the stages
     yield harness
     runner.SCHEDULED.reset(scheduled)
+    for pool in harness.rt.shop_pools.values():  # the shops still at work finish before the database goes
+        pool.pool.shutdown(wait=True)
     harness.rt.close()
 
 
