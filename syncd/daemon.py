@@ -206,7 +206,12 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
         scheduler.shutdown(wait=False)
         if listener is not None:
             listener.stop()
+        deadline = time.monotonic() + SHUTDOWN_BUDGET
         idle = active.wait_idle(SHUTDOWN_BUDGET)
+        # a shop's work the scheduler stopped waiting for (a slow platform) goes on in its stage's pool: it too
+        # finishes its step before the runtime closes the adapters and the database under it
+        for pool in list(rt.shop_pools.values()):
+            idle = pool.wait_idle(max(0.0, deadline - time.monotonic())) and idle
         if not idle:
             log.warning(_("a stage was still running after {seconds} s; exiting anyway (its work resumes at next "
                           "start)").format(seconds=f"{SHUTDOWN_BUDGET:.0f}"))

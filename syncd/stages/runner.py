@@ -313,6 +313,13 @@ class ShopPool:
             self.busy[shop] = future
             return future
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the shops still at work (a stopping daemon lets them finish the
+        step in flight, as it does its stages); False when one is still going."""
+        with self.lock:
+            running = [f for f in self.busy.values() if not f.done()]
+        return not wait(running, timeout=timeout).not_done
+
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
 

@@ -109,3 +109,19 @@ def test_outside_the_scheduler_a_run_waits_for_every_shop(h: Harness) -> None:
         assert report.work == 6  # shop1's work is in: the run waited for it
     finally:
         runner.SCHEDULED.reset(scheduled)
+
+
+def test_a_stopping_daemon_waits_for_a_shop_still_at_work_in_the_pool(h: Harness) -> None:
+    release = threading.Event()
+
+    def work(shop: str) -> int:
+        if shop == "shop1":
+            assert release.wait(timeout=30)
+        return 1
+
+    for_each_shop(h.rt, StageReport("pull"), work)  # returns though shop1 is still at work
+    pool = h.rt.shop_pools["pull"]
+    assert pool.wait_idle(0) is False  # shop1's step is in flight: the daemon must not close under it
+    release.set()
+    assert pool.wait_idle(30) is True
+    assert all(f.done() for f in pool.busy.values())
