@@ -52,6 +52,16 @@ def _json(status: int, payload: dict[str, object]) -> Reply:
     return status, {"Content-Type": "application/json; charset=utf-8"}, json.dumps(payload, ensure_ascii=False).encode()
 
 
+def refused(err: RejectedError, source: str) -> Reply:
+    """A signed push refused by its adapter: 400 when malformed (only raised once the signature matched: the
+    sender is genuine and may fix it), else the same 401 as an unknown sender; one aggregated log line."""
+    code = getattr(err, "code", None) or "refused"
+    REFUSALS.note(source, _reason(err))
+    if code == "malformed":
+        return _json(400, {"error": {"code": code, "message": str(err)[:300]}})
+    return _json(401, _REFUSED_BODY)
+
+
 def _reason(err: RejectedError) -> str:
     """A refusal's reason for the log: its code, or its message cut short (adapters keep secrets out of it)."""
     code = getattr(err, "code", None)
@@ -103,11 +113,7 @@ def supplier_handler(rt: Runtime) -> Handler:
         try:
             cb = adapter.parse_callback(headers, body, clock.now())
         except RejectedError as err:
-            code = getattr(err, "code", None) or "refused"
-            REFUSALS.note(f"supplier {supplier_id}", _reason(err))
-            if code == "malformed":  # only raised once the signature matched: the sender is genuine
-                return _json(400, {"error": {"code": code, "message": str(err)}})
-            return _json(401, _REFUSED_BODY)
+            return refused(err, f"supplier {supplier_id}")
         with rt.db.read() as s:
             so_id = s.scalar(select(SupplierOrder.id).where(SupplierOrder.supplier_id == supplier_id,
                                                             SupplierOrder.idempotency_key == cb.idempotency_key))

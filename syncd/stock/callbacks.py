@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from syncd import clock
-from syncd.callbacks import _REFUSED_BODY, REFUSALS, Handler, Reply, _json, _reason
+from syncd.callbacks import _REFUSED_BODY, REFUSALS, Handler, Reply, _json, refused
 from syncd.errors import RejectedError
 from syncd.stock import intake
 from syncd.stockmodel import SupplierStockSource
@@ -40,11 +40,7 @@ def stock_handler(rt: Any, supplier_id: str) -> Handler:
         try:
             figures = adapter.parse_stock_push(headers, body, clock.now())
         except RejectedError as err:
-            code = getattr(err, "code", None) or "refused"
-            REFUSALS.note(f"supplier {supplier_id} stock", _reason(err))
-            if code == "malformed":  # raised only once the signature matched: the sender is genuine
-                return _json(400, {"error": {"code": code, "message": str(err)[:300]}})
-            return _json(401, _REFUSED_BODY)
+            return refused(err, f"supplier {supplier_id} stock")
         with rt.db.begin() as s:
             changed = intake.record(s, supplier_id, figures, intake.PUSH)
         if changed:
