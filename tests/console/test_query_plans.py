@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from syncd import clock
 from syncd.console import data
 from syncd.status import OrderFilter, list_orders
 from syncd.store.db import Database, open_database
 from syncd.store.migrate import upgrade
+from tests.plans import explain, statements
 
 # what ANALYZE wrote for a million orders over 90 days in 3 shops (the measurement in docs/console.md)
 STATS = [("orders", "ix_orders_shop_state", "1000000 333334 55556"),
@@ -44,22 +44,7 @@ def big(tmp_path: Path) -> Iterator[Database]:
 
 
 def _plans(db: Database, run: Any) -> list[str]:
-    seen: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, many: bool) -> None:
-        if not many and "FROM orders" in statement:
-            seen.append((statement, params))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
-        run()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
-    assert seen
-    with db.engine.connect() as conn:
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
-        return [" / ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params)) for sql, params in seen]
+    return explain(db, statements(db, run, "FROM orders"))
 
 
 def test_overview_counts_given_a_million_orders_read_only_the_weeks_index_range(big: Database):

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from syncd import clock
 from syncd.stages import forward, writeback
 from syncd.store.db import Database, open_database
 from syncd.store.migrate import upgrade
+from tests.plans import explain, statements
 from tests.stages.harness import SHOP, build
 
 
@@ -32,25 +32,8 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
 
 
 def _plans(db: Database, run: Callable[[], object], table: str) -> list[str]:
-    """SQLite's plan of every statement ``run`` executes on ``table`` (SELECT or UPDATE), one string each."""
-    seen: list[tuple[str, Any]] = []
-    on_table = re.compile(rf"^\s*(SELECT\b.*\bFROM|UPDATE) {table}\b", re.DOTALL)
-
-    def capture(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, many: bool) -> None:
-        if not many and on_table.match(statement):
-            seen.append((statement, params))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
-        run()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
-    assert seen, f"no statement on {table} was executed"
-    with db.engine.connect() as conn:
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
-        return [" / ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params))
-                for sql, params in seen]
+    """The plan of every statement ``run`` executes on ``table`` (SELECT or UPDATE), one string each."""
+    return explain(db, statements(db, run, rf"^\s*(SELECT\b.*\bFROM|UPDATE) {table}\b"))
 
 
 def test_writeback_claim_walks_its_index_in_order_and_sorts_nothing(sqlite_db: Database, tmp_path: Path) -> None:
@@ -93,35 +76,8 @@ def test_reply_file_rows_are_matched_by_their_order_numbers_alone(sqlite_db: Dat
 
 # ---- every stage's claim (issue 20: a million stored orders cost a new order no more than an empty database)
 
-def _pg_plans(db: Database, run: Callable[[], object], table: str) -> list[str]:
-    """PostgreSQL's plan of every statement ``run`` executes on ``table``, sequential scans switched off."""
-    seen: list[tuple[str, Any]] = []
-    on_table = re.compile(rf"^\s*(SELECT\b.*\bFROM|UPDATE) {table}\b", re.DOTALL)
-
-    def capture(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, many: bool) -> None:
-        if not many and on_table.match(statement):
-            seen.append((statement, params))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
-        run()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
-    assert seen, f"no statement on {table} was executed"
-    plans = []
-    with db.engine.connect() as conn:
-        raw: Any = conn.connection.dbapi_connection
-        with raw.cursor() as cur:
-            cur.execute("SET enable_seqscan = off")
-            for sql, params in seen:
-                cur.execute(f"EXPLAIN {sql}", params)
-                plans.append(" / ".join(str(row[0]).strip() for row in cur.fetchall()))
-        raw.rollback()
-    return plans
-
-
 def _claim_plans(db: Database, run: Callable[[], object], table: str) -> list[str]:
-    return _plans(db, run, table) if db.is_sqlite else _pg_plans(db, run, table)
+    return _plans(db, run, table)
 
 
 def _in_tx(db: Database, fn: Callable[[Any], object]) -> Callable[[], None]:
