@@ -32,6 +32,7 @@ from syncd.domain import (
     PlacedOrder,
     Receiver,
     StockAnswer,
+    StockLine,
     SupplierLine,
     SupplierOrderPhase,
     SupplierOrderRequest,
@@ -207,6 +208,7 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> 
     done, transient_in_a_row = 0, 0
     ready: list[tuple[_Work, SupplierOrderRequest]] = []
     shorts: list[tuple[_Work, StockAnswer]] = []
+    taken: dict[str, int] = {}  # per supplier SKU, what the batch's checked orders will take
     try:
         adapter.ensure_token()
         receivers, unreadable = _receivers(rt, work)
@@ -217,7 +219,7 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> 
                 _skip_unreadable(rt, supplier_id, w, unreadable[w.order_id])
                 continue
             try:
-                got = _prepare(rt, supplier_id, adapter, w, receivers.get(w.order_id))
+                got = _prepare(rt, supplier_id, adapter, w, receivers.get(w.order_id), taken)
                 transient_in_a_row = 0
             except RateLimitedError as err:
                 _paused(supplier_id, "placing", err)
@@ -305,10 +307,16 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
 
 
 def _prepare(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Work,
-             receiver: Receiver | str | None) -> SupplierOrderRequest | StockAnswer | int:
+             receiver: Receiver | str | None,
+             taken: dict[str, int] | None = None) -> SupplierOrderRequest | StockAnswer | int:
     """Everything before the request: after an unknown outcome the look-up by key (1 when found and recorded),
     the receiver (0 when the order is held for it), the stock (the answer when short). The request when it may
-    be sent."""
+    be sent.
+
+    ``taken``: what the orders checked before this one in the same batch will take of each supplier SKU. Every
+    check of a batch is answered before the first order is sent, so each answer still counts the stock the
+    earlier orders are about to use; without this, a batch of ten orders for the last five units passes every
+    check and five orders come back refused instead of held for stock (or sent to the fallback)."""
     now = clock.now()
     subject = f"{w.shop_id}/{w.platform_order_id}"
     if w.state == SupplierOrderState.PLACING and w.first_attempt_at is not None:
@@ -336,9 +344,23 @@ def _prepare(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Wor
     request = _request(rt, w, receiver)
     if w.first_attempt_at is None:
         answer = adapter.check_stock(request)
+        if answer is not None and taken is not None:
+            answer = _less_taken(answer, taken)
         if answer is not None and answer.short():
             return answer  # recorded with the batch's other short answers (_out_of_stock_many)
+        if answer is not None and taken is not None:
+            for line in answer.lines:
+                taken[line.supplier_sku] = taken.get(line.supplier_sku, 0) + line.wanted
     return request
+
+
+def _less_taken(answer: StockAnswer, taken: Mapping[str, int]) -> StockAnswer:
+    """The supplier's answer less what earlier orders of the batch take (a figure never below zero)."""
+    if not any(taken.get(ln.supplier_sku) for ln in answer.lines):
+        return answer
+    return StockAnswer([StockLine(ln.supplier_sku, ln.wanted, None if ln.available is None
+                                  else max(0, ln.available - taken.get(ln.supplier_sku, 0)))
+                        for ln in answer.lines], answer.detail)
 
 
 @dataclass(slots=True)

@@ -770,3 +770,15 @@ def test_place_given_short_stock_costs_the_same_statements_for_twenty_orders_as_
             assert {_order(db, pid).hold_reason for pid in pids} == {"out_of_stock"}
         assert fake.created() == 0
     assert counts[1] == counts[0], counts
+
+
+def test_place_given_a_batch_wanting_more_than_the_stock_holds_the_rest_instead_of_sending_it(hs, db):
+    """Every check of a batch is answered before the first order goes out: the orders checked earlier in the batch
+    take their share, so the last units go to the first orders and the others wait for stock, none is refused."""
+    h, fake = hs
+    fake.stock = {"610001:aa": 2}
+    _route(h, ("5101", ("SKU-X",)), ("5102", ("SKU-X",)), ("5103", ("SKU-X",)))
+    h.stage("forward")
+    states = sorted((o.state, o.hold_reason) for o in (_order(db, pid) for pid in ("5101", "5102", "5103")))
+    assert states == [("held", "out_of_stock"), ("placed", None), ("placed", None)]
+    assert fake.created() == 2
