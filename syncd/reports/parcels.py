@@ -118,7 +118,7 @@ def parcel_figures(conn: Connection, period: Period, by: str | None, now: dateti
         states[(k, p, state, stalled, unpicked)] += 1
         for n, (a, b) in enumerate(SPANS):
             if t[a] is not None and t[b] is not None:
-                seconds = round(t[b] - t[a])
+                seconds = max(0, round(t[b] - t[a]))  # a scan stamped before the hand-over: no time, not less
                 minutes[(k, p, n, seconds // 60)] += 1
                 if seconds > tops.get((k, p, n), -1 << 62):
                     tops[(k, p, n)] = seconds

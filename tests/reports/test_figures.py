@@ -3,13 +3,15 @@ SYNCD_TEST_POSTGRES_URL is set). The expected values are worked out by hand in t
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from syncd.reports import Distribution, build_report, logistics, margin, provinces, speed
 from syncd.store.db import Database
-from tests.reports.data import NOW, OPTIONS, PERIOD
+from syncd.store.models import Shop
+from tests.reports.data import NOW, OPTIONS, PERIOD, Seeder, at
 
 H = 3600
 
@@ -197,3 +199,16 @@ def test_bench_times_every_grouping_of_a_month(seeded: tuple[Database, Any]) -> 
     assert set(time_month(db.engine, november, options=OPTIONS, now=NOW)) == {"shop", "supplier", "sku", "carrier",
                                                                             "day"}
     assert main(["only-one-argument"]) == 2
+
+
+def test_a_first_scan_recorded_before_the_hand_over_counts_as_no_time_not_as_negative(db: Database) -> None:
+    # a supplier that states when it entered the tracking number, not when it handed the parcel over, makes the
+    # carrier's first scan come "before" the hand-over: the step took no time, it did not take minus two hours
+    with db.begin() as s:
+        s.add(Shop(id="dy", platform="douyin", updated_at=NOW))
+    sd = Seeder(db)
+    oid = sd.order("dy", at(10, 2), [("A", 1, 1000, "none")], ship_by=timedelta(hours=48))
+    so = sd.supplier_order(oid, "gz", at(10, 3), cost=500)
+    sd.parcel(oid, so, "zto", handed=at(10, 8), picked=at(10, 6), state="in_transit")
+    total = _speed(db, None)[""]
+    assert total.shipped_to_first_scan == Distribution(1, 0, 0, 0)
