@@ -127,7 +127,8 @@ def _cancels(s: Session) -> list[CancelFact]:
         select(SupplierOrder.id, Order.shop_id, Order.platform_order_id, SupplierOrder.supplier_id,
                SupplierOrder.supplier_ref, detail)
         .join(Order, Order.id == SupplierOrder.order_id)
-        .where(or_(SupplierOrder.cancel_state == "too_late", shipped_anyway))))
+        # the first term (implied by the others) lets SQLite read the partial index of cancellations
+        .where(SupplierOrder.cancel_state != "none", or_(SupplierOrder.cancel_state == "too_late", shipped_anyway))))
     parcels: dict[int, list[tuple[str, str]]] = defaultdict(list)
     if rows:  # the parcels on their way to a buyer who was refunded: the alert names them
         for so_id, carrier, number in s.execute(

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -148,7 +149,12 @@ class SupplierOrder(Base):
                       # refunds to pass on: a handful among every order the supplier ever shipped; with the state,
                       # the API suppliers' place claim (cancel_state none, pending or placing) reads only open
                       # rows, not the supplier's whole history (revision 0011)
-                      Index("ix_supplier_orders_supplier_cancel_state", "supplier_id", "cancel_state", "state"))
+                      Index("ix_supplier_orders_supplier_cancel_state", "supplier_id", "cancel_state", "state"),
+                      # the watch stage's cancellation rule, over every supplier: only rows with a cancellation
+                      # (revision 0012; its queries say ``cancel_state != 'none'`` so both databases use it)
+                      Index("ix_supplier_orders_cancelling", "cancel_state", "supplier_id", "state",
+                            sqlite_where=text("cancel_state <> 'none'"),
+                            postgresql_where=text("cancel_state <> 'none'")))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     supplier_id: Mapped[str] = mapped_column(String(64))

@@ -180,3 +180,19 @@ def test_watch_parcel_rules_read_only_parcels_still_on_their_way(db: Database, t
     assert len(plans) == 1
     _uses(plans, "ix_shipments_logistics_state", "shipments", "(logistics_state=?)", db=db,
           columns=("logistics_state",))
+
+
+def test_watch_cancellation_rule_reads_only_supplier_orders_with_a_cancellation(db: Database,
+                                                                               tmp_path: Path) -> None:
+    """Every supplier order ever placed has cancel state 'none'; the rule must not walk them on each pass."""
+    from syncd.alerts import facts
+
+    build(db, tmp_path)
+    plans = _claim_plans(db, _in_tx(db, facts._cancels), "supplier_orders")
+    assert len(plans) == 1
+    if db.is_sqlite:  # walking the partial index is fine: it holds only the rows with a cancellation
+        assert re.sub(r"SCAN supplier_orders USING INDEX ix_supplier_orders_cancelling\b", "", plans[0]) \
+            .count("supplier_orders") == 0, plans[0]
+        assert "ix_supplier_orders_cancelling" in plans[0]
+    else:
+        _uses(plans, "ix_supplier_orders_cancelling", "supplier_orders", db=db, columns=("cancel_state",))
