@@ -40,7 +40,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from syncd import clock
 from syncd.http import CallStats
-from syncd.httpserver import ASGIApp, HttpServer, Limits, RefusalLog
+from syncd.httpserver import ASGIApp, BodyTooLarge, HttpServer, Limits, RefusalLog, read_body
 from syncd.i18n import _
 from syncd.metrics import CONTENT_TYPE, Collector, Metrics, MetricsRegistry
 from syncd.settings import Settings
@@ -210,10 +210,6 @@ def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
-class _TooLarge(Exception):
-    pass
-
-
 def _respond(answer: Response) -> StarletteResponse:
     status, headers, body = answer
     return StarletteResponse(body, status_code=status, headers=headers)
@@ -334,8 +330,8 @@ class Listener:
         if self._busy >= self.limits.max_in_flight:  # full: refused before the body is read
             return self._over_capacity()
         try:
-            body = await self._body(request)
-        except _TooLarge:
+            body = await read_body(request, self.limits.max_body)
+        except BodyTooLarge:
             self._http.refusals.note(f"{self._http.name} port", "body too large (413)")
             return _respond(json_response(413, {"error": f"body larger than {self.limits.max_body} bytes"}))
         except ClientDisconnect:
@@ -344,20 +340,6 @@ class Listener:
         headers = {k.lower(): v for k, v in request.headers.items()}
         return await self._in_thread(f"{method} {path}", lambda: _checked(route, route.handler(path, query, headers,
                                                                                              body)), len(body))
-
-    async def _body(self, request: Request) -> bytes:
-        """The body, or _TooLarge as soon as it is known to pass the cap (a declared length is refused unread)."""
-        limit = self.limits.max_body
-        declared = request.headers.get("content-length")
-        if declared is not None and int(declared) > limit:  # h11 already refused a malformed Content-Length
-            raise _TooLarge
-        chunks, total = [], 0
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > limit:
-                raise _TooLarge
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     def _over_capacity(self) -> StarletteResponse:
         self._http.refusals.note(f"{self._http.name} port", "over capacity (503)")

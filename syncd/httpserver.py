@@ -65,6 +65,26 @@ class Limits:
     discard_limit: int = 2 * 1024 * 1024  # body bytes read and dropped after an early answer, then closed
 
 
+class BodyTooLarge(Exception):
+    """A request body past its cap (:func:`read_body`)."""
+
+
+async def read_body(request: Any, limit: int) -> bytes:
+    """A Starlette request's body, at most ``limit`` bytes: a larger declared length is refused unread, a body
+    that passes the cap while it streams is refused as soon as it does (:class:`BodyTooLarge` either way).
+    Starlette's ``ClientDisconnect`` passes through."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise BodyTooLarge
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class RefusalLog:
     """Refused requests logged aggregated: one line per source per minute, with a count.
 

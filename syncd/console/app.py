@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from syncd.console.auth import AttemptLimit, PasswordHash, Session, Sessions, csrf_ok
 from syncd.console.pages import Pages
 from syncd.console.settings import ConsoleSettings
+from syncd.httpserver import BodyTooLarge, read_body
 from syncd.i18n import _
 
 log = logging.getLogger("syncd.console")
@@ -42,22 +43,10 @@ HEADERS = {
 Handler = Callable[[Request, Session, dict[str, str]], Awaitable[Response]]
 
 
-class _FormTooLarge(Exception):
-    pass
-
-
 async def read_form(request: Request) -> dict[str, str]:
-    """The URL-encoded form of a POST, at most ``MAX_FORM`` bytes (:class:`_FormTooLarge` past it)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM):
-        raise _FormTooLarge
-    chunks, total = [], 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > MAX_FORM:
-            raise _FormTooLarge
-        chunks.append(chunk)
-    return dict(parse_qsl(b"".join(chunks).decode("utf-8", "replace"), keep_blank_values=True))
+    """The URL-encoded form of a POST, at most ``MAX_FORM`` bytes (:class:`BodyTooLarge` past it)."""
+    body = await read_body(request, MAX_FORM)
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
 def _client(request: Request) -> str:
@@ -132,12 +121,10 @@ class Console:
                 return _headers(self.pages.refusal(403, _("Sign in first.")))
             form: dict[str, str] = {}
             if request.method == "POST":
-                try:
-                    form = await read_form(request)
-                except _FormTooLarge:
-                    return _headers(self.pages.refusal(413, _("The form is too large.")))
-                except ClientDisconnect:
-                    return Response(status_code=400)
+                read = await self._form(request)
+                if isinstance(read, Response):
+                    return read
+                form = read
                 if not csrf_ok(session, form.get("csrf")):
                     log.warning("console: a form without a valid CSRF token from %s refused", _client(request))
                     return _headers(self.pages.refusal(403, _("The form has expired: reload the page and try "
@@ -147,6 +134,15 @@ class Console:
                 self._set_cookie(response, request, session)
             return _headers(response)
         return endpoint
+
+    async def _form(self, request: Request) -> dict[str, str] | Response:
+        """The POST's form, or the answer refusing it (too large, or the client went away)."""
+        try:
+            return await read_form(request)
+        except BodyTooLarge:
+            return _headers(self.pages.refusal(413, _("The form is too large.")))
+        except ClientDisconnect:
+            return Response(status_code=400)
 
     # ---- sign-in ----
 
@@ -165,12 +161,9 @@ class Console:
             page = self.pages.login(enabled=True, error=_("Too many failed attempts: try again in {n} seconds.")
                                     .format(n=int(wait)))
             return _headers(HTMLResponse(page, status_code=429, headers={"Retry-After": str(int(wait))}))
-        try:
-            form = await read_form(request)
-        except _FormTooLarge:
-            return _headers(self.pages.refusal(413, _("The form is too large.")))
-        except ClientDisconnect:
-            return Response(status_code=400)
+        form = await self._form(request)
+        if isinstance(form, Response):
+            return form
         next_url = _local(form.get("next"))
         if self._hash is None:
             return _headers(HTMLResponse(self.pages.login(enabled=False), status_code=403))
