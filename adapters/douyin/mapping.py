@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from syncd import clock
+from syncd import clock, details
 from syncd.adapters.common.fields import as_object, identifier, integer, nonempty_list, obj, objects, text
 from syncd.carriers import normalize
 from syncd.domain import (
@@ -28,7 +28,7 @@ from syncd.errors import ProtocolError
 # order_status → (status, ready to ship, why not when paid but not ready)
 ORDER_STATUS: dict[int, tuple[OrderStatus, bool, str | None]] = {
     1: (OrderStatus.UNPAID, False, None),  # 待确认 / 待支付
-    105: (OrderStatus.PAID, False, "paid, not yet released for shipping (105)"),  # 已支付, risk review
+    105: (OrderStatus.PAID, False, details.RELEASE_PENDING.format(code="105")),  # 已支付, risk review
     2: (OrderStatus.PAID, True, None),  # 备货中 = awaiting shipment
     101: (OrderStatus.PAID, True, None),  # 部分发货: the rest still ships
     3: (OrderStatus.SHIPPED, False, None),

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from syncd import clock
+from syncd import clock, details
 from syncd.adapters.common.fields import (
     as_object,
     identifier,
@@ -82,7 +82,7 @@ def map_order(raw: dict[str, Any]) -> OrderIn:
         platform_status=str(code),
         status=status,
         ready_to_ship=status is OrderStatus.PAID and not reasons,
-        not_ready_reason="; ".join(reasons) or None,
+        not_ready_reason=details.REASONS_JOINED.join(reasons) or None,
         refund_state=refund,
         payment_mode=PaymentMode.PREPAID,  # PDD has no cash on delivery
         updated_at=updated_at,
@@ -122,19 +122,19 @@ def not_ready_reasons(raw: dict[str, Any], where: str) -> list[str]:
     """Why a paid, unshipped order may not ship now (§4.2); empty when it may."""
     reasons = []
     if integer(raw, "confirm_status", where) == NOT_CONFIRMED:
-        reasons.append("not confirmed yet (confirm_status 0)")
+        reasons.append(details.NOT_CONFIRMED.format(code="confirm_status 0"))
     if integer(raw, "group_status", where) == GROUP_FORMING:
-        reasons.append("group buy still forming (group_status 0)")
+        reasons.append(details.GROUP_FORMING.format(code="group_status 0"))
     refund = integer(raw, "refund_status", where)
     if refund is not None and refund != REFUND_NONE:
-        reasons.append(f"after-sale in progress (refund_status {refund})")
+        reasons.append(details.AFTER_SALE.format(code=f"refund_status {refund}"))
     risk = integer(raw, "risk_control_status", where)
     if risk is not None and risk != RISK_REVIEW_CLEAR:
-        reasons.append(f"under risk review (risk_control_status {risk})")
+        reasons.append(details.RISK_REVIEW.format(code=f"risk_control_status {risk}"))
     if SHIP_HOLD_TAG in order_tags(raw, where):
-        reasons.append("shipping paused by the platform (ship_hold)")
+        reasons.append(details.SHIP_HOLD.format(code="ship_hold"))
     if integer(raw, "stock_out_handle_status", where) == STOCK_OUT_PENDING:
-        reasons.append("stock-out report pending (stock_out_handle_status 0)")
+        reasons.append(details.STOCK_OUT.format(code="stock_out_handle_status 0"))
     return reasons
 
 

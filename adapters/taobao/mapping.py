@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from syncd import details
 from syncd.adapters.common.fields import as_object, digits, integer, shanghai_time, text
 from syncd.carriers import display_name, normalize
 from syncd.domain import (
@@ -27,7 +28,7 @@ from syncd.domain import (
 )
 from syncd.errors import ProtocolError
 
-_FORBID = "paid, but Taobao forbids shipping it for now (PAID_FORBID_CONSIGN: group buy pending or under control)"
+_FORBID = details.FORBID_CONSIGN.format(code="PAID_FORBID_CONSIGN")
 
 # trade status → (status, ready to ship, why not when paid but not ready)
 TRADE_STATUS: dict[str, tuple[OrderStatus, bool, str | None]] = {
