@@ -37,7 +37,7 @@ from syncd.views import ORDER_STATE_WORDS, hold_word, parcel_word, state_word
 log = logging.getLogger("syncd.console")
 
 PAGE_SIZE = 50
-REPORT_DAYS = 92  # the reports page reads at most a quarter at once (a month of a million orders: seconds)
+REPORT_DAYS = 92  # the reports page reads at most a quarter at once (a week at a million orders: 10–20 s)
 CARRIER_DAYS = 7  # the suppliers page counts the parcels of the last 7 days per carrier (longer: the reports)
 Resync = Callable[[str, str, str, str], int]  # (shop, platform order id, who, why) → changed
 

@@ -1,9 +1,9 @@
 """One read of the period's parcels gives every parcel figure: the four parcel steps of processing speed, the
 logistics counts, days to delivery per group and per province.
 
-A month of a million parcels is one indexed join read once, its times turned into seconds by the database and
-counted here by whole minute: reading the parcels once instead of once per figure is what keeps a month's
-report within seconds on SQLite.
+The period's parcels are one indexed join read once, their times turned into seconds by the database and
+counted here by whole minute: once instead of once per figure. That read is still most of a month's report (about
+half a million parcels: tens of seconds of CPU on SQLite, docs/benchmarks.md).
 """
 
 from __future__ import annotations

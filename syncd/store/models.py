@@ -77,7 +77,8 @@ class Order(Base):
         Index("ix_orders_platform_order_id", "platform_order_id"),  # reply files quote order numbers without the shop
         Index("ix_orders_paid_at", "paid_at"),  # reports read a period's orders by payment time (revision 0008)
         # the console (revision 0010): orders per shop and state over a date range, and the most urgent open orders
-        Index("ix_orders_seen_shop_state", "first_seen_at", "shop_id", "state"),
+        # with the id on PostgreSQL (revision 0012), so the funnel reads the index alone (SQLite: the rowid is there)
+        Index("ix_orders_seen_shop_state", "first_seen_at", "shop_id", "state", postgresql_include=["id"]),
         Index("ix_orders_state_ship_by", "state", "ship_by"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
