@@ -152,7 +152,7 @@ class SupplierOrder(Base):
                       # rows, not the supplier's whole history (revision 0011)
                       Index("ix_supplier_orders_supplier_cancel_state", "supplier_id", "cancel_state", "state"),
                       # the watch stage's cancellation rule, over every supplier: only rows with a cancellation
-                      # (revision 0012; its queries say ``cancel_state != 'none'`` so both databases use it)
+                      # (revision 0013; its queries say ``cancel_state != 'none'`` so both databases use it)
                       Index("ix_supplier_orders_cancelling", "cancel_state", "supplier_id", "state",
                             sqlite_where=text("cancel_state <> 'none'"),
                             postgresql_where=text("cancel_state <> 'none'")))

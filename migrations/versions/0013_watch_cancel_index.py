@@ -2,8 +2,8 @@
 cancel state (then supplier and state) of the few rows whose cancel state is not 'none', instead of every supplier order ever
 placed on each pass (0.6 s a pass at a million orders on SQLite)
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-06 21:40:00
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
