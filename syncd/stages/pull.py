@@ -49,6 +49,10 @@ MAX_WINDOWS_PER_RUN = 500  # a longer catch-up goes on in the next run
 # (tens of KB in Python) until the window commits; windows reach twice this before a count narrows them.
 WINDOW_ENTRIES = 500
 MIN_WINDOW = timedelta(seconds=2)
+# The settled cursor is moved in batches: a settling read waits until this much has settled since the cursor,
+# so a quiet shop pays ≈ one call per run plus one per SETTLE_BATCH. An update is read a second time, settled,
+# at most lag + overlap + SETTLE_BATCH + one pull interval after it was stamped.
+SETTLE_BATCH = timedelta(minutes=5)
 MAX_PROBES = 8  # counts asked before a window is read: a burst at its end takes a few to find
 ORDERS, REFUNDS = "orders", "refunds"
 SETTLED = "-settled"  # a stream's settled cursor: "orders-settled", "refunds-settled"
@@ -125,8 +129,8 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
 
     With ``cursor`` the stream's watermark moves to each window's end in the window's own transaction;
     ``committed`` is told each window's end once that transaction has committed. With ``settles``, a window
-    ending at or before its limit that joins on to its settled cursor moves that cursor too (it was read
-    when already settled).
+    starting before its limit that joins on to its settled cursor moves that cursor too, to the window's end
+    or the limit, whichever comes first: what it read up to the limit was read when already settled.
     """
     adapter = rt.storefronts[shop_id]
     shop = rt.config.shops[shop_id]
@@ -138,6 +142,8 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
         if start >= end_limit or rt.stop.is_set():
             break
         planned = _pace.span(adapter, stream, ceiling)
+        if end_limit - start < 2 * planned and end_limit - start <= ceiling:
+            planned = end_limit - start  # one window rather than a full one and a small rest (the count checks it)
         end = min(start + planned, end_limit)
         for _probe in range(MAX_PROBES if count is not None else 0):
             expected = count(start, end) if count is not None and end - start > 2 * MIN_WINDOW else None
@@ -151,14 +157,21 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
             written += store(s, result)
             if cursor is not None:
                 _move_cursor(s, shop_id, cursor, end)
-            if settles is not None and end <= settles.limit:
-                _move_cursor(s, shop_id, settles.cursor, end, joins_from=start, initial=settles.initial)
+            if settles is not None and start < settles.limit:  # what it read up to the limit was read settled
+                _move_cursor(s, shop_id, settles.cursor, min(end, settles.limit), joins_from=start,
+                             initial=settles.initial)
         if committed is not None:
             committed(end)
         if end >= end_limit:
             break
-        start = end - min(overlap, planned / 10)
+        # only a window that has not settled yet overlaps the next one (updates stamped late near its end)
+        settled_by = settles.limit if settles is not None else end_limit if _is_settled(cursor) else None
+        start = end if settled_by is not None and end <= settled_by else end - min(overlap, planned / 10)
     return written
+
+
+def _is_settled(cursor: str | None) -> bool:
+    return cursor is not None and cursor.endswith(SETTLED)
 
 
 class Settling(NamedTuple):
@@ -200,11 +213,14 @@ def pull_stream(rt: Runtime, shop_id: str, stream: str, fetch: Callable[[datetim
         settled = fresh - overlap
     written = 0
     failed: SyncdError | None = None
-    if settled < min(fresh, settle_limit):
+    target = min(fresh, settle_limit)
+    # Settling reads are batched: a stretch waits until SETTLE_BATCH of it has settled (one call then instead of
+    # one per run), except while the fresh cursor itself is settled-old (catching up: read it settled at once).
+    if settled < target and (target - settled >= SETTLE_BATCH or fresh <= settle_limit):
         try:
-            written += walk(rt, shop_id, settled, min(fresh, settle_limit), fetch, store, cursor=stream + SETTLED,
+            written += walk(rt, shop_id, settled, target, fetch, store, cursor=stream + SETTLED,
                             count=count, committed=committed)
-            settled = min(fresh, settle_limit)
+            settled = target
         except SyncdError as err:  # new orders still come in; the settled cursor waits where it stopped
             log.warning(_("pull {shop}: {stream} read again once settled failed ({error}); reading what is new first")
                         .format(shop=shop_id, stream=stream, error=err))

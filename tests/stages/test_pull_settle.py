@@ -10,6 +10,7 @@ import time_machine
 from sqlalchemy import select
 
 from syncd import clock
+from syncd.stages import pull
 from syncd.store.db import Database
 from syncd.store.models import Cursor, Order
 from tests.fakes import make_order
@@ -36,7 +37,7 @@ def _cursor(db: Database, stream: str) -> datetime | None:
 
 def test_pull_given_a_run_every_minute_lists_each_moment_twice_not_once_per_run(h: Harness, db: Database):
     base = clock.now().replace(microsecond=0)
-    for i in range(13):
+    for i in range(16):  # settling reads come in 5-minute batches: minute 6 settles in the run at minute 15
         _pull_at(h, base + timedelta(minutes=i))
     for minute in range(1, 7):  # moments that have settled by the last run, away from window edges
         moment = base + timedelta(minutes=minute, seconds=30)
@@ -50,11 +51,11 @@ def test_pull_given_the_first_runs_look_back_does_not_read_it_again(h: Harness, 
     assert _cursor(db, "orders-settled") == base - OVERLAP
     h.shop.list_calls.clear()
 
-    _pull_at(h, base + timedelta(minutes=1))
+    _pull_at(h, base + pull.SETTLE_BATCH)
 
-    assert sum(((b - a) for a, b in h.shop.list_calls), timedelta()) <= 2 * timedelta(minutes=1)
-    assert _cursor(db, "orders-settled") == base + timedelta(minutes=1) - OVERLAP
-    assert _cursor(db, "orders") == base + timedelta(minutes=1)
+    assert sum(((b - a) for a, b in h.shop.list_calls), timedelta()) <= 2 * pull.SETTLE_BATCH
+    assert _cursor(db, "orders-settled") == base + pull.SETTLE_BATCH - OVERLAP
+    assert _cursor(db, "orders") == base + pull.SETTLE_BATCH
 
 
 def test_pull_given_a_cursor_from_before_settled_cursors_reads_its_last_overlap_once_more(h: Harness, db):
