@@ -152,7 +152,12 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
             planned = max(MIN_WINDOW, (end - start) * (WINDOW_ENTRIES / expected))  # at least halves it
             end = start + planned
         result = fetch(start, end)
-        _pace.learn(adapter, stream, planned, end - start, _entries(result), ceiling)
+        covered: datetime | None = getattr(result, "covered", None)
+        stepped = covered is not None and start < covered < end
+        if covered is not None and stepped:  # a stepping read: one page, all before ``covered``; the next reads on
+            end = covered
+        else:
+            _pace.learn(adapter, stream, planned, end - start, _entries(result), ceiling)
         with rt.db.begin() as s:
             written += store(s, result)
             if cursor is not None:
@@ -166,7 +171,10 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
             break
         # only a window that has not settled yet overlaps the next one (updates stamped late near its end)
         settled_by = settles.limit if settles is not None else end_limit if _is_settled(cursor) else None
-        start = end if settled_by is not None and end <= settled_by else end - min(overlap, planned / 10)
+        if stepped or (settled_by is not None and end <= settled_by):
+            start = end  # settled, or a step whose rest starts at its end: no overlap needed
+        else:
+            start = end - min(overlap, planned / 10, (end - start) / 10)
     return written
 
 
@@ -279,12 +287,14 @@ def pull_shop(rt: Runtime, shop_id: str) -> int:
         now = clock.now()
         seen = rt.versions.setdefault(shop_id, CommittedVersions())
 
+        step = getattr(adapter, "list_orders_step", None)  # reads a page at a time: no count needed first
+
         def list_orders(start: datetime, end: datetime) -> Any:
-            return adapter.list_orders(start, end, seen=seen)
+            return (step or adapter.list_orders)(start, end, seen=seen)
 
         orders = _OrderStore(shop_id, seen, timedelta(minutes=rt.config.shops[shop_id].pull.overlap_minutes))
-        written = pull_stream(rt, shop_id, ORDERS, list_orders, orders, now=now, count=adapter.count_orders,
-                              committed=orders.committed)
+        written = pull_stream(rt, shop_id, ORDERS, list_orders, orders, now=now,
+                              count=None if step else adapter.count_orders, committed=orders.committed)
         pull_stream(rt, shop_id, REFUNDS, adapter.list_refunds, store_refunds(shop_id), now=now)
         return written
 
