@@ -141,7 +141,7 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
     for _window in range(MAX_WINDOWS_PER_RUN):
         if start >= end_limit or rt.stop.is_set():
             break
-        planned = _pace.span(adapter, stream, ceiling)
+        planned = paced = _pace.span(adapter, stream, ceiling)
         if end_limit - start < 2 * planned and end_limit - start <= ceiling:
             planned = end_limit - start  # one window rather than a full one and a small rest (the count checks it)
         end = min(start + planned, end_limit)
@@ -157,7 +157,7 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
         if covered is not None and stepped:  # a stepping read: one page, all before ``covered``; the next reads on
             end = covered
         else:
-            _pace.learn(adapter, stream, planned, end - start, _entries(result), ceiling)
+            _pace.learn(adapter, stream, max(planned, paced), end - start, _entries(result), ceiling)
         with rt.db.begin() as s:
             written += store(s, result)
             if cursor is not None:

@@ -116,3 +116,29 @@ def test_pull_given_a_settling_read_that_fails_after_downtime_the_catch_up_does_
     assert _cursor(db, "orders") == base + timedelta(hours=3)  # the catch-up read everything since
     # its windows were old enough to count as settled, but they do not join on to the unread stretch
     assert _cursor(db, "orders-settled") == settled
+
+
+def test_pull_given_a_quiet_shop_costs_one_call_a_run_and_one_per_settling_batch(h: Harness, db: Database):
+    base = clock.now().replace(microsecond=0)
+    _pull_at(h, base)
+    h.shop.list_calls.clear()
+    runs = 30  # every 20 seconds for 10 minutes
+    for i in range(1, runs + 1):
+        _pull_at(h, base + timedelta(seconds=20 * i))
+    batches = timedelta(seconds=20 * runs) // pull.SETTLE_BATCH
+    assert len(h.shop.list_calls) <= runs + batches  # read twice each run, it was 2 × 30
+    assert _cursor(db, "orders-settled") >= base + timedelta(seconds=20 * runs) - OVERLAP - pull.SETTLE_BATCH
+
+
+def test_pull_given_an_order_stamped_late_finds_it_within_the_settling_bound(h: Harness, db: Database):
+    base = clock.now().replace(microsecond=0)
+    _pull_at(h, base)
+    _pull_at(h, base + timedelta(minutes=1))
+    stamped = base + timedelta(seconds=30)
+    h.shop.put(make_order("804", stamped))  # visible only now, behind the fresh cursor
+    at = base + timedelta(minutes=1)
+    while at < stamped + OVERLAP + pull.SETTLE_BATCH + timedelta(seconds=20):  # lag 0; one run interval late
+        at += timedelta(seconds=20)
+        _pull_at(h, at)
+    with db.begin() as s:
+        assert s.scalar(select(Order.platform_order_id)) == "804"
