@@ -6,17 +6,25 @@ it (a platform stamps an order when its transaction starts, the search index cat
 stretch is read once more when it has *settled*, when it is ``overlap`` older than now − lag: the settled
 cursor follows the fresh one at that distance. A late-stamped update is then found as before (within the
 overlap), at one re-read per stretch instead of one per run that falls in the overlap (with a pull every
-20 s and 2 minutes of overlap a busy shop's every shipped order was listed seven times). A stretch read
-when it was already that old (catching up after downtime, the first run's look-back) counts as settled
-at once. A settling read that fails does not hold back the fresh one: the run stores what is new, then
-reports the failure, and the settled cursor waits where it stopped. After downtime the same loops catch
-up window by window; a very long gap continues in the next run.
+20 s and 2 minutes of overlap a busy shop's every shipped order was listed seven times). Settling reads are
+batched: one waits until :data:`SETTLE_BATCH` has settled since the settled cursor, so a quiet shop costs
+about one call a run plus one per batch (a run every 20 s: 1.07 calls), and an update is read settled at most
+lag + overlap + SETTLE_BATCH + one run interval after it was stamped (13 minutes with the defaults). What a
+window read up to the settle limit was read when already settled (catching up after downtime, the first
+run's look-back): the settled cursor follows it at once. A settling read that fails does not hold back the
+fresh one: the run stores what is new, then reports the failure, and the settled cursor waits where it
+stopped. After downtime the same loops catch up window by window; a very long gap continues in the next run.
 
 A window is held in memory whole until its transaction commits, so its span adapts to how busy the
 shop is (never more than the configured window): each stream remembers the span that would have held
 about :data:`WINDOW_ENTRIES` entries last time, widening at most twofold a window, and when the platform
-can count, a window that would hold much more is narrowed before it is read. Consecutive windows of a
-run overlap by the configured overlap but at most a tenth of their span: narrow windows overlapping by
+can count, a window that would hold much more is narrowed before it is read. The count is the window's
+first page, which the adapter keeps for the read that follows: counting costs a call only when it narrows
+the window. The rest of a run shorter than two windows is read as one. An adapter that can read a window a
+page at a time (Douyin's ``list_orders_step``: its listing is sorted by update time, so one page holds every
+entry stamped before the page's last second) needs no count: a busy stretch is read one call per page, each
+window starting where the page before ended. Consecutive windows of a run overlap by the configured overlap
+but at most a tenth of their span, and only while they are not settled yet: narrow windows overlapping by
 half would read everything twice, and updates stamped late are the settling read's business.
 """
 
