@@ -141,11 +141,13 @@ def workload(db: Any, config: Config, wall: float, since: Any = None) -> Workloa
                                 .where(Order.id > low, SupplierOrder.placed_at.is_not(None))
                                 .group_by(Order.shop_id)).all():
             work.shops.setdefault(platform_of.get(sid, sid), ShopWork()).decrypted += int(n)
-        for sid, n in s.execute(select(Order.shop_id, func.count()).select_from(Shipment)
-                                .join(Order, Order.id == Shipment.order_id)
-                                .where(Order.id > low, Shipment.writeback_state == "uploaded")
-                                .group_by(Order.shop_id)).all():
-            work.shops.setdefault(platform_of.get(sid, sid), ShopWork()).parcels += int(n)
+        uploaded = (select(Order.shop_id, func.count(), func.count(func.distinct(Shipment.order_id)))
+                    .select_from(Shipment).join(Order, Order.id == Shipment.order_id)
+                    .where(Order.id > low, Shipment.writeback_state == "uploaded").group_by(Order.shop_id))
+        for sid, n, orders in s.execute(uploaded).all():
+            shop_work = work.shops.setdefault(platform_of.get(sid, sid), ShopWork())
+            shop_work.parcels += int(n)
+            shop_work.shipped_orders += int(orders)
         api = [sid for sid, kind in kind_of.items() if kind != "file"]
         end = clock.now()
         interval = float(g.supplier_poll_minutes) * 60

@@ -2,11 +2,18 @@
 
 The floor of a workload, per shop or API supplier (what a bare client that knew everything would call):
 
-- **list** (the order listing): one call per page of the shop's orders, at least one per scheduled pull
-  (nobody learns that nothing changed without asking), and at least one per window the platform allows over
-  the first look-back (Pinduoduo lists 30 minutes at a time, Taobao a day):
-  ``max(ceil(orders / page), pulls, ceil(look-back / window))``.
-- **refunds** (the refund stream): one call per scheduled pull, and one per allowed window of the look-back.
+- **list** (the order listing): the first pull reads the look-back, one call per page of the shop's orders but
+  at least one per window the platform allows (Pinduoduo lists 30 minutes at a time, Taobao a day); every later
+  scheduled pull asks at least once (nobody learns that nothing changed without asking), and together they page
+  through the orders the run itself changed — each order written back comes back in the listing, stamped by
+  the ship call, as no listing can leave out changes of one's own:
+  ``max(ceil(orders / page), ceil(look-back / window)) + max(pulls - 1, ceil(shipped orders / page))``.
+- **refunds** (the refund stream): one call per allowed window of the first look-back, then one per later
+  scheduled pull: ``ceil(look-back / window) + pulls - 1``.
+
+Until 2026-12-06 both floors took the *largest* of pages, pulls and windows, as if the first pull's calls
+also served the later pulls, and counted no page for the orders the run shipped, which every incremental
+listing returns again: no client that keeps pulling gets below the floor above.
 - **decrypt**: one call per full batch of 50 orders whose address went to a supplier.
 - **ship**: one call per parcel written back (the ship APIs of a platform counted together).
 - **create**: one per supplier order sent (preview, create and pay at 1688; create at the webhook supplier).
@@ -74,6 +81,7 @@ class ShopWork:
     orders: int = 0
     decrypted: int = 0  # orders whose address went to a supplier
     parcels: int = 0  # parcels written back
+    shipped_orders: int = 0  # orders with a parcel written back: each comes back in the listing, stamped by it
 
 
 @dataclass
@@ -108,14 +116,14 @@ def _floor(kind: str, system: str, work: Workload) -> int | None:
     shop = work.shops.get(system)
     sup = work.suppliers.get(system)
     shops = work.shops_per_platform.get(system, 1)
-    pulls = max(1, math.ceil(work.wall_seconds / work.pull_seconds)) * shops
+    later = (max(1, math.ceil(work.wall_seconds / work.pull_seconds)) - 1) * shops  # pulls after the first
     forced = FORCED_WINDOW_MINUTES.get(system)
-    windows = math.ceil(work.lookback_hours * 60 / forced) * shops if forced else 0
+    windows = max(1, math.ceil(work.lookback_hours * 60 / forced)) * shops if forced else shops
     if shop is not None:
         if kind == "list":
-            return max(math.ceil(shop.orders / PAGE), pulls, windows)
+            return max(math.ceil(shop.orders / PAGE), windows) + max(later, math.ceil(shop.shipped_orders / PAGE))
         if kind == "refunds":
-            return max(pulls, windows)
+            return windows + later
         if kind == "decrypt":
             return math.ceil(shop.decrypted / DECRYPT_BATCH)
         if kind == "ship":

@@ -156,6 +156,9 @@ class WindowResult:
     total: int | None  # the platform's own count, when it gives one
     rejects: list[RejectedRecord] = field(default_factory=list)
     unchanged: int = 0  # entries the adapter left out as versions already stored (``list_orders(seen=...)``)
+    # set by a stepping read (``list_orders_step``): everything before this was read, the rest of the window
+    # goes to the next one, which starts here at the latest
+    covered: datetime | None = None
 
 
 @dataclass(slots=True)

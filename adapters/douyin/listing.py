@@ -26,6 +26,11 @@ T = TypeVar("T")
 PAGE_SIZE = 100  # the most either API gives a page (20008)
 PAGING_DEPTH = 50_000  # entries one window can page through (20013); split the window beyond it
 MAX_PAGES = PAGING_DEPTH // PAGE_SIZE
+# A stepping read (WindowReader.read_step) pages a window of at most this many entries whole; a busier one is read
+# a first page at a time. What a window holds until it commits is one mapped order per entry (the raw pages are
+# dropped as they are read; an entry stored before in this version is only counted). Paging a window whole costs
+# a second pass when entries move meanwhile (orders written back while it is read), stepping never does.
+PAGED_WHOLE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +88,16 @@ class WindowReader(Generic[T]):
         self._read = read
         self._peek = peek
 
-    def read_window(self, start: int, end: int, seen: SeenVersions | None = None) -> Harvest[T]:
+    def read_window(self, start: int, end: int, seen: SeenVersions | None = None,
+                    first: Page | None = None) -> Harvest[T]:
         """Every entry updated in ``[start, end]`` (Unix seconds), each once, the newest version. With ``seen``
         (and a ``peek``), an entry the core already stored in this version is counted, not read."""
         kept: _Kept[T] = _Kept()
-        total, unkeyed = self._window(start, end, kept, seen)
+        total, unkeyed = self._window(start, end, kept, seen, first)
+        return self._harvest(kept, unkeyed, total)
+
+    @staticmethod
+    def _harvest(kept: _Kept[T], unkeyed: list[RejectedRecord], total: int) -> Harvest[T]:
         values: list[T] = []
         rejects: list[RejectedRecord] = []
         unchanged = 0
@@ -100,10 +110,42 @@ class WindowReader(Generic[T]):
                 values.append(v)
         return Harvest(values=values, rejects=rejects + unkeyed, total=total, unchanged=unchanged)
 
-    def _window(self, start: int, end: int, kept: _Kept[T],
-                seen: SeenVersions | None) -> tuple[int, list[RejectedRecord]]:
+    def read_step(self, start: int, end: int, seen: SeenVersions | None = None,
+                  first: Page | None = None) -> tuple[Harvest[T], int]:
+        """One page's worth of ``[start, end]``: returns what it holds and how far it reached — ``end`` when it
+        read the window whole, else the second ``last`` before which it read everything (a window going on
+        from ``last``, inclusive, reads the rest).
+
+        Entries come sorted by ``update_time`` ascending, so every entry stamped before the last one of the first
+        page is on that page: one call reads ``[start, last)`` whole and atomically (no later page for an entry to
+        slide past), at most a page's entries held. A window of at most :data:`PAGED_WHOLE` entries is paged
+        whole instead (as :meth:`read_window`, its first page reused): stepping leaves the entries of a page's last
+        second to the next step, which costs calls in a burst of many a second. A first page all in one second is
+        paged whole up to that second (``first``: the first page, already asked, e.g. by a count)."""
+        answer = first if first is not None else self._fetch(start, end, 0)
+        if answer.total <= PAGED_WHOLE or not answer.items:  # small enough to hold: paged whole, no page lost
+            return self.read_window(start, end, seen, answer), end
+        kept: _Kept[T] = _Kept()
         unkeyed: list[RejectedRecord] = []
-        total, moved = self._page_through(start, end, kept, unkeyed, seen)
+        stamps = [self._stamp(item) for item in answer.items]
+        last = max(stamps)
+        if min(stamps) >= last:  # a full page in one second: that second is paged whole
+            return self.read_window(start, int(last), seen), int(last) + 1
+        for i, (item, stamp) in enumerate(zip(answer.items, stamps, strict=True)):
+            if stamp < last:  # entries of the last second may go on past this page: the next step reads them
+                self._take(kept, unkeyed, item, f"page 0 item {i}", seen)
+        harvest = self._harvest(kept, unkeyed, 0)
+        harvest.total = len(harvest.values) + len(harvest.rejects) + harvest.unchanged
+        return harvest, int(last)
+
+    def _stamp(self, item: Any) -> float:
+        peeked = self._peek(item) if self._peek is not None else None
+        return peeked[1] if peeked is not None else self._read(item, "").stamp
+
+    def _window(self, start: int, end: int, kept: _Kept[T], seen: SeenVersions | None,
+                first: Page | None = None) -> tuple[int, list[RejectedRecord]]:
+        unkeyed: list[RejectedRecord] = []
+        total, moved = self._page_through(start, end, kept, unkeyed, seen, first)
         if total > PAGING_DEPTH:
             return self._split(start, end, total, kept, seen)
         if moved:
@@ -125,13 +167,13 @@ class WindowReader(Generic[T]):
         return first_total + second_total, first_unkeyed + second_unkeyed
 
     def _page_through(self, start: int, end: int, kept: _Kept[T], unkeyed: list[RejectedRecord],
-                      seen: SeenVersions | None) -> tuple[int, bool]:
+                      seen: SeenVersions | None, first: Page | None = None) -> tuple[int, bool]:
         """Page 0 until the end; returns the first page's total and whether entries moved meanwhile."""
         total: int | None = None
         moved = False
         page = 0
         while True:
-            answer = self._fetch(start, end, page)
+            answer = first if first is not None and page == 0 else self._fetch(start, end, page)
             if total is None:
                 total = answer.total
                 if total > PAGING_DEPTH:

@@ -13,7 +13,7 @@ from syncd.adapters.common.fields import whole
 from syncd.adapters.pdd.client import PddClient
 from syncd.adapters.pdd.config import MAX_WINDOW_MINUTES, PddShopConfig
 from syncd.adapters.pdd.goods import PddStock
-from syncd.adapters.pdd.listing import Fetch, read_backward, read_has_next, sub_windows
+from syncd.adapters.pdd.listing import PAGE_SIZE, Fetch, read_backward, read_has_next, sub_windows
 from syncd.adapters.pdd.mapping import (
     AWAITING_SHIPMENT,
     carrier_table,
@@ -65,6 +65,7 @@ class PddAdapter(StockFacade):
         self._client = client or PddClient(config, ctx)
         self._carriers: dict[str, int] | None = None
         self._carriers_at: datetime | None = None
+        self._first: dict[tuple[int, int], dict[str, Any]] = {}  # the last count's first pages (count_orders)
         self._shipper = Shipper(self._client, self._carrier_id, self.shipment_state)
         self._init_stock(PddStock(config, self._client))
 
@@ -76,12 +77,13 @@ class PddAdapter(StockFacade):
         kept: dict[str, tuple[float, OrderIn | RejectedRecord | None]] = {}  # None: unchanged, not mapped
         unkeyed: list[RejectedRecord] = []
         total: int | None = 0
+        first, self._first = self._first, {}
         for a, b in sub_windows(clock.to_epoch(start), clock.to_epoch(end)):
             what = f"pdd {ORDERS_API} [{a}, {b}]"
             if self._config.paging == "has_next":
                 items, count = read_has_next(self._orders_page(a, b), "order_sn_list", what), None
             else:
-                items, count = read_backward(self._orders_page(a, b), "order_sn_list", what)
+                items, count = read_backward(self._orders_page(a, b, first.pop((a, b), None)), "order_sn_list", what)
             total = None if total is None or count is None else total + count
             for where, item in items:
                 _take(kept, unkeyed, item, where, seen)
@@ -91,10 +93,15 @@ class PddAdapter(StockFacade):
         return WindowResult(orders=orders, total=total, rejects=rejects, unchanged=unchanged)
 
     def count_orders(self, start: datetime, end: datetime) -> int | None:
-        """The platform's ``total_count`` of orders updated in the window (one call per 30 minutes)."""
+        """The platform's ``total_count`` of orders updated in the window (one call per 30 minutes): each span's
+        first page, kept for :meth:`list_orders` of the same window (backward paging reads it first anyway), so a
+        count followed by the read costs no call of its own."""
         total = 0
+        self._first = {}
         for a, b in sub_windows(clock.to_epoch(start), clock.to_epoch(end)):
-            data = self._orders_page(a, b)(1, 1, False)
+            data = self._orders_page(a, b)(1, PAGE_SIZE, False)
+            if self._config.paging != "has_next":
+                self._first[(a, b)] = data
             count = data.get("total_count")
             count = whole(count)
             if not isinstance(count, int) or isinstance(count, bool) or count < 0:
@@ -102,8 +109,13 @@ class PddAdapter(StockFacade):
             total += count
         return total
 
-    def _orders_page(self, start: int, end: int) -> Fetch:
+    def _orders_page(self, start: int, end: int, first: dict[str, Any] | None = None) -> Fetch:
+        """One span's page fetcher; ``first``: its first page as a count read it just before, used once."""
+        kept = [first] if first is not None else []
+
         def fetch(page: int, size: int, use_has_next: bool) -> dict[str, Any]:
+            if kept and (page, size, use_has_next) == (1, PAGE_SIZE, False):
+                return kept.pop()
             return self._client.call(ORDERS_API, {
                 "start_updated_at": start, "end_updated_at": end, "order_status": ALL_ORDER_STATUS,
                 "refund_status": ALL_REFUND_STATUS, "is_lucky_flag": ALL_LUCKY, "page": page, "page_size": size,

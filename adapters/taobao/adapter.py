@@ -91,7 +91,8 @@ class TaobaoAdapter(StockFacade):
     Tmall shop."""
 
     platform: str = "taobao"
-    max_window: timedelta = timedelta(minutes=30)  # TOP allows a day and strongly advises 30 minutes
+    # TOP accepts a day; its advice of 30 minutes is about paging depth, which the pull's pace and count keep small
+    max_window: timedelta = DAY
 
     def __init__(self, config: TaobaoShopConfig, ctx: AdapterContext, client: TaobaoClient | None = None) -> None:
         self._config = config

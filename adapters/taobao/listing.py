@@ -5,14 +5,16 @@ Used for ``taobao.trades.sold.increment.get`` and ``taobao.refunds.receive.get``
 
 How a window is read, and why:
 
-1. The first page is asked with ``use_has_next=true`` (no total, about 80 % cheaper for the platform).
-   Windows are short (30 minutes), so most fit in that one page, which is read in one go: nothing can
-   move between two pages of it.
-2. When ``has_next`` says there is more, paging forward would lose trades: results are sorted by
-   ``modified`` descending, and a trade modified while we page leaves the window (its new ``modified``
+1. The first page is asked with ``use_has_next=true`` (no total, about 80 % cheaper for the platform) —
+   unless the pull counted the window just before: that count is the first page asked with its total
+   (:meth:`WindowReader.count`), kept and used here, so counting costs no call of its own. A window that
+   fits in one page is read in one go: nothing can move between two pages of it.
+2. When ``has_next`` (or the count) says there is more, paging forward would lose trades: results are sorted
+   by ``modified`` descending, and a trade modified while we page leaves the window (its new ``modified``
    is past the end) and shifts every later trade one place forward, onto a page already read. TOP's
-   advice is to page backwards. So the total is asked (``use_has_next=false``, ``page_size=1``) and the
-   pages are read from the last to the first: a shift then only moves trades onto pages not read yet.
+   advice is to page backwards. So the total is asked (``use_has_next=false``, ``page_size=1``; known
+   already after a count) and the pages are read from the last to the first, page 1 again at the end: a
+   shift then only moves trades onto pages not read yet.
    A trade that left the window shows up in a later window; the caller keeps the newest copy of each.
 3. Paging backwards is safe against trades leaving the window, not against trades moving inside it
    (a window reaching into the present) or arriving late: those shift trades onto pages already read.
@@ -67,16 +69,23 @@ class WindowReader:
         self._item_key = item_key
         self._fields = fields
         self._count_field = count_field
+        self._first: tuple[tuple[datetime, datetime], dict[str, Any]] | None = None  # the last count's first page
 
     def read(self, start: datetime, end: datetime) -> tuple[list[Item], int]:
         """Items of ``[start, end]`` (some possibly twice) and the platform's count of them."""
         base = self._base(start, end)
-        first = self._call(self.method, {**base, "page_no": 1, "page_size": PAGE_SIZE, "use_has_next": True})
+        kept, self._first = self._first, None
+        counted: int | None = None
+        if kept is not None and kept[0] == (start, end):
+            first = kept[1]  # read, with its total, by the count just before
+            counted = self._counted(first)
+        else:
+            first = self._call(self.method, {**base, "page_no": 1, "page_size": PAGE_SIZE, "use_has_next": True})
         found = self._items(first, start, 1)
-        if not _flag(first.get("has_next")):
-            return found, len(found)
-        for _ in range(MAX_PASSES):
-            total = self._total(start, end)
+        if counted is not None and counted <= PAGE_SIZE or counted is None and not _flag(first.get("has_next")):
+            return found, len(found) if counted is None else counted  # one page read in one go: nothing moved
+        for attempt in range(MAX_PASSES):
+            total = counted if counted is not None and attempt == 0 else self._total(start, end)
             pages = math.ceil(total / PAGE_SIZE)
             if pages > MAX_PAGES:
                 return self._split(start, end, total)
@@ -109,12 +118,18 @@ class WindowReader:
         return moved
 
     def count(self, start: datetime, end: datetime) -> int:
-        """The platform's count of items in ``[start, end]`` (one call, one item returned)."""
-        return self._total(start, end)
+        """The platform's count of items in ``[start, end]``: one call for the window's first page, kept for a
+        :meth:`read` of the same window that follows, so the count costs no call of its own."""
+        first = self._call(self.method, {**self._base(start, end), "page_no": 1, "page_size": PAGE_SIZE,
+                                         "use_has_next": False})
+        self._first = ((start, end), first)
+        return self._counted(first)
 
     def _total(self, start: datetime, end: datetime) -> int:
-        data = self._call(self.method, {**self._base(start, end), "fields": self._count_field, "page_no": 1,
-                                        "page_size": 1, "use_has_next": False})
+        return self._counted(self._call(self.method, {**self._base(start, end), "fields": self._count_field,
+                                                      "page_no": 1, "page_size": 1, "use_has_next": False}))
+
+    def _counted(self, data: dict[str, Any]) -> int:
         total = data.get("total_results", 0 if not data.get(self._list_key) else None)
         total = whole(total)
         if not isinstance(total, int) or isinstance(total, bool) or total < 0:

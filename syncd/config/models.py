@@ -21,7 +21,9 @@ class StrictModel(BaseModel):
 class PullSettings(StrictModel):
     """How a shop's orders are listed."""
 
-    window_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 60
+    # the widest listing window (the platform's own limit applies: Pinduoduo 30 minutes, Taobao a day); the pull
+    # narrows windows to about pull.WINDOW_ENTRIES orders by itself
+    window_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 7 * 24 * 60
     overlap_minutes: Annotated[int, Field(ge=0, le=120)] = 5
     lag_seconds: Annotated[int, Field(ge=0, le=3600)] = 60
     first_lookback_hours: Annotated[int, Field(ge=1, le=89 * 24)] = 72

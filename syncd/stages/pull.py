@@ -6,17 +6,25 @@ it (a platform stamps an order when its transaction starts, the search index cat
 stretch is read once more when it has *settled*, when it is ``overlap`` older than now − lag: the settled
 cursor follows the fresh one at that distance. A late-stamped update is then found as before (within the
 overlap), at one re-read per stretch instead of one per run that falls in the overlap (with a pull every
-20 s and 2 minutes of overlap a busy shop's every shipped order was listed seven times). A stretch read
-when it was already that old (catching up after downtime, the first run's look-back) counts as settled
-at once. A settling read that fails does not hold back the fresh one: the run stores what is new, then
-reports the failure, and the settled cursor waits where it stopped. After downtime the same loops catch
-up window by window; a very long gap continues in the next run.
+20 s and 2 minutes of overlap a busy shop's every shipped order was listed seven times). Settling reads are
+batched: one waits until :data:`SETTLE_BATCH` has settled since the settled cursor, so a quiet shop costs
+about one call a run plus one per batch (a run every 20 s: 1.07 calls), and an update is read settled at most
+lag + overlap + SETTLE_BATCH + one run interval after it was stamped (13 minutes with the defaults). What a
+window read up to the settle limit was read when already settled (catching up after downtime, the first
+run's look-back): the settled cursor follows it at once. A settling read that fails does not hold back the
+fresh one: the run stores what is new, then reports the failure, and the settled cursor waits where it
+stopped. After downtime the same loops catch up window by window; a very long gap continues in the next run.
 
 A window is held in memory whole until its transaction commits, so its span adapts to how busy the
 shop is (never more than the configured window): each stream remembers the span that would have held
 about :data:`WINDOW_ENTRIES` entries last time, widening at most twofold a window, and when the platform
-can count, a window that would hold much more is narrowed before it is read. Consecutive windows of a
-run overlap by the configured overlap but at most a tenth of their span: narrow windows overlapping by
+can count, a window that would hold much more is narrowed before it is read. The count is the window's
+first page, which the adapter keeps for the read that follows: counting costs a call only when it narrows
+the window. The rest of a run shorter than two windows is read as one. An adapter that can read a window a
+page at a time (Douyin's ``list_orders_step``: its listing is sorted by update time, so one page holds every
+entry stamped before the page's last second) needs no count: a busy stretch is read one call per page, each
+window starting where the page before ended. Consecutive windows of a run overlap by the configured overlap
+but at most a tenth of their span, and only while they are not settled yet: narrow windows overlapping by
 half would read everything twice, and updates stamped late are the settling read's business.
 """
 
@@ -49,6 +57,10 @@ MAX_WINDOWS_PER_RUN = 500  # a longer catch-up goes on in the next run
 # (tens of KB in Python) until the window commits; windows reach twice this before a count narrows them.
 WINDOW_ENTRIES = 500
 MIN_WINDOW = timedelta(seconds=2)
+# The settled cursor is moved in batches: a settling read waits until this much has settled since the cursor,
+# so a quiet shop pays ≈ one call per run plus one per SETTLE_BATCH. An update is read a second time, settled,
+# at most lag + overlap + SETTLE_BATCH + one pull interval after it was stamped.
+SETTLE_BATCH = timedelta(minutes=5)
 MAX_PROBES = 8  # counts asked before a window is read: a burst at its end takes a few to find
 ORDERS, REFUNDS = "orders", "refunds"
 SETTLED = "-settled"  # a stream's settled cursor: "orders-settled", "refunds-settled"
@@ -125,8 +137,8 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
 
     With ``cursor`` the stream's watermark moves to each window's end in the window's own transaction;
     ``committed`` is told each window's end once that transaction has committed. With ``settles``, a window
-    ending at or before its limit that joins on to its settled cursor moves that cursor too (it was read
-    when already settled).
+    starting before its limit that joins on to its settled cursor moves that cursor too, to the window's end
+    or the limit, whichever comes first: what it read up to the limit was read when already settled.
     """
     adapter = rt.storefronts[shop_id]
     shop = rt.config.shops[shop_id]
@@ -137,7 +149,9 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
     for _window in range(MAX_WINDOWS_PER_RUN):
         if start >= end_limit or rt.stop.is_set():
             break
-        planned = _pace.span(adapter, stream, ceiling)
+        planned = paced = _pace.span(adapter, stream, ceiling)
+        if end_limit - start < 2 * planned and end_limit - start <= ceiling:
+            planned = end_limit - start  # one window rather than a full one and a small rest (the count checks it)
         end = min(start + planned, end_limit)
         for _probe in range(MAX_PROBES if count is not None else 0):
             expected = count(start, end) if count is not None and end - start > 2 * MIN_WINDOW else None
@@ -146,19 +160,34 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
             planned = max(MIN_WINDOW, (end - start) * (WINDOW_ENTRIES / expected))  # at least halves it
             end = start + planned
         result = fetch(start, end)
-        _pace.learn(adapter, stream, planned, end - start, _entries(result), ceiling)
+        covered: datetime | None = getattr(result, "covered", None)
+        stepped = covered is not None and start < covered < end
+        if covered is not None and stepped:  # a stepping read: one page, all before ``covered``; the next reads on
+            end = covered
+        else:
+            _pace.learn(adapter, stream, max(planned, paced), end - start, _entries(result), ceiling)
         with rt.db.begin() as s:
             written += store(s, result)
             if cursor is not None:
                 _move_cursor(s, shop_id, cursor, end)
-            if settles is not None and end <= settles.limit:
-                _move_cursor(s, shop_id, settles.cursor, end, joins_from=start, initial=settles.initial)
+            if settles is not None and start < settles.limit:  # what it read up to the limit was read settled
+                _move_cursor(s, shop_id, settles.cursor, min(end, settles.limit), joins_from=start,
+                             initial=settles.initial)
         if committed is not None:
             committed(end)
         if end >= end_limit:
             break
-        start = end - min(overlap, planned / 10)
+        # only a window that has not settled yet overlaps the next one (updates stamped late near its end)
+        settled_by = settles.limit if settles is not None else end_limit if _is_settled(cursor) else None
+        if stepped or (settled_by is not None and end <= settled_by):
+            start = end  # settled, or a step whose rest starts at its end: no overlap needed
+        else:
+            start = end - min(overlap, planned / 10, (end - start) / 10)
     return written
+
+
+def _is_settled(cursor: str | None) -> bool:
+    return cursor is not None and cursor.endswith(SETTLED)
 
 
 class Settling(NamedTuple):
@@ -200,11 +229,14 @@ def pull_stream(rt: Runtime, shop_id: str, stream: str, fetch: Callable[[datetim
         settled = fresh - overlap
     written = 0
     failed: SyncdError | None = None
-    if settled < min(fresh, settle_limit):
+    target = min(fresh, settle_limit)
+    # Settling reads are batched: a stretch waits until SETTLE_BATCH of it has settled (one call then instead of
+    # one per run), except while the fresh cursor itself is settled-old (catching up: read it settled at once).
+    if settled < target and (target - settled >= SETTLE_BATCH or fresh <= settle_limit):
         try:
-            written += walk(rt, shop_id, settled, min(fresh, settle_limit), fetch, store, cursor=stream + SETTLED,
+            written += walk(rt, shop_id, settled, target, fetch, store, cursor=stream + SETTLED,
                             count=count, committed=committed)
-            settled = min(fresh, settle_limit)
+            settled = target
         except SyncdError as err:  # new orders still come in; the settled cursor waits where it stopped
             log.warning(_("pull {shop}: {stream} read again once settled failed ({error}); reading what is new first")
                         .format(shop=shop_id, stream=stream, error=err))
@@ -263,12 +295,14 @@ def pull_shop(rt: Runtime, shop_id: str) -> int:
         now = clock.now()
         seen = rt.versions.setdefault(shop_id, CommittedVersions())
 
+        step = getattr(adapter, "list_orders_step", None)  # reads a page at a time: no count needed first
+
         def list_orders(start: datetime, end: datetime) -> Any:
-            return adapter.list_orders(start, end, seen=seen)
+            return (step or adapter.list_orders)(start, end, seen=seen)
 
         orders = _OrderStore(shop_id, seen, timedelta(minutes=rt.config.shops[shop_id].pull.overlap_minutes))
-        written = pull_stream(rt, shop_id, ORDERS, list_orders, orders, now=now, count=adapter.count_orders,
-                              committed=orders.committed)
+        written = pull_stream(rt, shop_id, ORDERS, list_orders, orders, now=now,
+                              count=None if step else adapter.count_orders, committed=orders.committed)
         pull_stream(rt, shop_id, REFUNDS, adapter.list_refunds, store_refunds(shop_id), now=now)
         return written
 

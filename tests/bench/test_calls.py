@@ -22,15 +22,30 @@ def test_floor_given_a_workload_counts_pages_batches_parcels_and_sent_orders() -
              ("douyin", "afterSale.List"): 5, ("1688", "alibaba.trade.fastCreateOrder"): 200,
              ("1688", "alibaba.trade.get.buyerView"): 600}
     rows = _by_api(floor_table(calls, _work()))
-    assert rows["order.searchList"]["floor"] == 10  # 1,000 orders in pages of 100 (more than 5 pulls)
-    assert rows["order.searchList"]["above"] is False  # 1.2x exactly is not above
+    assert rows["order.searchList"]["floor"] == 10 + 4  # 1,000 orders in pages of 100, then 4 more pulls
+    assert rows["order.searchList"]["above"] is False
     assert rows["order.batchDecrypt"]["floor"] == 18 and rows["order.batchDecrypt"]["above"] is True
     ship = rows["order.logisticsAdd + order.logisticsAddMultiPack"]
     assert (ship["calls"], ship["floor"], ship["ratio"]) == (950, 950, 1.0)
-    assert rows["afterSale.List"]["floor"] == 5  # one per scheduled pull: 100 s / 20 s
+    assert rows["afterSale.List"]["floor"] == 5  # the look-back in one window, then 4 more pulls: 100 s / 20 s
     assert rows["alibaba.trade.fastCreateOrder"]["floor"] == 200
     assert rows["alibaba.trade.fastCreateOrder"]["per_order"] == 1.0  # per supplier order at an API supplier
     assert rows["alibaba.trade.get.buyerView"]["ratio"] == 1.5
+
+
+def test_list_floor_pages_through_the_orders_the_run_shipped_after_the_first_pull() -> None:
+    work = _work()
+    work.shops["douyin"].shipped_orders = 850  # each comes back in the listing, stamped by its ship call
+    rows = _by_api(floor_table({("douyin", "order.searchList"): 20}, work))
+    assert rows["order.searchList"]["floor"] == 10 + 9  # more pages of shipped orders than later pulls
+
+
+def test_floors_add_the_first_look_backs_windows_to_the_later_pulls() -> None:
+    work = Workload(wall_seconds=60, pull_seconds=20, shops={"pdd": ShopWork(orders=100)}, lookback_hours=26)
+    rows = _by_api(floor_table({("pdd", "pdd.order.number.list.increment.get"): 54,
+                                ("pdd", "pdd.refund.list.increment.get"): 54}, work))
+    assert rows["pdd.order.number.list.increment.get"]["floor"] == 52 + 2  # 30-minute windows, then 2 pulls
+    assert rows["pdd.refund.list.increment.get"]["floor"] == 52 + 2
 
 
 def test_floor_given_few_orders_is_one_list_call_per_scheduled_pull() -> None:
@@ -84,6 +99,6 @@ def test_list_floor_given_a_platform_window_limit_counts_one_call_per_window_of_
     rows = _by_api(floor_table({("pdd", "pdd.order.number.list.increment.get"): 60,
                                 ("taobao", "taobao.trades.sold.increment.get"): 60,
                                 ("webhook", "hz-warehouse/create"): 3}, work))
-    assert rows["pdd.order.number.list.increment.get"]["floor"] == 52  # 26 h in 30-minute windows
-    assert rows["taobao.trades.sold.increment.get"]["floor"] == 10  # a day per call: the 10 pages count
+    assert rows["pdd.order.number.list.increment.get"]["floor"] == 52 + 1  # 26 h in 30-minute windows, a pull
+    assert rows["taobao.trades.sold.increment.get"]["floor"] == 10 + 1  # a day per call: the 10 pages count
     assert rows["create"]["system"] == "webhook"

@@ -130,3 +130,31 @@ def test_refund_event_read_again_still_corrects_an_order_whose_refund_state_went
         h.stage("pull")
     with db.begin() as s:
         assert s.scalar(select(Order.refund_state)) == "requested"
+
+
+def test_pull_with_a_stepping_listing_reads_on_from_where_each_page_ended_and_stores_every_order(
+        h: Harness, db: Database, monkeypatch: pytest.MonkeyPatch):
+    _burst(h, "3", 95, 60, ending_ago=120)  # 95 orders in one minute, two minutes ago
+    steps: list[tuple[Any, Any]] = []  # (start, where the step ended)
+
+    def list_orders_step(start: Any, end: Any, seen: Any = None) -> Any:
+        """Like Douyin's: at most one page of 10, everything before the page's last entry's moment."""
+        got = h.shop.list_orders(start, end, seen)
+        inside = sorted(o.updated_at for o in h.shop.orders.values() if start <= o.updated_at <= end)
+        if len(inside) <= 10:
+            steps.append((start, end))
+            return got
+        last = inside[9]
+        steps.append((start, last))
+        got.orders = [o for o in got.orders if o.updated_at < last]
+        got.total, got.covered = len(got.orders), last
+        return got
+
+    monkeypatch.setattr(h.shop, "list_orders_step", list_orders_step, raising=False)
+    monkeypatch.setattr(h.shop, "count_orders", lambda start, end: pytest.fail("a stepping listing needs no count"))
+    assert h.stage("pull").ok
+    with db.begin() as s:
+        assert s.scalar(select(func.count()).select_from(Order)) == 95
+    assert all(b[0] == a[1] for a, b in itertools.pairwise(steps[:-1]))  # each step reads on where the last ended
+    first = min(o.updated_at for o in h.shop.orders.values())
+    assert len([s for s in steps if s[0] >= first]) <= 95 // 9 + 2  # a page a step, and the quiet rest at once

@@ -10,6 +10,7 @@ import time_machine
 from sqlalchemy import select
 
 from syncd import clock
+from syncd.stages import pull
 from syncd.store.db import Database
 from syncd.store.models import Cursor, Order
 from tests.fakes import make_order
@@ -36,7 +37,7 @@ def _cursor(db: Database, stream: str) -> datetime | None:
 
 def test_pull_given_a_run_every_minute_lists_each_moment_twice_not_once_per_run(h: Harness, db: Database):
     base = clock.now().replace(microsecond=0)
-    for i in range(13):
+    for i in range(16):  # settling reads come in 5-minute batches: minute 6 settles in the run at minute 15
         _pull_at(h, base + timedelta(minutes=i))
     for minute in range(1, 7):  # moments that have settled by the last run, away from window edges
         moment = base + timedelta(minutes=minute, seconds=30)
@@ -50,11 +51,11 @@ def test_pull_given_the_first_runs_look_back_does_not_read_it_again(h: Harness, 
     assert _cursor(db, "orders-settled") == base - OVERLAP
     h.shop.list_calls.clear()
 
-    _pull_at(h, base + timedelta(minutes=1))
+    _pull_at(h, base + pull.SETTLE_BATCH)
 
-    assert sum(((b - a) for a, b in h.shop.list_calls), timedelta()) <= 2 * timedelta(minutes=1)
-    assert _cursor(db, "orders-settled") == base + timedelta(minutes=1) - OVERLAP
-    assert _cursor(db, "orders") == base + timedelta(minutes=1)
+    assert sum(((b - a) for a, b in h.shop.list_calls), timedelta()) <= 2 * pull.SETTLE_BATCH
+    assert _cursor(db, "orders-settled") == base + pull.SETTLE_BATCH - OVERLAP
+    assert _cursor(db, "orders") == base + pull.SETTLE_BATCH
 
 
 def test_pull_given_a_cursor_from_before_settled_cursors_reads_its_last_overlap_once_more(h: Harness, db):
@@ -115,3 +116,29 @@ def test_pull_given_a_settling_read_that_fails_after_downtime_the_catch_up_does_
     assert _cursor(db, "orders") == base + timedelta(hours=3)  # the catch-up read everything since
     # its windows were old enough to count as settled, but they do not join on to the unread stretch
     assert _cursor(db, "orders-settled") == settled
+
+
+def test_pull_given_a_quiet_shop_costs_one_call_a_run_and_one_per_settling_batch(h: Harness, db: Database):
+    base = clock.now().replace(microsecond=0)
+    _pull_at(h, base)
+    h.shop.list_calls.clear()
+    runs = 30  # every 20 seconds for 10 minutes
+    for i in range(1, runs + 1):
+        _pull_at(h, base + timedelta(seconds=20 * i))
+    batches = timedelta(seconds=20 * runs) // pull.SETTLE_BATCH
+    assert len(h.shop.list_calls) <= runs + batches  # read twice each run, it was 2 × 30
+    assert _cursor(db, "orders-settled") >= base + timedelta(seconds=20 * runs) - OVERLAP - pull.SETTLE_BATCH
+
+
+def test_pull_given_an_order_stamped_late_finds_it_within_the_settling_bound(h: Harness, db: Database):
+    base = clock.now().replace(microsecond=0)
+    _pull_at(h, base)
+    _pull_at(h, base + timedelta(minutes=1))
+    stamped = base + timedelta(seconds=30)
+    h.shop.put(make_order("804", stamped))  # visible only now, behind the fresh cursor
+    at = base + timedelta(minutes=1)
+    while at < stamped + OVERLAP + pull.SETTLE_BATCH + timedelta(seconds=20):  # lag 0; one run interval late
+        at += timedelta(seconds=20)
+        _pull_at(h, at)
+    with db.begin() as s:
+        assert s.scalar(select(Order.platform_order_id)) == "804"

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from syncd import clock
 from syncd.config.models import Route, SupplierConfigBase
@@ -36,7 +36,7 @@ from syncd.operations import reship
 from syncd.stages import supplier_api as sa
 from syncd.stages.supplier_api import apply_status
 from syncd.store.db import Database
-from syncd.store.models import AuditEntry, Hold, Order, Shipment, SupplierOrder
+from syncd.store.models import AuditEntry, Cursor, Hold, Order, Shipment, SupplierOrder
 from tests.fakes import FakeStorefront, make_order
 from tests.stages.harness import Harness, build
 from tests.stages.harness import order_row as _order
@@ -144,6 +144,8 @@ API = "ali"
 
 
 def _build(db: Database, tmp_path: Path, routes: dict[str, Route] | None = None) -> tuple[Harness, FakeApiSupplier]:
+    with db.begin() as s:  # a fresh shop: a harness built before on this database must not leave its cursors,
+        s.execute(delete(Cursor))  # behind which this one's orders (stamped minutes ago) would be stamped late
     h = build(db, tmp_path)
     fake = FakeApiSupplier()
     h.rt.api_suppliers[API] = fake

@@ -230,3 +230,49 @@ def test_list_orders_given_seen_but_an_unreadable_stamp_maps_the_entry(
     result = adapter.list_orders(START, END, seen=seen)
 
     assert (len(result.orders), result.unchanged, seen.asked) == (1, 0, [])
+
+
+def test_list_orders_step_given_a_busy_window_reads_one_page_up_to_its_last_second(
+        adapter: DouyinAdapter, api: respx.MockRouter, monkeypatch: pytest.MonkeyPatch) -> None:
+    from syncd.adapters.douyin import listing
+
+    monkeypatch.setattr(listing, "PAGED_WHOLE", 150)
+    orders = _orders(250)
+    orders[99]["update_time"] = orders[100]["update_time"] = T0 + 99  # the page's last second goes on past it
+    platform = Platform(orders)
+    api.post("/order/searchList").mock(side_effect=platform)
+
+    got = adapter.list_orders_step(START, END)
+
+    assert len(platform.pages) == 1
+    assert got.covered is not None and int(got.covered.timestamp()) == T0 + 99
+    assert sorted(int(o.platform_order_id[-5:]) for o in got.orders) == list(range(99))  # all before T0 + 99
+
+
+def test_list_orders_step_given_a_first_page_all_in_one_second_pages_that_second_whole(
+        adapter: DouyinAdapter, api: respx.MockRouter, monkeypatch: pytest.MonkeyPatch) -> None:
+    from syncd.adapters.douyin import listing
+
+    monkeypatch.setattr(listing, "PAGED_WHOLE", 150)
+    orders = [order_like(f"6930000000{i:05d}", T0) for i in range(130)] + _orders(70, prefix="69400000000000")
+    for o in orders[130:]:
+        o["update_time"] += 10
+    platform = Platform(orders)
+    api.post("/order/searchList").mock(side_effect=platform)
+
+    got = adapter.list_orders_step(START, END)
+
+    assert got.covered is not None and int(got.covered.timestamp()) == T0 + 1  # that second whole, and no more
+    assert len(got.orders) == 130
+    assert [(p["update_time_start"], p["update_time_end"]) for p in platform.pages[1:]] == [(T0, T0)] * 2
+
+
+def test_list_orders_step_given_a_window_it_can_hold_pages_it_whole(
+        adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+    platform = Platform(_orders(250))
+    api.post("/order/searchList").mock(side_effect=platform)
+
+    got = adapter.list_orders_step(START, END)
+
+    assert got.covered is None and len(got.orders) == 250
+    assert [p["page"] for p in platform.pages] == [0, 1, 2]

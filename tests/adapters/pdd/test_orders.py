@@ -77,6 +77,31 @@ def test_list_orders_given_one_page_asks_once(adapter: PddAdapter, api: respx.Mo
     assert r.call_count == 1
 
 
+def test_list_orders_after_a_count_of_the_same_window_uses_its_first_pages(
+        adapter: PddAdapter, api: respx.MockRouter) -> None:
+    platform = Platform(_orders(250))
+    route(api, LIST).mock(side_effect=platform)
+
+    assert adapter.count_orders(START, END) == 250
+    result = adapter.list_orders(START, END)
+
+    assert [c["page"] for c in platform.calls] == ["1", "3", "2", "1"]  # page 1 first was the count's
+    assert len({o.platform_order_id for o in result.orders}) == 250
+
+
+def test_list_orders_of_another_window_after_a_count_asks_its_own_first_page(
+        adapter: PddAdapter, api: respx.MockRouter) -> None:
+    platform = Platform(_orders(50))
+    route(api, LIST).mock(side_effect=platform)
+
+    adapter.count_orders(START, END)
+    adapter.list_orders(START, END - timedelta(minutes=10))  # narrowed after the count
+    adapter.list_orders(START, END)  # the kept page was dropped by the read before: asked again
+
+    assert [(c["end_updated_at"], c["page"]) for c in platform.calls] == [
+        (str(T1), "1"), (str(T1 - 600), "1"), (str(T1), "1")]
+
+
 def test_list_orders_given_empty_window_returns_nothing_after_one_call(
         adapter: PddAdapter, api: respx.MockRouter) -> None:
     r = route(api, LIST).mock(return_value=ok(KEY, {"total_count": 0, "order_sn_list": []}))
@@ -247,7 +272,7 @@ def test_count_orders_asks_one_total_per_30_minutes_and_sums_them(
 
     assert adapter.count_orders(END - timedelta(minutes=45), END) == 12
     sent = [form(c.request) for c in r.calls]
-    assert [(s["page"], s["page_size"], s["use_has_next"]) for s in sent] == [("1", "1", "false")] * 2
+    assert [(s["page"], s["page_size"], s["use_has_next"]) for s in sent] == [("1", "100", "false")] * 2
 
 
 def test_count_orders_given_no_total_raises_protocol_error(adapter: PddAdapter, api: respx.MockRouter) -> None:

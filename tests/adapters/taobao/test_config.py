@@ -91,7 +91,7 @@ def test_plugin_given_config_builds_a_storefront_adapter(ctx: AdapterContext) ->
     assert isinstance(adapter, TaobaoAdapter)
     assert isinstance(adapter, StorefrontAdapter)
     assert adapter.platform == "taobao"
-    assert adapter.max_window.total_seconds() == 30 * 60
+    assert adapter.max_window.total_seconds() == 24 * 3600  # TOP accepts a day
 
 
 def test_plugin_given_another_platform_config_raises_type_error(ctx: AdapterContext) -> None:
@@ -113,7 +113,7 @@ def _yaml_shop(path: Path) -> dict[str, Any]:
 def test_shipped_shop_files_validate(path: Path) -> None:
     config = TaobaoShopConfig.model_validate(_yaml_shop(path))
 
-    assert config.platform == "taobao" and config.pull.window_minutes == 30
+    assert config.platform == "taobao" and config.pull.window_minutes == 24 * 60
 
 
 def test_sandbox_shop_file_holds_the_simulators_credentials() -> None:

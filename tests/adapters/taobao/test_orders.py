@@ -82,16 +82,15 @@ def test_list_orders_given_one_page_asks_once_with_has_next_and_reads_details_on
     assert result.total == 3 and result.rejects == []
 
 
-def test_list_orders_given_a_long_range_asks_30_minute_windows(
+def test_list_orders_given_a_long_range_asks_windows_of_a_day(
         adapter: TaobaoAdapter, api: respx.MockRouter) -> None:
     platform = Platform([])
     route(api, LIST).mock(side_effect=platform)
 
-    adapter.list_orders(START, START + timedelta(minutes=75))
+    adapter.list_orders(START, START + timedelta(hours=30))
 
     assert [(c["start_modified"], c["end_modified"]) for c in platform.calls] == [
-        ("2025-11-22 16:30:00", "2025-11-22 17:00:00"), ("2025-11-22 17:00:00", "2025-11-22 17:30:00"),
-        ("2025-11-22 17:30:00", "2025-11-22 17:45:00")]
+        ("2025-11-22 16:30:00", "2025-11-23 16:30:00"), ("2025-11-23 16:30:00", "2025-11-23 22:30:00")]
 
 
 def test_list_orders_given_several_pages_asks_the_total_and_pages_backwards(
@@ -107,6 +106,32 @@ def test_list_orders_given_several_pages_asks_the_total_and_pages_backwards(
     assert platform.calls[1]["fields"] == "tid"
     assert len({o.platform_order_id for o in result.orders}) == 250
     assert result.total == 250
+
+
+def test_list_orders_after_a_count_of_the_same_window_uses_its_first_page_and_total(
+        adapter: TaobaoAdapter, api: respx.MockRouter) -> None:
+    platform = Platform(_trades(250))
+    route(api, LIST).mock(side_effect=platform)
+
+    assert adapter.count_orders(START, END) == 250
+    result = adapter.list_orders(START, END)
+
+    asked = [(c["page_no"], c["page_size"], c["use_has_next"]) for c in platform.calls]
+    assert asked == [("1", "100", "false"), ("3", "100", "false"), ("2", "100", "false"), ("1", "100", "false")]
+    assert len({o.platform_order_id for o in result.orders}) == 250 and result.total == 250
+
+
+def test_list_orders_after_a_count_of_a_one_page_window_asks_nothing_more(
+        adapter: TaobaoAdapter, api: respx.MockRouter) -> None:
+    platform = Platform(_trades(40))
+    route(api, LIST).mock(side_effect=platform)
+
+    adapter.count_orders(START, END)
+    result = adapter.list_orders(START, END)
+    adapter.list_orders(START, END)  # the kept page is used once: a second read asks again
+
+    assert len(platform.calls) == 2
+    assert len(result.orders) == 40 and result.total == 40
 
 
 def test_list_orders_given_a_trade_modified_while_paging_loses_no_other_trade(
@@ -268,7 +293,7 @@ def test_list_orders_given_total_missing_when_paging_raises_protocol_error(
         adapter.list_orders(START, END)
 
 
-def test_count_orders_asks_one_item_per_day_and_adds_the_totals(
+def test_count_orders_asks_one_first_page_per_day_and_adds_the_totals(
         adapter: TaobaoAdapter, api: respx.MockRouter) -> None:
     counted = route(api, LIST).mock(side_effect=[ok(LIST, {"total_results": 120, "trades": {"trade": _trades(1)}}),
                                                  ok(LIST, {"total_results": 3, "trades": {"trade": _trades(1)}})])
@@ -278,7 +303,7 @@ def test_count_orders_asks_one_item_per_day_and_adds_the_totals(
     sent = [form(c.request) for c in counted.calls]
     assert [(s["start_modified"], s["end_modified"]) for s in sent] == [
         ("2025-11-21 11:00:00", "2025-11-22 11:00:00"), ("2025-11-22 11:00:00", "2025-11-22 17:00:00")]
-    assert all((s["page_size"], s["use_has_next"], s["fields"]) == ("1", "false", "tid") for s in sent)
+    assert all((s["page_no"], s["page_size"], s["use_has_next"]) == ("1", "100", "false") for s in sent)
 
 
 def test_get_order_reads_the_trade_through_fullinfo(adapter: TaobaoAdapter, api: respx.MockRouter) -> None:
