@@ -113,10 +113,12 @@ def run_fleet(shops: int = 50, orders: int = 10_000, *, slow: bool = False, fail
                     return
                 last[0] = time.monotonic()
                 with db.read() as s:
-                    for scope, at in s.execute(select(StageRun.scope, StageRun.last_started_at)
-                                               .where(StageRun.stage == "pull")).all():
+                    # a run is recorded when it ends: its start is that moment less its duration
+                    for scope, at, ms in s.execute(select(StageRun.scope, StageRun.last_started_at,
+                                                          StageRun.last_duration_ms)
+                                                   .where(StageRun.stage == "pull")).all():
                         if scope in starts and at is not None:
-                            starts[scope].add(at.timestamp())
+                            starts[scope].add(round(at.timestamp() - (ms or 0) / 1000, 1))
 
             def done() -> bool:
                 if time.monotonic() - t0 > time_limit:
@@ -136,6 +138,7 @@ def run_fleet(shops: int = 50, orders: int = 10_000, *, slow: bool = False, fail
             with db.read() as s:
                 by_state = dict(s.execute(select(Order.state, func.count()).where(Order.shop_id.in_(healthy))
                                           .group_by(Order.state)).all())
+            use = budget_use(rt.limiter.use())
             refusals = 0
             for _sid, platform, key in layout:
                 r = httpx.get(f"{url}/{key}/_sandbox/state", timeout=30)
@@ -158,7 +161,23 @@ def run_fleet(shops: int = 50, orders: int = 10_000, *, slow: bool = False, fail
         "slow_shop": next((sid for sid, _p, k in layout if k == slow_key), None),
         "failing_shop": next((sid for sid, _p, k in layout if k == failing_key), None),
         "peak_rss_mb": round(peak_rss_mb, 1), "flow_control_refusals": refusals,
+        "budget_use_by_scope": use,
+        "lowest_budget_use_healthy": min((u["share"] for key, u in use.items()
+                                          if key.split(":")[1] in healthy or key.split(":")[0] not in PLATFORMS),
+                                         default=None),
     }
+
+
+def budget_use(use: dict[str, tuple[int, float, float]], window: float = 10.0) -> dict[str, dict[str, Any]]:
+    """Per rate budget (``platform:shop:api``, or a supplier's) that had work enough to fill it for ``window``
+    seconds: its calls, budget per second, the peak calls per second over any ``window`` and that as a share of
+    the budget — how much of its budget a scope used while its orders were waiting."""
+    out = {}
+    for key, (calls, rate, peak) in sorted(use.items()):
+        if calls >= rate * window and calls >= 50:
+            out[key] = {"calls": calls, "budget_per_s": rate, "peak_per_s": round(peak, 2),
+                        "share": round(peak / rate, 3)}
+    return out
 
 
 def main(args: Any) -> int:
@@ -167,7 +186,8 @@ def main(args: Any) -> int:
     print(f"syncd bench --fleet: {shops} shops over {', '.join(PLATFORMS)}, {orders} orders, rate limits on"
           f"{', one shop answering in 5 s' if args.slow_shop else ''}"
           f"{', one shop failing every call' if args.failing_shop else ''}", flush=True)
-    r = run_fleet(shops, orders, slow=bool(args.slow_shop), failing=bool(args.failing_shop), db_url=args.postgres)
+    r = run_fleet(shops, orders, slow=bool(args.slow_shop), failing=bool(args.failing_shop), db_url=args.postgres,
+                  time_limit=args.time_limit or 1800)
     LAST.clear()
     LAST.update(r)
     import json
@@ -175,5 +195,6 @@ def main(args: Any) -> int:
     print(json.dumps(r, ensure_ascii=False, indent=2))
     print(f"\nworst lag of a healthy shop behind its pull schedule: {r['worst_lag_seconds_healthy']} s "
           f"(aim: at most one pull interval, {r['pull_interval_seconds']:.0f} s); peak RSS {r['peak_rss_mb']} MB "
-          f"(aim: < 300); flow-control refusals {r['flow_control_refusals']} (aim: 0)")
+          f"(aim: < 300); flow-control refusals {r['flow_control_refusals']} (aim: 0); lowest budget use of a "
+          f"healthy shop or supplier with work waiting {r['lowest_budget_use_healthy']} (aim: >= 0.95)")
     return 0 if r["left_unsettled"] == 0 else 1
