@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from syncd.bench import _cpu
 from syncd.daemon import run_daemon
 from syncd.process import tune_for_daemon
 from syncd.runtime import build_runtime
@@ -105,6 +106,8 @@ def run_fleet(shops: int = 50, orders: int = 10_000, *, slow: bool = False, fail
             t0 = time.monotonic()
             began = time.time()  # every shop's first pull is due now
             starts: dict[str, set[float]] = {sid: set() for sid, _p, _k in layout}
+            first_runs: dict[str, tuple[float, float]] = {}  # shop → (start, seconds) of its first pull
+            cpu0 = _cpu()
             last = [0.0]
             expected = per_shop * len(healthy)
 
@@ -118,7 +121,9 @@ def run_fleet(shops: int = 50, orders: int = 10_000, *, slow: bool = False, fail
                                                           StageRun.last_duration_ms)
                                                    .where(StageRun.stage == "pull")).all():
                         if scope in starts and at is not None:
-                            starts[scope].add(round(at.timestamp() - (ms or 0) / 1000, 1))
+                            start = round(at.timestamp() - (ms or 0) / 1000, 1)
+                            starts[scope].add(start)
+                            first_runs.setdefault(scope, (start, (ms or 0) / 1000))
 
             def done() -> bool:
                 if time.monotonic() - t0 > time_limit:
@@ -133,6 +138,7 @@ def run_fleet(shops: int = 50, orders: int = 10_000, *, slow: bool = False, fail
 
             run_daemon(rt, install_signals=False, until=done, on_tick=sample)
             wall = time.monotonic() - t0
+            cpu = _cpu() - cpu0
             end = time.time()
             peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             with db.read() as s:
@@ -151,6 +157,12 @@ def run_fleet(shops: int = 50, orders: int = 10_000, *, slow: bool = False, fail
             sandbox.wait(timeout=30)
     lags = worst_lags({k: list(v) for k, v in starts.items()}, PULL_SECONDS, end, began)
     healthy_lags = {sid: lags[sid] for sid in healthy}
+    # where the lag comes from: the wait for a shop's first pull (queued behind the others), that first pull's
+    # length (26 hours of look-back under the rate budgets), and the lag after it (the steady state)
+    first_wait = {sid: round(first_runs[sid][0] - began, 1) for sid in healthy if sid in first_runs}
+    first_length = {sid: round(first_runs[sid][1], 1) for sid in healthy if sid in first_runs}
+    after_first = worst_lags({sid: [t for t in starts[sid] if t > first_runs[sid][0]] for sid in healthy
+                              if sid in first_runs}, PULL_SECONDS, end, begin=None)
     return {
         "shops": shops, "orders": per_shop * shops, "healthy_shops": len(healthy), "wall_seconds": round(wall, 1),
         "healthy_orders_by_state": by_state,
@@ -158,6 +170,9 @@ def run_fleet(shops: int = 50, orders: int = 10_000, *, slow: bool = False, fail
         "worst_lag_seconds_healthy": max(healthy_lags.values(), default=0.0),
         "pull_interval_seconds": PULL_SECONDS,
         "worst_lag_seconds_by_shop": lags,
+        "first_pull_wait_seconds": _spread(first_wait), "first_pull_seconds": _spread(first_length),
+        "worst_lag_after_first_pull_seconds": _spread(after_first),
+        "cpu_seconds": round(cpu, 1), "cpu_share_of_wall": round(cpu / wall, 2) if wall else 0.0,
         "slow_shop": next((sid for sid, _p, k in layout if k == slow_key), None),
         "failing_shop": next((sid for sid, _p, k in layout if k == failing_key), None),
         "peak_rss_mb": round(peak_rss_mb, 1), "flow_control_refusals": refusals,
@@ -166,6 +181,15 @@ def run_fleet(shops: int = 50, orders: int = 10_000, *, slow: bool = False, fail
                                           if key.split(":")[1] in healthy or key.split(":")[0] not in PLATFORMS),
                                          default=None),
     }
+
+
+def _spread(by_shop: dict[str, float]) -> dict[str, Any]:
+    """The median and the worst of a per-shop figure, and which shop is worst."""
+    if not by_shop:
+        return {}
+    values = sorted(by_shop.values())
+    worst = max(by_shop, key=lambda k: by_shop[k])
+    return {"median": values[len(values) // 2], "max": values[-1], "worst_shop": worst}
 
 
 def budget_use(use: dict[str, tuple[int, float, float]], window: float = 10.0) -> dict[str, dict[str, Any]]:
