@@ -1,12 +1,16 @@
 """``syncd bench --fleet N``: an agency's fleet — N shops across the three platforms, the platforms' rate limits on.
 
 The sandbox serves a simulator per shop (``--shops-per-platform``), each with its own orders; the daemon pulls
-every shop every 20 s on its default rate budgets. ``--slow-shop`` makes one shop's API answer every call after
-5 s, ``--failing-shop`` makes another fail every call. The bench watches each shop's pull runs start (the
-``stage_runs`` row of the pull, read every second) and reports each shop's worst lag behind its schedule — the
-longest gap between two starts beyond the pull interval — for the healthy shops and for the slow or failing
-one apart, the peak RSS, and the flow-control refusals the simulators answered. It ends when every healthy
-shop's orders have gone the whole way (the slow shop's keep going: 5 s a call).
+every shop every 20 s on its default rate budgets and runs the stages after the pull every 5 s. ``--slow-shop``
+makes one shop's API answer every call after 5 s, ``--failing-shop`` makes another fail every call. The bench
+watches each shop's pull runs start (the ``stage_runs`` row of the pull, read every second: a run is recorded
+when it ends, so its start is that moment less its duration) and reports each shop's worst lag behind its
+schedule — the longest gap between two starts beyond the pull interval — for the healthy shops and for the slow
+or failing one apart; where that lag comes from (the wait for a shop's first pull, that pull's length, the lag
+after it); the peak RSS; the flow-control refusals the simulators answered; and each rate budget's use (the
+peak calls per second over 10 s as a share of the budget, for every budget with work enough to fill it). It
+ends when every healthy shop's orders have gone the whole way (the slow shop's keep going: 5 s a call), or at
+``--time-limit``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from syncd.store.models import Order, StageRun
 PLATFORMS = ("douyin", "pdd", "taobao")
 FLOW_CONTROL_CODES = {"douyin": "60000", "pdd": "70031", "taobao": "7"}
 PULL_SECONDS = 20.0
+STAGE_SECONDS = 5.0  # the stages after the pull
 LAST: dict[str, Any] = {}  # the figures of the last run (for --json)
 
 
@@ -90,8 +95,11 @@ def run_fleet(shops: int = 50, orders: int = 10_000, *, slow: bool = False, fail
             config_dir = copy_sandbox_config(root / "config")
             config = load_sandbox_config(config_dir, url)
             g = config.global_
+            # An agency's cadence: the sandbox's demo runs every stage each second, which for 50 shops is 50
+            # idle scope runs (each recorded in stage_runs) a second per shop stage — CPU the pulls then lack
             config.global_ = g.model_copy(update={
-                "intervals": g.intervals.model_copy(update={"pull": PULL_SECONDS, "watch": 60.0}),
+                "intervals": g.intervals.model_copy(update={"pull": PULL_SECONDS, "watch": 60.0, **{
+                    stage: STAGE_SECONDS for stage in ("route", "forward", "collect", "writeback", "stock_due")}}),
                 "supplier_poll_minutes": 0.25})
             config.tracking = None
             base = {p: config.shops[f"{p}-demo"] for p in PLATFORMS}
