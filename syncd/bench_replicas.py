@@ -6,7 +6,8 @@ The sandbox serves N shops over the three platforms (``--orders`` in all), the t
 drop-folder suppliers, and every API answer takes ``--latency`` seconds (0.25 s by default: a Chinese platform's
 gateway seen from a small server). The sandbox's own generous rate limits stay on: what is measured is latency,
 not a rate budget. The stages run at a busy deployment's cadence (:data:`INTERVALS`: pull every 5 s, the
-stages after it every 2 s), not the demo's every second.
+stages after it every 2 s), not the demo's every second, and the shops' stock sync is off (it has a bench of its
+own, ``syncd bench --stock``).
 
 Each run gets a fresh schema in the ``--postgres`` database (dropped afterwards) and a fresh sandbox; the daemons
 are separate ``syncd run`` processes, as a supervisor or ``docker compose up --scale syncd=R`` runs them: one
@@ -82,7 +83,9 @@ def write_fleet_config(config_dir: Path, shops: int) -> list[tuple[str, str, str
     settings_file.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False), encoding="utf-8")
     layout = fleet_layout(shops)
     for sid, platform, key in layout:
-        data = {**base[platform], "base_url": f"${{SYNCD_SANDBOX_URL}}/{key}"}
+        # no stock sync: the bench measures the order flow (the stock pass has its own: syncd bench --stock)
+        data = {**base[platform], "base_url": f"${{SYNCD_SANDBOX_URL}}/{key}",
+                "stock": {**(base[platform].get("stock") or {}), "enabled": False}}
         (shop_dir / f"{sid}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
                                               encoding="utf-8")
     return layout

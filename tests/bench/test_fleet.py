@@ -58,3 +58,4 @@ def test_replica_bench_config_has_a_shop_file_per_fleet_shop_at_its_own_simulato
     assert config.shops["pdd-02"].base_url == "http://127.0.0.1:9/pdd-2"
     assert config.shops["douyin-demo"].platform == "douyin" and config.tracking is None
     assert (config.global_.intervals.pull, config.global_.intervals.writeback) == (5, 2)
+    assert not any(shop.stock.enabled for shop in config.shops.values())
