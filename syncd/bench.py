@@ -369,6 +369,14 @@ def main(args: argparse.Namespace) -> int:
         from syncd.bench_seed import seed_only
 
         return seed_only(args)
+    if getattr(args, "fleet", None) and getattr(args, "replicas", None):
+        from syncd import bench_replicas
+
+        load = _load()
+        code = bench_replicas.main(args)
+        finish(args, {"fleet": args.fleet, "orders": args.orders, "replicas": args.replicas,
+                      "latency": bench_replicas.LAST.get("latency_seconds")}, bench_replicas.LAST, load)
+        return code
     if getattr(args, "fleet", None):
         from syncd import bench_fleet
 

@@ -588,6 +588,13 @@ def _bench_scale_options(bench: argparse.ArgumentParser) -> None:
                        help="instead: SHOPS shops over the three platforms (--orders in all), rate limits on")
     bench.add_argument("--slow-shop", action="store_true", help="with --fleet: one shop answers every call in 5 s")
     bench.add_argument("--failing-shop", action="store_true", help="with --fleet: one shop fails every call")
+    bench.add_argument("--replicas", type=int, metavar="R",
+                       help="with --fleet and --postgres: one daemon process, then R, against simulators whose every "
+                            "API answer takes --latency seconds; prints the speed-up and what a simulator got twice")
+    bench.add_argument("--latency", type=float, metavar="SECONDS",
+                       help="with --replicas: seconds every API answer takes (default 0.25)")
+    bench.add_argument("--time-limit", type=float, metavar="SECONDS",
+                       help="with --fleet: stop a run after this long (default 1800; with --replicas 900 per run)")
     bench.add_argument("--json", dest="json_file", metavar="FILE", help="also write every figure to FILE (JSON)")
     bench.add_argument("--compare", metavar="OLD.json", help="print the differences from an earlier --json FILE")
 

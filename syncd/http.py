@@ -21,6 +21,7 @@ from syncd.errors import (
     RejectedError,
     TransientError,
 )
+from syncd.ratelimit import KEPT_TIMES, peak_per_second
 
 E = TypeVar("E", bound=Exception)
 MAX_CODES_PER_SYSTEM = 64  # distinct platform codes counted per system; more go under "other"
@@ -54,12 +55,7 @@ class CallStats:
         """The most calls per second over any ``window`` seconds: what the API reached while saturated."""
         with self._lock:
             times = list(self.times.get((system, api), ()))
-        best, lo = 0, 0
-        for hi, t in enumerate(times):
-            while t - times[lo] > window:
-                lo += 1
-            best = max(best, hi - lo + 1)
-        return best / window
+        return peak_per_second(times, window)
 
     def record(self, system: str, api: str, error: str | None = None) -> None:
         now = time.monotonic()
@@ -67,7 +63,7 @@ class CallStats:
             self.calls[(system, api)] += 1
             first, _ = self.span.get((system, api), (now, now))
             self.span[(system, api)] = (first, now)
-            self.times.setdefault((system, api), deque(maxlen=20_000)).append(now)
+            self.times.setdefault((system, api), deque(maxlen=KEPT_TIMES)).append(now)
             if error:
                 self.errors[(system, api, error)] += 1
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from syncd.errors import RateLimitedError
@@ -19,6 +20,20 @@ from syncd.errors import RateLimitedError
 # A retry-after longer than this is a ban: the scope is paused and the stage moves on to other work, instead of
 # waiting it out in place (shorter waits, a 5xx blip, are retried in place by syncd.retry).
 BAN_SECONDS = 2.0
+
+
+KEPT_TIMES = 20_000  # call times kept per key (and per API in syncd.http.CallStats), for the peak rate
+
+
+def peak_per_second(times: Sequence[float], window: float = 10.0) -> float:
+    """The most calls per second over any ``window`` seconds of the sorted call ``times``: what a budget reached
+    while saturated."""
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] > window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best / window
 
 
 @dataclass
@@ -41,6 +56,8 @@ class RateLimiter:
         self._paused: dict[str, float] = {}  # key prefix → clock reading when calls may resume
         self.max_wait = max_wait
         self.waited = 0.0  # seconds spent waiting, for metrics and the benchmark
+        # per key, when its calls were let through (the last KEPT_TIMES): the budget use the benchmark reports
+        self._times: dict[str, deque[float]] = {}
 
     def _reserve(self, key: str, rate: float, burst: float | None) -> float:
         """Take one token (possibly going into debt); return how long the caller must wait for it."""
@@ -54,12 +71,21 @@ class RateLimiter:
             b.tokens = min(b.capacity, b.tokens + (now - b.stamp) * b.rate)
             b.stamp = now
             b.tokens -= 1.0
-            return 0.0 if b.tokens >= 0 else -b.tokens / b.rate
+            wait = 0.0 if b.tokens >= 0 else -b.tokens / b.rate
+            self._times.setdefault(key, deque(maxlen=KEPT_TIMES)).append(now + wait)
+            return wait
 
     def rates(self) -> dict[str, float]:
         """The budget (calls per second) of every key used so far."""
         with self._lock:
             return {k: b.rate for k, b in self._buckets.items()}
+
+    def use(self, window: float = 10.0) -> dict[str, tuple[int, float, float]]:
+        """Per key used so far: (calls let through, the budget per second, the peak calls per second over any
+        ``window`` seconds) — how much of its budget a scope used while it had work waiting."""
+        with self._lock:
+            got = {k: (list(self._times.get(k, ())), b.rate) for k, b in self._buckets.items()}
+        return {k: (len(times), rate, peak_per_second(times, window)) for k, (times, rate) in got.items()}
 
     def pause(self, scope: str, seconds: float) -> None:
         """No call under keys starting with ``scope`` for ``seconds`` (a flow-control ban the platform gave)."""

@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--slow-shop", help="this simulator (douyin-2, pdd, ...) answers every call after --slow-seconds")
     s.add_argument("--slow-seconds", type=float, default=5.0)
     s.add_argument("--failing-shop", help="this simulator answers every API call with HTTP 503")
+    s.add_argument("--latency", type=float, default=0.0,
+                   help="seconds every API answer takes (storefronts and API suppliers), as a real platform's would")
     s.add_argument("--api-qps", action="store_true",
                    help="enforce each platform's per-API rate limits with its own flow-control error")
     return p
@@ -60,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                       lost_reply_rate=args.lost_reply_rate, api_qps=args.api_qps,
                       platforms=tuple(p for p in args.platforms.split(",") if p),
                       shops_per_platform=args.shops_per_platform, slow_shop=args.slow_shop,
-                      failing_shop=args.failing_shop, slow_seconds=args.slow_seconds)
+                      failing_shop=args.failing_shop, slow_seconds=args.slow_seconds,
+                      latency=args.latency)
     sandbox.start()
     try:
         print(f"sandbox listening on {sandbox.url}", flush=True)

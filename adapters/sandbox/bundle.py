@@ -57,7 +57,7 @@ class Sandbox:
                  platforms: Sequence[str] = ("douyin", "pdd", "taobao"), api_qps: bool = False,
                  partners: bool = True, partner_ship_after: float | None = None,
                  push_interval: float | None = 1.0, shops_per_platform: int = 1, slow_shop: str | None = None,
-                 failing_shop: str | None = None, slow_seconds: float = 5.0) -> None:
+                 failing_shop: str | None = None, slow_seconds: float = 5.0, latency: float = 0.0) -> None:
         self.clock = clock
         self.orders = generate_orders(orders, seed, clock(), span_hours)
         self.douyin = DouyinSimulator(SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_SHOP_ID, self.orders,
@@ -66,7 +66,7 @@ class Sandbox:
                                       refund_after=refund_after, refund_fraction=refund_fraction,
                                       lost_reply_rate=lost_reply_rate,
                                       api_qps=DOUYIN_API_QPS if api_qps else None)
-        self.server = SandboxServer(port=port)
+        self.server = SandboxServer(port=port, latency=latency)
         # Every storefront simulator gets ``orders`` orders of its own; ``api_qps`` switches on each one's
         # published (or assumed) per-API limits, answered with the platform's own flow-control error.
         self.storefronts: dict[str, Any] = {"douyin": self.douyin}

@@ -7,6 +7,7 @@ to mounted simulators and re-exports what the simulators import (``Response``, `
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 from syncd.adapters.sandbox.threadserver import Handler, HttpServer, Response, json_response
@@ -17,10 +18,13 @@ __all__ = ["Handler", "Response", "SandboxServer", "json_response"]
 class SandboxServer:
     """Threaded HTTP server on 127.0.0.1 with handlers mounted under path prefixes."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0) -> None:
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("the sandbox binds to 127.0.0.1 only")
         self._mounts: list[tuple[str, Handler]] = []
+        # seconds every API answer takes (a real platform's round trip; ``syncd bench --replicas``): the admin
+        # endpoints under ``/_sandbox`` answer at once
+        self.latency = latency
         # a simulator bug is worth reading in full: its message goes into the 500 answer
         self._http = HttpServer(self._dispatch, host="127.0.0.1", port=port, name="syncd-sandbox",
                                 error_detail=True)
@@ -42,6 +46,8 @@ class SandboxServer:
         handler = self._route(path)
         if handler is None:
             return json_response(404, {"error": f"nothing mounted at {path}"})
+        if self.latency > 0 and "/_sandbox" not in path:
+            time.sleep(self.latency)  # each connection has its own thread: answers overlap, as a platform's do
         return handler.handle(method, path, query, headers, body)
 
     def start(self) -> None:

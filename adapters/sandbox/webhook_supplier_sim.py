@@ -416,14 +416,26 @@ class WebhookSupplierSimulator:
                 "base_url": base_url.rstrip("/") + self.prefix, "secret": self._secret,
                 "tracking": "push" if self.push_url else "poll", "timestamp_window_seconds": self.window}
 
+    def _duplicates(self) -> dict[str, int]:
+        """Storefront order lines this supplier was asked for in more than one order (under different keys) —
+        a line sent twice; a reship is a new order by design and not counted."""
+        seen: Counter[str] = Counter()
+        for o in self.orders.values():
+            if o.payload.get("kind") == "reship":
+                continue
+            for ln in o.payload.get("lines") or ():
+                seen[f"{o.payload.get('shop_id')}/{o.payload.get('platform_order_id')}/{ln.get('line_ref')}"] += 1
+        return {k: n for k, n in sorted(seen.items()) if n > 1}
+
     def snapshot(self) -> dict[str, Any]:
-        """Orders by phase, create outcomes, calls and errors, stock levels touched, callbacks."""
+        """Orders by phase, duplicated lines, create outcomes, calls and errors, stock levels touched, callbacks."""
         with self._lock:
             self._advance()
             now = self.clock()
             return {"now": now,
                     "orders": dict(sorted(Counter(self._phase(o, now) for o in self.orders.values()).items())),
-                    "orders_total": len(self.orders), "creates": dict(self.creates), "calls": dict(self.calls),
+                    "orders_total": len(self.orders), "duplicates": self._duplicates(),
+                    "creates": dict(self.creates), "calls": dict(self.calls),
                     "errors": dict(self.errors), "stock": dict(sorted(self.levels.items())),
                     "prices": dict(sorted(self.feed.prices.items())), "stock_pushes": self.feed.state(),
                     "callbacks": {"pending": len(self._pending), "delivered": len(self.delivered),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,6 +56,10 @@ log = logging.getLogger("syncd.suppliers")
 _SENT_ORDER = frozenset({OrderState.ROUTED, OrderState.PLACED})  # orders a supplier's answer may hold
 PLACE_BATCH = 50  # supplier orders one run places per supplier
 STATUS_BATCH = 200  # supplier orders one run asks the status of per supplier
+# ... in claims of this many: replicas share a supplier's backlog claim by claim (one replica taking a run's whole
+# batch would leave the other idle while it works through 50 orders' calls one after another)
+PLACE_CLAIM = 25
+STATUS_CLAIM = 25
 UNKNOWN_WAIT = timedelta(seconds=60)  # after an unknown outcome: let the supplier's order list catch up
 FIND_MARGIN = timedelta(minutes=10)  # look-ups start this long before the first attempt (clock skew)
 MAX_TRANSIENT_IN_A_ROW = 3  # the supplier is down: stop this run instead of timing out on every order
@@ -188,12 +192,36 @@ def _request(rt: Runtime, w: _Work, receiver: Receiver) -> SupplierOrderRequest:
 # ---- placing ------------------------------------------------------------------------------------------------
 
 
-def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> int:
-    """Place what is pending (and settle what an earlier run left with an unknown outcome).
+def in_claims(rt: Runtime, claim: Callable[[], tuple[int, bool]], size: int, batch: int) -> int:
+    """Work a run's ``batch`` of a supplier's rows as claims of ``size`` (``claim()`` claims, calls and records
+    one; it answers the work done and whether it claimed a full one and went through it): the next claim comes
+    only while the last was full and the daemon runs. Two replicas thus take turns on one backlog."""
+    done = 0
+    for _ in range(max(1, batch // size)):
+        n, full = claim()
+        done += n
+        if not full or rt.stop.is_set():
+            break
+    return done
 
-    In three transactions per batch whatever its size: every order that passed its checks gets its intent in one
+
+def _not_again(seen: set[int]) -> list[Any]:
+    """The claim's condition leaving out the rows this run claimed before (none at its first claim)."""
+    return [SupplierOrder.id.not_in(sorted(seen))] if seen else []
+
+
+def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> int:
+    """Place what is pending (and settle what an earlier run left with an unknown outcome), up to
+    :data:`PLACE_BATCH` a run in claims of :data:`PLACE_CLAIM` (:func:`in_claims`).
+
+    In three transactions per claim whatever its size: every order that passed its checks gets its intent in one
     (before any request), the requests follow, and their outcomes are recorded in one, the payments in one more.
     """
+    seen: set[int] = set()  # claimed once this run: what it left is for a later run, not the next claim
+    return in_claims(rt, lambda: _place_claim(rt, supplier_id, adapter, seen), PLACE_CLAIM, PLACE_BATCH)
+
+
+def _place_claim(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, seen: set[int]) -> tuple[int, bool]:
     now = clock.now()
     # pending (of a routed order, or a reship) or placing; the state as an IN list lets the claim read only the
     # supplier's open rows through ix_supplier_orders_supplier_cancel_state (tests/store/test_query_plans.py)
@@ -202,10 +230,11 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> 
             SupplierOrder.cancel_state == "none", shadow.live_orders(rt.config),  # a shadow shop's: never placed
             SupplierOrder.state.in_([SupplierOrderState.PENDING, SupplierOrderState.PLACING]),
             or_(SupplierOrder.state == SupplierOrderState.PLACING, Order.state == OrderState.ROUTED,
-                SupplierOrder.kind == "reship")), PLACE_BATCH)
+                SupplierOrder.kind == "reship"), *_not_again(seen)), PLACE_CLAIM)
+    seen.update(w.so_id for w in work)
     if not work:
-        return 0
-    done, transient_in_a_row = 0, 0
+        return 0, False
+    done, transient_in_a_row, through = 0, 0, False
     ready: list[tuple[_Work, SupplierOrderRequest]] = []
     shorts: list[tuple[_Work, StockAnswer]] = []
     taken: dict[str, int] = {}  # per supplier SKU, what the batch's checked orders will take
@@ -245,6 +274,7 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> 
         else:
             ready_now, ready = ready, []
             done += _send(rt, supplier_id, adapter, ready_now)
+            through = True
     finally:
         try:
             _record_shorts(rt, supplier_id, shorts)  # what the stock checks found, however the run ended
@@ -253,7 +283,7 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> 
                 s.execute(update(SupplierOrder).where(SupplierOrder.id.in_([w.so_id for w in work]),
                                                       SupplierOrder.claimed_by == rt.holder)
                           .values(claimed_by=None, claim_until=None))
-    return done
+    return done, through and len(work) >= PLACE_CLAIM
 
 
 def _paused(supplier_id: str, what: str, err: RateLimitedError) -> None:
@@ -720,19 +750,27 @@ def _out_of_stock_many(rt: Runtime, supplier_id: str, shorts: Sequence[tuple[_Wo
 
 
 def follow_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> int:
-    """Ask the supplier about placed orders that are due: payment, parcels, cancellation on its side. The
-    answers of a batch are recorded in one transaction after the calls, the payments in one more."""
+    """Ask the supplier about placed orders that are due: payment, parcels, cancellation on its side, up to
+    :data:`STATUS_BATCH` a run in claims of :data:`STATUS_CLAIM` (:func:`in_claims`). The answers of a claim are
+    recorded in one transaction after the calls, the payments in one more."""
+    seen: set[int] = set()
+    return in_claims(rt, lambda: _follow_claim(rt, supplier_id, adapter, seen), STATUS_CLAIM, STATUS_BATCH)
+
+
+def _follow_claim(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, seen: set[int]) -> tuple[int, bool]:
     now = clock.now()
     with rt.db.begin() as s:
-        work = _claim(rt, s, supplier_id, now, SupplierOrder.state == SupplierOrderState.PLACED, STATUS_BATCH)
+        work = _claim(rt, s, supplier_id, now, and_(SupplierOrder.state == SupplierOrderState.PLACED,
+                                                    *_not_again(seen)), STATUS_CLAIM)
+    seen.update(w.so_id for w in work)
     if not work:
-        return 0
+        return 0, False
     protocol_pay = getattr(rt.config.suppliers[supplier_id], "payment", None) == "protocol_pay"
     answers: list[tuple[_Work, SupplierOrderStatus]] = []
     later: list[tuple[_Work, TransientError]] = []
     faults: list[tuple[_Work, Exception]] = []
     stop: SyncdError | None = None
-    transient_in_a_row = 0
+    transient_in_a_row, paused = 0, False
     try:
         adapter.ensure_token()
         for w in work:
@@ -747,6 +785,7 @@ def follow_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
                 later.append((w, err))
                 if isinstance(err, RateLimitedError):
                     _paused(supplier_id, "status checks", err)
+                    paused = True
                     break
                 if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
                     stop = err
@@ -777,7 +816,7 @@ def follow_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
             s.execute(update(SupplierOrder).where(SupplierOrder.id.in_([w.so_id for w in work]),
                                                   SupplierOrder.claimed_by == rt.holder)
                       .values(claimed_by=None, claim_until=None))
-    return len(recorded)
+    return len(recorded), not paused and len(work) >= STATUS_CLAIM
 
 
 def _record_statuses(rt: Runtime, supplier_id: str, answers: Sequence[tuple[_Work, SupplierOrderStatus]],

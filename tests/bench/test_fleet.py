@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from syncd.adapters.sandbox.bundle import Sandbox
-from syncd.bench_fleet import fleet_layout, worst_lags
+from syncd.bench_fleet import budget_use, fleet_layout, worst_lags
 
 
 def test_fleet_layout_spreads_the_shops_over_the_platforms_one_simulator_each() -> None:
@@ -37,3 +37,25 @@ def test_sandbox_fleet_serves_a_simulator_per_shop_one_slow_one_failing() -> Non
         assert failing.status_code == 503
         working = httpx.post(f"{box.url}/pdd/api/router", timeout=10)
         assert working.status_code != 503
+
+
+def test_budget_use_counts_only_budgets_with_work_to_fill_them_and_gives_the_share_reached() -> None:
+    use = budget_use({"douyin:a:order.logisticsAdd": (400, 20.0, 19.6), "douyin:b:order.logisticsAdd": (30, 20.0, 3.0),
+                      "1688:ali-factory:alibaba.trade.fastCreateOrder": (120, 5.0, 4.0)})
+    assert use == {"1688:ali-factory:alibaba.trade.fastCreateOrder": {"calls": 120, "budget_per_s": 5.0,
+                                                                       "peak_per_s": 4.0, "share": 0.8},
+                   "douyin:a:order.logisticsAdd": {"calls": 400, "budget_per_s": 20.0, "peak_per_s": 19.6,
+                                                   "share": 0.98}}
+
+
+def test_replica_bench_config_has_a_shop_file_per_fleet_shop_at_its_own_simulator(tmp_path) -> None:
+    from syncd.bench_replicas import write_fleet_config
+    from syncd.sandboxrun import load_sandbox_config
+
+    layout = write_fleet_config(tmp_path / "config", 7)
+    config = load_sandbox_config(tmp_path / "config", "http://127.0.0.1:9")
+    assert sorted(config.shops) == sorted(sid for sid, _p, _k in layout) and len(config.shops) == 7
+    assert config.shops["pdd-02"].base_url == "http://127.0.0.1:9/pdd-2"
+    assert config.shops["douyin-demo"].platform == "douyin" and config.tracking is None
+    assert (config.global_.intervals.pull, config.global_.intervals.writeback) == (5, 2)
+    assert not any(shop.stock.enabled for shop in config.shops.values())

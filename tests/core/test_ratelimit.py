@@ -86,3 +86,18 @@ def test_pause_given_a_shorter_second_ban_keeps_the_longer_one():
     t.now += 6
 
     assert limiter.paused_for("webhook:hz:create") == pytest.approx(14)
+
+
+def test_use_given_callers_waiting_reports_calls_budget_and_the_peak_reached_per_key():
+    t = FakeTime()
+    rl = RateLimiter(clock=t.clock, sleep=t.sleep)
+    for _ in range(100):  # always work waiting: the budget is used in full
+        rl.acquire("douyin:shop-a:order.logisticsAdd", 5)
+    t.now += 30
+    for _ in range(10):  # a trickle: one call every 2 s
+        rl.acquire("douyin:shop-b:order.logisticsAdd", 5)
+        t.now += 2
+    use = rl.use(window=10)
+    calls, rate, peak = use["douyin:shop-a:order.logisticsAdd"]
+    assert (calls, rate) == (100, 5) and peak == pytest.approx(5.1)  # 51 calls let through in any 10 s
+    assert use["douyin:shop-b:order.logisticsAdd"][2] == pytest.approx(0.6)

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-from openpyxl import load_workbook
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import DBAPIError
 
 from syncd import clock
 from syncd.adapters.sandbox.bundle import Sandbox, SupplierSpec
 from syncd.alerts.names import PARCEL_RULES
+from syncd.bench_replicas import exported_lines
 from syncd.sandboxrun import SANDBOX_SUPPLIERS, copy_sandbox_config, supplier_dirs
 from syncd.store.db import Database, open_database
 from syncd.store.models import Alert, AuditEntry, Lease, Order, Shipment, StageRun, SupplierOrder
@@ -174,13 +173,7 @@ class World:
     def exported(self) -> dict[tuple[str, str, str], list[str]]:
         """(supplier, order number, supplier SKU) → the outbox files that line appears in. An order may come
         back in a later batch only with other lines (a fallback supplier taking a line another one lacked)."""
-        seen: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-        for sid, fmt, _ in SANDBOX_SUPPLIERS:
-            outbox, _inbox = supplier_dirs(self.data_dir, sid)
-            for path in sorted(p for p in outbox.glob(f"*.{fmt}") if not p.stem.endswith("-cancel")):
-                for order_no, sku in _order_lines(path):
-                    seen[(sid, order_no, sku)].add(path.name)
-        return {k: sorted(v) for k, v in seen.items()}
+        return exported_lines(self.data_dir)
 
     def check_invariants(self) -> dict[str, Any]:
         exported = self.exported()
@@ -303,18 +296,3 @@ class World:
                 return s.scalar(select(func.max(StageRun.last_success_at)).where(StageRun.stage == stage))
         finally:
             db.dispose()
-
-
-def _order_lines(path: Path) -> set[tuple[str, str]]:
-    if path.suffix == ".xlsx":
-        wb = load_workbook(path, read_only=True)
-        try:
-            rows = [[str(c) if c is not None else "" for c in r] for r in wb.worksheets[0].iter_rows(values_only=True)]
-        finally:
-            wb.close()
-    else:
-        with path.open(encoding="gb18030", newline="") as fh:
-            rows = list(csv.reader(fh))
-    header, body = rows[0], rows[1:]
-    order, sku = header.index("订单号"), header.index("商品编码")
-    return {(r[order], r[sku]) for r in body}

@@ -108,3 +108,17 @@ def test_stop_closes_kept_alive_connections_and_frees_the_port():
     again = SandboxServer(port=port)
     again.start()
     again.stop()
+
+
+def test_latency_given_delays_every_api_answer_but_not_the_admin_endpoints(monkeypatch):
+    import syncd.adapters.sandbox.httpserver as module
+
+    slept: list[float] = []
+    monkeypatch.setattr(module.time, "sleep", slept.append)
+    srv = SandboxServer(latency=0.25)
+    echo = Echo()
+    srv.mount("/douyin-2", echo)
+    assert srv._dispatch("POST", "/douyin-2/order/searchList", {}, {}, b"")[0] == 200
+    assert slept == [0.25]
+    assert srv._dispatch("GET", "/douyin-2/_sandbox/state", {}, {}, b"")[0] == 200
+    assert slept == [0.25]  # the bench reads the simulators' records at once

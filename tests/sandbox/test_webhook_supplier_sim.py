@@ -542,3 +542,16 @@ def test_a_refused_stock_push_is_sent_again_with_its_event_id(make_rig: Any) -> 
     ids = [body["event_id"] for body in rig.sim.feed.delivered]
     assert ids == ["stk_000001", "stk_000002"]
     assert [s.supplier_sku for s in rig.receiver.stock] == ["CAP-BLK", "CAP-RED"]
+
+
+def test_snapshot_given_one_storefront_line_in_two_orders_reports_it_duplicated_but_not_a_reship():
+    sim = WebhookSupplierSimulator(SECRET, seed=1, clock=lambda: NOW.timestamp())
+
+    def body(key: str, kind: str = "normal") -> dict[str, Any]:
+        return {"idempotency_key": key, "kind": kind, "shop_id": "douyin-02", "platform_order_id": "P1",
+                "lines": [{"line_ref": "L1", "sku": "MUG-1", "quantity": 1}]}
+
+    for key in ("k1", "k3"):
+        sim._new_order(key, body(key), body(key)["lines"])
+    sim._new_order("k4", body("k4", "reship"), body("k4")["lines"])
+    assert sim.snapshot()["duplicates"] == {"douyin-02/P1/L1": 2}

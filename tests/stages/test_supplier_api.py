@@ -548,6 +548,40 @@ def test_place_given_a_claim_that_lapsed_mid_batch_never_sends_what_another_repl
             AuditEntry.action == "place_order", AuditEntry.outcome == "intent")) == 1
 
 
+def test_place_given_a_backlog_another_replica_places_what_the_first_has_not_claimed_while_it_works(hs, db):
+    import dataclasses
+
+    h, fake = hs
+    _route(h, *((str(6000 + i), ("SKU-X",)) for i in range(sa.PLACE_BATCH)))  # one run's whole batch waiting
+    replica_b = dataclasses.replace(h.rt, holder="replica-b")
+    placed_by_b: list[int] = []
+    place = fake.place
+
+    def slow_place(request: SupplierOrderRequest) -> PlacedOrder:
+        if not placed_by_b:  # replica A's first call is in flight: replica B's run comes meanwhile
+            placed_by_b.append(-1)
+            placed_by_b[0] = sa.place_orders(replica_b, API, fake)
+        return place(request)
+
+    fake.place = slow_place  # type: ignore[method-assign]
+    placed_by_a = sa.place_orders(h.rt, API, fake)
+    assert placed_by_b[0] > 0 and placed_by_a + placed_by_b[0] == sa.PLACE_BATCH  # shared, not waited for
+    assert {so.state for so in _sos(db)} == {"placed"}
+    assert sorted(len(refs) for refs in fake.orders.values()) == [1] * sa.PLACE_BATCH  # each order once
+
+
+def test_place_given_an_order_whose_check_failed_for_now_leaves_it_to_the_next_run(hs, db):
+    h, fake = hs
+    _route(h, *((str(6100 + i), ("SKU-X",)) for i in range(sa.PLACE_BATCH)))
+    first = _keys(db)["6100"].idempotency_key
+    fake.garble[("check_stock", first)] = [TransientError("fakeapi preview: timed out")]
+    assert sa.place_orders(h.rt, API, fake) == sa.PLACE_BATCH - 1
+    assert fake.stock_checks == sa.PLACE_BATCH  # the run's next claim did not take it again
+    assert first not in fake.orders
+    sa.place_orders(h.rt, API, fake)
+    assert fake.orders[first] and fake.created() == sa.PLACE_BATCH
+
+
 # ---- one garbled answer in the middle of a batch --------------------------------------------------------------
 
 BATCH = ("5201", "5202", "5203")
