@@ -82,8 +82,10 @@ class WindowReader:
         else:
             first = self._call(self.method, {**base, "page_no": 1, "page_size": PAGE_SIZE, "use_has_next": True})
         found = self._items(first, start, 1)
-        if counted is not None and counted <= PAGE_SIZE or counted is None and not _flag(first.get("has_next")):
-            return found, len(found) if counted is None else counted  # one page read in one go: nothing moved
+        if counted is None and not _flag(first.get("has_next")):
+            return found, len(found)  # one page read in one go: nothing could move
+        if counted is not None and counted <= PAGE_SIZE:
+            return found, counted
         for attempt in range(MAX_PASSES):
             total = counted if counted is not None and attempt == 0 else self._total(start, end)
             pages = math.ceil(total / PAGE_SIZE)

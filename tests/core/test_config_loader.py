@@ -39,7 +39,7 @@ def test_load_given_the_sandbox_config_validates_every_file():
 def test_load_given_several_problems_reports_each_with_file_and_key_path(cfg_dir: Path):
     shop = cfg_dir / "shops" / "douyin-demo.yaml"
     shop.write_text(
-        shop.read_text(encoding="utf-8").replace("window_minutes:", "window_minuts:"), encoding="utf-8"
+        shop.read_text(encoding="utf-8").replace("window_minutes: 10080", "window_minuts: 10080"), encoding="utf-8"
     )
     (cfg_dir / "syncd.yaml").write_text("intervals:\n  pull: -5\n", encoding="utf-8")
     (cfg_dir / "suppliers" / "yiwu-goods.yaml").write_text("kind: fax\n", encoding="utf-8")

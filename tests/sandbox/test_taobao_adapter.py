@@ -76,7 +76,7 @@ def test_list_orders_reads_every_seeded_trade_with_details_only_for_trades_to_sh
     ready = [o for o in result.orders if o.status is OrderStatus.PAID and o.ready_to_ship]
     assert ready and all(o.receiver.name_cipher for o in ready)
     assert rig.sim.calls["taobao.trade.fullinfo.get"] == len(ready)
-    assert rig.sim.calls["taobao.trades.sold.increment.get"] == 12  # 6 h in 30-minute windows, one page each
+    assert rig.sim.calls["taobao.trades.sold.increment.get"] == 1  # 6 h in one window (TOP allows a day), one page
     assert rig.adapter.count_orders(NOW - timedelta(hours=6), NOW) == 60
 
 
