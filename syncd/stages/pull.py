@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -45,7 +46,7 @@ from syncd.domain import RejectedRecord
 from syncd.errors import SyncdError
 from syncd.i18n import _
 from syncd.runtime import Runtime
-from syncd.stages.runner import StageReport, for_each_shop, shop_paused
+from syncd.stages.runner import SCHEDULED, StageReport, for_each_shop, shop_paused, shop_workers
 from syncd.store.db import stage_lease
 from syncd.store.models import Cursor, Quarantine, Shop
 from syncd.store.orders import CommittedVersions, apply_refund_events, upsert_orders
@@ -53,6 +54,12 @@ from syncd.store.orders import CommittedVersions, apply_refund_events, upsert_or
 log = logging.getLogger("syncd.pull")
 
 MAX_WINDOWS_PER_RUN = 500  # a longer catch-up goes on in the next run
+# A shop's run reads on window by window for at most its share of the pull interval (its pool works
+# shop_workers of the shops at once), then the next run goes on from the cursors: when every shop is due at once
+# with days to read (a fleet's first pulls, a catch-up after downtime) each shop gets its turn within one interval
+# instead of the first ones reading their whole look-back while the rest wait. At least one window a run.
+RUN_SHARE = 0.8
+MIN_RUN_SECONDS = 2.0
 # Entries a window should hold: what one transaction keeps in memory, each entry's decoded page objects
 # (tens of KB in Python) until the window commits; windows reach twice this before a count narrows them.
 WINDOW_ENTRIES = 500
@@ -130,7 +137,7 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
          store: Callable[[Session, T], int], *, cursor: str | None,
          count: Callable[[datetime, datetime], int | None] | None = None,
          committed: Callable[[datetime], None] | None = None,
-         settles: Settling | None = None) -> int:
+         settles: Settling | None = None, deadline: float | None = None) -> int:
     """Fetch and store consecutive overlapping windows from ``start`` to ``end_limit``; their span adapts
     to the stream's pace, and ``count`` (the platform's count of a window, when it has one) narrows a
     window that would hold too much before it is read (see the module docstring).
@@ -139,6 +146,7 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
     ``committed`` is told each window's end once that transaction has committed. With ``settles``, a window
     starting before its limit that joins on to its settled cursor moves that cursor too, to the window's end
     or the limit, whichever comes first: what it read up to the limit was read when already settled.
+    Past ``deadline`` (``time.monotonic()``) no further window is started: the next run reads on.
     """
     adapter = rt.storefronts[shop_id]
     shop = rt.config.shops[shop_id]
@@ -175,7 +183,7 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
                              initial=settles.initial)
         if committed is not None:
             committed(end)
-        if end >= end_limit:
+        if end >= end_limit or (deadline is not None and time.monotonic() >= deadline):
             break
         # only a window that has not settled yet overlaps the next one (updates stamped late near its end)
         settled_by = settles.limit if settles is not None else end_limit if _is_settled(cursor) else None
@@ -215,8 +223,9 @@ def _move_cursor(s: Session, shop_id: str, name: str, end: datetime, *, joins_fr
 def pull_stream(rt: Runtime, shop_id: str, stream: str, fetch: Callable[[datetime, datetime], T],
                 store: Callable[[Session, T], int], *, now: datetime,
                 count: Callable[[datetime, datetime], int | None] | None = None,
-                committed: Callable[[datetime], None] | None = None) -> int:
-    """One stream's run: read what has settled since the last run, then everything new (module docstring)."""
+                committed: Callable[[datetime], None] | None = None, deadline: float | None = None) -> int:
+    """One stream's run: read what has settled since the last run, then everything new (module docstring);
+    the new is read until ``deadline`` (:func:`run_budget`), at least one window."""
     pull = rt.config.shops[shop_id].pull
     end_limit = now - timedelta(seconds=pull.lag_seconds)
     overlap = timedelta(minutes=pull.overlap_minutes)
@@ -242,7 +251,7 @@ def pull_stream(rt: Runtime, shop_id: str, stream: str, fetch: Callable[[datetim
                         .format(shop=shop_id, stream=stream, error=err))
             failed = err
     written += walk(rt, shop_id, fresh, end_limit, fetch, store, cursor=stream, count=count, committed=committed,
-                    settles=Settling(stream + SETTLED, settle_limit, settled))
+                    settles=Settling(stream + SETTLED, settle_limit, settled), deadline=deadline)
     if failed is not None:
         raise failed  # the run reports the failure: the settling read is retried next run
     return written
@@ -287,8 +296,9 @@ def store_refunds(shop_id: str) -> Callable[[Session, Any], int]:
     return store
 
 
-def pull_shop(rt: Runtime, shop_id: str) -> int:
-    """Pull one shop's orders, then its refund stream, up to now − lag; returns the orders written."""
+def pull_shop(rt: Runtime, shop_id: str, budget: float | None = None) -> int:
+    """Pull one shop's orders, then its refund stream, up to now − lag, reading new windows for at most ``budget``
+    seconds (at least one window each; the next run reads on); returns the orders written."""
     adapter = rt.storefronts[shop_id]
     with stage_lease(rt.db, f"pull:{shop_id}", rt.holder, timedelta(minutes=15)):
         adapter.ensure_token()
@@ -301,10 +311,19 @@ def pull_shop(rt: Runtime, shop_id: str) -> int:
             return (step or adapter.list_orders)(start, end, seen=seen)
 
         orders = _OrderStore(shop_id, seen, timedelta(minutes=rt.config.shops[shop_id].pull.overlap_minutes))
+        deadline = None if budget is None else time.monotonic() + budget
         written = pull_stream(rt, shop_id, ORDERS, list_orders, orders, now=now,
-                              count=None if step else adapter.count_orders, committed=orders.committed)
-        pull_stream(rt, shop_id, REFUNDS, adapter.list_refunds, store_refunds(shop_id), now=now)
+                              count=None if step else adapter.count_orders, committed=orders.committed,
+                              deadline=deadline)
+        pull_stream(rt, shop_id, REFUNDS, adapter.list_refunds, store_refunds(shop_id), now=now, deadline=deadline)
         return written
+
+
+def run_budget(rt: Runtime) -> float:
+    """Seconds a shop's run reads new windows for: its share of the pull interval (see :data:`RUN_SHARE`)."""
+    shops = max(1, len(rt.storefronts))
+    interval = float(rt.config.global_.intervals.pull)
+    return max(MIN_RUN_SECONDS, RUN_SHARE * interval * shop_workers(shops) / shops)
 
 
 def resync_shop(rt: Runtime, shop_id: str, start: datetime, end: datetime) -> int:
@@ -326,11 +345,14 @@ def resync_order(rt: Runtime, shop_id: str, platform_order_id: str) -> int:
 
 
 def run(rt: Runtime, report: StageReport) -> None:
+    # a scheduled run shares the interval among the shops; `syncd once` (and a run by hand) reads everything
+    budget = run_budget(rt) if SCHEDULED.get() else None
+
     def one(shop_id: str) -> int:
         if shop_paused(rt, shop_id):
             _maybe_unpause(rt, shop_id)
             return 0
-        return pull_shop(rt, shop_id)
+        return pull_shop(rt, shop_id, budget)
 
     for_each_shop(rt, report, one)
 

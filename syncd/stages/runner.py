@@ -324,8 +324,13 @@ class ShopPool:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
+def shop_workers(shops: int) -> int:
+    """How many of ``shops`` a stage works at once: a quarter of them, at least 4, at most MAX_PARALLEL_SHOPS."""
+    return min(shops, max(4, min(MAX_PARALLEL_SHOPS, -(-shops // 4))))
+
+
 def _shop_pool(rt: Runtime, stage: str, shops: int) -> ShopPool:
-    workers = min(shops, max(4, min(MAX_PARALLEL_SHOPS, -(-shops // 4))))
+    workers = shop_workers(shops)
     with rt.faults_lock:
         pool = rt.shop_pools.get(stage)
         if pool is None or pool.workers < workers:  # shops were added: a larger pool; the old one drains

@@ -142,3 +142,51 @@ def test_pull_given_an_order_stamped_late_finds_it_within_the_settling_bound(h: 
         _pull_at(h, at)
     with db.begin() as s:
         assert s.scalar(select(Order.platform_order_id)) == "804"
+
+
+def test_pull_given_a_long_look_back_past_the_runs_budget_reads_it_over_several_runs(h: Harness, db: Database,
+                                                                                     monkeypatch):
+    """A fleet's first pulls: each shop's run stops after its share of the interval, the next goes on."""
+    from syncd.stages.runner import SCHEDULED
+
+    monkeypatch.setattr(pull, "run_budget", lambda rt: 0.0)  # spent after the first window
+    base = clock.now().replace(microsecond=0)
+    for i, hours in enumerate((23, 12, 1)):
+        h.shop.put(make_order(f"90{i}", base - timedelta(hours=hours)))
+    token = SCHEDULED.set(True)  # as the scheduler runs it
+    try:
+        _pull_at(h, base)
+        assert len(h.shop.list_calls) == 1  # one window of the 24 hours; the rest is the next runs' business
+        assert _cursor(db, "orders") < base - timedelta(hours=20)
+        runs = 1
+        while _cursor(db, "orders") < base and runs < 60:
+            _pull_at(h, base + timedelta(seconds=runs))
+            runs += 1
+    finally:
+        SCHEDULED.reset(token)
+    with db.begin() as s:
+        assert set(s.scalars(select(Order.platform_order_id))) == {"900", "901", "902"}
+    assert 3 <= runs < 60
+    assert _cursor(db, "orders-settled") is not None
+
+
+def test_pull_given_a_run_by_hand_reads_the_whole_look_back_in_one_run(h: Harness, db: Database, monkeypatch):
+    monkeypatch.setattr(pull, "run_budget", lambda rt: 0.0)
+    base = clock.now().replace(microsecond=0)
+    h.shop.put(make_order("910", base - timedelta(hours=23)))
+    h.shop.put(make_order("911", base - timedelta(minutes=10)))
+    _pull_at(h, base)  # `syncd once`, a resync: not scheduled
+    with db.begin() as s:
+        assert set(s.scalars(select(Order.platform_order_id))) == {"910", "911"}
+
+
+def test_run_budget_is_a_shops_share_of_the_pull_interval():
+    from types import SimpleNamespace
+
+    def rt(shops: int, interval: int) -> object:
+        return SimpleNamespace(storefronts=dict.fromkeys(range(shops)),
+                               config=SimpleNamespace(global_=SimpleNamespace(intervals=SimpleNamespace(pull=interval))))
+
+    assert pull.run_budget(rt(50, 20)) == pytest.approx(0.8 * 20 * 13 / 50)  # 13 of 50 shops at once: 4.2 s each
+    assert pull.run_budget(rt(3, 20)) == pytest.approx(16.0)  # every shop at once: most of the interval
+    assert pull.run_budget(rt(200, 5)) == pull.MIN_RUN_SECONDS
