@@ -76,3 +76,9 @@ def test_funnel_reads_the_weeks_unshipped_order_ids_from_the_index_alone(db: Dat
         definition = conn.exec_driver_sql(
             "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_orders_seen_shop_state'").scalar_one()
     assert definition.endswith("(first_seen_at, shop_id, state) INCLUDE (id)"), definition
+
+
+def test_orders_list_of_one_shop_given_a_million_orders_walks_the_shops_newest_without_sorting(big: Database):
+    [plan] = _plans(big, lambda: list_orders(big, OrderFilter(shop="s1", limit=50)))
+    assert "ix_orders_shop_id (shop_id=?)" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
