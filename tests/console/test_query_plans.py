@@ -82,3 +82,9 @@ def test_orders_list_of_one_shop_given_a_million_orders_walks_the_shops_newest_w
     [plan] = _plans(big, lambda: list_orders(big, OrderFilter(shop="s1", limit=50)))
     assert "ix_orders_shop_id (shop_id=?)" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_orders_list_by_hold_reason_alone_given_a_million_orders_reads_that_reasons_orders(big: Database):
+    [plan] = _plans(big, lambda: list_orders(big, OrderFilter(hold_reason="unmapped_sku", limit=50)))
+    assert "ix_orders_hold_reason (hold_reason=?)" in plan, plan
+    assert "SCAN orders" not in plan and "TEMP B-TREE" not in plan, plan
