@@ -80,6 +80,8 @@ class Order(Base):
         # with the id on PostgreSQL (revision 0012), so the funnel reads the index alone (SQLite: the rowid is there)
         Index("ix_orders_seen_shop_state", "first_seen_at", "shop_id", "state", postgresql_include=["id"]),
         Index("ix_orders_state_ship_by", "state", "ship_by"),
+        Index("ix_orders_shop_id", "shop_id", "id"),  # one shop's orders newest first: no sort of all (0012)
+        Index("ix_orders_hold_reason", "hold_reason", "id"),  # likewise per hold reason, not a walk of all (0012)
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shop_id: Mapped[str] = mapped_column(String(64))

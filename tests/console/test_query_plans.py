@@ -76,3 +76,15 @@ def test_funnel_reads_the_weeks_unshipped_order_ids_from_the_index_alone(db: Dat
         definition = conn.exec_driver_sql(
             "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_orders_seen_shop_state'").scalar_one()
     assert definition.endswith("(first_seen_at, shop_id, state) INCLUDE (id)"), definition
+
+
+def test_orders_list_of_one_shop_given_a_million_orders_walks_the_shops_newest_without_sorting(big: Database):
+    [plan] = _plans(big, lambda: list_orders(big, OrderFilter(shop="s1", limit=50)))
+    assert "ix_orders_shop_id (shop_id=?)" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
+
+
+def test_orders_list_by_hold_reason_alone_given_a_million_orders_reads_that_reasons_orders(big: Database):
+    [plan] = _plans(big, lambda: list_orders(big, OrderFilter(hold_reason="unmapped_sku", limit=50)))
+    assert "ix_orders_hold_reason (hold_reason=?)" in plan, plan
+    assert "SCAN orders" not in plan and "TEMP B-TREE" not in plan, plan
