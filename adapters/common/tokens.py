@@ -43,6 +43,10 @@ class RefreshedElsewhere(Exception):  # a signal to the keeper, never raised pas
 
 
 ISSUED_AT = "issued_at"  # key in Token.extra: when the pair was received (aware UTC, ISO 8601)
+# A refresh failing for now with no usable pair is tried again after 5 s, then 10, 20 … at most every 5 minutes
+REFRESH_BACKOFF_FIRST = timedelta(seconds=5)
+REFRESH_BACKOFF_MAX = timedelta(minutes=5)
+IN_PROGRESS = "refresh-in-progress"  # another writer (replica) is refreshing the pair: not a failure
 # Renew with a fifth of the granted lifetime left: a 10-minute token is renewed every 8 minutes, a 10-hour one
 # still with the configured refresh_before (the smaller wins), and a late refresh keeps 80 % of the lifetime spare.
 REFRESH_FRACTION = 0.2
@@ -122,6 +126,10 @@ class SingleWriterTokens:
         self._local = lock if lock is not None else threading.Lock()
         self._seen: set[str] = set()
         self._early_failing = False  # an early refresh is failing: warned once, until one succeeds
+        # a refresh that failed for now with no pair to fall back on: when the next may be tried, and how often it
+        # failed in a row (every stage's run of a shop asks for a pair; a platform that is down is not asked by each)
+        self._retry_at: datetime | None = None
+        self._failed_in_a_row = 0
 
     def known_secrets(self) -> list[str]:
         """Every token string handled so far, then the configured ones, for scrubbing messages."""
@@ -139,12 +147,22 @@ class SingleWriterTokens:
         if stored is not None and not self.due(stored):
             self._recovered()
             return self._before_use(stored)
+        now = clock.now()
+        if self._retry_at is not None and now < self._retry_at and self._fall_back_from(stored) is None:
+            raise TransientError(f"{self._who}: token refresh failed {self._failed_in_a_row} time(s) in a row; next "
+                                 f"try in {(self._retry_at - now).total_seconds():.0f} s", code="refresh-backoff",
+                                 retry_after=(self._retry_at - now).total_seconds())
         try:
             token = self._renew(rejected=None)
-        except TransientError:
+        except TransientError as err:
             # An early refresh that failed for now must not stop calls the current token still serves.
             fallback = self._fall_back_from(stored)
+            if fallback is None and err.code == IN_PROGRESS:  # another replica's refresh: its pair comes soon
+                raise
             if fallback is None:
+                self._failed_in_a_row += 1
+                wait = min(REFRESH_BACKOFF_MAX, REFRESH_BACKOFF_FIRST * 2 ** (self._failed_in_a_row - 1))
+                self._retry_at = clock.now() + wait
                 raise
             if not self._early_failing:  # the edge, not the storm: every call until it works would say it
                 self._log.warning("%s: early token refresh failed; using the current token", self._who)
@@ -154,6 +172,7 @@ class SingleWriterTokens:
         return self._before_use(token)
 
     def _recovered(self) -> None:
+        self._retry_at, self._failed_in_a_row = None, 0
         if self._early_failing:
             self._log.info("%s: the access token is fresh again", self._who)
             self._early_failing = False
@@ -187,7 +206,7 @@ class SingleWriterTokens:
         stored = self.load()
         if stored is not None and self.usable(stored, rejected):
             return stored
-        raise TransientError(f"{self._who}: token refresh in progress elsewhere", code="refresh-in-progress")
+        raise TransientError(f"{self._who}: token refresh in progress elsewhere", code=IN_PROGRESS)
 
     # ---- the parts an adapter builds on ------------------------------------------------------------
 

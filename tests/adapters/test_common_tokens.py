@@ -228,6 +228,43 @@ def test_current_given_a_failed_refresh_raises_it_and_leaves_the_stored_pair_unt
     assert store.tokens == {KEY: old} and store.saved == []
 
 
+def test_current_given_a_refresh_failing_for_now_with_nothing_usable_waits_longer_each_time_before_asking_again(
+        store: FakeTokenStore, frozen: time_machine.Traveller) -> None:
+    """A platform that answers 503 to everything: each stage's run of the shop asks for a pair; the refresh call
+    itself is made after 5 s, then 10 s, then 20 s … not at every run."""
+    store.tokens[KEY] = pair("old", expires_in=-timedelta(minutes=1))
+    down = TransientError("test platform busy")
+    exchange = FakeExchange(down, down)
+    tokens = keeper(store, exchange)
+
+    with pytest.raises(TransientError, match="platform busy"):
+        tokens.current()
+    with pytest.raises(TransientError, match="failed 1 time") as waiting:
+        tokens.current()  # 0 s later: not asked again
+    assert waiting.value.code == "refresh-backoff" and waiting.value.retry_after == pytest.approx(5)
+    assert len(exchange.calls) == 1
+
+    frozen.shift(timedelta(seconds=5))
+    with pytest.raises(TransientError, match="platform busy"):
+        tokens.current()  # asked again, failing again: now 10 s
+    frozen.shift(timedelta(seconds=9))
+    with pytest.raises(TransientError, match=r"failed 2 time\(s\) in a row; next try in 1 s"):
+        tokens.current()
+    assert len(exchange.calls) == 2
+
+    frozen.shift(timedelta(seconds=1))
+    assert tokens.current().access_token == "new-3"
+    assert len(exchange.calls) == 3
+
+    store.tokens[KEY] = pair("old", expires_in=-timedelta(minutes=1))  # later, down again: 5 s once more
+    exchange.answers.extend([pair("unused"), down])
+    with pytest.raises(TransientError, match="platform busy"):
+        tokens.current()
+    with pytest.raises(TransientError, match="failed 1 time") as waiting:
+        tokens.current()
+    assert waiting.value.retry_after == pytest.approx(5)
+
+
 def test_current_given_an_early_refresh_failing_for_now_serves_the_stored_pair_as_it_is(
         store: FakeTokenStore) -> None:
     old = pair("old", expires_in=timedelta(minutes=10))  # due, but still good for ten minutes
