@@ -76,10 +76,6 @@ def test_reply_file_rows_are_matched_by_their_order_numbers_alone(sqlite_db: Dat
 
 # ---- every stage's claim (issue 20: a million stored orders cost a new order no more than an empty database)
 
-def _claim_plans(db: Database, run: Callable[[], object], table: str) -> list[str]:
-    return _plans(db, run, table)
-
-
 def _in_tx(db: Database, fn: Callable[[Any], object]) -> Callable[[], None]:
     def run() -> None:
         with db.begin() as s:
@@ -107,14 +103,14 @@ def test_route_claim_reads_new_and_due_held_orders_through_their_index(db: Datab
     from syncd.stages import route
 
     build(db, tmp_path)
-    plans = _claim_plans(db, _in_tx(db, lambda s: route._claim(s, clock.now(), 100)), "orders")
+    plans = _plans(db, _in_tx(db, lambda s: route._claim(s, clock.now(), 100)), "orders")
     assert len(plans) == 1
     _uses(plans, "ix_orders_state_recheck", "orders", "ix_orders_state_recheck (state=?", db=db, columns=("state",))
 
 
 def test_file_supplier_export_claim_reads_only_pending_supplier_orders(db: Database, tmp_path: Path) -> None:
     h = build(db, tmp_path)
-    plans = _claim_plans(db, lambda: forward._export_pending(h.rt, "acme", clock.now()), "supplier_orders")
+    plans = _plans(db, lambda: forward._export_pending(h.rt, "acme", clock.now()), "supplier_orders")
     assert len(plans) == 1
     _uses(plans, "ix_supplier_orders_supplier_state", "supplier_orders", "(supplier_id=? AND state=?)", db=db,
           columns=("supplier_id", "state"))
@@ -125,7 +121,7 @@ def test_api_supplier_place_claim_reads_only_open_supplier_orders(db: Database, 
     from syncd.stages import supplier_api
 
     h = build(db, tmp_path)
-    plans = _claim_plans(db, lambda: supplier_api.place_orders(h.rt, "acme", None), "supplier_orders")  # type: ignore[arg-type]
+    plans = _plans(db, lambda: supplier_api.place_orders(h.rt, "acme", None), "supplier_orders")  # type: ignore[arg-type]
     assert len(plans) == 1  # nothing to place: the claim alone
     _uses(plans, "ix_supplier_orders_supplier_cancel_state", "supplier_orders",
           "(supplier_id=? AND cancel_state=? AND state=?)", db=db, columns=("supplier_id", "cancel_state"))
@@ -136,7 +132,7 @@ def test_api_supplier_status_claim_reads_only_placed_supplier_orders(db: Databas
     from syncd.stages import supplier_api
 
     h = build(db, tmp_path)
-    plans = _claim_plans(db, lambda: supplier_api.follow_orders(h.rt, "acme", None), "supplier_orders")  # type: ignore[arg-type]
+    plans = _plans(db, lambda: supplier_api.follow_orders(h.rt, "acme", None), "supplier_orders")  # type: ignore[arg-type]
     assert len(plans) == 1
     _uses(plans, "ix_supplier_orders_supplier_state", "supplier_orders", "(supplier_id=? AND state=?)", db=db,
           columns=("supplier_id", "state"))
@@ -146,7 +142,7 @@ def test_api_supplier_cancel_claim_reads_only_requested_cancellations(db: Databa
     from syncd.stages import supplier_api
 
     h = build(db, tmp_path)
-    plans = _claim_plans(db, lambda: supplier_api.cancel_orders(h.rt, "acme", None), "supplier_orders")  # type: ignore[arg-type]
+    plans = _plans(db, lambda: supplier_api.cancel_orders(h.rt, "acme", None), "supplier_orders")  # type: ignore[arg-type]
     # the claim; then (nothing claimed) an update of no rows
     _uses(plans[:1], "ix_supplier_orders_supplier_cancel_state", "supplier_orders",
           "(supplier_id=? AND cancel_state=?", db=db, columns=("supplier_id", "cancel_state"))
@@ -157,7 +153,7 @@ def test_track_claim_reads_unchecked_then_overdue_parcels_through_their_index(db
     from syncd.stages import track
 
     h = build(db, tmp_path)
-    plans = _claim_plans(db, _in_tx(db, lambda s: track._due(h.rt, s, clock.now(), 100)), "shipments")
+    plans = _plans(db, _in_tx(db, lambda s: track._due(h.rt, s, clock.now(), 100)), "shipments")
     assert len(plans) == 2  # never checked, then overdue
     _uses(plans, "ix_shipments_track", "shipments", "(track_final=? AND next_check_at", db=db,
           columns=("track_final",))
@@ -165,7 +161,7 @@ def test_track_claim_reads_unchecked_then_overdue_parcels_through_their_index(db
 
 def test_writeback_claim_on_either_database_uses_its_index(db: Database, tmp_path: Path) -> None:
     h = build(db, tmp_path)
-    plans = _claim_plans(db, _in_tx(db, lambda s: writeback._claim(h.rt, s, SHOP, clock.now())), "shipments")
+    plans = _plans(db, _in_tx(db, lambda s: writeback._claim(h.rt, s, SHOP, clock.now())), "shipments")
     assert len(plans) == 2
     _uses(plans, "ix_shipments_writeback_order", "shipments", db=db, columns=("writeback_state",))
 
@@ -176,7 +172,7 @@ def test_watch_parcel_rules_read_only_parcels_still_on_their_way(db: Database, t
     from syncd.alerts.config import AlertsConfig
 
     build(db, tmp_path)
-    plans = _claim_plans(db, _in_tx(db, lambda s: facts._parcels(s, AlertsConfig(), clock.now())), "shipments")
+    plans = _plans(db, _in_tx(db, lambda s: facts._parcels(s, AlertsConfig(), clock.now())), "shipments")
     assert len(plans) == 1
     _uses(plans, "ix_shipments_logistics_state", "shipments", "(logistics_state=?)", db=db,
           columns=("logistics_state",))
@@ -188,7 +184,7 @@ def test_watch_cancellation_rule_reads_only_supplier_orders_with_a_cancellation(
     from syncd.alerts import facts
 
     build(db, tmp_path)
-    plans = _claim_plans(db, _in_tx(db, facts._cancels), "supplier_orders")
+    plans = _plans(db, _in_tx(db, facts._cancels), "supplier_orders")
     assert len(plans) == 1
     if db.is_sqlite:  # walking the partial index is fine: it holds only the rows with a cancellation
         assert re.sub(r"SCAN supplier_orders USING INDEX ix_supplier_orders_cancelling\b", "", plans[0]) \
