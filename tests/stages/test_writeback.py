@@ -3,6 +3,7 @@ read back before anything is sent again; an order that keeps failing is set asid
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -26,7 +27,12 @@ MIDDLE = PIDS[2]
 
 
 @pytest.fixture
-def h(db: Database, tmp_path: Path) -> Harness:
+def h(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Harness:
+    monkeypatch.setattr(writeback, "IN_FLIGHT", 1)  # these tests follow the calls one after another
+    return _five_orders_to_upload(db, tmp_path)
+
+
+def _five_orders_to_upload(db: Database, tmp_path: Path) -> Harness:
     h = build(db, tmp_path)
     for i, pid in enumerate(PIDS):
         h.shop.put(make_order(pid, clock.now() - timedelta(minutes=30 - i)))
@@ -223,3 +229,55 @@ def test_writeback_given_record_every_passed_records_each_success_before_the_nex
     seen = _snapshot_at(h.shop, db, PIDS[1])
     h.stage("writeback")
     assert seen[PIDS[0]] == "uploaded" and seen[PIDS[1]] == "uploading"
+
+
+def test_writeback_given_a_batch_keeps_in_flight_uploads_going_at_once(db: Database, tmp_path: Path):
+    h = _five_orders_to_upload(db, tmp_path)
+    # each upload waits at the barrier until IN_FLIGHT of them are in the shop at once (one after another, the
+    # first would wait alone and the barrier break)
+    together = threading.Barrier(writeback.IN_FLIGHT, timeout=20)
+    real = h.shop.ship
+
+    def ship(platform_order_id: str, parcels: Sequence[Parcel], whole_order: bool) -> ShipResult:
+        if platform_order_id in PIDS[:writeback.IN_FLIGHT]:
+            together.wait()
+        return real(platform_order_id, parcels, whole_order)
+
+    h.shop.ship = ship  # type: ignore[method-assign]
+    h.stage("writeback")
+    assert not together.broken
+    assert _uploads(h.shop) == Counter(PIDS)
+    assert set(_states(db).values()) == {"shipped"}
+
+
+def test_writeback_given_a_token_refused_with_uploads_in_flight_records_them_and_starts_no_more(
+        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    h = _five_orders_to_upload(db, tmp_path)
+    first = PIDS[:writeback.IN_FLIGHT]  # in flight together; the first is refused while the others are still out
+    together = threading.Barrier(len(first), timeout=20)
+    refusal_seen = threading.Event()  # the stage has recorded the refusal: only then do the others answer
+    real_ship, real_record = h.shop.ship, writeback._record_completed
+    sent = []
+
+    def ship(platform_order_id: str, parcels: Sequence[Parcel], whole_order: bool) -> ShipResult:
+        sent.append(platform_order_id)
+        together.wait()
+        if platform_order_id == first[0]:
+            raise AuthError("access token expired")
+        assert refusal_seen.wait(20)
+        return real_ship(platform_order_id, parcels, whole_order)
+
+    def record(rt, shop_id, completed):  # type: ignore[no-untyped-def]
+        refused = any(isinstance(o.error, AuthError) for o in completed)
+        real_record(rt, shop_id, completed)
+        if refused:
+            refusal_seen.set()
+
+    h.shop.ship = ship  # type: ignore[method-assign]
+    monkeypatch.setattr(writeback, "_record_completed", record)
+    h.stage("writeback")
+    wb = _shipments(db)
+    assert sorted(sent) == sorted(first)  # nothing started after the refusal
+    assert [wb[pid][0] for pid in first[1:]] == ["uploaded"] * (len(first) - 1)  # the ones in flight: recorded
+    assert wb[first[0]][0] == "pending"
+    assert [wb[pid][:2] for pid in PIDS[len(first):]] == [("pending", 0)]  # never sent: freed, no read-back

@@ -1,0 +1,51 @@
+"""Calls to one outside system, a few at a time: what hides the answer time of a platform's gateway.
+
+A shop's stage walks its work one call after another; at 0.25 s an answer that is four calls a second, whatever
+the platform's budget (10–20 a second for an upload). :func:`bounded_calls` keeps up to ``limit`` calls of a
+list going at once on threads of its own; the rate limiter, which every adapter asks before a call, still spaces
+them to the budget. Results come back in the order the calls finish, to the caller's thread, which alone writes
+to the database. ``halt`` is asked before each new call: once it says stop, no call starts, the calls in flight
+finish and are handed back (their outcome must be recorded: the outside system may have acted on them), and the
+caller frees the items that never started.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def bounded_calls(items: Sequence[T], call: Callable[[T], R], *, limit: int, halt: Callable[[], bool],
+                  name: str = "call") -> Iterator[tuple[int, R]]:
+    """``(index, call(items[index]))`` for the items, at most ``limit`` calls at once, in the order they finish;
+    no new call once ``halt()`` is true (the ones in flight are still yielded). With ``limit`` 1 or a single item
+    the calls are made on the caller's thread. The log context of the caller goes with each call."""
+    if limit <= 1 or len(items) <= 1:
+        for i, item in enumerate(items):
+            if halt():
+                return
+            yield i, call(item)
+        return
+    with ThreadPoolExecutor(max_workers=min(limit, len(items)), thread_name_prefix=name) as pool:
+        pending: dict[Future[R], int] = {}
+        nxt = 0
+        try:
+            while True:
+                while nxt < len(items) and len(pending) < limit and not halt():
+                    pending[pool.submit(contextvars.copy_context().run, call, items[nxt])] = nxt
+                    nxt += 1
+                if not pending:
+                    return
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=pending.__getitem__):
+                    yield pending.pop(future), future.result()
+        finally:
+            # the caller stopped reading (an exception of its own): let no further call start; the pool's exit
+            # waits for the ones in flight
+            for future in pending:
+                future.cancel()

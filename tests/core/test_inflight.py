@@ -1,0 +1,50 @@
+"""syncd.inflight.bounded_calls: a few calls at once, results as they finish, no new call once halted."""
+
+from __future__ import annotations
+
+import threading
+
+from syncd.inflight import bounded_calls
+
+
+def test_bounded_calls_given_a_limit_keeps_that_many_calls_going_at_once_and_returns_every_result():
+    together = threading.Barrier(3, timeout=20)  # breaks unless three calls are in flight at the same time
+
+    def call(n: int) -> int:
+        if n < 3:
+            together.wait()
+        return n * n
+
+    got = dict(bounded_calls(list(range(7)), call, limit=3, halt=lambda: False))
+    assert got == {i: i * i for i in range(7)} and not together.broken
+
+
+def test_bounded_calls_given_halt_starts_no_new_call_and_still_hands_back_those_in_flight():
+    started: list[int] = []
+    release = threading.Event()
+    halted = threading.Event()
+
+    def call(n: int) -> int:
+        started.append(n)
+        if n != 0:
+            assert release.wait(20)
+        return n
+
+    got = []
+    for i, r in bounded_calls(list(range(10)), call, limit=3, halt=halted.is_set):
+        got.append(r)
+        if i == 0:  # the first answer stops the walk while 1 and 2 are still out
+            halted.set()
+            release.set()
+    assert sorted(started) == [0, 1, 2] and sorted(got) == [0, 1, 2]
+
+
+def test_bounded_calls_given_limit_one_calls_on_the_callers_thread_in_order():
+    threads = set()
+
+    def call(n: int) -> int:
+        threads.add(threading.get_ident())
+        return n
+
+    assert [i for i, _ in bounded_calls([5, 6, 7], call, limit=1, halt=lambda: False)] == [0, 1, 2]
+    assert threads == {threading.get_ident()}
