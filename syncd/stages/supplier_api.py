@@ -39,6 +39,7 @@ from syncd.domain import (
     SupplierOrderStatus,
 )
 from syncd.errors import AuthError, RateLimitedError, RejectedError, SyncdError, TransientError
+from syncd.inflight import bounded_calls
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState, may_hold_again
 from syncd.logs import order_fields
 from syncd.protocols import ApiSupplierAdapter
@@ -63,6 +64,8 @@ STATUS_CLAIM = 25
 UNKNOWN_WAIT = timedelta(seconds=60)  # after an unknown outcome: let the supplier's order list catch up
 FIND_MARGIN = timedelta(minutes=10)  # look-ups start this long before the first attempt (clock skew)
 MAX_TRANSIENT_IN_A_ROW = 3  # the supplier is down: stop this run instead of timing out on every order
+# orders sent to one supplier at once (syncd.inflight): one at a time, an API answering in 0.25 s takes four a second
+IN_FLIGHT = 4
 CANCEL_RETRY = timedelta(seconds=30)
 MAX_FAULTS = 5  # unreadable answers in a row before an order not yet at the supplier is held for a person
 MAX_FAULT_WAIT = timedelta(hours=6)
@@ -406,9 +409,10 @@ class _Sent:
 
 def _send(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter,
           ready: Sequence[tuple[_Work, SupplierOrderRequest]]) -> int:
-    """Send a batch of requests: every intent committed in one transaction before the first request (only for
-    rows whose claim still holds), every outcome recorded in one after the last. A crash in between leaves the
-    intents ``placing`` with ``first_attempt_at``: each is looked up by its key before it is ever sent again.
+    """Send a batch of requests, up to ``IN_FLIGHT`` at once: every intent committed in one transaction before the
+    first request (only for rows whose claim still holds), every outcome recorded in one after the last. A crash in
+    between leaves the intents ``placing`` with ``first_attempt_at``: each is looked up by its key before it is
+    ever sent again.
     The requests stop where the claims could lapse (half of ``claim_seconds`` after the intents: another replica
     may then take a row), and those not sent go back to waiting as they were."""
     if not ready:
@@ -435,26 +439,33 @@ def _send(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter,
             log.info("supplier %s: order %s/%s: claim lapsed before sending; another run takes it", supplier_id,
                      w.shop_id, w.platform_order_id, extra=order_fields(w.shop_id, w.platform_order_id))
     deadline = now + claim / 2
+    todo = [(w, request) for w, request in ready if w.so_id in ours]
     results: list[_Sent] = []
     stop: Exception | None = None
     transient_in_a_row = 0
-    for w, request in ready:
-        if w.so_id not in ours:
-            continue
-        if stop is not None or rt.stop.is_set() or clock.now() >= deadline:
-            results.append(_Sent(w, sent=False))
-            continue
+
+    def place(item: tuple[_Work, SupplierOrderRequest]) -> _Sent:
         try:
-            results.append(_Sent(w, placed=adapter.place(request)))
-            transient_in_a_row = 0
+            return _Sent(item[0], placed=adapter.place(item[1]))
         except Exception as err:  # noqa: BLE001 - a refusal, or an unknown outcome (looked up by its key later)
-            results.append(_Sent(w, error=err))
-            if isinstance(err, RateLimitedError | AuthError):
-                stop = err
-            elif isinstance(err, TransientError):
-                transient_in_a_row += 1
-                if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
-                    stop = err
+            return _Sent(item[0], error=err)
+
+    def halt() -> bool:
+        return stop is not None or rt.stop.is_set() or clock.now() >= deadline
+
+    sent: set[int] = set()
+    for i, r in bounded_calls(todo, place, limit=IN_FLIGHT, halt=halt, name=f"place-{supplier_id}"):
+        sent.add(i)
+        results.append(r)
+        if r.error is None:
+            transient_in_a_row = 0
+        elif isinstance(r.error, RateLimitedError | AuthError):
+            stop = stop or r.error
+        elif isinstance(r.error, TransientError):
+            transient_in_a_row += 1
+            if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
+                stop = stop or r.error
+    results += [_Sent(w, sent=False) for i, (w, _) in enumerate(todo) if i not in sent]
     _record_sent(rt, supplier_id, results)
     for r in results:  # an unreadable answer (or our bug on it) counts against its order: backoff, then a hold
         if r.error is not None and not isinstance(r.error, TransientError | AuthError | RejectedError):

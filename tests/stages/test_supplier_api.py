@@ -3,7 +3,8 @@ partial parcels, cancellation and reships. The supplier is a fake that behaves l
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -66,6 +67,8 @@ class FakeApiSupplier:
     # (method, idempotency key) → errors raised by its next calls (place and cancel: after the work was done,
     # as when the answer to an accepted call comes back garbled)
     garble: dict[tuple[str, str], list[Exception]] = field(default_factory=dict)
+    before_place: Callable[[SupplierOrderRequest], None] = lambda request: None  # outside the lock
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _garbled(self, method: str, key: str) -> None:
         errors = self.garble.get((method, key))
@@ -86,6 +89,11 @@ class FakeApiSupplier:
                             for ln in request.lines])
 
     def place(self, request: SupplierOrderRequest) -> PlacedOrder:
+        self.before_place(request)
+        with self.lock:  # the stage sends a few orders at once (sa.IN_FLIGHT)
+            return self._place(request)
+
+    def _place(self, request: SupplierOrderRequest) -> PlacedOrder:
         self.requests.append(request)
         if self.fail_next:
             self.fail_next -= 1
@@ -192,6 +200,66 @@ def test_place_given_a_paid_order_places_it_once_with_its_key_and_receiver(hs, d
     assert [(ln.supplier_sku, ln.quantity) for ln in req.lines] == [("610001:aa", 1), ("610002:bb", 2)]
     assert _order(db, "5001").state == "placed"
     assert "张三" not in repr(req)
+
+
+def test_place_given_several_orders_keeps_in_flight_requests_going_at_once(hs, db):
+    h, fake = hs
+    pids = [f"52{i:02d}" for i in range(sa.IN_FLIGHT + 2)]
+    _route(h, *((pid, ("SKU-X",)) for pid in pids))
+    # the first IN_FLIGHT requests meet at the barrier: one after another, the first would wait alone and break it
+    together = threading.Barrier(sa.IN_FLIGHT, timeout=20)
+    met = [0]
+
+    def before(request: SupplierOrderRequest) -> None:
+        with fake.lock:
+            met[0] += 1
+            first = met[0] <= sa.IN_FLIGHT
+        if first:
+            together.wait()
+
+    fake.before_place = before
+    h.stage("forward")
+    assert not together.broken
+    assert fake.created() == len(pids) and {so.state for so in _sos(db)} == {"placed"}
+    assert len({so.supplier_ref for so in _sos(db)}) == len(pids)
+
+
+def test_place_given_a_flow_control_ban_with_requests_in_flight_starts_no_more_and_keeps_their_outcomes(
+        hs, db, monkeypatch):
+    h, fake = hs
+    pids = [f"53{i:02d}" for i in range(sa.IN_FLIGHT + 3)]
+    _route(h, *((pid, ("SKU-X",)) for pid in pids))
+    together = threading.Barrier(sa.IN_FLIGHT, timeout=20)
+    halted = threading.Event()  # the stage has taken the ban in: only then do the other requests answer
+    real_calls = sa.bounded_calls
+
+    def watched(items, call, *, limit, halt, name="call"):  # type: ignore[no-untyped-def]
+        def watched_halt() -> bool:
+            if halt():
+                halted.set()
+                return True
+            return False
+        return real_calls(items, call, limit=limit, halt=watched_halt, name=name)
+
+    met = [0]
+
+    def before(request: SupplierOrderRequest) -> None:
+        with fake.lock:
+            met[0] += 1
+            n = met[0]
+        if n <= sa.IN_FLIGHT:
+            together.wait()
+        if n == 1:
+            raise RateLimitedError("fakeapi createOrder: flow control", retry_after=30)
+        assert halted.wait(20)
+
+    fake.before_place = before
+    monkeypatch.setattr(sa, "bounded_calls", watched)
+    h.stage("forward")
+    # the ban ended the walk: the requests already out went through and are recorded, no further one started
+    assert met[0] == sa.IN_FLIGHT and fake.created() == sa.IN_FLIGHT - 1
+    placed = [so for so in _sos(db) if so.state == "placed"]
+    assert len(placed) == sa.IN_FLIGHT - 1 and {so.supplier_ref for so in placed} == set(fake.phase)
 
 
 def test_place_given_a_lost_answer_finds_the_order_by_key_and_never_creates_a_second(hs, db):
