@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -351,3 +352,35 @@ def test_list_orders_given_a_trade_changed_since_its_details_were_read_reads_the
     adapter.list_orders(START, END)
 
     assert detail.call_count == 2
+
+
+def test_list_orders_given_trades_needing_details_reads_a_few_at_once_and_keeps_their_listed_order(
+        adapter: TaobaoAdapter, api: respx.MockRouter) -> None:
+    from syncd.adapters.taobao import adapter as taobao_adapter
+
+    n = taobao_adapter.DETAIL_IN_FLIGHT + 2
+    listed = [trade_like(str(2460000000000000000 + i * 10), _stamp(i * 60), oaid="") for i in range(n)]
+    route(api, LIST).mock(side_effect=Platform(listed))
+    # the first DETAIL_IN_FLIGHT reads meet at the barrier: one at a time, the first would wait alone and break it
+    together = threading.Barrier(taobao_adapter.DETAIL_IN_FLIGHT, timeout=20)
+    asked: list[str] = []
+
+    def fullinfo(request: httpx.Request) -> httpx.Response:
+        tid = form(request)["tid"]
+        with lock:
+            asked.append(tid)
+            first = len(asked) <= taobao_adapter.DETAIL_IN_FLIGHT
+        if first:
+            together.wait()
+        listed_trade = next(t for t in listed if t["tid_str"] == tid)
+        return ok(FULLINFO, {"trade": {**listed_trade, "oaid": f"oaid-{tid}"}})
+
+    lock = threading.Lock()
+    route(api, FULLINFO).mock(side_effect=fullinfo)
+
+    result = adapter.list_orders(START, END)
+
+    assert not together.broken and sorted(asked) == sorted(t["tid_str"] for t in listed)
+    # newest first, as TOP lists them
+    assert [o.platform_order_id for o in result.orders] == [t["tid_str"] for t in reversed(listed)]
+    assert not result.rejects
