@@ -782,32 +782,40 @@ def _follow_claim(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, se
     faults: list[tuple[_Work, Exception]] = []
     stop: SyncdError | None = None
     transient_in_a_row, paused = 0, False
+
+    def ask(w: _Work) -> tuple[_Work, SupplierOrderStatus | Exception]:
+        assert w.supplier_ref is not None
+        try:
+            return w, adapter.status(w.key, w.supplier_ref)
+        except Exception as err:  # noqa: BLE001 - sorted out below, on the stage's thread
+            return w, err
+
+    def halt() -> bool:
+        return stop is not None or paused or rt.stop.is_set()
+
     try:
         adapter.ensure_token()
-        for w in work:
-            if rt.stop.is_set():
-                break
-            assert w.supplier_ref is not None
-            try:
-                answers.append((w, adapter.status(w.key, w.supplier_ref)))
+        # up to IN_FLIGHT questions at once (syncd.inflight); a ban, a refused token or timeouts in a row start
+        # no further one
+        for _, (w, got) in bounded_calls(work, ask, limit=IN_FLIGHT, halt=halt, name=f"status-{supplier_id}"):
+            if not isinstance(got, Exception):
+                answers.append((w, got))
                 transient_in_a_row = 0
-            except TransientError as err:
+            elif isinstance(got, TransientError):
                 transient_in_a_row += 1
-                later.append((w, err))
-                if isinstance(err, RateLimitedError):
-                    _paused(supplier_id, "status checks", err)
+                later.append((w, got))
+                if isinstance(got, RateLimitedError):
+                    if not paused:
+                        _paused(supplier_id, "status checks", got)
                     paused = True
-                    break
-                if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
-                    stop = err
-                    break
-            except AuthError as err:
-                stop = err  # the supplier's token: every order is affected
-                break
-            except Exception as err:  # one order's unreadable answer (or our bug on it): the others go on
-                if stops_the_batch(err):
-                    raise
-                faults.append((w, err))
+                elif transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW and stop is None:
+                    stop = got
+            elif isinstance(got, AuthError):
+                stop = stop or got  # the supplier's token: every order is affected
+            else:  # one order's unreadable answer (or our bug on it): the others go on
+                if stops_the_batch(got):
+                    raise got
+                faults.append((w, got))
         recorded = _record_statuses(rt, supplier_id, answers, later)
         for w, fault in faults:
             _fault(rt, supplier_id, w, "status", fault)
