@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import time_machine
@@ -208,24 +209,29 @@ def test_place_given_a_paid_order_places_it_once_with_its_key_and_receiver(hs, d
     assert "张三" not in repr(req)
 
 
-def test_place_given_several_orders_keeps_in_flight_requests_going_at_once(hs, db):
-    h, fake = hs
-    pids = [f"52{i:02d}" for i in range(sa.IN_FLIGHT + 2)]
-    _route(h, *((pid, ("SKU-X",)) for pid in pids))
-    # the first IN_FLIGHT requests meet at the barrier: one after another, the first would wait alone and break it
+def _first_calls_meet(fake: FakeApiSupplier) -> tuple[threading.Barrier, list[int], Callable[[Any], None]]:
+    """A hook for the fake's calls: the first IN_FLIGHT of them meet at a barrier (one after another, the first
+    would wait alone and break it); the calls are counted."""
     together = threading.Barrier(sa.IN_FLIGHT, timeout=20)
     met = [0]
 
-    def before(request: SupplierOrderRequest) -> None:
+    def before(_: Any) -> None:
         with fake.lock:
             met[0] += 1
             first = met[0] <= sa.IN_FLIGHT
         if first:
             together.wait()
 
-    fake.before_place = before
+    return together, met, before
+
+
+def test_place_given_several_orders_keeps_in_flight_requests_going_at_once(hs, db):
+    h, fake = hs
+    pids = [f"52{i:02d}" for i in range(sa.IN_FLIGHT + 2)]
+    _route(h, *((pid, ("SKU-X",)) for pid in pids))
+    together, met, fake.before_place = _first_calls_meet(fake)
     h.stage("forward")
-    assert not together.broken
+    assert not together.broken and met[0] == len(pids)
     assert fake.created() == len(pids) and {so.state for so in _sos(db)} == {"placed"}
     assert len({so.supplier_ref for so in _sos(db)}) == len(pids)
 
@@ -711,18 +717,7 @@ def test_status_given_several_placed_orders_keeps_in_flight_questions_going_at_o
     for ref in list(fake.phase):
         fake.parcels[ref] = [SupplierParcel("zhongtong", "中通", f"ZT{ref}", None)]
         fake.phase[ref] = SupplierOrderPhase.SHIPPED
-    # the first IN_FLIGHT questions meet at the barrier: one after another, the first would wait alone and break it
-    together = threading.Barrier(sa.IN_FLIGHT, timeout=20)
-    met = [0]
-
-    def before(ref: str) -> None:
-        with fake.lock:
-            met[0] += 1
-            first = met[0] <= sa.IN_FLIGHT
-        if first:
-            together.wait()
-
-    fake.before_status = before
+    together, met, fake.before_status = _first_calls_meet(fake)
     with time_machine.travel(clock.now() + timedelta(hours=1), tick=False):
         h.stage("collect")
     assert not together.broken and met[0] == len(pids)
