@@ -137,6 +137,11 @@ class DouyinAdapter(StockFacade):
 
     # ---- receivers ----------------------------------------------------------------------------
 
+    @property
+    def decrypt_orders_per_call(self) -> int:
+        """Orders one ``order.batchDecrypt`` call takes: its cipher texts, three an order."""
+        return max(1, self._config.decrypt_batch // 3)
+
     def decrypt(self, refs: Sequence[tuple[str, ReceiverRef]]) -> dict[str, Receiver | str]:
         """``order.batchDecrypt`` at most ``decrypt_batch`` texts a call; per order a Receiver or a reason."""
         wanted: dict[tuple[str, str], list[str]] = {}  # (order id, cipher text) → fields it fills
