@@ -8,8 +8,11 @@ The floor of a workload, per shop or API supplier (what a bare client that knew 
   through the orders the run itself changed — each order written back comes back in the listing, stamped by
   the ship call, as no listing can leave out changes of one's own:
   ``max(ceil(orders / page), ceil(look-back / window)) + max(pulls - 1, ceil(shipped orders / page))``.
-- **refunds** (the refund stream): one call per allowed window of the first look-back, then one per later
-  scheduled pull: ``ceil(look-back / window) + pulls - 1``.
+- **refunds** (the refund stream): the first look-back at one call per page of the orders with a refund entry
+  in it (as the floor line's bare client counts them; each has at least one entry) but at least one per allowed
+  window, then one per later scheduled pull: ``max(ceil(refunded / page), ceil(look-back / window)) + pulls - 1``.
+  Until 2026-12-07 the look-back counted one call per window whatever it held: 180 after-sale entries in one
+  Douyin window need two calls of 100. That strict figure is still printed beside it.
 
 Until 2026-12-06 both floors took the *largest* of pages, pulls and windows, as if the first pull's calls
 also served the later pulls, and counted no page for the orders the run shipped, which every incremental
@@ -34,7 +37,7 @@ A ratio above 1.2 is marked.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 ABOVE = 1.2
@@ -90,6 +93,7 @@ class ShopWork:
     decrypted: int = 0  # orders whose address went to a supplier
     parcels: int = 0  # parcels written back
     shipped_orders: int = 0  # orders with a parcel written back: each comes back in the listing, stamped by it
+    lookback_refunds: int = 0  # orders with a refund entry in the first look-back (the floor line counts them)
 
 
 @dataclass
@@ -131,7 +135,7 @@ def _floor(kind: str, system: str, work: Workload) -> int | None:
         if kind == "list":
             return max(math.ceil(shop.orders / PAGE), windows) + max(later, math.ceil(shop.shipped_orders / PAGE))
         if kind == "refunds":
-            return windows + later
+            return max(math.ceil(shop.lookback_refunds / PAGE), windows) + later
         if kind == "decrypt":
             per_call, per_order = DECRYPT_LIMITS.get(system, (DECRYPT_BATCH, 1))
             return math.ceil(shop.decrypted * per_order / per_call)
@@ -148,10 +152,13 @@ def _floor(kind: str, system: str, work: Workload) -> int | None:
 
 
 def _strict_floor(kind: str, system: str, work: Workload) -> int | None:
-    """The floor as it stood before 2026-12-07 where it differs: decrypt at 50 orders a call on every platform."""
+    """The floor as it stood before 2026-12-07 where it differs: decrypt at 50 orders a call on every platform, the
+    refund stream's look-back at one call per window whatever it held."""
     shop = work.shops.get(system)
     if shop is not None and kind == "decrypt":
         return math.ceil(shop.decrypted / DECRYPT_BATCH)
+    if shop is not None and kind == "refunds":
+        return _floor(kind, system, replace(work, shops={**work.shops, system: replace(shop, lookback_refunds=0)}))
     return None
 
 

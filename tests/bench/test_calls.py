@@ -48,6 +48,15 @@ def test_decrypt_floor_fills_each_call_as_far_as_its_platform_allows() -> None:
     assert all(r["strict_floor"] == 18 for r in rows.values())
 
 
+def test_refund_floor_pages_through_the_look_backs_refunded_orders_then_one_call_a_pull() -> None:
+    work = _work()
+    work.shops["douyin"].lookback_refunds = 180  # two pages of 100 at least
+    rows = _by_api(floor_table({("douyin", "afterSale.List"): 6}, work))
+    row = rows["afterSale.List"]
+    assert (row["floor"], row["strict_floor"], row["ratio"]) == (2 + 4, 1 + 4, 1.0)
+    assert "strict floor 5: 1.20x" in format_table([row])
+
+
 def test_list_floor_pages_through_the_orders_the_run_shipped_after_the_first_pull() -> None:
     work = _work()
     work.shops["douyin"].shipped_orders = 850  # each comes back in the listing, stamped by its ship call
