@@ -8,12 +8,12 @@ leaves the window, and every entry after it slides one place forward, onto a pag
 is paged *backwards*, newest first, from its deepest page to page 0, as TOP advises for Taobao: an entry
 leaving then only slides entries from pages read onto pages not read yet. Two ways in:
 
-- From the window's page 0 newest first (it gives the total): pages ``last``..1, then page 0 again only
-  when a page's total differed from it (an entry left or came meanwhile); while the total holds, page 0 as
-  first read is still page 0.
-- From the window's page 0 *oldest* first (a stepping read's first call, see :meth:`WindowReader.read_step`):
-  it holds every entry stamped before its last second, so the newest-first pages need only reach down to the
-  rest: pages ``deepest``..0, page 0 read last.
+- From the window's page 0 newest first (it gives the total; the usual first call): pages ``last``..1, then
+  page 0 again only when a page's total differed from it (an entry left or came meanwhile); while the total
+  holds, page 0 as first read is still page 0.
+- From the window's page 0 *oldest* first (a stepping read's call that found the window small enough to hold,
+  see :meth:`WindowReader.read_step`): it holds every entry stamped before its last second, so the newest-first
+  pages need only reach down to the rest: pages ``deepest``..0, page 0 read last.
 
 What paging backwards does not survive shows, and the window is read again (at most :data:`MAX_PASSES`
 times): an entry met twice in one pass in two versions (it moved inside the window: stamped late, as a
@@ -105,14 +105,15 @@ class WindowReader(Generic[T]):
         self._fetch = fetch
         self._read = read
         self._peek = peek
+        self._stepping: tuple[int, int] | None = None  # a busy window a step left more than PAGED_WHOLE of
 
     def read_window(self, start: int, end: int, seen: SeenVersions | None = None,
-                    oldest: Page | None = None) -> Harvest[T]:
+                    oldest: Page | None = None, head: Page | None = None) -> Harvest[T]:
         """Every entry updated in ``[start, end]`` (Unix seconds), each once, the newest version. With ``seen``
-        (and a ``peek``), an entry the core already stored in this version is counted, not read. ``oldest``: the
-        window's page 0 oldest first, already asked (see the module doc)."""
+        (and a ``peek``), an entry the core already stored in this version is counted, not read. ``oldest`` /
+        ``head``: the window's page 0 oldest / newest first, already asked (see the module doc)."""
         kept: _Kept[T] = _Kept()
-        total, unkeyed = self._window(start, end, kept, seen, oldest)
+        total, unkeyed = self._window(start, end, kept, seen, oldest, head)
         return self._harvest(kept, unkeyed, total)
 
     @staticmethod
@@ -134,39 +135,52 @@ class WindowReader(Generic[T]):
         read the window whole, else the second ``last`` before which it read everything (a window going on
         from ``last``, inclusive, reads the rest).
 
-        Entries come sorted by ``update_time`` ascending, so every entry stamped before the last one of the first
-        page is on that page: one call reads ``[start, last)`` whole and atomically (no later page for an entry to
-        slide past), at most a page's entries held. A window of at most :data:`PAGED_WHOLE` entries is paged
-        whole instead, backwards, the first page serving as its deepest (module doc): stepping leaves the entries
-        of a page's last second to the next step, which costs calls in a burst of many a second. A first page all
-        in one second is paged whole up to that second."""
-        answer = self._fetch(start, end, 0, False)
-        if answer.total <= PAGED_WHOLE or not answer.items:  # small enough to hold: paged whole, no page lost
-            return self.read_window(start, end, seen, answer), end
-        kept: _Kept[T] = _Kept()
-        unkeyed: list[RejectedRecord] = []
-        stamps = [self._stamp(item) for item in answer.items]
+        A window of at most :data:`PAGED_WHOLE` entries is paged whole, backwards from its page 0 newest first
+        (module doc), the first call giving the total. A busier one is stepped: entries come sorted by
+        ``update_time`` ascending, so every entry stamped before the last one of the first page oldest first is on
+        that page: one call reads ``[start, last)`` whole and atomically (no later page for an entry to slide
+        past), at most a page's entries held. A first page all in one second is paged whole up to that second.
+        While a step leaves more than :data:`PAGED_WHOLE` to read, the next call of the same window steps at once;
+        else it starts newest first again (a busy window costs one call of the other order, once)."""
+        oldest: Page | None = None
+        if self._stepping != (start, end):
+            head = self._fetch(start, end, 0, True)
+            if head.total <= PAGED_WHOLE or not head.items:  # small enough to hold: paged whole, no page lost
+                self._stepping = None
+                return self.read_window(start, end, seen, head=head), end
+        self._stepping = None
+        oldest = self._fetch(start, end, 0, False)
+        if oldest.total <= PAGED_WHOLE or not oldest.items:  # it shrank meanwhile
+            return self.read_window(start, end, seen, oldest=oldest), end
+        stamps = [self._stamp(item) for item in oldest.items]
         last = max(stamps)
         if min(stamps) >= last:  # a full page in one second: that second is paged whole
-            return self.read_window(start, int(last), seen), int(last) + 1
-        for i, (item, stamp) in enumerate(zip(answer.items, stamps, strict=True)):
-            if stamp < last:  # entries of the last second may go on past this page: the next step reads them
-                self._take(kept, unkeyed, item, f"page 0 item {i}", seen)
-        harvest = self._harvest(kept, unkeyed, 0)
-        harvest.total = len(harvest.values) + len(harvest.rejects) + harvest.unchanged
-        return harvest, int(last)
+            harvest = self.read_window(start, int(last), seen)
+            reached = int(last) + 1
+        else:
+            kept: _Kept[T] = _Kept()
+            unkeyed: list[RejectedRecord] = []
+            for i, (item, stamp) in enumerate(zip(oldest.items, stamps, strict=True)):
+                if stamp < last:  # entries of the last second may go on past this page: the next step reads them
+                    self._take(kept, unkeyed, item, f"page 0 item {i}", seen)
+            harvest = self._harvest(kept, unkeyed, 0)
+            harvest.total = len(harvest.values) + len(harvest.rejects) + harvest.unchanged
+            reached = int(last)
+        if oldest.total - harvest.total > PAGED_WHOLE:
+            self._stepping = (reached, end)
+        return harvest, reached
 
     def _stamp(self, item: Any) -> float:
         peeked = self._peek(item) if self._peek is not None else None
         return peeked[1] if peeked is not None else self._read(item, "").stamp
 
     def _window(self, start: int, end: int, kept: _Kept[T], seen: SeenVersions | None,
-                oldest: Page | None = None) -> tuple[int, list[RejectedRecord]]:
+                oldest: Page | None = None, head: Page | None = None) -> tuple[int, list[RejectedRecord]]:
         unkeyed: list[RejectedRecord] = []
         total = 0
         for attempt in range(MAX_PASSES):
             given = oldest if attempt == 0 else None
-            first = given if given is not None else self._fetch(start, end, 0, True)
+            first = given or (head if attempt == 0 else None) or self._fetch(start, end, 0, True)
             total = first.total
             if total > PAGING_DEPTH:
                 return self._split(start, end, total, kept, seen)

@@ -260,21 +260,24 @@ def test_list_orders_given_seen_but_an_unreadable_stamp_maps_the_entry(
     assert (len(result.orders), result.unchanged, seen.asked) == (1, 0, [])
 
 
-def test_list_orders_step_given_a_busy_window_reads_one_page_up_to_its_last_second(
+def test_list_orders_step_given_a_busy_window_reads_one_page_up_to_its_last_second_and_steps_on_at_once(
         adapter: DouyinAdapter, api: respx.MockRouter, monkeypatch: pytest.MonkeyPatch) -> None:
     from syncd.adapters.douyin import listing
 
     monkeypatch.setattr(listing, "PAGED_WHOLE", 150)
-    orders = _orders(250)
+    orders = _orders(300)
     orders[99]["update_time"] = orders[100]["update_time"] = T0 + 99  # the page's last second goes on past it
     platform = Platform(orders)
     api.post("/order/searchList").mock(side_effect=platform)
 
     got = adapter.list_orders_step(START, END)
 
-    assert len(platform.pages) == 1
+    # newest first for the total (too many to hold), then oldest first: one page, all before its last second
+    assert [(p["page"], p["order_asc"]) for p in platform.pages] == [(0, False), (0, True)]
     assert got.covered is not None and int(got.covered.timestamp()) == T0 + 99
     assert sorted(int(o.platform_order_id[-5:]) for o in got.orders) == list(range(99))  # all before T0 + 99
+    adapter.list_orders_step(got.covered, END)  # 201 left, more than it holds: the next step asks oldest first
+    assert [(p["page"], p["order_asc"]) for p in platform.pages[2:]] == [(0, True)]
 
 
 def test_list_orders_step_given_a_first_page_all_in_one_second_pages_that_second_whole(
@@ -292,10 +295,10 @@ def test_list_orders_step_given_a_first_page_all_in_one_second_pages_that_second
 
     assert got.covered is not None and int(got.covered.timestamp()) == T0 + 1  # that second whole, and no more
     assert len(got.orders) == 130
-    assert [(p["update_time_start"], p["update_time_end"]) for p in platform.pages[1:]] == [(T0, T0)] * 2
+    assert [(p["update_time_start"], p["update_time_end"]) for p in platform.pages[2:]] == [(T0, T0)] * 2
 
 
-def test_list_orders_step_given_a_window_it_can_hold_pages_it_whole(
+def test_list_orders_step_given_a_window_it_can_hold_pages_it_whole_newest_first(
         adapter: DouyinAdapter, api: respx.MockRouter) -> None:
     platform = Platform(_orders(250))
     api.post("/order/searchList").mock(side_effect=platform)
@@ -303,21 +306,29 @@ def test_list_orders_step_given_a_window_it_can_hold_pages_it_whole(
     got = adapter.list_orders_step(START, END)
 
     assert got.covered is None and len(got.orders) == 250
-    # oldest first for the step (it holds orders 0..98 for sure), then newest first down to the rest: 1, 0
-    assert [(p["page"], p["order_asc"]) for p in platform.pages] == [(0, True), (1, False), (0, False)]
+    assert [(p["page"], p["order_asc"]) for p in platform.pages] == [(0, False), (2, False), (1, False)]
 
 
-def test_list_orders_step_given_a_window_it_can_hold_with_a_burst_in_the_first_pages_last_second_reads_it_all(
-        adapter: DouyinAdapter, api: respx.MockRouter) -> None:
+def test_list_orders_step_given_a_busy_window_that_shrank_to_what_it_holds_reads_the_rest_from_its_oldest_page(
+        adapter: DouyinAdapter, api: respx.MockRouter, monkeypatch: pytest.MonkeyPatch) -> None:
+    from syncd.adapters.douyin import listing
+
+    monkeypatch.setattr(listing, "PAGED_WHOLE", 150)
     orders = [order_like(f"6930000000{i:05d}", T0 + min(i, 60)) for i in range(290)]  # 230 orders in one second
     platform = Platform(orders, ties_reversed=False)  # newest first does not list that second's orders reversed
     api.post("/order/searchList").mock(side_effect=platform)
+    got = adapter.list_orders_step(START, END)  # the 60 before the burst; 230 left: the next call steps at once
+    for o in orders[60:160]:
+        o["update_time"] = int(END.timestamp()) + 60  # 100 of the burst shipped meanwhile: 130 left
+    del platform.pages[:]
 
-    got = adapter.list_orders_step(START, END)
+    assert got.covered is not None
+    rest = adapter.list_orders_step(got.covered, END)
 
-    assert got.covered is None and len(got.orders) == 290
-    # only the 60 orders before the burst's second are surely on the oldest-first page: newest first from page 2
-    assert [(p["page"], p["order_asc"]) for p in platform.pages] == [(0, True), (2, False), (1, False), (0, False)]
+    assert rest.covered is None
+    assert {o.platform_order_id for o in rest.orders} == {o["order_id"] for o in orders[160:]}
+    # its oldest-first page holds none surely before the rest (all in one second): newest first from page 1
+    assert [(p["page"], p["order_asc"]) for p in platform.pages] == [(0, True), (1, False), (0, False)]
 
 
 def test_list_orders_step_given_a_window_it_can_hold_and_an_order_leaving_it_loses_none(
@@ -325,7 +336,7 @@ def test_list_orders_step_given_a_window_it_can_hold_and_an_order_leaving_it_los
     platform = Platform(_orders(250))
     leaving = platform.orders[150]
 
-    def ship_it(p: Platform) -> None:  # after the oldest-first page, before the newest-first pages
+    def ship_it(p: Platform) -> None:  # after page 0 newest first, before the deeper pages
         leaving["update_time"] = int(END.timestamp()) + 60
 
     platform.before_page[2] = ship_it
@@ -334,4 +345,5 @@ def test_list_orders_step_given_a_window_it_can_hold_and_an_order_leaving_it_los
     got = adapter.list_orders_step(START, END)
 
     assert {o.platform_order_id for o in got.orders} >= {o["order_id"] for o in platform.orders if o is not leaving}
-    assert len(platform.pages) == 3  # no second pass: entries only slid towards pages not read yet
+    # page 0 again, as the total changed; no second pass: entries only slid towards pages not read yet
+    assert [p["page"] for p in platform.pages] == [0, 2, 1, 0]
