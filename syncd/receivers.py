@@ -20,7 +20,7 @@ import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -34,14 +34,19 @@ if TYPE_CHECKING:
 
 KEPT_FOR = timedelta(minutes=5)  # a supplier's next run comes within seconds to minutes
 MAX_KEPT = 5000
+FILL_SCAN = 2000  # routed orders looked through for a call's filling (newest first): a backlog's worth
 
 Key = tuple[str, str, str]  # (shop, platform order id, its receiver's ciphertexts)
 
 
-def _key(order: Order) -> Key:
-    ref = order.receiver or {}
+def _key(shop_id: str, platform_order_id: str, receiver: dict[str, Any] | None) -> Key:
+    ref = receiver or {}
     ciphers = "\x1f".join(str(ref.get(name) or "") for name in ("name_cipher", "phone_cipher", "address_cipher"))
-    return order.shop_id, order.platform_order_id, ciphers
+    return shop_id, platform_order_id, ciphers
+
+
+def _order_key(order: Order) -> Key:
+    return _key(order.shop_id, order.platform_order_id, order.receiver)
 
 
 class ReceiverPool:
@@ -69,7 +74,7 @@ class ReceiverPool:
             with self._shop_lock(shop_id):
                 missing = []
                 for o in shop_orders:
-                    kept = self._get(_key(o))
+                    kept = self._get(_order_key(o))
                     if kept is not None:
                         out[o.id] = kept
                     else:
@@ -81,7 +86,7 @@ class ReceiverPool:
                 for o in batch:
                     answer = got.get(o.platform_order_id)
                     if isinstance(answer, Receiver):
-                        self._put(_key(o), answer)
+                        self._put(_order_key(o), answer)
                 for o in missing:
                     out[o.id] = got.get(o.platform_order_id, details.NOTHING_RETURNED)
         return out
@@ -92,11 +97,20 @@ class ReceiverPool:
         if room <= 0:
             return []
         asked = {o.id for o in missing}
+        fill: list[Order] = []
         with rt.db.read() as s:
             # the newest first: the older ones have more likely been decrypted already, for their own supplier
-            routed = s.scalars(select(Order).where(Order.shop_id == shop_id, Order.state == OrderState.ROUTED)
-                               .order_by(Order.id.desc()).limit(len(asked) + 4 * per_call)).all()
-        return [o for o in routed if o.id not in asked and o.receiver and self._get(_key(o)) is None][:room]
+            routed = s.execute(select(Order.id, Order.platform_order_id, Order.receiver)
+                               .where(Order.shop_id == shop_id, Order.state == OrderState.ROUTED)
+                               .order_by(Order.id.desc()).limit(len(asked) + FILL_SCAN))
+            for order_id, platform_order_id, receiver in routed:
+                if (order_id not in asked and receiver
+                        and self._get(_key(shop_id, platform_order_id, receiver)) is None):
+                    fill.append(Order(id=order_id, shop_id=shop_id, platform_order_id=platform_order_id,
+                                      receiver=receiver))
+                    if len(fill) == room:
+                        break
+        return fill
 
     def _shop_lock(self, shop_id: str) -> threading.Lock:
         with self._lock:

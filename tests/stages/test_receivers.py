@@ -113,3 +113,14 @@ def test_decrypt_given_an_adapter_that_does_not_say_what_a_call_takes_adds_no_or
     h.rt.receivers.decrypt(h.rt, _orders(db, "601"))
 
     assert calls == [["601"]]
+
+
+def test_decrypt_fills_the_call_from_older_routed_orders_when_the_newest_are_kept_already(
+        db: Database, tmp_path: Path) -> None:
+    pids = [str(n) for n in range(701, 713)]
+    h, calls = _routed(db, tmp_path, pids, per_call=2)
+    h.rt.receivers.decrypt(h.rt, _orders(db, *pids[3:]))  # 704..712, and 703 to fill the last call
+
+    h.rt.receivers.decrypt(h.rt, _orders(db, "701"))
+
+    assert calls == [[*pids[3:], "703"], ["701", "702"]]
