@@ -347,3 +347,23 @@ def test_list_orders_step_given_a_window_it_can_hold_and_an_order_leaving_it_los
     assert {o.platform_order_id for o in got.orders} >= {o["order_id"] for o in platform.orders if o is not leaving}
     # page 0 again, as the total changed; no second pass: entries only slid towards pages not read yet
     assert [p["page"] for p in platform.pages] == [0, 2, 1, 0]
+
+
+def test_list_orders_step_given_a_bursty_window_too_big_to_hold_narrows_it_by_the_totals_and_pages_its_first_part(
+        adapter: DouyinAdapter, api: respx.MockRouter, monkeypatch: pytest.MonkeyPatch) -> None:
+    from syncd.adapters.douyin import listing
+
+    monkeypatch.setattr(listing, "PAGED_WHOLE", 150)
+    # 300 orders written back in bursts: 50 a second in six seconds, 10 minutes apart
+    orders = [order_like(f"6930000000{i:05d}", T0 + 600 * (i // 50)) for i in range(300)]
+    platform = Platform(orders)
+    api.post("/order/searchList").mock(side_effect=platform)
+
+    got = adapter.list_orders_step(START, END)
+
+    # page 0 of the hour (300, one second on it): narrowed to 0.8 x 150 / 300 of it, 24 minutes: 150 orders
+    asked = [(p["update_time_start"] - T0, p["update_time_end"] - T0, p["page"], p["order_asc"])
+             for p in platform.pages]
+    assert asked == [(0, 3600, 0, False), (0, 1440, 0, False), (0, 1440, 1, False)]
+    assert got.covered is not None and int(got.covered.timestamp()) == T0 + 1441
+    assert sorted(o.platform_order_id for o in got.orders) == sorted(o["order_id"] for o in orders[:150])
