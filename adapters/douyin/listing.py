@@ -147,7 +147,9 @@ class WindowReader(Generic[T]):
         that page: one call reads ``[start, last)`` whole and atomically (no later page for an entry to slide
         past), at most a page's entries held. A first page all in one second is paged whole up to that second.
         While a step leaves more than :data:`PAGED_WHOLE` to read, the next call of the same window steps at once;
-        else it starts newest first again (a busy window costs one call of the other order, once)."""
+        else it starts newest first again (a busy window costs one call of the other order, once). A busy window
+        whose newest page spans under :data:`BURSTY` seconds is narrowed by the totals instead (:meth:`_narrowed`):
+        stepping through bursts pays a call for each burst second before paging it."""
         oldest: Page | None = None
         if self._stepping != (start, end):
             head = self._fetch(start, end, 0, True)
