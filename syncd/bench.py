@@ -318,6 +318,9 @@ def run_bench(orders: int, db_url: str | None = None, time_limit: float = 600,
             sandbox.terminate()
             sandbox.wait(timeout=15)
         floor_figures = run_floor_line(per_shop, root, rate_limited, platforms, file_only) if floor else None
+    for sid, figures in (floor_figures or {}).get("shops", {}).items():
+        if sid in config.shops and str(config.shops[sid].platform) in work.shops:
+            work.shops[str(config.shops[sid].platform)].lookback_refunds += int(figures.get("refunded", 0))
     handled = p.total
     per_platform: dict[str, dict[str, float]] = {}
     other: dict[str, int] = {}

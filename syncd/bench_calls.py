@@ -8,13 +8,20 @@ The floor of a workload, per shop or API supplier (what a bare client that knew 
   through the orders the run itself changed — each order written back comes back in the listing, stamped by
   the ship call, as no listing can leave out changes of one's own:
   ``max(ceil(orders / page), ceil(look-back / window)) + max(pulls - 1, ceil(shipped orders / page))``.
-- **refunds** (the refund stream): one call per allowed window of the first look-back, then one per later
-  scheduled pull: ``ceil(look-back / window) + pulls - 1``.
+- **refunds** (the refund stream): the first look-back at one call per page of the orders with a refund entry
+  in it (as the floor line's bare client counts them; each has at least one entry) but at least one per allowed
+  window, then one per later scheduled pull: ``max(ceil(refunded / page), ceil(look-back / window)) + pulls - 1``.
+  Until 2026-12-07 the look-back counted one call per window whatever it held: 180 after-sale entries in one
+  Douyin window need two calls of 100. That strict figure is still printed beside it.
 
 Until 2026-12-06 both floors took the *largest* of pages, pulls and windows, as if the first pull's calls
 also served the later pulls, and counted no page for the orders the run shipped, which every incremental
 listing returns again: no client that keeps pulling gets below the floor above.
-- **decrypt**: one call per full batch of 50 orders whose address went to a supplier.
+- **decrypt**: the addresses that went to a supplier, in calls as full as the platform allows: Douyin's
+  ``order.batchDecrypt`` takes 50 cipher texts and an order has three (name, phone, address), Pinduoduo's
+  ``pdd.open.decrypt.batch`` 100 texts (three an order), Taobao's ``taobao.top.oaid.decrypt`` 20 trades.
+  Until 2026-12-07 the floor was one call per 50 orders on every platform, fewer calls than any of them
+  allows (Douyin's and Taobao's by 3× and 2.5×): that strict figure is still printed beside it.
 - **ship**: one call per parcel written back (the ship APIs of a platform counted together).
 - **create**: one per supplier order sent (preview, create and pay at 1688; create at the webhook supplier).
 - **shipped**: one per supplier order the supplier shipped (1688's logistics numbers).
@@ -30,11 +37,15 @@ A ratio above 1.2 is marked.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 ABOVE = 1.2
-DECRYPT_BATCH = 50
+DECRYPT_BATCH = 50  # the strict decrypt floor: 50 orders a call, whatever the platform allows
+# what one decrypt call takes, and what an order needs of it: (items a call, items an order) (reference §1.4, §2.4,
+# §3.4: 50 cipher texts a call at Douyin, 100 at Pinduoduo, an order's name, phone and address each one; 20 trades
+# a call at Taobao)
+DECRYPT_LIMITS = {"douyin": (50, 3), "pdd": (100, 3), "taobao": (20, 1)}
 PAGE = 100  # the most each storefront's order listing gives a page
 # the longest span each platform's incremental listings accept (minutes); Douyin's search has no such limit
 FORCED_WINDOW_MINUTES = {"pdd": 30, "taobao": 24 * 60}
@@ -82,6 +93,7 @@ class ShopWork:
     decrypted: int = 0  # orders whose address went to a supplier
     parcels: int = 0  # parcels written back
     shipped_orders: int = 0  # orders with a parcel written back: each comes back in the listing, stamped by it
+    lookback_refunds: int = 0  # orders with a refund entry in the first look-back (the floor line counts them)
 
 
 @dataclass
@@ -123,9 +135,10 @@ def _floor(kind: str, system: str, work: Workload) -> int | None:
         if kind == "list":
             return max(math.ceil(shop.orders / PAGE), windows) + max(later, math.ceil(shop.shipped_orders / PAGE))
         if kind == "refunds":
-            return windows + later
+            return max(math.ceil(shop.lookback_refunds / PAGE), windows) + later
         if kind == "decrypt":
-            return math.ceil(shop.decrypted / DECRYPT_BATCH)
+            per_call, per_order = DECRYPT_LIMITS.get(system, (DECRYPT_BATCH, 1))
+            return math.ceil(shop.decrypted * per_order / per_call)
         if kind == "ship":
             return shop.parcels
         if kind == "session":
@@ -135,6 +148,17 @@ def _floor(kind: str, system: str, work: Workload) -> int | None:
     if sup is not None:
         return {"create": sup.sent, "shipped": sup.shipped, "poll": sup.poll_floor, "session": 1,
                 "detail": 0}.get(kind)
+    return None
+
+
+def _strict_floor(kind: str, system: str, work: Workload) -> int | None:
+    """The floor as it stood before 2026-12-07 where it differs: decrypt at 50 orders a call on every platform, the
+    refund stream's look-back at one call per window whatever it held."""
+    shop = work.shops.get(system)
+    if shop is not None and kind == "decrypt":
+        return math.ceil(shop.decrypted / DECRYPT_BATCH)
+    if shop is not None and kind == "refunds":
+        return _floor(kind, system, replace(work, shops={**work.shops, system: replace(shop, lookback_refunds=0)}))
     return None
 
 
@@ -152,8 +176,13 @@ def floor_table(calls: dict[tuple[str, str], int], work: Workload) -> list[dict[
         seen.update((system, api) for api in apis)
         if not n:
             continue
-        rows.append(_row(system, " + ".join(a for a in apis if calls.get((system, a))), kind, n,
-                         _floor(kind, system, work), work))
+        row = _row(system, " + ".join(a for a in apis if calls.get((system, a))), kind, n,
+                   _floor(kind, system, work), work)
+        strict = _strict_floor(kind, system, work)
+        if strict is not None and strict != row["floor"]:
+            row["strict_floor"] = strict
+            row["strict_ratio"] = round(n / strict, 2) if strict else None
+        rows.append(row)
     for (system, api), n in sorted(calls.items()):
         if (system, api) not in seen and (system in work.shops or system in work.suppliers):
             rows.append(_row(system, api, "-", n, None, work))
@@ -180,5 +209,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         ratio = ("-" if r["ratio"] is None else f"{r['ratio']:.2f}x") if r["floor"] != 0 else "floor 0"
         po = "-" if r["per_order"] is None else f"{r['per_order']:.4f}"
         mark = "  << above 1.2x" if r["above"] else ""
+        if "strict_floor" in r:
+            mark += f"  (strict floor {r['strict_floor']}: {r['strict_ratio']:.2f}x)"
         out.append(f"{r['system']:<8} {r['api'][:62]:<62} {r['calls']:>7} {po:>8} {floor:>7} {fpo:>8} {ratio:>7}{mark}")
     return "\n".join(out)

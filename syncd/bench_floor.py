@@ -92,6 +92,19 @@ def run_shop(adapter: Any, lookback: timedelta, window: timedelta) -> dict[str, 
     return {"listed": len(orders), "shippable": len(ready), "shipped": shipped, "failed": failed}
 
 
+def refunded_orders(adapter: Any, lookback: timedelta, window: timedelta) -> int:
+    """Orders with an entry in the refund stream's look-back (read once, in the adapter's windows): at least as
+    many entries as that, so at least ``ceil(orders / 100)`` calls for a client reading the look-back."""
+    now = clock.now()
+    start = now - lookback
+    orders: set[str] = set()
+    while start < now:
+        end = min(start + window, now)
+        orders.update(e.platform_order_id for e in adapter.list_refunds(start, end).events)
+        start = end
+    return len(orders)
+
+
 def run_floor(config: Any, data_dir: Path, shops: Sequence[str] | None = None) -> dict[str, Any]:
     """The floor over the configured shops (sandbox URLs already in ``config``): CPU per order listed."""
     import httpx
@@ -109,7 +122,12 @@ def run_floor(config: Any, data_dir: Path, shops: Sequence[str] | None = None) -
             adapter = STOREFRONTS[shop.platform].factory(shop, ctx)
             try:
                 window = min(timedelta(minutes=shop.pull.window_minutes), adapter.max_window)
-                per_shop[sid] = run_shop(adapter, timedelta(hours=shop.pull.first_lookback_hours), window)
+                lookback = timedelta(hours=shop.pull.first_lookback_hours)
+                per_shop[sid] = run_shop(adapter, lookback, window)
+                aside, aside_wall = _cpu(), time.monotonic()  # counted for the refund floor, not timed
+                per_shop[sid]["refunded"] = refunded_orders(adapter, lookback, window)
+                cpu0 += _cpu() - aside
+                t0 += time.monotonic() - aside_wall
             finally:
                 adapter.close()
     finally:

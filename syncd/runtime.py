@@ -25,6 +25,7 @@ from syncd.i18n import _
 from syncd.metrics import MetricsRegistry, Sample
 from syncd.protocols import AlertSink, ApiSupplierAdapter, FileSupplierAdapter, StorefrontAdapter, TrackingProvider
 from syncd.ratelimit import RateLimiter
+from syncd.receivers import ReceiverPool
 from syncd.retry import RetryPolicy
 from syncd.settings import Settings
 from syncd.store.db import Database, lease, take_over_leases
@@ -112,6 +113,7 @@ class Runtime:
     faults_lock: threading.Lock = field(default_factory=threading.Lock)
     # stage → its pool of per-shop workers, alive across runs (syncd.stages.runner.for_each_shop)
     shop_pools: dict[str, Any] = field(default_factory=dict)
+    receivers: ReceiverPool = field(default_factory=ReceiverPool)  # decrypted for the suppliers, in memory only
 
     @property
     def data_dir(self) -> Path:

@@ -82,11 +82,11 @@ class DouyinAdapter(StockFacade):
                             covered=covered)
 
     def count_orders(self, start: datetime, end: datetime) -> int:
-        """The platform's ``total`` for the window: the window's first page, kept for :meth:`list_orders` of the
-        same window, so a count followed by the read costs no call of its own."""
+        """The platform's ``total`` for the window: the window's first page (newest first), kept for
+        :meth:`list_orders` of the same window, so a count followed by the read costs no call of its own."""
         a, b = clock.to_epoch(start), clock.to_epoch(end)
         self._first = None
-        first = self._order_page(a, b, 0)
+        first = self._order_page(a, b, 0, True)
         if first.total < PAGING_DEPTH:
             self._first = ((a, b), first)
         return self._count(a, b, first.total)
@@ -99,17 +99,17 @@ class DouyinAdapter(StockFacade):
             raise ProtocolError(f"douyin order.orderDetail: no shop_order_detail for order {platform_order_id}")
         return map_order(detail)
 
-    def _search(self, start: int, end: int, page: int, size: int) -> Page:
+    def _search(self, start: int, end: int, page: int, size: int, newest_first: bool = False) -> Page:
         params = {"update_time_start": start, "update_time_end": end, "order_by": "update_time",
-                  "order_asc": True, "size": size, "page": page}
+                  "order_asc": not newest_first, "size": size, "page": page}
         data = self._client.call_object("order.searchList", params)
         return page_of(data, "order.searchList", page, "shop_order_list")
 
-    def _order_page(self, start: int, end: int, page: int) -> Page:
-        if page == 0 and self._first is not None and self._first[0] == (start, end):
+    def _order_page(self, start: int, end: int, page: int, newest_first: bool) -> Page:
+        if page == 0 and newest_first and self._first is not None and self._first[0] == (start, end):
             first, self._first = self._first[1], None  # read by the count just before: used once
             return first
-        return self._search(start, end, page, PAGE_SIZE)
+        return self._search(start, end, page, PAGE_SIZE, newest_first)
 
     def _count(self, start: int, end: int, total: int | None = None) -> int:
         if total is None:
@@ -128,13 +128,19 @@ class DouyinAdapter(StockFacade):
         got = self._refunds.read_window(clock.to_epoch(start), clock.to_epoch(end))
         return RefundWindow(events=[e for events in got.values for e in events], rejects=got.rejects)
 
-    def _refund_page(self, start: int, end: int, page: int) -> Page:
-        params = {"update_start_time": start, "update_end_time": end, "order_by": ["update_time asc"],
+    def _refund_page(self, start: int, end: int, page: int, newest_first: bool) -> Page:
+        params = {"update_start_time": start, "update_end_time": end,
+                  "order_by": ["update_time desc" if newest_first else "update_time asc"],
                   "size": PAGE_SIZE, "page": page}
         data = self._client.call_object("afterSale.List", params)
-        return page_of(data, "afterSale.List", page, "items", has_more=True)
+        return page_of(data, "afterSale.List", page, "items")
 
     # ---- receivers ----------------------------------------------------------------------------
+
+    @property
+    def decrypt_orders_per_call(self) -> int:
+        """Orders one ``order.batchDecrypt`` call takes: its cipher texts, three an order."""
+        return max(1, self._config.decrypt_batch // 3)
 
     def decrypt(self, refs: Sequence[tuple[str, ReceiverRef]]) -> dict[str, Receiver | str]:
         """``order.batchDecrypt`` at most ``decrypt_batch`` texts a call; per order a Receiver or a reason."""

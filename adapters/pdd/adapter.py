@@ -177,6 +177,11 @@ class PddAdapter(StockFacade):
 
     # ---- receivers ----------------------------------------------------------------------------
 
+    @property
+    def decrypt_orders_per_call(self) -> int:
+        """Orders one ``pdd.open.decrypt.batch`` call takes: its texts, three an order."""
+        return max(1, self._config.decrypt_batch // 3)
+
     def decrypt(self, refs: Sequence[tuple[str, ReceiverRef]]) -> dict[str, Receiver | str]:
         """``pdd.open.decrypt.batch`` at most ``decrypt_batch`` texts a call; per order a Receiver or a reason."""
         wanted: dict[tuple[str, str], list[str]] = {}  # (order_sn, cipher text) → fields it fills

@@ -202,6 +202,11 @@ class TaobaoAdapter(StockFacade):
 
     # ---- receivers ----------------------------------------------------------------------------
 
+    @property
+    def decrypt_orders_per_call(self) -> int:
+        """Trades one ``taobao.top.oaid.decrypt`` call takes."""
+        return self._config.decrypt_batch
+
     def decrypt(self, refs: Sequence[tuple[str, ReceiverRef]]) -> dict[str, Receiver | str]:
         """``taobao.top.oaid.decrypt``, at most ``decrypt_batch`` (≤ 20) trades a call."""
         out: dict[str, Receiver | str] = {}

@@ -14,12 +14,18 @@ How a window is read, and why:
    is past the end) and shifts every later trade one place forward, onto a page already read. TOP's
    advice is to page backwards. So the total is asked (``use_has_next=false``, ``page_size=1``; known
    already after a count) and the pages are read from the last to the first, page 1 again at the end: a
-   shift then only moves trades onto pages not read yet.
+   shift then only moves trades onto pages not read yet. After a count, page 1 is asked again only when a
+   page's total differs from the count's: while the total holds, no trade left the window or arrived in it
+   since the count, and the count's page 1 is still the window's page 1 (saving a call per window).
    A trade that left the window shows up in a later window; the caller keeps the newest copy of each.
 3. Paging backwards is safe against trades leaving the window, not against trades moving inside it
    (a window reaching into the present) or arriving late: those shift trades onto pages already read.
-   Either shows: the moved trade is met twice in one pass, or a page counts more than the total did.
-   Then the window is read again, at most :data:`MAX_PASSES` times.
+   Either shows: the moved trade is met twice in one pass *with another ``modified``*, or a page counts
+   more than the total did. Then the window is read again, at most :data:`MAX_PASSES` times. A trade met
+   twice with the same ``modified`` only slid onto the next page because another trade left the window
+   (each trade we ship does, stamped by the ship call): nothing was lost, the window is not read again.
+   A window ends at least the pull's lag before the read starts, so a trade moves inside it only when
+   stamped late, and the pull reads every stretch once more when it has settled.
 4. A window deeper than :data:`MAX_PAGES` pages is split in halves (bounded: one second is the floor).
 """
 
@@ -93,7 +99,9 @@ class WindowReader:
                 return self._split(start, end, total)
             log.debug("taobao %s %s..%s: %d items over %d pages; paging backwards", self.method,
                       base["start_modified"], base["end_modified"], total, pages)
-            moved = self._backwards(base, start, pages, total, found)
+            # after a count its page 1 is in ``found`` already, with the total this pass pages by
+            moved = self._backwards(base, start, pages, total, found,
+                                    first if attempt == 0 and counted is not None else None)
             if not moved:
                 return found, total
             log.info("taobao %s %s..%s: items moved while paging; reading the window again", self.method,
@@ -102,21 +110,34 @@ class WindowReader:
                     self.method, base["start_modified"], base["end_modified"], MAX_PASSES)
         return found, total
 
-    def _backwards(self, base: dict[str, Any], start: datetime, pages: int, total: int, found: list[Item]) -> bool:
-        """Pages ``pages``..1 into ``found``; True when something moved meanwhile (see the module doc)."""
-        seen: set[str] = set()
-        moved = False
+    def _backwards(self, base: dict[str, Any], start: datetime, pages: int, total: int, found: list[Item],
+                   first: dict[str, Any] | None = None) -> bool:
+        """Pages ``pages``..1 into ``found``; True when something moved meanwhile (see the module doc). With
+        ``first`` (page 1 as the count read it, already in ``found``), page 1 is asked again only when a page's
+        total differs from ``total``."""
+        seen: dict[str, Any] = {}  # key → its modified as met in this pass
+        moved = changed = False
         for page in range(pages, 0, -1):
-            data = self._call(self.method, {**base, "page_no": page, "page_size": PAGE_SIZE, "use_has_next": False})
+            if page == 1 and first is not None and not changed:
+                data = first  # nothing left or arrived since the count: its page 1 still holds
+            else:
+                data = self._call(self.method, {**base, "page_no": page, "page_size": PAGE_SIZE,
+                                                "use_has_next": False})
             counted = data.get("total_results")
-            if isinstance(counted, int) and not isinstance(counted, bool) and counted > total:
-                moved = True
+            if isinstance(counted, int) and not isinstance(counted, bool):
+                moved = moved or counted > total  # arrived late: trades shifted onto pages already read
+                changed = changed or counted != total
             for where, item in self._items(data, start, page):
                 key = self._key_of(item)
+                stamp = item.get("modified") if isinstance(item, dict) else None
+                if key is not None and key in seen:
+                    # met again in another version: it moved inside the window, shifting others onto read pages;
+                    # met on page 1 as counted and on a later page: it slid back, so something came in meanwhile
+                    moved = moved or seen[key] != stamp or data is first
                 if key is not None:
-                    moved = moved or key in seen
-                    seen.add(key)
-                found.append((where, item))
+                    seen[key] = stamp
+                if data is not first:
+                    found.append((where, item))
         return moved
 
     def count(self, start: datetime, end: datetime) -> int:

@@ -2,7 +2,8 @@
 
 Exactly once: the batch row and its members are recorded (the intent) before the file is written;
 a batch left in ``writing`` by a crash is written again under the same name with the same orders.
-Receivers are decrypted here, in the platform's batches, and exist in memory only.
+Receivers are decrypted here, in the platform's batches filled across suppliers (``syncd.receivers``), and exist in
+memory only.
 
 One order never stops the file: a shop that cannot decrypt, or an order whose row cannot be built, is left out
 of the batch with the reason on its supplier orders (``faults``, backoff in ``next_check_at``; a busy shop only
@@ -41,25 +42,6 @@ FAULT_WAIT = timedelta(minutes=1)  # first backoff after a failed export; double
 MAX_FAULT_WAIT = timedelta(hours=6)
 
 
-def _decrypt(rt: Runtime, orders: Sequence[Order]) -> dict[int, Receiver | str]:
-    """Per order id: the decrypted receiver, or why there is none."""
-    by_shop: dict[str, list[Order]] = defaultdict(list)
-    for o in orders:
-        by_shop[o.shop_id].append(o)
-    out: dict[int, Receiver | str] = {}
-    for shop_id, shop_orders in by_shop.items():
-        adapter = rt.storefronts.get(shop_id)
-        if adapter is None:
-            for o in shop_orders:
-                out[o.id] = details.SHOP_NOT_CONFIGURED.format(shop=shop_id)
-            continue
-        refs = [(o.platform_order_id, ReceiverRef(**o.receiver)) for o in shop_orders]
-        got = adapter.decrypt(refs)
-        for o in shop_orders:
-            out[o.id] = got.get(o.platform_order_id, details.NOTHING_RETURNED)
-    return out
-
-
 def _receivers(rt: Runtime, supplier_id: str, orders: Sequence[Order]
                ) -> tuple[dict[int, Receiver | str], dict[int, Exception]]:
     """Decrypt shop by shop: a storefront that cannot decrypt now holds up only its own orders. Returns the
@@ -71,7 +53,7 @@ def _receivers(rt: Runtime, supplier_id: str, orders: Sequence[Order]
     unreadable: dict[int, Exception] = {}
     for shop_id, shop_orders in by_shop.items():
         try:
-            receivers.update(_decrypt(rt, shop_orders))
+            receivers.update(rt.receivers.decrypt(rt, shop_orders))
         except Exception as err:
             if stops_the_batch(err):
                 raise  # the database itself: nothing else could be recorded either
@@ -165,7 +147,7 @@ def write_batch(rt: Runtime, supplier_id: str, batch_id: int,
         orders = {o.id: o for o in s.scalars(select(Order).where(Order.id.in_([so.order_id for so in sos])))}
         stem, created = batch.file_stem, batch.created_at
     if receivers is None:
-        receivers = _decrypt(rt, list(orders.values()))
+        receivers = rt.receivers.decrypt(rt, list(orders.values()))
     rows = _rows(sos, orders, receivers, rt)
     name = adapter.write_batch(OutboxBatch(batch_id, supplier_id, created, stem, rows))
     now = clock.now()

@@ -22,10 +22,12 @@ can count, a window that would hold much more is narrowed before it is read. The
 first page, which the adapter keeps for the read that follows: counting costs a call only when it narrows
 the window. The rest of a run shorter than two windows is read as one. An adapter that can read a window a
 page at a time (Douyin's ``list_orders_step``: its listing is sorted by update time, so one page holds every
-entry stamped before the page's last second) needs no count: a busy stretch is read one call per page, each
-window starting where the page before ended. Consecutive windows of a run overlap by the configured overlap
-but at most a tenth of their span, and only while they are not settled yet: narrow windows overlapping by
-half would read everything twice, and updates stamped late are the settling read's business.
+entry stamped before the page's last second) needs no count and no pace: a busy stretch is read one call per
+page, each window starting where the page before ended, and what it holds at once is bounded by the adapter (a
+window of up to ``PAGED_WHOLE`` entries read whole, a page beyond): each run reads its whole stretch as one window,
+not several narrowed ones, each with a last page part full. Consecutive windows of a run overlap by the
+configured overlap but at most a tenth of their span, and only while they are not settled yet: narrow windows
+overlapping by half would read everything twice, and updates stamped late are the settling read's business.
 """
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
          store: Callable[[Session, T], int], *, cursor: str | None,
          count: Callable[[datetime, datetime], int | None] | None = None,
          committed: Callable[[datetime], None] | None = None,
-         settles: Settling | None = None, deadline: float | None = None) -> int:
+         settles: Settling | None = None, deadline: float | None = None, paced: bool = True) -> int:
     """Fetch and store consecutive overlapping windows from ``start`` to ``end_limit``; their span adapts
     to the stream's pace, and ``count`` (the platform's count of a window, when it has one) narrows a
     window that would hold too much before it is read (see the module docstring).
@@ -146,7 +148,8 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
     ``committed`` is told each window's end once that transaction has committed. With ``settles``, a window
     starting before its limit that joins on to its settled cursor moves that cursor too, to the window's end
     or the limit, whichever comes first: what it read up to the limit was read when already settled.
-    Past ``deadline`` (``time.monotonic()``) no further window is started: the next run reads on.
+    Past ``deadline`` (``time.monotonic()``) no further window is started: the next run reads on. Not ``paced``
+    (a stepping listing, module docstring): every window spans all it may.
     """
     adapter = rt.storefronts[shop_id]
     shop = rt.config.shops[shop_id]
@@ -157,7 +160,7 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
     for _window in range(MAX_WINDOWS_PER_RUN):
         if start >= end_limit or rt.stop.is_set():
             break
-        planned = paced = _pace.span(adapter, stream, ceiling)
+        planned = pace = _pace.span(adapter, stream, ceiling) if paced else ceiling
         if end_limit - start < 2 * planned and end_limit - start <= ceiling:
             planned = end_limit - start  # one window rather than a full one and a small rest (the count checks it)
         end = min(start + planned, end_limit)
@@ -172,8 +175,8 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
         stepped = covered is not None and start < covered < end
         if covered is not None and stepped:  # a stepping read: one page, all before ``covered``; the next reads on
             end = covered
-        else:
-            _pace.learn(adapter, stream, max(planned, paced), end - start, _entries(result), ceiling)
+        elif paced:
+            _pace.learn(adapter, stream, max(planned, pace), end - start, _entries(result), ceiling)
         with rt.db.begin() as s:
             written += store(s, result)
             if cursor is not None:
@@ -223,7 +226,8 @@ def _move_cursor(s: Session, shop_id: str, name: str, end: datetime, *, joins_fr
 def pull_stream(rt: Runtime, shop_id: str, stream: str, fetch: Callable[[datetime, datetime], T],
                 store: Callable[[Session, T], int], *, now: datetime,
                 count: Callable[[datetime, datetime], int | None] | None = None,
-                committed: Callable[[datetime], None] | None = None, deadline: float | None = None) -> int:
+                committed: Callable[[datetime], None] | None = None, deadline: float | None = None,
+                paced: bool = True) -> int:
     """One stream's run: read what has settled since the last run, then everything new (module docstring);
     the new is read until ``deadline`` (:func:`run_budget`), at least one window."""
     pull = rt.config.shops[shop_id].pull
@@ -244,14 +248,14 @@ def pull_stream(rt: Runtime, shop_id: str, stream: str, fetch: Callable[[datetim
     if settled < target and (target - settled >= SETTLE_BATCH or fresh <= settle_limit):
         try:
             written += walk(rt, shop_id, settled, target, fetch, store, cursor=stream + SETTLED,
-                            count=count, committed=committed)
+                            count=count, committed=committed, paced=paced)
             settled = target
         except SyncdError as err:  # new orders still come in; the settled cursor waits where it stopped
             log.warning(_("pull {shop}: {stream} read again once settled failed ({error}); reading what is new first")
                         .format(shop=shop_id, stream=stream, error=err))
             failed = err
     written += walk(rt, shop_id, fresh, end_limit, fetch, store, cursor=stream, count=count, committed=committed,
-                    settles=Settling(stream + SETTLED, settle_limit, settled), deadline=deadline)
+                    settles=Settling(stream + SETTLED, settle_limit, settled), deadline=deadline, paced=paced)
     if failed is not None:
         raise failed  # the run reports the failure: the settling read is retried next run
     return written
@@ -314,7 +318,7 @@ def pull_shop(rt: Runtime, shop_id: str, budget: float | None = None) -> int:
         deadline = None if budget is None else time.monotonic() + budget
         written = pull_stream(rt, shop_id, ORDERS, list_orders, orders, now=now,
                               count=None if step else adapter.count_orders, committed=orders.committed,
-                              deadline=deadline)
+                              deadline=deadline, paced=step is None)
         pull_stream(rt, shop_id, REFUNDS, adapter.list_refunds, store_refunds(shop_id), now=now, deadline=deadline)
         return written
 

@@ -45,7 +45,7 @@ from syncd.logs import order_fields
 from syncd.protocols import ApiSupplierAdapter
 from syncd.routing import LineView, fresh_key, idempotency_key, supplier_lines
 from syncd.runtime import Runtime
-from syncd.stages.forward import _decrypt, _mark_orders_placed
+from syncd.stages.forward import _mark_orders_placed
 from syncd.stages.route import hold_order, mark_held
 from syncd.stages.runner import Audits, audit, stops_the_batch
 from syncd.store.audit import order_subject
@@ -305,7 +305,7 @@ def _receivers(rt: Runtime, work: Sequence[_Work]) -> tuple[dict[int, Receiver |
     unreadable: dict[int, Exception] = {}
     for shop_id, orders in by_shop.items():
         try:
-            receivers.update(_decrypt(rt, orders))
+            receivers.update(rt.receivers.decrypt(rt, orders))
         except Exception as err:  # reported per order by _skip_unreadable
             if not isinstance(err, SyncdError):
                 log.error("shop %s: unexpected error decrypting receivers", shop_id, exc_info=err)

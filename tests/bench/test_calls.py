@@ -24,13 +24,37 @@ def test_floor_given_a_workload_counts_pages_batches_parcels_and_sent_orders() -
     rows = _by_api(floor_table(calls, _work()))
     assert rows["order.searchList"]["floor"] == 10 + 4  # 1,000 orders in pages of 100, then 4 more pulls
     assert rows["order.searchList"]["above"] is False
-    assert rows["order.batchDecrypt"]["floor"] == 18 and rows["order.batchDecrypt"]["above"] is True
+    # 900 addresses, three cipher texts each, 50 texts a call; strictly (the floor before): 50 orders a call
+    assert rows["order.batchDecrypt"]["floor"] == 54 and rows["order.batchDecrypt"]["above"] is False
+    assert (rows["order.batchDecrypt"]["strict_floor"], rows["order.batchDecrypt"]["strict_ratio"]) == (18, 2.22)
+    assert "strict floor 18: 2.22x" in format_table([rows["order.batchDecrypt"]])
     ship = rows["order.logisticsAdd + order.logisticsAddMultiPack"]
     assert (ship["calls"], ship["floor"], ship["ratio"]) == (950, 950, 1.0)
     assert rows["afterSale.List"]["floor"] == 5  # the look-back in one window, then 4 more pulls: 100 s / 20 s
     assert rows["alibaba.trade.fastCreateOrder"]["floor"] == 200
     assert rows["alibaba.trade.fastCreateOrder"]["per_order"] == 1.0  # per supplier order at an API supplier
     assert rows["alibaba.trade.get.buyerView"]["ratio"] == 1.5
+
+
+def test_decrypt_floor_fills_each_call_as_far_as_its_platform_allows() -> None:
+    work = Workload(wall_seconds=60, pull_seconds=20, shops={p: ShopWork(orders=1000, decrypted=900)
+                                                             for p in ("douyin", "pdd", "taobao")})
+    calls = {("douyin", "order.batchDecrypt"): 60, ("pdd", "pdd.open.decrypt.batch"): 30,
+             ("taobao", "taobao.top.oaid.decrypt"): 50}
+    rows = _by_api(floor_table(calls, work))
+    assert rows["order.batchDecrypt"]["floor"] == 54  # 2,700 texts, 50 a call
+    assert rows["pdd.open.decrypt.batch"]["floor"] == 27  # 2,700 texts, 100 a call
+    assert rows["taobao.top.oaid.decrypt"]["floor"] == 45  # 900 trades, 20 a call
+    assert all(r["strict_floor"] == 18 for r in rows.values())
+
+
+def test_refund_floor_pages_through_the_look_backs_refunded_orders_then_one_call_a_pull() -> None:
+    work = _work()
+    work.shops["douyin"].lookback_refunds = 180  # two pages of 100 at least
+    rows = _by_api(floor_table({("douyin", "afterSale.List"): 6}, work))
+    row = rows["afterSale.List"]
+    assert (row["floor"], row["strict_floor"], row["ratio"]) == (2 + 4, 1 + 4, 1.0)
+    assert "strict floor 5: 1.20x" in format_table([row])
 
 
 def test_list_floor_pages_through_the_orders_the_run_shipped_after_the_first_pull() -> None:

@@ -7,8 +7,17 @@ from typing import Any
 
 from syncd import clock
 from syncd.bench import add_floor
-from syncd.bench_floor import run_shop, tracking_number
-from syncd.domain import OrderIn, OrderLineIn, OrderStatus, PaymentMode, RefundState, WindowResult
+from syncd.bench_floor import refunded_orders, run_shop, tracking_number
+from syncd.domain import (
+    OrderIn,
+    OrderLineIn,
+    OrderStatus,
+    PaymentMode,
+    RefundEvent,
+    RefundState,
+    RefundWindow,
+    WindowResult,
+)
 
 
 def _order(n: int, status: OrderStatus = OrderStatus.PAID, refund: RefundState = RefundState.NONE) -> OrderIn:
@@ -50,6 +59,21 @@ def test_run_shop_given_a_look_back_reads_it_once_and_ships_each_shippable_order
     assert sorted(o for o, _t, _q in shop.shipped) == sorted(str(n) for n in range(120))
     assert all(q == 2 for _o, _t, q in shop.shipped)
     assert figures == {"listed": 122, "shippable": 120, "shipped": 120, "failed": 1}
+
+
+def test_refunded_orders_reads_the_look_back_in_windows_and_counts_each_order_once() -> None:
+    windows: list[tuple[datetime, datetime]] = []
+
+    def list_refunds(start: datetime, end: datetime) -> RefundWindow:
+        windows.append((start, end))
+        events = [RefundEvent(platform_order_id=str(n), platform_line_id=f"{n}-{line}", state=RefundState.REQUESTED,
+                              updated_at=start) for n in range(len(windows) * 2) for line in (1, 2)]
+        return RefundWindow(events=events)
+
+    shop = type("Shop", (), {"list_refunds": staticmethod(list_refunds)})()
+
+    assert refunded_orders(shop, timedelta(hours=1), timedelta(minutes=30)) == 4  # two lines each, seen again
+    assert len(windows) == 2 and windows[0][1] == windows[1][0]
 
 
 def test_tracking_number_is_stable_per_order_and_differs_between_orders() -> None:

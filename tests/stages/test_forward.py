@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from syncd import clock
 from syncd.domain import Receiver, ReceiverRef
 from syncd.errors import ProtocolError
+from syncd.receivers import ReceiverPool
 from syncd.stages import forward
 from syncd.store.db import Database
 from syncd.store.models import ExportBatch, Hold, Order, SupplierOrder
@@ -151,6 +152,7 @@ def test_forward_given_an_interrupted_batch_that_cannot_be_written_again_still_e
     monkeypatch.setattr(adapter, "write_batch", crash)
     assert not h.stage("forward").ok  # batch 1 (all four orders) stays ``writing``
     monkeypatch.setattr(adapter, "write_batch", real_write)
+    h.rt.receivers = ReceiverPool()  # a restart after the crash: the receivers decrypted before are gone
     real_decrypt = h.shop.decrypt
     h.shop.decrypt = _raising(lambda: ProtocolError("answer is not JSON"))  # type: ignore[method-assign]
     other.put(make_order("7203", clock.now()))

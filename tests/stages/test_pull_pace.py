@@ -158,3 +158,25 @@ def test_pull_with_a_stepping_listing_reads_on_from_where_each_page_ended_and_st
     assert all(b[0] == a[1] for a, b in itertools.pairwise(steps[:-1]))  # each step reads on where the last ended
     first = min(o.updated_at for o in h.shop.orders.values())
     assert len([s for s in steps if s[0] >= first]) <= 95 // 9 + 2  # a page a step, and the quiet rest at once
+
+
+def test_pull_with_a_stepping_listing_reads_each_runs_stretch_as_one_window_whatever_the_last_one_held(
+        h: Harness, db: Database, monkeypatch: pytest.MonkeyPatch):
+    _burst(h, "4", 200, 60)  # four times what a window should hold (50), in the last minute
+    windows: list[tuple[Any, Any]] = []
+
+    def list_orders_step(start: Any, end: Any, seen: Any = None) -> Any:
+        """Like Douyin's for a window it holds: all of it at once (its pages are its own business)."""
+        windows.append((start, end))
+        return h.shop.list_orders(start, end, seen)
+
+    monkeypatch.setattr(h.shop, "list_orders_step", list_orders_step, raising=False)
+    assert h.stage("pull").ok
+    fresh = pull.read_cursor(h.rt, "shop1")
+    assert fresh is not None
+    with time_machine.travel(clock.now() + timedelta(minutes=40), tick=False):
+        _burst(h, "5", 10, 600)  # 40 minutes on, a quiet stretch: paced on the last window, it would be cut
+        assert h.stage("pull").ok
+    assert len([w for w in windows if w[0] >= fresh]) == 1
+    with db.begin() as s:
+        assert s.scalar(select(func.count()).select_from(Order)) == 210

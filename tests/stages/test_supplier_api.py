@@ -619,7 +619,7 @@ def test_place_given_a_claim_that_lapsed_mid_batch_never_sends_what_another_repl
     now = clock.now()
     with db.begin() as s:  # replica A claims, then is slow to reach this order (a long batch)
         (work,) = sa._claim(h.rt, s, API, now, SupplierOrder.state == "pending", 10)
-    receiver = sa._decrypt(h.rt, list(sa._orders(h.rt, {work.order_id}).values()))[work.order_id]
+    receiver = h.rt.receivers.decrypt(h.rt, list(sa._orders(h.rt, {work.order_id}).values()))[work.order_id]
     replica_b = dataclasses.replace(h.rt, holder="replica-b")
     with time_machine.travel(now + timedelta(seconds=h.rt.config.global_.claim_seconds + 1), tick=False):
         assert sa.place_orders(replica_b, API, fake) == 1  # B takes the lapsed claim and places the order

@@ -23,7 +23,7 @@ def test_count_orders_asks_once_for_the_first_page_and_returns_the_total(
     assert adapter.count_orders(START, END) == 1234
     assert route.call_count == 1
     assert json.loads(route.calls.last.request.content) == {
-        "update_time_start": T0, "update_time_end": T1, "order_by": "update_time", "order_asc": True,
+        "update_time_start": T0, "update_time_end": T1, "order_by": "update_time", "order_asc": False,
         "size": 100, "page": 0}
 
 

@@ -15,7 +15,6 @@ from syncd import clock
 from syncd.adapters.douyin.adapter import DouyinAdapter
 from syncd.adapters.douyin.mapping import aftersale_refund_state
 from syncd.domain import RefundState
-from syncd.errors import ProtocolError
 from tests.adapters.douyin.conftest import NOW, fixture, ok
 
 START, END = NOW - timedelta(hours=1), NOW
@@ -52,7 +51,9 @@ class AfterSales:
             hook(self)
         inside = sorted((i for i in self.items
                          if params["update_start_time"] <= i["aftersale_info"]["update_time"]
-                         <= params["update_end_time"]), key=lambda i: i["aftersale_info"]["update_time"])
+                         <= params["update_end_time"]),
+                        key=lambda i: (i["aftersale_info"]["update_time"], i["aftersale_info"]["aftersale_id"]),
+                        reverse=params["order_by"] == ["update_time desc"])
         at = params["page"] * params["size"]
         data: dict[str, Any] = {"items": inside[at:at + params["size"]], "total": len(inside),
                                 "page": params["page"], "size": params["size"]}
@@ -68,7 +69,7 @@ def test_list_refunds_given_fixture_page_maps_each_entry_to_its_event(
     result = adapter.list_refunds(START, END)
 
     assert json.loads(route.calls.last.request.content) == {
-        "update_start_time": T0, "update_end_time": int(END.timestamp()), "order_by": ["update_time asc"],
+        "update_start_time": T0, "update_end_time": int(END.timestamp()), "order_by": ["update_time desc"],
         "size": 100, "page": 0}
     got = sorted((e.platform_order_id, e.platform_line_id, e.state, e.kind) for e in result.events)
     assert got == [
@@ -82,14 +83,14 @@ def test_list_refunds_given_fixture_page_maps_each_entry_to_its_event(
     assert result.rejects == []
 
 
-def test_list_refunds_given_250_entries_pages_from_zero_while_has_more(
+def test_list_refunds_given_250_entries_pages_backwards_newest_first_from_the_total(
         adapter: DouyinAdapter, api: respx.MockRouter) -> None:
     platform = AfterSales([_item(i) for i in range(250)])
     route = api.post("/afterSale/List").mock(side_effect=platform)
 
     result = adapter.list_refunds(START, END)
 
-    assert [p["page"] for p in platform.pages] == [0, 1, 2]
+    assert [p["page"] for p in platform.pages] == [0, 2, 1]
     assert route.call_count == 3
     assert len({e.platform_order_id for e in result.events}) == len(result.events) == 250
 
@@ -102,15 +103,6 @@ def test_list_refunds_given_no_has_more_pages_by_total(adapter: DouyinAdapter, a
 
     assert [p["page"] for p in platform.pages] == [0, 1]
     assert len(result.events) == 150
-
-
-def test_list_refunds_given_has_more_false_stops_even_if_total_says_more(
-        adapter: DouyinAdapter, api: respx.MockRouter) -> None:
-    route = api.post("/afterSale/List").mock(return_value=ok(
-        {"items": [_item(1)], "total": 500, "has_more": False, "page": 0, "size": 100}))
-
-    assert len(adapter.list_refunds(START, END).events) == 1
-    assert route.call_count == 1
 
 
 def test_list_refunds_given_empty_window_asks_once(adapter: DouyinAdapter, api: respx.MockRouter) -> None:
@@ -137,10 +129,10 @@ def test_list_refunds_given_entry_updated_while_paging_keeps_its_newest_state_on
     result = adapter.list_refunds(START, END)
 
     ids = [e.raw["aftersale_info"]["aftersale_id"] for e in result.events]
-    assert len(ids) == len(set(ids)) == 150  # entry 100 slid onto page 0 after it was read: read again
+    assert len(ids) == len(set(ids)) == 150  # entry 50 slid back from page 0 as first read: read again
     event = next(e for e in result.events if e.raw["aftersale_info"]["aftersale_id"] == moved)
     assert event.state is RefundState.REFUNDED
-    assert len(platform.pages) == 4
+    assert [p["page"] for p in platform.pages] == [0, 1, 0, 1]
 
 
 def test_list_refunds_given_unreadable_entries_rejects_them_and_keeps_the_others(
@@ -185,13 +177,12 @@ def test_list_refunds_given_more_than_the_paging_depth_splits_the_window(
     assert len(result.events) == 2
 
 
-def test_list_refunds_given_has_more_forever_stops_at_the_page_guard(
+def test_list_refunds_given_has_more_forever_pages_by_the_total(
         adapter: DouyinAdapter, api: respx.MockRouter) -> None:
     route = api.post("/afterSale/List").mock(return_value=ok({"items": [_item(1)], "total": 1, "has_more": True}))
 
-    with pytest.raises(ProtocolError, match="paging did not end"):
-        adapter.list_refunds(START, END)
-    assert route.call_count == 500
+    assert len(adapter.list_refunds(START, END).events) == 1
+    assert route.call_count == 1
 
 
 def test_list_refunds_given_entry_naming_two_sku_orders_gives_one_event_each(

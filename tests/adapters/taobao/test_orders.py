@@ -118,8 +118,31 @@ def test_list_orders_after_a_count_of_the_same_window_uses_its_first_page_and_to
     result = adapter.list_orders(START, END)
 
     asked = [(c["page_no"], c["page_size"], c["use_has_next"]) for c in platform.calls]
-    assert asked == [("1", "100", "false"), ("3", "100", "false"), ("2", "100", "false"), ("1", "100", "false")]
+    # the total held on every page: the count's page 1 is still page 1, not asked again
+    assert asked == [("1", "100", "false"), ("3", "100", "false"), ("2", "100", "false")]
     assert len({o.platform_order_id for o in result.orders}) == 250 and result.total == 250
+
+
+def test_list_orders_after_a_count_given_a_trade_leaving_the_window_asks_page_1_again_and_loses_none(
+        adapter: TaobaoAdapter, api: respx.MockRouter) -> None:
+    platform = Platform(_trades(250))
+    newest = sorted(platform.trades, key=lambda t: (t["modified"], t["tid"]), reverse=True)
+    leaving = newest[10]  # on page 1 as counted
+    slid = newest[100]  # first on page 2 as counted: onto page 1 once ``leaving`` has gone
+
+    def ship_it(p: Platform) -> None:  # shipped after the count, before page 3 is read: stamped past the end
+        leaving["modified"] = "2025-11-22 17:05:00"
+
+    platform.before_call[2] = ship_it
+    route(api, LIST).mock(side_effect=platform)
+
+    adapter.count_orders(START, END)
+    result = adapter.list_orders(START, END)
+
+    asked = [c["page_no"] for c in platform.calls]
+    assert asked == ["1", "3", "2", "1"]  # one pass: page 1 again, as the total changed; no second pass
+    assert str(slid["tid"]) in {o.platform_order_id for o in result.orders}
+    assert {o.platform_order_id for o in result.orders} >= {str(t["tid"]) for t in platform.trades}
 
 
 def test_list_orders_after_a_count_of_a_one_page_window_asks_nothing_more(
@@ -152,6 +175,8 @@ def test_list_orders_given_a_trade_modified_while_paging_loses_no_other_trade(
     ids = {o.platform_order_id for o in result.orders}
     # Forward paging would have lost the trade that slid from page 2 onto page 1; backwards, nothing is lost.
     assert ids >= {str(t["tid"]) for t in platform.trades if t is not moved}
+    # The trade met on page 2 and again on page 1 only slid forward (same modified): no second pass.
+    assert [c["page_no"] for c in platform.calls] == ["1", "1", "3", "2", "1"]
 
 
 def test_list_orders_given_a_trade_moving_inside_the_window_while_paging_reads_the_window_again(
@@ -171,6 +196,27 @@ def test_list_orders_given_a_trade_moving_inside_the_window_while_paging_reads_t
     assert len(platform.calls) == 2 + 3 + 1 + 3  # probe, count, 3 pages; then count and 3 pages again
     moved = next(o for o in result.orders if o.platform_order_id == str(oldest["tid"]))
     assert moved.updated_at == END - timedelta(seconds=1)
+
+
+def test_list_orders_after_a_count_given_a_trade_moving_inside_the_window_reads_it_again_and_loses_none(
+        adapter: TaobaoAdapter, api: respx.MockRouter) -> None:
+    platform = Platform(_trades(250))
+    oldest = min(platform.trades, key=lambda t: t["modified"])  # last on page 3, read first
+
+    def modify_it_within_the_window(p: Platform) -> None:  # after page 3 was read, before page 2: the total holds
+        oldest["modified"] = _stamp(1799)
+
+    platform.before_call[3] = modify_it_within_the_window
+    route(api, LIST).mock(side_effect=platform)
+
+    adapter.count_orders(START, END)
+    result = adapter.list_orders(START, END)
+
+    # page 1 as counted no longer holds (a trade of it slid onto page 2): the window is read again
+    assert [c["page_no"] for c in platform.calls] == ["1", "3", "2", "1", "3", "2", "1"]
+    assert {o.platform_order_id for o in result.orders} == {str(t["tid"]) for t in platform.trades}
+    newest = max((o for o in result.orders if o.platform_order_id == str(oldest["tid"])), key=lambda o: o.updated_at)
+    assert newest.updated_at == END - timedelta(seconds=1)
 
 
 def test_list_orders_given_trades_that_never_stop_moving_stops_after_three_passes(
