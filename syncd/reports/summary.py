@@ -32,7 +32,7 @@ from syncd.i18n import _
 from syncd.reports.model import GROUPINGS, TOTAL, Hist, LogisticsRow, MarginRow
 from syncd.reports.parcels import ParcelGroup, Thresholds
 from syncd.reports.parts import MONEY, Parts, raw_parts, reading
-from syncd.reports.period import Period
+from syncd.reports.period import Period, local_day
 from syncd.reports.speed import due_until
 from syncd.store.models import Order, ReportDay, ReportStale, ReportSummary
 
@@ -150,18 +150,21 @@ def read(conn: Connection, days: Collection[date], by: str) -> Parts:
 
 # ---- which days are clean ---------------------------------------------------------------------------------------
 
-def _marked(conn: Connection, max_id: int | None = None, period: Period | None = None) -> Iterator[datetime]:
-    """The payment times of the orders marked stale (up to mark ``max_id``; paid in ``period``)."""
-    by_order = select(Order.paid_at.label("t")).join(ReportStale, ReportStale.order_id == Order.id)
-    by_time = select(ReportStale.paid_at.label("t")).where(ReportStale.paid_at.is_not(None))
+def _marked(conn: Connection, zone: ZoneInfo, max_id: int | None = None, period: Period | None = None) -> set[date]:
+    """The days of payment (in ``zone``) of the orders marked stale (up to mark ``max_id``; paid in ``period``),
+    counted by the database: a backlog of millions of marks comes back as a few days."""
+    dialect = conn.dialect.name
+    like = period or Period.day(clock.now().astimezone(zone).date(), zone)  # the zone's offset on SQLite
+    by_order = (select(local_day(dialect, Order.paid_at, like).label("d"))
+                .join(ReportStale, ReportStale.order_id == Order.id).where(Order.paid_at.is_not(None)))
+    by_time = (select(local_day(dialect, ReportStale.paid_at, like).label("d"))
+               .where(ReportStale.paid_at.is_not(None)))
     if max_id is not None:
         by_order, by_time = by_order.where(ReportStale.id <= max_id), by_time.where(ReportStale.id <= max_id)
     if period is not None:
         by_order = by_order.where(Order.paid_at >= period.start, Order.paid_at < period.end)
         by_time = by_time.where(ReportStale.paid_at >= period.start, ReportStale.paid_at < period.end)
-    for (t,) in conn.execute(union(by_order, by_time)):
-        if t is not None:
-            yield t.replace(tzinfo=UTC) if t.tzinfo is None else t
+    return {date.fromisoformat(d) for (d,) in conn.execute(union(by_order, by_time)) if d}
 
 
 def clean_days(conn: Connection, period: Period, key: str, now: datetime) -> set[date]:
@@ -172,22 +175,31 @@ def clean_days(conn: Connection, period: Period, key: str, now: datetime) -> set
         ReportDay.clean.is_(True), ReportDay.basis == key))
     out = {date.fromisoformat(day) for day, due in rows if due is None or due < now}
     if out:
-        out -= {t.astimezone(period.zone).date() for t in _marked(conn, period=period)}
+        out -= _marked(conn, period.zone, period=period)
     return out
 
 
 # ---- rolling up -------------------------------------------------------------------------------------------------
 
-def apply_marks(engine: Engine, zone: ZoneInfo) -> int:
-    """Turn the marks written so far into stale days (the days of payment they touch), in one transaction;
-    returns how many days were marked."""
+def apply_marks(engine: Engine, zone: ZoneInfo, now: datetime | None = None) -> int:
+    """Turn the marks written so far into stale days (the days of payment they touch), and mark the days from the
+    first payment to yesterday that were never rolled up (a database upgraded with history: the job backfills it
+    a few days a run), in one transaction; returns how many days were marked."""
+    now = now or clock.now()
     with engine.begin() as conn:
         top = conn.scalar(select(func.max(ReportStale.id)))
-        if top is None:
-            return 0
-        days = sorted({t.astimezone(zone).date().isoformat() for t in _marked(conn, max_id=top)})
-        _mark_stale(conn, days)
-        conn.execute(delete(ReportStale).where(ReportStale.id <= top))
+        days = {d.isoformat() for d in _marked(conn, zone, max_id=top)} if top is not None else set()
+        first = conn.scalar(select(func.min(Order.paid_at)))
+        if first is not None:
+            day, last = first.astimezone(zone).date(), now.astimezone(zone).date() - timedelta(days=1)
+            known = set(conn.scalars(select(ReportDay.day)))
+            while day <= last:
+                if day.isoformat() not in known:
+                    days.add(day.isoformat())
+                day += timedelta(days=1)
+        _mark_stale(conn, sorted(days))
+        if top is not None:
+            conn.execute(delete(ReportStale).where(ReportStale.id <= top))
     return len(days)
 
 
@@ -240,7 +252,7 @@ def roll_up(engine: Engine, zone: ZoneInfo, commission_bp: Mapping[str, int], no
     """Apply the marks, then recompute at most ``max_days`` stale days (None: all), newest first; returns how
     many days were recomputed."""
     now = now or clock.now()
-    apply_marks(engine, zone)
+    apply_marks(engine, zone, now)
     days = due_days(engine, zone, commission_bp, now)
     if max_days is not None:
         days = days[:max_days]
@@ -256,16 +268,7 @@ def rebuild(engine: Engine, zone: ZoneInfo, commission_bp: Mapping[str, int], no
     """Every day from the first payment to yesterday, computed once (the backfill); returns the days."""
     now = now or clock.now()
     with engine.begin() as conn:
-        first = conn.scalar(select(func.min(Order.paid_at)))
-        if first is None:
-            return 0
-        first = first.replace(tzinfo=UTC) if first.tzinfo is None else first
-        day, last = first.astimezone(zone).date(), now.astimezone(zone).date() - timedelta(days=1)
-        days = []
-        while day <= last:
-            days.append(day.isoformat())
-            day += timedelta(days=1)
-        _mark_stale(conn, days)
+        conn.execute(update(ReportDay).values(clean=False))
     return roll_up(engine, zone, commission_bp, now, None, progress)
 
 

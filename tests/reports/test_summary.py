@@ -225,12 +225,17 @@ def test_roll_up_recomputes_at_most_its_bound_newest_first(seeded: tuple[Databas
     db, _ = seeded
     with db.engine.connect() as c:  # the data set's own writes are marked
         assert c.scalar(select(func.count()).select_from(ReportStale)) > 0
+    # the days never rolled up, from the first payment (the 9th) to yesterday (the 19th), a few a run
     assert summary.roll_up(db.engine, clock.SHANGHAI, RATES, NOW, max_days=2) == 2
-    assert _clean(db, now=LATER) == {date(2026, 11, 11), date(2026, 11, 12)}
+    with db.engine.connect() as c:
+        assert set(c.scalars(select(ReportDay.day).where(ReportDay.clean.is_(True)))) == {"2026-11-18", "2026-11-19"}
+    assert _clean(db, now=LATER) == set()
     _assert_same(db, WIDE, LATER)
-    assert summary.roll_up(db.engine, clock.SHANGHAI, RATES, NOW, max_days=2) == 2
-    assert summary.roll_up(db.engine, clock.SHANGHAI, RATES, NOW, max_days=2) == 0
+    runs = [summary.roll_up(db.engine, clock.SHANGHAI, RATES, NOW, max_days=2) for _ in range(5)]
+    assert runs == [2, 2, 2, 2, 1]
     assert _clean(db, now=LATER) == {date(2026, 11, 9), date(2026, 11, 10), date(2026, 11, 11), date(2026, 11, 12)}
+    assert summary.roll_up(db.engine, clock.SHANGHAI, RATES, NOW, max_days=2) == 0
+    _assert_same(db, WIDE, LATER)
 
 
 def test_roll_up_leaves_today_to_the_raw_queries(seeded: tuple[Database, Any]) -> None:
