@@ -759,6 +759,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings = _settings(args)
     config = _config(settings)
     zone = _zone(settings, config)
+    if args.rebuild_summary:
+        return _rebuild_summary(settings, config, zone)
+    if args.start is None:
+        print("syncd: " + _("report: --from DATE is required (or --rebuild-summary)"), file=sys.stderr)
+        return EXIT_USAGE
     try:
         period = Period(args.start, args.end or args.start, zone)
     except ValueError as err:
@@ -784,10 +789,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _rebuild_summary(settings: Settings, config: Config, zone: ZoneInfo) -> int:
+    """``syncd report --rebuild-summary``: every day from the first payment to yesterday, rolled up once."""
+    from syncd.reports import ReportOptions
+    from syncd.reports.summary import rebuild
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 10 == 0:
+            print(_("report summary: {done} of {total} day(s) computed").format(done=done, total=total), flush=True)
+
+    db = _db(settings)
+    try:
+        days = rebuild(db.engine, zone, ReportOptions.from_config(config).commission_bp, progress=progress)
+    finally:
+        db.dispose()
+    print(_("report summary rebuilt: {days} day(s); the daemon keeps it up to date from now on").format(days=days))
+    return EXIT_OK
+
+
 def _report_parser(p: argparse.ArgumentParser) -> None:
     from syncd.reports import GROUPINGS
 
-    p.add_argument("--from", dest="start", required=True, type=_day, metavar="DATE",
+    p.add_argument("--rebuild-summary", action="store_true",
+                   help=_("compute the daily summary the reports read (every day once; docs/reports.md), then exit"))
+    p.add_argument("--from", dest="start", type=_day, metavar="DATE",
                    help="first day (YYYY-MM-DD, the configured timezone, Beijing time by default)")
     p.add_argument("--to", dest="end", type=_day, metavar="DATE", help="last day, included (default: --from)")
     p.add_argument("--by", dest="group", choices=GROUPINGS, default="shop",

@@ -24,6 +24,7 @@ from syncd.i18n import _
 from syncd.logs import log_context
 from syncd.metrics import daemon_metrics
 from syncd.process import release_free_memory
+from syncd.reports import summary as report_summary
 from syncd.runtime import Runtime
 from syncd.stages import collect, forward, pull, reconcile, route, track, watch, writeback
 from syncd.stages.runner import SCHEDULED, StageFn, StageReport, finish
@@ -172,6 +173,9 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
                           next_run_time=first)
     scheduler.add_job(purge.run_job, "interval", hours=purge.INTERVAL_HOURS, args=[rt], id="purge", name="purge",
                       next_run_time=clock.now() + timedelta(minutes=5))  # retention of files and callback ids
+    # the reports' daily summary: marked days recomputed, a few per run (syncd/reports/summary.py)
+    scheduler.add_job(report_summary.run_job, "interval", minutes=report_summary.INTERVAL_MINUTES, args=[rt],
+                      id="report_summary", name="report_summary", next_run_time=clock.now() + timedelta(minutes=2))
     if install_signals:
         def stop(signum: int, _frame: FrameType | None) -> None:
             log.info(_("received {signal}: finishing the step in flight").format(

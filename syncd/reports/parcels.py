@@ -9,9 +9,9 @@ half a million parcels: tens of seconds of CPU on SQLite, docs/benchmarks.md).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -21,7 +21,7 @@ from syncd.domain import STALLED_VERDICT, LogisticsState
 from syncd.reports.model import TOTAL, Hist, LogisticsRow, ProvinceRow
 from syncd.reports.period import Period
 from syncd.reports.sources import in_period, source
-from syncd.store.models import Shipment, SupplierOrder
+from syncd.store.models import Order, OrderLine, Shipment, SupplierOrder
 
 MOVING = frozenset({LogisticsState.PICKED_UP, LogisticsState.IN_TRANSIT, LogisticsState.DELIVERING})
 BACK = frozenset({LogisticsState.RETURNING, LogisticsState.RETURNED})
@@ -54,6 +54,21 @@ class _Group:
     steps: dict[str, Hist] = field(default_factory=lambda: defaultdict(Hist))
     delivery: Hist = field(default_factory=Hist)
 
+    def merge(self, other: _Group) -> None:
+        """Add ``other`` (the same group over other orders) to this one."""
+        r, o = self.row, other.row
+        for name in COUNTS:
+            setattr(r, name, getattr(r, name) + getattr(o, name))
+        for name, h in other.steps.items():
+            self.steps[name].merge(h)
+        self.delivery.merge(other.delivery)
+
+
+ParcelGroup = _Group
+# the logistics row's counts, in the order the summary keeps them; stalled and never picked up depend on the time
+# of the report and are never kept (see :func:`live_flags`)
+COUNTS = ("parcels", "delivered", "stalled", "never_picked_up", "returned", "refused")
+
 
 @dataclass(slots=True)
 class ParcelFigures:
@@ -72,6 +87,12 @@ class ParcelFigures:
                 for p, g in self.provinces.items()]
         return sorted(rows, key=lambda r: (-r.parcels, r.province))
 
+    def merge(self, other: ParcelFigures) -> None:
+        """Add ``other`` (the same figures over other orders: another day) to these."""
+        for mine, theirs in ((self.groups, other.groups), (self.provinces, other.provinces)):
+            for key, g in theirs.items():
+                _group(mine, key).merge(g)
+
     def steps(self) -> dict[str, dict[str, Hist]]:
         """step → key → histogram."""
         out: dict[str, dict[str, Hist]] = {name: {} for name in STEPS}
@@ -88,6 +109,63 @@ def _group(table: dict[str, _Group], key: str) -> _Group:
     return g
 
 
+class _Flags:
+    """Whether a parcel counts as stalled and as never picked up at ``now``: the two parcel figures that change
+    with the time of the report alone."""
+
+    def __init__(self, now: datetime, limits: Thresholds) -> None:
+        self.stall_before = clock.to_epoch(now - timedelta(hours=limits.stall_hours))
+        self.pickup_before = clock.to_epoch(now - timedelta(hours=limits.no_pickup_hours))
+
+    def __call__(self, state: str, verdict: str | None, handed: float | None, picked: float | None,
+                 last_event: float | None) -> tuple[bool, bool]:
+        quiet = last_event if last_event is not None else handed
+        stalled = state in MOVING and ((quiet is not None and quiet < self.stall_before) or verdict == STALLED_VERDICT)
+        unpicked = (state == LogisticsState.NONE and picked is None and handed is not None
+                    and handed < self.pickup_before)
+        return stalled, unpicked
+
+
+# the only states in which a parcel can be stalled or never picked up
+LIVE_STATES = (LogisticsState.NONE, *sorted(MOVING))
+
+
+def live_flags(conn: Connection, period: Period, by: str | None, now: datetime, limits: Thresholds,
+               days: Collection[date]) -> dict[str, tuple[int, int]]:
+    """Per group key, and ``""`` over all: (stalled, never picked up) among the parcels of the orders paid on
+    ``days`` (days of the period). Reads only the parcels still waiting for a pickup or moving, through
+    ``ix_shipments_logistics_state``: bounded by the parcels on their way, not by the history."""
+    dialect = conn.dialect.name
+    frm: Any = (Shipment.__table__.join(Order.__table__, Order.id == Shipment.order_id)
+                .join(SupplierOrder.__table__, SupplierOrder.id == Shipment.supplier_order_id))
+    key: Any
+    if by == "sku":  # not the grouping's subquery over every line of the period
+        frm = frm.join(OrderLine.__table__, OrderLine.order_id == Order.id)
+        key = OrderLine.merchant_sku
+    else:
+        src = source("parcel", by, period, dialect)
+        assert src is not None
+        key = src.key
+    times = [Shipment.handed_over_at, Shipment.picked_up_at, Shipment.last_event_at, Order.paid_at]
+    q = (select(Shipment.id, key, Shipment.logistics_state, Shipment.track_verdict,
+                *(epoch(dialect, t) for t in times))
+         .select_from(frm).where(Shipment.logistics_state.in_(LIVE_STATES), in_period(period)).distinct())
+    flags = _Flags(now, limits)
+    wanted = set(days)
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    seen: set[int] = set()
+    for sid, k, state, verdict, handed, picked, last_event, paid in conn.execute(q):
+        if datetime.fromtimestamp(float(paid), period.zone).date() not in wanted:
+            continue
+        stalled, unpicked = flags(state, verdict, handed, picked, last_event)
+        keys = [str(k)] if sid in seen else [str(k), TOTAL]
+        seen.add(sid)
+        for name in keys if by is not None else [TOTAL]:
+            out[name][0] += stalled
+            out[name][1] += unpicked
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
 def parcel_figures(conn: Connection, period: Period, by: str | None, now: datetime,
                    limits: Thresholds | None = None, *, total: bool = False) -> ParcelFigures:
     """Every parcel figure per group (``by`` None: the whole period, key ``""``, and per province); ``total``:
@@ -102,8 +180,7 @@ def parcel_figures(conn: Connection, period: Period, by: str | None, now: dateti
     q = (select(src.key, Shipment.logistics_state, Shipment.track_verdict, Shipment.province,
                 *(epoch(dialect, t) for t in times))
          .select_from(src.frm).where(in_period(period)))
-    stall_before = clock.to_epoch(now - timedelta(hours=limits.stall_hours))
-    pickup_before = clock.to_epoch(now - timedelta(hours=limits.no_pickup_hours))
+    flags = _Flags(now, limits)
     # Per row only a few dict increments, keyed by (group, province, ...): the per-group, total and province
     # figures are added up from these at the end (a million rows: the loop is most of the report's CPU).
     states: dict[tuple[str, str, str, bool, bool], int] = defaultdict(int)
@@ -111,10 +188,7 @@ def parcel_figures(conn: Connection, period: Period, by: str | None, now: dateti
     tops: dict[tuple[str, str, int], int] = {}
     for key, state, verdict, province, *t in conn.execute(q):
         k, p = str(key), str(province or "")
-        handed, picked = t[1], t[3]
-        quiet = t[5] if t[5] is not None else handed
-        stalled = state in MOVING and ((quiet is not None and quiet < stall_before) or verdict == STALLED_VERDICT)
-        unpicked = state == LogisticsState.NONE and picked is None and handed is not None and handed < pickup_before
+        stalled, unpicked = flags(state, verdict, t[1], t[3], t[5])
         states[(k, p, state, stalled, unpicked)] += 1
         for n, (a, b) in enumerate(SPANS):
             if t[a] is not None and t[b] is not None:

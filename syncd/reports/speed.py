@@ -51,26 +51,46 @@ def sent_hists(conn: Connection, period: Period, by: str | None) -> dict[str, Hi
                      SupplierOrder.kind != "reship")
 
 
+def _first_uploads(period: Period) -> Any:
+    """Per order of the period with a parcel on the storefront: its first upload."""
+    return (select(Shipment.order_id, func.min(Shipment.uploaded_at).label("up"))
+            .where(Shipment.order_id.in_(select(Order.id).where(in_period(period))),
+                   Shipment.uploaded_at.is_not(None))
+            .group_by(Shipment.order_id).subquery())
+
+
+def _judged(period: Period, up: Any) -> list[ColumnElement[bool]]:
+    """The orders judged on time or not: with a ship-by time, and uploaded or still due (not cancelled, skipped
+    or refunded in full)."""
+    return [in_period(period), Order.ship_by.is_not(None),
+            or_(up.is_not(None), and_(Order.state.not_in([OrderState.CANCELLED, OrderState.SKIPPED]),
+                                      Order.refund_state != RefundState.REFUNDED))]
+
+
 def on_time(conn: Connection, by: str | None, period: Period, now: datetime) -> dict[str, tuple[int, int, int]]:
     """Per group: (on time, late, pending) over the period's orders that have a ship-by time. An order that
     with no tracking on the storefront that was cancelled, skipped or refunded in full is not judged."""
     src = source("order", by, period, conn.dialect.name)
     assert src is not None  # every grouping reaches orders
-    first = (select(Shipment.order_id, func.min(Shipment.uploaded_at).label("up"))
-             .where(Shipment.order_id.in_(select(Order.id).where(in_period(period))),
-                    Shipment.uploaded_at.is_not(None))
-             .group_by(Shipment.order_id).subquery())
+    first = _first_uploads(period)
     up = first.c.up
     q = (select(src.key,
                 func.sum(case((up <= Order.ship_by, 1), else_=0)),
                 func.sum(case((up > Order.ship_by, 1), (and_(up.is_(None), Order.ship_by < now), 1), else_=0)),
                 func.sum(case((and_(up.is_(None), Order.ship_by >= now), 1), else_=0)))
          .select_from(src.frm.outerjoin(first, first.c.order_id == Order.id))
-         .where(in_period(period), Order.ship_by.is_not(None),
-                or_(up.is_not(None), and_(Order.state.not_in([OrderState.CANCELLED, OrderState.SKIPPED]),
-                                          Order.refund_state != RefundState.REFUNDED)))
+         .where(*_judged(period, up))
          .group_by(src.key))
     return {str(k): (int(a or 0), int(b or 0), int(c or 0)) for k, a, b, c in conn.execute(q)}
+
+
+def due_until(conn: Connection, period: Period) -> datetime | None:
+    """The latest ship-by time among the period's judged orders not on the storefront yet: until then some of
+    them may still be pending, from then on every one is late (None: there is none)."""
+    first = _first_uploads(period)
+    q = (select(func.max(Order.ship_by)).select_from(Order.__table__.outerjoin(first, first.c.order_id == Order.id))
+         .where(*_judged(period, first.c.up), first.c.up.is_(None)))
+    return conn.scalar(q)
 
 
 def assemble(sent: dict[str, Hist] | None, steps: Mapping[str, Mapping[str, Hist]],

@@ -497,3 +497,37 @@ class StockMargin(Base):
     released_by: Mapped[str | None] = mapped_column(String(100))
     released_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+
+
+class ReportStale(Base):
+    """A write that may change a report's figures for a day of payment, not yet applied to the daily summary
+    (revision 0014): written by database triggers on orders, order lines, supplier orders and parcels. The
+    order's id (its day is its payment's), or the payment time it had (an order moved or deleted)."""
+
+    __tablename__ = "report_stale"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int | None] = mapped_column(Integer)
+    paid_at: Mapped[datetime | None]
+
+
+class ReportDay(Base):
+    """One day of payment in the reports' daily summary (revision 0014): clean once rolled up, until a write
+    marks it stale. ``basis``: the zone and commission rates it was counted with; ``due_until``: the latest
+    ship-by time of its orders not yet uploaded (before then the on-time counts depend on the hour)."""
+
+    __tablename__ = "report_days"
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    clean: Mapped[bool] = mapped_column(Boolean, default=False)
+    basis: Mapped[str] = mapped_column(Text, default="")
+    due_until: Mapped[datetime | None]
+    rolled_at: Mapped[datetime | None]
+
+
+class ReportSummary(Base):
+    """The exact partial figures of one day, grouping and group key (revision 0014; syncd/reports/summary.py)."""
+
+    __tablename__ = "report_summary"
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    grouping: Mapped[str] = mapped_column(String(16), primary_key=True)  # shop … day, "" (total), province
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    data: Mapped[str] = mapped_column(Text)  # JSON (syncd/reports/summary.py)

@@ -87,3 +87,26 @@ def test_report_refuses_a_date_that_is_not_one(env: Path, capsys: pytest.Capture
         main(["report", "--from", "10/11/2026"])
     assert exc.value.code == EXIT_USAGE
     assert "expected a date as YYYY-MM-DD, found '10/11/2026'" in capsys.readouterr().err
+
+
+def test_report_rebuild_summary_computes_every_day_in_chinese(env: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from sqlalchemy import func, select
+
+    from syncd.store.models import ReportDay
+
+    monkeypatch.delenv(i18n.ENV_LANG)
+    with i18n.use("zh-CN", i18n.DEFAULT_TIMEZONE):
+        assert main(["report", "--rebuild-summary"]) == 0
+    assert "报表日汇总已重建" in capsys.readouterr().out
+    db = open_database(f"sqlite:///{tmp_path / 'data' / 'syncd.db'}")
+    with db.engine.connect() as c:  # the data set's first day of payment (Beijing 2026-11-09) to yesterday
+        assert c.scalar(select(func.min(ReportDay.day)).where(ReportDay.clean.is_(True))) == "2026-11-09"
+    db.dispose()
+    assert main(ARGS) == 0  # the report reads it
+
+
+def test_report_without_from_or_rebuild_is_a_usage_error(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report"]) == EXIT_USAGE
+    assert "--from" in capsys.readouterr().err
