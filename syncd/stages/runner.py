@@ -52,6 +52,7 @@ class StageReport:
     db_error: str | None = None  # the database was unreachable during this run (what the driver said)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # scopes whose lease another holder has
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _late: Callable[[float], None] | None = field(default=None, repr=False)
 
     def add_work(self, n: int) -> None:
         with self._lock:
@@ -59,7 +60,18 @@ class StageReport:
 
     def add_worker_cpu(self, seconds: float) -> None:
         with self._lock:
-            self.worker_cpu += seconds
+            late = self._late
+            if late is None:
+                self.worker_cpu += seconds
+                return
+        late(seconds)
+
+    def close_worker_cpu(self, late: Callable[[float], None]) -> float:
+        """The pool threads' CPU so far; what a shop still at work spends after this (a run stops waiting for
+        a late shop, which finishes in the pool) goes to ``late`` instead of being lost."""
+        with self._lock:
+            self._late = late
+            return self.worker_cpu
 
     @property
     def ok(self) -> bool:

@@ -125,3 +125,26 @@ def test_a_stopping_daemon_waits_for_a_shop_still_at_work_in_the_pool(h: Harness
     release.set()
     assert pool.wait_idle(30) is True
     assert all(f.done() for f in pool.busy.values())
+
+
+def test_a_late_shops_cpu_counts_to_its_stage_when_it_finishes(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from syncd.daemon import STAGES, run_stage
+
+    release = threading.Event()
+
+    def work(shop: str) -> int:
+        if shop == "shop1":  # still at work when the run stops waiting for it
+            assert release.wait(timeout=30)
+            start = time.thread_time()
+            while time.thread_time() - start < 0.02:  # 20 ms of this worker's CPU, after its run ended
+                pass
+        return 1
+
+    monkeypatch.setitem(STAGES, "pull", lambda rt, rep: for_each_shop(rt, rep, work))
+    run_stage(h.rt, "pull")
+    counted = h.rt.metrics.cpu_seconds()["pull"]
+    release.set()
+    h.rt.shop_pools["pull"].busy["shop1"].result(timeout=30)
+    assert h.rt.metrics.cpu_seconds()["pull"] - counted >= 0.02
