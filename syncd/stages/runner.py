@@ -26,7 +26,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
@@ -140,6 +140,13 @@ def _record(rt: Runtime, stage: str, scope: str, started: float, error: str | No
     now = clock.now()
     ms = int((time.monotonic() - started) * 1000)
     with rt.db.begin() as s:
+        if error is None and s.execute(update(StageRun).where(  # type: ignore[attr-defined]
+                StageRun.stage == stage, StageRun.scope == scope, StageRun.consecutive_failures == 0)
+                .values(last_started_at=now, last_duration_ms=ms, last_success_at=now)).rowcount:
+            # The common case, a success after a success, in one statement: every scope of every stage records
+            # each run (13 a second in the idle three-shop bench), and loading the row through the ORM to change
+            # it cost a second statement and about a sixth of the idle daemon's stage CPU.
+            return
         row = s.get(StageRun, (stage, scope))
         if row is None:
             row = StageRun(stage=stage, scope=scope, consecutive_failures=0)
