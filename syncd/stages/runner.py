@@ -26,7 +26,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
@@ -140,13 +142,17 @@ def _record(rt: Runtime, stage: str, scope: str, started: float, error: str | No
     now = clock.now()
     ms = int((time.monotonic() - started) * 1000)
     with rt.db.begin() as s:
-        if error is None and s.execute(update(StageRun).where(  # type: ignore[attr-defined]
-                StageRun.stage == stage, StageRun.scope == scope, StageRun.consecutive_failures == 0)
-                .values(last_started_at=now, last_duration_ms=ms, last_success_at=now)).rowcount:
-            # The common case, a success after a success, in one statement: every scope of every stage records
-            # each run (13 a second in the idle three-shop bench), and loading the row through the ORM to change
-            # it cost a second statement and about a sixth of the idle daemon's stage CPU.
-            return
+        if error is None:
+            # The common case, a success after a success (or a first run), in one statement: every scope of every
+            # stage records each run (13 a second in the idle three-shop bench), and loading the row through the
+            # ORM to change it cost a second statement and about a sixth of the idle daemon's stage CPU. A row
+            # with failures is left alone here: the recovery is told and recorded below.
+            done = {"last_started_at": now, "last_duration_ms": ms, "last_success_at": now}
+            ins = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(StageRun)
+            if s.execute(ins.values(stage=stage, scope=scope, consecutive_failures=0, **done).on_conflict_do_update(
+                    index_elements=["stage", "scope"], set_=done, where=StageRun.consecutive_failures == 0)
+                    .returning(StageRun.stage)).first() is not None:  # no row: it had failures
+                return
         row = s.get(StageRun, (stage, scope))
         if row is None:
             row = StageRun(stage=stage, scope=scope, consecutive_failures=0)
