@@ -195,9 +195,11 @@ def pause_shop(rt: Runtime, shop_id: str, reason: str) -> bool:
     return newly
 
 
-def shop_paused(rt: Runtime, shop_id: str) -> str | None:
+def paused_shops(rt: Runtime) -> set[str]:
+    """The shops paused for a person (re-authorisation), read once for a stage run's shops: one read, not one
+    per shop (the write-back stage runs every few seconds)."""
     with rt.db.read() as s:
-        return s.scalar(select(Shop.paused_reason).where(Shop.id == shop_id))
+        return set(s.scalars(select(Shop.id).where(Shop.paused_reason.is_not(None))))
 
 
 def _record_skip(rt: Runtime, stage: str, scope: str, held: LeaseHeld) -> None:
