@@ -74,7 +74,8 @@ def test_funnel_reads_the_weeks_unshipped_order_ids_from_the_index_alone(db: Dat
         return
     with db.engine.connect() as conn:
         definition = conn.exec_driver_sql(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_orders_seen_shop_state'").scalar_one()
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_orders_seen_shop_state' "
+            "AND schemaname = current_schema()").scalar_one()  # other tests' schemas have the index too
     assert definition.endswith("(first_seen_at, shop_id, state) INCLUDE (id)"), definition
 
 
