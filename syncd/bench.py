@@ -410,6 +410,10 @@ def main(args: argparse.Namespace) -> int:
     if seed > 0:
         r = seeded_run(args, r, seed, orders, limit, rate_limited, platforms, file_only)
         work["seeded_orders"] = seed
+    core = int(getattr(args, "against_core", None) or 0)
+    if core > 0:
+        r = against_core(args, r, core, limit)
+        work["core_orders"] = core
     finish(args, work, r, load_at_start)
     return 0 if r["left_unsettled"] == 0 else 1
 
@@ -447,6 +451,25 @@ def seeded_run(args: argparse.Namespace, empty: dict[str, Any], seed: int, order
     print(f"\nCPU per new order with {seed:,} stored orders: {r['cpu_ms_per_order']} ms against "
           f"{empty['cpu_ms_per_order']} ms on an empty database: {r['cpu_seeded_vs_empty']}x (aim: at most 1.2x)")
     return r
+
+
+CORE_KEEP = ("orders", "wall_seconds", "cpu_ms_per_order", "cpu_ms_per_order_by_stage", "peak_rss_mb",
+             "db_statements_per_order", "left_unsettled")
+
+
+def against_core(args: argparse.Namespace, mix: dict[str, Any], orders: int, limit: float) -> dict[str, Any]:
+    """Right after the run ``mix``, the workload the core was first measured on (Douyin alone, every SKU to the
+    drop-folder suppliers, ``orders`` orders), measured the same way in the same process; the first run's CPU
+    per order as a multiple of it (issue 20: at most 2x for the full mix)."""
+    print(f"\nthe Douyin + drop-folder workload, {orders} orders, right after", flush=True)
+    core = run_bench(orders, args.postgres, time_limit=limit, platforms=("douyin",), file_only=True, floor=False)
+    _print_run(core)
+    out = {**mix, "core": {k: core[k] for k in CORE_KEEP},
+           "left_unsettled": mix["left_unsettled"] + core["left_unsettled"]}
+    out["cpu_multiple_of_core"] = round(mix["cpu_ms_per_order"] / max(core["cpu_ms_per_order"], 1e-9), 2)
+    print(f"\nCPU per order: {mix['cpu_ms_per_order']} ms against {core['cpu_ms_per_order']} ms for Douyin + drop "
+          f"folder: {out['cpu_multiple_of_core']}x (aim for the full mix: at most 2x)")
+    return out
 
 
 def _load() -> float:

@@ -21,7 +21,7 @@ from syncd import clock
 FORMAT = 1
 # the figures one table row of docs/benchmarks.md shows, in this order (when the run has them)
 HEADLINE = ("orders", "wall_seconds", "orders_per_second", "cpu_ms_per_order", "peak_rss_mb",
-            "db_statements_per_order", "floor_cpu_ms_per_order", "cpu_multiple_of_floor")
+            "db_statements_per_order", "floor_cpu_ms_per_order", "cpu_multiple_of_floor", "cpu_multiple_of_core")
 
 
 def machine() -> dict[str, Any]:

@@ -595,6 +595,9 @@ def _bench_scale_options(bench: argparse.ArgumentParser) -> None:
                        help="with --replicas: seconds every API answer takes (default 0.25)")
     bench.add_argument("--time-limit", type=float, metavar="SECONDS",
                        help="with --fleet: stop a run after this long (default 1800; with --replicas 900 per run)")
+    bench.add_argument("--against-core", type=int, nargs="?", const=10_000, metavar="ORDERS",
+                       help="then the Douyin + drop-folder workload (ORDERS orders, default 10,000) in the same "
+                            "process, and this run's CPU per order as a multiple of it")
     bench.add_argument("--json", dest="json_file", metavar="FILE", help="also write every figure to FILE (JSON)")
     bench.add_argument("--compare", metavar="OLD.json", help="print the differences from an earlier --json FILE")
 

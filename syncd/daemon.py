@@ -88,7 +88,7 @@ def run_stage(rt: Runtime, name: str) -> StageReport:
         except Exception as err:  # noqa: BLE001 - logged with its traceback by finish(), never to the scheduler
             escaped = err
         finally:
-            run.extra_cpu = report.worker_cpu
+            run.extra_cpu = report.close_worker_cpu(lambda secs: rt.metrics.add_cpu(name, secs))
         finish(rt, report, escaped)
         run.ok = report.ok
     return report

@@ -148,9 +148,15 @@ class MetricsRegistry:
         with self._lock:
             self._runs[(stage, scope)] += 1
             self._seconds[(stage, scope)] = self._seconds.get((stage, scope), 0.0) + max(0.0, seconds)
-            self._cpu[(stage, scope)] = self._cpu.get((stage, scope), 0.0) + max(0.0, cpu)
             if not ok:
                 self._failures[(stage, scope)] += 1
+        self.add_cpu(stage, cpu, scope)
+
+    def add_cpu(self, stage: str, cpu: float, scope: str = "all") -> None:
+        """Count ``cpu`` CPU seconds to ``stage``: a run's, or those a thread that outlived the run spent on it
+        (a late shop's worker)."""
+        with self._lock:
+            self._cpu[(stage, scope)] = self._cpu.get((stage, scope), 0.0) + max(0.0, cpu)
 
     def begin(self, stage: str) -> str:
         """Mark a run of ``stage`` in flight; hand the token to :meth:`end`."""

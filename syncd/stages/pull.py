@@ -48,7 +48,7 @@ from syncd.domain import RejectedRecord
 from syncd.errors import SyncdError
 from syncd.i18n import _
 from syncd.runtime import Runtime
-from syncd.stages.runner import SCHEDULED, StageReport, for_each_shop, shop_paused, shop_workers
+from syncd.stages.runner import SCHEDULED, StageReport, for_each_shop, paused_shops, shop_workers
 from syncd.store.db import stage_lease
 from syncd.store.models import Cursor, Quarantine, Shop
 from syncd.store.orders import CommittedVersions, apply_refund_events, upsert_orders
@@ -351,9 +351,10 @@ def resync_order(rt: Runtime, shop_id: str, platform_order_id: str) -> int:
 def run(rt: Runtime, report: StageReport) -> None:
     # a scheduled run shares the interval among the shops; `syncd once` (and a run by hand) reads everything
     budget = run_budget(rt) if SCHEDULED.get() else None
+    paused = paused_shops(rt)
 
     def one(shop_id: str) -> int:
-        if shop_paused(rt, shop_id):
+        if shop_id in paused:
             _maybe_unpause(rt, shop_id)
             return 0
         return pull_shop(rt, shop_id, budget)

@@ -19,7 +19,7 @@ from syncd.i18n import _
 from syncd.lifecycle import OrderState, SupplierOrderState, WritebackState
 from syncd.runtime import Runtime
 from syncd.stages.pull import store_orders, walk
-from syncd.stages.runner import StageReport, audit, for_each_shop, shop_paused
+from syncd.stages.runner import StageReport, audit, for_each_shop, paused_shops
 from syncd.store.audit import order_subject
 from syncd.store.db import stage_lease
 from syncd.store.models import Order, Shipment, SupplierOrder
@@ -111,5 +111,6 @@ def reconcile_shop(rt: Runtime, shop_id: str) -> int:
 
 
 def run(rt: Runtime, report: StageReport) -> None:
-    for_each_shop(rt, report, lambda shop_id: 0 if shop_paused(rt, shop_id) else reconcile_shop(rt, shop_id),
+    paused = paused_shops(rt)
+    for_each_shop(rt, report, lambda shop_id: 0 if shop_id in paused else reconcile_shop(rt, shop_id),
                   scope_name=lambda shop_id: f"reconcile:{shop_id}")

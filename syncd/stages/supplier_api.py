@@ -1006,6 +1006,8 @@ def cancel_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) ->
     now = clock.now()
     with rt.db.begin() as s:
         work = _claim(rt, s, supplier_id, now, SupplierOrder.cancel_state == "requested", PLACE_BATCH)
+    if not work:
+        return 0  # nothing claimed, nothing to free: no second transaction
     done, transient_in_a_row = 0, 0
     try:
         for w in work:

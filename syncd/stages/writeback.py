@@ -39,7 +39,7 @@ from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, Writebac
 from syncd.logs import order_fields
 from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
-from syncd.stages.runner import StageReport, for_each_shop, shop_paused
+from syncd.stages.runner import StageReport, for_each_shop, paused_shops
 from syncd.store.audit import order_subject
 from syncd.store.models import AuditEntry, Order, OrderLine, Shipment, SupplierOrder
 from syncd.store.orders import finish_orders
@@ -392,5 +392,6 @@ def writeback_shop(rt: Runtime, shop_id: str) -> int:
 
 def run(rt: Runtime, report: StageReport) -> None:
     # a shadow shop uploads nothing (syncd.shadow): its parcels wait until it is live
-    for_each_shop(rt, report, lambda shop_id: 0 if shop_paused(rt, shop_id) or shadow.is_shadow(rt.config, shop_id)
+    paused = paused_shops(rt)
+    for_each_shop(rt, report, lambda shop_id: 0 if shop_id in paused or shadow.is_shadow(rt.config, shop_id)
                   else writeback_shop(rt, shop_id))

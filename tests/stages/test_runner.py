@@ -149,3 +149,32 @@ def test_start_given_supplier_orders_claimed_by_a_killed_sqlite_daemon_frees_the
     release_stale_claims(db)
     with db.read() as s:
         assert set(s.execute(select(SupplierOrder.claimed_by, SupplierOrder.claim_until))) == {(None, None)}
+
+
+def test_scope_runs_record_each_success_the_failure_after_it_and_the_recovery(
+        h: Harness, db: Database, caplog: pytest.LogCaptureFixture):
+    from syncd.errors import TransientError
+
+    def one(fail: bool) -> StageRun:
+        with scope(h.rt, StageReport("collect"), "acme"):
+            if fail:
+                raise TransientError("inbox unreachable")
+        return _run(db, "collect", "acme")
+
+    start = clock.now()
+    with time_machine.travel(start, tick=False):
+        first = one(False)
+    with time_machine.travel(start + timedelta(minutes=1), tick=False):
+        second = one(False)  # a success after a success: the row moves on
+    assert first.last_success_at == start and second.last_success_at == start + timedelta(minutes=1)
+    assert second.last_started_at == start + timedelta(minutes=1) and second.consecutive_failures == 0
+    with time_machine.travel(start + timedelta(minutes=2), tick=False):
+        failed = one(True)
+    assert failed.consecutive_failures == 1 and failed.last_success_at == start + timedelta(minutes=1)
+    with caplog.at_level(logging.INFO, logger="syncd.stage"), \
+            time_machine.travel(start + timedelta(minutes=3), tick=False):
+        recovered = one(False)
+    assert recovered.consecutive_failures == 0 and recovered.last_success_at == start + timedelta(minutes=3)
+    assert recovered.last_error == "TransientError: inbox unreachable"  # kept for syncd status
+    told = [r for r in caplog.records if r.name == "syncd.stage" and r.levelno == logging.INFO]
+    assert len(told) == 1 and "acme" in told[0].getMessage()  # the recovery, said once

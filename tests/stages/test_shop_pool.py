@@ -125,3 +125,56 @@ def test_a_stopping_daemon_waits_for_a_shop_still_at_work_in_the_pool(h: Harness
     release.set()
     assert pool.wait_idle(30) is True
     assert all(f.done() for f in pool.busy.values())
+
+
+def test_a_late_shops_cpu_counts_to_its_stage_when_it_finishes(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from syncd.daemon import STAGES, run_stage
+
+    release = threading.Event()
+
+    def work(shop: str) -> int:
+        if shop == "shop1":  # still at work when the run stops waiting for it
+            assert release.wait(timeout=30)
+            start = time.thread_time()
+            while time.thread_time() - start < 0.02:  # 20 ms of this worker's CPU, after its run ended
+                pass
+        return 1
+
+    monkeypatch.setitem(STAGES, "pull", lambda rt, rep: for_each_shop(rt, rep, work))
+    run_stage(h.rt, "pull")
+    counted = h.rt.metrics.cpu_seconds()["pull"]
+    release.set()
+    h.rt.shop_pools["pull"].busy["shop1"].result(timeout=30)
+    assert h.rt.metrics.cpu_seconds()["pull"] - counted >= 0.02
+
+
+def test_a_paused_shop_is_neither_pulled_nor_written_back_while_the_others_are(h: Harness) -> None:
+    from syncd.daemon import run_stage
+    from syncd.stages.runner import pause_shop
+
+    worked: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def pull_shop(rt: object, shop: str, budget: object = None) -> int:
+        with lock:
+            worked.append(("pull", shop))
+        return 0
+
+    def writeback_shop(rt: object, shop: str) -> int:
+        with lock:
+            worked.append(("writeback", shop))
+        return 0
+
+    assert pause_shop(h.rt, "shop3", "refresh token expired; authorise the app again")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("syncd.stages.pull.pull_shop", pull_shop)
+        mp.setattr("syncd.stages.pull._maybe_unpause", lambda rt, shop: None)
+        mp.setattr("syncd.stages.writeback.writeback_shop", writeback_shop)
+        for stage in ("pull", "writeback"):
+            run_stage(h.rt, stage)
+            for future in h.rt.shop_pools[stage].busy.values():
+                future.result(timeout=30)
+    shops = {f"shop{n}" for n in range(1, 7)}
+    assert sorted(worked) == sorted((stage, shop) for stage in ("pull", "writeback") for shop in shops - {"shop3"})
