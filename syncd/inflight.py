@@ -12,6 +12,7 @@ caller frees the items that never started.
 from __future__ import annotations
 
 import contextvars
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
@@ -19,25 +20,41 @@ from typing import TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
+# Where the CPU seconds of the calls' own threads go: a stage's scope sets its report's counter here
+# (syncd.stages.runner.scope), so the stage's CPU keeps what its calls in flight spend.
+CPU_SINK: contextvars.ContextVar[Callable[[float], None] | None] = contextvars.ContextVar("syncd_inflight_cpu",
+                                                                                         default=None)
+
 
 def bounded_calls(items: Sequence[T], call: Callable[[T], R], *, limit: int, halt: Callable[[], bool],
                   name: str = "call") -> Iterator[tuple[int, R]]:
     """``(index, call(items[index]))`` for the items, at most ``limit`` calls at once, in the order they finish;
     no new call once ``halt()`` is true (the ones in flight are still yielded). With ``limit`` 1 or a single item
-    the calls are made on the caller's thread. The log context of the caller goes with each call."""
+    the calls are made on the caller's thread. The log context of the caller goes with each call, and the CPU
+    of each call on a thread of its own is handed to :data:`CPU_SINK`."""
     if limit <= 1 or len(items) <= 1:
         for i, item in enumerate(items):
             if halt():
                 return
             yield i, call(item)
         return
+    sink = CPU_SINK.get()
+
+    def timed(item: T) -> R:
+        start = time.thread_time()
+        try:
+            return call(item)
+        finally:
+            if sink is not None:
+                sink(time.thread_time() - start)
+
     with ThreadPoolExecutor(max_workers=min(limit, len(items)), thread_name_prefix=name) as pool:
         pending: dict[Future[R], int] = {}
         nxt = 0
         try:
             while True:
                 while nxt < len(items) and len(pending) < limit and not halt():
-                    pending[pool.submit(contextvars.copy_context().run, call, items[nxt])] = nxt
+                    pending[pool.submit(contextvars.copy_context().run, timed, items[nxt])] = nxt
                     nxt += 1
                 if not pending:
                     return

@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
-from syncd import clock
+from syncd import clock, inflight
 from syncd.alerts.names import OVERDUE_PREFIX
 from syncd.errors import ReauthorizationRequired, SyncdError
 from syncd.i18n import _
@@ -231,8 +231,13 @@ def scope(rt: Runtime, report: StageReport, name: str, *, shop: str | None = Non
     """Run one scope of a stage; record success, a skip or the error, never let it escape. Every line logged
     inside carries the stage and the shop or supplier (JSON logs: syncd/logs.py)."""
     supplier = name if name in rt.suppliers or name in rt.api_suppliers else None
-    with log_context(stage=report.stage, shop=shop, supplier=supplier):
-        yield from _scope(rt, report, name, shop)
+    # the calls a scope keeps in flight on threads of their own (syncd.inflight) count to the stage's CPU
+    sink = inflight.CPU_SINK.set(report.add_worker_cpu)
+    try:
+        with log_context(stage=report.stage, shop=shop, supplier=supplier):
+            yield from _scope(rt, report, name, shop)
+    finally:
+        inflight.CPU_SINK.reset(sink)
 
 
 def _scope(rt: Runtime, report: StageReport, name: str, shop: str | None) -> Iterator[None]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 
-from syncd.inflight import bounded_calls
+from syncd.inflight import CPU_SINK, bounded_calls
 
 
 def test_bounded_calls_given_a_limit_keeps_that_many_calls_going_at_once_and_returns_every_result():
@@ -48,3 +49,20 @@ def test_bounded_calls_given_limit_one_calls_on_the_callers_thread_in_order():
 
     assert [i for i, _ in bounded_calls([5, 6, 7], call, limit=1, halt=lambda: False)] == [0, 1, 2]
     assert threads == {threading.get_ident()}
+
+
+def test_bounded_calls_given_a_cpu_sink_hands_it_the_cpu_of_each_call_made_on_a_thread_of_its_own():
+    spent: list[float] = []
+
+    def busy(n: int) -> int:
+        end = time.thread_time() + 0.02  # CPU, not a sleep: thread_time moves only while this thread computes
+        while time.thread_time() < end:
+            n += 1
+        return n
+
+    token = CPU_SINK.set(spent.append)
+    try:
+        list(bounded_calls([1, 2, 3], busy, limit=3, halt=lambda: False))
+    finally:
+        CPU_SINK.reset(token)
+    assert len(spent) == 3 and all(s >= 0.02 for s in spent)

@@ -178,3 +178,26 @@ def test_a_paused_shop_is_neither_pulled_nor_written_back_while_the_others_are(h
                 future.result(timeout=30)
     shops = {f"shop{n}" for n in range(1, 7)}
     assert sorted(worked) == sorted((stage, shop) for stage in ("pull", "writeback") for shop in shops - {"shop3"})
+
+
+def test_the_calls_a_shop_keeps_in_flight_count_their_cpu_to_its_stage(h: Harness,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from syncd.daemon import STAGES, run_stage
+    from syncd.inflight import bounded_calls
+
+    def call(n: int) -> int:
+        start = time.thread_time()
+        while time.thread_time() - start < 0.02:  # 20 ms of the call thread's CPU
+            n += 1
+        return n
+
+    def work(shop: str) -> int:
+        return len(list(bounded_calls(list(range(4)), call, limit=4, halt=lambda: False))) if shop == "shop1" else 0
+
+    monkeypatch.setitem(STAGES, "pull", lambda rt, rep: for_each_shop(rt, rep, work))
+    before = h.rt.metrics.cpu_seconds().get("pull", 0.0)
+    run_stage(h.rt, "pull")
+    h.rt.shop_pools["pull"].busy["shop1"].result(timeout=30)
+    assert h.rt.metrics.cpu_seconds()["pull"] - before >= 4 * 0.02
