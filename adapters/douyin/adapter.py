@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from syncd import clock
+from syncd.adapters.common.cached import KeptTable
 from syncd.adapters.common.catalog import StockFacade
 from syncd.adapters.douyin.client import DouyinClient
 from syncd.adapters.douyin.config import DouyinShopConfig
@@ -54,8 +55,9 @@ class DouyinAdapter(StockFacade):
     def __init__(self, config: DouyinShopConfig, ctx: AdapterContext, client: DouyinClient | None = None) -> None:
         self._config = config
         self._client = client or DouyinClient(config, ctx)
-        self._carriers: dict[str, str] | None = None
-        self._carriers_at: datetime | None = None
+        self._carriers: KeptTable[str] = KeptTable(
+            lambda: carrier_table(self._client.call("order.logisticsCompanyList", {})),
+            lambda: self._config.carrier_cache_hours)
         self._first: tuple[tuple[int, int], Page] | None = None  # the last count's first page (count_orders)
         self._orders = WindowReader("order.searchList", config.id, self._order_page, _read_order, _peek_order)
         self._refunds = WindowReader("afterSale.List", config.id, self._refund_page, _read_aftersale)
@@ -258,12 +260,7 @@ class DouyinAdapter(StockFacade):
         return code
 
     def _carrier_table(self) -> dict[str, str]:
-        now = clock.now()
-        fresh = timedelta(hours=self._config.carrier_cache_hours)
-        if self._carriers is None or self._carriers_at is None or now - self._carriers_at >= fresh:
-            self._carriers = carrier_table(self._client.call("order.logisticsCompanyList", {}))
-            self._carriers_at = now
-        return self._carriers
+        return self._carriers.get()
 
     # ---- lifecycle ----------------------------------------------------------------------------
 

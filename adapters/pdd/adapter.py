@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from syncd import clock
+from syncd.adapters.common.cached import KeptTable
 from syncd.adapters.common.catalog import StockFacade
 from syncd.adapters.common.fields import whole
 from syncd.adapters.pdd.client import PddClient
@@ -63,8 +64,8 @@ class PddAdapter(StockFacade):
     def __init__(self, config: PddShopConfig, ctx: AdapterContext, client: PddClient | None = None) -> None:
         self._config = config
         self._client = client or PddClient(config, ctx)
-        self._carriers: dict[str, int] | None = None
-        self._carriers_at: datetime | None = None
+        self._carriers: KeptTable[int] = KeptTable(lambda: carrier_table(self._client.call(COMPANIES_API, {})),
+                                                   lambda: self._config.carrier_cache_hours)
         self._first: dict[tuple[int, int], dict[str, Any]] = {}  # the last count's first pages (count_orders)
         self._shipper = Shipper(self._client, self._carrier_id, self.shipment_state)
         self._init_stock(PddStock(config, self._client))
@@ -251,12 +252,7 @@ class PddAdapter(StockFacade):
         return self._shipper.ship(platform_order_id, parcels, whole_order)
 
     def _carrier_id(self, internal: str) -> int:
-        now = clock.now()
-        fresh = timedelta(hours=self._config.carrier_cache_hours)
-        if self._carriers is None or self._carriers_at is None or now - self._carriers_at >= fresh:
-            self._carriers = carrier_table(self._client.call(COMPANIES_API, {}))
-            self._carriers_at = now
-        ident = self._carriers.get(internal)
+        ident = self._carriers.get().get(internal)
         if ident is None:
             raise RejectedError(f"carrier {internal!r} is not in Pinduoduo's carrier list (or not available)",
                                 code="carrier-unknown")

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from syncd import clock, jsoncodec
+from syncd import jsoncodec
+from syncd.adapters.common.cached import KeptTable
 from syncd.adapters.common.catalog import StockFacade
 from syncd.adapters.taobao.client import TaobaoClient
 from syncd.adapters.taobao.config import TaobaoShopConfig
@@ -107,8 +108,7 @@ class TaobaoAdapter(StockFacade):
         self._trades = WindowReader(self._client.call, LIST, "trades", "trade", config.list_fields, "tid", trade_id)
         self._refunds = WindowReader(self._client.call, REFUNDS, "refunds", "refund", REFUND_FIELDS, "refund_id",
                                      _refund_id)
-        self._carriers: dict[str, str] | None = None
-        self._carriers_at: datetime | None = None
+        self._carriers: KeptTable[str] = KeptTable(self._read_carriers, lambda: self._config.carrier_cache_hours)
         self._details = DetailCache()
         self._init_stock(TaobaoStock(config, self._client))
 
@@ -306,14 +306,11 @@ class TaobaoAdapter(StockFacade):
         return code
 
     def _carrier_table(self) -> dict[str, str]:
-        now = clock.now()
-        fresh = timedelta(hours=self._config.carrier_cache_hours)
-        if self._carriers is None or self._carriers_at is None or now - self._carriers_at >= fresh:
-            data = self._client.call(COMPANIES, {"fields": "id,code,name,reg_mail_no"})
-            companies = items(data.get("logistics_companies"), "logistics_company", f"taobao {COMPANIES}")
-            self._carriers = carrier_table(companies)
-            self._carriers_at = now
-        return self._carriers
+        return self._carriers.get()
+
+    def _read_carriers(self) -> dict[str, str]:
+        data = self._client.call(COMPANIES, {"fields": "id,code,name,reg_mail_no"})
+        return carrier_table(items(data.get("logistics_companies"), "logistics_company", f"taobao {COMPANIES}"))
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
