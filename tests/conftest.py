@@ -78,3 +78,11 @@ def _no_real_sandbox_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("SYNCD_") and key not in ("SYNCD_TEST_POSTGRES_URL",):
             monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_call_pace() -> None:
+    """Each test starts with no remembered call pace (syncd.inflight): its first calls of a name go in flight."""
+    from syncd import inflight
+
+    inflight.forget()

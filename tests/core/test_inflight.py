@@ -66,3 +66,34 @@ def test_bounded_calls_given_a_cpu_sink_hands_it_the_cpu_of_each_call_made_on_a_
     finally:
         CPU_SINK.reset(token)
     assert len(spent) == 3 and all(s >= 0.02 for s in spent)
+
+
+def test_bounded_calls_given_fast_answers_before_calls_one_at_a_time_and_given_slow_ones_goes_back_in_flight(
+        monkeypatch):
+    from syncd import inflight
+
+    now = [0.0]
+    monkeypatch.setattr(inflight, "_clock", lambda: now[0])
+    threads: set[int] = set()
+    lock = threading.Lock()
+
+    def call(step: float) -> float:
+        with lock:
+            threads.add(threading.get_ident())
+            now[0] += step  # the call's answer time, on the faked clock
+        return step
+
+    fast = inflight.SLOW_CALL / 10
+    list(bounded_calls([fast] * 3, call, limit=3, halt=lambda: False, name="shop"))  # no pace yet: in flight
+    assert threading.get_ident() not in threads
+    threads.clear()
+    list(bounded_calls([fast] * 3, call, limit=3, halt=lambda: False, name="shop"))  # fast before: on this thread
+    assert threads == {threading.get_ident()}
+    slow = inflight.SLOW_CALL * 10
+    list(bounded_calls([slow] * 3, call, limit=3, halt=lambda: False, name="shop"))  # slow now: noted
+    threads.clear()
+    list(bounded_calls([slow] * 3, call, limit=3, halt=lambda: False, name="shop"))
+    assert threading.get_ident() not in threads
+    threads.clear()
+    list(bounded_calls([fast] * 3, call, limit=3, halt=lambda: False, name="other"))  # each name its own pace
+    assert threading.get_ident() not in threads
