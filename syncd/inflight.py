@@ -26,9 +26,10 @@ R = TypeVar("R")
 CPU_SINK: contextvars.ContextVar[Callable[[float], None] | None] = contextvars.ContextVar("syncd_inflight_cpu",
                                                                                          default=None)
 
-# Calls answering faster than this gain nothing from threads, whose hand-overs cost CPU (the three-shop bench, its
-# simulators answering in a millisecond: 4.3 ms CPU per order one at a time, 5.8 with four in flight): while a
-# name's recent calls answer this fast, its calls go one at a time on the caller's thread.
+# Calls answering faster than this gain nothing from threads, whose hand-overs only cost (the three-shop bench's
+# simulators answer in a millisecond; its CPU per order moved with the machine more than with the threads:
+# docs/benchmarks.md, 2026-12-07 01:58): while a name's recent calls answer this fast, its calls go one at a time
+# on the caller's thread.
 SLOW_CALL = 0.05  # seconds
 _clock = time.monotonic  # wall time of a call (a test hands in its own)
 _pace: dict[str, float] = {}  # name → recent seconds per call (an average weighing the last calls most)
