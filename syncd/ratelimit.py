@@ -87,6 +87,12 @@ class RateLimiter:
             got = {k: (list(self._times.get(k, ())), b.rate) for k, b in self._buckets.items()}
         return {k: (len(times), rate, peak_per_second(times, window)) for k, (times, rate) in got.items()}
 
+    def call_times(self) -> dict[str, tuple[float, list[float]]]:
+        """Per key used so far: its budget per second and when its calls were let through (the last KEPT_TIMES,
+        on this limiter's clock) — for the benchmark's budget use while work waited."""
+        with self._lock:
+            return {k: (b.rate, list(self._times.get(k, ()))) for k, b in self._buckets.items()}
+
     def pause(self, scope: str, seconds: float) -> None:
         """No call under keys starting with ``scope`` for ``seconds`` (a flow-control ban the platform gave)."""
         until = self._clock() + max(0.0, seconds)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import httpx
+from datetime import timedelta
 
+import httpx
+from sqlalchemy import func, select
+
+from syncd import clock
 from syncd.adapters.sandbox.bundle import Sandbox
 from syncd.bench_fleet import budget_use, fleet_layout, worst_lags
+from syncd.bench_seed import seed_orders
+from syncd.store.models import Order, Shipment, SupplierOrder
 
 
 def test_fleet_layout_spreads_the_shops_over_the_platforms_one_simulator_each() -> None:
@@ -59,3 +65,63 @@ def test_replica_bench_config_has_a_shop_file_per_fleet_shop_at_its_own_simulato
     assert config.shops["douyin-demo"].platform == "douyin" and config.tracking is None
     assert (config.global_.intervals.pull, config.global_.intervals.writeback) == (5, 2)
     assert not any(shop.stock.enabled for shop in config.shops.values())
+
+
+def test_use_while_waiting_counts_only_the_seconds_when_work_enough_waited_on_the_budget() -> None:
+    from syncd.bench_fleet import waiting_use
+
+    # parcels of shop a waited for 12 s (100, then 60 …), none after; the ship budget is 10/s
+    samples = [(float(t), {("ship", "a"): 100.0 - 5 * t if t < 12 else 0.0, ("create", "ali"): 50.0})
+               for t in range(0, 21)]
+    ship = [i / 10 for i in range(60)] + [6 + i / 5 for i in range(30)] + [15 + i / 10 for i in range(20)]
+    calls = {"taobao:a:taobao.logistics.offline.send": (10.0, ship),
+             "taobao:b:taobao.logistics.offline.send": (10.0, ship),  # b had nothing waiting
+             "taobao:a:taobao.trades.sold.increment.get": (10.0, ship),  # a listing: not driven by stored work
+             "1688:ali:alibaba.trade.fastCreateOrder": (5.0, [i / 5 for i in range(100)])}
+    use = waiting_use(calls, samples)
+    # 60 calls in the first 6 s and 30 in the next 6: 90 of the 120 the budget allowed; the 20 calls after
+    # 15 s, with nothing waiting, do not count
+    assert use["taobao:a:taobao.logistics.offline.send"] == {"waiting_seconds": 12.0, "calls": 90,
+                                                            "budget_per_s": 10.0, "share": 0.75}
+    assert use["1688:ali:alibaba.trade.fastCreateOrder"]["share"] == 1.0
+    assert set(use) == {"taobao:a:taobao.logistics.offline.send", "1688:ali:alibaba.trade.fastCreateOrder"}
+    # at a 50/s budget a second counts only while 50 or more waited (100 - 5 t >= 50: t = 0 … 10, 11 s); the
+    # 85 calls made in them are a share of 550
+    fast = waiting_use({"taobao:a:taobao.logistics.offline.send": (50.0, ship)}, samples)
+    assert fast["taobao:a:taobao.logistics.offline.send"] == {"waiting_seconds": 11.0, "calls": 85,
+                                                             "budget_per_s": 50.0, "share": 0.155}
+    # work waiting in all for less than MIN_WAITING_SECONDS tells nothing
+    assert waiting_use({"taobao:a:taobao.logistics.offline.send": (100.0, ship)}, samples) == {}
+
+
+def test_backlog_reads_parcels_due_orders_to_decrypt_and_supplier_orders_unsent(db) -> None:
+    from sqlalchemy import update
+
+    now = clock.now()
+    seed_orders(db, 60, days=10, now=now, chunk=60)
+    assert read_backlog_in(db, now) == {}  # everything finished: nothing waits
+    with db.begin() as s:
+        ids = s.scalars(select(Order.id).where(Order.state == "shipped").order_by(Order.id).limit(6)).all()
+        shop = s.scalar(select(Order.shop_id).where(Order.id == ids[0]))
+        s.execute(update(Order).where(Order.id.in_(ids)).values(shop_id=shop, state="placed"))
+        s.execute(update(Shipment).where(Shipment.order_id.in_(ids[:3])).values(writeback_state="pending",
+                                                                                next_attempt_at=None))
+        # one parcel in backoff is not due yet
+        s.execute(update(Shipment).where(Shipment.order_id == ids[3]).values(
+            writeback_state="pending", next_attempt_at=now + timedelta(minutes=5)))
+        s.execute(update(SupplierOrder).where(SupplierOrder.order_id.in_(ids[4:])).values(state="pending"))
+        sups = s.scalars(select(SupplierOrder.supplier_id).where(SupplierOrder.order_id.in_(ids[4:]))).all()
+        parcels = s.scalar(select(func.count()).select_from(Shipment).where(Shipment.order_id.in_(ids[:3])))
+    got = read_backlog_in(db, now)
+    assert got[("ship", shop)] == parcels
+    per_call, per_order = {"douyin": (50, 3), "pdd": (100, 3), "taobao": (20, 1)}[shop.split("-")[0]]
+    assert got[("decrypt", shop)] == 2 * per_order / per_call
+    assert {k: v for k, v in got.items() if k[0] == "create"} == {("create", sup): float(sups.count(sup))
+                                                                 for sup in set(sups)}
+
+
+def read_backlog_in(db, now):
+    from syncd.bench_fleet import read_backlog
+
+    with db.read() as s:
+        return read_backlog(s, now)
