@@ -23,6 +23,7 @@ from syncd.domain import (
     ShipResult,
     StockAnswer,
     SupplierCallback,
+    SupplierLine,
     SupplierOrderRequest,
     SupplierOrderStatus,
     Token,
@@ -107,6 +108,15 @@ class FileSupplierAdapter(Protocol):
 
     def finish_inbox(self, file: InboxFile, errors: Sequence[RowError], file_error: str | None) -> str:
         """Move the file out of the inbox (processed or rejected), with ``<file>.errors.csv`` beside it."""
+
+
+@runtime_checkable
+class BatchStockSupplier(Protocol):
+    """An API supplier that answers for the stock of several orders in one call (a webhook supplier)."""
+
+    def check_stock_batch(self, orders: Sequence[Sequence[SupplierLine]]) -> list[StockAnswer] | None:
+        """Per order (its lines), what :meth:`ApiSupplierAdapter.check_stock` would say of it alone, from as few
+        calls as the supplier allows; None when this supplier cannot say now (each order is asked alone)."""
 
 
 @runtime_checkable

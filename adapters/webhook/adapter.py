@@ -21,11 +21,12 @@ from syncd.domain import (
     StockAnswer,
     StockLine,
     SupplierCallback,
+    SupplierLine,
     SupplierOrderRequest,
     SupplierOrderStatus,
     TrackResult,
 )
-from syncd.errors import ProtocolError, RejectedError
+from syncd.errors import ProtocolError, RejectedError, SyncdError
 from syncd.registry import AdapterContext
 from syncd.stockmodel import StockReadResult, SupplierStock
 
@@ -61,6 +62,31 @@ class WebhookSupplier:
             return StockAnswer(lines=lines, detail=f"stock check refused: {err.code}: {err.platform_message or ''}"
                                .rstrip(": "))
         return mapping.stock_answer(reply.data, wanted, self._where("stock", "POST"))
+
+    def check_stock_batch(self, orders: Sequence[Sequence[SupplierLine]]) -> list[StockAnswer] | None:
+        """The stock of a batch of orders in one ``POST stock`` (each SKU once, quantities summed over the batch;
+        at most READ_LINES SKUs a request, more in several): one answer per order, as :meth:`check_stock` would
+        give it alone. None when the supplier file says ``stock: false``, or when the supplier refuses (422) or
+        fails the batch's call: each order is then asked about alone, and what that call says counts for it."""
+        if not self._config.stock or not orders:
+            return None
+        wanted = [mapping.sum_per_sku(lines) for lines in orders]
+        total = mapping.sum_per_sku(ln for lines in orders for ln in lines)
+        skus = list(total)
+        available: dict[str, int | None] = {}
+        notes: dict[str, str] = {}
+        try:
+            for i in range(0, len(skus), stock.READ_LINES):
+                chunk = {sku: total[sku] for sku in skus[i:i + stock.READ_LINES]}
+                reply = self._client.call("stock", "POST", payload=mapping.stock_body(chunk))
+                got, said = mapping.stock_figures(reply.data, self._where("stock", "POST"))
+                available.update((sku, got.get(sku)) for sku in chunk)
+                notes.update((sku, said[sku]) for sku in chunk if sku in said)
+        except SyncdError as err:
+            log.info("webhook supplier %s: the batch stock check of %d orders failed (%s); each order is asked "
+                     "about alone", self._config.id, len(orders), err)
+            return None
+        return [mapping.answer_for(w, available, notes) for w in wanted]
 
     def place(self, request: SupplierOrderRequest) -> PlacedOrder:
         """``POST orders`` with the order's Idempotency-Key: 201 a new order, 200 the one the key already made.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from syncd.domain import (
     PlacedOrder,
     StockAnswer,
     StockLine,
+    SupplierLine,
     SupplierOrderPhase,
     SupplierOrderRequest,
     SupplierOrderStatus,
@@ -62,8 +64,13 @@ def order_body(request: SupplierOrderRequest) -> dict[str, Any]:
 
 def wanted_per_sku(request: SupplierOrderRequest) -> dict[str, int]:
     """Units wanted per supplier SKU, in line order (two lines of one SKU add up)."""
+    return sum_per_sku(request.lines)
+
+
+def sum_per_sku(lines: Iterable[SupplierLine]) -> dict[str, int]:
+    """Units per supplier SKU over ``lines``, in the order first seen."""
     wanted: dict[str, int] = {}
-    for ln in request.lines:
+    for ln in lines:
         wanted[ln.supplier_sku] = wanted.get(ln.supplier_sku, 0) + ln.quantity
     return wanted
 
@@ -185,11 +192,16 @@ def placed_order(raw: dict[str, Any], key: str, where: str = "") -> PlacedOrder:
 
 def stock_answer(raw: dict[str, Any], wanted: dict[str, int], where: str = "") -> StockAnswer:
     """``{"lines": [{"sku", "available", "message"?}]}`` → one StockLine per SKU asked (None: not answered)."""
+    return answer_for(wanted, *stock_figures(raw, where))
+
+
+def stock_figures(raw: dict[str, Any], where: str = "") -> tuple[dict[str, int | None], dict[str, str]]:
+    """A stock answer's figures: per SKU answered its ``available`` (None: cannot say), and its ``message``."""
     items = raw.get("lines")
     if not isinstance(items, list):
         raise ProtocolError(f"{where}lines: expected a list, found {_type(items)}")
     available: dict[str, int | None] = {}
-    notes: list[str] = []
+    notes: dict[str, str] = {}
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             raise ProtocolError(f"{where}lines[{i}]: expected an object, found {_type(item)}")
@@ -197,10 +209,16 @@ def stock_answer(raw: dict[str, Any], wanted: dict[str, int], where: str = "") -
         value = item.get("available")
         available[sku] = None if value is None else _count(value, f"{where}lines[{i}].available")
         note = text(item, "message", f"{where}lines[{i}].", required=False)
-        if note and sku in wanted:
-            notes.append(f"{sku}: {note}")
+        if note:
+            notes[sku] = note
+    return available, notes
+
+
+def answer_for(wanted: dict[str, int], available: dict[str, int | None], notes: dict[str, str]) -> StockAnswer:
+    """One order's StockAnswer from a stock answer's figures: a line per SKU it wants, the messages on them."""
     lines = [StockLine(supplier_sku=sku, wanted=qty, available=available.get(sku)) for sku, qty in wanted.items()]
-    return StockAnswer(lines=lines, detail="; ".join(notes)[:_MAX_TEXT])
+    detail = "; ".join(f"{sku}: {notes[sku]}" for sku in wanted if sku in notes)
+    return StockAnswer(lines=lines, detail=detail[:_MAX_TEXT])
 
 
 def cancel_result(raw: dict[str, Any], key: str, where: str = "") -> CancelResult:

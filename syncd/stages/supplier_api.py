@@ -42,7 +42,7 @@ from syncd.errors import AuthError, RateLimitedError, RejectedError, SyncdError,
 from syncd.inflight import bounded_calls
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState, may_hold_again
 from syncd.logs import order_fields
-from syncd.protocols import ApiSupplierAdapter
+from syncd.protocols import ApiSupplierAdapter, BatchStockSupplier
 from syncd.routing import LineView, fresh_key, idempotency_key, supplier_lines
 from syncd.runtime import Runtime
 from syncd.stages.forward import _mark_orders_placed
@@ -184,11 +184,14 @@ def _fault(rt: Runtime, supplier_id: str, w: _Work, what: str, err: Exception) -
         _release(s, w.so_id, **values)
 
 
+def _lines(w: _Work) -> list[SupplierLine]:
+    return [SupplierLine(ln["platform_line_id"], ln["supplier_sku"], int(ln["quantity"]), ln.get("title", ""),
+                         ln.get("spec", "")) for ln in w.lines]
+
+
 def _request(rt: Runtime, w: _Work, receiver: Receiver) -> SupplierOrderRequest:
     platform = rt.config.shops[w.shop_id].platform if w.shop_id in rt.config.shops else ""
-    lines = [SupplierLine(ln["platform_line_id"], ln["supplier_sku"], int(ln["quantity"]), ln.get("title", ""),
-                          ln.get("spec", "")) for ln in w.lines]
-    return SupplierOrderRequest(w.key, w.shop_id, platform, w.platform_order_id, receiver, lines, w.remark,
+    return SupplierOrderRequest(w.key, w.shop_id, platform, w.platform_order_id, receiver, _lines(w), w.remark,
                                 kind="reship" if w.kind == "reship" else "normal", original_key=w.original_key)
 
 
@@ -244,6 +247,7 @@ def _place_claim(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, see
     try:
         adapter.ensure_token()
         receivers, unreadable = _receivers(rt, work)
+        checked = _batch_stock(adapter, work)
         for w in work:
             if rt.stop.is_set():
                 break
@@ -251,7 +255,7 @@ def _place_claim(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, see
                 _skip_unreadable(rt, supplier_id, w, unreadable[w.order_id])
                 continue
             try:
-                got = _prepare(rt, supplier_id, adapter, w, receivers.get(w.order_id), taken)
+                got = _prepare(rt, supplier_id, adapter, w, receivers.get(w.order_id), taken, checked.get(w.so_id))
                 transient_in_a_row = 0
             except RateLimitedError as err:
                 _paused(supplier_id, "placing", err)
@@ -287,6 +291,17 @@ def _place_claim(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, see
                                                       SupplierOrder.claimed_by == rt.holder)
                           .values(claimed_by=None, claim_until=None))
     return done, through and len(work) >= PLACE_CLAIM
+
+
+def _batch_stock(adapter: ApiSupplierAdapter, work: Sequence[_Work]) -> dict[int, StockAnswer]:
+    """Per supplier order of the batch not sent before, the supplier's stock answer from one call for them all,
+    where the supplier can answer for several orders at once (a webhook supplier's ``POST stock``; 1688's
+    preview is per order and address). Empty when it cannot: each order is then asked about alone."""
+    if not isinstance(adapter, BatchStockSupplier):
+        return {}
+    fresh = [w for w in work if w.first_attempt_at is None]
+    answers = adapter.check_stock_batch([_lines(w) for w in fresh]) if fresh else None
+    return {} if answers is None else {w.so_id: a for w, a in zip(fresh, answers, strict=True)}
 
 
 def _paused(supplier_id: str, what: str, err: RateLimitedError) -> None:
@@ -340,11 +355,14 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
 
 
 def _prepare(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Work,
-             receiver: Receiver | str | None,
-             taken: dict[str, int] | None = None) -> SupplierOrderRequest | StockAnswer | int:
+             receiver: Receiver | str | None, taken: dict[str, int] | None = None,
+             checked: StockAnswer | None = None) -> SupplierOrderRequest | StockAnswer | int:
     """Everything before the request: after an unknown outcome the look-up by key (1 when found and recorded),
     the receiver (0 when the order is held for it), the stock (the answer when short). The request when it may
     be sent.
+
+    ``checked``: the supplier's answer for this order from the batch's one stock call (:func:`_batch_stock`), used
+    instead of asking again.
 
     ``taken``: what the orders checked before this one in the same batch will take of each supplier SKU. Every
     check of a batch is answered before the first order is sent, so each answer still counts the stock the
@@ -376,7 +394,7 @@ def _prepare(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Wor
         return 0
     request = _request(rt, w, receiver)
     if w.first_attempt_at is None:
-        answer = adapter.check_stock(request)
+        answer = checked if checked is not None else adapter.check_stock(request)
         if answer is not None and taken is not None:
             answer = _less_taken(answer, taken)
         if answer is not None and answer.short():

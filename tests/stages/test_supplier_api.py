@@ -4,7 +4,7 @@ partial parcels, cancellation and reships. The supplier is a fake that behaves l
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,6 +27,7 @@ from syncd.domain import (
     StockAnswer,
     StockLine,
     SupplierCallback,
+    SupplierLine,
     SupplierOrderPhase,
     SupplierOrderRequest,
     SupplierOrderStatus,
@@ -915,3 +916,36 @@ def test_place_given_a_batch_wanting_more_than_the_stock_holds_the_rest_instead_
     states = sorted((o.state, o.hold_reason) for o in (_order(db, pid) for pid in ("5101", "5102", "5103")))
     assert states == [("held", "out_of_stock"), ("placed", None), ("placed", None)]
     assert fake.created() == 2
+
+
+@dataclass
+class FakeBatchStockSupplier(FakeApiSupplier):
+    """Answers for the stock of a whole batch in one call, like a webhook supplier (or cannot, when ``batch_fails``)."""
+
+    batch_checks: list[int] = field(default_factory=list)  # orders asked about, per batch call
+    batch_fails: bool = False
+
+    def check_stock_batch(self, orders: Sequence[Sequence[SupplierLine]]) -> list[StockAnswer] | None:
+        self.batch_checks.append(len(orders))
+        if self.batch_fails or not self.stock:
+            return None
+        return [StockAnswer([StockLine(ln.supplier_sku, ln.quantity, self.stock.get(ln.supplier_sku))
+                             for ln in lines]) for lines in orders]
+
+
+@pytest.mark.parametrize("batch_fails", [False, True])
+def test_place_given_a_supplier_answering_for_a_batch_asks_once_and_still_counts_what_earlier_orders_take(
+        db, tmp_path, batch_fails):
+    """One stock call for the claim's orders where the supplier can answer for them all (the webhook supplier's
+    POST stock); the orders checked earlier in the batch still take their share. When that call cannot answer,
+    each order is asked about alone, as before."""
+    h, _ = _build(db, tmp_path)
+    fake = FakeBatchStockSupplier(stock={"610001:aa": 2}, batch_fails=batch_fails)
+    h.rt.api_suppliers[API] = fake
+    _route(h, ("5201", ("SKU-X",)), ("5202", ("SKU-X",)), ("5203", ("SKU-X",)))
+    h.stage("forward")
+    states = sorted((o.state, o.hold_reason) for o in (_order(db, pid) for pid in ("5201", "5202", "5203")))
+    assert states == [("held", "out_of_stock"), ("placed", None), ("placed", None)]
+    assert fake.created() == 2
+    assert fake.batch_checks == [3]
+    assert fake.stock_checks == (3 if batch_fails else 0)

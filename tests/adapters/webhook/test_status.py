@@ -203,6 +203,56 @@ def test_check_stock_given_5xx_raises_transient_after_retries(
     assert route.call_count == 3
 
 
+def test_check_stock_batch_asks_once_for_every_sku_of_the_orders_and_answers_each_order(
+        supplier: WebhookSupplier, api: respx.MockRouter, limiter: FakeLimiter) -> None:
+    route = api.post(f"{BASE}/stock").mock(return_value=httpx.Response(200, json={"lines": [
+        {"sku": "TEE-RED-M", "available": 2}, {"sku": "SOCK-5P", "available": 0, "message": "停产"}]}))
+    orders = [[SupplierLine("A1", "TEE-RED-M", 2), SupplierLine("A2", "SOCK-5P", 1)],
+              [SupplierLine("B1", "TEE-RED-M", 1), SupplierLine("B2", "CAP-1", 1), SupplierLine("B3", "TEE-RED-M", 1)]]
+
+    answers = supplier.check_stock_batch(orders)
+
+    assert route.call_count == 1 and limiter.acquired == [("webhook:acme:stock", 5.0)]
+    assert json.loads(route.calls.last.request.content) == {"lines": [
+        {"sku": "TEE-RED-M", "quantity": 4}, {"sku": "SOCK-5P", "quantity": 1}, {"sku": "CAP-1", "quantity": 1}]}
+    assert answers is not None
+    first, second = answers
+    # each order as check_stock would answer it alone: its own SKUs, its own quantities, its own messages
+    assert first.lines == [StockLine("TEE-RED-M", 2, 2), StockLine("SOCK-5P", 1, 0)] and first.detail == "SOCK-5P: 停产"
+    assert second.lines == [StockLine("TEE-RED-M", 2, 2), StockLine("CAP-1", 1, None)] and second.detail == ""
+
+
+def test_check_stock_batch_sends_at_most_100_skus_a_call(supplier: WebhookSupplier, api: respx.MockRouter) -> None:
+    asked: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        lines = json.loads(request.content)["lines"]
+        asked.append(len(lines))
+        return httpx.Response(200, json={"lines": [{"sku": ln["sku"], "available": 5} for ln in lines]})
+
+    api.post(f"{BASE}/stock").mock(side_effect=answer)
+    orders = [[SupplierLine(f"L{i}", f"SKU-{i}", 1)] for i in range(230)]
+
+    answers = supplier.check_stock_batch(orders)
+
+    assert asked == [100, 100, 30]
+    assert answers is not None and [a.lines[0].available for a in answers] == [5] * 230
+
+
+@pytest.mark.parametrize("reply", [httpx.Response(422, json=error_json("sku_unknown", "无此商品")),
+                                   httpx.Response(200, json={"lines": [{"sku": "TEE-RED-M", "available": -1}]}),
+                                   httpx.Response(500)])
+def test_check_stock_batch_given_a_refusal_a_bad_answer_or_an_outage_leaves_each_order_to_be_asked_alone(
+        supplier: WebhookSupplier, api: respx.MockRouter, reply: httpx.Response) -> None:
+    api.post(f"{BASE}/stock").mock(return_value=reply)
+
+    assert supplier.check_stock_batch([[SupplierLine("A1", "TEE-RED-M", 2)]]) is None
+
+
+def test_check_stock_batch_when_switched_off_asks_nothing(ctx: AdapterContext, api: respx.MockRouter) -> None:
+    assert WebhookSupplier(make_config(stock=False), ctx).check_stock_batch([[SupplierLine("A", "X", 1)]]) is None
+
+
 # ---- cancel ------------------------------------------------------------------------------------------
 
 
