@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -12,6 +13,7 @@ from importlib import metadata
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -47,7 +49,45 @@ STAGES: dict[str, StageFn] = {
     "stock_due": stock_stage.run_due,
 }
 FIRST_RUN_DELAY = {"reconcile": 600.0}  # let the first pull finish before comparing counts
+# A run that did work wakes the stage its work feeds, instead of leaving it for that stage's next turn: orders
+# pulled go to route, routed orders to forward, parcels a supplier reported to writeback. Between the turns the
+# orders would wait for a timer while their platform's rate budget went unused (issue 20).
+WAKES: dict[str, tuple[str, ...]] = {"pull": ("route",), "route": ("forward",), "collect": ("writeback",)}
 SHUTDOWN_BUDGET = 9.0  # seconds: SIGTERM → exit within 10 s
+
+
+class _Wakes:
+    """Brings a stage's next run forward to now: at once when it is idle, right after its run when it is running
+    (a job's run is never doubled: ``max_instances`` 1). Each wake is one run; nothing loops."""
+
+    def __init__(self, bring_forward: Callable[[str], None]) -> None:
+        self._bring_forward = bring_forward
+        self._lock = threading.Lock()
+        self._running: set[str] = set()
+        self._again: set[str] = set()
+
+    def started(self, name: str) -> None:
+        with self._lock:
+            self._running.add(name)
+            self._again.discard(name)  # a wake before this run is served by it
+
+    def finished(self, name: str, report: StageReport | None) -> None:
+        with self._lock:
+            self._running.discard(name)
+            again = name in self._again
+            self._again.discard(name)
+        if report is not None and report.work > 0:
+            for after in WAKES.get(name, ()):
+                self.wake(after)
+        if again or (report is not None and report.more):
+            self.wake(name)
+
+    def wake(self, name: str) -> None:
+        with self._lock:
+            if name in self._running:
+                self._again.add(name)
+                return
+        self._bring_forward(name)
 
 
 class _Active:
@@ -151,21 +191,32 @@ def run_daemon(rt: Runtime, *, install_signals: bool = True, until: Callable[[],
     Returns False when a stage was still running at the deadline (the caller exits hard).
     """
     active = _Active()
+    scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(len(STAGES))},
+                                    job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 60},
+                                    timezone=UTC)
+
+    def bring_forward(name: str) -> None:
+        if rt.stop.is_set():
+            return
+        with contextlib.suppress(JobLookupError):  # shutting down: the jobs are gone
+            scheduler.modify_job(name, next_run_time=clock.now())
+
+    wakes = _Wakes(bring_forward)
 
     def job(name: str) -> None:
         if rt.stop.is_set():
             return
         with active:
             scheduled = SCHEDULED.set(True)  # a late shop is not waited for past the next run (stages/runner.py)
+            wakes.started(name)
+            report = None
             try:
-                run_stage(rt, name)
+                report = run_stage(rt, name)
             finally:
                 SCHEDULED.reset(scheduled)
+                wakes.finished(name, report)
                 release_free_memory()  # what the run freed goes back to the system (syncd.process)
 
-    scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(len(STAGES))},
-                                    job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 60},
-                                    timezone=UTC)
     intervals = rt.config.global_.intervals
     for name in STAGES:
         first = clock.now() + timedelta(seconds=min(FIRST_RUN_DELAY.get(name, 0.0), getattr(intervals, name)))

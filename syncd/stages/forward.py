@@ -401,7 +401,7 @@ def run(rt: Runtime, report: StageReport) -> None:
             break
         with scope(rt, report, supplier_id):
             report.work += supplier_api.cancel_orders(rt, supplier_id, api)
-            report.work += supplier_api.place_orders(rt, supplier_id, api)
+            report.work += supplier_api.place_orders(rt, supplier_id, api, on_more=report.again)
     for supplier_id, adapter in rt.suppliers.items():
         if rt.stop.is_set():
             break

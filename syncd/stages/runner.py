@@ -53,12 +53,17 @@ class StageReport:
     worker_cpu: float = 0.0  # CPU seconds of the pool threads that ran its scopes (the job thread's not counted)
     db_error: str | None = None  # the database was unreachable during this run (what the driver said)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # scopes whose lease another holder has
+    more: bool = False  # a scope stopped at its batch limit with work still waiting: run again at once
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _late: Callable[[float], None] | None = field(default=None, repr=False)
 
     def add_work(self, n: int) -> None:
         with self._lock:
             self.work += n
+
+    def again(self) -> None:
+        """A scope stopped at its batch limit with work still waiting: the stage runs again right after this run."""
+        self.more = True
 
     def add_worker_cpu(self, seconds: float) -> None:
         with self._lock:

@@ -198,16 +198,21 @@ def _request(rt: Runtime, w: _Work, receiver: Receiver) -> SupplierOrderRequest:
 # ---- placing ------------------------------------------------------------------------------------------------
 
 
-def in_claims(rt: Runtime, claim: Callable[[], tuple[int, bool]], size: int, batch: int) -> int:
+def in_claims(rt: Runtime, claim: Callable[[], tuple[int, bool]], size: int, batch: int,
+              on_more: Callable[[], None] | None = None) -> int:
     """Work a run's ``batch`` of a supplier's rows as claims of ``size`` (``claim()`` claims, calls and records
     one; it answers the work done and whether it claimed a full one and went through it): the next claim comes
-    only while the last was full and the daemon runs. Two replicas thus take turns on one backlog."""
+    only while the last was full and the daemon runs. Two replicas thus take turns on one backlog. ``on_more``
+    is called when the run stops at ``batch`` with its last claim full: more is likely waiting."""
     done = 0
     for _ in range(max(1, batch // size)):
         n, full = claim()
         done += n
         if not full or rt.stop.is_set():
             break
+    else:
+        if on_more is not None:
+            on_more()
     return done
 
 
@@ -216,7 +221,8 @@ def _not_again(seen: set[int]) -> list[Any]:
     return [SupplierOrder.id.not_in(sorted(seen))] if seen else []
 
 
-def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> int:
+def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter,
+                 on_more: Callable[[], None] | None = None) -> int:
     """Place what is pending (and settle what an earlier run left with an unknown outcome), up to
     :data:`PLACE_BATCH` a run in claims of :data:`PLACE_CLAIM` (:func:`in_claims`).
 
@@ -224,7 +230,7 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter) -> 
     (before any request), the requests follow, and their outcomes are recorded in one, the payments in one more.
     """
     seen: set[int] = set()  # claimed once this run: what it left is for a later run, not the next claim
-    return in_claims(rt, lambda: _place_claim(rt, supplier_id, adapter, seen), PLACE_CLAIM, PLACE_BATCH)
+    return in_claims(rt, lambda: _place_claim(rt, supplier_id, adapter, seen), PLACE_CLAIM, PLACE_BATCH, on_more)
 
 
 def _place_claim(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, seen: set[int]) -> tuple[int, bool]:

@@ -949,3 +949,13 @@ def test_place_given_a_supplier_answering_for_a_batch_asks_once_and_still_counts
     assert fake.created() == 2
     assert fake.batch_checks == [3]
     assert fake.stock_checks == (3 if batch_fails else 0)
+
+
+def test_place_stopped_at_its_batch_limit_says_more_is_waiting_and_a_run_that_emptied_the_queue_does_not(hs, db):
+    h, fake = hs
+    _route(h, *((str(6300 + i), ("SKU-X",)) for i in range(sa.PLACE_BATCH + 3)))
+    told: list[bool] = []
+    assert sa.place_orders(h.rt, API, fake, on_more=lambda: told.append(True)) == sa.PLACE_BATCH
+    assert told == [True]  # the daemon runs forward again at once (syncd.daemon._Wakes)
+    assert sa.place_orders(h.rt, API, fake, on_more=lambda: told.append(True)) == 3
+    assert told == [True]
