@@ -77,47 +77,59 @@ def test_use_while_waiting_counts_only_the_seconds_when_work_enough_waited_on_th
     calls = {"taobao:a:taobao.logistics.offline.send": (10.0, ship),
              "taobao:b:taobao.logistics.offline.send": (10.0, ship),  # b had nothing waiting
              "taobao:a:taobao.trades.sold.increment.get": (10.0, ship),  # a listing: not driven by stored work
-             "1688:ali:alibaba.trade.fastCreateOrder": (5.0, [i / 5 for i in range(100)])}
+             "taobao:a:taobao.top.oaid.decrypt": (5.0, ship),  # nor decryption (the create is what orders wait for)
+             "1688:ali:alibaba.trade.fastCreateOrder": (5.0, [i / 5 for i in range(100)]),
+             "1688:ali:alibaba.createOrder.preview": (5.0, [i / 10 for i in range(100)])}
     use = waiting_use(calls, samples)
     # 60 calls in the first 6 s and 30 in the next 6: 90 of the 120 the budget allowed; the 20 calls after
     # 15 s, with nothing waiting, do not count
-    assert use["taobao:a:taobao.logistics.offline.send"] == {"waiting_seconds": 12.0, "calls": 90,
-                                                            "budget_per_s": 10.0, "share": 0.75}
+    assert use["taobao:a:ship"] == {"waiting_seconds": 12.0, "calls": 90, "budget_per_s": 10.0, "share": 0.75}
+    # each of 1688's create APIs against its own budget: 20 s of waiting, 100 calls at 5/s; 100 calls in 10 s
     assert use["1688:ali:alibaba.trade.fastCreateOrder"]["share"] == 1.0
-    assert set(use) == {"taobao:a:taobao.logistics.offline.send", "1688:ali:alibaba.trade.fastCreateOrder"}
+    assert use["1688:ali:alibaba.createOrder.preview"]["share"] == 1.0
+    assert set(use) == {"taobao:a:ship", "1688:ali:alibaba.trade.fastCreateOrder",
+                        "1688:ali:alibaba.createOrder.preview"}
     # at a 50/s budget a second counts only while 50 or more waited (100 - 5 t >= 50: t = 0 … 10, 11 s); the
     # 85 calls made in them are a share of 550
     fast = waiting_use({"taobao:a:taobao.logistics.offline.send": (50.0, ship)}, samples)
-    assert fast["taobao:a:taobao.logistics.offline.send"] == {"waiting_seconds": 11.0, "calls": 85,
-                                                             "budget_per_s": 50.0, "share": 0.155}
+    assert fast["taobao:a:ship"] == {"waiting_seconds": 11.0, "calls": 85, "budget_per_s": 50.0, "share": 0.155}
     # work waiting in all for less than MIN_WAITING_SECONDS tells nothing
     assert waiting_use({"taobao:a:taobao.logistics.offline.send": (100.0, ship)}, samples) == {}
 
 
-def test_backlog_reads_parcels_due_orders_to_decrypt_and_supplier_orders_unsent(db) -> None:
+def test_use_while_waiting_counts_a_platforms_ship_apis_together_against_the_most_used_ones_budget() -> None:
+    from syncd.bench_fleet import waiting_use
+
+    samples = [(float(t), {("ship", "d"): 500.0}) for t in range(0, 11)]
+    first = [i / 15 for i in range(150)]  # 15 a second with logisticsAdd
+    extra = [i / 5 for i in range(50)]  # 5 a second of extra parcels
+    use = waiting_use({"douyin:d:order.logisticsAdd": (20.0, first),
+                       "douyin:d:order.logisticsAddMultiPack": (20.0, extra)}, samples)
+    assert use == {"douyin:d:ship": {"waiting_seconds": 10.0, "calls": 200, "budget_per_s": 20.0, "share": 1.0}}
+
+
+def test_backlog_reads_parcels_due_and_supplier_orders_unsent(db) -> None:
     from sqlalchemy import update
 
     now = clock.now()
     seed_orders(db, 60, days=10, now=now, chunk=60)
     assert read_backlog_in(db, now) == {}  # everything finished: nothing waits
     with db.begin() as s:
-        ids = s.scalars(select(Order.id).where(Order.state == "shipped").order_by(Order.id).limit(6)).all()
+        ids = s.scalars(select(Order.id).where(Order.state == "shipped").order_by(Order.id).limit(7)).all()
         shop = s.scalar(select(Order.shop_id).where(Order.id == ids[0]))
         s.execute(update(Order).where(Order.id.in_(ids)).values(shop_id=shop, state="placed"))
+        s.execute(update(Order).where(Order.id == ids[6]).values(state="held"))
         s.execute(update(Shipment).where(Shipment.order_id.in_(ids[:3])).values(writeback_state="pending",
                                                                                 next_attempt_at=None))
         # one parcel in backoff is not due yet
         s.execute(update(Shipment).where(Shipment.order_id == ids[3]).values(
             writeback_state="pending", next_attempt_at=now + timedelta(minutes=5)))
         s.execute(update(SupplierOrder).where(SupplierOrder.order_id.in_(ids[4:])).values(state="pending"))
-        sups = s.scalars(select(SupplierOrder.supplier_id).where(SupplierOrder.order_id.in_(ids[4:]))).all()
+        sups = s.scalars(select(SupplierOrder.supplier_id).where(SupplierOrder.order_id.in_(ids[4:6]))).all()
         parcels = s.scalar(select(func.count()).select_from(Shipment).where(Shipment.order_id.in_(ids[:3])))
     got = read_backlog_in(db, now)
-    assert got[("ship", shop)] == parcels
-    per_call, per_order = {"douyin": (50, 3), "pdd": (100, 3), "taobao": (20, 1)}[shop.split("-")[0]]
-    assert got[("decrypt", shop)] == 2 * per_order / per_call
-    assert {k: v for k, v in got.items() if k[0] == "create"} == {("create", sup): float(sups.count(sup))
-                                                                 for sup in set(sups)}
+    # the held order's supplier order waits for a person, not for a call
+    assert got == {("ship", shop): parcels, **{("create", sup): float(sups.count(sup)) for sup in set(sups)}}
 
 
 def read_backlog_in(db, now):
