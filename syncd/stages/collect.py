@@ -22,7 +22,7 @@ from syncd.errors import SyncdError
 from syncd.lifecycle import SupplierOrderState, WritebackState
 from syncd.protocols import FileSupplierAdapter
 from syncd.runtime import Runtime
-from syncd.stages.runner import StageReport, scope, stops_the_batch
+from syncd.stages.runner import StageReport, for_each_scope, scope, stops_the_batch
 from syncd.stock import intake as stock_intake
 from syncd.store.db import stage_lease
 from syncd.store.models import InboxFileRecord, Order, Shipment, SupplierOrder
@@ -208,8 +208,6 @@ def run(rt: Runtime, report: StageReport) -> None:
             break
         with scope(rt, report, supplier_id):
             report.work += collect_file_supplier(rt, supplier_id, adapter)
-    for supplier_id, api in rt.api_suppliers.items():
-        if rt.stop.is_set():
-            break
-        with scope(rt, report, supplier_id):
-            report.work += supplier_api.follow_orders(rt, supplier_id, api)
+    # each API supplier in a worker of its own, as in forward: one waiting out its budget holds up no other
+    for_each_scope(rt, report, list(rt.api_suppliers),
+                   lambda supplier_id: supplier_api.follow_orders(rt, supplier_id, rt.api_suppliers[supplier_id]))

@@ -382,32 +382,40 @@ def for_each_shop(rt: Runtime, report: StageReport, work: Callable[[str], int], 
     """Run ``work(shop)`` for every shop in the stage's bounded pool of workers: one slow, failing or
     rate-limited shop never holds up the others (see :class:`ShopPool`). Each shop is its own scope
     (recorded, never raising)."""
-    shops = [s for s in rt.storefronts if not rt.stop.is_set()]
+    for_each_scope(rt, report, list(rt.storefronts), work, scope_name=scope_name, shops=True)
 
-    def one(shop: str) -> None:
-        with scope(rt, report, scope_name(shop), shop=shop):
-            report.add_work(work(shop))
 
-    if len(shops) <= 1:
-        for shop in shops:
-            one(shop)
+def for_each_scope(rt: Runtime, report: StageReport, keys: list[str], work: Callable[[str], int], *,
+                   scope_name: Callable[[str], str] = lambda key: key, shops: bool = False) -> None:
+    """Run ``work(key)`` for every key (shops, or suppliers) in the stage's bounded pool of workers, as
+    :func:`for_each_shop` does for shops: one slow key never holds up the others, a run waits for them at most
+    WAIT_SHARE of the stage's interval, a key still at work from an earlier run is not started again."""
+    keys = [k for k in keys if not rt.stop.is_set()]
+
+    def one(key: str) -> None:
+        with scope(rt, report, scope_name(key), shop=key if shops else None):
+            report.add_work(work(key))
+
+    if len(keys) <= 1:
+        for key in keys:
+            one(key)
         return
 
-    def in_worker(shop: str) -> None:
+    def in_worker(key: str) -> None:
         if rt.stop.is_set():
             return
         cpu = time.thread_time()
         try:
-            one(shop)
+            one(key)
         finally:
             report.add_worker_cpu(time.thread_time() - cpu)
 
-    pool = _shop_pool(rt, report.stage, len(shops))
+    pool = _shop_pool(rt, report.stage, len(keys))
     started: list[Future[None]] = []
-    for shop in shops:
-        future = pool.submit(shop, lambda shop=shop: in_worker(shop))  # type: ignore[misc]
+    for key in keys:
+        future = pool.submit(key, lambda key=key: in_worker(key))  # type: ignore[misc]
         if future is None:
-            report.skipped.append((scope_name(shop), "its work from an earlier run is still going"))
+            report.skipped.append((scope_name(key), "its work from an earlier run is still going"))
         else:
             started.append(future)
     interval = getattr(rt.config.global_.intervals, report.stage, None) if SCHEDULED.get() else None

@@ -959,3 +959,32 @@ def test_place_stopped_at_its_batch_limit_says_more_is_waiting_and_a_run_that_em
     assert told == [True]  # the daemon runs forward again at once (syncd.daemon._Wakes)
     assert sa.place_orders(h.rt, API, fake, on_more=lambda: told.append(True)) == 3
     assert told == [True]
+
+
+def test_forward_given_one_api_supplier_stuck_places_the_others_orders_and_leaves_it_to_finish_in_its_worker(
+        db, tmp_path):
+    """A 1688 account waiting out its budget (here: a create that does not answer) holds up no other supplier: the
+    scheduled forward run stops waiting for it after a share of its interval, the webhook supplier's orders are
+    placed, and the stuck one finishes its claim in the stage's pool when its answer comes."""
+    from syncd.stages.runner import SCHEDULED
+
+    h, stuck = _build(db, tmp_path, routes={
+        "SKU-X": Route(sku="SKU-X", supplier=API, supplier_sku="610001:aa"),
+        "SKU-Y": Route(sku="SKU-Y", supplier="hook", supplier_sku="HK-1")})
+    other = FakeApiSupplier()
+    h.rt.api_suppliers["hook"] = other
+    h.rt.config.suppliers["hook"] = SupplierConfigBase(id="hook", kind="fakeapi", ship_within_hours=24)
+    g = h.rt.config.global_
+    h.rt.config.global_ = g.model_copy(update={"intervals": g.intervals.model_copy(update={"forward": 0.5})})
+    answer = threading.Event()
+    stuck.before_place = lambda request: answer.wait(30)
+    _route(h, ("5301", ("SKU-X",)), ("5302", ("SKU-Y",)))
+    token = SCHEDULED.set(True)
+    try:
+        h.stage("forward")
+    finally:
+        SCHEDULED.reset(token)
+    assert (_order(db, "5302").state, _order(db, "5301").state) == ("placed", "routed")
+    answer.set()
+    assert h.rt.shop_pools["forward"].wait_idle(30)
+    assert _order(db, "5301").state == "placed" and stuck.created() == 1 and other.created() == 1
