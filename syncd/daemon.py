@@ -79,7 +79,7 @@ class _Wakes:
         if report is not None and report.work > 0:
             for after in WAKES.get(name, ()):
                 self.wake(after)
-        if again or (report is not None and report.more):
+        if again or (report is not None and report.close_again(lambda: self.wake(name))):
             self.wake(name)
 
     def wake(self, name: str) -> None:

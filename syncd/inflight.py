@@ -29,8 +29,10 @@ CPU_SINK: contextvars.ContextVar[Callable[[float], None] | None] = contextvars.C
 # Calls answering faster than this gain nothing from threads, whose hand-overs only cost (the three-shop bench's
 # simulators answer in a millisecond; its CPU per order moved with the machine more than with the threads:
 # docs/benchmarks.md, 2026-12-07 01:58): while a name's recent calls answer this fast, its calls go one at a time
-# on the caller's thread.
-SLOW_CALL = 0.05  # seconds
+# on the caller's thread. 20 ms: one at a time, with the caller's own work between them, 40 ms answers reached
+# half of Douyin's 20 uploads a second in the fifty-shop fleet (docs/benchmarks.md, 2026-12-07 03:52); at 50 ms
+# they were still sent one at a time.
+SLOW_CALL = 0.02  # seconds
 _clock = time.monotonic  # wall time of a call (a test hands in its own)
 _pace: dict[str, float] = {}  # name → recent seconds per call (an average weighing the last calls most)
 _pace_lock = threading.Lock()

@@ -56,14 +56,27 @@ class StageReport:
     more: bool = False  # a scope stopped at its batch limit with work still waiting: run again at once
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _late: Callable[[float], None] | None = field(default=None, repr=False)
+    _again_late: Callable[[], None] | None = field(default=None, repr=False)
 
     def add_work(self, n: int) -> None:
         with self._lock:
             self.work += n
 
     def again(self) -> None:
-        """A scope stopped at its batch limit with work still waiting: the stage runs again right after this run."""
-        self.more = True
+        """A scope stopped at its batch limit with work still waiting: the stage runs again right after this run
+        (or at once, when this run ended while the scope was still at work in the pool: ``close_again``)."""
+        with self._lock:
+            late = self._again_late
+            if late is None:
+                self.more = True
+                return
+        late()
+
+    def close_again(self, late: Callable[[], None]) -> bool:
+        """Whether a scope asked to run again so far; a scope still at work that asks after this calls ``late``."""
+        with self._lock:
+            self._again_late = late
+            return self.more
 
     def add_worker_cpu(self, seconds: float) -> None:
         with self._lock:

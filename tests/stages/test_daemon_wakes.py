@@ -86,3 +86,16 @@ def test_run_daemon_routes_an_order_pulled_later_without_waiting_for_routes_hour
     daemon.run_daemon(h.rt, install_signals=False, until=lambda: exported() or time.monotonic() > deadline)
     assert exported(), runs
     assert runs["route"] >= 2 and runs["forward"] >= 2
+
+
+def test_a_scope_that_stops_at_its_limit_after_its_run_ended_still_wakes_the_stage_once() -> None:
+    """An API supplier still placing in the pool when the forward run ended (runner.for_each_scope) asks for the
+    next run when it stops at its batch limit: the stage is woken then, not left for its next turn."""
+    woken: list[str] = []
+    wakes = daemon._Wakes(woken.append)
+    report = _report("forward", work=3)
+    wakes.started("forward")
+    wakes.finished("forward", report)
+    assert woken == []  # nothing asked yet
+    report.again()  # the late supplier, from its worker
+    assert woken == ["forward"]
