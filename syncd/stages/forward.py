@@ -404,7 +404,17 @@ def run(rt: Runtime, report: StageReport) -> None:
         return (supplier_api.cancel_orders(rt, supplier_id, api)
                 + supplier_api.place_orders(rt, supplier_id, api, on_more=report.again))
 
+    started = clock.now()
     for_each_scope(rt, report, list(rt.api_suppliers), place)
+    if len(rt.api_suppliers) > 1 and not rt.stop.is_set():
+        # a line one API supplier was short of went to another API supplier as its fallback during this pass:
+        # that one places it now, as it did when the suppliers took turns, not a whole interval later
+        with rt.db.read() as s:
+            fell_back = set(s.scalars(select(SupplierOrder.supplier_id).distinct().where(
+                SupplierOrder.supplier_id.in_(list(rt.api_suppliers)),
+                SupplierOrder.state == SupplierOrderState.PENDING, SupplierOrder.created_at >= started)))
+        if fell_back:
+            for_each_scope(rt, report, sorted(fell_back), place)
     for supplier_id, adapter in rt.suppliers.items():
         if rt.stop.is_set():
             break
