@@ -76,6 +76,9 @@ class OrderPlan:
     shipment_ids: list[int] = field(default_factory=list)  # the claimed shipments the parcels stand for
     whole_order: bool = False
     skipped: list[int] = field(default_factory=list)
+    # held by a person since a replica that died mid-upload claimed it: its parcels are only read back (on the
+    # storefront: uploaded; else they wait for the release), nothing is sent for a held order
+    held: bool = False
 
 
 def plan_order(shop_id: str, order_id: int, platform_order_id: str, claimed: list[Any], so_lines: dict[int, list[Any]],
@@ -117,10 +120,13 @@ def _claim(rt: Runtime, s: Session, shop_id: str, now: datetime) -> list[int]:
     abandoned = and_(Shipment.writeback_state == WritebackState.UPLOADING, Shipment.claim_until < now)
     limit = min(CLAIM_BATCH, rt.config.global_.batch_size)
     ids: list[int] = []
-    for cond in (abandoned, ready):  # each on the write-back index; an OR of the two would scan every parcel
+    # each on the write-back index; an OR of the two would scan every parcel. A dead replica's upload is taken over
+    # even when a person has held its order since: the call may have gone through, and only a read-back tells
+    # (OrderPlan.held); nothing new is sent for a held order
+    for cond in (abandoned, and_(ready, Order.state != OrderState.HELD)):
         ids += s.scalars(
             select(Shipment.id).join(Order, Order.id == Shipment.order_id)
-            .where(Order.shop_id == shop_id, cond, Order.state != OrderState.HELD)
+            .where(Order.shop_id == shop_id, cond)
             .order_by(Shipment.order_id, Shipment.id).limit(limit - len(ids))
             .with_for_update(skip_locked=True, of=Shipment))
         if len(ids) >= limit:
@@ -143,7 +149,13 @@ def _plan_batch(rt: Runtime, s: Session, shop_id: str, ids: list[int], now: date
     """Plan every order of a claimed batch in a handful of queries, and audit the intents."""
     claimed = list(s.execute(select(*_SH_COLS).where(Shipment.id.in_(ids)).order_by(Shipment.id)))
     order_ids = sorted({sh.order_id for sh in claimed})
-    pids = dict(s.execute(select(Order.id, Order.platform_order_id).where(Order.id.in_(order_ids))).all())
+    pids: dict[int, str] = {}
+    held: set[int] = set()
+    for oid, pid, state in s.execute(select(Order.id, Order.platform_order_id, Order.state)
+                                     .where(Order.id.in_(order_ids))):
+        pids[oid] = pid
+        if state == OrderState.HELD:
+            held.add(oid)
     so_lines: dict[int, list[Any]] = {}
     live: dict[int, int] = defaultdict(int)
     for so in s.execute(select(SupplierOrder.id, SupplierOrder.order_id, SupplierOrder.lines, SupplierOrder.state)
@@ -165,6 +177,8 @@ def _plan_batch(rt: Runtime, s: Session, shop_id: str, ids: list[int], now: date
         by_order[sh.order_id].append(sh)
     plans = [plan_order(shop_id, oid, pids[oid], by_order[oid], so_lines, live[oid], others[oid], lines[oid])
              for oid in order_ids]
+    for plan in plans:
+        plan.held = plan.order_id in held
     skipped = [i for p in plans for i in p.skipped]
     if skipped:
         s.execute(update(Shipment).where(Shipment.id.in_(skipped)).values(
@@ -208,9 +222,12 @@ def _call(rt: Runtime, shop_id: str, plan: OrderPlan) -> Outcome:
     storefront shows it shipped with our tracking number it is done, and nothing is sent again."""
     adapter = rt.storefronts[shop_id]
     try:
-        if any(p.attempted for p in plan.parcels) and on_storefront(adapter.get_order(plan.platform_order_id),
-                                                                     plan.parcels):
+        if (plan.held or any(p.attempted for p in plan.parcels)) and on_storefront(
+                adapter.get_order(plan.platform_order_id), plan.parcels):
             return Outcome(plan, Result.UPLOADED, "already on the storefront (read back after an unknown outcome)")
+        if plan.held:
+            return Outcome(plan, Result.FAILED, "not on the storefront, and the order is held: nothing is uploaded "
+                                                "until it is released")
         result = adapter.ship(plan.platform_order_id, plan.parcels, plan.whole_order)
     except AuthError as err:
         return Outcome(plan, Result.FAILED, str(err), err)

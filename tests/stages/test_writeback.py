@@ -281,3 +281,25 @@ def test_writeback_given_a_token_refused_with_uploads_in_flight_records_them_and
     assert [wb[pid][0] for pid in first[1:]] == ["uploaded"] * (len(first) - 1)  # the ones in flight: recorded
     assert wb[first[0]][0] == "pending"
     assert [wb[pid][:2] for pid in PIDS[len(first):]] == [("pending", 0)]  # never sent: freed, no read-back
+
+
+def test_writeback_takes_over_a_dead_replicas_upload_of_an_order_held_since_and_only_reads_it_back(h: Harness, db):
+    """A replica died mid-upload; a person has held the order since. The call may have gone through: the parcel is
+    read back (on the storefront: uploaded, the order stays held), never sent again while the order is held, and
+    not left 'uploading' for ever."""
+    from sqlalchemy import update
+
+    on_shop, lost = PIDS[0], PIDS[1]
+    h.shop.shipped[on_shop] = [f"ZT{on_shop}000"]  # the dead replica's call went through
+    with db.begin() as s:
+        ids = dict(s.execute(select(Order.platform_order_id, Order.id).where(
+            Order.platform_order_id.in_([on_shop, lost]))).all())
+        s.execute(update(Shipment).where(Shipment.order_id.in_(ids.values())).values(
+            writeback_state="uploading", claimed_by="pod-dead", claim_until=clock.now() - timedelta(minutes=1)))
+        s.execute(update(Order).where(Order.id.in_(ids.values())).values(state="held", hold_reason="manual"))
+    h.stage("writeback")
+    got = _shipments(db)
+    assert got[on_shop][0] == "uploaded" and got[lost][0] == "pending"
+    assert _states(db)[on_shop] == "held" and _states(db)[lost] == "held"
+    assert on_shop not in _uploads(h.shop) and lost not in _uploads(h.shop)  # nothing sent for a held order
+    assert {got[p][0] for p in PIDS[2:]} == {"uploaded"}
