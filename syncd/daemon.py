@@ -79,7 +79,10 @@ class _Wakes:
         if report is not None and report.work > 0:
             for after in WAKES.get(name, ()):
                 self.wake(after)
-        if again or (report is not None and report.close_again(lambda: self.wake(name))):
+        # read (and closed) whatever the wake before: a scope still at work that stops at its limit later wakes
+        # the stage then, also when this run is about to be followed by another
+        more = report is not None and report.close_again(lambda: self.wake(name))
+        if again or more:
             self.wake(name)
 
     def wake(self, name: str) -> None:

@@ -99,3 +99,15 @@ def test_a_scope_that_stops_at_its_limit_after_its_run_ended_still_wakes_the_sta
     assert woken == []  # nothing asked yet
     report.again()  # the late supplier, from its worker
     assert woken == ["forward"]
+
+
+def test_a_late_scope_still_wakes_the_stage_when_its_run_ended_with_a_wake_pending() -> None:
+    woken: list[str] = []
+    wakes = daemon._Wakes(woken.append)
+    report = _report("forward")
+    wakes.started("forward")
+    wakes.wake("forward")  # route routed more orders meanwhile
+    wakes.finished("forward", report)
+    assert woken == ["forward"]
+    report.again()  # the API supplier still placing in the pool stops at its limit afterwards
+    assert woken == ["forward", "forward"]
