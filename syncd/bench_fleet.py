@@ -31,7 +31,7 @@ from syncd import clock
 from syncd.bench import _cpu
 from syncd.bench_calls import FLOORS
 from syncd.daemon import run_daemon
-from syncd.lifecycle import SupplierOrderState, WritebackState
+from syncd.lifecycle import OrderState, SupplierOrderState, WritebackState
 from syncd.process import tune_for_daemon
 from syncd.runtime import build_runtime
 from syncd.sandboxrun import copy_sandbox_config, load_sandbox_config
@@ -256,12 +256,12 @@ def read_backlog(s: Any, now: Any) -> dict[tuple[str, str], float]:
         & (Shipment.next_attempt_at.is_(None) | (Shipment.next_attempt_at <= now)))
     for shop, n in s.execute(select(Order.shop_id, func.count()).select_from(Shipment)
                              .join(Order, Order.id == Shipment.order_id)
-                             .where(due, Order.state != "held").group_by(Order.shop_id)).all():
+                             .where(due, Order.state != OrderState.HELD).group_by(Order.shop_id)).all():
         out[("ship", shop)] = float(n)
     unsent = SupplierOrder.state.in_([SupplierOrderState.PENDING, SupplierOrderState.PLACING])
     for sup, n in s.execute(select(SupplierOrder.supplier_id, func.count()).select_from(SupplierOrder)
                             .join(Order, Order.id == SupplierOrder.order_id)
-                            .where(unsent, Order.state != "held").group_by(SupplierOrder.supplier_id)).all():
+                            .where(unsent, Order.state != OrderState.HELD).group_by(SupplierOrder.supplier_id)).all():
         out[("create", sup)] = float(n)
     return out
 
