@@ -101,3 +101,52 @@ def bounded_calls(items: Sequence[T], call: Callable[[T], R], *, limit: int, hal
             # waits for the ones in flight
             for future in pending:
                 future.cancel()
+
+
+class Lane:
+    """Pieces of work handed off to run beside the caller, one after another in the order given, on a thread of
+    their own: a pipeline's next step (1688's creates of the orders already checked while the next orders'
+    previews go on; the payments of those created while the next are checked and sent). The caller's log context
+    goes with each piece and the piece's CPU to :data:`CPU_SINK`. Once a piece fails, the pieces after it are
+    skipped (they are not started: the caller frees what they held). :meth:`join` waits for all, then answers
+    the results of the pieces that ran and the first failure."""
+
+    def __init__(self, name: str) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._sink = CPU_SINK.get()
+        self._futures: list[Future[object]] = []
+        self._error: BaseException | None = None
+
+    def submit(self, piece: Callable[..., object], *args: object) -> None:
+        def run() -> object:
+            if self._error is not None:
+                return None
+            start = time.thread_time()
+            try:
+                return piece(*args)
+            except BaseException as err:
+                self._error = err
+                raise
+            finally:
+                if self._sink is not None:
+                    self._sink(time.thread_time() - start)
+
+        self._futures.append(self._pool.submit(contextvars.copy_context().run, run))
+
+    def busy(self) -> bool:
+        """A piece is running or waiting to."""
+        return any(not f.done() for f in self._futures)
+
+    def wait(self) -> None:
+        """Wait until every piece handed over so far has run (or been skipped)."""
+        wait(list(self._futures))
+
+    def failed(self) -> BaseException | None:
+        """The failure of a piece that ran, if one failed."""
+        return self._error
+
+    def join(self) -> tuple[list[object], BaseException | None]:
+        """Wait for every piece; their results (of those that ran and answered) and the first failure."""
+        self._pool.shutdown(wait=True)
+        results = [f.result() for f in self._futures if f.exception() is None and f.result() is not None]
+        return results, self._error

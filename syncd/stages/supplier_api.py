@@ -17,8 +17,11 @@ whole supplier (a refused token, flow control, the supplier down) ends a run ear
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,7 +42,7 @@ from syncd.domain import (
     SupplierOrderStatus,
 )
 from syncd.errors import AuthError, RateLimitedError, RejectedError, SyncdError, TransientError
-from syncd.inflight import bounded_calls
+from syncd.inflight import Lane, bounded_calls
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState, may_hold_again
 from syncd.logs import order_fields
 from syncd.protocols import ApiSupplierAdapter, BatchStockSupplier
@@ -66,6 +69,12 @@ FIND_MARGIN = timedelta(minutes=10)  # look-ups start this long before the first
 MAX_TRANSIENT_IN_A_ROW = 3  # the supplier is down: stop this run instead of timing out on every order
 # orders sent to one supplier at once (syncd.inflight): one at a time, an API answering in 0.25 s takes four a second
 IN_FLIGHT = 4
+# While a claim's orders are checked one by one (1688's preview: one call per order and address, 5 a second on
+# its default budget), those checked are handed to the sender in pieces: when the sender is free and the first
+# of them has waited this long. Checks, creates and payments then go on at once, each on its own budget (one
+# after the other, each of the three budgets worked a third of the time); where checks are fast the whole claim
+# is checked within it and goes as one piece, in one transaction for its intents and one for its outcomes.
+HAND_OVER = 1.0  # seconds
 CANCEL_RETRY = timedelta(seconds=30)
 MAX_FAULTS = 5  # unreadable answers in a row before an order not yet at the supplier is held for a person
 MAX_FAULT_WAIT = timedelta(hours=6)
@@ -226,14 +235,85 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter,
     """Place what is pending (and settle what an earlier run left with an unknown outcome), up to
     :data:`PLACE_BATCH` a run in claims of :data:`PLACE_CLAIM` (:func:`in_claims`).
 
-    In three transactions per claim whatever its size: every order that passed its checks gets its intent in one
-    (before any request), the requests follow, and their outcomes are recorded in one, the payments in one more.
+    A claim's orders are checked one by one (receiver, stock) while those checked go to the supplier in pieces on
+    a lane of their own (:data:`HAND_OVER`), and the payments of those placed follow on a third, alive for the
+    whole run: each piece's intents are committed in one transaction before its requests, their outcomes in one
+    after, the payments in one more.
     """
     seen: set[int] = set()  # claimed once this run: what it left is for a later run, not the next claim
-    return in_claims(rt, lambda: _place_claim(rt, supplier_id, adapter, seen), PLACE_CLAIM, PLACE_BATCH, on_more)
+    pays = Lane(f"pay-{supplier_id}")
+    try:
+        return in_claims(rt, lambda: _place_claim(rt, supplier_id, adapter, seen, pays), PLACE_CLAIM, PLACE_BATCH,
+                         on_more)
+    finally:
+        _, err = pays.join()
+        if err is not None:
+            raise err
 
 
-def _place_claim(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, seen: set[int]) -> tuple[int, bool]:
+class _Taken:
+    """What the orders of a claim that passed their stock check will take of each supplier SKU, until the
+    supplier's answers show it.
+
+    Every check counts the stock that orders checked before it are about to use: without this, ten orders for the
+    last five units all pass and five come back refused instead of held for stock (or sent to the fallback). An
+    order's take stops counting for checks asked after its create was answered: the supplier's stock shows it
+    from then on. Checks and creates go on at once (:data:`HAND_OVER`), so the order of events is kept by a tick,
+    not a clock. A check asked while a create was on its way cannot know whether the answer shows it; it counts
+    the take, and when that makes the answer short (:attr:`unsure`) the caller asks again once the creates in
+    flight are answered."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tick = 0
+        self._wants: dict[int, list[tuple[str, int]]] = {}
+        self._handed: dict[int, int] = {}  # handed to the sender, at tick
+        self._placed: dict[int, int] = {}  # create answered, at tick
+        self.unsure = False  # the last answer counted a take whose create was on its way when it was asked
+
+    def _next(self) -> int:
+        self._tick += 1
+        return self._tick
+
+    def now(self) -> int:
+        """The tick of a check about to be asked."""
+        with self._lock:
+            return self._next()
+
+    def add(self, so_id: int, answer: StockAnswer) -> None:
+        with self._lock:
+            self._wants[so_id] = [(ln.supplier_sku, ln.wanted) for ln in answer.lines]
+
+    def handed(self, so_ids: Sequence[int]) -> None:
+        """These orders go to the supplier now."""
+        with self._lock:
+            tick = self._next()
+            self._handed.update((i, tick) for i in so_ids)
+
+    def placed(self, so_id: int) -> None:
+        """This order's create was answered: checks asked from now on see it in the supplier's stock."""
+        with self._lock:
+            self._placed[so_id] = self._next()
+
+    def less(self, answer: StockAnswer, asked: int) -> StockAnswer:
+        """The supplier's answer to a check asked at tick ``asked``, less what orders not in it will take."""
+        taken: dict[str, int] = {}
+        skus = {ln.supplier_sku for ln in answer.lines}
+        unsure = False
+        with self._lock:
+            for so_id, wants in self._wants.items():
+                if self._placed.get(so_id, asked) < asked:
+                    continue  # created before the check was asked: in the supplier's answer already
+                for sku, n in wants:
+                    taken[sku] = taken.get(sku, 0) + n
+                    unsure = unsure or (sku in skus and self._handed.get(so_id, asked) < asked)
+        out = _less_taken(answer, taken)
+        self.unsure = unsure and bool(out.short()) and not answer.short()
+        return out
+
+
+def _place_claim(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, seen: set[int],
+                 pays: Lane) -> tuple[int, bool]:
     now = clock.now()
     # pending (of a routed order, or a reship) or placing; the state as an IN list lets the claim read only the
     # supplier's open rows through ix_supplier_orders_supplier_cancel_state (tests/store/test_query_plans.py)
@@ -248,46 +328,78 @@ def _place_claim(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, see
         return 0, False
     done, transient_in_a_row, through = 0, 0, False
     ready: list[tuple[_Work, SupplierOrderRequest]] = []
+    since = 0.0  # when the first of ``ready`` was checked
     shorts: list[tuple[_Work, StockAnswer]] = []
-    taken: dict[str, int] = {}  # per supplier SKU, what the batch's checked orders will take
+    taken = _Taken()
+    sends = Lane(f"place-{supplier_id}")
+
+    def send(chunk: list[tuple[_Work, SupplierOrderRequest]]) -> int:
+        placed, stop = _send_requests(rt, supplier_id, adapter, chunk, on_placed=taken.placed)
+        if placed and (stop is None or isinstance(stop, RateLimitedError)):  # else: paid at a later status check
+            pays.submit(_pay_placed, rt, supplier_id, adapter, placed)
+        if stop is not None:
+            raise stop  # no further piece of the claim is sent
+        return len(placed)
+
     try:
-        adapter.ensure_token()
-        receivers, unreadable = _receivers(rt, work)
-        checked = _batch_stock(adapter, work)
-        for w in work:
-            if rt.stop.is_set():
-                break
-            if w.order_id in unreadable:
-                _skip_unreadable(rt, supplier_id, w, unreadable[w.order_id])
-                continue
-            try:
-                got = _prepare(rt, supplier_id, adapter, w, receivers.get(w.order_id), taken, checked.get(w.so_id))
-                transient_in_a_row = 0
-            except RateLimitedError as err:
-                _paused(supplier_id, "placing", err)
-                break
-            except TransientError:
-                transient_in_a_row += 1
-                if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
-                    raise  # the supplier is down: what passed its checks is not sent either (nothing recorded)
-                continue
-            except AuthError:
-                raise  # the supplier's token: every order is affected
-            except Exception as err:  # one order's unreadable answer (or our bug on it): the batch goes on
-                if stops_the_batch(err):
-                    raise  # the database itself: nothing else could be recorded either
-                _fault(rt, supplier_id, w, "placing", err)
-                continue
-            if isinstance(got, SupplierOrderRequest):
-                ready.append((w, got))
-            elif isinstance(got, StockAnswer):
-                shorts.append((w, got))
-            else:
-                done += got
-        else:
-            ready_now, ready = ready, []
-            done += _send(rt, supplier_id, adapter, ready_now)
-            through = True
+        try:
+            adapter.ensure_token()
+            checked_at = taken.now()
+            checked = _batch_stock(adapter, work)
+            with closing(_with_receivers(rt, supplier_id, work)) as pairs:
+                for w, receiver in pairs:
+                    if rt.stop.is_set() or sends.failed() is not None:
+                        break
+                    if isinstance(receiver, Exception):
+                        _skip_unreadable(rt, supplier_id, w, receiver)
+                        continue
+                    try:
+                        got = _prepare(rt, supplier_id, adapter, w, receiver, taken, checked.get(w.so_id), checked_at)
+                        if isinstance(got, StockAnswer) and taken.unsure:
+                            # short only by what orders on their way take, which the answer may show already: ask
+                            # again once their creates are answered
+                            sends.wait()
+                            got = _prepare(rt, supplier_id, adapter, w, receiver, taken)
+                        transient_in_a_row = 0
+                    except RateLimitedError as err:
+                        _paused(supplier_id, "placing", err)
+                        break
+                    except TransientError:
+                        transient_in_a_row += 1
+                        if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
+                            raise  # the supplier is down: what passed its checks and is not sent yet is not sent
+                        continue
+                    except AuthError:
+                        raise  # the supplier's token: every order is affected
+                    except Exception as err:  # one order's unreadable answer (or our bug on it): the batch goes on
+                        if stops_the_batch(err):
+                            raise  # the database itself: nothing else could be recorded either
+                        _fault(rt, supplier_id, w, "placing", err)
+                        continue
+                    if isinstance(got, SupplierOrderRequest):
+                        since = since if ready else time.monotonic()
+                        ready.append((w, got))
+                        if not sends.busy() and time.monotonic() - since >= HAND_OVER:
+                            taken.handed([x.so_id for x, _ in ready])
+                            sends.submit(send, ready)
+                            ready = []
+                    elif isinstance(got, StockAnswer):
+                        shorts.append((w, got))
+                    else:
+                        done += got
+                else:
+                    if ready:
+                        taken.handed([x.so_id for x, _ in ready])
+                        sends.submit(send, ready)
+                    through = True
+        finally:
+            sent, stop = sends.join()  # every piece handed over is sent and recorded before the claim is let go
+        done += sum(n for n in sent if isinstance(n, int))
+        if isinstance(stop, RateLimitedError):
+            _paused(supplier_id, "placing", stop)
+            through = False
+        elif stop is not None:
+            raise stop
     finally:
         try:
             _record_shorts(rt, supplier_id, shorts)  # what the stock checks found, however the run ended
@@ -316,22 +428,25 @@ def _paused(supplier_id: str, what: str, err: RateLimitedError) -> None:
     log.info("supplier %s: %s paused by flow control (%s); the rest follows in a later run", supplier_id, what, err)
 
 
-def _receivers(rt: Runtime, work: Sequence[_Work]) -> tuple[dict[int, Receiver | str], dict[int, Exception]]:
-    """Decrypt the receivers shop by shop: a storefront that cannot decrypt now holds up only its own orders.
-    Returns the receivers, and per order id the error of a shop whose decryption failed."""
-    by_shop: dict[str, list[Order]] = defaultdict(list)
-    for o in _orders(rt, {w.order_id for w in work}).values():
-        by_shop[o.shop_id].append(o)
-    receivers: dict[int, Receiver | str] = {}
-    unreadable: dict[int, Exception] = {}
-    for shop_id, orders in by_shop.items():
-        try:
-            receivers.update(rt.receivers.decrypt(rt, orders))
-        except Exception as err:  # reported per order by _skip_unreadable
-            if not isinstance(err, SyncdError):
-                log.error("shop %s: unexpected error decrypting receivers", shop_id, exc_info=err)
-            unreadable.update((o.id, err) for o in orders)
-    return receivers, unreadable
+def _with_receivers(rt: Runtime, supplier_id: str, work: Sequence[_Work]
+                    ) -> Generator[tuple[_Work, Receiver | str | Exception | None], None, None]:
+    """The claim's supplier orders with their receivers, shop by shop as each shop's decryption answers
+    (:meth:`syncd.receivers.ReceiverPool.by_shop`): a shop whose API answers in seconds holds up only its own
+    orders, which come last. An exception stands for the shop's failure to decrypt (reported per order by
+    :func:`_skip_unreadable`); None for an order no longer stored."""
+    of_order: dict[int, list[_Work]] = defaultdict(list)
+    for w in work:
+        of_order[w.order_id].append(w)
+    orders = _orders(rt, set(of_order))
+    for shop_id, shop_orders, got in rt.receivers.by_shop(rt, list(orders.values()), name=f"decrypt-{supplier_id}"):
+        if isinstance(got, Exception) and not isinstance(got, SyncdError):
+            log.error("shop %s: unexpected error decrypting receivers", shop_id, exc_info=got)
+        for o in shop_orders:
+            for w in of_order.pop(o.id):
+                yield w, got if isinstance(got, Exception) else got.get(o.id)
+    for left in of_order.values():
+        for w in left:
+            yield w, None
 
 
 def _skip_unreadable(rt: Runtime, supplier_id: str, w: _Work, err: Exception) -> None:
@@ -361,19 +476,17 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
 
 
 def _prepare(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Work,
-             receiver: Receiver | str | None, taken: dict[str, int] | None = None,
-             checked: StockAnswer | None = None) -> SupplierOrderRequest | StockAnswer | int:
+             receiver: Receiver | str | None, taken: _Taken | None = None,
+             checked: StockAnswer | None = None, checked_at: int = 0) -> SupplierOrderRequest | StockAnswer | int:
     """Everything before the request: after an unknown outcome the look-up by key (1 when found and recorded),
     the receiver (0 when the order is held for it), the stock (the answer when short). The request when it may
     be sent.
 
-    ``checked``: the supplier's answer for this order from the batch's one stock call (:func:`_batch_stock`), used
-    instead of asking again.
+    ``checked``: the supplier's answer for this order from the batch's one stock call (:func:`_batch_stock`), asked
+    at tick ``checked_at`` of ``taken``, used instead of asking again.
 
-    ``taken``: what the orders checked before this one in the same batch will take of each supplier SKU. Every
-    check of a batch is answered before the first order is sent, so each answer still counts the stock the
-    earlier orders are about to use; without this, a batch of ten orders for the last five units passes every
-    check and five orders come back refused instead of held for stock (or sent to the fallback)."""
+    ``taken``: what the orders checked before this one in the same claim will take of each supplier SKU and the
+    supplier's answer does not show yet (:class:`_Taken`)."""
     now = clock.now()
     subject = f"{w.shop_id}/{w.platform_order_id}"
     if w.state == SupplierOrderState.PLACING and w.first_attempt_at is not None:
@@ -400,14 +513,14 @@ def _prepare(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Wor
         return 0
     request = _request(rt, w, receiver)
     if w.first_attempt_at is None:
+        asked = checked_at if checked is not None else taken.now() if taken is not None else 0
         answer = checked if checked is not None else adapter.check_stock(request)
         if answer is not None and taken is not None:
-            answer = _less_taken(answer, taken)
+            answer = taken.less(answer, asked)
         if answer is not None and answer.short():
             return answer  # recorded with the batch's other short answers (_out_of_stock_many)
         if answer is not None and taken is not None:
-            for line in answer.lines:
-                taken[line.supplier_sku] = taken.get(line.supplier_sku, 0) + line.wanted
+            taken.add(w.so_id, answer)
     return request
 
 
@@ -433,14 +546,30 @@ class _Sent:
 
 def _send(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter,
           ready: Sequence[tuple[_Work, SupplierOrderRequest]]) -> int:
+    """Send a batch of requests (:func:`_send_requests`) and pay what was placed; returns how many were placed."""
+    placed, stop = _send_requests(rt, supplier_id, adapter, ready)
+    if isinstance(stop, RateLimitedError):
+        _paused(supplier_id, "placing", stop)
+    elif stop is not None:
+        raise stop
+    return _pay_placed(rt, supplier_id, adapter, placed)
+
+
+def _send_requests(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter,
+                   ready: Sequence[tuple[_Work, SupplierOrderRequest]],
+                   on_placed: Callable[[int], None] = lambda so_id: None,
+                   ) -> tuple[list[tuple[_Work, PlacedOrder]], SyncdError | None]:
     """Send a batch of requests, up to ``IN_FLIGHT`` at once: every intent committed in one transaction before the
     first request (only for rows whose claim still holds), every outcome recorded in one after the last. A crash in
     between leaves the intents ``placing`` with ``first_attempt_at``: each is looked up by its key before it is
     ever sent again.
     The requests stop where the claims could lapse (half of ``claim_seconds`` after the intents: another replica
-    may then take a row), and those not sent go back to waiting as they were."""
+    may then take a row), and those not sent go back to waiting as they were. Returns the orders placed, and what
+    stopped the requests where it concerns the whole supplier (flow control, a refused token, the supplier down).
+    ``on_placed`` hears of each supplier order created as soon as its answer is in.
+    """
     if not ready:
-        return 0
+        return [], None
     claim = timedelta(seconds=rt.config.global_.claim_seconds)
     now = clock.now()
     with rt.db.begin() as s:  # the intents, committed before any call, only while the claims are still ours
@@ -465,7 +594,7 @@ def _send(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter,
     deadline = now + claim / 2
     todo = [(w, request) for w, request in ready if w.so_id in ours]
     results: list[_Sent] = []
-    stop: Exception | None = None
+    stop: SyncdError | None = None
     transient_in_a_row = 0
 
     def place(item: tuple[_Work, SupplierOrderRequest]) -> _Sent:
@@ -482,6 +611,7 @@ def _send(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter,
         sent.add(i)
         results.append(r)
         if r.error is None:
+            on_placed(r.w.so_id)
             transient_in_a_row = 0
         elif isinstance(r.error, RateLimitedError | AuthError):
             stop = stop or r.error
@@ -494,11 +624,7 @@ def _send(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter,
     for r in results:  # an unreadable answer (or our bug on it) counts against its order: backoff, then a hold
         if r.error is not None and not isinstance(r.error, TransientError | AuthError | RejectedError):
             _fault(rt, supplier_id, r.w, "placing", r.error)
-    if isinstance(stop, RateLimitedError):
-        _paused(supplier_id, "placing", stop)
-    elif stop is not None:
-        raise stop
-    return _pay_placed(rt, supplier_id, adapter, [(r.w, r.placed) for r in results if r.placed is not None])
+    return [(r.w, r.placed) for r in results if r.placed is not None], stop
 
 
 def _record_sent(rt: Runtime, supplier_id: str, results: Sequence[_Sent]) -> None:

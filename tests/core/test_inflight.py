@@ -1,4 +1,5 @@
-"""syncd.inflight.bounded_calls: a few calls at once, results as they finish, no new call once halted."""
+"""syncd.inflight: bounded_calls (a few calls at once, results as they finish, no new call once halted) and Lane
+(pieces of work in order beside the caller)."""
 
 from __future__ import annotations
 
@@ -97,3 +98,50 @@ def test_bounded_calls_given_fast_answers_before_calls_one_at_a_time_and_given_s
     threads.clear()
     list(bounded_calls([fast] * 3, call, limit=3, halt=lambda: False, name="other"))  # each name its own pace
     assert threading.get_ident() not in threads
+
+
+def test_lane_runs_pieces_in_order_beside_the_caller_and_skips_those_after_a_failure():
+    from syncd.inflight import Lane
+
+    ran: list[int] = []
+    gate = threading.Event()
+    lane = Lane("test-lane")
+
+    def piece(n: int) -> int:
+        if n == 0:
+            assert gate.wait(20)  # the caller goes on while the lane waits: it runs beside it
+        if n == 2:
+            raise ValueError("piece 2")
+        ran.append(n)
+        return n * 10
+
+    for n in range(5):
+        lane.submit(piece, n)
+    assert lane.busy() and lane.failed() is None
+    gate.set()
+    lane.wait()
+    assert ran == [0, 1] and isinstance(lane.failed(), ValueError)
+    results, error = lane.join()
+    assert results == [0, 10] and isinstance(error, ValueError) and not lane.busy()
+
+
+def test_lane_hands_the_cpu_of_its_pieces_to_the_callers_sink():
+    from syncd.inflight import Lane
+
+    spent: list[float] = []
+    token = CPU_SINK.set(spent.append)
+    try:
+        lane = Lane("test-lane")
+    finally:
+        CPU_SINK.reset(token)
+
+    def busy() -> int:
+        end = time.thread_time() + 0.02  # CPU, not a sleep
+        n = 0
+        while time.thread_time() < end:
+            n += 1
+        return n
+
+    lane.submit(busy)
+    lane.join()
+    assert len(spent) == 1 and spent[0] >= 0.02

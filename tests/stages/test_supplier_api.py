@@ -70,6 +70,7 @@ class FakeApiSupplier:
     # as when the answer to an accepted call comes back garbled)
     garble: dict[tuple[str, str], list[Exception]] = field(default_factory=dict)
     before_place: Callable[[SupplierOrderRequest], None] = lambda request: None  # outside the lock
+    after_place: Callable[[SupplierOrderRequest], None] = lambda request: None  # created; before it answers
     before_status: Callable[[str], None] = lambda supplier_ref: None  # outside the lock
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -94,7 +95,9 @@ class FakeApiSupplier:
     def place(self, request: SupplierOrderRequest) -> PlacedOrder:
         self.before_place(request)
         with self.lock:  # the stage sends a few orders at once (sa.IN_FLIGHT)
-            return self._place(request)
+            placed = self._place(request)
+        self.after_place(request)
+        return placed
 
     def _place(self, request: SupplierOrderRequest) -> PlacedOrder:
         self.requests.append(request)
@@ -103,6 +106,12 @@ class FakeApiSupplier:
             raise TransientError("fakeapi createOrder: timed out", code="timeout")
         if self.reject:
             raise RejectedError(self.reject)
+        # a supplier's stock goes down as its orders are created, and it refuses what it cannot supply
+        if any(self.stock.get(ln.supplier_sku, ln.quantity) < ln.quantity for ln in request.lines):
+            raise RejectedError("fakeapi createOrder: 库存不足")
+        for ln in request.lines:
+            if ln.supplier_sku in self.stock:
+                self.stock[ln.supplier_sku] -= ln.quantity
         ref = f"R{self.created() + 1:04d}"
         self.orders.setdefault(request.idempotency_key, []).append(ref)
         self.phase[ref] = SupplierOrderPhase.UNPAID if self.unpaid else SupplierOrderPhase.ACCEPTED
@@ -916,6 +925,64 @@ def test_place_given_a_batch_wanting_more_than_the_stock_holds_the_rest_instead_
     states = sorted((o.state, o.hold_reason) for o in (_order(db, pid) for pid in ("5101", "5102", "5103")))
     assert states == [("held", "out_of_stock"), ("placed", None), ("placed", None)]
     assert fake.created() == 2
+
+
+def test_taken_counts_an_order_until_its_create_is_answered_and_knows_when_an_answer_may_show_one_on_its_way():
+    """The stock orders of a claim will take: subtracted from every check asked before their create was answered;
+    an answer made short only by an order on its way is 'unsure' (the supplier may show it already)."""
+    taken = sa._Taken()
+    want = StockAnswer([StockLine("S", 1, 2)])
+    first, second = taken.now(), taken.now()
+    taken.add(1, want)  # order 1 passed its check; order 2 too
+    taken.add(2, want)
+    assert taken.less(want, taken.now()).lines[0].available == 0 and not taken.unsure  # neither sent yet
+    taken.handed([1])
+    on_its_way = taken.now()
+    assert taken.less(want, on_its_way).lines[0].available == 0 and taken.unsure  # 1 may be in the answer
+    taken.placed(1)
+    after = taken.now()
+    assert taken.less(want, after).lines[0].available == 1 and not taken.unsure  # 1 is in the answer now
+    assert taken.less(want, first).lines[0].available == 0  # an answer asked before: 1 is not in it
+    assert taken.less(StockAnswer([StockLine("T", 1, 1)]), second).lines[0].available == 1  # another SKU
+    assert taken.less(StockAnswer([StockLine("S", 1, 0)]), on_its_way).short() and not taken.unsure  # short anyway
+
+
+def test_place_given_checks_slower_than_the_hand_over_sends_checked_orders_while_the_rest_are_checked_and_places_exactly_the_stock(  # noqa: E501
+        hs, db, monkeypatch):
+    """1688 checks each order with a preview call (5 a second): the orders checked go to the supplier while the next
+    are checked. A check answered while an earlier order's create was on its way may or may not show it: when
+    counting it makes the answer short, the check is asked again once the create is answered — the last units go
+    to orders, none is held for stock the supplier has, none is refused."""
+    h, fake = hs
+    monkeypatch.setattr(sa, "HAND_OVER", 0.0)  # every order checked goes to the sender as soon as it is free
+    fake.stock = {"610001:aa": 2}
+    created_first = threading.Event()
+    second_checked = threading.Event()
+    seen: dict[str, bool] = {}
+
+    def after_place(request: SupplierOrderRequest) -> None:
+        if request.platform_order_id == "5401":
+            created_first.set()  # 5401 is created at the supplier (its stock shows it), its answer not yet in
+            seen["answered after the next check"] = second_checked.wait(20)
+
+    check = fake.check_stock
+
+    def check_stock(request: SupplierOrderRequest) -> StockAnswer | None:
+        if request.platform_order_id == "5402" and "overlap" not in seen:
+            seen["overlap"] = created_first.wait(20)  # asked while 5401's create is out: both at once
+            try:
+                return check(request)
+            finally:
+                second_checked.set()
+        return check(request)
+
+    fake.after_place, fake.check_stock = after_place, check_stock  # type: ignore[method-assign]
+    _route(h, ("5401", ("SKU-X",)), ("5402", ("SKU-X",)), ("5403", ("SKU-X",)))
+    h.stage("forward")
+    assert seen == {"overlap": True, "answered after the next check": True}
+    states = {pid: (_order(db, pid).state, _order(db, pid).hold_reason) for pid in ("5401", "5402", "5403")}
+    assert states == {"5401": ("placed", None), "5402": ("placed", None), "5403": ("held", "out_of_stock")}
+    assert fake.created() == 2 and fake.stock == {"610001:aa": 0}
 
 
 @dataclass
