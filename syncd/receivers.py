@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from syncd import clock, details
 from syncd.domain import Receiver, ReceiverRef
+from syncd.inflight import bounded_calls
 from syncd.lifecycle import OrderState
 from syncd.store.models import Order
 
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 
 KEPT_FOR = timedelta(minutes=5)  # a supplier's next run comes within seconds to minutes
 MAX_KEPT = 5000
+# shops decrypted at once for one batch of orders where their answers are slow (syncd.inflight): a shop whose API
+# takes seconds then holds up only its own orders
+SHOPS_IN_FLIGHT = 4
 FILL_SCAN = 2000  # routed orders looked through for a call's filling (newest first): a backlog's worth
 
 Key = tuple[str, str, str]  # (shop, platform order id, its receiver's ciphertexts)
@@ -58,6 +62,31 @@ class ReceiverPool:
         self._kept: OrderedDict[Key, tuple[Receiver, datetime]] = OrderedDict()
         self._lock = threading.Lock()
         self._shops: dict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    def by_shop(self, rt: Runtime, orders: Sequence[Order], *, name: str
+                ) -> Iterator[tuple[str, list[Order], dict[int, Receiver | str] | Exception]]:
+        """The receivers of ``orders`` shop by shop, each shop as soon as its decryption answers (or what it failed
+        with, for the caller to report on that shop's orders: a storefront that cannot decrypt now holds up only
+        its own orders). Where the shops' answers are slow, up to :data:`SHOPS_IN_FLIGHT` shops are asked at once
+        (:func:`syncd.inflight.bounded_calls`, under ``name``), so one shop answering in seconds delays no other
+        shop's orders. A fault of the database or the machine is raised."""
+        from syncd.stages.runner import stops_the_batch
+
+        shops: dict[str, list[Order]] = defaultdict(list)
+        for o in orders:
+            shops[o.shop_id].append(o)
+        ids = list(shops)
+
+        def one(shop_id: str) -> dict[int, Receiver | str] | Exception:
+            try:
+                return self.decrypt(rt, shops[shop_id])
+            except Exception as err:  # noqa: BLE001 - handed to the caller with the shop's orders
+                return err
+
+        for i, got in bounded_calls(ids, one, limit=SHOPS_IN_FLIGHT, halt=lambda: False, name=name):
+            if isinstance(got, Exception) and stops_the_batch(got):
+                raise got
+            yield ids[i], shops[ids[i]], got
 
     def decrypt(self, rt: Runtime, orders: Sequence[Order]) -> dict[int, Receiver | str]:
         """Per order id: the decrypted receiver, or why there is none. A shop's failure to decrypt raises."""

@@ -14,7 +14,6 @@ cannot be written again after a crash keeps its own orders and no longer keeps n
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,27 +43,23 @@ MAX_FAULT_WAIT = timedelta(hours=6)
 
 def _receivers(rt: Runtime, supplier_id: str, orders: Sequence[Order]
                ) -> tuple[dict[int, Receiver | str], dict[int, Exception]]:
-    """Decrypt shop by shop: a storefront that cannot decrypt now holds up only its own orders. Returns the
-    receivers, and per order id the error of a shop whose decryption failed."""
-    by_shop: dict[str, list[Order]] = defaultdict(list)
-    for o in orders:
-        by_shop[o.shop_id].append(o)
+    """Decrypt shop by shop (:meth:`syncd.receivers.ReceiverPool.by_shop`): a storefront that cannot decrypt now
+    holds up only its own orders. Returns the receivers, and per order id the error of a shop whose decryption
+    failed."""
     receivers: dict[int, Receiver | str] = {}
     unreadable: dict[int, Exception] = {}
-    for shop_id, shop_orders in by_shop.items():
-        try:
-            receivers.update(rt.receivers.decrypt(rt, shop_orders))
-        except Exception as err:
-            if stops_the_batch(err):
-                raise  # the database itself: nothing else could be recorded either
-            if isinstance(err, SyncdError):
-                log.warning("supplier %s: shop %s could not decrypt the receivers of %d orders (%s); they wait, "
-                            "the other shops' orders are exported", supplier_id, shop_id, len(shop_orders), err)
-            else:
-                log.error("supplier %s: shop %s: unexpected error decrypting the receivers of %d orders; they are "
-                          "set aside, the other shops' orders are exported", supplier_id, shop_id,
-                          len(shop_orders), exc_info=err)
-            unreadable.update((o.id, err) for o in shop_orders)
+    for shop_id, shop_orders, got in rt.receivers.by_shop(rt, orders, name=f"decrypt-{supplier_id}"):
+        if not isinstance(got, Exception):
+            receivers.update(got)
+            continue
+        if isinstance(got, SyncdError):
+            log.warning("supplier %s: shop %s could not decrypt the receivers of %d orders (%s); they wait, "
+                        "the other shops' orders are exported", supplier_id, shop_id, len(shop_orders), got)
+        else:
+            log.error("supplier %s: shop %s: unexpected error decrypting the receivers of %d orders; they are "
+                      "set aside, the other shops' orders are exported", supplier_id, shop_id,
+                      len(shop_orders), exc_info=got)
+        unreadable.update((o.id, got) for o in shop_orders)
     return receivers, unreadable
 
 

@@ -124,3 +124,33 @@ def test_decrypt_fills_the_call_from_older_routed_orders_when_the_newest_are_kep
     h.rt.receivers.decrypt(h.rt, _orders(db, "701"))
 
     assert calls == [[*pids[3:], "703"], ["701", "702"]]
+
+
+def test_by_shop_given_one_shop_answering_slowly_hands_over_the_other_shops_orders_first(
+        db: Database, tmp_path: Path) -> None:
+    """A supplier's batch of orders from several shops: each shop's receivers come as its decryption answers, the
+    slow shop's calls going on beside the others' — a shop whose API takes seconds holds up only its own orders."""
+    import threading
+
+    h, _ = _routed(db, tmp_path, ["401", "402", "403"])
+    with db.begin() as s:
+        first = s.scalars(select(Order).where(Order.platform_order_id == "401")).one()
+        shop = first.shop_id
+        first.shop_id = "slow-shop"
+    answered = threading.Event()
+    real = h.shop
+
+    class SlowShop:
+        decrypt_orders_per_call = 1
+
+        def decrypt(self, refs: Sequence[tuple[str, ReceiverRef]]) -> dict[str, Receiver | str]:
+            assert answered.wait(10), "the other shop's receivers were not handed over while this one was out"
+            return real.decrypt(refs)
+
+    h.rt.storefronts["slow-shop"] = SlowShop()  # type: ignore[assignment]
+    got = []
+    for shop_id, orders, answer in h.rt.receivers.by_shop(h.rt, _orders(db, "401", "402", "403"),
+                                                          name="decrypt-test-slow"):
+        got.append((shop_id, sorted(o.platform_order_id for o in orders), isinstance(answer, dict)))
+        answered.set()  # the slow shop answers once another shop's orders were handed over
+    assert got == [(shop, ["402", "403"], True), ("slow-shop", ["401"], True)]
