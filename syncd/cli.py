@@ -115,11 +115,14 @@ def _runtime(args: argparse.Namespace, db: Database | None = None) -> Iterator[R
 
     settings = _settings(args)
     config = _config(settings)
+    own = db is None  # a database this command opened is closed with it
     rt = build_runtime(settings, config, db or _db(settings))
     try:
         yield rt
     finally:
         rt.close()
+        if own:
+            rt.db.dispose()
 
 
 def _refused(err: SyncdError) -> int:
@@ -169,6 +172,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         logging.shutdown()
         os._exit(0)  # a stage thread is stuck in a network call; the database is consistent, so leave now
     rt.close()
+    db.dispose()
     lock.release()
     return 0
 
@@ -185,6 +189,7 @@ def cmd_once(args: argparse.Namespace) -> int:
         reports = run_once(rt)
     finally:
         rt.close()
+        db.dispose()  # every connection closed: SQLite folds its write-ahead log into the file and removes it
         lock.release()
     return _reports(reports)
 
