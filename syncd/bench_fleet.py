@@ -22,6 +22,7 @@ import resource
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,8 @@ def run_fleet(shops: int = 50, orders: int = 10_000, *, slow: bool = False, fail
             t0 = time.monotonic()
             began = time.time()  # every shop's first pull is due now
             starts: dict[str, set[float]] = {sid: set() for sid, _p, _k in layout}
-            waiting: list[tuple[float, dict[tuple[str, str], float]]] = []  # (monotonic time, work waiting)
+            # (monotonic time, work waiting, the daemon's CPU seconds so far)
+            waiting: list[tuple[float, dict[tuple[str, str], float], float]] = []
             first_runs: dict[str, tuple[float, float]] = {}  # shop → (start, seconds) of its first pull
             cpu0 = _cpu()
             last = [0.0]
@@ -145,9 +147,9 @@ def run_fleet(shops: int = 50, orders: int = 10_000, *, slow: bool = False, fail
                 sample_backlog()
 
             def sample_backlog() -> None:
-                at = time.monotonic()
+                at, spent = time.monotonic(), _cpu()
                 with db.read() as s:
-                    waiting.append((at, read_backlog(s, clock.now())))
+                    waiting.append((at, read_backlog(s, clock.now()), spent))
 
             def done() -> bool:
                 if time.monotonic() - t0 > time_limit:
@@ -267,12 +269,17 @@ def read_backlog(s: Any, now: Any) -> dict[tuple[str, str], float]:
 
 
 def waiting_use(calls: dict[str, tuple[float, list[float]]],
-                samples: list[tuple[float, dict[tuple[str, str], float]]]) -> dict[str, dict[str, Any]]:
+                samples: Sequence[tuple[Any, ...]]) -> dict[str, dict[str, Any]]:
     """Per rate budget of an API that stored work drives (``system:scope:api``; a platform's ship APIs together as
     ``system:scope:ship``): over the seconds when the work waiting on it needed at least a full budget's worth
     of calls (between two ``samples`` of the backlog), the calls it made and that as a share of what the budget
     allowed — 1.0 means the budget, not the daemon, held the work up. Budgets whose work waited less than
-    MIN_WAITING_SECONDS in all are left out."""
+    MIN_WAITING_SECONDS in all are left out. Where the samples carry the daemon's CPU seconds so far (a third
+    field), also the daemon's CPU over those seconds as a share of one core (``daemon_cpu``): near 1, the one
+    Python process, not the budget nor the waits, was what held the calls back (the GIL lets it compute on one
+    core at a time)."""
+    points: list[tuple[float, dict[tuple[str, str], float], float | None]] = [
+        (x[0], x[1], x[2] if len(x) > 2 else None) for x in samples]
     groups: dict[tuple[str, str, str], list[tuple[str, float, list[float]]]] = {}
     for key, (rate, times) in sorted(calls.items()):
         system, scope, api = [*key.split(":", 2), "", ""][:3]
@@ -287,15 +294,18 @@ def waiting_use(calls: dict[str, tuple[float, list[float]]],
         times = sorted(t for _k, _r, ts in members for t in ts)
         seconds = 0.0
         made = 0
-        for (t0, w0), (t1, _w1) in itertools.pairwise(samples):
+        cpu: float | None = 0.0
+        for (t0, w0, c0), (t1, _w1, c1) in itertools.pairwise(points):
             span = t1 - t0
             if span <= 0 or w0.get((kind, scope), 0.0) < rate * span:
                 continue
             seconds += span
             made += bisect.bisect_left(times, t1) - bisect.bisect_left(times, t0)
+            cpu = None if cpu is None or c0 is None or c1 is None else cpu + c1 - c0
         if seconds >= MIN_WAITING_SECONDS:
             out[f"{system}:{scope}:{name}"] = {"waiting_seconds": round(seconds, 1), "calls": made,
-                                               "budget_per_s": rate, "share": round(made / (rate * seconds), 3)}
+                                               "budget_per_s": rate, "share": round(made / (rate * seconds), 3),
+                                               **({} if cpu is None else {"daemon_cpu": round(cpu / seconds, 2)})}
     return out
 
 

@@ -108,6 +108,19 @@ def test_use_while_waiting_counts_a_platforms_ship_apis_together_against_the_mos
     assert use == {"douyin:d:ship": {"waiting_seconds": 10.0, "calls": 200, "budget_per_s": 20.0, "share": 1.0}}
 
 
+def test_use_while_waiting_tells_the_daemons_cpu_over_the_seconds_the_work_waited() -> None:
+    from syncd.bench_fleet import waiting_use
+
+    # parcels waited from 0 to 12 s; the daemon computed 0.9 s a second then, 0.1 after
+    samples = [(float(t), {("ship", "a"): 200.0 if t < 12 else 0.0}, 0.9 * min(t, 12) + 0.1 * max(t - 12, 0))
+               for t in range(0, 21)]
+    use = waiting_use({"taobao:a:taobao.logistics.offline.send": (10.0, [i / 10 for i in range(120)])}, samples)
+    assert use["taobao:a:ship"]["daemon_cpu"] == 0.9 and use["taobao:a:ship"]["share"] == 1.0
+    # samples without the CPU: nothing told of it
+    assert "daemon_cpu" not in waiting_use({"taobao:a:taobao.logistics.offline.send": (10.0, [])},
+                                           [(t, w) for t, w, _ in samples])["taobao:a:ship"]
+
+
 def test_backlog_reads_parcels_due_and_supplier_orders_unsent(db) -> None:
     from sqlalchemy import update
 
