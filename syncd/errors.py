@@ -85,6 +85,12 @@ class RejectedError(SyncdError):
         super().__init__(message)
 
 
+class OutOfStockError(RejectedError):
+    """A supplier refused to create an order for want of stock (1688's 500_006 库存不足, a webhook supplier's 422
+    ``out_of_stock``): nothing was created, and the order stands as after a short stock check — its lines go to
+    the route's fallback supplier, else it is held out of stock and checked again until the goods are back."""
+
+
 class NotFoundError(RejectedError):
     """What an operator named (an order, an alert, a batch, a shop, a channel) does not exist."""
 

@@ -40,7 +40,7 @@ from syncd.domain import (
     SupplierOrderStatus,
     TrackResult,
 )
-from syncd.errors import ProtocolError, RejectedError, TransientError
+from syncd.errors import OutOfStockError, ProtocolError, RejectedError, TransientError
 from syncd.registry import AdapterContext
 from syncd.stockmodel import StockReadResult, SupplierStock
 
@@ -111,6 +111,13 @@ class AlibabaAdapter:
             "message": m.message_for(self._config, request)}
         try:
             answer = self._client.call(CREATE, params, retried=False, hide=m.sensitive(request.receiver))
+        except OutOfStockError:
+            raise
+        except RejectedError as err:
+            words = f"{err.code or ''} {err.platform_message or ''}".lower()
+            if any(w in words for w in _STOCK_WORDS):  # 500_006 库存不足, 500_005 起批量: nothing was created
+                raise OutOfStockError(str(err), code=err.code, platform_message=err.platform_message) from err
+            raise
         except TransientError as err:
             raise type(err)(f"{err}; the order may exist at 1688: look it up by outOrderId "
                             f"{request.idempotency_key} before sending again", retry_after=err.retry_after,

@@ -10,9 +10,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from syncd.errors import AuthError, FatalError, ProtocolError, RejectedError, SyncdError
+from syncd.errors import AuthError, FatalError, OutOfStockError, ProtocolError, RejectedError, SyncdError
 
 NOT_FOUND_CODE = "not_found"
+OUT_OF_STOCK = "out_of_stock"  # a 422 on create: the supplier has not the goods (nothing was created)
 
 
 class Action(enum.Enum):
@@ -84,6 +85,7 @@ def error_for(what: str, status: int, code: str | None, message: str) -> SyncdEr
         case Action.CONFLICT:
             return RejectedError(text + hint, code=code or "idempotency_conflict", platform_message=message or None)
         case Action.REJECT:
-            return RejectedError(text + hint, code=code or str(status), platform_message=message or None)
+            refusal = OutOfStockError if code == OUT_OF_STOCK else RejectedError
+            return refusal(text + hint, code=code or str(status), platform_message=message or None)
         case Action.PROTOCOL:
             return ProtocolError(text + hint)

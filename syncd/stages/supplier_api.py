@@ -22,7 +22,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,7 +41,7 @@ from syncd.domain import (
     SupplierOrderRequest,
     SupplierOrderStatus,
 )
-from syncd.errors import AuthError, RateLimitedError, RejectedError, SyncdError, TransientError
+from syncd.errors import AuthError, OutOfStockError, RateLimitedError, RejectedError, SyncdError, TransientError
 from syncd.inflight import Lane, bounded_calls
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState, may_hold_again
 from syncd.logs import order_fields
@@ -620,20 +620,23 @@ def _send_requests(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter,
             if transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
                 stop = stop or r.error
     results += [_Sent(w, sent=False) for i, (w, _) in enumerate(todo) if i not in sent]
-    _record_sent(rt, supplier_id, results)
+    _record_shorts(rt, supplier_id, _record_sent(rt, supplier_id, results))  # refused for want of stock
     for r in results:  # an unreadable answer (or our bug on it) counts against its order: backoff, then a hold
         if r.error is not None and not isinstance(r.error, TransientError | AuthError | RejectedError):
             _fault(rt, supplier_id, r.w, "placing", r.error)
     return [(r.w, r.placed) for r in results if r.placed is not None], stop
 
 
-def _record_sent(rt: Runtime, supplier_id: str, results: Sequence[_Sent]) -> None:
-    """The outcomes of one batch of requests, in one transaction."""
+def _record_sent(rt: Runtime, supplier_id: str, results: Sequence[_Sent]) -> list[tuple[_Work, StockAnswer]]:
+    """The outcomes of one batch of requests, in one transaction. Returns the orders the supplier refused for want
+    of stock, as short stock answers (still claimed, waiting again: :func:`_record_shorts` sends their lines to
+    the fallback or holds them out of stock, as after a short check)."""
     if not results:
-        return
+        return []
     now = clock.now()
     placed: list[dict[str, Any]] = []
     unknown: list[dict[str, Any]] = []
+    shorts: list[tuple[_Work, StockAnswer]] = []
     audits = Audits(rt)
     with rt.db.begin() as s:
         unsent = [r.w.so_id for r in results if not r.sent and r.w.first_attempt_at is None]
@@ -653,6 +656,13 @@ def _record_sent(rt: Runtime, supplier_id: str, results: Sequence[_Sent]) -> Non
                 audits.add(supplier_id, "place_order", trail, key=w.key, outcome="ok",
                       detail=f"supplier order {r.placed.supplier_ref}"
                       + ("" if r.placed.paid else "; awaiting payment"))
+            elif isinstance(r.error, OutOfStockError):  # a clear no for want of stock: nothing was created
+                s.execute(update(SupplierOrder).where(SupplierOrder.id == w.so_id).values(
+                    state=SupplierOrderState.PENDING, updated_at=now, last_error=str(r.error)[:500]))
+                audits.add(supplier_id, "place_order", trail, key=w.key, outcome="failed", detail=str(r.error))
+                shorts.append((replace(w, state=SupplierOrderState.PENDING), StockAnswer(
+                    [StockLine(ln["supplier_sku"], int(ln["quantity"]), 0) for ln in w.lines],
+                    detail=f"refused when ordered: {r.error.platform_message or r.error}")))
             elif isinstance(r.error, RejectedError):  # a clear no: nothing was created
                 _release(s, w.so_id, state=SupplierOrderState.PENDING, last_error=str(r.error)[:500])
                 audits.add(supplier_id, "place_order", trail, key=w.key, outcome="failed", detail=str(r.error))
@@ -676,6 +686,7 @@ def _record_sent(rt: Runtime, supplier_id: str, results: Sequence[_Sent]) -> Non
                 s.execute(update(SupplierOrder), rows)
         audits.write(s)
         _mark_orders_placed(s, sorted({r.w.order_id for r in results if r.placed is not None}), now)
+    return shorts
 
 
 def _record_placed(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Work, placed: PlacedOrder,

@@ -34,7 +34,7 @@ from syncd.domain import (
     SupplierParcel,
     TrackResult,
 )
-from syncd.errors import ProtocolError, RateLimitedError, RejectedError, TransientError
+from syncd.errors import OutOfStockError, ProtocolError, RateLimitedError, RejectedError, TransientError
 from syncd.operations import reship
 from syncd.stages import supplier_api as sa
 from syncd.stages.supplier_api import apply_status
@@ -64,6 +64,7 @@ class FakeApiSupplier:
     paid: set[str] = field(default_factory=set)
     flow_control: bool = False  # every call refused with a ban (like 1688's gw.QosAppFrequencyLimit)
     stock_checks: int = 0
+    blind_checks: bool = False  # checks answer without figures (the create may still refuse for want of stock)
     status_calls: int = 0
     traces: int = 0
     # (method, idempotency key) → errors raised by its next calls (place and cancel: after the work was done,
@@ -87,7 +88,7 @@ class FakeApiSupplier:
         if self.flow_control:
             raise RateLimitedError("fakeapi preview: flow control", retry_after=10)
         self._garbled("check_stock", request.idempotency_key)
-        if not self.stock:
+        if not self.stock or self.blind_checks:
             return None
         return StockAnswer([StockLine(ln.supplier_sku, ln.quantity, self.stock.get(ln.supplier_sku))
                             for ln in request.lines])
@@ -108,7 +109,7 @@ class FakeApiSupplier:
             raise RejectedError(self.reject)
         # a supplier's stock goes down as its orders are created, and it refuses what it cannot supply
         if any(self.stock.get(ln.supplier_sku, ln.quantity) < ln.quantity for ln in request.lines):
-            raise RejectedError("fakeapi createOrder: 库存不足")
+            raise OutOfStockError("fakeapi createOrder: 500_006 库存不足", code="500_006", platform_message="库存不足")
         for ln in request.lines:
             if ln.supplier_sku in self.stock:
                 self.stock[ln.supplier_sku] -= ln.quantity
@@ -983,6 +984,36 @@ def test_place_given_checks_slower_than_the_hand_over_sends_checked_orders_while
     states = {pid: (_order(db, pid).state, _order(db, pid).hold_reason) for pid in ("5401", "5402", "5403")}
     assert states == {"5401": ("placed", None), "5402": ("placed", None), "5403": ("held", "out_of_stock")}
     assert fake.created() == 2 and fake.stock == {"610001:aa": 0}
+
+
+@pytest.mark.parametrize("fallback", [False, True])
+def test_place_given_the_supplier_refusing_an_order_for_want_of_stock_holds_it_out_of_stock_or_falls_back(
+        db, tmp_path, fallback):
+    """1688's preview says only whether an order alone can be supplied: two orders for the last unit both pass, and
+    the second create is refused (500_006 库存不足). Nothing was created: the order stands as after a short check —
+    held out of stock and checked again (not 'supplier rejected', which waits for a person), or its line goes to
+    the route's fallback supplier."""
+    route = Route(sku="SKU-X", supplier=API, supplier_sku="610001:aa",
+                  **({"fallback_supplier": "beta", "fallback_sku": "B-X"} if fallback else {}))
+    h, fake = _build(db, tmp_path, {"SKU-X": route})
+    fake.stock, fake.blind_checks = {"610001:aa": 1}, True
+    _route(h, ("5501", ("SKU-X",)), ("5502", ("SKU-X",)))
+    h.stage("forward")
+    assert fake.created() == 1 and len(fake.requests) == 2
+    first, second = _order(db, "5501"), _order(db, "5502")
+    assert first.state == "placed"
+    sos = {so.order_id: so for so in _sos(db) if so.supplier_id == API}
+    assert sos[second.id].claimed_by is None
+    if fallback:  # its line left for the fallback: the API supplier's order stands cancelled, nothing created
+        assert sos[second.id].state == "cancelled"
+        h.stage("forward")
+        assert [r["订单号"] for r in h.exported_rows("beta")] == ["5502"]
+        assert _order(db, "5502").state == "placed" and _order(db, "5502").hold_reason is None
+    else:
+        assert (second.state, second.hold_reason) == ("held", "out_of_stock")
+        with db.read() as s:
+            hold = s.scalars(select(Hold).where(Hold.order_id == second.id)).one()
+        assert hold.auto and "库存不足" in hold.detail
 
 
 @dataclass

@@ -13,7 +13,7 @@ from syncd.adapters.alibaba.adapter import AlibabaAdapter
 from syncd.adapters.alibaba.client import CREATE, ORDER_DETAIL, ORDER_LIST, PREVIEW, PROTOCOL_PAY
 from syncd.adapters.alibaba.config import AlibabaSupplierConfig
 from syncd.domain import PlacedOrder, StockLine, SupplierLine
-from syncd.errors import ProtocolError, RejectedError, TransientError
+from syncd.errors import OutOfStockError, ProtocolError, RejectedError, TransientError
 from syncd.registry import AdapterContext
 from tests.adapters.alibaba.conftest import HOOK, MUG, NOW, ORDER, fixture, form, make_config, request, route
 
@@ -101,15 +101,19 @@ def test_place_sends_the_key_flow_channel_address_cargo_and_message(
         "areaText": "西湖区", "townText": "文新街道", "address": "文一西路 100 号 3 幢 501 室"}
 
 
-def test_place_given_a_refusal_raises_rejected_with_code_and_message(adapter: AlibabaAdapter,
-                                                                     api: respx.MockRouter) -> None:
+@pytest.mark.parametrize(("code", "message", "for_stock"), [("500_006", "库存不足", True),
+                                                           ("500_005", "起批量不满足，最少2件", True),
+                                                           ("500_003", "收货地址不支持", False)])
+def test_place_given_a_refusal_raises_rejected_with_code_and_message_and_says_when_it_is_for_want_of_stock(
+        adapter: AlibabaAdapter, api: respx.MockRouter, code: str, message: str, for_stock: bool) -> None:
     r = route(api, CREATE).mock(return_value=httpx.Response(200, json={
-        "success": False, "code": "500_006", "message": "库存不足"}))
+        "success": False, "code": code, "message": message}))
 
     with pytest.raises(RejectedError) as err:
         adapter.place(request())
 
-    assert (err.value.code, err.value.platform_message) == ("500_006", "库存不足")
+    assert (err.value.code, err.value.platform_message) == (code, message)
+    assert isinstance(err.value, OutOfStockError) is for_stock  # the core then holds it out of stock or falls back
     assert r.call_count == 1
 
 

@@ -8,7 +8,7 @@ import respx
 
 from syncd.adapters.webhook.adapter import WebhookSupplier
 from syncd.adapters.webhook.errors import Action, NotFound, classify
-from syncd.errors import AuthError, FatalError, ProtocolError, RejectedError
+from syncd.errors import AuthError, FatalError, OutOfStockError, ProtocolError, RejectedError
 from tests.adapters.webhook.conftest import BASE, DETAIL, KEY, PHONE, SECRET, error_json, sample_request
 
 
@@ -42,6 +42,9 @@ def test_classify(status: int, code: str | None, action: Action) -> None:
     (413, None, RejectedError, "413", "too large"),
     (422, error_json("sku_not_supplied", "商品 TEE-RED-M 不在供货范围"), RejectedError, "sku_not_supplied",
      "不在供货范围"),
+    # for want of stock: nothing was created, the core holds the order out of stock or sends it to the fallback
+    (422, error_json("out_of_stock", "商品 TEE-RED-M 库存不足（剩 0，要 1）"), OutOfStockError, "out_of_stock",
+     "库存不足"),
     (418, error_json("teapot"), ProtocolError, None, "no such status"),
 ])
 def test_place_given_a_4xx_raises_its_error_once_without_retrying(
