@@ -54,6 +54,19 @@ def test_a_run_stopped_at_its_batch_limit_runs_again_and_a_run_that_failed_to_re
     assert woken == ["forward"]
 
 
+def test_a_run_that_took_its_whole_interval_runs_again_at_once_instead_of_losing_the_skipped_turn() -> None:
+    """The scheduler skips a run due while the stage still runs (never two at once): without a wake the next came a
+    whole interval later — every shop of a fifty-shop fleet 20 s behind its pull schedule after one long run."""
+    woken: list[str] = []
+    wakes = daemon._Wakes(woken.append)
+    wakes.started("pull")
+    wakes.finished("pull", _report("pull"), overran=True)
+    assert woken == ["pull"]
+    wakes.started("pull")
+    wakes.finished("pull", _report("pull"), overran=False)
+    assert woken == ["pull"]  # a run within its interval waits for its turn
+
+
 def test_run_daemon_routes_an_order_pulled_later_without_waiting_for_routes_hour(db: Database, tmp_path: Path,
                                                                                monkeypatch) -> None:
     """Route and forward run once an hour here: an order pulled after their first runs is routed and sent to the
