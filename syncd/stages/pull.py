@@ -327,7 +327,7 @@ def run_budget(rt: Runtime) -> float:
     """Seconds a shop's run reads new windows for: its share of the pull interval (see :data:`RUN_SHARE`)."""
     shops = max(1, len(rt.storefronts))
     interval = float(rt.config.global_.intervals.pull)
-    return max(MIN_RUN_SECONDS, RUN_SHARE * interval * shop_workers(shops) / shops)
+    return max(MIN_RUN_SECONDS, RUN_SHARE * interval * shop_workers(shops, "pull") / shops)
 
 
 def resync_shop(rt: Runtime, shop_id: str, start: datetime, end: datetime) -> int:

@@ -334,6 +334,10 @@ def finish(rt: Runtime, report: StageReport, err: BaseException | None = None) -
 
 StageFn = Callable[[Runtime, StageReport], None]
 MAX_PARALLEL_SHOPS = 16  # workers per stage at most; a quarter of the shops, at least 4
+# The pull works a third of the shops at once, at most 24: when every shop starts with a day's look-back at once
+# (a fleet's first pulls, a catch-up), a quarter at a time left the last of fifty shops waiting longer than the
+# pull interval for their first turn (four rounds of 8 s first runs on a busy core)
+MAX_PARALLEL_PULLS = 24
 WAIT_SHARE = 0.8  # a stage run waits for its shops at most this share of the stage's interval
 # True while the daemon's scheduler runs the stage: only then does a run stop waiting for a late shop (``syncd
 # once`` and direct calls wait for every shop, so the stages after see their work)
@@ -374,13 +378,16 @@ class ShopPool:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def shop_workers(shops: int) -> int:
-    """How many of ``shops`` a stage works at once: a quarter of them, at least 4, at most MAX_PARALLEL_SHOPS."""
+def shop_workers(shops: int, stage: str = "") -> int:
+    """How many of ``shops`` a stage works at once: a quarter of them, at least 4, at most MAX_PARALLEL_SHOPS;
+    the pull a third, at most MAX_PARALLEL_PULLS."""
+    if stage == "pull":
+        return min(shops, max(4, min(MAX_PARALLEL_PULLS, -(-shops // 3))))
     return min(shops, max(4, min(MAX_PARALLEL_SHOPS, -(-shops // 4))))
 
 
 def _shop_pool(rt: Runtime, stage: str, shops: int) -> ShopPool:
-    workers = shop_workers(shops)
+    workers = shop_workers(shops, stage)
     with rt.faults_lock:
         pool = rt.shop_pools.get(stage)
         if pool is None or pool.workers < workers:  # shops were added: a larger pool; the old one drains

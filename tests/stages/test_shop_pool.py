@@ -88,7 +88,11 @@ def test_the_pool_is_bounded_and_grows_with_the_shops(h: Harness) -> None:
     for n in range(7, 71):
         h.rt.storefronts[f"shop{n}"] = FakeStorefront()
     for_each_shop(h.rt, StageReport("pull"), lambda shop: 1)
-    assert h.rt.shop_pools["pull"].workers == runner.MAX_PARALLEL_SHOPS == 16  # seventy shops: bounded
+    assert h.rt.shop_pools["pull"].workers == runner.MAX_PARALLEL_PULLS == 24  # seventy shops: bounded
+    for_each_shop(h.rt, StageReport("writeback"), lambda shop: 1)
+    assert h.rt.shop_pools["writeback"].workers == runner.MAX_PARALLEL_SHOPS == 16
+    # fifty shops: the pull a third of them at once, the other stages a quarter
+    assert (runner.shop_workers(50, "pull"), runner.shop_workers(50, "writeback")) == (17, 13)
 
 
 def test_outside_the_scheduler_a_run_waits_for_every_shop(h: Harness) -> None:
