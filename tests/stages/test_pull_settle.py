@@ -187,6 +187,6 @@ def test_run_budget_is_a_shops_share_of_the_pull_interval():
         return SimpleNamespace(storefronts=dict.fromkeys(range(shops)),
                                config=SimpleNamespace(global_=SimpleNamespace(intervals=SimpleNamespace(pull=interval))))
 
-    assert pull.run_budget(rt(50, 20)) == pytest.approx(0.8 * 20 * 17 / 50)  # a third, 17 of 50 shops at once: 5.4 s each
+    assert pull.run_budget(rt(50, 20)) == pytest.approx(0.8 * 20 * 17 / 50)  # a third, 17 of 50 at once: 5.4 s
     assert pull.run_budget(rt(3, 20)) == pytest.approx(16.0)  # every shop at once: most of the interval
     assert pull.run_budget(rt(200, 5)) == pull.MIN_RUN_SECONDS
