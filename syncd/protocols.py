@@ -55,7 +55,11 @@ class SeenVersions(Protocol):
 
 @runtime_checkable
 class StorefrontAdapter(Protocol):
-    """A storefront (Douyin Shop, Pinduoduo, Taobao)."""
+    """A storefront (Douyin Shop, Pinduoduo, Taobao).
+
+    Optional, looked up by the pull: ``list_orders_step`` (a window read a page at a time, see syncd.stages.pull)
+    and ``listing_rate() -> float`` (entries a second ``list_orders`` reads at most where each costs a call of its
+    own, as Taobao's fullinfo does: a scheduled run's windows are sized to its budget by it)."""
 
     platform: str
     max_window: timedelta  # the longest listing window this adapter asks for

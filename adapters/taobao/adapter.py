@@ -141,6 +141,11 @@ class TaobaoAdapter(StockFacade):
                 rejects.append(entry)
         return WindowResult(orders=orders, total=total, rejects=rejects)
 
+    def listing_rate(self) -> float:
+        """Trades a second :meth:`list_orders` reads at most: each listed trade is completed by a fullinfo call
+        (the list has no ``oaid``), at that API's budget; the pull sizes a scheduled run's windows by it."""
+        return self._client.rate(FULLINFO)
+
     def count_orders(self, start: datetime, end: datetime) -> int | None:
         """TOP's own count of trades modified in the window: one call per day at most."""
         return sum(self._trades.count(a, b) for a, b in spans(start, end, DAY))

@@ -261,9 +261,12 @@ class TaobaoClient:
             "POST", self._config.base_url, content=urlencode(form).encode(),
             headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"})
 
+    def rate(self, method: str) -> float:
+        """Calls a second this shop may make of ``method``: its ``rate_limits`` entry, else the default."""
+        return self._config.rate_for(method, DEFAULT_RATES.get(method, FALLBACK_RATE))
+
     def _once(self, method: str, params: Mapping[str, Any], session: str | None) -> dict[str, Any]:
-        rate = self._config.rate_for(method, DEFAULT_RATES.get(method, FALLBACK_RATE))
-        self._ctx.limiter.acquire(f"taobao:{self._config.id}:{method}", rate)
+        self._ctx.limiter.acquire(f"taobao:{self._config.id}:{method}", self.rate(method))
         request = self._request(method, params, session)
         resp = send(self._ctx.http, self._ctx.stats, request, system=SYSTEM, api=method)
         body = json_object(resp, system=SYSTEM, api=method)

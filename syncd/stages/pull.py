@@ -71,6 +71,12 @@ MIN_WINDOW = timedelta(seconds=2)
 # at most lag + overlap + SETTLE_BATCH + one pull interval after it was stamped.
 SETTLE_BATCH = timedelta(minutes=5)
 MAX_PROBES = 8  # counts asked before a window is read: a burst at its end takes a few to find
+# A listing that reads each entry with a call of its own (Taobao's fullinfo: ``listing_rate`` entries a second at
+# most) takes as long as its entries take at that rate: a day's window of 200 trades at 20 a second is 10 s, twice a
+# fleet shop's share of the interval, and the deadline is looked at only between windows. A scheduled run narrows
+# its windows (by the count) to what the rest of its budget can read, in whole pages of BUDGET_STEP entries, at
+# least one page: a long look-back or a catch-up goes on over several runs while the other shops get their turns.
+BUDGET_STEP = 100
 ORDERS, REFUNDS = "orders", "refunds"
 SETTLED = "-settled"  # a stream's settled cursor: "orders-settled", "refunds-settled"
 T = TypeVar("T")
@@ -156,19 +162,25 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
     ceiling = timedelta(minutes=min(shop.pull.window_minutes, adapter.max_window.total_seconds() / 60))
     overlap = timedelta(minutes=shop.pull.overlap_minutes)
     stream = getattr(fetch, "__name__", "") or (cursor or "")
+    rate = _listing_rate(adapter) if deadline is not None and count is not None else None
     written = 0
     for _window in range(MAX_WINDOWS_PER_RUN):
         if start >= end_limit or rt.stop.is_set():
             break
+        most, aim = 2 * WINDOW_ENTRIES, WINDOW_ENTRIES  # a window holding more than ``most`` is narrowed to ``aim``
+        if rate is not None and deadline is not None:
+            affordable = int(rate * max(0.0, deadline - time.monotonic())) // BUDGET_STEP * BUDGET_STEP
+            most = min(most, max(BUDGET_STEP, affordable))
+            aim = min(aim, most * 4 // 5)  # below the cap: a count of the narrowed window rarely has to narrow again
         planned = pace = _pace.span(adapter, stream, ceiling) if paced else ceiling
         if end_limit - start < 2 * planned and end_limit - start <= ceiling:
             planned = end_limit - start  # one window rather than a full one and a small rest (the count checks it)
         end = min(start + planned, end_limit)
         for _probe in range(MAX_PROBES if count is not None else 0):
             expected = count(start, end) if count is not None and end - start > 2 * MIN_WINDOW else None
-            if expected is None or expected <= 2 * WINDOW_ENTRIES:
+            if expected is None or expected <= most:
                 break
-            planned = max(MIN_WINDOW, (end - start) * (WINDOW_ENTRIES / expected))  # at least halves it
+            planned = max(MIN_WINDOW, (end - start) * (aim / expected))  # at least a fifth narrower
             end = start + planned
         result = fetch(start, end)
         covered: datetime | None = getattr(result, "covered", None)
@@ -195,6 +207,14 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
         else:
             start = end - min(overlap, planned / 10, (end - start) / 10)
     return written
+
+
+def _listing_rate(adapter: object) -> float | None:
+    """Entries a second the adapter's order listing reads at most (its ``listing_rate()``), where each costs a
+    call of its own; None where the listing reads pages only. Only the order stream is counted, so only it asks."""
+    rate = getattr(adapter, "listing_rate", None)
+    value = rate() if callable(rate) else None
+    return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
 def _is_settled(cursor: str | None) -> bool:

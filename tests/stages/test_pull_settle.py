@@ -170,6 +170,36 @@ def test_pull_given_a_long_look_back_past_the_runs_budget_reads_it_over_several_
     assert _cursor(db, "orders-settled") is not None
 
 
+def test_pull_given_a_listing_that_reads_each_entry_fits_a_scheduled_runs_window_to_its_budget(
+        h: Harness, db: Database, monkeypatch):
+    """Taobao reads each listed trade with a call of its own (20 a second): 300 trades in one hour's window would
+    keep a fleet shop's run 15 s where its share is 5 s. The window is narrowed to what the budget can read."""
+    from syncd.stages.runner import SCHEDULED
+
+    monkeypatch.setattr(pull, "run_budget", lambda rt: 0.0)  # spent: one page's worth, the least a run reads
+    monkeypatch.setattr(h.shop, "listing_rate", lambda: 20.0, raising=False)
+    base = clock.now().replace(microsecond=0)
+    for i in range(300):  # within one hour, the fake's whole window: 300 ≤ 2 × WINDOW_ENTRIES, read whole before
+        h.shop.put(make_order(f"7{i:03d}", base - timedelta(hours=3) + timedelta(seconds=10 * i)))
+
+    def stored() -> int:
+        with db.begin() as s:
+            return len(set(s.scalars(select(Order.platform_order_id))))
+
+    token = SCHEDULED.set(True)
+    try:
+        runs = 0
+        while stored() < 300 and runs < 60:
+            _pull_at(h, base + timedelta(seconds=runs))
+            runs += 1
+    finally:
+        SCHEDULED.reset(token)
+    assert stored() == 300  # over several runs, nothing left out
+    held = [h.shop.count_orders(a, b) or 0 for a, b in h.shop.list_calls]
+    assert max(held) <= pull.BUDGET_STEP  # each run read at most a page's worth
+    assert sum(n > 0 for n in held) >= 3
+
+
 def test_pull_given_a_run_by_hand_reads_the_whole_look_back_in_one_run(h: Harness, db: Database, monkeypatch):
     monkeypatch.setattr(pull, "run_budget", lambda rt: 0.0)
     base = clock.now().replace(microsecond=0)

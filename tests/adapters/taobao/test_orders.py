@@ -430,3 +430,12 @@ def test_list_orders_given_trades_needing_details_reads_a_few_at_once_and_keeps_
     # newest first, as TOP lists them
     assert [o.platform_order_id for o in result.orders] == [t["tid_str"] for t in reversed(listed)]
     assert not result.rejects
+
+
+def test_listing_rate_is_the_shops_fullinfo_budget(adapter: TaobaoAdapter, ctx: Any) -> None:
+    """Each listed trade costs a fullinfo call: the pull sizes a scheduled run's windows by that API's budget."""
+    from tests.adapters.taobao.conftest import make_config
+
+    assert adapter.listing_rate() == 20.0  # the default budget
+    tuned = TaobaoAdapter(make_config(rate_limits={FULLINFO: 50, LIST: 1}), ctx)
+    assert tuned.listing_rate() == 50.0  # the shop file's override of fullinfo, not of the list
