@@ -28,7 +28,7 @@ from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState
 from syncd.protocols import FileSupplierAdapter
 from syncd.runtime import Runtime
 from syncd.stages.route import hold_order
-from syncd.stages.runner import StageReport, audit, for_each_scope, scope, stops_the_batch
+from syncd.stages.runner import StageReport, audit, for_each_scope, stops_the_batch
 from syncd.store.db import stage_lease
 from syncd.store.models import ExportBatch, Order, SupplierOrder
 from syncd.store.orders import finish_orders, lock_orders
@@ -399,8 +399,12 @@ def run(rt: Runtime, report: StageReport) -> None:
         return (supplier_api.cancel_orders(rt, supplier_id, api)
                 + supplier_api.place_orders(rt, supplier_id, api, on_more=report.again))
 
+    # The drop-folder exports work in the same pool, after the API suppliers' share of the wait: a big batch
+    # (its receivers read from every shop, a slow one's at its pace) took 20 s in a fifty-shop run, and while the
+    # stage's own thread wrote it no API supplier could start its next run — 1688's budgets stood idle.
+    scopes = len(rt.api_suppliers) + len(rt.suppliers)
     started = clock.now()
-    for_each_scope(rt, report, list(rt.api_suppliers), place)
+    for_each_scope(rt, report, list(rt.api_suppliers), place, scopes=scopes)
     if len(rt.api_suppliers) > 1 and not rt.stop.is_set():
         # a line one API supplier was short of went to another API supplier as its fallback during this pass:
         # that one places it now, as it did when the suppliers took turns, not a whole interval later
@@ -409,12 +413,9 @@ def run(rt: Runtime, report: StageReport) -> None:
                 SupplierOrder.supplier_id.in_(list(rt.api_suppliers)),
                 SupplierOrder.state == SupplierOrderState.PENDING, SupplierOrder.created_at >= started)))
         if fell_back:
-            for_each_scope(rt, report, sorted(fell_back), place)
-    for supplier_id, adapter in rt.suppliers.items():
-        if rt.stop.is_set():
-            break
-        with scope(rt, report, supplier_id):
-            report.work += forward_file_supplier(rt, supplier_id, adapter)
+            for_each_scope(rt, report, sorted(fell_back), place, scopes=scopes)
+    for_each_scope(rt, report, list(rt.suppliers), lambda sid: forward_file_supplier(rt, sid, rt.suppliers[sid]),
+                   scopes=scopes)
 
 
 def reexport(rt: Runtime, batch_id: int) -> str:

@@ -406,17 +406,22 @@ def for_each_shop(rt: Runtime, report: StageReport, work: Callable[[str], int], 
 
 
 def for_each_scope(rt: Runtime, report: StageReport, keys: list[str], work: Callable[[str], int], *,
-                   scope_name: Callable[[str], str] = lambda key: key, shops: bool = False) -> None:
+                   scope_name: Callable[[str], str] = lambda key: key, shops: bool = False,
+                   scopes: int | None = None) -> None:
     """Run ``work(key)`` for every key (shops, or suppliers) in the stage's bounded pool of workers, as
     :func:`for_each_shop` does for shops: one slow key never holds up the others, a run waits for them at most
-    WAIT_SHARE of the stage's interval, a key still at work from an earlier run is not started again."""
+    WAIT_SHARE of the stage's interval, a key still at work from an earlier run is not started again.
+
+    ``scopes``: the stage's keys in all, where it works them in more than one call (the forward stage: its API
+    suppliers, then its drop-folder suppliers): the pool has a worker for each, and only a stage with one key
+    in all runs it in the stage's own thread."""
     keys = [k for k in keys if not rt.stop.is_set()]
 
     def one(key: str) -> None:
         with scope(rt, report, scope_name(key), shop=key if shops else None):
             report.add_work(work(key))
 
-    if len(keys) <= 1:
+    if max(len(keys), scopes or 0) <= 1:
         for key in keys:
             one(key)
         return
@@ -430,7 +435,7 @@ def for_each_scope(rt: Runtime, report: StageReport, keys: list[str], work: Call
         finally:
             report.add_worker_cpu(time.thread_time() - cpu)
 
-    pool = _shop_pool(rt, report.stage, len(keys))
+    pool = _shop_pool(rt, report.stage, max(len(keys), scopes or 0))
     started: list[Future[None]] = []
     for key in keys:
         future = pool.submit(key, lambda key=key: in_worker(key))  # type: ignore[misc]
@@ -440,6 +445,10 @@ def for_each_scope(rt: Runtime, report: StageReport, keys: list[str], work: Call
             started.append(future)
     interval = getattr(rt.config.global_.intervals, report.stage, None) if SCHEDULED.get() else None
     wait(started, timeout=interval * WAIT_SHARE if isinstance(interval, int | float) else None)
+    for future in started:  # a worker told to end the process (SystemExit, KeyboardInterrupt): the stage ends too
+        err = future.exception() if future.done() and not future.cancelled() else None
+        if err is not None and not isinstance(err, Exception):
+            raise err
 
 
 def audit(s: Session, rt: Runtime, system: str, action: str, subject: str, *, key: str | None, outcome: str,

@@ -1086,3 +1086,54 @@ def test_forward_given_one_api_supplier_stuck_places_the_others_orders_and_leave
     answer.set()
     assert h.rt.shop_pools["forward"].wait_idle(30)
     assert _order(db, "5301").state == "placed" and stuck.created() == 1 and other.created() == 1
+
+
+def test_forward_given_a_slow_drop_folder_export_a_scheduled_run_leaves_it_in_the_pool(db, tmp_path, monkeypatch):
+    """A big batch's export (its receivers read from every shop, a slow one's at its pace) took 20 s in a fifty-shop
+    run, and the stage's own thread with it: no API supplier could start its next run. The export now finishes in
+    the stage's pool; the scheduled run returns after its share of the interval and the next one places again."""
+    from syncd.stages.runner import SCHEDULED
+
+    h, fake = _build(db, tmp_path, {
+        "SKU-X": Route(sku="SKU-X", supplier=API, supplier_sku="610001:aa"),
+        "SKU-Z": Route(sku="SKU-Z", supplier="beta", supplier_sku="B-Z")})
+    g = h.rt.config.global_
+    h.rt.config.global_ = g.model_copy(update={"intervals": g.intervals.model_copy(update={"forward": 0.05})})
+    beta = h.rt.suppliers["beta"]
+    writing, gate, written = threading.Event(), threading.Event(), threading.Event()
+    real_write = beta.write_batch
+
+    def slow_write(batch: Any) -> str:
+        writing.set()
+        gate.wait(15)  # released by the test below; a bound, should it never be
+        try:
+            return real_write(batch)
+        finally:
+            written.set()
+
+    monkeypatch.setattr(beta, "write_batch", slow_write)
+    placed = {pid: threading.Event() for pid in ("5202", "5203")}
+    fake.after_place = lambda request: placed[request.platform_order_id].set()
+    _route(h, ("5201", ("SKU-Z",)), ("5202", ("SKU-X",)))
+    token = SCHEDULED.set(True)
+    try:
+        h.stage("forward")  # 5202 goes to the API supplier; 5201's export starts and blocks
+        assert writing.wait(10) and placed["5202"].wait(10)
+        assert not written.is_set()  # the run came back while the export was blocked
+        h.shop.put(make_order("5203", clock.now(), skus=("SKU-X",)))  # after the pull's cursor: read next pull
+        h.stage("pull")
+        h.stage("route")
+        runs = 0
+        while not placed["5203"].is_set() and runs < 50:  # the API supplier's last run may still be finishing
+            h.stage("forward")  # beta is still at work: not started twice
+            runs += 1
+            placed["5203"].wait(0.2)
+        assert placed["5203"].is_set() and not written.is_set()  # placed while the export was still blocked
+    finally:
+        SCHEDULED.reset(token)
+        gate.set()
+        for pool in h.rt.shop_pools.values():  # what the runs left in the pool ends before the database closes
+            pool.pool.shutdown(wait=True)
+    assert written.is_set()
+    assert [r["订单号"] for r in h.exported_rows("beta")] == ["5201"]
+    assert _order(db, "5201").state == "placed"
