@@ -22,7 +22,7 @@ from syncd.errors import SyncdError
 from syncd.lifecycle import SupplierOrderState, WritebackState
 from syncd.protocols import FileSupplierAdapter
 from syncd.runtime import Runtime
-from syncd.stages.runner import StageReport, for_each_scope, scope, stops_the_batch
+from syncd.stages.runner import StageReport, for_each_scope, stops_the_batch
 from syncd.stock import intake as stock_intake
 from syncd.store.db import stage_lease
 from syncd.store.models import InboxFileRecord, Order, Shipment, SupplierOrder
@@ -203,11 +203,12 @@ def _errors(raw: Sequence[dict[str, Any]]) -> list[RowError]:
 def run(rt: Runtime, report: StageReport) -> None:
     from syncd.stages import supplier_api
 
-    for supplier_id, adapter in rt.suppliers.items():
-        if rt.stop.is_set():
-            break
-        with scope(rt, report, supplier_id):
-            report.work += collect_file_supplier(rt, supplier_id, adapter)
-    # each API supplier in a worker of its own, as in forward: one waiting out its budget holds up no other
+    # Every supplier in a worker of its own, as in forward: an API supplier waiting out its budget holds up no
+    # other, and a big reply file being imported holds up no API supplier's next run (the stage's own thread
+    # only waits its share of the interval).
+    scopes = len(rt.suppliers) + len(rt.api_suppliers)
+    for_each_scope(rt, report, list(rt.suppliers),
+                   lambda supplier_id: collect_file_supplier(rt, supplier_id, rt.suppliers[supplier_id]), scopes=scopes)
     for_each_scope(rt, report, list(rt.api_suppliers),
-                   lambda supplier_id: supplier_api.follow_orders(rt, supplier_id, rt.api_suppliers[supplier_id]))
+                   lambda supplier_id: supplier_api.follow_orders(rt, supplier_id, rt.api_suppliers[supplier_id]),
+                   scopes=scopes)

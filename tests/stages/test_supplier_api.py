@@ -1137,3 +1137,49 @@ def test_forward_given_a_slow_drop_folder_export_a_scheduled_run_leaves_it_in_th
     assert written.is_set()
     assert [r["订单号"] for r in h.exported_rows("beta")] == ["5201"]
     assert _order(db, "5201").state == "placed"
+
+
+def test_collect_given_a_slow_reply_import_a_scheduled_run_follows_the_api_suppliers_meanwhile(db, tmp_path,
+                                                                                                monkeypatch):
+    """The same in collect: a big reply file being imported holds up no API supplier's status checks."""
+    from syncd.stages.runner import SCHEDULED
+
+    h, fake = _build(db, tmp_path)
+    g = h.rt.config.global_
+    h.rt.config.global_ = g.model_copy(update={"intervals": g.intervals.model_copy(update={"collect": 0.05})})
+    _route(h, ("5301", ("SKU-X",)))
+    h.stage("forward")
+    fake.parcels["R0001"] = [SupplierParcel("zhongtong", "中通", "ZT5301", None)]
+    fake.phase["R0001"] = SupplierOrderPhase.SHIPPED
+    beta = h.rt.suppliers["beta"]
+    parsing, gate, parsed = threading.Event(), threading.Event(), threading.Event()
+    real_parse = beta.parse_inbox
+    asked_while_parsing: list[bool] = []
+    fake.before_status = lambda ref: asked_while_parsing.append(parsing.is_set() and not parsed.is_set())
+
+    def slow_parse(file: Any) -> Any:
+        parsing.set()
+        gate.wait(15)  # released by the test below; a bound, should it never be
+        try:
+            return real_parse(file)
+        finally:
+            parsed.set()
+
+    monkeypatch.setattr(beta, "parse_inbox", slow_parse)
+    h.reply("beta", "r.csv", [("9999", "中通", "ZT9999")])
+    token = SCHEDULED.set(True)
+    try:
+        with time_machine.travel(clock.now() + timedelta(minutes=30), tick=False):
+            h.stage("collect")
+            assert parsing.wait(10)
+            runs = 0
+            while _sos(db)[0].state != "shipped" and runs < 50:  # its last run may still be finishing
+                h.stage("collect")
+                runs += 1
+                gate.wait(0.1)
+            assert _sos(db)[0].state == "shipped" and asked_while_parsing[-1]  # followed while the import was blocked
+    finally:
+        SCHEDULED.reset(token)
+        gate.set()
+        for pool in h.rt.shop_pools.values():  # what the runs left in the pool ends before the database closes
+            pool.pool.shutdown(wait=True)
