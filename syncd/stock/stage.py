@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from syncd import clock
-from syncd.stages.runner import StageReport, scope
+from syncd.stages.runner import StageReport, for_each_scope, scope
 from syncd.stock import catalog, engine, intake
 from syncd.store.db import stage_lease
 
@@ -23,16 +23,23 @@ _WRITER = threading.Lock()
 
 
 def run(rt: Any, report: StageReport) -> None:
-    """Catalogue syncs that are due (one scope per shop), then one full pass."""
+    """Catalogue syncs that are due (one scope per shop, in the stage's pool), then one full pass."""
     shops = engine.stock_shops(rt)
     if not shops:
         return
-    for shop_id in catalog.due_shops(rt, clock.now()):
-        if rt.stop.is_set():
-            return
-        with scope(rt, report, f"catalog:{shop_id}", shop=shop_id), \
-                stage_lease(rt.db, f"catalog:{shop_id}", rt.holder, LEASE):
-            report.add_work(catalog.sync_shop(rt, shop_id, shops[shop_id]).skus)
+
+    def sync(shop_id: str) -> int:
+        with stage_lease(rt.db, f"catalog:{shop_id}", rt.holder, LEASE):
+            return catalog.sync_shop(rt, shop_id, shops[shop_id]).skus
+
+    # Each shop's catalogue in a worker of its own: one shop answering slowly (pages of 50 SKUs, 5 s a call) held
+    # up every other shop's sync and the pass behind them. The pass waits for them at most a share of the
+    # interval; a sync still going finishes in the pool (it replaces the shop's catalogue in one transaction, so
+    # the pass reads the old one or the new, never half) and the next pass writes from it.
+    for_each_scope(rt, report, catalog.due_shops(rt, clock.now()), sync,
+                   scope_name=lambda shop_id: f"catalog:{shop_id}", shops=True)
+    if rt.stop.is_set():
+        return
     with scope(rt, report, "pass"), stage_lease(rt.db, "stock", rt.holder, LEASE):
         read = engine.PassReport()
         engine.read_suppliers(rt, rt.config.routes.values(), read)  # the due job may write meanwhile

@@ -110,10 +110,13 @@ class Rig:
     api_suppliers: dict[str, Any] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
     holder: str = "test"
+    global_: GlobalConfig = field(default_factory=GlobalConfig)
+    shop_pools: dict[str, Any] = field(default_factory=dict)  # the stages' pools (syncd.stages.runner)
+    faults_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def config(self) -> Config:
-        return Config(Path("."), GlobalConfig(), self.shops, self.suppliers, self.routes)
+        return Config(Path("."), self.global_, self.shops, self.suppliers, self.routes)
 
     def add_shop(self, shop_id: str, front: FakeFront, **stock: Any) -> FakeFront:
         settings = {"enabled": True, **stock}

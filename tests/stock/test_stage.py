@@ -51,3 +51,37 @@ def test_the_due_job_writes_a_pushed_zero_and_is_silent_without_one(db: Database
 
     assert f.written[-1] == ("S1", 0)
     assert ("stock_due", "due") in _runs(db)
+
+
+def test_the_stock_job_given_a_slow_shop_syncs_the_others_and_writes_without_waiting_for_it(db: Database) -> None:
+    """Fifty shops' catalogues went one after the other in the stage's own thread: a shop answering in 5 s a page
+    held up every other shop's sync and the pass. Each sync goes in the stage's pool now."""
+    import threading
+
+    from syncd.stages.runner import SCHEDULED
+
+    r, fast = _rig(db)
+    r.global_ = r.global_.model_copy(update={"intervals": r.global_.intervals.model_copy(update={"stock": 0.05})})
+    gate, listing = threading.Event(), threading.Event()
+
+    class SlowFront(FakeFront):
+        def list_catalog(self):  # type: ignore[no-untyped-def]
+            listing.set()
+            gate.wait(15)  # released by the test below; a bound, should it never be
+            return super().list_catalog()
+
+    slow = r.add_shop("slow", SlowFront([sku("M-1", 2)]))
+    token = SCHEDULED.set(True)
+    try:
+        stage.run(r, StageReport("stock"))
+        assert listing.wait(10)
+        assert fast.written == [("S1", 10)] and not gate.is_set()  # written while the slow shop was still listing
+        assert ("stock", "catalog:shop") in _runs(db) and ("stock", "catalog:slow") not in _runs(db)
+    finally:
+        SCHEDULED.reset(token)
+        gate.set()
+        for pool in r.shop_pools.values():  # what the run left in the pool ends before the database closes
+            pool.pool.shutdown(wait=True)
+    assert ("stock", "catalog:slow") in _runs(db)  # it finished in the pool and recorded its own run
+    stage.run(r, StageReport("stock"))  # the next pass writes the slow shop from its catalogue
+    assert slow.written == [("S2", 10)]
