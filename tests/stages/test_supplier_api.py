@@ -1088,6 +1088,38 @@ def test_forward_given_one_api_supplier_stuck_places_the_others_orders_and_leave
     assert _order(db, "5301").state == "placed" and stuck.created() == 1 and other.created() == 1
 
 
+
+@dataclass
+class _Held:
+    """An adapter method held until the test opens the gate (15 s at most, should it never): ``started`` when
+    called, ``done`` when the real method has returned."""
+
+    started: threading.Event = field(default_factory=threading.Event)
+    gate: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def wrap(self, real: Callable[..., Any]) -> Callable[..., Any]:
+        def held(*args: Any) -> Any:
+            self.started.set()
+            self.gate.wait(15)
+            try:
+                return real(*args)
+            finally:
+                self.done.set()
+        return held
+
+
+def _every(h: Harness, stage: str, seconds: float) -> None:
+    """The stage's interval, which a scheduled run waits a share of for its scopes."""
+    g = h.rt.config.global_
+    h.rt.config.global_ = g.model_copy(update={"intervals": g.intervals.model_copy(update={stage: seconds})})
+
+
+def _drain(h: Harness) -> None:
+    """What the runs left in the stages' pools ends before the test's database closes."""
+    for pool in h.rt.shop_pools.values():
+        pool.pool.shutdown(wait=True)
+
 def test_forward_given_a_slow_drop_folder_export_a_scheduled_run_leaves_it_in_the_pool(db, tmp_path, monkeypatch):
     """A big batch's export (its receivers read from every shop, a slow one's at its pace) took 20 s in a fifty-shop
     run, and the stage's own thread with it: no API supplier could start its next run. The export now finishes in
@@ -1097,29 +1129,18 @@ def test_forward_given_a_slow_drop_folder_export_a_scheduled_run_leaves_it_in_th
     h, fake = _build(db, tmp_path, {
         "SKU-X": Route(sku="SKU-X", supplier=API, supplier_sku="610001:aa"),
         "SKU-Z": Route(sku="SKU-Z", supplier="beta", supplier_sku="B-Z")})
-    g = h.rt.config.global_
-    h.rt.config.global_ = g.model_copy(update={"intervals": g.intervals.model_copy(update={"forward": 0.05})})
+    _every(h, "forward", 0.05)
     beta = h.rt.suppliers["beta"]
-    writing, gate, written = threading.Event(), threading.Event(), threading.Event()
-    real_write = beta.write_batch
-
-    def slow_write(batch: Any) -> str:
-        writing.set()
-        gate.wait(15)  # released by the test below; a bound, should it never be
-        try:
-            return real_write(batch)
-        finally:
-            written.set()
-
-    monkeypatch.setattr(beta, "write_batch", slow_write)
+    export = _Held()
+    monkeypatch.setattr(beta, "write_batch", export.wrap(beta.write_batch))
     placed = {pid: threading.Event() for pid in ("5202", "5203")}
     fake.after_place = lambda request: placed[request.platform_order_id].set()
     _route(h, ("5201", ("SKU-Z",)), ("5202", ("SKU-X",)))
     token = SCHEDULED.set(True)
     try:
         h.stage("forward")  # 5202 goes to the API supplier; 5201's export starts and blocks
-        assert writing.wait(10) and placed["5202"].wait(10)
-        assert not written.is_set()  # the run came back while the export was blocked
+        assert export.started.wait(10) and placed["5202"].wait(10)
+        assert not export.done.is_set()  # the run came back while the export was blocked
         h.shop.put(make_order("5203", clock.now(), skus=("SKU-X",)))  # after the pull's cursor: read next pull
         h.stage("pull")
         h.stage("route")
@@ -1128,13 +1149,12 @@ def test_forward_given_a_slow_drop_folder_export_a_scheduled_run_leaves_it_in_th
             h.stage("forward")  # beta is still at work: not started twice
             runs += 1
             placed["5203"].wait(0.2)
-        assert placed["5203"].is_set() and not written.is_set()  # placed while the export was still blocked
+        assert placed["5203"].is_set() and not export.done.is_set()  # placed while the export was still blocked
     finally:
         SCHEDULED.reset(token)
-        gate.set()
-        for pool in h.rt.shop_pools.values():  # what the runs left in the pool ends before the database closes
-            pool.pool.shutdown(wait=True)
-    assert written.is_set()
+        export.gate.set()
+        _drain(h)
+    assert export.done.is_set()
     assert [r["订单号"] for r in h.exported_rows("beta")] == ["5201"]
     assert _order(db, "5201").state == "placed"
 
@@ -1145,41 +1165,29 @@ def test_collect_given_a_slow_reply_import_a_scheduled_run_follows_the_api_suppl
     from syncd.stages.runner import SCHEDULED
 
     h, fake = _build(db, tmp_path)
-    g = h.rt.config.global_
-    h.rt.config.global_ = g.model_copy(update={"intervals": g.intervals.model_copy(update={"collect": 0.05})})
+    _every(h, "collect", 0.05)
     _route(h, ("5301", ("SKU-X",)))
     h.stage("forward")
     fake.parcels["R0001"] = [SupplierParcel("zhongtong", "中通", "ZT5301", None)]
     fake.phase["R0001"] = SupplierOrderPhase.SHIPPED
     beta = h.rt.suppliers["beta"]
-    parsing, gate, parsed = threading.Event(), threading.Event(), threading.Event()
-    real_parse = beta.parse_inbox
+    reading = _Held()
+    monkeypatch.setattr(beta, "parse_inbox", reading.wrap(beta.parse_inbox))
     asked_while_parsing: list[bool] = []
-    fake.before_status = lambda ref: asked_while_parsing.append(parsing.is_set() and not parsed.is_set())
-
-    def slow_parse(file: Any) -> Any:
-        parsing.set()
-        gate.wait(15)  # released by the test below; a bound, should it never be
-        try:
-            return real_parse(file)
-        finally:
-            parsed.set()
-
-    monkeypatch.setattr(beta, "parse_inbox", slow_parse)
+    fake.before_status = lambda ref: asked_while_parsing.append(reading.started.is_set() and not reading.done.is_set())
     h.reply("beta", "r.csv", [("9999", "中通", "ZT9999")])
     token = SCHEDULED.set(True)
     try:
         with time_machine.travel(clock.now() + timedelta(minutes=30), tick=False):
             h.stage("collect")
-            assert parsing.wait(10)
+            assert reading.started.wait(10)
             runs = 0
             while _sos(db)[0].state != "shipped" and runs < 50:  # its last run may still be finishing
                 h.stage("collect")
                 runs += 1
-                gate.wait(0.1)
+                reading.gate.wait(0.1)
             assert _sos(db)[0].state == "shipped" and asked_while_parsing[-1]  # followed while the import was blocked
     finally:
         SCHEDULED.reset(token)
-        gate.set()
-        for pool in h.rt.shop_pools.values():  # what the runs left in the pool ends before the database closes
-            pool.pool.shutdown(wait=True)
+        reading.gate.set()
+        _drain(h)
