@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from collections import Counter, deque
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import httpx
@@ -120,6 +121,15 @@ def build_client(settings: HttpSettings) -> httpx.Client:
         headers={"User-Agent": f"syncd/{__version__}"},
         follow_redirects=False,
     )
+
+
+@lru_cache(maxsize=1024)
+def endpoint(url: str) -> httpx.URL:
+    """``url`` parsed once: an adapter's endpoints are few and asked for on every call, and parsing the text
+    (host, IP address, percent-encoding) was three quarters of building a request (58 µs of 77 on the bench's
+    2-core EPYC). httpx URLs are immutable; a request built on one copies it. Bounded: a URL naming an order (a
+    webhook supplier's status path) is parsed again once it has fallen out."""
+    return httpx.URL(url)
 
 
 def _retry_after(resp: httpx.Response) -> float | None:

@@ -34,7 +34,7 @@ from syncd.errors import (
     ReauthorizationRequired,
     RejectedError,
 )
-from syncd.http import json_object, send
+from syncd.http import endpoint, json_object, send
 from syncd.ratelimit import BAN_SECONDS
 from syncd.registry import AdapterContext
 
@@ -131,7 +131,7 @@ class AlibabaClient:
         form = flatten(params)
         form["access_token"] = access_token  # signed like every other parameter
         form[SIGNATURE] = sign(path, form, self._config.app_secret.get_secret_value())
-        request = httpx.Request("POST", self._url(path), content=urlencode(form).encode(), headers=_FORM)
+        request = httpx.Request("POST", endpoint(self._url(path)), content=urlencode(form).encode(), headers=_FORM)
         resp = send(self._ctx.http, self._ctx.stats, request, system=SYSTEM, api=api, error_bodies=True)
         if resp.status_code >= 400:
             raise self._ctx.stats.platform_error(SYSTEM, api, self._http_error(api, resp, hidden))

@@ -54,7 +54,7 @@ from syncd.errors import (
     SyncdError,
     TransientError,
 )
-from syncd.http import json_object, send
+from syncd.http import endpoint, json_object, send
 from syncd.registry import AdapterContext
 
 log = logging.getLogger("syncd.adapters.douyin")
@@ -233,7 +233,7 @@ class DouyinClient:
         if access_token is not None:
             query["access_token"] = access_token
         return httpx.Request(
-            "POST", f"{self._config.base_url}/{method.replace('.', '/')}", params=query,
+            "POST", endpoint(f"{self._config.base_url}/{method.replace('.', '/')}"), params=query,
             content=param_json.encode(),  # the exact string that was signed
             headers={"Content-Type": "application/json", "x-open-no-old-err-code": "1"},
         )

@@ -20,7 +20,7 @@ from syncd.adapters.kuaidi100.errors import QUERY, SUBSCRIBE, Action, classify, 
 from syncd.adapters.kuaidi100.mapping import code_text, mask_phones
 from syncd.adapters.kuaidi100.signing import param_json, query_sign
 from syncd.errors import ProtocolError
-from syncd.http import json_object, send
+from syncd.http import endpoint, json_object, send
 from syncd.registry import AdapterContext
 
 SYSTEM = "kuaidi100"
@@ -61,7 +61,7 @@ class Kuaidi100Client:
 
     def _once(self, api: str, path: str, form: dict[str, str], what: str) -> Answer:
         self._ctx.limiter.acquire(f"{SYSTEM}:{self._config.customer}:{api}", self._config.calls_per_second)
-        request = httpx.Request("POST", self._config.base_url + path, content=urlencode(form).encode(),
+        request = httpx.Request("POST", endpoint(self._config.base_url + path), content=urlencode(form).encode(),
                                 headers=_FORM)
         resp = send(self._ctx.http, self._ctx.stats, request, system=SYSTEM, api=api)
         body = json_object(resp, system=SYSTEM, api=api)

@@ -22,7 +22,7 @@ from syncd.adapters.pdd.signing import flatten, sign
 from syncd.adapters.pdd.tokens import TokenKeeper
 from syncd.domain import Token
 from syncd.errors import AuthError, ProtocolError, ReauthorizationRequired
-from syncd.http import json_object, send
+from syncd.http import endpoint, json_object, send
 from syncd.registry import AdapterContext
 
 log = logging.getLogger("syncd.adapters.pdd")
@@ -97,7 +97,7 @@ class PddClient:
         if access_token is not None:
             form["access_token"] = access_token  # signed like any other parameter
         form["sign"] = sign(form, self._config.client_secret.get_secret_value())
-        return httpx.Request("POST", self._config.base_url, content=urlencode(form).encode(),
+        return httpx.Request("POST", endpoint(self._config.base_url), content=urlencode(form).encode(),
                              headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
 
     def _once(self, api: str, params: dict[str, Any], access_token: str | None) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from syncd.errors import (
     SyncdError,
     TransientError,
 )
-from syncd.http import json_object, send
+from syncd.http import endpoint, json_object, send
 from syncd.registry import AdapterContext
 
 SYSTEM = "taobao"
@@ -258,7 +258,7 @@ class TaobaoClient:
         form = {k: v for k, v in form.items() if v != ""}
         form["sign"] = sign(form, self._config.app_secret.get_secret_value(), self._config.sign_method)
         return httpx.Request(
-            "POST", self._config.base_url, content=urlencode(form).encode(),
+            "POST", endpoint(self._config.base_url), content=urlencode(form).encode(),
             headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"})
 
     def rate(self, method: str) -> float:

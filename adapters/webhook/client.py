@@ -25,7 +25,7 @@ from syncd.adapters.webhook.mapping import encode
 from syncd.adapters.webhook.signing import IDEMPOTENCY_HEADER, sign_headers
 from syncd.domain import mask_phone
 from syncd.errors import ProtocolError, RateLimitedError
-from syncd.http import json_object, send
+from syncd.http import endpoint, json_object, send
 from syncd.ratelimit import BAN_SECONDS
 from syncd.registry import AdapterContext
 
@@ -117,7 +117,7 @@ class WebhookClient:
             headers["Content-Type"] = "application/json; charset=utf-8"
         if idempotency_key is not None:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
-        request = httpx.Request(method, url, content=body, headers=headers)
+        request = httpx.Request(method, endpoint(url), content=body, headers=headers)
         path = request.url.raw_path.decode("ascii").partition("?")[0]  # exactly what the request line carries
         request.headers.update(sign_headers(self._config.secret.get_secret_value(), clock.to_epoch(clock.now()),
                                             method, path, body))

@@ -8,7 +8,7 @@ import respx
 
 from syncd.config.models import HttpSettings
 from syncd.errors import ProtocolError, RateLimitedError, TransientError
-from syncd.http import MAX_CODES_PER_SYSTEM, CallStats, build_client, send
+from syncd.http import MAX_CODES_PER_SYSTEM, CallStats, build_client, endpoint, send
 
 
 @respx.mock
@@ -72,3 +72,19 @@ def test_platform_error_codes_from_outside_cannot_mint_unbounded_series():
     codes = {code for (_s, _a, code, _k) in stats.codes}
     assert len(codes) == MAX_CODES_PER_SYSTEM + 1 and "other" in codes
     assert all(len(c) <= 32 and "\n" not in c and "{" not in c for c in codes)
+
+
+@respx.mock
+def test_endpoint_given_the_same_url_parses_it_once_and_requests_on_it_carry_their_own_query():
+    # the adapters build every request on endpoint(...): the text is parsed once per URL, and a request's own
+    # query (Douyin signs into it) never changes the URL the next request starts from
+    route = respx.post("https://gw.example/order/list")
+    route.respond(200, json={})
+    first = endpoint("https://gw.example/order/list")
+    assert endpoint("https://gw.example/order/list") is first
+    client, stats = build_client(HttpSettings()), CallStats()
+    send(client, stats, httpx.Request("POST", first, params={"sign": "a"}), system="gw", api="list")
+    send(client, stats, httpx.Request("POST", endpoint("https://gw.example/order/list")), system="gw", api="list")
+    assert [str(c.request.url) for c in route.calls] == ["https://gw.example/order/list?sign=a",
+                                                         "https://gw.example/order/list"]
+    assert str(first) == "https://gw.example/order/list"
