@@ -16,6 +16,7 @@ from syncd.clock import SHANGHAI
 from syncd.errors import ProtocolError
 
 _WALL_CLOCK_FORMAT = "%Y-%m-%d %H:%M:%S"
+_WALL_CLOCK = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)  # the usual spelling, zero-padded
 
 
 def digits(value: Any) -> str | None:
@@ -108,4 +109,10 @@ def shanghai_time(wall_clock: str) -> datetime:
     Raises :class:`ValueError` (as :meth:`datetime.strptime` does) when the text is not such a time; each
     platform says so in its own words.
     """
-    return datetime.strptime(wall_clock, _WALL_CLOCK_FORMAT).replace(tzinfo=SHANGHAI).astimezone(UTC)
+    if _WALL_CLOCK.fullmatch(wall_clock):
+        # what the platforms send: read by the C parser (0.2 µs where strptime takes 8; a Taobao trade carries
+        # five such times, and its pull reads every trade); a day that does not exist raises ValueError all the same
+        local = datetime.fromisoformat(wall_clock)
+    else:  # strptime's verdict on the rest (it also reads unpadded fields: 2025-1-2 3:04:05)
+        local = datetime.strptime(wall_clock, _WALL_CLOCK_FORMAT)
+    return local.replace(tzinfo=SHANGHAI).astimezone(UTC)
