@@ -114,5 +114,5 @@ def shanghai_time(wall_clock: str) -> datetime:
         # five such times, and its pull reads every trade); a day that does not exist raises ValueError all the same
         local = datetime.fromisoformat(wall_clock)
     else:  # strptime's verdict on the rest (it also reads unpadded fields: 2025-1-2 3:04:05)
-        local = datetime.strptime(wall_clock, _WALL_CLOCK_FORMAT)
+        local = datetime.strptime(wall_clock, _WALL_CLOCK_FORMAT)  # noqa: DTZ007 - the zone is set below
     return local.replace(tzinfo=SHANGHAI).astimezone(UTC)
