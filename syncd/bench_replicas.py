@@ -51,6 +51,7 @@ LATENCY = 0.25  # seconds per API answer by default
 INTERVALS = {"pull": 5, "route": 2, "forward": 2, "collect": 2, "writeback": 2, "track": 60, "watch": 60,
              "stock": 600, "stock_due": 5}
 LAST: dict[str, Any] = {}  # the figures of the last run (for --json)
+TIMELINE_EVERY = 10  # seconds between two counts of the orders by state (where a run's wall time goes)
 
 
 def schema_url(url: str, schema: str) -> str:
@@ -149,7 +150,8 @@ def twice_at_simulators(url: str, layout: list[tuple[str, str, str]], data_dir: 
 
 
 def _finished(db: Database, expected: int) -> tuple[bool, dict[str, int]]:
-    """Every order stored, none still open, every parcel written back (or set aside); and the states."""
+    """Every order stored, none still open, every parcel written back (or set aside); and the states (with
+    ``writing``: the parcels still to write back)."""
     with db.read() as s:
         states = dict(s.execute(select(Order.state, func.count()).group_by(Order.state)).all())
         # a parcel of an order held for a person (a refund asked for after it left) waits for that person
@@ -158,7 +160,7 @@ def _finished(db: Database, expected: int) -> tuple[bool, dict[str, int]]:
                                   Order.state.not_in(["held", "cancelled", "skipped"]))) or 0
     done = (sum(states.values()) >= expected and not any(states.get(k) for k in ("new", "routed", "placed"))
             and writing == 0)
-    return done, {str(k): int(v) for k, v in states.items()}
+    return done, {**{str(k): int(v) for k, v in states.items()}, "writing": int(writing)}
 
 
 def _start_daemon(root: Path, env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
@@ -221,6 +223,7 @@ def run_once(pg_url: str, shops: int, orders: int, replicas: int, latency: float
                 t0 = time.monotonic()
                 procs = [_start_daemon(root, env, f"replica-{i + 1}") for i in range(replicas)]
                 done, states = False, dict[str, int]()
+                timeline: list[dict[str, Any]] = []  # the orders by state every TIMELINE_EVERY seconds
                 while not done and time.monotonic() - t0 < time_limit:
                     for p in procs:
                         if p.poll() is not None:
@@ -228,6 +231,8 @@ def run_once(pg_url: str, shops: int, orders: int, replicas: int, latency: float
                             raise RuntimeError(f"a daemon died (exit {p.returncode}): {tail}")
                     with contextlib.suppress(Exception):  # the tables are there; a busy moment is no answer
                         done, states = _finished(db, expected)
+                        if time.monotonic() - t0 >= TIMELINE_EVERY * len(timeline):
+                            timeline.append({"at": round(time.monotonic() - t0), **states})
                     if not done:
                         time.sleep(0.5)
                 wall = time.monotonic() - t0
@@ -248,7 +253,8 @@ def run_once(pg_url: str, shops: int, orders: int, replicas: int, latency: float
         admin.dispose()
     return {"replicas": replicas, "finished": done, "wall_seconds": round(wall, 1), "orders": expected,
             "orders_by_state": states, "daemon_cpu_seconds": [round(c, 1) for c in cpu],
-            "audited_calls_by_replica": {str(k): int(v) for k, v in sorted(actors.items())}, **twice}
+            "audited_calls_by_replica": {str(k): int(v) for k, v in sorted(actors.items())}, **twice,
+            "timeline": timeline}
 
 
 def doubles(r: dict[str, Any]) -> int:
