@@ -19,8 +19,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections import defaultdict, deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -42,7 +43,7 @@ from syncd.domain import (
     SupplierOrderStatus,
 )
 from syncd.errors import AuthError, OutOfStockError, RateLimitedError, RejectedError, SyncdError, TransientError
-from syncd.inflight import Lane, bounded_calls
+from syncd.inflight import Ahead, Lane, bounded_calls
 from syncd.lifecycle import HoldReason, OrderState, SupplierOrderState, WritebackState, may_hold_again
 from syncd.logs import order_fields
 from syncd.protocols import ApiSupplierAdapter, BatchStockSupplier
@@ -312,6 +313,40 @@ class _Taken:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """An order's stock check started before its turn: the request checked, the tick it was asked at, the answer."""
+
+    request: SupplierOrderRequest
+    asked: int
+    answer: Future[StockAnswer | None]
+
+
+def _start_check(rt: Runtime, adapter: ApiSupplierAdapter, w: _Work, receiver: Receiver | str | Exception | None,
+                 taken: _Taken, checks: Ahead[StockAnswer | None], batch: Mapping[int, StockAnswer]) -> _Check | None:
+    """Start the order's stock check now when its turn will ask one (a first attempt with a whole receiver and
+    no answer from the batch's stock call); None otherwise, and while the supplier answers fast (:class:`Ahead`)."""
+    if (not checks.on() or w.first_attempt_at is not None or w.so_id in batch
+            or not isinstance(receiver, Receiver) or receiver.missing()):
+        return None
+    request = _request(rt, w, receiver)
+    return _Check(request, taken.now(), checks.start(lambda: adapter.check_stock(request)))
+
+
+def _checked_ahead(pairs: Iterable[tuple[_Work, Receiver | str | Exception | None]], checks: Ahead[Any],
+                   start: Callable[[_Work, Receiver | str | Exception | None], _Check | None]
+                   ) -> Iterator[tuple[_Work, Receiver | str | Exception | None, _Check | None]]:
+    """The pairs in their order, each with its check started (``start``) up to ``checks.limit`` orders before
+    its turn."""
+    window: deque[tuple[_Work, Receiver | str | Exception | None, _Check | None]] = deque()
+    for w, receiver in pairs:
+        window.append((w, receiver, start(w, receiver)))
+        while len(window) >= checks.limit:
+            yield window.popleft()
+    while window:
+        yield window.popleft()
+
+
 def _place_claim(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, seen: set[int],
                  pays: Lane) -> tuple[int, bool]:
     now = clock.now()
@@ -341,20 +376,26 @@ def _place_claim(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, see
             raise stop  # no further piece of the claim is sent
         return len(placed)
 
+    checks: Ahead[StockAnswer | None] = Ahead(f"check-{supplier_id}", IN_FLIGHT)
+
     try:
         try:
             adapter.ensure_token()
             checked_at = taken.now()
             checked = _batch_stock(adapter, work)
             with closing(_with_receivers(rt, supplier_id, work)) as pairs:
-                for w, receiver in pairs:
+                # the next orders' stock checks go on while this one's answer is read (Ahead); each answer is
+                # still read in its order's turn, after the orders before it took their share (_Taken)
+                for w, receiver, ahead in _checked_ahead(pairs, checks, lambda w, receiver: _start_check(
+                        rt, adapter, w, receiver, taken, checks, checked)):
                     if rt.stop.is_set() or sends.failed() is not None:
                         break
                     if isinstance(receiver, Exception):
                         _skip_unreadable(rt, supplier_id, w, receiver)
                         continue
                     try:
-                        got = _prepare(rt, supplier_id, adapter, w, receiver, taken, checked.get(w.so_id), checked_at)
+                        got = _prepare(rt, supplier_id, adapter, w, receiver, taken, checked.get(w.so_id), checked_at,
+                                       ahead, checks)
                         if isinstance(got, StockAnswer) and taken.unsure:
                             # short only by what orders on their way take, which the answer may show already: ask
                             # again once their creates are answered
@@ -393,6 +434,7 @@ def _place_claim(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, see
                         sends.submit(send, ready)
                     through = True
         finally:
+            checks.close()  # the checks started for orders not reached: their answers are not read
             sent, stop = sends.join()  # every piece handed over is sent and recorded before the claim is let go
         done += sum(n for n in sent if isinstance(n, int))
         if isinstance(stop, RateLimitedError):
@@ -477,7 +519,8 @@ def _place_one(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _W
 
 def _prepare(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Work,
              receiver: Receiver | str | None, taken: _Taken | None = None,
-             checked: StockAnswer | None = None, checked_at: int = 0) -> SupplierOrderRequest | StockAnswer | int:
+             checked: StockAnswer | None = None, checked_at: int = 0, ahead: _Check | None = None,
+             checks: Ahead[StockAnswer | None] | None = None) -> SupplierOrderRequest | StockAnswer | int:
     """Everything before the request: after an unknown outcome the look-up by key (1 when found and recorded),
     the receiver (0 when the order is held for it), the stock (the answer when short). The request when it may
     be sent.
@@ -486,7 +529,11 @@ def _prepare(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Wor
     at tick ``checked_at`` of ``taken``, used instead of asking again.
 
     ``taken``: what the orders checked before this one in the same claim will take of each supplier SKU and the
-    supplier's answer does not show yet (:class:`_Taken`)."""
+    supplier's answer does not show yet (:class:`_Taken`).
+
+    ``ahead``: this order's stock check, started before its turn (:func:`_start_check`): its answer is read here,
+    in the order's turn, counted against what the orders before it take as if asked now. ``checks``: where a check
+    asked in its turn is timed (whether the next go ahead)."""
     now = clock.now()
     subject = f"{w.shop_id}/{w.platform_order_id}"
     if w.state == SupplierOrderState.PLACING and w.first_attempt_at is not None:
@@ -511,16 +558,21 @@ def _prepare(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, w: _Wor
                 hold_order(s, order, HoldReason.ADDRESS_INCOMPLETE, details.AFTER_DECRYPTION.format(problem=problem),
                            now, auto=True)
         return 0
-    request = _request(rt, w, receiver)
-    if w.first_attempt_at is None:
+    if ahead is not None:
+        request, asked, answer = ahead.request, ahead.asked, ahead.answer.result()
+    elif w.first_attempt_at is None:
+        request = _request(rt, w, receiver)
         asked = checked_at if checked is not None else taken.now() if taken is not None else 0
-        answer = checked if checked is not None else adapter.check_stock(request)
-        if answer is not None and taken is not None:
-            answer = taken.less(answer, asked)
-        if answer is not None and answer.short():
-            return answer  # recorded with the batch's other short answers (_out_of_stock_many)
-        if answer is not None and taken is not None:
-            taken.add(w.so_id, answer)
+        answer = (checked if checked is not None else adapter.check_stock(request) if checks is None
+                  else checks.now(lambda: adapter.check_stock(request)))
+    else:
+        return _request(rt, w, receiver)
+    if answer is not None and taken is not None:
+        answer = taken.less(answer, asked)
+    if answer is not None and answer.short():
+        return answer  # recorded with the batch's other short answers (_out_of_stock_many)
+    if answer is not None and taken is not None:
+        taken.add(w.so_id, answer)
     return request
 
 

@@ -145,3 +145,35 @@ def test_lane_hands_the_cpu_of_its_pieces_to_the_callers_sink():
     lane.submit(busy)
     lane.join()
     assert len(spent) == 1 and spent[0] >= 0.02
+
+
+def test_ahead_goes_ahead_while_answers_are_slow_stays_on_the_callers_thread_while_fast_and_hands_back_errors(
+        monkeypatch):
+    from syncd import inflight
+    from syncd.inflight import Ahead
+
+    now = [0.0]
+    monkeypatch.setattr(inflight, "_clock", lambda: now[0])
+
+    def answer(step: float) -> float:
+        now[0] += step  # the call's answer time, on the faked clock
+        return step
+
+    checks: Ahead[float] = Ahead("checks", 4)
+    assert checks.on() and checks.limit == 4  # no pace yet: calls go ahead
+    slow = checks.start(lambda: answer(inflight.SLOW_CALL * 10))
+    assert slow.result(timeout=20) == inflight.SLOW_CALL * 10 and checks.on()
+    for _ in range(8):  # the pace weighs the last calls most: a few fast answers bring it under SLOW_CALL
+        assert checks.now(lambda: answer(inflight.SLOW_CALL / 100)) == inflight.SLOW_CALL / 100
+    assert not checks.on() and checks.limit == 1  # fast answers now: the caller asks in its turn
+
+    def refused() -> float:
+        raise ValueError("garbled")
+
+    failed = checks.start(refused)
+    gate = threading.Event()
+    waiting = checks.start(lambda: float(gate.wait(20)))
+    assert isinstance(failed.exception(timeout=20), ValueError)  # raised in the caller's turn, by result()
+    gate.set()
+    checks.close()
+    assert waiting.done()

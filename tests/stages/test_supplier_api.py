@@ -986,6 +986,50 @@ def test_place_given_checks_slower_than_the_hand_over_sends_checked_orders_while
     assert fake.created() == 2 and fake.stock == {"610001:aa": 0}
 
 
+def _checks_meet(fake: FakeApiSupplier) -> threading.Barrier:
+    """The fake's first IN_FLIGHT stock checks meet at a barrier: asked one after another, the first waits alone
+    and breaks it."""
+    together, _met, before = _first_calls_meet(fake)
+    check = fake.check_stock
+
+    def check_stock(request: SupplierOrderRequest) -> StockAnswer | None:
+        before(request)
+        return check(request)
+
+    fake.check_stock = check_stock  # type: ignore[method-assign]
+    return together
+
+
+def test_place_given_slow_stock_checks_keeps_the_next_orders_checks_on_their_way_at_once(hs, db):
+    """1688's preview is one call per order: asked one after another at 0.25 s an answer, a claim checked four orders
+    a second where the budget is five, and its creates and payments waited behind the checks. The next orders'
+    checks go on while one answer is read."""
+    h, fake = hs
+    pids = [f"57{i:02d}" for i in range(sa.IN_FLIGHT + 2)]
+    _route(h, *((pid, ("SKU-X",)) for pid in pids))
+    together = _checks_meet(fake)
+    h.stage("forward")
+    assert not together.broken
+    assert fake.stock_checks == len(pids) and fake.created() == len(pids)
+    assert {_order(db, pid).state for pid in pids} == {"placed"}
+
+
+def test_place_given_checks_on_their_way_at_once_still_gives_the_last_units_to_the_first_orders(hs, db):
+    """Every check of the claim asked before any answer is read, each answering that two units are left: the answers
+    are read in the orders' turn, each less what the orders before it take, so two orders go and the others wait
+    for stock; none is sent to be refused."""
+    h, fake = hs
+    fake.stock = {"610001:aa": 2}
+    pids = [f"58{i:02d}" for i in range(sa.IN_FLIGHT)]
+    _route(h, *((pid, ("SKU-X",)) for pid in pids))
+    together = _checks_meet(fake)
+    h.stage("forward")
+    assert not together.broken
+    states = [(_order(db, pid).state, _order(db, pid).hold_reason) for pid in pids]
+    assert states == [("placed", None)] * 2 + [("held", "out_of_stock")] * (len(pids) - 2)
+    assert len(fake.requests) == 2 and fake.stock == {"610001:aa": 0}
+
+
 @pytest.mark.parametrize("fallback", [False, True])
 def test_place_given_the_supplier_refusing_an_order_for_want_of_stock_holds_it_out_of_stock_or_falls_back(
         db, tmp_path, fallback):
