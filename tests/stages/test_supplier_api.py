@@ -1030,6 +1030,35 @@ def test_place_given_checks_on_their_way_at_once_still_gives_the_last_units_to_t
     assert len(fake.requests) == 2 and fake.stock == {"610001:aa": 0}
 
 
+def test_place_given_unpaid_orders_keeps_their_payments_going_at_once_and_stops_starting_them_after_a_timeout(
+        hs, db):
+    """1688 creates an order unpaid and syncd pays it (preparePay), one call per order: one after another at 0.25 s
+    an answer, a run's fifty payments held the supplier's next claims for twelve seconds. The payments timing out
+    leave their orders unpaid (paid at a later status check); the answers of the others are recorded."""
+    h, fake = hs
+    fake.unpaid = True
+    pids = [f"59{i:02d}" for i in range(sa.IN_FLIGHT + 3)]
+    _route(h, *((pid, ("SKU-X",)) for pid in pids))
+    together, _met, before = _first_calls_meet(fake)
+    calls: list[str] = []
+
+    def pay(order: PlacedOrder) -> PlacedOrder:
+        before(order)
+        with fake.lock:
+            calls.append(order.supplier_ref)
+            late = len(calls) > sa.IN_FLIGHT
+        if late:
+            raise TransientError("fakeapi preparePay: timed out", code="timeout")
+        fake.phase[order.supplier_ref] = SupplierOrderPhase.ACCEPTED
+        return PlacedOrder(order.supplier_ref, paid=True)
+
+    fake.pay = pay  # type: ignore[method-assign]
+    h.stage("forward")
+    assert not together.broken
+    assert fake.created() == len(pids) and {so.state for so in _sos(db)} == {"placed"}
+    assert sum(so.paid for so in _sos(db)) == sa.IN_FLIGHT  # the first four at once; the others timed out
+
+
 @pytest.mark.parametrize("fallback", [False, True])
 def test_place_given_the_supplier_refusing_an_order_for_want_of_stock_holds_it_out_of_stock_or_falls_back(
         db, tmp_path, fallback):
