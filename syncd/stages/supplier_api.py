@@ -23,7 +23,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import closing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -237,19 +237,48 @@ def place_orders(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter,
     :data:`PLACE_BATCH` a run in claims of :data:`PLACE_CLAIM` (:func:`in_claims`).
 
     A claim's orders are checked one by one (receiver, stock) while those checked go to the supplier in pieces on
-    a lane of their own (:data:`HAND_OVER`), and the payments of those placed follow on a third, alive for the
-    whole run: each piece's intents are committed in one transaction before its requests, their outcomes in one
-    after, the payments in one more.
+    a lane of their own (:data:`HAND_OVER`), and the payments of those placed follow on a third; both lanes live
+    for the whole run, so a claim's last piece is sent while the next claim's orders are checked. Each piece's
+    intents are committed in one transaction before its requests, their outcomes in one after, the payments in
+    one more.
     """
     seen: set[int] = set()  # claimed once this run: what it left is for a later run, not the next claim
     pays = Lane(f"pay-{supplier_id}")
+    run = _PlaceRun(Lane(f"place-{supplier_id}"), pays, _Taken())
     try:
-        return in_claims(rt, lambda: _place_claim(rt, supplier_id, adapter, seen, pays), PLACE_CLAIM, PLACE_BATCH,
-                         on_more)
+        try:
+            done = in_claims(rt, lambda: _place_claim(rt, supplier_id, adapter, seen, run), PLACE_CLAIM, PLACE_BATCH,
+                             on_more)
+        finally:
+            sent, stop = run.sends.join()  # every piece handed over is sent and recorded before the run ends
+            if run.handed:  # a piece skipped after an earlier one failed: its orders wait, free, as they were
+                with rt.db.begin() as s:
+                    s.execute(update(SupplierOrder).where(SupplierOrder.id.in_(sorted(run.handed)),
+                                                          SupplierOrder.claimed_by == rt.holder)
+                              .values(claimed_by=None, claim_until=None))
+        done += sum(n for n in sent if isinstance(n, int))
+        if isinstance(stop, RateLimitedError):
+            _paused(supplier_id, "placing", stop)
+        elif stop is not None:
+            raise stop
+        return done
     finally:
         _, err = pays.join()
         if err is not None:
             raise err
+
+
+@dataclass
+class _PlaceRun:
+    """What a run's claims share: the lane their checked orders go to the supplier on (a claim's last piece is
+    still being sent while the next claim's orders are checked), the payments' lane, the stock the orders on
+    their way take (:class:`_Taken`), and the supplier orders handed to the sender (they stay claimed until their
+    piece records them)."""
+
+    sends: Lane
+    pays: Lane
+    taken: _Taken
+    handed: set[int] = field(default_factory=set)
 
 
 class _Taken:
@@ -348,7 +377,7 @@ def _checked_ahead(pairs: Iterable[tuple[_Work, Receiver | str | Exception | Non
 
 
 def _place_claim(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, seen: set[int],
-                 pays: Lane) -> tuple[int, bool]:
+                 run: _PlaceRun) -> tuple[int, bool]:
     now = clock.now()
     # pending (of a routed order, or a reship) or placing; the state as an IN list lets the claim read only the
     # supplier's open rows through ix_supplier_orders_supplier_cancel_state (tests/store/test_query_plans.py)
@@ -365,16 +394,21 @@ def _place_claim(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, see
     ready: list[tuple[_Work, SupplierOrderRequest]] = []
     since = 0.0  # when the first of ``ready`` was checked
     shorts: list[tuple[_Work, StockAnswer]] = []
-    taken = _Taken()
-    sends = Lane(f"place-{supplier_id}")
+    taken, sends = run.taken, run.sends
 
     def send(chunk: list[tuple[_Work, SupplierOrderRequest]]) -> int:
         placed, stop = _send_requests(rt, supplier_id, adapter, chunk, on_placed=taken.placed)
         if placed and (stop is None or isinstance(stop, RateLimitedError)):  # else: paid at a later status check
-            pays.submit(_pay_placed, rt, supplier_id, adapter, placed)
+            run.pays.submit(_pay_placed, rt, supplier_id, adapter, placed)
         if stop is not None:
-            raise stop  # no further piece of the claim is sent
+            raise stop  # no further piece of the run is sent
         return len(placed)
+
+    def hand(chunk: list[tuple[_Work, SupplierOrderRequest]]) -> None:
+        ids = [x.so_id for x, _ in chunk]
+        taken.handed(ids)
+        run.handed.update(ids)
+        sends.submit(send, chunk)
 
     checks: Ahead[StockAnswer | None] = Ahead(f"check-{supplier_id}", IN_FLIGHT)
 
@@ -421,8 +455,7 @@ def _place_claim(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, see
                         since = since if ready else time.monotonic()
                         ready.append((w, got))
                         if not sends.busy() and time.monotonic() - since >= HAND_OVER:
-                            taken.handed([x.so_id for x, _ in ready])
-                            sends.submit(send, ready)
+                            hand(ready)
                             ready = []
                     elif isinstance(got, StockAnswer):
                         shorts.append((w, got))
@@ -430,26 +463,20 @@ def _place_claim(rt: Runtime, supplier_id: str, adapter: ApiSupplierAdapter, see
                         done += got
                 else:
                     if ready:
-                        taken.handed([x.so_id for x, _ in ready])
-                        sends.submit(send, ready)
-                    through = True
+                        hand(ready)
+                    # the claim's last piece is sent while the next claim's orders are checked (place_orders joins
+                    # the lane at the end of the run); a piece that failed stops the run's claims
+                    through = sends.failed() is None
         finally:
             checks.close()  # the checks started for orders not reached: their answers are not read
-            sent, stop = sends.join()  # every piece handed over is sent and recorded before the claim is let go
-        done += sum(n for n in sent if isinstance(n, int))
-        if isinstance(stop, RateLimitedError):
-            _paused(supplier_id, "placing", stop)
-            through = False
-        elif stop is not None:
-            raise stop
     finally:
         try:
             _record_shorts(rt, supplier_id, shorts)  # what the stock checks found, however the run ended
         finally:
             with rt.db.begin() as s:  # whatever was not reached stays as it was, free for the next run
-                s.execute(update(SupplierOrder).where(SupplierOrder.id.in_([w.so_id for w in work]),
-                                                      SupplierOrder.claimed_by == rt.holder)
-                          .values(claimed_by=None, claim_until=None))
+                s.execute(update(SupplierOrder).where(
+                    SupplierOrder.id.in_([w.so_id for w in work if w.so_id not in run.handed]),
+                    SupplierOrder.claimed_by == rt.holder).values(claimed_by=None, claim_until=None))
     return done, through and len(work) >= PLACE_CLAIM
 
 

@@ -648,19 +648,51 @@ def test_place_given_a_backlog_another_replica_places_what_the_first_has_not_cla
     _route(h, *((str(6000 + i), ("SKU-X",)) for i in range(sa.PLACE_BATCH)))  # one run's whole batch waiting
     replica_b = dataclasses.replace(h.rt, holder="replica-b")
     placed_by_b: list[int] = []
-    place = fake.place
+    check = fake.check_stock
 
-    def slow_place(request: SupplierOrderRequest) -> PlacedOrder:
-        if not placed_by_b:  # replica A's first call is in flight: replica B's run comes meanwhile
-            placed_by_b.append(-1)
+    def slow_check(request: SupplierOrderRequest) -> StockAnswer | None:
+        with fake.lock:
+            first = not placed_by_b
+            if first:
+                placed_by_b.append(-1)
+        if first:  # replica A's first call is in flight (it holds its first claim): replica B's run comes meanwhile
             placed_by_b[0] = sa.place_orders(replica_b, API, fake)
-        return place(request)
+        return check(request)
 
-    fake.place = slow_place  # type: ignore[method-assign]
+    fake.check_stock = slow_check  # type: ignore[method-assign]
     placed_by_a = sa.place_orders(h.rt, API, fake)
     assert placed_by_b[0] > 0 and placed_by_a + placed_by_b[0] == sa.PLACE_BATCH  # shared, not waited for
     assert {so.state for so in _sos(db)} == {"placed"}
     assert sorted(len(refs) for refs in fake.orders.values()) == [1] * sa.PLACE_BATCH  # each order once
+
+
+def test_place_given_a_claims_creates_still_on_their_way_checks_the_next_claims_orders_meanwhile(hs, db):
+    """The creates of a claim's last piece are sent while the run's next claim is checked (one lane of creates for
+    the whole run): waiting for them before the next claim cost 1688 two seconds of every five in the two-replica
+    bench. Every order is still created once."""
+    h, fake = hs
+    pids = [str(6600 + i) for i in range(sa.PLACE_CLAIM * 2)]  # a run's two claims
+    _route(h, *((pid, ("SKU-X",)) for pid in pids))
+    second_checked = threading.Event()
+    waited: list[bool] = []
+    check, place = fake.check_stock, fake.place
+
+    def check_stock(request: SupplierOrderRequest) -> StockAnswer | None:
+        if request.platform_order_id in pids[sa.PLACE_CLAIM:]:
+            second_checked.set()
+        return check(request)
+
+    def slow_place(request: SupplierOrderRequest) -> PlacedOrder:
+        if request.platform_order_id in pids[:sa.PLACE_CLAIM] and not waited:
+            waited.append(second_checked.wait(20))  # the first claim's create answers once the next is checked
+        return place(request)
+
+    fake.check_stock, fake.place = check_stock, slow_place  # type: ignore[method-assign]
+    assert sa.place_orders(h.rt, API, fake) == len(pids)
+    assert waited and all(waited)  # (up to IN_FLIGHT creates waited at once)
+    assert {_order(db, pid).state for pid in pids} == {"placed"}
+    assert sorted(len(refs) for refs in fake.orders.values()) == [1] * len(pids)
+    assert all(so.claimed_by is None for so in _sos(db))
 
 
 def test_place_given_an_order_whose_check_failed_for_now_leaves_it_to_the_next_run(hs, db):
