@@ -68,13 +68,15 @@ STATUS_CLAIM = 25
 UNKNOWN_WAIT = timedelta(seconds=60)  # after an unknown outcome: let the supplier's order list catch up
 FIND_MARGIN = timedelta(minutes=10)  # look-ups start this long before the first attempt (clock skew)
 MAX_TRANSIENT_IN_A_ROW = 3  # the supplier is down: stop this run instead of timing out on every order
-# orders sent to one supplier at once (syncd.inflight): one at a time, an API answering in 0.25 s takes four a second
+# orders sent to one supplier at once (syncd.inflight): one at a time, an API answering in 0.25 s takes four a second;
+# also the stock checks started ahead of their turn, and the payments on their way at once
 IN_FLIGHT = 4
-# While a claim's orders are checked one by one (1688's preview: one call per order and address, 5 a second on
-# its default budget), those checked are handed to the sender in pieces: when the sender is free and the first
-# of them has waited this long. Checks, creates and payments then go on at once, each on its own budget (one
-# after the other, each of the three budgets worked a third of the time); where checks are fast the whole claim
-# is checked within it and goes as one piece, in one transaction for its intents and one for its outcomes.
+# While a claim's orders are checked in turn (1688's preview: one call per order and address, 5 a second on its
+# default budget; the next IN_FLIGHT already on their way), those checked are handed to the sender in pieces:
+# when the sender is free and the first of them has waited this long. Checks, creates and payments then go on at
+# once, each on its own budget (one after the other, each of the three budgets worked a third of the time); where
+# checks are fast the whole claim is checked within it and goes as one piece, in one transaction for its intents
+# and one for its outcomes.
 HAND_OVER = 1.0  # seconds
 CANCEL_RETRY = timedelta(seconds=30)
 MAX_FAULTS = 5  # unreadable answers in a row before an order not yet at the supplier is held for a person
@@ -282,7 +284,7 @@ class _PlaceRun:
 
 
 class _Taken:
-    """What the orders of a claim that passed their stock check will take of each supplier SKU, until the
+    """What the orders of a run's claims that passed their stock check will take of each supplier SKU, until the
     supplier's answers show it.
 
     Every check counts the stock that orders checked before it are about to use: without this, ten orders for the
