@@ -176,6 +176,8 @@ def test_a_paused_shop_is_neither_pulled_nor_written_back_while_the_others_are(h
         mp.setattr("syncd.stages.pull.pull_shop", pull_shop)
         mp.setattr("syncd.stages.pull._maybe_unpause", lambda rt, shop: None)
         mp.setattr("syncd.stages.writeback.writeback_shop", writeback_shop)
+        # every shop has a parcel due (the write-back works only those: writeback.due_shops)
+        mp.setattr("syncd.stages.writeback.due_shops", lambda rt, now: set(h.rt.storefronts))
         for stage in ("pull", "writeback"):
             run_stage(h.rt, stage)
             for future in h.rt.shop_pools[stage].busy.values():

@@ -303,3 +303,30 @@ def test_writeback_takes_over_a_dead_replicas_upload_of_an_order_held_since_and_
     assert _states(db)[on_shop] == "held" and _states(db)[lost] == "held"
     assert on_shop not in _uploads(h.shop) and lost not in _uploads(h.shop)  # nothing sent for a held order
     assert {got[p][0] for p in PIDS[2:]} == {"uploaded"}
+
+
+def test_writeback_given_shops_with_nothing_due_asks_once_for_them_all_and_records_their_runs_together(
+        db: Database, tmp_path: Path):
+    """An agency's fifty shops, each asked alone every run whether it had a parcel to write back, cost four
+    statements a shop with nothing to do: the shops with a parcel due are found in one read, the others' runs
+    recorded in one statement, so a run costs the same for eight idle shops as for one. A shop with a parcel due
+    is still written back."""
+    from syncd.store.models import StageRun
+
+    h = _five_orders_to_upload(db, tmp_path)
+
+    def statements(idle_shops: int) -> int:
+        for i in range(idle_shops):
+            h.rt.storefronts.setdefault(f"idle{i}", FakeStorefront())
+        before = db.statements.count
+        h.stage("writeback")
+        return db.statements.count - before
+
+    first = statements(1)  # shop1's five parcels go, one idle shop beside it
+    assert sorted(pid for pid, _, _ in h.shop.ship_calls) == sorted(PIDS)
+    assert statements(1) == statements(8)  # nothing due anywhere: the same cost for eight idle shops as for one
+    assert first > statements(8)
+    with db.read() as s:
+        runs = {scope: at for scope, at in s.execute(select(StageRun.scope, StageRun.last_success_at)
+                                                     .where(StageRun.stage == "writeback"))}
+    assert set(runs) == {"shop1", *(f"idle{i}" for i in range(8))} and all(runs.values())

@@ -165,6 +165,14 @@ def test_writeback_claim_on_either_database_uses_its_index(db: Database, tmp_pat
     _uses(plans, "ix_shipments_writeback_order", "shipments", db=db, columns=("writeback_state",))
 
 
+def test_writeback_due_shops_on_either_database_uses_the_claims_index(db: Database, tmp_path: Path) -> None:
+    """The one read that finds which shops have a parcel due (writeback.due_shops) must not walk every parcel."""
+    h = build(db, tmp_path)
+    plans = _plans(db, lambda: writeback.due_shops(h.rt, clock.now()), "shipments")
+    assert len(plans) == 2  # abandoned uploads, then ready parcels
+    _uses(plans, "ix_shipments_writeback_order", "shipments", db=db, columns=("writeback_state",))
+
+
 def test_watch_parcel_rules_read_only_parcels_still_on_their_way(db: Database, tmp_path: Path) -> None:
     """Delivered and returned parcels (every parcel, in time) are no business of the parcel rules."""
     from syncd.alerts import facts
