@@ -24,6 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -160,17 +161,13 @@ def _record(rt: Runtime, stage: str, scope: str, started: float, error: str | No
     now = clock.now()
     ms = int((time.monotonic() - started) * 1000)
     with rt.db.begin() as s:
-        if error is None:
-            # The common case, a success after a success (or a first run), in one statement: every scope of every
-            # stage records each run (13 a second in the idle three-shop bench), and loading the row through the
-            # ORM to change it cost a second statement and about a sixth of the idle daemon's stage CPU. A row
-            # with failures is left alone here: the recovery is told and recorded below.
-            done = {"last_started_at": now, "last_duration_ms": ms, "last_success_at": now}
-            ins = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(StageRun)
-            if s.execute(ins.values(stage=stage, scope=scope, consecutive_failures=0, **done).on_conflict_do_update(
-                    index_elements=["stage", "scope"], set_=done, where=StageRun.consecutive_failures == 0)
-                    .returning(StageRun.stage)).first() is not None:  # no row: it had failures
-                return
+        # The common case, a success after a success (or a first run), in one statement: every scope of every
+        # stage records each run (13 a second in the idle three-shop bench), and loading the row through the
+        # ORM to change it cost a second statement and about a sixth of the idle daemon's stage CPU. A row
+        # with failures is left alone here: the recovery is told and recorded below.
+        if error is None and s.execute(_success_after_success(s).values(_success(stage, scope, now, ms))
+                                       .returning(StageRun.stage)).first() is not None:  # no row: it had failures
+            return
         row = s.get(StageRun, (stage, scope))
         if row is None:
             row = StageRun(stage=stage, scope=scope, consecutive_failures=0)
@@ -194,6 +191,20 @@ def _record(rt: Runtime, stage: str, scope: str, started: float, error: str | No
                 log.debug("%s %s still failing (%d): %s", stage, scope, row.consecutive_failures, error)
 
 
+def _success(stage: str, scope: str, now: datetime, ms: int) -> dict[str, Any]:
+    return {"stage": stage, "scope": scope, "consecutive_failures": 0, "last_started_at": now,
+            "last_duration_ms": ms, "last_success_at": now}
+
+
+def _success_after_success(s: Session) -> Any:
+    """The upsert of a successful run (rows from :func:`_success`) that leaves a row with failures alone."""
+    ins = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(StageRun)
+    return ins.on_conflict_do_update(
+        index_elements=["stage", "scope"], where=StageRun.consecutive_failures == 0,
+        set_={"last_started_at": ins.excluded.last_started_at, "last_duration_ms": ins.excluded.last_duration_ms,
+              "last_success_at": ins.excluded.last_success_at})
+
+
 def record_idle(rt: Runtime, stage: str, scopes: Collection[str]) -> None:
     """Record a run of ``scopes`` that had nothing to do, found so by one query of the stage's for them all: a
     success after a success, in one statement whatever their number (fifty shops' write-back each asked and
@@ -203,13 +214,7 @@ def record_idle(rt: Runtime, stage: str, scopes: Collection[str]) -> None:
         return
     now = clock.now()
     with rt.db.begin() as s:
-        ins = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(StageRun)
-        s.execute(ins.on_conflict_do_update(
-            index_elements=["stage", "scope"], where=StageRun.consecutive_failures == 0,
-            set_={"last_started_at": ins.excluded.last_started_at, "last_duration_ms": ins.excluded.last_duration_ms,
-                  "last_success_at": ins.excluded.last_success_at}),
-            [{"stage": stage, "scope": scope, "consecutive_failures": 0, "last_started_at": now,
-              "last_duration_ms": 0, "last_success_at": now} for scope in sorted(scopes)])
+        s.execute(_success_after_success(s), [_success(stage, scope, now, 0) for scope in sorted(scopes)])
 
 
 def pause_shop(rt: Runtime, shop_id: str, reason: str) -> bool:
