@@ -423,11 +423,12 @@ def due_shops(rt: Runtime, now: datetime) -> set[str]:
 
 def run(rt: Runtime, report: StageReport) -> None:
     # Only the shops with a parcel due are worked; the others' runs are recorded together (an agency's fifty shops,
-    # each asked alone every run, cost four statements a shop with nothing to write back).
-    # a shadow shop uploads nothing (syncd.shadow): its parcels wait until it is live
+    # each asked alone every run, cost four statements a shop with nothing to write back). A paused shop uploads
+    # nothing, nor does a shadow shop (syncd.shadow): their parcels wait, and their runs are recorded as idle.
     paused = paused_shops(rt)
     due = due_shops(rt, clock.now())
-    record_idle(rt, report.stage, [shop for shop in rt.storefronts if shop not in due])
-    for_each_scope(rt, report, [shop for shop in rt.storefronts if shop in due],
-                   lambda shop_id: 0 if shop_id in paused or shadow.is_shadow(rt.config, shop_id)
-                   else writeback_shop(rt, shop_id), shops=True, scopes=len(rt.storefronts))
+    work = [shop for shop in rt.storefronts
+            if shop in due and shop not in paused and not shadow.is_shadow(rt.config, shop)]
+    record_idle(rt, report.stage, [shop for shop in rt.storefronts if shop not in work])
+    for_each_scope(rt, report, work, lambda shop_id: writeback_shop(rt, shop_id), shops=True,
+                   scopes=len(rt.storefronts))
