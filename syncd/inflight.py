@@ -56,6 +56,15 @@ def _fast(name: str) -> bool:
     return pace is not None and pace < SLOW_CALL
 
 
+def _paced(name: str, call: Callable[[], R]) -> R:
+    """Make the call, noting how long it took under ``name`` (whether its next calls go in flight)."""
+    started = _clock()
+    try:
+        return call()
+    finally:
+        _note(name, _clock() - started)
+
+
 def bounded_calls(items: Sequence[T], call: Callable[[T], R], *, limit: int, halt: Callable[[], bool],
                   name: str = "call") -> Iterator[tuple[int, R]]:
     """``(index, call(items[index]))`` for the items, at most ``limit`` calls at once, in the order they finish;
@@ -67,19 +76,15 @@ def bounded_calls(items: Sequence[T], call: Callable[[T], R], *, limit: int, hal
         for i, item in enumerate(items):
             if halt():
                 return
-            started = _clock()
-            result = call(item)
-            _note(name, _clock() - started)
-            yield i, result
+            yield i, _paced(name, lambda item=item: call(item))  # type: ignore[misc]
         return
     sink = CPU_SINK.get()
 
     def timed(item: T) -> R:
-        start, started = time.thread_time(), _clock()
+        start = time.thread_time()
         try:
-            return call(item)
+            return _paced(name, lambda: call(item))
         finally:
-            _note(name, _clock() - started)
             if sink is not None:
                 sink(time.thread_time() - start)
 
@@ -180,11 +185,7 @@ class Ahead(Generic[R]):
 
     def now(self, call: Callable[[], R]) -> R:
         """Make the call on the caller's thread, noting how long it took (for :meth:`on`)."""
-        started = _clock()
-        try:
-            return call()
-        finally:
-            _note(self._name, _clock() - started)
+        return _paced(self._name, call)
 
     def start(self, call: Callable[[], R]) -> Future[R]:
         """Start the call on a thread of its own; its result (or exception) is the future's."""
