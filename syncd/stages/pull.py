@@ -40,7 +40,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from syncd import clock
@@ -79,6 +79,8 @@ MAX_PROBES = 8  # counts asked before a window is read: a burst at its end takes
 BUDGET_STEP = 100
 ORDERS, REFUNDS = "orders", "refunds"
 SETTLED = "-settled"  # a stream's settled cursor: "orders-settled", "refunds-settled"
+_STREAMS = (ORDERS, ORDERS + SETTLED, REFUNDS, REFUNDS + SETTLED)
+Marks = dict[str, datetime]  # a shop's cursors by stream, as a run read them and moved them since
 T = TypeVar("T")
 
 
@@ -145,7 +147,8 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
          store: Callable[[Session, T], int], *, cursor: str | None,
          count: Callable[[datetime, datetime], int | None] | None = None,
          committed: Callable[[datetime], None] | None = None,
-         settles: Settling | None = None, deadline: float | None = None, paced: bool = True) -> int:
+         settles: Settling | None = None, deadline: float | None = None, paced: bool = True,
+         marks: Marks | None = None) -> int:
     """Fetch and store consecutive overlapping windows from ``start`` to ``end_limit``; their span adapts
     to the stream's pace, and ``count`` (the platform's count of a window, when it has one) narrows a
     window that would hold too much before it is read (see the module docstring).
@@ -155,7 +158,8 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
     starting before its limit that joins on to its settled cursor moves that cursor too, to the window's end
     or the limit, whichever comes first: what it read up to the limit was read when already settled.
     Past ``deadline`` (``time.monotonic()``) no further window is started: the next run reads on. Not ``paced``
-    (a stepping listing, module docstring): every window spans all it may.
+    (a stepping listing, module docstring): every window spans all it may. ``marks``: the shop's cursors as this
+    run read them (:func:`read_cursors`); read here when not given.
     """
     adapter = rt.storefronts[shop_id]
     shop = rt.config.shops[shop_id]
@@ -163,6 +167,8 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
     overlap = timedelta(minutes=shop.pull.overlap_minutes)
     stream = getattr(fetch, "__name__", "") or (cursor or "")
     rate = _listing_rate(adapter) if deadline is not None and count is not None else None
+    if marks is None and (cursor is not None or settles is not None):
+        marks = read_cursors(rt, shop_id)
     written = 0
     for _window in range(MAX_WINDOWS_PER_RUN):
         if start >= end_limit or rt.stop.is_set():
@@ -189,13 +195,17 @@ def walk(rt: Runtime, shop_id: str, start: datetime, end_limit: datetime, fetch:
             end = covered
         elif paced:
             _pace.learn(adapter, stream, max(planned, pace), end - start, _entries(result), ceiling)
+        moved: dict[str, datetime] = {}
         with rt.db.begin() as s:
             written += store(s, result)
-            if cursor is not None:
-                _move_cursor(s, shop_id, cursor, end)
-            if settles is not None and start < settles.limit:  # what it read up to the limit was read settled
-                _move_cursor(s, shop_id, settles.cursor, min(end, settles.limit), joins_from=start,
+            if cursor is not None and marks is not None:
+                _move_cursor(s, shop_id, cursor, end, marks, moved)
+            if settles is not None and marks is not None and start < settles.limit:
+                # what it read up to the limit was read settled
+                _move_cursor(s, shop_id, settles.cursor, min(end, settles.limit), marks, moved, joins_from=start,
                              initial=settles.initial)
+        if marks is not None:
+            marks.update(moved)  # committed
         if committed is not None:
             committed(end)
         if end >= end_limit or (deadline is not None and time.monotonic() >= deadline):
@@ -229,33 +239,50 @@ class Settling(NamedTuple):
     initial: datetime  # the cursor's watermark while it has no row
 
 
-def _move_cursor(s: Session, shop_id: str, name: str, end: datetime, *, joins_from: datetime | None = None,
-                 initial: datetime | None = None) -> None:
-    """Move cursor ``name`` forward to ``end``. With ``joins_from`` (the window's start) only if that window
-    joins on to the cursor, whose watermark is ``initial`` while it has no row."""
-    row = s.get(Cursor, (shop_id, name))
-    mark = row.watermark if row is not None else initial
+def read_cursors(rt: Runtime, shop_id: str) -> Marks:
+    """Every cursor of a shop's pull (orders and refunds, fresh and settled), in one read at the start of its run:
+    only the pull moves them, under the shop's pull lease, so the run knows them from then on by what it moved."""
+    with rt.db.read() as s:
+        return {stream: mark for stream, mark in s.execute(
+            select(Cursor.stream, Cursor.watermark).where(Cursor.shop_id == shop_id,
+                                                          Cursor.stream.in_(_STREAMS)))}
+
+
+def _move_cursor(s: Session, shop_id: str, name: str, end: datetime, marks: Marks, moved: Marks, *,
+                 joins_from: datetime | None = None, initial: datetime | None = None) -> None:
+    """Move cursor ``name`` forward to ``end`` in the window's transaction (``moved`` is what it moved, for
+    ``marks`` once that commits). With ``joins_from`` (the window's start) only if that window joins on to the
+    cursor, whose watermark is ``initial`` while it has no row. One statement, no read: the run knows its
+    cursors (``marks``); the statement still moves a cursor only forward, whoever moved it meanwhile."""
+    known = marks.get(name)
+    mark = known if known is not None else initial
     if joins_from is not None and (mark is None or mark < joins_from):
         return
-    if row is None:
+    if known is None:
         s.add(Cursor(shop_id=shop_id, stream=name, watermark=end, updated_at=clock.now()))
-    elif end > row.watermark:
-        row.watermark, row.updated_at = end, clock.now()
+    elif end > known:
+        s.execute(update(Cursor).where(Cursor.shop_id == shop_id, Cursor.stream == name, Cursor.watermark < end)
+                  .values(watermark=end, updated_at=clock.now()))
+    else:
+        return
+    moved[name] = end
 
 
 def pull_stream(rt: Runtime, shop_id: str, stream: str, fetch: Callable[[datetime, datetime], T],
                 store: Callable[[Session, T], int], *, now: datetime,
                 count: Callable[[datetime, datetime], int | None] | None = None,
                 committed: Callable[[datetime], None] | None = None, deadline: float | None = None,
-                paced: bool = True) -> int:
+                paced: bool = True, marks: Marks | None = None) -> int:
     """One stream's run: read what has settled since the last run, then everything new (module docstring);
-    the new is read until ``deadline`` (:func:`run_budget`), at least one window."""
+    the new is read until ``deadline`` (:func:`run_budget`), at least one window. ``marks``: the shop's cursors
+    (:func:`read_cursors`), read here when not given."""
     pull = rt.config.shops[shop_id].pull
     end_limit = now - timedelta(seconds=pull.lag_seconds)
     overlap = timedelta(minutes=pull.overlap_minutes)
     settle_limit = end_limit - overlap
-    fresh = read_cursor(rt, shop_id, stream)
-    settled = read_cursor(rt, shop_id, stream + SETTLED)
+    marks = read_cursors(rt, shop_id) if marks is None else marks
+    fresh = marks.get(stream)
+    settled = marks.get(stream + SETTLED)
     if fresh is None:  # the first run: its look-back is read once, and settles where it is old enough
         fresh = settled = now - timedelta(hours=pull.first_lookback_hours)
     elif settled is None:  # a cursor from before settled cursors: its last overlap is read once more
@@ -268,14 +295,15 @@ def pull_stream(rt: Runtime, shop_id: str, stream: str, fetch: Callable[[datetim
     if settled < target and (target - settled >= SETTLE_BATCH or fresh <= settle_limit):
         try:
             written += walk(rt, shop_id, settled, target, fetch, store, cursor=stream + SETTLED,
-                            count=count, committed=committed, paced=paced)
+                            count=count, committed=committed, paced=paced, marks=marks)
             settled = target
         except SyncdError as err:  # new orders still come in; the settled cursor waits where it stopped
             log.warning(_("pull {shop}: {stream} read again once settled failed ({error}); reading what is new first")
                         .format(shop=shop_id, stream=stream, error=err))
             failed = err
     written += walk(rt, shop_id, fresh, end_limit, fetch, store, cursor=stream, count=count, committed=committed,
-                    settles=Settling(stream + SETTLED, settle_limit, settled), deadline=deadline, paced=paced)
+                    settles=Settling(stream + SETTLED, settle_limit, settled), deadline=deadline, paced=paced,
+                    marks=marks)
     if failed is not None:
         raise failed  # the run reports the failure: the settling read is retried next run
     return written
@@ -336,10 +364,12 @@ def pull_shop(rt: Runtime, shop_id: str, budget: float | None = None) -> int:
 
         orders = _OrderStore(shop_id, seen, timedelta(minutes=rt.config.shops[shop_id].pull.overlap_minutes))
         deadline = None if budget is None else time.monotonic() + budget
+        marks = read_cursors(rt, shop_id)
         written = pull_stream(rt, shop_id, ORDERS, list_orders, orders, now=now,
                               count=None if step else adapter.count_orders, committed=orders.committed,
-                              deadline=deadline, paced=step is None)
-        pull_stream(rt, shop_id, REFUNDS, adapter.list_refunds, store_refunds(shop_id), now=now, deadline=deadline)
+                              deadline=deadline, paced=step is None, marks=marks)
+        pull_stream(rt, shop_id, REFUNDS, adapter.list_refunds, store_refunds(shop_id), now=now, deadline=deadline,
+                    marks=marks)
         return written
 
 

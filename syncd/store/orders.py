@@ -260,6 +260,8 @@ def react_to_stops(s: Session, stopped: list[tuple[int, str]], now: datetime) ->
 def apply_refund_events(s: Session, shop_id: str, events: Sequence[RefundEvent], now: datetime) -> int:
     """Record the refund stream on known orders (orders not pulled yet get it with their own pull)."""
     ids = sorted({e.platform_order_id for e in events})
+    if not ids:  # a quiet stretch: nothing to look up (a fleet's every shop reads one every run)
+        return 0
     orders = {r.platform_order_id: r for r in s.execute(
         select(Order.id, Order.platform_order_id, Order.state, Order.status, Order.ready_to_ship, Order.refund_state)
         .where(Order.shop_id == shop_id, Order.platform_order_id.in_(ids)))}

@@ -220,3 +220,42 @@ def test_run_budget_is_a_shops_share_of_the_pull_interval():
     assert pull.run_budget(rt(50, 20)) == pytest.approx(0.8 * 20 * 17 / 50)  # a third, 17 of 50 at once: 5.4 s
     assert pull.run_budget(rt(3, 20)) == pytest.approx(16.0)  # every shop at once: most of the interval
     assert pull.run_budget(rt(200, 5)) == pull.MIN_RUN_SECONDS
+
+
+def test_pull_given_a_quiet_shop_reads_its_cursors_once_a_run_and_moves_each_without_reading_it(h: Harness, db):
+    """A fleet pulls fifty shops every few seconds, most with nothing new: their cursors are read in one query at
+    the run's start (the run holds the shop's lease, only the pull moves them), each window's transaction moves
+    its cursor by one statement, and an empty refund window looks nothing up."""
+    from tests.plans import statements
+
+    base = clock.now().replace(microsecond=0)
+    _pull_at(h, base)
+    _pull_at(h, base + pull.SETTLE_BATCH)  # every cursor has its row
+
+    seen = statements(db, lambda: _pull_at(h, base + pull.SETTLE_BATCH + timedelta(seconds=20)),
+                      r"\bcursors\b|\bFROM orders\b")
+    reads = [sql for sql, _p in seen if sql.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 1 and "cursors" in reads[0], reads  # one read of the cursors; no order looked up
+    moves = [sql for sql, _p in seen if sql.lstrip().upper().startswith("UPDATE")]
+    assert len(moves) == 2, moves  # the fresh cursor of each stream, one statement each
+    assert _cursor(db, "orders") == _cursor(db, "refunds") == base + pull.SETTLE_BATCH + timedelta(seconds=20)
+
+
+def test_pull_given_a_cursor_moved_further_meanwhile_does_not_move_it_back(h: Harness, db: Database, monkeypatch):
+    """The run knows its cursors from its start; should another holder have moved one further meanwhile (a lock
+    connection lost in mid-run), the window's statement still moves a cursor only forward."""
+    base = clock.now().replace(microsecond=0)
+    _pull_at(h, base)
+    ahead = base + timedelta(hours=1)
+    read = pull.read_cursors
+
+    def read_then_moved_elsewhere(rt, shop_id):  # type: ignore[no-untyped-def]
+        marks = read(rt, shop_id)
+        with db.begin() as s:
+            s.get(Cursor, ("shop1", "orders")).watermark = ahead
+        return marks
+
+    monkeypatch.setattr(pull, "read_cursors", read_then_moved_elsewhere)
+    _pull_at(h, base + timedelta(seconds=20))
+    assert _cursor(db, "orders") == ahead
+    assert _cursor(db, "refunds") == base + timedelta(seconds=20)
