@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
 
 from syncd import clock, jsoncodec
 from syncd.errors import ConfigError
@@ -74,10 +74,15 @@ class LeaseTable:
         self.engine: Engine | None = None
 
     def lock_engine(self, engine: Engine) -> Engine:
-        """A pool-less engine: each lease gets a connection of its own that ends with the lease."""
+        """The engine of the lock connections: each lease holds one of its own while it runs. A connection whose
+        lease ended cleanly (unlocked, so it holds no lock) waits in the pool for the next lease; a fifty-shop
+        fleet takes ten leases a second, and a new session each (a connection, a server process) cost more than
+        the run it guarded. Any other end of a lease discards its connection (:func:`_close`), and the session's
+        locks end with it. No cap: as many at once as leases are held, as before the pool."""
         with self.lock:
             if self.engine is None:
-                self.engine = create_engine(engine.url, poolclass=NullPool, connect_args=LOCK_CONNECT_ARGS)
+                self.engine = create_engine(engine.url, pool_size=LOCK_POOL, max_overflow=-1,
+                                            connect_args=LOCK_CONNECT_ARGS)
             return self.engine
 
     def close_all(self) -> None:
@@ -85,16 +90,23 @@ class LeaseTable:
             held, self.held = list(self.held.values()), {}
             engine, self.engine = self.engine, None
         for h in held:
-            _close(h.conn)
+            _close(h.conn, discard=True)
         if engine is not None:
             engine.dispose()
 
 
-def _close(conn: Connection | None) -> None:
+LOCK_POOL = 8  # lock connections kept between leases (a lease's run is seconds; the pull works up to 24 shops at once)
+
+
+def _close(conn: Connection | None, *, discard: bool = False) -> None:
+    """End a lease's use of its lock connection: ``discard`` ends the session (PostgreSQL drops whatever
+    advisory lock it still holds); otherwise, holding none, it goes back to the pool."""
     if conn is None:
         return
     try:
-        conn.close()  # NullPool: the session ends, and PostgreSQL drops its advisory locks with it
+        if discard:
+            conn.invalidate()
+        conn.close()
     except SQLAlchemyError:
         log.debug("closing a lease connection failed; the server drops it anyway", exc_info=True)
 
@@ -244,7 +256,7 @@ def try_lease(db: Database, name: str, holder: str, ttl: timedelta) -> bool:
             mine.depth += 1
     if mine is not None:  # renewal: move the bound
         try:
-            _write_row(db, name, holder, clock.now() + ttl, take_expired=True)
+            _write_row(db, name, holder, clock.now() + ttl)
         except BaseException:
             release_lease(db, name, holder)
             raise
@@ -265,30 +277,32 @@ def try_lease(db: Database, name: str, holder: str, ttl: timedelta) -> bool:
 
 def _acquire(db: Database, name: str, holder: str, ttl: timedelta) -> bool:
     if db.is_sqlite:
-        return _write_row(db, name, holder, clock.now() + ttl, take_expired=True)
+        return _write_row(db, name, holder, clock.now() + ttl)
     conn = db.leases.lock_engine(db.engine).connect()
     try:
         got = bool(conn.execute(text(f"SELECT pg_try_advisory_lock({_ADVISORY_KEY})"), {"name": name}).scalar())
+        if got:  # the lock is ours: the row is overwritten, whatever it says, in the same transaction
+            ins = pg_insert(Lease).values(name=name, holder=holder, expires_at=clock.now() + ttl)
+            conn.execute(ins.on_conflict_do_update(index_elements=[Lease.name], set_={
+                "holder": ins.excluded.holder, "expires_at": ins.excluded.expires_at}))
         conn.commit()  # the lock is the session's, not the transaction's: nothing stays open on this connection
-        if got:
-            _write_row(db, name, holder, clock.now() + ttl, take_expired=False)
     except BaseException:
-        _close(conn)
+        _close(conn, discard=True)
         raise
     if not got:
-        _close(conn)
+        _close(conn)  # it holds no lock
         return False
     with db.leases.lock:
         db.leases.held[name].conn = conn
     return True
 
 
-def _write_row(db: Database, name: str, holder: str, bound: datetime, *, take_expired: bool) -> bool:
-    """The ``leases`` row: ours until ``bound``. ``take_expired``: another holder's row counts only until its
-    bound (SQLite); otherwise the caller already holds the lock and overwrites whatever is there."""
+def _write_row(db: Database, name: str, holder: str, bound: datetime) -> bool:
+    """The ``leases`` row: ours until ``bound``, unless another holder's row is not past its bound (SQLite's
+    taking; a renewal by the holder)."""
     now = clock.now()
     with db.begin() as s:
-        cond = (Lease.holder == holder) | (Lease.expires_at < now) if take_expired else Lease.name == name
+        cond = (Lease.holder == holder) | (Lease.expires_at < now)
         res = s.execute(update(Lease).where(Lease.name == name, cond).values(holder=holder, expires_at=bound))
         if res.rowcount:  # type: ignore[attr-defined]
             return True
@@ -312,29 +326,35 @@ def release_lease(db: Database, name: str, holder: str) -> None:
             return
         else:
             del db.leases.held[name]
+    unlocked = False
     try:
         if mine is not None and mine.conn is not None:
-            _unlock(mine.conn, name, holder)
-        with db.begin() as s:
-            s.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
+            unlocked = _unlock(mine.conn, name, holder)
+        if not unlocked:
+            with db.begin() as s:
+                s.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
     except SQLAlchemyError as err:
         log.debug("lease %s: its row stays until the next holder overwrites it (%s)", name, type(err).__name__)
     finally:
         if mine is not None:
-            _close(mine.conn)
+            _close(mine.conn, discard=not unlocked)
 
 
-def _unlock(conn: Connection, name: str, holder: str) -> None:
-    """Unlock explicitly: False (or a dead connection) means the lock was lost during the run."""
+def _unlock(conn: Connection, name: str, holder: str) -> bool:
+    """Delete the row and unlock, in one transaction on the lock connection; False when the lock was lost
+    during the run (the unlock says so, or the connection is dead): the row is then the caller's to delete."""
     try:
+        conn.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
         still_ours = bool(conn.execute(text(f"SELECT pg_advisory_unlock({_ADVISORY_KEY})"), {"name": name}).scalar())
-        conn.commit()
+        if still_ours:
+            conn.commit()
     except SQLAlchemyError:
         still_ours = False
     if not still_ours:
         # the connection dropped mid-run (a network cut, a server restart): another replica may have run the same
         # scope meanwhile; row claims (SKIP LOCKED) and idempotency keys keep the effects single
         log.warning("lease %s (%s): its lock connection was lost during the run", name, holder)
+    return still_ours
 
 
 def lease_held(db: Database, name: str) -> LeaseHeld:

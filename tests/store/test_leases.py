@@ -138,3 +138,77 @@ def test_release_given_the_lock_connection_lost_in_mid_run_warns_that_the_lease_
     release_lease(db, "pull:shop1", "pod-a")
     assert any("lock connection was lost" in r.getMessage() for r in caplog.records)
     assert try_lease(db, "pull:shop1", "pod-b", MIN)
+
+
+def _lock_pid(db: Database, name: str) -> int:
+    from sqlalchemy import text
+
+    conn = db.leases.held[name].conn
+    assert conn is not None
+    pid = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+    conn.commit()
+    return pid
+
+
+def test_lease_given_a_clean_release_on_postgres_takes_the_next_lease_on_the_same_lock_connection(db: Database):
+    """A fifty-shop fleet takes ten leases a second: a connection whose lease ended cleanly (unlocked) serves the
+    next one instead of a new session each; the lease is still refused to other holders while taken, and free
+    once released."""
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL: SQLite leases have no connection of their own")
+    other = open_database(_url(db))
+    try:
+        assert try_lease(db, "pull:shop1", "pod-a", MIN)
+        first = _lock_pid(db, "pull:shop1")
+        release_lease(db, "pull:shop1", "pod-a")
+        assert try_lease(db, "pull:shop2", "pod-a", MIN)
+        assert _lock_pid(db, "pull:shop2") == first  # the same session, holding only the new lock
+        assert try_lease(other, "pull:shop1", "pod-b", MIN)  # the first lock did not stay with the session
+        assert not try_lease(other, "pull:shop2", "pod-b", MIN)
+        with db.read() as s:
+            assert s.scalar(select(Lease.holder).where(Lease.name == "pull:shop2")) == "pod-a"
+        release_lease(db, "pull:shop2", "pod-a")
+        with db.read() as s:
+            assert s.scalar(select(Lease.holder).where(Lease.name == "pull:shop2")) is None
+        assert try_lease(other, "pull:shop2", "pod-b", MIN)
+    finally:
+        other.dispose()
+
+
+def test_lease_given_its_lock_connection_lost_on_postgres_never_serves_another_lease(db: Database):
+    """A lease whose connection ended in mid-run gives that connection up, not back to the pool: the next lease
+    gets a live session of its own."""
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL: SQLite leases have no connection of their own")
+    from sqlalchemy import text
+
+    assert try_lease(db, "pull:shop1", "pod-a", MIN)
+    lost = _lock_pid(db, "pull:shop1")
+    with db.begin() as s:
+        assert s.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": lost}).scalar()
+    release_lease(db, "pull:shop1", "pod-a")
+    assert try_lease(db, "pull:shop1", "pod-a", MIN)
+    assert _lock_pid(db, "pull:shop1") != lost
+    release_lease(db, "pull:shop1", "pod-a")
+
+
+def test_lease_given_its_row_cannot_be_written_on_postgres_keeps_no_lock_on_a_pooled_connection(db: Database):
+    """The lock is taken, then the row's write fails: the taking raises, and its connection is given up with the
+    lock, not kept in the pool still holding it (every later taking, by any replica, would be refused)."""
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL: SQLite leases have no connection of their own")
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from syncd.store.db import _ADVISORY_KEY
+
+    name = "pull:" + "x" * 200  # longer than the row's column allows: the write after the lock fails
+    with pytest.raises(SQLAlchemyError):
+        try_lease(db, name, "pod-a", MIN)
+    other = open_database(_url(db))
+    try:
+        with other.engine.connect() as conn:
+            assert conn.execute(text(f"SELECT pg_try_advisory_lock({_ADVISORY_KEY})"), {"name": name}).scalar()
+            conn.execute(text(f"SELECT pg_advisory_unlock({_ADVISORY_KEY})"), {"name": name})
+    finally:
+        other.dispose()
