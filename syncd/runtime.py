@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +109,7 @@ class Runtime:
     stop: threading.Event = field(default_factory=threading.Event)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     versions: dict[str, CommittedVersions] = field(default_factory=dict)  # per shop, what pull committed lately
+    pulled_to: dict[str, datetime] = field(default_factory=dict)  # per shop, where this process's pull left its cursor
     db_faults: dict[str, int] = field(default_factory=dict)  # stage → runs failed while the database was unreachable
     faults_lock: threading.Lock = field(default_factory=threading.Lock)
     # stage → its pool of per-shop workers, alive across runs (syncd.stages.runner.for_each_shop)

@@ -48,7 +48,7 @@ from syncd.domain import RejectedRecord
 from syncd.errors import SyncdError
 from syncd.i18n import _
 from syncd.runtime import Runtime
-from syncd.stages.runner import SCHEDULED, StageReport, for_each_shop, paused_shops, shop_workers
+from syncd.stages.runner import SCHEDULED, StageReport, for_each_scope, paused_shops, shop_workers
 from syncd.store.db import stage_lease
 from syncd.store.models import Cursor, Quarantine, Shop
 from syncd.store.orders import CommittedVersions, apply_refund_events, upsert_orders
@@ -77,6 +77,7 @@ MAX_PROBES = 8  # counts asked before a window is read: a burst at its end takes
 # its windows (by the count) to what the rest of its budget can read, in whole pages of BUDGET_STEP entries, at
 # least one page: a long look-back or a catch-up goes on over several runs while the other shops get their turns.
 BUDGET_STEP = 100
+ELSEWHERE_SHARE = 0.5  # a shop another replica read up to less than this share of the pull interval ago is left out
 ORDERS, REFUNDS = "orders", "refunds"
 SETTLED = "-settled"  # a stream's settled cursor: "orders-settled", "refunds-settled"
 _STREAMS = (ORDERS, ORDERS + SETTLED, REFUNDS, REFUNDS + SETTLED)
@@ -370,7 +371,31 @@ def pull_shop(rt: Runtime, shop_id: str, budget: float | None = None) -> int:
                               deadline=deadline, paced=step is None, marks=marks)
         pull_stream(rt, shop_id, REFUNDS, adapter.list_refunds, store_refunds(shop_id), now=now, deadline=deadline,
                     marks=marks)
+        if ORDERS in marks:
+            rt.pulled_to[shop_id] = clock.ensure_utc(marks[ORDERS])
         return written
+
+
+def read_elsewhere_lately(rt: Runtime, now: datetime) -> set[str]:
+    """The shops whose orders another replica read up to less than :data:`ELSEWHERE_SHARE` of the pull interval
+    ago, in one read: their fresh cursor is newer than where this process left it (only the pull moves it, so with
+    one replica it never is) and that recent. Replicas each run the pull every interval, each shop one after
+    another under its lease: without this, two replicas read every shop twice an interval, the second time a few
+    seconds after the first (two list calls of a quiet shop, each against the platform's daily call quota)."""
+    interval = float(rt.config.global_.intervals.pull)
+    with rt.db.read() as s:
+        marks = {shop: clock.ensure_utc(mark) for shop, mark in s.execute(
+            select(Cursor.shop_id, Cursor.watermark).where(Cursor.stream == ORDERS))}
+    out = set()
+    for shop_id, mark in marks.items():
+        shop = rt.config.shops.get(shop_id)
+        own = rt.pulled_to.get(shop_id)
+        if shop is None or (own is not None and mark <= own):
+            continue
+        limit = now - timedelta(seconds=shop.pull.lag_seconds)  # where a pull now would read up to
+        if (limit - mark).total_seconds() < interval * ELSEWHERE_SHARE:
+            out.add(shop_id)
+    return out
 
 
 def run_budget(rt: Runtime) -> float:
@@ -399,9 +424,12 @@ def resync_order(rt: Runtime, shop_id: str, platform_order_id: str) -> int:
 
 
 def run(rt: Runtime, report: StageReport) -> None:
-    # a scheduled run shares the interval among the shops; `syncd once` (and a run by hand) reads everything
-    budget = run_budget(rt) if SCHEDULED.get() else None
+    # a scheduled run shares the interval among the shops, and leaves out those another replica has just read;
+    # `syncd once` (and a run by hand) reads everything
+    scheduled = SCHEDULED.get()
+    budget = run_budget(rt) if scheduled else None
     paused = paused_shops(rt)
+    elsewhere = read_elsewhere_lately(rt, clock.now()) - paused if scheduled else set()
 
     def one(shop_id: str) -> int:
         if shop_id in paused:
@@ -409,7 +437,8 @@ def run(rt: Runtime, report: StageReport) -> None:
             return 0
         return pull_shop(rt, shop_id, budget)
 
-    for_each_shop(rt, report, one)
+    for_each_scope(rt, report, [shop for shop in rt.storefronts if shop not in elsewhere], one, shops=True,
+                   scopes=len(rt.storefronts))
 
 
 def _maybe_unpause(rt: Runtime, shop_id: str) -> None:

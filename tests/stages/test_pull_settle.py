@@ -259,3 +259,53 @@ def test_pull_given_a_cursor_moved_further_meanwhile_does_not_move_it_back(h: Ha
     _pull_at(h, base + timedelta(seconds=20))
     assert _cursor(db, "orders") == ahead
     assert _cursor(db, "refunds") == base + timedelta(seconds=20)
+
+
+def _scheduled_pull_at(h: Harness, when: datetime) -> None:
+    from syncd.stages.runner import SCHEDULED
+
+    token = SCHEDULED.set(True)  # as the scheduler runs it
+    try:
+        _pull_at(h, when)
+    finally:
+        SCHEDULED.reset(token)
+
+
+def test_pull_given_another_replica_read_a_shop_moments_ago_leaves_it_out_of_the_scheduled_run(h: Harness, db):
+    """Two replicas each run the pull every interval: the second to come to a shop a few seconds after the first
+    does not read it again (two list calls of a quiet shop for nothing)."""
+    interval = h.rt.config.global_.intervals.pull
+    base = clock.now().replace(microsecond=0)
+    _scheduled_pull_at(h, base)
+    h.shop.list_calls.clear()
+    elsewhere = base + timedelta(seconds=interval)  # another replica's run, as far as its cursors show
+    with db.begin() as s:
+        s.get(Cursor, ("shop1", "orders")).watermark = elsewhere
+
+    _scheduled_pull_at(h, elsewhere + timedelta(seconds=interval * pull.ELSEWHERE_SHARE * 0.9))
+    assert h.shop.list_calls == []
+
+    _scheduled_pull_at(h, elsewhere + timedelta(seconds=interval * pull.ELSEWHERE_SHARE * 1.1))
+    assert h.shop.list_calls  # read long enough ago: this replica's turn
+    assert _cursor(db, "orders") == elsewhere + timedelta(seconds=interval * pull.ELSEWHERE_SHARE * 1.1)
+
+
+def test_pull_given_one_replica_reads_a_shop_at_every_scheduled_run_however_close(h: Harness, db: Database):
+    """Its own reads never leave a shop out: only a cursor moved past where this process left it does."""
+    base = clock.now().replace(microsecond=0)
+    _scheduled_pull_at(h, base)
+    for i in range(1, 4):
+        h.shop.list_calls.clear()
+        _scheduled_pull_at(h, base + timedelta(seconds=i))
+        assert h.shop.list_calls, f"run {i} left the shop out"
+    assert _cursor(db, "orders") == base + timedelta(seconds=3)
+
+
+def test_pull_given_a_run_by_hand_reads_a_shop_another_replica_has_just_read(h: Harness, db: Database):
+    base = clock.now().replace(microsecond=0)
+    _pull_at(h, base)
+    with db.begin() as s:
+        s.get(Cursor, ("shop1", "orders")).watermark = base + timedelta(seconds=1)
+    h.shop.list_calls.clear()
+    _pull_at(h, base + timedelta(seconds=2))  # `syncd once`, not the scheduler
+    assert h.shop.list_calls
