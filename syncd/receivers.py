@@ -36,8 +36,10 @@ if TYPE_CHECKING:
 KEPT_FOR = timedelta(minutes=5)  # a supplier's next run comes within seconds to minutes
 MAX_KEPT = 5000
 # shops decrypted at once for one batch of orders where their answers are slow (syncd.inflight): a shop whose API
-# takes seconds then holds up only its own orders
-SHOPS_IN_FLIGHT = 4
+# takes seconds then holds up only its own orders. An agency's supplier claim of 25 orders spans a dozen shops or
+# more, each its own call on its own shop's budget: at 0.25 s an answer, four at a time kept the claim's checks
+# waiting over a second for their receivers (docs/benchmarks.md, 2026-12-07 18:14).
+SHOPS_IN_FLIGHT = 8
 FILL_SCAN = 2000  # routed orders looked through for a call's filling (newest first): a backlog's worth
 
 Key = tuple[str, str, str]  # (shop, platform order id, its receiver's ciphertexts)
