@@ -366,13 +366,15 @@ def pull_shop(rt: Runtime, shop_id: str, budget: float | None = None) -> int:
         orders = _OrderStore(shop_id, seen, timedelta(minutes=rt.config.shops[shop_id].pull.overlap_minutes))
         deadline = None if budget is None else time.monotonic() + budget
         marks = read_cursors(rt, shop_id)
-        written = pull_stream(rt, shop_id, ORDERS, list_orders, orders, now=now,
-                              count=None if step else adapter.count_orders, committed=orders.committed,
-                              deadline=deadline, paced=step is None, marks=marks)
-        pull_stream(rt, shop_id, REFUNDS, adapter.list_refunds, store_refunds(shop_id), now=now, deadline=deadline,
-                    marks=marks)
-        if ORDERS in marks:
-            rt.pulled_to[shop_id] = clock.ensure_utc(marks[ORDERS])
+        try:
+            written = pull_stream(rt, shop_id, ORDERS, list_orders, orders, now=now,
+                                  count=None if step else adapter.count_orders, committed=orders.committed,
+                                  deadline=deadline, paced=step is None, marks=marks)
+            pull_stream(rt, shop_id, REFUNDS, adapter.list_refunds, store_refunds(shop_id), now=now,
+                        deadline=deadline, marks=marks)
+        finally:  # where this process left the cursor (what committed), also when a later read failed
+            if ORDERS in marks:
+                rt.pulled_to[shop_id] = clock.ensure_utc(marks[ORDERS])
         return written
 
 
@@ -381,7 +383,9 @@ def read_elsewhere_lately(rt: Runtime, now: datetime) -> set[str]:
     ago, in one read: their fresh cursor is newer than where this process left it (only the pull moves it, so with
     one replica it never is) and that recent. Replicas each run the pull every interval, each shop one after
     another under its lease: without this, two replicas read every shop twice an interval, the second time a few
-    seconds after the first (two list calls of a quiet shop, each against the platform's daily call quota)."""
+    seconds after the first (two list calls of a quiet shop, each against the platform's daily call quota). A
+    shop this process has not read yet is never left out: a daemon restarted by its supervisor reads every shop
+    at its first run, whoever read it last."""
     interval = float(rt.config.global_.intervals.pull)
     with rt.db.read() as s:
         marks = {shop: clock.ensure_utc(mark) for shop, mark in s.execute(
@@ -390,7 +394,7 @@ def read_elsewhere_lately(rt: Runtime, now: datetime) -> set[str]:
     for shop_id, mark in marks.items():
         shop = rt.config.shops.get(shop_id)
         own = rt.pulled_to.get(shop_id)
-        if shop is None or (own is not None and mark <= own):
+        if shop is None or own is None or mark <= own:
             continue
         limit = now - timedelta(seconds=shop.pull.lag_seconds)  # where a pull now would read up to
         if (limit - mark).total_seconds() < interval * ELSEWHERE_SHARE:

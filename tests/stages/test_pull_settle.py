@@ -309,3 +309,45 @@ def test_pull_given_a_run_by_hand_reads_a_shop_another_replica_has_just_read(h: 
     h.shop.list_calls.clear()
     _pull_at(h, base + timedelta(seconds=2))  # `syncd once`, not the scheduler
     assert h.shop.list_calls
+
+
+def test_pull_given_a_restarted_process_reads_every_shop_at_its_first_scheduled_run(h: Harness, db: Database):
+    """Its predecessor read the shop a second before it was killed: the new process has read nothing yet, so the
+    shop is not left out as another replica's."""
+    base = clock.now().replace(microsecond=0)
+    _scheduled_pull_at(h, base)
+    h.rt.pulled_to.clear()  # a new process: it has read no shop yet
+    h.shop.list_calls.clear()
+    _scheduled_pull_at(h, base + timedelta(seconds=1))
+    assert h.shop.list_calls
+
+
+def test_pull_given_its_refund_read_failed_still_knows_where_it_left_the_orders_cursor(h: Harness, db: Database,
+                                                                                     monkeypatch):
+    """The orders cursor moved, then the refund stream failed: this process's own read is not taken for another
+    replica's at its next run, however soon (a run that overran is followed at once)."""
+    from tests.fakes import transient
+
+    base = clock.now().replace(microsecond=0)
+    _scheduled_pull_at(h, base)
+    real = h.shop.list_refunds
+    failures = [transient()]
+
+    def list_refunds(start, end):  # type: ignore[no-untyped-def]
+        if failures:
+            raise failures.pop()
+        return real(start, end)
+
+    monkeypatch.setattr(h.shop, "list_refunds", list_refunds)
+    with time_machine.travel(base + timedelta(seconds=20), tick=False):
+        from syncd.stages.runner import SCHEDULED
+
+        token = SCHEDULED.set(True)
+        try:
+            assert not h.stage("pull").ok
+        finally:
+            SCHEDULED.reset(token)
+    assert _cursor(db, "orders") == base + timedelta(seconds=20)
+    h.shop.list_calls.clear()
+    _scheduled_pull_at(h, base + timedelta(seconds=21))
+    assert h.shop.list_calls
