@@ -81,7 +81,9 @@ class LeaseTable:
         locks end with it. No cap: as many at once as leases are held, as before the pool."""
         with self.lock:
             if self.engine is None:
-                self.engine = create_engine(engine.url, pool_size=LOCK_POOL, max_overflow=-1,
+                # pre-ping as the main engine: a pooled connection the server dropped meanwhile (a restart, a
+                # failover) is replaced at checkout instead of failing the next lease
+                self.engine = create_engine(engine.url, pool_size=LOCK_POOL, max_overflow=-1, pool_pre_ping=True,
                                             connect_args=LOCK_CONNECT_ARGS)
             return self.engine
 

@@ -212,3 +212,20 @@ def test_lease_given_its_row_cannot_be_written_on_postgres_keeps_no_lock_on_a_po
             conn.execute(text(f"SELECT pg_advisory_unlock({_ADVISORY_KEY})"), {"name": name})
     finally:
         other.dispose()
+
+
+def test_lease_given_its_pooled_lock_connection_dropped_by_the_server_meanwhile_takes_the_next_lease(db: Database):
+    """A server restart (or a failover) ends the idle lock connections in the pool: the next lease gets a live one
+    instead of failing its run."""
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL: SQLite leases have no connection of their own")
+    from sqlalchemy import text
+
+    assert try_lease(db, "pull:shop1", "pod-a", MIN)
+    idle = _lock_pid(db, "pull:shop1")
+    release_lease(db, "pull:shop1", "pod-a")  # back in the pool
+    with db.begin() as s:
+        assert s.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": idle}).scalar()
+    assert try_lease(db, "pull:shop2", "pod-a", MIN)
+    assert _lock_pid(db, "pull:shop2") != idle
+    release_lease(db, "pull:shop2", "pod-a")
